@@ -1,0 +1,2 @@
+export * from "./tls.js";
+export * from "./bytes.js";

@@ -1,0 +1,383 @@
+/**
+ * TLS presentation language (RFC 8446 §3) with the MLS additions of
+ * RFC 9420 §2.1: optional<T> and variable-size (varint) vector length headers.
+ *
+ * Encoding writes into a growable `Writer`; decoding reads from a `Reader` that
+ * never reads past its current limit, so a vector's elements cannot spill into
+ * the bytes after the vector. Every failure is an `MlsError` with a DECODE_* code.
+ */
+import { MlsError } from "../errors.js";
+
+const textEncoder = new TextEncoder();
+
+/** Largest value a varint length header can carry (RFC 9420 §2.1.2): 2^30 - 1. */
+export const MAX_VARINT = 0x3fffffff;
+
+export class Writer {
+  private buf: Uint8Array;
+  private view: DataView;
+  private len = 0;
+
+  constructor(initialCapacity = 256) {
+    this.buf = new Uint8Array(initialCapacity);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  private reserve(n: number): void {
+    const need = this.len + n;
+    if (need <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < need) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(v: number): void {
+    if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new MlsError("ENCODE_INVALID", `uint8 out of range: ${v}`);
+    this.reserve(1);
+    this.buf[this.len++] = v;
+  }
+
+  u16(v: number): void {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new MlsError("ENCODE_INVALID", `uint16 out of range: ${v}`);
+    this.reserve(2);
+    this.view.setUint16(this.len, v);
+    this.len += 2;
+  }
+
+  u32(v: number): void {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new MlsError("ENCODE_INVALID", `uint32 out of range: ${v}`);
+    this.reserve(4);
+    this.view.setUint32(this.len, v);
+    this.len += 4;
+  }
+
+  u64(v: bigint): void {
+    if (typeof v !== "bigint" || v < 0n || v > 0xffffffffffffffffn) throw new MlsError("ENCODE_INVALID", `uint64 out of range: ${v}`);
+    this.reserve(8);
+    this.view.setBigUint64(this.len, v);
+    this.len += 8;
+  }
+
+  /** Minimum-size varint (RFC 9420 §2.1.2). */
+  varint(v: number): void {
+    if (!Number.isInteger(v) || v < 0 || v > MAX_VARINT) throw new MlsError("ENCODE_INVALID", `varint out of range: ${v}`);
+    if (v < 0x40) {
+      this.reserve(1);
+      this.buf[this.len++] = v;
+    } else if (v < 0x4000) {
+      this.reserve(2);
+      this.view.setUint16(this.len, v | 0x4000);
+      this.len += 2;
+    } else {
+      this.reserve(4);
+      this.view.setUint32(this.len, (v | 0x80000000) >>> 0);
+      this.len += 4;
+    }
+  }
+
+  /** Raw bytes, no length header. */
+  raw(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+
+  /** opaque data<V>. */
+  opaque(bytes: Uint8Array): void {
+    this.varint(bytes.length);
+    this.raw(bytes);
+  }
+
+  /**
+   * Writes a varint length header followed by whatever `body` writes. The body
+   * is written once, in place; the header size is fixed up afterwards.
+   */
+  lengthPrefixed(body: (w: Writer) => void): void {
+    const start = this.len;
+    // Reserve the largest header, then shrink it once the length is known.
+    this.reserve(4);
+    this.len += 4;
+    body(this);
+    const bodyLen = this.len - start - 4;
+    if (bodyLen > MAX_VARINT) throw new MlsError("ENCODE_INVALID", `vector too long: ${bodyLen} bytes`);
+    const headerLen = bodyLen < 0x40 ? 1 : bodyLen < 0x4000 ? 2 : 4;
+    if (headerLen !== 4) this.buf.copyWithin(start + headerLen, start + 4, this.len);
+    this.len = start;
+    this.varint(bodyLen);
+    this.len = start + headerLen + bodyLen;
+  }
+
+  /** The bytes written so far (a copy the caller owns). */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+export class Reader {
+  private readonly view: DataView;
+  private pos: number;
+  private lim: number;
+
+  constructor(private readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.pos = 0;
+    this.lim = buf.length;
+  }
+
+  get offset(): number {
+    return this.pos;
+  }
+
+  /** Bytes left before the current limit (the end of the enclosing vector or input). */
+  get remaining(): number {
+    return this.lim - this.pos;
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.lim) {
+      throw new MlsError("DECODE_TRUNCATED", `need ${n} bytes at offset ${this.pos}, have ${this.lim - this.pos}`);
+    }
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  u16(): number {
+    this.need(2);
+    const v = this.view.getUint16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  u64(): bigint {
+    this.need(8);
+    const v = this.view.getBigUint64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** RFC 9420 §2.1.2: prefix 0b11 is invalid; non-minimal encodings are malformed. */
+  varint(): number {
+    const first = this.u8();
+    const prefix = first >> 6;
+    if (prefix === 3) throw new MlsError("DECODE_INVALID_VARINT", "varint prefix 0b11 is invalid");
+    let v = first & 0x3f;
+    const length = 1 << prefix;
+    this.need(length - 1);
+    for (let i = 1; i < length; i++) v = v * 256 + this.buf[this.pos++]!;
+    if (prefix >= 1 && v < 2 ** (8 * (length / 2) - 2)) {
+      throw new MlsError("DECODE_INVALID_VARINT", "varint does not use the minimum encoding");
+    }
+    return v;
+  }
+
+  /** `n` raw bytes, copied so the result does not alias the input. */
+  raw(n: number): Uint8Array {
+    this.need(n);
+    const out = this.buf.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  /** opaque data<V>. */
+  opaque(): Uint8Array {
+    const n = this.varint();
+    if (n > this.remaining) throw new MlsError("DECODE_VECTOR_TOO_LONG", `vector of ${n} bytes exceeds the ${this.remaining} available`);
+    return this.raw(n);
+  }
+
+  /**
+   * Reads a varint length header and runs `body` with the reader limited to
+   * exactly that many bytes; `body` must consume all of them.
+   */
+  lengthPrefixed<T>(body: (r: Reader, end: number) => T): T {
+    const n = this.varint();
+    if (n > this.remaining) throw new MlsError("DECODE_VECTOR_TOO_LONG", `vector of ${n} bytes exceeds the ${this.remaining} available`);
+    const savedLimit = this.lim;
+    const end = this.pos + n;
+    this.lim = end;
+    const result = body(this, end);
+    if (this.pos !== end) throw new MlsError("DECODE_INVALID", `vector body left ${end - this.pos} bytes unread`);
+    this.lim = savedLimit;
+    return result;
+  }
+
+  /** Throws unless every byte was consumed. */
+  expectEnd(): void {
+    if (this.pos !== this.buf.length) {
+      throw new MlsError("DECODE_TRAILING_BYTES", `${this.buf.length - this.pos} trailing bytes after offset ${this.pos}`);
+    }
+  }
+}
+
+/** A codec for one wire type: how to write it and how to read it back. */
+export interface Codec<T> {
+  encode(w: Writer, value: T): void;
+  decode(r: Reader): T;
+}
+
+/** Encodes `value` to a fresh byte array. */
+export function encode<T>(codec: Codec<T>, value: T): Uint8Array {
+  const w = new Writer();
+  codec.encode(w, value);
+  return w.finish();
+}
+
+/** Decodes exactly one `T` from `bytes`: short or trailing data is an MlsError. */
+export function decode<T>(codec: Codec<T>, bytes: Uint8Array): T {
+  const r = new Reader(bytes);
+  let value: T;
+  try {
+    value = codec.decode(r);
+  } catch (e) {
+    throw asDecodeError(e);
+  }
+  r.expectEnd();
+  return value;
+}
+
+/** Decoders must only ever throw MlsError; anything else (a RangeError from a
+ * malformed value, say) is wrapped so callers can rely on the code. */
+export function asDecodeError(e: unknown): MlsError {
+  if (e instanceof MlsError) return e;
+  return new MlsError("DECODE_INVALID", `malformed input: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+// ---------------------------------------------------------------------------
+// Primitive codecs and combinators
+
+export const uint8: Codec<number> = { encode: (w, v) => w.u8(v), decode: (r) => r.u8() };
+export const uint16: Codec<number> = { encode: (w, v) => w.u16(v), decode: (r) => r.u16() };
+export const uint32: Codec<number> = { encode: (w, v) => w.u32(v), decode: (r) => r.u32() };
+export const uint64: Codec<bigint> = { encode: (w, v) => w.u64(v), decode: (r) => r.u64() };
+export const varint: Codec<number> = { encode: (w, v) => w.varint(v), decode: (r) => r.varint() };
+
+/** opaque data<V> */
+export const opaque: Codec<Uint8Array> = { encode: (w, v) => w.opaque(v), decode: (r) => r.opaque() };
+
+/** opaque data[n]: fixed length, no header. */
+export function fixedOpaque(n: number): Codec<Uint8Array> {
+  return {
+    encode(w, v) {
+      if (v.length !== n) throw new MlsError("ENCODE_INVALID", `expected ${n} bytes, got ${v.length}`);
+      w.raw(v);
+    },
+    decode: (r) => r.raw(n),
+  };
+}
+
+/** A UTF-8 string carried as opaque<V> (used for labels). */
+export const utf8String: Codec<string> = {
+  encode: (w, v) => w.opaque(textEncoder.encode(v)),
+  decode: (r) => new TextDecoder("utf-8", { fatal: true }).decode(r.opaque()),
+};
+
+/** T items<V>: a varint byte-length header, then the elements back to back. */
+export function vector<T>(item: Codec<T>): Codec<T[]> {
+  return {
+    encode(w, items) {
+      w.lengthPrefixed((inner) => {
+        for (const it of items) item.encode(inner, it);
+      });
+    },
+    decode(r) {
+      return r.lengthPrefixed((inner, end) => {
+        const out: T[] = [];
+        while (inner.offset < end) out.push(item.decode(inner));
+        return out;
+      });
+    },
+  };
+}
+
+/** optional<T> (RFC 9420 §2.1.1): presence octet 0 or 1, anything else is malformed. */
+export function optional<T>(item: Codec<T>): Codec<T | undefined> {
+  return {
+    encode(w, v) {
+      if (v === undefined) {
+        w.u8(0);
+      } else {
+        w.u8(1);
+        item.encode(w, v);
+      }
+    },
+    decode(r) {
+      const present = r.u8();
+      if (present === 0) return undefined;
+      if (present !== 1) throw new MlsError("DECODE_INVALID_OPTIONAL", `optional presence octet ${present}`);
+      return item.decode(r);
+    },
+  };
+}
+
+type CodecFields<T> = { [K in keyof T]: Codec<T[K]> };
+
+/**
+ * A struct: fields encoded in the order given. The type parameter is the
+ * struct's TypeScript type, so a missing or mistyped field codec is a compile error.
+ */
+export function struct<T extends object>(fields: CodecFields<T>): Codec<T> {
+  const entries = Object.entries(fields) as [keyof T & string, Codec<unknown>][];
+  return {
+    encode(w, v) {
+      for (const [k, c] of entries) c.encode(w, v[k]);
+    },
+    decode(r) {
+      const out = {} as Record<string, unknown>;
+      for (const [k, c] of entries) out[k] = c.decode(r);
+      return out as T;
+    },
+  };
+}
+
+/**
+ * An enumerated value on the wire. Decoding rejects values outside `known`
+ * (use only where the RFC says unknown values are invalid, not for
+ * extensible registries such as extension types).
+ */
+export function enumeration<T extends number>(base: Codec<number>, known: readonly T[], what: string): Codec<T> {
+  const set = new Set<number>(known);
+  return {
+    encode(w, v) {
+      if (!set.has(v)) throw new MlsError("ENCODE_INVALID", `unknown ${what}: ${v}`);
+      base.encode(w, v);
+    },
+    decode(r) {
+      const v = base.decode(r);
+      if (!set.has(v)) throw new MlsError("DECODE_UNKNOWN_VALUE", `unknown ${what}: ${v}`);
+      return v as T;
+    },
+  };
+}
+
+/** A codec that maps between a wire codec and a richer in-memory type. */
+export function mapped<W, T>(base: Codec<W>, to: (w: W) => T, from: (t: T) => W): Codec<T> {
+  return {
+    encode: (w, v) => base.encode(w, from(v)),
+    decode: (r) => to(base.decode(r)),
+  };
+}
+
+/** Codec for a self-referential or later-defined type. */
+export function lazy<T>(get: () => Codec<T>): Codec<T> {
+  return {
+    encode: (w, v) => get().encode(w, v),
+    decode: (r) => get().decode(r),
+  };
+}

@@ -1,0 +1,216 @@
+/**
+ * The cipher suite abstraction (RFC 9420 §5.1, §17.1).
+ *
+ * A provider (node:crypto, or WebCrypto + @noble + @hpke for browsers)
+ * implements the small `CryptoPrimitives` interface for one suite;
+ * `buildCipherSuite` adds the MLS labelled constructions on top, written once
+ * for every provider so they cannot drift apart.
+ *
+ * Hashing and the KDF are synchronous (both providers can do them without
+ * WebCrypto), which keeps the key schedule, secret tree and tree hashes free of
+ * awaits. AEAD, HPKE and signatures are asynchronous because WebCrypto is.
+ *
+ * Keys are raw bytes: HPKE keys in RFC 9180 SerializePublicKey /
+ * SerializePrivateKey form, signature public keys as RFC 9420 §5.1.1 says
+ * (RFC 8032 for EdDSA, uncompressed SEC1 points for ECDSA), signature private
+ * keys as the RFC 8032 seed (EdDSA) or the big-endian scalar (ECDSA).
+ */
+import { Writer } from "../codec/tls.js";
+import { utf8 } from "../codec/bytes.js";
+
+export type CipherSuiteId = 1 | 2 | 3 | 4 | 5 | 6 | 7;
+
+export const CIPHER_SUITE_IDS: readonly CipherSuiteId[] = [1, 2, 3, 4, 5, 6, 7];
+
+export type HashAlgorithm = "SHA-256" | "SHA-384" | "SHA-512";
+export type KemAlgorithm = "DHKEM-P256" | "DHKEM-P384" | "DHKEM-P521" | "DHKEM-X25519" | "DHKEM-X448";
+export type AeadAlgorithm = "AES-128-GCM" | "AES-256-GCM" | "ChaCha20-Poly1305";
+export type SignatureAlgorithm = "Ed25519" | "Ed448" | "ECDSA-P256-SHA256" | "ECDSA-P384-SHA384" | "ECDSA-P521-SHA512";
+
+/** Static description of a suite: RFC 9420 §17.1 and the RFC 9180 identifiers. */
+export interface CipherSuiteParams {
+  readonly id: CipherSuiteId;
+  readonly name: string;
+  readonly kem: KemAlgorithm;
+  readonly kemId: number;
+  readonly kdfId: number;
+  readonly aeadId: number;
+  readonly hash: HashAlgorithm;
+  readonly aead: AeadAlgorithm;
+  readonly signature: SignatureAlgorithm;
+  /** Hash / KDF output length (Nh). */
+  readonly nh: number;
+  /** AEAD key length (Nk). */
+  readonly nk: number;
+  /** AEAD nonce length (Nn). */
+  readonly nn: number;
+  /** HPKE KEM: encapsulated key, public key and private key lengths. */
+  readonly nenc: number;
+  readonly npk: number;
+  readonly nsk: number;
+}
+
+export const CIPHER_SUITES: Readonly<Record<CipherSuiteId, CipherSuiteParams>> = {
+  1: { id: 1, name: "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519", kem: "DHKEM-X25519", kemId: 0x0020, kdfId: 0x0001, aeadId: 0x0001, hash: "SHA-256", aead: "AES-128-GCM", signature: "Ed25519", nh: 32, nk: 16, nn: 12, nenc: 32, npk: 32, nsk: 32 },
+  2: { id: 2, name: "MLS_128_DHKEMP256_AES128GCM_SHA256_P256", kem: "DHKEM-P256", kemId: 0x0010, kdfId: 0x0001, aeadId: 0x0001, hash: "SHA-256", aead: "AES-128-GCM", signature: "ECDSA-P256-SHA256", nh: 32, nk: 16, nn: 12, nenc: 65, npk: 65, nsk: 32 },
+  3: { id: 3, name: "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519", kem: "DHKEM-X25519", kemId: 0x0020, kdfId: 0x0001, aeadId: 0x0003, hash: "SHA-256", aead: "ChaCha20-Poly1305", signature: "Ed25519", nh: 32, nk: 32, nn: 12, nenc: 32, npk: 32, nsk: 32 },
+  4: { id: 4, name: "MLS_256_DHKEMX448_AES256GCM_SHA512_Ed448", kem: "DHKEM-X448", kemId: 0x0021, kdfId: 0x0003, aeadId: 0x0002, hash: "SHA-512", aead: "AES-256-GCM", signature: "Ed448", nh: 64, nk: 32, nn: 12, nenc: 56, npk: 56, nsk: 56 },
+  5: { id: 5, name: "MLS_256_DHKEMP521_AES256GCM_SHA512_P521", kem: "DHKEM-P521", kemId: 0x0012, kdfId: 0x0003, aeadId: 0x0002, hash: "SHA-512", aead: "AES-256-GCM", signature: "ECDSA-P521-SHA512", nh: 64, nk: 32, nn: 12, nenc: 133, npk: 133, nsk: 66 },
+  6: { id: 6, name: "MLS_256_DHKEMX448_CHACHA20POLY1305_SHA512_Ed448", kem: "DHKEM-X448", kemId: 0x0021, kdfId: 0x0003, aeadId: 0x0003, hash: "SHA-512", aead: "ChaCha20-Poly1305", signature: "Ed448", nh: 64, nk: 32, nn: 12, nenc: 56, npk: 56, nsk: 56 },
+  7: { id: 7, name: "MLS_256_DHKEMP384_AES256GCM_SHA384_P384", kem: "DHKEM-P384", kemId: 0x0011, kdfId: 0x0002, aeadId: 0x0002, hash: "SHA-384", aead: "AES-256-GCM", signature: "ECDSA-P384-SHA384", nh: 48, nk: 32, nn: 12, nenc: 97, npk: 97, nsk: 48 },
+};
+
+export function isCipherSuiteId(n: number): n is CipherSuiteId {
+  return Number.isInteger(n) && n >= 1 && n <= 7;
+}
+
+export interface KeyPair {
+  readonly privateKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+}
+
+export interface HpkeCiphertext {
+  readonly kemOutput: Uint8Array;
+  readonly ciphertext: Uint8Array;
+}
+
+/** What a provider implements for one suite. Failures throw MlsError (CRYPTO_* codes). */
+export interface CryptoPrimitives {
+  readonly params: CipherSuiteParams;
+  readonly provider: string;
+
+  hash(data: Uint8Array): Uint8Array;
+  /** HMAC with the suite's hash. */
+  mac(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** HKDF-Extract (RFC 5869). */
+  kdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array;
+  /** HKDF-Expand (RFC 5869). */
+  kdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+  randomBytes(length: number): Uint8Array;
+
+  aeadSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>;
+  /** Throws MlsError CRYPTO_DECRYPT_FAILED when authentication fails. */
+  aeadOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>;
+
+  /** RFC 9180 SealBase / OpenBase (single-shot, base mode). */
+  hpkeSeal(publicKey: Uint8Array, info: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<HpkeCiphertext>;
+  hpkeOpen(privateKey: Uint8Array, kemOutput: Uint8Array, info: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>;
+  /** RFC 9180 SetupBaseS + Context.Export: used by external init (RFC 9420 §8.3). */
+  hpkeExportSender(publicKey: Uint8Array, info: Uint8Array, exporterContext: Uint8Array, length: number): Promise<{ kemOutput: Uint8Array; secret: Uint8Array }>;
+  /** RFC 9180 SetupBaseR + Context.Export. */
+  hpkeExportReceiver(privateKey: Uint8Array, kemOutput: Uint8Array, info: Uint8Array, exporterContext: Uint8Array, length: number): Promise<Uint8Array>;
+  /** RFC 9180 §7.1.3 DeriveKeyPair. */
+  hpkeDeriveKeyPair(ikm: Uint8Array): Promise<KeyPair>;
+  hpkeGenerateKeyPair(): Promise<KeyPair>;
+  /** The public key belonging to an HPKE private key. */
+  hpkePublicKey(privateKey: Uint8Array): Promise<Uint8Array>;
+
+  sign(privateKey: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
+  /** False for a bad signature; throws only for a malformed public key. */
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  signatureGenerateKeyPair(): Promise<KeyPair>;
+  signaturePublicKey(privateKey: Uint8Array): Promise<Uint8Array>;
+}
+
+/** A suite as the MLS layers use it: the primitives plus RFC 9420's labelled functions. */
+export interface CipherSuite extends CryptoPrimitives {
+  readonly id: CipherSuiteId;
+  /** RFC 9420 §8: ExpandWithLabel(Secret, Label, Context, Length). */
+  expandWithLabel(secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array;
+  /** RFC 9420 §8: DeriveSecret(Secret, Label) = ExpandWithLabel(Secret, Label, "", Nh). */
+  deriveSecret(secret: Uint8Array, label: string): Uint8Array;
+  /** RFC 9420 §9: DeriveTreeSecret(Secret, Label, Generation, Length). */
+  deriveTreeSecret(secret: Uint8Array, label: string, generation: number, length: number): Uint8Array;
+  /** RFC 9420 §5.2: RefHash(Label, Value). */
+  refHash(label: string, value: Uint8Array): Uint8Array;
+  /** RFC 9420 §5.1.2: SignWithLabel. */
+  signWithLabel(privateKey: Uint8Array, label: string, content: Uint8Array): Promise<Uint8Array>;
+  /** RFC 9420 §5.1.2: VerifyWithLabel. */
+  verifyWithLabel(publicKey: Uint8Array, label: string, content: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  /** RFC 9420 §5.1.3: EncryptWithLabel. */
+  encryptWithLabel(publicKey: Uint8Array, label: string, context: Uint8Array, plaintext: Uint8Array): Promise<HpkeCiphertext>;
+  /** RFC 9420 §5.1.3: DecryptWithLabel. */
+  decryptWithLabel(privateKey: Uint8Array, label: string, context: Uint8Array, kemOutput: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>;
+}
+
+/** A source of cipher suites (one per runtime). */
+export interface CryptoProvider {
+  readonly name: string;
+  /** Throws MlsError UNSUPPORTED_CIPHER_SUITE for an unknown id. */
+  suite(id: number): CipherSuite;
+}
+
+const MLS_PREFIX = "MLS 1.0 ";
+
+/** struct { opaque label<V>; opaque content<V>; } with label = "MLS 1.0 " + Label (§5.1.2, §5.1.3, §8). */
+function labelled(label: string, content: Uint8Array): Uint8Array {
+  const w = new Writer(content.length + label.length + 16);
+  w.opaque(utf8(MLS_PREFIX + label));
+  w.opaque(content);
+  return w.finish();
+}
+
+/** Adds the RFC 9420 labelled constructions to a provider's primitives. */
+export function buildCipherSuite(p: CryptoPrimitives): CipherSuite {
+  const nh = p.params.nh;
+  const expandWithLabel = (secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array => {
+    // RFC 9420 §8: struct { uint16 length; opaque label<V>; opaque context<V>; } KDFLabel;
+    const w = new Writer(context.length + label.length + 16);
+    w.u16(length);
+    w.opaque(utf8(MLS_PREFIX + label));
+    w.opaque(context);
+    return p.kdfExpand(secret, w.finish(), length);
+  };
+  const generationContext = (generation: number): Uint8Array => {
+    const w = new Writer(4);
+    w.u32(generation);
+    return w.finish();
+  };
+  return {
+    ...bindAll(p),
+    id: p.params.id,
+    params: p.params,
+    provider: p.provider,
+    expandWithLabel,
+    deriveSecret: (secret, label) => expandWithLabel(secret, label, new Uint8Array(0), nh),
+    deriveTreeSecret: (secret, label, generation, length) => expandWithLabel(secret, label, generationContext(generation), length),
+    refHash(label, value) {
+      // RFC 9420 §5.2: struct { opaque label<V>; opaque value<V>; } RefHashInput (no "MLS 1.0 " prefix added here: the label already carries it)
+      const w = new Writer(value.length + label.length + 16);
+      w.opaque(utf8(label));
+      w.opaque(value);
+      return p.hash(w.finish());
+    },
+    signWithLabel: (privateKey, label, content) => p.sign(privateKey, labelled(label, content)),
+    verifyWithLabel: (publicKey, label, content, signature) => p.verify(publicKey, labelled(label, content), signature),
+    encryptWithLabel: (publicKey, label, context, plaintext) => p.hpkeSeal(publicKey, labelled(label, context), new Uint8Array(0), plaintext),
+    decryptWithLabel: (privateKey, label, context, kemOutput, ciphertext) =>
+      p.hpkeOpen(privateKey, kemOutput, labelled(label, context), new Uint8Array(0), ciphertext),
+  };
+}
+
+/** Copies the primitive methods of a provider object so spreading keeps `this`. */
+function bindAll(p: CryptoPrimitives): CryptoPrimitives {
+  return {
+    params: p.params,
+    provider: p.provider,
+    hash: p.hash.bind(p),
+    mac: p.mac.bind(p),
+    kdfExtract: p.kdfExtract.bind(p),
+    kdfExpand: p.kdfExpand.bind(p),
+    randomBytes: p.randomBytes.bind(p),
+    aeadSeal: p.aeadSeal.bind(p),
+    aeadOpen: p.aeadOpen.bind(p),
+    hpkeSeal: p.hpkeSeal.bind(p),
+    hpkeOpen: p.hpkeOpen.bind(p),
+    hpkeExportSender: p.hpkeExportSender.bind(p),
+    hpkeExportReceiver: p.hpkeExportReceiver.bind(p),
+    hpkeDeriveKeyPair: p.hpkeDeriveKeyPair.bind(p),
+    hpkeGenerateKeyPair: p.hpkeGenerateKeyPair.bind(p),
+    hpkePublicKey: p.hpkePublicKey.bind(p),
+    sign: p.sign.bind(p),
+    verify: p.verify.bind(p),
+    signatureGenerateKeyPair: p.signatureGenerateKeyPair.bind(p),
+    signaturePublicKey: p.signaturePublicKey.bind(p),
+  };
+}

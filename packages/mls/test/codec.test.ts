@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { decode, encode, opaque, optional, Reader, struct, uint16, uint64, vector, Writer } from "../src/codec/tls.js";
+import { fromHex, toHex } from "../src/codec/bytes.js";
+import { MlsError } from "../src/errors.js";
+
+function code(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(MlsError);
+    return (e as MlsError).code;
+  }
+  return undefined;
+}
+
+describe("varint (RFC 9420 §2.1.2)", () => {
+  it("decodes the RFC's examples", () => {
+    expect(new Reader(fromHex("9d7f3e7d")).varint()).toBe(494878333);
+    expect(new Reader(fromHex("7bbd")).varint()).toBe(15293);
+    expect(new Reader(fromHex("25")).varint()).toBe(37);
+  });
+
+  it("encodes at the minimum size and round-trips", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0x3fffffff }), (n) => {
+        const w = new Writer();
+        w.varint(n);
+        const bytes = w.finish();
+        expect(bytes.length).toBe(n < 64 ? 1 : n < 16384 ? 2 : 4);
+        expect(new Reader(bytes).varint()).toBe(n);
+      }),
+    );
+  });
+
+  it("rejects non-minimal encodings and the 0b11 prefix", () => {
+    expect(code(() => new Reader(fromHex("4025")).varint())).toBe("DECODE_INVALID_VARINT");
+    expect(code(() => new Reader(fromHex("80003fff")).varint())).toBe("DECODE_INVALID_VARINT");
+    expect(code(() => new Reader(fromHex("c000000000000000")).varint())).toBe("DECODE_INVALID_VARINT");
+    expect(code(() => new Writer().varint(0x40000000))).toBe("ENCODE_INVALID");
+  });
+});
+
+describe("structs, vectors, optionals", () => {
+  interface S {
+    a: number;
+    b: Uint8Array;
+    c: bigint;
+    d: Uint8Array[];
+    e: number | undefined;
+  }
+  const S = struct<S>({ a: uint16, b: opaque, c: uint64, d: vector(opaque), e: optional(uint16) });
+
+  it("encodes fields in order with varint headers", () => {
+    const v: S = { a: 0x0102, b: fromHex("aabb"), c: 5n, d: [fromHex("01"), new Uint8Array(0)], e: 7 };
+    expect(toHex(encode(S, v))).toBe("0102" + "02aabb" + "0000000000000005" + "03" + "0101" + "00" + "01" + "0007");
+    expect(decode(S, encode(S, v))).toEqual(v);
+  });
+
+  it("uses a two-byte header for a 64-byte vector", () => {
+    const bytes = encode(opaque, new Uint8Array(64));
+    expect(toHex(bytes.subarray(0, 2))).toBe("4040");
+    expect(decode(opaque, bytes)).toEqual(new Uint8Array(64));
+  });
+
+  it("rejects trailing bytes, truncation, bad presence octets and elements spilling out of a vector", () => {
+    expect(code(() => decode(uint16, fromHex("000102")))).toBe("DECODE_TRAILING_BYTES");
+    expect(code(() => decode(uint16, fromHex("00")))).toBe("DECODE_TRUNCATED");
+    expect(code(() => decode(optional(uint16), fromHex("020001")))).toBe("DECODE_INVALID_OPTIONAL");
+    expect(code(() => decode(opaque, fromHex("05aabb")))).toBe("DECODE_VECTOR_TOO_LONG");
+    // a vector<V> of uint16 whose declared 3 bytes split an element
+    expect(code(() => decode(vector(uint16), fromHex("03000100")))).toBe("DECODE_TRUNCATED");
+  });
+
+  it("throws only MlsError on arbitrary input", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          decode(S, bytes);
+        } catch (e) {
+          expect(e).toBeInstanceOf(MlsError);
+        }
+      }),
+    );
+  });
+});
