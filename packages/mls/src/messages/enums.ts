@@ -1,0 +1,83 @@
+/**
+ * Enumerations and registry values of RFC 9420 (§6, §7, §8.4, §12.1, §17) and
+ * draft-ietf-mls-extensions. Closed enums get a codec that rejects unknown
+ * values; registries that are extensible (extension, proposal, credential
+ * types) stay plain uint16 on the wire.
+ */
+import { enumeration, uint8, uint16, type Codec } from "../codec/tls.js";
+
+// RFC 9420 §6
+export const ProtocolVersion = { mls10: 1 } as const;
+export type ProtocolVersion = (typeof ProtocolVersion)[keyof typeof ProtocolVersion];
+export const protocolVersionCodec: Codec<ProtocolVersion> = enumeration(uint16, [1], "ProtocolVersion");
+
+// RFC 9420 §6
+export const ContentType = { application: 1, proposal: 2, commit: 3 } as const;
+export type ContentType = (typeof ContentType)[keyof typeof ContentType];
+export const contentTypeCodec: Codec<ContentType> = enumeration(uint8, [1, 2, 3], "ContentType");
+
+// RFC 9420 §6
+export const SenderType = { member: 1, external: 2, newMemberProposal: 3, newMemberCommit: 4 } as const;
+export type SenderType = (typeof SenderType)[keyof typeof SenderType];
+export const senderTypeCodec: Codec<SenderType> = enumeration(uint8, [1, 2, 3, 4], "SenderType");
+
+// RFC 9420 §6, §17.2
+export const WireFormat = { publicMessage: 1, privateMessage: 2, welcome: 3, groupInfo: 4, keyPackage: 5 } as const;
+export type WireFormat = (typeof WireFormat)[keyof typeof WireFormat];
+export const wireFormatCodec: Codec<WireFormat> = enumeration(uint16, [1, 2, 3, 4, 5], "WireFormat");
+
+// RFC 9420 §7.2
+export const LeafNodeSource = { keyPackage: 1, update: 2, commit: 3 } as const;
+export type LeafNodeSource = (typeof LeafNodeSource)[keyof typeof LeafNodeSource];
+export const leafNodeSourceCodec: Codec<LeafNodeSource> = enumeration(uint8, [1, 2, 3], "LeafNodeSource");
+
+// RFC 9420 §7.8
+export const NodeType = { leaf: 1, parent: 2 } as const;
+export type NodeType = (typeof NodeType)[keyof typeof NodeType];
+export const nodeTypeCodec: Codec<NodeType> = enumeration(uint8, [1, 2], "NodeType");
+
+// RFC 9420 §8.4
+export const PskType = { external: 1, resumption: 2 } as const;
+export type PskType = (typeof PskType)[keyof typeof PskType];
+export const pskTypeCodec: Codec<PskType> = enumeration(uint8, [1, 2], "PSKType");
+
+// RFC 9420 §8.4
+export const ResumptionPskUsage = { application: 1, reinit: 2, branch: 3 } as const;
+export type ResumptionPskUsage = (typeof ResumptionPskUsage)[keyof typeof ResumptionPskUsage];
+export const resumptionPskUsageCodec: Codec<ResumptionPskUsage> = enumeration(uint8, [1, 2, 3], "ResumptionPSKUsage");
+
+// RFC 9420 §12.4
+export const ProposalOrRefType = { proposal: 1, reference: 2 } as const;
+export type ProposalOrRefType = (typeof ProposalOrRefType)[keyof typeof ProposalOrRefType];
+export const proposalOrRefTypeCodec: Codec<ProposalOrRefType> = enumeration(uint8, [1, 2], "ProposalOrRefType");
+
+// RFC 9420 §17.3 MLS Extension Types; draft-ietf-mls-extensions adds more.
+export const ExtensionType = {
+  applicationId: 0x0001,
+  ratchetTree: 0x0002,
+  requiredCapabilities: 0x0003,
+  externalPub: 0x0004,
+  externalSenders: 0x0005,
+} as const;
+export type ExtensionTypeValue = number;
+
+// RFC 9420 §17.4 MLS Proposal Types (uint16 registry)
+export const ProposalType = {
+  add: 0x0001,
+  update: 0x0002,
+  remove: 0x0003,
+  psk: 0x0004,
+  reinit: 0x0005,
+  externalInit: 0x0006,
+  groupContextExtensions: 0x0007,
+} as const;
+export type ProposalTypeValue = number;
+
+// RFC 9420 §17.5 MLS Credential Types
+export const CredentialType = { basic: 0x0001, x509: 0x0002 } as const;
+export type CredentialTypeValue = number;
+
+/** RFC 9420 §13.5: GREASE values (0x0A0A, 0x1A1A, ... 0xEAEA) for extensible registries. */
+export function isGrease(value: number): boolean {
+  return (value & 0x0f0f) === 0x0a0a && (value >> 12) === ((value >> 4) & 0x0f);
+}

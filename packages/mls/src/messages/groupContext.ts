@@ -1,0 +1,24 @@
+/** RFC 9420 §8.1: GroupContext. */
+import { opaque, struct, uint16, uint64, type Codec } from "../codec/tls.js";
+import { protocolVersionCodec, type ProtocolVersion } from "./enums.js";
+import { extensionsCodec, type Extension } from "./extension.js";
+
+export interface GroupContext {
+  version: ProtocolVersion;
+  cipherSuite: number;
+  groupId: Uint8Array;
+  epoch: bigint;
+  treeHash: Uint8Array;
+  confirmedTranscriptHash: Uint8Array;
+  extensions: Extension[];
+}
+
+export const groupContextCodec: Codec<GroupContext> = struct<GroupContext>({
+  version: protocolVersionCodec,
+  cipherSuite: uint16,
+  groupId: opaque,
+  epoch: uint64,
+  treeHash: opaque,
+  confirmedTranscriptHash: opaque,
+  extensions: extensionsCodec,
+});

@@ -1,0 +1,38 @@
+/** RFC 9420 §8.4: PreSharedKeyID and PSKLabel. */
+import { opaque, uint64, type Codec } from "../codec/tls.js";
+import { PskType, pskTypeCodec, resumptionPskUsageCodec, type ResumptionPskUsage } from "./enums.js";
+
+export type PreSharedKeyId =
+  | { pskType: typeof PskType.external; pskId: Uint8Array; pskNonce: Uint8Array }
+  | {
+      pskType: typeof PskType.resumption;
+      usage: ResumptionPskUsage;
+      pskGroupId: Uint8Array;
+      pskEpoch: bigint;
+      pskNonce: Uint8Array;
+    };
+
+export const preSharedKeyIdCodec: Codec<PreSharedKeyId> = {
+  encode(w, p) {
+    pskTypeCodec.encode(w, p.pskType);
+    if (p.pskType === PskType.external) {
+      w.opaque(p.pskId);
+    } else {
+      resumptionPskUsageCodec.encode(w, p.usage);
+      w.opaque(p.pskGroupId);
+      uint64.encode(w, p.pskEpoch);
+    }
+    w.opaque(p.pskNonce);
+  },
+  decode(r) {
+    const pskType = pskTypeCodec.decode(r);
+    if (pskType === PskType.external) {
+      const pskId = r.opaque();
+      return { pskType, pskId, pskNonce: opaque.decode(r) };
+    }
+    const usage = resumptionPskUsageCodec.decode(r);
+    const pskGroupId = r.opaque();
+    const pskEpoch = r.u64();
+    return { pskType, usage, pskGroupId, pskEpoch, pskNonce: r.opaque() };
+  },
+};
