@@ -1,44 +1,60 @@
 /**
  * The node:crypto provider: the fast path for servers, the CLI and tests.
  * Only this directory of packages/mls may import `node:` modules.
+ *
+ * Everything runs synchronously on OpenSSL; the asynchronous methods of the
+ * interface just return settled promises.
  */
 import { randomFillSync } from "node:crypto";
 import { buildCipherSuite, CIPHER_SUITES, isCipherSuiteId } from "../cipherSuite.js";
 import type { CipherSuite, CipherSuiteId, CryptoPrimitives, CryptoProvider } from "../cipherSuite.js";
 import { MlsError } from "../../errors.js";
+import { nodeAead } from "./aead.js";
+import { dhkem } from "./dhkem.js";
+import { nodeHpke } from "./hpke.js";
 import { nodeKdf } from "./kdf.js";
+import { nodeSignature } from "./signature.js";
 
 const PROVIDER = "node";
-
-function notYet(what: string): never {
-  throw new MlsError("UNSUPPORTED_CIPHER_SUITE", `node provider: ${what} not implemented yet`);
-}
 
 function randomBytes(length: number): Uint8Array {
   return randomFillSync(new Uint8Array(length));
 }
 
+/** Runs `f` and reports its result or MlsError as a promise, never throwing synchronously. */
+function settle<T>(f: () => T): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 function primitives(id: CipherSuiteId): CryptoPrimitives {
   const params = CIPHER_SUITES[id];
   const kdf = nodeKdf(params.hash, params.nh);
+  const aead = nodeAead(params.aead, params.nk, params.nn);
+  const kem = dhkem(params.kem);
+  const hpke = nodeHpke(params, kem, aead);
+  const sig = nodeSignature(params.signature);
   return {
     params,
     provider: PROVIDER,
     ...kdf,
     randomBytes,
-    aeadSeal: async () => notYet("AEAD"),
-    aeadOpen: async () => notYet("AEAD"),
-    hpkeSeal: async () => notYet("HPKE"),
-    hpkeOpen: async () => notYet("HPKE"),
-    hpkeExportSender: async () => notYet("HPKE"),
-    hpkeExportReceiver: async () => notYet("HPKE"),
-    hpkeDeriveKeyPair: async () => notYet("HPKE"),
-    hpkeGenerateKeyPair: async () => notYet("HPKE"),
-    hpkePublicKey: async () => notYet("HPKE"),
-    sign: async () => notYet("signatures"),
-    verify: async () => notYet("signatures"),
-    signatureGenerateKeyPair: async () => notYet("signatures"),
-    signaturePublicKey: async () => notYet("signatures"),
+    aeadSeal: (key, nonce, aad, plaintext) => settle(() => aead.seal(key, nonce, aad, plaintext)),
+    aeadOpen: (key, nonce, aad, ciphertext) => settle(() => aead.open(key, nonce, aad, ciphertext)),
+    hpkeSeal: (pk, info, aad, plaintext) => settle(() => hpke.seal(pk, info, aad, plaintext)),
+    hpkeOpen: (sk, kemOutput, info, aad, ciphertext) => settle(() => hpke.open(sk, kemOutput, info, aad, ciphertext)),
+    hpkeExportSender: (pk, info, ctx, length) => settle(() => hpke.exportSender(pk, info, ctx, length)),
+    hpkeExportReceiver: (sk, kemOutput, info, ctx, length) => settle(() => hpke.exportReceiver(sk, kemOutput, info, ctx, length)),
+    hpkeDeriveKeyPair: (ikm) => settle(() => kem.deriveKeyPair(ikm)),
+    hpkeGenerateKeyPair: () => settle(() => kem.generateKeyPair()),
+    hpkePublicKey: (sk) => settle(() => kem.publicKey(sk)),
+    sign: (sk, message) => settle(() => sig.sign(sk, message)),
+    verify: (pk, message, signature) => settle(() => sig.verify(pk, message, signature)),
+    signatureGenerateKeyPair: () => settle(() => sig.generateKeyPair()),
+    signaturePublicKey: (sk) => settle(() => sig.publicKey(sk)),
   };
 }
 

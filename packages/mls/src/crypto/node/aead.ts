@@ -1,0 +1,61 @@
+/**
+ * AEAD on node:crypto (RFC 9420 §5.1: AES-GCM, ChaCha20-Poly1305 as in
+ * RFC 9180 §7.3). Ciphertext = encrypted bytes || 16-byte tag.
+ */
+import { createCipheriv, createDecipheriv } from "node:crypto";
+import type { CipherGCMTypes, CipherChaCha20Poly1305Types } from "node:crypto";
+import type { AeadAlgorithm } from "../cipherSuite.js";
+import { MlsError } from "../../errors.js";
+import { asBytes } from "./kdf.js";
+
+const TAG_LENGTH = 16;
+
+const NODE_AEAD: Readonly<Record<AeadAlgorithm, CipherGCMTypes | CipherChaCha20Poly1305Types>> = {
+  "AES-128-GCM": "aes-128-gcm",
+  "AES-256-GCM": "aes-256-gcm",
+  "ChaCha20-Poly1305": "chacha20-poly1305",
+};
+
+export interface NodeAead {
+  seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** Throws MlsError CRYPTO_DECRYPT_FAILED when authentication fails. */
+  open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
+}
+
+export function nodeAead(alg: AeadAlgorithm, nk: number, nn: number): NodeAead {
+  const cipher = NODE_AEAD[alg];
+  const check = (key: Uint8Array, nonce: Uint8Array): void => {
+    if (key.length !== nk) throw new MlsError("CRYPTO_INVALID_KEY", `${alg} key must be ${nk} bytes`);
+    if (nonce.length !== nn) throw new MlsError("CRYPTO_INVALID_LENGTH", `${alg} nonce must be ${nn} bytes`);
+  };
+  return {
+    seal(key, nonce, aad, plaintext) {
+      check(key, nonce);
+      // The overloads of createCipheriv differ only in the algorithm literal type.
+      const c = createCipheriv(cipher as CipherGCMTypes, key, nonce, { authTagLength: TAG_LENGTH });
+      if (aad.length > 0) c.setAAD(aad, { plaintextLength: plaintext.length });
+      const out = new Uint8Array(plaintext.length + TAG_LENGTH);
+      // update() output for a stream cipher has the plaintext's length; final() adds nothing.
+      out.set(c.update(plaintext), 0);
+      c.final();
+      out.set(c.getAuthTag(), plaintext.length);
+      return out;
+    },
+    open(key, nonce, aad, ciphertext) {
+      check(key, nonce);
+      if (ciphertext.length < TAG_LENGTH) throw new MlsError("CRYPTO_DECRYPT_FAILED", "ciphertext shorter than the AEAD tag");
+      const n = ciphertext.length - TAG_LENGTH;
+      const d = createDecipheriv(cipher as CipherGCMTypes, key, nonce, { authTagLength: TAG_LENGTH });
+      d.setAuthTag(ciphertext.subarray(n));
+      if (aad.length > 0) d.setAAD(aad, { plaintextLength: n });
+      const plaintext = d.update(ciphertext.subarray(0, n));
+      try {
+        d.final();
+      } catch (e) {
+        plaintext.fill(0);
+        throw new MlsError("CRYPTO_DECRYPT_FAILED", "AEAD authentication failed", { cause: e });
+      }
+      return asBytes(plaintext);
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * The Diffie-Hellman groups under DHKEM (RFC 9180 §4.1, §7.1) on node:crypto:
+ * X25519 / X448 (RFC 7748) through KeyObjects, P-256 / P-384 / P-521 through
+ * ECDH objects (cheaper than KeyObjects for one-off scalar multiplications).
+ *
+ * Every failure to use a peer's key (wrong length, point not on the curve,
+ * all-zero X25519/X448 output) is MlsError CRYPTO_INVALID_KEY.
+ */
+import { createECDH, diffieHellman, generateKeyPairSync, randomFillSync } from "node:crypto";
+import type { ECDH, KeyObject } from "node:crypto";
+import type { KemAlgorithm } from "../cipherSuite.js";
+import { MlsError } from "../../errors.js";
+import { asBytes } from "./kdf.js";
+import { isValidScalar, NIST_CURVES } from "./curves.js";
+import type { NistCurve } from "./curves.js";
+import { okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey, padStart, ParsedKeyCache } from "./keyEncoding.js";
+
+export interface DhGroup {
+  readonly npk: number;
+  readonly nsk: number;
+  /** Length of the DH output. */
+  readonly ndh: number;
+  /** RFC 9180 §7.1.3 DeriveKeyPair bitmask (NIST curves) or undefined (X curves: no rejection sampling). */
+  readonly bitmask: number | undefined;
+  /** A fresh ephemeral key: its public key and DH with it. The private key never leaves. */
+  ephemeral(): { publicKey: Uint8Array; dh(peerPublic: Uint8Array): Uint8Array };
+  dh(privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array;
+  publicKey(privateKey: Uint8Array): Uint8Array;
+  /** A random private key in serialized form. */
+  randomPrivateKey(): Uint8Array;
+  /** Whether `candidate` (Nsk bytes) is a valid private key (NIST: 0 < sk < n). */
+  isValidPrivateKey(candidate: Uint8Array): boolean;
+}
+
+function invalidKey(what: string, cause?: unknown): MlsError {
+  return new MlsError("CRYPTO_INVALID_KEY", what, cause === undefined ? undefined : { cause });
+}
+
+// ---- X25519 / X448 (RFC 7748) ----
+
+function okpGroup(crv: "X25519" | "X448", n: number): DhGroup {
+  const privateKeys = new ParsedKeyCache<KeyObject>();
+  const privateKey = (sk: Uint8Array): KeyObject => {
+    if (sk.length !== n) throw invalidKey(`${crv} private key must be ${n} bytes`);
+    return privateKeys.get(sk, (raw) => okpPrivateKeyObject(crv, raw, n));
+  };
+  const agree = (sk: KeyObject, pk: Uint8Array): Uint8Array => {
+    if (pk.length !== n) throw invalidKey(`${crv} public key must be ${n} bytes`);
+    let out: Uint8Array;
+    try {
+      out = asBytes(diffieHellman({ privateKey: sk, publicKey: okpPublicKeyObject(crv, pk) }));
+    } catch (e) {
+      // OpenSSL refuses an all-zero result (low-order peer point) by failing the derivation.
+      throw invalidKey(`${crv} key agreement failed`, e);
+    }
+    // RFC 9180 §7.1.4, RFC 7748 §6: an all-zero shared secret must be rejected.
+    let acc = 0;
+    for (let i = 0; i < out.length; i++) acc |= out[i]!;
+    if (acc === 0) throw invalidKey(`${crv} shared secret is all zero`);
+    return out;
+  };
+  const type = crv === "X25519" ? "x25519" : "x448";
+  return {
+    npk: n,
+    nsk: n,
+    ndh: n,
+    bitmask: undefined,
+    ephemeral() {
+      const kp = generateKeyPairSync(type as "x25519");
+      return { publicKey: okpRawPublicKey(kp.publicKey), dh: (peer) => agree(kp.privateKey, peer) };
+    },
+    dh: (sk, pk) => agree(privateKey(sk), pk),
+    publicKey: (sk) => okpRawPublicKey(privateKey(sk)),
+    // RFC 7748 §5: every n-byte string is a private key (clamping happens inside the DH).
+    randomPrivateKey: () => randomFillSync(new Uint8Array(n)),
+    isValidPrivateKey: (c) => c.length === n,
+  };
+}
+
+// ---- P-256 / P-384 / P-521 (SEC1) ----
+
+function nistGroup(crv: NistCurve): DhGroup {
+  const c = NIST_CURVES[crv];
+  const { openssl, n: nsk, pointLength: npk, bitmask } = c;
+  const isValidPrivateKey = (sk: Uint8Array): boolean => isValidScalar(c, sk);
+  const withPrivate = new ParsedKeyCache<ECDH>();
+  const ecdh = (sk: Uint8Array): ECDH => {
+    if (!isValidPrivateKey(sk)) throw invalidKey(`${crv} private key out of range`);
+    return withPrivate.get(sk, (raw) => {
+      const e = createECDH(openssl);
+      e.setPrivateKey(raw);
+      return e;
+    });
+  };
+  const agree = (e: ECDH, pk: Uint8Array): Uint8Array => {
+    // RFC 9180 §7.1.1: uncompressed points only.
+    if (pk.length !== npk || pk[0] !== 0x04) throw invalidKey(`${crv} public key must be an uncompressed ${npk}-byte point`);
+    try {
+      // computeSecret checks that the point is on the curve.
+      return padStart(asBytes(e.computeSecret(pk)), nsk);
+    } catch (err) {
+      throw invalidKey(`${crv} public key is not a valid point`, err);
+    }
+  };
+  return {
+    npk,
+    nsk,
+    ndh: nsk,
+    bitmask,
+    ephemeral() {
+      const e = createECDH(openssl);
+      const publicKey = asBytes(e.generateKeys());
+      return { publicKey, dh: (peer) => agree(e, peer) };
+    },
+    dh: (sk, pk) => agree(ecdh(sk), pk),
+    publicKey: (sk) => asBytes(ecdh(sk).getPublicKey()),
+    randomPrivateKey() {
+      const e = createECDH(openssl);
+      e.generateKeys();
+      return padStart(asBytes(e.getPrivateKey()), nsk);
+    },
+    isValidPrivateKey,
+  };
+}
+
+export function dhGroup(kem: KemAlgorithm): DhGroup {
+  switch (kem) {
+    case "DHKEM-X25519":
+      return okpGroup("X25519", 32);
+    case "DHKEM-X448":
+      return okpGroup("X448", 56);
+    case "DHKEM-P256":
+      return nistGroup("P-256");
+    case "DHKEM-P384":
+      return nistGroup("P-384");
+    case "DHKEM-P521":
+      return nistGroup("P-521");
+  }
+}

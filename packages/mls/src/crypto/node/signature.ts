@@ -1,0 +1,115 @@
+/**
+ * Signature schemes of RFC 9420 §5.1.1 on node:crypto: Ed25519 / Ed448
+ * (RFC 8032, pure, empty context) and ECDSA with DER-encoded signatures over
+ * P-256 / SHA-256, P-384 / SHA-384, P-521 / SHA-512.
+ *
+ * Parsed keys are cached per key array: signing keys are reused for every
+ * message, and verifying a member's key again should not re-import it.
+ */
+import { createECDH, randomFillSync, sign as nodeSign, verify as nodeVerify } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import type { KeyPair, SignatureAlgorithm } from "../cipherSuite.js";
+import { MlsError } from "../../errors.js";
+import { isValidScalar, NIST_CURVES } from "./curves.js";
+import type { NistCurve } from "./curves.js";
+import { asBytes } from "./kdf.js";
+import { ecPrivateKeyObject, ecPublicKeyObject, okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey, padStart, ParsedKeyCache } from "./keyEncoding.js";
+
+export interface NodeSignature {
+  sign(privateKey: Uint8Array, message: Uint8Array): Uint8Array;
+  /** False for a bad (or malformed) signature; MlsError CRYPTO_INVALID_KEY for a malformed public key. */
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  generateKeyPair(): KeyPair;
+  publicKey(privateKey: Uint8Array): Uint8Array;
+}
+
+function invalidKey(what: string, cause?: unknown): MlsError {
+  return new MlsError("CRYPTO_INVALID_KEY", what, cause === undefined ? undefined : { cause });
+}
+
+function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: number): NodeSignature {
+  const privateKeys = new ParsedKeyCache<KeyObject>();
+  const publicKeys = new ParsedKeyCache<KeyObject>();
+  const privateKey = (sk: Uint8Array): KeyObject => {
+    if (sk.length !== keyLength) throw invalidKey(`${crv} private key must be ${keyLength} bytes`);
+    return privateKeys.get(sk, (raw) => okpPrivateKeyObject(crv, raw, keyLength));
+  };
+  const publicKey = (sk: Uint8Array): Uint8Array => okpRawPublicKey(privateKey(sk));
+  return {
+    sign: (sk, message) => asBytes(nodeSign(null, message, privateKey(sk))),
+    verify(pk, message, signature) {
+      // A 32/57-byte string that is not a curve point parses here and fails in verify (false), as RFC 8032 §5.1.7 reads.
+      if (pk.length !== keyLength) throw invalidKey(`${crv} public key must be ${keyLength} bytes`);
+      const key = publicKeys.get(pk, (raw) => okpPublicKeyObject(crv, raw));
+      if (signature.length !== signatureLength) return false;
+      try {
+        return nodeVerify(null, message, key, signature);
+      } catch {
+        return false;
+      }
+    },
+    generateKeyPair() {
+      // RFC 8032 §5.1.5: the private key is 32 (57) random bytes.
+      const sk = randomFillSync(new Uint8Array(keyLength));
+      return { privateKey: sk, publicKey: publicKey(sk) };
+    },
+    publicKey,
+  };
+}
+
+function ecdsa(crv: NistCurve, hash: "sha256" | "sha384" | "sha512"): NodeSignature {
+  const c = NIST_CURVES[crv];
+  const privateKeys = new ParsedKeyCache<{ key: KeyObject; publicKey: Uint8Array }>();
+  const publicKeys = new ParsedKeyCache<KeyObject>();
+  const privateKey = (sk: Uint8Array): { key: KeyObject; publicKey: Uint8Array } => {
+    if (!isValidScalar(c, sk)) throw invalidKey(`${crv} private key must be a ${c.n}-byte scalar in [1, n-1]`);
+    return privateKeys.get(sk, (raw) => {
+      const e = createECDH(c.openssl);
+      e.setPrivateKey(raw);
+      const publicKey = asBytes(e.getPublicKey());
+      return { key: ecPrivateKeyObject(crv, raw, publicKey, c.n), publicKey };
+    });
+  };
+  const parsePublic = (pk: Uint8Array): KeyObject => {
+    if (pk.length !== c.pointLength || pk[0] !== 0x04) throw invalidKey(`${crv} public key must be an uncompressed ${c.pointLength}-byte point`);
+    try {
+      return ecPublicKeyObject(crv, pk, c.n);
+    } catch (e) {
+      throw invalidKey(`${crv} public key is not a point on the curve`, e);
+    }
+  };
+  return {
+    // RFC 9420 §5.1.1: ECDSA signatures are DER-encoded (RFC 3279 Ecdsa-Sig-Value).
+    sign: (sk, message) => asBytes(nodeSign(hash, message, { key: privateKey(sk).key, dsaEncoding: "der" })),
+    verify(pk, message, signature) {
+      const key = publicKeys.get(pk, parsePublic);
+      try {
+        return nodeVerify(hash, message, { key, dsaEncoding: "der" }, signature);
+      } catch {
+        return false;
+      }
+    },
+    generateKeyPair() {
+      const e = createECDH(c.openssl);
+      const publicKey = asBytes(e.generateKeys());
+      return { privateKey: padStart(asBytes(e.getPrivateKey()), c.n), publicKey };
+    },
+    publicKey: (sk) => privateKey(sk).publicKey.slice(),
+  };
+}
+
+export function nodeSignature(alg: SignatureAlgorithm): NodeSignature {
+  switch (alg) {
+    case "Ed25519":
+      return eddsa("Ed25519", 32, 64);
+    case "Ed448":
+      return eddsa("Ed448", 57, 114);
+    case "ECDSA-P256-SHA256":
+      return ecdsa("P-256", "sha256");
+    case "ECDSA-P384-SHA384":
+      return ecdsa("P-384", "sha384");
+    case "ECDSA-P521-SHA512":
+      return ecdsa("P-521", "sha512");
+  }
+}
+
