@@ -1,0 +1,420 @@
+/**
+ * The secret tree and its per-sender hash ratchets (RFC 9420 §9), with the
+ * deletion schedule of §9.2.
+ *
+ * - Node secrets are derived lazily, only along the path to a leaf that is
+ *   used. A parent's secret is zeroized as soon as both children exist; a
+ *   leaf's secret as soon as its two ratchet roots exist.
+ * - Each leaf has a handshake and an application ratchet. Stepping a ratchet
+ *   overwrites the previous ratchet secret. Keys skipped over by a receiver
+ *   are kept (for out-of-order delivery) only within `outOfOrderWindow`
+ *   generations of the newest one, and a key is deleted once consumed.
+ * - A receiver may be asked to jump at most `maxForwardDistance` generations
+ *   ahead, so a forged generation cannot make it hash for minutes.
+ *
+ * The reuse_guard XOR (§6.3.1) is applied by framing, not here.
+ *
+ * Hot path: every ratchet step is three HKDF-Expand calls. The KDFLabel
+ * structs (§8) for those calls are built once per tree and only the 4-byte
+ * generation is patched per call, so a step allocates nothing but its outputs.
+ */
+import type { CipherSuite } from "../crypto/cipherSuite.js";
+import { Reader, Writer, asDecodeError } from "../codec/tls.js";
+import { utf8, zeroize } from "../codec/bytes.js";
+import { MlsError } from "../errors.js";
+import { left, right, root, type LeafIndex, type NodeIndex } from "../tree/treeMath.js";
+
+export type RatchetType = "handshake" | "application";
+
+/** One key/nonce pair of a sender ratchet (§9.1). */
+export interface RatchetKey {
+  readonly generation: number;
+  readonly key: Uint8Array;
+  readonly nonce: Uint8Array;
+}
+
+/** Receiver policy (DESIGN: policy is configuration). */
+export interface SecretTreeOptions {
+  /** The most generations a receiver ratchet may skip in one step. Default 1000. */
+  readonly maxForwardDistance?: number;
+  /** How many generations behind the newest one an unused key is kept for late messages. Default 32; 0 keeps none. */
+  readonly outOfOrderWindow?: number;
+}
+
+export const DEFAULT_MAX_FORWARD_DISTANCE = 1000;
+export const DEFAULT_OUT_OF_ORDER_WINDOW = 32;
+
+const MAX_GENERATION = 0xffffffff;
+
+interface HashRatchet {
+  /** ratchet_secret_[next]; undefined once generation 2^32 - 1 has been used. */
+  secret: Uint8Array | undefined;
+  /** The generation `secret` belongs to: every generation below it has been derived. */
+  next: number;
+  /** Derived but unconsumed keys, all below `next`. */
+  readonly kept: Map<number, RatchetKey>;
+}
+
+interface LeafRatchets {
+  readonly handshake: HashRatchet;
+  readonly application: HashRatchet;
+}
+
+/**
+ * KDFLabel (§8) = uint16 length || opaque label<V> ("MLS 1.0 " + Label) || opaque context<V>,
+ * built with `contextLength` bytes of context space at the end for the caller to fill.
+ */
+function kdfLabel(length: number, label: string, context: Uint8Array | number): Uint8Array {
+  const w = new Writer(64);
+  w.u16(length);
+  w.opaque(utf8("MLS 1.0 " + label));
+  w.opaque(typeof context === "number" ? new Uint8Array(context) : context);
+  return w.finish();
+}
+
+/** Precomputed KDFLabels for one suite: DeriveTreeSecret's "key"/"nonce"/"secret" and the tree/leaf expansions. */
+class TreeKdf {
+  private readonly keyInfo: Uint8Array;
+  private readonly nonceInfo: Uint8Array;
+  private readonly secretInfo: Uint8Array;
+  private readonly keyView: DataView;
+  private readonly nonceView: DataView;
+  private readonly secretView: DataView;
+  readonly leftInfo: Uint8Array;
+  readonly rightInfo: Uint8Array;
+  readonly handshakeInfo: Uint8Array;
+  readonly applicationInfo: Uint8Array;
+  readonly nh: number;
+  readonly nk: number;
+  readonly nn: number;
+
+  constructor(readonly cs: CipherSuite) {
+    const { nh, nk, nn } = cs.params;
+    this.nh = nh;
+    this.nk = nk;
+    this.nn = nn;
+    // §9.1: DeriveTreeSecret(Secret, Label, Generation, Length) = ExpandWithLabel(Secret, Label, uint32 Generation, Length)
+    this.keyInfo = kdfLabel(nk, "key", 4);
+    this.nonceInfo = kdfLabel(nn, "nonce", 4);
+    this.secretInfo = kdfLabel(nh, "secret", 4);
+    this.keyView = new DataView(this.keyInfo.buffer, this.keyInfo.byteOffset, this.keyInfo.byteLength);
+    this.nonceView = new DataView(this.nonceInfo.buffer, this.nonceInfo.byteOffset, this.nonceInfo.byteLength);
+    this.secretView = new DataView(this.secretInfo.buffer, this.secretInfo.byteOffset, this.secretInfo.byteLength);
+    // §9: children of a tree node, and the two ratchet roots of a leaf.
+    this.leftInfo = kdfLabel(nh, "tree", utf8("left"));
+    this.rightInfo = kdfLabel(nh, "tree", utf8("right"));
+    this.handshakeInfo = kdfLabel(nh, "handshake", 0);
+    this.applicationInfo = kdfLabel(nh, "application", 0);
+  }
+
+  expand(secret: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+    return this.cs.kdfExpand(secret, info, length);
+  }
+
+  key(secret: Uint8Array, generation: number): RatchetKey {
+    this.keyView.setUint32(this.keyInfo.length - 4, generation);
+    this.nonceView.setUint32(this.nonceInfo.length - 4, generation);
+    return {
+      generation,
+      key: this.cs.kdfExpand(secret, this.keyInfo, this.nk),
+      nonce: this.cs.kdfExpand(secret, this.nonceInfo, this.nn),
+    };
+  }
+
+  nextSecret(secret: Uint8Array, generation: number): Uint8Array {
+    this.secretView.setUint32(this.secretInfo.length - 4, generation);
+    return this.cs.kdfExpand(secret, this.secretInfo, this.nh);
+  }
+}
+
+function newRatchet(secret: Uint8Array): HashRatchet {
+  return { secret, next: 0, kept: new Map() };
+}
+
+function zeroizeKey(k: RatchetKey): void {
+  zeroize(k.key);
+  zeroize(k.nonce);
+}
+
+const STATE_VERSION = 1;
+
+export class SecretTree {
+  readonly leafCount: number;
+  readonly maxForwardDistance: number;
+  readonly outOfOrderWindow: number;
+  private readonly kdf: TreeKdf;
+  private readonly rootNode: NodeIndex;
+  /** Node secrets not yet consumed, by node index. */
+  private readonly nodes = new Map<number, Uint8Array>();
+  /** Ratchets of the leaves whose secret has been expanded, by leaf index. */
+  private readonly ratchets = new Map<number, LeafRatchets>();
+
+  /**
+   * A secret tree over `leafCount` leaves with `encryptionSecret` at the root (§9).
+   * The secret is copied: the caller still owns (and should zeroize) its array.
+   */
+  constructor(cs: CipherSuite, encryptionSecret: Uint8Array, leafCount: number, options: SecretTreeOptions = {}) {
+    if (encryptionSecret.length !== cs.params.nh) {
+      throw new MlsError("INVALID_ARGUMENT", `encryption_secret must be ${cs.params.nh} bytes, got ${encryptionSecret.length}`);
+    }
+    this.kdf = new TreeKdf(cs);
+    this.leafCount = leafCount;
+    this.rootNode = root(leafCount);
+    this.maxForwardDistance = checkPolicy(options.maxForwardDistance ?? DEFAULT_MAX_FORWARD_DISTANCE, "maxForwardDistance");
+    this.outOfOrderWindow = checkPolicy(options.outOfOrderWindow ?? DEFAULT_OUT_OF_ORDER_WINDOW, "outOfOrderWindow");
+    this.nodes.set(this.rootNode, encryptionSecret.slice());
+  }
+
+  /**
+   * Sender side: the next unused key of `leaf`'s ratchet. The ratchet moves
+   * past it, so the tree keeps no copy (the caller zeroizes it after sealing).
+   */
+  nextKey(leaf: LeafIndex, type: RatchetType): RatchetKey {
+    const r = this.ratchet(leaf, type);
+    if (r.secret === undefined) throw new MlsError("SECRET_TREE_TOO_FAR_AHEAD", "sender ratchet exhausted (generation 2^32)");
+    const k = this.kdf.key(r.secret, r.next);
+    this.step(r);
+    return k;
+  }
+
+  /**
+   * Receiver side: the key and nonce of `generation` in `leaf`'s ratchet.
+   *
+   * With `consume` (the default) the key is deleted from the tree before it is
+   * returned. A caller that wants to delete it only after a successful
+   * decryption (§9.2 counts only successful decryptions as consumption) passes
+   * `consume = false` and then calls {@link consumeKey}.
+   *
+   * Throws SECRET_TREE_GENERATION_CONSUMED for a generation already used or
+   * dropped from the out-of-order window, SECRET_TREE_TOO_FAR_AHEAD for one
+   * more than maxForwardDistance past the ratchet, SECRET_TREE_INVALID_LEAF
+   * for a leaf outside the tree.
+   */
+  keyForGeneration(leaf: LeafIndex, type: RatchetType, generation: number, consume = true): RatchetKey {
+    if (!Number.isInteger(generation) || generation < 0 || generation > MAX_GENERATION) {
+      throw new MlsError("INVALID_ARGUMENT", `invalid generation ${generation}`);
+    }
+    const r = this.ratchet(leaf, type);
+    if (generation < r.next) {
+      const k = r.kept.get(generation);
+      if (k === undefined) {
+        throw new MlsError("SECRET_TREE_GENERATION_CONSUMED", `${type} key ${generation} of leaf ${leaf} was already used or is outside the out-of-order window`);
+      }
+      if (consume) r.kept.delete(generation);
+      return k;
+    }
+    if (generation - r.next > this.maxForwardDistance) {
+      throw new MlsError("SECRET_TREE_TOO_FAR_AHEAD", `${type} generation ${generation} of leaf ${leaf} is ${generation - r.next} ahead (max ${this.maxForwardDistance})`);
+    }
+    // Keys we step over are only worth deriving if they will stay in the window.
+    const keepFrom = generation - this.outOfOrderWindow;
+    while (r.next < generation) {
+      if (r.next >= keepFrom) r.kept.set(r.next, this.kdf.key(r.secret!, r.next));
+      this.step(r);
+    }
+    const k = this.kdf.key(r.secret!, generation);
+    this.step(r);
+    if (!consume) r.kept.set(generation, k);
+    this.evict(r);
+    return k;
+  }
+
+  /** Deletes (and zeroizes) a key fetched with `consume = false`. Returns whether it was still held. */
+  consumeKey(leaf: LeafIndex, type: RatchetType, generation: number): boolean {
+    const r = this.ratchet(leaf, type);
+    const k = r.kept.get(generation);
+    if (k === undefined) return false;
+    r.kept.delete(generation);
+    zeroizeKey(k);
+    return true;
+  }
+
+  /** Zeroizes every secret the tree still holds (end of the epoch's retention). */
+  destroy(): void {
+    for (const s of this.nodes.values()) zeroize(s);
+    this.nodes.clear();
+    for (const lr of this.ratchets.values()) {
+      for (const r of [lr.handshake, lr.application]) {
+        zeroize(r.secret);
+        r.secret = undefined;
+        for (const k of r.kept.values()) zeroizeKey(k);
+        r.kept.clear();
+      }
+    }
+  }
+
+  private ratchet(leaf: LeafIndex, type: RatchetType): HashRatchet {
+    let lr = this.ratchets.get(leaf);
+    if (lr === undefined) {
+      if (!Number.isInteger(leaf) || leaf < 0 || leaf >= this.leafCount) {
+        throw new MlsError("SECRET_TREE_INVALID_LEAF", `leaf ${leaf} is outside a tree of ${this.leafCount} leaves`);
+      }
+      lr = this.expandLeaf(leaf);
+      this.ratchets.set(leaf, lr);
+    }
+    return type === "application" ? lr.application : lr.handshake;
+  }
+
+  /** §9: derive down from the lowest held ancestor to the leaf, keeping each off-path child, deleting each parent. */
+  private expandLeaf(leaf: number): LeafRatchets {
+    const target = leaf * 2;
+    const kdf = this.kdf;
+    let x: NodeIndex = this.rootNode;
+    let secret = this.nodes.get(x);
+    while (secret === undefined) {
+      // Every node above the holder has been consumed; the holder is the first one found going down.
+      if (x === target) throw new MlsError("SECRET_TREE_INVALID_LEAF", `no secret left for leaf ${leaf}`);
+      x = target < x ? left(x) : right(x);
+      secret = this.nodes.get(x);
+    }
+    this.nodes.delete(x);
+    while (x !== target) {
+      const l = left(x);
+      const r = right(x);
+      const ls = kdf.expand(secret, kdf.leftInfo, kdf.nh);
+      const rs = kdf.expand(secret, kdf.rightInfo, kdf.nh);
+      zeroize(secret);
+      if (target < x) {
+        this.nodes.set(r, rs);
+        secret = ls;
+        x = l;
+      } else {
+        this.nodes.set(l, ls);
+        secret = rs;
+        x = r;
+      }
+    }
+    const lr = {
+      handshake: newRatchet(kdf.expand(secret, kdf.handshakeInfo, kdf.nh)),
+      application: newRatchet(kdf.expand(secret, kdf.applicationInfo, kdf.nh)),
+    };
+    zeroize(secret);
+    return lr;
+  }
+
+  /** ratchet_secret_[j+1] = DeriveTreeSecret(ratchet_secret_[j], "secret", j, Nh); the old secret is deleted. */
+  private step(r: HashRatchet): void {
+    const old = r.secret!;
+    r.secret = r.next === MAX_GENERATION ? undefined : this.kdf.nextSecret(old, r.next);
+    zeroize(old);
+    r.next++;
+  }
+
+  /** Drops kept keys that fell out of the out-of-order window. */
+  private evict(r: HashRatchet): void {
+    if (r.kept.size === 0) return;
+    const oldest = r.next - 1 - this.outOfOrderWindow;
+    for (const [g, k] of r.kept) {
+      if (g < oldest) {
+        zeroizeKey(k);
+        r.kept.delete(g);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Persistence: the unconsumed secrets only, so a restored tree deletes what
+  // the original deleted. Policy (options) is configuration, not state.
+
+  /** Serializes the tree's remaining secrets (versioned). The bytes are secret. */
+  exportState(): Uint8Array {
+    const w = new Writer(256);
+    w.u8(STATE_VERSION);
+    w.u16(this.kdf.cs.id);
+    w.u32(this.leafCount);
+    w.lengthPrefixed((v) => {
+      for (const [node, s] of this.nodes) {
+        v.u32(node);
+        v.opaque(s);
+      }
+    });
+    w.lengthPrefixed((v) => {
+      for (const [leaf, lr] of this.ratchets) {
+        v.u32(leaf);
+        writeRatchet(v, lr.handshake);
+        writeRatchet(v, lr.application);
+      }
+    });
+    return w.finish();
+  }
+
+  /** Restores a tree from {@link exportState}. Throws MlsError (DECODE_*) on malformed or mismatched bytes. */
+  static importState(cs: CipherSuite, state: Uint8Array, options: SecretTreeOptions = {}): SecretTree {
+    const { nh, nk, nn } = cs.params;
+    const r = new Reader(state);
+    try {
+      if (r.u8() !== STATE_VERSION) throw new MlsError("DECODE_UNKNOWN_VALUE", "unknown secret tree state version");
+      if (r.u16() !== cs.id) throw new MlsError("DECODE_INVALID", "secret tree state is for another cipher suite");
+      const leafCount = r.u32();
+      if (leafCount < 1 || leafCount > 2 ** 31) throw new MlsError("DECODE_INVALID", `invalid leaf count ${leafCount}`);
+      const tree = new SecretTree(cs, new Uint8Array(nh), leafCount, options);
+      tree.nodes.clear();
+      const maxNode = 2 * tree.rootNode;
+      r.lengthPrefixed((v, end) => {
+        while (v.offset < end) {
+          const node = v.u32();
+          const s = v.opaque();
+          if (node > maxNode || s.length !== nh || tree.nodes.has(node)) throw new MlsError("DECODE_INVALID", "invalid secret tree node");
+          tree.nodes.set(node, s);
+        }
+      });
+      r.lengthPrefixed((v, end) => {
+        while (v.offset < end) {
+          const leaf = v.u32();
+          if (leaf >= leafCount || tree.ratchets.has(leaf)) throw new MlsError("DECODE_INVALID", "invalid secret tree leaf");
+          tree.ratchets.set(leaf, { handshake: readRatchet(v, nh, nk, nn), application: readRatchet(v, nh, nk, nn) });
+        }
+      });
+      r.expectEnd();
+      return tree;
+    } catch (e) {
+      throw asDecodeError(e);
+    }
+  }
+}
+
+function checkPolicy(n: number, what: string): number {
+  if (!Number.isInteger(n) || n < 0 || n > MAX_GENERATION) throw new MlsError("INVALID_ARGUMENT", `invalid ${what}: ${n}`);
+  return n;
+}
+
+// struct { uint64 next; optional<opaque secret<V>>; struct { uint32 generation; opaque key<V>; opaque nonce<V>; } kept<V>; }
+function writeRatchet(w: Writer, r: HashRatchet): void {
+  w.u64(BigInt(r.next));
+  if (r.secret === undefined) {
+    w.u8(0);
+  } else {
+    w.u8(1);
+    w.opaque(r.secret);
+  }
+  w.lengthPrefixed((v) => {
+    for (const k of r.kept.values()) {
+      v.u32(k.generation);
+      v.opaque(k.key);
+      v.opaque(k.nonce);
+    }
+  });
+}
+
+function readRatchet(r: Reader, nh: number, nk: number, nn: number): HashRatchet {
+  const next = r.u64();
+  if (next > BigInt(MAX_GENERATION) + 1n) throw new MlsError("DECODE_INVALID", "ratchet generation out of range");
+  const present = r.u8();
+  if (present > 1) throw new MlsError("DECODE_INVALID_OPTIONAL", `optional presence octet ${present}`);
+  const secret = present === 1 ? r.opaque() : undefined;
+  if (secret !== undefined && secret.length !== nh) throw new MlsError("DECODE_INVALID", "invalid ratchet secret length");
+  if ((secret === undefined) !== (next === BigInt(MAX_GENERATION) + 1n)) throw new MlsError("DECODE_INVALID", "ratchet secret missing");
+  const ratchet: HashRatchet = { secret, next: Number(next), kept: new Map() };
+  r.lengthPrefixed((v, end) => {
+    while (v.offset < end) {
+      const generation = v.u32();
+      const key = v.opaque();
+      const nonce = v.opaque();
+      if (generation >= ratchet.next || key.length !== nk || nonce.length !== nn || ratchet.kept.has(generation)) {
+        throw new MlsError("DECODE_INVALID", "invalid kept ratchet key");
+      }
+      ratchet.kept.set(generation, { generation, key, nonce });
+    }
+  });
+  return ratchet;
+}
