@@ -168,7 +168,9 @@ describe("secret tree behaviour", () => {
     tree.nextKey(L(0), "handshake");
     expect(toHex(secret)).toBe(toHex(root));
     tree.destroy();
-    expect(errorCode(() => tree.nextKey(L(0), "handshake"))).toBe("SECRET_TREE_TOO_FAR_AHEAD");
+    expect(errorCode(() => tree.nextKey(L(0), "handshake"))).toBe("SECRET_TREE_GENERATION_CONSUMED");
+    expect(errorCode(() => tree.keyForGeneration(L(0), "application", 3))).toBe("SECRET_TREE_GENERATION_CONSUMED");
+    expect(errorCode(() => tree.keyForGeneration(L(1), "application", 0))).toBe("SECRET_TREE_GENERATION_CONSUMED");
   });
 
   it("exports and imports its state, continuing exactly where it was", () => {
@@ -186,6 +188,23 @@ describe("secret tree behaviour", () => {
     }
     expect(errorCode(() => SecretTree.importState(nodeCryptoProvider.suite(3), state))).toBe("DECODE_INVALID");
     expect(errorCode(() => SecretTree.importState(cs, state.subarray(0, state.length - 1)))).toMatch(/^DECODE_/);
+  });
+
+  it("stops a ratchet after generation 2^32 - 1", () => {
+    const t = new SecretTree(cs, root, 1);
+    t.nextKey(L(0), "handshake");
+    const state = t.exportState();
+    // version(1) suite(2) leafCount(4) nodes<V>=00 (1) ratchets<V> header (2) leaf(4), then the handshake ratchet's uint64 next.
+    const view = new DataView(state.buffer, state.byteOffset);
+    expect(view.getBigUint64(14)).toBe(1n);
+    view.setBigUint64(14, 0xffffffffn);
+    const u = SecretTree.importState(cs, state);
+    expect(u.nextKey(L(0), "handshake").generation).toBe(0xffffffff);
+    expect(errorCode(() => u.nextKey(L(0), "handshake"))).toBe("SECRET_TREE_GENERATION_CONSUMED");
+    expect(errorCode(() => u.keyForGeneration(L(0), "handshake", 0xffffffff))).toBe("SECRET_TREE_GENERATION_CONSUMED");
+    expect(u.nextKey(L(0), "application").generation).toBe(0);
+    const exhausted = u.exportState();
+    expect(toHex(SecretTree.importState(cs, exhausted).exportState())).toBe(toHex(exhausted));
   });
 
   it("importState throws only MlsError on arbitrary bytes", () => {

@@ -171,7 +171,7 @@ export class SecretTree {
    */
   nextKey(leaf: LeafIndex, type: RatchetType): RatchetKey {
     const r = this.ratchet(leaf, type);
-    if (r.secret === undefined) throw new MlsError("SECRET_TREE_TOO_FAR_AHEAD", "sender ratchet exhausted (generation 2^32)");
+    if (r.secret === undefined) throw noSecretLeft(leaf, type);
     const k = this.kdf.key(r.secret, r.next);
     this.step(r);
     return k;
@@ -203,6 +203,7 @@ export class SecretTree {
       if (consume) r.kept.delete(generation);
       return k;
     }
+    if (r.secret === undefined) throw noSecretLeft(leaf, type);
     if (generation - r.next > this.maxForwardDistance) {
       throw new MlsError("SECRET_TREE_TOO_FAR_AHEAD", `${type} generation ${generation} of leaf ${leaf} is ${generation - r.next} ahead (max ${this.maxForwardDistance})`);
     }
@@ -229,7 +230,7 @@ export class SecretTree {
     return true;
   }
 
-  /** Zeroizes every secret the tree still holds (end of the epoch's retention). */
+  /** Zeroizes every secret the tree still holds (end of the epoch's retention); later calls throw SECRET_TREE_GENERATION_CONSUMED. */
   destroy(): void {
     for (const s of this.nodes.values()) zeroize(s);
     this.nodes.clear();
@@ -263,7 +264,7 @@ export class SecretTree {
     let secret = this.nodes.get(x);
     while (secret === undefined) {
       // Every node above the holder has been consumed; the holder is the first one found going down.
-      if (x === target) throw new MlsError("SECRET_TREE_INVALID_LEAF", `no secret left for leaf ${leaf}`);
+      if (x === target) throw new MlsError("SECRET_TREE_GENERATION_CONSUMED", `no secret left for leaf ${leaf} (tree destroyed)`);
       x = target < x ? left(x) : right(x);
       secret = this.nodes.get(x);
     }
@@ -371,6 +372,11 @@ export class SecretTree {
       throw asDecodeError(e);
     }
   }
+}
+
+/** A ratchet past generation 2^32 - 1, or a destroyed tree: nothing can be derived any more. */
+function noSecretLeft(leaf: number, type: RatchetType): MlsError {
+  return new MlsError("SECRET_TREE_GENERATION_CONSUMED", `the ${type} ratchet of leaf ${leaf} has no secret left`);
 }
 
 function checkPolicy(n: number, what: string): number {
