@@ -1,0 +1,66 @@
+/**
+ * The browser provider: WebCrypto where it is universal (AES-GCM, the NIST
+ * DHKEMs inside @hpke/core) and audited pure-JS code elsewhere (@noble for
+ * hashing, HKDF, ChaCha20-Poly1305 and signatures; @hpke add-ons for X25519,
+ * X448). No `node:` imports: it runs anywhere globalThis.crypto exists.
+ */
+import { buildCipherSuite, CIPHER_SUITES, isCipherSuiteId } from "../cipherSuite.js";
+import type { CipherSuite, CipherSuiteId, CryptoPrimitives, CryptoProvider } from "../cipherSuite.js";
+import { MlsError } from "../../errors.js";
+import { webAead } from "./aead.js";
+import { webHpke } from "./hpke.js";
+import { webKdf } from "./kdf.js";
+import { webSignature } from "./signature.js";
+import { randomBytes } from "./webcrypto.js";
+
+const PROVIDER = "web";
+
+/** Runs synchronous `f` and reports its result or error as a promise. */
+function settle<T>(f: () => T): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function primitives(id: CipherSuiteId): CryptoPrimitives {
+  const params = CIPHER_SUITES[id];
+  const aead = webAead(params.aead, params.nk, params.nn);
+  const hpke = webHpke(params);
+  const sig = webSignature(params.signature);
+  return {
+    params,
+    provider: PROVIDER,
+    ...webKdf(params.hash, params.nh),
+    randomBytes,
+    aeadSeal: (key, nonce, aad, plaintext) => aead.seal(key, nonce, aad, plaintext),
+    aeadOpen: (key, nonce, aad, ciphertext) => aead.open(key, nonce, aad, ciphertext),
+    hpkeSeal: (pk, info, aad, plaintext) => hpke.seal(pk, info, aad, plaintext),
+    hpkeOpen: (sk, kemOutput, info, aad, ciphertext) => hpke.open(sk, kemOutput, info, aad, ciphertext),
+    hpkeExportSender: (pk, info, ctx, length) => hpke.exportSender(pk, info, ctx, length),
+    hpkeExportReceiver: (sk, kemOutput, info, ctx, length) => hpke.exportReceiver(sk, kemOutput, info, ctx, length),
+    hpkeDeriveKeyPair: (ikm) => hpke.deriveKeyPair(ikm),
+    hpkeGenerateKeyPair: () => hpke.generateKeyPair(),
+    hpkePublicKey: (sk) => hpke.publicKey(sk),
+    sign: (sk, message) => settle(() => sig.sign(sk, message)),
+    verify: (pk, message, signature) => settle(() => sig.verify(pk, message, signature)),
+    signatureGenerateKeyPair: () => settle(() => sig.generateKeyPair()),
+    signaturePublicKey: (sk) => settle(() => sig.publicKey(sk)),
+  };
+}
+
+const suites = new Map<CipherSuiteId, CipherSuite>();
+
+export const webCryptoProvider: CryptoProvider = {
+  name: PROVIDER,
+  suite(id: number): CipherSuite {
+    if (!isCipherSuiteId(id)) throw new MlsError("UNSUPPORTED_CIPHER_SUITE", `unknown cipher suite ${id}`);
+    let s = suites.get(id);
+    if (s === undefined) {
+      s = buildCipherSuite(primitives(id));
+      suites.set(id, s);
+    }
+    return s;
+  },
+};
