@@ -19,6 +19,7 @@ import { groupContextCodec } from "../src/messages/groupContext.js";
 import { MlsError } from "../src/errors.js";
 import type { CryptoProvider } from "../src/crypto/cipherSuite.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
+import { webCryptoProvider } from "../src/crypto/web/index.js";
 import { haveVectors, hex, loadVectors, VectorTally } from "./support/vectors.js";
 
 interface KeyScheduleEpoch {
@@ -49,7 +50,7 @@ interface KeyScheduleVector {
   epochs: KeyScheduleEpoch[];
 }
 
-const providers: CryptoProvider[] = [nodeCryptoProvider];
+const providers: CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
 
 describe.skipIf(!haveVectors).each(providers.map((p) => [p.name, p] as const))("key-schedule.json (RFC 9420 §8) with the %s provider", (name, provider) => {
   const tally = new VectorTally(`key-schedule.json [${name}]`);

@@ -4,6 +4,7 @@ import { toHex } from "../src/codec/bytes.js";
 import { PskType, ResumptionPskUsage } from "../src/messages/enums.js";
 import type { CryptoProvider } from "../src/crypto/cipherSuite.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
+import { webCryptoProvider } from "../src/crypto/web/index.js";
 import { MlsError } from "../src/errors.js";
 import { haveVectors, hex, loadVectors, VectorTally } from "./support/vectors.js";
 
@@ -13,7 +14,7 @@ interface PskVector {
   psk_secret: string;
 }
 
-const providers: CryptoProvider[] = [nodeCryptoProvider];
+const providers: CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
 
 describe.skipIf(!haveVectors).each(providers.map((p) => [p.name, p] as const))("psk_secret.json (RFC 9420 §8.4) with the %s provider", (name, provider) => {
   const tally = new VectorTally(`psk_secret.json [${name}]`);

@@ -6,6 +6,7 @@ import { toHex } from "../src/codec/bytes.js";
 import { leafIndex } from "../src/tree/treeMath.js";
 import type { CipherSuite, CryptoProvider } from "../src/crypto/cipherSuite.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
+import { webCryptoProvider } from "../src/crypto/web/index.js";
 import { MlsError, type MlsErrorCode } from "../src/errors.js";
 import { haveVectors, hex, loadVectors, VectorTally } from "./support/vectors.js";
 
@@ -16,7 +17,7 @@ interface SecretTreeVector {
   leaves: { generation: number; handshake_key: string; handshake_nonce: string; application_key: string; application_nonce: string }[][];
 }
 
-const providers: CryptoProvider[] = [nodeCryptoProvider];
+const providers: CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
 
 function errorCode(f: () => unknown): MlsErrorCode | undefined {
   try {

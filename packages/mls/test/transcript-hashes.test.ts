@@ -10,6 +10,7 @@ import { Reader } from "../src/codec/tls.js";
 import { concatBytes, toHex } from "../src/codec/bytes.js";
 import type { CryptoProvider } from "../src/crypto/cipherSuite.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
+import { webCryptoProvider } from "../src/crypto/web/index.js";
 import { haveVectors, hex, loadVectors, VectorTally } from "./support/vectors.js";
 
 interface TranscriptVector {
@@ -55,7 +56,7 @@ function splitCommit(bytes: Uint8Array, nh: number): { wireFormat: number; frame
   return { wireFormat, framedContent: bytes.subarray(2, sigStart), signature, tag };
 }
 
-const providers: CryptoProvider[] = [nodeCryptoProvider];
+const providers: CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
 
 describe.skipIf(!haveVectors).each(providers.map((p) => [p.name, p] as const))("transcript-hashes.json (RFC 9420 §8.2) with the %s provider", (name, provider) => {
   const tally = new VectorTally(`transcript-hashes.json [${name}]`);
