@@ -1,0 +1,94 @@
+/**
+ * The error model of the Conclave HTTP API.
+ *
+ * Every 4xx/5xx response has the body `{ "error": { "code": "...", "message": "..." } }`.
+ * `code` is stable and meant for programs; `message` is for people and may change.
+ * Codes are either one of `API_ERROR_STATUS`'s keys below, or an `MlsErrorCode`
+ * from @conclave/mls passed through unchanged with status 400 (the request
+ * carried MLS bytes the library rejected).
+ */
+import type { MlsErrorCode } from "@conclave/mls";
+
+/** Each API error code with the HTTP status it is always sent with. */
+export const API_ERROR_STATUS = {
+  // 400: the request itself is malformed
+  BAD_REQUEST: 400, // body, query or path parameters do not match the route's schema
+  MALFORMED_JSON: 400, // the body is not JSON
+  INVALID_BASE64URL: 400, // a byte field is not canonical unpadded base64url
+  INVALID_NAME: 400, // a user name, device id or identity does not follow the identity rules
+  INVALID_SIGNATURE_KEY: 400, // a signature public key has the wrong form for its cipher suite
+  INVALID_CREDENTIAL: 400, // a credential cannot be parsed (beyond the TLS codec: e.g. bad DER)
+  TREE_SIZE_INVALID: 400, // a transparency-log size or index outside the log
+  // 401: who you are is not established
+  AUTH_REQUIRED: 401, // no bearer token on a route that needs one
+  AUTH_TOKEN_INVALID: 401, // the bearer token is unknown, revoked or expired
+  AUTH_CHALLENGE_INVALID: 401, // the nonce is unknown, already used or expired
+  AUTH_SIGNATURE_INVALID: 401, // the challenge signature does not verify
+  ACCOUNT_SECRET_INVALID: 401, // the account secret is wrong
+  // 403: who you are is known, but not allowed
+  FORBIDDEN: 403,
+  CLIENT_REVOKED: 403, // the client was revoked and may not log in or obtain credentials
+  // 404
+  NOT_FOUND: 404, // no such route
+  ACCOUNT_NOT_FOUND: 404,
+  CLIENT_NOT_FOUND: 404,
+  CREDENTIAL_NOT_FOUND: 404,
+  // 409: conflicts with the current state
+  ACCOUNT_EXISTS: 409,
+  CLIENT_EXISTS: 409,
+  SIGNATURE_KEY_IN_USE: 409, // another client already registered this signature key
+  CREDENTIAL_REVOKED: 409, // asked to re-issue a credential that was revoked
+  // 413, 415, 429
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429, // with a Retry-After header (seconds)
+  // 5xx
+  INTERNAL: 500,
+  SERVICE_UNAVAILABLE: 503, // e.g. the storage engine is unreachable
+} as const satisfies Record<string, number>;
+
+export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
+
+/** What may appear in `error.code`: an API code or an MLS library code (always 400). */
+export type ErrorCode = ApiErrorCode | MlsErrorCode;
+
+/** The body of every error response. */
+export interface ErrorBody {
+  error: {
+    code: ErrorCode;
+    message: string;
+  };
+}
+
+export function isApiErrorCode(code: string): code is ApiErrorCode {
+  return Object.prototype.hasOwnProperty.call(API_ERROR_STATUS, code);
+}
+
+/** The HTTP status for a code: the table above, 400 for MLS library codes. */
+export function statusOf(code: ErrorCode): number {
+  return isApiErrorCode(code) ? API_ERROR_STATUS[code] : 400;
+}
+
+/**
+ * An API error: thrown by the server (the error handler turns it into the JSON
+ * body and status) and by clients decoding an error response.
+ */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ApiError";
+    this.code = code;
+    this.status = statusOf(code);
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export function isApiError(e: unknown, code?: ErrorCode): e is ApiError {
+  return e instanceof ApiError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,296 @@
+/**
+ * The JSON contract of every Conclave route: request and response bodies.
+ *
+ * Conventions: byte strings are unpadded base64url (`B64u`, see base64url.ts);
+ * times are integers, milliseconds since the Unix epoch; names are camelCase.
+ * Errors are `ErrorBody` (errors.ts). Routes marked "bearer" need the header
+ * `Authorization: Bearer <token>` from POST /v1/clients or POST /v1/auth/tokens.
+ */
+import type { SignedTreeHeadJson } from "./transparency.js";
+
+/** Unpadded base64url text of a byte string. */
+export type B64u = string;
+
+export const API_PREFIX = "/v1";
+
+/** Every route: method and path (fastify-style `:param` placeholders). */
+export const ROUTES = {
+  health: { method: "GET", path: "/v1/health" },
+  openapi: { method: "GET", path: "/v1/openapi.json" },
+  createAccount: { method: "POST", path: "/v1/accounts" },
+  createChallenge: { method: "POST", path: "/v1/auth/challenges" },
+  registerClient: { method: "POST", path: "/v1/clients" },
+  login: { method: "POST", path: "/v1/auth/tokens" },
+  logout: { method: "DELETE", path: "/v1/auth/tokens/current" },
+  currentClient: { method: "GET", path: "/v1/clients/self" },
+  listUserClients: { method: "GET", path: "/v1/users/:user/clients" },
+  revokeClient: { method: "POST", path: "/v1/users/:user/clients/:device/revoke" },
+  asKeys: { method: "GET", path: "/v1/as/keys" },
+  issueCredential: { method: "POST", path: "/v1/as/credentials" },
+  listCredentials: { method: "GET", path: "/v1/as/credentials" },
+  credentialStatus: { method: "GET", path: "/v1/as/credentials/:credentialId/status" },
+  revokeCredential: { method: "POST", path: "/v1/as/credentials/:credentialId/revoke" },
+  validateCredential: { method: "POST", path: "/v1/as/validate" },
+  sameClient: { method: "POST", path: "/v1/as/same-client" },
+  treeHead: { method: "GET", path: "/v1/transparency/tree-head" },
+  leaves: { method: "GET", path: "/v1/transparency/leaves" },
+  inclusionProof: { method: "GET", path: "/v1/transparency/inclusion" },
+  consistencyProof: { method: "GET", path: "/v1/transparency/consistency" },
+} as const;
+
+export type RouteName = keyof typeof ROUTES;
+
+/** Fills `:param` placeholders (URI-encoding each value). */
+export function routePath(name: RouteName, params: Record<string, string> = {}): string {
+  return ROUTES[name].path.replace(/:([A-Za-z]+)/g, (_, key: string) => {
+    const v = params[key];
+    if (v === undefined) throw new TypeError(`missing path parameter ${key} for ${name}`);
+    return encodeURIComponent(v);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// GET /v1/health
+
+export interface HealthResponse {
+  status: "ok";
+  /** Storage engine in use: "sqlite" or "postgres". */
+  storage: string;
+  time: number;
+}
+
+// ---------------------------------------------------------------------------
+// Accounts and clients (AS, RFC 9750 §3.1)
+
+/** POST /v1/accounts */
+export interface CreateAccountRequest {
+  user: string;
+}
+
+/** 201. `accountSecret` is shown once: it authorizes registering devices of this user. */
+export interface CreateAccountResponse {
+  user: string;
+  /** "user@domain" */
+  identity: string;
+  accountSecret: B64u;
+  createdAt: number;
+}
+
+/** POST /v1/auth/challenges -> 201 */
+export interface ChallengeResponse {
+  /** 32 bytes: sign nonce || AuthContext (auth.ts). Single use. */
+  nonce: B64u;
+  expiresAt: number;
+  /** The AS domain that goes into AuthContext.domain. */
+  domain: string;
+}
+
+/** POST /v1/clients: register a device with proof of possession of its signature key. */
+export interface RegisterClientRequest {
+  user: string;
+  device: string;
+  cipherSuite: number;
+  signatureKey: B64u;
+  accountSecret: B64u;
+  nonce: B64u;
+  /** SignWithLabel(sk, "Conclave auth", nonce || AuthContext{purpose: register}) */
+  signature: B64u;
+}
+
+export interface ClientInfo {
+  /** "user@domain#device" */
+  identity: string;
+  user: string;
+  device: string;
+  cipherSuite: number;
+  signatureKey: B64u;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** 201 from POST /v1/clients and POST /v1/auth/tokens. */
+export interface TokenResponse {
+  /** Bearer token: 32 random bytes, base64url. The server keeps only its hash. */
+  token: string;
+  expiresAt: number;
+  client: ClientInfo;
+}
+
+/** POST /v1/auth/tokens: log in an already registered client. */
+export interface LoginRequest {
+  user: string;
+  device: string;
+  nonce: B64u;
+  /** SignWithLabel(sk, "Conclave auth", nonce || AuthContext{purpose: login}) */
+  signature: B64u;
+}
+
+/** GET /v1/users/:user/clients (bearer) */
+export interface ListClientsResponse {
+  clients: ClientInfo[];
+}
+
+/** POST /v1/users/:user/clients/:device/revoke (bearer, same user): revokes the client, its credentials and tokens. */
+export interface RevokeClientResponse {
+  client: ClientInfo;
+  /** How many credentials this call revoked. */
+  revokedCredentials: number;
+}
+
+// ---------------------------------------------------------------------------
+// Credentials (AS, RFC 9750 §4)
+
+export type CredentialKind = "basic" | "x509";
+export type CredentialStatus = "valid" | "revoked" | "expired";
+
+/** GET /v1/as/keys: what clients pin. */
+export interface AsKeysResponse {
+  domain: string;
+  /** DER of the AS's self-signed root CA certificate (issuer of X.509 credentials). */
+  caCertificate: B64u;
+  /** The transparency log's signature public key (suite logCipherSuite). */
+  logPublicKey: B64u;
+  logCipherSuite: number;
+}
+
+/** POST /v1/as/credentials (bearer): a credential for the calling client's own signature key. */
+export interface IssueCredentialRequest {
+  type: CredentialKind;
+}
+
+export interface IssuedCredential {
+  /** base64url(SHA-256(TLS-encoded Credential)) */
+  credentialId: B64u;
+  type: CredentialKind;
+  /** The TLS-encoded MLS Credential (RFC 9420 §5.3), ready for a LeafNode. */
+  credential: B64u;
+  identity: string;
+  cipherSuite: number;
+  signatureKey: B64u;
+  notBefore: number;
+  notAfter: number;
+  issuedAt: number;
+  /** Index of this binding's leaf in the transparency log. */
+  logIndex: number;
+  status: CredentialStatus;
+}
+
+/** 201 for a new credential; 200 when a still valid basic credential is handed out again. */
+export interface IssueCredentialResponse {
+  credential: IssuedCredential;
+  /** A tree head that includes the binding, and the inclusion proof against it. */
+  treeHead: SignedTreeHeadJson;
+  inclusionProof: B64u[];
+}
+
+/** GET /v1/as/credentials (bearer): every credential issued to the caller's user. */
+export interface ListCredentialsResponse {
+  credentials: IssuedCredential[];
+}
+
+/** GET /v1/as/credentials/:credentialId/status (public) */
+export interface CredentialStatusResponse {
+  credentialId: B64u;
+  status: CredentialStatus;
+  notAfter: number;
+  revokedAt: number | null;
+  reason: string | null;
+}
+
+/** POST /v1/as/credentials/:credentialId/revoke (bearer, same user) -> CredentialStatusResponse */
+export interface RevokeCredentialRequest {
+  reason?: string;
+}
+
+/** A credential as it appears in a LeafNode, with its signature key and suite. */
+export interface PresentedCredential {
+  /** TLS-encoded Credential */
+  credential: B64u;
+  signatureKey: B64u;
+  cipherSuite: number;
+}
+
+/** POST /v1/as/validate (bearer): RFC 9420 §5.3.1 validation with the AS. */
+export interface ValidateCredentialRequest extends PresentedCredential {
+  /** Reference identifier: "user@domain" (any device of the user) or "user@domain#device". */
+  reference?: string;
+}
+
+export type ValidationFailure =
+  | "unknown_credential" // not issued by this AS
+  | "untrusted_chain" // X.509 chain does not lead to this AS's CA (or signature invalid)
+  | "key_mismatch" // credential is not bound to this signature key
+  | "suite_mismatch" // key is not of this cipher suite's signature scheme
+  | "reference_mismatch" // presented identity does not match the reference identifier
+  | "revoked"
+  | "expired"
+  | "not_yet_valid"
+  | "unsupported_credential_type";
+
+export interface ValidationResult {
+  valid: boolean;
+  /** Why validation failed; null when valid. */
+  failure: ValidationFailure | null;
+  /** The presented client identity, when the credential names one. */
+  identity: string | null;
+  credentialId: B64u;
+  notAfter: number | null;
+}
+
+/** POST /v1/as/same-client (bearer): RFC 9750 §4 (3). */
+export interface SameClientRequest {
+  a: PresentedCredential;
+  b: PresentedCredential;
+}
+
+/** Same client = both credentials valid and naming the same "user@domain#device" (keys may differ after rotation). */
+export interface SameClientResponse {
+  sameClient: boolean;
+  a: ValidationResult;
+  b: ValidationResult;
+}
+
+// ---------------------------------------------------------------------------
+// Transparency log (public)
+
+export type { SignedTreeHeadJson } from "./transparency.js";
+
+/** GET /v1/transparency/tree-head[?treeSize=n] -> SignedTreeHeadJson */
+
+export interface BindingLeafJson {
+  timestamp: number;
+  identity: string;
+  cipherSuite: number;
+  signatureKey: B64u;
+  credentialType: number;
+  credentialHash: B64u;
+  notAfter: number;
+}
+
+export interface TransparencyLeafJson {
+  index: number;
+  /** The TLS-encoded BindingLeaf: hash it yourself, do not trust `binding`. */
+  leaf: B64u;
+  binding: BindingLeafJson;
+}
+
+/** GET /v1/transparency/leaves?start=&end= (end exclusive, at most the server's page size). */
+export interface LeavesResponse {
+  treeSize: number;
+  leaves: TransparencyLeafJson[];
+}
+
+/** GET /v1/transparency/inclusion?leafIndex=&treeSize= */
+export interface InclusionProofResponse {
+  leafIndex: number;
+  treeSize: number;
+  leafHash: B64u;
+  proof: B64u[];
+}
+
+/** GET /v1/transparency/consistency?first=&second= */
+export interface ConsistencyProofResponse {
+  first: number;
+  second: number;
+  proof: B64u[];
+}
