@@ -125,7 +125,7 @@ describe("consistency proofs (RFC 9162 §2.1.4)", () => {
   });
 
   it("rejects proofs that do not link the two roots", () => {
-    for (const [first, second] of [[1, 2], [3, 7], [4, 8], [5, 6], [7, 33], [16, 17], [6, 40]] as const) {
+    for (const [first, second] of [[1, 2], [3, 7], [4, 8], [5, 6], [7, 33], [16, 17], [6, 40]] as [number, number][]) {
       const proof = subproof(first, leafHashes, 0, second, true);
       const firstRoot = mth(leafHashes, 0, first);
       const secondRoot = mth(leafHashes, 0, second);
