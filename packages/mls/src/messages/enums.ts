@@ -51,13 +51,17 @@ export const ProposalOrRefType = { proposal: 1, reference: 2 } as const;
 export type ProposalOrRefType = (typeof ProposalOrRefType)[keyof typeof ProposalOrRefType];
 export const proposalOrRefTypeCodec: Codec<ProposalOrRefType> = enumeration(uint8, [1, 2], "ProposalOrRefType");
 
-// RFC 9420 §17.3 MLS Extension Types; draft-ietf-mls-extensions adds more.
+// RFC 9420 §17.3 MLS Extension Types; draft-ietf-mls-extensions §IANA adds 0x0006..0x0008
+// (values there are "suggested", so they may still move before publication).
 export const ExtensionType = {
   applicationId: 0x0001,
   ratchetTree: 0x0002,
   requiredCapabilities: 0x0003,
   externalPub: 0x0004,
   externalSenders: 0x0005,
+  appDataDictionary: 0x0006,
+  supportedWireFormats: 0x0007,
+  requiredWireFormats: 0x0008,
 } as const;
 export type ExtensionTypeValue = number;
 
@@ -70,8 +74,37 @@ export const ProposalType = {
   reinit: 0x0005,
   externalInit: 0x0006,
   groupContextExtensions: 0x0007,
+  // draft-ietf-mls-extensions (suggested values)
+  appDataUpdate: 0x0008,
+  appEphemeral: 0x0009,
+  selfRemove: 0x000a,
 } as const;
 export type ProposalTypeValue = number;
+
+/** RFC 9420 §7.2: proposal types every client implements; they MUST NOT be listed in Capabilities. */
+export function isDefaultProposalType(type: number): boolean {
+  return type >= ProposalType.add && type <= ProposalType.groupContextExtensions;
+}
+
+/** RFC 9420 §7.2: extension types every client implements; they MUST NOT be listed in Capabilities. */
+export function isDefaultExtensionType(type: number): boolean {
+  return type >= ExtensionType.applicationId && type <= ExtensionType.externalSenders;
+}
+
+// draft-ietf-mls-extensions §"Updating Application Data in the GroupContext"
+export const AppDataUpdateOperation = { update: 1, remove: 2 } as const;
+export type AppDataUpdateOperation = (typeof AppDataUpdateOperation)[keyof typeof AppDataUpdateOperation];
+export const appDataUpdateOperationCodec: Codec<AppDataUpdateOperation> = enumeration(uint8, [1, 2], "AppDataUpdateOperation");
+
+// draft-ietf-mls-extensions "MLS Component Types" registry (uint16 ComponentID; extensible).
+export const ComponentId = {
+  appComponents: 0x0001,
+  safeAad: 0x0002,
+  contentMediaTypes: 0x0003,
+  lastResortKeyPackage: 0x0004,
+  appAck: 0x0005,
+} as const;
+export type ComponentIdValue = number;
 
 // RFC 9420 §17.5 MLS Credential Types
 export const CredentialType = { basic: 0x0001, x509: 0x0002 } as const;

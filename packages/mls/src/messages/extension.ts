@@ -1,6 +1,8 @@
 /** RFC 9420 §7.2, §13.4: the generic Extension struct. Typed extension payloads
- * are decoded by the modules that understand them. */
-import { opaque, struct, uint16, vector, type Codec } from "../codec/tls.js";
+ * are decoded by the modules that understand them (extensionPayloads.ts,
+ * ratchetTreeNodes.ts, components.ts); unknown types, GREASE included, stay
+ * opaque here so they round-trip byte for byte. */
+import { decode, encode, type Codec } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 
 export interface Extension {
@@ -8,22 +10,52 @@ export interface Extension {
   extensionData: Uint8Array;
 }
 
-export const extensionCodec: Codec<Extension> = struct<Extension>({ extensionType: uint16, extensionData: opaque });
+export const extensionCodec: Codec<Extension> = {
+  encode(w, e) {
+    w.u16(e.extensionType);
+    w.opaque(e.extensionData);
+  },
+  decode(r) {
+    const extensionType = r.u16();
+    return { extensionType, extensionData: r.opaque() };
+  },
+};
 
 /** Extension extensions<V>, rejecting duplicate types (RFC 9420 §13.4: "each extension type MUST appear at most once"). */
 export const extensionsCodec: Codec<Extension[]> = {
-  encode: (w, v) => vector(extensionCodec).encode(w, v),
+  encode(w, list) {
+    w.lengthPrefixed((inner) => {
+      for (const e of list) extensionCodec.encode(inner, e);
+    });
+  },
   decode(r) {
-    const list = vector(extensionCodec).decode(r);
-    const seen = new Set<number>();
-    for (const e of list) {
-      if (seen.has(e.extensionType)) throw new MlsError("DECODE_INVALID", `duplicate extension type ${e.extensionType}`);
-      seen.add(e.extensionType);
-    }
-    return list;
+    return r.lengthPrefixed((inner, end) => {
+      const list: Extension[] = [];
+      while (inner.offset < end) {
+        const e = extensionCodec.decode(inner);
+        // Lists are short: a scan beats allocating a Set for every leaf of a large tree.
+        for (const seen of list) {
+          if (seen.extensionType === e.extensionType) throw new MlsError("DECODE_INVALID", `duplicate extension type ${e.extensionType}`);
+        }
+        list.push(e);
+      }
+      return list;
+    });
   },
 };
 
 export function findExtension(extensions: readonly Extension[], type: number): Extension | undefined {
   return extensions.find((e) => e.extensionType === type);
+}
+
+/** Wraps a typed payload as an Extension of `type`. */
+export function makeExtension<T>(type: number, codec: Codec<T>, value: T): Extension {
+  return { extensionType: type, extensionData: encode(codec, value) };
+}
+
+/** Decodes the payload of the extension of `type`, or undefined when absent. The
+ * payload must be exactly one `T` (RFC 9420 §2.1: no trailing bytes). */
+export function readExtension<T>(extensions: readonly Extension[], type: number, codec: Codec<T>): T | undefined {
+  const e = findExtension(extensions, type);
+  return e === undefined ? undefined : decode(codec, e.extensionData);
 }

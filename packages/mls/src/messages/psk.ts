@@ -36,3 +36,23 @@ export const preSharedKeyIdCodec: Codec<PreSharedKeyId> = {
     return { pskType, usage, pskGroupId, pskEpoch, pskNonce: r.opaque() };
   },
 };
+
+/** RFC 9420 §8.4: struct { PreSharedKeyID id; uint16 index; uint16 count; } PSKLabel; */
+export interface PskLabel {
+  id: PreSharedKeyId;
+  index: number;
+  count: number;
+}
+
+export const pskLabelCodec: Codec<PskLabel> = {
+  encode(w, l) {
+    preSharedKeyIdCodec.encode(w, l.id);
+    w.u16(l.index);
+    w.u16(l.count);
+  },
+  decode(r) {
+    const id = preSharedKeyIdCodec.decode(r);
+    const index = r.u16();
+    return { id, index, count: r.u16() };
+  },
+};

@@ -1,0 +1,156 @@
+/** RFC 9420 §7.2: Lifetime, LeafNode and LeafNodeTBS (what a leaf's signature covers). */
+import { Writer, type Codec, type Reader } from "../codec/tls.js";
+import { MlsError } from "../errors.js";
+import { capabilitiesCodec, type Capabilities } from "./capabilities.js";
+import { credentialCodec, type Credential } from "./credential.js";
+import { LeafNodeSource } from "./enums.js";
+import { extensionsCodec, type Extension } from "./extension.js";
+
+export interface Lifetime {
+  /** Seconds since the Unix epoch. */
+  notBefore: bigint;
+  notAfter: bigint;
+}
+
+export const lifetimeCodec: Codec<Lifetime> = {
+  encode(w, l) {
+    w.u64(l.notBefore);
+    w.u64(l.notAfter);
+  },
+  decode(r) {
+    const notBefore = r.u64();
+    return { notBefore, notAfter: r.u64() };
+  },
+};
+
+/** The fields every LeafNode has, whatever its source. */
+export interface LeafNodeBase {
+  encryptionKey: Uint8Array;
+  signatureKey: Uint8Array;
+  credential: Credential;
+  capabilities: Capabilities;
+  extensions: Extension[];
+}
+
+/** The `select (leaf_node_source)` part of LeafNode. */
+export type LeafNodeSourceFields =
+  | { leafNodeSource: typeof LeafNodeSource.keyPackage; lifetime: Lifetime }
+  | { leafNodeSource: typeof LeafNodeSource.update }
+  | { leafNodeSource: typeof LeafNodeSource.commit; parentHash: Uint8Array };
+
+/** A LeafNode without its signature: what a client builds before signing. */
+export type UnsignedLeafNode = LeafNodeBase & LeafNodeSourceFields;
+
+export type LeafNode = UnsignedLeafNode & { signature: Uint8Array };
+
+export type KeyPackageLeafNode = LeafNode & { leafNodeSource: typeof LeafNodeSource.keyPackage };
+export type UpdateLeafNode = LeafNode & { leafNodeSource: typeof LeafNodeSource.update };
+export type CommitLeafNode = LeafNode & { leafNodeSource: typeof LeafNodeSource.commit };
+
+/** Writes everything above `signature` (shared by LeafNode and LeafNodeTBS). */
+function writeUnsigned(w: Writer, n: UnsignedLeafNode): void {
+  w.opaque(n.encryptionKey);
+  w.opaque(n.signatureKey);
+  credentialCodec.encode(w, n.credential);
+  capabilitiesCodec.encode(w, n.capabilities);
+  w.u8(n.leafNodeSource);
+  switch (n.leafNodeSource) {
+    case LeafNodeSource.keyPackage:
+      lifetimeCodec.encode(w, n.lifetime);
+      break;
+    case LeafNodeSource.update:
+      break;
+    case LeafNodeSource.commit:
+      w.opaque(n.parentHash);
+      break;
+    default:
+      throw new MlsError("ENCODE_INVALID", `unknown leaf_node_source ${(n as { leafNodeSource: number }).leafNodeSource}`);
+  }
+  extensionsCodec.encode(w, n.extensions);
+}
+
+function readUnsigned(r: Reader): UnsignedLeafNode {
+  const encryptionKey = r.opaque();
+  const signatureKey = r.opaque();
+  const credential = credentialCodec.decode(r);
+  const capabilities = capabilitiesCodec.decode(r);
+  const source = r.u8();
+  switch (source) {
+    case LeafNodeSource.keyPackage: {
+      const lifetime = lifetimeCodec.decode(r);
+      const extensions = extensionsCodec.decode(r);
+      return { encryptionKey, signatureKey, credential, capabilities, leafNodeSource: source, lifetime, extensions };
+    }
+    case LeafNodeSource.update: {
+      const extensions = extensionsCodec.decode(r);
+      return { encryptionKey, signatureKey, credential, capabilities, leafNodeSource: source, extensions };
+    }
+    case LeafNodeSource.commit: {
+      const parentHash = r.opaque();
+      const extensions = extensionsCodec.decode(r);
+      return { encryptionKey, signatureKey, credential, capabilities, leafNodeSource: source, parentHash, extensions };
+    }
+    default:
+      throw new MlsError("DECODE_UNKNOWN_VALUE", `unknown LeafNodeSource ${source}`);
+  }
+}
+
+export const leafNodeCodec: Codec<LeafNode> = {
+  encode(w, n) {
+    writeUnsigned(w, n);
+    w.opaque(n.signature);
+  },
+  decode(r) {
+    const n = readUnsigned(r) as LeafNode;
+    n.signature = r.opaque();
+    return n;
+  },
+};
+
+/**
+ * LeafNodeTBS: the unsigned leaf plus, for leaves made inside a group (update,
+ * commit), the group id and the leaf's index (RFC 9420 §7.2).
+ */
+export type LeafNodeTBS =
+  | (LeafNodeBase & { leafNodeSource: typeof LeafNodeSource.keyPackage; lifetime: Lifetime })
+  | (LeafNodeBase & { leafNodeSource: typeof LeafNodeSource.update; groupId: Uint8Array; leafIndex: number })
+  | (LeafNodeBase & { leafNodeSource: typeof LeafNodeSource.commit; parentHash: Uint8Array; groupId: Uint8Array; leafIndex: number });
+
+export const leafNodeTbsCodec: Codec<LeafNodeTBS> = {
+  encode(w, t) {
+    writeUnsigned(w, t);
+    if (t.leafNodeSource !== LeafNodeSource.keyPackage) {
+      w.opaque(t.groupId);
+      w.u32(t.leafIndex);
+    }
+  },
+  decode(r) {
+    const n = readUnsigned(r);
+    if (n.leafNodeSource === LeafNodeSource.keyPackage) return n;
+    const groupId = r.opaque();
+    return { ...n, groupId, leafIndex: r.u32() };
+  },
+};
+
+/** Where a leaf made inside a group sits: the context LeafNodeTBS adds for update/commit leaves. */
+export interface LeafNodeGroupContext {
+  groupId: Uint8Array;
+  leafIndex: number;
+}
+
+/**
+ * The bytes SignWithLabel(., "LeafNodeTBS", .) covers for `leaf` (its signature, if any, is ignored).
+ * `group` is required for update and commit leaves and ignored for key_package leaves.
+ */
+export function leafNodeTbsBytes(leaf: UnsignedLeafNode, group?: LeafNodeGroupContext): Uint8Array {
+  const w = new Writer(512);
+  writeUnsigned(w, leaf);
+  if (leaf.leafNodeSource !== LeafNodeSource.keyPackage) {
+    if (group === undefined) {
+      throw new MlsError("INVALID_ARGUMENT", "LeafNodeTBS of an update/commit leaf needs the group id and leaf index");
+    }
+    w.opaque(group.groupId);
+    w.u32(group.leafIndex);
+  }
+  return w.finish();
+}

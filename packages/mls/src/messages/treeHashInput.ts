@@ -1,0 +1,124 @@
+/**
+ * RFC 9420 §7.8 TreeHashInput (LeafNodeHashInput / ParentNodeHashInput) and
+ * §7.9 ParentHashInput: the structs hashed for tree hashes and parent hashes.
+ */
+import { Writer, type Codec, type Reader } from "../codec/tls.js";
+import { MlsError } from "../errors.js";
+import { NodeType } from "./enums.js";
+import { leafNodeCodec, type LeafNode } from "./leafNode.js";
+import { parentNodeCodec, type ParentNode } from "./ratchetTreeNodes.js";
+
+export interface LeafNodeHashInput {
+  leafIndex: number;
+  /** Absent for a blank leaf. */
+  leafNode?: LeafNode;
+}
+
+export interface ParentNodeHashInput {
+  /** Absent for a blank parent. */
+  parentNode?: ParentNode;
+  leftHash: Uint8Array;
+  rightHash: Uint8Array;
+}
+
+function writeLeafInput(w: Writer, v: LeafNodeHashInput): void {
+  w.u32(v.leafIndex);
+  if (v.leafNode === undefined) {
+    w.u8(0);
+  } else {
+    w.u8(1);
+    leafNodeCodec.encode(w, v.leafNode);
+  }
+}
+
+function presence(r: Reader): boolean {
+  const p = r.u8();
+  if (p > 1) throw new MlsError("DECODE_INVALID_OPTIONAL", `optional presence octet ${p}`);
+  return p === 1;
+}
+
+function readLeafInput(r: Reader): LeafNodeHashInput {
+  const leafIndex = r.u32();
+  return presence(r) ? { leafIndex, leafNode: leafNodeCodec.decode(r) } : { leafIndex };
+}
+
+function writeParentInput(w: Writer, v: ParentNodeHashInput): void {
+  if (v.parentNode === undefined) {
+    w.u8(0);
+  } else {
+    w.u8(1);
+    parentNodeCodec.encode(w, v.parentNode);
+  }
+  w.opaque(v.leftHash);
+  w.opaque(v.rightHash);
+}
+
+function readParentInput(r: Reader): ParentNodeHashInput {
+  const parentNode = presence(r) ? parentNodeCodec.decode(r) : undefined;
+  const leftHash = r.opaque();
+  const rightHash = r.opaque();
+  return parentNode === undefined ? { leftHash, rightHash } : { parentNode, leftHash, rightHash };
+}
+
+export const leafNodeHashInputCodec: Codec<LeafNodeHashInput> = { encode: writeLeafInput, decode: readLeafInput };
+export const parentNodeHashInputCodec: Codec<ParentNodeHashInput> = { encode: writeParentInput, decode: readParentInput };
+
+/** TreeHashInput with the selected struct's fields beside nodeType. */
+export type TreeHashInput = ({ nodeType: typeof NodeType.leaf } & LeafNodeHashInput) | ({ nodeType: typeof NodeType.parent } & ParentNodeHashInput);
+
+export const treeHashInputCodec: Codec<TreeHashInput> = {
+  encode(w, v) {
+    w.u8(v.nodeType);
+    if (v.nodeType === NodeType.leaf) writeLeafInput(w, v);
+    else if (v.nodeType === NodeType.parent) writeParentInput(w, v);
+    else throw new MlsError("ENCODE_INVALID", `unknown node type ${(v as { nodeType: number }).nodeType}`);
+  },
+  decode(r) {
+    const t = r.u8();
+    if (t === NodeType.leaf) return { nodeType: t, ...readLeafInput(r) };
+    if (t === NodeType.parent) return { nodeType: t, ...readParentInput(r) };
+    throw new MlsError("DECODE_UNKNOWN_VALUE", `unknown NodeType ${t}`);
+  },
+};
+
+/** TreeHashInput bytes of a leaf (hash them for the leaf's tree hash). */
+export function leafTreeHashInputBytes(leafIndex: number, leafNode: LeafNode | undefined): Uint8Array {
+  const w = new Writer(leafNode === undefined ? 8 : 512);
+  w.u8(NodeType.leaf);
+  writeLeafInput(w, { leafIndex, leafNode });
+  return w.finish();
+}
+
+/** TreeHashInput bytes of a parent (hash them for the parent's tree hash). */
+export function parentTreeHashInputBytes(parentNode: ParentNode | undefined, leftHash: Uint8Array, rightHash: Uint8Array): Uint8Array {
+  const w = new Writer(256);
+  w.u8(NodeType.parent);
+  writeParentInput(w, { parentNode, leftHash, rightHash });
+  return w.finish();
+}
+
+export interface ParentHashInput {
+  encryptionKey: Uint8Array;
+  parentHash: Uint8Array;
+  originalSiblingTreeHash: Uint8Array;
+}
+
+export const parentHashInputCodec: Codec<ParentHashInput> = {
+  encode(w, v) {
+    w.opaque(v.encryptionKey);
+    w.opaque(v.parentHash);
+    w.opaque(v.originalSiblingTreeHash);
+  },
+  decode(r) {
+    const encryptionKey = r.opaque();
+    const parentHash = r.opaque();
+    return { encryptionKey, parentHash, originalSiblingTreeHash: r.opaque() };
+  },
+};
+
+/** ParentHashInput bytes (hash them for the parent hash, §7.9). */
+export function parentHashInputBytes(v: ParentHashInput): Uint8Array {
+  const w = new Writer(v.encryptionKey.length + v.parentHash.length + v.originalSiblingTreeHash.length + 12);
+  parentHashInputCodec.encode(w, v);
+  return w.finish();
+}
