@@ -1,0 +1,17 @@
+/** Storage: the Store interface and its two engines. */
+import { createPostgresStore, type PostgresStoreOptions } from "./postgres.js";
+import { createSqliteStore, type SqliteStoreOptions } from "./sqlite.js";
+import type { Store } from "./store.js";
+
+export * from "./store.js";
+export { StoreMisuseError } from "./kyselyStore.js";
+export { createSqliteStore, type SqliteStoreOptions } from "./sqlite.js";
+export { createPostgresStore, type PostgresStoreOptions } from "./postgres.js";
+export { migrations, migrateToLatest } from "./migrations.js";
+
+export type StoreConfig = ({ engine: "sqlite" } & SqliteStoreOptions) | ({ engine: "postgres" } & PostgresStoreOptions);
+
+/** Opens (and migrates) the configured engine. */
+export function openStore(config: StoreConfig): Promise<Store> {
+  return config.engine === "postgres" ? createPostgresStore(config) : createSqliteStore(config);
+}

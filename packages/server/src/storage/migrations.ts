@@ -1,0 +1,167 @@
+/**
+ * Versioned schema migrations, the same for both engines (column types differ
+ * only where SQL dialects do: bytes, auto-increment ids). They run at start-up
+ * through Kysely's Migrator, which records applied names in its own table and
+ * takes a lock, so running them again, or from two processes, is a no-op.
+ *
+ * Rules: never edit a migration once committed; add the next one with a
+ * higher, zero-padded number ("0002_delivery_service", ...).
+ */
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import type { StorageEngine } from "./store.js";
+
+interface ColumnTypes {
+  bytes: "blob" | "bytea";
+  autoId: "integer" | "bigserial";
+}
+
+function columnTypes(engine: StorageEngine): ColumnTypes {
+  return engine === "postgres" ? { bytes: "bytea", autoId: "bigserial" } : { bytes: "blob", autoId: "integer" };
+}
+
+/** An auto-increment primary key column in each dialect. */
+function autoIdColumn(engine: StorageEngine) {
+  const t = columnTypes(engine);
+  return [
+    t.autoId,
+    (c: import("kysely").ColumnDefinitionBuilder) => (engine === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey()),
+  ] as const;
+}
+
+function asFoundation(engine: StorageEngine): Migration {
+  const { bytes } = columnTypes(engine);
+  const [idType, idDef] = autoIdColumn(engine);
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("accounts")
+        .addColumn("user_name", "text", (c) => c.primaryKey())
+        .addColumn("secret_hash", bytes, (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable("clients")
+        .addColumn("id", idType, idDef)
+        .addColumn("user_name", "text", (c) => c.notNull().references("accounts.user_name"))
+        .addColumn("device_id", "text", (c) => c.notNull())
+        .addColumn("cipher_suite", "integer", (c) => c.notNull())
+        // RFC 9750 §4: no two clients share a signature key.
+        .addColumn("signature_key", bytes, (c) => c.notNull().unique())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("revoked_at", "bigint")
+        .addUniqueConstraint("clients_user_device", ["user_name", "device_id"])
+        .execute();
+
+      await db.schema
+        .createTable("auth_challenges")
+        .addColumn("nonce", bytes, (c) => c.primaryKey())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("auth_challenges_expiry").on("auth_challenges").column("expires_at").execute();
+
+      await db.schema
+        .createTable("auth_tokens")
+        .addColumn("token_hash", bytes, (c) => c.primaryKey())
+        .addColumn("client_id", "bigint", (c) => c.notNull().references("clients.id"))
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("auth_tokens_client").on("auth_tokens").column("client_id").execute();
+      await db.schema.createIndex("auth_tokens_expiry").on("auth_tokens").column("expires_at").execute();
+
+      await db.schema
+        .createTable("credentials")
+        .addColumn("id", idType, idDef)
+        .addColumn("credential_hash", bytes, (c) => c.notNull())
+        .addColumn("client_id", "bigint", (c) => c.notNull().references("clients.id"))
+        .addColumn("credential_type", "integer", (c) => c.notNull())
+        .addColumn("credential", bytes, (c) => c.notNull())
+        .addColumn("x509_serial", "text", (c) => c.unique())
+        .addColumn("not_before", "bigint", (c) => c.notNull())
+        .addColumn("not_after", "bigint", (c) => c.notNull())
+        .addColumn("issued_at", "bigint", (c) => c.notNull())
+        .addColumn("log_index", "bigint", (c) => c.notNull().unique())
+        .execute();
+      await db.schema.createIndex("credentials_hash").on("credentials").column("credential_hash").execute();
+      await db.schema.createIndex("credentials_client").on("credentials").column("client_id").execute();
+
+      await db.schema
+        .createTable("revocations")
+        .addColumn("credential_hash", bytes, (c) => c.primaryKey())
+        .addColumn("revoked_at", "bigint", (c) => c.notNull())
+        .addColumn("reason", "text", (c) => c.notNull())
+        .addColumn("revoked_by", "bigint", (c) => c.references("clients.id"))
+        .execute();
+
+      await db.schema
+        .createTable("log_state")
+        .addColumn("id", "integer", (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn("tree_size", "bigint", (c) => c.notNull())
+        .execute();
+      await db.insertInto("log_state" as never).values({ id: 1, tree_size: 0 } as never).execute();
+
+      await db.schema
+        .createTable("log_leaves")
+        .addColumn("leaf_index", "bigint", (c) => c.primaryKey())
+        .addColumn("leaf", bytes, (c) => c.notNull())
+        .addColumn("appended_at", "bigint", (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable("log_nodes")
+        .addColumn("level", "integer", (c) => c.notNull())
+        .addColumn("node_index", "bigint", (c) => c.notNull())
+        .addColumn("hash", bytes, (c) => c.notNull())
+        .addPrimaryKeyConstraint("log_nodes_pk", ["level", "node_index"])
+        .execute();
+
+      await db.schema
+        .createTable("log_tree_heads")
+        .addColumn("tree_size", "bigint", (c) => c.primaryKey())
+        .addColumn("timestamp", "bigint", (c) => c.notNull())
+        .addColumn("root_hash", bytes, (c) => c.notNull())
+        .addColumn("signature", bytes, (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable("server_keys")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("algorithm", "text", (c) => c.notNull())
+        .addColumn("private_key", bytes, (c) => c.notNull())
+        .addColumn("public_key", bytes, (c) => c.notNull())
+        .addColumn("certificate", bytes)
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
+/** Every migration, by name; names sort in the order they must run. */
+export function migrations(engine: StorageEngine): Record<string, Migration> {
+  return {
+    "0001_as_foundation": asFoundation(engine),
+  };
+}
+
+export const MIGRATION_TABLE = "conclave_migrations";
+export const MIGRATION_LOCK_TABLE = "conclave_migrations_lock";
+
+/** Brings the schema up to date. Throws if any migration fails (the failed one is rolled back). */
+export async function migrateToLatest(db: Kysely<unknown>, engine: StorageEngine, schema?: string): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(engine) };
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+    ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    throw new Error(`storage migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}

@@ -1,0 +1,65 @@
+/**
+ * The production engine: PostgreSQL through a pg connection pool, shared by
+ * any number of server processes.
+ *
+ * - `schema` puts every table in one PostgreSQL schema (created if missing)
+ *   through the connection's search_path: tests give each run its own schema.
+ * - int8 columns come back as JavaScript numbers (checked to be safe
+ *   integers), bytea as bytes, exactly like the SQLite engine.
+ * - Isolation is READ COMMITTED; the transparency log serialises appends with
+ *   SELECT ... FOR UPDATE on its state row.
+ */
+import pg from "pg";
+import { Kysely, PostgresDialect } from "kysely";
+import { KyselyStore } from "./kyselyStore.js";
+import { migrateToLatest } from "./migrations.js";
+import type { Database } from "./schema.js";
+import type { Store } from "./store.js";
+
+export interface PostgresStoreOptions {
+  /** e.g. postgres://user@host:5432/db */
+  readonly connectionString: string;
+  /** Schema holding the tables (default "public"). Must match /^[a-z_][a-z0-9_]*$/. */
+  readonly schema?: string;
+  /** Pool size (default 10). */
+  readonly maxConnections?: number;
+  /** Give up connecting after this many ms (default 5000). */
+  readonly connectTimeoutMs?: number;
+}
+
+const INT8_OID = 20;
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new Error(`storage: int8 value ${text} exceeds 2^53-1`);
+  return n;
+}
+
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID && format !== "binary" ? parseInt8 : pg.types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const schema = options.schema ?? "public";
+  if (!SCHEMA_RE.test(schema)) throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}`);
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    options: `-c search_path=${schema}`,
+    types,
+  });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on("error", () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    if (schema !== "public") await pool.query(`create schema if not exists "${schema}"`);
+    await migrateToLatest(db as Kysely<unknown>, "postgres", schema);
+  } catch (e) {
+    await db.destroy();
+    throw e;
+  }
+  return new KyselyStore("postgres", db, async () => {});
+}

@@ -1,0 +1,114 @@
+/**
+ * The database schema as Kysely sees it: one interface per table, columns in
+ * snake_case exactly as migrations.ts creates them. Both engines use these
+ * types; the engines normalise what their drivers return (Buffer -> Uint8Array,
+ * int8 text -> number) so rows look the same from SQLite and PostgreSQL.
+ *
+ * Times are bigint columns holding milliseconds since the Unix epoch.
+ *
+ * To add tables (the DS's key_packages, groups, group_members, messages,
+ * client queues): add their interfaces here and to `Database`, add a new
+ * migration in migrations.ts (never edit an applied one), and a repository.
+ */
+import type { Generated } from "kysely";
+
+export interface AccountsTable {
+  user_name: string;
+  secret_hash: Uint8Array;
+  created_at: number;
+}
+
+export interface ClientsTable {
+  id: Generated<number>;
+  user_name: string;
+  device_id: string;
+  cipher_suite: number;
+  signature_key: Uint8Array;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface AuthChallengesTable {
+  nonce: Uint8Array;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface AuthTokensTable {
+  token_hash: Uint8Array;
+  client_id: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface CredentialsTable {
+  id: Generated<number>;
+  credential_hash: Uint8Array;
+  client_id: number;
+  /** MLS CredentialType: 1 basic, 2 x509 */
+  credential_type: number;
+  /** The TLS-encoded Credential. */
+  credential: Uint8Array;
+  x509_serial: string | null;
+  not_before: number;
+  not_after: number;
+  issued_at: number;
+  log_index: number;
+}
+
+export interface RevocationsTable {
+  credential_hash: Uint8Array;
+  revoked_at: number;
+  reason: string;
+  revoked_by: number | null;
+}
+
+/** One row (id = 1): the transparency log's size; locked while appending. */
+export interface LogStateTable {
+  id: number;
+  tree_size: number;
+}
+
+export interface LogLeavesTable {
+  leaf_index: number;
+  leaf: Uint8Array;
+  appended_at: number;
+}
+
+/** Complete (perfect) subtree hashes: level 0 are the leaf hashes. */
+export interface LogNodesTable {
+  level: number;
+  node_index: number;
+  hash: Uint8Array;
+}
+
+export interface LogTreeHeadsTable {
+  tree_size: number;
+  timestamp: number;
+  root_hash: Uint8Array;
+  signature: Uint8Array;
+}
+
+/** Long-lived keys of the server itself (AS CA, transparency log key). */
+export interface ServerKeysTable {
+  name: string;
+  algorithm: string;
+  private_key: Uint8Array;
+  public_key: Uint8Array;
+  certificate: Uint8Array | null;
+  created_at: number;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  clients: ClientsTable;
+  auth_challenges: AuthChallengesTable;
+  auth_tokens: AuthTokensTable;
+  credentials: CredentialsTable;
+  revocations: RevocationsTable;
+  log_state: LogStateTable;
+  log_leaves: LogLeavesTable;
+  log_nodes: LogNodesTable;
+  log_tree_heads: LogTreeHeadsTable;
+  server_keys: ServerKeysTable;
+}
