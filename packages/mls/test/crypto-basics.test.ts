@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { toHex } from "../src/codec/bytes.js";
-import { CIPHER_SUITE_IDS, nodeCryptoProvider, webCryptoProvider } from "../src/crypto/index.js";
+import { CIPHER_SUITE_IDS, createWebCryptoProvider, nodeCryptoProvider, webCryptoProvider } from "../src/crypto/index.js";
 import type { CryptoProvider } from "../src/crypto/index.js";
 import { haveVectors, hex, loadVectors, VectorTally } from "./support/vectors.js";
 
@@ -20,7 +20,10 @@ interface CryptoBasicsCase {
 
 const cases = haveVectors ? loadVectors<CryptoBasicsCase[]>("crypto-basics") : [];
 
-for (const provider of [nodeCryptoProvider, webCryptoProvider] as CryptoProvider[]) {
+// "web-noble": the web provider with signatures forced onto @noble (what browsers without the algorithm in WebCrypto run).
+const webNoble = createWebCryptoProvider({ name: "web-noble", nativeSignatures: false });
+
+for (const provider of [nodeCryptoProvider, webCryptoProvider, webNoble] as CryptoProvider[]) {
   describe.skipIf(!haveVectors)(`crypto-basics.json [${provider.name} provider]`, () => {
     const tally = new VectorTally(`crypto-basics.json [${provider.name}]`);
     afterAll(() => tally.report());

@@ -6,18 +6,24 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
 import { toHex } from "../src/codec/bytes.js";
-import { CIPHER_SUITE_IDS, nodeCryptoProvider, webCryptoProvider } from "../src/crypto/index.js";
+import { CIPHER_SUITE_IDS, createWebCryptoProvider, nodeCryptoProvider, webCryptoProvider } from "../src/crypto/index.js";
 import type { CipherSuite, CryptoProvider } from "../src/crypto/index.js";
 import { NIST_CURVES } from "../src/crypto/node/curves.js";
+import { derToP1363, p1363ToDer } from "../src/crypto/web/ecdsaDer.js";
 import { MlsError } from "../src/errors.js";
 import type { MlsErrorCode } from "../src/errors.js";
 
+/** The web provider with signatures forced onto @noble (on Node the default one signs with WebCrypto). */
+const webNoble = createWebCryptoProvider({ name: "web-noble", nativeSignatures: false });
 const providers: readonly CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
 /** Both directions: [from, to]. */
 const pairs: readonly [CryptoProvider, CryptoProvider][] = [
   [nodeCryptoProvider, webCryptoProvider],
   [webCryptoProvider, nodeCryptoProvider],
 ];
+/** Signatures differ between all three. */
+const signers: readonly CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider, webNoble];
+const signerPairs = signers.flatMap((a) => signers.filter((b) => b !== a).map((b): [CryptoProvider, CryptoProvider] => [a, b]));
 
 const bytes = (max: number) => fc.uint8Array({ minLength: 0, maxLength: max });
 
@@ -46,6 +52,11 @@ function flipBit(b: Uint8Array, bit: number): Uint8Array {
   const i = Math.floor(bit / 8) % out.length;
   out[i]! ^= 1 << bit % 8;
   return out;
+}
+
+/** Big-endian fixed-length bytes of a non-negative bigint. */
+function bigintBytes(x: bigint, n: number): Uint8Array {
+  return Uint8Array.from(Buffer.from(x.toString(16).padStart(2 * n, "0"), "hex"));
 }
 
 const isX = (s: CipherSuite): boolean => s.params.kem === "DHKEM-X25519" || s.params.kem === "DHKEM-X448";
@@ -151,13 +162,18 @@ for (const id of CIPHER_SUITE_IDS) {
           const sent = await s.hpkeExportSender(kp.publicKey, info, ctx, length);
           expect(sent.secret.length).toBe(length);
           expect(toHex(await r.hpkeExportReceiver(kp.privateKey, sent.kemOutput, info, ctx, length))).toBe(toHex(sent.secret));
-          // A different exporter context gives a different secret.
-          if (length > 0) {
+          // A different exporter context gives a different secret (long enough that a collision is no fluke).
+          if (length >= 16) {
             const other = await r.hpkeExportReceiver(kp.privateKey, sent.kemOutput, info, flipBit(new Uint8Array([...ctx, 0]), 0), length);
             expect(toHex(other)).not.toBe(toHex(sent.secret));
           }
         }
       });
+    }
+
+    for (const [from, to] of signerPairs) {
+      const s = from.suite(id);
+      const r = to.suite(id);
 
       it(`signatures: ${from.name} signs, ${to.name} verifies`, async () => {
         const kp = await s.signatureGenerateKeyPair();
@@ -175,6 +191,55 @@ for (const id of CIPHER_SUITE_IDS) {
       });
     }
   });
+
+  if (node.params.signature.startsWith("ECDSA")) {
+    describe(`suite ${id} ${name}: ECDSA signature encodings`, () => {
+      const curve = { "ECDSA-P256-SHA256": p256, "ECDSA-P384-SHA384": p384, "ECDSA-P521-SHA512": p521 }[node.params.signature as "ECDSA-P256-SHA256"];
+      const n = curve.Point.Fn.BYTES;
+      const order = curve.Point.Fn.ORDER;
+      const scalar = fc.bigInt({ min: 1n, max: order - 1n }).map((x) => bigintBytes(x, n));
+
+      it("DER <-> r||s conversion round-trips and matches @noble's DER", () => {
+        fc.assert(
+          fc.property(scalar, scalar, (r, s) => {
+            const rs = new Uint8Array([...r, ...s]);
+            const der = p1363ToDer(rs, n);
+            expect(toHex(der)).toBe(toHex(curve.Signature.fromBytes(rs, "compact").toBytes("der")));
+            expect(toHex(derToP1363(der, n)!)).toBe(toHex(rs));
+          }),
+          { numRuns: 200 },
+        );
+      });
+
+      it("every provider accepts high-S and rejects non-canonical DER alike", async () => {
+        const kp = await node.signatureGenerateKeyPair();
+        const msg = node.randomBytes(40);
+        const rs = derToP1363(await node.sign(kp.privateKey, msg), n)!;
+        const r = rs.subarray(0, n);
+        const sBig = BigInt("0x" + toHex(rs.subarray(n)));
+        const flipped = new Uint8Array([...r, ...bigintBytes(order - sBig, n)]);
+        const canonical = [p1363ToDer(rs, n), p1363ToDer(flipped, n)];
+        const der = canonical[0]!;
+        const bodyStart = der[1] === 0x81 ? 3 : 2;
+        const body = der.subarray(bodyStart);
+        const rebuild = (content: number[], longForm = false): Uint8Array =>
+          Uint8Array.from([0x30, ...(content.length >= 0x80 || longForm ? [0x81, content.length] : [content.length]), ...content]);
+        const rLen = body[1]!;
+        const padded = [0x02, rLen + 1, 0x00, ...body.subarray(2, 2 + rLen), ...body.subarray(2 + rLen)];
+        const nonCanonical = [
+          rebuild(padded), // unnecessary leading zero on r (when r's top bit is clear) or double zero
+          ...(body.length < 0x80 ? [rebuild([...body], true)] : []), // long-form length where short fits
+          Uint8Array.from([...der, 0x00]), // trailing byte
+          der.subarray(0, der.length - 1), // truncated
+        ];
+        for (const p of signers) {
+          const s = p.suite(id);
+          for (const sig of canonical) expect(await s.verify(kp.publicKey, msg, sig)).toBe(true);
+          for (const sig of nonCanonical) expect(await s.verify(kp.publicKey, msg, sig)).toBe(false);
+        }
+      });
+    });
+  }
 
   describe(`suite ${id} ${name}: failures`, () => {
     for (const p of providers) {
@@ -239,6 +304,11 @@ for (const id of CIPHER_SUITE_IDS) {
           expect(await codeOf(s.hpkePublicKey(new Uint8Array(nsk)))).toBe("CRYPTO_INVALID_KEY");
         }
       });
+
+    }
+    for (const p of signers) {
+      const s = p.suite(id);
+      const { npk } = s.params;
 
       it(`${p.name}: bad signatures -> false, malformed public keys -> CRYPTO_INVALID_KEY`, async () => {
         const kp = await s.signatureGenerateKeyPair();

@@ -5,4 +5,5 @@
  */
 export * from "./cipherSuite.js";
 export { nodeCryptoProvider } from "./node/index.js";
-export { webCryptoProvider } from "./web/index.js";
+export { createWebCryptoProvider, webCryptoProvider } from "./web/index.js";
+export type { WebCryptoProviderOptions } from "./web/index.js";

@@ -11,7 +11,6 @@
  */
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import type { KeyObject } from "node:crypto";
-import { constantTimeEqual } from "../../codec/bytes.js";
 import type { NistCurve } from "./curves.js";
 
 export type OkpCurve = "X25519" | "X448" | "Ed25519" | "Ed448";
@@ -65,20 +64,4 @@ export function padStart(bytes: Uint8Array, length: number): Uint8Array {
   return out;
 }
 
-/**
- * Remembers what was parsed from a key's bytes (a KeyObject, an ECDH object).
- * Keyed by the array's identity, but a hit also requires the bytes to be
- * unchanged (callers may zeroize or reuse arrays), compared in constant time.
- * Entries die with the array (WeakMap), so nothing outlives the caller's key.
- */
-export class ParsedKeyCache<T> {
-  private readonly map = new WeakMap<Uint8Array, { readonly bytes: Uint8Array; readonly value: T }>();
-
-  get(raw: Uint8Array, parse: (raw: Uint8Array) => T): T {
-    const hit = this.map.get(raw);
-    if (hit !== undefined && constantTimeEqual(hit.bytes, raw)) return hit.value;
-    const value = parse(raw);
-    this.map.set(raw, { bytes: raw.slice(), value });
-    return value;
-  }
-}
+export { ParsedKeyCache } from "../web/keyCache.js";

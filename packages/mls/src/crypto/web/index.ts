@@ -24,14 +24,25 @@ function settle<T>(f: () => T): Promise<T> {
   }
 }
 
-function primitives(id: CipherSuiteId): CryptoPrimitives {
+export interface WebCryptoProviderOptions {
+  /** Provider name, reported by `CryptoPrimitives.provider` (default "web"). */
+  readonly name?: string;
+  /**
+   * Sign and verify with WebCrypto where the platform supports the algorithm
+   * (probed once per suite), else @noble/curves. Default true; false forces
+   * @noble everywhere (tests use it to cover that path on Node).
+   */
+  readonly nativeSignatures?: boolean;
+}
+
+function primitives(id: CipherSuiteId, name: string, options: WebCryptoProviderOptions): CryptoPrimitives {
   const params = CIPHER_SUITES[id];
   const aead = webAead(params.aead, params.nk, params.nn);
   const hpke = webHpke(params);
-  const sig = webSignature(params.signature);
+  const sig = webSignature(params.signature, { native: options.nativeSignatures ?? true });
   return {
     params,
-    provider: PROVIDER,
+    provider: name,
     ...webKdf(params.hash, params.nh),
     randomBytes,
     aeadSeal: (key, nonce, aad, plaintext) => aead.seal(key, nonce, aad, plaintext),
@@ -43,24 +54,28 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
     hpkeDeriveKeyPair: (ikm) => hpke.deriveKeyPair(ikm),
     hpkeGenerateKeyPair: () => hpke.generateKeyPair(),
     hpkePublicKey: (sk) => hpke.publicKey(sk),
-    sign: (sk, message) => settle(() => sig.sign(sk, message)),
-    verify: (pk, message, signature) => settle(() => sig.verify(pk, message, signature)),
+    sign: (sk, message) => sig.sign(sk, message),
+    verify: (pk, message, signature) => sig.verify(pk, message, signature),
     signatureGenerateKeyPair: () => settle(() => sig.generateKeyPair()),
     signaturePublicKey: (sk) => settle(() => sig.publicKey(sk)),
   };
 }
 
-const suites = new Map<CipherSuiteId, CipherSuite>();
+export function createWebCryptoProvider(options: WebCryptoProviderOptions = {}): CryptoProvider {
+  const name = options.name ?? PROVIDER;
+  const suites = new Map<CipherSuiteId, CipherSuite>();
+  return {
+    name,
+    suite(id: number): CipherSuite {
+      if (!isCipherSuiteId(id)) throw new MlsError("UNSUPPORTED_CIPHER_SUITE", `unknown cipher suite ${id}`);
+      let s = suites.get(id);
+      if (s === undefined) {
+        s = buildCipherSuite(primitives(id, name, options));
+        suites.set(id, s);
+      }
+      return s;
+    },
+  };
+}
 
-export const webCryptoProvider: CryptoProvider = {
-  name: PROVIDER,
-  suite(id: number): CipherSuite {
-    if (!isCipherSuiteId(id)) throw new MlsError("UNSUPPORTED_CIPHER_SUITE", `unknown cipher suite ${id}`);
-    let s = suites.get(id);
-    if (s === undefined) {
-      s = buildCipherSuite(primitives(id));
-      suites.set(id, s);
-    }
-    return s;
-  },
-};
+export const webCryptoProvider: CryptoProvider = createWebCryptoProvider();

@@ -21,3 +21,10 @@ export function randomBytes(length: number): Uint8Array {
 export function buf(b: Uint8Array): Uint8Array<ArrayBuffer> {
   return b as Uint8Array<ArrayBuffer>;
 }
+
+/** base64url without padding (RFC 7515 §2), for JWK members. */
+export function base64url(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
