@@ -26,7 +26,9 @@ import {
   type FramedContentBody,
   type MLSMessage,
   type Proposal,
+  type Sender,
 } from "../src/messages/index.js";
+import { leafIndex } from "../src/tree/treeMath.js";
 import { haveVectors, loadVectors } from "./support/vectors.js";
 
 // ---------------------------------------------------------------------------
@@ -166,7 +168,7 @@ function addMessage(m: MLSMessage): void {
         auth: pm.auth,
       });
       for (const st of [SenderType.member, SenderType.external, SenderType.newMemberProposal, SenderType.newMemberCommit] as const) {
-        const sender = st === SenderType.member ? { senderType: st, leafIndex: 2 } : st === SenderType.external ? { senderType: st, senderIndex: 0 } : { senderType: st };
+        const sender: Sender = st === SenderType.member ? { senderType: st, leafIndex: leafIndex(2) } : st === SenderType.external ? { senderType: st, senderIndex: 0 } : { senderType: st };
         const content = { ...c, sender } as FramedContent;
         add("framedContentTbsCodec", { wireFormat: WireFormat.publicMessage, content, context: messages.tbsIncludesGroupContext(sender) ? lastGroupContext : undefined });
       }
@@ -262,6 +264,7 @@ addProposal({ proposalType: ProposalType.selfRemove });
 addProposal({ proposalType: ProposalType.appEphemeral, componentId: 5, data: fromHex("00") });
 addProposal({ proposalType: ProposalType.appDataUpdate, componentId: 7, op: 2 });
 add("proposalOrRefCodec", { type: ProposalOrRefType.reference, reference: new Uint8Array(32).fill(9) });
+add("leafIndexCodec", 0x01020304);
 add("senderDataCodec", { leafIndex: 7, generation: 1000, reuseGuard: fromHex("01020304") });
 add("applicationIdCodec", { applicationId: fromHex("6170702d3031") });
 add("externalSenderCodec", { signatureKey: new Uint8Array(32).fill(3), credential: basic });

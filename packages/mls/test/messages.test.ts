@@ -54,6 +54,7 @@ import {
   type RatchetTree,
   type Welcome,
 } from "../src/messages/index.js";
+import { leafIndex } from "../src/tree/treeMath.js";
 import { haveVectors, loadVectors, VectorTally } from "./support/vectors.js";
 
 function errCode(f: () => unknown): MlsErrorCode | undefined {
@@ -204,7 +205,7 @@ const groupContext = {
 function content(senderType: SenderType, body: Pick<FramedContent, "contentType"> & Record<string, unknown>): FramedContent {
   const sender =
     senderType === SenderType.member
-      ? { senderType, leafIndex: 3 }
+      ? { senderType, leafIndex: leafIndex(3) }
       : senderType === SenderType.external
         ? { senderType, senderIndex: 1 }
         : { senderType };
@@ -221,7 +222,7 @@ describe("context-dependent fields", () => {
     expect(errCode(() => decode(publicMessageCodec, bytes.subarray(0, bytes.length - 33)))).toBe("DECODE_TRUNCATED");
     expect(errCode(() => encode(publicMessageCodec, { ...member, membershipTag: undefined }))).toBe("ENCODE_INVALID");
 
-    const proposal: Proposal = { proposalType: ProposalType.remove, removed: 2 };
+    const proposal: Proposal = { proposalType: ProposalType.remove, removed: leafIndex(2) };
     const external: PublicMessage = {
       content: content(SenderType.external, { contentType: ContentType.proposal, proposal }),
       auth: { signature: fromHex("99") },
@@ -301,7 +302,7 @@ describe("decode errors", () => {
   it("needs the group id and leaf index for update/commit LeafNodeTBS", () => {
     const update = { ...leaf, leafNodeSource: LeafNodeSource.update } as LeafNode;
     expect(errCode(() => leafNodeTbsBytes(update))).toBe("INVALID_ARGUMENT");
-    const tbs = leafNodeTbsBytes(update, { groupId: fromHex("0102"), leafIndex: 9 });
+    const tbs = leafNodeTbsBytes(update, { groupId: fromHex("0102"), leafIndex: leafIndex(9) });
     expect(toHex(tbs.subarray(tbs.length - 7))).toBe("02010200000009");
   });
 });
@@ -319,7 +320,7 @@ describe("draft-ietf-mls-extensions structs", () => {
   });
 
   it("round-trips SelfRemove, AppEphemeral (carrying an AppAck) and AppDataUpdate proposals", () => {
-    const ack = encode(appAckCodec, { receivedRanges: [{ sender: 1, firstGeneration: 0, lastGeneration: 9 }] });
+    const ack = encode(appAckCodec, { receivedRanges: [{ sender: leafIndex(1), firstGeneration: 0, lastGeneration: 9 }] });
     const proposals: Proposal[] = [
       { proposalType: ProposalType.selfRemove },
       { proposalType: ProposalType.appEphemeral, componentId: 5, data: ack },
@@ -343,7 +344,7 @@ describe("large inputs", () => {
       } else if (i % 4 === 1) {
         tree.push(undefined);
       } else {
-        tree.push({ nodeType: 2, parentNode: { encryptionKey: new Uint8Array(32), parentHash: new Uint8Array(32), unmergedLeaves: [i >> 1] } });
+        tree.push({ nodeType: 2, parentNode: { encryptionKey: new Uint8Array(32), parentHash: new Uint8Array(32), unmergedLeaves: [leafIndex(i >> 1)] } });
       }
     }
     let t0 = performance.now();

@@ -7,7 +7,9 @@
  */
 import { opaque, struct, uint16, uint32, vector, type Codec } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
+import type { LeafIndex } from "../tree/treeMath.js";
 import { ComponentId, ExtensionType } from "./enums.js";
+import { leafIndexCodec } from "./leafIndex.js";
 import { findExtension, makeExtension, readExtension, type Extension } from "./extension.js";
 
 /** §"Component IDs": struct { opaque base_label<V> = "MLS Component"; ComponentID component_id; opaque label<V>; } */
@@ -75,12 +77,13 @@ export const appDataDictionaryCodec: Codec<AppDataDictionary> = {
 
 /** §AppAck: struct { uint32 sender; uint32 first_generation; uint32 last_generation; } MessageRange; */
 export interface MessageRange {
-  sender: number;
+  /** Leaf index of the sender of the acknowledged PrivateMessages. */
+  sender: LeafIndex;
   firstGeneration: number;
   lastGeneration: number;
 }
 
-export const messageRangeCodec: Codec<MessageRange> = struct<MessageRange>({ sender: uint32, firstGeneration: uint32, lastGeneration: uint32 });
+export const messageRangeCodec: Codec<MessageRange> = struct<MessageRange>({ sender: leafIndexCodec, firstGeneration: uint32, lastGeneration: uint32 });
 
 /** §AppAck: carried as the data of an AppEphemeral proposal with component `app_ack`. */
 export interface AppAck {

@@ -12,6 +12,7 @@
  */
 import { Writer, type Codec, type Reader } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
+import type { LeafIndex } from "../tree/treeMath.js";
 import { type Commit, commitCodec } from "./commit.js";
 import { ContentType, contentTypeCodec, protocolVersionCodec, ProtocolVersion, SenderType, wireFormatCodec, type WireFormat } from "./enums.js";
 import { groupContextCodec, type GroupContext } from "./groupContext.js";
@@ -21,7 +22,7 @@ import { proposalCodec, type Proposal } from "./proposal.js";
 // Sender (§6)
 
 export type Sender =
-  | { senderType: typeof SenderType.member; leafIndex: number }
+  | { senderType: typeof SenderType.member; leafIndex: LeafIndex }
   | { senderType: typeof SenderType.external; senderIndex: number }
   | { senderType: typeof SenderType.newMemberProposal }
   | { senderType: typeof SenderType.newMemberCommit };
@@ -45,7 +46,7 @@ export const senderCodec: Codec<Sender> = {
     const t = r.u8();
     switch (t) {
       case SenderType.member:
-        return { senderType: t, leafIndex: r.u32() };
+        return { senderType: t, leafIndex: r.u32() as LeafIndex };
       case SenderType.external:
         return { senderType: t, senderIndex: r.u32() };
       case SenderType.newMemberProposal:

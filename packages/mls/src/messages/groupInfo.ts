@@ -1,5 +1,6 @@
 /** RFC 9420 §12.4.3: GroupInfo and GroupInfoTBS. */
 import { Writer, type Codec, type Reader } from "../codec/tls.js";
+import type { LeafIndex } from "../tree/treeMath.js";
 import { extensionsCodec, type Extension } from "./extension.js";
 import { groupContextCodec, type GroupContext } from "./groupContext.js";
 
@@ -9,7 +10,7 @@ export interface GroupInfoTBS {
   extensions: Extension[];
   confirmationTag: Uint8Array;
   /** Leaf index of the member who signed. */
-  signer: number;
+  signer: LeafIndex;
 }
 
 export interface GroupInfo extends GroupInfoTBS {
@@ -27,7 +28,7 @@ function readTbs(r: Reader): GroupInfoTBS {
   const groupContext = groupContextCodec.decode(r);
   const extensions = extensionsCodec.decode(r);
   const confirmationTag = r.opaque();
-  return { groupContext, extensions, confirmationTag, signer: r.u32() };
+  return { groupContext, extensions, confirmationTag, signer: r.u32() as LeafIndex };
 }
 
 export const groupInfoTbsCodec: Codec<GroupInfoTBS> = { encode: writeTbs, decode: readTbs };

@@ -2,6 +2,7 @@
 export * from "./enums.js";
 export * from "./extension.js";
 export * from "./credential.js";
+export * from "./leafIndex.js";
 export * from "./capabilities.js";
 export * from "./leafNode.js";
 export * from "./keyPackage.js";

@@ -1,6 +1,7 @@
 /** RFC 9420 §7.2: Lifetime, LeafNode and LeafNodeTBS (what a leaf's signature covers). */
 import { Writer, type Codec, type Reader } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
+import type { LeafIndex } from "../tree/treeMath.js";
 import { capabilitiesCodec, type Capabilities } from "./capabilities.js";
 import { credentialCodec, type Credential } from "./credential.js";
 import { LeafNodeSource } from "./enums.js";
@@ -113,8 +114,8 @@ export const leafNodeCodec: Codec<LeafNode> = {
  */
 export type LeafNodeTBS =
   | (LeafNodeBase & { leafNodeSource: typeof LeafNodeSource.keyPackage; lifetime: Lifetime })
-  | (LeafNodeBase & { leafNodeSource: typeof LeafNodeSource.update; groupId: Uint8Array; leafIndex: number })
-  | (LeafNodeBase & { leafNodeSource: typeof LeafNodeSource.commit; parentHash: Uint8Array; groupId: Uint8Array; leafIndex: number });
+  | (LeafNodeBase & { leafNodeSource: typeof LeafNodeSource.update; groupId: Uint8Array; leafIndex: LeafIndex })
+  | (LeafNodeBase & { leafNodeSource: typeof LeafNodeSource.commit; parentHash: Uint8Array; groupId: Uint8Array; leafIndex: LeafIndex });
 
 export const leafNodeTbsCodec: Codec<LeafNodeTBS> = {
   encode(w, t) {
@@ -128,14 +129,14 @@ export const leafNodeTbsCodec: Codec<LeafNodeTBS> = {
     const n = readUnsigned(r);
     if (n.leafNodeSource === LeafNodeSource.keyPackage) return n;
     const groupId = r.opaque();
-    return { ...n, groupId, leafIndex: r.u32() };
+    return { ...n, groupId, leafIndex: r.u32() as LeafIndex };
   },
 };
 
 /** Where a leaf made inside a group sits: the context LeafNodeTBS adds for update/commit leaves. */
 export interface LeafNodeGroupContext {
   groupId: Uint8Array;
-  leafIndex: number;
+  leafIndex: LeafIndex;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { Writer, type Codec, type Reader } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
+import type { LeafIndex } from "../tree/treeMath.js";
 import { ContentType, contentTypeCodec } from "./enums.js";
 import { framedContentAuthDataCodec, readContentBody, writeContentBody, type FramedContentAuthData, type FramedContentBody } from "./framing.js";
 
@@ -92,7 +93,7 @@ export function encodePrivateMessageContent(c: PrivateMessageContent): Uint8Arra
 }
 
 export interface SenderData {
-  leafIndex: number;
+  leafIndex: LeafIndex;
   generation: number;
   /** Four random bytes XORed into the nonce (§6.3.1). */
   reuseGuard: Uint8Array;
@@ -106,7 +107,7 @@ export const senderDataCodec: Codec<SenderData> = {
     w.raw(s.reuseGuard);
   },
   decode(r) {
-    const leafIndex = r.u32();
+    const leafIndex = r.u32() as LeafIndex;
     const generation = r.u32();
     return { leafIndex, generation, reuseGuard: r.raw(4) };
   },

@@ -7,6 +7,7 @@
  */
 import type { Codec, Reader, Writer } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
+import type { LeafIndex } from "../tree/treeMath.js";
 import {
   AppDataUpdateOperation,
   appDataUpdateOperationCodec,
@@ -41,11 +42,11 @@ export const updateCodec: Codec<Update> = {
 
 export interface Remove {
   /** Leaf index of the member to remove. */
-  removed: number;
+  removed: LeafIndex;
 }
 export const removeCodec: Codec<Remove> = {
   encode: (w, p) => w.u32(p.removed),
-  decode: (r) => ({ removed: r.u32() }),
+  decode: (r) => ({ removed: r.u32() as LeafIndex }),
 };
 
 export interface PreSharedKey {
@@ -194,7 +195,7 @@ function readProposal(r: Reader): Proposal {
     case ProposalType.update:
       return { proposalType: t, leafNode: leafNodeCodec.decode(r) };
     case ProposalType.remove:
-      return { proposalType: t, removed: r.u32() };
+      return { proposalType: t, removed: r.u32() as LeafIndex };
     case ProposalType.psk:
       return { proposalType: t, psk: preSharedKeyIdCodec.decode(r) };
     case ProposalType.reinit:

@@ -5,6 +5,7 @@
  */
 import type { Codec, Reader, Writer } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
+import type { LeafIndex } from "../tree/treeMath.js";
 import { NodeType } from "./enums.js";
 import { leafNodeCodec, type LeafNode } from "./leafNode.js";
 
@@ -12,7 +13,7 @@ export interface ParentNode {
   encryptionKey: Uint8Array;
   parentHash: Uint8Array;
   /** Leaf indices, increasing (RFC 9420 §7.1; ordering is checked by tree validation, not here). */
-  unmergedLeaves: number[];
+  unmergedLeaves: LeafIndex[];
 }
 
 export const parentNodeCodec: Codec<ParentNode> = {
@@ -26,8 +27,8 @@ export const parentNodeCodec: Codec<ParentNode> = {
     const encryptionKey = r.opaque();
     const parentHash = r.opaque();
     const unmergedLeaves = r.lengthPrefixed((inner, end) => {
-      const out: number[] = [];
-      while (inner.offset < end) out.push(inner.u32());
+      const out: LeafIndex[] = [];
+      while (inner.offset < end) out.push(inner.u32() as LeafIndex);
       return out;
     });
     return { encryptionKey, parentHash, unmergedLeaves };

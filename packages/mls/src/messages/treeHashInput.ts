@@ -4,12 +4,13 @@
  */
 import { Writer, type Codec, type Reader } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
+import type { LeafIndex } from "../tree/treeMath.js";
 import { NodeType } from "./enums.js";
 import { leafNodeCodec, type LeafNode } from "./leafNode.js";
 import { parentNodeCodec, type ParentNode } from "./ratchetTreeNodes.js";
 
 export interface LeafNodeHashInput {
-  leafIndex: number;
+  leafIndex: LeafIndex;
   /** Absent for a blank leaf. */
   leafNode?: LeafNode;
 }
@@ -38,7 +39,7 @@ function presence(r: Reader): boolean {
 }
 
 function readLeafInput(r: Reader): LeafNodeHashInput {
-  const leafIndex = r.u32();
+  const leafIndex = r.u32() as LeafIndex;
   return presence(r) ? { leafIndex, leafNode: leafNodeCodec.decode(r) } : { leafIndex };
 }
 
@@ -82,7 +83,7 @@ export const treeHashInputCodec: Codec<TreeHashInput> = {
 };
 
 /** TreeHashInput bytes of a leaf (hash them for the leaf's tree hash). */
-export function leafTreeHashInputBytes(leafIndex: number, leafNode: LeafNode | undefined): Uint8Array {
+export function leafTreeHashInputBytes(leafIndex: LeafIndex, leafNode: LeafNode | undefined): Uint8Array {
   const w = new Writer(leafNode === undefined ? 8 : 512);
   w.u8(NodeType.leaf);
   writeLeafInput(w, { leafIndex, leafNode });

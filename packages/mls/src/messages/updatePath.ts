@@ -3,8 +3,6 @@ import type { Codec, Reader } from "../codec/tls.js";
 import type { HpkeCiphertext } from "../crypto/cipherSuite.js";
 import { leafNodeCodec, type LeafNode } from "./leafNode.js";
 
-export type { HpkeCiphertext } from "../crypto/cipherSuite.js";
-
 /** struct { opaque kem_output<V>; opaque ciphertext<V>; } HPKECiphertext; */
 export const hpkeCiphertextCodec: Codec<HpkeCiphertext> = {
   encode(w, c) {
