@@ -1,0 +1,24 @@
+/**
+ * Server-side crypto helpers. SHA-256 and randomness come from node:crypto;
+ * MLS signatures (client authentication, tree-head signing) go through a
+ * CryptoProvider so they are exactly what the MLS library computes.
+ */
+import { createHash, randomFillSync } from "node:crypto";
+import type { CryptoProvider } from "@conclave/mls";
+// @conclave/mls does not re-export its node provider from the package index yet.
+import { nodeCryptoProvider } from "../../mls/src/crypto/node/index.js";
+
+export const defaultCryptoProvider: CryptoProvider = nodeCryptoProvider;
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(data).digest());
+}
+
+export function randomBytes(length: number): Uint8Array {
+  return randomFillSync(new Uint8Array(length));
+}
+
+/** Milliseconds since the Unix epoch; injected so tests control time. */
+export type Clock = () => number;
+
+export const systemClock: Clock = () => Date.now();
