@@ -20,10 +20,10 @@ interface CryptoBasicsCase {
 
 const cases = haveVectors ? loadVectors<CryptoBasicsCase[]>("crypto-basics") : [];
 
-// "web-noble": the web provider with signatures forced onto @noble (what browsers without the algorithm in WebCrypto run).
-const webNoble = createWebCryptoProvider({ name: "web-noble", nativeSignatures: false });
+// "web-js": the web provider forced onto its pure-JS paths (what browsers lacking Ed25519/X25519... in WebCrypto run).
+const webJs = createWebCryptoProvider({ name: "web-js", native: false });
 
-for (const provider of [nodeCryptoProvider, webCryptoProvider, webNoble] as CryptoProvider[]) {
+for (const provider of [nodeCryptoProvider, webCryptoProvider, webJs] as CryptoProvider[]) {
   describe.skipIf(!haveVectors)(`crypto-basics.json [${provider.name} provider]`, () => {
     const tally = new VectorTally(`crypto-basics.json [${provider.name}]`);
     afterAll(() => tally.report());

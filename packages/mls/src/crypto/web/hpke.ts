@@ -1,8 +1,10 @@
 /**
  * HPKE base mode (RFC 9180) for browsers on @hpke/core: NIST DHKEMs and
- * AES-GCM through WebCrypto, X25519 / X448 / ChaCha20-Poly1305 through the
- * pure-JS @hpke add-ons (WebCrypto X25519/X448 is not everywhere yet).
- * Public-from-private uses @noble/curves, which @hpke does not expose.
+ * AES-GCM through WebCrypto, ChaCha20-Poly1305 through the pure-JS @hpke
+ * add-on. X25519 / X448 use WebCrypto when a one-time probe shows the
+ * platform has them and agrees with the pure-JS @hpke add-ons (10x faster),
+ * else those add-ons. Public-from-private uses @noble/curves, which @hpke
+ * does not expose.
  */
 import {
   Aes128Gcm,
@@ -14,6 +16,8 @@ import {
   DhkemP256HkdfSha256,
   DhkemP384HkdfSha384,
   DhkemP521HkdfSha512,
+  DhkemX25519HkdfSha256 as NativeDhkemX25519,
+  DhkemX448HkdfSha512 as NativeDhkemX448,
   EncapError,
   HkdfSha256,
   HkdfSha384,
@@ -63,6 +67,7 @@ async function guard<T>(fallback: MlsErrorCode, f: () => Promise<T>): Promise<T>
   }
 }
 
+/** The pure-JS (or, for NIST curves, the only) KEM. */
 function kemFor(p: CipherSuiteParams): KemInterface {
   switch (p.kem) {
     case "DHKEM-P256":
@@ -75,6 +80,42 @@ function kemFor(p: CipherSuiteParams): KemInterface {
       return new DhkemX25519HkdfSha256();
     case "DHKEM-X448":
       return new DhkemX448HkdfSha512();
+  }
+}
+
+/** WebCrypto X25519 / X448, where the platform may or may not have them. */
+function nativeKemFor(p: CipherSuiteParams): KemInterface | undefined {
+  switch (p.kem) {
+    case "DHKEM-X25519":
+      return new NativeDhkemX25519();
+    case "DHKEM-X448":
+      return new NativeDhkemX448();
+    default:
+      return undefined;
+  }
+}
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Whether `native` derives the same keys as `js` and each opens what the other sealed. */
+async function agrees(native: HpkeSuite, js: HpkeSuite): Promise<boolean> {
+  try {
+    const ikm = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+    const a = await native.kem.deriveKeyPair(ikm);
+    const b = await js.kem.deriveKeyPair(ikm);
+    const skA = new Uint8Array(await native.kem.serializePrivateKey(a.privateKey));
+    const pkA = new Uint8Array(await native.kem.serializePublicKey(a.publicKey));
+    if (!bytesEqual(skA, new Uint8Array(await js.kem.serializePrivateKey(b.privateKey)))) return false;
+    if (!bytesEqual(pkA, new Uint8Array(await js.kem.serializePublicKey(b.publicKey)))) return false;
+    const info = Uint8Array.of(0x69);
+    const pt = Uint8Array.of(0x70, 0x74);
+    const fromNative = await native.seal({ recipientPublicKey: await native.kem.deserializePublicKey(pkA), info }, pt);
+    const opened = await js.open({ recipientKey: await js.kem.deserializePrivateKey(skA), enc: fromNative.enc, info }, fromNative.ct);
+    const fromJs = await js.seal({ recipientPublicKey: await js.kem.deserializePublicKey(pkA), info }, pt);
+    const opened2 = await native.open({ recipientKey: await native.kem.deserializePrivateKey(skA), enc: fromJs.enc, info }, fromJs.ct);
+    return bytesEqual(new Uint8Array(opened), pt) && bytesEqual(new Uint8Array(opened2), pt);
+  } catch {
+    return false;
   }
 }
 
@@ -116,9 +157,21 @@ function publicFromPrivate(p: CipherSuiteParams): (sk: Uint8Array) => Uint8Array
   }
 }
 
-export function webHpke(params: CipherSuiteParams): WebHpke {
-  const suite = new HpkeSuite({ kem: kemFor(params), kdf: kdfFor(params), aead: aeadFor(params) });
-  const kem = suite.kem;
+export interface WebHpkeOptions {
+  /** Try WebCrypto X25519 / X448 (default true). */
+  readonly native?: boolean;
+}
+
+export function webHpke(params: CipherSuiteParams, options: WebHpkeOptions = {}): WebHpke {
+  const js = new HpkeSuite({ kem: kemFor(params), kdf: kdfFor(params), aead: aeadFor(params) });
+  const nativeKem = options.native === false ? undefined : nativeKemFor(params);
+  let chosen: Promise<HpkeSuite> | undefined;
+  const pick = async (): Promise<HpkeSuite> => {
+    if (nativeKem === undefined) return js;
+    const native = new HpkeSuite({ kem: nativeKem, kdf: kdfFor(params), aead: aeadFor(params) });
+    return (await agrees(native, js)) ? native : js;
+  };
+  const hpke = (): Promise<HpkeSuite> => (chosen ??= pick());
   const pubOf = publicFromPrivate(params);
 
   const checkEnc = (enc: Uint8Array): void => {
@@ -130,15 +183,15 @@ export function webHpke(params: CipherSuiteParams): WebHpke {
   const checkSk = (sk: Uint8Array): void => {
     if (sk.length !== params.nsk) throw new MlsError("CRYPTO_INVALID_KEY", `HPKE private key must be ${params.nsk} bytes`);
   };
-  const publicKey = (pk: Uint8Array): Promise<CryptoKey> => {
+  const publicKey = (suite: HpkeSuite, pk: Uint8Array): Promise<CryptoKey> => {
     checkPk(pk);
-    return kem.deserializePublicKey(pk);
+    return suite.kem.deserializePublicKey(pk);
   };
-  const privateKey = (sk: Uint8Array): Promise<CryptoKey> => {
+  const privateKey = (suite: HpkeSuite, sk: Uint8Array): Promise<CryptoKey> => {
     checkSk(sk);
-    return kem.deserializePrivateKey(sk);
+    return suite.kem.deserializePrivateKey(sk);
   };
-  const serialize = async (kp: CryptoKeyPair): Promise<KeyPair> => ({
+  const serialize = async (kem: KemInterface, kp: CryptoKeyPair): Promise<KeyPair> => ({
     privateKey: new Uint8Array(await kem.serializePrivateKey(kp.privateKey)),
     publicKey: new Uint8Array(await kem.serializePublicKey(kp.publicKey)),
   });
@@ -146,27 +199,39 @@ export function webHpke(params: CipherSuiteParams): WebHpke {
   return {
     seal: (pkR, info, aad, plaintext) =>
       guard("CRYPTO_INVALID_KEY", async () => {
-        const r = await suite.seal({ recipientPublicKey: await publicKey(pkR), info }, plaintext, aad);
+        const suite = await hpke();
+        const r = await suite.seal({ recipientPublicKey: await publicKey(suite, pkR), info }, plaintext, aad);
         return { kemOutput: new Uint8Array(r.enc), ciphertext: new Uint8Array(r.ct) };
       }),
     open: (skR, enc, info, aad, ciphertext) =>
       guard("CRYPTO_DECRYPT_FAILED", async () => {
         checkEnc(enc);
-        return new Uint8Array(await suite.open({ recipientKey: await privateKey(skR), enc, info }, ciphertext, aad));
+        const suite = await hpke();
+        return new Uint8Array(await suite.open({ recipientKey: await privateKey(suite, skR), enc, info }, ciphertext, aad));
       }),
     exportSender: (pkR, info, exporterContext, length) =>
       guard("CRYPTO_INVALID_KEY", async () => {
-        const ctx = await suite.createSenderContext({ recipientPublicKey: await publicKey(pkR), info });
+        const suite = await hpke();
+        const ctx = await suite.createSenderContext({ recipientPublicKey: await publicKey(suite, pkR), info });
         return { kemOutput: new Uint8Array(ctx.enc), secret: new Uint8Array(await ctx.export(exporterContext, length)) };
       }),
     exportReceiver: (skR, enc, info, exporterContext, length) =>
       guard("CRYPTO_INVALID_KEY", async () => {
         checkEnc(enc);
-        const ctx = await suite.createRecipientContext({ recipientKey: await privateKey(skR), enc, info });
+        const suite = await hpke();
+        const ctx = await suite.createRecipientContext({ recipientKey: await privateKey(suite, skR), enc, info });
         return new Uint8Array(await ctx.export(exporterContext, length));
       }),
-    deriveKeyPair: (ikm) => guard("CRYPTO_DERIVE_KEY_PAIR_FAILED", async () => serialize(await kem.deriveKeyPair(ikm))),
-    generateKeyPair: () => guard("CRYPTO_INVALID_KEY", async () => serialize(await kem.generateKeyPair())),
+    deriveKeyPair: (ikm) =>
+      guard("CRYPTO_DERIVE_KEY_PAIR_FAILED", async () => {
+        const { kem } = await hpke();
+        return serialize(kem, await kem.deriveKeyPair(ikm));
+      }),
+    generateKeyPair: () =>
+      guard("CRYPTO_INVALID_KEY", async () => {
+        const { kem } = await hpke();
+        return serialize(kem, await kem.generateKeyPair());
+      }),
     publicKey: (skR) =>
       guard("CRYPTO_INVALID_KEY", async () => {
         checkSk(skR);

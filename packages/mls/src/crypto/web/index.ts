@@ -1,8 +1,10 @@
 /**
  * The browser provider: WebCrypto where it is universal (AES-GCM, the NIST
- * DHKEMs inside @hpke/core) and audited pure-JS code elsewhere (@noble for
- * hashing, HKDF, ChaCha20-Poly1305 and signatures; @hpke add-ons for X25519,
- * X448). No `node:` imports: it runs anywhere globalThis.crypto exists.
+ * DHKEMs inside @hpke/core) or present (signatures, X25519 / X448: probed
+ * once per suite), audited pure-JS code elsewhere (@noble for hashing, HKDF,
+ * ChaCha20-Poly1305 and as the signature fallback; @hpke add-ons for the
+ * X25519 / X448 fallback). No `node:` imports: it runs anywhere
+ * globalThis.crypto exists.
  */
 import { buildCipherSuite, CIPHER_SUITES, isCipherSuiteId } from "../cipherSuite.js";
 import type { CipherSuite, CipherSuiteId, CryptoPrimitives, CryptoProvider } from "../cipherSuite.js";
@@ -28,18 +30,19 @@ export interface WebCryptoProviderOptions {
   /** Provider name, reported by `CryptoPrimitives.provider` (default "web"). */
   readonly name?: string;
   /**
-   * Sign and verify with WebCrypto where the platform supports the algorithm
-   * (probed once per suite), else @noble/curves. Default true; false forces
-   * @noble everywhere (tests use it to cover that path on Node).
+   * Use WebCrypto for signatures and X25519 / X448 where the platform
+   * supports them (probed once per suite), else pure JS. Default true; false
+   * forces pure JS (tests use it to cover that path on Node).
    */
-  readonly nativeSignatures?: boolean;
+  readonly native?: boolean;
 }
 
 function primitives(id: CipherSuiteId, name: string, options: WebCryptoProviderOptions): CryptoPrimitives {
   const params = CIPHER_SUITES[id];
   const aead = webAead(params.aead, params.nk, params.nn);
-  const hpke = webHpke(params);
-  const sig = webSignature(params.signature, { native: options.nativeSignatures ?? true });
+  const native = options.native ?? true;
+  const hpke = webHpke(params, { native });
+  const sig = webSignature(params.signature, { native });
   return {
     params,
     provider: name,
