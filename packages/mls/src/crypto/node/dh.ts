@@ -59,14 +59,13 @@ function okpGroup(crv: "X25519" | "X448", n: number): DhGroup {
     if (acc === 0) throw invalidKey(`${crv} shared secret is all zero`);
     return out;
   };
-  const type = crv === "X25519" ? "x25519" : "x448";
   return {
     npk: n,
     nsk: n,
     ndh: n,
     bitmask: undefined,
     ephemeral() {
-      const kp = generateKeyPairSync(type as "x25519");
+      const kp = crv === "X25519" ? generateKeyPairSync("x25519") : generateKeyPairSync("x448");
       return { publicKey: okpRawPublicKey(kp.publicKey), dh: (peer) => agree(kp.privateKey, peer) };
     },
     dh: (sk, pk) => agree(privateKey(sk), pk),

@@ -16,10 +16,8 @@ import type { NistCurve } from "./curves.js";
 export type OkpCurve = "X25519" | "X448" | "Ed25519" | "Ed448";
 
 const b64u = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
-const unb64u = (s: string | undefined): Uint8Array => {
-  const b = Buffer.from(s ?? "", "base64url");
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-};
+// Copied out: small decoded Buffers are slices of Node's shared 8 KiB pool.
+const unb64u = (s: string | undefined): Uint8Array => Uint8Array.from(Buffer.from(s ?? "", "base64url"));
 
 /** RFC 8037 public key; OpenSSL checks only the length here (EdDSA points are checked by verify). */
 export function okpPublicKeyObject(crv: OkpCurve, raw: Uint8Array): KeyObject {

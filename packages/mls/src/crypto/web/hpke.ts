@@ -34,6 +34,7 @@ import { x25519 } from "@noble/curves/ed25519.js";
 import { x448 } from "@noble/curves/ed448.js";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
 import type { CipherSuiteParams, HpkeCiphertext, KeyPair } from "../cipherSuite.js";
+import { bytesEqual } from "../../codec/bytes.js";
 import { MlsError } from "../../errors.js";
 import type { MlsErrorCode } from "../../errors.js";
 
@@ -94,8 +95,6 @@ function nativeKemFor(p: CipherSuiteParams): KemInterface | undefined {
       return undefined;
   }
 }
-
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Whether `native` derives the same keys as `js` and each opens what the other sealed. */
 async function agrees(native: HpkeSuite, js: HpkeSuite): Promise<boolean> {
