@@ -1,0 +1,294 @@
+/**
+ * PrivateMessage protection (RFC 9420 §6.3): signed content encrypted with
+ * the sender's ratchet key from the secret tree (§9), and the sender's
+ * position (SenderData) encrypted under a key derived from the ciphertext.
+ *
+ * Layout reuse, so nothing is encoded twice:
+ * - PrivateContentAAD (§6.3.1) is byte for byte the head of PrivateMessage
+ *   (group_id, epoch, content_type, authenticated_data), and SenderDataAAD
+ *   (§6.3.2) is its first three fields: one buffer serves all three.
+ * - PrivateMessageContent starts with the same body bytes as FramedContent, so
+ *   the sender copies them from the signed content and the receiver rebuilds
+ *   FramedContent by prefixing the plaintext's body with the header.
+ */
+import { bytesEqual, zeroize } from "../codec/bytes.js";
+import { asDecodeError, decode, Reader, Writer } from "../codec/tls.js";
+import { MlsError } from "../errors.js";
+import { ContentType, contentTypeCodec, ProtocolVersion, SenderType, WireFormat, type ContentType as ContentTypeValue } from "../messages/enums.js";
+import {
+  framedContentAuthDataCodec,
+  readContentBody,
+  type FramedContent,
+  type FramedContentAuthData,
+  type FramedContentBody,
+  type Sender,
+} from "../messages/framing.js";
+import { senderDataCodec, type PrivateMessage } from "../messages/privateMessage.js";
+import type { RatchetType, SecretTree } from "../schedule/secretTree.js";
+import { senderDataKeyAndNonce } from "../schedule/senderData.js";
+import { leafIndex, type LeafIndex } from "../tree/treeMath.js";
+import { requireValidSignature, type SignatureKeyLookup } from "./contentAuth.js";
+import { encodeAuthData, framedContentBodyOffset, writeU16, type EncodedAuthenticatedContent, type FramingContext } from "./context.js";
+
+/** The epoch's FramingContext plus the secrets a PrivateMessage is keyed by (§6.3, §9). */
+export interface PrivateMessageContext extends FramingContext {
+  readonly senderDataSecret: Uint8Array;
+  readonly secretTree: SecretTree;
+}
+
+/**
+ * How many zero bytes to append to PrivateMessageContent (§6.3.1), to hide
+ * the content's exact length: none, or up to the next multiple of `multiple`
+ * bytes of plaintext.
+ */
+export type PaddingPolicy = { readonly kind: "none" } | { readonly kind: "padToMultiple"; readonly multiple: number };
+
+export const NO_PADDING: PaddingPolicy = { kind: "none" };
+
+export interface ProtectPrivateOptions {
+  /** Default: no padding. */
+  readonly padding?: PaddingPolicy;
+}
+
+/** What a receiver learns from a PrivateMessage: the verified content, who sent it and with which ratchet generation. */
+export interface UnprotectedPrivateMessage extends EncodedAuthenticatedContent {
+  readonly senderLeaf: LeafIndex;
+  readonly generation: number;
+}
+
+const REUSE_GUARD_LENGTH = 4;
+/** A 1 MiB block is already far beyond any sensible padding scheme. */
+const MAX_PADDING_MULTIPLE = 1 << 20;
+
+function paddingLength(policy: PaddingPolicy, unpadded: number): number {
+  if (policy.kind === "none") return 0;
+  const m = policy.multiple;
+  if (!Number.isInteger(m) || m < 1 || m > MAX_PADDING_MULTIPLE) throw new MlsError("INVALID_ARGUMENT", `invalid padding multiple ${m}`);
+  return (m - (unpadded % m)) % m;
+}
+
+/** §6.3.1: handshake messages use the handshake ratchet, application messages the application ratchet. */
+function ratchetFor(contentType: ContentTypeValue): RatchetType {
+  return contentType === ContentType.application ? "application" : "handshake";
+}
+
+/** §6.3.1: the nonce actually used is the ratchet nonce with the reuse guard XORed into its first four bytes (in place). */
+function applyReuseGuard(nonce: Uint8Array, guard: Uint8Array): void {
+  for (let i = 0; i < REUSE_GUARD_LENGTH; i++) nonce[i] = nonce[i]! ^ guard[i]!;
+}
+
+/** PrivateContentAAD, and the length of its SenderDataAAD prefix. */
+function encodeContentAad(groupId: Uint8Array, epoch: bigint, contentType: ContentTypeValue, authenticatedData: Uint8Array): { aad: Uint8Array; senderDataAadLength: number } {
+  const w = new Writer(groupId.length + authenticatedData.length + 24);
+  w.opaque(groupId);
+  w.u64(epoch);
+  contentTypeCodec.encode(w, contentType);
+  const senderDataAadLength = w.length;
+  w.opaque(authenticatedData);
+  return { aad: w.finish(), senderDataAadLength };
+}
+
+function checkGroupAndEpoch(ctx: FramingContext, groupId: Uint8Array, epoch: bigint): void {
+  if (!bytesEqual(groupId, ctx.groupId)) throw new MlsError("MESSAGE_WRONG_GROUP", "message is for another group");
+  if (epoch !== ctx.epoch) throw new MlsError("MESSAGE_WRONG_EPOCH", `message is for epoch ${epoch}, not ${ctx.epoch}`);
+}
+
+/**
+ * §6.3: encrypts signed content (from `signFramedContent` with wire format
+ * private_message and a member sender) into an encoded
+ * MLSMessage(PrivateMessage). Takes the next generation of the sender's
+ * ratchet; the key and nonce are zeroized once used.
+ */
+export async function protectPrivateMessage(ctx: PrivateMessageContext, ac: EncodedAuthenticatedContent, options: ProtectPrivateOptions = {}): Promise<Uint8Array> {
+  const { content } = ac;
+  if (ac.wireFormat !== WireFormat.privateMessage) throw new MlsError("INVALID_ARGUMENT", "content was signed for another wire format");
+  // §6.3.2: only a member has a SenderData.
+  if (content.sender.senderType !== SenderType.member) throw new MlsError("MESSAGE_INVALID_SENDER", "only members send PrivateMessages");
+  checkGroupAndEpoch(ctx, content.groupId, content.epoch);
+  const suite = ctx.suite;
+  const leaf = leafIndex(content.sender.leafIndex);
+
+  // PrivateMessageContent = body || FramedContentAuthData || zero padding (§6.3.1)
+  const body = ac.contentBytes.subarray(framedContentBodyOffset(ac.contentBytes));
+  const authBytes = encodeAuthData(ac);
+  const unpadded = body.length + authBytes.length;
+  const plaintext = new Uint8Array(unpadded + paddingLength(options.padding ?? NO_PADDING, unpadded));
+  plaintext.set(body, 0);
+  plaintext.set(authBytes, body.length);
+
+  const { aad, senderDataAadLength } = encodeContentAad(content.groupId, content.epoch, content.contentType, content.authenticatedData);
+  const reuseGuard = suite.randomBytes(REUSE_GUARD_LENGTH);
+  const k = ctx.secretTree.nextKey(leaf, ratchetFor(content.contentType));
+  let ciphertext: Uint8Array;
+  try {
+    applyReuseGuard(k.nonce, reuseGuard);
+    ciphertext = await suite.aeadSeal(k.key, k.nonce, aad, plaintext);
+  } finally {
+    zeroize(k.key);
+    zeroize(k.nonce);
+  }
+
+  // §6.3.2: SenderData under a key and nonce from the ciphertext sample.
+  const senderData = new Uint8Array(12);
+  const view = new DataView(senderData.buffer);
+  view.setUint32(0, leaf);
+  view.setUint32(4, k.generation);
+  senderData.set(reuseGuard, 8);
+  const sd = senderDataKeyAndNonce(suite, ctx.senderDataSecret, ciphertext);
+  let encryptedSenderData: Uint8Array;
+  try {
+    encryptedSenderData = await suite.aeadSeal(sd.key, sd.nonce, aad.subarray(0, senderDataAadLength), senderData);
+  } finally {
+    zeroize(sd.key);
+    zeroize(sd.nonce);
+  }
+
+  const w = new Writer(4 + aad.length + encryptedSenderData.length + ciphertext.length + 8);
+  w.u16(ProtocolVersion.mls10);
+  w.u16(WireFormat.privateMessage);
+  w.raw(aad); // group_id, epoch, content_type, authenticated_data: the PrivateMessage head
+  w.opaque(encryptedSenderData);
+  w.opaque(ciphertext);
+  return w.finish();
+}
+
+interface ParsedPrivateMessage {
+  groupId: Uint8Array;
+  epoch: bigint;
+  contentType: ContentTypeValue;
+  authenticatedData: Uint8Array;
+  encryptedSenderData: Uint8Array;
+  ciphertext: Uint8Array;
+  aad: Uint8Array;
+  senderDataAadLength: number;
+}
+
+/** Decodes an MLSMessage(PrivateMessage), keeping the AAD bytes as they arrived. */
+function parsePrivateMessage(bytes: Uint8Array): ParsedPrivateMessage {
+  const r = new Reader(bytes);
+  try {
+    if (r.u16() !== ProtocolVersion.mls10) throw new MlsError("DECODE_UNKNOWN_VALUE", "unknown protocol version");
+    const wf = r.u16();
+    if (wf !== WireFormat.privateMessage) throw new MlsError("INVALID_ARGUMENT", `expected a PrivateMessage, got wire format ${wf}`);
+    const groupId = r.opaque();
+    const epoch = r.u64();
+    const contentType = contentTypeCodec.decode(r);
+    const senderDataAadLength = r.offset - 4;
+    const authenticatedData = r.opaque();
+    const aadEnd = r.offset;
+    const encryptedSenderData = r.opaque();
+    const ciphertext = r.opaque();
+    r.expectEnd();
+    return { groupId, epoch, contentType, authenticatedData, encryptedSenderData, ciphertext, aad: bytes.slice(4, aadEnd), senderDataAadLength };
+  } catch (e) {
+    throw asDecodeError(e);
+  }
+}
+
+function fromStruct(m: PrivateMessage): ParsedPrivateMessage {
+  const { aad, senderDataAadLength } = encodeContentAad(m.groupId, m.epoch, m.contentType, m.authenticatedData);
+  return { ...m, aad, senderDataAadLength };
+}
+
+/**
+ * §6.3: decrypts and verifies a PrivateMessage of this epoch. `message` is
+ * the encoded MLSMessage (preferred) or a decoded PrivateMessage.
+ *
+ * Order and errors: group/epoch (MESSAGE_WRONG_GROUP / MESSAGE_WRONG_EPOCH);
+ * SenderData decryption (CRYPTO_DECRYPT_FAILED); the sender must be a
+ * non-blank leaf (MESSAGE_INVALID_SENDER, §6.3.2); the generation's key
+ * (SECRET_TREE_GENERATION_CONSUMED for a replay, SECRET_TREE_TOO_FAR_AHEAD);
+ * content decryption (CRYPTO_DECRYPT_FAILED); padding (MESSAGE_INVALID_PADDING);
+ * signature (MESSAGE_INVALID_SIGNATURE). The ratchet key is deleted once the
+ * content decrypts (§9.2), not before, so a forged message cannot burn it.
+ */
+export async function unprotectPrivateMessage(
+  ctx: PrivateMessageContext,
+  message: Uint8Array | PrivateMessage,
+  signatureKey: SignatureKeyLookup,
+): Promise<UnprotectedPrivateMessage> {
+  const m = message instanceof Uint8Array ? parsePrivateMessage(message) : fromStruct(message);
+  checkGroupAndEpoch(ctx, m.groupId, m.epoch);
+  const suite = ctx.suite;
+
+  // §6.3.2: SenderData
+  const sd = senderDataKeyAndNonce(suite, ctx.senderDataSecret, m.ciphertext);
+  let senderDataBytes: Uint8Array;
+  try {
+    senderDataBytes = await suite.aeadOpen(sd.key, sd.nonce, m.aad.subarray(0, m.senderDataAadLength), m.encryptedSenderData);
+  } finally {
+    zeroize(sd.key);
+    zeroize(sd.nonce);
+  }
+  const senderData = decode(senderDataCodec, senderDataBytes);
+  const tree = ctx.secretTree;
+  if (senderData.leafIndex >= tree.leafCount) throw new MlsError("MESSAGE_INVALID_SENDER", `sender leaf ${senderData.leafIndex} is outside the tree`);
+  const leaf = senderData.leafIndex as LeafIndex;
+  const sender = { senderType: SenderType.member, leafIndex: leaf } as const;
+  const key = signatureKey(sender);
+  if (key === undefined) throw new MlsError("MESSAGE_INVALID_SENDER", `sender leaf ${leaf} is blank`);
+
+  // §6.3.1: content, keyed by the sender's ratchet at the stated generation.
+  const type = ratchetFor(m.contentType);
+  const generation = senderData.generation;
+  const k = tree.keyForGeneration(leaf, type, generation, false);
+  const nonce = k.nonce.slice();
+  applyReuseGuard(nonce, senderData.reuseGuard);
+  let plaintext: Uint8Array;
+  try {
+    plaintext = await suite.aeadOpen(k.key, nonce, m.aad, m.ciphertext);
+  } finally {
+    zeroize(nonce);
+  }
+  // §9.2: consumed by the successful decryption. A concurrent decryption of the same generation loses here.
+  if (!tree.consumeKey(leaf, type, generation)) {
+    throw new MlsError("SECRET_TREE_GENERATION_CONSUMED", `${type} key ${generation} of leaf ${leaf} was already used`);
+  }
+
+  const { contentBytes, content, auth } = readPrivateMessageContent(m, sender, plaintext);
+  const ac: EncodedAuthenticatedContent = { wireFormat: WireFormat.privateMessage, content, contentBytes, auth };
+
+  // §6.1: FramedContentTBS for a member covers the GroupContext.
+  const tbs = new Uint8Array(4 + contentBytes.length + ctx.groupContext.length);
+  writeU16(tbs, 0, ProtocolVersion.mls10);
+  writeU16(tbs, 2, WireFormat.privateMessage);
+  tbs.set(contentBytes, 4);
+  tbs.set(ctx.groupContext, 4 + contentBytes.length);
+  await requireValidSignature(suite, key, tbs, auth.signature);
+  return { ...ac, senderLeaf: leaf, generation };
+}
+
+/** Splits the plaintext into body, auth and zero padding (§6.3.1) and rebuilds the FramedContent and its encoding. */
+function readPrivateMessageContent(
+  m: ParsedPrivateMessage,
+  sender: Sender & { leafIndex: number },
+  plaintext: Uint8Array,
+): { contentBytes: Uint8Array; content: FramedContent; auth: FramedContentAuthData } {
+  const r = new Reader(plaintext);
+  let body: FramedContentBody;
+  let bodyEnd: number;
+  let auth: FramedContentAuthData;
+  try {
+    body = readContentBody(r, m.contentType);
+    bodyEnd = r.offset;
+    auth = framedContentAuthDataCodec(m.contentType).decode(r);
+  } catch (e) {
+    throw asDecodeError(e);
+  }
+  let acc = 0;
+  for (let i = r.offset; i < plaintext.length; i++) acc |= plaintext[i]!;
+  if (acc !== 0) throw new MlsError("MESSAGE_INVALID_PADDING", "PrivateMessageContent padding has a non-zero byte");
+
+  // FramedContent = group_id, epoch, sender, authenticated_data, content_type, body
+  const w = new Writer(m.groupId.length + m.authenticatedData.length + bodyEnd + 32);
+  w.opaque(m.groupId);
+  w.u64(m.epoch);
+  w.u8(SenderType.member);
+  w.u32(sender.leafIndex);
+  w.opaque(m.authenticatedData);
+  w.u8(m.contentType);
+  w.raw(plaintext.subarray(0, bodyEnd));
+  const contentBytes = w.finish();
+  const content: FramedContent = { groupId: m.groupId, epoch: m.epoch, sender, authenticatedData: m.authenticatedData, ...body };
+  return { contentBytes, content, auth };
+}
