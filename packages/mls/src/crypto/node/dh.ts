@@ -18,8 +18,6 @@ import { okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey, padStart, Par
 export interface DhGroup {
   readonly npk: number;
   readonly nsk: number;
-  /** Length of the DH output. */
-  readonly ndh: number;
   /** RFC 9180 §7.1.3 DeriveKeyPair bitmask (NIST curves) or undefined (X curves: no rejection sampling). */
   readonly bitmask: number | undefined;
   /** A fresh ephemeral key: its public key and DH with it. The private key never leaves. */
@@ -62,7 +60,6 @@ function okpGroup(crv: "X25519" | "X448", n: number): DhGroup {
   return {
     npk: n,
     nsk: n,
-    ndh: n,
     bitmask: undefined,
     ephemeral() {
       const kp = crv === "X25519" ? generateKeyPairSync("x25519") : generateKeyPairSync("x448");
@@ -104,7 +101,6 @@ function nistGroup(crv: NistCurve): DhGroup {
   return {
     npk,
     nsk,
-    ndh: nsk,
     bitmask,
     ephemeral() {
       const e = createECDH(openssl);
