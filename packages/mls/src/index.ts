@@ -5,8 +5,7 @@
 export * from "./errors.js";
 export * from "./codec/index.js";
 export * from "./crypto/cipherSuite.js";
-export * from "./messages/enums.js";
-export * from "./messages/extension.js";
-export * from "./messages/credential.js";
-export * from "./messages/groupContext.js";
-export * from "./messages/psk.js";
+export { webCryptoProvider, createWebCryptoProvider, type WebCryptoProviderOptions } from "./crypto/web/index.js";
+export * from "./tree/index.js";
+export * from "./schedule/index.js";
+export * from "./messages/index.js";
