@@ -167,3 +167,11 @@ export function commonAncestor(x: NodeIndex, y: NodeIndex): NodeIndex {
   }
   return (xn * 2 ** k + 2 ** (k - 1) - 1) as NodeIndex;
 }
+
+/**
+ * The parent of x in any tree where x is below the root. No root or bounds
+ * check: for hot loops that stop at the root themselves.
+ */
+export function parentUnbounded(x: NodeIndex): NodeIndex {
+  return parentUnchecked(x) as NodeIndex;
+}

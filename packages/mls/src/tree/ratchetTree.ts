@@ -1,0 +1,440 @@
+/**
+ * The public ratchet tree (RFC 9420 §4, §7): an array of optional nodes in
+ * the array representation of Appendix C (leaf n at node 2n), always holding
+ * 2^d leaves (§7.7), with blank nodes as `undefined`.
+ *
+ * Nodes are immutable values: every change replaces a node, and every
+ * replacement clears the cached tree hashes and resolutions of that node and
+ * its direct path (the only caches it can affect). `clone()` is a shallow
+ * copy of the arrays, cheap enough to take a provisional tree per commit.
+ *
+ * Private keys are not here: see PrivateTreeKeys in treeKem.ts.
+ */
+import { toHex } from "../codec/bytes.js";
+import { decode, encode } from "../codec/tls.js";
+import type { CipherSuite } from "../crypto/cipherSuite.js";
+import { MlsError } from "../errors.js";
+import { NodeType } from "../messages/enums.js";
+import type { LeafNode } from "../messages/leafNode.js";
+import { ratchetTreeCodec, type Node, type ParentNode, type RatchetTree } from "../messages/ratchetTreeNodes.js";
+import { computeTreeHash } from "./treeHash.js";
+import { left, leafIndex, level, MAX_LEAVES, nodeWidth, parentUnbounded, right, root, type LeafIndex, type NodeIndex } from "./treeMath.js";
+
+const EMPTY: readonly NodeIndex[] = Object.freeze([]);
+
+/** A member of the group: a non-blank leaf. */
+export interface Member {
+  leafIndex: LeafIndex;
+  leafNode: LeafNode;
+}
+
+/** A node of a filtered direct path with the child of it that lies on the copath (§4.1.2). */
+export interface FilteredPathStep {
+  node: NodeIndex;
+  copathChild: NodeIndex;
+}
+
+/** Encryption keys of every node and signature keys of every leaf, by hex. */
+interface KeyIndex {
+  encryption: Map<string, NodeIndex>;
+  signature: Map<string, LeafIndex>;
+}
+
+const parentOf = (x: number): number => parentUnbounded(x as NodeIndex);
+
+export class PublicRatchetTree {
+  readonly suite: CipherSuite;
+  #leafCount: number;
+  #nodes: (Node | undefined)[];
+  #hashes: (Uint8Array | undefined)[];
+  #resolutions: (readonly NodeIndex[] | undefined)[];
+  #keys: KeyIndex | undefined;
+
+  private constructor(suite: CipherSuite, leafCount: number, nodes: (Node | undefined)[], hashes: (Uint8Array | undefined)[], resolutions: (readonly NodeIndex[] | undefined)[], keys: KeyIndex | undefined) {
+    this.suite = suite;
+    this.#leafCount = leafCount;
+    this.#nodes = nodes;
+    this.#hashes = hashes;
+    this.#resolutions = resolutions;
+    this.#keys = keys;
+  }
+
+  /** A one-member tree (group creation, §11). */
+  static create(suite: CipherSuite, leaf: LeafNode): PublicRatchetTree {
+    return new PublicRatchetTree(suite, 1, [{ nodeType: NodeType.leaf, leafNode: leaf }], [undefined], [undefined], undefined);
+  }
+
+  /**
+   * A tree from the `ratchet_tree` extension's node list (§12.4.3.3): padded
+   * with blanks to 2^(d+1)-1 nodes; leaves must sit at even indices and
+   * parents at odd ones (TREE_INVALID_STRUCTURE otherwise). The nodes are
+   * used as they are, not copied. This checks structure only: run
+   * validateRatchetTree before trusting the tree.
+   */
+  static fromNodes(suite: CipherSuite, nodes: readonly (Node | undefined)[]): PublicRatchetTree {
+    if (nodes.length === 0) throw new MlsError("TREE_INVALID_STRUCTURE", "a ratchet tree has at least one node");
+    if (nodes[nodes.length - 1] === undefined) throw new MlsError("TREE_INVALID_STRUCTURE", "the last node of a ratchet tree must not be blank");
+    let leafCount = 1;
+    while (nodeWidth(leafCount) < nodes.length) {
+      leafCount *= 2;
+      if (leafCount > MAX_LEAVES) throw new MlsError("TREE_INVALID_STRUCTURE", "ratchet tree too large");
+    }
+    const width = nodeWidth(leafCount);
+    const out: (Node | undefined)[] = new Array<Node | undefined>(width);
+    for (let i = 0; i < width; i++) {
+      const n = i < nodes.length ? nodes[i] : undefined;
+      if (n !== undefined && n.nodeType !== ((i & 1) === 0 ? NodeType.leaf : NodeType.parent)) {
+        throw new MlsError("TREE_INVALID_STRUCTURE", `node ${i} has the wrong type for its position`);
+      }
+      out[i] = n;
+    }
+    return new PublicRatchetTree(suite, leafCount, out, new Array(width).fill(undefined), new Array(width).fill(undefined), undefined);
+  }
+
+  /** Decodes the `ratchet_tree` extension value (optional<Node> ratchet_tree<V>). */
+  static decode(suite: CipherSuite, bytes: Uint8Array): PublicRatchetTree {
+    return PublicRatchetTree.fromNodes(suite, decode(ratchetTreeCodec, bytes));
+  }
+
+  /** The node list of the `ratchet_tree` extension: trailing blank nodes removed (§12.4.3.3). */
+  toNodes(): RatchetTree {
+    let end = this.#nodes.length;
+    while (end > 0 && this.#nodes[end - 1] === undefined) end--;
+    return this.#nodes.slice(0, end);
+  }
+
+  /** Encodes the `ratchet_tree` extension value. */
+  encode(): Uint8Array {
+    return encode(ratchetTreeCodec, this.toNodes());
+  }
+
+  /** An independent copy (nodes are shared: they are never mutated in place). */
+  clone(): PublicRatchetTree {
+    const keys = this.#keys === undefined ? undefined : { encryption: new Map(this.#keys.encryption), signature: new Map(this.#keys.signature) };
+    return new PublicRatchetTree(this.suite, this.#leafCount, this.#nodes.slice(), this.#hashes.slice(), this.#resolutions.slice(), keys);
+  }
+
+  // -------------------------------------------------------------------------
+  // Reading
+
+  /** Number of leaves, a power of two (blank leaves included). */
+  get leafCount(): number {
+    return this.#leafCount;
+  }
+
+  get nodeCount(): number {
+    return this.#nodes.length;
+  }
+
+  get root(): NodeIndex {
+    return root(this.#leafCount);
+  }
+
+  /** The node at `x`; undefined when blank (or outside the tree). */
+  node(x: NodeIndex): Node | undefined {
+    return this.#nodes[x];
+  }
+
+  /** The LeafNode of leaf `l`; undefined when blank (or outside the tree). */
+  leafNode(l: LeafIndex): LeafNode | undefined {
+    const n = this.#nodes[2 * l];
+    return n?.nodeType === NodeType.leaf ? n.leafNode : undefined;
+  }
+
+  /** The ParentNode at odd node index `x`; undefined when blank. */
+  parentNode(x: NodeIndex): ParentNode | undefined {
+    const n = this.#nodes[x];
+    return n?.nodeType === NodeType.parent ? n.parentNode : undefined;
+  }
+
+  /** The leaf node of `l`, throwing TREE_INVALID_LEAF when it is blank or out of range. */
+  requireLeafNode(l: LeafIndex): LeafNode {
+    const n = this.leafNode(l);
+    if (n === undefined) throw new MlsError("TREE_INVALID_LEAF", `leaf ${l} is blank or outside a tree of ${this.#leafCount} leaves`);
+    return n;
+  }
+
+  /** The non-blank leaves, in leaf order. */
+  members(): Member[] {
+    const out: Member[] = [];
+    for (let i = 0; i < this.#nodes.length; i += 2) {
+      const n = this.#nodes[i];
+      if (n?.nodeType === NodeType.leaf) out.push({ leafIndex: (i / 2) as LeafIndex, leafNode: n.leafNode });
+    }
+    return out;
+  }
+
+  /** The number of non-blank leaves. */
+  memberCount(): number {
+    let c = 0;
+    for (let i = 0; i < this.#nodes.length; i += 2) if (this.#nodes[i] !== undefined) c++;
+    return c;
+  }
+
+  /** The leftmost blank leaf, or undefined when every leaf is taken (§12.1.1). */
+  leftmostBlankLeaf(): LeafIndex | undefined {
+    for (let i = 0; i < this.#nodes.length; i += 2) if (this.#nodes[i] === undefined) return (i / 2) as LeafIndex;
+    return undefined;
+  }
+
+  /** Whether `l` is a leaf index inside this tree. */
+  hasLeaf(l: number): boolean {
+    return Number.isInteger(l) && l >= 0 && l < this.#leafCount;
+  }
+
+  // -------------------------------------------------------------------------
+  // Resolution and filtered paths (§4.1.1, §4.1.2)
+
+  /**
+   * The resolution of node x (§4.1.1): a non-blank node followed by its
+   * unmerged leaves; for a blank parent, its children's resolutions
+   * concatenated. Cached per parent node; the array must not be modified.
+   */
+  resolution(x: NodeIndex): readonly NodeIndex[] {
+    if ((x & 1) === 0) return this.#nodes[x] === undefined ? EMPTY : [x];
+    const cached = this.#resolutions[x];
+    if (cached !== undefined) return cached;
+    const n = this.#nodes[x];
+    let r: readonly NodeIndex[];
+    if (n?.nodeType === NodeType.parent) {
+      const out: NodeIndex[] = [x];
+      for (const u of n.parentNode.unmergedLeaves) out.push((2 * u) as NodeIndex);
+      r = out;
+    } else {
+      const a = this.resolution(left(x));
+      const b = this.resolution(right(x));
+      r = a.length === 0 ? b : b.length === 0 ? a : a.concat(b);
+    }
+    this.#resolutions[x] = r;
+    return r;
+  }
+
+  /** The steps of leaf l's direct path whose copath child has a non-empty resolution (§4.1.2), leaf to root. */
+  filteredPath(l: LeafIndex): FilteredPathStep[] {
+    this.#checkLeaf(l);
+    const r = root(this.#leafCount);
+    const out: FilteredPathStep[] = [];
+    let x = 2 * l;
+    while (x !== r) {
+      const p = parentOf(x);
+      const k = level(p as NodeIndex);
+      const sib = (x < p ? (p ^ (3 << (k - 1))) >>> 0 : (p ^ (1 << (k - 1))) >>> 0) as NodeIndex;
+      if (this.resolution(sib).length > 0) out.push({ node: p as NodeIndex, copathChild: sib });
+      x = p;
+    }
+    return out;
+  }
+
+  /** The filtered direct path of leaf l (§4.1.2). */
+  filteredDirectPath(l: LeafIndex): NodeIndex[] {
+    return this.filteredPath(l).map((s) => s.node);
+  }
+
+  /** The copath children matching filteredDirectPath(l), in the same order. */
+  filteredCopath(l: LeafIndex): NodeIndex[] {
+    return this.filteredPath(l).map((s) => s.copathChild);
+  }
+
+  // -------------------------------------------------------------------------
+  // Hashes (§7.8)
+
+  /** The tree hash of the root. */
+  treeHash(): Uint8Array {
+    return computeTreeHash(this, root(this.#leafCount), this.#hashes);
+  }
+
+  /** The tree hash of node x; cached until x or a descendant changes. */
+  nodeTreeHash(x: NodeIndex): Uint8Array {
+    if (x >= this.#nodes.length) throw new MlsError("INVALID_ARGUMENT", `node ${x} is outside the tree`);
+    return computeTreeHash(this, x, this.#hashes);
+  }
+
+  /** The hash cache, for treeHash.ts/parentHash.ts helpers that compute variants of tree hashes. */
+  get hashCache(): (Uint8Array | undefined)[] {
+    return this.#hashes;
+  }
+
+  // -------------------------------------------------------------------------
+  // Key lookup
+
+  #keyIndex(): KeyIndex {
+    if (this.#keys !== undefined) return this.#keys;
+    const keys: KeyIndex = { encryption: new Map(), signature: new Map() };
+    for (let i = 0; i < this.#nodes.length; i++) {
+      const n = this.#nodes[i];
+      if (n !== undefined) indexNode(keys, i as NodeIndex, n);
+    }
+    this.#keys = keys;
+    return keys;
+  }
+
+  /** The leaf whose LeafNode has this signature key. */
+  findLeafBySignatureKey(signatureKey: Uint8Array): LeafIndex | undefined {
+    return this.#keyIndex().signature.get(toHex(signatureKey));
+  }
+
+  /** The leaf whose LeafNode has this encryption key. */
+  findLeafByEncryptionKey(encryptionKey: Uint8Array): LeafIndex | undefined {
+    const x = this.#keyIndex().encryption.get(toHex(encryptionKey));
+    return x !== undefined && (x & 1) === 0 ? ((x / 2) as LeafIndex) : undefined;
+  }
+
+  /** The node (leaf or parent) holding this encryption key. */
+  findNodeByEncryptionKey(encryptionKey: Uint8Array): NodeIndex | undefined {
+    return this.#keyIndex().encryption.get(toHex(encryptionKey));
+  }
+
+  // -------------------------------------------------------------------------
+  // Changing the tree
+
+  #checkLeaf(l: number): void {
+    if (!this.hasLeaf(l)) throw new MlsError("TREE_INVALID_LEAF", `leaf ${l} is outside a tree of ${this.#leafCount} leaves`);
+  }
+
+  /** Replaces node x and clears the caches that depended on it. */
+  #set(x: NodeIndex, n: Node | undefined): void {
+    const old = this.#nodes[x];
+    if (old === n) return;
+    if (this.#keys !== undefined) {
+      if (old !== undefined) unindexNode(this.#keys, x, old);
+      if (n !== undefined) indexNode(this.#keys, x, n);
+    }
+    this.#nodes[x] = n;
+    const r = root(this.#leafCount);
+    let y: number = x;
+    for (;;) {
+      this.#hashes[y] = undefined;
+      this.#resolutions[y] = undefined;
+      if (y === r) break;
+      y = parentOf(y);
+    }
+  }
+
+  /** Sets (or blanks) leaf l. */
+  setLeafNode(l: LeafIndex, leaf: LeafNode | undefined): void {
+    this.#checkLeaf(l);
+    this.#set((2 * l) as NodeIndex, leaf === undefined ? undefined : { nodeType: NodeType.leaf, leafNode: leaf });
+  }
+
+  /** Sets (or blanks) the parent node at odd index x. */
+  setParentNode(x: NodeIndex, parent: ParentNode | undefined): void {
+    if ((x & 1) !== 1 || x >= this.#nodes.length) throw new MlsError("INVALID_ARGUMENT", `node ${x} is not a parent of this tree`);
+    this.#set(x, parent === undefined ? undefined : { nodeType: NodeType.parent, parentNode: parent });
+  }
+
+  /** Blanks every node on leaf l's direct path. */
+  blankDirectPath(l: LeafIndex): void {
+    this.#checkLeaf(l);
+    const r = root(this.#leafCount);
+    let x = 2 * l;
+    while (x !== r) {
+      x = parentOf(x);
+      if (this.#nodes[x] !== undefined) this.#set(x as NodeIndex, undefined);
+    }
+  }
+
+  /** Doubles the leaf count: a new blank root over the old tree and a blank right subtree (§7.7). */
+  extend(): void {
+    if (this.#leafCount * 2 > MAX_LEAVES) throw new MlsError("TREE_INVALID_STRUCTURE", "the tree cannot grow further");
+    const width = nodeWidth(this.#leafCount * 2);
+    for (let i = this.#nodes.length; i < width; i++) {
+      this.#nodes.push(undefined);
+      this.#hashes.push(undefined);
+      this.#resolutions.push(undefined);
+    }
+    this.#leafCount *= 2;
+  }
+
+  /**
+   * Removes right subtrees without a non-blank leaf (§12.1.3): afterwards the
+   * tree has 2^d leaves for the smallest d with 2^d > the rightmost non-blank leaf.
+   */
+  truncate(): void {
+    let last = -1;
+    for (let i = this.#nodes.length - 1; i >= 0; i -= 2) {
+      if (this.#nodes[i] !== undefined) {
+        last = i / 2;
+        break;
+      }
+    }
+    let count = this.#leafCount;
+    while (count > 1 && count / 2 > last) count /= 2;
+    if (count === this.#leafCount) return;
+    const width = nodeWidth(count);
+    if (this.#keys !== undefined) {
+      for (let i = width; i < this.#nodes.length; i++) {
+        const n = this.#nodes[i];
+        if (n !== undefined) unindexNode(this.#keys, i as NodeIndex, n);
+      }
+    }
+    this.#nodes.length = width;
+    this.#hashes.length = width;
+    this.#resolutions.length = width;
+    this.#leafCount = count;
+  }
+
+  /**
+   * Add (§12.1.1): the leftmost blank leaf (extending the tree when there is
+   * none) gets `leaf`, and its index joins the unmerged_leaves of every
+   * non-blank parent above it. Returns the new leaf's index.
+   */
+  addLeaf(leaf: LeafNode): LeafIndex {
+    let l = this.leftmostBlankLeaf();
+    if (l === undefined) {
+      l = leafIndex(this.#leafCount);
+      this.extend();
+    }
+    const r = root(this.#leafCount);
+    let x = 2 * l;
+    while (x !== r) {
+      x = parentOf(x);
+      const n = this.#nodes[x];
+      if (n?.nodeType === NodeType.parent) {
+        const p = n.parentNode;
+        // Keep unmerged_leaves sorted (§7.1): the new leaf may sit left of earlier ones.
+        const u = p.unmergedLeaves.slice();
+        let i = u.length;
+        while (i > 0 && u[i - 1]! > l) i--;
+        u.splice(i, 0, l);
+        this.#set(x as NodeIndex, { nodeType: NodeType.parent, parentNode: { encryptionKey: p.encryptionKey, parentHash: p.parentHash, unmergedLeaves: u } });
+      }
+    }
+    this.#set((2 * l) as NodeIndex, { nodeType: NodeType.leaf, leafNode: leaf });
+    return l;
+  }
+
+  /** Update (§12.1.2): replace leaf l's LeafNode and blank its direct path. */
+  updateLeaf(l: LeafIndex, leaf: LeafNode): void {
+    this.requireLeafNode(l);
+    this.setLeafNode(l, leaf);
+    this.blankDirectPath(l);
+  }
+
+  /** Remove (§12.1.3): blank leaf l and its direct path, then truncate. */
+  removeLeaf(l: LeafIndex): void {
+    this.requireLeafNode(l);
+    this.setLeafNode(l, undefined);
+    this.blankDirectPath(l);
+    this.truncate();
+  }
+}
+
+function indexNode(keys: KeyIndex, x: NodeIndex, n: Node): void {
+  if (n.nodeType === NodeType.leaf) {
+    keys.encryption.set(toHex(n.leafNode.encryptionKey), x);
+    keys.signature.set(toHex(n.leafNode.signatureKey), (x / 2) as LeafIndex);
+  } else {
+    keys.encryption.set(toHex(n.parentNode.encryptionKey), x);
+  }
+}
+
+function unindexNode(keys: KeyIndex, x: NodeIndex, n: Node): void {
+  // A duplicate key (only in a tree that fails validation) may map to another node: leave that entry alone.
+  const e = n.nodeType === NodeType.leaf ? n.leafNode.encryptionKey : n.parentNode.encryptionKey;
+  const eh = toHex(e);
+  if (keys.encryption.get(eh) === x) keys.encryption.delete(eh);
+  if (n.nodeType === NodeType.leaf) {
+    const sh = toHex(n.leafNode.signatureKey);
+    if (keys.signature.get(sh) === x / 2) keys.signature.delete(sh);
+  }
+}
