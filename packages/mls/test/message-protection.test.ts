@@ -3,6 +3,7 @@
  * failure modes of PublicMessage / PrivateMessage protection, by error code.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { bytesEqual, toHex } from "../src/codec/bytes.js";
 import { decode, encode, Writer } from "../src/codec/tls.js";
 import type { CipherSuite, CryptoProvider } from "../src/crypto/cipherSuite.js";
@@ -307,6 +308,25 @@ describe.each([1, 2])("message protection behaviour, cipher suite %i", (suiteId)
       expect(got.generation).toBe(i);
       expect(got.content.contentType === ContentType.application && toHex(got.content.applicationData)).toBe(toHex(data.subarray(0, 100 + i)));
     }
+  });
+
+  it("any data, authenticated_data and padding multiple round-trips through a PrivateMessage", async () => {
+    const e = syntheticEpoch(cs);
+    const sender = e.priv();
+    const receiver = e.priv();
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 100 }), fc.integer({ min: 1, max: 300 }), async (bytes, ad, multiple) => {
+        const ac = await signFramedContent(cs, (await signer(2)).privateKey, WireFormat.privateMessage, app(sender, 2, bytes, ad), sender.groupContext);
+        const sealed = await protectPrivateMessage(sender, ac, { padding: { kind: "padToMultiple", multiple } });
+        const m = decode(mlsMessageCodec, sealed);
+        if (m.wireFormat !== WireFormat.privateMessage) throw new Error("unreachable");
+        expect((m.privateMessage.ciphertext.length - 16) % multiple).toBe(0);
+        const got = await unprotectPrivateMessage(receiver, sealed, lookup);
+        expect(toHex(got.contentBytes)).toBe(toHex(ac.contentBytes));
+        expect(got.content).toEqual(ac.content);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it("authenticated_data travels in the clear but is authenticated", async () => {

@@ -94,7 +94,7 @@ export async function signFramedContent(
 }
 
 /** §6.1: VerifyWithLabel(signature_key, "FramedContentTBS", FramedContentTBS, signature). */
-export function verifyFramedContentSignature(
+export async function verifyFramedContentSignature(
   suite: CipherSuite,
   signaturePublicKey: Uint8Array,
   ac: EncodedAuthenticatedContent,

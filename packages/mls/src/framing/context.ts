@@ -119,5 +119,6 @@ export function framedContentBodyOffset(contentBytes: Uint8Array): number {
   at += senderType === SenderType.member || senderType === SenderType.external ? 5 : 1;
   const [adLen, adSize] = readVarint(contentBytes, at);
   at += adSize + adLen + 1; // authenticated_data<V>, content_type
+  if (at > contentBytes.length) throw new MlsError("INVALID_ARGUMENT", "contentBytes is not an encoded FramedContent");
   return at;
 }
