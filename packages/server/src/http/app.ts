@@ -1,0 +1,100 @@
+/**
+ * createConclaveServer: the fastify application of the Conclave DS + AS.
+ *
+ * - Routes under /v1, JSON for control; `message/mls` bodies (RFC 9420 §17.10
+ *   media type) are parsed to Uint8Array for the DS's MLS routes.
+ * - Every error is `{ "error": { "code", "message" } }` (errors.ts).
+ * - Body size limits (413), token-bucket rate limits per IP and per client
+ *   (429 + Retry-After), bearer-token authentication on `auth: true` routes.
+ * - The OpenAPI 3.1 document at /v1/openapi.json is generated from the routes.
+ *
+ * The DS plugs in by adding its service to ConclaveContext and its routes
+ * module to ROUTE_MODULES.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { CryptoProvider } from "@conclave/mls";
+import { AuthenticationService } from "../as/service.js";
+import { defaultCryptoProvider, systemClock, type Clock } from "../crypto.js";
+import { openStore } from "../storage/index.js";
+import type { Store } from "../storage/store.js";
+import type { ConclaveContext, RouteModule } from "./context.js";
+import { installErrorHandling, RateLimitError } from "./errors.js";
+import { DEFAULT_LIMITS, type ConclaveServerOptions, type ServerLimits } from "./options.js";
+import { TokenBucketLimiter } from "./rateLimit.js";
+import { RouteRegistry } from "./registry.js";
+import { accountRoutes } from "./routes/accounts.js";
+import { credentialRoutes } from "./routes/credentials.js";
+import { healthRoutes } from "./routes/health.js";
+import { transparencyRoutes } from "./routes/transparency.js";
+
+/** Route modules in registration order. */
+export const ROUTE_MODULES: readonly RouteModule[] = [healthRoutes, accountRoutes, credentialRoutes, transparencyRoutes];
+
+export const MLS_MEDIA_TYPE = "message/mls";
+
+function isStore(s: ConclaveServerOptions["store"]): s is Store {
+  return typeof (s as Store).transaction === "function";
+}
+
+function rateLimited(limiter: TokenBucketLimiter, key: string): void {
+  const r = limiter.take(key);
+  if (!r.ok) throw new RateLimitError(Math.max(1, Math.ceil(r.retryAfterMs / 1000)));
+}
+
+export async function createConclaveServer(options: ConclaveServerOptions): Promise<FastifyInstance> {
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const clock: Clock = options.clock ?? systemClock;
+  const crypto: CryptoProvider = options.crypto ?? defaultCryptoProvider;
+  const domain = options.domain ?? "localhost";
+  const ownsStore = !isStore(options.store);
+  const store = isStore(options.store) ? options.store : await openStore(options.store);
+
+  let as: AuthenticationService;
+  try {
+    as = await AuthenticationService.create({
+      store,
+      crypto,
+      clock,
+      domain,
+      challengeTtlMs: limits.challengeTtlMs,
+      tokenTtlMs: limits.tokenTtlMs,
+      credentialTtlMs: limits.credentialTtlMs,
+    });
+  } catch (e) {
+    if (ownsStore) await store.close();
+    throw e;
+  }
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    trustProxy: options.trustProxy ?? false,
+    bodyLimit: limits.jsonBodyBytes,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+  });
+  installErrorHandling(app);
+
+  app.addContentTypeParser(MLS_MEDIA_TYPE, { parseAs: "buffer", bodyLimit: limits.mlsBodyBytes }, (_req, body, done) => {
+    const b = body as Buffer;
+    done(null, new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+  });
+
+  const perIp = limits.rateLimitPerIp === false ? undefined : new TokenBucketLimiter(limits.rateLimitPerIp, clock);
+  const perClient = limits.rateLimitPerClient === false ? undefined : new TokenBucketLimiter(limits.rateLimitPerClient, clock);
+  if (perIp !== undefined) {
+    app.addHook("onRequest", async (request: FastifyRequest) => rateLimited(perIp, `ip:${request.ip}`));
+  }
+
+  app.decorateRequest("client", null);
+  const authenticate = async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    request.client = await as.auth.authenticate(request.headers.authorization);
+    if (perClient !== undefined) rateLimited(perClient, `client:${request.client.id}`);
+  };
+
+  const routes = new RouteRegistry(app, authenticate);
+  const ctx: ConclaveContext = { store, as, crypto, clock, limits, domain, routes };
+  app.decorate("conclave", ctx);
+  for (const register of ROUTE_MODULES) register(ctx);
+
+  if (ownsStore) app.addHook("onClose", async () => store.close());
+  return app;
+}

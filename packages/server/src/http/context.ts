@@ -1,0 +1,53 @@
+/**
+ * What route modules receive: the services, the limits, and the registry to
+ * define routes with. The DS adds its service here and its routes module to
+ * ROUTE_MODULES in app.ts.
+ */
+import type { FastifyRequest } from "fastify";
+import { ApiError } from "@conclave/api";
+import type { CryptoProvider } from "@conclave/mls";
+import type { AuthenticationService } from "../as/service.js";
+import type { AuthenticatedClient } from "../auth/clientAuth.js";
+import type { Clock } from "../crypto.js";
+import type { Store } from "../storage/store.js";
+import type { ServerLimits } from "./options.js";
+import type { RouteRegistry } from "./registry.js";
+
+export interface ConclaveContext {
+  readonly store: Store;
+  readonly as: AuthenticationService;
+  readonly crypto: CryptoProvider;
+  readonly clock: Clock;
+  readonly limits: ServerLimits;
+  readonly domain: string;
+  readonly routes: RouteRegistry;
+}
+
+export type RouteModule = (ctx: ConclaveContext) => void;
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set by the authenticate pre-handler on routes defined with `auth: true`. */
+    client: AuthenticatedClient | null;
+  }
+  interface FastifyInstance {
+    conclave: ConclaveContext;
+  }
+}
+
+/** The authenticated client of a request on an `auth: true` route. */
+export function clientOf(request: FastifyRequest): AuthenticatedClient {
+  if (request.client === null) throw new ApiError("AUTH_REQUIRED", "this route needs an Authorization: Bearer token");
+  return request.client;
+}
+
+/** A query-string integer already matched by `queryInteger`'s pattern. */
+export function intParam(value: string | undefined, fallback?: number): number {
+  if (value === undefined) {
+    if (fallback === undefined) throw new ApiError("BAD_REQUEST", "missing integer parameter");
+    return fallback;
+  }
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new ApiError("BAD_REQUEST", `not a non-negative integer: ${value}`);
+  return n;
+}

@@ -1,0 +1,51 @@
+/** Options of createConclaveServer and their defaults. */
+import type { FastifyServerOptions } from "fastify";
+import type { CryptoProvider } from "@conclave/mls";
+import type { Clock } from "../crypto.js";
+import type { StoreConfig } from "../storage/index.js";
+import type { Store } from "../storage/store.js";
+import type { TokenBucketConfig } from "./rateLimit.js";
+
+export interface ServerLimits {
+  /** Largest JSON body, bytes (413 PAYLOAD_TOO_LARGE above). */
+  readonly jsonBodyBytes: number;
+  /** Largest message/mls body, bytes. */
+  readonly mlsBodyBytes: number;
+  /** Token bucket per remote IP over all requests; false disables. */
+  readonly rateLimitPerIp: TokenBucketConfig | false;
+  /** Token bucket per authenticated client; false disables. */
+  readonly rateLimitPerClient: TokenBucketConfig | false;
+  readonly challengeTtlMs: number;
+  readonly tokenTtlMs: number;
+  /** Lifetime of issued credentials. */
+  readonly credentialTtlMs: number;
+  /** Most transparency-log leaves per GET /v1/transparency/leaves. */
+  readonly maxLeavesPerPage: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  jsonBodyBytes: 64 * 1024,
+  mlsBodyBytes: 1024 * 1024,
+  rateLimitPerIp: { capacity: 300, refillPerSecond: 50 },
+  rateLimitPerClient: { capacity: 120, refillPerSecond: 20 },
+  challengeTtlMs: 60_000,
+  tokenTtlMs: 24 * 3600_000,
+  credentialTtlMs: 90 * 24 * 3600_000,
+  maxLeavesPerPage: 1000,
+};
+
+export interface ConclaveServerOptions {
+  /** An open Store (the caller closes it), or a config the server opens and closes with itself. */
+  readonly store: Store | StoreConfig;
+  /** The AS domain in identities "user@domain#device" (default "localhost"). */
+  readonly domain?: string;
+  readonly limits?: Partial<ServerLimits>;
+  /** Milliseconds since the Unix epoch (tests inject a controllable clock). */
+  readonly clock?: Clock;
+  /** MLS crypto provider for signature verification and tree-head signing (default: node provider). */
+  readonly crypto?: CryptoProvider;
+  /** fastify logger option (default false). */
+  readonly logger?: FastifyServerOptions["logger"];
+  /** Trust X-Forwarded-For for client IPs (behind a reverse proxy). Default false. */
+  readonly trustProxy?: boolean;
+}
