@@ -73,6 +73,8 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
   });
   installErrorHandling(app);
 
+  // Control bodies are JSON only: drop fastify's default text/plain parser (415 instead).
+  app.removeContentTypeParser("text/plain");
   app.addContentTypeParser(MLS_MEDIA_TYPE, { parseAs: "buffer", bodyLimit: limits.mlsBodyBytes }, (_req, body, done) => {
     const b = body as Buffer;
     done(null, new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
