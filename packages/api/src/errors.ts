@@ -38,8 +38,9 @@ export const API_ERROR_STATUS = {
   CLIENT_EXISTS: 409,
   SIGNATURE_KEY_IN_USE: 409, // another client already registered this signature key
   CREDENTIAL_REVOKED: 409, // asked to re-issue a credential that was revoked
-  // 413, 415, 429
+  // 413, 414, 415, 429
   PAYLOAD_TOO_LARGE: 413,
+  URI_TOO_LONG: 414, // a path parameter longer than the router accepts
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429, // with a Retry-After header (seconds)
   // 5xx

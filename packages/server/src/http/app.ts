@@ -18,7 +18,7 @@ import { defaultCryptoProvider, systemClock, type Clock } from "../crypto.js";
 import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/store.js";
 import type { ConclaveContext, RouteModule } from "./context.js";
-import { installErrorHandling, RateLimitError } from "./errors.js";
+import { frameworkErrorHandler, installErrorHandling, RateLimitError } from "./errors.js";
 import { DEFAULT_LIMITS, type ConclaveServerOptions, type ServerLimits } from "./options.js";
 import { TokenBucketLimiter } from "./rateLimit.js";
 import { RouteRegistry } from "./registry.js";
@@ -69,6 +69,7 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
     logger: options.logger ?? false,
     trustProxy: options.trustProxy ?? false,
     bodyLimit: limits.jsonBodyBytes,
+    frameworkErrors: frameworkErrorHandler,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
   });
   installErrorHandling(app);

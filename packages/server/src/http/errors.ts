@@ -25,6 +25,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: "MALFORMED_JSON",
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: "BAD_REQUEST",
   FST_ERR_CTP_EMPTY_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+  FST_ERR_MAX_PARAM_LENGTH: "URI_TOO_LONG",
+  FST_ERR_BAD_URL: "BAD_REQUEST",
+  FST_ERR_ASYNC_CONSTRAINT: "BAD_REQUEST",
 };
 
 /** Driver errors that mean "the database is not there right now". */
@@ -61,13 +64,20 @@ export function toErrorResponse(error: unknown): { status: number; body: ErrorBo
   return { status: 500, body: { error: { code: "INTERNAL", message: "internal server error" } }, internal: true };
 }
 
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const r = toErrorResponse(error);
+  if (r.internal) request.log.error({ err: error }, "request failed");
+  if (r.retryAfter !== undefined) void reply.header("retry-after", String(r.retryAfter));
+  return reply.code(r.status).type("application/json; charset=utf-8").send(r.body);
+}
+
+/** For fastify's `frameworkErrors` option: router-level failures (bad URL, over-long parameter). */
+export function frameworkErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  sendError(error, request, reply);
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const r = toErrorResponse(error);
-    if (r.internal) request.log.error({ err: error }, "request failed");
-    if (r.retryAfter !== undefined) void reply.header("retry-after", String(r.retryAfter));
-    return reply.code(r.status).type("application/json; charset=utf-8").send(r.body);
-  });
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => sendError(error, request, reply));
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     const body: ErrorBody = { error: { code: "NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]}` } };
     return reply.code(404).type("application/json; charset=utf-8").send(body);
