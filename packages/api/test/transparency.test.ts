@@ -220,3 +220,32 @@ describe("BindingLeaf and TreeHeadTBS encodings", () => {
     expect(codeOf(bigTs)).toBe("DECODE_INVALID");
   });
 });
+
+describe("signed tree heads", async () => {
+  const { nodeCryptoProvider } = await import("../../mls/src/crypto/node/index.js");
+  const { toBase64Url } = await import("../src/base64url.js");
+  const { verifySignedTreeHead, TREE_HEAD_LABEL } = await import("../src/transparency.js");
+  const suite = nodeCryptoProvider.suite(1);
+  const keys = await suite.signatureGenerateKeyPair();
+  const head = { treeSize: 12, timestamp: 1_700_000_000_000, rootHash: sha256(new Uint8Array([1])) };
+  const signature = await suite.signWithLabel(keys.privateKey, TREE_HEAD_LABEL, encodeTreeHeadTBS(head));
+  const sth = { treeSize: 12, timestamp: head.timestamp, rootHash: toBase64Url(head.rootHash), signature: toBase64Url(signature) };
+
+  it("accepts the log key's signature and returns the head", async () => {
+    expect(await verifySignedTreeHead(suite, keys.publicKey, sth)).toEqual(head);
+  });
+
+  it("rejects any change, another key, another suite and malformed fields", async () => {
+    const other = await suite.signatureGenerateKeyPair();
+    expect(await verifySignedTreeHead(suite, keys.publicKey, { ...sth, treeSize: 13 })).toBeUndefined();
+    expect(await verifySignedTreeHead(suite, keys.publicKey, { ...sth, timestamp: sth.timestamp + 1 })).toBeUndefined();
+    expect(await verifySignedTreeHead(suite, keys.publicKey, { ...sth, rootHash: toBase64Url(sha256(new Uint8Array([2]))) })).toBeUndefined();
+    expect(await verifySignedTreeHead(suite, other.publicKey, sth)).toBeUndefined();
+    expect(await verifySignedTreeHead(nodeCryptoProvider.suite(3), keys.publicKey, sth)).toBeUndefined();
+    expect(await verifySignedTreeHead(suite, new Uint8Array(5), sth)).toBeUndefined();
+    expect(await verifySignedTreeHead(suite, keys.publicKey, { ...sth, rootHash: "A" })).toBeUndefined();
+    expect(await verifySignedTreeHead(suite, keys.publicKey, { ...sth, rootHash: toBase64Url(new Uint8Array(31)) })).toBeUndefined();
+    expect(await verifySignedTreeHead(suite, keys.publicKey, { ...sth, treeSize: -1 })).toBeUndefined();
+    expect(await verifySignedTreeHead(suite, keys.publicKey, { ...sth, signature: sth.signature.slice(0, -2) })).toBeUndefined();
+  });
+});
