@@ -17,7 +17,6 @@ export const API_ERROR_STATUS = {
   INVALID_BASE64URL: 400, // a byte field is not canonical unpadded base64url
   INVALID_NAME: 400, // a user name, device id or identity does not follow the identity rules
   INVALID_SIGNATURE_KEY: 400, // a signature public key has the wrong form for its cipher suite
-  INVALID_CREDENTIAL: 400, // a credential cannot be parsed (beyond the TLS codec: e.g. bad DER)
   TREE_SIZE_INVALID: 400, // a transparency-log size or index outside the log
   // 401: who you are is not established
   AUTH_REQUIRED: 401, // no bearer token on a route that needs one

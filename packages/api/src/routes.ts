@@ -224,8 +224,7 @@ export type ValidationFailure =
   | "reference_mismatch" // presented identity does not match the reference identifier
   | "revoked"
   | "expired"
-  | "not_yet_valid"
-  | "unsupported_credential_type";
+  | "not_yet_valid";
 
 export interface ValidationResult {
   valid: boolean;

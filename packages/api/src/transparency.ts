@@ -191,11 +191,9 @@ export function verifyInclusion(hash: HashFn, c: InclusionCheck): boolean {
     if (sn === 0) return false;
     if (isOdd(fn) || fn === sn) {
       r = hashChildren(hash, p, r);
-      if (!isOdd(fn)) {
-        while (!isOdd(fn) && fn !== 0) {
-          fn = half(fn);
-          sn = half(sn);
-        }
+      while (!isOdd(fn) && fn !== 0) {
+        fn = half(fn);
+        sn = half(sn);
       }
     } else {
       r = hashChildren(hash, r, p);
@@ -241,11 +239,9 @@ export function verifyConsistency(hash: HashFn, c: ConsistencyCheck): boolean {
     if (isOdd(fn) || fn === sn) {
       fr = hashChildren(hash, p, fr);
       sr = hashChildren(hash, p, sr);
-      if (!isOdd(fn)) {
-        while (!isOdd(fn) && fn !== 0) {
-          fn = half(fn);
-          sn = half(sn);
-        }
+      while (!isOdd(fn) && fn !== 0) {
+        fn = half(fn);
+        sn = half(sn);
       }
     } else {
       sr = hashChildren(hash, sr, p);

@@ -290,6 +290,15 @@ describe.each(ENGINES)("Authentication Service [$name]", (engine) => {
       s.clock.advance(3600_000);
     });
 
+    it("never re-issues a revoked basic credential", async () => {
+      const d = await registerDevice(s, "ivy", "phone");
+      const b = (await issue(d, "basic")).body;
+      await s.request("POST", `/v1/as/credentials/${b.credential.credentialId}/revoke`, { json: { reason: "test" }, token: d.token });
+      const again = await issue(d, "basic");
+      expect([again.status, errorCode(again)]).toEqual([409, "CREDENTIAL_REVOKED"]);
+      expect((await issue(d, "x509")).status).toBe(201); // the client itself is not revoked
+    });
+
     it("revoking a client revokes its credentials and stops further issuance", async () => {
       const secret = (await s.request<{ accountSecret: string }>("POST", "/v1/accounts", { json: { user: "henry" } })).body.accountSecret;
       const old = await registerDevice(s, "henry", "old", 1, secret);

@@ -145,7 +145,7 @@ export const validationResult = object({
   valid: { type: "boolean" },
   failure: {
     type: ["string", "null"],
-    enum: ["unknown_credential", "untrusted_chain", "key_mismatch", "suite_mismatch", "reference_mismatch", "revoked", "expired", "not_yet_valid", "unsupported_credential_type", null],
+    enum: ["unknown_credential", "untrusted_chain", "key_mismatch", "suite_mismatch", "reference_mismatch", "revoked", "expired", "not_yet_valid", null],
   },
   identity: { type: ["string", "null"] },
   credentialId,
