@@ -18,6 +18,7 @@
 import {
   ApiError,
   bindingLeafCodec,
+  formatClientIdentity,
   fromBase64Url,
   toBase64Url,
   type CredentialKind,
@@ -62,7 +63,7 @@ export class CredentialService {
       credentialId: toBase64Url(rec.credentialHash),
       type: kindOf(rec.credentialType),
       credential: toBase64Url(rec.credential),
-      identity: `${client.user}@${this.o.domain}#${client.device}`,
+      identity: formatClientIdentity({ user: client.user, domain: this.o.domain, device: client.device }),
       cipherSuite: client.cipherSuite,
       signatureKey: toBase64Url(client.signatureKey),
       notBefore: rec.notBefore,
