@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CIPHER_SUITE_IDS, utf8 } from "@conclave/mls";
-// The provider is not re-exported by @conclave/mls's index yet.
-import { nodeCryptoProvider } from "../../mls/src/crypto/node/index.js";
+import { nodeCryptoProvider } from "@conclave/mls/node";
 import { AUTH_LABEL, AuthPurpose, encodeAuthContent, signAuthChallenge, verifyAuthChallenge, type AuthContext } from "../src/auth.js";
 import { isApiError } from "../src/errors.js";
 

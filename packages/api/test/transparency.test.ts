@@ -222,7 +222,7 @@ describe("BindingLeaf and TreeHeadTBS encodings", () => {
 });
 
 describe("signed tree heads", async () => {
-  const { nodeCryptoProvider } = await import("../../mls/src/crypto/node/index.js");
+  const { nodeCryptoProvider } = await import("@conclave/mls/node");
   const { toBase64Url } = await import("../src/base64url.js");
   const { verifySignedTreeHead, TREE_HEAD_LABEL } = await import("../src/transparency.js");
   const suite = nodeCryptoProvider.suite(1);

@@ -5,8 +5,7 @@
  */
 import { createHash, randomFillSync } from "node:crypto";
 import type { CryptoProvider } from "@conclave/mls";
-// @conclave/mls does not re-export its node provider from the package index yet.
-import { nodeCryptoProvider } from "../../mls/src/crypto/node/index.js";
+import { nodeCryptoProvider } from "@conclave/mls/node";
 
 export const defaultCryptoProvider: CryptoProvider = nodeCryptoProvider;
 
