@@ -1,0 +1,211 @@
+/**
+ * Applying a proposal list (RFC 9420 §12.3) to a copy of the ratchet tree and
+ * the GroupContext extensions, in the order the RFC fixes:
+ * GroupContextExtensions, Updates, Removes, Adds (in list order), then the
+ * PSKs, ExternalInit and ReInit are collected for the key schedule.
+ *
+ * The validity rules that depend on the provisional tree run here as each
+ * proposal is applied (§12.1, §12.2: Add KeyPackages and Update LeafNodes
+ * valid against the new extensions, keys unique, required capabilities
+ * supported by every member left after a GroupContextExtensions). Signature
+ * and credential checks are gathered and run together.
+ */
+import type { CipherSuite } from "../crypto/cipherSuite.js";
+import { MlsError } from "../errors.js";
+import { ExtensionType, LeafNodeSource, ProposalType, SenderType } from "../messages/enums.js";
+import { readExtension, type Extension } from "../messages/extension.js";
+import { externalSendersCodec, requiredCapabilitiesCodec } from "../messages/extensionPayloads.js";
+import type { GroupContext } from "../messages/groupContext.js";
+import type { KeyPackage } from "../messages/keyPackage.js";
+import type { LeafNode } from "../messages/leafNode.js";
+import type { ExternalInit, ReInit } from "../messages/proposal.js";
+import type { PreSharedKeyId } from "../messages/psk.js";
+import { checkLeafNodeContents, checkLeafNodeKeysUnique, requiredCapabilitiesOf, verifyLeafNodeSignature } from "../tree/leafNodeValidation.js";
+import type { PublicRatchetTree } from "../tree/ratchetTree.js";
+import type { LeafIndex } from "../tree/treeMath.js";
+import type { CredentialValidator } from "./groupConfig.js";
+import { checkCredential, checkKeyPackageContents, verifyKeyPackageSignatures } from "./keyPackage.js";
+import { isPathRequired, type CommittedProposal } from "./proposals.js";
+
+export interface AddedMember {
+  readonly leafIndex: LeafIndex;
+  readonly keyPackage: KeyPackage;
+}
+
+export interface ChangedMember {
+  readonly leafIndex: LeafIndex;
+  /** The leaf before the change (for a Remove, the member that left). */
+  readonly leafNode: LeafNode;
+}
+
+/** The provisional state after a proposal list (§12.3). */
+export interface AppliedProposals {
+  /** A copy of the tree with the proposals applied; the original is untouched. */
+  readonly tree: PublicRatchetTree;
+  /** GroupContext extensions of the new epoch. */
+  readonly extensions: Extension[];
+  readonly extensionsChanged: boolean;
+  readonly added: AddedMember[];
+  readonly removed: ChangedMember[];
+  readonly updated: ChangedMember[];
+  /** PSKs to inject, in list order (§8.4). */
+  readonly psks: PreSharedKeyId[];
+  readonly externalInit?: ExternalInit;
+  readonly reinit?: ReInit;
+  readonly pathRequired: boolean;
+}
+
+export interface ApplyOptions {
+  readonly suite: CipherSuite;
+  readonly tree: PublicRatchetTree;
+  readonly groupContext: GroupContext;
+  /** Current time (seconds) for KeyPackage lifetimes, when the application has a clock. */
+  readonly now?: bigint;
+  readonly maxLifetime?: bigint;
+  readonly validateCredential?: CredentialValidator;
+}
+
+/** Decodes the GroupContext extensions we understand so a malformed one is rejected now, not when used. */
+function checkKnownExtensions(extensions: readonly Extension[]): void {
+  readExtension(extensions, ExtensionType.requiredCapabilities, requiredCapabilitiesCodec);
+  readExtension(extensions, ExtensionType.externalSenders, externalSendersCodec);
+}
+
+/** Credential types used by the members, and those every member supports (§7.3). */
+export function credentialTypes(tree: PublicRatchetTree): { inUse: Set<number>; supportedByAll: Set<number> } {
+  const inUse = new Set<number>();
+  let supportedByAll: Set<number> | undefined;
+  for (const m of tree.members()) {
+    inUse.add(m.leafNode.credential.credentialType);
+    const caps = m.leafNode.capabilities.credentials;
+    supportedByAll = supportedByAll === undefined ? new Set(caps) : new Set(caps.filter((c) => supportedByAll!.has(c)));
+  }
+  return { inUse, supportedByAll: supportedByAll ?? new Set() };
+}
+
+/**
+ * §11.1, §12.1.7: a GroupContextExtensions proposal is invalid when some
+ * member (other than those in `skip`) does not support the extensions or
+ * the required_capabilities it sets. PROPOSAL_UNSUPPORTED_CAPABILITIES.
+ */
+export function checkExtensionsSupported(tree: PublicRatchetTree, extensions: readonly Extension[], skip: ReadonlySet<number>): void {
+  checkKnownExtensions(extensions);
+  const required = requiredCapabilitiesOf(extensions);
+  for (const m of tree.members()) {
+    if (skip.has(m.leafIndex)) continue;
+    try {
+      checkLeafNodeContents(m.leafNode, { groupContextExtensions: extensions }, required);
+    } catch (e) {
+      if (e instanceof MlsError && e.code === "LEAF_NODE_INVALID_CAPABILITIES") {
+        throw new MlsError("PROPOSAL_UNSUPPORTED_CAPABILITIES", `leaf ${m.leafIndex} does not support the new group context extensions: ${e.message}`, { cause: e });
+      }
+      throw e;
+    }
+  }
+}
+
+/**
+ * Applies `list` (already through validateProposalList) to a copy of the
+ * tree. Throws the MlsError of the first invalid proposal.
+ */
+export async function applyProposals(opts: ApplyOptions, list: readonly CommittedProposal[]): Promise<AppliedProposals> {
+  const { suite } = opts;
+  const groupId = opts.groupContext.groupId;
+  const tree = opts.tree.clone();
+  const pending: Promise<void>[] = [];
+  // A synchronous failure may abandon checks already started: mark them handled so none is reported as unhandled.
+  const later = (p: Promise<void>): void => {
+    p.catch(() => undefined);
+    pending.push(p);
+  };
+
+  // 1. GroupContextExtensions: the new list is used to evaluate everything after it.
+  let extensions = opts.groupContext.extensions;
+  let extensionsChanged = false;
+  for (const { proposal: p } of list) {
+    if (p.proposalType === ProposalType.groupContextExtensions) {
+      checkKnownExtensions(p.extensions);
+      extensions = p.extensions;
+      extensionsChanged = true;
+    }
+  }
+  const required = requiredCapabilitiesOf(extensions);
+  const { inUse, supportedByAll } = credentialTypes(opts.tree);
+  const requirements = { groupContextExtensions: extensions, credentialTypesInUse: inUse, credentialTypesSupportedByAll: supportedByAll };
+
+  // 2. Updates: replace the sender's leaf, blank its direct path (§12.1.2).
+  const updated: ChangedMember[] = [];
+  for (const { proposal: p, sender, verified } of list) {
+    if (p.proposalType !== ProposalType.update) continue;
+    if (sender.senderType !== SenderType.member) throw new MlsError("PROPOSAL_INVALID_SENDER", "only a member can send an Update");
+    const leafIndex = sender.leafIndex;
+    const old = tree.requireLeafNode(leafIndex);
+    checkLeafNodeContents(p.leafNode, { ...requirements, expectedSource: LeafNodeSource.update }, required);
+    // §7.3: a fresh encryption key (the replaced leaf's included) and a signature key no other member has.
+    checkLeafNodeKeysUnique(tree, p.leafNode, leafIndex);
+    if (verified !== true) {
+      const leaf = p.leafNode;
+      later(
+        (async () => {
+          await checkCredential(opts.validateCredential, leaf.credential, leaf.signatureKey, { kind: "update", groupId, leafIndex });
+          if (!(await verifyLeafNodeSignature(suite, leaf, { groupId, leafIndex }))) {
+            throw new MlsError("TREE_INVALID_LEAF_SIGNATURE", `the Update for leaf ${leafIndex} has a bad leaf signature`);
+          }
+        })(),
+      );
+    }
+    tree.updateLeaf(leafIndex, p.leafNode);
+    updated.push({ leafIndex, leafNode: old });
+  }
+
+  // 3. Removes (§12.1.3).
+  const removed: ChangedMember[] = [];
+  for (const { proposal: p } of list) {
+    if (p.proposalType !== ProposalType.remove) continue;
+    const old = tree.leafNode(p.removed);
+    if (old === undefined) throw new MlsError("PROPOSAL_REMOVE_BLANK_LEAF", `Remove names blank leaf ${p.removed}`);
+    tree.removeLeaf(p.removed);
+    removed.push({ leafIndex: p.removed, leafNode: old });
+  }
+
+  // 4. Adds, in list order (§12.1.1).
+  const added: AddedMember[] = [];
+  for (const { proposal: p, verified } of list) {
+    if (p.proposalType !== ProposalType.add) continue;
+    const kp = p.keyPackage;
+    checkKeyPackageContents(suite, kp, { ...requirements, now: opts.now, maxLifetime: opts.maxLifetime });
+    checkLeafNodeKeysUnique(tree, kp.leafNode, undefined);
+    if (verified !== true) {
+      later(checkCredential(opts.validateCredential, kp.leafNode.credential, kp.leafNode.signatureKey, { kind: "add", groupId }));
+      later(verifyKeyPackageSignatures(suite, kp));
+    }
+    added.push({ leafIndex: tree.addLeaf(kp.leafNode), keyPackage: kp });
+  }
+
+  // §11.1, §12.1.7: after a GroupContextExtensions every remaining member must support what it requires.
+  if (extensionsChanged) checkExtensionsSupported(tree, extensions, new Set<number>(added.map((a) => a.leafIndex)));
+
+  // 5-7. PSKs in order, ExternalInit, ReInit.
+  const psks: PreSharedKeyId[] = [];
+  let externalInit: ExternalInit | undefined;
+  let reinit: ReInit | undefined;
+  for (const { proposal: p } of list) {
+    if (p.proposalType === ProposalType.psk) psks.push(p.psk);
+    else if (p.proposalType === ProposalType.externalInit) externalInit = { kemOutput: p.kemOutput };
+    else if (p.proposalType === ProposalType.reinit) reinit = { groupId: p.groupId, version: p.version, cipherSuite: p.cipherSuite, extensions: p.extensions };
+  }
+
+  await Promise.all(pending);
+  return {
+    tree,
+    extensions,
+    extensionsChanged,
+    added,
+    removed,
+    updated,
+    psks,
+    ...(externalInit === undefined ? {} : { externalInit }),
+    ...(reinit === undefined ? {} : { reinit }),
+    pathRequired: isPathRequired(list),
+  };
+}

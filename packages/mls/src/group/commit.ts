@@ -1,0 +1,333 @@
+/**
+ * Creating a Commit (RFC 9420 §12.4.1), its Welcome (§12.4.3.1) and the
+ * GroupInfo of the new epoch (§12.4.3). The group's current state does not
+ * change: the result is a pending commit holding the next epoch's state,
+ * merged once the DS has accepted the commit.
+ */
+import { bytesEqual, zeroize } from "../codec/bytes.js";
+import { decode, encode } from "../codec/tls.js";
+import { MlsError } from "../errors.js";
+import { withConfirmationTag } from "../framing/context.js";
+import { protectPrivateMessage } from "../framing/privateMessage.js";
+import { protectPublicMessage } from "../framing/publicMessage.js";
+import { signFramedContent } from "../framing/contentAuth.js";
+import type { Commit } from "../messages/commit.js";
+import { ContentType, ExtensionType, ProposalOrRefType, ProposalType, SenderType, WireFormat } from "../messages/enums.js";
+import { makeExtension, type Extension } from "../messages/extension.js";
+import { externalPubCodec } from "../messages/extensionPayloads.js";
+import type { GroupContext } from "../messages/groupContext.js";
+import type { KeyPackage } from "../messages/keyPackage.js";
+import { mlsMessageCodec } from "../messages/mlsMessage.js";
+import type { Proposal, ProposalOrRef } from "../messages/proposal.js";
+import { deriveExternalKeyPair } from "../schedule/keySchedule.js";
+import { derivePskSecret } from "../schedule/pskSecret.js";
+import { createUpdatePath, pathSecretForNewMember, type CreatedUpdatePath } from "../tree/treeKem.js";
+import type { LeafIndex } from "../tree/treeMath.js";
+import { signGroupInfo } from "../welcome/groupInfoSignature.js";
+import { createWelcome, welcomeRecipient } from "../welcome/welcome.js";
+import { applyProposals, type AddedMember, type ChangedMember } from "./applyProposals.js";
+import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.js";
+import { nowOf, sameSignatureKey, type GroupConfig, type HandshakeWireFormat } from "./groupConfig.js";
+import { newEpochState, ownLeaf, privateMessageContext, publicMessageContext, requireActive, type GroupState } from "./groupState.js";
+import { groupPskLookup, resolvePsks } from "./psk.js";
+import { pskIdBytes, senderLeaf, validateProposalList, type CommittedProposal } from "./proposals.js";
+import type { LeafNodeChanges } from "./send.js";
+
+export interface CommitOptions {
+  /** Proposals to include by value. */
+  readonly proposals?: readonly Proposal[];
+  /** KeyPackages to add (decoded, or MLSMessage(KeyPackage) bytes as a DS hands them out). */
+  readonly add?: readonly (KeyPackage | Uint8Array)[];
+  /** Leaves to remove. */
+  readonly remove?: readonly LeafIndex[];
+  /** Include the valid proposals received in this epoch by reference (§12.4: SHOULD). Default true. */
+  readonly includePendingProposals?: boolean;
+  /** "always" (default) sends an UpdatePath; "whenRequired" omits it when §12.4 allows. */
+  readonly path?: "always" | "whenRequired";
+  readonly authenticatedData?: Uint8Array;
+  readonly wireFormat?: HandshakeWireFormat;
+  /** Put the ratchet tree in the GroupInfo (Welcome and DS copy). Default true; otherwise joiners need it out of band. */
+  readonly ratchetTreeExtension?: boolean;
+  /** Put external_pub in the GroupInfo so others can join by external commit. Default true. */
+  readonly externalPub?: boolean;
+  /** New contents for our leaf (with a path only). */
+  readonly leafNode?: LeafNodeChanges;
+}
+
+/** A commit created but not yet applied: send `commit` (with `welcome` and `groupInfo`) to the DS, then merge or clear. */
+export interface PendingCommitInfo {
+  /** MLSMessage carrying the Commit. */
+  readonly commit: Uint8Array;
+  /** MLSMessage(Welcome) for the added members, when there are any. */
+  readonly welcome?: Uint8Array;
+  /** MLSMessage(GroupInfo) of the new epoch, for the DS to hand to external joiners. */
+  readonly groupInfo: Uint8Array;
+  /** The new epoch's ratchet tree (ratchet_tree extension encoding), for joiners when it is not in the GroupInfo. */
+  readonly ratchetTree: Uint8Array;
+  readonly epoch: bigint;
+  readonly proposals: readonly CommittedProposal[];
+  readonly added: readonly AddedMember[];
+  readonly removed: readonly ChangedMember[];
+  readonly updated: readonly ChangedMember[];
+}
+
+export interface PendingCommitState extends PendingCommitInfo {
+  readonly next: GroupState;
+}
+
+/** Decodes KeyPackage bytes: an MLSMessage(KeyPackage) (or the KeyPackage itself already decoded). */
+export function toKeyPackage(kp: KeyPackage | Uint8Array): KeyPackage {
+  if (!(kp instanceof Uint8Array)) return kp;
+  const m = decode(mlsMessageCodec, kp);
+  if (m.wireFormat !== WireFormat.keyPackage) throw new MlsError("INVALID_ARGUMENT", `expected an MLSMessage(KeyPackage), got wire format ${m.wireFormat}`);
+  return m.keyPackage;
+}
+
+/**
+ * The pending proposals a commit should include (§12.4 "SHOULD include all
+ * valid proposals ... as long as this results in a valid proposal list"),
+ * resolving conflicts the way §12.2 recommends: a Remove beats an Update, the
+ * most recent Update wins, the first Add for a client wins, by-value
+ * proposals beat pending ones, a ReInit only goes alone.
+ */
+export function selectPendingProposals(state: GroupState, config: GroupConfig, byValue: readonly CommittedProposal[]): CommittedProposal[] {
+  const me = ownLeaf(state);
+  const same = config.sameClient ?? sameSignatureKey;
+  const lookup = groupPskLookup(config, state.groupContext.groupId, state.resumptionPsks);
+  const candidates = [...state.proposals.values()].filter((c) => {
+    const p = c.proposal;
+    if (p.proposalType === ProposalType.update) return senderLeaf(c.sender) !== me;
+    if (p.proposalType === ProposalType.remove) return p.removed !== me;
+    if (p.proposalType === ProposalType.psk) return lookup(p.psk) !== undefined;
+    return p.proposalType !== ProposalType.externalInit;
+  });
+
+  const removedByValue = new Set<number>();
+  const addsByValue = [];
+  let gceByValue = false;
+  const psksSeen: Uint8Array[] = [];
+  for (const { proposal: p } of byValue) {
+    if (p.proposalType === ProposalType.remove) removedByValue.add(p.removed);
+    else if (p.proposalType === ProposalType.add) addsByValue.push(p.keyPackage.leafNode);
+    else if (p.proposalType === ProposalType.groupContextExtensions) gceByValue = true;
+    else if (p.proposalType === ProposalType.psk) psksSeen.push(pskIdBytes(p.psk));
+  }
+
+  // Leaves: a Remove (first one) beats any Update; among Updates the last received wins.
+  const removeFor = new Map<number, CommittedProposal>();
+  const updateFor = new Map<number, CommittedProposal>();
+  let lastGce: CommittedProposal | undefined;
+  const chosen = new Set<CommittedProposal>();
+  const adds: CommittedProposal[] = [];
+  const order: CommittedProposal[] = [];
+  for (const c of candidates) {
+    const item: CommittedProposal = { proposal: c.proposal, sender: c.sender, ref: c.ref, verified: true };
+    order.push(item);
+    const p = c.proposal;
+    if (p.proposalType === ProposalType.remove) {
+      if (!removedByValue.has(p.removed) && !removeFor.has(p.removed)) removeFor.set(p.removed, item);
+    } else if (p.proposalType === ProposalType.update) {
+      const leaf = senderLeaf(c.sender)!;
+      if (!removedByValue.has(leaf)) updateFor.set(leaf, item);
+    } else if (p.proposalType === ProposalType.groupContextExtensions) {
+      if (!gceByValue) lastGce = item;
+    } else if (p.proposalType === ProposalType.add) {
+      adds.push(item);
+    } else if (p.proposalType === ProposalType.psk) {
+      const id = pskIdBytes(p.psk);
+      if (!psksSeen.some((s) => bytesEqual(s, id))) {
+        psksSeen.push(id);
+        chosen.add(item);
+      }
+    } else if (p.proposalType === ProposalType.reinit) {
+      chosen.add(item);
+    }
+  }
+  for (const [leaf, item] of updateFor) if (!removeFor.has(leaf)) chosen.add(item);
+  for (const item of removeFor.values()) chosen.add(item);
+  if (lastGce !== undefined) chosen.add(lastGce);
+  const removed = new Set<number>([...removedByValue, ...removeFor.keys()]);
+  const addLeaves = [...addsByValue];
+  for (const item of adds) {
+    if (item.proposal.proposalType !== ProposalType.add) continue;
+    const leaf = item.proposal.keyPackage.leafNode;
+    if (addLeaves.some((l) => same(l, leaf))) continue;
+    const existing = state.tree.members().find((m) => !removed.has(m.leafIndex) && same(m.leafNode, leaf));
+    if (existing !== undefined) continue;
+    addLeaves.push(leaf);
+    chosen.add(item);
+  }
+  let list = order.filter((c) => chosen.has(c));
+  // §12.2: a ReInit goes alone; other proposals are preferred over it.
+  const others = list.filter((c) => c.proposal.proposalType !== ProposalType.reinit);
+  if (others.length > 0 || byValue.length > 0) list = others;
+  else if (list.length > 1) list = list.slice(0, 1);
+  return list;
+}
+
+function toProposalOrRef(c: CommittedProposal): ProposalOrRef {
+  return c.ref === undefined ? { type: ProposalOrRefType.proposal, proposal: c.proposal } : { type: ProposalOrRefType.reference, reference: c.ref };
+}
+
+/** §12.4.3: the GroupInfo extensions we publish: the tree (§12.4.3.3) and external_pub (§12.4.3.2). */
+async function groupInfoExtensions(state: GroupState, treeBytes: Uint8Array, options: { ratchetTree: boolean; externalPub: boolean }): Promise<Extension[]> {
+  const out: Extension[] = [];
+  if (options.ratchetTree) out.push({ extensionType: ExtensionType.ratchetTree, extensionData: treeBytes });
+  if (options.externalPub) {
+    const kp = await deriveExternalKeyPair(state.suite, state.keys.externalSecret);
+    zeroize(kp.privateKey);
+    out.push(makeExtension(ExtensionType.externalPub, externalPubCodec, { externalPub: kp.publicKey }));
+  }
+  return out;
+}
+
+/** The signed GroupInfo of `state`'s epoch as an MLSMessage (§12.4.3). */
+export async function createGroupInfoMessage(state: GroupState, options: { ratchetTree?: boolean; externalPub?: boolean } = {}): Promise<Uint8Array> {
+  const extensions = await groupInfoExtensions(state, state.tree.encode(), { ratchetTree: options.ratchetTree ?? true, externalPub: options.externalPub ?? true });
+  const groupInfo = await signGroupInfo(state.suite, state.signaturePrivateKey, {
+    groupContext: state.groupContext,
+    extensions,
+    confirmationTag: state.confirmationTag,
+    signer: ownLeaf(state),
+  });
+  return encode(mlsMessageCodec, { wireFormat: WireFormat.groupInfo, groupInfo });
+}
+
+/**
+ * §12.4.1: builds a commit over the selected proposals, its Welcome and the
+ * new epoch's GroupInfo, and the next epoch's state. Only the current
+ * epoch's handshake ratchet moves (the commit is encrypted with it).
+ */
+export async function createCommit(state: GroupState, config: GroupConfig, options: CommitOptions = {}): Promise<PendingCommitState> {
+  requireActive(state);
+  const { suite } = state;
+  const me = ownLeaf(state);
+  const self = { senderType: SenderType.member, leafIndex: me } as const;
+  const byValue: CommittedProposal[] = [
+    ...(options.proposals ?? []).map((proposal) => ({ proposal, sender: self })),
+    ...(options.remove ?? []).map((removed): CommittedProposal => ({ proposal: { proposalType: ProposalType.remove, removed }, sender: self })),
+    ...(options.add ?? []).map((kp): CommittedProposal => ({ proposal: { proposalType: ProposalType.add, keyPackage: toKeyPackage(kp) }, sender: self })),
+  ];
+  const pending = options.includePendingProposals === false ? [] : selectPendingProposals(state, config, byValue);
+  const list = [...pending, ...byValue];
+
+  validateProposalList({ suite, tree: state.tree, groupContext: state.groupContext, committer: { kind: "member", leafIndex: me }, ...(config.sameClient ? { sameClient: config.sameClient } : {}) }, list);
+  const now = nowOf(config);
+  const applied = await applyProposals(
+    { suite, tree: state.tree, groupContext: state.groupContext, ...(now === undefined ? {} : { now }), ...(config.maxLifetime === undefined ? {} : { maxLifetime: config.maxLifetime }), ...(config.validateCredential ? { validateCredential: config.validateCredential } : {}) },
+    list,
+  );
+  const pskEntries = resolvePsks(groupPskLookup(config, state.groupContext.groupId, state.resumptionPsks), applied.psks);
+  const tree = applied.tree;
+  const provisional: Omit<GroupContext, "treeHash"> = {
+    version: state.groupContext.version,
+    cipherSuite: state.groupContext.cipherSuite,
+    groupId: state.groupContext.groupId,
+    epoch: state.groupContext.epoch + 1n,
+    confirmedTranscriptHash: state.groupContext.confirmedTranscriptHash,
+    extensions: applied.extensions,
+  };
+
+  const withPath = applied.pathRequired || options.path !== "whenRequired";
+  let created: CreatedUpdatePath | undefined;
+  let provisionalContext: GroupContext;
+  let commitSecret: Uint8Array;
+  let privateKeys;
+  if (withPath) {
+    const current = state.tree.requireLeafNode(me);
+    created = await createUpdatePath({
+      tree,
+      leafIndex: me,
+      groupContext: provisional,
+      signaturePrivateKey: state.signaturePrivateKey,
+      leafNode: {
+        signatureKey: current.signatureKey,
+        credential: current.credential,
+        capabilities: options.leafNode?.capabilities ?? current.capabilities,
+        extensions: options.leafNode?.extensions ?? current.extensions,
+      },
+      excludedLeaves: applied.added.map((a) => a.leafIndex),
+    });
+    provisionalContext = created.groupContext;
+    commitSecret = created.commitSecret;
+    privateKeys = created.privateKeys;
+  } else {
+    if (options.leafNode !== undefined) throw new MlsError("INVALID_ARGUMENT", "changing our leaf needs a path");
+    provisionalContext = { ...provisional, treeHash: tree.treeHash() };
+    commitSecret = new Uint8Array(suite.params.nh);
+    privateKeys = state.privateKeys.clone();
+    privateKeys.prune(tree);
+  }
+
+  try {
+    const commit: Commit = created === undefined ? { proposals: list.map(toProposalOrRef) } : { proposals: list.map(toProposalOrRef), path: created.updatePath };
+    const wireFormat = options.wireFormat ?? config.handshakeWireFormat;
+    const signed = await signFramedContent(
+      suite,
+      state.signaturePrivateKey,
+      wireFormat === "private" ? WireFormat.privateMessage : WireFormat.publicMessage,
+      { groupId: state.groupContext.groupId, epoch: state.groupContext.epoch, sender: self, authenticatedData: options.authenticatedData ?? new Uint8Array(0), contentType: ContentType.commit, commit },
+      state.groupContextBytes,
+    );
+    const pskSecret = derivePskSecret(suite, pskEntries);
+    const out = runCommitSchedule({ suite, interimTranscriptHash: state.interimTranscriptHash, initSecret: state.keys.initSecret, provisional: provisionalContext, content: signed, commitSecret, pskSecret });
+    const content = withConfirmationTag(signed, out.confirmationTag);
+    const message =
+      wireFormat === "public"
+        ? protectPublicMessage(publicMessageContext(state), content)
+        : await protectPrivateMessage(privateMessageContext(state), content, { padding: config.padding });
+
+    const treeBytes = tree.encode();
+    const extensions = await groupInfoExtensions(
+      { ...state, keys: { ...state.keys, externalSecret: out.secrets.externalSecret } },
+      treeBytes,
+      { ratchetTree: options.ratchetTreeExtension ?? true, externalPub: options.externalPub ?? true },
+    );
+    const groupInfo = await signGroupInfo(suite, state.signaturePrivateKey, { groupContext: out.groupContext, extensions, confirmationTag: out.confirmationTag, signer: me });
+    let welcome: Uint8Array | undefined;
+    if (applied.added.length > 0) {
+      const w = await createWelcome(suite, {
+        groupInfo,
+        joinerSecret: out.secrets.joinerSecret,
+        psks: applied.psks,
+        pskSecret,
+        recipients: applied.added.map((a) => welcomeRecipient(suite, a.keyPackage, created === undefined ? undefined : pathSecretForNewMember(created, me, a.leafIndex))),
+      });
+      welcome = encode(mlsMessageCodec, { wireFormat: WireFormat.welcome, welcome: w });
+    }
+    zeroize(pskSecret);
+    const next = newEpochState(
+      {
+        suite,
+        groupContext: out.groupContext,
+        groupContextBytes: out.groupContextBytes,
+        tree,
+        privateKeys,
+        signaturePrivateKey: state.signaturePrivateKey,
+        secrets: out.secrets,
+        interimTranscriptHash: nextInterimTranscriptHash(suite, out),
+        confirmationTag: out.confirmationTag,
+        previous: state,
+      },
+      config,
+    );
+    return {
+      commit: message,
+      ...(welcome === undefined ? {} : { welcome }),
+      groupInfo: encode(mlsMessageCodec, { wireFormat: WireFormat.groupInfo, groupInfo }),
+      ratchetTree: treeBytes,
+      epoch: out.groupContext.epoch,
+      proposals: list,
+      added: applied.added,
+      removed: applied.removed,
+      updated: applied.updated,
+      next,
+    };
+  } catch (e) {
+    privateKeys.destroy();
+    throw e;
+  } finally {
+    zeroize(commitSecret);
+    if (created !== undefined) for (const s of created.pathSecrets.values()) zeroize(s);
+  }
+}

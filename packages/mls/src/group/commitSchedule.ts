@@ -1,0 +1,53 @@
+/**
+ * The part of creating and processing a Commit that is the same on both
+ * sides (RFC 9420 §12.4.1, §12.4.2, §8, §8.2): transcript hashes, the new
+ * GroupContext, the key schedule step and the confirmation tag.
+ */
+import { encode } from "../codec/tls.js";
+import type { CipherSuite } from "../crypto/cipherSuite.js";
+import { confirmedTranscriptHashInputOf, type EncodedAuthenticatedContent } from "../framing/context.js";
+import { groupContextCodec, type GroupContext } from "../messages/groupContext.js";
+import { confirmationTag, deriveEpochSecrets, type EpochSecrets } from "../schedule/keySchedule.js";
+import { confirmedTranscriptHash, interimTranscriptHash } from "../schedule/transcriptHash.js";
+
+export interface CommitScheduleInput {
+  readonly suite: CipherSuite;
+  /** interim_transcript_hash of the epoch the commit leaves. */
+  readonly interimTranscriptHash: Uint8Array;
+  /** init_secret of the epoch the commit leaves (or the external init secret, §8.3). */
+  readonly initSecret: Uint8Array;
+  /** The provisional GroupContext: new epoch, tree hash and extensions, old confirmed transcript hash. */
+  readonly provisional: GroupContext;
+  /** The signed commit (its confirmation tag is not part of the transcript input). */
+  readonly content: EncodedAuthenticatedContent;
+  readonly commitSecret: Uint8Array;
+  readonly pskSecret: Uint8Array;
+}
+
+export interface CommitScheduleOutput {
+  readonly groupContext: GroupContext;
+  readonly groupContextBytes: Uint8Array;
+  readonly secrets: EpochSecrets;
+  /** MAC(confirmation_key, confirmed_transcript_hash) of the new epoch (§6.1). */
+  readonly confirmationTag: Uint8Array;
+}
+
+/** §8.2 then §8: the new confirmed transcript hash and GroupContext, the new epoch's secrets, its confirmation tag. */
+export function runCommitSchedule(input: CommitScheduleInput): CommitScheduleOutput {
+  const { suite } = input;
+  const confirmed = confirmedTranscriptHash(suite, input.interimTranscriptHash, confirmedTranscriptHashInputOf(input.content));
+  const groupContext: GroupContext = { ...input.provisional, confirmedTranscriptHash: confirmed };
+  const groupContextBytes = encode(groupContextCodec, groupContext);
+  const secrets = deriveEpochSecrets(suite, {
+    initSecret: input.initSecret,
+    commitSecret: input.commitSecret,
+    pskSecret: input.pskSecret,
+    groupContext: groupContextBytes,
+  });
+  return { groupContext, groupContextBytes, secrets, confirmationTag: confirmationTag(suite, secrets.confirmationKey, confirmed) };
+}
+
+/** interim_transcript_hash_[n] from the new epoch's confirmed transcript hash and confirmation tag (§8.2). */
+export function nextInterimTranscriptHash(suite: CipherSuite, out: CommitScheduleOutput): Uint8Array {
+  return interimTranscriptHash(suite, out.groupContext.confirmedTranscriptHash, out.confirmationTag);
+}

@@ -1,0 +1,392 @@
+/**
+ * The Group: one member's view of an MLS group (RFC 9420 §8-§12) as an
+ * object with explicit transitions.
+ *
+ * - `createCommit()` returns a pending commit and leaves the epoch alone;
+ *   `mergePendingCommit()` enters the new epoch once the DS accepted the
+ *   commit, `clearPendingCommit()` drops it when the DS refused it.
+ * - `processMessage()` returns what arrived: an application message, a
+ *   proposal (cached for a later commit), or a staged commit to inspect and
+ *   then `mergeStagedCommit()`. Our own pending commit echoed back by the DS
+ *   is recognised and merged.
+ * - `serialize()` / `Group.deserialize()` persist the state (secrets
+ *   included: store the bytes encrypted).
+ */
+import { bytesEqual, zeroize } from "../codec/bytes.js";
+import { encode } from "../codec/tls.js";
+import type { CipherSuiteId, CryptoProvider } from "../crypto/cipherSuite.js";
+import { MlsError } from "../errors.js";
+import type { Capabilities } from "../messages/capabilities.js";
+import type { Credential } from "../messages/credential.js";
+import { LeafNodeSource, ProposalType, ProtocolVersion, PskType, ResumptionPskUsage } from "../messages/enums.js";
+import type { Extension } from "../messages/extension.js";
+import type { Sender } from "../messages/framing.js";
+import { groupContextCodec, type GroupContext } from "../messages/groupContext.js";
+import type { KeyPackage } from "../messages/keyPackage.js";
+import type { LeafNode, Lifetime } from "../messages/leafNode.js";
+import type { Proposal } from "../messages/proposal.js";
+import type { PreSharedKeyId } from "../messages/psk.js";
+import { deriveEpochSecrets, mlsExporter, confirmationTag as computeConfirmationTag } from "../schedule/keySchedule.js";
+import { interimTranscriptHash } from "../schedule/transcriptHash.js";
+import { signLeafNode } from "../tree/leafNodeValidation.js";
+import { PrivateTreeKeys } from "../tree/privateTreeKeys.js";
+import { PublicRatchetTree } from "../tree/ratchetTree.js";
+import { leafIndex as toLeafIndex, type LeafIndex } from "../tree/treeMath.js";
+import { checkExtensionsSupported } from "./applyProposals.js";
+import { createCommit, createGroupInfoMessage, toKeyPackage, type CommitOptions, type PendingCommitInfo, type PendingCommitState } from "./commit.js";
+import { resolveConfig, nowOf, type GroupConfig } from "./groupConfig.js";
+import { destroyPastEpoch, destroyUnusedState, newEpochState, ownLeaf, retirePrevious, type GroupState } from "./groupState.js";
+import { joinFromWelcome, type JoinKeyPackage } from "./join.js";
+import { defaultCapabilities, type SigningIdentity } from "./keyPackage.js";
+import { stagedCommitState, type StagedCommit } from "./processCommit.js";
+import { receiveMessage, type ReceivedApplicationMessage, type ReceivedCommit, type ReceivedProposal } from "./receive.js";
+import { encryptApplication, sendProposal, sendUpdate, type LeafNodeChanges, type ProposalOptions, type SentProposal } from "./send.js";
+import { deserializeGroupState, serializeGroupState } from "./serialize.js";
+
+/** A member as the application sees it. */
+export interface GroupMember {
+  readonly leafIndex: LeafIndex;
+  readonly credential: Credential;
+  readonly signatureKey: Uint8Array;
+  readonly leafNode: LeafNode;
+}
+
+/** Our own pending commit came back from the DS: it has been merged. */
+export interface OwnCommitMerged {
+  readonly kind: "ownCommit";
+  readonly epoch: bigint;
+  readonly commit: PendingCommitInfo;
+}
+
+/** What `processMessage` returns. */
+export type ProcessedMessage = ReceivedApplicationMessage | ReceivedProposal | ReceivedCommit | OwnCommitMerged;
+
+export interface CreateGroupOptions {
+  readonly provider: CryptoProvider;
+  readonly cipherSuite: CipherSuiteId;
+  readonly identity: SigningIdentity;
+  /** Default: Nh random bytes (§11). */
+  readonly groupId?: Uint8Array;
+  /** GroupContext extensions (required_capabilities, external_senders, ...). */
+  readonly extensions?: readonly Extension[];
+  /** The creator's leaf lifetime; default [now, now + maxLifetime] from the configured clock. */
+  readonly lifetime?: Lifetime;
+  readonly capabilities?: Partial<Capabilities>;
+  readonly leafNodeExtensions?: readonly Extension[];
+  readonly config?: Partial<GroupConfig>;
+}
+
+export interface JoinGroupOptions {
+  readonly provider: CryptoProvider;
+  /** Our KeyPackages (with private keys) the Welcome may answer. */
+  readonly keyPackages: readonly JoinKeyPackage[];
+  /** The ratchet tree when the Welcome's GroupInfo does not carry it. */
+  readonly ratchetTree?: Uint8Array;
+  readonly config?: Partial<GroupConfig>;
+}
+
+export class Group {
+  #state: GroupState;
+  readonly #config: GroupConfig;
+  #pending: PendingCommitState | undefined;
+
+  private constructor(state: GroupState, config: GroupConfig, pending?: PendingCommitState) {
+    this.#state = state;
+    this.#config = config;
+    this.#pending = pending;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Creating, joining, restoring
+
+  /** §11: a one-member group at epoch 0. */
+  static async create(opts: CreateGroupOptions): Promise<Group> {
+    const config = resolveConfig(opts.config);
+    const suite = opts.provider.suite(opts.cipherSuite);
+    const extensions = [...(opts.extensions ?? [])];
+    const now = nowOf(config);
+    const lifetime = opts.lifetime ?? (now !== undefined && config.maxLifetime !== undefined ? { notBefore: now, notAfter: now + config.maxLifetime } : undefined);
+    if (lifetime === undefined) throw new MlsError("INVALID_ARGUMENT", "give the creator's leaf a lifetime (or configure a clock)");
+    const encryption = await suite.hpkeGenerateKeyPair();
+    const { identity } = opts;
+    const leaf = await signLeafNode(suite, identity.signaturePrivateKey, {
+      encryptionKey: encryption.publicKey,
+      signatureKey: identity.signaturePublicKey,
+      credential: identity.credential,
+      capabilities: defaultCapabilities(suite.id, identity.credential.credentialType, [...(opts.leafNodeExtensions ?? []), ...extensions], opts.capabilities),
+      leafNodeSource: LeafNodeSource.keyPackage,
+      lifetime,
+      extensions: [...(opts.leafNodeExtensions ?? [])],
+    });
+    const tree = PublicRatchetTree.create(suite, leaf);
+    checkExtensionsSupported(tree, extensions, new Set());
+    const groupContext: GroupContext = {
+      version: ProtocolVersion.mls10,
+      cipherSuite: suite.id,
+      groupId: opts.groupId ?? suite.randomBytes(suite.params.nh),
+      epoch: 0n,
+      treeHash: tree.treeHash(),
+      confirmedTranscriptHash: new Uint8Array(0),
+      extensions,
+    };
+    const groupContextBytes = encode(groupContextCodec, groupContext);
+    // §11: the first epoch secret is fresh randomness; a random init_secret through the schedule gives exactly that.
+    const initSecret = suite.randomBytes(suite.params.nh);
+    const secrets = deriveEpochSecrets(suite, { initSecret, commitSecret: new Uint8Array(suite.params.nh), groupContext: groupContextBytes });
+    zeroize(initSecret);
+    const tag = computeConfirmationTag(suite, secrets.confirmationKey, groupContext.confirmedTranscriptHash);
+    const state = newEpochState(
+      {
+        suite,
+        groupContext,
+        groupContextBytes,
+        tree,
+        privateKeys: new PrivateTreeKeys(toLeafIndex(0), encryption),
+        signaturePrivateKey: identity.signaturePrivateKey,
+        secrets,
+        interimTranscriptHash: interimTranscriptHash(suite, groupContext.confirmedTranscriptHash, tag),
+        confirmationTag: tag,
+      },
+      config,
+    );
+    return new Group(state, config);
+  }
+
+  /** §12.4.3.1: joins from an MLSMessage(Welcome). */
+  static async join(welcome: Uint8Array, opts: JoinGroupOptions): Promise<Group> {
+    const config = resolveConfig(opts.config);
+    const state = await joinFromWelcome(welcome, { provider: opts.provider, keyPackages: opts.keyPackages, ...(opts.ratchetTree === undefined ? {} : { ratchetTree: opts.ratchetTree }) }, config);
+    return new Group(state, config);
+  }
+
+  /** Restores a group from {@link serialize}. The configuration is not stored: pass it again. */
+  static deserialize(bytes: Uint8Array, provider: CryptoProvider, config?: Partial<GroupConfig>): Group {
+    const c = resolveConfig(config);
+    const { state, pending } = deserializeGroupState(bytes, provider, c);
+    return new Group(state, c, pending);
+  }
+
+  /** The group's state as versioned bytes. They hold every secret of the group: store them encrypted. */
+  serialize(): Uint8Array {
+    return serializeGroupState(this.#state, this.#pending);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Reading
+
+  get groupId(): Uint8Array {
+    return this.#state.groupContext.groupId.slice();
+  }
+
+  get epoch(): bigint {
+    return this.#state.groupContext.epoch;
+  }
+
+  get cipherSuite(): CipherSuiteId {
+    return this.#state.suite.id;
+  }
+
+  get ownLeafIndex(): LeafIndex {
+    return ownLeaf(this.#state);
+  }
+
+  /** False once a merged commit removed us. */
+  get isActive(): boolean {
+    return this.#state.active;
+  }
+
+  get groupContext(): GroupContext {
+    return this.#state.groupContext;
+  }
+
+  get extensions(): readonly Extension[] {
+    return this.#state.groupContext.extensions;
+  }
+
+  get members(): GroupMember[] {
+    return this.#state.tree.members().map((m) => ({ leafIndex: m.leafIndex, credential: m.leafNode.credential, signatureKey: m.leafNode.signatureKey, leafNode: m.leafNode }));
+  }
+
+  member(leaf: LeafIndex): GroupMember | undefined {
+    const n = this.#state.tree.hasLeaf(leaf) ? this.#state.tree.leafNode(leaf) : undefined;
+    return n === undefined ? undefined : { leafIndex: leaf, credential: n.credential, signatureKey: n.signatureKey, leafNode: n };
+  }
+
+  /** §8.7: epoch_authenticator, for out-of-band confirmation that members agree on the epoch. */
+  get epochAuthenticator(): Uint8Array {
+    return this.#state.keys.epochAuthenticator.slice();
+  }
+
+  /** §8.5: MLS-Exporter(label, context, length). */
+  exportSecret(label: string, context: Uint8Array, length: number): Uint8Array {
+    return mlsExporter(this.#state.suite, this.#state.keys.exporterSecret, label, context, length);
+  }
+
+  /** The encoded ratchet tree (ratchet_tree extension value), for joiners who get it out of band. */
+  ratchetTree(): Uint8Array {
+    return this.#state.tree.encode();
+  }
+
+  /** A signed MLSMessage(GroupInfo) of the current epoch (§12.4.3). */
+  groupInfo(options?: { ratchetTree?: boolean; externalPub?: boolean }): Promise<Uint8Array> {
+    return createGroupInfoMessage(this.#state, options);
+  }
+
+  /** Proposals received or sent in this epoch, not yet committed. */
+  get pendingProposals(): { ref: Uint8Array; proposal: Proposal; sender: Sender; own: boolean }[] {
+    return [...this.#state.proposals.values()].map((c) => ({ ref: c.ref, proposal: c.proposal, sender: c.sender, own: c.own }));
+  }
+
+  get pendingCommit(): PendingCommitInfo | undefined {
+    return this.#pending === undefined ? undefined : publicPending(this.#pending);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Proposals (§12.1)
+
+  proposeAdd(keyPackage: KeyPackage | Uint8Array, options?: ProposalOptions): Promise<SentProposal> {
+    return sendProposal(this.#state, this.#config, { proposalType: ProposalType.add, keyPackage: toKeyPackage(keyPackage) }, options);
+  }
+
+  proposeUpdate(changes?: LeafNodeChanges, options?: ProposalOptions): Promise<SentProposal> {
+    return sendUpdate(this.#state, this.#config, changes, options);
+  }
+
+  proposeRemove(leaf: LeafIndex, options?: ProposalOptions): Promise<SentProposal> {
+    return sendProposal(this.#state, this.#config, { proposalType: ProposalType.remove, removed: leaf }, options);
+  }
+
+  /** A PreSharedKey proposal (§12.1.4); `psk` names an external PSK or a resumption PSK of this group (usage application). */
+  proposePreSharedKey(psk: PreSharedKeyId, options?: ProposalOptions): Promise<SentProposal> {
+    return sendProposal(this.#state, this.#config, { proposalType: ProposalType.psk, psk }, options);
+  }
+
+  /** An external PSK id with a fresh nonce, ready for {@link proposePreSharedKey} or a commit. */
+  externalPskId(pskId: Uint8Array): PreSharedKeyId {
+    return { pskType: PskType.external, pskId, pskNonce: this.#state.suite.randomBytes(this.#state.suite.params.nh) };
+  }
+
+  /** A resumption PSK id (usage application) of an epoch of this group we still keep. */
+  resumptionPskId(epoch: bigint): PreSharedKeyId {
+    return { pskType: PskType.resumption, usage: ResumptionPskUsage.application, pskGroupId: this.groupId, pskEpoch: epoch, pskNonce: this.#state.suite.randomBytes(this.#state.suite.params.nh) };
+  }
+
+  proposeGroupContextExtensions(extensions: readonly Extension[], options?: ProposalOptions): Promise<SentProposal> {
+    return sendProposal(this.#state, this.#config, { proposalType: ProposalType.groupContextExtensions, extensions: [...extensions] }, options);
+  }
+
+  /** Any proposal (by value) as a standalone message. */
+  propose(proposal: Proposal, options?: ProposalOptions): Promise<SentProposal> {
+    return sendProposal(this.#state, this.#config, proposal, options);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Commits (§12.4)
+
+  /**
+   * Creates a commit; the group stays in its epoch until
+   * {@link mergePendingCommit}. GROUP_PENDING_COMMIT when one is already pending.
+   */
+  async createCommit(options?: CommitOptions): Promise<PendingCommitInfo> {
+    if (this.#pending !== undefined) throw new MlsError("GROUP_PENDING_COMMIT", "a commit is already pending: merge or clear it first");
+    const pending = await createCommit(this.#state, this.#config, options);
+    this.#pending = pending;
+    return publicPending(pending);
+  }
+
+  /** Enters the epoch of our pending commit (the DS accepted it). */
+  mergePendingCommit(): PendingCommitInfo {
+    const pending = this.#pending;
+    if (pending === undefined) throw new MlsError("GROUP_NO_PENDING_COMMIT", "no commit is pending");
+    this.#pending = undefined;
+    this.#advance(pending.next);
+    return publicPending(pending);
+  }
+
+  /** Drops our pending commit (the DS refused it); its secrets are deleted. */
+  clearPendingCommit(): void {
+    const pending = this.#pending;
+    if (pending === undefined) throw new MlsError("GROUP_NO_PENDING_COMMIT", "no commit is pending");
+    this.#pending = undefined;
+    destroyUnusedState(pending.next);
+  }
+
+  /**
+   * Enters the epoch of a commit staged by {@link processMessage}. A pending
+   * commit of ours for the same epoch lost the race and is dropped.
+   * GROUP_STALE_STAGED_COMMIT when the group moved on since it was staged.
+   */
+  mergeStagedCommit(staged: StagedCommit): void {
+    const s = stagedCommitState(staged);
+    if (s.base !== this.#state) throw new MlsError("GROUP_STALE_STAGED_COMMIT", "the group is no longer in the epoch this commit was staged for");
+    if (this.#pending !== undefined) {
+      destroyUnusedState(this.#pending.next);
+      this.#pending = undefined;
+    }
+    if (s.next === undefined) this.#leave();
+    else this.#advance(s.next);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Messages
+
+  /** Processes an MLSMessage (PublicMessage or PrivateMessage) addressed to this group. */
+  async processMessage(bytes: Uint8Array): Promise<ProcessedMessage> {
+    const pending = this.#pending;
+    if (pending !== undefined && bytesEqual(bytes, pending.commit)) {
+      const info = this.mergePendingCommit();
+      return { kind: "ownCommit", epoch: info.epoch, commit: info };
+    }
+    for (const c of this.#state.proposals.values()) {
+      if (c.own && c.message !== undefined && bytesEqual(bytes, c.message)) {
+        return { kind: "proposal", ref: c.ref, proposal: c.proposal, sender: c.sender, authenticatedData: new Uint8Array(0) };
+      }
+    }
+    return receiveMessage(this.#state, this.#config, bytes);
+  }
+
+  /** §15: encrypts application data for the group (always a PrivateMessage). */
+  encryptApplicationMessage(data: Uint8Array, authenticatedData: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+    return encryptApplication(this.#state, this.#config, data, authenticatedData, this.#pending !== undefined);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Transitions
+
+  /** Replaces the current state by the next epoch's and retires the old one (§9.2). */
+  #advance(next: GroupState): void {
+    const previous = this.#state;
+    const past = retirePrevious(previous, previous.pastEpochs, this.#config);
+    // Resumption PSKs that fell out of the window (an array still shared with the next state is kept).
+    for (const r of previous.resumptionPsks) if (!next.resumptionPsks.some((n) => n.psk === r.psk)) zeroize(r.psk);
+    previous.privateKeys.destroy();
+    this.#state = { ...next, pastEpochs: past };
+  }
+
+  /** A merged commit removed us: keep the epoch for late application messages, delete what let us take part. */
+  #leave(): void {
+    const s = this.#state;
+    for (const c of s.proposals.values()) zeroize(c.updateKeyPair?.privateKey);
+    s.proposals.clear();
+    zeroize(s.keys.initSecret);
+    s.privateKeys.destroy();
+    const past = retirePrevious(s, s.pastEpochs, this.#config);
+    this.#state = { ...s, pastEpochs: past, active: false };
+  }
+
+  /** Deletes every secret this group holds; the object is unusable afterwards. */
+  destroy(): void {
+    if (this.#pending !== undefined) destroyUnusedState(this.#pending.next);
+    this.#pending = undefined;
+    const s = this.#state;
+    for (const p of s.pastEpochs) destroyPastEpoch(p);
+    for (const r of s.resumptionPsks) zeroize(r.psk);
+    destroyUnusedState(s);
+  }
+}
+
+function publicPending(p: PendingCommitState): PendingCommitInfo {
+  const { next: _next, ...info } = p;
+  return info;
+}
+

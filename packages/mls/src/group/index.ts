@@ -1,0 +1,38 @@
+/** The MLS Group state machine (RFC 9420 §10 KeyPackages, §11 group creation, §12 group evolution). */
+export { Group } from "./group.js";
+export type { CreateGroupOptions, GroupMember, JoinGroupOptions, OwnCommitMerged, ProcessedMessage } from "./group.js";
+export type { CommitOptions, PendingCommitInfo } from "./commit.js";
+export { StagedCommit } from "./processCommit.js";
+export type { StagedCommitInfo } from "./processCommit.js";
+export type { ReceivedApplicationMessage, ReceivedCommit, ReceivedProposal } from "./receive.js";
+export type { LeafNodeChanges, ProposalOptions, SentProposal } from "./send.js";
+export type { AddedMember, ChangedMember } from "./applyProposals.js";
+export type { CommittedProposal } from "./proposals.js";
+export { isPathRequired } from "./proposals.js";
+export type { JoinKeyPackage } from "./join.js";
+export {
+  createKeyPackage,
+  defaultCapabilities,
+  lifetimeFrom,
+  validateKeyPackage,
+  type CreateKeyPackageOptions,
+  type KeyPackageBundle,
+  type KeyPackageValidationOptions,
+  type SigningIdentity,
+} from "./keyPackage.js";
+export {
+  DEFAULT_GROUP_CONFIG,
+  DEFAULT_MAX_LIFETIME,
+  resolveConfig,
+  sameSignatureKey,
+  type CommitAcceptor,
+  type CommitPolicyInput,
+  type CredentialContext,
+  type CredentialValidator,
+  type ExternalPskLookup,
+  type GroupConfig,
+  type HandshakeWireFormat,
+  type ProposalAcceptor,
+  type ProposalPolicyInput,
+  type SameClient,
+} from "./groupConfig.js";

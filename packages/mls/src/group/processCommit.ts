@@ -1,0 +1,249 @@
+/**
+ * Processing a received Commit (RFC 9420 §12.4.2) into a StagedCommit: every
+ * check runs and the new epoch is derived, but the group keeps its current
+ * state until the application merges the staged commit.
+ */
+import { MlsError } from "../errors.js";
+import type { EncodedAuthenticatedContent } from "../framing/context.js";
+import { ContentType, ProposalOrRefType, ProposalType, SenderType } from "../messages/enums.js";
+import type { Extension } from "../messages/extension.js";
+import type { Sender } from "../messages/framing.js";
+import type { GroupContext } from "../messages/groupContext.js";
+import type { Commit } from "../messages/commit.js";
+import type { ReInit } from "../messages/proposal.js";
+import { constantTimeEqual, zeroize } from "../codec/bytes.js";
+import { derivePskSecret } from "../schedule/pskSecret.js";
+import { applyUpdatePath } from "../tree/treeKem.js";
+import type { PrivateTreeKeys } from "../tree/privateTreeKeys.js";
+import { leafToNode } from "../tree/treeMath.js";
+import { applyProposals, type AddedMember, type AppliedProposals, type ChangedMember } from "./applyProposals.js";
+import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.js";
+import { nowOf, type GroupConfig } from "./groupConfig.js";
+import { newEpochState, ownLeaf, refKey, type GroupState } from "./groupState.js";
+import { groupPskLookup, resolvePsks } from "./psk.js";
+import { requirePathIfNeeded, validateProposalList, type CommittedProposal } from "./proposals.js";
+
+/** What a received commit does, for the application to inspect before merging it. */
+export interface StagedCommitInfo {
+  readonly sender: Sender;
+  /** The epoch the commit leaves (the group's current epoch when it was staged). */
+  readonly fromEpoch: bigint;
+  /** The epoch it starts. */
+  readonly epoch: bigint;
+  readonly proposals: readonly CommittedProposal[];
+  readonly added: readonly AddedMember[];
+  readonly removed: readonly ChangedMember[];
+  readonly updated: readonly ChangedMember[];
+  /** The new GroupContext extensions when a GroupContextExtensions proposal changed them. */
+  readonly newExtensions?: readonly Extension[];
+  readonly pathIncluded: boolean;
+  /** The commit removes us: merging it ends our membership. */
+  readonly selfRemoved: boolean;
+  /** A committed ReInit (§11.2): after merging, the group must not be used to send; wait for the new group's Welcome. */
+  readonly reinit?: ReInit;
+  readonly authenticatedData: Uint8Array;
+}
+
+/** The internals a StagedCommit carries to the merge; not part of the public API. */
+export interface StagedCommitState {
+  /** The state the commit was staged against: merging into any other state is refused. */
+  readonly base: GroupState;
+  /** The new epoch's state; absent when the commit removed us. */
+  readonly next?: GroupState;
+}
+
+const internals = new WeakMap<StagedCommit, StagedCommitState>();
+
+/** A processed commit waiting to be merged (`Group.mergeStagedCommit`) or dropped. */
+export class StagedCommit implements StagedCommitInfo {
+  readonly sender!: Sender;
+  readonly fromEpoch!: bigint;
+  readonly epoch!: bigint;
+  readonly proposals!: readonly CommittedProposal[];
+  readonly added!: readonly AddedMember[];
+  readonly removed!: readonly ChangedMember[];
+  readonly updated!: readonly ChangedMember[];
+  readonly newExtensions?: readonly Extension[];
+  readonly pathIncluded!: boolean;
+  readonly selfRemoved!: boolean;
+  readonly reinit?: ReInit;
+  readonly authenticatedData!: Uint8Array;
+
+  /** @internal */
+  constructor(info: StagedCommitInfo, state: StagedCommitState) {
+    Object.assign(this, info);
+    internals.set(this, state);
+  }
+}
+
+/** The internal state of a StagedCommit made by this module. */
+export function stagedCommitState(staged: StagedCommit): StagedCommitState {
+  const s = internals.get(staged);
+  if (s === undefined) throw new MlsError("INVALID_ARGUMENT", "not a StagedCommit made by this library");
+  return s;
+}
+
+/** Turns the commit's ProposalOrRefs into proposals with their senders (§12.4): references must name a cached proposal. */
+export function resolveCommitProposals(state: GroupState, commit: Commit, committer: Sender): CommittedProposal[] {
+  return commit.proposals.map((por): CommittedProposal => {
+    if (por.type === ProposalOrRefType.proposal) return { proposal: por.proposal, sender: committer };
+    const cached = state.proposals.get(refKey(por.reference));
+    if (cached === undefined) throw new MlsError("PROPOSAL_UNKNOWN_REFERENCE", "the commit references a proposal we have not received in this epoch");
+    return { proposal: cached.proposal, sender: cached.sender, ref: cached.ref, verified: true };
+  });
+}
+
+/** The private keys to process the commit with: ours, with the leaf key of our own Update if the commit covers it. */
+function keysAfterProposals(state: GroupState, applied: AppliedProposals, list: readonly CommittedProposal[]): PrivateTreeKeys {
+  const keys = state.privateKeys.clone();
+  const me = ownLeaf(state);
+  if (applied.updated.some((u) => u.leafIndex === me)) {
+    const own = list.find((c) => c.proposal.proposalType === ProposalType.update && c.sender.senderType === SenderType.member && c.sender.leafIndex === me);
+    const cached = own?.ref === undefined ? undefined : state.proposals.get(refKey(own.ref));
+    if (cached?.updateKeyPair === undefined) throw new MlsError("UPDATE_PATH_NO_DECRYPTION_KEY", "the commit covers an Update of our leaf whose private key we do not hold");
+    keys.set(leafToNode(me), { privateKey: cached.updateKeyPair.privateKey.slice(), publicKey: cached.updateKeyPair.publicKey });
+  }
+  keys.prune(applied.tree);
+  return keys;
+}
+
+/** Checks a message's application-policy callbacks; PROPOSAL_/COMMIT_REJECTED_BY_POLICY when refused. */
+async function runPolicy(config: GroupConfig, state: GroupState, sender: Sender, list: readonly CommittedProposal[], authenticatedData: Uint8Array): Promise<void> {
+  const epoch = state.groupContext.epoch;
+  if (config.acceptProposal !== undefined) {
+    for (const c of list) {
+      if (c.ref !== undefined) continue; // accepted when it was received
+      if (!(await config.acceptProposal({ proposal: c.proposal, sender: c.sender, epoch, via: "committed" }))) {
+        throw new MlsError("PROPOSAL_REJECTED_BY_POLICY", `the application refused a committed proposal of type ${c.proposal.proposalType}`);
+      }
+    }
+  }
+  if (config.acceptCommit !== undefined && !(await config.acceptCommit({ sender, fromEpoch: epoch, proposals: list, authenticatedData }))) {
+    throw new MlsError("COMMIT_REJECTED_BY_POLICY", "the application refused the commit");
+  }
+}
+
+/**
+ * §12.4.2: validates a verified (signature, membership tag / decryption done)
+ * commit of the current epoch and derives the epoch it starts. Nothing in
+ * `state` changes. Errors: PROPOSAL_*, COMMIT_*, TREE_*, LEAF_NODE_*,
+ * UPDATE_PATH_*, MESSAGE_INVALID_CONFIRMATION_TAG.
+ */
+export async function stageCommit(state: GroupState, config: GroupConfig, ac: EncodedAuthenticatedContent): Promise<StagedCommit> {
+  const { suite } = state;
+  const content = ac.content;
+  if (content.contentType !== ContentType.commit) throw new MlsError("INVALID_ARGUMENT", "not a commit");
+  const commit = content.commit;
+  const sender = content.sender;
+  if (sender.senderType !== SenderType.member) {
+    // External commits (new_member_commit) are processed by processExternalCommit (not yet supported).
+    throw new MlsError("MESSAGE_INVALID_SENDER", "only members' commits are supported");
+  }
+  const committer = sender.leafIndex;
+  const me = ownLeaf(state);
+  if (committer === me) throw new MlsError("COMMIT_FROM_SELF", "a commit from our own leaf that is not our pending commit");
+
+  const list = resolveCommitProposals(state, commit, sender);
+  validateProposalList({ suite, tree: state.tree, groupContext: state.groupContext, committer: { kind: "member", leafIndex: committer }, ...(config.sameClient ? { sameClient: config.sameClient } : {}) }, list);
+  await runPolicy(config, state, sender, list, content.authenticatedData);
+  const now = nowOf(config);
+  const applied = await applyProposals(
+    { suite, tree: state.tree, groupContext: state.groupContext, ...(now === undefined ? {} : { now }), ...(config.maxLifetime === undefined ? {} : { maxLifetime: config.maxLifetime }), ...(config.validateCredential ? { validateCredential: config.validateCredential } : {}) },
+    list,
+  );
+  requirePathIfNeeded(list, commit.path !== undefined);
+  const lookup = groupPskLookup(config, state.groupContext.groupId, state.resumptionPsks);
+  const pskEntries = resolvePsks(lookup, applied.psks);
+
+  const base = {
+    sender,
+    fromEpoch: state.groupContext.epoch,
+    epoch: state.groupContext.epoch + 1n,
+    proposals: list,
+    added: applied.added,
+    removed: applied.removed,
+    updated: applied.updated,
+    ...(applied.extensionsChanged ? { newExtensions: applied.extensions } : {}),
+    pathIncluded: commit.path !== undefined,
+    ...(applied.reinit === undefined ? {} : { reinit: applied.reinit }),
+    authenticatedData: content.authenticatedData,
+  };
+  if (applied.removed.some((r) => r.leafIndex === me)) {
+    // §12.4.2: "clients need to be prepared to receive a valid Commit message that removes them". We cannot
+    // decrypt the path (our leaf is gone), so the new epoch is not derived.
+    return new StagedCommit({ ...base, selfRemoved: true }, { base: state });
+  }
+
+  const provisional: Omit<GroupContext, "treeHash"> = {
+    version: state.groupContext.version,
+    cipherSuite: state.groupContext.cipherSuite,
+    groupId: state.groupContext.groupId,
+    epoch: state.groupContext.epoch + 1n,
+    confirmedTranscriptHash: state.groupContext.confirmedTranscriptHash,
+    extensions: applied.extensions,
+  };
+  const tree = applied.tree;
+  let keys = keysAfterProposals(state, applied, list);
+  let commitSecret: Uint8Array;
+  let provisionalContext: GroupContext;
+  if (commit.path !== undefined) {
+    const validator = config.validateCredential;
+    const groupId = state.groupContext.groupId;
+    const out = await applyUpdatePath({
+      tree,
+      sender: committer,
+      updatePath: commit.path,
+      groupContext: provisional,
+      privateKeys: keys,
+      excludedLeaves: applied.added.map((a) => a.leafIndex),
+      leafNodeValidation: {
+        groupContextExtensions: applied.extensions,
+        ...(validator === undefined
+          ? {}
+          : { validateCredential: (c, k) => Promise.resolve(validator(c, k, { kind: "commit", groupId, leafIndex: committer })).catch(() => false) }),
+      },
+    });
+    keys.destroy();
+    keys = out.privateKeys;
+    commitSecret = out.commitSecret;
+    zeroize(out.pathSecret);
+    provisionalContext = out.groupContext;
+  } else {
+    commitSecret = new Uint8Array(suite.params.nh);
+    provisionalContext = { ...provisional, treeHash: tree.treeHash() };
+  }
+
+  const pskSecret = derivePskSecret(suite, pskEntries);
+  const out = runCommitSchedule({
+    suite,
+    interimTranscriptHash: state.interimTranscriptHash,
+    initSecret: state.keys.initSecret,
+    provisional: provisionalContext,
+    content: ac,
+    commitSecret,
+    pskSecret,
+  });
+  zeroize(commitSecret);
+  zeroize(pskSecret);
+  const tag = ac.auth.confirmationTag;
+  if (tag === undefined || !constantTimeEqual(tag, out.confirmationTag)) {
+    keys.destroy();
+    throw new MlsError("MESSAGE_INVALID_CONFIRMATION_TAG", "the commit's confirmation tag does not match the epoch it derives");
+  }
+  const next = newEpochState(
+    {
+      suite,
+      groupContext: out.groupContext,
+      groupContextBytes: out.groupContextBytes,
+      tree,
+      privateKeys: keys,
+      signaturePrivateKey: state.signaturePrivateKey,
+      secrets: out.secrets,
+      interimTranscriptHash: nextInterimTranscriptHash(suite, out),
+      confirmationTag: out.confirmationTag,
+      previous: state,
+    },
+    config,
+  );
+  return new StagedCommit({ ...base, selfRemoved: false }, { base: state, next });
+}

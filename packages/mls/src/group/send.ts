@@ -1,0 +1,132 @@
+/**
+ * Sending in the current epoch (RFC 9420 §6, §12.1, §15): signing and
+ * protecting content, standalone proposals (cached so our own later commit
+ * can reference them and so their echo is recognised), and application
+ * messages.
+ */
+import { zeroize } from "../codec/bytes.js";
+import { MlsError } from "../errors.js";
+import { signFramedContent } from "../framing/contentAuth.js";
+import { authenticatedContentBytes, type EncodedAuthenticatedContent } from "../framing/context.js";
+import { protectPrivateMessage } from "../framing/privateMessage.js";
+import { protectPublicMessage } from "../framing/publicMessage.js";
+import { ContentType, LeafNodeSource, ProposalType, SenderType, WireFormat } from "../messages/enums.js";
+import type { Extension } from "../messages/extension.js";
+import type { FramedContentBody } from "../messages/framing.js";
+import type { Capabilities } from "../messages/capabilities.js";
+import type { Proposal } from "../messages/proposal.js";
+import { makeProposalRef } from "../messages/refs.js";
+import { signLeafNode } from "../tree/leafNodeValidation.js";
+import type { HandshakeWireFormat, GroupConfig } from "./groupConfig.js";
+import { ownLeaf, privateMessageContext, publicMessageContext, refKey, requireActive, type CachedProposal, type GroupState } from "./groupState.js";
+import { checkProposalOnReceipt } from "./receive.js";
+
+const EMPTY = new Uint8Array(0);
+
+/** Signs `body` as our member content of the current epoch (§6.1) and protects it as `wireFormat` (§6.2, §6.3). */
+export async function signAndProtect(
+  state: GroupState,
+  config: GroupConfig,
+  body: FramedContentBody,
+  authenticatedData: Uint8Array,
+  wireFormat: HandshakeWireFormat,
+): Promise<{ message: Uint8Array; content: EncodedAuthenticatedContent }> {
+  const wf = wireFormat === "private" ? WireFormat.privateMessage : WireFormat.publicMessage;
+  const content = await signFramedContent(
+    state.suite,
+    state.signaturePrivateKey,
+    wf,
+    { groupId: state.groupContext.groupId, epoch: state.groupContext.epoch, sender: { senderType: SenderType.member, leafIndex: ownLeaf(state) }, authenticatedData, ...body },
+    state.groupContextBytes,
+  );
+  const message =
+    wf === WireFormat.publicMessage
+      ? protectPublicMessage(publicMessageContext(state), content)
+      : await protectPrivateMessage(privateMessageContext(state), content, { padding: config.padding });
+  return { message, content };
+}
+
+export interface ProposalOptions {
+  readonly authenticatedData?: Uint8Array;
+  /** Overrides the configured handshake wire format for this message. */
+  readonly wireFormat?: HandshakeWireFormat;
+}
+
+/** What proposing returns: the message to send and the ProposalRef a commit will use. */
+export interface SentProposal {
+  readonly message: Uint8Array;
+  readonly ref: Uint8Array;
+}
+
+/**
+ * Sends a standalone proposal (§12.1): checked as a receiver would check it,
+ * then signed, protected and cached as our own.
+ */
+export async function sendProposal(
+  state: GroupState,
+  config: GroupConfig,
+  proposal: Proposal,
+  options: ProposalOptions = {},
+  updateKeyPair?: CachedProposal["updateKeyPair"],
+): Promise<SentProposal> {
+  requireActive(state);
+  const sender = { senderType: SenderType.member, leafIndex: ownLeaf(state) } as const;
+  await checkProposalOnReceipt(state, config, proposal, sender);
+  const { message, content } = await signAndProtect(
+    state,
+    config,
+    { contentType: ContentType.proposal, proposal },
+    options.authenticatedData ?? EMPTY,
+    options.wireFormat ?? config.handshakeWireFormat,
+  );
+  const ref = makeProposalRef(state.suite, authenticatedContentBytes(content));
+  state.proposals.set(refKey(ref), { ref, proposal, sender, own: true, message, ...(updateKeyPair === undefined ? {} : { updateKeyPair }) });
+  return { message, ref };
+}
+
+/** New contents for our leaf in an Update or a commit's path (defaults: unchanged). */
+export interface LeafNodeChanges {
+  readonly capabilities?: Capabilities;
+  readonly extensions?: Extension[];
+}
+
+/** §12.1.2: an Update with a fresh encryption key for our leaf; the new key pair waits in the proposal cache. */
+export async function sendUpdate(state: GroupState, config: GroupConfig, changes: LeafNodeChanges = {}, options: ProposalOptions = {}): Promise<SentProposal> {
+  requireActive(state);
+  const me = ownLeaf(state);
+  const current = state.tree.requireLeafNode(me);
+  const keyPair = await state.suite.hpkeGenerateKeyPair();
+  const leafNode = await signLeafNode(
+    state.suite,
+    state.signaturePrivateKey,
+    {
+      encryptionKey: keyPair.publicKey,
+      signatureKey: current.signatureKey,
+      credential: current.credential,
+      capabilities: changes.capabilities ?? current.capabilities,
+      leafNodeSource: LeafNodeSource.update,
+      extensions: changes.extensions ?? current.extensions,
+    },
+    { groupId: state.groupContext.groupId, leafIndex: me },
+  );
+  try {
+    return await sendProposal(state, config, { proposalType: ProposalType.update, leafNode }, options, keyPair);
+  } catch (e) {
+    zeroize(keyPair.privateKey);
+    throw e;
+  }
+}
+
+/**
+ * §15: application data, always as a PrivateMessage. RFC 9420 §12.4: a
+ * member that has seen proposals in this epoch must commit before sending
+ * application data (GROUP_UNCOMMITTED_PROPOSALS), unless its commit is pending.
+ */
+export async function encryptApplication(state: GroupState, config: GroupConfig, data: Uint8Array, authenticatedData: Uint8Array, commitPending: boolean): Promise<Uint8Array> {
+  requireActive(state);
+  if (state.proposals.size > 0 && !commitPending) {
+    throw new MlsError("GROUP_UNCOMMITTED_PROPOSALS", "proposals were received in this epoch: commit them before sending application data");
+  }
+  const { message } = await signAndProtect(state, config, { contentType: ContentType.application, applicationData: data }, authenticatedData, "private");
+  return message;
+}
