@@ -8,7 +8,8 @@
  * No intermediates: an X509Credential's chain is [leaf] or [leaf, root]
  * (RFC 9420 §5.3 lets a chain omit certificates peers already have).
  */
-import "./reflectMetadata.js";
+// @peculiar/x509 (through tsyringe) needs the Reflect metadata API loaded first.
+import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { bytesEqual, type SignatureAlgorithm } from "@conclave/mls";
