@@ -11,6 +11,7 @@
  */
 import { decode, encode, Writer } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
+import { encodeConfirmedTranscriptHashInput } from "../schedule/transcriptHash.js";
 import { MlsError } from "../errors.js";
 import { ContentType, SenderType, type WireFormat } from "../messages/enums.js";
 import { framedContentAuthDataCodec, framedContentCodec, type AuthenticatedContent, type FramedContent } from "../messages/framing.js";
@@ -84,11 +85,7 @@ export function authenticatedContentBytes(ac: EncodedAuthenticatedContent): Uint
 /** §8.2: ConfirmedTranscriptHashInput = wire_format || FramedContent || signature<V>, for a commit. */
 export function confirmedTranscriptHashInputOf(ac: EncodedAuthenticatedContent): Uint8Array {
   if (ac.content.contentType !== ContentType.commit) throw new MlsError("INVALID_ARGUMENT", "ConfirmedTranscriptHashInput is defined for commits only");
-  const w = new Writer(2 + ac.contentBytes.length + ac.auth.signature.length + 4);
-  w.u16(ac.wireFormat);
-  w.raw(ac.contentBytes);
-  w.opaque(ac.auth.signature);
-  return w.finish();
+  return encodeConfirmedTranscriptHashInput(ac.wireFormat, ac.contentBytes, ac.auth.signature);
 }
 
 /** Big-endian uint16 into `buf` at `at`. */

@@ -3,10 +3,10 @@
  * proposals (or a Welcome's GroupSecrets), chained in the order listed.
  */
 import type { CipherSuite } from "../crypto/cipherSuite.js";
-import { Writer } from "../codec/tls.js";
+import { encode } from "../codec/tls.js";
 import { zeroize } from "../codec/bytes.js";
 import { MlsError } from "../errors.js";
-import { preSharedKeyIdCodec, type PreSharedKeyId } from "../messages/psk.js";
+import { pskLabelCodec, type PreSharedKeyId } from "../messages/psk.js";
 
 /** One PSK to inject: its id as it appears on the wire and the secret it names. */
 export interface PskEntry {
@@ -16,11 +16,7 @@ export interface PskEntry {
 
 /** §8.4: struct { PreSharedKeyID id; uint16 index; uint16 count; } PSKLabel. */
 export function encodePskLabel(id: PreSharedKeyId, index: number, count: number): Uint8Array {
-  const w = new Writer(96);
-  preSharedKeyIdCodec.encode(w, id);
-  w.u16(index);
-  w.u16(count);
-  return w.finish();
+  return encode(pskLabelCodec, { id, index, count });
 }
 
 /**
