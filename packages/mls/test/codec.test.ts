@@ -3,16 +3,8 @@ import fc from "fast-check";
 import { decode, encode, opaque, optional, Reader, struct, uint16, uint64, vector, Writer } from "../src/codec/tls.js";
 import { fromHex, toHex } from "../src/codec/bytes.js";
 import { MlsError } from "../src/errors.js";
+import { errorCode as code } from "./support/errors.js";
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlsError);
-    return (e as MlsError).code;
-  }
-  return undefined;
-}
 
 describe("varint (RFC 9420 §2.1.2)", () => {
   it("decodes the RFC's examples", () => {

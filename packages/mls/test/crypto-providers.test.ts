@@ -12,6 +12,7 @@ import { NIST_CURVES } from "../src/crypto/node/curves.js";
 import { derToP1363, p1363ToDer } from "../src/crypto/web/ecdsaDer.js";
 import { MlsError } from "../src/errors.js";
 import type { MlsErrorCode } from "../src/errors.js";
+import { codeOf, errorCode as syncCodeOf } from "./support/errors.js";
 
 /**
  * The web provider forced onto its pure-JS paths: on Node the default web
@@ -24,25 +25,7 @@ const pairs = providers.flatMap((a) => providers.filter((b) => b !== a).map((b):
 
 const bytes = (max: number) => fc.uint8Array({ minLength: 0, maxLength: max });
 
-async function codeOf(p: Promise<unknown>): Promise<MlsErrorCode | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlsError);
-    return (e as MlsError).code;
-  }
-  return undefined;
-}
 
-function syncCodeOf(f: () => unknown): MlsErrorCode | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlsError);
-    return (e as MlsError).code;
-  }
-  return undefined;
-}
 
 function flipBit(b: Uint8Array, bit: number): Uint8Array {
   const out = b.slice();

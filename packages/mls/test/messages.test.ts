@@ -56,16 +56,8 @@ import {
 } from "../src/messages/index.js";
 import { leafIndex } from "../src/tree/treeMath.js";
 import { haveVectors, loadVectors, VectorTally } from "./support/vectors.js";
+import { errorCode as errCode } from "./support/errors.js";
 
-function errCode(f: () => unknown): MlsErrorCode | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlsError);
-    return (e as MlsError).code;
-  }
-  return undefined;
-}
 
 interface MessagesCase {
   mls_welcome: string;

@@ -9,6 +9,7 @@ import { nodeCryptoProvider } from "../src/crypto/node/index.js";
 import { webCryptoProvider } from "../src/crypto/web/index.js";
 import { MlsError, type MlsErrorCode } from "../src/errors.js";
 import { haveVectors, hex, loadVectors, VectorTally } from "./support/vectors.js";
+import { errorCode } from "./support/errors.js";
 
 interface SecretTreeVector {
   cipher_suite: number;
@@ -19,15 +20,6 @@ interface SecretTreeVector {
 
 const providers: CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
 
-function errorCode(f: () => unknown): MlsErrorCode | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlsError);
-    return (e as MlsError).code;
-  }
-  return undefined;
-}
 
 describe.skipIf(!haveVectors).each(providers.map((p) => [p.name, p] as const))("secret-tree.json (RFC 9420 §9, §6.3.2) with the %s provider", (name, provider) => {
   const tally = new VectorTally(`secret-tree.json [${name}]`);

@@ -34,6 +34,7 @@ import {
   type JoinedWelcome,
 } from "../src/welcome/index.js";
 import { haveVectors, hex, loadVectors, VectorTally } from "./support/vectors.js";
+import { codeOf } from "./support/errors.js";
 
 interface WelcomeVector {
   cipher_suite: number;
@@ -45,15 +46,6 @@ interface WelcomeVector {
 
 const providers: CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
 
-async function codeOf(p: Promise<unknown>): Promise<MlsErrorCode | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlsError);
-    return (e as MlsError).code;
-  }
-  return undefined;
-}
 
 /** The vector's KeyPackage (and its encoding without the MLSMessage header) and Welcome. */
 function parse(v: WelcomeVector): { keyPackage: KeyPackage; keyPackageBytes: Uint8Array; welcome: Welcome } {
