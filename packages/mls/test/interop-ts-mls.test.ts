@@ -1,0 +1,215 @@
+/**
+ * Interoperability with ts-mls, an independent RFC 9420 implementation: the
+ * two sides exchange nothing but MLSMessage bytes (and, where §12.4.3.3 lets
+ * a joiner get it out of band, the encoded ratchet tree). Both directions of
+ * every operation: Welcome joins, application messages, Add/Update/Remove
+ * commits as PrivateMessage and PublicMessage, and after each epoch change
+ * both agree on the epoch, the epoch_authenticator (§8.7), the MLS-Exporter
+ * output (§8.5) and the membership.
+ */
+import { describe, expect, it } from "vitest";
+import { utf8 } from "../src/codec/bytes.js";
+import { nodeCryptoProvider } from "../src/crypto/node/index.js";
+import { createKeyPackage, Group, lifetimeFrom, type GroupConfig, type KeyPackageBundle } from "../src/group/index.js";
+import { leafIndex } from "../src/tree/treeMath.js";
+import { makeClient } from "./group-support.js";
+import { TsMember, tsKeyPackage, type TsKeyPackage } from "./support/tsmls.js";
+
+const provider = nodeCryptoProvider;
+/** ts-mls checks KeyPackage lifetimes against the wall clock, so both sides use it (no fixed test clock here). */
+const NOW = BigInt(Math.floor(Date.now() / 1000));
+const config: Partial<GroupConfig> = { clock: () => NOW };
+/** Inside both sides' lifetime limits (ts-mls: one month; ours: 90 days). */
+const LIFETIME = lifetimeFrom(NOW - 60n, 28n * 24n * 3600n);
+const LABEL = "interop";
+const CONTEXT = utf8("conclave x ts-mls");
+
+type Member = { readonly ours: Group } | { readonly theirs: TsMember };
+
+async function exported(m: Member): Promise<Uint8Array> {
+  return "ours" in m ? m.ours.exportSecret(LABEL, CONTEXT, 32) : await m.theirs.exportSecret(LABEL, CONTEXT, 32);
+}
+
+function view(m: Member): { epoch: bigint; authenticator: Uint8Array; leaves: number[]; active: boolean } {
+  return "ours" in m
+    ? { epoch: m.ours.epoch, authenticator: m.ours.epochAuthenticator, leaves: m.ours.members.map((x) => x.leafIndex as number), active: m.ours.isActive }
+    : { epoch: m.theirs.epoch, authenticator: m.theirs.epochAuthenticator, leaves: m.theirs.memberLeaves, active: m.theirs.isActive };
+}
+
+/** Every member agrees on the epoch, its authenticator, an exported secret and who is in the group. */
+async function expectInSync(members: readonly Member[], epoch: bigint): Promise<void> {
+  const first = members[0]!;
+  const v0 = view(first);
+  const x0 = await exported(first);
+  expect(v0.epoch).toBe(epoch);
+  for (const m of members) {
+    const v = view(m);
+    expect(v.active).toBe(true);
+    expect(v.epoch).toBe(v0.epoch);
+    expect(Buffer.from(v.authenticator).toString("hex")).toBe(Buffer.from(v0.authenticator).toString("hex"));
+    expect(Buffer.from(await exported(m)).toString("hex")).toBe(Buffer.from(x0).toString("hex"));
+    expect(v.leaves).toEqual(v0.leaves);
+  }
+}
+
+/** `sender` encrypts `count` messages in a row; every receiver decrypts them all to the same plaintext. */
+async function talk(sender: Member, receivers: readonly Member[], text: string, count = 3): Promise<void> {
+  const sent: { text: string; bytes: Uint8Array }[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = `${text} #${i}`;
+    const bytes = "ours" in sender ? await sender.ours.encryptApplicationMessage(utf8(t)) : await sender.theirs.send(utf8(t));
+    sent.push({ text: t, bytes });
+  }
+  for (const r of receivers) {
+    for (const s of sent) {
+      if ("ours" in r) {
+        const got = await r.ours.processMessage(s.bytes);
+        if (got.kind !== "application") throw new Error(`expected application data, got ${got.kind}`);
+        expect(new TextDecoder().decode(got.data)).toBe(s.text);
+        expect(got.sender).toBe("ours" in sender ? sender.ours.ownLeafIndex : sender.theirs.ownLeafIndex);
+      } else {
+        const got = await r.theirs.receive(s.bytes);
+        if (got.kind !== "application") throw new Error(`expected application data, got ${got.kind}`);
+        expect(new TextDecoder().decode(got.data)).toBe(s.text);
+      }
+    }
+  }
+}
+
+/** Delivers a commit's bytes to every other member (ours stage and merge it; ts-mls applies it). */
+async function deliver(commit: Uint8Array, receivers: readonly Member[]): Promise<void> {
+  for (const r of receivers) {
+    if ("ours" in r) {
+      const got = await r.ours.processMessage(commit);
+      if (got.kind !== "commit") throw new Error(`expected a commit, got ${got.kind}`);
+      r.ours.mergeStagedCommit(got.staged);
+    } else {
+      expect((await r.theirs.receive(commit)).kind).toBe("handshake");
+    }
+  }
+}
+
+async function ourClient(suiteId: number, name: string): Promise<{ identity: Awaited<ReturnType<typeof makeClient>>["identity"]; kp: () => Promise<KeyPackageBundle> }> {
+  const c = await makeClient(provider, suiteId, name);
+  return { identity: c.identity, kp: () => createKeyPackage({ suite: c.suite, identity: c.identity, lifetime: LIFETIME }) };
+}
+
+function ourGroup(suiteId: number, identity: Awaited<ReturnType<typeof makeClient>>["identity"], handshake: "private" | "public" = "private"): Promise<Group> {
+  return Group.create({ provider, cipherSuite: suiteId as 1, identity, lifetime: LIFETIME, config: { ...config, handshakeWireFormat: handshake } });
+}
+
+function theirKeyPackage(suiteId: number, name: string): Promise<TsKeyPackage> {
+  return tsKeyPackage(suiteId, name, LIFETIME);
+}
+
+/** We create the group and add a ts-mls member by Welcome. */
+async function oursWithTheirs(suiteId: number, treeInGroupInfo: boolean, handshake: "private" | "public" = "private") {
+  const alice = await ourClient(suiteId, "alice");
+  const a = await ourGroup(suiteId, alice.identity, handshake);
+  const bobKp = await theirKeyPackage(suiteId, "bob");
+  const pending = await a.createCommit({ add: [bobKp.message], ratchetTreeExtension: treeInGroupInfo });
+  expect(pending.added.map((x) => x.leafIndex as number)).toEqual([1]);
+  a.mergePendingCommit();
+  const b = await TsMember.join(suiteId, pending.welcome!, bobKp, treeInGroupInfo ? undefined : pending.ratchetTree);
+  return { a, b };
+}
+
+/** ts-mls creates the group and adds one of ours by Welcome. */
+async function theirsWithOurs(suiteId: number, treeInGroupInfo: boolean) {
+  const a = await TsMember.create(suiteId, "alice", LIFETIME, utf8(`ts-mls group ${suiteId}`));
+  const bob = await ourClient(suiteId, "bob");
+  const bobKp = await bob.kp();
+  const c = await a.commit({ add: [bobKp.message], ratchetTreeExtension: treeInGroupInfo });
+  expect(c.welcome).toBeDefined();
+  const b = await Group.join(c.welcome!, { provider, keyPackages: [bobKp], config, ...(treeInGroupInfo ? {} : { ratchetTree: c.ratchetTree }) });
+  return { a, b, bob };
+}
+
+// Suite 1 is the mandatory one; 3 swaps in ChaCha20-Poly1305. (ts-mls loads @noble/curves for the NIST
+// and X448 suites from the repository root, where it is not installed: those suites cannot run here.)
+for (const suiteId of [1, 3]) {
+  describe(`interop with ts-mls, suite ${suiteId}`, () => {
+    for (const treeInGroupInfo of [true, false]) {
+      const how = treeInGroupInfo ? "ratchet_tree in the GroupInfo" : "ratchet tree out of band";
+
+      it(`we create, ts-mls joins by Welcome (${how}); messages both ways`, async () => {
+        const { a, b } = await oursWithTheirs(suiteId, treeInGroupInfo);
+        const members: Member[] = [{ ours: a }, { theirs: b }];
+        await expectInSync(members, 1n);
+        expect(b.ownLeafIndex).toBe(1);
+        await talk({ ours: a }, [{ theirs: b }], "alice to bob");
+        await talk({ theirs: b }, [{ ours: a }], "bob to alice");
+        await talk({ ours: a }, [{ theirs: b }], "alice again", 5);
+      });
+
+      it(`ts-mls creates, we join by Welcome (${how}); messages both ways`, async () => {
+        const { a, b } = await theirsWithOurs(suiteId, treeInGroupInfo);
+        const members: Member[] = [{ theirs: a }, { ours: b }];
+        await expectInSync(members, 1n);
+        expect(b.ownLeafIndex).toBe(1);
+        await talk({ ours: b }, [{ theirs: a }], "bob to alice");
+        await talk({ theirs: a }, [{ ours: b }], "alice to bob", 5);
+      });
+    }
+
+    for (const wire of ["private", "public"] as const) {
+      it(`commits both ways as ${wire === "private" ? "PrivateMessage" : "PublicMessage"}: add, update, remove, with a third member of each implementation`, async () => {
+        const publicMessage = wire === "public";
+        // Epoch 1: ours (leaf 0) and ts-mls (leaf 1).
+        const { a, b } = await oursWithTheirs(suiteId, true, wire);
+        const A: Member = { ours: a };
+        const B: Member = { theirs: b };
+
+        // ts-mls adds one of ours (Carol, leaf 2): its Welcome, our commit processing.
+        const carol = await ourClient(suiteId, "carol");
+        const carolKp = await carol.kp();
+        const addCarol = await b.commit({ add: [carolKp.message], publicMessage, ratchetTreeExtension: true });
+        await deliver(addCarol.commit, [A]);
+        const c = await Group.join(addCarol.welcome!, { provider, keyPackages: [carolKp], config });
+        const C: Member = { ours: c };
+        expect(c.ownLeafIndex).toBe(2);
+        await expectInSync([A, B, C], 2n);
+        await talk(C, [A, B], "carol says hi");
+
+        // We add a ts-mls member (Dave, leaf 3): our Welcome and commit, ts-mls processing.
+        const daveKp = await theirKeyPackage(suiteId, "dave");
+        const addDave = await a.createCommit({ add: [daveKp.message], ratchetTreeExtension: false });
+        a.mergePendingCommit();
+        await deliver(addDave.commit, [B, C]);
+        const d = await TsMember.join(suiteId, addDave.welcome!, daveKp, addDave.ratchetTree);
+        const D: Member = { theirs: d };
+        await expectInSync([A, B, C, D], 3n);
+        await talk(D, [A, B, C], "dave says hi");
+
+        // Path-only commits (Update of the committer's leaf): ts-mls, then ours.
+        const theirUpdate = await d.commit({ publicMessage });
+        await deliver(theirUpdate.commit, [A, B, C]);
+        await expectInSync([A, B, C, D], 4n);
+        const ourUpdate = await c.createCommit();
+        expect(ourUpdate.added.length + ourUpdate.removed.length).toBe(0);
+        c.mergePendingCommit();
+        await deliver(ourUpdate.commit, [A, B, D]);
+        await expectInSync([A, B, C, D], 5n);
+        await talk(B, [A, C, D], "after the updates");
+
+        // ts-mls removes one of ours (Carol), then we remove one of theirs (Dave).
+        const removeCarol = await b.commit({ remove: [2], publicMessage });
+        const carolSees = await c.processMessage(removeCarol.commit);
+        if (carolSees.kind !== "commit") throw new Error(`expected a commit, got ${carolSees.kind}`);
+        expect(carolSees.staged.selfRemoved).toBe(true);
+        await deliver(removeCarol.commit, [A, D]);
+        await expectInSync([A, B, D], 6n);
+        expect(view(A).leaves).toEqual([0, 1, 3]);
+
+        const removeDave = await a.createCommit({ remove: [leafIndex(3)] });
+        a.mergePendingCommit();
+        expect(await d.receive(removeDave.commit)).toEqual({ kind: "handshake" });
+        expect(d.isActive).toBe(false);
+        await deliver(removeDave.commit, [B]);
+        await expectInSync([A, B], 7n);
+        await talk(A, [B], "just us again");
+        await talk(B, [A], "indeed");
+      });
+    }
+  });
+}
