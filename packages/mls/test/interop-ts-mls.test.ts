@@ -10,7 +10,7 @@
 import { describe, expect, it } from "vitest";
 import { utf8 } from "../src/codec/bytes.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
-import { createKeyPackage, Group, lifetimeFrom, type GroupConfig, type KeyPackageBundle } from "../src/group/index.js";
+import { createKeyPackage, Group, lifetimeFrom, type GroupConfig, type KeyPackageBundle, type StagedCommitInfo } from "../src/group/index.js";
 import { leafIndex } from "../src/tree/treeMath.js";
 import { makeClient } from "./group-support.js";
 import { TsMember, tsKeyPackage, type TsKeyPackage } from "./support/tsmls.js";
@@ -76,26 +76,47 @@ async function talk(sender: Member, receivers: readonly Member[], text: string, 
   }
 }
 
-/** Delivers a commit's bytes to every other member (ours stage and merge it; ts-mls applies it). */
-async function deliver(commit: Uint8Array, receivers: readonly Member[]): Promise<void> {
+/** Delivers a commit's bytes to every other member (ours stage and merge it; ts-mls applies it); returns what our first receiver staged. */
+async function deliver(commit: Uint8Array, receivers: readonly Member[]): Promise<StagedCommitInfo | undefined> {
+  let first: StagedCommitInfo | undefined;
   for (const r of receivers) {
     if ("ours" in r) {
       const got = await r.ours.processMessage(commit);
       if (got.kind !== "commit") throw new Error(`expected a commit, got ${got.kind}`);
       r.ours.mergeStagedCommit(got.staged);
+      first ??= got.staged;
     } else {
       expect((await r.theirs.receive(commit)).kind).toBe("handshake");
     }
   }
+  return first;
 }
+
+/** Delivers a standalone proposal to our members (each must cache it) and ts-mls members; returns the ProposalRef ours computed. */
+async function deliverProposal(message: Uint8Array, receivers: readonly Member[]): Promise<Uint8Array | undefined> {
+  let ref: Uint8Array | undefined;
+  for (const r of receivers) {
+    if ("ours" in r) {
+      const got = await r.ours.processMessage(message);
+      if (got.kind !== "proposal") throw new Error(`expected a proposal, got ${got.kind}`);
+      if (ref !== undefined) expect(got.ref).toEqual(ref);
+      ref = got.ref;
+    } else {
+      expect((await r.theirs.receive(message)).kind).toBe("handshake");
+    }
+  }
+  return ref;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 async function ourClient(suiteId: number, name: string): Promise<{ identity: Awaited<ReturnType<typeof makeClient>>["identity"]; kp: () => Promise<KeyPackageBundle> }> {
   const c = await makeClient(provider, suiteId, name);
   return { identity: c.identity, kp: () => createKeyPackage({ suite: c.suite, identity: c.identity, lifetime: LIFETIME }) };
 }
 
-function ourGroup(suiteId: number, identity: Awaited<ReturnType<typeof makeClient>>["identity"], handshake: "private" | "public" = "private"): Promise<Group> {
-  return Group.create({ provider, cipherSuite: suiteId as 1, identity, lifetime: LIFETIME, config: { ...config, handshakeWireFormat: handshake } });
+function ourGroup(suiteId: number, identity: Awaited<ReturnType<typeof makeClient>>["identity"], handshake: "private" | "public" = "private", extra: Partial<GroupConfig> = {}): Promise<Group> {
+  return Group.create({ provider, cipherSuite: suiteId as 1, identity, lifetime: LIFETIME, config: { ...config, handshakeWireFormat: handshake, ...extra } });
 }
 
 function theirKeyPackage(suiteId: number, name: string): Promise<TsKeyPackage> {
@@ -103,9 +124,9 @@ function theirKeyPackage(suiteId: number, name: string): Promise<TsKeyPackage> {
 }
 
 /** We create the group and add a ts-mls member by Welcome. */
-async function oursWithTheirs(suiteId: number, treeInGroupInfo: boolean, handshake: "private" | "public" = "private") {
+async function oursWithTheirs(suiteId: number, treeInGroupInfo: boolean, handshake: "private" | "public" = "private", extra: Partial<GroupConfig> = {}) {
   const alice = await ourClient(suiteId, "alice");
-  const a = await ourGroup(suiteId, alice.identity, handshake);
+  const a = await ourGroup(suiteId, alice.identity, handshake, extra);
   const bobKp = await theirKeyPackage(suiteId, "bob");
   const pending = await a.createCommit({ add: [bobKp.message], ratchetTreeExtension: treeInGroupInfo });
   expect(pending.added.map((x) => x.leafIndex as number)).toEqual([1]);
@@ -211,5 +232,77 @@ for (const suiteId of [1, 3]) {
         await talk(B, [A], "indeed");
       });
     }
+
+    it("proposals by reference across implementations: our Update and Add committed by ts-mls, ts-mls Add and Remove committed by us", async () => {
+      const { a, b } = await oursWithTheirs(suiteId, true);
+      const A: Member = { ours: a };
+      const B: Member = { theirs: b };
+
+      // Our Update proposal, committed by reference by ts-mls.
+      const oldKey = hex(a.member(a.ownLeafIndex)!.leafNode.encryptionKey);
+      const upd = await a.proposeUpdate();
+      expect((await b.receive(upd.message)).kind).toBe("handshake");
+      const c1 = await b.commit();
+      const own = await a.processMessage(c1.commit);
+      if (own.kind !== "commit") throw new Error(`expected a commit, got ${own.kind}`);
+      expect(own.staged.proposals.map((p) => hex(p.ref ?? new Uint8Array(0)))).toEqual([hex(upd.ref)]);
+      expect(own.staged.updated.map((m) => m.leafIndex as number)).toEqual([0]);
+      a.mergeStagedCommit(own.staged);
+      expect(hex(a.member(a.ownLeafIndex)!.leafNode.encryptionKey)).not.toBe(oldKey);
+      await expectInSync([A, B], 2n);
+      await talk(A, [B], "after my update");
+
+      // ts-mls proposes adding one of ours; we commit it by reference and send the Welcome.
+      const carol = await ourClient(suiteId, "carol");
+      const carolKp = await carol.kp();
+      const addRef = await deliverProposal(await b.propose({ add: carolKp.message }), [A]);
+      const c2 = await a.createCommit();
+      expect(c2.proposals.map((p) => hex(p.ref ?? new Uint8Array(0)))).toEqual([hex(addRef!)]);
+      expect(c2.added.map((m) => m.leafIndex as number)).toEqual([2]);
+      a.mergePendingCommit();
+      await deliver(c2.commit, [B]);
+      const c = await Group.join(c2.welcome!, { provider, keyPackages: [carolKp], config });
+      const C: Member = { ours: c };
+      await expectInSync([A, B, C], 3n);
+
+      // Our Add of a ts-mls member, committed by reference by ts-mls; its Welcome goes to ts-mls.
+      const daveKp = await theirKeyPackage(suiteId, "dave");
+      const addDave = await a.proposeAdd(daveKp.message);
+      await deliverProposal(addDave.message, [B, C]);
+      const c3 = await b.commit({ ratchetTreeExtension: true });
+      const staged3 = await deliver(c3.commit, [A, C]);
+      expect(staged3!.proposals.map((p) => hex(p.ref ?? new Uint8Array(0)))).toEqual([hex(addDave.ref)]);
+      const d = await TsMember.join(suiteId, c3.welcome!, daveKp);
+      const D: Member = { theirs: d };
+      await expectInSync([A, B, C, D], 4n);
+      await talk(D, [A, B, C], "dave here");
+
+      // ts-mls proposes (as a PublicMessage) removing Carol; we commit it by reference.
+      const rmRef = await deliverProposal(await b.propose({ remove: 2 }, true), [A, C, D]);
+      const c4 = await a.createCommit();
+      expect(c4.proposals.map((p) => hex(p.ref ?? new Uint8Array(0)))).toEqual([hex(rmRef!)]);
+      expect(c4.removed.map((m) => m.leafIndex as number)).toEqual([2]);
+      a.mergePendingCommit();
+      await deliver(c4.commit, [B, D]);
+      await expectInSync([A, B, D], 5n);
+      await talk(B, [A, D], "carol is gone");
+    });
+
+    it("application messages out of order both ways, with our padding on", async () => {
+      const { a, b } = await oursWithTheirs(suiteId, true, "private", { padding: { kind: "padToMultiple", multiple: 64 } });
+      const ours = await Promise.all(Array.from({ length: 6 }, async (_, i) => ({ text: `ours ${i}`, bytes: await a.encryptApplicationMessage(utf8(`ours ${i}`)) })));
+      const theirs: { text: string; bytes: Uint8Array }[] = [];
+      for (let i = 0; i < 6; i++) theirs.push({ text: `theirs ${i}`, bytes: await b.send(utf8(`theirs ${i}`)) });
+      for (const m of [...ours].reverse()) {
+        const got = await b.receive(m.bytes);
+        if (got.kind !== "application") throw new Error("expected application data");
+        expect(new TextDecoder().decode(got.data)).toBe(m.text);
+      }
+      for (const i of [3, 0, 5, 1, 4, 2]) {
+        const got = await a.processMessage(theirs[i]!.bytes);
+        if (got.kind !== "application") throw new Error(`expected application data, got ${got.kind}`);
+        expect(new TextDecoder().decode(got.data)).toBe(theirs[i]!.text);
+      }
+    });
   });
 }

@@ -11,6 +11,7 @@ import {
   createCommit,
   createGroup,
   createGroupInfoWithExternalPubAndRatchetTree,
+  createProposal,
   decodeMlsMessage,
   defaultCapabilities,
   emptyPskIndex,
@@ -198,6 +199,20 @@ export class TsMember {
     const commit = encodeMlsMessage(r.commit);
     const welcome = r.welcome === undefined ? undefined : encodeMlsMessage({ version: "mls10", wireformat: "mls_welcome", welcome: r.welcome });
     return { commit, ...(welcome === undefined ? {} : { welcome }), ratchetTree: this.ratchetTree() };
+  }
+
+  /** A standalone Add (MLSMessage(KeyPackage) bytes) or Remove (leaf index) proposal. */
+  async propose(p: { readonly add: Uint8Array } | { readonly remove: number }, publicMessage = false): Promise<Uint8Array> {
+    const proposal: Proposal = "add" in p ? { proposalType: "add", add: { keyPackage: decodeKeyPackageMessage(p.add) } } : { proposalType: "remove", remove: { removed: p.remove } };
+    const r = await createProposal(this.state, publicMessage, proposal, this.cs);
+    this.state = r.newState;
+    return encodeMlsMessage(r.message);
+  }
+
+  /** The raw extension_data of the GroupInfo extensions ts-mls puts in an external-join GroupInfo, by type. */
+  async externalGroupInfoExtensions(): Promise<Map<string | number, Uint8Array>> {
+    const groupInfo = await createGroupInfoWithExternalPubAndRatchetTree(this.state, [], this.cs);
+    return new Map(groupInfo.extensions.map((e) => [e.extensionType, e.extensionData]));
   }
 
   async send(data: Uint8Array): Promise<Uint8Array> {
