@@ -231,6 +231,42 @@ describe("Group scenarios", () => {
     expect(Group.deserialize(b2.serialize(), provider, baseConfig).serialize()).toEqual(b2.serialize());
   });
 
+  it("a new member joins by external commit, and a member resyncs by one", async () => {
+    const { clients, a, b, c } = await threeMembers();
+    const dave = await makeClient(provider, 1, "dave");
+    const gi = await a.groupInfo();
+    const joined = await Group.joinExternal(gi, { provider, identity: dave.identity, config: baseConfig });
+    const d = joined.group;
+    for (const g of [a, b, c]) {
+      const r = await g.processMessage(joined.commit);
+      if (r.kind !== "commit") throw new Error("expected commit");
+      expect(r.staged.externalJoiner?.leafIndex).toBe(3);
+      g.mergeStagedCommit(r.staged);
+    }
+    expectInSync([a, b, c, d]);
+    await exchange(d, [a, b, c], "joined from the outside");
+
+    // Bob lost his state: he rejoins with the GroupInfo the DS kept, removing his old leaf.
+    const resync = await Group.joinExternal(joined.groupInfo, { provider, identity: clients.bob.identity, removeLeaf: b.ownLeafIndex, config: baseConfig });
+    const r = await b.processMessage(resync.commit);
+    expect(r.kind === "commit" && r.staged.selfRemoved).toBe(true);
+    for (const g of [a, c, d]) {
+      const rr = await g.processMessage(resync.commit);
+      if (rr.kind !== "commit") throw new Error("expected commit");
+      g.mergeStagedCommit(rr.staged);
+    }
+    const b2 = resync.group;
+    expect(b2.ownLeafIndex).toBe(1);
+    expectInSync([a, b2, c, d]);
+    await exchange(b2, [a, c, d], "back again");
+  });
+
+  it("no external commit without external_pub", async () => {
+    const { a } = await threeMembers();
+    const eve = await makeClient(provider, 1, "eve");
+    await expectCode(Group.joinExternal(await a.groupInfo({ externalPub: false }), { provider, identity: eve.identity, config: baseConfig }), "EXTERNAL_COMMIT_NO_EXTERNAL_PUB");
+  });
+
   it("runs with the web provider too", async () => {
     const [alice, bob, carol] = await Promise.all(["alice", "bob", "carol"].map((n) => makeClient(webCryptoProvider, 2, n)));
     const a = await Group.create({ provider: webCryptoProvider, cipherSuite: 2, identity: alice!.identity, config: baseConfig });

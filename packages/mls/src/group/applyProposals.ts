@@ -23,7 +23,7 @@ import type { PreSharedKeyId } from "../messages/psk.js";
 import { checkLeafNodeContents, checkLeafNodeKeysUnique, requiredCapabilitiesOf, verifyLeafNodeSignature } from "../tree/leafNodeValidation.js";
 import type { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafIndex } from "../tree/treeMath.js";
-import type { CredentialValidator } from "./groupConfig.js";
+import { nowOf, type CredentialValidator, type GroupConfig } from "./groupConfig.js";
 import { checkCredential, checkKeyPackageContents, verifyKeyPackageSignatures } from "./keyPackage.js";
 import { isPathRequired, type CommittedProposal } from "./proposals.js";
 
@@ -65,14 +65,32 @@ export interface ApplyOptions {
   readonly validateCredential?: CredentialValidator;
 }
 
+/** The options to apply a list against a group's current epoch, policy from its configuration. */
+export function applyOptionsFor(state: { suite: CipherSuite; tree: PublicRatchetTree; groupContext: GroupContext }, config: GroupConfig): ApplyOptions {
+  const now = nowOf(config);
+  return {
+    suite: state.suite,
+    tree: state.tree,
+    groupContext: state.groupContext,
+    ...(now === undefined ? {} : { now }),
+    ...(config.maxLifetime === undefined ? {} : { maxLifetime: config.maxLifetime }),
+    ...(config.validateCredential === undefined ? {} : { validateCredential: config.validateCredential }),
+  };
+}
+
 /** Decodes the GroupContext extensions we understand so a malformed one is rejected now, not when used. */
 function checkKnownExtensions(extensions: readonly Extension[]): void {
   readExtension(extensions, ExtensionType.requiredCapabilities, requiredCapabilitiesCodec);
   readExtension(extensions, ExtensionType.externalSenders, externalSendersCodec);
 }
 
+/** Per-tree cache: a tree held by a GroupState is never changed (commits work on clones). */
+const credentialTypeCache = new WeakMap<PublicRatchetTree, { inUse: ReadonlySet<number>; supportedByAll: ReadonlySet<number> }>();
+
 /** Credential types used by the members, and those every member supports (§7.3). */
-export function credentialTypes(tree: PublicRatchetTree): { inUse: Set<number>; supportedByAll: Set<number> } {
+export function credentialTypes(tree: PublicRatchetTree): { inUse: ReadonlySet<number>; supportedByAll: ReadonlySet<number> } {
+  const cached = credentialTypeCache.get(tree);
+  if (cached !== undefined) return cached;
   const inUse = new Set<number>();
   let supportedByAll: Set<number> | undefined;
   for (const m of tree.members()) {
@@ -80,7 +98,9 @@ export function credentialTypes(tree: PublicRatchetTree): { inUse: Set<number>; 
     const caps = m.leafNode.capabilities.credentials;
     supportedByAll = supportedByAll === undefined ? new Set(caps) : new Set(caps.filter((c) => supportedByAll!.has(c)));
   }
-  return { inUse, supportedByAll: supportedByAll ?? new Set() };
+  const out = { inUse, supportedByAll: supportedByAll ?? new Set<number>() };
+  credentialTypeCache.set(tree, out);
+  return out;
 }
 
 /**

@@ -17,6 +17,7 @@ import { makeExtension, type Extension } from "../messages/extension.js";
 import { externalPubCodec } from "../messages/extensionPayloads.js";
 import type { GroupContext } from "../messages/groupContext.js";
 import type { KeyPackage } from "../messages/keyPackage.js";
+import type { LeafNode } from "../messages/leafNode.js";
 import { mlsMessageCodec } from "../messages/mlsMessage.js";
 import type { Proposal, ProposalOrRef } from "../messages/proposal.js";
 import { deriveExternalKeyPair } from "../schedule/keySchedule.js";
@@ -25,9 +26,9 @@ import { createUpdatePath, pathSecretForNewMember, type CreatedUpdatePath } from
 import type { LeafIndex } from "../tree/treeMath.js";
 import { signGroupInfo } from "../welcome/groupInfoSignature.js";
 import { createWelcome, welcomeRecipient } from "../welcome/welcome.js";
-import { applyProposals, type AddedMember, type ChangedMember } from "./applyProposals.js";
+import { applyOptionsFor, applyProposals, type AddedMember, type ChangedMember } from "./applyProposals.js";
 import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.js";
-import { nowOf, sameSignatureKey, type GroupConfig, type HandshakeWireFormat } from "./groupConfig.js";
+import { sameSignatureKey, type GroupConfig, type HandshakeWireFormat } from "./groupConfig.js";
 import { newEpochState, ownLeaf, privateMessageContext, publicMessageContext, requireActive, type GroupState } from "./groupState.js";
 import { groupPskLookup, resolvePsks } from "./psk.js";
 import { pskIdBytes, senderLeaf, validateProposalList, type CommittedProposal } from "./proposals.js";
@@ -103,7 +104,7 @@ export function selectPendingProposals(state: GroupState, config: GroupConfig, b
   });
 
   const removedByValue = new Set<number>();
-  const addsByValue = [];
+  const addsByValue: LeafNode[] = [];
   let gceByValue = false;
   const psksSeen: Uint8Array[] = [];
   for (const { proposal: p } of byValue) {
@@ -147,13 +148,20 @@ export function selectPendingProposals(state: GroupState, config: GroupConfig, b
   for (const item of removeFor.values()) chosen.add(item);
   if (lastGce !== undefined) chosen.add(lastGce);
   const removed = new Set<number>([...removedByValue, ...removeFor.keys()]);
+  // §12.2: an Add for a client already in the group (and not removed here) is dropped.
+  const isMember = (leaf: LeafNode): boolean => {
+    if (config.sameClient === undefined) {
+      const at = state.tree.findLeafBySignatureKey(leaf.signatureKey);
+      return at !== undefined && !removed.has(at);
+    }
+    return state.tree.members().some((m) => !removed.has(m.leafIndex) && same(m.leafNode, leaf));
+  };
   const addLeaves = [...addsByValue];
   for (const item of adds) {
     if (item.proposal.proposalType !== ProposalType.add) continue;
     const leaf = item.proposal.keyPackage.leafNode;
     if (addLeaves.some((l) => same(l, leaf))) continue;
-    const existing = state.tree.members().find((m) => !removed.has(m.leafIndex) && same(m.leafNode, leaf));
-    if (existing !== undefined) continue;
+    if (isMember(leaf)) continue;
     addLeaves.push(leaf);
     chosen.add(item);
   }
@@ -212,11 +220,7 @@ export async function createCommit(state: GroupState, config: GroupConfig, optio
   const list = [...pending, ...byValue];
 
   validateProposalList({ suite, tree: state.tree, groupContext: state.groupContext, committer: { kind: "member", leafIndex: me }, ...(config.sameClient ? { sameClient: config.sameClient } : {}) }, list);
-  const now = nowOf(config);
-  const applied = await applyProposals(
-    { suite, tree: state.tree, groupContext: state.groupContext, ...(now === undefined ? {} : { now }), ...(config.maxLifetime === undefined ? {} : { maxLifetime: config.maxLifetime }), ...(config.validateCredential ? { validateCredential: config.validateCredential } : {}) },
-    list,
-  );
+  const applied = await applyProposals(applyOptionsFor(state, config), list);
   const pskEntries = resolvePsks(groupPskLookup(config, state.groupContext.groupId, state.resumptionPsks), applied.psks);
   const tree = applied.tree;
   const provisional: Omit<GroupContext, "treeHash"> = {

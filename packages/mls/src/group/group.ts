@@ -35,7 +35,8 @@ import { leafIndex as toLeafIndex, type LeafIndex } from "../tree/treeMath.js";
 import { checkExtensionsSupported } from "./applyProposals.js";
 import { createCommit, createGroupInfoMessage, toKeyPackage, type CommitOptions, type PendingCommitInfo, type PendingCommitState } from "./commit.js";
 import { resolveConfig, nowOf, type GroupConfig } from "./groupConfig.js";
-import { destroyPastEpoch, destroyUnusedState, newEpochState, ownLeaf, retirePrevious, type GroupState } from "./groupState.js";
+import { destroyPastEpoch, destroyUnusedState, newEpochState, ownLeaf, requireActive, retirePrevious, type GroupState } from "./groupState.js";
+import { createExternalCommit, type ExternalJoinOptions } from "./externalCommit.js";
 import { joinFromWelcome, type JoinKeyPackage } from "./join.js";
 import { defaultCapabilities, type SigningIdentity } from "./keyPackage.js";
 import { stagedCommitState, type StagedCommit } from "./processCommit.js";
@@ -159,6 +160,17 @@ export class Group {
     return new Group(state, config);
   }
 
+  /**
+   * §12.4.3.2: joins by external commit from an MLSMessage(GroupInfo) with
+   * external_pub. Send `commit` to the DS; if it is refused, drop the group
+   * and try again with a fresh GroupInfo.
+   */
+  static async joinExternal(groupInfo: Uint8Array, opts: ExternalJoinOptions & { readonly config?: Partial<GroupConfig> }): Promise<{ group: Group; commit: Uint8Array; groupInfo: Uint8Array }> {
+    const config = resolveConfig(opts.config);
+    const out = await createExternalCommit(groupInfo, opts, config);
+    return { group: new Group(out.state, config), commit: out.commit, groupInfo: out.groupInfo };
+  }
+
   /** Restores a group from {@link serialize}. The configuration is not stored: pass it again. */
   static deserialize(bytes: Uint8Array, provider: CryptoProvider, config?: Partial<GroupConfig>): Group {
     const c = resolveConfig(config);
@@ -214,11 +226,13 @@ export class Group {
 
   /** §8.7: epoch_authenticator, for out-of-band confirmation that members agree on the epoch. */
   get epochAuthenticator(): Uint8Array {
+    requireActive(this.#state);
     return this.#state.keys.epochAuthenticator.slice();
   }
 
   /** §8.5: MLS-Exporter(label, context, length). */
   exportSecret(label: string, context: Uint8Array, length: number): Uint8Array {
+    requireActive(this.#state);
     return mlsExporter(this.#state.suite, this.#state.keys.exporterSecret, label, context, length);
   }
 

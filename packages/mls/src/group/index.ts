@@ -10,6 +10,7 @@ export type { AddedMember, ChangedMember } from "./applyProposals.js";
 export type { CommittedProposal } from "./proposals.js";
 export { isPathRequired } from "./proposals.js";
 export type { JoinKeyPackage } from "./join.js";
+export type { ExternalJoinOptions } from "./externalCommit.js";
 export {
   createKeyPackage,
   defaultCapabilities,

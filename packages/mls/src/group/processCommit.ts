@@ -15,13 +15,16 @@ import { constantTimeEqual, zeroize } from "../codec/bytes.js";
 import { derivePskSecret } from "../schedule/pskSecret.js";
 import { applyUpdatePath } from "../tree/treeKem.js";
 import type { PrivateTreeKeys } from "../tree/privateTreeKeys.js";
-import { leafToNode } from "../tree/treeMath.js";
-import { applyProposals, type AddedMember, type AppliedProposals, type ChangedMember } from "./applyProposals.js";
+import { leafToNode, type LeafIndex } from "../tree/treeMath.js";
+import type { PublicRatchetTree } from "../tree/ratchetTree.js";
+import type { LeafNode } from "../messages/leafNode.js";
+import { deriveExternalKeyPair, externalInitSecretReceive } from "../schedule/keySchedule.js";
+import { applyOptionsFor, applyProposals, credentialTypes, type AddedMember, type AppliedProposals, type ChangedMember } from "./applyProposals.js";
 import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.js";
-import { nowOf, type GroupConfig } from "./groupConfig.js";
+import type { GroupConfig } from "./groupConfig.js";
 import { newEpochState, ownLeaf, refKey, type GroupState } from "./groupState.js";
 import { groupPskLookup, resolvePsks } from "./psk.js";
-import { requirePathIfNeeded, validateProposalList, type CommittedProposal } from "./proposals.js";
+import { requirePathIfNeeded, validateProposalList, type CommittedProposal, type Committer } from "./proposals.js";
 
 /** What a received commit does, for the application to inspect before merging it. */
 export interface StagedCommitInfo {
@@ -39,6 +42,8 @@ export interface StagedCommitInfo {
   readonly pathIncluded: boolean;
   /** The commit removes us: merging it ends our membership. */
   readonly selfRemoved: boolean;
+  /** The new member of an external commit (§12.4.3.2) and the leaf it took. */
+  readonly externalJoiner?: { readonly leafIndex: LeafIndex; readonly leafNode: LeafNode };
   /** A committed ReInit (§11.2): after merging, the group must not be used to send; wait for the new group's Welcome. */
   readonly reinit?: ReInit;
   readonly authenticatedData: Uint8Array;
@@ -66,6 +71,7 @@ export class StagedCommit implements StagedCommitInfo {
   readonly newExtensions?: readonly Extension[];
   readonly pathIncluded!: boolean;
   readonly selfRemoved!: boolean;
+  readonly externalJoiner?: { readonly leafIndex: LeafIndex; readonly leafNode: LeafNode };
   readonly reinit?: ReInit;
   readonly authenticatedData!: Uint8Array;
 
@@ -123,6 +129,25 @@ async function runPolicy(config: GroupConfig, state: GroupState, sender: Sender,
   }
 }
 
+/** §12.4.3.2: the leftmost blank leaf, the tree extended by one level when it has none. */
+export function takeBlankLeaf(tree: PublicRatchetTree): LeafIndex {
+  const l = tree.leftmostBlankLeaf();
+  if (l !== undefined) return l;
+  const next = tree.leafCount as LeafIndex;
+  tree.extend();
+  return next;
+}
+
+/** §8.3, member side: init_secret from the ExternalInit's kem_output and the epoch's external key pair. */
+async function externalInitSecretOf(state: GroupState, kemOutput: Uint8Array): Promise<Uint8Array> {
+  const kp = await deriveExternalKeyPair(state.suite, state.keys.externalSecret);
+  try {
+    return await externalInitSecretReceive(state.suite, kp.privateKey, kemOutput);
+  } finally {
+    zeroize(kp.privateKey);
+  }
+}
+
 /**
  * §12.4.2: validates a verified (signature, membership tag / decryption done)
  * commit of the current epoch and derives the epoch it starts. Nothing in
@@ -135,28 +160,35 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
   if (content.contentType !== ContentType.commit) throw new MlsError("INVALID_ARGUMENT", "not a commit");
   const commit = content.commit;
   const sender = content.sender;
-  if (sender.senderType !== SenderType.member) {
-    // External commits (new_member_commit) are processed by processExternalCommit (not yet supported).
-    throw new MlsError("MESSAGE_INVALID_SENDER", "only members' commits are supported");
-  }
-  const committer = sender.leafIndex;
   const me = ownLeaf(state);
-  if (committer === me) throw new MlsError("COMMIT_FROM_SELF", "a commit from our own leaf that is not our pending commit");
+  let committerKind: Committer;
+  if (sender.senderType === SenderType.member) {
+    if (sender.leafIndex === me) throw new MlsError("COMMIT_FROM_SELF", "a commit from our own leaf that is not our pending commit");
+    committerKind = { kind: "member", leafIndex: sender.leafIndex };
+  } else if (sender.senderType === SenderType.newMemberCommit) {
+    // §12.4.3.2: an external joiner cannot know the group's proposals, so it may not reference any.
+    if (commit.proposals.some((p) => p.type === ProposalOrRefType.reference)) {
+      throw new MlsError("EXTERNAL_COMMIT_PROPOSAL_BY_REFERENCE", "an external commit may not include proposals by reference");
+    }
+    committerKind = { kind: "external" };
+  } else {
+    throw new MlsError("MESSAGE_INVALID_SENDER", "a commit comes from a member or a new member");
+  }
 
   const list = resolveCommitProposals(state, commit, sender);
-  validateProposalList({ suite, tree: state.tree, groupContext: state.groupContext, committer: { kind: "member", leafIndex: committer }, ...(config.sameClient ? { sameClient: config.sameClient } : {}) }, list);
+  validateProposalList({ suite, tree: state.tree, groupContext: state.groupContext, committer: committerKind, ...(config.sameClient ? { sameClient: config.sameClient } : {}) }, list);
   await runPolicy(config, state, sender, list, content.authenticatedData);
-  const now = nowOf(config);
-  const applied = await applyProposals(
-    { suite, tree: state.tree, groupContext: state.groupContext, ...(now === undefined ? {} : { now }), ...(config.maxLifetime === undefined ? {} : { maxLifetime: config.maxLifetime }), ...(config.validateCredential ? { validateCredential: config.validateCredential } : {}) },
-    list,
-  );
+  const applied = await applyProposals(applyOptionsFor(state, config), list);
   requirePathIfNeeded(list, commit.path !== undefined);
+  // §12.4.3.2: the external joiner takes the leftmost blank leaf of the provisional tree.
+  const committer = committerKind.kind === "member" ? committerKind.leafIndex : takeBlankLeaf(applied.tree);
   const lookup = groupPskLookup(config, state.groupContext.groupId, state.resumptionPsks);
   const pskEntries = resolvePsks(lookup, applied.psks);
 
+  const joiner = committerKind.kind === "external" ? { leafIndex: committer, leafNode: commit.path!.leafNode } : undefined;
   const base = {
     sender,
+    ...(joiner === undefined ? {} : { externalJoiner: joiner }),
     fromEpoch: state.groupContext.epoch,
     epoch: state.groupContext.epoch + 1n,
     proposals: list,
@@ -198,6 +230,8 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
       excludedLeaves: applied.added.map((a) => a.leafIndex),
       leafNodeValidation: {
         groupContextExtensions: applied.extensions,
+        credentialTypesInUse: credentialTypes(state.tree).inUse,
+        credentialTypesSupportedByAll: credentialTypes(state.tree).supportedByAll,
         ...(validator === undefined
           ? {}
           : { validateCredential: (c, k) => Promise.resolve(validator(c, k, { kind: "commit", groupId, leafIndex: committer })).catch(() => false) }),
@@ -214,10 +248,12 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
   }
 
   const pskSecret = derivePskSecret(suite, pskEntries);
+  // §8.3: an external commit replaces init_secret by the secret exported from its ExternalInit.
+  const initSecret = applied.externalInit === undefined ? state.keys.initSecret : await externalInitSecretOf(state, applied.externalInit.kemOutput);
   const out = runCommitSchedule({
     suite,
     interimTranscriptHash: state.interimTranscriptHash,
-    initSecret: state.keys.initSecret,
+    initSecret,
     provisional: provisionalContext,
     content: ac,
     commitSecret,
@@ -225,6 +261,7 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
   });
   zeroize(commitSecret);
   zeroize(pskSecret);
+  if (initSecret !== state.keys.initSecret) zeroize(initSecret);
   const tag = ac.auth.confirmationTag;
   if (tag === undefined || !constantTimeEqual(tag, out.confirmationTag)) {
     keys.destroy();
