@@ -1,0 +1,61 @@
+/**
+ * Cost of each crypto primitive an MLS operation cannot avoid, measured in
+ * the same run with Conclave's node provider (the fastest we have), so the
+ * benchmark can print the floor an operation could reach if everything but
+ * the public-key and symmetric crypto were free.
+ */
+import type { CipherSuite } from "../../packages/mls/src/crypto/cipherSuite.js";
+
+export interface PrimitiveCosts {
+  /** Milliseconds per operation. */
+  readonly deriveKeyPair: number;
+  readonly hpkeSeal: number;
+  readonly hpkeOpen: number;
+  readonly sign: number;
+  readonly verify: number;
+  /** Seal + open of 1 KiB. */
+  readonly aead1k: number;
+  /** Seal + open of a sender-data sized payload (12 bytes). */
+  readonly aeadSmall: number;
+  readonly expandWithLabel: number;
+}
+
+async function perOp(run: () => unknown, ms: number): Promise<number> {
+  for (let i = 0; i < 20; i++) await run();
+  let n = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ms) {
+    for (let i = 0; i < 16; i++) await run();
+    n += 16;
+    now = performance.now();
+  }
+  return (now - start) / n;
+}
+
+export async function measurePrimitives(s: CipherSuite, ms = 150): Promise<PrimitiveCosts> {
+  const ikm = s.randomBytes(s.params.nh);
+  const hpke = await s.hpkeGenerateKeyPair();
+  const info = s.randomBytes(64);
+  const pt = s.randomBytes(s.params.nh + 16); // a path secret-sized plaintext
+  const none = new Uint8Array(0);
+  const ct = await s.hpkeSeal(hpke.publicKey, info, none, pt);
+  const sig = await s.signatureGenerateKeyPair();
+  const msg = s.randomBytes(256);
+  const signature = await s.sign(sig.privateKey, msg);
+  const key = s.randomBytes(s.params.nk);
+  const nonce = s.randomBytes(s.params.nn);
+  const k1 = s.randomBytes(1024);
+  const small = s.randomBytes(12);
+  const secret = s.randomBytes(s.params.nh);
+  return {
+    deriveKeyPair: await perOp(() => s.hpkeDeriveKeyPair(ikm), ms),
+    hpkeSeal: await perOp(() => s.hpkeSeal(hpke.publicKey, info, none, pt), ms),
+    hpkeOpen: await perOp(() => s.hpkeOpen(hpke.privateKey, ct.kemOutput, info, none, ct.ciphertext), ms),
+    sign: await perOp(() => s.sign(sig.privateKey, msg), ms),
+    verify: await perOp(() => s.verify(sig.publicKey, msg, signature), ms),
+    aead1k: await perOp(async () => s.aeadOpen(key, nonce, none, await s.aeadSeal(key, nonce, none, k1)), ms),
+    aeadSmall: await perOp(async () => s.aeadOpen(key, nonce, none, await s.aeadSeal(key, nonce, none, small)), ms),
+    expandWithLabel: await perOp(() => s.expandWithLabel(secret, "key", none, s.params.nk), ms),
+  };
+}
