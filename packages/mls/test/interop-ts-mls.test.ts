@@ -11,6 +11,11 @@ import { describe, expect, it } from "vitest";
 import { utf8 } from "../src/codec/bytes.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
 import { createKeyPackage, Group, lifetimeFrom, type GroupConfig, type KeyPackageBundle, type StagedCommitInfo } from "../src/group/index.js";
+import { decode } from "../src/codec/tls.js";
+import { ExtensionType, WireFormat } from "../src/messages/enums.js";
+import { findExtension, readExtension } from "../src/messages/extension.js";
+import { externalPubCodec } from "../src/messages/extensionPayloads.js";
+import { mlsMessageCodec } from "../src/messages/mlsMessage.js";
 import { leafIndex } from "../src/tree/treeMath.js";
 import { makeClient } from "./group-support.js";
 import { TsMember, tsKeyPackage, type TsKeyPackage } from "./support/tsmls.js";
@@ -303,6 +308,23 @@ for (const suiteId of [1, 3]) {
         if (got.kind !== "application") throw new Error(`expected application data, got ${got.kind}`);
         expect(new TextDecoder().decode(got.data)).toBe(theirs[i]!.text);
       }
+    });
+
+    // External joins cannot interoperate with ts-mls 1.6.4: it writes external_pub's extension_data as the bare
+    // HPKE key, where RFC 9420 §12.4.3.2 says `struct { HPKEPublicKey external_pub; }` with
+    // `opaque HPKEPublicKey<V>` (a length-prefixed key inside the length-prefixed extension_data). ts-mls fixed
+    // this upstream (LukaJCB/ts-mls PR #449, after 1.6.4). This pins the difference, so a ts-mls upgrade shows up here.
+    it("external_pub encoding: ours is HPKEPublicKey<V> (§12.4.3.2); ts-mls 1.6.4 sends the bare key", async () => {
+      const { a, b } = await oursWithTheirs(suiteId, true);
+      const m = decode(mlsMessageCodec, await a.groupInfo({ ratchetTree: true, externalPub: true }));
+      if (m.wireFormat !== WireFormat.groupInfo) throw new Error("expected a GroupInfo");
+      const ours = findExtension(m.groupInfo.extensions, ExtensionType.externalPub)!.extensionData;
+      const key = readExtension(m.groupInfo.extensions, ExtensionType.externalPub, externalPubCodec)!.externalPub;
+      expect(key.length).toBe(32); // X25519 Npk
+      expect(ours.length).toBe(1 + key.length);
+      expect(ours[0]).toBe(key.length);
+      const theirs = (await b.externalGroupInfoExtensions()).get("external_pub")!;
+      expect(theirs.length).toBe(32);
     });
   });
 }
