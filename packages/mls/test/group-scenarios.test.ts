@@ -10,10 +10,10 @@ import { describe, expect, it } from "vitest";
 import { bytesEqual, utf8 } from "../src/codec/bytes.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
 import { webCryptoProvider } from "../src/crypto/web/index.js";
-import { Group } from "../src/group/index.js";
-import { ExtensionType, ProposalType } from "../src/messages/enums.js";
+import { createExternalProposal, createNewMemberProposal, Group } from "../src/group/index.js";
+import { ExtensionType, ProposalType, SenderType } from "../src/messages/enums.js";
 import { makeExtension } from "../src/messages/extension.js";
-import { requiredCapabilitiesCodec } from "../src/messages/extensionPayloads.js";
+import { externalSendersCodec, requiredCapabilitiesCodec } from "../src/messages/extensionPayloads.js";
 import { baseConfig, deliverCommit, expectCode, expectInSync, keyPackageFor, makeClient, type Client } from "./group-support.js";
 
 const provider = nodeCryptoProvider;
@@ -265,6 +265,56 @@ describe("Group scenarios", () => {
     const { a } = await threeMembers();
     const eve = await makeClient(provider, 1, "eve");
     await expectCode(Group.joinExternal(await a.groupInfo({ externalPub: false }), { provider, identity: eve.identity, config: baseConfig }), "EXTERNAL_COMMIT_NO_EXTERNAL_PUB");
+  });
+
+  it("proposals from an external sender and from a would-be member are committed by reference", async () => {
+    const ds = await makeClient(provider, 1, "delivery-service");
+    const config = baseConfig;
+    const [alice, bob, dave] = await Promise.all(["alice", "bob", "dave"].map((n) => makeClient(provider, 1, n)));
+    const a = await Group.create({
+      provider,
+      cipherSuite: 1,
+      identity: alice!.identity,
+      extensions: [makeExtension(ExtensionType.externalSenders, externalSendersCodec, [{ signatureKey: ds.identity.signaturePublicKey, credential: ds.identity.credential }])],
+      config,
+    });
+    const kb = await keyPackageFor(bob!);
+    const p = await a.createCommit({ add: [kb.message] });
+    a.mergePendingCommit();
+    const b = await Group.join(p.welcome!, { provider, keyPackages: [kb], config });
+    const suite = provider.suite(1);
+
+    // The DS asks for Dave to be added; Dave asks for himself too (a second client of his).
+    const kd = await keyPackageFor(dave!);
+    const fromDs = await createExternalProposal(
+      { suite, groupId: a.groupId, epoch: a.epoch, proposal: { proposalType: ProposalType.add, keyPackage: kd.keyPackage } },
+      { senderIndex: 0, signaturePrivateKey: ds.identity.signaturePrivateKey },
+    );
+    for (const g of [a, b]) {
+      const r = await g.processMessage(fromDs.message);
+      expect(r.kind === "proposal" && r.sender.senderType).toBe(SenderType.external);
+    }
+    const commit = await b.createCommit();
+    expect(commit.proposals.map((x) => x.ref)).toEqual([fromDs.ref]);
+    const d = await Group.join(commit.welcome!, { provider, keyPackages: [kd], config });
+    await deliverCommit(b, commit.commit, [a]);
+    expectInSync([a, b, d]);
+
+    const erin = await makeClient(provider, 1, "erin");
+    const ke = await keyPackageFor(erin);
+    const self = await createNewMemberProposal({ suite, groupId: a.groupId, epoch: a.epoch }, ke.keyPackage, erin.identity.signaturePrivateKey);
+    for (const g of [a, b, d]) expect((await g.processMessage(self.message)).kind).toBe("proposal");
+    const c2 = await d.createCommit();
+    const e = await Group.join(c2.welcome!, { provider, keyPackages: [ke], config });
+    await deliverCommit(d, c2.commit, [a, b]);
+    expectInSync([a, b, d, e]);
+
+    // An index outside external_senders is nobody.
+    const stranger = await createExternalProposal(
+      { suite, groupId: a.groupId, epoch: a.epoch, proposal: { proposalType: ProposalType.remove, removed: b.ownLeafIndex } },
+      { senderIndex: 3, signaturePrivateKey: ds.identity.signaturePrivateKey },
+    );
+    await expectCode(a.processMessage(stranger.message), "MESSAGE_INVALID_SENDER");
   });
 
   it("runs with the web provider too", async () => {

@@ -11,6 +11,7 @@ export type { CommittedProposal } from "./proposals.js";
 export { isPathRequired } from "./proposals.js";
 export type { JoinKeyPackage } from "./join.js";
 export type { ExternalJoinOptions } from "./externalCommit.js";
+export { createExternalProposal, createNewMemberProposal, type ExternalProposalInput, type ExternalSenderKey } from "./externalProposal.js";
 export {
   createKeyPackage,
   defaultCapabilities,
