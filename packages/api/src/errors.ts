@@ -18,6 +18,11 @@ export const API_ERROR_STATUS = {
   INVALID_NAME: 400, // a user name, device id or identity does not follow the identity rules
   INVALID_SIGNATURE_KEY: 400, // a signature public key has the wrong form for its cipher suite
   TREE_SIZE_INVALID: 400, // a transparency-log size or index outside the log
+  KEY_PACKAGE_KEY_MISMATCH: 400, // an uploaded KeyPackage's leaf signature key is not the uploading client's
+  UNEXPECTED_WIRE_FORMAT: 400, // an MLSMessage of the wrong kind for this route (e.g. a Welcome as a commit)
+  WRONG_GROUP: 400, // the message's group_id is not the group of the URL
+  UNKNOWN_KEY_PACKAGE: 400, // a Welcome names a KeyPackageRef the DS never stored
+  INVALID_ROSTER_CHANGE: 400, // removing a non-member or the committer, adding a member twice
   // 401: who you are is not established
   AUTH_REQUIRED: 401, // no bearer token on a route that needs one
   AUTH_TOKEN_INVALID: 401, // the bearer token is unknown, revoked or expired
@@ -27,16 +32,22 @@ export const API_ERROR_STATUS = {
   // 403: who you are is known, but not allowed
   FORBIDDEN: 403,
   CLIENT_REVOKED: 403, // the client was revoked and may not log in or obtain credentials
+  NOT_GROUP_MEMBER: 403, // the DS roster of the group does not have this client
   // 404
   NOT_FOUND: 404, // no such route
   ACCOUNT_NOT_FOUND: 404,
   CLIENT_NOT_FOUND: 404,
   CREDENTIAL_NOT_FOUND: 404,
+  KEY_PACKAGE_NOT_FOUND: 404,
+  GROUP_NOT_FOUND: 404,
+  GROUP_INFO_NOT_FOUND: 404, // no GroupInfo was published for the group yet
   // 409: conflicts with the current state
   ACCOUNT_EXISTS: 409,
   CLIENT_EXISTS: 409,
   SIGNATURE_KEY_IN_USE: 409, // another client already registered this signature key
   CREDENTIAL_REVOKED: 409, // asked to re-issue a credential that was revoked
+  GROUP_EXISTS: 409,
+  EPOCH_MISMATCH: 409, // a handshake for another epoch than the group's current one; body has error.currentEpoch
   // 413, 414, 415, 429
   PAYLOAD_TOO_LARGE: 413,
   URI_TOO_LONG: 414, // a path parameter longer than the router accepts

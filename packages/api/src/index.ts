@@ -11,3 +11,4 @@ export * from "./auth.js";
 export * from "./credentials.js";
 export * from "./transparency.js";
 export * from "./routes.js";
+export * from "./ds.js";

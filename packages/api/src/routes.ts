@@ -6,6 +6,7 @@
  * Errors are `ErrorBody` (errors.ts). Routes marked "bearer" need the header
  * `Authorization: Bearer <token>` from POST /v1/clients or POST /v1/auth/tokens.
  */
+import { DS_ROUTES } from "./ds.js";
 import type { SignedTreeHeadJson } from "./transparency.js";
 
 /** Unpadded base64url text of a byte string. */
@@ -36,6 +37,7 @@ export const ROUTES = {
   leaves: { method: "GET", path: "/v1/transparency/leaves" },
   inclusionProof: { method: "GET", path: "/v1/transparency/inclusion" },
   consistencyProof: { method: "GET", path: "/v1/transparency/consistency" },
+  ...DS_ROUTES,
 } as const;
 
 export type RouteName = keyof typeof ROUTES;

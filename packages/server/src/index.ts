@@ -15,3 +15,4 @@ export { TransparencyLog } from "./as/transparencyLog.js";
 export { CertificateAuthority } from "./as/ca.js";
 export { systemClock, type Clock } from "./crypto.js";
 export * from "./storage/index.js";
+export { installDeliveryService, LocalNotifier, PostgresNotifier, type DeliveryServiceOptions, type Notifier, type DsServices } from "./ds/index.js";

@@ -15,6 +15,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { CryptoProvider } from "@conclave/mls";
 import { AuthenticationService } from "../as/service.js";
 import { defaultCryptoProvider, systemClock, type Clock } from "../crypto.js";
+import { installDeliveryService } from "../ds/index.js";
 import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/store.js";
 import type { ConclaveContext, RouteModule } from "./context.js";
@@ -97,6 +98,8 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
   const ctx: ConclaveContext = { store, as, crypto, clock, limits, domain, routes };
   app.decorate("conclave", ctx);
   for (const register of ROUTE_MODULES) register(ctx);
+  // The DS (RFC 9750 §5): its routes, the /v1/stream WebSocket and its notifier.
+  await installDeliveryService(app, ctx, options.ds);
 
   if (ownsStore) app.addHook("onClose", async () => store.close());
   return app;

@@ -2,6 +2,7 @@
 import type { FastifyServerOptions } from "fastify";
 import type { CryptoProvider } from "@conclave/mls";
 import type { Clock } from "../crypto.js";
+import type { DeliveryServiceOptions } from "../ds/index.js";
 import type { StoreConfig } from "../storage/index.js";
 import type { Store } from "../storage/store.js";
 import type { TokenBucketConfig } from "./rateLimit.js";
@@ -48,4 +49,6 @@ export interface ConclaveServerOptions {
   readonly logger?: FastifyServerOptions["logger"];
   /** Trust X-Forwarded-For for client IPs (behind a reverse proxy). Default false. */
   readonly trustProxy?: boolean;
+  /** Delivery Service options (past epochs for application messages, cross-process notifier). */
+  readonly ds?: DeliveryServiceOptions;
 }

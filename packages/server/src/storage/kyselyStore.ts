@@ -15,6 +15,9 @@ import { Accounts } from "./repositories/accounts.js";
 import { Auth } from "./repositories/auth.js";
 import { Clients } from "./repositories/clients.js";
 import { Credentials } from "./repositories/credentials.js";
+import { Groups } from "./repositories/groups.js";
+import { KeyPackages } from "./repositories/keyPackages.js";
+import { Queues } from "./repositories/queues.js";
 import { ServerKeys } from "./repositories/serverKeys.js";
 import { Transparency } from "./repositories/transparency.js";
 import type { Repositories, StorageEngine, Store, StoreTx } from "./store.js";
@@ -27,6 +30,9 @@ function repositories(h: Handle): Repositories {
     credentials: new Credentials(h),
     transparency: new Transparency(h),
     keys: new ServerKeys(h),
+    keyPackages: new KeyPackages(h),
+    groups: new Groups(h),
+    queues: new Queues(h),
   };
 }
 

@@ -138,10 +138,76 @@ function asFoundation(engine: StorageEngine): Migration {
   };
 }
 
+/** RFC 9750 §5: the Delivery Service's KeyPackage directory, groups, rosters, handshake log and client queues. */
+function deliveryService(engine: StorageEngine): Migration {
+  const { bytes } = columnTypes(engine);
+  const [idType, idDef] = autoIdColumn(engine);
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("key_packages")
+        .addColumn("id", idType, idDef)
+        .addColumn("ref", bytes, (c) => c.notNull().unique())
+        .addColumn("client_id", "bigint", (c) => c.notNull().references("clients.id"))
+        .addColumn("cipher_suite", "integer", (c) => c.notNull())
+        .addColumn("last_resort", "integer", (c) => c.notNull())
+        .addColumn("key_package", bytes, (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("claimed_at", "bigint")
+        .execute();
+      await db.schema.createIndex("key_packages_claim").on("key_packages").columns(["client_id", "cipher_suite", "last_resort", "claimed_at"]).execute();
+
+      await db.schema
+        .createTable("groups")
+        .addColumn("group_id", bytes, (c) => c.primaryKey())
+        .addColumn("epoch", "bigint", (c) => c.notNull())
+        .addColumn("created_by", "bigint", (c) => c.notNull().references("clients.id"))
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("group_info", bytes)
+        .addColumn("ratchet_tree", bytes)
+        .execute();
+
+      await db.schema
+        .createTable("group_members")
+        .addColumn("group_id", bytes, (c) => c.notNull().references("groups.group_id"))
+        .addColumn("client_id", "bigint", (c) => c.notNull().references("clients.id"))
+        .addColumn("joined_epoch", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("group_members_pk", ["group_id", "client_id"])
+        .execute();
+      await db.schema.createIndex("group_members_client").on("group_members").column("client_id").execute();
+
+      await db.schema
+        .createTable("group_messages")
+        .addColumn("id", idType, idDef)
+        .addColumn("group_id", bytes, (c) => c.notNull().references("groups.group_id"))
+        .addColumn("epoch", "bigint", (c) => c.notNull())
+        .addColumn("content_type", "integer", (c) => c.notNull())
+        .addColumn("sender_client_id", "bigint", (c) => c.notNull())
+        .addColumn("message", bytes, (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("group_messages_epoch").on("group_messages").columns(["group_id", "epoch"]).execute();
+
+      await db.schema
+        .createTable("client_queue")
+        .addColumn("id", idType, idDef)
+        .addColumn("client_id", "bigint", (c) => c.notNull().references("clients.id"))
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("group_id", bytes, (c) => c.notNull())
+        .addColumn("epoch", "bigint", (c) => c.notNull())
+        .addColumn("message", bytes, (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("client_queue_client").on("client_queue").columns(["client_id", "id"]).execute();
+    },
+  };
+}
+
 /** Every migration, by name; names sort in the order they must run. */
 export function migrations(engine: StorageEngine): Record<string, Migration> {
   return {
     "0001_as_foundation": asFoundation(engine),
+    "0002_delivery_service": deliveryService(engine),
   };
 }
 

@@ -99,6 +99,60 @@ export interface ServerKeysTable {
   created_at: number;
 }
 
+/** RFC 9750 §5.1: uploaded KeyPackages; a claimed one keeps its row (claimed_at) so Welcomes can name it. */
+export interface KeyPackagesTable {
+  id: Generated<number>;
+  ref: Uint8Array;
+  client_id: number;
+  cipher_suite: number;
+  /** 1 for a last-resort KeyPackage (never consumed), else 0. */
+  last_resort: number;
+  /** The MLSMessage(KeyPackage) as uploaded. */
+  key_package: Uint8Array;
+  created_at: number;
+  claimed_at: number | null;
+}
+
+/** A DS group: its current epoch and the latest GroupInfo for external joins. */
+export interface GroupsTable {
+  group_id: Uint8Array;
+  epoch: number;
+  created_by: number;
+  created_at: number;
+  group_info: Uint8Array | null;
+  ratchet_tree: Uint8Array | null;
+}
+
+/** The DS roster: which clients may post to a group. */
+export interface GroupMembersTable {
+  group_id: Uint8Array;
+  client_id: number;
+  joined_epoch: number;
+}
+
+/** Accepted handshake messages, kept so a client that lost a race can catch up. */
+export interface GroupMessagesTable {
+  id: Generated<number>;
+  group_id: Uint8Array;
+  epoch: number;
+  content_type: number;
+  sender_client_id: number;
+  message: Uint8Array;
+  created_at: number;
+}
+
+/** Per-client durable delivery queue; rows go only when the client acknowledges them. */
+export interface ClientQueueTable {
+  id: Generated<number>;
+  client_id: number;
+  /** "handshake" | "application" | "welcome" */
+  kind: string;
+  group_id: Uint8Array;
+  epoch: number;
+  message: Uint8Array;
+  created_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   clients: ClientsTable;
@@ -111,4 +165,9 @@ export interface Database {
   log_nodes: LogNodesTable;
   log_tree_heads: LogTreeHeadsTable;
   server_keys: ServerKeysTable;
+  key_packages: KeyPackagesTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  group_messages: GroupMessagesTable;
+  client_queue: ClientQueueTable;
 }

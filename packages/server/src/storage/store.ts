@@ -17,6 +17,7 @@
  * implement it in kyselyRepositories.ts, add tables in schema.ts and a new migration.
  */
 import type { CipherSuiteId } from "@conclave/mls";
+import type { GroupRepository, KeyPackageRepository, QueueRepository } from "./dsStore.js";
 
 export type StorageEngine = "sqlite" | "postgres";
 
@@ -183,6 +184,9 @@ export interface Repositories {
   readonly credentials: CredentialRepository;
   readonly transparency: TransparencyRepository;
   readonly keys: ServerKeyRepository;
+  readonly keyPackages: KeyPackageRepository;
+  readonly groups: GroupRepository;
+  readonly queues: QueueRepository;
 }
 
 export interface StoreTx extends Repositories {

@@ -1,0 +1,150 @@
+/**
+ * The JSON contract of the Delivery Service routes (RFC 9750 §5): KeyPackage
+ * directory, groups with strong commit ordering, client queues and the
+ * WebSocket stream. Byte strings are unpadded base64url; MLS messages inside
+ * JSON are whole MLSMessage encodings. Epochs are JSON numbers (< 2^53).
+ */
+import type { B64u } from "./routes.js";
+
+export const DS_ROUTES = {
+  uploadKeyPackages: { method: "POST", path: "/v1/key-packages" },
+  listKeyPackages: { method: "GET", path: "/v1/key-packages" },
+  countKeyPackages: { method: "GET", path: "/v1/key-packages/count" },
+  deleteKeyPackage: { method: "DELETE", path: "/v1/key-packages/:ref" },
+  claimKeyPackages: { method: "POST", path: "/v1/users/:user/key-packages/claim" },
+  createGroup: { method: "POST", path: "/v1/groups" },
+  getGroup: { method: "GET", path: "/v1/groups/:groupId" },
+  postMessage: { method: "POST", path: "/v1/groups/:groupId/messages" },
+  postCommit: { method: "POST", path: "/v1/groups/:groupId/commits" },
+  handshakes: { method: "GET", path: "/v1/groups/:groupId/handshakes" },
+  groupInfo: { method: "GET", path: "/v1/groups/:groupId/group-info" },
+  fetchQueue: { method: "GET", path: "/v1/queue" },
+  ackQueue: { method: "POST", path: "/v1/queue/ack" },
+} as const;
+
+/** The WebSocket push stream (not an OpenAPI operation: see StreamServerFrame). */
+export const DS_STREAM_PATH = "/v1/stream";
+
+// POST /v1/key-packages (bearer)
+export interface UploadKeyPackagesRequest {
+  /** MLSMessage(KeyPackage) each, signed with the uploading client's signature key. */
+  keyPackages: B64u[];
+}
+export interface KeyPackageInfo {
+  /** KeyPackageRef (RFC 9420 §5.2). */
+  ref: B64u;
+  cipherSuite: number;
+  lastResort: boolean;
+  createdAt: number;
+}
+export interface UploadKeyPackagesResponse {
+  keyPackages: KeyPackageInfo[];
+}
+// GET /v1/key-packages (bearer)
+export interface ListKeyPackagesResponse {
+  keyPackages: KeyPackageInfo[];
+}
+// GET /v1/key-packages/count (bearer)
+export interface KeyPackageCountsResponse {
+  /** Per suite: unclaimed ordinary KeyPackages, and whether a last-resort one is there. */
+  counts: { cipherSuite: number; count: number; lastResort: boolean }[];
+}
+// POST /v1/users/:user/key-packages/claim (bearer)
+export interface ClaimKeyPackagesRequest {
+  cipherSuites: number[];
+}
+export interface ClaimedKeyPackage {
+  identity: string;
+  device: string;
+  cipherSuite: number;
+  ref: B64u;
+  keyPackage: B64u;
+  lastResort: boolean;
+}
+export interface ClaimKeyPackagesResponse {
+  keyPackages: ClaimedKeyPackage[];
+  /** Device and suite pairs for which nothing was left. */
+  missing: { device: string; cipherSuite: number }[];
+}
+
+// POST /v1/groups (bearer)
+export interface CreateGroupRequest {
+  groupId: B64u;
+}
+export interface GroupResponse {
+  groupId: B64u;
+  epoch: number;
+  /** Client identities of the DS roster. */
+  members: string[];
+}
+
+// POST /v1/groups/:groupId/commits (bearer)
+export interface CommitBundleRequest {
+  /** MLSMessage (PublicMessage or PrivateMessage) carrying the Commit. */
+  commit: B64u;
+  /** MLSMessage(Welcome) for the added members; they become roster members. */
+  welcome?: B64u;
+  /** MLSMessage(GroupInfo) of the new epoch, kept for external joins. */
+  groupInfo?: B64u;
+  /** Encoded ratchet tree to hand out with the GroupInfo. */
+  ratchetTree?: B64u;
+  /** Identities (user@domain#device) the commit removes. */
+  removed?: string[];
+}
+export interface AcceptedResponse {
+  /** The group's epoch after this message. */
+  epoch: number;
+  /** Number of queue entries written. */
+  delivered: number;
+}
+
+// GET /v1/groups/:groupId/handshakes?sinceEpoch=N (bearer, members)
+export interface HandshakeJson {
+  id: number;
+  epoch: number;
+  contentType: number;
+  sender: string;
+  message: B64u;
+}
+export interface HandshakesResponse {
+  currentEpoch: number;
+  messages: HandshakeJson[];
+}
+
+// GET /v1/groups/:groupId/group-info (bearer)
+export interface GroupInfoResponse {
+  groupId: B64u;
+  epoch: number;
+  groupInfo: B64u;
+  ratchetTree: B64u | null;
+}
+
+// GET /v1/queue?after=&limit= (bearer); also the frames of /v1/stream
+export type QueueKindJson = "handshake" | "application" | "welcome";
+export interface QueueEntryJson {
+  id: number;
+  kind: QueueKindJson;
+  groupId: B64u;
+  epoch: number;
+  message: B64u;
+  createdAt: number;
+}
+export interface QueueResponse {
+  messages: QueueEntryJson[];
+}
+// POST /v1/queue/ack (bearer)
+export interface AckRequest {
+  upTo: number;
+}
+export interface AckResponse {
+  acknowledged: number;
+}
+
+/**
+ * /v1/stream (WebSocket; `Authorization: Bearer` header or `?token=`; `?after=<id>`):
+ * the server sends `{ "type": "message", "entry": QueueEntryJson }` for every
+ * queued entry after the cursor, then each new one as it arrives; the client may
+ * send `{ "type": "ack", "upTo": id }`.
+ */
+export type StreamServerFrame = { type: "message"; entry: QueueEntryJson } | { type: "acked"; upTo: number; acknowledged: number };
+export type StreamClientFrame = { type: "ack"; upTo: number };

@@ -1,0 +1,109 @@
+/**
+ * The KeyPackage directory (RFC 9750 §5.1; DESIGN: DS). Clients upload
+ * KeyPackages signed with their own signature key; other clients claim one per
+ * device and cipher suite. A claim consumes the KeyPackage (RFC 9420 §16.8: a
+ * KeyPackage is used once) except a last-resort one, kept until replaced.
+ */
+import { ApiError, fromBase64Url, formatClientIdentity, toBase64Url, type ClaimKeyPackagesResponse, type KeyPackageCountsResponse, type KeyPackageInfo } from "@conclave/api";
+import { bytesEqual, isLastResortKeyPackage, keyPackageTbsBytes, makeKeyPackageRef, MlsError, type CipherSuite, type CryptoProvider } from "@conclave/mls";
+import type { AuthenticatedClient } from "../auth/clientAuth.js";
+import type { Clock } from "../crypto.js";
+import type { KeyPackageRecord, NewKeyPackage } from "../storage/dsStore.js";
+import type { Store } from "../storage/store.js";
+import { readKeyPackage } from "./mlsHeader.js";
+
+const KEY_PACKAGE_TBS_LABEL = "KeyPackageTBS";
+
+export function keyPackageInfo(r: Pick<KeyPackageRecord, "ref" | "cipherSuite" | "lastResort" | "createdAt">): KeyPackageInfo {
+  return { ref: toBase64Url(r.ref), cipherSuite: r.cipherSuite, lastResort: r.lastResort, createdAt: r.createdAt };
+}
+
+export class KeyPackageDirectory {
+  constructor(
+    private readonly store: Store,
+    private readonly crypto: CryptoProvider,
+    private readonly clock: Clock,
+    private readonly domain: string,
+  ) {}
+
+  private suiteOf(id: number): CipherSuite {
+    try {
+      return this.crypto.suite(id);
+    } catch {
+      throw new ApiError("UNSUPPORTED_CIPHER_SUITE", `cipher suite ${id} is not supported`);
+    }
+  }
+
+  /** Checks one uploaded MLSMessage(KeyPackage) (RFC 9420 §10.1) and returns what to store. */
+  async check(client: AuthenticatedClient, bytes: Uint8Array, now: number): Promise<NewKeyPackage> {
+    const kp = readKeyPackage(bytes);
+    const suite = this.suiteOf(kp.cipherSuite);
+    if (!bytesEqual(kp.leafNode.signatureKey, client.signatureKey)) {
+      throw new ApiError("KEY_PACKAGE_KEY_MISMATCH", "the KeyPackage's leaf signature key is not your registered signature key");
+    }
+    let ok: boolean;
+    try {
+      ok = await suite.verifyWithLabel(kp.leafNode.signatureKey, KEY_PACKAGE_TBS_LABEL, keyPackageTbsBytes(kp), kp.signature);
+    } catch (e) {
+      if (e instanceof MlsError) ok = false;
+      else throw e;
+    }
+    if (!ok) throw new ApiError("KEY_PACKAGE_INVALID_SIGNATURE", "KeyPackage signature does not verify");
+    // MLSMessage header: version (2) + wire_format (2); the ref hashes the KeyPackage itself (§5.2).
+    const ref = makeKeyPackageRef(suite, bytes.subarray(4));
+    return { ref, clientId: client.id, cipherSuite: kp.cipherSuite, lastResort: isLastResortKeyPackage(kp), keyPackage: bytes, createdAt: now };
+  }
+
+  /** Verifies the whole batch first, then stores it in one transaction (all or nothing). */
+  async upload(client: AuthenticatedClient, encoded: readonly string[]): Promise<KeyPackageInfo[]> {
+    const now = this.clock();
+    const checked: NewKeyPackage[] = [];
+    for (let i = 0; i < encoded.length; i++) checked.push(await this.check(client, fromBase64Url(encoded[i]!, `keyPackages[${i}]`), now));
+    const lastResortSuites = checked.filter((k) => k.lastResort).map((k) => k.cipherSuite);
+    if (new Set(lastResortSuites).size !== lastResortSuites.length) throw new ApiError("BAD_REQUEST", "at most one last-resort KeyPackage per cipher suite in a batch");
+    await this.store.transaction((tx) => tx.keyPackages.insertBatch(checked));
+    return checked.map(keyPackageInfo);
+  }
+
+  async counts(client: AuthenticatedClient): Promise<KeyPackageCountsResponse> {
+    return { counts: await this.store.keyPackages.counts(client.id) };
+  }
+
+  async list(client: AuthenticatedClient): Promise<KeyPackageInfo[]> {
+    return (await this.store.keyPackages.list(client.id)).map(keyPackageInfo);
+  }
+
+  async delete(client: AuthenticatedClient, refText: string): Promise<void> {
+    const ref = fromBase64Url(refText, "ref");
+    if (!(await this.store.keyPackages.delete(client.id, ref))) throw new ApiError("KEY_PACKAGE_NOT_FOUND", "no unclaimed KeyPackage of yours with that ref");
+  }
+
+  /** One KeyPackage per (non-revoked) device of `user` and per requested suite. */
+  async claim(user: string, cipherSuites: readonly number[]): Promise<ClaimKeyPackagesResponse> {
+    const now = this.clock();
+    const devices = (await this.store.clients.listByUser(user)).filter((c) => c.revokedAt === null);
+    if (devices.length === 0) throw new ApiError("ACCOUNT_NOT_FOUND", `no registered devices for user ${user}`);
+    const suites = [...new Set(cipherSuites)];
+    return this.store.transaction(async (tx) => {
+      const out: ClaimKeyPackagesResponse = { keyPackages: [], missing: [] };
+      for (const d of devices) {
+        for (const cs of suites) {
+          const kp = await tx.keyPackages.claim(d.id, cs, now);
+          if (kp === undefined) {
+            out.missing.push({ device: d.device, cipherSuite: cs });
+            continue;
+          }
+          out.keyPackages.push({
+            identity: formatClientIdentity({ user: d.user, domain: this.domain, device: d.device }),
+            device: d.device,
+            cipherSuite: cs,
+            ref: toBase64Url(kp.ref),
+            keyPackage: toBase64Url(kp.keyPackage),
+            lastResort: kp.lastResort,
+          });
+        }
+      }
+      return out;
+    });
+  }
+}

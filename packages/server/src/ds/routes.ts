@@ -1,0 +1,127 @@
+/** The DS routes (RFC 9750 §5), defined through the route registry so they appear in the OpenAPI document. */
+import {
+  DS_ROUTES,
+  type AckRequest,
+  type AckResponse,
+  type AcceptedResponse,
+  type ClaimKeyPackagesRequest,
+  type ClaimKeyPackagesResponse,
+  type CommitBundleRequest,
+  type CreateGroupRequest,
+  type GroupInfoResponse,
+  type GroupResponse,
+  type HandshakesResponse,
+  type KeyPackageCountsResponse,
+  type ListKeyPackagesResponse,
+  type QueueResponse,
+  type UploadKeyPackagesRequest,
+  type UploadKeyPackagesResponse,
+} from "@conclave/api";
+import { clientOf, intParam, type ConclaveContext } from "../http/context.js";
+import type { GroupDelivery } from "./groupDelivery.js";
+import type { KeyPackageDirectory } from "./keyPackageDirectory.js";
+import { queueEntryJson, type QueueDelivery } from "./queueDelivery.js";
+import * as S from "./schemas.js";
+
+export interface DsServices {
+  readonly keyPackages: KeyPackageDirectory;
+  readonly groups: GroupDelivery;
+  readonly queues: QueueDelivery;
+}
+
+export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): void {
+  const { routes, limits } = ctx;
+  const big = Math.ceil(limits.mlsBodyBytes * 1.4) + 1024; // base64url of MLS bytes inside JSON
+
+  routes.define<UploadKeyPackagesRequest>(
+    { method: "POST", url: DS_ROUTES.uploadKeyPackages.path, operationId: "uploadKeyPackages", summary: "Upload a batch of your KeyPackages (all verified, stored atomically)", tags: ["ds"], auth: true, body: S.uploadKeyPackagesRequest, bodyLimit: big, responses: { 201: S.keyPackagesResponse } },
+    async (req, reply): Promise<UploadKeyPackagesResponse> => {
+      const keyPackages = await ds.keyPackages.upload(clientOf(req), req.body.keyPackages);
+      void reply.code(201);
+      return { keyPackages };
+    },
+  );
+  routes.define(
+    { method: "GET", url: DS_ROUTES.listKeyPackages.path, operationId: "listKeyPackages", summary: "Your unclaimed KeyPackages", tags: ["ds"], auth: true, responses: { 200: S.keyPackagesResponse } },
+    async (req): Promise<ListKeyPackagesResponse> => ({ keyPackages: await ds.keyPackages.list(clientOf(req)) }),
+  );
+  routes.define(
+    { method: "GET", url: DS_ROUTES.countKeyPackages.path, operationId: "countKeyPackages", summary: "How many unclaimed KeyPackages you have per cipher suite", tags: ["ds"], auth: true, responses: { 200: S.keyPackageCountsResponse } },
+    async (req): Promise<KeyPackageCountsResponse> => ds.keyPackages.counts(clientOf(req)),
+  );
+  routes.define<unknown, unknown, { ref: string }>(
+    { method: "DELETE", url: DS_ROUTES.deleteKeyPackage.path, operationId: "deleteKeyPackage", summary: "Delete one of your unclaimed KeyPackages", tags: ["ds"], auth: true, params: S.keyPackageParams, responses: { 204: null } },
+    async (req, reply) => {
+      await ds.keyPackages.delete(clientOf(req), req.params.ref);
+      return reply.code(204).send();
+    },
+  );
+  routes.define<ClaimKeyPackagesRequest, unknown, { user: string }>(
+    { method: "POST", url: DS_ROUTES.claimKeyPackages.path, operationId: "claimKeyPackages", summary: "Claim one KeyPackage per device of a user and per cipher suite (consumed, except last-resort ones)", tags: ["ds"], auth: true, params: S.claimParams, body: S.claimRequest, responses: { 200: S.claimResponse } },
+    async (req): Promise<ClaimKeyPackagesResponse> => {
+      clientOf(req);
+      return ds.keyPackages.claim(req.params.user, req.body.cipherSuites);
+    },
+  );
+
+  routes.define<CreateGroupRequest>(
+    { method: "POST", url: DS_ROUTES.createGroup.path, operationId: "createGroup", summary: "Create a group at epoch 0 with you as its first roster member", tags: ["ds"], auth: true, body: S.createGroupRequest, responses: { 201: S.groupResponse } },
+    async (req, reply): Promise<GroupResponse> => {
+      const g = await ds.groups.create(clientOf(req), req.body.groupId);
+      void reply.code(201);
+      return g;
+    },
+  );
+  routes.define<unknown, unknown, { groupId: string }>(
+    { method: "GET", url: DS_ROUTES.getGroup.path, operationId: "getGroup", summary: "A group's epoch and roster (members only)", tags: ["ds"], auth: true, params: S.groupParams, responses: { 200: S.groupResponse } },
+    async (req): Promise<GroupResponse> => ds.groups.get(clientOf(req), req.params.groupId),
+  );
+  routes.define<Uint8Array, unknown, { groupId: string }>(
+    {
+      method: "POST",
+      url: DS_ROUTES.postMessage.path,
+      operationId: "postMessage",
+      summary: "Send an MLSMessage (application, proposal, or a commit without Welcome) to the group; 409 with currentEpoch when stale",
+      tags: ["ds"],
+      auth: true,
+      params: S.groupParams,
+      bodyContentType: "message/mls",
+      responses: { 202: S.acceptedResponse },
+    },
+    async (req, reply): Promise<AcceptedResponse> => {
+      const r = await ds.groups.postMessage(clientOf(req), req.params.groupId, req.body);
+      void reply.code(202);
+      return r;
+    },
+  );
+  routes.define<CommitBundleRequest, unknown, { groupId: string }>(
+    { method: "POST", url: DS_ROUTES.postCommit.path, operationId: "postCommit", summary: "A commit bundle (commit + Welcome + GroupInfo + ratchet tree), accepted atomically for the current epoch only", tags: ["ds"], auth: true, params: S.groupParams, body: S.commitBundleRequest, bodyLimit: big, responses: { 202: S.acceptedResponse } },
+    async (req, reply): Promise<AcceptedResponse> => {
+      const r = await ds.groups.postCommitBundle(clientOf(req), req.params.groupId, req.body);
+      void reply.code(202);
+      return r;
+    },
+  );
+  routes.define<unknown, { sinceEpoch?: string; limit?: string }, { groupId: string }>(
+    { method: "GET", url: DS_ROUTES.handshakes.path, operationId: "handshakes", summary: "Accepted handshake messages since an epoch (catch up after losing a race)", tags: ["ds"], auth: true, params: S.groupParams, querystring: S.handshakesQuery, responses: { 200: S.handshakesResponse } },
+    async (req): Promise<HandshakesResponse> => ds.groups.handshakes(clientOf(req), req.params.groupId, intParam(req.query.sinceEpoch, 0), intParam(req.query.limit, 1000)),
+  );
+  routes.define<unknown, unknown, { groupId: string }>(
+    { method: "GET", url: DS_ROUTES.groupInfo.path, operationId: "groupInfo", summary: "The latest GroupInfo (and ratchet tree) for external joins", tags: ["ds"], auth: true, params: S.groupParams, responses: { 200: S.groupInfoResponse } },
+    async (req): Promise<GroupInfoResponse> => {
+      clientOf(req);
+      return ds.groups.groupInfo(req.params.groupId);
+    },
+  );
+
+  routes.define<unknown, { after?: string; limit?: string }>(
+    { method: "GET", url: DS_ROUTES.fetchQueue.path, operationId: "fetchQueue", summary: "Your queued messages after a cursor (kept until acknowledged)", tags: ["ds"], auth: true, querystring: S.queueQuery, responses: { 200: S.queueResponse } },
+    async (req): Promise<QueueResponse> => ({
+      messages: (await ds.queues.fetch(clientOf(req).id, intParam(req.query.after, 0), intParam(req.query.limit, 100))).map(queueEntryJson),
+    }),
+  );
+  routes.define<AckRequest>(
+    { method: "POST", url: DS_ROUTES.ackQueue.path, operationId: "ackQueue", summary: "Acknowledge (delete) your queued messages up to an id", tags: ["ds"], auth: true, body: S.ackRequest, responses: { 200: S.ackResponse } },
+    async (req): Promise<AckResponse> => ({ acknowledged: await ds.queues.ack(clientOf(req).id, req.body.upTo) }),
+  );
+}

@@ -1,0 +1,59 @@
+/** JSON Schemas of the DS routes (validation, serialisation and OpenAPI from the same objects). */
+import { b64u, cipherSuite, object, queryInteger, userName, type JsonSchema } from "../http/schemas.js";
+
+const mlsMessage = (description: string): JsonSchema => b64u(1_500_000, description);
+const epoch: JsonSchema = { type: "integer", minimum: 0, description: "MLS epoch" };
+const id: JsonSchema = { type: "integer", minimum: 0, description: "queue entry id" };
+const groupId = b64u(344, "MLS group_id");
+const keyPackageRef = b64u(128, "KeyPackageRef (RFC 9420 §5.2)");
+
+export const keyPackageInfo = object({ ref: keyPackageRef, cipherSuite, lastResort: { type: "boolean" }, createdAt: { type: "integer", minimum: 0 } });
+export const uploadKeyPackagesRequest = object({ keyPackages: { type: "array", minItems: 1, maxItems: 100, items: mlsMessage("MLSMessage(KeyPackage)") } });
+export const keyPackagesResponse = object({ keyPackages: { type: "array", items: keyPackageInfo } });
+export const keyPackageCountsResponse = object({
+  counts: { type: "array", items: object({ cipherSuite, count: { type: "integer", minimum: 0 }, lastResort: { type: "boolean" } }) },
+});
+export const keyPackageParams = object({ ref: keyPackageRef });
+export const claimRequest = object({ cipherSuites: { type: "array", minItems: 1, maxItems: 8, items: cipherSuite } });
+export const claimParams = object({ user: userName });
+export const claimResponse = object({
+  keyPackages: {
+    type: "array",
+    items: object({ identity: { type: "string" }, device: { type: "string" }, cipherSuite, ref: keyPackageRef, keyPackage: mlsMessage("MLSMessage(KeyPackage)"), lastResort: { type: "boolean" } }),
+  },
+  missing: { type: "array", items: object({ device: { type: "string" }, cipherSuite }) },
+});
+
+export const createGroupRequest = object({ groupId });
+export const groupParams = object({ groupId });
+export const groupResponse = object({ groupId, epoch, members: { type: "array", items: { type: "string" } } });
+export const commitBundleRequest = object(
+  {
+    commit: mlsMessage("MLSMessage carrying the Commit"),
+    welcome: mlsMessage("MLSMessage(Welcome)"),
+    groupInfo: mlsMessage("MLSMessage(GroupInfo) of the new epoch"),
+    ratchetTree: mlsMessage("encoded ratchet tree"),
+    removed: { type: "array", maxItems: 10000, items: { type: "string", maxLength: 400 } },
+  },
+  ["commit"],
+);
+export const acceptedResponse = object({ epoch, delivered: { type: "integer", minimum: 0 } });
+export const handshakesQuery = object({ sinceEpoch: queryInteger("first epoch"), limit: queryInteger("page size") }, []);
+export const handshakesResponse = object({
+  currentEpoch: epoch,
+  messages: { type: "array", items: object({ id, epoch, contentType: { type: "integer" }, sender: { type: "string" }, message: mlsMessage("MLSMessage") }) },
+});
+export const groupInfoResponse = object({ groupId, epoch, groupInfo: mlsMessage("MLSMessage(GroupInfo)"), ratchetTree: { type: ["string", "null"] } });
+
+export const queueQuery = object({ after: queryInteger("cursor: entries with a larger id"), limit: queryInteger("page size") }, []);
+export const queueEntry = object({
+  id,
+  kind: { type: "string", enum: ["handshake", "application", "welcome"] },
+  groupId,
+  epoch,
+  message: mlsMessage("MLSMessage"),
+  createdAt: { type: "integer", minimum: 0 },
+});
+export const queueResponse = object({ messages: { type: "array", items: queueEntry } });
+export const ackRequest = object({ upTo: id });
+export const ackResponse = object({ acknowledged: { type: "integer", minimum: 0 } });

@@ -1,0 +1,83 @@
+/**
+ * Helpers for the DS tests: real KeyPackages signed with a registered
+ * device's key, and structurally real MLS messages (PublicMessage commits,
+ * proposals and application messages, PrivateMessages, Welcomes naming
+ * KeyPackageRefs, GroupInfos) built with the @conclave/mls codecs. The DS only
+ * reads framing headers and Welcome refs, so signatures and tags are filler.
+ */
+import { fromBase64Url, toBase64Url, type QueueResponse, type UploadKeyPackagesResponse } from "@conclave/api";
+import { ContentType, CredentialType, encode, mlsMessageCodec, ProtocolVersion, SenderType, utf8, WireFormat, type LeafIndex } from "@conclave/mls";
+import { createKeyPackage, lifetimeFrom, type KeyPackageBundle } from "../../mls/src/group/keyPackage.js";
+import { crypto, type Device, type RunningServer } from "./support/server.js";
+
+export async function keyPackageOf(d: Device, opts: { lastResort?: boolean; suite?: number } = {}): Promise<KeyPackageBundle> {
+  const suite = crypto.suite(opts.suite ?? d.cipherSuite);
+  return createKeyPackage({
+    suite,
+    identity: { credential: { credentialType: CredentialType.basic, identity: utf8(`${d.user}#${d.device}`) }, signaturePrivateKey: d.keys.privateKey, signaturePublicKey: d.keys.publicKey },
+    lifetime: lifetimeFrom(1_700_000_000n, 365n * 24n * 3600n),
+    ...(opts.lastResort === true ? { lastResort: true } : {}),
+  });
+}
+
+export async function uploadKeyPackages(s: RunningServer, d: Device, kps: readonly KeyPackageBundle[]) {
+  return s.request<UploadKeyPackagesResponse>("POST", "/v1/key-packages", { token: d.token, json: { keyPackages: kps.map((k) => toBase64Url(k.message)) } });
+}
+
+const filler = (n: number, v = 0xab): Uint8Array => new Uint8Array(n).fill(v);
+
+export function commitMessage(groupId: Uint8Array, epoch: bigint, leaf = 0, salt = 0): Uint8Array {
+  return encode(mlsMessageCodec, {
+    wireFormat: WireFormat.publicMessage,
+    publicMessage: {
+      content: { groupId, epoch, sender: { senderType: SenderType.member, leafIndex: leaf as LeafIndex }, authenticatedData: new Uint8Array([salt & 0xff]), contentType: ContentType.commit, commit: { proposals: [] } },
+      auth: { signature: filler(64), confirmationTag: filler(32) },
+      membershipTag: filler(32),
+    },
+  });
+}
+
+export function applicationMessage(groupId: Uint8Array, epoch: bigint, data: Uint8Array): Uint8Array {
+  return encode(mlsMessageCodec, {
+    wireFormat: WireFormat.privateMessage,
+    privateMessage: { groupId, epoch, contentType: ContentType.application, authenticatedData: new Uint8Array(0), encryptedSenderData: filler(28), ciphertext: data },
+  });
+}
+
+export function proposalMessage(groupId: Uint8Array, epoch: bigint): Uint8Array {
+  return encode(mlsMessageCodec, {
+    wireFormat: WireFormat.privateMessage,
+    privateMessage: { groupId, epoch, contentType: ContentType.proposal, authenticatedData: new Uint8Array(0), encryptedSenderData: filler(28), ciphertext: filler(80) },
+  });
+}
+
+export function welcomeFor(refs: readonly Uint8Array[], cipherSuite = 1): Uint8Array {
+  return encode(mlsMessageCodec, {
+    wireFormat: WireFormat.welcome,
+    welcome: { cipherSuite, secrets: refs.map((r) => ({ newMember: r, encryptedGroupSecrets: { kemOutput: filler(32), ciphertext: filler(48) } })), encryptedGroupInfo: filler(100) },
+  });
+}
+
+export function groupInfoFor(groupId: Uint8Array, epoch: bigint, cipherSuite = 1): Uint8Array {
+  return encode(mlsMessageCodec, {
+    wireFormat: WireFormat.groupInfo,
+    groupInfo: {
+      groupContext: { version: ProtocolVersion.mls10, cipherSuite, groupId, epoch, treeHash: filler(32), confirmedTranscriptHash: filler(32), extensions: [] },
+      extensions: [],
+      confirmationTag: filler(32),
+      signer: 0 as LeafIndex,
+      signature: filler(64),
+    },
+  });
+}
+
+export const b64 = toBase64Url;
+export const unb64 = (s: string): Uint8Array => fromBase64Url(s);
+
+export async function queueOf(s: RunningServer, d: Device, after = 0) {
+  const r = await s.request<QueueResponse>("GET", `/v1/queue?after=${after}&limit=500`, { token: d.token });
+  if (r.status !== 200) throw new Error(`queue: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.messages;
+}
+
+export const NO_RATE_LIMITS = { limits: { rateLimitPerIp: false, rateLimitPerClient: false } } as const;
