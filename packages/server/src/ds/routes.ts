@@ -1,5 +1,6 @@
 /** The DS routes (RFC 9750 §5), defined through the route registry so they appear in the OpenAPI document. */
 import {
+  ApiError,
   DS_ROUTES,
   type AckRequest,
   type AckResponse,
@@ -89,6 +90,7 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
       responses: { 202: S.acceptedResponse },
     },
     async (req, reply): Promise<AcceptedResponse> => {
+      if (!(req.body instanceof Uint8Array)) throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "this route takes a message/mls body");
       const r = await ds.groups.postMessage(clientOf(req), req.params.groupId, req.body);
       void reply.code(202);
       return r;
