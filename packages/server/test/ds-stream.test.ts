@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FastifyInstance } from "fastify";
+import WebSocket from "ws";
+import { toBase64Url, type StreamServerFrame } from "@conclave/api";
+import { bytesEqual } from "@conclave/mls";
+import { createConclaveServer } from "../src/index.js";
+import { createPostgresStore, type Store } from "../src/storage/index.js";
+import { dropSchema, ENGINES, freshSchemaName, PG_URL, POSTGRES } from "./support/engines.js";
+import { registerDevice, startServer, type Device, type RunningServer } from "./support/server.js";
+import { applicationMessage, commitMessage, keyPackageOf, NO_RATE_LIMITS, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
+import type { ClaimKeyPackagesResponse } from "@conclave/api";
+
+/** A stream client that records every frame. */
+class StreamClient {
+  readonly frames: StreamServerFrame[] = [];
+  private waiters: (() => void)[] = [];
+  constructor(readonly ws: WebSocket) {
+    ws.on("message", (data) => {
+      this.frames.push(JSON.parse(data.toString()) as StreamServerFrame);
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+  static open(baseUrl: string, token: string, after = 0): Promise<StreamClient> {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/v1/stream?after=${after}`, { headers: { authorization: `Bearer ${token}` } });
+    return new Promise((resolve, reject) => {
+      ws.once("open", () => resolve(new StreamClient(ws)));
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      ws.once("error", reject);
+    });
+  }
+  messages() {
+    return this.frames.flatMap((f) => (f.type === "message" ? [f.entry] : []));
+  }
+  async waitFor(pred: () => boolean, ms = 10_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!pred()) {
+      if (Date.now() > deadline) throw new Error(`timed out; frames: ${JSON.stringify(this.frames)}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 200);
+      });
+    }
+  }
+  close() {
+    this.ws.close();
+  }
+}
+
+async function req<T>(base: string, method: string, path: string, token: string, opts: { json?: unknown; mls?: Uint8Array } = {}): Promise<{ status: number; body: T }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  let body: BodyInit | undefined;
+  if (opts.json !== undefined) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(opts.json);
+  } else if (opts.mls !== undefined) {
+    headers["content-type"] = "message/mls";
+    body = Buffer.from(opts.mls);
+  }
+  const r = await fetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+  return { status: r.status, body: (await r.json().catch(() => undefined)) as T };
+}
+
+/** alice creates a group and adds bob through a claimed KeyPackage. */
+async function twoMemberGroup(base: string, s: RunningServer, a: Device, b: Device): Promise<Uint8Array> {
+  const g = new TextEncoder().encode(`stream-${Math.random()}`);
+  expect((await req(base, "POST", "/v1/groups", a.token, { json: { groupId: toBase64Url(g) } })).status).toBe(201);
+  expect((await uploadKeyPackages(s, b, [await keyPackageOf(b)])).status).toBe(201);
+  const c = await req<ClaimKeyPackagesResponse>(base, "POST", `/v1/users/${b.user}/key-packages/claim`, a.token, { json: { cipherSuites: [1] } });
+  const ref = unb64(c.body.keyPackages[0]!.ref);
+  const r = await req(base, "POST", `/v1/groups/${toBase64Url(g)}/commits`, a.token, { json: { commit: toBase64Url(commitMessage(g, 0n)), welcome: toBase64Url(welcomeFor([ref])) } });
+  expect(r.status).toBe(202);
+  return g;
+}
+
+describe.each(ENGINES)("DS /v1/stream [$name]", (engine) => {
+  let s: RunningServer;
+  beforeAll(async () => {
+    if (engine.available) s = await startServer(engine, NO_RATE_LIMITS);
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  describe.skipIf(!engine.available)("", () => {
+    it("pushes queued entries on connect, then new ones as they arrive, and takes acks", async () => {
+      const a = await registerDevice(s, `st-a-${engine.name}`, "d");
+      const b = await registerDevice(s, `st-b-${engine.name}`, "d");
+      const g = await twoMemberGroup(s.url, s, a, b);
+      const stream = await StreamClient.open(s.url, b.token);
+      await stream.waitFor(() => stream.messages().length === 1);
+      expect(stream.messages()[0]!.kind).toBe("welcome");
+      const app = applicationMessage(g, 1n, new Uint8Array([7, 7, 7]));
+      expect((await req(s.url, "POST", `/v1/groups/${toBase64Url(g)}/messages`, a.token, { mls: app })).status).toBe(202);
+      await stream.waitFor(() => stream.messages().length === 2);
+      const got = stream.messages()[1]!;
+      expect(got.kind).toBe("application");
+      expect(bytesEqual(unb64(got.message), app)).toBe(true);
+      stream.ws.send(JSON.stringify({ type: "ack", upTo: got.id }));
+      await stream.waitFor(() => stream.frames.some((f) => f.type === "acked"));
+      expect(stream.frames.find((f) => f.type === "acked")).toEqual({ type: "acked", upTo: got.id, acknowledged: 2 });
+      stream.close();
+      // Reconnecting after the ack replays nothing.
+      const again = await StreamClient.open(s.url, b.token);
+      expect((await req(s.url, "POST", `/v1/groups/${toBase64Url(g)}/messages`, a.token, { mls: applicationMessage(g, 1n, new Uint8Array([8])) })).status).toBe(202);
+      await again.waitFor(() => again.messages().length === 1);
+      expect(again.messages()[0]!.id).toBeGreaterThan(got.id);
+      again.close();
+    });
+
+    it("refuses an upgrade without a valid token or on another path", async () => {
+      await expect(StreamClient.open(s.url, "bogus")).rejects.toThrow(/401/);
+      const ws = new WebSocket(`${s.url.replace(/^http/, "ws")}/v1/nope`);
+      const code = await new Promise<number>((resolve) => ws.once("unexpected-response", (_r, res) => resolve(res.statusCode ?? 0)));
+      expect(code).toBe(404);
+    });
+  });
+});
+
+describe.skipIf(!POSTGRES.available)("DS cross-process fan-out through PostgreSQL LISTEN/NOTIFY", () => {
+  const schema = freshSchemaName();
+  const apps: FastifyInstance[] = [];
+  const stores: Store[] = [];
+  const urls: string[] = [];
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) {
+      const store = await createPostgresStore({ connectionString: PG_URL, schema, maxConnections: 4 });
+      const app = await createConclaveServer({ store, domain: "example.com", limits: NO_RATE_LIMITS.limits, ds: { postgresNotify: { connectionString: PG_URL, channel: schema } } });
+      await app.listen({ host: "127.0.0.1", port: 0 });
+      const addr = app.server.address();
+      if (addr === null || typeof addr === "string") throw new Error("no address");
+      stores.push(store);
+      apps.push(app);
+      urls.push(`http://127.0.0.1:${addr.port}`);
+    }
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    for (const st of stores) await st.close();
+    await dropSchema(schema);
+  });
+
+  it("delivers a message accepted by one process to a client streaming from the other", async () => {
+    // registerDevice needs a RunningServer-shaped object: talk to process A.
+    const sA = { url: urls[0]!, request: (method: string, path: string, opts: { json?: unknown; token?: string } = {}) => req(urls[0]!, method, path, opts.token ?? "", opts.json !== undefined ? { json: opts.json } : {}) } as unknown as RunningServer;
+    const a = await registerDevice(sA, "xp-alice", "d");
+    const b = await registerDevice(sA, "xp-bob", "d");
+    const g = await twoMemberGroup(urls[0]!, sA, a, b);
+    const streamB = await StreamClient.open(urls[1]!, b.token);
+    await streamB.waitFor(() => streamB.messages().length === 1);
+    for (let i = 0; i < 5; i++) {
+      expect((await req(urls[0]!, "POST", `/v1/groups/${toBase64Url(g)}/messages`, a.token, { mls: applicationMessage(g, 1n, new Uint8Array([i])) })).status).toBe(202);
+    }
+    await streamB.waitFor(() => streamB.messages().length === 6, 5000);
+    expect(streamB.messages().slice(1).map((e) => unb64(e.message).at(-1))).toEqual([0, 1, 2, 3, 4]);
+    streamB.close();
+  });
+});
