@@ -326,5 +326,142 @@ for (const suiteId of [1, 3]) {
       const theirs = (await b.externalGroupInfoExtensions()).get("external_pub")!;
       expect(theirs.length).toBe(32);
     });
+
+    it("a mixed group under a seeded random run of adds, path updates and removes by members of either implementation", async () => {
+      let seed = 0x9e3779b9 ^ suiteId;
+      const rand = (n: number): number => {
+        // xorshift32: reproducible without a dependency.
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        return (seed >>> 0) % n;
+      };
+      const leafOf = (m: Member): number => ("ours" in m ? (m.ours.ownLeafIndex as number) : m.theirs.ownLeafIndex);
+      const { a, b } = await oursWithTheirs(suiteId, true);
+      let members: Member[] = [{ ours: a }, { theirs: b }];
+      let epoch = 1n;
+      let joined = 0;
+      for (let step = 0; step < 16; step++) {
+        const committer = members[rand(members.length)]!;
+        const others = members.filter((m) => m !== committer);
+        const op = members.length <= 2 ? 0 : members.length >= 7 ? 2 : rand(3);
+        if (op === 0) {
+          // Add a member of either implementation; its tree arrives in the GroupInfo or out of band.
+          const name = `joiner${joined++}`;
+          const inGroupInfo = rand(2) === 0;
+          const joinerIsOurs = rand(2) === 0;
+          const ourKp = joinerIsOurs ? await (await ourClient(suiteId, name)).kp() : undefined;
+          const theirKp = joinerIsOurs ? undefined : await theirKeyPackage(suiteId, name);
+          const kpBytes = ourKp?.message ?? theirKp!.message;
+          let commit: Uint8Array;
+          let welcome: Uint8Array;
+          let tree: Uint8Array;
+          if ("ours" in committer) {
+            const p = await committer.ours.createCommit({ add: [kpBytes], ratchetTreeExtension: inGroupInfo, path: rand(2) === 0 ? "always" : "whenRequired" });
+            committer.ours.mergePendingCommit();
+            ({ commit, welcome, tree } = { commit: p.commit, welcome: p.welcome!, tree: p.ratchetTree });
+          } else {
+            const p = await committer.theirs.commit({ add: [kpBytes], ratchetTreeExtension: inGroupInfo, publicMessage: rand(2) === 0 });
+            ({ commit, welcome, tree } = { commit: p.commit, welcome: p.welcome!, tree: p.ratchetTree });
+          }
+          await deliver(commit, others);
+          const joiner: Member = ourKp
+            ? { ours: await Group.join(welcome, { provider, keyPackages: [ourKp], config, ...(inGroupInfo ? {} : { ratchetTree: tree }) }) }
+            : { theirs: await TsMember.join(suiteId, welcome, theirKp!, inGroupInfo ? undefined : tree) };
+          members = [...members, joiner];
+        } else if (op === 1) {
+          // A path-only commit: the committer's Update.
+          const commit = "ours" in committer ? (await committer.ours.createCommit()).commit : (await committer.theirs.commit({ publicMessage: rand(2) === 0 })).commit;
+          if ("ours" in committer) committer.ours.mergePendingCommit();
+          await deliver(commit, others);
+        } else {
+          const target = others[rand(others.length)]!;
+          const rest = others.filter((m) => m !== target);
+          let commit: Uint8Array;
+          if ("ours" in committer) {
+            commit = (await committer.ours.createCommit({ remove: [leafIndex(leafOf(target))] })).commit;
+            committer.ours.mergePendingCommit();
+          } else {
+            commit = (await committer.theirs.commit({ remove: [leafOf(target)], publicMessage: rand(2) === 0 })).commit;
+          }
+          if ("ours" in target) {
+            const got = await target.ours.processMessage(commit);
+            if (got.kind !== "commit") throw new Error(`expected a commit, got ${got.kind}`);
+            expect(got.staged.selfRemoved).toBe(true);
+          } else {
+            await target.theirs.receive(commit);
+            expect(target.theirs.isActive).toBe(false);
+          }
+          await deliver(commit, rest);
+          members = members.filter((m) => m !== target);
+        }
+        epoch += 1n;
+        await expectInSync(members, epoch);
+        const speaker = members[rand(members.length)]!;
+        await talk(speaker, members.filter((m) => m !== speaker), `step ${step}`, 1);
+      }
+    });
+
+    // ts-mls 1.6.4 derives commit_secret from a path secret of the root even when the root is not on the
+    // committer's filtered direct path (the pre-RFC draft rule, mlswg/mls-protocol#690). RFC 9420 §12.4.2:
+    // commit_secret is path_secret[n+1] derived from the last path secret of the UpdatePath. The example of #690:
+    // with leaves 0 and 1 removed, leaf 2's filtered direct path stops below the root, and the two disagree.
+    it("commit_secret when the root is off the filtered direct path: ts-mls 1.6.4 derives it at the root (pinned)", async () => {
+      const { a, b } = await oursWithTheirs(suiteId, true);
+      const cKp = await theirKeyPackage(suiteId, "carol");
+      const dave = await ourClient(suiteId, "dave");
+      const dKp = await dave.kp();
+      const add = await a.createCommit({ add: [cKp.message, dKp.message] });
+      a.mergePendingCommit();
+      await deliver(add.commit, [{ theirs: b }]);
+      const c = await TsMember.join(suiteId, add.welcome!, cKp);
+      const d = await Group.join(add.welcome!, { provider, keyPackages: [dKp], config });
+      await expectInSync([{ ours: a }, { theirs: b }, { theirs: c }, { ours: d }], 2n);
+
+      // ts-mls (leaf 2) removes leaves 0 and 1 with a path: we reject its confirmation tag.
+      const cBefore = c.fork();
+      const rm = await c.commit({ remove: [0, 1] });
+      await expect(d.processMessage(rm.commit)).rejects.toMatchObject({ code: "MESSAGE_INVALID_CONFIRMATION_TAG" });
+
+      // The same situation the other way round: ours (leaf 3) removes 0 and 1; ts-mls rejects it.
+      const ours = await d.createCommit({ remove: [leafIndex(0), leafIndex(1)] });
+      await expect(cBefore.receive(ours.commit)).rejects.toThrow(/confirmation tag/i);
+    });
+
+    // ts-mls 1.6.4's joinGroup tree check wants every non-blank node on an unmerged leaf's direct path to hold
+    // the very same unmerged_leaves list, where RFC 9420 §12.4.3.1 asks only that the non-blank nodes between
+    // the leaf and the listing node list that leaf. A parent listing [3] under a root listing [5, 6] is valid
+    // (our joiner accepts it), yet ts-mls refuses to join.
+    it("unmerged_leaves check at join: ts-mls 1.6.4 refuses a valid tree (pinned)", async () => {
+      const alice = await ourClient(suiteId, "alice");
+      const a = await ourGroup(suiteId, alice.identity);
+      const others: Group[] = [];
+      const addOurs = async (name: string, path: "always" | "whenRequired"): Promise<void> => {
+        const kp = await (await ourClient(suiteId, name)).kp();
+        const p = await a.createCommit({ add: [kp.message], path });
+        a.mergePendingCommit();
+        await deliver(p.commit, others.map((g) => ({ ours: g })));
+        others.push(await Group.join(p.welcome!, { provider, keyPackages: [kp], config }));
+      };
+      await addOurs("bob", "always");
+      await addOurs("carol", "always");
+      await addOurs("dave", "whenRequired"); // leaf 3: unmerged at node 3
+      await addOurs("erin", "whenRequired"); // leaf 4: the tree grows, its new root is blank
+      const erin = others[3]!;
+      const upd = await erin.createCommit(); // sets the root (only), leaving node 3's unmerged [3]
+      erin.mergePendingCommit();
+      await deliver(upd.commit, [a, ...others.slice(0, 3)].map((g) => ({ ours: g })));
+
+      // Alice adds, without a path, one of theirs (leaf 5) and one of ours (leaf 6): the root lists [5, 6].
+      const tKp = await theirKeyPackage(suiteId, "tess");
+      const uKp = await (await ourClient(suiteId, "ursula")).kp();
+      const p = await a.createCommit({ add: [tKp.message, uKp.message], path: "whenRequired" });
+      expect(p.added.map((m) => m.leafIndex as number)).toEqual([5, 6]);
+      a.mergePendingCommit();
+      await deliver(p.commit, others.map((g) => ({ ours: g })));
+      const u = await Group.join(p.welcome!, { provider, keyPackages: [uKp], config });
+      await expectInSync([a, ...others, u].map((g) => ({ ours: g })), 6n);
+      await expect(TsMember.join(suiteId, p.welcome!, tKp)).rejects.toThrow("non-blank intermediate node must list leaf node in its unmerged_leaves");
+    });
   });
 }

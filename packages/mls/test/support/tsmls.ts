@@ -146,6 +146,11 @@ export class TsMember {
     return { member: new TsMember(newState, cs), commit };
   }
 
+  /** A second handle on the current state (ts-mls states are immutable and we never zero consumed keys), to try two continuations of one epoch. */
+  fork(): TsMember {
+    return new TsMember(this.state, this.cs);
+  }
+
   get epoch(): bigint {
     return this.state.groupContext.epoch;
   }
