@@ -9,6 +9,7 @@ import { makeExtension } from "../src/messages/extension.js";
 import { requiredCapabilitiesCodec } from "../src/messages/extensionPayloads.js";
 import type { LeafNode } from "../src/messages/leafNode.js";
 import type { Node, ParentNode } from "../src/messages/ratchetTreeNodes.js";
+import { signLeafNode, validateLeafNode } from "../src/tree/leafNodeValidation.js";
 import { verifyParentHashes } from "../src/tree/parentHash.js";
 import { PublicRatchetTree } from "../src/tree/ratchetTree.js";
 import { subtreeLeafRange } from "../src/tree/treeHash.js";
@@ -208,5 +209,57 @@ describe.skipIf(!haveVectors)("tree validation failures", () => {
   it("tree hashes from the cache equal a from-scratch computation for every vector tree", () => {
     for (const { v, tree } of decoded) expect(toHex(recomputedTreeHash(nodeCryptoProvider.suite(1), tree.toNodes())), `${v.tree.slice(0, 16)}`).toBe(toHex(tree.treeHash()));
     for (const { tree } of decoded) for (let x = 0; x < tree.nodeCount; x++) expect([...tree.resolution(x as NodeIndex)]).toEqual(referenceResolution(tree, x));
+  });
+});
+
+describe("single LeafNode validation (RFC 9420 §7.3)", () => {
+  const suite = nodeCryptoProvider.suite(1);
+  const groupId = new TextEncoder().encode("group");
+
+  async function makeLeaf(overrides: Partial<LeafNode> = {}, source: "key_package" | "update" = "key_package") {
+    const sig = await suite.signatureGenerateKeyPair();
+    const enc = await suite.hpkeGenerateKeyPair();
+    const base = {
+      encryptionKey: enc.publicKey,
+      signatureKey: sig.publicKey,
+      credential: { credentialType: 1 as const, identity: new Uint8Array([1]) },
+      capabilities: { versions: [1], cipherSuites: [1], extensions: [0x0a0a], proposals: [], credentials: [1] },
+      extensions: [] as { extensionType: number; extensionData: Uint8Array }[],
+    };
+    const unsigned =
+      source === "key_package"
+        ? { ...base, leafNodeSource: LeafNodeSource.keyPackage, lifetime: { notBefore: 10n, notAfter: 20n }, ...overrides }
+        : { ...base, leafNodeSource: LeafNodeSource.update, ...overrides };
+    return signLeafNode(suite, sig.privateKey, unsigned as LeafNode, { groupId, leafIndex: 1 as LeafIndex });
+  }
+
+  it("accepts a well-formed leaf and checks each rule with its own code", async () => {
+    await validateLeafNode(suite, await makeLeaf(), { expectedSource: LeafNodeSource.keyPackage, now: 15n });
+    await validateLeafNode(suite, await makeLeaf({}, "update"), { expectedSource: LeafNodeSource.update, group: { groupId, leafIndex: 1 as LeafIndex } });
+    expect(await codeOf(validateLeafNode(suite, await makeLeaf({}, "update"), { group: { groupId, leafIndex: 2 as LeafIndex } }))).toBe("TREE_INVALID_LEAF_SIGNATURE");
+    expect(await codeOf(validateLeafNode(suite, await makeLeaf(), { expectedSource: LeafNodeSource.update }))).toBe("LEAF_NODE_INVALID_SOURCE");
+    expect(await codeOf(validateLeafNode(suite, await makeLeaf(), { now: 21n }))).toBe("LEAF_NODE_INVALID_LIFETIME");
+    expect(await codeOf(validateLeafNode(suite, await makeLeaf({ extensions: [{ extensionType: 0xbeef, extensionData: new Uint8Array(0) }] })))).toBe("LEAF_NODE_INVALID_CAPABILITIES");
+    // A default extension (application_id) need not be listed; GREASE listed in capabilities is ignored.
+    await validateLeafNode(suite, await makeLeaf({ extensions: [{ extensionType: ExtensionType.applicationId, extensionData: new Uint8Array(1) }] }));
+    expect(await codeOf(validateLeafNode(suite, await makeLeaf({ credential: { credentialType: 2, certificates: [] } })))).toBe("LEAF_NODE_INVALID_CAPABILITIES");
+    expect(await codeOf(validateLeafNode(suite, await makeLeaf(), { credentialTypesInUse: [2] }))).toBe("LEAF_NODE_INVALID_CAPABILITIES");
+    expect(await codeOf(validateLeafNode(suite, await makeLeaf(), { credentialTypesSupportedByAll: new Set([2]) }))).toBe("LEAF_NODE_INVALID_CAPABILITIES");
+    expect(await codeOf(validateLeafNode(suite, await makeLeaf(), { validateCredential: () => false }))).toBe("LEAF_NODE_INVALID_CREDENTIAL");
+  });
+
+  it("rejects keys already in the tree (TREE_DUPLICATE_KEY), the replaced leaf's encryption key included", async () => {
+    const a = await makeLeaf();
+    const b = await makeLeaf();
+    const tree = PublicRatchetTree.create(suite, a);
+    tree.addLeaf(b);
+    await validateLeafNode(suite, await makeLeaf(), { tree });
+    expect(await codeOf(validateLeafNode(suite, { ...(await makeLeaf()), encryptionKey: a.encryptionKey }, { tree }))).toBe("TREE_DUPLICATE_KEY");
+    const update = await makeLeaf({ signatureKey: b.signatureKey } as Partial<LeafNode>, "update");
+    // Same signature key as the leaf it replaces is fine (signature aside), another member's is not.
+    expect(await codeOf(validateLeafNode(suite, update, { tree, group: { groupId, leafIndex: 1 as LeafIndex } }))).toBe("TREE_INVALID_LEAF_SIGNATURE");
+    expect(await codeOf(validateLeafNode(suite, update, { tree, group: { groupId, leafIndex: 0 as LeafIndex } }))).toBe("TREE_DUPLICATE_KEY");
+    const sameKey = await makeLeaf({ encryptionKey: b.encryptionKey } as Partial<LeafNode>, "update");
+    expect(await codeOf(validateLeafNode(suite, sameKey, { tree, group: { groupId, leafIndex: 1 as LeafIndex } }))).toBe("TREE_DUPLICATE_KEY");
   });
 });

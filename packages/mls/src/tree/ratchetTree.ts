@@ -374,16 +374,24 @@ export class PublicRatchetTree {
   }
 
   /**
+   * The leaf a new member takes (§12.1.1, §12.4.3.2 external commits): the
+   * leftmost blank leaf, after extending the tree when every leaf is taken.
+   */
+  leafForNewMember(): LeafIndex {
+    const l = this.leftmostBlankLeaf();
+    if (l !== undefined) return l;
+    const next = leafIndex(this.#leafCount);
+    this.extend();
+    return next;
+  }
+
+  /**
    * Add (§12.1.1): the leftmost blank leaf (extending the tree when there is
    * none) gets `leaf`, and its index joins the unmerged_leaves of every
    * non-blank parent above it. Returns the new leaf's index.
    */
   addLeaf(leaf: LeafNode): LeafIndex {
-    let l = this.leftmostBlankLeaf();
-    if (l === undefined) {
-      l = leafIndex(this.#leafCount);
-      this.extend();
-    }
+    const l = this.leafForNewMember();
     const r = root(this.#leafCount);
     let x = 2 * l;
     while (x !== r) {

@@ -67,6 +67,13 @@ function recipients(tree: PublicRatchetTree, copathChild: NodeIndex, excluded: R
   return excluded.size === 0 ? res : res.filter((x) => !excluded.has(x));
 }
 
+/** The public key of a resolution node; a blank one (an unmerged leaf that is blank) means the tree is invalid. */
+function recipientKey(tree: PublicRatchetTree, x: NodeIndex): Uint8Array {
+  const key = nodeEncryptionKey(tree, x);
+  if (key === undefined) throw new MlsError("TREE_INVALID_UNMERGED_LEAVES", `resolution node ${x} is blank`);
+  return key;
+}
+
 /** Blanks the direct path, then sets the filtered path's new parent nodes and the leaf (§7.5). */
 function mergePath(tree: PublicRatchetTree, leaf: LeafIndex, steps: readonly FilteredPathStep[], keys: readonly Uint8Array[], parentHashes: readonly Uint8Array[], leafNode: LeafNode): void {
   tree.blankDirectPath(leaf);
@@ -125,7 +132,7 @@ export async function createUpdatePath(opts: CreateUpdatePathOptions): Promise<C
     steps.map(async (step, i): Promise<UpdatePathNode> => {
       const targets = recipients(tree, step.copathChild, excluded);
       const encryptedPathSecret: HpkeCiphertext[] = await Promise.all(
-        targets.map((x) => suite.encryptWithLabel(nodeEncryptionKey(tree, x)!, UPDATE_PATH_NODE, context, pathSecrets[i]!)),
+        targets.map((x) => suite.encryptWithLabel(recipientKey(tree, x), UPDATE_PATH_NODE, context, pathSecrets[i]!)),
       );
       return { encryptionKey: publicKeys[i]!, encryptedPathSecret };
     }),
@@ -246,7 +253,11 @@ export async function decryptUpdatePath(opts: DecryptUpdatePathOptions): Promise
   if (i < 0 || updatePath.nodes.length !== steps.length) throw new MlsError("UPDATE_PATH_INVALID", "no UpdatePath node covers the receiver");
 
   const targets = recipients(tree, steps[i]!.copathChild, excluded);
-  const j = targets.findIndex((x) => privateKeys.has(x));
+  // A key counts only if it still matches the node's public key (a stale one cannot decrypt).
+  const j = targets.findIndex((x) => {
+    const held = privateKeys.publicKey(x);
+    return held !== undefined && bytesEqual(held, recipientKey(tree, x));
+  });
   if (j < 0) throw new MlsError("UPDATE_PATH_NO_DECRYPTION_KEY", `no private key for any node in the resolution of node ${steps[i]!.copathChild}`);
   const ct = updatePath.nodes[i]!.encryptedPathSecret[j];
   if (ct === undefined) throw new MlsError("UPDATE_PATH_INVALID", "missing ciphertext");
