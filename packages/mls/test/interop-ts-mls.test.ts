@@ -463,5 +463,27 @@ for (const suiteId of [1, 3]) {
       await expectInSync([a, ...others, u].map((g) => ({ ours: g })), 6n);
       await expect(TsMember.join(suiteId, p.welcome!, tKp)).rejects.toThrow("non-blank intermediate node must list leaf node in its unmerged_leaves");
     });
+
+    // A GroupInfo only travels between members of one implementation here (external_pub differs, above), but the
+    // external commit itself crosses over: ts-mls members process ours and we process theirs (§12.4.3.2).
+    it("external commits across implementations: we join a mixed group from our GroupInfo, ts-mls joins from its own", async () => {
+      const { a, b } = await oursWithTheirs(suiteId, true);
+      const eve = await ourClient(suiteId, "eve");
+      const gi = await a.groupInfo({ ratchetTree: true, externalPub: true });
+      const joined = await Group.joinExternal(gi, { provider, identity: eve.identity, config });
+      const e = joined.group;
+      expect(e.ownLeafIndex).toBe(2);
+      await deliver(joined.commit, [{ ours: a }, { theirs: b }]);
+      await expectInSync([{ ours: a }, { theirs: b }, { ours: e }], 2n);
+      await talk({ ours: e }, [{ ours: a }, { theirs: b }], "eve joined externally");
+
+      const fKp = await theirKeyPackage(suiteId, "frank");
+      const { member: f, commit } = await TsMember.joinExternal(suiteId, await b.groupInfo(), fKp);
+      await deliver(commit, [{ ours: a }, { theirs: b }, { ours: e }]);
+      expect(f.ownLeafIndex).toBe(3);
+      await expectInSync([{ ours: a }, { theirs: b }, { ours: e }, { theirs: f }], 3n);
+      await talk({ theirs: f }, [{ ours: a }, { theirs: b }, { ours: e }], "frank joined externally");
+      await talk({ ours: a }, [{ theirs: b }, { ours: e }, { theirs: f }], "welcome both");
+    });
   });
 }
