@@ -26,7 +26,7 @@ const pskId = utf8("known-psk");
 const config = { ...baseConfig, externalPsks: (id: Uint8Array) => (id.length === pskId.length && id.every((b, i) => b === pskId[i]) ? utf8("secret") : undefined) };
 
 let alice: Client, bob: Client, charlie: Client, dave: Client;
-let a: Group, b: Group, c: Group;
+let a: Group, b: Group;
 let kd: KeyPackageBundle;
 
 async function freshGroup(cfg = config): Promise<[Group, Group, Group]> {
@@ -45,7 +45,7 @@ const gce = (extensionTypes: number[]): Proposal => ({
 
 beforeAll(async () => {
   [alice, bob, charlie, dave] = await Promise.all(["alice", "bob", "charlie", "dave"].map((n) => makeClient(provider, 1, n))) as [Client, Client, Client, Client];
-  [a, b, c] = await freshGroup();
+  [a, b] = await freshGroup();
   kd = await keyPackageFor(dave);
 });
 

@@ -317,6 +317,51 @@ describe("Group scenarios", () => {
     await expectCode(a.processMessage(stranger.message), "MESSAGE_INVALID_SENDER");
   });
 
+  it("reinitialises into a new suite: ReInit committed, new group welcomed with the reinit PSK", async () => {
+    const { a, b, c } = await threeMembers();
+    const reinit = await b.proposeReInit({ cipherSuite: 3 });
+    for (const g of [a, c]) await g.processMessage(reinit.message);
+    const p = await a.createCommit();
+    expect(p.proposals.map((x) => x.proposal.proposalType)).toEqual([ProposalType.reinit]);
+    await deliverCommit(a, p.commit, [b, c]);
+    for (const g of [a, b, c]) expect(g.reinitPending?.cipherSuite).toBe(3);
+    await expectCode(a.encryptApplicationMessage(utf8("old group")), "GROUP_REINITIALIZED");
+    await expectCode(b.createCommit(), "GROUP_REINITIALIZED");
+
+    const [a3, b3, c3] = await Promise.all(["alice", "bob", "charlie"].map((n) => makeClient(provider, 3, n)));
+    const [ka, kb] = await Promise.all([keyPackageFor(a3!), keyPackageFor(b3!)]);
+    // Charlie alone does not make the whole group: the joiner refuses a new group missing old members.
+    const partial = await c.reinitialize({ provider, identity: c3!.identity, keyPackages: [ka.message] });
+    await expectCode(Group.join(partial.pending.welcome!, { provider, keyPackages: [ka], config: baseConfig, resumptionGroups: [a] }), "WELCOME_REINIT_MISMATCH");
+
+    const { group: c2, pending } = await c.reinitialize({ provider, identity: c3!.identity, keyPackages: [ka.message, kb.message] });
+    c2.mergePendingCommit();
+    await expectCode(Group.join(pending.welcome!, { provider, keyPackages: [ka], config: baseConfig }), "PSK_INVALID");
+    const a2 = await Group.join(pending.welcome!, { provider, keyPackages: [ka], config: baseConfig, resumptionGroups: [a] });
+    const b2 = await Group.join(pending.welcome!, { provider, keyPackages: [kb], config: baseConfig, resumptionGroups: [b] });
+    expect(a2.cipherSuite).toBe(3);
+    expect(a2.epoch).toBe(1n);
+    expect(a2.groupId).toEqual(a.reinitPending!.groupId);
+    expectInSync([a2, b2, c2]);
+    await exchange(b2, [a2, c2], "in the new group");
+  });
+
+  it("branches a subgroup linked by a branch PSK", async () => {
+    const { clients, a, b } = await threeMembers();
+    const kb = await keyPackageFor(clients.bob);
+    const { group: a2, pending } = await a.branch({ provider, identity: clients.alice.identity, keyPackages: [kb.message] });
+    a2.mergePendingCommit();
+    const b2 = await Group.join(pending.welcome!, { provider, keyPackages: [kb], config: baseConfig, resumptionGroups: [b] });
+    expectInSync([a2, b2]);
+    expect(a2.epoch).toBe(1n);
+    await exchange(a2, [b2], "just the two of us");
+    // A branch may only hold members of the old group.
+    const dave = await makeClient(provider, 1, "dave");
+    const [kb2, kd] = await Promise.all([keyPackageFor(clients.bob), keyPackageFor(dave)]);
+    const bad = await a.branch({ provider, identity: clients.alice.identity, keyPackages: [kb2.message, kd.message] });
+    await expectCode(Group.join(bad.pending.welcome!, { provider, keyPackages: [kb2], config: baseConfig, resumptionGroups: [b] }), "WELCOME_BRANCH_MISMATCH");
+  });
+
   it("runs with the web provider too", async () => {
     const [alice, bob, carol] = await Promise.all(["alice", "bob", "carol"].map((n) => makeClient(webCryptoProvider, 2, n)));
     const a = await Group.create({ provider: webCryptoProvider, cipherSuite: 2, identity: alice!.identity, config: baseConfig });

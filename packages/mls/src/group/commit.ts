@@ -21,7 +21,7 @@ import type { LeafNode } from "../messages/leafNode.js";
 import { mlsMessageCodec } from "../messages/mlsMessage.js";
 import type { Proposal, ProposalOrRef } from "../messages/proposal.js";
 import { deriveExternalKeyPair } from "../schedule/keySchedule.js";
-import { derivePskSecret } from "../schedule/pskSecret.js";
+import { derivePskSecret, type PskEntry } from "../schedule/pskSecret.js";
 import { createUpdatePath, pathSecretForNewMember, type CreatedUpdatePath } from "../tree/treeKem.js";
 import type { LeafIndex } from "../tree/treeMath.js";
 import { signGroupInfo } from "../welcome/groupInfoSignature.js";
@@ -29,7 +29,7 @@ import { createWelcome, welcomeRecipient } from "../welcome/welcome.js";
 import { applyOptionsFor, applyProposals, type AddedMember, type ChangedMember } from "./applyProposals.js";
 import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.js";
 import { sameSignatureKey, type GroupConfig, type HandshakeWireFormat } from "./groupConfig.js";
-import { newEpochState, ownLeaf, privateMessageContext, publicMessageContext, requireActive, type GroupState } from "./groupState.js";
+import { newEpochState, ownLeaf, privateMessageContext, publicMessageContext, requireCanSend, type GroupState } from "./groupState.js";
 import { groupPskLookup, resolvePsks } from "./psk.js";
 import { pskIdBytes, senderLeaf, validateProposalList, type CommittedProposal } from "./proposals.js";
 import type { LeafNodeChanges } from "./send.js";
@@ -206,8 +206,14 @@ export async function createGroupInfoMessage(state: GroupState, options: { ratch
  * new epoch's GroupInfo, and the next epoch's state. Only the current
  * epoch's handshake ratchet moves (the commit is encrypted with it).
  */
-export async function createCommit(state: GroupState, config: GroupConfig, options: CommitOptions = {}): Promise<PendingCommitState> {
-  requireActive(state);
+export async function createCommit(
+  state: GroupState,
+  config: GroupConfig,
+  options: CommitOptions = {},
+  /** PSKs injected without a proposal: only the reinit/branch resumption PSK of a new group's first commit (§11.2, §11.3). */
+  extraPsks: readonly PskEntry[] = [],
+): Promise<PendingCommitState> {
+  requireCanSend(state);
   const { suite } = state;
   const me = ownLeaf(state);
   const self = { senderType: SenderType.member, leafIndex: me } as const;
@@ -221,7 +227,7 @@ export async function createCommit(state: GroupState, config: GroupConfig, optio
 
   validateProposalList({ suite, tree: state.tree, groupContext: state.groupContext, committer: { kind: "member", leafIndex: me }, ...(config.sameClient ? { sameClient: config.sameClient } : {}) }, list);
   const applied = await applyProposals(applyOptionsFor(state, config), list);
-  const pskEntries = resolvePsks(groupPskLookup(config, state.groupContext.groupId, state.resumptionPsks), applied.psks);
+  const pskEntries = [...resolvePsks(groupPskLookup(config, state.groupContext.groupId, state.resumptionPsks), applied.psks), ...extraPsks];
   const tree = applied.tree;
   const provisional: Omit<GroupContext, "treeHash"> = {
     version: state.groupContext.version,
@@ -293,7 +299,7 @@ export async function createCommit(state: GroupState, config: GroupConfig, optio
       const w = await createWelcome(suite, {
         groupInfo,
         joinerSecret: out.secrets.joinerSecret,
-        psks: applied.psks,
+        psks: pskEntries.map((e) => e.id),
         pskSecret,
         recipients: applied.added.map((a) => welcomeRecipient(suite, a.keyPackage, created === undefined ? undefined : pathSecretForNewMember(created, me, a.leafIndex))),
       });
@@ -312,6 +318,7 @@ export async function createCommit(state: GroupState, config: GroupConfig, optio
         interimTranscriptHash: nextInterimTranscriptHash(suite, out),
         confirmationTag: out.confirmationTag,
         previous: state,
+        ...(applied.reinit === undefined ? {} : { reinit: applied.reinit }),
       },
       config,
     );

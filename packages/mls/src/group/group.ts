@@ -13,33 +13,27 @@
  *   included: store the bytes encrypted).
  */
 import { bytesEqual, zeroize } from "../codec/bytes.js";
-import { encode } from "../codec/tls.js";
 import type { CipherSuiteId, CryptoProvider } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
-import type { Capabilities } from "../messages/capabilities.js";
 import type { Credential } from "../messages/credential.js";
-import { LeafNodeSource, ProposalType, ProtocolVersion, PskType, ResumptionPskUsage } from "../messages/enums.js";
+import { ProposalType, ProtocolVersion, PskType, ResumptionPskUsage } from "../messages/enums.js";
 import type { Extension } from "../messages/extension.js";
 import type { Sender } from "../messages/framing.js";
-import { groupContextCodec, type GroupContext } from "../messages/groupContext.js";
+import type { GroupContext } from "../messages/groupContext.js";
 import type { KeyPackage } from "../messages/keyPackage.js";
-import type { LeafNode, Lifetime } from "../messages/leafNode.js";
-import type { Proposal } from "../messages/proposal.js";
+import type { LeafNode } from "../messages/leafNode.js";
+import type { Proposal, ReInit } from "../messages/proposal.js";
 import type { PreSharedKeyId } from "../messages/psk.js";
-import { deriveEpochSecrets, mlsExporter, confirmationTag as computeConfirmationTag } from "../schedule/keySchedule.js";
-import { interimTranscriptHash } from "../schedule/transcriptHash.js";
-import { signLeafNode } from "../tree/leafNodeValidation.js";
-import { PrivateTreeKeys } from "../tree/privateTreeKeys.js";
-import { PublicRatchetTree } from "../tree/ratchetTree.js";
-import { leafIndex as toLeafIndex, type LeafIndex } from "../tree/treeMath.js";
-import { checkExtensionsSupported } from "./applyProposals.js";
+import { mlsExporter } from "../schedule/keySchedule.js";
+import type { LeafIndex } from "../tree/treeMath.js";
 import { createCommit, createGroupInfoMessage, toKeyPackage, type CommitOptions, type PendingCommitInfo, type PendingCommitState } from "./commit.js";
-import { resolveConfig, nowOf, type GroupConfig } from "./groupConfig.js";
-import { destroyPastEpoch, destroyUnusedState, newEpochState, ownLeaf, requireActive, retirePrevious, type GroupState } from "./groupState.js";
+import { createGroupState, type CreateGroupOptions } from "./create.js";
 import { createExternalCommit, type ExternalJoinOptions } from "./externalCommit.js";
+import { resolveConfig, type GroupConfig } from "./groupConfig.js";
+import { destroyPastEpoch, destroyUnusedState, ownLeaf, requireActive, retirePrevious, type GroupState } from "./groupState.js";
 import { joinFromWelcome, type JoinKeyPackage } from "./join.js";
-import { defaultCapabilities, type SigningIdentity } from "./keyPackage.js";
 import { stagedCommitState, type StagedCommit } from "./processCommit.js";
+import { branchGroup, reinitGroup, type BranchOptions, type ResumeOptions } from "./resumption.js";
 import { receiveMessage, type ReceivedApplicationMessage, type ReceivedCommit, type ReceivedProposal } from "./receive.js";
 import { encryptApplication, sendProposal, sendUpdate, type LeafNodeChanges, type ProposalOptions, type SentProposal } from "./send.js";
 import { deserializeGroupState, serializeGroupState } from "./serialize.js";
@@ -59,23 +53,10 @@ export interface OwnCommitMerged {
   readonly commit: PendingCommitInfo;
 }
 
+export type { CreateGroupOptions };
+
 /** What `processMessage` returns. */
 export type ProcessedMessage = ReceivedApplicationMessage | ReceivedProposal | ReceivedCommit | OwnCommitMerged;
-
-export interface CreateGroupOptions {
-  readonly provider: CryptoProvider;
-  readonly cipherSuite: CipherSuiteId;
-  readonly identity: SigningIdentity;
-  /** Default: Nh random bytes (§11). */
-  readonly groupId?: Uint8Array;
-  /** GroupContext extensions (required_capabilities, external_senders, ...). */
-  readonly extensions?: readonly Extension[];
-  /** The creator's leaf lifetime; default [now, now + maxLifetime] from the configured clock. */
-  readonly lifetime?: Lifetime;
-  readonly capabilities?: Partial<Capabilities>;
-  readonly leafNodeExtensions?: readonly Extension[];
-  readonly config?: Partial<GroupConfig>;
-}
 
 export interface JoinGroupOptions {
   readonly provider: CryptoProvider;
@@ -83,6 +64,8 @@ export interface JoinGroupOptions {
   readonly keyPackages: readonly JoinKeyPackage[];
   /** The ratchet tree when the Welcome's GroupInfo does not carry it. */
   readonly ratchetTree?: Uint8Array;
+  /** Our groups whose resumption PSK the Welcome may use (joining a reinitialized or branched group, §11.2, §11.3). */
+  readonly resumptionGroups?: readonly Group[];
   readonly config?: Partial<GroupConfig>;
 }
 
@@ -103,60 +86,22 @@ export class Group {
   /** §11: a one-member group at epoch 0. */
   static async create(opts: CreateGroupOptions): Promise<Group> {
     const config = resolveConfig(opts.config);
-    const suite = opts.provider.suite(opts.cipherSuite);
-    const extensions = [...(opts.extensions ?? [])];
-    const now = nowOf(config);
-    const lifetime = opts.lifetime ?? (now !== undefined && config.maxLifetime !== undefined ? { notBefore: now, notAfter: now + config.maxLifetime } : undefined);
-    if (lifetime === undefined) throw new MlsError("INVALID_ARGUMENT", "give the creator's leaf a lifetime (or configure a clock)");
-    const encryption = await suite.hpkeGenerateKeyPair();
-    const { identity } = opts;
-    const leaf = await signLeafNode(suite, identity.signaturePrivateKey, {
-      encryptionKey: encryption.publicKey,
-      signatureKey: identity.signaturePublicKey,
-      credential: identity.credential,
-      capabilities: defaultCapabilities(suite.id, identity.credential.credentialType, [...(opts.leafNodeExtensions ?? []), ...extensions], opts.capabilities),
-      leafNodeSource: LeafNodeSource.keyPackage,
-      lifetime,
-      extensions: [...(opts.leafNodeExtensions ?? [])],
-    });
-    const tree = PublicRatchetTree.create(suite, leaf);
-    checkExtensionsSupported(tree, extensions, new Set());
-    const groupContext: GroupContext = {
-      version: ProtocolVersion.mls10,
-      cipherSuite: suite.id,
-      groupId: opts.groupId ?? suite.randomBytes(suite.params.nh),
-      epoch: 0n,
-      treeHash: tree.treeHash(),
-      confirmedTranscriptHash: new Uint8Array(0),
-      extensions,
-    };
-    const groupContextBytes = encode(groupContextCodec, groupContext);
-    // §11: the first epoch secret is fresh randomness; a random init_secret through the schedule gives exactly that.
-    const initSecret = suite.randomBytes(suite.params.nh);
-    const secrets = deriveEpochSecrets(suite, { initSecret, commitSecret: new Uint8Array(suite.params.nh), groupContext: groupContextBytes });
-    zeroize(initSecret);
-    const tag = computeConfirmationTag(suite, secrets.confirmationKey, groupContext.confirmedTranscriptHash);
-    const state = newEpochState(
-      {
-        suite,
-        groupContext,
-        groupContextBytes,
-        tree,
-        privateKeys: new PrivateTreeKeys(toLeafIndex(0), encryption),
-        signaturePrivateKey: identity.signaturePrivateKey,
-        secrets,
-        interimTranscriptHash: interimTranscriptHash(suite, groupContext.confirmedTranscriptHash, tag),
-        confirmationTag: tag,
-      },
-      config,
-    );
-    return new Group(state, config);
+    return new Group(await createGroupState(opts, config), config);
   }
 
   /** §12.4.3.1: joins from an MLSMessage(Welcome). */
   static async join(welcome: Uint8Array, opts: JoinGroupOptions): Promise<Group> {
     const config = resolveConfig(opts.config);
-    const state = await joinFromWelcome(welcome, { provider: opts.provider, keyPackages: opts.keyPackages, ...(opts.ratchetTree === undefined ? {} : { ratchetTree: opts.ratchetTree }) }, config);
+    const state = await joinFromWelcome(
+      welcome,
+      {
+        provider: opts.provider,
+        keyPackages: opts.keyPackages,
+        ...(opts.ratchetTree === undefined ? {} : { ratchetTree: opts.ratchetTree }),
+        resumptionGroups: (opts.resumptionGroups ?? []).map((g) => g.#state),
+      },
+      config,
+    );
     return new Group(state, config);
   }
 
@@ -292,6 +237,44 @@ export class Group {
   /** Any proposal (by value) as a standalone message. */
   propose(proposal: Proposal, options?: ProposalOptions): Promise<SentProposal> {
     return sendProposal(this.#state, this.#config, proposal, options);
+  }
+
+  /** A ReInit proposal (§12.1.5): once committed, the group moves to a new one with these parameters. */
+  proposeReInit(params: { cipherSuite: CipherSuiteId; groupId?: Uint8Array; extensions?: readonly Extension[] }, options?: ProposalOptions): Promise<SentProposal> {
+    const suite = this.#state.suite;
+    return sendProposal(
+      this.#state,
+      this.#config,
+      { proposalType: ProposalType.reinit, groupId: params.groupId ?? suite.randomBytes(suite.params.nh), version: ProtocolVersion.mls10, cipherSuite: params.cipherSuite, extensions: [...(params.extensions ?? [])] },
+      options,
+    );
+  }
+
+  // ---------------------------------------------------------------------------
+  // Resumption (§11.2, §11.3)
+
+  /** The ReInit committed in this epoch, if any: the group can no longer send; continue with {@link reinitialize}. */
+  get reinitPending(): ReInit | undefined {
+    return this.#state.reinit;
+  }
+
+  /**
+   * §11.2 step 3: creates the group the committed ReInit describes with the
+   * given members' KeyPackages. The new group's first commit is pending:
+   * send `pending.commit` and `pending.welcome`, then merge it.
+   */
+  async reinitialize(opts: ResumeOptions & { readonly config?: Partial<GroupConfig> }): Promise<{ group: Group; pending: PendingCommitInfo }> {
+    const config = opts.config === undefined ? this.#config : resolveConfig(opts.config);
+    const { state, pending } = await reinitGroup(this.#state, opts, config);
+    return { group: new Group(state, config, pending), pending: publicPending(pending) };
+  }
+
+  /** §11.3: a subgroup of some of our members, linked to this group by a branch PSK. The first commit is pending, as for {@link reinitialize}. */
+  async branch(opts: BranchOptions & { readonly config?: Partial<GroupConfig> }): Promise<{ group: Group; pending: PendingCommitInfo }> {
+    requireActive(this.#state);
+    const config = opts.config === undefined ? this.#config : resolveConfig(opts.config);
+    const { state, pending } = await branchGroup(this.#state, opts, config);
+    return { group: new Group(state, config, pending), pending: publicPending(pending) };
   }
 
   // ---------------------------------------------------------------------------

@@ -54,6 +54,13 @@ export type CommitAcceptor = (input: CommitPolicyInput) => boolean | Promise<boo
  */
 export type SameClient = (a: { credential: Credential; signatureKey: Uint8Array }, b: { credential: Credential; signatureKey: Uint8Array }) => boolean;
 
+/**
+ * RFC 9420 §11.2, §11.3: whether two credentials (possibly of different
+ * signature schemes) identify the same client, to check a reinitialized or
+ * branched group's membership. Default: identical credentials.
+ */
+export type SameIdentity = (a: Credential, b: Credential) => boolean;
+
 /** External PSKs the group may inject (RFC 9420 §8.4); resumption PSKs of this group come from its own retained epochs. */
 export type ExternalPskLookup = (pskId: Uint8Array) => Uint8Array | undefined;
 
@@ -83,6 +90,7 @@ export interface GroupConfig {
   readonly acceptProposal?: ProposalAcceptor;
   readonly acceptCommit?: CommitAcceptor;
   readonly sameClient?: SameClient;
+  readonly sameIdentity?: SameIdentity;
   readonly externalPsks?: ExternalPskLookup;
 }
 

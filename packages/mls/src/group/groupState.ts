@@ -19,7 +19,7 @@ import { externalSendersCodec } from "../messages/extensionPayloads.js";
 import { ExtensionType } from "../messages/enums.js";
 import type { Sender } from "../messages/framing.js";
 import type { GroupContext } from "../messages/groupContext.js";
-import type { Proposal } from "../messages/proposal.js";
+import type { Proposal, ReInit } from "../messages/proposal.js";
 import type { EpochSecrets } from "../schedule/keySchedule.js";
 import { SecretTree } from "../schedule/secretTree.js";
 import type { PrivateTreeKeys } from "../tree/privateTreeKeys.js";
@@ -91,6 +91,8 @@ export interface GroupState {
   readonly resumptionPsks: ResumptionPsk[];
   /** False once a commit removed us. */
   readonly active: boolean;
+  /** Set once a commit with a ReInit (§11.2) made this the group's last epoch: nothing more may be sent. */
+  readonly reinit?: ReInit;
 }
 
 export function ownLeaf(state: GroupState): LeafIndex {
@@ -126,6 +128,8 @@ export interface NewEpochInput {
   readonly confirmationTag: Uint8Array;
   /** The previous state, whose windows (past epochs, resumption PSKs) carry over; absent for a new or joined group. */
   readonly previous?: GroupState;
+  /** The ReInit the commit into this epoch covered, if any. */
+  readonly reinit?: ReInit;
 }
 
 /**
@@ -161,6 +165,7 @@ export function newEpochState(input: NewEpochInput, config: GroupConfig): GroupS
     pastEpochs: input.previous?.pastEpochs ?? [],
     resumptionPsks,
     active: true,
+    ...(input.reinit === undefined ? {} : { reinit: input.reinit }),
   };
 }
 
@@ -254,4 +259,10 @@ export function refKey(ref: Uint8Array): string {
 /** Throws GROUP_INACTIVE once we have been removed. */
 export function requireActive(state: GroupState): void {
   if (!state.active) throw new MlsError("GROUP_INACTIVE", "we are no longer a member of this group");
+}
+
+/** For sending: GROUP_INACTIVE once removed, GROUP_REINITIALIZED once a ReInit was committed (§12.4.2: the group "MUST NOT" be used to send). */
+export function requireCanSend(state: GroupState): void {
+  requireActive(state);
+  if (state.reinit !== undefined) throw new MlsError("GROUP_REINITIALIZED", "a ReInit was committed: continue in the new group");
 }

@@ -1,6 +1,7 @@
 /** The MLS Group state machine (RFC 9420 §10 KeyPackages, §11 group creation, §12 group evolution). */
 export { Group } from "./group.js";
-export type { CreateGroupOptions, GroupMember, JoinGroupOptions, OwnCommitMerged, ProcessedMessage } from "./group.js";
+export type { CreateGroupOptions } from "./create.js";
+export type { GroupMember, JoinGroupOptions, OwnCommitMerged, ProcessedMessage } from "./group.js";
 export type { CommitOptions, PendingCommitInfo } from "./commit.js";
 export { StagedCommit } from "./processCommit.js";
 export type { StagedCommitInfo } from "./processCommit.js";
@@ -11,6 +12,7 @@ export type { CommittedProposal } from "./proposals.js";
 export { isPathRequired } from "./proposals.js";
 export type { JoinKeyPackage } from "./join.js";
 export type { ExternalJoinOptions } from "./externalCommit.js";
+export { identicalCredentials, type BranchOptions, type ResumeOptions } from "./resumption.js";
 export { createExternalProposal, createNewMemberProposal, type ExternalProposalInput, type ExternalSenderKey } from "./externalProposal.js";
 export {
   createKeyPackage,
@@ -37,4 +39,5 @@ export {
   type ProposalAcceptor,
   type ProposalPolicyInput,
   type SameClient,
+  type SameIdentity,
 } from "./groupConfig.js";

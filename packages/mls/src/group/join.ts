@@ -26,6 +26,7 @@ import type { GroupConfig } from "./groupConfig.js";
 import { newEpochState, type GroupState } from "./groupState.js";
 import type { KeyPackageBundle } from "./keyPackage.js";
 import { groupPskLookup } from "./psk.js";
+import { checkResumedGroup, identicalCredentials, resumptionLookup } from "./resumption.js";
 
 /** What a joiner needs of one of its KeyPackages: the KeyPackage and its private keys. */
 export type JoinKeyPackage = Pick<KeyPackageBundle, "keyPackage" | "initPrivateKey" | "encryptionPrivateKey" | "signaturePrivateKey"> & { readonly ref?: Uint8Array };
@@ -36,6 +37,8 @@ export interface JoinInput {
   readonly keyPackages: readonly JoinKeyPackage[];
   /** The ratchet tree (encoded ratchet_tree extension value) when the Welcome's GroupInfo does not carry it. */
   readonly ratchetTree?: Uint8Array;
+  /** Groups we are (or were) in whose resumption PSKs the Welcome may name: a reinitialized or branched group (§11.2, §11.3). */
+  readonly resumptionGroups?: readonly GroupState[];
 }
 
 /** Decodes an MLSMessage that must be a Welcome. */
@@ -94,7 +97,7 @@ export async function joinFromWelcome(welcomeBytes: Uint8Array, input: JoinInput
       tree = treeFor(suite, gi, input.ratchetTree);
       return tree.hasLeaf(gi.signer) ? tree.leafNode(gi.signer)?.signatureKey : undefined;
     },
-    psks: groupPskLookup(config, new Uint8Array(0), []),
+    psks: resumptionLookup(input.resumptionGroups ?? [], groupPskLookup(config, new Uint8Array(0), [])),
   });
   if (tree === undefined) throw new MlsError("WELCOME_MISSING_RATCHET_TREE", "no ratchet tree");
   const { groupInfo, groupSecrets, epochSecrets } = joined;
@@ -120,7 +123,7 @@ export async function joinFromWelcome(welcomeBytes: Uint8Array, input: JoinInput
       const last = await setKeysFromPathSecret(suite, tree, privateKeys, node, groupSecrets.pathSecret.pathSecret);
       zeroize(last);
     }
-    return newEpochState(
+    const state = newEpochState(
       {
         suite,
         groupContext: gc,
@@ -134,6 +137,8 @@ export async function joinFromWelcome(welcomeBytes: Uint8Array, input: JoinInput
       },
       config,
     );
+    checkResumedGroup(state, groupSecrets.psks, input.resumptionGroups ?? [], config.sameIdentity ?? identicalCredentials);
+    return state;
   } catch (e) {
     zeroizeEpochSecrets(epochSecrets);
     throw e;

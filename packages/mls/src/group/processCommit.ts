@@ -279,6 +279,7 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
       interimTranscriptHash: nextInterimTranscriptHash(suite, out),
       confirmationTag: out.confirmationTag,
       previous: state,
+      ...(applied.reinit === undefined ? {} : { reinit: applied.reinit }),
     },
     config,
   );

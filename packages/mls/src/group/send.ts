@@ -18,7 +18,7 @@ import type { Proposal } from "../messages/proposal.js";
 import { makeProposalRef } from "../messages/refs.js";
 import { signLeafNode } from "../tree/leafNodeValidation.js";
 import type { HandshakeWireFormat, GroupConfig } from "./groupConfig.js";
-import { ownLeaf, privateMessageContext, publicMessageContext, refKey, requireActive, type CachedProposal, type GroupState } from "./groupState.js";
+import { ownLeaf, privateMessageContext, publicMessageContext, refKey, requireCanSend, type CachedProposal, type GroupState } from "./groupState.js";
 import { checkProposalOnReceipt } from "./receive.js";
 
 const EMPTY = new Uint8Array(0);
@@ -69,7 +69,7 @@ export async function sendProposal(
   options: ProposalOptions = {},
   updateKeyPair?: CachedProposal["updateKeyPair"],
 ): Promise<SentProposal> {
-  requireActive(state);
+  requireCanSend(state);
   const sender = { senderType: SenderType.member, leafIndex: ownLeaf(state) } as const;
   await checkProposalOnReceipt(state, config, proposal, sender);
   const { message, content } = await signAndProtect(
@@ -92,7 +92,7 @@ export interface LeafNodeChanges {
 
 /** §12.1.2: an Update with a fresh encryption key for our leaf; the new key pair waits in the proposal cache. */
 export async function sendUpdate(state: GroupState, config: GroupConfig, changes: LeafNodeChanges = {}, options: ProposalOptions = {}): Promise<SentProposal> {
-  requireActive(state);
+  requireCanSend(state);
   const me = ownLeaf(state);
   const current = state.tree.requireLeafNode(me);
   const keyPair = await state.suite.hpkeGenerateKeyPair();
@@ -123,7 +123,7 @@ export async function sendUpdate(state: GroupState, config: GroupConfig, changes
  * application data (GROUP_UNCOMMITTED_PROPOSALS), unless its commit is pending.
  */
 export async function encryptApplication(state: GroupState, config: GroupConfig, data: Uint8Array, authenticatedData: Uint8Array, commitPending: boolean): Promise<Uint8Array> {
-  requireActive(state);
+  requireCanSend(state);
   if (state.proposals.size > 0 && !commitPending) {
     throw new MlsError("GROUP_UNCOMMITTED_PROPOSALS", "proposals were received in this epoch: commit them before sending application data");
   }

@@ -17,7 +17,7 @@ import { senderCodec } from "../messages/framing.js";
 import { groupContextCodec } from "../messages/groupContext.js";
 import { keyPackageCodec } from "../messages/keyPackage.js";
 import { leafNodeCodec } from "../messages/leafNode.js";
-import { proposalCodec } from "../messages/proposal.js";
+import { proposalCodec, reInitCodec } from "../messages/proposal.js";
 import { SecretTree } from "../schedule/secretTree.js";
 import { PrivateTreeKeys } from "../tree/privateTreeKeys.js";
 import { PublicRatchetTree } from "../tree/ratchetTree.js";
@@ -98,6 +98,7 @@ function writeState(w: Writer, s: GroupState, withWindows: boolean): void {
     v.opaque(r.psk);
   });
   w.u8(s.active ? 1 : 0);
+  writeOptional(w, s.reinit, (x, v) => reInitCodec.encode(x, v));
   if (!withWindows) return;
   writeList(w, s.pastEpochs, (v, p) => {
     v.u64(p.epoch);
@@ -150,6 +151,7 @@ function readState(r: Reader, suite: CipherSuite, config: GroupConfig, pastEpoch
   });
   const activeByte = r.u8();
   if (activeByte > 1) throw new MlsError("GROUP_STATE_INVALID", "bad active flag");
+  const reinit = readOptional(r, (x) => reInitCodec.decode(x));
   const past =
     pastEpochs ??
     readList(r, (v): PastEpoch => {
@@ -176,6 +178,7 @@ function readState(r: Reader, suite: CipherSuite, config: GroupConfig, pastEpoch
     pastEpochs: past,
     resumptionPsks,
     active: activeByte === 1,
+    ...(reinit === undefined ? {} : { reinit }),
   };
   // The private keys must match the public tree (§4.2); a mismatch means corrupt state.
   if (state.active) state.privateKeys.checkConsistentWith(tree);
