@@ -34,7 +34,7 @@ import { destroyPastEpoch, destroyUnusedState, ownLeaf, requireActive, retirePre
 import { joinFromWelcome, type JoinKeyPackage } from "./join.js";
 import { stagedCommitState, type StagedCommit } from "./processCommit.js";
 import { branchGroup, reinitGroup, type BranchOptions, type ResumeOptions } from "./resumption.js";
-import { receiveMessage, type ReceivedApplicationMessage, type ReceivedCommit, type ReceivedProposal } from "./receive.js";
+import { readEnvelope, receiveMessage, type ReceivedApplicationMessage, type ReceivedCommit, type ReceivedProposal } from "./receive.js";
 import { encryptApplication, sendProposal, sendUpdate, type LeafNodeChanges, type ProposalOptions, type SentProposal } from "./send.js";
 import { deserializeGroupState, serializeGroupState } from "./serialize.js";
 
@@ -188,6 +188,7 @@ export class Group {
 
   /** A signed MLSMessage(GroupInfo) of the current epoch (§12.4.3). */
   groupInfo(options?: { ratchetTree?: boolean; externalPub?: boolean }): Promise<Uint8Array> {
+    requireActive(this.#state);
     return createGroupInfoMessage(this.#state, options);
   }
 
@@ -336,7 +337,7 @@ export class Group {
     }
     for (const c of this.#state.proposals.values()) {
       if (c.own && c.message !== undefined && bytesEqual(bytes, c.message)) {
-        return { kind: "proposal", ref: c.ref, proposal: c.proposal, sender: c.sender, authenticatedData: new Uint8Array(0) };
+        return { kind: "proposal", ref: c.ref, proposal: c.proposal, sender: c.sender, authenticatedData: readEnvelope(bytes).authenticatedData };
       }
     }
     return receiveMessage(this.#state, this.#config, bytes);

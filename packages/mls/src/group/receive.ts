@@ -50,15 +50,19 @@ export interface ReceivedCommit {
 export type ReceivedMessage = ReceivedApplicationMessage | ReceivedProposal | ReceivedCommit;
 
 /** Header fields of an MLSMessage carrying a PublicMessage or PrivateMessage, read without decoding the body. */
-interface Envelope {
+export interface Envelope {
   readonly wireFormat: typeof WireFormat.publicMessage | typeof WireFormat.privateMessage;
   readonly groupId: Uint8Array;
   readonly epoch: bigint;
   /** Known from the header for a PrivateMessage; for a PublicMessage after decoding. */
   readonly contentType: ContentType;
+  readonly authenticatedData: Uint8Array;
+  /** Members only send PrivateMessages; a PublicMessage may come from outside the group. */
+  readonly fromMember: boolean;
 }
 
-function readEnvelope(bytes: Uint8Array): Envelope {
+/** The header of an MLSMessage carrying a PublicMessage or PrivateMessage (DECODE_* when malformed). */
+export function readEnvelope(bytes: Uint8Array): Envelope {
   const r = new Reader(bytes);
   try {
     if (r.u16() !== ProtocolVersion.mls10) throw new MlsError("DECODE_UNKNOWN_VALUE", "unknown protocol version");
@@ -68,11 +72,11 @@ function readEnvelope(bytes: Uint8Array): Envelope {
       const epoch = r.u64();
       const contentType = r.u8();
       if (contentType < 1 || contentType > 3) throw new MlsError("DECODE_UNKNOWN_VALUE", `unknown ContentType ${contentType}`);
-      return { wireFormat, groupId, epoch, contentType: contentType as ContentType };
+      return { wireFormat, groupId, epoch, contentType: contentType as ContentType, authenticatedData: r.opaque(), fromMember: true };
     }
     if (wireFormat === WireFormat.publicMessage) {
-      const m = decodePublicMessage(bytes).message;
-      return { wireFormat, groupId: m.content.groupId, epoch: m.content.epoch, contentType: m.content.contentType };
+      const c = decodePublicMessage(bytes).message.content;
+      return { wireFormat, groupId: c.groupId, epoch: c.epoch, contentType: c.contentType, authenticatedData: c.authenticatedData, fromMember: c.sender.senderType === SenderType.member };
     }
     throw new MlsError("INVALID_ARGUMENT", `processMessage takes a PublicMessage or PrivateMessage, not wire format ${wireFormat}`);
   } catch (e) {
@@ -109,7 +113,8 @@ export async function receiveMessage(state: GroupState, config: GroupConfig, byt
     if (!state.active) throw new MlsError("GROUP_INACTIVE", "we are no longer a member of this group");
     throw new MlsError("MESSAGE_WRONG_EPOCH", `message is for epoch ${env.epoch}, the group is at ${current}`);
   }
-  if (env.contentType !== ContentType.application && config.acceptHandshake !== "any") {
+  // Wire-format policy binds members; outsiders (external senders, new members) can only use PublicMessage.
+  if (env.contentType !== ContentType.application && env.fromMember && config.acceptHandshake !== "any") {
     const want = config.acceptHandshake === "private" ? WireFormat.privateMessage : WireFormat.publicMessage;
     if (env.wireFormat !== want) throw new MlsError("MESSAGE_WIRE_FORMAT_REJECTED", `handshake messages must be ${config.acceptHandshake}`);
   }
