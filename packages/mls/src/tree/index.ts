@@ -2,7 +2,6 @@
 export * from "./treeMath.js";
 /** The ratchet tree (RFC 9420 §4, §7), its hashes, validation and TreeKEM. */
 export * from "./ratchetTree.js";
-export * from "./treeHash.js";
 export * from "./parentHash.js";
 export * from "./leafNodeValidation.js";
 export * from "./treeValidation.js";

@@ -249,7 +249,7 @@ export class PublicRatchetTree {
     return computeTreeHash(this, x, this.#hashes);
   }
 
-  /** The hash cache, for treeHash.ts/parentHash.ts helpers that compute variants of tree hashes. */
+  /** @internal The per-node hash cache, for the parent-hash code that hashes variants of subtrees (§7.9). */
   get hashCache(): (Uint8Array | undefined)[] {
     return this.#hashes;
   }
