@@ -229,12 +229,26 @@ export function framingContext(state: GroupState): FramingContext {
   return { suite: state.suite, groupContext: state.groupContextBytes, groupId: state.groupContext.groupId, epoch: state.groupContext.epoch };
 }
 
+/** The contexts depend only on the epoch's (immutable) state: built once per state, not per message. */
+const contexts = new WeakMap<GroupState, { pub?: PublicMessageContext; priv?: PrivateMessageContext }>();
+
+function contextsOf(state: GroupState): { pub?: PublicMessageContext; priv?: PrivateMessageContext } {
+  let c = contexts.get(state);
+  if (c === undefined) {
+    c = {};
+    contexts.set(state, c);
+  }
+  return c;
+}
+
 export function publicMessageContext(state: GroupState): PublicMessageContext {
-  return { ...framingContext(state), membershipKey: state.keys.membershipKey };
+  const c = contextsOf(state);
+  return (c.pub ??= { ...framingContext(state), membershipKey: state.keys.membershipKey });
 }
 
 export function privateMessageContext(state: GroupState): PrivateMessageContext {
-  return { ...framingContext(state), senderDataSecret: state.keys.senderDataSecret, secretTree: state.secretTree };
+  const c = contextsOf(state);
+  return (c.priv ??= { ...framingContext(state), senderDataSecret: state.keys.senderDataSecret, secretTree: state.secretTree });
 }
 
 export function pastPrivateMessageContext(suite: CipherSuite, past: PastEpoch): PrivateMessageContext {
