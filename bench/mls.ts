@@ -144,18 +144,20 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const profiles = new Map<string, Profile[]>();
   for (const suiteId of suites) {
-    const primitives = await measurePrimitives(nodeCryptoProvider.suite(suiteId));
-    progress(
-      `suite ${suiteId} primitives (ms): derive ${primitives.deriveKeyPair.toFixed(4)}, seal ${primitives.hpkeSeal.toFixed(4)}, open ${primitives.hpkeOpen.toFixed(4)}, sign ${primitives.sign.toFixed(4)}, verify ${primitives.verify.toFixed(4)}`,
-    );
     const conclave = conclaveImpl(suiteId);
     const ts = runTsMls ? await tsMlsImpl(suiteId) : undefined;
     for (const n of sizes) {
+      // Priced again before each size: the machine's load drifts during a long run.
+      const primitives = await measurePrimitives(nodeCryptoProvider.suite(suiteId));
+      progress(
+        `suite ${suiteId} primitives (ms): derive ${primitives.deriveKeyPair.toFixed(4)}, seal ${primitives.hpkeSeal.toFixed(4)}, open ${primitives.hpkeOpen.toFixed(4)}, sign ${primitives.sign.toFixed(4)}, verify ${primitives.verify.toFixed(4)}, aead1k ${primitives.aead1k.toFixed(4)}`,
+      );
       const c = await runScenario(conclave, n, {
         pathCost: conclavePathCost,
         log: progress,
         ...(profileMode
           ? {
+              commitIterations: 20,
               async phase(name, run) {
                 await startProfile();
                 try {
@@ -230,7 +232,7 @@ function printTable(rows: readonly Row[]): void {
   const line = (cells: readonly string[]) => cells.map((c, i) => (i >= 3 && i <= 6 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(" | ");
   console.log("\nMLS operations: Conclave (node provider) vs ts-mls 1.6.4 (default provider), same run, median times");
   console.log("ratio > 1: Conclave better (ts-mls time / Conclave time; Conclave msgs / ts-mls msgs; ts-mls bytes / Conclave bytes)");
-  console.log("crypto floor: the public-key/AEAD/KDF work the operation cannot avoid, priced with node:crypto in this run\n");
+  console.log("crypto floor: the public-key/AEAD/KDF work the operation cannot avoid, priced in this run with Conclave's node:crypto provider (best of 5 short rounds)\n");
   console.log(line(header));
   console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
   for (const row of table) console.log(line(row));

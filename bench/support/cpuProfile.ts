@@ -65,6 +65,10 @@ function addProfile(profile: Profile, self: Map<string, number>, perFile: Map<st
     const n = byId.get(profile.samples[i]!);
     const dt = (profile.timeDeltas[i] ?? 0) / 1000;
     if (n === undefined) continue;
+    // Only work done for the MLS library counts (and GC): the inspector's own start/stop work and idle time do not.
+    let ours = n.callFrame.functionName === "(garbage collector)";
+    for (let a: ProfileNode | undefined = n; a !== undefined && !ours; a = byId.get(parentOf.get(a.id) ?? -1)) ours = a.callFrame.url.includes("/packages/");
+    if (!ours) continue;
     total += dt;
     const f = shortUrl(n.callFrame.url);
     const key = keyOf(n);
@@ -91,7 +95,7 @@ function report(self: Map<string, number>, perFile: Map<string, number>, inclusi
       .slice(0, k)
       .map(([name, ms]) => `${ms.toFixed(1).padStart(8)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${name}`);
   return [
-    `total sampled ${total.toFixed(1)} ms`,
+    `sampled ${total.toFixed(1)} ms under packages/ (plus GC)`,
     "self time by function:",
     ...fmt(self, top),
     "self time by file:",

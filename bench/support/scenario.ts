@@ -45,6 +45,8 @@ export interface ScenarioHooks<G> {
   /** Wraps a timed phase (used for CPU profiling). */
   phase?(name: "join" | "commitFull" | "processFull" | "commitSparse" | "processSparse", run: () => Promise<void>): Promise<void>;
   log?(line: string): void;
+  /** Path commits per tree shape (default: 8 up to 128 members, 4 up to 1024, 2 beyond). */
+  commitIterations?: number;
 }
 
 export function median(xs: readonly number[]): number {
@@ -71,7 +73,7 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   const phase = hooks.phase ?? ((_name, run) => run());
   const big = n > 1024;
   const addIters = n <= 16 ? 5 : n <= 128 ? 3 : 1;
-  const commitIters = n <= 128 ? 8 : n <= 1024 ? 4 : 2;
+  const commitIters = hooks.commitIterations ?? (n <= 128 ? 8 : n <= 1024 ? 4 : 2);
 
   const kps: K[] = [];
   for (let i = 1; i < n; i++) kps.push(await impl.keyPackage(i));
