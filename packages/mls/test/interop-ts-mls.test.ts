@@ -12,7 +12,7 @@ import { utf8 } from "../src/codec/bytes.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
 import { createKeyPackage, Group, lifetimeFrom, type GroupConfig, type KeyPackageBundle, type StagedCommitInfo } from "../src/group/index.js";
 import { decode } from "../src/codec/tls.js";
-import { ExtensionType, WireFormat } from "../src/messages/enums.js";
+import { ExtensionType, ProposalType, WireFormat } from "../src/messages/enums.js";
 import { findExtension, readExtension } from "../src/messages/extension.js";
 import { externalPubCodec } from "../src/messages/extensionPayloads.js";
 import { mlsMessageCodec } from "../src/messages/mlsMessage.js";
@@ -484,6 +484,33 @@ for (const suiteId of [1, 3]) {
       await expectInSync([{ ours: a }, { theirs: b }, { ours: e }, { theirs: f }], 3n);
       await talk({ theirs: f }, [{ ours: a }, { theirs: b }, { ours: e }], "frank joined externally");
       await talk({ ours: a }, [{ theirs: b }, { ours: e }, { theirs: f }], "welcome both");
+    });
+
+    it("PreSharedKey commits both ways: external and resumption PSKs enter both key schedules alike (§8.4, §8.6)", async () => {
+      const pskId = utf8("shared-psk");
+      const pskSecret = crypto.getRandomValues(new Uint8Array(32));
+      const { a, b } = await oursWithTheirs(suiteId, true, "private", { externalPsks: (id) => (hex(id) === hex(pskId) ? pskSecret : undefined) });
+      b.addExternalPsk(pskId, pskSecret);
+      const members: Member[] = [{ ours: a }, { theirs: b }];
+
+      const ext = await a.createCommit({ proposals: [{ proposalType: ProposalType.psk, psk: a.externalPskId(pskId) }] });
+      a.mergePendingCommit();
+      await deliver(ext.commit, [{ theirs: b }]);
+      await expectInSync(members, 2n);
+
+      const theirExt = await b.commit({ psks: [{ external: pskId }] });
+      expect((await deliver(theirExt.commit, [{ ours: a }]))!.proposals.map((p) => p.proposal.proposalType)).toEqual([ProposalType.psk]);
+      await expectInSync(members, 3n);
+
+      const res = await a.createCommit({ proposals: [{ proposalType: ProposalType.psk, psk: a.resumptionPskId(2n) }] });
+      a.mergePendingCommit();
+      await deliver(res.commit, [{ theirs: b }]);
+      await expectInSync(members, 4n);
+
+      const theirRes = await b.commit({ psks: [{ resumptionEpoch: 3n }] });
+      await deliver(theirRes.commit, [{ ours: a }]);
+      await expectInSync(members, 5n);
+      await talk({ theirs: b }, [{ ours: a }], "after the PSKs");
     });
   });
 }

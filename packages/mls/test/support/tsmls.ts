@@ -21,11 +21,14 @@ import {
   getCiphersuiteImpl,
   joinGroup,
   joinGroupExternal,
+  makePskIndex,
   mlsExporter,
-  processMessage,
+  processPrivateMessage,
+  processPublicMessage,
   type CiphersuiteImpl,
   type ClientState,
   type KeyPackage,
+  type PskIndex,
   type PrivateKeyPackage,
   type Proposal,
 } from "ts-mls";
@@ -78,6 +81,8 @@ export interface TsCommitOptions {
   readonly add?: readonly Uint8Array[];
   /** Leaf indices to remove. */
   readonly remove?: readonly number[];
+  /** PreSharedKey proposals: an external PSK id, or a resumption PSK of this group's `epoch` (usage application). */
+  readonly psks?: readonly ({ readonly external: Uint8Array } | { readonly resumptionEpoch: bigint })[];
   /** Send the commit as a PublicMessage instead of a PrivateMessage. */
   readonly publicMessage?: boolean;
   /** Put the ratchet tree in the Welcome's GroupInfo (ts-mls default: no). */
@@ -107,10 +112,21 @@ function decodeKeyPackageMessage(bytes: Uint8Array): KeyPackage {
 
 /** One ts-mls member; its state moves forward with every call (ts-mls commits apply at once). */
 export class TsMember {
+  /** External PSKs this member knows, by base64 of the psk_id (how ts-mls's makePskIndex looks them up). */
+  private readonly externalPsks: Record<string, Uint8Array> = {};
+
   private constructor(
     private state: ClientState,
     private readonly cs: CiphersuiteImpl,
   ) {}
+
+  addExternalPsk(pskId: Uint8Array, secret: Uint8Array): void {
+    this.externalPsks[Buffer.from(pskId).toString("base64")] = secret;
+  }
+
+  private pskIndex(): PskIndex {
+    return makePskIndex(this.state, this.externalPsks);
+  }
 
   static async create(suiteId: number, name: string, lifetime: TsLifetime, groupId: Uint8Array): Promise<TsMember> {
     const cs = await tsSuite(suiteId);
@@ -195,9 +211,21 @@ export class TsMember {
     const extraProposals: Proposal[] = [
       ...(opts.add ?? []).map((b): Proposal => ({ proposalType: "add", add: { keyPackage: decodeKeyPackageMessage(b) } })),
       ...(opts.remove ?? []).map((removed): Proposal => ({ proposalType: "remove", remove: { removed } })),
+      ...(opts.psks ?? []).map((p): Proposal => {
+        const pskNonce = crypto.getRandomValues(new Uint8Array(this.cs.kdf.size));
+        return {
+          proposalType: "psk",
+          psk: {
+            preSharedKeyId:
+              "external" in p
+                ? { psktype: "external", pskId: p.external, pskNonce }
+                : { psktype: "resumption", usage: "application", pskGroupId: this.state.groupContext.groupId, pskEpoch: p.resumptionEpoch, pskNonce },
+          },
+        };
+      }),
     ];
     const r = await createCommit(
-      { state: this.state, cipherSuite: this.cs },
+      { state: this.state, cipherSuite: this.cs, pskIndex: this.pskIndex() },
       { extraProposals, wireAsPublicMessage: opts.publicMessage ?? false, ratchetTreeExtension: opts.ratchetTreeExtension ?? false },
     );
     this.state = r.newState;
@@ -230,7 +258,14 @@ export class TsMember {
   async receive(bytes: Uint8Array): Promise<TsReceived> {
     const m = decodeMessage(bytes);
     if (m.wireformat !== "mls_private_message" && m.wireformat !== "mls_public_message") throw new Error(`expected a framed message, got ${m.wireformat}`);
-    const r = await processMessage(m, this.state, emptyPskIndex, acceptAll, this.cs);
+    // Not ts-mls's processMessage: in 1.6.4 it hands PrivateMessages an empty PSK index, so PSK commits would fail.
+    if (m.wireformat === "mls_public_message") {
+      const r = await processPublicMessage(this.state, m.publicMessage, this.pskIndex(), this.cs, acceptAll);
+      this.state = r.newState;
+      if (r.actionTaken !== "accept") throw new Error("ts-mls rejected the message");
+      return { kind: "handshake" };
+    }
+    const r = await processPrivateMessage(this.state, m.privateMessage, this.pskIndex(), this.cs, acceptAll);
     this.state = r.newState;
     if (r.kind === "applicationMessage") return { kind: "application", data: r.message };
     if (r.actionTaken !== "accept") throw new Error("ts-mls rejected the message");
