@@ -3,7 +3,7 @@ import { toBase64Url, type AcceptedResponse, type ClaimKeyPackagesResponse, type
 import { bytesEqual } from "@conclave/mls";
 import { ENGINES } from "./support/engines.js";
 import { errorCode, registerDevice, startServer, type Device, type RunningServer } from "./support/server.js";
-import { applicationMessage, commitMessage, groupInfoFor, keyPackageOf, NO_RATE_LIMITS, proposalMessage, queueOf, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
+import { applicationMessage, commitMessage, externalCommitMessage, groupInfoFor, keyPackageOf, NO_RATE_LIMITS, proposalMessage, queueOf, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
 
 const MLS = { "content-type": "message/mls" };
 
@@ -169,6 +169,25 @@ describe.each(ENGINES)("DS groups, ordering and fan-out [$name]", (engine) => {
       expect(await queueOf(s, b!)).toEqual(qbBefore);
       const hs = await s.request<HandshakesResponse>("GET", path(g, "/handshakes"), { token: a!.token });
       expect(hs.body.messages.length).toBe(1);
+    });
+
+    it("lets a non-member join through an external commit for the current epoch, once", async () => {
+      const [a, b, x] = await Promise.all(["a", "b", "x"].map((v) => registerDevice(s, `g6${v}-${engine.name}`, "d")));
+      const g = gid();
+      await s.request("POST", "/v1/groups", { token: a!.token, json: { groupId: toBase64Url(g) } });
+      const refs = await claimRefs(a!, [b!]);
+      expect((await bundle(a!, g, { commit: toBase64Url(commitMessage(g, 0n)), welcome: toBase64Url(welcomeFor(refs)), groupInfo: toBase64Url(groupInfoFor(g, 1n)) })).status).toBe(202);
+      const gi = await s.request<GroupInfoResponse>("GET", path(g, "/group-info"), { token: x!.token });
+      expect(gi.body.epoch).toBe(1);
+      const stale = await post(x!, g, externalCommitMessage(g, 0n));
+      expect([stale.status, errorCode(stale)]).toEqual([409, "EPOCH_MISMATCH"]);
+      const ext = externalCommitMessage(g, 1n);
+      const r = await bundle(x!, g, { commit: toBase64Url(ext), groupInfo: toBase64Url(groupInfoFor(g, 2n)) });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      expect((await group(a!, g)).members.sort()).toEqual([a!, b!, x!].map((d) => `${d.user}@example.com#d`).sort());
+      for (const m of [a!, b!]) expect((await queueOf(s, m)).filter((e) => e.kind === "handshake").map((e) => bytesEqual(unb64(e.message), ext))).toEqual([true]);
+      const again = await post(x!, g, externalCommitMessage(g, 2n));
+      expect([again.status, errorCode(again)]).toEqual([400, "INVALID_ROSTER_CHANGE"]);
     });
 
     it("lets exactly one of N concurrent commits for the same epoch win", async () => {

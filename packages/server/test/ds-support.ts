@@ -81,3 +81,14 @@ export async function queueOf(s: RunningServer, d: Device, after = 0) {
 }
 
 export const NO_RATE_LIMITS = { limits: { rateLimitPerIp: false, rateLimitPerClient: false } } as const;
+
+/** An external commit (RFC 9420 §12.4.3.2): PublicMessage from a new_member_commit sender, no membership tag. */
+export function externalCommitMessage(groupId: Uint8Array, epoch: bigint): Uint8Array {
+  return encode(mlsMessageCodec, {
+    wireFormat: WireFormat.publicMessage,
+    publicMessage: {
+      content: { groupId, epoch, sender: { senderType: SenderType.newMemberCommit }, authenticatedData: new Uint8Array(0), contentType: ContentType.commit, commit: { proposals: [] } },
+      auth: { signature: filler(64), confirmationTag: filler(32) },
+    },
+  });
+}

@@ -9,7 +9,7 @@
  * minus the clients a committer declares removed.
  */
 import { ApiError, formatClientIdentity, fromBase64Url, parseClientIdentity, toBase64Url, type AcceptedResponse, type CommitBundleRequest, type GroupInfoResponse, type GroupResponse, type HandshakesResponse } from "@conclave/api";
-import { bytesEqual, ContentType, toHex } from "@conclave/mls";
+import { bytesEqual, ContentType, SenderType, toHex, WireFormat } from "@conclave/mls";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
 import type { Clock } from "../crypto.js";
 import type { GroupRecord, NewQueueEntry } from "../storage/dsStore.js";
@@ -135,11 +135,16 @@ export class GroupDelivery {
   /** Everything in one transaction: a rejected bundle changes nothing (RFC 9750 §5.2: strong ordering). */
   private async acceptCommit(client: AuthenticatedClient, groupId: Uint8Array, b: Bundle): Promise<AcceptedResponse> {
     const now = this.o.clock();
+    // RFC 9420 §12.4.3.2: an external commit (sender new_member_commit) comes from a client
+    // joining through the published GroupInfo, so it is not in the roster yet; it joins it.
+    const external = b.header.wireFormat === WireFormat.publicMessage && b.header.senderType === SenderType.newMemberCommit;
     const { result, recipients } = await this.o.store.transaction(async (tx) => {
-      const g = await this.memberGroup(tx, client, groupId, true);
+      const g = external ? await tx.groups.lock(groupId) : await this.memberGroup(tx, client, groupId, true);
+      if (g === undefined) throw new ApiError("GROUP_NOT_FOUND", "no such group");
       if (b.header.epoch !== BigInt(g.epoch)) throw new EpochMismatchError(g.epoch, b.header.epoch);
       const members = await tx.groups.members(groupId);
       const memberSet = new Set(members);
+      if (external && memberSet.has(client.id)) throw new ApiError("INVALID_ROSTER_CHANGE", "an external commit from a client already in the roster");
 
       const removed: ClientId[] = [];
       for (const identity of b.removed) {
@@ -164,6 +169,7 @@ export class GroupDelivery {
         if (!added.includes(owner)) added.push(owner);
       }
 
+      if (external) added.push(client.id);
       const epoch = g.epoch;
       if (!(await tx.groups.advanceEpoch(groupId, epoch))) throw new EpochMismatchError(epoch + 1, b.header.epoch);
       await tx.groups.appendHandshake({ groupId, epoch, contentType: ContentType.commit, senderClientId: client.id, message: b.commit, createdAt: now });

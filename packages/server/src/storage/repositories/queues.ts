@@ -7,7 +7,7 @@ export class Queues implements QueueRepository {
   constructor(private readonly h: Handle) {}
 
   async enqueue(entries: readonly NewQueueEntry[]): Promise<void> {
-    for (const part of chunk(entries, 200)) {
+    for (const part of chunk(entries, 1000)) {
       if (part.length === 0) continue;
       await this.h
         .db()
