@@ -62,7 +62,9 @@ async function talk(sender: Member, receivers: readonly Member[], text: string, 
   const sent: { text: string; bytes: Uint8Array }[] = [];
   for (let i = 0; i < count; i++) {
     const t = `${text} #${i}`;
-    const bytes = "ours" in sender ? await sender.ours.encryptApplicationMessage(utf8(t)) : await sender.theirs.send(utf8(t));
+    // authenticated_data too (§6.3): it is bound into the AEAD, so a mismatch would fail decryption on either side.
+    const aad = utf8(`aad ${i}`);
+    const bytes = "ours" in sender ? await sender.ours.encryptApplicationMessage(utf8(t), aad) : await sender.theirs.send(utf8(t), aad);
     sent.push({ text: t, bytes });
   }
   for (const r of receivers) {
@@ -72,6 +74,7 @@ async function talk(sender: Member, receivers: readonly Member[], text: string, 
         if (got.kind !== "application") throw new Error(`expected application data, got ${got.kind}`);
         expect(new TextDecoder().decode(got.data)).toBe(s.text);
         expect(got.sender).toBe("ours" in sender ? sender.ours.ownLeafIndex : sender.theirs.ownLeafIndex);
+        expect(new TextDecoder().decode(got.authenticatedData)).toBe(`aad ${sent.indexOf(s)}`);
       } else {
         const got = await r.theirs.receive(s.bytes);
         if (got.kind !== "application") throw new Error(`expected application data, got ${got.kind}`);

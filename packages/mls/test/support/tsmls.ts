@@ -248,8 +248,8 @@ export class TsMember {
     return new Map(groupInfo.extensions.map((e) => [e.extensionType, e.extensionData]));
   }
 
-  async send(data: Uint8Array): Promise<Uint8Array> {
-    const r = await createApplicationMessage(this.state, data, this.cs);
+  async send(data: Uint8Array, authenticatedData?: Uint8Array): Promise<Uint8Array> {
+    const r = await createApplicationMessage(this.state, data, this.cs, authenticatedData);
     this.state = r.newState;
     return encodeMlsMessage({ version: "mls10", wireformat: "mls_private_message", privateMessage: r.privateMessage });
   }
