@@ -9,7 +9,7 @@
  */
 import { bytesEqual, toHex, zeroize } from "../codec/bytes.js";
 import { encode } from "../codec/tls.js";
-import type { CipherSuite, HpkeCiphertext, KeyPair } from "../crypto/cipherSuite.js";
+import type { HpkeCiphertext, KeyPair } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { LeafNodeSource } from "../messages/enums.js";
 import { groupContextCodec, type GroupContext } from "../messages/groupContext.js";
