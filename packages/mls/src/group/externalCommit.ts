@@ -33,7 +33,7 @@ import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.j
 import type { GroupConfig } from "./groupConfig.js";
 import { newEpochState, type GroupState } from "./groupState.js";
 import { defaultCapabilities, type SigningIdentity } from "./keyPackage.js";
-import { takeBlankLeaf } from "./processCommit.js";
+import { checkResync, takeBlankLeaf } from "./processCommit.js";
 import { validateProposalList, type CommittedProposal } from "./proposals.js";
 import { groupPskLookup, resolvePsks } from "./psk.js";
 
@@ -101,6 +101,7 @@ export async function createExternalCommit(groupInfoMessage: Uint8Array, opts: E
   const applied = await applyProposals(applyOptionsFor(current, config), list);
   const pskEntries = resolvePsks(groupPskLookup(config, gc.groupId, []), applied.psks);
   const newTree = applied.tree;
+  checkResync(applied.removed, opts.identity.credential, config);
   const leaf = takeBlankLeaf(newTree);
 
   const provisional: Omit<GroupContext, "treeHash"> = { ...gc, epoch: gc.epoch + 1n, extensions: applied.extensions };

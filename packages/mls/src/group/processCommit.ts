@@ -18,12 +18,14 @@ import type { PrivateTreeKeys } from "../tree/privateTreeKeys.js";
 import { leafToNode, type LeafIndex } from "../tree/treeMath.js";
 import type { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafNode } from "../messages/leafNode.js";
+import type { Credential } from "../messages/credential.js";
 import { deriveExternalKeyPair, externalInitSecretReceive } from "../schedule/keySchedule.js";
 import { applyOptionsFor, applyProposals, credentialTypes, type AddedMember, type AppliedProposals, type ChangedMember } from "./applyProposals.js";
 import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.js";
 import type { GroupConfig } from "./groupConfig.js";
 import { newEpochState, ownLeaf, refKey, type GroupState } from "./groupState.js";
 import { groupPskLookup, resolvePsks } from "./psk.js";
+import { identicalCredentials } from "./resumption.js";
 import { requirePathIfNeeded, validateProposalList, type CommittedProposal, type Committer } from "./proposals.js";
 
 /** What a received commit does, for the application to inspect before merging it. */
@@ -129,6 +131,19 @@ async function runPolicy(config: GroupConfig, state: GroupState, sender: Sender,
   }
 }
 
+/**
+ * §12.2: a resync external commit's new leaf must be acceptable for the
+ * member it removes, by default the same credential (config.sameIdentity).
+ */
+export function checkResync(removed: readonly ChangedMember[], credential: Credential, config: GroupConfig): void {
+  const same = config.sameIdentity ?? identicalCredentials;
+  for (const r of removed) {
+    if (!same(r.leafNode.credential, credential)) {
+      throw new MlsError("EXTERNAL_COMMIT_RESYNC_IDENTITY", `an external commit may only remove an old appearance of its sender, not leaf ${r.leafIndex}`);
+    }
+  }
+}
+
 /** §12.4.3.2: the leftmost blank leaf, the tree extended by one level when it has none. */
 export function takeBlankLeaf(tree: PublicRatchetTree): LeafIndex {
   const l = tree.leftmostBlankLeaf();
@@ -186,6 +201,7 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
   const pskEntries = resolvePsks(lookup, applied.psks);
 
   const joiner = committerKind.kind === "external" ? { leafIndex: committer, leafNode: commit.path!.leafNode } : undefined;
+  if (joiner !== undefined) checkResync(applied.removed, joiner.leafNode.credential, config);
   const base = {
     sender,
     ...(joiner === undefined ? {} : { externalJoiner: joiner }),
