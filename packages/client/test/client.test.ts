@@ -1,0 +1,156 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isApiError } from "@conclave/api";
+import { Client, FileStore, MemoryStore, type ClientEvent } from "../src/index.js";
+import { startTestServer, type TestServer } from "./server.js";
+
+let s: TestServer;
+let n = 0;
+beforeAll(async () => {
+  s = await startTestServer();
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+const uniq = (name: string) => `${name}${++n}x${Math.floor(Math.random() * 1e6)}`;
+
+async function newClient(user: string, device = "laptop", accountSecret?: string): Promise<Client> {
+  const c = await Client.open({ serverUrl: s.url, store: new MemoryStore() });
+  await c.register(user, device, accountSecret !== undefined ? { accountSecret } : {});
+  return c;
+}
+
+const texts = (evs: ClientEvent[]) => evs.flatMap((e) => (e.type === "message" ? [`${e.sender.split("@")[0]}:${e.text}`] : []));
+
+function exporter(c: Client, g: string): string {
+  return Buffer.from(c.group(g).exportSecret("test", new Uint8Array(0), 32)).toString("hex");
+}
+
+describe("Client over a real DS+AS (SQLite)", () => {
+  it("RFC 9750 §3: Alice creates a group, adds Bob then Charlie, all talk, Charlie is removed, Bob updates", async () => {
+    const [alice, bob, charlie] = await Promise.all(["alice", "bob", "charlie"].map((u) => newClient(uniq(u))));
+    const g = await alice!.createGroup();
+    expect(await alice!.addUser(g, bob!.user)).toEqual([bob!.identity]);
+    expect((await bob!.sync()).map((e) => e.type)).toEqual(["joined"]);
+    expect(await alice!.addUser(g, charlie!.user)).toEqual([charlie!.identity]);
+    const bobSaw = await bob!.sync();
+    expect(bobSaw).toMatchObject([{ type: "membership", added: [charlie!.identity] }]);
+    expect((await charlie!.sync()).map((e) => e.type)).toEqual(["joined"]);
+    for (const c of [alice!, bob!, charlie!]) expect(c.group(g).epoch).toBe(2n);
+
+    await alice!.send(g, "hi all");
+    await bob!.send(g, "hi from bob");
+    await charlie!.send(g, "hi from charlie");
+    expect(texts(await alice!.sync()).sort()).toEqual([`${bob!.user}:hi from bob`, `${charlie!.user}:hi from charlie`].sort());
+    expect(texts(await bob!.sync()).sort()).toEqual([`${alice!.user}:hi all`, `${charlie!.user}:hi from charlie`].sort());
+    expect(texts(await charlie!.sync()).sort()).toEqual([`${alice!.user}:hi all`, `${bob!.user}:hi from bob`].sort());
+    expect(alice!.safetyNumber(g)).toBe(charlie!.safetyNumber(g));
+
+    expect(await alice!.removeMember(g, charlie!.user)).toEqual([charlie!.identity]);
+    expect(await charlie!.sync()).toMatchObject([{ type: "membership", selfRemoved: true }]);
+    expect(charlie!.groups).toEqual([]);
+    await bob!.sync();
+    expect(await bob!.update(g)).toBe(4n);
+    await alice!.sync();
+    expect(alice!.group(g).epoch).toBe(4n);
+    expect(exporter(alice!, g)).toBe(exporter(bob!, g));
+    expect(alice!.members(g).sort()).toEqual([alice!.identity, bob!.identity].sort());
+    await expect(charlie!.send(g, "still here?")).rejects.toSatisfy((e) => isApiError(e, "NOT_GROUP_MEMBER"));
+  });
+
+  it("two members committing at once: the loser gets 409, catches up, retries; both converge", async () => {
+    const [alice, bob] = await Promise.all(["alice", "bob"].map((u) => newClient(uniq(u))));
+    const g = await alice!.createGroup();
+    await alice!.addUser(g, bob!.user);
+    await bob!.sync();
+    const results = await Promise.allSettled([alice!.update(g), bob!.update(g)]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled"]);
+    expect(alice!.commitConflicts + bob!.commitConflicts).toBe(1);
+    await alice!.sync();
+    await bob!.sync();
+    expect(alice!.group(g).epoch).toBe(3n);
+    expect(bob!.group(g).epoch).toBe(3n);
+    expect(exporter(alice!, g)).toBe(exporter(bob!, g));
+    await alice!.send(g, "after the race");
+    expect(texts(await bob!.sync())).toEqual([`${alice!.user}:after the race`]);
+  });
+
+  it("a client restarted from its encrypted file store loses no group or message", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-store-"));
+    try {
+      const alice = await newClient(uniq("alice"));
+      const bobUser = uniq("bob");
+      const bob1 = await Client.open({ serverUrl: s.url, store: new FileStore(dir, "correct horse") });
+      await bob1.register(bobUser, "phone");
+      const g = await alice.createGroup();
+      await alice.addUser(g, bobUser);
+      await bob1.sync();
+      await alice.send(g, "one");
+      expect(texts(await bob1.sync())).toEqual([`${alice.user}:one`]);
+      await alice.send(g, "two");
+      await alice.update(g);
+      await alice.send(g, "three");
+      // Nothing in the store reveals the messages' group state in clear.
+      for (const f of readdirSync(dir)) expect(readFileSync(join(dir, f)).includes(Buffer.from(bobUser))).toBe(false);
+
+      const bob2 = await Client.open({ serverUrl: s.url, store: new FileStore(dir, "correct horse") });
+      expect(bob2.identity).toBe(bob1.identity);
+      expect(bob2.groups).toEqual([g]);
+      expect(texts(await bob2.sync())).toEqual([`${alice.user}:two`, `${alice.user}:three`]);
+      expect(exporter(bob2, g)).toBe(exporter(alice, g));
+      await bob2.send(g, "back");
+      expect(texts(await alice.sync())).toEqual([`${bobUser}:back`]);
+      await expect(Client.open({ serverUrl: s.url, store: new FileStore(dir, "wrong") })).rejects.toThrow(/cannot decrypt/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("adding a user again brings in their second device", async () => {
+    const alice = await newClient(uniq("alice"));
+    const bobUser = uniq("bob");
+    const bobPhone = await Client.open({ serverUrl: s.url, store: new MemoryStore() });
+    const { accountSecret } = await bobPhone.register(bobUser, "phone");
+    const g = await alice.createGroup();
+    await alice.addUser(g, bobUser);
+    await bobPhone.sync();
+    const bobLaptop = await newClient(bobUser, "laptop", accountSecret);
+    expect(await alice.addUser(g, bobUser)).toEqual([bobLaptop.identity]);
+    expect((await bobLaptop.sync()).map((e) => e.type)).toEqual(["joined"]);
+    await bobPhone.sync();
+    await alice.send(g, "both devices");
+    expect(texts(await bobPhone.sync())).toEqual([`${alice.user}:both devices`]);
+    expect(texts(await bobLaptop.sync())).toEqual([`${alice.user}:both devices`]);
+    expect(alice.members(g).length).toBe(3);
+  });
+
+  it("yields events from the async iterator", async () => {
+    const [alice, bob] = await Promise.all(["alice", "bob"].map((u) => newClient(uniq(u))));
+    const g = await alice!.createGroup();
+    await alice!.addUser(g, bob!.user);
+    const ac = new AbortController();
+    const got: string[] = [];
+    const done = (async () => {
+      for await (const ev of bob!.events({ signal: ac.signal, pollMs: 200 })) {
+        got.push(ev.type === "message" ? ev.text : ev.type);
+        if (got.length === 2) ac.abort();
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    await alice!.send(g, "streamed");
+    await done;
+    expect(got).toEqual(["joined", "streamed"]);
+  });
+
+  it("surfaces the server's error code", async () => {
+    const c = await Client.open({ serverUrl: s.url, store: new MemoryStore() });
+    const user = uniq("dup");
+    await c.register(user, "a");
+    const d = await Client.open({ serverUrl: s.url, store: new MemoryStore() });
+    await expect(d.register(user, "b")).rejects.toSatisfy((e) => isApiError(e, "ACCOUNT_EXISTS"));
+    await expect(c.addUser(await c.createGroup(), uniq("nobody"))).rejects.toSatisfy((e) => isApiError(e) && e.status >= 400);
+  });
+});
