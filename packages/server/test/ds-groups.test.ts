@@ -69,6 +69,7 @@ describe.each(ENGINES)("DS groups, ordering and fan-out [$name]", (engine) => {
       expect(gi.status).toBe(200);
       expect(bytesEqual(unb64(gi.body.groupInfo), gi1)).toBe(true);
       expect(gi.body.ratchetTree).toBe(toBase64Url(new Uint8Array([1, 2, 3])));
+      expect(gi.body.epoch).toBe(1);
 
       // b adds c at epoch 1; a gets the commit, c the Welcome.
       const refs2 = await claimRefs(b!, [c!]);
@@ -93,6 +94,8 @@ describe.each(ENGINES)("DS groups, ordering and fan-out [$name]", (engine) => {
       expect((await bundle(c!, g, { commit: toBase64Url(commitMessage(g, 2n, 2)), removed: [`${a!.user}@example.com#d`] })).status).toBe(202);
       expect((await group(b!, g)).members.sort()).toEqual([b!, c!].map((d) => `${d.user}@example.com#d`).sort());
       expect((await queueOf(s, a!)).map((e) => e.epoch)).toEqual([1, 2]);
+      // The GroupInfo kept is still epoch 1's: no later bundle carried one.
+      expect((await s.request<GroupInfoResponse>("GET", path(g, "/group-info"), { token: a!.token })).body.epoch).toBe(1);
       const denied = await post(a!, g, applicationMessage(g, 3n, new Uint8Array([1])));
       expect([denied.status, errorCode(denied)]).toEqual([403, "NOT_GROUP_MEMBER"]);
     });

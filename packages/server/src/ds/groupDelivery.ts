@@ -207,6 +207,8 @@ export class GroupDelivery {
     const g = await this.o.store.groups.get(groupId);
     if (g === undefined) throw new ApiError("GROUP_NOT_FOUND", "no such group");
     if (g.groupInfo === null) throw new ApiError("GROUP_INFO_NOT_FOUND", "no GroupInfo was published for this group");
-    return { groupId: groupIdText, epoch: g.epoch, groupInfo: toBase64Url(g.groupInfo), ratchetTree: g.ratchetTree === null ? null : toBase64Url(g.ratchetTree) };
+    // The epoch of the GroupInfo itself: later commits may have come without one.
+    const epoch = Number(readGroupInfo(g.groupInfo).groupContext.epoch);
+    return { groupId: groupIdText, epoch, groupInfo: toBase64Url(g.groupInfo), ratchetTree: g.ratchetTree === null ? null : toBase64Url(g.ratchetTree) };
   }
 }
