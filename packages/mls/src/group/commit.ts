@@ -22,11 +22,12 @@ import { mlsMessageCodec } from "../messages/mlsMessage.js";
 import type { Proposal, ProposalOrRef } from "../messages/proposal.js";
 import { deriveExternalKeyPair } from "../schedule/keySchedule.js";
 import { derivePskSecret, type PskEntry } from "../schedule/pskSecret.js";
+import { checkLeafNodeContents } from "../tree/leafNodeValidation.js";
 import { createUpdatePath, pathSecretForNewMember, type CreatedUpdatePath } from "../tree/treeKem.js";
 import type { LeafIndex } from "../tree/treeMath.js";
 import { signGroupInfo } from "../welcome/groupInfoSignature.js";
 import { createWelcome, welcomeRecipient } from "../welcome/welcome.js";
-import { applyOptionsFor, applyProposals, type AddedMember, type ChangedMember } from "./applyProposals.js";
+import { applyOptionsFor, applyProposals, credentialTypes, type AddedMember, type ChangedMember } from "./applyProposals.js";
 import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.js";
 import { sameSignatureKey, type GroupConfig, type HandshakeWireFormat } from "./groupConfig.js";
 import { newEpochState, ownLeaf, privateMessageContext, publicMessageContext, requireCanSend, type GroupState } from "./groupState.js";
@@ -261,6 +262,11 @@ export async function createCommit(
     provisionalContext = created.groupContext;
     commitSecret = created.commitSecret;
     privateKeys = created.privateKeys;
+    // Our new leaf must meet the group's requirements, or every receiver rejects the commit (§7.3).
+    if (options.leafNode !== undefined) {
+      const { inUse, supportedByAll } = credentialTypes(state.tree);
+      checkLeafNodeContents(created.updatePath.leafNode, { groupContextExtensions: applied.extensions, credentialTypesInUse: inUse, credentialTypesSupportedByAll: supportedByAll });
+    }
   } else {
     if (options.leafNode !== undefined) throw new MlsError("INVALID_ARGUMENT", "changing our leaf needs a path");
     provisionalContext = { ...provisional, treeHash: tree.treeHash() };

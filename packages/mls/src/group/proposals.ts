@@ -5,7 +5,7 @@
  * uniqueness, required capabilities after a GroupContextExtensions) run while
  * the list is applied: see applyProposals.ts.
  */
-import { bytesEqual } from "../codec/bytes.js";
+import { bytesEqual, toHex } from "../codec/bytes.js";
 import { encode } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
@@ -16,7 +16,7 @@ import type { Proposal } from "../messages/proposal.js";
 import { preSharedKeyIdCodec, type PreSharedKeyId } from "../messages/psk.js";
 import type { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafIndex } from "../tree/treeMath.js";
-import { sameSignatureKey, type SameClient } from "./groupConfig.js";
+import type { SameClient } from "./groupConfig.js";
 
 /** A proposal of a commit, resolved: its sender, and its ProposalRef when it came by reference. */
 export interface CommittedProposal {
@@ -204,13 +204,23 @@ function validateMemberCommitList(ctx: ProposalListContext, committer: LeafIndex
 function checkAdds(ctx: ProposalListContext, list: readonly CommittedProposal[], removed: ReadonlySet<number>): void {
   const adds = list.flatMap((c) => (c.proposal.proposalType === ProposalType.add ? [c.proposal.keyPackage.leafNode] : []));
   if (adds.length === 0) return;
-  const same = ctx.sameClient ?? sameSignatureKey;
-  for (let i = 0; i < adds.length; i++) {
-    for (let j = 0; j < i; j++) {
-      if (same(adds[i]!, adds[j]!)) throw new MlsError("PROPOSAL_DUPLICATE_ADD", "two Add proposals are for the same client");
+  const same = ctx.sameClient;
+  if (same === undefined) {
+    // Default identity is the signature key: a set finds repeats in O(n).
+    const seen = new Set<string>();
+    for (const leaf of adds) {
+      const k = toHex(leaf.signatureKey);
+      if (seen.has(k)) throw new MlsError("PROPOSAL_DUPLICATE_ADD", "two Add proposals are for the same client");
+      seen.add(k);
+    }
+  } else {
+    for (let i = 0; i < adds.length; i++) {
+      for (let j = 0; j < i; j++) {
+        if (same(adds[i]!, adds[j]!)) throw new MlsError("PROPOSAL_DUPLICATE_ADD", "two Add proposals are for the same client");
+      }
     }
   }
-  if (ctx.sameClient === undefined) {
+  if (same === undefined) {
     // Signature keys are indexed by the tree: O(1) per Add.
     for (const leaf of adds) {
       const existing = ctx.tree.findLeafBySignatureKey(leaf.signatureKey);
