@@ -1,0 +1,93 @@
+/**
+ * Whatever bytes arrive, the Group throws only MlsError and keeps its state:
+ * corrupted commits, proposals and application messages are rejected, and the
+ * genuine message still works afterwards. Corrupted serialised state and
+ * Welcomes are refused the same way.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { utf8 } from "../src/codec/bytes.js";
+import { nodeCryptoProvider } from "../src/crypto/node/index.js";
+import { MlsError } from "../src/errors.js";
+import { Group } from "../src/group/index.js";
+import { baseConfig, keyPackageFor, makeClient } from "./group-support.js";
+
+const provider = nodeCryptoProvider;
+
+async function pair(handshake: "public" | "private") {
+  const config = { ...baseConfig, handshakeWireFormat: handshake };
+  const [alice, bob, carol] = await Promise.all(["alice", "bob", "carol"].map((n) => makeClient(provider, 1, n)));
+  const a = await Group.create({ provider, cipherSuite: 1, identity: alice!.identity, config });
+  const [kb, kc] = await Promise.all([keyPackageFor(bob!), keyPackageFor(carol!)]);
+  const p = await a.createCommit({ add: [kb.message, kc.message] });
+  a.mergePendingCommit();
+  const b = await Group.join(p.welcome!, { provider, keyPackages: [kb], config });
+  return { a, b, welcome: p.welcome!, kb };
+}
+
+/** A copy of `bytes` with some bytes changed, cut short, or extended. */
+const mutation = (length: number) =>
+  fc.oneof(
+    fc.array(fc.tuple(fc.nat({ max: length - 1 }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }).map((edits) => (b: Uint8Array) => {
+      const out = b.slice();
+      for (const [i, x] of edits) out[i] = out[i]! ^ x;
+      return out;
+    }),
+    fc.nat({ max: length - 1 }).map((n) => (b: Uint8Array) => b.subarray(0, n)),
+    fc.uint8Array({ minLength: 1, maxLength: 8 }).map((extra) => (b: Uint8Array) => Uint8Array.of(...b, ...extra)),
+  );
+
+async function expectOnlyMlsError(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(MlsError);
+    return;
+  }
+  throw new Error("a corrupted message was accepted");
+}
+
+describe("Group robustness", () => {
+  for (const handshake of ["public", "private"] as const) {
+    it(`corrupted ${handshake} commits and application messages are refused without harm`, async () => {
+      const { a, b } = await pair(handshake);
+      const app = await a.encryptApplicationMessage(utf8("genuine"));
+      const pending = await a.createCommit();
+      await fc.assert(
+        fc.asyncProperty(mutation(pending.commit.length), mutation(app.length), async (mc, ma) => {
+          await expectOnlyMlsError(b.processMessage(mc(pending.commit)));
+          await expectOnlyMlsError(b.processMessage(ma(app)));
+        }),
+        { numRuns: 60 },
+      );
+      const got = await b.processMessage(app);
+      expect(got.kind === "application" && new TextDecoder().decode(got.data)).toBe("genuine");
+      const staged = await b.processMessage(pending.commit);
+      if (staged.kind !== "commit") throw new Error("expected commit");
+      b.mergeStagedCommit(staged.staged);
+      a.mergePendingCommit();
+      expect(b.epochAuthenticator).toEqual(a.epochAuthenticator);
+    });
+  }
+
+  it("random bytes as a message, a Welcome or a serialised state", async () => {
+    const { a } = await pair("private");
+    // A Welcome for one new member only, so every byte of it matters to that member.
+    const dave = await makeClient(provider, 1, "dave");
+    const kb = await keyPackageFor(dave);
+    const welcome = (await a.createCommit({ add: [kb.message] })).welcome!;
+    const state = a.serialize();
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), mutation(welcome.length), mutation(state.length), async (junk, mw, ms) => {
+        await expectOnlyMlsError(a.processMessage(junk));
+        await expectOnlyMlsError(Group.join(mw(welcome), { provider, keyPackages: [kb], config: baseConfig }));
+        try {
+          Group.deserialize(ms(state), provider, baseConfig);
+        } catch (e) {
+          expect(e).toBeInstanceOf(MlsError);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
