@@ -55,6 +55,8 @@ describe.each(ENGINES)("DS KeyPackage directory [$name]", (engine) => {
       const r3 = await s.request("POST", "/v1/key-packages", { token: a.token, json: { keyPackages: [toBase64Url(good.message.subarray(0, 50))] } });
       expect(r3.status).toBe(400);
       expect(errorCode(r3)).toMatch(/^DECODE_/);
+      const expired = await uploadKeyPackages(s, a, [good, await keyPackageOf(a, { notAfter: BigInt(s.clock.now / 1000 - 1) })]);
+      expect([expired.status, errorCode(expired)]).toEqual([400, "LEAF_NODE_INVALID_LIFETIME"]);
       const count = await s.request<KeyPackageCountsResponse>("GET", "/v1/key-packages/count", { token: a.token });
       expect(count.body.counts).toEqual([]);
       const noAuth = await s.request("POST", "/v1/key-packages", { json: { keyPackages: [toBase64Url(good.message)] } });

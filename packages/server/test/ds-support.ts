@@ -7,15 +7,16 @@
  */
 import { fromBase64Url, toBase64Url, type QueueResponse, type UploadKeyPackagesResponse } from "@conclave/api";
 import { ContentType, CredentialType, encode, mlsMessageCodec, ProtocolVersion, SenderType, utf8, WireFormat, type LeafIndex } from "@conclave/mls";
-import { createKeyPackage, lifetimeFrom, type KeyPackageBundle } from "../../mls/src/group/keyPackage.js";
+import { createKeyPackage, type KeyPackageBundle } from "../../mls/src/group/keyPackage.js";
 import { crypto, type Device, type RunningServer } from "./support/server.js";
 
-export async function keyPackageOf(d: Device, opts: { lastResort?: boolean; suite?: number } = {}): Promise<KeyPackageBundle> {
+export async function keyPackageOf(d: Device, opts: { lastResort?: boolean; suite?: number; notAfter?: bigint } = {}): Promise<KeyPackageBundle> {
   const suite = crypto.suite(opts.suite ?? d.cipherSuite);
   return createKeyPackage({
     suite,
     identity: { credential: { credentialType: CredentialType.basic, identity: utf8(`${d.user}#${d.device}`) }, signaturePrivateKey: d.keys.privateKey, signaturePublicKey: d.keys.publicKey },
-    lifetime: lifetimeFrom(1_700_000_000n, 365n * 24n * 3600n),
+    // Valid from 2023 to 2043 (the test clock says 2030) unless the test wants it expired.
+    lifetime: { notBefore: 1_700_000_000n, notAfter: opts.notAfter ?? 2_300_000_000n },
     ...(opts.lastResort === true ? { lastResort: true } : {}),
   });
 }

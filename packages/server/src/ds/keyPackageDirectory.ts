@@ -5,7 +5,7 @@
  * KeyPackage is used once) except a last-resort one, kept until replaced.
  */
 import { ApiError, fromBase64Url, formatClientIdentity, toBase64Url, type ClaimKeyPackagesResponse, type KeyPackageCountsResponse, type KeyPackageInfo } from "@conclave/api";
-import { bytesEqual, isLastResortKeyPackage, keyPackageTbsBytes, makeKeyPackageRef, MlsError, type CipherSuite, type CryptoProvider } from "@conclave/mls";
+import { bytesEqual, isLastResortKeyPackage, LeafNodeSource, keyPackageTbsBytes, makeKeyPackageRef, MlsError, type CipherSuite, type CryptoProvider } from "@conclave/mls";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
 import type { Clock } from "../crypto.js";
 import type { KeyPackageRecord, NewKeyPackage } from "../storage/dsStore.js";
@@ -41,6 +41,10 @@ export class KeyPackageDirectory {
     if (!bytesEqual(kp.leafNode.signatureKey, client.signatureKey)) {
       throw new ApiError("KEY_PACKAGE_KEY_MISMATCH", "the KeyPackage's leaf signature key is not your registered signature key");
     }
+    // RFC 9420 §10.1: a KeyPackage's leaf has source key_package; one already expired is useless to any adder.
+    const leaf = kp.leafNode;
+    if (leaf.leafNodeSource !== LeafNodeSource.keyPackage) throw new ApiError("LEAF_NODE_INVALID_SOURCE", "a KeyPackage's leaf_node_source must be key_package");
+    if (leaf.lifetime.notAfter < BigInt(Math.floor(now / 1000))) throw new ApiError("LEAF_NODE_INVALID_LIFETIME", "the KeyPackage has expired");
     let ok: boolean;
     try {
       ok = await suite.verifyWithLabel(kp.leafNode.signatureKey, KEY_PACKAGE_TBS_LABEL, keyPackageTbsBytes(kp), kp.signature);
