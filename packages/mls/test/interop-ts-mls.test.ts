@@ -13,8 +13,8 @@ import { nodeCryptoProvider } from "../src/crypto/node/index.js";
 import { createKeyPackage, Group, lifetimeFrom, type GroupConfig, type KeyPackageBundle, type StagedCommitInfo } from "../src/group/index.js";
 import { decode } from "../src/codec/tls.js";
 import { ExtensionType, ProposalType, WireFormat } from "../src/messages/enums.js";
-import { findExtension, readExtension } from "../src/messages/extension.js";
-import { externalPubCodec } from "../src/messages/extensionPayloads.js";
+import { findExtension, makeExtension, readExtension } from "../src/messages/extension.js";
+import { externalPubCodec, requiredCapabilitiesCodec } from "../src/messages/extensionPayloads.js";
 import { mlsMessageCodec } from "../src/messages/mlsMessage.js";
 import { leafIndex } from "../src/tree/treeMath.js";
 import { makeClient } from "./group-support.js";
@@ -514,6 +514,37 @@ for (const suiteId of [1, 3]) {
       await deliver(theirRes.commit, [{ ours: a }]);
       await expectInSync(members, 5n);
       await talk({ theirs: b }, [{ ours: a }], "after the PSKs");
+    });
+
+    // Our GroupContextExtensions commit is processed by ts-mls. The other way cannot work with ts-mls 1.6.4
+    // (pinned here): alone, its GroupContextExtensions commit carries no UpdatePath, which RFC 9420 §12.4 forbids
+    // (group_context_extensions is path-required; §17.4 registry "Path: Y"), so we refuse it with
+    // COMMIT_MISSING_PATH; with a Remove it has a path, but ts-mls encrypts the path secrets under a provisional
+    // GroupContext with the OLD extensions, where §12.4.1/§12.4.2 use the new ones (its own receiver uses the new
+    // ones too), so HPKE decryption fails: CRYPTO_DECRYPT_FAILED.
+    it("GroupContextExtensions: ours is processed by ts-mls; ts-mls's is refused (pinned ts-mls 1.6.4 deviations)", async () => {
+      const { a, b } = await oursWithTheirs(suiteId, true);
+      const required = makeExtension(ExtensionType.requiredCapabilities, requiredCapabilitiesCodec, { extensionTypes: [], proposalTypes: [], credentialTypes: [] });
+      const ours = await a.createCommit({ proposals: [{ proposalType: ProposalType.groupContextExtensions, extensions: [required] }] });
+      a.mergePendingCommit();
+      await deliver(ours.commit, [{ theirs: b }]);
+      await expectInSync([{ ours: a }, { theirs: b }], 2n);
+      expect(a.extensions.map((e) => e.extensionType)).toEqual([ExtensionType.requiredCapabilities]);
+      await talk({ theirs: b }, [{ ours: a }], "with new extensions");
+
+      const cKp = await theirKeyPackage(suiteId, "carol");
+      const addC = await b.commit({ add: [cKp.message] });
+      await deliver(addC.commit, [{ ours: a }]);
+      const c = await TsMember.join(suiteId, addC.welcome!, cKp, addC.ratchetTree);
+      await expectInSync([{ ours: a }, { theirs: b }, { theirs: c }], 3n);
+
+      // ts-mls now asks for the basic credential type: the extensions change (were they equal, old and new
+      // contexts would coincide and the path would decrypt). As a PublicMessage: the fork must not use the
+      // handshake key generation of the commit below.
+      const pathless = await b.fork().commit({ requireCredentials: ["basic"], publicMessage: true });
+      await expect(a.processMessage(pathless.commit)).rejects.toMatchObject({ code: "COMMIT_MISSING_PATH" });
+      const withPath = await b.commit({ requireCredentials: ["basic"], remove: [c.ownLeafIndex] });
+      await expect(a.processMessage(withPath.commit)).rejects.toMatchObject({ code: "CRYPTO_DECRYPT_FAILED" });
     });
   });
 }

@@ -15,6 +15,7 @@ import {
   decodeMlsMessage,
   defaultCapabilities,
   emptyPskIndex,
+  encodeRequiredCapabilities,
   encodeMlsMessage,
   generateKeyPackage,
   getCiphersuiteFromName,
@@ -83,6 +84,8 @@ export interface TsCommitOptions {
   readonly remove?: readonly number[];
   /** PreSharedKey proposals: an external PSK id, or a resumption PSK of this group's `epoch` (usage application). */
   readonly psks?: readonly ({ readonly external: Uint8Array } | { readonly resumptionEpoch: bigint })[];
+  /** A GroupContextExtensions proposal setting required_capabilities to these credential types (nothing else required). */
+  readonly requireCredentials?: readonly ("basic" | "x509")[];
   /** Send the commit as a PublicMessage instead of a PrivateMessage. */
   readonly publicMessage?: boolean;
   /** Put the ratchet tree in the Welcome's GroupInfo (ts-mls default: no). */
@@ -211,6 +214,16 @@ export class TsMember {
     const extraProposals: Proposal[] = [
       ...(opts.add ?? []).map((b): Proposal => ({ proposalType: "add", add: { keyPackage: decodeKeyPackageMessage(b) } })),
       ...(opts.remove ?? []).map((removed): Proposal => ({ proposalType: "remove", remove: { removed } })),
+      ...(opts.requireCredentials === undefined
+        ? []
+        : [
+            {
+              proposalType: "group_context_extensions",
+              groupContextExtensions: {
+                extensions: [{ extensionType: "required_capabilities", extensionData: encodeRequiredCapabilities({ extensionTypes: [], proposalTypes: [], credentialTypes: [...opts.requireCredentials] }) }],
+              },
+            } satisfies Proposal,
+          ]),
       ...(opts.psks ?? []).map((p): Proposal => {
         const pskNonce = crypto.getRandomValues(new Uint8Array(this.cs.kdf.size));
         return {
