@@ -1,0 +1,34 @@
+/** `conclave serve`: the DS + AS on one SQLite file (the embedded default). */
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { createConclaveServer } from "@conclave/server";
+
+export interface ServeOptions {
+  readonly db: string;
+  readonly host: string;
+  readonly port: number;
+  readonly domain: string;
+  readonly logger?: boolean;
+  /** Tests and the demo turn the per-IP limits off (every client is 127.0.0.1). */
+  readonly rateLimits?: boolean;
+}
+
+export interface Serving {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function serve(opts: ServeOptions): Promise<Serving> {
+  const path = resolve(opts.db);
+  mkdirSync(dirname(path), { recursive: true });
+  const app = await createConclaveServer({
+    store: { engine: "sqlite", path },
+    domain: opts.domain,
+    logger: opts.logger ?? false,
+    ...(opts.rateLimits === false ? { limits: { rateLimitPerIp: false, rateLimitPerClient: false } } : {}),
+  });
+  await app.listen({ host: opts.host, port: opts.port });
+  const addr = app.server.address();
+  if (addr === null || typeof addr === "string") throw new Error("server has no TCP address");
+  return { url: `http://${opts.host}:${addr.port}`, close: () => app.close() };
+}
