@@ -176,6 +176,27 @@ describe("Group scenarios", () => {
     await exchange(a, [b, c], "after the race");
   });
 
+  it("our commit echoed by the DS is recognised, merged before or not", async () => {
+    const { a, b, c } = await threeMembers();
+    const p = await a.createCommit();
+    const echo = await a.processMessage(p.commit);
+    expect(echo.kind === "ownCommit" && !echo.alreadyMerged && echo.epoch).toBe(2n);
+    const again = await a.processMessage(p.commit);
+    expect(again.kind === "ownCommit" && again.alreadyMerged).toBe(true);
+    await deliverCommit(a, p.commit, [b, c]);
+    for (const g of [b, c]) expect(g.epoch).toBe(2n);
+    const q = await b.createCommit();
+    b.mergePendingCommit(); // the DS answered 200 before echoing the commit
+    const late = await b.processMessage(q.commit);
+    expect(late.kind === "ownCommit" && late.alreadyMerged && late.epoch).toBe(3n);
+    for (const g of [a, c]) {
+      const r = await g.processMessage(q.commit);
+      if (r.kind !== "commit") throw new Error("expected commit");
+      g.mergeStagedCommit(r.staged);
+    }
+    expectInSync([a, b, c]);
+  });
+
   it("a cleared pending commit leaves the epoch as it was", async () => {
     const { a, b, c } = await threeMembers();
     const dave = await makeClient(provider, 1, "dave");

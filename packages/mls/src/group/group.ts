@@ -46,10 +46,13 @@ export interface GroupMember {
   readonly leafNode: LeafNode;
 }
 
-/** Our own pending commit came back from the DS: it has been merged. */
+/** Our own commit came back from the DS: merged now, or already merged by mergePendingCommit. */
 export interface OwnCommitMerged {
   readonly kind: "ownCommit";
+  /** The epoch the commit started. */
   readonly epoch: bigint;
+  /** True when mergePendingCommit had already entered that epoch (the echo changed nothing). */
+  readonly alreadyMerged: boolean;
   readonly commit: PendingCommitInfo;
 }
 
@@ -73,6 +76,8 @@ export class Group {
   #state: GroupState;
   readonly #config: GroupConfig;
   #pending: PendingCommitState | undefined;
+  /** The last of our commits merged, so its echo from the DS is recognised (not kept across serialisation). */
+  #lastMerged: PendingCommitInfo | undefined;
 
   private constructor(state: GroupState, config: GroupConfig, pending?: PendingCommitState) {
     this.#state = state;
@@ -298,7 +303,9 @@ export class Group {
     if (pending === undefined) throw new MlsError("GROUP_NO_PENDING_COMMIT", "no commit is pending");
     this.#pending = undefined;
     this.#advance(pending.next);
-    return publicPending(pending);
+    const info = publicPending(pending);
+    this.#lastMerged = info;
+    return info;
   }
 
   /** Drops our pending commit (the DS refused it); its secrets are deleted. */
@@ -333,7 +340,11 @@ export class Group {
     const pending = this.#pending;
     if (pending !== undefined && bytesEqual(bytes, pending.commit)) {
       const info = this.mergePendingCommit();
-      return { kind: "ownCommit", epoch: info.epoch, commit: info };
+      return { kind: "ownCommit", epoch: info.epoch, alreadyMerged: false, commit: info };
+    }
+    const last = this.#lastMerged;
+    if (last !== undefined && last.epoch === this.epoch && bytesEqual(bytes, last.commit)) {
+      return { kind: "ownCommit", epoch: last.epoch, alreadyMerged: true, commit: last };
     }
     for (const c of this.#state.proposals.values()) {
       if (c.own && c.message !== undefined && bytesEqual(bytes, c.message)) {
