@@ -414,6 +414,25 @@ export class Client {
     });
   }
 
+  /**
+   * Device-add flow: brings this user's other devices (e.g. a newly
+   * registered laptop) into every group this device is in. Returns, per
+   * group, the identities added.
+   */
+  async addOwnDevices(): Promise<Record<string, string[]>> {
+    const out: Record<string, string[]> = {};
+    for (const g of this.groups) {
+      try {
+        out[g] = await this.addUser(g, this.user);
+      } catch (e) {
+        // Nothing to claim: no other device has KeyPackages on the DS.
+        if (!isApiError(e, "KEY_PACKAGE_NOT_FOUND")) throw e;
+        out[g] = [];
+      }
+    }
+    return out;
+  }
+
   /** Removes every device of `who`: a user name ("bob") or one client identity ("bob@domain#phone"). */
   removeMember(groupId: string, who: string): Promise<string[]> {
     return this.#exclusive(async () => {

@@ -127,6 +127,31 @@ describe("Client over a real DS+AS (SQLite)", () => {
     expect(alice.members(g).length).toBe(3);
   });
 
+  it("device-add flow: Bob's phone brings his new laptop into all of his groups", async () => {
+    const [alice, carol] = await Promise.all(["alice", "carol"].map((u) => newClient(uniq(u))));
+    const bobUser = uniq("bob");
+    const bobPhone = await Client.open({ serverUrl: s.url, store: new MemoryStore() });
+    const { accountSecret } = await bobPhone.register(bobUser, "phone");
+    const g1 = await alice!.createGroup();
+    const g2 = await carol!.createGroup();
+    await alice!.addUser(g1, bobUser);
+    await carol!.addUser(g2, bobUser);
+    await bobPhone.sync();
+    expect(bobPhone.groups.sort()).toEqual([g1, g2].sort());
+    const bobLaptop = await newClient(bobUser, "laptop", accountSecret);
+    const added = await bobPhone.addOwnDevices();
+    expect(added).toEqual({ [g1]: [bobLaptop.identity], [g2]: [bobLaptop.identity] });
+    expect((await bobLaptop.sync()).map((e) => e.type)).toEqual(["joined", "joined"]);
+    expect(bobLaptop.groups.sort()).toEqual([g1, g2].sort());
+    await alice!.sync();
+    await carol!.sync();
+    await alice!.send(g1, "to all of bob");
+    await carol!.send(g2, "from carol");
+    expect(texts(await bobLaptop.sync()).sort()).toEqual([`${alice!.user}:to all of bob`, `${carol!.user}:from carol`].sort());
+    // Nothing left to add the second time.
+    expect(await bobPhone.addOwnDevices()).toEqual({ [g1]: [], [g2]: [] });
+  });
+
   it("yields events from the async iterator", async () => {
     const [alice, bob] = await Promise.all(["alice", "bob"].map((u) => newClient(uniq(u))));
     const g = await alice!.createGroup();
