@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
+import pg from "pg";
 import WebSocket from "ws";
 import { toBase64Url, type StreamServerFrame } from "@conclave/api";
 import { bytesEqual } from "@conclave/mls";
@@ -152,6 +153,20 @@ describe.skipIf(!POSTGRES.available)("DS cross-process fan-out through PostgreSQ
     }
     await streamB.waitFor(() => streamB.messages().length === 6, 5000);
     expect(streamB.messages().slice(1).map((e) => unb64(e.message).at(-1))).toEqual([0, 1, 2, 3, 4]);
+
+    // The LISTEN connections die (failover, idle kill): the notifiers reconnect and
+    // wake their streams, so a message accepted meanwhile still arrives.
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      const killed = await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where query = $1 or query = $2", [`listen ${schema}`, "select pg_notify($1, $2)"]);
+      expect(killed.rowCount).toBeGreaterThanOrEqual(1);
+    } finally {
+      await admin.end();
+    }
+    expect((await req(urls[0]!, "POST", `/v1/groups/${toBase64Url(g)}/messages`, a.token, { mls: applicationMessage(g, 1n, new Uint8Array([5])) })).status).toBe(202);
+    await streamB.waitFor(() => streamB.messages().length === 7, 10_000);
+    expect(unb64(streamB.messages()[6]!.message).at(-1)).toBe(5);
     streamB.close();
   });
 });

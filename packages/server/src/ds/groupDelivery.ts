@@ -57,6 +57,18 @@ export class GroupDelivery {
     return out;
   }
 
+  /**
+   * The message is already committed: a failing notification must not turn the answer
+   * into an error (the client would resend a message that was accepted).
+   */
+  private async wake(recipients: readonly ClientId[]): Promise<void> {
+    try {
+      await this.o.notifier.publish(recipients);
+    } catch {
+      // Streams still catch up at their next wake-up or reconnect; polling clients are unaffected.
+    }
+  }
+
   async create(client: AuthenticatedClient, groupIdText: string): Promise<GroupResponse> {
     const groupId = groupIdParam(groupIdText);
     const created = await this.o.store.transaction((tx) => tx.groups.create(groupId, client.id, this.o.clock()));
@@ -97,7 +109,7 @@ export class GroupDelivery {
       await tx.queues.enqueue(recipients.map((c): NewQueueEntry => ({ clientId: c, kind, groupId, epoch, message: bytes, createdAt: now })));
       return { result: { epoch: g.epoch, delivered: recipients.length }, recipients };
     });
-    await this.o.notifier.publish(recipients);
+    await this.wake(recipients);
     return result;
   }
 
@@ -185,7 +197,7 @@ export class GroupDelivery {
       await tx.queues.enqueue(entries);
       return { result: { epoch: epoch + 1, delivered: entries.length }, recipients: [...commitTo, ...added] };
     });
-    await this.o.notifier.publish(recipients);
+    await this.wake(recipients);
     return result;
   }
 
