@@ -7,6 +7,7 @@
  *   conclave group create | list
  *   conclave group add <groupId> <user>
  *   conclave group remove <groupId> <user|identity>
+ *   conclave devices add          (bring this user's other devices into all groups)
  *   conclave update <groupId>
  *   conclave send <groupId> <message>
  *   conclave listen [--once]
@@ -32,6 +33,7 @@ commands:
   group create | group list
   group add <groupId> <user>
   group remove <groupId> <user|identity>
+  devices add                     add my other devices to all my groups
   update <groupId>
   send <groupId> <message>
   listen [--once]
@@ -138,6 +140,13 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
           await client.sync();
           out.log(`removed ${(await client.removeMember(g!, who!)).join(", ")} (epoch ${client.group(g!).epoch})`);
         }
+        return 0;
+      }
+      case "devices": {
+        if (rest[0] !== "add" || rest.length !== 1) throw new UsageError("expected devices add");
+        const { client } = await openClient(home, o.server);
+        await client.sync();
+        for (const [g, ids] of Object.entries(await client.addOwnDevices())) out.log(`${g}: ${ids.length > 0 ? `added ${ids.join(", ")}` : "nothing to add"}`);
         return 0;
       }
       case "update": {

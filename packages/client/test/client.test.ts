@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isApiError } from "@conclave/api";
+import { isApiError, type KeyPackageCountsResponse } from "@conclave/api";
 import { Client, FileStore, MemoryStore, type ClientEvent } from "../src/index.js";
 import { startTestServer, type TestServer } from "./server.js";
 
@@ -150,6 +150,21 @@ describe("Client over a real DS+AS (SQLite)", () => {
     expect(texts(await bobLaptop.sync()).sort()).toEqual([`${alice!.user}:to all of bob`, `${carol!.user}:from carol`].sort());
     // Nothing left to add the second time.
     expect(await bobPhone.addOwnDevices()).toEqual({ [g1]: [], [g2]: [] });
+  });
+
+  it("keeps the DS stocked: a batch plus a last-resort KeyPackage, topped up below the low-water mark", async () => {
+    const bob = await Client.open({ serverUrl: s.url, store: new MemoryStore(), keyPackageLowWater: 3, keyPackageBatch: 4 });
+    await bob.register(uniq("bob"), "phone");
+    const count = async () => (await bob.transport.request<KeyPackageCountsResponse>("countKeyPackages", { token: await bob.token() })).counts.find((c) => c.cipherSuite === 1);
+    expect(await count()).toEqual({ cipherSuite: 1, count: 4, lastResort: true });
+    expect(await bob.ensureKeyPackages()).toBe(0);
+    // Two groups claim one KeyPackage each: 2 left, below 3.
+    for (const owner of await Promise.all([newClient(uniq("alice")), newClient(uniq("carol"))])) await owner.addUser(await owner.createGroup(), bob.user);
+    expect((await count())?.count).toBe(2);
+    // Joining triggers the top-up; the used init keys are gone, so nothing can be joined twice.
+    expect((await bob.sync()).map((e) => e.type)).toEqual(["joined", "joined"]);
+    expect(await count()).toEqual({ cipherSuite: 1, count: 6, lastResort: true });
+    expect(bob.groups.length).toBe(2);
   });
 
   it("yields events from the async iterator", async () => {
