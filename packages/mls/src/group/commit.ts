@@ -20,7 +20,7 @@ import type { KeyPackage } from "../messages/keyPackage.js";
 import type { LeafNode } from "../messages/leafNode.js";
 import { mlsMessageCodec } from "../messages/mlsMessage.js";
 import type { Proposal, ProposalOrRef } from "../messages/proposal.js";
-import { deriveExternalKeyPair } from "../schedule/keySchedule.js";
+import { deriveExternalKeyPair, zeroizeEpochSecrets } from "../schedule/keySchedule.js";
 import { derivePskSecret, type PskEntry } from "../schedule/pskSecret.js";
 import { checkLeafNodeContents } from "../tree/leafNodeValidation.js";
 import { createUpdatePath, pathSecretForNewMember, type CreatedUpdatePath } from "../tree/treeKem.js";
@@ -28,7 +28,7 @@ import type { LeafIndex } from "../tree/treeMath.js";
 import { signGroupInfo } from "../welcome/groupInfoSignature.js";
 import { createWelcome, welcomeRecipient } from "../welcome/welcome.js";
 import { applyOptionsFor, applyProposals, credentialTypes, type AddedMember, type ChangedMember } from "./applyProposals.js";
-import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.js";
+import { nextInterimTranscriptHash, runCommitSchedule, type CommitScheduleOutput } from "./commitSchedule.js";
 import { sameSignatureKey, type GroupConfig, type HandshakeWireFormat } from "./groupConfig.js";
 import { newEpochState, ownLeaf, privateMessageContext, publicMessageContext, requireCanSend, type GroupState } from "./groupState.js";
 import { groupPskLookup, resolvePsks } from "./psk.js";
@@ -275,6 +275,8 @@ export async function createCommit(
     privateKeys.prune(tree);
   }
 
+  let out: CommitScheduleOutput | undefined;
+  let stateBuilt = false;
   try {
     const commit: Commit = created === undefined ? { proposals: list.map(toProposalOrRef) } : { proposals: list.map(toProposalOrRef), path: created.updatePath };
     const wireFormat = options.wireFormat ?? config.handshakeWireFormat;
@@ -286,7 +288,7 @@ export async function createCommit(
       state.groupContextBytes,
     );
     const pskSecret = derivePskSecret(suite, pskEntries);
-    const out = runCommitSchedule({ suite, interimTranscriptHash: state.interimTranscriptHash, initSecret: state.keys.initSecret, provisional: provisionalContext, content: signed, commitSecret, pskSecret });
+    out = runCommitSchedule({ suite, interimTranscriptHash: state.interimTranscriptHash, initSecret: state.keys.initSecret, provisional: provisionalContext, content: signed, commitSecret, pskSecret });
     const content = withConfirmationTag(signed, out.confirmationTag);
     const message =
       wireFormat === "public"
@@ -328,6 +330,7 @@ export async function createCommit(
       },
       config,
     );
+    stateBuilt = true;
     return {
       commit: message,
       ...(welcome === undefined ? {} : { welcome }),
@@ -342,6 +345,7 @@ export async function createCommit(
     };
   } catch (e) {
     privateKeys.destroy();
+    if (out !== undefined && !stateBuilt) zeroizeEpochSecrets(out.secrets);
     throw e;
   } finally {
     zeroize(commitSecret);
