@@ -25,7 +25,7 @@ import {
   type TokenResponse,
   type UploadKeyPackagesResponse,
 } from "@conclave/api";
-import { CredentialType, decode, mlsMessageCodec, WireFormat, type CipherSuiteId, type CryptoProvider, type LeafIndex } from "@conclave/mls";
+import { ContentType, CredentialType, decode, mlsMessageCodec, WireFormat, type CipherSuiteId, type CryptoProvider, type LeafIndex } from "@conclave/mls";
 import { nodeCryptoProvider } from "@conclave/mls/node";
 import { createKeyPackage, Group, lifetimeFrom, type GroupConfig, type GroupMember, type JoinKeyPackage, type KeyPackageBundle, type PendingCommitInfo, type SigningIdentity } from "../../mls/src/group/index.js";
 import type { ClientStore } from "./store.js";
@@ -349,6 +349,13 @@ export class Client {
           },
         });
       } catch (e) {
+        // The reply was lost (not a refusal): the DS may have accepted the commit.
+        // Its handshake log tells: if our commit is the one that left this epoch, merge it.
+        if (isApiError(e, "SERVICE_UNAVAILABLE") && (await this.#commitWasAccepted(groupId, g.epoch, pending.commit))) {
+          g.mergePendingCommit();
+          await this.#saveGroup(groupId, g);
+          return pending;
+        }
         g.clearPendingCommit();
         if (!isApiError(e, "EPOCH_MISMATCH")) throw e;
         this.commitConflicts++;
@@ -361,6 +368,13 @@ export class Client {
       return pending;
     }
     throw new ApiError("EPOCH_MISMATCH", `gave up committing to ${groupId} after 5 conflicts`);
+  }
+
+  /** True when the DS log shows `commit` as the commit that ended `epoch`; throws the original outage when the DS stays unreachable. */
+  async #commitWasAccepted(groupId: string, epoch: bigint, commit: Uint8Array): Promise<boolean> {
+    const log = await this.#call<HandshakesResponse>("handshakes", { params: { groupId }, query: { sinceEpoch: Number(epoch) } });
+    const ours = toBase64Url(commit);
+    return log.messages.some((h) => BigInt(h.epoch) === epoch && h.contentType === ContentType.commit && h.message === ours);
   }
 
   /** Applies the DS handshake log from our epoch on (RFC 9750 §5.2: the DS orders commits). */

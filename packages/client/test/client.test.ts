@@ -167,6 +167,30 @@ describe("Client over a real DS+AS (SQLite)", () => {
     expect(bob.groups.length).toBe(2);
   });
 
+  it("a commit whose reply is lost is found in the DS log and merged, not dropped", async () => {
+    const [alice, bob] = await Promise.all(["alice", "bob"].map((u) => newClient(uniq(u))));
+    const g = await alice!.createGroup();
+    await alice!.addUser(g, bob!.user);
+    await bob!.sync();
+    const realFetch = globalThis.fetch;
+    let dropped = 0;
+    // The request reaches the DS, the connection dies before the reply.
+    globalThis.fetch = async (input, init) => {
+      const res = await realFetch(input, init);
+      if (String(input).endsWith("/commits") && dropped++ === 0) throw new TypeError("socket hang up");
+      return res;
+    };
+    try {
+      expect(await alice!.update(g)).toBe(2n);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    expect(dropped).toBe(1);
+    await bob!.sync();
+    expect(bob!.group(g).epoch).toBe(2n);
+    expect(exporter(alice!, g)).toBe(exporter(bob!, g));
+  });
+
   it("yields events from the async iterator", async () => {
     const [alice, bob] = await Promise.all(["alice", "bob"].map((u) => newClient(uniq(u))));
     const g = await alice!.createGroup();
