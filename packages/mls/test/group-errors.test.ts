@@ -18,7 +18,7 @@ import type { Proposal } from "../src/messages/proposal.js";
 import type { PreSharedKeyId } from "../src/messages/psk.js";
 import { leafIndex } from "../src/tree/treeMath.js";
 import type { MlsErrorCode } from "../src/errors.js";
-import { baseConfig, deliverCommit, expectCode, forge, keyPackageFor, makeClient, NOW, type Client } from "./group-support.js";
+import { baseConfig, expectCode, forge, keyPackageFor, makeClient, NOW, type Client } from "./group-support.js";
 
 const provider = nodeCryptoProvider;
 const suite = provider.suite(1);
@@ -227,10 +227,22 @@ describe("Group state errors", () => {
     const sx = await y.processMessage(px.commit);
     const sz = await y.processMessage(pz.commit);
     if (sx.kind !== "commit" || sz.kind !== "commit") throw new Error("expected commits");
-    y.mergeStagedCommit(sz.staged);
+    y.discardStagedCommit(sz.staged);
+    await expectCode(() => y.mergeStagedCommit(sz.staged), "GROUP_STALE_STAGED_COMMIT");
+    const again = await y.processMessage(pz.commit).catch((e: unknown) => e);
+    // The handshake key of that commit was consumed when it was first decrypted.
+    expect(again).toBeInstanceOf(Error);
+    // A commit staged by another Group object cannot be merged here.
+    const sz2 = await z.processMessage(px.commit);
+    if (sz2.kind !== "commit") throw new Error("expected commit");
+    await expectCode(() => y.mergeStagedCommit(sz2.staged), "GROUP_STALE_STAGED_COMMIT");
+    y.mergeStagedCommit(sx.staged);
     await expectCode(() => y.mergeStagedCommit(sx.staged), "GROUP_STALE_STAGED_COMMIT");
-    await deliverCommit(z, pz.commit, [x]);
-    expect(x.epoch).toBe(y.epoch);
+    // The DS took Alice's commit: Charlie drops his and follows.
+    z.mergeStagedCommit(sz2.staged);
+    x.mergePendingCommit();
+    expect(x.epochAuthenticator).toEqual(y.epochAuthenticator);
+    expect(z.epochAuthenticator).toEqual(y.epochAuthenticator);
   });
 
   it("messages for another group or a future epoch", async () => {

@@ -32,7 +32,7 @@ import { createExternalCommit, type ExternalJoinOptions } from "./externalCommit
 import { resolveConfig, type GroupConfig } from "./groupConfig.js";
 import { destroyPastEpoch, destroyUnusedState, ownLeaf, requireActive, retirePrevious, type GroupState } from "./groupState.js";
 import { joinFromWelcome, type JoinKeyPackage } from "./join.js";
-import { stagedCommitState, type StagedCommit } from "./processCommit.js";
+import { forgetStagedCommit, stagedCommitState, type StagedCommit } from "./processCommit.js";
 import { branchGroup, reinitGroup, type BranchOptions, type ResumeOptions } from "./resumption.js";
 import { readEnvelope, receiveMessage, type ReceivedApplicationMessage, type ReceivedCommit, type ReceivedProposal } from "./receive.js";
 import { encryptApplication, sendProposal, sendUpdate, type LeafNodeChanges, type ProposalOptions, type SentProposal } from "./send.js";
@@ -330,6 +330,12 @@ export class Group {
     }
     if (s.next === undefined) this.#leave();
     else this.#advance(s.next);
+  }
+
+  /** Drops a staged commit the application decided not to merge, deleting the secrets of the epoch it derived. */
+  discardStagedCommit(staged: StagedCommit): void {
+    const s = forgetStagedCommit(staged);
+    if (s?.next !== undefined) destroyUnusedState(s.next);
   }
 
   // ---------------------------------------------------------------------------

@@ -87,7 +87,14 @@ export class StagedCommit implements StagedCommitInfo {
 /** The internal state of a StagedCommit made by this module. */
 export function stagedCommitState(staged: StagedCommit): StagedCommitState {
   const s = internals.get(staged);
-  if (s === undefined) throw new MlsError("INVALID_ARGUMENT", "not a StagedCommit made by this library");
+  if (s === undefined) throw new MlsError("GROUP_STALE_STAGED_COMMIT", "not a live StagedCommit (discarded, or not made by this library)");
+  return s;
+}
+
+/** Forgets a staged commit (after it was discarded): it can no longer be merged. */
+export function forgetStagedCommit(staged: StagedCommit): StagedCommitState | undefined {
+  const s = internals.get(staged);
+  internals.delete(staged);
   return s;
 }
 
