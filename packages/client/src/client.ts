@@ -25,9 +25,26 @@ import {
   type TokenResponse,
   type UploadKeyPackagesResponse,
 } from "@conclave/api";
-import { ContentType, CredentialType, decode, mlsMessageCodec, WireFormat, type CipherSuiteId, type CryptoProvider, type LeafIndex } from "@conclave/mls";
+import {
+  ContentType,
+  createKeyPackage,
+  CredentialType,
+  decode,
+  Group,
+  lifetimeFrom,
+  mlsMessageCodec,
+  WireFormat,
+  type CipherSuiteId,
+  type CryptoProvider,
+  type GroupConfig,
+  type GroupMember,
+  type JoinKeyPackage,
+  type KeyPackageBundle,
+  type LeafIndex,
+  type PendingCommitInfo,
+  type SigningIdentity,
+} from "@conclave/mls";
 import { nodeCryptoProvider } from "@conclave/mls/node";
-import { createKeyPackage, Group, lifetimeFrom, type GroupConfig, type GroupMember, type JoinKeyPackage, type KeyPackageBundle, type PendingCommitInfo, type SigningIdentity } from "../../mls/src/group/index.js";
 import type { ClientStore } from "./store.js";
 import { HttpTransport } from "./transport.js";
 

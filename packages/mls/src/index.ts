@@ -9,3 +9,6 @@ export { webCryptoProvider, createWebCryptoProvider, type WebCryptoProviderOptio
 export * from "./tree/index.js";
 export * from "./schedule/index.js";
 export * from "./messages/index.js";
+export * from "./framing/index.js";
+export * from "./welcome/index.js";
+export * from "./group/index.js";
