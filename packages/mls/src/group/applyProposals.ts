@@ -38,6 +38,14 @@ export interface ChangedMember {
   readonly leafNode: LeafNode;
 }
 
+/** What a commit changes, as both the committer (pending commit) and a receiver (staged commit) report it. */
+export interface CommitChanges {
+  readonly proposals: readonly CommittedProposal[];
+  readonly added: readonly AddedMember[];
+  readonly removed: readonly ChangedMember[];
+  readonly updated: readonly ChangedMember[];
+}
+
 /** The provisional state after a proposal list (§12.3). */
 export interface AppliedProposals {
   /** A copy of the tree with the proposals applied; the original is untouched. */

@@ -27,7 +27,7 @@ import { createUpdatePath, pathSecretForNewMember, type CreatedUpdatePath } from
 import type { LeafIndex } from "../tree/treeMath.js";
 import { signGroupInfo } from "../welcome/groupInfoSignature.js";
 import { createWelcome, welcomeRecipient } from "../welcome/welcome.js";
-import { applyOptionsFor, applyProposals, credentialTypes, type AddedMember, type ChangedMember } from "./applyProposals.js";
+import { applyOptionsFor, applyProposals, credentialTypes, type AddedMember, type ChangedMember, type CommitChanges } from "./applyProposals.js";
 import { nextInterimTranscriptHash, runCommitSchedule, type CommitScheduleOutput } from "./commitSchedule.js";
 import { sameSignatureKey, type GroupConfig, type HandshakeWireFormat } from "./groupConfig.js";
 import { newEpochState, ownLeaf, privateMessageContext, publicMessageContext, requireCanSend, type GroupState } from "./groupState.js";
@@ -57,7 +57,7 @@ export interface CommitOptions {
 }
 
 /** A commit created but not yet applied: send `commit` (with `welcome` and `groupInfo`) to the DS, then merge or clear. */
-export interface PendingCommitInfo {
+export interface PendingCommitInfo extends CommitChanges {
   /** MLSMessage carrying the Commit. */
   readonly commit: Uint8Array;
   /** MLSMessage(Welcome) for the added members, when there are any. */
@@ -67,10 +67,6 @@ export interface PendingCommitInfo {
   /** The new epoch's ratchet tree (ratchet_tree extension encoding), for joiners when it is not in the GroupInfo. */
   readonly ratchetTree: Uint8Array;
   readonly epoch: bigint;
-  readonly proposals: readonly CommittedProposal[];
-  readonly added: readonly AddedMember[];
-  readonly removed: readonly ChangedMember[];
-  readonly updated: readonly ChangedMember[];
 }
 
 export interface PendingCommitState extends PendingCommitInfo {

@@ -28,17 +28,7 @@ import type { LeafIndex } from "../tree/treeMath.js";
 import type { GroupConfig } from "./groupConfig.js";
 
 /** The epoch secrets a member keeps while the epoch is current (§8). joiner/welcome/epoch/encryption secrets are gone by then. */
-export interface EpochKeys {
-  readonly senderDataSecret: Uint8Array;
-  readonly exporterSecret: Uint8Array;
-  readonly externalSecret: Uint8Array;
-  readonly confirmationKey: Uint8Array;
-  readonly membershipKey: Uint8Array;
-  readonly resumptionPsk: Uint8Array;
-  readonly epochAuthenticator: Uint8Array;
-  /** init_secret_[n]: consumed by the next epoch's key schedule, then deleted. */
-  readonly initSecret: Uint8Array;
-}
+export type EpochKeys = Omit<EpochSecrets, "joinerSecret" | "welcomeSecret" | "encryptionSecret">;
 
 /** A proposal received (or sent) in the current epoch, kept until a commit covers it or the epoch ends (§12.1). */
 export interface CachedProposal {

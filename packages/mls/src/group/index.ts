@@ -7,7 +7,7 @@ export { StagedCommit } from "./processCommit.js";
 export type { StagedCommitInfo } from "./processCommit.js";
 export type { ReceivedApplicationMessage, ReceivedCommit, ReceivedProposal } from "./receive.js";
 export type { LeafNodeChanges, ProposalOptions, SentProposal } from "./send.js";
-export type { AddedMember, ChangedMember } from "./applyProposals.js";
+export type { AddedMember, ChangedMember, CommitChanges } from "./applyProposals.js";
 export type { CommittedProposal } from "./proposals.js";
 export { isPathRequired } from "./proposals.js";
 export type { JoinKeyPackage } from "./join.js";

@@ -20,7 +20,7 @@ import type { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafNode } from "../messages/leafNode.js";
 import type { Credential } from "../messages/credential.js";
 import { deriveExternalKeyPair, externalInitSecretReceive } from "../schedule/keySchedule.js";
-import { applyOptionsFor, applyProposals, credentialTypes, type AddedMember, type AppliedProposals, type ChangedMember } from "./applyProposals.js";
+import { applyOptionsFor, applyProposals, credentialTypes, type AddedMember, type AppliedProposals, type ChangedMember, type CommitChanges } from "./applyProposals.js";
 import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.js";
 import type { GroupConfig } from "./groupConfig.js";
 import { newEpochState, ownLeaf, refKey, type GroupState } from "./groupState.js";
@@ -29,16 +29,12 @@ import { identicalCredentials } from "./resumption.js";
 import { requirePathIfNeeded, validateProposalList, type CommittedProposal, type Committer } from "./proposals.js";
 
 /** What a received commit does, for the application to inspect before merging it. */
-export interface StagedCommitInfo {
+export interface StagedCommitInfo extends CommitChanges {
   readonly sender: Sender;
   /** The epoch the commit leaves (the group's current epoch when it was staged). */
   readonly fromEpoch: bigint;
   /** The epoch it starts. */
   readonly epoch: bigint;
-  readonly proposals: readonly CommittedProposal[];
-  readonly added: readonly AddedMember[];
-  readonly removed: readonly ChangedMember[];
-  readonly updated: readonly ChangedMember[];
   /** The new GroupContext extensions when a GroupContextExtensions proposal changed them. */
   readonly newExtensions?: readonly Extension[];
   readonly pathIncluded: boolean;
