@@ -3,14 +3,16 @@
  * Scenarios"): join with the Welcome, then follow every epoch's proposals and
  * commit, checking the epoch_authenticator after each step.
  */
-import { expect } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { bytesEqual, toHex } from "../src/codec/bytes.js";
 import { decode } from "../src/codec/tls.js";
 import type { CryptoProvider } from "../src/crypto/cipherSuite.js";
 import { WireFormat } from "../src/messages/enums.js";
 import { mlsMessageCodec } from "../src/messages/mlsMessage.js";
 import { Group } from "../src/group/index.js";
-import { hex } from "./support/vectors.js";
+import { nodeCryptoProvider } from "../src/crypto/node/index.js";
+import { webCryptoProvider } from "../src/crypto/web/index.js";
+import { haveVectors, hex, loadVectors, VectorTally } from "./support/vectors.js";
 
 export interface PassiveClientVector {
   cipher_suite: number;
@@ -70,4 +72,22 @@ export async function runPassiveClient(provider: CryptoProvider, tc: PassiveClie
     group.mergeStagedCommit(r.staged);
     expect(toHex(group.epochAuthenticator), `epoch ${i}`).toBe(epoch.epoch_authenticator);
   }
+}
+
+/** Runs every case of one passive-client vector file with both providers, counting them. */
+export function describePassiveClientVectors(name: string): void {
+  const file = `${name}.json`;
+  describe.skipIf(!haveVectors)(file, () => {
+    const vectors = haveVectors ? loadVectors<PassiveClientVector[]>(name) : [];
+    const tally = new VectorTally(file);
+    afterAll(() => tally.report());
+    for (const provider of [nodeCryptoProvider, webCryptoProvider]) {
+      for (const [i, tc] of vectors.entries()) {
+        it(`${provider.name}: case ${i} (suite ${tc.cipher_suite}, ${tc.epochs.length} epochs)`, async () => {
+          await runPassiveClient(provider, tc);
+          tally.pass();
+        });
+      }
+    }
+  });
 }
