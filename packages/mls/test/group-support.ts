@@ -65,6 +65,7 @@ export function expectInSync(groups: readonly Group[]): void {
   for (const g of rest) {
     expect(g.epoch).toBe(first!.epoch);
     expect(g.epochAuthenticator).toEqual(first!.epochAuthenticator);
+    expect(g.authenticationSecret).toEqual(first!.epochAuthenticator);
     expect(g.exportSecret("test", utf8("ctx"), 32)).toEqual(first!.exportSecret("test", utf8("ctx"), 32));
     expect(g.members.map((m) => m.leafIndex)).toEqual(first!.members.map((m) => m.leafIndex));
   }

@@ -180,6 +180,11 @@ export class Group {
     return this.#state.keys.epochAuthenticator.slice();
   }
 
+  /** The same secret under the name RFC 9750 and earlier drafts use (authentication_secret), for safety numbers. */
+  get authenticationSecret(): Uint8Array {
+    return this.epochAuthenticator;
+  }
+
   /** §8.5: MLS-Exporter(label, context, length). */
   exportSecret(label: string, context: Uint8Array, length: number): Uint8Array {
     requireActive(this.#state);
@@ -219,6 +224,20 @@ export class Group {
 
   proposeRemove(leaf: LeafIndex, options?: ProposalOptions): Promise<SentProposal> {
     return sendProposal(this.#state, this.#config, { proposalType: ProposalType.remove, removed: leaf }, options);
+  }
+
+  /**
+   * draft-ietf-mls-extensions "SelfRemove": asks to leave; another member commits it by reference. Always a
+   * PublicMessage, at most one per epoch (PROPOSAL_SELF_REMOVE_REPEATED); PROPOSAL_UNSUPPORTED_TYPE unless
+   * every member supports SelfRemove.
+   */
+  proposeSelfRemove(options?: Omit<ProposalOptions, "wireFormat">): Promise<SentProposal> {
+    for (const c of this.#state.proposals.values()) {
+      if (c.own && c.proposal.proposalType === ProposalType.selfRemove) {
+        return Promise.reject(new MlsError("PROPOSAL_SELF_REMOVE_REPEATED", "a SelfRemove was already sent in this epoch"));
+      }
+    }
+    return sendProposal(this.#state, this.#config, { proposalType: ProposalType.selfRemove }, { ...options, wireFormat: "public" });
   }
 
   /** A PreSharedKey proposal (§12.1.4); `psk` names an external PSK or a resumption PSK of this group (usage application). */
