@@ -186,8 +186,19 @@ export async function applyProposals(opts: ApplyOptions, list: readonly Committe
     updated.push({ leafIndex, leafNode: old });
   }
 
-  // 3. Removes (§12.1.3).
+  // draft-ietf-mls-extensions "SelfRemove": "processed after Update proposals and before Remove proposals",
+  // removing the leaf of the proposal's sender.
   const removed: ChangedMember[] = [];
+  for (const { proposal: p, sender } of list) {
+    if (p.proposalType !== ProposalType.selfRemove) continue;
+    if (sender.senderType !== SenderType.member) throw new MlsError("PROPOSAL_INVALID_SENDER", "only a member can send a SelfRemove");
+    const old = tree.leafNode(sender.leafIndex);
+    if (old === undefined) throw new MlsError("PROPOSAL_REMOVE_BLANK_LEAF", `SelfRemove from blank leaf ${sender.leafIndex}`);
+    tree.removeLeaf(sender.leafIndex);
+    removed.push({ leafIndex: sender.leafIndex, leafNode: old });
+  }
+
+  // 3. Removes (§12.1.3).
   for (const { proposal: p } of list) {
     if (p.proposalType !== ProposalType.remove) continue;
     const old = tree.leafNode(p.removed);

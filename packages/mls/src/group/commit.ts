@@ -96,6 +96,8 @@ export function selectPendingProposals(state: GroupState, config: GroupConfig, b
     const p = c.proposal;
     if (p.proposalType === ProposalType.update) return senderLeaf(c.sender) !== me;
     if (p.proposalType === ProposalType.remove) return p.removed !== me;
+    // Our own SelfRemove waits for another member to commit it (draft-ietf-mls-extensions "SelfRemove").
+    if (p.proposalType === ProposalType.selfRemove) return senderLeaf(c.sender) !== me;
     if (p.proposalType === ProposalType.psk) return lookup(p.psk) !== undefined;
     return p.proposalType !== ProposalType.externalInit;
   });
@@ -124,6 +126,10 @@ export function selectPendingProposals(state: GroupState, config: GroupConfig, b
     const p = c.proposal;
     if (p.proposalType === ProposalType.remove) {
       if (!removedByValue.has(p.removed) && !removeFor.has(p.removed)) removeFor.set(p.removed, item);
+    } else if (p.proposalType === ProposalType.selfRemove) {
+      // draft-ietf-mls-extensions "SelfRemove": a pending Remove for the same leaf is invalid, so the SelfRemove wins.
+      const leaf = senderLeaf(c.sender)!;
+      if (!removedByValue.has(leaf) && removeFor.get(leaf)?.proposal.proposalType !== ProposalType.selfRemove) removeFor.set(leaf, item);
     } else if (p.proposalType === ProposalType.update) {
       const leaf = senderLeaf(c.sender)!;
       if (!removedByValue.has(leaf)) updateFor.set(leaf, item);

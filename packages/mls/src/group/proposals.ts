@@ -104,12 +104,33 @@ export function checkProposalSync(ctx: ProposalCheckContext, p: Proposal, sender
       return;
     case ProposalType.groupContextExtensions:
       return;
+    case ProposalType.selfRemove:
+      // draft-ietf-mls-extensions "SelfRemove": only a member removes itself (External: N), and only in a
+      // self-remove-capable group, one whose every member lists the type in its capabilities.
+      if (sender.senderType !== SenderType.member) throw new MlsError("PROPOSAL_INVALID_SENDER", "only a member can send a SelfRemove");
+      if (!isSelfRemoveCapable(ctx.tree)) throw new MlsError("PROPOSAL_UNSUPPORTED_TYPE", "SelfRemove needs every member to support it in its capabilities");
+      return;
     default:
       // §12.2: a non-default proposal type must be supported by every member that processes the commit.
       // We implement none, so our own leaf does not list any: the proposal cannot be valid.
       if (!isDefaultProposalType(p.proposalType)) throw new MlsError("PROPOSAL_UNSUPPORTED_TYPE", `proposal type ${p.proposalType} is not supported`);
       return;
   }
+}
+
+/** draft-ietf-mls-extensions "SelfRemove": every member's leaf capabilities list the self_remove proposal type. */
+export function isSelfRemoveCapable(tree: PublicRatchetTree): boolean {
+  for (const m of tree.members()) {
+    if (!m.leafNode.capabilities.proposals.includes(ProposalType.selfRemove)) return false;
+  }
+  return true;
+}
+
+/** The leaf a proposal removes: a Remove's target or a SelfRemove's sender; undefined for other types. */
+export function removedLeafOf(p: Proposal, sender: Sender): LeafIndex | undefined {
+  if (p.proposalType === ProposalType.remove) return p.removed;
+  if (p.proposalType === ProposalType.selfRemove) return senderLeaf(sender);
+  return undefined;
 }
 
 /** The committer: a member at a leaf, or a new member joining by external commit. */
@@ -176,7 +197,7 @@ function validateMemberCommitList(ctx: ProposalListContext, committer: LeafIndex
   const removed = new Set<number>();
   let gce = 0;
   let reinit = 0;
-  for (const { proposal: p, sender } of list) {
+  for (const { proposal: p, sender, ref } of list) {
     let leaf: number | undefined;
     if (p.proposalType === ProposalType.update) {
       leaf = senderLeaf(sender);
@@ -185,6 +206,13 @@ function validateMemberCommitList(ctx: ProposalListContext, committer: LeafIndex
       leaf = p.removed;
       if (leaf === committer) throw new MlsError("PROPOSAL_REMOVE_COMMITTER", "a commit may not remove its committer");
       removed.add(leaf);
+    } else if (p.proposalType === ProposalType.selfRemove) {
+      // draft-ietf-mls-extensions "SelfRemove": "only allowed in a Commit by reference"; it removes its sender,
+      // so a Remove or Update for the same leaf in the same commit is a duplicate.
+      if (ref === undefined) throw new MlsError("PROPOSAL_SELF_REMOVE_BY_VALUE", "a SelfRemove may only be committed by reference");
+      leaf = senderLeaf(sender);
+      if (leaf === committer) throw new MlsError("PROPOSAL_REMOVE_COMMITTER", "a commit may not include its committer's SelfRemove");
+      if (leaf !== undefined) removed.add(leaf);
     } else if (p.proposalType === ProposalType.groupContextExtensions) {
       gce++;
     } else if (p.proposalType === ProposalType.reinit) {

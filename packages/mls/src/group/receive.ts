@@ -127,6 +127,10 @@ export async function receiveMessage(state: GroupState, config: GroupConfig, byt
     case ContentType.application:
       return applicationResult(ac, current);
     case ContentType.proposal:
+      // draft-ietf-mls-extensions "SelfRemove": "these proposals MUST be sent in an MLS PublicMessage".
+      if (ac.content.proposal.proposalType === ProposalType.selfRemove && env.wireFormat !== WireFormat.publicMessage) {
+        throw new MlsError("MESSAGE_WIRE_FORMAT_REJECTED", "a SelfRemove must be sent as a PublicMessage");
+      }
       return receiveProposal(state, config, ac, ac.content.proposal);
     case ContentType.commit:
       return { kind: "commit", staged: await stageCommit(state, config, ac) };
