@@ -33,6 +33,7 @@ import {
   Group,
   lifetimeFrom,
   mlsMessageCodec,
+  ProposalType,
   WireFormat,
   type CipherSuiteId,
   type CryptoProvider,
@@ -55,6 +56,13 @@ export interface ClientOptions {
   /** Upload more KeyPackages when fewer than this many are left on the DS. */
   readonly keyPackageLowWater?: number;
   readonly keyPackageBatch?: number;
+  /**
+   * Key update policy (RFC 9750 §8.2.2 post-compromise security): sync commits an
+   * Update (empty commit with a path) for a group whose last own update is older than this.
+   */
+  readonly keyUpdateIntervalMs?: number;
+  /** Milliseconds since the epoch; injected by tests of the key update schedule. */
+  readonly now?: () => number;
 }
 
 export type ClientEvent =
@@ -86,6 +94,8 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 /** Lifetimes are checked against the wall clock (RFC 9420 §7.2). */
 const GROUP_CONFIG: Partial<GroupConfig> = { clock: () => BigInt(Math.floor(Date.now() / 1000)) };
+/** Our leaves list SelfRemove (draft-ietf-mls-extensions) so our groups are self-remove-capable and `leave` works. */
+const LEAF_CAPABILITIES = { proposals: [ProposalType.selfRemove] };
 const json = (v: unknown): Uint8Array => enc.encode(JSON.stringify(v));
 const unjson = <T>(b: Uint8Array): T => JSON.parse(dec.decode(b)) as T;
 
@@ -93,6 +103,9 @@ const unjson = <T>(b: Uint8Array): T => JSON.parse(dec.decode(b)) as T;
 export function memberIdentity(m: GroupMember): string {
   return m.credential.credentialType === CredentialType.basic ? dec.decode(m.credential.identity) : `x509-leaf-${m.leafIndex}`;
 }
+
+const leafIdentity = (r: { leafIndex: LeafIndex; leafNode: GroupMember["leafNode"] }): string =>
+  memberIdentity({ leafIndex: r.leafIndex, credential: r.leafNode.credential, signatureKey: r.leafNode.signatureKey, leafNode: r.leafNode });
 
 export class Client {
   readonly transport: HttpTransport;
@@ -103,6 +116,12 @@ export class Client {
   #id: IdentityRecord | undefined;
   readonly #groups = new Map<string, Group>();
   #cursor = 0;
+  readonly #keyUpdateMs: number | undefined;
+  readonly #now: () => number;
+  /** Groups we asked to leave: the SelfRemove is re-sent each epoch until a commit removes us. */
+  readonly #leaving = new Set<string>();
+  /** When we last refreshed our leaf in each group (ms), for the key update policy. */
+  readonly #lastUpdate = new Map<string, number>();
   /** How many of our commits the DS refused with EPOCH_MISMATCH (each was caught up and retried). */
   commitConflicts = 0;
   /** Serializes state changes: the queue, commits and sends never interleave. */
@@ -114,6 +133,8 @@ export class Client {
     this.#provider = opts.provider ?? nodeCryptoProvider;
     this.#low = opts.keyPackageLowWater ?? 5;
     this.#batch = opts.keyPackageBatch ?? 10;
+    this.#keyUpdateMs = opts.keyUpdateIntervalMs;
+    this.#now = opts.now ?? Date.now;
   }
 
   /** Opens a client from its store: an empty store gives an unregistered client. */
@@ -126,6 +147,12 @@ export class Client {
     for (const key of await c.#store.keys("group:")) {
       const bytes = await c.#store.get(key);
       if (bytes !== undefined) c.#groups.set(key.slice(6), Group.deserialize(bytes, c.#provider, GROUP_CONFIG));
+    }
+    const leaving = await c.#store.get("leaving");
+    if (leaving !== undefined) for (const gid of unjson<string[]>(leaving)) c.#leaving.add(gid);
+    for (const key of await c.#store.keys("upd:")) {
+      const b = await c.#store.get(key);
+      if (b !== undefined) c.#lastUpdate.set(key.slice(4), unjson<number>(b));
     }
     return c;
   }
@@ -262,6 +289,7 @@ export class Client {
       suite: this.#provider.suite(this.#need().cipherSuite),
       identity: this.#signing(),
       lifetime: lifetimeFrom(now - 3600n, 90n * 24n * 3600n),
+      capabilities: LEAF_CAPABILITIES,
       ...(lastResort ? { lastResort: true } : {}),
     });
     // Private keys are stored before the public half is published: a Welcome can never name a key we lost.
@@ -334,11 +362,18 @@ export class Client {
   /** Creates a one-member group and registers it with the DS. Returns its id (base64url). */
   createGroup(): Promise<string> {
     return this.#exclusive(async () => {
-      const g = await Group.create({ provider: this.#provider, cipherSuite: this.#need().cipherSuite as CipherSuiteId, identity: this.#signing(), config: GROUP_CONFIG });
+      const g = await Group.create({
+        provider: this.#provider,
+        cipherSuite: this.#need().cipherSuite as CipherSuiteId,
+        identity: this.#signing(),
+        capabilities: LEAF_CAPABILITIES,
+        config: GROUP_CONFIG,
+      });
       const groupId = toBase64Url(g.groupId);
       await this.#call<GroupResponse>("createGroup", { json: { groupId } });
       this.#groups.set(groupId, g);
       await this.#saveGroup(groupId, g);
+      await this.#updated(groupId);
       return groupId;
     });
   }
@@ -484,9 +519,106 @@ export class Client {
   /** An empty commit with a path: rotates our leaf keys and the group's epoch secrets (RFC 9420 §12.4). */
   update(groupId: string): Promise<bigint> {
     return this.#exclusive(async () => {
-      await this.#commit(groupId, async (g) => ({ pending: await g.createCommit() }));
+      await this.#commit(groupId, async (g) => this.#withRemoved(await g.createCommit()));
+      await this.#updated(groupId);
       return this.#group(groupId).epoch;
     });
+  }
+
+  /** The bundle of a commit that may cover pending proposals: the DS roster drops every client it removes. */
+  #withRemoved(pending: PendingCommitInfo): { pending: PendingCommitInfo; removed: string[] } {
+    return { pending, removed: pending.removed.map(leafIdentity) };
+  }
+
+  async #updated(groupId: string): Promise<void> {
+    const t = this.#now();
+    this.#lastUpdate.set(groupId, t);
+    await this.#store.put(`upd:${groupId}`, json(t));
+  }
+
+  async #saveLeaving(): Promise<void> {
+    await this.#store.put("leaving", json([...this.#leaving]));
+  }
+
+  /**
+   * Leaves the group with a SelfRemove proposal (draft-ietf-mls-extensions): we cannot commit our own
+   * removal, so another member's client commits it. Until then we stay a member; sync re-sends the
+   * proposal in each new epoch that did not remove us. The removal arrives as a `membership` event
+   * with `selfRemoved: true`.
+   */
+  leave(groupId: string): Promise<void> {
+    return this.#exclusive(async () => {
+      const g = this.#group(groupId);
+      this.#leaving.add(groupId);
+      await this.#saveLeaving();
+      await this.#sendSelfRemove(groupId, g);
+    });
+  }
+
+  async #sendSelfRemove(groupId: string, g: Group): Promise<void> {
+    for (let attempt = 0; attempt < 5 && g.isActive; attempt++) {
+      const sent = await g.proposeSelfRemove();
+      await this.#saveGroup(groupId, g);
+      try {
+        await this.#call<AcceptedResponse>("postMessage", { params: { groupId }, mls: sent.message });
+        return;
+      } catch (e) {
+        if (!isApiError(e, "EPOCH_MISMATCH")) throw e;
+        // A commit we have not seen: our proposal was for a past epoch. Catch up and propose again.
+        await this.#catchUp(groupId, g);
+      }
+    }
+    if (g.isActive) throw new ApiError("EPOCH_MISMATCH", `gave up proposing to leave ${groupId} after 5 conflicts`);
+  }
+
+  /**
+   * The client's policies, run after each sync: re-send our SelfRemove where we are leaving, commit
+   * SelfRemove proposals received from others (draft-ietf-mls-extensions: a member receiving one
+   * includes it in a commit, and must commit before sending), and rotate our leaf when the key update
+   * interval has passed.
+   */
+  async #runPolicies(): Promise<ClientEvent[]> {
+    const events: ClientEvent[] = [];
+    for (const [groupId, g] of this.#groups) {
+      if (!g.isActive) {
+        if (this.#leaving.delete(groupId)) await this.#saveLeaving();
+        continue;
+      }
+      try {
+        if (this.#leaving.has(groupId)) {
+          const proposed = g.pendingProposals.some((p) => p.own && p.proposal.proposalType === ProposalType.selfRemove);
+          if (!proposed) await this.#sendSelfRemove(groupId, g);
+          continue;
+        }
+        const othersLeaving = (x: Group) => x.pendingProposals.some((p) => !p.own && p.proposal.proposalType === ProposalType.selfRemove);
+        let last = this.#lastUpdate.get(groupId);
+        if (last === undefined) {
+          // A group from before the policy was on: its interval starts now.
+          await this.#updated(groupId);
+          last = this.#now();
+        }
+        const due = this.#keyUpdateMs !== undefined && this.#now() - last >= this.#keyUpdateMs;
+        if (!othersLeaving(g) && !due) continue;
+        const me = this.identity;
+        const pending = await this.#commit(groupId, async (x) => (othersLeaving(x) || due ? this.#withRemoved(await x.createCommit()) : undefined));
+        if (pending === undefined) continue;
+        // Every commit we build carries a path (it covers a SelfRemove or is empty), so it refreshes our leaf.
+        await this.#updated(groupId);
+        events.push({
+          type: "membership",
+          groupId,
+          epoch: pending.epoch,
+          by: me,
+          added: pending.added.map((a) => leafIdentity({ leafIndex: a.leafIndex, leafNode: a.keyPackage.leafNode })),
+          removed: pending.removed.map(leafIdentity),
+          updated: [],
+          selfRemoved: false,
+        });
+      } catch (err) {
+        events.push({ type: "error", groupId, entryId: -1, error: err as Error });
+      }
+    }
+    return events;
   }
 
   /** Encrypts and sends an application message. */
@@ -558,6 +690,7 @@ export class Client {
         await this.#call("ackQueue", { json: { upTo: this.#cursor } });
         if (joined) await this.ensureKeyPackages();
       }
+      events.push(...(await this.#runPolicies()));
       return events;
     });
   }
@@ -571,6 +704,7 @@ export class Client {
       this.#groups.set(e.groupId, g);
       touched.add(e.groupId);
       await this.#saveGroup(e.groupId, g);
+      await this.#updated(e.groupId);
       // RFC 9420 §16.8: delete the init key once used (last-resort ones are reused).
       const m = decode(mlsMessageCodec, bytes);
       if (m.wireFormat === WireFormat.welcome) {

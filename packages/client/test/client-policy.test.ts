@@ -1,0 +1,131 @@
+/**
+ * The client's group policies over a real DS+AS: leaving with a SelfRemove
+ * proposal (draft-ietf-mls-extensions) that another member's client commits,
+ * and key updates on a schedule (keyUpdateIntervalMs, injected clock).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { GroupResponse } from "@conclave/api";
+import { Client, MemoryStore, type ClientEvent, type ClientOptions } from "../src/index.js";
+import { startTestServer, type TestServer } from "./server.js";
+
+let s: TestServer;
+let n = 0;
+beforeAll(async () => {
+  s = await startTestServer();
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+const uniq = (name: string) => `${name}${++n}p${Math.floor(Math.random() * 1e6)}`;
+
+async function newClient(user: string, opts: Partial<ClientOptions> = {}): Promise<Client> {
+  const c = await Client.open({ serverUrl: s.url, store: new MemoryStore(), ...opts });
+  await c.register(user, "laptop");
+  return c;
+}
+
+const exporter = (c: Client, g: string) => Buffer.from(c.group(g).exportSecret("test", new Uint8Array(0), 32)).toString("hex");
+const membership = (evs: ClientEvent[]) => evs.filter((e) => e.type === "membership");
+const errors = (evs: ClientEvent[]) => evs.filter((e) => e.type === "error");
+
+async function roster(c: Client, g: string): Promise<string[]> {
+  const r = await c.transport.request<GroupResponse>("getGroup", { params: { groupId: g }, token: await c.token() });
+  return [...r.members].sort();
+}
+
+async function threeInGroup(): Promise<[Client, Client, Client, string]> {
+  const [alice, bob, carol] = await Promise.all(["alice", "bob", "carol"].map((u) => newClient(uniq(u))));
+  const g = await alice!.createGroup();
+  await alice!.addUser(g, bob!.user);
+  await alice!.addUser(g, carol!.user);
+  await bob!.sync();
+  await carol!.sync();
+  return [alice!, bob!, carol!, g];
+}
+
+describe("leave with SelfRemove", () => {
+  it("Carol leaves: Alice's client commits the proposal, the DS roster drops Carol, the rest stay in sync", async () => {
+    const [alice, bob, carol, g] = await threeInGroup();
+    expect(carol.group(g).epoch).toBe(2n);
+    await carol.leave(g);
+    expect(carol.groups).toEqual([g]); // still a member until someone commits
+
+    const aliceSaw = await alice.sync();
+    expect(errors(aliceSaw)).toEqual([]);
+    expect(membership(aliceSaw)).toMatchObject([{ by: alice.identity, removed: [carol.identity], epoch: 3n }]);
+    expect(await roster(alice, g)).toEqual([alice.identity, bob.identity].sort());
+
+    expect(membership(await carol.sync())).toMatchObject([{ selfRemoved: true, removed: [carol.identity] }]);
+    expect(carol.groups).toEqual([]);
+
+    const bobSaw = await bob.sync();
+    expect(membership(bobSaw)).toMatchObject([{ by: alice.identity, removed: [carol.identity] }]);
+    expect(bob.group(g).epoch).toBe(3n);
+    expect(exporter(alice, g)).toBe(exporter(bob, g));
+    await bob.send(g, "after carol left");
+    expect((await alice.sync()).flatMap((e) => (e.type === "message" ? [e.text] : []))).toEqual(["after carol left"]);
+  });
+
+  it("two members syncing at once commit the SelfRemove once: the loser catches up and finds nothing left to commit", async () => {
+    const [alice, bob, carol, g] = await threeInGroup();
+    await carol.leave(g);
+    const [a, b] = await Promise.all([alice.sync(), bob.sync()]);
+    expect(errors([...a, ...b])).toEqual([]);
+    await alice.sync();
+    await bob.sync();
+    expect(alice.group(g).epoch).toBe(3n);
+    expect(bob.group(g).epoch).toBe(3n);
+    expect(exporter(alice, g)).toBe(exporter(bob, g));
+    expect(alice.members(g).sort()).toEqual([alice.identity, bob.identity].sort());
+    await carol.sync();
+    expect(carol.groups).toEqual([]);
+  });
+
+  it("a SelfRemove made stale by another commit is proposed again in the next epoch", async () => {
+    const [alice, bob, carol, g] = await threeInGroup();
+    await carol.leave(g);
+    // Bob has not seen the proposal: his commit ends the epoch without it.
+    expect(await bob.update(g)).toBe(3n);
+    expect(membership(await alice.sync())).toMatchObject([{ by: bob.identity, removed: [] }]);
+    expect(alice.members(g)).toContain(carol.identity);
+    // Carol sees the new epoch still has her and proposes again; Alice commits that one.
+    await carol.sync();
+    expect(membership(await alice.sync())).toMatchObject([{ by: alice.identity, removed: [carol.identity] }]);
+    await carol.sync();
+    expect(carol.groups).toEqual([]);
+    expect(await roster(alice, g)).toEqual([alice.identity, bob.identity].sort());
+  });
+});
+
+describe("key updates on a schedule", () => {
+  it("sync commits an Update once the interval since our last update has passed (injected clock)", async () => {
+    let now = 1_000_000;
+    const alice = await newClient(uniq("alice"), { keyUpdateIntervalMs: 60_000, now: () => now });
+    const bob = await newClient(uniq("bob"));
+    const g = await alice.createGroup();
+    await alice.addUser(g, bob.user);
+    await bob.sync();
+    const leafKey = () => Buffer.from(alice.group(g).members.find((m) => m.leafIndex === alice.group(g).ownLeafIndex)!.leafNode.encryptionKey).toString("hex");
+    const before = leafKey();
+
+    now += 59_999;
+    expect(membership(await alice.sync())).toEqual([]);
+    expect(alice.group(g).epoch).toBe(1n);
+
+    now += 1;
+    expect(membership(await alice.sync())).toMatchObject([{ by: alice.identity, epoch: 2n, removed: [] }]);
+    expect(leafKey()).not.toBe(before);
+    // The interval restarts from that update.
+    now += 30_000;
+    await alice.sync();
+    expect(alice.group(g).epoch).toBe(2n);
+    now += 30_000;
+    await alice.sync();
+    expect(alice.group(g).epoch).toBe(3n);
+
+    await bob.sync();
+    expect(bob.group(g).epoch).toBe(3n);
+    expect(exporter(alice, g)).toBe(exporter(bob, g));
+  });
+});
