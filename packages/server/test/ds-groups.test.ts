@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toBase64Url, type AcceptedResponse, type ClaimKeyPackagesResponse, type GroupInfoResponse, type GroupResponse, type HandshakesResponse } from "@conclave/api";
-import { bytesEqual } from "@conclave/mls";
+import { bytesEqual, ContentType, encode, leafIndex, mlsMessageCodec, ProposalOrRefType, ProposalType, SenderType, WireFormat } from "@conclave/mls";
 import { ENGINES } from "./support/engines.js";
 import { errorCode, registerDevice, startServer, type Device, type RunningServer } from "./support/server.js";
 import { applicationMessage, commitMessage, externalCommitMessage, groupInfoFor, keyPackageOf, NO_RATE_LIMITS, proposalMessage, queueOf, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
@@ -191,6 +191,39 @@ describe.each(ENGINES)("DS groups, ordering and fan-out [$name]", (engine) => {
       for (const m of [a!, b!]) expect((await queueOf(s, m)).filter((e) => e.kind === "handshake").map((e) => bytesEqual(unb64(e.message), ext))).toEqual([true]);
       const again = await post(x!, g, externalCommitMessage(g, 2n));
       expect([again.status, errorCode(again)]).toEqual([400, "INVALID_ROSTER_CHANGE"]);
+    });
+
+    it("RFC 9750 §6.6: lets a roster member that lost its state resync by an external commit removing its old leaf; it stays on the roster once", async () => {
+      const [a, b] = await Promise.all(["a", "b"].map((v) => registerDevice(s, `g7${v}-${engine.name}`, "d")));
+      const g = gid();
+      await s.request("POST", "/v1/groups", { token: a!.token, json: { groupId: toBase64Url(g) } });
+      const refs = await claimRefs(a!, [b!]);
+      expect((await bundle(a!, g, { commit: toBase64Url(commitMessage(g, 0n)), welcome: toBase64Url(welcomeFor(refs)), groupInfo: toBase64Url(groupInfoFor(g, 1n)) })).status).toBe(202);
+      const resync = (epoch: bigint, removes: number[]) =>
+        encode(mlsMessageCodec, {
+          wireFormat: WireFormat.publicMessage,
+          publicMessage: {
+            content: {
+              groupId: g,
+              epoch,
+              sender: { senderType: SenderType.newMemberCommit },
+              authenticatedData: new Uint8Array(0),
+              contentType: ContentType.commit,
+              commit: { proposals: removes.map((l) => ({ type: ProposalOrRefType.proposal, proposal: { proposalType: ProposalType.remove, removed: leafIndex(l) } })) },
+            },
+            auth: { signature: new Uint8Array(64), confirmationTag: new Uint8Array(32) },
+          },
+        });
+      // Without a Remove (or with two) it is not a resync.
+      for (const removes of [[], [1, 0]]) {
+        const bad = await bundle(b!, g, { commit: toBase64Url(resync(1n, removes)), groupInfo: toBase64Url(groupInfoFor(g, 2n)) });
+        expect([bad.status, errorCode(bad)]).toEqual([400, "INVALID_ROSTER_CHANGE"]);
+      }
+      const ok = await bundle(b!, g, { commit: toBase64Url(resync(1n, [1])), groupInfo: toBase64Url(groupInfoFor(g, 2n)) });
+      expect(ok.status, JSON.stringify(ok.body)).toBe(202);
+      const roster = (await group(a!, g)).members;
+      expect(roster.sort()).toEqual([a!, b!].map((d) => `${d.user}@example.com#d`).sort());
+      expect((await queueOf(s, a!)).filter((e) => e.kind === "handshake").length).toBe(1);
     });
 
     it("lets exactly one of N concurrent commits for the same epoch win", async () => {

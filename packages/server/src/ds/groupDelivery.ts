@@ -15,7 +15,7 @@ import type { Clock } from "../crypto.js";
 import type { GroupRecord, NewQueueEntry } from "../storage/dsStore.js";
 import type { ClientId, Store, StoreTx } from "../storage/store.js";
 import { EpochMismatchError } from "./errors.js";
-import { readFramingHeader, readGroupInfo, readWelcome, type FramingHeader } from "./mlsHeader.js";
+import { externalCommitRemovedLeaves, readFramingHeader, readGroupInfo, readWelcome, type FramingHeader } from "./mlsHeader.js";
 import type { Notifier } from "./notifier.js";
 
 export interface GroupDeliveryOptions {
@@ -156,7 +156,13 @@ export class GroupDelivery {
       if (b.header.epoch !== BigInt(g.epoch)) throw new EpochMismatchError(g.epoch, b.header.epoch);
       const members = await tx.groups.members(groupId);
       const memberSet = new Set(members);
-      if (external && memberSet.has(client.id)) throw new ApiError("INVALID_ROSTER_CHANGE", "an external commit from a client already in the roster");
+      // RFC 9750 §6.6, RFC 9420 §12.4.3.2: a client on the roster that lost its state rejoins by external
+      // commit, removing its old leaf (resync). It stays on the roster; the members check that the removed
+      // leaf carries the joiner's identity (EXTERNAL_COMMIT_RESYNC_IDENTITY).
+      const resync = external && memberSet.has(client.id);
+      if (resync && externalCommitRemovedLeaves(b.commit).length !== 1) {
+        throw new ApiError("INVALID_ROSTER_CHANGE", "an external commit from a client already in the roster must remove exactly its old leaf (resync)");
+      }
 
       const removed: ClientId[] = [];
       for (const identity of b.removed) {
@@ -181,7 +187,7 @@ export class GroupDelivery {
         if (!added.includes(owner)) added.push(owner);
       }
 
-      if (external) added.push(client.id);
+      if (external && !resync) added.push(client.id);
       const epoch = g.epoch;
       if (!(await tx.groups.advanceEpoch(groupId, epoch))) throw new EpochMismatchError(epoch + 1, b.header.epoch);
       await tx.groups.appendHandshake({ groupId, epoch, contentType: ContentType.commit, senderClientId: client.id, message: b.commit, createdAt: now });

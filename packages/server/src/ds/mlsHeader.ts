@@ -5,7 +5,7 @@
  * and the GroupContext of a GroupInfo. Anything else is rejected.
  */
 import { ApiError } from "@conclave/api";
-import { decode, mlsMessageCodec, WireFormat, type GroupInfo, type KeyPackage, type Welcome } from "@conclave/mls";
+import { ContentType, decode, mlsMessageCodec, ProposalOrRefType, ProposalType, WireFormat, type GroupInfo, type KeyPackage, type Welcome } from "@conclave/mls";
 
 export interface FramingHeader {
   readonly wireFormat: typeof WireFormat.publicMessage | typeof WireFormat.privateMessage;
@@ -29,6 +29,22 @@ export function readFramingHeader(bytes: Uint8Array): FramingHeader {
     return { wireFormat: m.wireFormat, groupId: p.groupId, epoch: p.epoch, contentType: p.contentType, senderType: 1 };
   }
   throw new ApiError("UNEXPECTED_WIRE_FORMAT", `expected a PublicMessage or PrivateMessage, got wire format ${m.wireFormat}`);
+}
+
+/**
+ * RFC 9420 §12.4.3.2: the leaves an external commit (a PublicMessage) removes by value. A non-empty
+ * answer marks a resync: a client that lost its state rejoins and removes its old leaf.
+ */
+export function externalCommitRemovedLeaves(bytes: Uint8Array): number[] {
+  const m = decode(mlsMessageCodec, bytes);
+  if (m.wireFormat !== WireFormat.publicMessage) return [];
+  const c = m.publicMessage.content;
+  if (c.contentType !== ContentType.commit) return [];
+  const out: number[] = [];
+  for (const por of c.commit.proposals) {
+    if (por.type === ProposalOrRefType.proposal && por.proposal.proposalType === ProposalType.remove) out.push(por.proposal.removed);
+  }
+  return out;
 }
 
 export function readWelcome(bytes: Uint8Array): Welcome {
