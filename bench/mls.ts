@@ -23,6 +23,11 @@
  * Handshakes are PrivateMessages in both (each library's default); no ratchet_tree
  * or external_pub in the GroupInfo.
  *
+ * Known issue (node v20.20.2): long full runs have twice deadlocked at N=10000 (0% CPU, main
+ * thread in futex wait): KeyObject.export({format:"jwk"}) (crypto/node/keyEncoding.ts
+ * okpRawPublicKey) allocates, the GC runs the destructor of a generateKeyPairSync job
+ * (crypto/node/dh.ts) that takes the same key mutex. Seen with gdb; a provider fix is pending.
+ *
  * ts-mls 1.6.4 API used (read from node_modules/ts-mls/dist/src/*.d.ts); states are immutable values:
  *   getCiphersuiteImpl(getCiphersuiteFromName(name)) -> CiphersuiteImpl (default provider)
  *   generateKeyPackage(credential, defaultCapabilities(), defaultLifetime, [], cs) -> { publicPackage, privatePackage }
