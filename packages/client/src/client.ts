@@ -17,6 +17,7 @@ import {
   type ChallengeResponse,
   type ClaimKeyPackagesResponse,
   type CreateAccountResponse,
+  type GroupInfoResponse,
   type GroupResponse,
   type HandshakesResponse,
   type KeyPackageCountsResponse,
@@ -30,10 +31,12 @@ import {
   createKeyPackage,
   CredentialType,
   decode,
+  ExtensionType,
   Group,
   lifetimeFrom,
   mlsMessageCodec,
   ProposalType,
+  PublicRatchetTree,
   WireFormat,
   type CipherSuiteId,
   type CryptoProvider,
@@ -453,6 +456,8 @@ export class Client {
     g.mergeStagedCommit(s);
     const after = new Map(g.isActive ? g.members.map((m) => [m.leafIndex as number, memberIdentity(m)]) : []);
     const added = s.added.map((x) => after.get(x.leafIndex as number) ?? `leaf ${x.leafIndex}`);
+    // An external commit adds its sender (a new member, or an old one resyncing: RFC 9420 §12.4.3.2).
+    if (s.externalJoiner !== undefined) added.push(leafIdentity(s.externalJoiner));
     return { type: "membership", groupId, epoch: s.epoch, by, added, removed, updated, selfRemoved: s.selfRemoved };
   }
 
@@ -619,6 +624,53 @@ export class Client {
       }
     }
     return events;
+  }
+
+  /**
+   * Recovery after local state loss (RFC 9750 §6.6): rejoins `groupId` by external commit from the
+   * GroupInfo the DS keeps, removing the leaf our lost state occupied (resync, RFC 9420 §12.4.3.2).
+   * Messages of the epochs we lost stay unreadable. Returns the new epoch.
+   */
+  recover(groupId: string): Promise<bigint> {
+    return this.#exclusive(async () => {
+      const signing = this.#signing();
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const info = await this.#call<GroupInfoResponse>("groupInfo", { params: { groupId } });
+        const giBytes = fromBase64Url(info.groupInfo);
+        const m = decode(mlsMessageCodec, giBytes);
+        if (m.wireFormat !== WireFormat.groupInfo) throw new ApiError("UNEXPECTED_WIRE_FORMAT", "the DS returned no GroupInfo");
+        const given = info.ratchetTree === null ? undefined : fromBase64Url(info.ratchetTree);
+        const treeBytes = m.groupInfo.extensions.find((e) => e.extensionType === ExtensionType.ratchetTree)?.extensionData ?? given;
+        // Our old leaf is the one with our signature key: the identity survived, only the group state was lost.
+        const old = treeBytes === undefined ? undefined : PublicRatchetTree.decode(this.#provider.suite(m.groupInfo.groupContext.cipherSuite), treeBytes).findLeafBySignatureKey(signing.signaturePublicKey);
+        const { group, commit, groupInfo } = await Group.joinExternal(giBytes, {
+          provider: this.#provider,
+          identity: signing,
+          capabilities: LEAF_CAPABILITIES,
+          ...(given === undefined ? {} : { ratchetTree: given }),
+          ...(old === undefined ? {} : { removeLeaf: old }),
+          config: GROUP_CONFIG,
+        });
+        try {
+          await this.#call<AcceptedResponse>("postCommit", {
+            params: { groupId },
+            json: { commit: toBase64Url(commit), groupInfo: toBase64Url(groupInfo), ratchetTree: toBase64Url(group.ratchetTree()) },
+          });
+        } catch (e) {
+          // Another commit came first: the GroupInfo is stale, fetch the new one.
+          if (isApiError(e, "EPOCH_MISMATCH")) {
+            this.commitConflicts++;
+            continue;
+          }
+          throw e;
+        }
+        this.#groups.set(groupId, group);
+        await this.#saveGroup(groupId, group);
+        await this.#updated(groupId);
+        return group.epoch;
+      }
+      throw new ApiError("EPOCH_MISMATCH", `gave up rejoining ${groupId} after 5 conflicts`);
+    });
   }
 
   /** Encrypts and sends an application message. */

@@ -129,3 +129,39 @@ describe("key updates on a schedule", () => {
     expect(exporter(alice, g)).toBe(exporter(bob, g));
   });
 });
+
+describe("recovery after local state loss (RFC 9750 §6.6)", () => {
+  it("a client whose store lost the group rejoins by external commit, replacing its old leaf; the DS roster keeps it once", async () => {
+    const alice = await newClient(uniq("alice"));
+    const store = new MemoryStore();
+    const bob = await Client.open({ serverUrl: s.url, store });
+    await bob.register(uniq("bob"), "laptop");
+    const g = await alice.createGroup();
+    await alice.addUser(g, bob.user);
+    await bob.sync();
+    await alice.send(g, "before the loss");
+    await bob.sync();
+    const oldLeaf = bob.group(g).ownLeafIndex;
+
+    // The group's state is gone from Bob's store; his identity and queue cursor survive.
+    await store.delete(`group:${g}`);
+    const bob2 = await Client.open({ serverUrl: s.url, store });
+    expect(bob2.groups).toEqual([]);
+    expect(await bob2.recover(g)).toBe(2n);
+    // The old leaf was removed in the same commit, so the rejoin takes that (leftmost blank) leaf again.
+    expect(bob2.group(g).ownLeafIndex).toBe(oldLeaf);
+    expect(bob2.members(g).sort()).toEqual([alice.identity, bob2.identity].sort());
+
+    const aliceSaw = await alice.sync();
+    expect(errors(aliceSaw)).toEqual([]);
+    expect(membership(aliceSaw)).toMatchObject([{ by: "external", removed: [bob2.identity], added: [bob2.identity] }]);
+    expect(alice.members(g).sort()).toEqual([alice.identity, bob2.identity].sort());
+    expect(exporter(alice, g)).toBe(exporter(bob2, g));
+    expect(await roster(alice, g)).toEqual([alice.identity, bob2.identity].sort());
+
+    await alice.send(g, "after the resync");
+    await bob2.send(g, "back again");
+    expect((await bob2.sync()).flatMap((e) => (e.type === "message" ? [e.text] : []))).toEqual(["after the resync"]);
+    expect((await alice.sync()).flatMap((e) => (e.type === "message" ? [e.text] : []))).toEqual(["back again"]);
+  });
+});
