@@ -4,7 +4,9 @@
  * and key updates on a schedule (keyUpdateIntervalMs, injected clock).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { GroupResponse } from "@conclave/api";
+import { fromBase64Url, isApiError, toBase64Url, type GroupInfoResponse, type GroupResponse } from "@conclave/api";
+import { CredentialType, Group, ProposalType } from "@conclave/mls";
+import { nodeCryptoProvider } from "@conclave/mls/node";
 import { Client, MemoryStore, type ClientEvent, type ClientOptions } from "../src/index.js";
 import { startTestServer, type TestServer } from "./server.js";
 
@@ -163,5 +165,36 @@ describe("recovery after local state loss (RFC 9750 §6.6)", () => {
     await bob2.send(g, "back again");
     expect((await bob2.sync()).flatMap((e) => (e.type === "message" ? [e.text] : []))).toEqual(["after the resync"]);
     expect((await alice.sync()).flatMap((e) => (e.type === "message" ? [e.text] : []))).toEqual(["back again"]);
+  });
+});
+
+describe("resync is only for one's own leaf", () => {
+  it("the DS refuses an external commit by a roster member that removes another member's leaf", async () => {
+    const alice = await newClient(uniq("alice"));
+    const store = new MemoryStore();
+    const bob = await Client.open({ serverUrl: s.url, store });
+    await bob.register(uniq("bob"), "laptop");
+    const g = await alice.createGroup();
+    await alice.addUser(g, bob.user);
+    await bob.sync();
+    const id = JSON.parse(new TextDecoder().decode((await store.get("identity"))!)) as { signaturePublicKey: string; signaturePrivateKey: string };
+    const info = await bob.transport.request<GroupInfoResponse>("groupInfo", { params: { groupId: g }, token: await bob.token() });
+    // Bob, on the roster, sends a "resync" that removes Alice's leaf instead of his own.
+    const { commit, groupInfo } = await Group.joinExternal(fromBase64Url(info.groupInfo), {
+      provider: nodeCryptoProvider,
+      identity: {
+        credential: { credentialType: CredentialType.basic, identity: new TextEncoder().encode(bob.identity) },
+        signaturePrivateKey: fromBase64Url(id.signaturePrivateKey),
+        signaturePublicKey: fromBase64Url(id.signaturePublicKey),
+      },
+      removeLeaf: alice.group(g).ownLeafIndex,
+      capabilities: { proposals: [ProposalType.selfRemove] },
+      ...(info.ratchetTree === null ? {} : { ratchetTree: fromBase64Url(info.ratchetTree) }),
+      // A malicious client skips its own library's resync check; the DS must not rely on it.
+      config: { sameIdentity: () => true },
+    });
+    const r = bob.transport.request("postCommit", { params: { groupId: g }, token: await bob.token(), json: { commit: toBase64Url(commit), groupInfo: toBase64Url(groupInfo) } });
+    await expect(r).rejects.toSatisfy((e) => isApiError(e, "INVALID_ROSTER_CHANGE"));
+    expect(await roster(alice, g)).toEqual([alice.identity, bob.identity].sort());
   });
 });

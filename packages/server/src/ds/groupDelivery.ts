@@ -15,7 +15,7 @@ import type { Clock } from "../crypto.js";
 import type { GroupRecord, NewQueueEntry } from "../storage/dsStore.js";
 import type { ClientId, Store, StoreTx } from "../storage/store.js";
 import { EpochMismatchError } from "./errors.js";
-import { externalCommitRemovedLeaves, readFramingHeader, readGroupInfo, readWelcome, type FramingHeader } from "./mlsHeader.js";
+import { externalCommitRemovedLeaves, leafSignatureKey, readFramingHeader, readGroupInfo, readWelcome, type FramingHeader } from "./mlsHeader.js";
 import type { Notifier } from "./notifier.js";
 
 export interface GroupDeliveryOptions {
@@ -160,8 +160,14 @@ export class GroupDelivery {
       // commit, removing its old leaf (resync). It stays on the roster; the members check that the removed
       // leaf carries the joiner's identity (EXTERNAL_COMMIT_RESYNC_IDENTITY).
       const resync = external && memberSet.has(client.id);
-      if (resync && externalCommitRemovedLeaves(b.commit).length !== 1) {
-        throw new ApiError("INVALID_ROSTER_CHANGE", "an external commit from a client already in the roster must remove exactly its old leaf (resync)");
+      if (resync) {
+        const leaves = externalCommitRemovedLeaves(b.commit);
+        if (leaves.length !== 1) throw new ApiError("INVALID_ROSTER_CHANGE", "an external commit from a client already in the roster must remove exactly its old leaf (resync)");
+        // When the DS holds the current tree, the removed leaf must be the sender's own (its registered signature key).
+        const key = leafSignatureKey(g.groupInfo, g.ratchetTree, BigInt(g.epoch), leaves[0]!);
+        if (key === null || (key !== undefined && !bytesEqual(key, client.signatureKey))) {
+          throw new ApiError("INVALID_ROSTER_CHANGE", "a resync may only remove the committer's own old leaf");
+        }
       }
 
       const removed: ClientId[] = [];

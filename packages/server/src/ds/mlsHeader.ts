@@ -5,7 +5,7 @@
  * and the GroupContext of a GroupInfo. Anything else is rejected.
  */
 import { ApiError } from "@conclave/api";
-import { ContentType, decode, mlsMessageCodec, ProposalOrRefType, ProposalType, WireFormat, type GroupInfo, type KeyPackage, type Welcome } from "@conclave/mls";
+import { ContentType, decode, ExtensionType, mlsMessageCodec, NodeType, ProposalOrRefType, ProposalType, ratchetTreeCodec, WireFormat, type GroupInfo, type KeyPackage, type Welcome } from "@conclave/mls";
 
 export interface FramingHeader {
   readonly wireFormat: typeof WireFormat.publicMessage | typeof WireFormat.privateMessage;
@@ -45,6 +45,26 @@ export function externalCommitRemovedLeaves(bytes: Uint8Array): number[] {
     if (por.type === ProposalOrRefType.proposal && por.proposal.proposalType === ProposalType.remove) out.push(por.proposal.removed);
   }
   return out;
+}
+
+/**
+ * The signature key at `leaf` in the group's current tree, read from the kept GroupInfo's ratchet_tree
+ * extension or the kept ratchet tree when they are for `epoch`; undefined when the DS cannot know it.
+ */
+export function leafSignatureKey(groupInfo: Uint8Array | null, ratchetTree: Uint8Array | null, epoch: bigint, leaf: number): Uint8Array | null | undefined {
+  if (groupInfo === null) return undefined;
+  const gi = readGroupInfo(groupInfo);
+  if (gi.groupContext.epoch !== epoch) return undefined;
+  const treeBytes = gi.extensions.find((e) => e.extensionType === ExtensionType.ratchetTree)?.extensionData ?? ratchetTree;
+  if (treeBytes === null) return undefined;
+  let node;
+  try {
+    node = decode(ratchetTreeCodec, treeBytes)[2 * leaf];
+  } catch {
+    return undefined; // a tree the committer uploaded that does not decode tells nothing
+  }
+  // null: the DS knows the tree and the leaf is blank or not a leaf.
+  return node?.nodeType === NodeType.leaf ? node.leafNode.signatureKey : null;
 }
 
 export function readWelcome(bytes: Uint8Array): Welcome {
