@@ -64,6 +64,8 @@ export interface ClientOptions {
    * Update (empty commit with a path) for a group whose last own update is older than this.
    */
   readonly keyUpdateIntervalMs?: number;
+  /** Also commit an Update after this many application messages (sent or received) in a group since our last update. */
+  readonly keyUpdateAfterMessages?: number;
   /** Milliseconds since the epoch; injected by tests of the key update schedule. */
   readonly now?: () => number;
 }
@@ -120,6 +122,9 @@ export class Client {
   readonly #groups = new Map<string, Group>();
   #cursor = 0;
   readonly #keyUpdateMs: number | undefined;
+  readonly #keyUpdateMsgs: number | undefined;
+  /** Application messages per group since our last update (in memory: a restart starts the count again). */
+  readonly #messagesSinceUpdate = new Map<string, number>();
   readonly #now: () => number;
   /** Groups we asked to leave: the SelfRemove is re-sent each epoch until a commit removes us. */
   readonly #leaving = new Set<string>();
@@ -137,6 +142,7 @@ export class Client {
     this.#low = opts.keyPackageLowWater ?? 5;
     this.#batch = opts.keyPackageBatch ?? 10;
     this.#keyUpdateMs = opts.keyUpdateIntervalMs;
+    this.#keyUpdateMsgs = opts.keyUpdateAfterMessages;
     this.#now = opts.now ?? Date.now;
   }
 
@@ -538,7 +544,12 @@ export class Client {
   async #updated(groupId: string): Promise<void> {
     const t = this.#now();
     this.#lastUpdate.set(groupId, t);
+    this.#messagesSinceUpdate.delete(groupId);
     await this.#store.put(`upd:${groupId}`, json(t));
+  }
+
+  #countMessage(groupId: string): void {
+    this.#messagesSinceUpdate.set(groupId, (this.#messagesSinceUpdate.get(groupId) ?? 0) + 1);
   }
 
   async #saveLeaving(): Promise<void> {
@@ -602,7 +613,9 @@ export class Client {
           await this.#updated(groupId);
           last = this.#now();
         }
-        const due = this.#keyUpdateMs !== undefined && this.#now() - last >= this.#keyUpdateMs;
+        const due =
+          (this.#keyUpdateMs !== undefined && this.#now() - last >= this.#keyUpdateMs) ||
+          (this.#keyUpdateMsgs !== undefined && (this.#messagesSinceUpdate.get(groupId) ?? 0) >= this.#keyUpdateMsgs);
         if (!othersLeaving(g) && !due) continue;
         const me = this.identity;
         const pending = await this.#commit(groupId, async (x) => (othersLeaving(x) || due ? this.#withRemoved(await x.createCommit()) : undefined));
@@ -679,6 +692,7 @@ export class Client {
       const g = this.#group(groupId);
       const data = typeof message === "string" ? enc.encode(message) : message;
       const ct = await g.encryptApplicationMessage(data);
+      this.#countMessage(groupId);
       // The ratchet advanced: persist before the ciphertext leaves, so a restart never reuses a key.
       await this.#saveGroup(groupId, g);
       try {
@@ -777,6 +791,7 @@ export class Client {
     }
     const r = await g.processMessage(bytes);
     if (r.kind !== "application") return undefined;
+    this.#countMessage(e.groupId);
     const sender = g.member(r.sender);
     return { type: "message", groupId: e.groupId, sender: sender !== undefined ? memberIdentity(sender) : `leaf ${r.sender}`, epoch: r.epoch, data: r.data, text: dec.decode(r.data) };
   }

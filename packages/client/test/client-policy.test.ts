@@ -132,6 +132,26 @@ describe("key updates on a schedule", () => {
   });
 });
 
+describe("key updates after N messages", () => {
+  it("sync commits an Update once N application messages were sent or received since our last update", async () => {
+    const alice = await newClient(uniq("alice"), { keyUpdateAfterMessages: 3 });
+    const bob = await newClient(uniq("bob"));
+    const g = await alice.createGroup();
+    await alice.addUser(g, bob.user);
+    await bob.sync();
+    await alice.send(g, "one");
+    await bob.send(g, "two");
+    await alice.sync(); // two messages so far: no update
+    expect(alice.group(g).epoch).toBe(1n);
+    await alice.send(g, "three");
+    expect(membership(await alice.sync())).toMatchObject([{ by: alice.identity, epoch: 2n }]);
+    await alice.sync(); // the count restarted
+    expect(alice.group(g).epoch).toBe(2n);
+    await bob.sync();
+    expect(exporter(alice, g)).toBe(exporter(bob, g));
+  });
+});
+
 describe("recovery after local state loss (RFC 9750 §6.6)", () => {
   it("a client whose store lost the group rejoins by external commit, replacing its old leaf; the DS roster keeps it once", async () => {
     const alice = await newClient(uniq("alice"));
