@@ -105,6 +105,23 @@ describe("SelfRemove", () => {
     expectInSync([alice!, carol!]);
   });
 
+  it("receivers refuse a commit with a SelfRemove and a Remove of the same leaf, or the committer's own SelfRemove", async () => {
+    const [alice, bob, carol] = await threeMembers();
+    const sr = await bob!.proposeSelfRemove();
+    const rm = await carol!.proposeRemove(leafIndex(1));
+    for (const g of [alice!, carol!]) await g.processMessage(sr.message);
+    await alice!.processMessage(rm.message);
+    const both = await forge(provider, alice!, {
+      contentType: ContentType.commit,
+      commit: { proposals: [{ type: 2, reference: sr.ref }, { type: 2, reference: rm.ref }] },
+    });
+    await expectCode(carol!.processMessage(both.message), "PROPOSAL_DUPLICATE_UPDATE_OR_REMOVE");
+    // Bob commits his own SelfRemove: he cannot remove himself by his own commit.
+    await bob!.processMessage(rm.message).catch(() => undefined);
+    const own = await forge(provider, bob!, { contentType: ContentType.commit, commit: { proposals: [{ type: 2, reference: sr.ref }] } });
+    await expectCode(alice!.processMessage(own.message), "PROPOSAL_REMOVE_COMMITTER");
+  });
+
   it("a received SelfRemove must be committed before sending application data", async () => {
     const [alice, bob] = await threeMembers();
     const sr = await bob!.proposeSelfRemove();
