@@ -565,9 +565,11 @@ export class Client {
   leave(groupId: string): Promise<void> {
     return this.#exclusive(async () => {
       const g = this.#group(groupId);
+      // Checked first: in a group that is not self-remove-capable, leave fails now (PROPOSAL_UNSUPPORTED_TYPE)
+      // instead of sync retrying forever.
+      await this.#sendSelfRemove(groupId, g);
       this.#leaving.add(groupId);
       await this.#saveLeaving();
-      await this.#sendSelfRemove(groupId, g);
     });
   }
 
