@@ -52,14 +52,7 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
     hpkeGenerateKeyPair: () => settle(() => kem.generateKeyPair()),
     hpkePublicKey: (sk) => settle(() => kem.publicKey(sk)),
     sign: (sk, message) => settle(() => sig.sign(sk, message)),
-    // On the threadpool: Promise.all over a tree's leaf signatures uses every core.
-    verify(pk, message, signature) {
-      try {
-        return sig.verifyAsync(pk, message, signature);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    },
+    verify: (pk, message, signature) => settle(() => sig.verify(pk, message, signature)),
     signatureGenerateKeyPair: () => settle(() => sig.generateKeyPair()),
     signaturePublicKey: (sk) => settle(() => sig.publicKey(sk)),
   };

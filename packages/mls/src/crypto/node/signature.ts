@@ -19,70 +19,9 @@ export interface NodeSignature {
   sign(privateKey: Uint8Array, message: Uint8Array): Uint8Array;
   /** False for a bad (or malformed) signature; MlsError CRYPTO_INVALID_KEY for a malformed public key. */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
-  /**
-   * verify with the same answers, but a batch asked for together runs on
-   * libuv's threadpool (see verifySoon). The key is parsed at once, so
-   * CRYPTO_INVALID_KEY is still thrown synchronously.
-   */
-  verifyAsync(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   generateKeyPair(): KeyPair;
   publicKey(privateKey: Uint8Array): Uint8Array;
 }
-
-type VerifyKeyInput = { key: KeyObject; dsaEncoding: "der" };
-
-interface VerifyJob {
-  readonly hash: string | null;
-  readonly key: KeyObject | VerifyKeyInput;
-  readonly message: Uint8Array;
-  readonly signature: Uint8Array;
-  readonly resolve: (ok: boolean) => void;
-}
-
-/**
- * Verifications asked for in the same burst (before the microtask queue
- * drains: Promise.all over a tree's leaves, RFC 9420 §7.9.2) go to libuv's
- * threadpool, one async crypto.verify each, so a batch uses every core and
- * leaves the event loop free. A lone verification (one message) runs inline:
- * the threadpool round trip would add ~30 µs to it. Node copies the inputs
- * when it queues an async job. Any OpenSSL error means a signature that does
- * not verify, as in the synchronous path.
- */
-let queued: VerifyJob[] = [];
-
-function flushVerifications(): void {
-  const jobs = queued;
-  queued = [];
-  if (jobs.length === 1) {
-    const j = jobs[0]!;
-    j.resolve(verifyNow(j.hash, j.message, j.key, j.signature));
-    return;
-  }
-  for (const j of jobs) {
-    try {
-      nodeVerify(j.hash, j.message, j.key, j.signature, (err, ok) => j.resolve(err === null && ok));
-    } catch {
-      j.resolve(false);
-    }
-  }
-}
-
-function verifyNow(hash: string | null, message: Uint8Array, key: KeyObject | VerifyKeyInput, signature: Uint8Array): boolean {
-  try {
-    return nodeVerify(hash, message, key, signature);
-  } catch {
-    return false;
-  }
-}
-
-function verifySoon(hash: string | null, message: Uint8Array, key: KeyObject | VerifyKeyInput, signature: Uint8Array): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (queued.length === 0) queueMicrotask(flushVerifications);
-    queued.push({ hash, key, message, signature, resolve });
-  });
-}
-
-const FALSE: Promise<boolean> = Promise.resolve(false);
 
 function invalidKey(what: string, cause?: unknown): MlsError {
   return new MlsError("CRYPTO_INVALID_KEY", what, cause === undefined ? undefined : { cause });
@@ -96,22 +35,18 @@ function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: num
     return privateKeys.get(sk, (raw) => okpPrivateKeyObject(crv, raw, keyLength));
   };
   const publicKey = (sk: Uint8Array): Uint8Array => okpRawPublicKey(privateKey(sk));
-  const parsePublic = (pk: Uint8Array): KeyObject => {
-    // A 32/57-byte string that is not a curve point parses here and fails in verify (false), as RFC 8032 §5.1.7 reads.
-    if (pk.length !== keyLength) throw invalidKey(`${crv} public key must be ${keyLength} bytes`);
-    return publicKeys.get(pk, (raw) => okpPublicKeyObject(crv, raw));
-  };
   return {
     sign: (sk, message) => asBytes(nodeSign(null, message, privateKey(sk))),
     verify(pk, message, signature) {
-      const key = parsePublic(pk);
+      // A 32/57-byte string that is not a curve point parses here and fails in verify (false), as RFC 8032 §5.1.7 reads.
+      if (pk.length !== keyLength) throw invalidKey(`${crv} public key must be ${keyLength} bytes`);
+      const key = publicKeys.get(pk, (raw) => okpPublicKeyObject(crv, raw));
       if (signature.length !== signatureLength) return false;
-      return verifyNow(null, message, key, signature);
-    },
-    verifyAsync(pk, message, signature) {
-      const key = parsePublic(pk);
-      if (signature.length !== signatureLength) return FALSE;
-      return verifySoon(null, message, key, signature);
+      try {
+        return nodeVerify(null, message, key, signature);
+      } catch {
+        return false;
+      }
     },
     generateKeyPair() {
       // RFC 8032 §5.1.5: the private key is 32 (57) random bytes.
@@ -153,10 +88,6 @@ function ecdsa(crv: NistCurve, hash: "sha256" | "sha384" | "sha512"): NodeSignat
       } catch {
         return false;
       }
-    },
-    verifyAsync(pk, message, signature) {
-      const key = publicKeys.get(pk, parsePublic);
-      return verifySoon(hash, message, { key, dsaEncoding: "der" }, signature);
     },
     generateKeyPair() {
       const e = createECDH(c.openssl);
