@@ -25,13 +25,13 @@ import { interimTranscriptHash } from "../schedule/transcriptHash.js";
 import { PublicRatchetTree } from "../tree/ratchetTree.js";
 import { createUpdatePath } from "../tree/treeKem.js";
 import type { LeafIndex } from "../tree/treeMath.js";
-import { validateRatchetTree } from "../tree/treeValidation.js";
 import { decodeGroupInfo, requireGroupInfoSignature } from "../welcome/groupInfoSignature.js";
 import { applyOptionsFor, applyProposals } from "./applyProposals.js";
 import { createGroupInfoMessage } from "./commit.js";
 import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.js";
 import type { GroupConfig } from "./groupConfig.js";
 import { newEpochState, type GroupState } from "./groupState.js";
+import { validateJoinedTree } from "./join.js";
 import { defaultCapabilities, type SigningIdentity } from "./keyPackage.js";
 import { checkResync, takeBlankLeaf } from "./processCommit.js";
 import { validateProposalList, type CommittedProposal } from "./proposals.js";
@@ -75,16 +75,7 @@ export async function createExternalCommit(groupInfoMessage: Uint8Array, opts: E
   const signerKey = tree.hasLeaf(gi.signer) ? tree.leafNode(gi.signer)?.signatureKey : undefined;
   if (signerKey === undefined) throw new MlsError("GROUP_INFO_INVALID_SIGNATURE", `no signature key for GroupInfo signer ${gi.signer}`);
   await requireGroupInfoSignature(suite, signerKey, decoded);
-  const validator = config.validateCredential;
-  await validateRatchetTree(tree, {
-    groupId: gc.groupId,
-    treeHash: gc.treeHash,
-    groupContextExtensions: gc.extensions,
-    ...(config.maxLifetime === undefined ? {} : { maxLifetime: config.maxLifetime }),
-    ...(validator === undefined
-      ? {}
-      : { validateCredential: (c, k, leafIndex) => Promise.resolve(validator(c, k, { kind: "tree", groupId: gc.groupId, leafIndex })).catch(() => false) }),
-  });
+  await validateJoinedTree(tree, gc, config);
   const externalPub = readExtension(gi.extensions, ExtensionType.externalPub, externalPubCodec);
   if (externalPub === undefined) throw new MlsError("EXTERNAL_COMMIT_NO_EXTERNAL_PUB", "the GroupInfo has no external_pub: the group does not accept external commits");
 

@@ -10,6 +10,7 @@ import type { CipherSuite, CryptoProvider } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { ExtensionType, WireFormat } from "../messages/enums.js";
 import { findExtension } from "../messages/extension.js";
+import type { GroupContext } from "../messages/groupContext.js";
 import type { GroupInfo } from "../messages/groupInfo.js";
 import { leafNodeCodec } from "../messages/leafNode.js";
 import { mlsMessageCodec } from "../messages/mlsMessage.js";
@@ -42,6 +43,24 @@ export interface JoinInput {
 }
 
 /** Decodes an MLSMessage that must be a Welcome. */
+/**
+ * RFC 9420 §12.4.3.1: a joiner (by Welcome or external commit) validates the whole tree against
+ * the GroupContext it was given, with the application's credential check (a rejection or a
+ * throwing validator both fail the leaf).
+ */
+export async function validateJoinedTree(tree: PublicRatchetTree, gc: GroupContext, config: GroupConfig): Promise<void> {
+  const validator = config.validateCredential;
+  await validateRatchetTree(tree, {
+    groupId: gc.groupId,
+    treeHash: gc.treeHash,
+    groupContextExtensions: gc.extensions,
+    ...(config.maxLifetime === undefined ? {} : { maxLifetime: config.maxLifetime }),
+    ...(validator === undefined
+      ? {}
+      : { validateCredential: (c, k, leafIndex) => Promise.resolve(validator(c, k, { kind: "tree", groupId: gc.groupId, leafIndex })).catch(() => false) }),
+  });
+}
+
 export function decodeWelcomeMessage(bytes: Uint8Array): Welcome {
   const m = decode(mlsMessageCodec, bytes);
   if (m.wireFormat !== WireFormat.welcome) throw new MlsError("WELCOME_INVALID", `expected a Welcome, got wire format ${m.wireFormat}`);
@@ -105,16 +124,7 @@ export async function joinFromWelcome(welcomeBytes: Uint8Array, input: JoinInput
   zeroize(joined.pskSecret);
 
   try {
-    const validator = config.validateCredential;
-    await validateRatchetTree(tree, {
-      groupId: gc.groupId,
-      treeHash: gc.treeHash,
-      groupContextExtensions: gc.extensions,
-      ...(config.maxLifetime === undefined ? {} : { maxLifetime: config.maxLifetime }),
-      ...(validator === undefined
-        ? {}
-        : { validateCredential: (c, k, leafIndex) => Promise.resolve(validator(c, k, { kind: "tree", groupId: gc.groupId, leafIndex })).catch(() => false) }),
-    });
+    await validateJoinedTree(tree, gc, config);
     const me = findOwnLeaf(tree, kp);
     const privateKeys = new PrivateTreeKeys(me, { privateKey: kp.encryptionPrivateKey.slice(), publicKey: kp.keyPackage.leafNode.encryptionKey });
     if (groupSecrets.pathSecret !== undefined) {
