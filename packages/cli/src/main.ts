@@ -3,7 +3,7 @@
  *
  *   conclave serve [--db FILE] [--host H] [--port P] [--domain D]
  *   conclave demo [--server URL]
- *   conclave register <user> <device> --server URL [--account-secret S]
+ *   conclave register <user> <device> --server URL [--account-secret=S]
  *   conclave group create | list
  *   conclave group add <groupId> <user>
  *   conclave group remove <groupId> <user|identity>
@@ -29,7 +29,7 @@ const USAGE = `usage: conclave <command> [options]
 commands:
   serve [--db FILE] [--host H] [--port P] [--domain D]   run the DS+AS on SQLite
   demo [--server URL]                                     RFC 9750 §3 walk-through
-  register <user> <device> --server URL [--account-secret S]
+  register <user> <device> --server URL [--account-secret=S]
   group create | group list
   group add <groupId> <user>
   group remove <groupId> <user|identity>
@@ -113,7 +113,7 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         const { client } = await openClient(home, o.server);
         const r = await client.register(user!, device!, o["account-secret"] !== undefined ? { accountSecret: o["account-secret"] } : {});
         out.log(`registered ${client.identity}`);
-        if (o["account-secret"] === undefined) out.log(`account secret (keep it to register more devices): ${r.accountSecret}`);
+        if (o["account-secret"] === undefined) out.log(`account secret (keep it to register more devices, as --account-secret=<secret>): ${r.accountSecret}`);
         return 0;
       }
       case "group": {

@@ -50,7 +50,7 @@ describe("conclave client commands", () => {
       `${g} alice@cmd.example#laptop: hello`,
     ]);
     // A second device of bob, brought in by his phone.
-    await ok("bob-laptop", "register", "bob", "laptop", "--server", server.url, "--account-secret", secret);
+    await ok("bob-laptop", "register", "bob", "laptop", "--server", server.url, `--account-secret=${secret}`); // "=" form: a base64url secret may start with "-"
     expect(await ok("bob-phone", "devices", "add")).toEqual([`${g}: added bob@cmd.example#laptop`]);
     expect((await ok("bob-laptop", "listen", "--once"))[0]).toMatch(/joined at epoch 3/);
     expect(await ok("alice", "group", "remove", g!, "carol")).toEqual([`removed carol@cmd.example#pc (epoch 4)`]);
