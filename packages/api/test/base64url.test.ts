@@ -1,17 +1,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { fromBase64Url, toBase64Url } from "../src/base64url.js";
-import { ApiError } from "../src/errors.js";
+import { codeOf } from "./support/errors.js";
 
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ApiError);
-    return (e as ApiError).code;
-  }
-  return undefined;
-}
 
 describe("base64url (RFC 4648 §5, unpadded)", () => {
   it("matches RFC 4648 §10 test vectors (URL alphabet, padding removed)", () => {

@@ -6,17 +6,8 @@ import {
   parseClientIdentity,
   parseReferenceIdentifier,
 } from "../src/identity.js";
-import { ApiError } from "../src/errors.js";
+import { codeOf } from "./support/errors.js";
 
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ApiError);
-    return (e as ApiError).code;
-  }
-  return undefined;
-}
 
 describe("identities", () => {
   it("formats and parses user@domain#device", () => {

@@ -17,6 +17,7 @@ import { validateRatchetTree, type TreeValidationOptions } from "../src/tree/tre
 import type { LeafIndex, NodeIndex } from "../src/tree/treeMath.js";
 import { haveVectors, hex, loadVectors, VectorTally } from "./support/vectors.js";
 import { recomputedTreeHash, referenceResolution } from "./support/trees.js";
+import { codeOf } from "./support/errors.js";
 
 interface TreeValidationVector {
   cipher_suite: number;
@@ -29,15 +30,6 @@ interface TreeValidationVector {
 const providers: CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
 const vectors = haveVectors ? loadVectors<TreeValidationVector[]>("tree-validation") : [];
 
-async function codeOf(p: Promise<unknown>): Promise<MlsErrorCode | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlsError);
-    return (e as MlsError).code;
-  }
-  return undefined;
-}
 
 describe.skipIf(!haveVectors).each(providers.map((p) => [p.name, p] as const))("tree-validation.json (RFC 9420 §4.1.1, §7.8, §7.9.2, §12.4.3.1) with the %s provider", (name, provider) => {
   const tally = new VectorTally(`tree-validation.json [${name}]`);

@@ -26,6 +26,7 @@ import { commonAncestor, leafIndex, type LeafIndex, type NodeIndex } from "../sr
 import { validateRatchetTree } from "../src/tree/treeValidation.js";
 import { haveVectors, hex, loadVectors, VectorTally } from "./support/vectors.js";
 import { recomputedTreeHash } from "./support/trees.js";
+import { codeOf } from "./support/errors.js";
 
 interface TreeKemVector {
   cipher_suite: number;
@@ -40,15 +41,6 @@ interface TreeKemVector {
 const providers: CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
 const vectors = haveVectors ? loadVectors<TreeKemVector[]>("treekem") : [];
 
-async function codeOf(p: Promise<unknown>): Promise<MlsErrorCode | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlsError);
-    return (e as MlsError).code;
-  }
-  return undefined;
-}
 
 /**
  * Both providers check every vector value. Creating a fresh UpdatePath and
