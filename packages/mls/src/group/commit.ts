@@ -28,9 +28,9 @@ import type { LeafIndex } from "../tree/treeMath.js";
 import { signGroupInfo } from "../welcome/groupInfoSignature.js";
 import { createWelcome, welcomeRecipient } from "../welcome/welcome.js";
 import { applyOptionsFor, applyProposals, credentialTypes, type AddedMember, type ChangedMember, type CommitChanges } from "./applyProposals.js";
-import { nextInterimTranscriptHash, runCommitSchedule, type CommitScheduleOutput } from "./commitSchedule.js";
+import { epochStateAfterCommit, runCommitSchedule, type CommitScheduleOutput } from "./commitSchedule.js";
 import { sameSignatureKey, type GroupConfig, type HandshakeWireFormat } from "./groupConfig.js";
-import { newEpochState, ownLeaf, privateMessageContext, publicMessageContext, requireCanSend, type GroupState } from "./groupState.js";
+import { ownLeaf, privateMessageContext, publicMessageContext, requireCanSend, type GroupState } from "./groupState.js";
 import { groupPskLookup, resolvePsks } from "./psk.js";
 import { pskIdBytes, senderLeaf, validateProposalList, type CommittedProposal } from "./proposals.js";
 import type { LeafNodeChanges } from "./send.js";
@@ -316,20 +316,10 @@ export async function createCommit(
       welcome = encode(mlsMessageCodec, { wireFormat: WireFormat.welcome, welcome: w });
     }
     zeroize(pskSecret);
-    const next = newEpochState(
-      {
-        suite,
-        groupContext: out.groupContext,
-        groupContextBytes: out.groupContextBytes,
-        tree,
-        privateKeys,
-        signaturePrivateKey: state.signaturePrivateKey,
-        secrets: out.secrets,
-        interimTranscriptHash: nextInterimTranscriptHash(suite, out),
-        confirmationTag: out.confirmationTag,
-        previous: state,
-        ...(applied.reinit === undefined ? {} : { reinit: applied.reinit }),
-      },
+    const next = epochStateAfterCommit(
+      suite,
+      out,
+      { tree, privateKeys, signaturePrivateKey: state.signaturePrivateKey, previous: state, ...(applied.reinit === undefined ? {} : { reinit: applied.reinit }) },
       config,
     );
     stateBuilt = true;

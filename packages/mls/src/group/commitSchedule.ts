@@ -9,6 +9,8 @@ import { confirmedTranscriptHashInputOf, type EncodedAuthenticatedContent } from
 import { groupContextCodec, type GroupContext } from "../messages/groupContext.js";
 import { confirmationTag, deriveEpochSecrets, type EpochSecrets } from "../schedule/keySchedule.js";
 import { confirmedTranscriptHash, interimTranscriptHash } from "../schedule/transcriptHash.js";
+import type { GroupConfig } from "./groupConfig.js";
+import { newEpochState, type GroupState, type NewEpochInput } from "./groupState.js";
 
 export interface CommitScheduleInput {
   readonly suite: CipherSuite;
@@ -50,4 +52,25 @@ export function runCommitSchedule(input: CommitScheduleInput): CommitScheduleOut
 /** interim_transcript_hash_[n] from the new epoch's confirmed transcript hash and confirmation tag (§8.2). */
 export function nextInterimTranscriptHash(suite: CipherSuite, out: CommitScheduleOutput): Uint8Array {
   return interimTranscriptHash(suite, out.groupContext.confirmedTranscriptHash, out.confirmationTag);
+}
+
+/** The state of the epoch a commit starts, from the schedule's output: the same on the committer's and the receiver's side. */
+export function epochStateAfterCommit(
+  suite: CipherSuite,
+  out: CommitScheduleOutput,
+  member: Pick<NewEpochInput, "tree" | "privateKeys" | "signaturePrivateKey" | "previous" | "reinit">,
+  config: GroupConfig,
+): GroupState {
+  return newEpochState(
+    {
+      ...member,
+      suite,
+      groupContext: out.groupContext,
+      groupContextBytes: out.groupContextBytes,
+      secrets: out.secrets,
+      interimTranscriptHash: nextInterimTranscriptHash(suite, out),
+      confirmationTag: out.confirmationTag,
+    },
+    config,
+  );
 }

@@ -28,9 +28,9 @@ import type { LeafIndex } from "../tree/treeMath.js";
 import { decodeGroupInfo, requireGroupInfoSignature } from "../welcome/groupInfoSignature.js";
 import { applyOptionsFor, applyProposals } from "./applyProposals.js";
 import { createGroupInfoMessage } from "./commit.js";
-import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.js";
+import { epochStateAfterCommit, runCommitSchedule } from "./commitSchedule.js";
 import type { GroupConfig } from "./groupConfig.js";
-import { newEpochState, type GroupState } from "./groupState.js";
+import type { GroupState } from "./groupState.js";
 import { validateJoinedTree } from "./join.js";
 import { defaultCapabilities, type SigningIdentity } from "./keyPackage.js";
 import { checkResync, takeBlankLeaf } from "./processCommit.js";
@@ -131,20 +131,7 @@ export async function createExternalCommit(groupInfoMessage: Uint8Array, opts: E
     zeroize(pskSecret);
     // §6.2: a new_member_commit PublicMessage carries no membership tag.
     const message = protectPublicMessage(createFramingContext(suite, decoded.groupContext), withConfirmationTag(signed, out.confirmationTag));
-    const state = newEpochState(
-      {
-        suite,
-        groupContext: out.groupContext,
-        groupContextBytes: out.groupContextBytes,
-        tree: newTree,
-        privateKeys: created.privateKeys,
-        signaturePrivateKey: identity.signaturePrivateKey,
-        secrets: out.secrets,
-        interimTranscriptHash: nextInterimTranscriptHash(suite, out),
-        confirmationTag: out.confirmationTag,
-      },
-      config,
-    );
+    const state = epochStateAfterCommit(suite, out, { tree: newTree, privateKeys: created.privateKeys, signaturePrivateKey: identity.signaturePrivateKey }, config);
     return { state, commit: message, groupInfo: await createGroupInfoMessage(state) };
   } finally {
     zeroize(initSecret);

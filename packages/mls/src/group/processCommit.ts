@@ -21,9 +21,9 @@ import type { LeafNode } from "../messages/leafNode.js";
 import type { Credential } from "../messages/credential.js";
 import { deriveExternalKeyPair, externalInitSecretReceive } from "../schedule/keySchedule.js";
 import { applyOptionsFor, applyProposals, credentialTypes, type AddedMember, type AppliedProposals, type ChangedMember, type CommitChanges } from "./applyProposals.js";
-import { nextInterimTranscriptHash, runCommitSchedule } from "./commitSchedule.js";
+import { epochStateAfterCommit, runCommitSchedule } from "./commitSchedule.js";
 import type { GroupConfig } from "./groupConfig.js";
-import { newEpochState, ownLeaf, refKey, type GroupState } from "./groupState.js";
+import { ownLeaf, refKey, type GroupState } from "./groupState.js";
 import { groupPskLookup, resolvePsks } from "./psk.js";
 import { identicalCredentials } from "./resumption.js";
 import { requirePathIfNeeded, validateProposalList, type CommittedProposal, type Committer } from "./proposals.js";
@@ -286,20 +286,10 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
     keys.destroy();
     throw new MlsError("MESSAGE_INVALID_CONFIRMATION_TAG", "the commit's confirmation tag does not match the epoch it derives");
   }
-  const next = newEpochState(
-    {
-      suite,
-      groupContext: out.groupContext,
-      groupContextBytes: out.groupContextBytes,
-      tree,
-      privateKeys: keys,
-      signaturePrivateKey: state.signaturePrivateKey,
-      secrets: out.secrets,
-      interimTranscriptHash: nextInterimTranscriptHash(suite, out),
-      confirmationTag: out.confirmationTag,
-      previous: state,
-      ...(applied.reinit === undefined ? {} : { reinit: applied.reinit }),
-    },
+  const next = epochStateAfterCommit(
+    suite,
+    out,
+    { tree, privateKeys: keys, signaturePrivateKey: state.signaturePrivateKey, previous: state, ...(applied.reinit === undefined ? {} : { reinit: applied.reinit }) },
     config,
   );
   return new StagedCommit({ ...base, selfRemoved: false }, { base: state, next });
