@@ -6,7 +6,7 @@
  * Every failure to use a peer's key (wrong length, point not on the curve,
  * all-zero X25519/X448 output) is MlsError CRYPTO_INVALID_KEY.
  */
-import { createECDH, diffieHellman, generateKeyPairSync, randomFillSync } from "node:crypto";
+import { createECDH, diffieHellman, randomFillSync } from "node:crypto";
 import type { ECDH, KeyObject } from "node:crypto";
 import type { KemAlgorithm } from "../cipherSuite.js";
 import { MlsError } from "../../errors.js";
@@ -62,8 +62,12 @@ function okpGroup(crv: "X25519" | "X448", n: number): DhGroup {
     nsk: n,
     bitmask: undefined,
     ephemeral() {
-      const kp = crv === "X25519" ? generateKeyPairSync("x25519") : generateKeyPairSync("x448");
-      return { publicKey: okpRawPublicKey(kp.publicKey), dh: (peer) => agree(kp.privateKey, peer) };
+      // Random bytes imported, not generateKeyPairSync: exporting a key from a
+      // generated pair can deadlock Node 20 (the export holds the key's mutex
+      // while allocating; a GC that frees the finished keygen job waits on the
+      // same mutex). It is also cheaper (test/node-keygen-deadlock.test.ts).
+      const sk = okpPrivateKeyObject(crv, randomFillSync(new Uint8Array(n)), n);
+      return { publicKey: okpRawPublicKey(sk), dh: (peer) => agree(sk, peer) };
     },
     dh: (sk, pk) => agree(privateKey(sk), pk),
     publicKey: (sk) => okpRawPublicKey(privateKey(sk)),
