@@ -107,3 +107,16 @@ function atomicWrite(path: string, data: Uint8Array): void {
   writeFileSync(tmp, data, { mode: 0o600 });
   renameSync(tmp, path);
 }
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A JSON record of a store (the client keeps its small records as JSON). */
+export async function getJson<T>(store: ClientStore, key: string): Promise<T | undefined> {
+  const b = await store.get(key);
+  return b === undefined ? undefined : (JSON.parse(dec.decode(b)) as T);
+}
+
+export async function putJson(store: ClientStore, key: string, value: unknown): Promise<void> {
+  await store.put(key, enc.encode(JSON.stringify(value)));
+}

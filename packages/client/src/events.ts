@@ -1,0 +1,44 @@
+/**
+ * What a Client reports to its application: received messages, joins,
+ * membership changes and errors, with members named by their credential.
+ */
+import { CredentialType, type GroupMember, type LeafIndex, type PendingCommitInfo } from "@conclave/mls";
+
+export type ClientEvent =
+  | { readonly type: "message"; readonly groupId: string; readonly sender: string; readonly epoch: bigint; readonly data: Uint8Array; readonly text: string }
+  | { readonly type: "joined"; readonly groupId: string; readonly epoch: bigint; readonly members: string[] }
+  | { readonly type: "membership"; readonly groupId: string; readonly epoch: bigint; readonly by: string; readonly added: string[]; readonly removed: string[]; readonly updated: string[]; readonly selfRemoved: boolean }
+  | { readonly type: "error"; readonly groupId: string; readonly entryId: number; readonly error: Error };
+
+const dec = new TextDecoder();
+
+/** The client identity ("user@domain#device") named by a member's basic credential. */
+export function memberIdentity(m: GroupMember): string {
+  return m.credential.credentialType === CredentialType.basic ? dec.decode(m.credential.identity) : `x509-leaf-${m.leafIndex}`;
+}
+
+/** memberIdentity of a leaf given by index and LeafNode (added, removed or external-joiner leaves). */
+export const leafIdentity = (r: { leafIndex: LeafIndex; leafNode: GroupMember["leafNode"] }): string =>
+  memberIdentity({ leafIndex: r.leafIndex, credential: r.leafNode.credential, signatureKey: r.leafNode.signatureKey, leafNode: r.leafNode });
+
+/** The membership event of a commit we made ourselves (the DS does not echo it back to us). */
+export function ownCommitEvent(groupId: string, by: string, pending: PendingCommitInfo): ClientEvent {
+  return {
+    type: "membership",
+    groupId,
+    epoch: pending.epoch,
+    by,
+    added: pending.added.map((a) => leafIdentity({ leafIndex: a.leafIndex, leafNode: a.keyPackage.leafNode })),
+    removed: pending.removed.map(leafIdentity),
+    updated: [],
+    selfRemoved: false,
+  };
+}
+
+/** A short decimal rendering of an epoch authenticator (RFC 9420 §8.7) for comparing out of band: six groups of five digits. */
+export function safetyNumber(authenticator: Uint8Array): string {
+  const a = authenticator;
+  const groups: string[] = [];
+  for (let i = 0; i + 4 <= Math.min(a.length, 24); i += 4) groups.push(String(((a[i]! << 24) | (a[i + 1]! << 16) | (a[i + 2]! << 8) | a[i + 3]!) >>> 0).padStart(10, "0").slice(-5));
+  return groups.join(" ");
+}

@@ -1,0 +1,62 @@
+/**
+ * The groups this device holds, kept in memory and written through to the
+ * store (one record per group: the serialized Group, pending commit included).
+ */
+import { ApiError } from "@conclave/api";
+import { Group, ProposalType, type CryptoProvider, type GroupConfig } from "@conclave/mls";
+import type { ClientStore } from "./store.js";
+
+/** Lifetimes are checked against the wall clock (RFC 9420 §7.2). */
+export const GROUP_CONFIG: Partial<GroupConfig> = { clock: () => BigInt(Math.floor(Date.now() / 1000)) };
+/** Our leaves list SelfRemove (draft-ietf-mls-extensions) so our groups are self-remove-capable and `leave` works. */
+export const LEAF_CAPABILITIES = { proposals: [ProposalType.selfRemove] };
+
+const PREFIX = "group:";
+
+export class GroupBook {
+  readonly #groups = new Map<string, Group>();
+
+  constructor(
+    private readonly store: ClientStore,
+    private readonly provider: CryptoProvider,
+  ) {}
+
+  async load(): Promise<void> {
+    for (const key of await this.store.keys(PREFIX)) {
+      const bytes = await this.store.get(key);
+      if (bytes !== undefined) this.#groups.set(key.slice(PREFIX.length), Group.deserialize(bytes, this.provider, GROUP_CONFIG));
+    }
+  }
+
+  /** Ids of the groups this device is an active member of. */
+  get active(): string[] {
+    return [...this.#groups].filter(([, g]) => g.isActive).map(([k]) => k);
+  }
+
+  entries(): IterableIterator<[string, Group]> {
+    return this.#groups.entries();
+  }
+
+  /** The group, whether or not we are still a member. */
+  find(groupId: string): Group | undefined {
+    return this.#groups.get(groupId);
+  }
+
+  /** A group we are an active member of: GROUP_NOT_FOUND / NOT_GROUP_MEMBER otherwise. */
+  get(groupId: string): Group {
+    const g = this.#groups.get(groupId);
+    if (g === undefined) throw new ApiError("GROUP_NOT_FOUND", `not a member of group ${groupId}`);
+    if (!g.isActive) throw new ApiError("NOT_GROUP_MEMBER", `no longer a member of group ${groupId}`);
+    return g;
+  }
+
+  /** Adds or replaces a group and persists it. */
+  async set(groupId: string, g: Group): Promise<void> {
+    this.#groups.set(groupId, g);
+    await this.save(groupId, g);
+  }
+
+  async save(groupId: string, g: Group): Promise<void> {
+    await this.store.put(`${PREFIX}${groupId}`, g.serialize());
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Changing a group under the DS's strong commit ordering (RFC 9750 §5.2): the
+ * DS accepts a handshake only for the group's current epoch and answers 409
+ * (EPOCH_MISMATCH) otherwise. Every send here goes through one retry loop:
+ * on 409, apply the missed handshakes from the DS log, then rebuild the
+ * message in the new epoch and send again.
+ */
+import { ApiError, fromBase64Url, isApiError, toBase64Url, type AcceptedResponse, type HandshakesResponse } from "@conclave/api";
+import { ContentType, type Group, type PendingCommitInfo } from "@conclave/mls";
+import type { ClientContext } from "./context.js";
+import { leafIdentity, memberIdentity, type ClientEvent } from "./events.js";
+
+/** How many 409s in a row we absorb before giving up on one operation. */
+export const MAX_CONFLICTS = 5;
+
+/** Runs `attempt` until the DS stops answering EPOCH_MISMATCH; `onConflict` catches up in between. */
+export async function retryOnEpochMismatch<T>(what: string, attempt: () => Promise<T>, onConflict: () => Promise<void>): Promise<T> {
+  for (let i = 0; i < MAX_CONFLICTS; i++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (!isApiError(e, "EPOCH_MISMATCH")) throw e;
+      await onConflict();
+    }
+  }
+  throw new ApiError("EPOCH_MISMATCH", `gave up ${what} after ${MAX_CONFLICTS} conflicts`);
+}
+
+/** A commit to send: the bundle, and the clients the DS roster drops with it. */
+export interface CommitPlan {
+  readonly pending: PendingCommitInfo;
+  readonly removed?: string[];
+}
+
+/** The plan of a commit that may cover pending proposals: the DS roster drops every client it removes. */
+export function withRemoved(pending: PendingCommitInfo): CommitPlan {
+  return { pending, removed: pending.removed.map(leafIdentity) };
+}
+
+export class GroupCommits {
+  /** How many of our commits the DS refused with EPOCH_MISMATCH (each was caught up and retried). */
+  conflicts = 0;
+
+  constructor(private readonly ctx: ClientContext) {}
+
+  /**
+   * Sends one commit built by `build` (undefined: nothing to commit). On
+   * EPOCH_MISMATCH the pending commit is dropped, missed handshakes are
+   * applied, and the commit is rebuilt against the new epoch.
+   */
+  async commit(groupId: string, build: (g: Group) => Promise<CommitPlan | undefined>): Promise<PendingCommitInfo | undefined> {
+    const g = this.ctx.groups.get(groupId);
+    return retryOnEpochMismatch(
+      `committing to ${groupId}`,
+      async () => {
+        const plan = await build(g);
+        if (plan === undefined) return undefined;
+        const { pending, removed } = plan;
+        try {
+          await this.ctx.session.call<AcceptedResponse>("postCommit", {
+            params: { groupId },
+            json: {
+              commit: toBase64Url(pending.commit),
+              ...(pending.welcome !== undefined ? { welcome: toBase64Url(pending.welcome) } : {}),
+              groupInfo: toBase64Url(pending.groupInfo),
+              ratchetTree: toBase64Url(pending.ratchetTree),
+              ...(removed !== undefined && removed.length > 0 ? { removed } : {}),
+            },
+          });
+        } catch (e) {
+          // The reply was lost (not a refusal): the DS may have accepted the commit.
+          // Its handshake log tells: if our commit is the one that left this epoch, merge it.
+          if (!(isApiError(e, "SERVICE_UNAVAILABLE") && (await this.#commitWasAccepted(groupId, g.epoch, pending.commit)))) {
+            g.clearPendingCommit();
+            throw e;
+          }
+        }
+        g.mergePendingCommit();
+        await this.ctx.groups.save(groupId, g);
+        return pending;
+      },
+      async () => {
+        this.conflicts++;
+        await this.catchUp(groupId, g);
+        if (!g.isActive) throw new ApiError("NOT_GROUP_MEMBER", `removed from ${groupId} while committing`);
+      },
+    );
+  }
+
+  /**
+   * Sends a message made by `make` in the group's current epoch (an application
+   * message or a proposal); the state is persisted before the message leaves, so
+   * a restart never reuses a ratchet key. `make` returns undefined when there is
+   * nothing left to send after catching up.
+   */
+  async post(groupId: string, g: Group, make: () => Promise<Uint8Array | undefined>): Promise<void> {
+    await retryOnEpochMismatch(
+      `sending to ${groupId}`,
+      async () => {
+        const message = await make();
+        if (message === undefined) return;
+        await this.ctx.groups.save(groupId, g);
+        await this.ctx.session.call<AcceptedResponse>("postMessage", { params: { groupId }, mls: message });
+      },
+      // A commit we have not seen: catch up, and `make` builds the message again in the new epoch.
+      async () => void (await this.catchUp(groupId, g)),
+    );
+  }
+
+  /** True when the DS log shows `commit` as the commit that ended `epoch`; throws the original outage when the DS stays unreachable. */
+  async #commitWasAccepted(groupId: string, epoch: bigint, commit: Uint8Array): Promise<boolean> {
+    const log = await this.ctx.session.call<HandshakesResponse>("handshakes", { params: { groupId }, query: { sinceEpoch: Number(epoch) } });
+    const ours = toBase64Url(commit);
+    return log.messages.some((h) => BigInt(h.epoch) === epoch && h.contentType === ContentType.commit && h.message === ours);
+  }
+
+  /** Applies the DS handshake log from our epoch on (RFC 9750 §5.2: the DS orders commits). */
+  async catchUp(groupId: string, g: Group): Promise<ClientEvent[]> {
+    const events: ClientEvent[] = [];
+    const log = await this.ctx.session.call<HandshakesResponse>("handshakes", { params: { groupId }, query: { sinceEpoch: Number(g.epoch) } });
+    for (const h of log.messages) {
+      if (BigInt(h.epoch) !== g.epoch || !g.isActive) continue;
+      const ev = await this.processHandshake(groupId, g, fromBase64Url(h.message));
+      if (ev !== undefined) events.push(ev);
+    }
+    await this.ctx.groups.save(groupId, g);
+    return events;
+  }
+
+  /** Processes a proposal or commit of the group; a commit is merged and reported as a membership event. */
+  async processHandshake(groupId: string, g: Group, bytes: Uint8Array): Promise<ClientEvent | undefined> {
+    const r = await g.processMessage(bytes);
+    if (r.kind !== "commit") return undefined;
+    const s = r.staged;
+    const before = new Map(g.members.map((m) => [m.leafIndex as number, memberIdentity(m)]));
+    const by = s.sender.senderType === 1 ? (before.get(s.sender.leafIndex as number) ?? "?") : "external";
+    const removed = s.removed.map((x) => before.get(x.leafIndex as number) ?? `leaf ${x.leafIndex}`);
+    const updated = s.updated.map((x) => before.get(x.leafIndex as number) ?? `leaf ${x.leafIndex}`);
+    g.mergeStagedCommit(s);
+    const after = new Map(g.isActive ? g.members.map((m) => [m.leafIndex as number, memberIdentity(m)]) : []);
+    const added = s.added.map((x) => after.get(x.leafIndex as number) ?? `leaf ${x.leafIndex}`);
+    // An external commit adds its sender (a new member, or an old one resyncing: RFC 9420 §12.4.3.2).
+    if (s.externalJoiner !== undefined) added.push(leafIdentity(s.externalJoiner));
+    return { type: "membership", groupId, epoch: s.epoch, by, added, removed, updated, selfRemoved: s.selfRemoved };
+  }
+}
