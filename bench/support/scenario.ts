@@ -43,7 +43,7 @@ export interface ScenarioHooks<G> {
   /** Leaf 0's path cost in the current tree (optional: only one implementation needs to provide it). */
   pathCost?(g: G): PathCost;
   /** Wraps a timed phase (used for CPU profiling). */
-  phase?(name: "join" | "commitFull" | "processFull" | "commitSparse" | "processSparse", run: () => Promise<void>): Promise<void>;
+  phase?(name: "add" | "join" | "commitFull" | "processFull" | "commitSparse" | "processSparse", run: () => Promise<void>): Promise<void>;
   log?(line: string): void;
   /** Path commits per tree shape (default: 8 up to 128 members, 4 up to 1024, 2 beyond). */
   commitIterations?: number;
@@ -84,15 +84,17 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   let a: G | undefined;
   let welcome: Uint8Array = new Uint8Array(0);
   let ratchetTree: Uint8Array = new Uint8Array(0);
-  for (let i = 0; i < addIters; i++) {
-    const g = await impl.create();
-    addTimes.push(
-      await timed(async () => {
-        ({ welcome, ratchetTree } = await impl.add(g, kps));
-      }),
-    );
-    a = g;
-  }
+  await phase("add", async () => {
+    for (let i = 0; i < addIters; i++) {
+      const g = await impl.create();
+      addTimes.push(
+        await timed(async () => {
+          ({ welcome, ratchetTree } = await impl.add(g, kps));
+        }),
+      );
+      a = g;
+    }
+  });
   if (a === undefined) throw new Error("no group");
   const creator = a;
   log(`${impl.name} N=${n}: add ${median(addTimes).toFixed(1)} ms`);

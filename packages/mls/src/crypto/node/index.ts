@@ -2,8 +2,9 @@
  * The node:crypto provider: the fast path for servers, the CLI and tests.
  * Only this directory of packages/mls may import `node:` modules.
  *
- * Everything runs synchronously on OpenSSL; the asynchronous methods of the
- * interface just return settled promises.
+ * Everything runs synchronously on OpenSSL, so most asynchronous methods of
+ * the interface return settled promises; signature verifications asked for
+ * together are spread over the thread pool (verifyBatch.ts).
  */
 import { randomFillSync } from "node:crypto";
 import { buildCipherSuite, CIPHER_SUITES, isCipherSuiteId } from "../cipherSuite.js";
@@ -14,6 +15,7 @@ import { dhkem } from "./dhkem.js";
 import { nodeHpke } from "./hpke.js";
 import { nodeKdf } from "./kdf.js";
 import { nodeSignature } from "./signature.js";
+import { VerifyBatcher } from "./verifyBatch.js";
 
 const PROVIDER = "node";
 
@@ -37,6 +39,7 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
   const kem = dhkem(params.kem);
   const hpke = nodeHpke(params, kem, aead);
   const sig = nodeSignature(params.signature);
+  const verifier = new VerifyBatcher();
   return {
     params,
     provider: PROVIDER,
@@ -52,7 +55,7 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
     hpkeGenerateKeyPair: () => settle(() => kem.generateKeyPair()),
     hpkePublicKey: (sk) => settle(() => kem.publicKey(sk)),
     sign: (sk, message) => settle(() => sig.sign(sk, message)),
-    verify: (pk, message, signature) => settle(() => sig.verify(pk, message, signature)),
+    verify: (pk, message, signature) => verifier.verify(() => sig.prepareVerify(pk, message, signature)),
     signatureGenerateKeyPair: () => settle(() => sig.generateKeyPair()),
     signaturePublicKey: (sk) => settle(() => sig.publicKey(sk)),
   };

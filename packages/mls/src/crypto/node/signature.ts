@@ -6,19 +6,22 @@
  * Parsed keys are cached per key array: signing keys are reused for every
  * message, and verifying a member's key again should not re-import it.
  */
-import { createECDH, randomFillSync, sign as nodeSign, verify as nodeVerify } from "node:crypto";
+import { createECDH, randomFillSync, sign as nodeSign } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import type { KeyPair, SignatureAlgorithm } from "../cipherSuite.js";
 import { MlsError } from "../../errors.js";
 import { isValidScalar, NIST_CURVES } from "./curves.js";
 import type { NistCurve } from "./curves.js";
 import { asBytes } from "./kdf.js";
+import { verifyPrepared, type PreparedVerify } from "./verifyBatch.js";
 import { ecPrivateKeyObject, ecPublicKeyObject, okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey, padStart, ParsedKeyCache } from "./keyEncoding.js";
 
 export interface NodeSignature {
   sign(privateKey: Uint8Array, message: Uint8Array): Uint8Array;
   /** False for a bad (or malformed) signature; MlsError CRYPTO_INVALID_KEY for a malformed public key. */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /** The checks of `verify` that need no OpenSSL verification: the work to do, or the answer already (false). */
+  prepareVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): PreparedVerify | boolean;
   generateKeyPair(): KeyPair;
   publicKey(privateKey: Uint8Array): Uint8Array;
 }
@@ -37,16 +40,15 @@ function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: num
   const publicKey = (sk: Uint8Array): Uint8Array => okpRawPublicKey(privateKey(sk));
   return {
     sign: (sk, message) => asBytes(nodeSign(null, message, privateKey(sk))),
-    verify(pk, message, signature) {
+    prepareVerify(pk, message, signature) {
       // A 32/57-byte string that is not a curve point parses here and fails in verify (false), as RFC 8032 §5.1.7 reads.
       if (pk.length !== keyLength) throw invalidKey(`${crv} public key must be ${keyLength} bytes`);
       const key = publicKeys.get(pk, (raw) => okpPublicKeyObject(crv, raw));
       if (signature.length !== signatureLength) return false;
-      try {
-        return nodeVerify(null, message, key, signature);
-      } catch {
-        return false;
-      }
+      return { algorithm: null, key, message, signature };
+    },
+    verify(pk, message, signature) {
+      return verifyPrepared(this.prepareVerify(pk, message, signature));
     },
     generateKeyPair() {
       // RFC 8032 §5.1.5: the private key is 32 (57) random bytes.
@@ -81,13 +83,11 @@ function ecdsa(crv: NistCurve, hash: "sha256" | "sha384" | "sha512"): NodeSignat
   return {
     // RFC 9420 §5.1.1: ECDSA signatures are DER-encoded (RFC 3279 Ecdsa-Sig-Value).
     sign: (sk, message) => asBytes(nodeSign(hash, message, { key: privateKey(sk).key, dsaEncoding: "der" })),
+    prepareVerify(pk, message, signature) {
+      return { algorithm: hash, key: { key: publicKeys.get(pk, parsePublic), dsaEncoding: "der" }, message, signature };
+    },
     verify(pk, message, signature) {
-      const key = publicKeys.get(pk, parsePublic);
-      try {
-        return nodeVerify(hash, message, { key, dsaEncoding: "der" }, signature);
-      } catch {
-        return false;
-      }
+      return verifyPrepared(this.prepareVerify(pk, message, signature));
     },
     generateKeyPair() {
       const e = createECDH(c.openssl);
