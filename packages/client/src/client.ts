@@ -281,10 +281,14 @@ export class Client {
 
   /**
    * Fetches the DS queue, processes every entry, persists the state and only
-   * then acknowledges; then runs the group policies.
+   * then acknowledges; then runs the group policies. Also reports the commits
+   * applied while catching up before a retried commit of ours.
    */
   sync(): Promise<ClientEvent[]> {
-    return this.#exclusive(async () => [...(await this.#inbox.drain()), ...(await this.#policies.run())]);
+    return this.#exclusive(async () => {
+      const received = await this.#inbox.drain();
+      return [...this.#commits.takeMissed(), ...received, ...(await this.#policies.run())];
+    });
   }
 
   /**

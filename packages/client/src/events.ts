@@ -2,6 +2,7 @@
  * What a Client reports to its application: received messages, joins,
  * membership changes and errors, with members named by their credential.
  */
+import { fromBase64Url, toBase64Url } from "@conclave/api";
 import { CredentialType, type GroupMember, type LeafIndex, type PendingCommitInfo } from "@conclave/mls";
 
 export type ClientEvent =
@@ -41,4 +42,41 @@ export function safetyNumber(authenticator: Uint8Array): string {
   const groups: string[] = [];
   for (let i = 0; i + 4 <= Math.min(a.length, 24); i += 4) groups.push(String(((a[i]! << 24) | (a[i + 1]! << 16) | (a[i + 2]! << 8) | a[i + 3]!) >>> 0).padStart(10, "0").slice(-5));
   return groups.join(" ");
+}
+
+/** An event as JSON, for the inbox journal (events decrypted but not yet handed to the application). */
+export type StoredEvent =
+  | { type: "message"; groupId: string; sender: string; epoch: string; data: string }
+  | { type: "joined"; groupId: string; epoch: string; members: string[] }
+  | { type: "membership"; groupId: string; epoch: string; by: string; added: string[]; removed: string[]; updated: string[]; selfRemoved: boolean }
+  | { type: "error"; groupId: string; entryId: number; message: string; code?: string };
+
+export function storeEvent(e: ClientEvent): StoredEvent {
+  switch (e.type) {
+    case "message":
+      return { type: "message", groupId: e.groupId, sender: e.sender, epoch: String(e.epoch), data: toBase64Url(e.data) };
+    case "joined":
+      return { ...e, epoch: String(e.epoch) };
+    case "membership":
+      return { ...e, epoch: String(e.epoch) };
+    case "error": {
+      const code = (e.error as { code?: unknown }).code;
+      return { type: "error", groupId: e.groupId, entryId: e.entryId, message: e.error.message, ...(typeof code === "string" ? { code } : {}) };
+    }
+  }
+}
+
+export function loadEvent(s: StoredEvent): ClientEvent {
+  switch (s.type) {
+    case "message": {
+      const data = fromBase64Url(s.data);
+      return { type: "message", groupId: s.groupId, sender: s.sender, epoch: BigInt(s.epoch), data, text: dec.decode(data) };
+    }
+    case "joined":
+      return { ...s, epoch: BigInt(s.epoch) };
+    case "membership":
+      return { ...s, epoch: BigInt(s.epoch) };
+    case "error":
+      return { type: "error", groupId: s.groupId, entryId: s.entryId, error: Object.assign(new Error(s.message), s.code !== undefined ? { code: s.code } : {}) };
+  }
 }

@@ -52,11 +52,20 @@ export class GroupBook {
 
   /** Adds or replaces a group and persists it. */
   async set(groupId: string, g: Group): Promise<void> {
-    this.#groups.set(groupId, g);
+    this.adopt(groupId, g);
     await this.save(groupId, g);
   }
 
+  /** Adds or replaces a group in memory only: the caller persists it (the inbox, through its journal). */
+  adopt(groupId: string, g: Group): void {
+    this.#groups.set(groupId, g);
+  }
+
   async save(groupId: string, g: Group): Promise<void> {
-    await this.store.put(`${PREFIX}${groupId}`, g.serialize());
+    await this.saveBytes(groupId, g.serialize());
+  }
+
+  async saveBytes(groupId: string, state: Uint8Array): Promise<void> {
+    await this.store.put(`${PREFIX}${groupId}`, state);
   }
 }

@@ -40,6 +40,8 @@ export function withRemoved(pending: PendingCommitInfo): CommitPlan {
 export class GroupCommits {
   /** How many of our commits the DS refused with EPOCH_MISMATCH (each was caught up and retried). */
   conflicts = 0;
+  /** Membership events of commits applied while catching up before a retry, for the next sync to report. */
+  #missed: ClientEvent[] = [];
 
   constructor(private readonly ctx: ClientContext) {}
 
@@ -50,12 +52,16 @@ export class GroupCommits {
    */
   async commit(groupId: string, build: (g: Group) => Promise<CommitPlan | undefined>): Promise<PendingCommitInfo | undefined> {
     const g = this.ctx.groups.get(groupId);
+    await this.settlePending(groupId, g);
     return retryOnEpochMismatch(
       `committing to ${groupId}`,
       async () => {
         const plan = await build(g);
         if (plan === undefined) return undefined;
         const { pending, removed } = plan;
+        // Stored with its pending commit: if we die before the reply, the restarted client
+        // recognises the commit in the DS log (settlePending, or an inbox gap) instead of forking.
+        await this.ctx.groups.save(groupId, g);
         try {
           await this.ctx.session.call<AcceptedResponse>("postCommit", {
             params: { groupId },
@@ -81,7 +87,7 @@ export class GroupCommits {
       },
       async () => {
         this.conflicts++;
-        await this.catchUp(groupId, g);
+        this.#missed.push(...(await this.catchUp(groupId, g)));
         if (!g.isActive) throw new ApiError("NOT_GROUP_MEMBER", `removed from ${groupId} while committing`);
       },
     );
@@ -103,8 +109,27 @@ export class GroupCommits {
         await this.ctx.session.call<AcceptedResponse>("postMessage", { params: { groupId }, mls: message });
       },
       // A commit we have not seen: catch up, and `make` builds the message again in the new epoch.
-      async () => void (await this.catchUp(groupId, g)),
+      async () => void this.#missed.push(...(await this.catchUp(groupId, g))),
     );
+  }
+
+  /**
+   * A commit left pending by an earlier run (the process died waiting for the DS) is
+   * merged when the DS log shows it accepted, and dropped otherwise.
+   */
+  async settlePending(groupId: string, g: Group): Promise<void> {
+    const p = g.pendingCommit;
+    if (p === undefined) return;
+    if (await this.#commitWasAccepted(groupId, g.epoch, p.commit)) g.mergePendingCommit();
+    else g.clearPendingCommit();
+    await this.ctx.groups.save(groupId, g);
+  }
+
+  /** The events of commits applied by catch-ups since the last call. */
+  takeMissed(): ClientEvent[] {
+    const m = this.#missed;
+    this.#missed = [];
+    return m;
   }
 
   /** True when the DS log shows `commit` as the commit that ended `epoch`; throws the original outage when the DS stays unreachable. */
@@ -115,7 +140,7 @@ export class GroupCommits {
   }
 
   /** Applies the DS handshake log from our epoch on (RFC 9750 §5.2: the DS orders commits). */
-  async catchUp(groupId: string, g: Group): Promise<ClientEvent[]> {
+  async catchUp(groupId: string, g: Group, opts: { persist?: boolean } = {}): Promise<ClientEvent[]> {
     const events: ClientEvent[] = [];
     const log = await this.ctx.session.call<HandshakesResponse>("handshakes", { params: { groupId }, query: { sinceEpoch: Number(g.epoch) } });
     for (const h of log.messages) {
@@ -123,7 +148,8 @@ export class GroupCommits {
       const ev = await this.processHandshake(groupId, g, fromBase64Url(h.message));
       if (ev !== undefined) events.push(ev);
     }
-    await this.ctx.groups.save(groupId, g);
+    // The inbox persists through its journal, with the events.
+    if (opts.persist !== false) await this.ctx.groups.save(groupId, g);
     return events;
   }
 

@@ -1,25 +1,53 @@
 /**
  * The device's DS queue (RFC 9750 §5: per-client durable fan-out) turned into
  * events: Welcomes join groups, handshakes advance them, application messages
- * are decrypted. The state is persisted before the queue is acknowledged, so a
- * crash in between replays entries rather than losing them.
+ * are decrypted.
+ *
+ * Crash safety: decrypting a message deletes its ratchet key, so the decrypted
+ * events must be kept as durably as the state that consumed them. Each batch
+ * ends with one atomic write of a journal (the touched groups' states, the
+ * events so far, the queue position); only then are the group records, the
+ * cursor and the DS acknowledgement written. A process killed anywhere in
+ * between finds the journal on restart, applies it, and hands its events to
+ * the next sync: no message is lost and none is decrypted twice.
  */
-import { fromBase64Url, type QueueEntryJson, type QueueResponse } from "@conclave/api";
+import { fromBase64Url, toBase64Url, type QueueEntryJson, type QueueResponse } from "@conclave/api";
 import { Group } from "@conclave/mls";
 import type { ClientContext } from "./context.js";
-import { memberIdentity, type ClientEvent } from "./events.js";
+import { loadEvent, memberIdentity, storeEvent, type ClientEvent, type StoredEvent } from "./events.js";
 import { GROUP_CONFIG } from "./groupBook.js";
 import type { GroupCommits } from "./groupCommits.js";
-import type { KeyPackageSupply } from "./keyPackageSupply.js";
+import type { KeyPackageSupply, StoredKeyPackage } from "./keyPackageSupply.js";
 import type { GroupPolicies } from "./policies.js";
 import { getJson, putJson } from "./store.js";
 
 const CURSOR = "cursor";
+const JOURNAL = "inbox-journal";
 const dec = new TextDecoder();
 
+interface Journal {
+  /** The last queue entry the journal covers. */
+  upTo: number;
+  /** Group id → serialized state after the batch. */
+  groups: Record<string, string>;
+  /** KeyPackages (by ref) whose private keys a Welcome of the batch used. */
+  usedKeyPackages: string[];
+  /** Every event of this sync so far, not yet returned to the application. */
+  events: StoredEvent[];
+}
+
+/** What one batch changed besides the groups' in-memory state. */
+interface Batch {
+  readonly touched: Set<string>;
+  readonly used: string[];
+  joined: boolean;
+}
+
 export class Inbox {
-  /** Id of the last queue entry processed and acknowledged. */
+  /** Id of the last queue entry processed. */
   cursor = 0;
+  /** A journal whose events have not been returned yet (found at open, or left by a sync that failed after writing it). */
+  #journal: Journal | undefined;
 
   constructor(
     private readonly ctx: ClientContext,
@@ -28,68 +56,98 @@ export class Inbox {
     private readonly policies: GroupPolicies,
   ) {}
 
+  /** Reads the cursor and completes a journal a crash interrupted. Runs before the groups are loaded. */
   async load(): Promise<void> {
     this.cursor = (await getJson<number>(this.ctx.store, CURSOR)) ?? 0;
+    const j = await getJson<Journal>(this.ctx.store, JOURNAL);
+    if (j !== undefined) {
+      await this.#apply(j);
+      this.#journal = j;
+    }
   }
 
-  /** Fetches and processes the queue until it is empty. */
+  async #apply(j: Journal): Promise<void> {
+    for (const [gid, state] of Object.entries(j.groups)) await this.ctx.groups.saveBytes(gid, fromBase64Url(state));
+    // RFC 9420 §16.8: the init keys a Welcome used are deleted.
+    for (const ref of j.usedKeyPackages) await this.keyPackages.delete(ref);
+    this.cursor = Math.max(this.cursor, j.upTo);
+    await putJson(this.ctx.store, CURSOR, this.cursor);
+  }
+
+  /** Fetches and processes the queue until it is empty; returns the events, including those a crash kept from being returned. */
   async drain(): Promise<ClientEvent[]> {
-    const events: ClientEvent[] = [];
+    let events: StoredEvent[] = [];
+    if (this.#journal !== undefined) {
+      events = this.#journal.events;
+      await this.ctx.session.call("ackQueue", { json: { upTo: this.#journal.upTo } });
+    }
     for (;;) {
       const q = await this.ctx.session.call<QueueResponse>("fetchQueue", { query: { after: this.cursor, limit: 100 } });
       if (q.messages.length === 0) break;
-      const touched = new Set<string>();
-      let joined = false;
+      const batch: Batch = { touched: new Set(), used: [], joined: false };
       for (const e of q.messages) {
         try {
-          const ev = await this.#process(e, touched);
-          if (ev !== undefined) {
-            events.push(ev);
-            if (ev.type === "joined") joined = true;
-          }
+          for (const ev of await this.#process(e, batch)) events.push(storeEvent(ev));
         } catch (err) {
-          events.push({ type: "error", groupId: e.groupId, entryId: e.id, error: err as Error });
+          events.push(storeEvent({ type: "error", groupId: e.groupId, entryId: e.id, error: err as Error }));
         }
       }
-      for (const gid of touched) {
+      const groups: Record<string, string> = {};
+      for (const gid of batch.touched) {
         const g = this.ctx.groups.find(gid);
-        if (g !== undefined) await this.ctx.groups.save(gid, g);
+        if (g !== undefined) groups[gid] = toBase64Url(g.serialize());
       }
-      this.cursor = q.messages[q.messages.length - 1]!.id;
-      await putJson(this.ctx.store, CURSOR, this.cursor);
-      await this.ctx.session.call("ackQueue", { json: { upTo: this.cursor } });
+      const j: Journal = { upTo: q.messages[q.messages.length - 1]!.id, groups, usedKeyPackages: batch.used, events };
+      // The commit point of the batch.
+      await putJson(this.ctx.store, JOURNAL, j);
+      this.#journal = j;
+      await this.#apply(j);
+      await this.ctx.session.call("ackQueue", { json: { upTo: j.upTo } });
       // A Welcome used one of our KeyPackages.
-      if (joined) await this.keyPackages.ensure();
+      if (batch.joined) await this.keyPackages.ensure();
     }
-    return events;
+    if (this.#journal !== undefined) {
+      await this.ctx.store.delete(JOURNAL);
+      this.#journal = undefined;
+    }
+    return events.map(loadEvent);
   }
 
-  async #process(e: QueueEntryJson, touched: Set<string>): Promise<ClientEvent | undefined> {
+  async #process(e: QueueEntryJson, batch: Batch): Promise<ClientEvent[]> {
     const bytes = fromBase64Url(e.message);
-    if (e.kind === "welcome") return this.#join(e.groupId, bytes, touched);
+    if (e.kind === "welcome") return this.#join(e.groupId, bytes, batch);
     const g = this.ctx.groups.find(e.groupId);
-    if (g === undefined || !g.isActive) return undefined;
-    touched.add(e.groupId);
+    if (g === undefined || !g.isActive) return [];
+    batch.touched.add(e.groupId);
+    const epoch = BigInt(e.epoch);
+    const out: ClientEvent[] = [];
+    // A gap: a commit of ours whose acceptance we never recorded (the process died after sending it),
+    // or one we missed. The DS log fills it; our own commit is recognised from the pending state.
+    if (epoch > g.epoch) out.push(...(await this.commits.catchUp(e.groupId, g, { persist: false })));
     if (e.kind === "handshake") {
-      // Already applied while catching up before a retried commit.
-      if (BigInt(e.epoch) < g.epoch) return undefined;
-      return this.commits.processHandshake(e.groupId, g, bytes);
+      // Already applied while catching up.
+      if (epoch < g.epoch || !g.isActive) return out;
+      const ev = await this.commits.processHandshake(e.groupId, g, bytes);
+      return ev === undefined ? out : [...out, ev];
     }
+    if (!g.isActive) return out;
     const r = await g.processMessage(bytes);
-    if (r.kind !== "application") return undefined;
+    if (r.kind !== "application") return out;
     this.policies.countMessage(e.groupId);
     const sender = g.member(r.sender);
-    return { type: "message", groupId: e.groupId, sender: sender !== undefined ? memberIdentity(sender) : `leaf ${r.sender}`, epoch: r.epoch, data: r.data, text: dec.decode(r.data) };
+    out.push({ type: "message", groupId: e.groupId, sender: sender !== undefined ? memberIdentity(sender) : `leaf ${r.sender}`, epoch: r.epoch, data: r.data, text: dec.decode(r.data) });
+    return out;
   }
 
-  async #join(groupId: string, welcome: Uint8Array, touched: Set<string>): Promise<ClientEvent | undefined> {
-    if (this.ctx.groups.find(groupId)?.isActive === true) return undefined; // replayed after a crash
-    const kps = await this.keyPackages.forJoin();
+  async #join(groupId: string, welcome: Uint8Array, batch: Batch): Promise<ClientEvent[]> {
+    if (this.ctx.groups.find(groupId)?.isActive === true) return []; // replayed
+    const kps: StoredKeyPackage[] = await this.keyPackages.forJoin();
     const g = await Group.join(welcome, { provider: this.ctx.provider, keyPackages: kps, config: GROUP_CONFIG });
-    touched.add(groupId);
-    await this.ctx.groups.set(groupId, g);
+    this.ctx.groups.adopt(groupId, g);
+    batch.touched.add(groupId);
+    batch.joined = true;
+    batch.used.push(...this.keyPackages.usedBy(welcome, kps));
     await this.policies.updated(groupId);
-    await this.keyPackages.consumed(welcome, kps);
-    return { type: "joined", groupId, epoch: g.epoch, members: g.members.map(memberIdentity) };
+    return [{ type: "joined", groupId, epoch: g.epoch, members: g.members.map(memberIdentity) }];
   }
 }

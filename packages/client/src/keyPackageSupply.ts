@@ -80,14 +80,19 @@ export class KeyPackageSupply {
     return out;
   }
 
-  /** RFC 9420 §16.8: deletes the private keys of the KeyPackages a Welcome used (last-resort ones are reused). */
-  async consumed(welcome: Uint8Array, candidates: readonly StoredKeyPackage[]): Promise<void> {
+  /** Refs of the KeyPackages a Welcome used whose keys must go (RFC 9420 §16.8; last-resort ones are reused). */
+  usedBy(welcome: Uint8Array, candidates: readonly StoredKeyPackage[]): string[] {
     const m = decode(mlsMessageCodec, welcome);
-    if (m.wireFormat !== WireFormat.welcome) return;
+    if (m.wireFormat !== WireFormat.welcome) return [];
+    const used: string[] = [];
     for (const s of m.welcome.secrets) {
       const ref = toBase64Url(s.newMember);
-      const k = candidates.find((x) => toBase64Url(x.ref) === ref);
-      if (k !== undefined && !k.lastResort) await this.ctx.store.delete(`${PREFIX}${ref}`);
+      if (candidates.some((x) => !x.lastResort && toBase64Url(x.ref) === ref)) used.push(ref);
     }
+    return used;
+  }
+
+  async delete(ref: string): Promise<void> {
+    await this.ctx.store.delete(`${PREFIX}${ref}`);
   }
 }

@@ -1,0 +1,147 @@
+/**
+ * Crash safety in-process: a store that "dies" at a chosen write stands for a
+ * process killed at that point; the client reopened from what was written must
+ * lose no message, decrypt none twice, and not fork a group.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client, MemoryStore, type ClientEvent, type ClientStore } from "../src/index.js";
+import { startTestServer, type TestServer } from "./server.js";
+
+let s: TestServer;
+let n = 0;
+beforeAll(async () => {
+  s = await startTestServer();
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+const uniq = (name: string) => `${name}${++n}c${Math.floor(Math.random() * 1e6)}`;
+const texts = (evs: ClientEvent[]) => evs.flatMap((e) => (e.type === "message" ? [e.text] : []));
+const errors = (evs: ClientEvent[]) => evs.filter((e) => e.type === "error");
+const exporter = (c: Client, g: string) => Buffer.from(c.group(g).exportSecret("test", new Uint8Array(0), 32)).toString("hex");
+
+/** Passes writes through until `dieOn` matches a key; from then on every write fails, as after a kill. */
+class DyingStore implements ClientStore {
+  dead = false;
+  dieOn: ((key: string) => boolean) | undefined;
+  constructor(readonly inner: MemoryStore) {}
+  get(key: string) {
+    return this.inner.get(key);
+  }
+  keys(prefix: string) {
+    return this.inner.keys(prefix);
+  }
+  async put(key: string, value: Uint8Array) {
+    if (!this.dead && this.dieOn?.(key) === true) this.dead = true;
+    if (this.dead) throw new Error(`killed before writing ${key}`);
+    await this.inner.put(key, value);
+  }
+  async delete(key: string) {
+    if (this.dead) throw new Error(`killed before deleting ${key}`);
+    await this.inner.delete(key);
+  }
+}
+
+async function pair(): Promise<{ alice: Client; bob: Client; bobStore: DyingStore; g: string }> {
+  const alice = await Client.open({ serverUrl: s.url, store: new MemoryStore() });
+  await alice.register(uniq("alice"), "laptop");
+  const bobStore = new DyingStore(new MemoryStore());
+  const bob = await Client.open({ serverUrl: s.url, store: bobStore });
+  await bob.register(uniq("bob"), "phone");
+  const g = await alice.createGroup();
+  await alice.addUser(g, bob.user);
+  await bob.sync();
+  return { alice, bob, bobStore, g };
+}
+
+describe("a client killed mid-sync", () => {
+  for (const [when, dieOn] of [
+    ["after the journal, before the group records", (k: string) => k.startsWith("group:")],
+    ["after the group records, before the cursor", (k: string) => k === "cursor"],
+  ] as const) {
+    it(`${when}: the restarted client reports every message once`, async () => {
+      const { alice, bobStore, bob, g } = await pair();
+      for (const t of ["one", "two", "three"]) await alice.send(g, t);
+      bobStore.dieOn = dieOn;
+      await expect(bob.sync()).rejects.toThrow(/killed before/);
+      bobStore.dead = false;
+      bobStore.dieOn = undefined;
+      const bob2 = await Client.open({ serverUrl: s.url, store: bobStore });
+      await alice.send(g, "four");
+      const evs = await bob2.sync();
+      expect(errors(evs)).toEqual([]);
+      expect(texts(evs)).toEqual(["one", "two", "three", "four"]);
+      expect(await bob2.sync()).toEqual([]);
+      await bob2.send(g, "back");
+      expect(texts(await alice.sync())).toEqual(["back"]);
+    });
+  }
+
+  it("before the journal: the batch is simply processed again", async () => {
+    const { alice, bobStore, bob, g } = await pair();
+    await alice.send(g, "one");
+    bobStore.dieOn = (k) => k === "inbox-journal";
+    await expect(bob.sync()).rejects.toThrow(/killed before/);
+    bobStore.dead = false;
+    bobStore.dieOn = undefined;
+    const bob2 = await Client.open({ serverUrl: s.url, store: bobStore });
+    expect(texts(await bob2.sync())).toEqual(["one"]);
+  });
+});
+
+describe("a client killed while its commit was in flight", () => {
+  it("finds its accepted commit in the DS log after restart instead of forking the group", async () => {
+    const { alice, bobStore, bob, g } = await pair();
+    // Bob's commit reaches the DS; he dies before writing the merged state.
+    bobStore.dieOn = (k) => k.startsWith("group:") && bobStore.inner !== undefined && sawCommit;
+    let sawCommit = false;
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = async (input, init) => {
+      const res = await realFetch(input, init);
+      if (String(input).endsWith("/commits")) sawCommit = true;
+      return res;
+    };
+    try {
+      await expect(bob.update(g)).rejects.toThrow(/killed before/);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    bobStore.dead = false;
+    bobStore.dieOn = undefined;
+    expect(errors(await alice.sync())).toEqual([]);
+    expect(alice.group(g).epoch).toBe(2n);
+    await alice.send(g, "in epoch 2");
+
+    const bob2 = await Client.open({ serverUrl: s.url, store: bobStore });
+    expect(bob2.group(g).epoch).toBe(1n); // the stored state still has the commit pending
+    const evs = await bob2.sync();
+    expect(errors(evs)).toEqual([]);
+    expect(texts(evs)).toEqual(["in epoch 2"]);
+    expect(bob2.group(g).epoch).toBe(2n);
+    expect(exporter(bob2, g)).toBe(exporter(alice, g));
+  });
+
+  it("a pending commit the DS never accepted is dropped before the next commit", async () => {
+    const { alice, bobStore, bob, g } = await pair();
+    const realFetch = globalThis.fetch;
+    // The commit never reaches the DS, and the process dies right after.
+    globalThis.fetch = async (input, init) => {
+      if (String(input).endsWith("/commits")) {
+        bobStore.dead = true;
+        throw new TypeError("connection refused");
+      }
+      return realFetch(input, init);
+    };
+    try {
+      await expect(bob.update(g)).rejects.toThrow();
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    bobStore.dead = false;
+    const bob2 = await Client.open({ serverUrl: s.url, store: bobStore });
+    expect(await bob2.update(g)).toBe(2n);
+    await alice.sync();
+    expect(exporter(bob2, g)).toBe(exporter(alice, g));
+  });
+});
