@@ -1,7 +1,7 @@
 /**
  * The `conclave` command. Arguments are parsed with node:util parseArgs.
  *
- *   conclave serve [--db FILE] [--host H] [--port P] [--domain D]
+ *   conclave serve [--db FILE] [--host H] [--port P] [--domain D] [--no-rate-limit]
  *   conclave demo [--server URL]
  *   conclave register <user> <device> --server URL [--account-secret=S]
  *   conclave group create | list
@@ -27,7 +27,9 @@ export class UsageError extends Error {}
 const USAGE = `usage: conclave <command> [options]
 
 commands:
-  serve [--db FILE] [--host H] [--port P] [--domain D]   run the DS+AS on SQLite
+  serve [--db FILE] [--host H] [--port P] [--domain D] [--no-rate-limit]
+                                  run the DS+AS on SQLite (--no-rate-limit: for local tests,
+                                  where every client shares 127.0.0.1)
   demo [--server URL]                                     RFC 9750 §3 walk-through
   register <user> <device> --server URL [--account-secret=S]
   group create | group list
@@ -50,6 +52,7 @@ const OPTIONS = {
   home: { type: "string" },
   "account-secret": { type: "string" },
   once: { type: "boolean" },
+  "no-rate-limit": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -97,6 +100,7 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
           host: o.host ?? process.env.CONCLAVE_HOST ?? "127.0.0.1",
           port,
           domain: o.domain ?? process.env.CONCLAVE_DOMAIN ?? "localhost",
+          ...(o["no-rate-limit"] === true ? { rateLimits: false } : {}),
         });
         out.log(`conclave: DS+AS listening on ${s.url}/v1; OpenAPI at ${s.url}/v1/openapi.json`);
         await new Promise<void>((resolve) => {
