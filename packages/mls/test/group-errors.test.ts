@@ -18,7 +18,7 @@ import type { Proposal } from "../src/messages/proposal.js";
 import type { PreSharedKeyId } from "../src/messages/psk.js";
 import { leafIndex } from "../src/tree/treeMath.js";
 import type { MlsErrorCode } from "../src/errors.js";
-import { baseConfig, expectCode, forge, keyPackageFor, makeClient, NOW, type Client } from "./group-support.js";
+import { baseConfig, deliverCommit, expectCode, expectInSync, forge, keyPackageFor, makeClient, NOW, type Client } from "./group-support.js";
 
 const provider = nodeCryptoProvider;
 const suite = provider.suite(1);
@@ -168,6 +168,23 @@ describe("§12.1 on receipt of a proposal", () => {
     // Charlie's real Update re-sent by Alice's leaf: Charlie's signature key is not Alice's to take.
     const moved = await forge(provider, x, { contentType: ContentType.proposal, proposal: r.proposal });
     await expectCode(y.processMessage(moved.message), "TREE_DUPLICATE_KEY");
+  });
+});
+
+describe("§12.4.1 on the committer's side: a KeyPackage with a bad signature", () => {
+  it("fails the commit (KEY_PACKAGE_INVALID_SIGNATURE) with nothing sent or changed; the next commit works", async () => {
+    const [x, y, z] = await freshGroup();
+    const good = await keyPackageFor(dave);
+    const forgedKp = { ...good.keyPackage, signature: good.keyPackage.signature.map((v, i) => (i === 0 ? v ^ 1 : v)) };
+    const epoch = x.epoch;
+    // The signature checks run alongside the Welcome's encryption; the commit must still fail as a whole.
+    await expectCode(x.createCommit({ add: [forgedKp] }), "KEY_PACKAGE_INVALID_SIGNATURE");
+    expect(x.epoch).toBe(epoch);
+    expect(x.pendingCommit).toBeUndefined();
+    const p = await x.createCommit({ add: [good.message] });
+    await deliverCommit(x, p.commit, [y, z]);
+    expectInSync([x, y, z]);
+    expect(x.members.length).toBe(4);
   });
 });
 

@@ -137,6 +137,20 @@ export function checkExtensionsSupported(tree: PublicRatchetTree, extensions: re
  * tree. Throws the MlsError of the first invalid proposal.
  */
 export async function applyProposals(opts: ApplyOptions, list: readonly CommittedProposal[]): Promise<AppliedProposals> {
+  const { checks, ...applied } = startApplyingProposals(opts, list);
+  await checks;
+  return applied;
+}
+
+/**
+ * {@link applyProposals} with its signature and credential checks left
+ * running in `checks`, so a caller can do the next steps (path encryption,
+ * the Welcome's HPKE) while they run (on other threads, with the node
+ * provider). The caller must await `checks` before anything leaves it or
+ * changes its state; until then the result is provisional. Synchronous
+ * failures throw at once; `checks` never rejects unhandled.
+ */
+export function startApplyingProposals(opts: ApplyOptions, list: readonly CommittedProposal[]): AppliedProposals & { readonly checks: Promise<void> } {
   const { suite } = opts;
   const groupId = opts.groupContext.groupId;
   const tree = opts.tree.clone();
@@ -234,8 +248,10 @@ export async function applyProposals(opts: ApplyOptions, list: readonly Committe
     else if (p.proposalType === ProposalType.reinit) reinit = { groupId: p.groupId, version: p.version, cipherSuite: p.cipherSuite, extensions: p.extensions };
   }
 
-  await Promise.all(pending);
+  const checks = Promise.all(pending).then(() => undefined);
+  checks.catch(() => undefined);
   return {
+    checks,
     tree,
     extensions,
     extensionsChanged,

@@ -27,7 +27,7 @@ import { createUpdatePath, pathSecretForNewMember, type CreatedUpdatePath } from
 import type { LeafIndex } from "../tree/treeMath.js";
 import { signGroupInfo } from "../welcome/groupInfoSignature.js";
 import { createWelcome, welcomeRecipient } from "../welcome/welcome.js";
-import { applyOptionsFor, applyProposals, credentialTypes, type AddedMember, type ChangedMember, type CommitChanges } from "./applyProposals.js";
+import { applyOptionsFor, credentialTypes, startApplyingProposals, type AddedMember, type ChangedMember, type CommitChanges } from "./applyProposals.js";
 import { epochStateAfterCommit, runCommitSchedule, type CommitScheduleOutput } from "./commitSchedule.js";
 import { sameSignatureKey, type GroupConfig, type HandshakeWireFormat } from "./groupConfig.js";
 import { ownLeaf, privateMessageContext, publicMessageContext, requireCanSend, type GroupState } from "./groupState.js";
@@ -229,7 +229,9 @@ export async function createCommit(
   const list = [...pending, ...byValue];
 
   validateProposalList({ suite, tree: state.tree, groupContext: state.groupContext, committer: { kind: "member", leafIndex: me }, ...(config.sameClient ? { sameClient: config.sameClient } : {}) }, list);
-  const applied = await applyProposals(applyOptionsFor(state, config), list);
+  // The KeyPackage and leaf signature checks run while the path and the Welcome are encrypted; they are
+  // awaited before our handshake ratchet moves and before anything is returned.
+  const applied = startApplyingProposals(applyOptionsFor(state, config), list);
   const pskEntries = [...resolvePsks(groupPskLookup(config, state.groupContext.groupId, state.resumptionPsks), applied.psks), ...extraPsks];
   const tree = applied.tree;
   const provisional: Omit<GroupContext, "treeHash"> = {
@@ -292,11 +294,6 @@ export async function createCommit(
     const pskSecret = derivePskSecret(suite, pskEntries);
     out = runCommitSchedule({ suite, interimTranscriptHash: state.interimTranscriptHash, initSecret: state.keys.initSecret, provisional: provisionalContext, content: signed, commitSecret, pskSecret });
     const content = withConfirmationTag(signed, out.confirmationTag);
-    const message =
-      wireFormat === "public"
-        ? protectPublicMessage(publicMessageContext(state), content)
-        : await protectPrivateMessage(privateMessageContext(state), content, { padding: config.padding });
-
     const treeBytes = tree.encode();
     const extensions = await groupInfoExtensions(
       { ...state, keys: { ...state.keys, externalSecret: out.secrets.externalSecret } },
@@ -316,6 +313,11 @@ export async function createCommit(
       welcome = encode(mlsMessageCodec, { wireFormat: WireFormat.welcome, welcome: w });
     }
     zeroize(pskSecret);
+    await applied.checks;
+    const message =
+      wireFormat === "public"
+        ? protectPublicMessage(publicMessageContext(state), content)
+        : await protectPrivateMessage(privateMessageContext(state), content, { padding: config.padding });
     const next = epochStateAfterCommit(
       suite,
       out,

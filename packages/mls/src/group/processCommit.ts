@@ -19,8 +19,8 @@ import { leafToNode, type LeafIndex } from "../tree/treeMath.js";
 import type { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafNode } from "../messages/leafNode.js";
 import type { Credential } from "../messages/credential.js";
-import { deriveExternalKeyPair, externalInitSecretReceive } from "../schedule/keySchedule.js";
-import { applyOptionsFor, applyProposals, credentialTypes, type AddedMember, type AppliedProposals, type ChangedMember, type CommitChanges } from "./applyProposals.js";
+import { deriveExternalKeyPair, externalInitSecretReceive, zeroizeEpochSecrets } from "../schedule/keySchedule.js";
+import { applyOptionsFor, credentialTypes, startApplyingProposals, type AddedMember, type AppliedProposals, type ChangedMember, type CommitChanges } from "./applyProposals.js";
 import { epochStateAfterCommit, runCommitSchedule } from "./commitSchedule.js";
 import type { GroupConfig } from "./groupConfig.js";
 import { ownLeaf, refKey, type GroupState } from "./groupState.js";
@@ -196,7 +196,8 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
   const list = resolveCommitProposals(state, commit, sender);
   validateProposalList({ suite, tree: state.tree, groupContext: state.groupContext, committer: committerKind, ...(config.sameClient ? { sameClient: config.sameClient } : {}) }, list);
   await runPolicy(config, state, sender, list, content.authenticatedData);
-  const applied = await applyProposals(applyOptionsFor(state, config), list);
+  // Signature and credential checks of added/updated members run while the path is decrypted; awaited before staging.
+  const applied = startApplyingProposals(applyOptionsFor(state, config), list);
   requirePathIfNeeded(list, commit.path !== undefined);
   // §12.4.3.2: the external joiner takes the leftmost blank leaf of the provisional tree.
   const committer = committerKind.kind === "member" ? committerKind.leafIndex : takeBlankLeaf(applied.tree);
@@ -222,6 +223,7 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
   if (applied.removed.some((r) => r.leafIndex === me)) {
     // §12.4.2: "clients need to be prepared to receive a valid Commit message that removes them". We cannot
     // decrypt the path (our leaf is gone), so the new epoch is not derived.
+    await applied.checks;
     return new StagedCommit({ ...base, selfRemoved: true }, { base: state });
   }
 
@@ -284,7 +286,15 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
   const tag = ac.auth.confirmationTag;
   if (tag === undefined || !constantTimeEqual(tag, out.confirmationTag)) {
     keys.destroy();
+    zeroizeEpochSecrets(out.secrets);
     throw new MlsError("MESSAGE_INVALID_CONFIRMATION_TAG", "the commit's confirmation tag does not match the epoch it derives");
+  }
+  try {
+    await applied.checks;
+  } catch (e) {
+    keys.destroy();
+    zeroizeEpochSecrets(out.secrets);
+    throw e;
   }
   const next = epochStateAfterCommit(
     suite,
