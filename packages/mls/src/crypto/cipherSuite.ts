@@ -142,10 +142,26 @@ export interface CryptoProvider {
 
 const MLS_PREFIX = "MLS 1.0 ";
 
+/**
+ * "MLS 1.0 " + Label as bytes. The protocol's labels are a few constants used
+ * on every message, so their encodings are kept; an application's exporter
+ * labels beyond the first few are encoded each time (the cache stays small).
+ */
+const labelCache = new Map<string, Uint8Array>();
+const LABEL_CACHE_LIMIT = 64;
+function mlsLabel(label: string): Uint8Array {
+  let b = labelCache.get(label);
+  if (b === undefined) {
+    b = utf8(MLS_PREFIX + label);
+    if (labelCache.size < LABEL_CACHE_LIMIT) labelCache.set(label, b);
+  }
+  return b;
+}
+
 /** struct { opaque label<V>; opaque content<V>; } with label = "MLS 1.0 " + Label (§5.1.2, §5.1.3, §8). */
 function labelled(label: string, content: Uint8Array): Uint8Array {
   const w = new Writer(content.length + label.length + 16);
-  w.opaque(utf8(MLS_PREFIX + label));
+  w.opaque(mlsLabel(label));
   w.opaque(content);
   return w.finish();
 }
@@ -157,7 +173,7 @@ export function buildCipherSuite(p: CryptoPrimitives): CipherSuite {
     // RFC 9420 §8: struct { uint16 length; opaque label<V>; opaque context<V>; } KDFLabel;
     const w = new Writer(context.length + label.length + 16);
     w.u16(length);
-    w.opaque(utf8(MLS_PREFIX + label));
+    w.opaque(mlsLabel(label));
     w.opaque(context);
     return p.kdfExpand(secret, w.finish(), length);
   };
