@@ -61,11 +61,18 @@ export class GroupBook {
     this.#groups.set(groupId, g);
   }
 
+  /** Persists a group; one we were removed from is deleted (its state holds no leaf of ours to restore). */
   async save(groupId: string, g: Group): Promise<void> {
-    await this.saveBytes(groupId, g.serialize());
+    await this.saveBytes(groupId, GroupBook.record(g));
   }
 
-  async saveBytes(groupId: string, state: Uint8Array): Promise<void> {
-    await this.store.put(`${PREFIX}${groupId}`, state);
+  /** What `save` writes: the serialized state, or null for a group we left. */
+  static record(g: Group): Uint8Array | null {
+    return g.isActive ? g.serialize() : null;
+  }
+
+  async saveBytes(groupId: string, state: Uint8Array | null): Promise<void> {
+    if (state === null) await this.store.delete(`${PREFIX}${groupId}`);
+    else await this.store.put(`${PREFIX}${groupId}`, state);
   }
 }

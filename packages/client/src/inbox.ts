@@ -15,7 +15,7 @@ import { fromBase64Url, toBase64Url, type QueueEntryJson, type QueueResponse } f
 import { Group } from "@conclave/mls";
 import type { ClientContext } from "./context.js";
 import { loadEvent, memberIdentity, storeEvent, type ClientEvent, type StoredEvent } from "./events.js";
-import { GROUP_CONFIG } from "./groupBook.js";
+import { GROUP_CONFIG, GroupBook } from "./groupBook.js";
 import type { GroupCommits } from "./groupCommits.js";
 import type { KeyPackageSupply, StoredKeyPackage } from "./keyPackageSupply.js";
 import type { GroupPolicies } from "./policies.js";
@@ -28,8 +28,8 @@ const dec = new TextDecoder();
 interface Journal {
   /** The last queue entry the journal covers. */
   upTo: number;
-  /** Group id → serialized state after the batch. */
-  groups: Record<string, string>;
+  /** Group id → serialized state after the batch (null: we were removed, the record goes). */
+  groups: Record<string, string | null>;
   /** KeyPackages (by ref) whose private keys a Welcome of the batch used. */
   usedKeyPackages: string[];
   /** Every event of this sync so far, not yet returned to the application. */
@@ -67,7 +67,7 @@ export class Inbox {
   }
 
   async #apply(j: Journal): Promise<void> {
-    for (const [gid, state] of Object.entries(j.groups)) await this.ctx.groups.saveBytes(gid, fromBase64Url(state));
+    for (const [gid, state] of Object.entries(j.groups)) await this.ctx.groups.saveBytes(gid, state === null ? null : fromBase64Url(state));
     // RFC 9420 §16.8: the init keys a Welcome used are deleted.
     for (const ref of j.usedKeyPackages) await this.keyPackages.delete(ref);
     this.cursor = Math.max(this.cursor, j.upTo);
@@ -92,10 +92,12 @@ export class Inbox {
           events.push(storeEvent({ type: "error", groupId: e.groupId, entryId: e.id, error: err as Error }));
         }
       }
-      const groups: Record<string, string> = {};
+      const groups: Record<string, string | null> = {};
       for (const gid of batch.touched) {
         const g = this.ctx.groups.find(gid);
-        if (g !== undefined) groups[gid] = toBase64Url(g.serialize());
+        if (g === undefined) continue;
+        const rec = GroupBook.record(g);
+        groups[gid] = rec === null ? null : toBase64Url(rec);
       }
       const j: Journal = { upTo: q.messages[q.messages.length - 1]!.id, groups, usedKeyPackages: batch.used, events };
       // The commit point of the batch.

@@ -178,6 +178,10 @@ describe("clients in separate processes against `conclave serve`", () => {
     expect(carolSaw.filter((e) => e.type !== "message")).toMatchObject([{ type: "membership", groupId: g1, selfRemoved: true, removed: [id("carol", "pc")] }]);
     expect((await carol.call<{ groups: string[] }>("whoami")).groups).toEqual([g2]);
     await expect(carol.call("send", { groupId: g1, text: "still here?" })).rejects.toMatchObject({ code: "NOT_GROUP_MEMBER" });
+    // A store holding a group we were removed from still opens, without that group.
+    await carol.restart();
+    expect((await carol.call<{ groups: string[] }>("whoami")).groups).toEqual([g2]);
+    await expect(carol.call("send", { groupId: g1, text: "still here?" })).rejects.toMatchObject({ code: "GROUP_NOT_FOUND" });
     await Promise.all([sync(bobPhone), sync(bobLaptop)]);
 
     expect(await bobLaptop.call<number>("update", { groupId: g1 })).toBe(8);
