@@ -8,15 +8,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, MemoryStore, type ClientEvent } from "@conclave/client";
+import type { Progress } from "./progress.js";
 import { serve } from "./serve.js";
 
-export async function runDemo(print: (line: string) => void, opts: { server?: string } = {}): Promise<void> {
+export async function runDemo(print: (line: string) => void, opts: { server?: string; progress?: Progress } = {}): Promise<void> {
+  // Long steps show progress on stderr; the walk-through itself goes to `print`.
+  const step = <T>(label: string, fn: () => Promise<T>): Promise<T> => (opts.progress !== undefined ? opts.progress.step(label, fn) : fn());
   let dir: string | undefined;
   let close: (() => Promise<void>) | undefined;
   let url = opts.server;
   if (url === undefined) {
-    dir = mkdtempSync(join(tmpdir(), "conclave-demo-"));
-    const s = await serve({ db: join(dir, "demo.sqlite"), host: "127.0.0.1", port: 0, domain: "demo.example", rateLimits: false });
+    const tmp = mkdtempSync(join(tmpdir(), "conclave-demo-"));
+    dir = tmp;
+    const s = await step("starting a DS+AS", () => serve({ db: join(tmp, "demo.sqlite"), host: "127.0.0.1", port: 0, domain: "demo.example", rateLimits: false }));
     url = s.url;
     close = s.close;
     print(`DS+AS listening on ${url} (SQLite in ${dir})`);
@@ -25,12 +29,13 @@ export async function runDemo(print: (line: string) => void, opts: { server?: st
     const tag = Math.random().toString(36).slice(2, 8);
     const names = ["alice", "bob", "charlie"] as const;
     const c: Record<(typeof names)[number], Client> = {} as Record<(typeof names)[number], Client>;
-    let step = 0;
-    const say = (s: string) => print(`[${++step}] ${s}`);
-    for (const n of names) {
-      c[n] = await Client.open({ serverUrl: url, store: new MemoryStore() });
-      await c[n].register(`${n}-${tag}`, "laptop");
-      say(`${n} registered with the AS as ${c[n].identity} and published KeyPackages to the DS`);
+    let n = 0;
+    const say = (s: string) => print(`[${++n}] ${s}`);
+    for (const name of names) {
+      const client = await Client.open({ serverUrl: url, store: new MemoryStore() });
+      c[name] = client;
+      await step(`registering ${name}`, () => client.register(`${name}-${tag}`, "laptop"));
+      say(`${name} registered with the AS as ${client.identity} and published KeyPackages to the DS`);
     }
     const { alice, bob, charlie } = c;
     const epochs = (g: string, who: Client[]) => who.map((x) => `${x.user.split("-")[0]}@${x.group(g).epoch}`).join(" ");
@@ -44,12 +49,12 @@ export async function runDemo(print: (line: string) => void, opts: { server?: st
       }
     };
 
-    const g = await alice.createGroup();
+    const g = await step("alice creates a group", () => alice.createGroup());
     say(`alice created group ${g.slice(0, 12)}… at epoch ${alice.group(g).epoch}`);
-    await alice.addUser(g, bob.user);
+    await step("alice adds bob", () => alice.addUser(g, bob.user));
     say(`alice added bob (claimed his KeyPackage, sent commit + Welcome): ${epochs(g, [alice])}`);
     show(await bob.sync(), "bob");
-    await alice.addUser(g, charlie.user);
+    await step("alice adds charlie", () => alice.addUser(g, charlie.user));
     say(`alice added charlie`);
     show(await bob.sync(), "bob");
     show(await charlie.sync(), "charlie");
@@ -64,12 +69,12 @@ export async function runDemo(print: (line: string) => void, opts: { server?: st
     show(await charlie.sync(), "charlie");
     say(`safety numbers: alice ${alice.safetyNumber(g)} | bob ${bob.safetyNumber(g)} | charlie ${charlie.safetyNumber(g)}`);
 
-    await alice.removeMember(g, charlie.user);
+    await step("alice removes charlie", () => alice.removeMember(g, charlie.user));
     say(`alice removed charlie: ${epochs(g, [alice])}`);
     show(await bob.sync(), "bob");
     show(await charlie.sync(), "charlie");
 
-    await bob.update(g);
+    await step("bob updates his keys", () => bob.update(g));
     say(`bob updated his keys: ${epochs(g, [bob])}`);
     show(await alice.sync(), "alice");
     await bob.send(g, "Just us now");

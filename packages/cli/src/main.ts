@@ -9,17 +9,24 @@
  *   conclave group remove <groupId> <user|identity>
  *   conclave devices add          (bring this user's other devices into all groups)
  *   conclave update <groupId>
+ *   conclave leave <groupId>      (SelfRemove: another member's client commits it)
+ *   conclave recover <groupId>    (rejoin by external commit after losing local state)
  *   conclave send <groupId> <message>
  *   conclave listen [--once]
  *   conclave safety <groupId>
  *
  * Client commands keep their state in --home (default $CONCLAVE_HOME or
  * ./.conclave-client), encrypted with $CONCLAVE_PASSPHRASE.
+ *
+ * stdout carries results only (group ids, "sent", events), for scripts; long
+ * steps show progress on stderr (--quiet: none). Errors are one stderr line,
+ * "conclave: CODE: message": exit 2 for bad usage, 1 for everything else.
  */
 import { parseArgs } from "node:util";
 import { isApiError } from "@conclave/api";
 import { Client, FileStore } from "@conclave/client";
 import { runDemo } from "./demo.js";
+import { Progress, type ProgressSink } from "./progress.js";
 import { serve } from "./serve.js";
 
 export class UsageError extends Error {}
@@ -37,11 +44,14 @@ commands:
   group remove <groupId> <user|identity>
   devices add                     add my other devices to all my groups
   update <groupId>
+  leave <groupId>                 propose my removal; another member commits it
+  recover <groupId>               rejoin a group whose local state was lost
   send <groupId> <message>
   listen [--once]
   safety <groupId>
 
-client options: --home DIR (or CONCLAVE_HOME), passphrase in CONCLAVE_PASSPHRASE`;
+client options: --home DIR (or CONCLAVE_HOME), passphrase in CONCLAVE_PASSPHRASE
+output: results on stdout; progress on stderr (--quiet to hide); errors exit non-zero`;
 
 const OPTIONS = {
   db: { type: "string" },
@@ -53,11 +63,16 @@ const OPTIONS = {
   "account-secret": { type: "string" },
   once: { type: "boolean" },
   "no-rate-limit": { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
 } as const;
 
-type Out = { log(s: string): void; err(s: string): void };
-const stdio: Out = { log: (s) => console.log(s), err: (s) => console.error(s) };
+type Out = { log(s: string): void; err(s: string): void; progress?: ProgressSink };
+const stdio: Out = {
+  log: (s) => console.log(s),
+  err: (s) => console.error(s),
+  progress: { write: (s) => void process.stderr.write(s), isTTY: process.stderr.isTTY === true },
+};
 
 async function openClient(home: string, server?: string): Promise<{ client: Client; store: FileStore }> {
   const pass = process.env.CONCLAVE_PASSPHRASE;
@@ -91,6 +106,14 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
       return cmd === undefined && o.help !== true ? 2 : 0;
     }
     const home = o.home ?? process.env.CONCLAVE_HOME ?? ".conclave-client";
+    const progress = new Progress(o.quiet === true ? undefined : out.progress);
+    const step = <T>(label: string, fn: () => Promise<T>) => progress.step(label, fn);
+    /** The client, caught up with its DS queue (a group we were just added to is known). */
+    const synced = async () => {
+      const { client } = await openClient(home, o.server);
+      await step("catching up with the DS", () => client.sync());
+      return client;
+    };
     switch (cmd) {
       case "serve": {
         const port = Number(o.port ?? process.env.CONCLAVE_PORT ?? 7300);
@@ -110,14 +133,18 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         return 0;
       }
       case "demo":
-        await runDemo(out.log, o.server !== undefined ? { server: o.server } : {});
+        need(rest, 0, "demo [--server URL]");
+        await runDemo(out.log, { ...(o.server !== undefined ? { server: o.server } : {}), progress });
         return 0;
       case "register": {
         const [user, device] = need(rest, 2, "register <user> <device>");
         const { client } = await openClient(home, o.server);
-        const r = await client.register(user!, device!, o["account-secret"] !== undefined ? { accountSecret: o["account-secret"] } : {});
+        const secret = o["account-secret"];
+        const r = await step(`registering ${user}/${device} with the AS and publishing KeyPackages`, () =>
+          client.register(user!, device!, secret !== undefined ? { accountSecret: secret } : {}),
+        );
         out.log(`registered ${client.identity}`);
-        if (o["account-secret"] === undefined) out.log(`account secret (keep it to register more devices, as --account-secret=<secret>): ${r.accountSecret}`);
+        if (secret === undefined) out.log(`account secret (keep it to register more devices, as --account-secret=<secret>): ${r.accountSecret}`);
         return 0;
       }
       case "group": {
@@ -131,47 +158,62 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         const spec = sub !== undefined ? arity[sub] : undefined;
         if (spec === undefined) throw new UsageError("expected group create|list|add|remove");
         need(args, spec[0], spec[1]);
-        const { client } = await openClient(home, o.server);
-        if (sub === "create") out.log(await client.createGroup());
-        else if (sub === "list") for (const g of client.groups) out.log(`${g} epoch ${client.group(g).epoch} members ${client.members(g).join(", ")}`);
-        else if (sub === "add") {
+        if (sub === "create") {
+          const { client } = await openClient(home, o.server);
+          out.log(await step("creating a group", () => client.createGroup()));
+        } else if (sub === "list") {
+          const { client } = await openClient(home, o.server);
+          for (const g of client.groups) out.log(`${g} epoch ${client.group(g).epoch} members ${client.members(g).join(", ")}`);
+        } else if (sub === "add") {
           const [g, user] = args;
-          await client.sync();
-          const added = await client.addUser(g!, user!);
+          const client = await synced();
+          const added = await step(`adding every device of ${user}`, () => client.addUser(g!, user!));
           out.log(added.length > 0 ? `added ${added.join(", ")} (epoch ${client.group(g!).epoch})` : `${user} is already in the group`);
         } else {
           const [g, who] = args;
-          await client.sync();
-          out.log(`removed ${(await client.removeMember(g!, who!)).join(", ")} (epoch ${client.group(g!).epoch})`);
+          const client = await synced();
+          const gone = await step(`removing ${who}`, () => client.removeMember(g!, who!));
+          out.log(`removed ${gone.join(", ")} (epoch ${client.group(g!).epoch})`);
         }
         return 0;
       }
       case "devices": {
         if (rest[0] !== "add" || rest.length !== 1) throw new UsageError("expected devices add");
-        const { client } = await openClient(home, o.server);
-        await client.sync();
-        for (const [g, ids] of Object.entries(await client.addOwnDevices())) out.log(`${g}: ${ids.length > 0 ? `added ${ids.join(", ")}` : "nothing to add"}`);
+        const client = await synced();
+        const added = await step("adding my other devices to my groups", () => client.addOwnDevices());
+        for (const [g, ids] of Object.entries(added)) out.log(`${g}: ${ids.length > 0 ? `added ${ids.join(", ")}` : "nothing to add"}`);
         return 0;
       }
       case "update": {
         const [g] = need(rest, 1, "update <groupId>");
+        const client = await synced();
+        out.log(`epoch ${await step("updating my keys", () => client.update(g!))}`);
+        return 0;
+      }
+      case "leave": {
+        const [g] = need(rest, 1, "leave <groupId>");
+        const client = await synced();
+        await step("proposing to leave", () => client.leave(g!));
+        out.log(`leaving ${g}: another member's client commits the removal; until then this device stays a member`);
+        return 0;
+      }
+      case "recover": {
+        const [g] = need(rest, 1, "recover <groupId>");
         const { client } = await openClient(home, o.server);
-        await client.sync();
-        out.log(`epoch ${await client.update(g!)}`);
+        const epoch = await step("rejoining by external commit", () => client.recover(g!));
+        out.log(`rejoined ${g} at epoch ${epoch}`);
         return 0;
       }
       case "send": {
         const [g, msg] = need(rest, 2, "send <groupId> <message>");
-        const { client } = await openClient(home, o.server);
-        await client.sync();
+        const client = await synced();
         await client.send(g!, msg!);
         out.log("sent");
         return 0;
       }
       case "safety": {
         const [g] = need(rest, 1, "safety <groupId>");
-        const { client } = await openClient(home, o.server);
-        await client.sync();
+        const client = await synced();
         out.log(client.safetyNumber(g!));
         return 0;
       }
@@ -197,15 +239,17 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
     }
   } catch (e) {
+    // One line each, with a stable code a script can match.
     if (e instanceof UsageError) {
-      out.err(`conclave: ${e.message}\n\n${USAGE}`);
+      out.err(`conclave: USAGE: ${e.message} (conclave --help shows every command)`);
       return 2;
     }
     if (isApiError(e)) {
       out.err(`conclave: ${e.code}: ${e.message}`);
       return 1;
     }
-    out.err(`conclave: ${(e as Error).message}`);
+    const code = (e as { code?: unknown }).code;
+    out.err(`conclave: ${typeof code === "string" ? `${code}: ` : ""}${(e as Error).message}`);
     return 1;
   }
 }

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main, serve, type Serving } from "../src/index.js";
+import { serve, type Serving } from "../src/index.js";
+import { cliIn } from "./support/inProcess.js";
 
 let dir: string;
 let server: Serving;
@@ -16,24 +17,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function cli(who: string, ...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const prev = process.env.CONCLAVE_PASSPHRASE;
-  process.env.CONCLAVE_PASSPHRASE = `pass-${who}`;
-  try {
-    const code = await main([...argv, "--home", join(dir, who)], { log: (s) => out.push(s), err: (s) => err.push(s) });
-    return { code, out, err };
-  } finally {
-    if (prev === undefined) delete process.env.CONCLAVE_PASSPHRASE;
-    else process.env.CONCLAVE_PASSPHRASE = prev;
-  }
-}
+const run = (who: string, ...argv: string[]) => cliIn(dir)(who, argv);
 
 describe("conclave client commands", () => {
   it("register, group create/add/remove, send, listen, devices add, with typed errors", async () => {
     const ok = async (who: string, ...argv: string[]) => {
-      const r = await cli(who, ...argv);
+      const r = await run(who, ...argv);
       expect(r.code, r.err.join("\n")).toBe(0);
       return r.out;
     };
@@ -56,11 +45,11 @@ describe("conclave client commands", () => {
     expect(await ok("alice", "group", "remove", g!, "carol")).toEqual([`removed carol@cmd.example#pc (epoch 4)`]);
     expect((await ok("alice", "group", "list"))[0]).toBe(`${g} epoch 4 members alice@cmd.example#laptop, bob@cmd.example#phone, bob@cmd.example#laptop`);
 
-    const dup = await cli("dave", "register", "alice", "x", "--server", server.url);
+    const dup = await run("dave", "register", "alice", "x", "--server", server.url);
     expect([dup.code, dup.err.join("")]).toEqual([1, expect.stringMatching(/ACCOUNT_EXISTS/)]);
-    const nobody = await cli("alice", "group", "remove", g!, "zed");
+    const nobody = await run("alice", "group", "remove", g!, "zed");
     expect([nobody.code, nobody.err.join("")]).toEqual([1, expect.stringMatching(/INVALID_ROSTER_CHANGE: zed is not in group/)]);
-    const noServer = await cli("erin", "group", "create");
+    const noServer = await run("erin", "group", "create");
     expect([noServer.code, noServer.err.join("")]).toEqual([2, expect.stringMatching(/no server known/)]);
   });
 });

@@ -59,7 +59,7 @@ export class Session {
   }
 
   need(): IdentityRecord {
-    if (this.#id === undefined) throw new ApiError("AUTH_REQUIRED", "client is not registered");
+    if (this.#id === undefined) throw new ApiError("AUTH_REQUIRED", "this device is not registered (register it first)");
     return this.#id;
   }
 

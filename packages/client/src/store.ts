@@ -34,6 +34,11 @@ export class MemoryStore implements ClientStore {
 }
 
 const MAGIC = new TextEncoder().encode("CCS1");
+
+/** A store record that cannot be read: wrong passphrase, corrupted or foreign file. */
+export class StoreError extends Error {
+  readonly code = "STORE_UNREADABLE";
+}
 const KEY_RE = /^[A-Za-z0-9._:-]+$/;
 
 /** File-backed, encrypted at rest. One file per key in `dir`. */
@@ -69,7 +74,7 @@ export class FileStore implements ClientStore {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw e;
     }
-    if (data.length < 4 + 12 + 16 || !data.subarray(0, 4).equals(MAGIC)) throw new Error(`FileStore: ${key} is not a Conclave record`);
+    if (data.length < 4 + 12 + 16 || !data.subarray(0, 4).equals(MAGIC)) throw new StoreError(`FileStore: ${key} is not a Conclave record`);
     const iv = data.subarray(4, 16);
     const tag = data.subarray(data.length - 16);
     const d = createDecipheriv("aes-256-gcm", this.#key, iv);
@@ -78,7 +83,7 @@ export class FileStore implements ClientStore {
     try {
       return new Uint8Array(Buffer.concat([d.update(data.subarray(16, data.length - 16)), d.final()]));
     } catch {
-      throw new Error(`FileStore: cannot decrypt ${key} (wrong passphrase or corrupted file)`);
+      throw new StoreError(`FileStore: cannot decrypt ${key} (wrong passphrase or corrupted file)`);
     }
   }
 
