@@ -224,6 +224,7 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
           if (e.type === "message") out.log(`${e.groupId} ${e.sender}: ${e.text}`);
           else if (e.type === "joined") out.log(`${e.groupId} joined at epoch ${e.epoch}: ${e.members.join(", ")}`);
           else if (e.type === "membership") out.log(`${e.groupId} epoch ${e.epoch} by ${e.by}: +[${e.added.join(", ")}] -[${e.removed.join(", ")}]${e.selfRemoved ? " (removed me)" : ""}`);
+          else if (e.type === "untrusted") out.log(`${e.groupId} UNTRUSTED ${e.member}: the AS does not vouch for this member (${e.reason})`);
           else out.err(`${e.groupId} error: ${e.error.message}`);
         };
         if (o.once === true) {

@@ -7,9 +7,10 @@
  * All state goes through a ClientStore; every operation runs alone, in order.
  */
 import { ApiError, fromBase64Url, isApiError, toBase64Url, type ClaimKeyPackagesResponse, type GroupResponse } from "@conclave/api";
-import { Group, type CipherSuiteId, type CryptoProvider, type LeafIndex } from "@conclave/mls";
+import { decode, Group, mlsMessageCodec, WireFormat, type CipherSuiteId, type CryptoProvider, type LeafIndex } from "@conclave/mls";
 import { nodeCryptoProvider } from "@conclave/mls/node";
 import type { ClientContext } from "./context.js";
+import { CredentialValidation } from "./credentialValidation.js";
 import { memberIdentity, safetyNumber, type ClientEvent } from "./events.js";
 import { GROUP_CONFIG, GroupBook, LEAF_CAPABILITIES } from "./groupBook.js";
 import { GroupCommits, withRemoved } from "./groupCommits.js";
@@ -35,6 +36,11 @@ export interface ClientOptions {
   readonly keyUpdateIntervalMs?: number;
   /** Also commit an Update after this many application messages (sent or received) in a group since our last update. */
   readonly keyUpdateAfterMessages?: number;
+  /**
+   * Validate members' credentials with the AS (default true): addUser refuses devices whose credential
+   * is not valid, and sync reports members brought in by others as "untrusted" events.
+   */
+  readonly validateCredentials?: boolean;
   /** Milliseconds since the epoch; injected by tests of the key update schedule. */
   readonly now?: () => number;
 }
@@ -50,6 +56,7 @@ export class Client {
   readonly #commits: GroupCommits;
   readonly #policies: GroupPolicies;
   readonly #inbox: Inbox;
+  readonly #credentials: CredentialValidation;
   /** Serializes state changes: the queue, commits and sends never interleave. */
   #lock: Promise<unknown> = Promise.resolve();
 
@@ -66,7 +73,8 @@ export class Client {
       keyUpdateAfterMessages: opts.keyUpdateAfterMessages,
       now: opts.now ?? Date.now,
     });
-    this.#inbox = new Inbox(this.#ctx, this.#keyPackages, this.#commits, this.#policies);
+    this.#credentials = new CredentialValidation(this.#ctx, opts.validateCredentials ?? true);
+    this.#inbox = new Inbox(this.#ctx, this.#keyPackages, this.#commits, this.#policies, this.#credentials);
   }
 
   /** Opens a client from its store: an empty store gives an unregistered client. */
@@ -110,10 +118,12 @@ export class Client {
   /**
    * Registers this device: creates the account unless `accountSecret` is given
    * (a further device of an existing user), proves possession of a fresh
-   * signature key, and stocks the DS with KeyPackages.
+   * signature key, has the AS issue its credential (checked in the
+   * transparency log), and stocks the DS with KeyPackages.
    */
   async register(user: string, device: string, opts: { accountSecret?: string; cipherSuite?: CipherSuiteId } = {}): Promise<{ accountSecret: string }> {
     const r = await this.#session.register(user, device, opts);
+    await this.#credentials.issueOwn();
     await this.#keyPackages.ensure();
     return r;
   }
@@ -172,19 +182,46 @@ export class Client {
     return this.#exclusive(async () => {
       this.#groups.get(groupId); // unknown group: fail before claiming anyone's KeyPackages
       const claimed = await this.#session.call<ClaimKeyPackagesResponse>("claimKeyPackages", { params: { user }, json: { cipherSuites: [this.#session.cipherSuite] } });
+      const { trusted, refused } = await this.#trustedKeyPackages(groupId, user, claimed);
       const pending = await this.#commits.commit(groupId, async (g) => {
         const present = new Set(g.members.map(memberIdentity));
-        const kps = claimed.keyPackages.filter((k) => !present.has(k.identity) && k.identity !== this.identity);
+        const kps = trusted.filter((k) => !present.has(k.identity) && k.identity !== this.identity);
         if (kps.length === 0) return undefined;
         return { pending: await g.createCommit({ add: kps.map((k) => fromBase64Url(k.keyPackage)) }) };
       });
       if (pending === undefined) {
         if (claimed.keyPackages.length === 0) throw new ApiError("KEY_PACKAGE_NOT_FOUND", `no KeyPackages available for ${user}`);
+        if (refused.length > 0 && trusted.length === 0) throw new ApiError("LEAF_NODE_INVALID_CREDENTIAL", `the AS does not vouch for ${refused.join(", ")}`);
         return [];
       }
       const g = this.#groups.get(groupId);
       return pending.added.map((a) => memberIdentity(g.member(a.leafIndex)!));
     });
+  }
+
+  /**
+   * The claimed KeyPackages whose credential the AS validates against `user` (RFC 9750 §4); each
+   * refused device is reported as an "untrusted" event by the next sync.
+   */
+  async #trustedKeyPackages(groupId: string, user: string, claimed: ClaimKeyPackagesResponse) {
+    const trusted: ClaimKeyPackagesResponse["keyPackages"] = [];
+    const refused: string[] = [];
+    const g = this.#groups.get(groupId);
+    const domain = this.#session.need().domain;
+    for (const k of claimed.keyPackages) {
+      if (this.#credentials.enabled) {
+        const m = decode(mlsMessageCodec, fromBase64Url(k.keyPackage));
+        const leaf = m.wireFormat === WireFormat.keyPackage ? m.keyPackage.leafNode : undefined;
+        const v = leaf === undefined ? undefined : await this.#credentials.validate(leaf, g.cipherSuite, user.includes("@") ? user : `${user}@${domain}`);
+        if (v?.valid !== true) {
+          refused.push(`${k.identity} (${v?.failure ?? "not a KeyPackage"})`);
+          this.#commits.report({ type: "untrusted", groupId, epoch: g.epoch, member: k.identity, reason: v?.failure ?? "invalid" });
+          continue;
+        }
+      }
+      trusted.push(k);
+    }
+    return { trusted, refused };
   }
 
   /**

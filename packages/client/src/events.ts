@@ -9,7 +9,9 @@ export type ClientEvent =
   | { readonly type: "message"; readonly groupId: string; readonly sender: string; readonly epoch: bigint; readonly data: Uint8Array; readonly text: string }
   | { readonly type: "joined"; readonly groupId: string; readonly epoch: bigint; readonly members: string[] }
   | { readonly type: "membership"; readonly groupId: string; readonly epoch: bigint; readonly by: string; readonly added: string[]; readonly removed: string[]; readonly updated: string[]; readonly selfRemoved: boolean }
-  | { readonly type: "error"; readonly groupId: string; readonly entryId: number; readonly error: Error };
+  | { readonly type: "error"; readonly groupId: string; readonly entryId: number; readonly error: Error }
+  /** A member whose credential the AS does not vouch for (RFC 9750 §4): `reason` is the AS's ValidationFailure. */
+  | { readonly type: "untrusted"; readonly groupId: string; readonly epoch: bigint; readonly member: string; readonly reason: string };
 
 const dec = new TextDecoder();
 
@@ -49,7 +51,8 @@ export type StoredEvent =
   | { type: "message"; groupId: string; sender: string; epoch: string; data: string }
   | { type: "joined"; groupId: string; epoch: string; members: string[] }
   | { type: "membership"; groupId: string; epoch: string; by: string; added: string[]; removed: string[]; updated: string[]; selfRemoved: boolean }
-  | { type: "error"; groupId: string; entryId: number; message: string; code?: string };
+  | { type: "error"; groupId: string; entryId: number; message: string; code?: string }
+  | { type: "untrusted"; groupId: string; epoch: string; member: string; reason: string };
 
 export function storeEvent(e: ClientEvent): StoredEvent {
   switch (e.type) {
@@ -58,6 +61,7 @@ export function storeEvent(e: ClientEvent): StoredEvent {
     case "joined":
       return { ...e, epoch: String(e.epoch) };
     case "membership":
+    case "untrusted":
       return { ...e, epoch: String(e.epoch) };
     case "error": {
       const code = (e.error as { code?: unknown }).code;
@@ -75,6 +79,7 @@ export function loadEvent(s: StoredEvent): ClientEvent {
     case "joined":
       return { ...s, epoch: BigInt(s.epoch) };
     case "membership":
+    case "untrusted":
       return { ...s, epoch: BigInt(s.epoch) };
     case "error":
       return { type: "error", groupId: s.groupId, entryId: s.entryId, error: Object.assign(new Error(s.message), s.code !== undefined ? { code: s.code } : {}) };

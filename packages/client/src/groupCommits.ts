@@ -125,7 +125,12 @@ export class GroupCommits {
     await this.ctx.groups.save(groupId, g);
   }
 
-  /** The events of commits applied by catch-ups since the last call. */
+  /** Queues an event for the next sync (e.g. a device addUser refused). */
+  report(ev: ClientEvent): void {
+    this.#missed.push(ev);
+  }
+
+  /** The events of commits applied by catch-ups, and reported ones, since the last call. */
   takeMissed(): ClientEvent[] {
     const m = this.#missed;
     this.#missed = [];

@@ -19,6 +19,7 @@ import { GROUP_CONFIG, GroupBook } from "./groupBook.js";
 import type { GroupCommits } from "./groupCommits.js";
 import type { KeyPackageSupply, StoredKeyPackage } from "./keyPackageSupply.js";
 import type { GroupPolicies } from "./policies.js";
+import type { CredentialValidation } from "./credentialValidation.js";
 import { getJson, putJson } from "./store.js";
 
 const CURSOR = "cursor";
@@ -54,6 +55,7 @@ export class Inbox {
     private readonly keyPackages: KeyPackageSupply,
     private readonly commits: GroupCommits,
     private readonly policies: GroupPolicies,
+    private readonly credentials: CredentialValidation,
   ) {}
 
   /** Reads the cursor and completes a journal a crash interrupted. Runs before the groups are loaded. */
@@ -87,7 +89,7 @@ export class Inbox {
       const batch: Batch = { touched: new Set(), used: [], joined: false };
       for (const e of q.messages) {
         try {
-          for (const ev of await this.#process(e, batch)) events.push(storeEvent(ev));
+          for (const ev of await this.#vetted(await this.#process(e, batch))) events.push(storeEvent(ev));
         } catch (err) {
           events.push(storeEvent({ type: "error", groupId: e.groupId, entryId: e.id, error: err as Error }));
         }
@@ -113,6 +115,18 @@ export class Inbox {
       this.#journal = undefined;
     }
     return events.map(loadEvent);
+  }
+
+  /** The events, each followed by "untrusted" events for members it brought in whose credential the AS does not vouch for. */
+  async #vetted(evs: ClientEvent[]): Promise<ClientEvent[]> {
+    const out: ClientEvent[] = [];
+    for (const ev of evs) {
+      out.push(ev);
+      const brought = ev.type === "joined" ? ev.members : ev.type === "membership" ? ev.added : [];
+      const g = this.ctx.groups.find(ev.groupId);
+      if (g !== undefined && brought.length > 0) out.push(...(await this.credentials.vet(ev.groupId, g, brought)));
+    }
+    return out;
   }
 
   async #process(e: QueueEntryJson, batch: Batch): Promise<ClientEvent[]> {

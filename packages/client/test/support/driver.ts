@@ -40,6 +40,8 @@ function eventJson(e: ClientEvent): Record<string, unknown> {
       return { ...e, epoch: Number(e.epoch) };
     case "error":
       return { type: e.type, groupId: e.groupId, entryId: e.entryId, code: (e.error as { code?: string }).code, message: e.error.message };
+    case "untrusted":
+      return { ...e, epoch: Number(e.epoch) };
   }
 }
 

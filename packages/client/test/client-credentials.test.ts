@@ -1,0 +1,88 @@
+/**
+ * Members authenticated with the AS (RFC 9750 §4): our own credential is
+ * issued and proven in the transparency log at registration; other members'
+ * credentials are validated when we add them (refused if invalid) and when we
+ * join or see them added (reported as "untrusted" events).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isApiError, type ListCredentialsResponse, type LeavesResponse } from "@conclave/api";
+import { Client, MemoryStore, type ClientEvent, type ClientOptions } from "../src/index.js";
+import { startTestServer, type TestServer } from "./server.js";
+
+let s: TestServer;
+let n = 0;
+beforeAll(async () => {
+  s = await startTestServer();
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+const uniq = (name: string) => `${name}${++n}v${Math.floor(Math.random() * 1e6)}`;
+async function newClient(name: string, opts: Partial<ClientOptions> = {}): Promise<Client> {
+  const c = await Client.open({ serverUrl: s.url, store: new MemoryStore(), ...opts });
+  await c.register(uniq(name), "laptop");
+  return c;
+}
+const untrusted = (evs: ClientEvent[]) => evs.flatMap((e) => (e.type === "untrusted" ? [{ member: e.member, reason: e.reason }] : []));
+
+/** Dave's client revokes its own credential with the AS (the client stays registered, its KeyPackages stay on the DS). */
+async function revokedDave(): Promise<Client> {
+  const dave = await newClient("dave");
+  const token = await dave.token();
+  const list = await dave.transport.request<ListCredentialsResponse>("listCredentials", { token });
+  expect(list.credentials.map((c) => c.identity)).toEqual([dave.identity]);
+  await dave.transport.request("revokeCredential", { params: { credentialId: list.credentials[0]!.credentialId }, json: { reason: "test" }, token });
+  return dave;
+}
+
+describe("credential validation with the AS", () => {
+  it("members with valid credentials raise nothing", async () => {
+    const [alice, bob] = await Promise.all([newClient("alice"), newClient("bob")]);
+    const g = await alice.createGroup();
+    await alice.addUser(g, bob.user);
+    const evs = await bob.sync();
+    expect(evs.map((e) => e.type)).toEqual(["joined"]);
+  });
+
+  it("addUser refuses a device whose credential the AS revoked, and the next sync reports it", async () => {
+    const [alice, dave] = await Promise.all([newClient("alice"), revokedDave()]);
+    const g = await alice.createGroup();
+    await expect(alice.addUser(g, dave.user)).rejects.toSatisfy((e) => isApiError(e, "LEAF_NODE_INVALID_CREDENTIAL"));
+    expect(alice.members(g)).toEqual([alice.identity]);
+    expect(untrusted(await alice.sync())).toEqual([{ member: dave.identity, reason: "revoked" }]);
+  });
+
+  it("a member added by someone who does not validate is reported on commit and on join", async () => {
+    const bob = await newClient("bob", { validateCredentials: false });
+    const [alice, carol, dave] = await Promise.all([newClient("alice"), newClient("carol"), revokedDave()]);
+    const g = await bob.createGroup();
+    await bob.addUser(g, alice.user);
+    expect(untrusted(await alice.sync())).toEqual([]);
+    expect(await bob.addUser(g, dave.user)).toEqual([dave.identity]);
+    const aliceSaw = await alice.sync();
+    expect(aliceSaw.map((e) => e.type)).toEqual(["membership", "untrusted"]);
+    expect(untrusted(aliceSaw)).toEqual([{ member: dave.identity, reason: "revoked" }]);
+    await bob.addUser(g, carol.user);
+    expect(untrusted(await carol.sync())).toEqual([{ member: dave.identity, reason: "revoked" }]);
+  });
+
+  it("registration fails when the transparency log does not prove our binding", async () => {
+    await newClient("first"); // leaf 0 of the log is someone else's
+    const realFetch = globalThis.fetch;
+    // A log that shows someone else's leaf at our index.
+    globalThis.fetch = async (input, init) => {
+      const res = await realFetch(input, init);
+      if (!String(input).includes("/v1/transparency/leaves")) return res;
+      const body = (await res.json()) as LeavesResponse;
+      const other = await realFetch(`${s.url}/v1/transparency/leaves?start=0&end=1`).then((r) => r.json() as Promise<LeavesResponse>);
+      return new Response(JSON.stringify({ ...body, leaves: other.leaves }), { status: 200, headers: { "content-type": "application/json" } });
+    };
+    try {
+      const c = Client.open({ serverUrl: s.url, store: new MemoryStore() }).then((x) => x.register(uniq("eve"), "pc"));
+      await expect(c).rejects.toSatisfy((e) => isApiError(e, "AUTH_SIGNATURE_INVALID"));
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  });
+});
