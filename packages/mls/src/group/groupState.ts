@@ -50,7 +50,12 @@ export interface PastEpoch {
   readonly senderDataSecret: Uint8Array;
   readonly secretTree: SecretTree;
   /** Signature keys of the epoch's members, by leaf index. */
-  readonly signatureKeys: ReadonlyMap<number, Uint8Array>;
+  readonly signatureKeys: SignatureKeysByLeaf;
+}
+
+/** Leaf index -> signature key of a past epoch's members (a Map once restored from storage). */
+export interface SignatureKeysByLeaf extends Iterable<[number, Uint8Array]> {
+  get(leaf: number): Uint8Array | undefined;
 }
 
 /** resumption_psk of an epoch of this group (§8.6). */
@@ -159,10 +164,18 @@ export function newEpochState(input: NewEpochInput, config: GroupConfig): GroupS
   };
 }
 
-function signatureKeysOf(tree: PublicRatchetTree): Map<number, Uint8Array> {
-  const m = new Map<number, Uint8Array>();
-  for (const member of tree.members()) m.set(member.leafIndex, member.leafNode.signatureKey);
-  return m;
+/**
+ * A retired epoch's tree is never changed again (commits work on clones), so
+ * its signature keys are read from it rather than copied out: retiring an
+ * epoch stays O(1) in the group size.
+ */
+function signatureKeysOf(tree: PublicRatchetTree): SignatureKeysByLeaf {
+  return {
+    get: (leaf) => (tree.hasLeaf(leaf) ? tree.leafNode(leaf as LeafIndex)?.signatureKey : undefined),
+    *[Symbol.iterator]() {
+      for (const m of tree.members()) yield [m.leafIndex, m.leafNode.signatureKey];
+    },
+  };
 }
 
 /** Deletes everything a past epoch still holds. */

@@ -10,7 +10,7 @@
  *
  * Private keys are not here: see PrivateTreeKeys in treeKem.ts.
  */
-import { toHex } from "../codec/bytes.js";
+import { bytesEqual, toHex } from "../codec/bytes.js";
 import { decode, encode } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
@@ -34,11 +34,27 @@ export interface FilteredPathStep {
   copathChild: NodeIndex;
 }
 
-/** Encryption keys of every node and signature keys of every leaf, by hex. */
-interface KeyIndex {
-  encryption: Map<string, NodeIndex>;
-  signature: Map<string, LeafIndex>;
+/** Encryption keys of nodes and signature keys of leaves, by hex. */
+interface KeyMaps {
+  readonly encryption: Map<string, NodeIndex>;
+  readonly signature: Map<string, LeafIndex>;
 }
+
+/**
+ * The key lookup index, layered so that a clone (one per commit) costs
+ * O(changes) instead of copying maps of every key in the group: `base` is
+ * shared between a tree and its clones and never written once built;
+ * `added` holds the keys set since, per tree. Entries are not removed when a
+ * node changes: every hit is checked against the node it names, so a stale
+ * entry just misses. `added` is folded into a fresh base when it grows.
+ */
+interface KeyIndex {
+  readonly base: KeyMaps;
+  readonly added: KeyMaps;
+}
+
+const newKeyMaps = (): KeyMaps => ({ encryption: new Map(), signature: new Map() });
+const copyKeyMaps = (m: KeyMaps): KeyMaps => ({ encryption: new Map(m.encryption), signature: new Map(m.signature) });
 
 const parentOf = (x: number): number => parentUnbounded(x as NodeIndex);
 
@@ -110,7 +126,13 @@ export class PublicRatchetTree {
 
   /** An independent copy (nodes are shared: they are never mutated in place). */
   clone(): PublicRatchetTree {
-    const keys = this.#keys === undefined ? undefined : { encryption: new Map(this.#keys.encryption), signature: new Map(this.#keys.signature) };
+    let keys: KeyIndex | undefined;
+    if (this.#keys !== undefined) {
+      // Fold the added keys into a new shared base once they are a sizeable share of it (amortised O(1) per change).
+      if (this.#keys.added.encryption.size > Math.max(64, this.#keys.base.encryption.size >> 3)) this.#keys = undefined;
+      const own = this.#keyIndex();
+      keys = { base: own.base, added: copyKeyMaps(own.added) };
+    }
     return new PublicRatchetTree(this.suite, this.#leafCount, this.#nodes.slice(), this.#hashes.slice(), this.#resolutions.slice(), keys);
   }
 
@@ -259,29 +281,41 @@ export class PublicRatchetTree {
 
   #keyIndex(): KeyIndex {
     if (this.#keys !== undefined) return this.#keys;
-    const keys: KeyIndex = { encryption: new Map(), signature: new Map() };
+    const base = newKeyMaps();
     for (let i = 0; i < this.#nodes.length; i++) {
       const n = this.#nodes[i];
-      if (n !== undefined) indexNode(keys, i as NodeIndex, n);
+      if (n !== undefined) indexNode(base, i as NodeIndex, n);
     }
-    this.#keys = keys;
-    return keys;
+    this.#keys = { base, added: newKeyMaps() };
+    return this.#keys;
   }
 
   /** The leaf whose LeafNode has this signature key. */
   findLeafBySignatureKey(signatureKey: Uint8Array): LeafIndex | undefined {
-    return this.#keyIndex().signature.get(toHex(signatureKey));
+    const { base, added } = this.#keyIndex();
+    const hex = toHex(signatureKey);
+    const holds = (l: LeafIndex | undefined): boolean => l !== undefined && bytesEqualOrFalse(this.leafNode(l)?.signatureKey, signatureKey);
+    const a = added.signature.get(hex);
+    if (holds(a)) return a;
+    const b = base.signature.get(hex);
+    return holds(b) ? b : undefined;
   }
 
   /** The leaf whose LeafNode has this encryption key. */
   findLeafByEncryptionKey(encryptionKey: Uint8Array): LeafIndex | undefined {
-    const x = this.#keyIndex().encryption.get(toHex(encryptionKey));
+    const x = this.findNodeByEncryptionKey(encryptionKey);
     return x !== undefined && (x & 1) === 0 ? ((x / 2) as LeafIndex) : undefined;
   }
 
   /** The node (leaf or parent) holding this encryption key. */
   findNodeByEncryptionKey(encryptionKey: Uint8Array): NodeIndex | undefined {
-    return this.#keyIndex().encryption.get(toHex(encryptionKey));
+    const { base, added } = this.#keyIndex();
+    const hex = toHex(encryptionKey);
+    const holds = (x: NodeIndex | undefined): boolean => x !== undefined && bytesEqualOrFalse(encryptionKeyOf(this.#nodes[x]), encryptionKey);
+    const a = added.encryption.get(hex);
+    if (holds(a)) return a;
+    const b = base.encryption.get(hex);
+    return holds(b) ? b : undefined;
   }
 
   // -------------------------------------------------------------------------
@@ -295,10 +329,8 @@ export class PublicRatchetTree {
   #set(x: NodeIndex, n: Node | undefined): void {
     const old = this.#nodes[x];
     if (old === n) return;
-    if (this.#keys !== undefined) {
-      if (old !== undefined) unindexNode(this.#keys, x, old);
-      if (n !== undefined) indexNode(this.#keys, x, n);
-    }
+    // The old node's entries go stale and miss (see KeyIndex).
+    if (this.#keys !== undefined && n !== undefined) indexNode(this.#keys.added, x, n);
     this.#nodes[x] = n;
     const r = root(this.#leafCount);
     let y: number = x;
@@ -361,12 +393,6 @@ export class PublicRatchetTree {
     while (count > 1 && count / 2 > last) count /= 2;
     if (count === this.#leafCount) return;
     const width = nodeWidth(count);
-    if (this.#keys !== undefined) {
-      for (let i = width; i < this.#nodes.length; i++) {
-        const n = this.#nodes[i];
-        if (n !== undefined) unindexNode(this.#keys, i as NodeIndex, n);
-      }
-    }
     this.#nodes.length = width;
     this.#hashes.length = width;
     this.#resolutions.length = width;
@@ -427,7 +453,7 @@ export class PublicRatchetTree {
   }
 }
 
-function indexNode(keys: KeyIndex, x: NodeIndex, n: Node): void {
+function indexNode(keys: KeyMaps, x: NodeIndex, n: Node): void {
   if (n.nodeType === NodeType.leaf) {
     keys.encryption.set(toHex(n.leafNode.encryptionKey), x);
     keys.signature.set(toHex(n.leafNode.signatureKey), (x / 2) as LeafIndex);
@@ -436,13 +462,11 @@ function indexNode(keys: KeyIndex, x: NodeIndex, n: Node): void {
   }
 }
 
-function unindexNode(keys: KeyIndex, x: NodeIndex, n: Node): void {
-  // A duplicate key (only in a tree that fails validation) may map to another node: leave that entry alone.
-  const e = n.nodeType === NodeType.leaf ? n.leafNode.encryptionKey : n.parentNode.encryptionKey;
-  const eh = toHex(e);
-  if (keys.encryption.get(eh) === x) keys.encryption.delete(eh);
-  if (n.nodeType === NodeType.leaf) {
-    const sh = toHex(n.leafNode.signatureKey);
-    if (keys.signature.get(sh) === x / 2) keys.signature.delete(sh);
-  }
+function encryptionKeyOf(n: Node | undefined): Uint8Array | undefined {
+  if (n === undefined) return undefined;
+  return n.nodeType === NodeType.leaf ? n.leafNode.encryptionKey : n.parentNode.encryptionKey;
+}
+
+function bytesEqualOrFalse(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && bytesEqual(a, b);
 }
