@@ -3,20 +3,11 @@
  * process killed at that point; the client reopened from what was written must
  * lose no message, decrypt none twice, and not fork a group.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Client, MemoryStore, type ClientEvent, type ClientStore } from "../src/index.js";
-import { startTestServer, type TestServer } from "./server.js";
+import { sharedTestServer } from "./server.js";
 
-let s: TestServer;
-let n = 0;
-beforeAll(async () => {
-  s = await startTestServer();
-});
-afterAll(async () => {
-  await s?.close();
-});
-
-const uniq = (name: string) => `${name}${++n}c${Math.floor(Math.random() * 1e6)}`;
+const { server, uniq } = sharedTestServer("c");
 const texts = (evs: ClientEvent[]) => evs.flatMap((e) => (e.type === "message" ? [e.text] : []));
 const errors = (evs: ClientEvent[]) => evs.filter((e) => e.type === "error");
 const exporter = (c: Client, g: string) => Buffer.from(c.group(g).exportSecret("test", new Uint8Array(0), 32)).toString("hex");
@@ -44,10 +35,10 @@ class DyingStore implements ClientStore {
 }
 
 async function pair(): Promise<{ alice: Client; bob: Client; bobStore: DyingStore; g: string }> {
-  const alice = await Client.open({ serverUrl: s.url, store: new MemoryStore() });
+  const alice = await Client.open({ serverUrl: server().url, store: new MemoryStore() });
   await alice.register(uniq("alice"), "laptop");
   const bobStore = new DyingStore(new MemoryStore());
-  const bob = await Client.open({ serverUrl: s.url, store: bobStore });
+  const bob = await Client.open({ serverUrl: server().url, store: bobStore });
   await bob.register(uniq("bob"), "phone");
   const g = await alice.createGroup();
   await alice.addUser(g, bob.user);
@@ -67,7 +58,7 @@ describe("a client killed mid-sync", () => {
       await expect(bob.sync()).rejects.toThrow(/killed before/);
       bobStore.dead = false;
       bobStore.dieOn = undefined;
-      const bob2 = await Client.open({ serverUrl: s.url, store: bobStore });
+      const bob2 = await Client.open({ serverUrl: server().url, store: bobStore });
       await alice.send(g, "four");
       const evs = await bob2.sync();
       expect(errors(evs)).toEqual([]);
@@ -85,7 +76,7 @@ describe("a client killed mid-sync", () => {
     await expect(bob.sync()).rejects.toThrow(/killed before/);
     bobStore.dead = false;
     bobStore.dieOn = undefined;
-    const bob2 = await Client.open({ serverUrl: s.url, store: bobStore });
+    const bob2 = await Client.open({ serverUrl: server().url, store: bobStore });
     expect(texts(await bob2.sync())).toEqual(["one"]);
   });
 });
@@ -113,7 +104,7 @@ describe("a client killed while its commit was in flight", () => {
     expect(alice.group(g).epoch).toBe(2n);
     await alice.send(g, "in epoch 2");
 
-    const bob2 = await Client.open({ serverUrl: s.url, store: bobStore });
+    const bob2 = await Client.open({ serverUrl: server().url, store: bobStore });
     expect(bob2.group(g).epoch).toBe(1n); // the stored state still has the commit pending
     const evs = await bob2.sync();
     expect(errors(evs)).toEqual([]);
@@ -139,7 +130,7 @@ describe("a client killed while its commit was in flight", () => {
       globalThis.fetch = realFetch;
     }
     bobStore.dead = false;
-    const bob2 = await Client.open({ serverUrl: s.url, store: bobStore });
+    const bob2 = await Client.open({ serverUrl: server().url, store: bobStore });
     expect(await bob2.update(g)).toBe(2n);
     await alice.sync();
     expect(exporter(bob2, g)).toBe(exporter(alice, g));

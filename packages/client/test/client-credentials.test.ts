@@ -4,23 +4,14 @@
  * credentials are validated when we add them (refused if invalid) and when we
  * join or see them added (reported as "untrusted" events).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { isApiError, type ListCredentialsResponse, type LeavesResponse } from "@conclave/api";
 import { Client, MemoryStore, type ClientEvent, type ClientOptions } from "../src/index.js";
-import { startTestServer, type TestServer } from "./server.js";
+import { sharedTestServer } from "./server.js";
 
-let s: TestServer;
-let n = 0;
-beforeAll(async () => {
-  s = await startTestServer();
-});
-afterAll(async () => {
-  await s?.close();
-});
-
-const uniq = (name: string) => `${name}${++n}v${Math.floor(Math.random() * 1e6)}`;
+const { server, uniq } = sharedTestServer("v");
 async function newClient(name: string, opts: Partial<ClientOptions> = {}): Promise<Client> {
-  const c = await Client.open({ serverUrl: s.url, store: new MemoryStore(), ...opts });
+  const c = await Client.open({ serverUrl: server().url, store: new MemoryStore(), ...opts });
   await c.register(uniq(name), "laptop");
   return c;
 }
@@ -75,11 +66,11 @@ describe("credential validation with the AS", () => {
       const res = await realFetch(input, init);
       if (!String(input).includes("/v1/transparency/leaves")) return res;
       const body = (await res.json()) as LeavesResponse;
-      const other = await realFetch(`${s.url}/v1/transparency/leaves?start=0&end=1`).then((r) => r.json() as Promise<LeavesResponse>);
+      const other = await realFetch(`${server().url}/v1/transparency/leaves?start=0&end=1`).then((r) => r.json() as Promise<LeavesResponse>);
       return new Response(JSON.stringify({ ...body, leaves: other.leaves }), { status: 200, headers: { "content-type": "application/json" } });
     };
     try {
-      const c = Client.open({ serverUrl: s.url, store: new MemoryStore() }).then((x) => x.register(uniq("eve"), "pc"));
+      const c = Client.open({ serverUrl: server().url, store: new MemoryStore() }).then((x) => x.register(uniq("eve"), "pc"));
       await expect(c).rejects.toSatisfy((e) => isApiError(e, "AUTH_SIGNATURE_INVALID"));
     } finally {
       globalThis.fetch = realFetch;

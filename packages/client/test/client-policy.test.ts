@@ -3,26 +3,17 @@
  * proposal (draft-ietf-mls-extensions) that another member's client commits,
  * and key updates on a schedule (keyUpdateIntervalMs, injected clock).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fromBase64Url, isApiError, toBase64Url, type GroupInfoResponse, type GroupResponse } from "@conclave/api";
 import { CredentialType, Group, ProposalType } from "@conclave/mls";
 import { nodeCryptoProvider } from "@conclave/mls/node";
 import { Client, MemoryStore, type ClientEvent, type ClientOptions } from "../src/index.js";
-import { startTestServer, type TestServer } from "./server.js";
+import { sharedTestServer } from "./server.js";
 
-let s: TestServer;
-let n = 0;
-beforeAll(async () => {
-  s = await startTestServer();
-});
-afterAll(async () => {
-  await s?.close();
-});
-
-const uniq = (name: string) => `${name}${++n}p${Math.floor(Math.random() * 1e6)}`;
+const { server, uniq } = sharedTestServer("p");
 
 async function newClient(user: string, opts: Partial<ClientOptions> = {}): Promise<Client> {
-  const c = await Client.open({ serverUrl: s.url, store: new MemoryStore(), ...opts });
+  const c = await Client.open({ serverUrl: server().url, store: new MemoryStore(), ...opts });
   await c.register(user, "laptop");
   return c;
 }
@@ -156,7 +147,7 @@ describe("recovery after local state loss (RFC 9750 §6.6)", () => {
   it("a client whose store lost the group rejoins by external commit, replacing its old leaf; the DS roster keeps it once", async () => {
     const alice = await newClient(uniq("alice"));
     const store = new MemoryStore();
-    const bob = await Client.open({ serverUrl: s.url, store });
+    const bob = await Client.open({ serverUrl: server().url, store });
     await bob.register(uniq("bob"), "laptop");
     const g = await alice.createGroup();
     await alice.addUser(g, bob.user);
@@ -167,7 +158,7 @@ describe("recovery after local state loss (RFC 9750 §6.6)", () => {
 
     // The group's state is gone from Bob's store; his identity and queue cursor survive.
     await store.delete(`group:${g}`);
-    const bob2 = await Client.open({ serverUrl: s.url, store });
+    const bob2 = await Client.open({ serverUrl: server().url, store });
     expect(bob2.groups).toEqual([]);
     expect(await bob2.recover(g)).toBe(2n);
     // The old leaf was removed in the same commit, so the rejoin takes that (leftmost blank) leaf again.
@@ -192,7 +183,7 @@ describe("resync is only for one's own leaf", () => {
   it("the DS refuses an external commit by a roster member that removes another member's leaf", async () => {
     const alice = await newClient(uniq("alice"));
     const store = new MemoryStore();
-    const bob = await Client.open({ serverUrl: s.url, store });
+    const bob = await Client.open({ serverUrl: server().url, store });
     await bob.register(uniq("bob"), "laptop");
     const g = await alice.createGroup();
     await alice.addUser(g, bob.user);

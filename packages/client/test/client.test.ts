@@ -1,24 +1,15 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { isApiError, type KeyPackageCountsResponse } from "@conclave/api";
 import { Client, FileStore, MemoryStore, type ClientEvent } from "../src/index.js";
-import { startTestServer, type TestServer } from "./server.js";
+import { sharedTestServer } from "./server.js";
 
-let s: TestServer;
-let n = 0;
-beforeAll(async () => {
-  s = await startTestServer();
-});
-afterAll(async () => {
-  await s?.close();
-});
-
-const uniq = (name: string) => `${name}${++n}x${Math.floor(Math.random() * 1e6)}`;
+const { server, uniq } = sharedTestServer("x");
 
 async function newClient(user: string, device = "laptop", accountSecret?: string): Promise<Client> {
-  const c = await Client.open({ serverUrl: s.url, store: new MemoryStore() });
+  const c = await Client.open({ serverUrl: server().url, store: new MemoryStore() });
   await c.register(user, device, accountSecret !== undefined ? { accountSecret } : {});
   return c;
 }
@@ -83,7 +74,7 @@ describe("Client over a real DS+AS (SQLite)", () => {
     try {
       const alice = await newClient(uniq("alice"));
       const bobUser = uniq("bob");
-      const bob1 = await Client.open({ serverUrl: s.url, store: new FileStore(dir, "correct horse") });
+      const bob1 = await Client.open({ serverUrl: server().url, store: new FileStore(dir, "correct horse") });
       await bob1.register(bobUser, "phone");
       const g = await alice.createGroup();
       await alice.addUser(g, bobUser);
@@ -96,14 +87,14 @@ describe("Client over a real DS+AS (SQLite)", () => {
       // Nothing in the store reveals the messages' group state in clear.
       for (const f of readdirSync(dir)) expect(readFileSync(join(dir, f)).includes(Buffer.from(bobUser))).toBe(false);
 
-      const bob2 = await Client.open({ serverUrl: s.url, store: new FileStore(dir, "correct horse") });
+      const bob2 = await Client.open({ serverUrl: server().url, store: new FileStore(dir, "correct horse") });
       expect(bob2.identity).toBe(bob1.identity);
       expect(bob2.groups).toEqual([g]);
       expect(texts(await bob2.sync())).toEqual([`${alice.user}:two`, `${alice.user}:three`]);
       expect(exporter(bob2, g)).toBe(exporter(alice, g));
       await bob2.send(g, "back");
       expect(texts(await alice.sync())).toEqual([`${bobUser}:back`]);
-      await expect(Client.open({ serverUrl: s.url, store: new FileStore(dir, "wrong") })).rejects.toThrow(/cannot decrypt/);
+      await expect(Client.open({ serverUrl: server().url, store: new FileStore(dir, "wrong") })).rejects.toThrow(/cannot decrypt/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -112,7 +103,7 @@ describe("Client over a real DS+AS (SQLite)", () => {
   it("adding a user again brings in their second device", async () => {
     const alice = await newClient(uniq("alice"));
     const bobUser = uniq("bob");
-    const bobPhone = await Client.open({ serverUrl: s.url, store: new MemoryStore() });
+    const bobPhone = await Client.open({ serverUrl: server().url, store: new MemoryStore() });
     const { accountSecret } = await bobPhone.register(bobUser, "phone");
     const g = await alice.createGroup();
     await alice.addUser(g, bobUser);
@@ -130,7 +121,7 @@ describe("Client over a real DS+AS (SQLite)", () => {
   it("device-add flow: Bob's phone brings his new laptop into all of his groups", async () => {
     const [alice, carol] = await Promise.all(["alice", "carol"].map((u) => newClient(uniq(u))));
     const bobUser = uniq("bob");
-    const bobPhone = await Client.open({ serverUrl: s.url, store: new MemoryStore() });
+    const bobPhone = await Client.open({ serverUrl: server().url, store: new MemoryStore() });
     const { accountSecret } = await bobPhone.register(bobUser, "phone");
     const g1 = await alice!.createGroup();
     const g2 = await carol!.createGroup();
@@ -153,7 +144,7 @@ describe("Client over a real DS+AS (SQLite)", () => {
   });
 
   it("keeps the DS stocked: a batch plus a last-resort KeyPackage, topped up below the low-water mark", async () => {
-    const bob = await Client.open({ serverUrl: s.url, store: new MemoryStore(), keyPackageLowWater: 3, keyPackageBatch: 4 });
+    const bob = await Client.open({ serverUrl: server().url, store: new MemoryStore(), keyPackageLowWater: 3, keyPackageBatch: 4 });
     await bob.register(uniq("bob"), "phone");
     const count = async () => (await bob.transport.request<KeyPackageCountsResponse>("countKeyPackages", { token: await bob.token() })).counts.find((c) => c.cipherSuite === 1);
     expect(await count()).toEqual({ cipherSuite: 1, count: 4, lastResort: true });
@@ -210,10 +201,10 @@ describe("Client over a real DS+AS (SQLite)", () => {
   });
 
   it("surfaces the server's error code", async () => {
-    const c = await Client.open({ serverUrl: s.url, store: new MemoryStore() });
+    const c = await Client.open({ serverUrl: server().url, store: new MemoryStore() });
     const user = uniq("dup");
     await c.register(user, "a");
-    const d = await Client.open({ serverUrl: s.url, store: new MemoryStore() });
+    const d = await Client.open({ serverUrl: server().url, store: new MemoryStore() });
     await expect(d.register(user, "b")).rejects.toSatisfy((e) => isApiError(e, "ACCOUNT_EXISTS"));
     await expect(c.addUser(await c.createGroup(), uniq("nobody"))).rejects.toSatisfy((e) => isApiError(e) && e.status >= 400);
   });

@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { createConclaveServer } from "@conclave/server";
 
 export interface TestServer {
@@ -27,5 +28,27 @@ export async function startTestServer(): Promise<TestServer> {
       await app.close();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * One server for a whole test file (started in beforeAll, closed in
+ * afterAll), and user names unique to this run so files can share nothing.
+ */
+export function sharedTestServer(tag: string): { readonly server: () => TestServer; uniq(name: string): string } {
+  let s: TestServer | undefined;
+  let n = 0;
+  beforeAll(async () => {
+    s = await startTestServer();
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+  return {
+    server() {
+      if (s === undefined) throw new Error("the test server is not running");
+      return s;
+    },
+    uniq: (name) => `${name}${++n}${tag}${Math.floor(Math.random() * 1e6)}`,
   };
 }
