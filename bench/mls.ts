@@ -19,14 +19,19 @@
  *   commit sparse  the same after every other leaf was removed (parents blank)
  *   process      leaf 1 processing that commit and merging it (worst case: log2 N keys derived)
  *   msgs/s       1 KiB application message encrypted by leaf 0 and decrypted by leaf 1, per second
+ *                (one at a time, after a 300 ms warm-up)
  *   state        bytes of leaf 0's serialized state (Group.serialize / encodeGroupState)
  * Handshakes are PrivateMessages in both (each library's default); no ratchet_tree
  * or external_pub in the GroupInfo.
  *
- * Known issue (node v20.20.2): long full runs have twice deadlocked at N=10000 (0% CPU, main
- * thread in futex wait): KeyObject.export({format:"jwk"}) (crypto/node/keyEncoding.ts
- * okpRawPublicKey) allocates, the GC runs the destructor of a generateKeyPairSync job
- * (crypto/node/dh.ts) that takes the same key mutex. Seen with gdb; a provider fix is pending.
+ * Threads: Conclave's node provider sends signature verifications that are asked for together
+ * (a join's leaf signatures, an add's KeyPackages) to libuv's thread pool, so join and add use
+ * both cores; ts-mls runs on one. The crypto floor is the single-thread sum of the primitives, so
+ * a figure below it means the work was spread over the cores.
+ *
+ * Fixed (2026-11-23): long runs used to freeze at N=10000 in Node 20's crypto (a KeyObject export
+ * from a generateKeyPairSync pair racing the GC); the provider no longer uses generateKeyPairSync,
+ * and packages/mls/test/node-keygen-deadlock.test.ts reproduces the old freeze in a child process.
  *
  * ts-mls 1.6.4 API used (read from node_modules/ts-mls/dist/src/*.d.ts); states are immutable values:
  *   getCiphersuiteImpl(getCiphersuiteFromName(name)) -> CiphersuiteImpl (default provider)

@@ -1,12 +1,14 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { toHex } from "../src/codec/bytes.js";
-import { decode } from "../src/codec/tls.js";
+import { decode, encode } from "../src/codec/tls.js";
 import type { CryptoProvider } from "../src/crypto/cipherSuite.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
 import { webCryptoProvider } from "../src/crypto/web/index.js";
 import { MlsError } from "../src/errors.js";
-import { ProposalType } from "../src/messages/enums.js";
+import { NodeType, ProposalType } from "../src/messages/enums.js";
+import type { LeafNode } from "../src/messages/leafNode.js";
+import { ratchetTreeCodec } from "../src/messages/ratchetTreeNodes.js";
 import { proposalCodec } from "../src/messages/proposal.js";
 import { PublicRatchetTree } from "../src/tree/ratchetTree.js";
 import { leafIndex, type NodeIndex } from "../src/tree/treeMath.js";
@@ -136,7 +138,24 @@ describe("ratchet tree operations", () => {
     expect(tree.members().map((m) => m.leafIndex)).toEqual([0, 1, 2, 4]);
   });
 
-  it("keeps cached tree hashes and resolutions equal to a from-scratch computation under random add/remove/update sequences", () => {
+  /** The cached per-node encodings and the layered key index agree with a from-scratch encoding and a scan. */
+  function expectEncodingAndKeyIndex(tree: PublicRatchetTree, gone: readonly LeafNode[]): void {
+    expect(tree.encode()).toEqual(encode(ratchetTreeCodec, tree.toNodes()));
+    for (let x = 0; x < tree.nodeCount; x++) {
+      const n = tree.node(x as NodeIndex);
+      if (n === undefined) continue;
+      const key = n.nodeType === NodeType.leaf ? n.leafNode.encryptionKey : n.parentNode.encryptionKey;
+      expect(tree.findNodeByEncryptionKey(key)).toBe(x);
+      if (n.nodeType === NodeType.leaf) expect(tree.findLeafBySignatureKey(n.leafNode.signatureKey)).toBe(x / 2);
+    }
+    for (const leaf of gone) {
+      if (tree.members().some((m) => m.leafNode.signatureKey === leaf.signatureKey)) continue;
+      expect(tree.findLeafBySignatureKey(leaf.signatureKey)).toBeUndefined();
+      expect(tree.findLeafByEncryptionKey(leaf.encryptionKey)).toBeUndefined();
+    }
+  }
+
+  it("keeps cached tree hashes, resolutions, encodings and key lookups equal to a from-scratch computation under random add/remove/update sequences", () => {
     type Op = { kind: "add" } | { kind: "remove"; pick: number } | { kind: "update"; pick: number } | { kind: "key"; pick: number };
     const op: fc.Arbitrary<Op> = fc.oneof(
       fc.constant<Op>({ kind: "add" }),
@@ -149,6 +168,7 @@ describe("ratchet tree operations", () => {
       fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), (ops) => {
         const tree = PublicRatchetTree.create(suite, fakeLeaf(serial++));
         let snapshot = tree.clone();
+        const gone: LeafNode[] = [];
         for (const o of ops) {
           const members = tree.members();
           if (o.kind === "add") tree.addLeaf(fakeLeaf(serial++));
@@ -161,10 +181,13 @@ describe("ratchet tree operations", () => {
           }
           expect(tree.treeHash()).toEqual(recomputedTreeHash(suite, tree.toNodes()));
           for (let x = 0; x < tree.nodeCount; x++) expect(tree.resolution(x as NodeIndex)).toEqual(referenceResolution(tree, x));
+          expectEncodingAndKeyIndex(tree, gone);
+          if (o.kind === "remove" || o.kind === "update") for (const m of members) if (tree.leafNode(m.leafIndex) !== m.leafNode) gone.push(m.leafNode);
           if (o.kind === "update") snapshot = tree.clone();
         }
         // A clone taken earlier is unaffected by later changes.
         expect(snapshot.treeHash()).toEqual(recomputedTreeHash(suite, snapshot.toNodes()));
+        expectEncodingAndKeyIndex(snapshot, []);
       }),
       { numRuns: 60 },
     );

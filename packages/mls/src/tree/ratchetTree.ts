@@ -11,12 +11,12 @@
  * Private keys are not here: see PrivateTreeKeys in treeKem.ts.
  */
 import { bytesEqual, toHex } from "../codec/bytes.js";
-import { decode, encode } from "../codec/tls.js";
+import { decode, encode, Writer } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { NodeType } from "../messages/enums.js";
 import type { LeafNode } from "../messages/leafNode.js";
-import { ratchetTreeCodec, type Node, type ParentNode, type RatchetTree } from "../messages/ratchetTreeNodes.js";
+import { nodeCodec, ratchetTreeCodec, type Node, type ParentNode, type RatchetTree } from "../messages/ratchetTreeNodes.js";
 import { computeTreeHash } from "./treeHash.js";
 import { left, leafIndex, level, MAX_LEAVES, nodeWidth, parentUnbounded, right, root, type LeafIndex, type NodeIndex } from "./treeMath.js";
 
@@ -65,6 +65,8 @@ export class PublicRatchetTree {
   #hashes: (Uint8Array | undefined)[];
   #resolutions: (readonly NodeIndex[] | undefined)[];
   #keys: KeyIndex | undefined;
+  /** Encoded Node (§12.4.3.3) of each node, filled on first encode: a commit re-sends the tree with only its path changed. */
+  #encoded: (Uint8Array | undefined)[] = [];
 
   private constructor(suite: CipherSuite, leafCount: number, nodes: (Node | undefined)[], hashes: (Uint8Array | undefined)[], resolutions: (readonly NodeIndex[] | undefined)[], keys: KeyIndex | undefined) {
     this.suite = suite;
@@ -119,9 +121,43 @@ export class PublicRatchetTree {
     return this.#nodes.slice(0, end);
   }
 
-  /** Encodes the `ratchet_tree` extension value. */
+  /**
+   * Encodes the `ratchet_tree` extension value (optional<Node> ratchet_tree<V>),
+   * reusing the encoding of every node unchanged since the last call, so it
+   * costs a copy of the tree rather than a re-encoding.
+   */
   encode(): Uint8Array {
-    return encode(ratchetTreeCodec, this.toNodes());
+    let end = this.#nodes.length;
+    while (end > 0 && this.#nodes[end - 1] === undefined) end--;
+    if (end === 0) return encode(ratchetTreeCodec, []); // throws ENCODE_INVALID: a tree has a non-blank node
+    const parts: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(end);
+    let bodyLength = 0;
+    for (let i = 0; i < end; i++) {
+      const n = this.#nodes[i];
+      if (n === undefined) {
+        bodyLength += 1;
+        continue;
+      }
+      let e = this.#encoded[i];
+      if (e === undefined) {
+        e = encode(nodeCodec, n);
+        this.#encoded[i] = e;
+      }
+      parts[i] = e;
+      bodyLength += 1 + e.length;
+    }
+    const w = new Writer(bodyLength + 4);
+    w.varint(bodyLength);
+    for (let i = 0; i < end; i++) {
+      const e = parts[i];
+      if (e === undefined) {
+        w.u8(0);
+      } else {
+        w.u8(1);
+        w.raw(e);
+      }
+    }
+    return w.finish();
   }
 
   /** An independent copy (nodes are shared: they are never mutated in place). */
@@ -133,7 +169,9 @@ export class PublicRatchetTree {
       const own = this.#keyIndex();
       keys = { base: own.base, added: copyKeyMaps(own.added) };
     }
-    return new PublicRatchetTree(this.suite, this.#leafCount, this.#nodes.slice(), this.#hashes.slice(), this.#resolutions.slice(), keys);
+    const copy = new PublicRatchetTree(this.suite, this.#leafCount, this.#nodes.slice(), this.#hashes.slice(), this.#resolutions.slice(), keys);
+    copy.#encoded = this.#encoded.slice();
+    return copy;
   }
 
   // -------------------------------------------------------------------------
@@ -332,6 +370,7 @@ export class PublicRatchetTree {
     // The old node's entries go stale and miss (see KeyIndex).
     if (this.#keys !== undefined && n !== undefined) indexNode(this.#keys.added, x, n);
     this.#nodes[x] = n;
+    this.#encoded[x] = undefined;
     const r = root(this.#leafCount);
     let y: number = x;
     for (;;) {
@@ -396,6 +435,7 @@ export class PublicRatchetTree {
     this.#nodes.length = width;
     this.#hashes.length = width;
     this.#resolutions.length = width;
+    if (this.#encoded.length > width) this.#encoded.length = width;
     this.#leafCount = count;
   }
 
