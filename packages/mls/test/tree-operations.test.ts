@@ -138,9 +138,12 @@ describe("ratchet tree operations", () => {
     expect(tree.members().map((m) => m.leafIndex)).toEqual([0, 1, 2, 4]);
   });
 
-  /** The cached per-node encodings and the layered key index agree with a from-scratch encoding and a scan. */
+  /** The cached per-node encodings, the blank-leaf hint and the layered key index agree with a from-scratch encoding and a scan. */
   function expectEncodingAndKeyIndex(tree: PublicRatchetTree, gone: readonly LeafNode[]): void {
     expect(tree.encode()).toEqual(encode(ratchetTreeCodec, tree.toNodes()));
+    let blank: number | undefined;
+    for (let l = 0; l < tree.leafCount && blank === undefined; l++) if (tree.leafNode(L(l)) === undefined) blank = l;
+    expect(tree.leftmostBlankLeaf()).toBe(blank);
     for (let x = 0; x < tree.nodeCount; x++) {
       const n = tree.node(x as NodeIndex);
       if (n === undefined) continue;

@@ -67,6 +67,8 @@ export class PublicRatchetTree {
   #keys: KeyIndex | undefined;
   /** Encoded Node (§12.4.3.3) of each node, filled on first encode: a commit re-sends the tree with only its path changed. */
   #encoded: (Uint8Array | undefined)[] = [];
+  /** No leaf below this index is blank (a lower bound for leftmostBlankLeaf). */
+  #blankHint = 0;
 
   private constructor(suite: CipherSuite, leafCount: number, nodes: (Node | undefined)[], hashes: (Uint8Array | undefined)[], resolutions: (readonly NodeIndex[] | undefined)[], keys: KeyIndex | undefined) {
     this.suite = suite;
@@ -171,6 +173,7 @@ export class PublicRatchetTree {
     }
     const copy = new PublicRatchetTree(this.suite, this.#leafCount, this.#nodes.slice(), this.#hashes.slice(), this.#resolutions.slice(), keys);
     copy.#encoded = this.#encoded.slice();
+    copy.#blankHint = this.#blankHint;
     return copy;
   }
 
@@ -233,7 +236,14 @@ export class PublicRatchetTree {
 
   /** The leftmost blank leaf, or undefined when every leaf is taken (§12.1.1). */
   leftmostBlankLeaf(): LeafIndex | undefined {
-    for (let i = 0; i < this.#nodes.length; i += 2) if (this.#nodes[i] === undefined) return (i / 2) as LeafIndex;
+    // Every leaf left of the hint is known to be taken, so adding N members scans each leaf once, not N times.
+    for (let i = 2 * this.#blankHint; i < this.#nodes.length; i += 2) {
+      if (this.#nodes[i] === undefined) {
+        this.#blankHint = i / 2;
+        return (i / 2) as LeafIndex;
+      }
+    }
+    this.#blankHint = this.#leafCount;
     return undefined;
   }
 
@@ -371,6 +381,7 @@ export class PublicRatchetTree {
     if (this.#keys !== undefined && n !== undefined) indexNode(this.#keys.added, x, n);
     this.#nodes[x] = n;
     this.#encoded[x] = undefined;
+    if (n === undefined && (x & 1) === 0 && x / 2 < this.#blankHint) this.#blankHint = x / 2;
     const r = root(this.#leafCount);
     let y: number = x;
     for (;;) {
