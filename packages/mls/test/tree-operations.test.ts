@@ -6,7 +6,7 @@ import type { CryptoProvider } from "../src/crypto/cipherSuite.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
 import { webCryptoProvider } from "../src/crypto/web/index.js";
 import { MlsError } from "../src/errors.js";
-import { NodeType, ProposalType } from "../src/messages/enums.js";
+import { CredentialType, NodeType, ProposalType } from "../src/messages/enums.js";
 import type { LeafNode } from "../src/messages/leafNode.js";
 import { ratchetTreeCodec } from "../src/messages/ratchetTreeNodes.js";
 import { proposalCodec } from "../src/messages/proposal.js";
@@ -144,6 +144,11 @@ describe("ratchet tree operations", () => {
     let blank: number | undefined;
     for (let l = 0; l < tree.leafCount && blank === undefined; l++) if (tree.leafNode(L(l)) === undefined) blank = l;
     expect(tree.leftmostBlankLeaf()).toBe(blank);
+    const leaves = tree.members().map((m) => m.leafNode);
+    const all = leaves.length === 0 ? [] : [...new Set(leaves[0]!.capabilities.credentials)].filter((c) => leaves.every((l) => l.capabilities.credentials.includes(c)));
+    const types = tree.credentialTypes();
+    expect([...types.inUse].sort()).toEqual([...new Set(leaves.map((l) => l.credential.credentialType))].sort());
+    expect([...types.supportedByAll].sort()).toEqual(all.sort());
     for (let x = 0; x < tree.nodeCount; x++) {
       const n = tree.node(x as NodeIndex);
       if (n === undefined) continue;
@@ -169,14 +174,20 @@ describe("ratchet tree operations", () => {
     let serial = 1000;
     fc.assert(
       fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), (ops) => {
-        const tree = PublicRatchetTree.create(suite, fakeLeaf(serial++));
+        // Credential types and capabilities vary with the serial, so the credential tally has something to track.
+        const leafOf = (n: number): LeafNode => {
+          const f = fakeLeaf(n);
+          const credential: LeafNode["credential"] = n % 2 === 0 ? f.credential : { credentialType: CredentialType.x509, certificates: [Uint8Array.of(n & 0xff)] };
+          return { ...f, credential, capabilities: { ...f.capabilities, credentials: [1, 2, 3].filter((c, i) => c === credential.credentialType || (n >> i) % 3 !== 0) } };
+        };
+        const tree = PublicRatchetTree.create(suite, leafOf(serial++));
         let snapshot = tree.clone();
         const gone: LeafNode[] = [];
         for (const o of ops) {
           const members = tree.members();
-          if (o.kind === "add") tree.addLeaf(fakeLeaf(serial++));
+          if (o.kind === "add") tree.addLeaf(leafOf(serial++));
           else if (o.kind === "remove" && members.length > 1) tree.removeLeaf(members[1 + (o.pick % (members.length - 1))]!.leafIndex);
-          else if (o.kind === "update") tree.updateLeaf(members[o.pick % members.length]!.leafIndex, fakeLeaf(serial++));
+          else if (o.kind === "update") tree.updateLeaf(members[o.pick % members.length]!.leafIndex, leafOf(serial++));
           else if (o.kind === "key" && tree.leafCount > 1) {
             // Give a parent a key as a path would (unmerged leaves left empty).
             const x = (2 * (o.pick % (tree.leafCount - 1)) + 1) as NodeIndex;

@@ -92,25 +92,6 @@ function checkKnownExtensions(extensions: readonly Extension[]): void {
   readExtension(extensions, ExtensionType.externalSenders, externalSendersCodec);
 }
 
-/** Per-tree cache: a tree held by a GroupState is never changed (commits work on clones). */
-const credentialTypeCache = new WeakMap<PublicRatchetTree, { inUse: ReadonlySet<number>; supportedByAll: ReadonlySet<number> }>();
-
-/** Credential types used by the members, and those every member supports (§7.3). */
-export function credentialTypes(tree: PublicRatchetTree): { inUse: ReadonlySet<number>; supportedByAll: ReadonlySet<number> } {
-  const cached = credentialTypeCache.get(tree);
-  if (cached !== undefined) return cached;
-  const inUse = new Set<number>();
-  let supportedByAll: Set<number> | undefined;
-  for (const m of tree.members()) {
-    inUse.add(m.leafNode.credential.credentialType);
-    const caps = m.leafNode.capabilities.credentials;
-    supportedByAll = supportedByAll === undefined ? new Set(caps) : new Set(caps.filter((c) => supportedByAll!.has(c)));
-  }
-  const out = { inUse, supportedByAll: supportedByAll ?? new Set<number>() };
-  credentialTypeCache.set(tree, out);
-  return out;
-}
-
 /**
  * §11.1, §12.1.7: a GroupContextExtensions proposal is invalid when some
  * member (other than those in `skip`) does not support the extensions or
@@ -172,7 +153,7 @@ export function startApplyingProposals(opts: ApplyOptions, list: readonly Commit
     }
   }
   const required = requiredCapabilitiesOf(extensions);
-  const { inUse, supportedByAll } = credentialTypes(opts.tree);
+  const { inUse, supportedByAll } = opts.tree.credentialTypes();
   const requirements = { groupContextExtensions: extensions, credentialTypesInUse: inUse, credentialTypesSupportedByAll: supportedByAll };
 
   // 2. Updates: replace the sender's leaf, blank its direct path (§12.1.2).

@@ -27,7 +27,7 @@ import { createUpdatePath, pathSecretForNewMember, type CreatedUpdatePath } from
 import type { LeafIndex } from "../tree/treeMath.js";
 import { signGroupInfo } from "../welcome/groupInfoSignature.js";
 import { createWelcome, welcomeRecipient } from "../welcome/welcome.js";
-import { applyOptionsFor, credentialTypes, startApplyingProposals, type AddedMember, type ChangedMember, type CommitChanges } from "./applyProposals.js";
+import { applyOptionsFor, startApplyingProposals, type AddedMember, type ChangedMember, type CommitChanges } from "./applyProposals.js";
 import { epochStateAfterCommit, runCommitSchedule, type CommitScheduleOutput } from "./commitSchedule.js";
 import { sameSignatureKey, type GroupConfig, type HandshakeWireFormat } from "./groupConfig.js";
 import { ownLeaf, privateMessageContext, publicMessageContext, requireCanSend, type GroupState } from "./groupState.js";
@@ -268,7 +268,7 @@ export async function createCommit(
     privateKeys = created.privateKeys;
     // Our new leaf must meet the group's requirements, or every receiver rejects the commit (§7.3).
     if (options.leafNode !== undefined) {
-      const { inUse, supportedByAll } = credentialTypes(state.tree);
+      const { inUse, supportedByAll } = state.tree.credentialTypes();
       checkLeafNodeContents(created.updatePath.leafNode, { groupContextExtensions: applied.extensions, credentialTypesInUse: inUse, credentialTypesSupportedByAll: supportedByAll });
     }
   } else {

@@ -20,7 +20,7 @@ import type { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafNode } from "../messages/leafNode.js";
 import type { Credential } from "../messages/credential.js";
 import { deriveExternalKeyPair, externalInitSecretReceive, zeroizeEpochSecrets } from "../schedule/keySchedule.js";
-import { applyOptionsFor, credentialTypes, startApplyingProposals, type AddedMember, type AppliedProposals, type ChangedMember, type CommitChanges } from "./applyProposals.js";
+import { applyOptionsFor, startApplyingProposals, type AddedMember, type AppliedProposals, type ChangedMember, type CommitChanges } from "./applyProposals.js";
 import { epochStateAfterCommit, runCommitSchedule } from "./commitSchedule.js";
 import type { GroupConfig } from "./groupConfig.js";
 import { ownLeaf, refKey, type GroupState } from "./groupState.js";
@@ -251,8 +251,8 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
       excludedLeaves: applied.added.map((a) => a.leafIndex),
       leafNodeValidation: {
         groupContextExtensions: applied.extensions,
-        credentialTypesInUse: credentialTypes(state.tree).inUse,
-        credentialTypesSupportedByAll: credentialTypes(state.tree).supportedByAll,
+        credentialTypesInUse: state.tree.credentialTypes().inUse,
+        credentialTypesSupportedByAll: state.tree.credentialTypes().supportedByAll,
         ...(validator === undefined
           ? {}
           : { validateCredential: (c, k) => Promise.resolve(validator(c, k, { kind: "commit", groupId, leafIndex: committer })).catch(() => false) }),

@@ -17,7 +17,7 @@ import type { Proposal } from "../messages/proposal.js";
 import { makeProposalRef } from "../messages/refs.js";
 import { checkLeafNodeContents, checkLeafNodeKeysUnique, verifyLeafNodeSignature } from "../tree/leafNodeValidation.js";
 import type { LeafIndex } from "../tree/treeMath.js";
-import { checkExtensionsSupported, credentialTypes } from "./applyProposals.js";
+import { checkExtensionsSupported } from "./applyProposals.js";
 import { nowOf, type GroupConfig } from "./groupConfig.js";
 import { pastPrivateMessageContext, privateMessageContext, publicMessageContext, refKey, senderSignatureKey, type CachedProposal, type GroupState } from "./groupState.js";
 import { checkCredential, validateKeyPackage } from "./keyPackage.js";
@@ -146,7 +146,7 @@ export async function checkProposalOnReceipt(state: GroupState, config: GroupCon
   const { suite, tree, groupContext } = state;
   checkProposalSync({ suite, tree, groupContext }, p, sender);
   const groupId = groupContext.groupId;
-  const { inUse, supportedByAll } = credentialTypes(tree);
+  const { inUse, supportedByAll } = tree.credentialTypes();
   const requirements = { groupContextExtensions: groupContext.extensions, credentialTypesInUse: inUse, credentialTypesSupportedByAll: supportedByAll };
   switch (p.proposalType) {
     case ProposalType.add: {

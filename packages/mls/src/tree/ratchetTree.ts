@@ -10,13 +10,14 @@
  *
  * Private keys are not here: see PrivateTreeKeys in treeKem.ts.
  */
-import { bytesEqual, toHex } from "../codec/bytes.js";
 import { decode, encode, Writer } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { NodeType } from "../messages/enums.js";
 import type { LeafNode } from "../messages/leafNode.js";
 import { nodeCodec, ratchetTreeCodec, type Node, type ParentNode, type RatchetTree } from "../messages/ratchetTreeNodes.js";
+import { CredentialTally, type CredentialTypes } from "./credentialTally.js";
+import { KeyIndex } from "./keyIndex.js";
 import { computeTreeHash } from "./treeHash.js";
 import { left, leafIndex, level, MAX_LEAVES, nodeWidth, parentUnbounded, right, root, type LeafIndex, type NodeIndex } from "./treeMath.js";
 
@@ -34,27 +35,6 @@ export interface FilteredPathStep {
   copathChild: NodeIndex;
 }
 
-/** Encryption keys of nodes and signature keys of leaves, by hex. */
-interface KeyMaps {
-  readonly encryption: Map<string, NodeIndex>;
-  readonly signature: Map<string, LeafIndex>;
-}
-
-/**
- * The key lookup index, layered so that a clone (one per commit) costs
- * O(changes) instead of copying maps of every key in the group: `base` is
- * shared between a tree and its clones and never written once built;
- * `added` holds the keys set since, per tree. Entries are not removed when a
- * node changes: every hit is checked against the node it names, so a stale
- * entry just misses. `added` is folded into a fresh base when it grows.
- */
-interface KeyIndex {
-  readonly base: KeyMaps;
-  readonly added: KeyMaps;
-}
-
-const newKeyMaps = (): KeyMaps => ({ encryption: new Map(), signature: new Map() });
-const copyKeyMaps = (m: KeyMaps): KeyMaps => ({ encryption: new Map(m.encryption), signature: new Map(m.signature) });
 
 const parentOf = (x: number): number => parentUnbounded(x as NodeIndex);
 
@@ -65,6 +45,7 @@ export class PublicRatchetTree {
   #hashes: (Uint8Array | undefined)[];
   #resolutions: (readonly NodeIndex[] | undefined)[];
   #keys: KeyIndex | undefined;
+  #credentials: CredentialTally | undefined;
   /** Encoded Node (§12.4.3.3) of each node, filled on first encode: a commit re-sends the tree with only its path changed. */
   #encoded: (Uint8Array | undefined)[] = [];
   /** No leaf below this index is blank (a lower bound for leftmostBlankLeaf). */
@@ -164,16 +145,16 @@ export class PublicRatchetTree {
 
   /** An independent copy (nodes are shared: they are never mutated in place). */
   clone(): PublicRatchetTree {
-    let keys: KeyIndex | undefined;
-    if (this.#keys !== undefined) {
-      // Fold the added keys into a new shared base once they are a sizeable share of it (amortised O(1) per change).
-      if (this.#keys.added.encryption.size > Math.max(64, this.#keys.base.encryption.size >> 3)) this.#keys = undefined;
-      const own = this.#keyIndex();
-      keys = { base: own.base, added: copyKeyMaps(own.added) };
+    // A fork that declines (too many additions) is rebuilt, folded, for both trees.
+    let keys = this.#keys?.fork();
+    if (this.#keys !== undefined && keys === undefined) {
+      this.#keys = KeyIndex.build(this.#nodes);
+      keys = this.#keys.fork();
     }
     const copy = new PublicRatchetTree(this.suite, this.#leafCount, this.#nodes.slice(), this.#hashes.slice(), this.#resolutions.slice(), keys);
     copy.#encoded = this.#encoded.slice();
     copy.#blankHint = this.#blankHint;
+    copy.#credentials = this.#credentials?.copy();
     return copy;
   }
 
@@ -328,25 +309,13 @@ export class PublicRatchetTree {
   // Key lookup
 
   #keyIndex(): KeyIndex {
-    if (this.#keys !== undefined) return this.#keys;
-    const base = newKeyMaps();
-    for (let i = 0; i < this.#nodes.length; i++) {
-      const n = this.#nodes[i];
-      if (n !== undefined) indexNode(base, i as NodeIndex, n);
-    }
-    this.#keys = { base, added: newKeyMaps() };
+    this.#keys ??= KeyIndex.build(this.#nodes);
     return this.#keys;
   }
 
   /** The leaf whose LeafNode has this signature key. */
   findLeafBySignatureKey(signatureKey: Uint8Array): LeafIndex | undefined {
-    const { base, added } = this.#keyIndex();
-    const hex = toHex(signatureKey);
-    const holds = (l: LeafIndex | undefined): boolean => l !== undefined && bytesEqualOrFalse(this.leafNode(l)?.signatureKey, signatureKey);
-    const a = added.signature.get(hex);
-    if (holds(a)) return a;
-    const b = base.signature.get(hex);
-    return holds(b) ? b : undefined;
+    return this.#keyIndex().findLeaf(signatureKey, (x) => this.#nodes[x]);
   }
 
   /** The leaf whose LeafNode has this encryption key. */
@@ -357,13 +326,13 @@ export class PublicRatchetTree {
 
   /** The node (leaf or parent) holding this encryption key. */
   findNodeByEncryptionKey(encryptionKey: Uint8Array): NodeIndex | undefined {
-    const { base, added } = this.#keyIndex();
-    const hex = toHex(encryptionKey);
-    const holds = (x: NodeIndex | undefined): boolean => x !== undefined && bytesEqualOrFalse(encryptionKeyOf(this.#nodes[x]), encryptionKey);
-    const a = added.encryption.get(hex);
-    if (holds(a)) return a;
-    const b = base.encryption.get(hex);
-    return holds(b) ? b : undefined;
+    return this.#keyIndex().findNode(encryptionKey, (x) => this.#nodes[x]);
+  }
+
+  /** Credential types in use and supported by every member (§7.3), kept up to date as leaves change. */
+  credentialTypes(): CredentialTypes {
+    this.#credentials ??= CredentialTally.of(this.members().map((m) => m.leafNode));
+    return this.#credentials.types;
   }
 
   // -------------------------------------------------------------------------
@@ -377,8 +346,11 @@ export class PublicRatchetTree {
   #set(x: NodeIndex, n: Node | undefined): void {
     const old = this.#nodes[x];
     if (old === n) return;
-    // The old node's entries go stale and miss (see KeyIndex).
-    if (this.#keys !== undefined && n !== undefined) indexNode(this.#keys.added, x, n);
+    this.#keys?.noteSet(x, n);
+    if (this.#credentials !== undefined && (x & 1) === 0) {
+      if (old?.nodeType === NodeType.leaf) this.#credentials.remove(old.leafNode);
+      if (n?.nodeType === NodeType.leaf) this.#credentials.add(n.leafNode);
+    }
     this.#nodes[x] = n;
     this.#encoded[x] = undefined;
     if (n === undefined && (x & 1) === 0 && x / 2 < this.#blankHint) this.#blankHint = x / 2;
@@ -502,22 +474,4 @@ export class PublicRatchetTree {
     this.blankDirectPath(l);
     this.truncate();
   }
-}
-
-function indexNode(keys: KeyMaps, x: NodeIndex, n: Node): void {
-  if (n.nodeType === NodeType.leaf) {
-    keys.encryption.set(toHex(n.leafNode.encryptionKey), x);
-    keys.signature.set(toHex(n.leafNode.signatureKey), (x / 2) as LeafIndex);
-  } else {
-    keys.encryption.set(toHex(n.parentNode.encryptionKey), x);
-  }
-}
-
-function encryptionKeyOf(n: Node | undefined): Uint8Array | undefined {
-  if (n === undefined) return undefined;
-  return n.nodeType === NodeType.leaf ? n.leafNode.encryptionKey : n.parentNode.encryptionKey;
-}
-
-function bytesEqualOrFalse(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  return a !== undefined && bytesEqual(a, b);
 }
