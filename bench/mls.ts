@@ -66,7 +66,8 @@ const suites = (option("--suites")?.split(",").map(Number) ?? (profileMode ? [1]
 const runTsMls = !flag("--no-ts-mls") && !profileMode;
 const TS_MLS_MAX_N = Number(process.env.TS_MLS_MAX_N ?? 1024);
 const startedAt = performance.now();
-const progress = (line: string) => process.stderr.write(`[${((performance.now() - startedAt) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
+const progress = (line: string) =>
+  process.stderr.write(`[${((performance.now() - startedAt) / 1000).toFixed(0).padStart(4)}s, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB] ${line}\n`);
 
 // ---------------------------------------------------------------------------
 // Floors and targets
