@@ -45,6 +45,8 @@
  *   encodeMlsMessage / decodeMlsMessage(bytes, 0); encodeGroupState(state);
  *   "ts-mls/ratchetTree.js": encodeRatchetTree / decodeRatchetTree(bytes, 0)
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { nodeCryptoProvider } from "../packages/mls/src/crypto/node/index.js";
 import type { CipherSuiteId } from "../packages/mls/src/crypto/cipherSuite.js";
 import { conclaveImpl, conclavePathCost } from "./support/conclaveImpl.js";
@@ -66,6 +68,11 @@ const suites = (option("--suites")?.split(",").map(Number) ?? (profileMode ? [1]
 const runTsMls = !flag("--no-ts-mls") && !profileMode;
 const TS_MLS_MAX_N = Number(process.env.TS_MLS_MAX_N ?? 1024);
 const startedAt = performance.now();
+// A full collection before each measured scenario, so neither library pays for the garbage the
+// previous one left (late in a full run the heap holds a gigabyte of 10,000-member groups).
+setFlagsFromString("--expose-gc");
+const collectGarbage = runInNewContext("gc") as () => void;
+
 const progress = (line: string) =>
   process.stderr.write(`[${((performance.now() - startedAt) / 1000).toFixed(0).padStart(4)}s, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB] ${line}\n`);
 
@@ -166,6 +173,7 @@ async function main(): Promise<void> {
       progress(
         `suite ${suiteId} primitives (ms): derive ${primitives.deriveKeyPair.toFixed(4)}, seal ${primitives.hpkeSeal.toFixed(4)}, open ${primitives.hpkeOpen.toFixed(4)}, sign ${primitives.sign.toFixed(4)}, verify ${primitives.verify.toFixed(4)}, aead1k ${primitives.aead1k.toFixed(4)}`,
       );
+      collectGarbage();
       const c = await runScenario(conclave, n, {
         pathCost: conclavePathCost,
         log: progress,
@@ -188,7 +196,10 @@ async function main(): Promise<void> {
       let tsNote: string | undefined;
       if (ts === undefined) tsNote = "not run";
       else if (n > TS_MLS_MAX_N) tsNote = `ts-mls not run at N=${n}: too slow (set TS_MLS_MAX_N to try)`;
-      else t = await runScenario(ts, n, { log: progress });
+      else {
+        collectGarbage();
+        t = await runScenario(ts, n, { log: progress });
+      }
       rows.push({ suite: suiteId, n, conclave: c, ...(t === undefined ? {} : { ts: t }), ...(tsNote === undefined ? {} : { tsNote }), primitives });
     }
   }
