@@ -5,6 +5,7 @@
  * JSON are whole MLSMessage encodings. Epochs are JSON numbers (< 2^53).
  */
 import type { B64u } from "./routes.js";
+import type { ErrorCode } from "./errors.js";
 
 export const DS_ROUTES = {
   uploadKeyPackages: { method: "POST", path: "/v1/key-packages" },
@@ -146,5 +147,9 @@ export interface AckResponse {
  * queued entry after the cursor, then each new one as it arrives; the client may
  * send `{ "type": "ack", "upTo": id }`.
  */
-export type StreamServerFrame = { type: "message"; entry: QueueEntryJson } | { type: "acked"; upTo: number; acknowledged: number };
+export type StreamServerFrame =
+  | { type: "message"; entry: QueueEntryJson }
+  | { type: "acked"; upTo: number; acknowledged: number }
+  /** A client frame the DS refused (BAD_REQUEST: not a known frame; RATE_LIMITED: too many); the connection stays open. */
+  | { type: "error"; error: { code: ErrorCode; message: string } };
 export type StreamClientFrame = { type: "ack"; upTo: number };

@@ -117,6 +117,82 @@ describe.each(ENGINES)("DS /v1/stream [$name]", (engine) => {
   });
 });
 
+/** The status and error code of a refused upgrade. */
+function refusedUpgrade(baseUrl: string, token: string): Promise<{ status: number; code: string | undefined }> {
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/v1/stream`, { headers: { authorization: `Bearer ${token}` } });
+  return new Promise((resolve, reject) => {
+    ws.once("open", () => {
+      ws.close();
+      reject(new Error("the upgrade was accepted"));
+    });
+    ws.once("unexpected-response", (_req, res) => {
+      let text = "";
+      res.on("data", (d: Buffer) => (text += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, code: (JSON.parse(text) as { error?: { code?: string } }).error?.code }));
+    });
+    ws.once("error", () => undefined);
+  });
+}
+
+describe("DS /v1/stream limits and bad frames [sqlite]", () => {
+  const engine = ENGINES[0]!;
+  let s: RunningServer;
+  beforeAll(async () => {
+    s = await startServer(engine, {
+      limits: { rateLimitPerIp: { capacity: 60, refillPerSecond: 0.001 }, rateLimitPerClient: { capacity: 12, refillPerSecond: 0.001 }, maxStreamsPerClient: 2 },
+    });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it("answers an unusable frame with an error frame and keeps serving the connection", async () => {
+    const b = await registerDevice(s, "stl-b", "d");
+    const stream = await StreamClient.open(s.url, b.token);
+    stream.ws.send("not json");
+    stream.ws.send(JSON.stringify({ type: "hello" }));
+    stream.ws.send(JSON.stringify({ type: "ack", upTo: 0 }));
+    await stream.waitFor(() => stream.frames.length === 3);
+    expect(stream.frames.map((f) => (f.type === "error" ? f.error.code : f.type))).toEqual(["MALFORMED_JSON", "BAD_REQUEST", "acked"]);
+    stream.close();
+  });
+
+  it("caps open streams per client (429 RATE_LIMITED) and frees a slot on close", async () => {
+    const c = await registerDevice(s, "stl-c", "d");
+    const one = await StreamClient.open(s.url, c.token);
+    const two = await StreamClient.open(s.url, c.token);
+    expect(await refusedUpgrade(s.url, c.token)).toEqual({ status: 429, code: "RATE_LIMITED" });
+    two.close();
+    const deadline = Date.now() + 10_000;
+    let three: StreamClient | undefined;
+    while (three === undefined) {
+      three = await StreamClient.open(s.url, c.token).catch(() => undefined);
+      if (three === undefined && Date.now() > deadline) throw new Error("the closed stream's slot was never freed");
+    }
+    one.close();
+    three.close();
+  });
+
+  it("counts every client frame against the client's bucket: a flood of acks gets RATE_LIMITED frames", async () => {
+    const d = await registerDevice(s, "stl-d", "d");
+    const stream = await StreamClient.open(s.url, d.token);
+    for (let i = 0; i < 30; i++) stream.ws.send(JSON.stringify({ type: "ack", upTo: 0 }));
+    await stream.waitFor(() => stream.frames.length === 30);
+    const acked = stream.frames.filter((f) => f.type === "acked").length;
+    const limited = stream.frames.filter((f) => f.type === "error" && f.error.code === "RATE_LIMITED").length;
+    expect(acked + limited).toBe(30);
+    expect(acked).toBeLessThanOrEqual(12);
+    expect(limited).toBeGreaterThanOrEqual(18);
+    stream.close();
+  });
+
+  it("counts upgrade attempts against the IP's bucket, before authenticating them", async () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 80 && !seen.has(429); i++) seen.add((await refusedUpgrade(s.url, "bogus")).status);
+    expect(seen.has(429)).toBe(true);
+  });
+});
+
 describe.skipIf(!POSTGRES.available)("DS cross-process fan-out through PostgreSQL LISTEN/NOTIFY", () => {
   const schema = freshSchemaName();
   const apps: FastifyInstance[] = [];

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROUTES, API_ERROR_STATUS, type ErrorBody, type HealthResponse } from "@conclave/api";
+import { ROUTES, API_ERROR_STATUS, DS_STREAM_PATH, type ErrorBody, type HealthResponse } from "@conclave/api";
 import { credentialCodec, decode, MlsError } from "@conclave/mls";
 import { TokenBucketLimiter } from "../src/http/rateLimit.js";
 import { ENGINES, SQLITE } from "./support/engines.js";
@@ -121,8 +121,13 @@ describe.each(ENGINES)("HTTP skeleton [$name]", (engine) => {
       expect(r.status).toBe(200);
       expect(r.body.openapi).toBe("3.1.0");
       const documented = Object.entries(r.body.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
-      const expected = Object.values(ROUTES).map((x) => `${x.method} ${x.path.replace(/:([A-Za-z]+)/g, "{$1}")}`);
+      // Every registered route, and the WebSocket upgrade (not a fastify route) documented by hand.
+      const expected = [...Object.values(ROUTES).map((x) => `${x.method} ${x.path.replace(/:([A-Za-z]+)/g, "{$1}")}`), `GET ${DS_STREAM_PATH}`];
       expect(documented.sort()).toEqual(expected.sort());
+      const stream = r.body.paths[DS_STREAM_PATH]!["get"]! as unknown as { responses: Record<string, unknown>; security: unknown[]; "x-websocket-frames": { client: unknown } };
+      expect(Object.keys(stream.responses).sort()).toEqual(["101", "default"]);
+      expect(stream.security).toEqual([{ bearer: [] }]);
+      expect(stream["x-websocket-frames"].client).toMatchObject({ properties: { type: { const: "ack" } } });
       const issue = r.body.paths["/v1/as/credentials"]!["post"]!;
       expect(issue.operationId).toBe("issueCredential");
       expect(issue.security).toEqual([{ bearer: [] }]);

@@ -30,7 +30,15 @@ export async function installDeliveryService(app: FastifyInstance, ctx: Conclave
     queues,
   };
   deliveryServiceRoutes(ctx, ds);
-  installStream({ app, authenticate: (h) => ctx.as.auth.authenticate(h), queues, notifier });
+  installStream({
+    app,
+    authenticate: (h) => ctx.as.auth.authenticate(h),
+    queues,
+    notifier,
+    ...ctx.limiters,
+    maxStreamsPerClient: ctx.limits.maxStreamsPerClient,
+    ipOf: ctx.ipOf,
+  });
   if (options.notifier === undefined) app.addHook("onClose", async () => notifier.close());
   return ds;
 }

@@ -27,6 +27,7 @@ import { accountRoutes } from "./routes/accounts.js";
 import { credentialRoutes } from "./routes/credentials.js";
 import { healthRoutes } from "./routes/health.js";
 import { transparencyRoutes } from "./routes/transparency.js";
+import type { IncomingMessage } from "node:http";
 
 /** Route modules in registration order. */
 export const ROUTE_MODULES: readonly RouteModule[] = [healthRoutes, accountRoutes, credentialRoutes, transparencyRoutes];
@@ -95,7 +96,14 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
   };
 
   const routes = new RouteRegistry(app, authenticate);
-  const ctx: ConclaveContext = { store, as, crypto, clock, limits, domain, routes };
+  const trustProxy = options.trustProxy ?? false;
+  const ipOf = (req: IncomingMessage): string => {
+    const forwarded = trustProxy ? req.headers["x-forwarded-for"] : undefined;
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
+    return first !== undefined && first !== "" ? first : (req.socket.remoteAddress ?? "unknown");
+  };
+  const limiters = { ...(perIp === undefined ? {} : { perIp }), ...(perClient === undefined ? {} : { perClient }) };
+  const ctx: ConclaveContext = { store, as, crypto, clock, limits, domain, routes, limiters, ipOf };
   app.decorate("conclave", ctx);
   for (const register of ROUTE_MODULES) register(ctx);
   // The DS (RFC 9750 §5): its routes, the /v1/stream WebSocket and its notifier.

@@ -12,6 +12,8 @@ import type { Clock } from "../crypto.js";
 import type { Store } from "../storage/store.js";
 import type { ServerLimits } from "./options.js";
 import type { RouteRegistry } from "./registry.js";
+import type { IncomingMessage } from "node:http";
+import type { TokenBucketLimiter } from "./rateLimit.js";
 
 export interface ConclaveContext {
   readonly store: Store;
@@ -21,6 +23,10 @@ export interface ConclaveContext {
   readonly limits: ServerLimits;
   readonly domain: string;
   readonly routes: RouteRegistry;
+  /** The HTTP API's token buckets (absent when disabled), for the WebSocket stream to share. */
+  readonly limiters: { readonly perIp?: TokenBucketLimiter; readonly perClient?: TokenBucketLimiter };
+  /** A raw request's client address as fastify's request.ip reports it (honouring trustProxy). */
+  readonly ipOf: (req: IncomingMessage) => string;
 }
 
 export type RouteModule = (ctx: ConclaveContext) => void;

@@ -12,8 +12,11 @@ import { MlsError } from "@conclave/mls";
 
 /** 429 with the Retry-After the limiter computed. */
 export class RateLimitError extends ApiError {
-  constructor(readonly retryAfterSeconds: number) {
-    super("RATE_LIMITED", `too many requests: retry after ${retryAfterSeconds} s`);
+  constructor(
+    readonly retryAfterSeconds: number,
+    message = `too many requests: retry after ${retryAfterSeconds} s`,
+  ) {
+    super("RATE_LIMITED", message);
   }
 }
 

@@ -2,7 +2,7 @@
  * The OpenAPI 3.1 document of the server, generated from the RouteRegistry
  * (served at GET /v1/openapi.json).
  */
-import { API_ERROR_STATUS } from "@conclave/api";
+import { API_ERROR_STATUS, DS_STREAM_PATH } from "@conclave/api";
 import type { RouteSpec } from "./registry.js";
 import { errorBody, type JsonSchema } from "./schemas.js";
 
@@ -58,6 +58,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], info: OpenApiInfo): J
     const path = spec.url.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
     (paths[path] ??= {})[spec.method.toLowerCase()] = operation(spec);
   }
+  paths[DS_STREAM_PATH] = { get: streamOperation };
   return {
     openapi: "3.1.0",
     info,
@@ -69,3 +70,38 @@ export function buildOpenApi(routes: readonly RouteSpec[], info: OpenApiInfo): J
     "x-error-codes": API_ERROR_STATUS,
   };
 }
+
+/**
+ * GET /v1/stream is a WebSocket (ds/stream.ts), which OpenAPI cannot describe
+ * as such: the upgrade is documented as an operation answering 101, and the
+ * JSON frames each way under x-websocket-frames.
+ */
+const streamOperation: JsonSchema = {
+  operationId: "openStream",
+  summary: "WebSocket push of the client's queue (upgrade)",
+  description:
+    "Upgrade to a WebSocket. The server sends every queue entry after `after`, then each new one as it arrives, as {type:'message', entry}. " +
+    "The client may send {type:'ack', upTo}, answered by {type:'acked', upTo, acknowledged}. A frame the server cannot use, or one over the " +
+    "client's rate limit, is answered by {type:'error', error:{code, message}} and the connection stays open. Each upgrade and each client " +
+    "frame count against the same per-IP and per-client rate limits as HTTP requests; a client may hold a limited number of open streams (429 beyond).",
+  tags: ["delivery"],
+  parameters: [
+    { name: "after", in: "query", required: false, description: "queue entry id to resume after (default 0)", schema: { type: "string", pattern: "^(0|[1-9][0-9]{0,15})$" } },
+    { name: "token", in: "query", required: false, description: "bearer token, for browsers that cannot set the Authorization header", schema: { type: "string" } },
+  ],
+  responses: {
+    "101": { description: "Switching Protocols" },
+    default: { description: "the upgrade was refused (401, 429 RATE_LIMITED, 400, 404)", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+  },
+  security: [{ bearer: [] }],
+  "x-websocket-frames": {
+    server: {
+      oneOf: [
+        { type: "object", required: ["type", "entry"], properties: { type: { const: "message" }, entry: { type: "object" } } },
+        { type: "object", required: ["type", "upTo", "acknowledged"], properties: { type: { const: "acked" }, upTo: { type: "integer" }, acknowledged: { type: "integer" } } },
+        { type: "object", required: ["type", "error"], properties: { type: { const: "error" }, error: { $ref: "#/components/schemas/Error/properties/error" } } },
+      ],
+    },
+    client: { type: "object", required: ["type", "upTo"], properties: { type: { const: "ack" }, upTo: { type: "integer", minimum: 0 } } },
+  },
+};

@@ -22,6 +22,8 @@ export interface ServerLimits {
   readonly credentialTtlMs: number;
   /** Most transparency-log leaves per GET /v1/transparency/leaves. */
   readonly maxLeavesPerPage: number;
+  /** Open /v1/stream WebSockets one client may hold at once. */
+  readonly maxStreamsPerClient: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -33,6 +35,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   tokenTtlMs: 24 * 3600_000,
   credentialTtlMs: 90 * 24 * 3600_000,
   maxLeavesPerPage: 1000,
+  maxStreamsPerClient: 8,
 };
 
 export interface ConclaveServerOptions {
