@@ -1,7 +1,7 @@
 /**
  * The `conclave` command. Arguments are parsed with node:util parseArgs.
  *
- *   conclave serve [--db FILE] [--host H] [--port P] [--domain D] [--no-rate-limit]
+ *   conclave serve [--db FILE] [--host H] [--port P] [--domain D] [--key-file F] [--no-rate-limit]
  *   conclave demo [--server URL]
  *   conclave register <user> <device> --server URL [--account-secret=S]
  *   conclave group create | list
@@ -34,7 +34,7 @@ export class UsageError extends Error {}
 const USAGE = `usage: conclave <command> [options]
 
 commands:
-  serve [--db FILE] [--host H] [--port P] [--domain D] [--no-rate-limit]
+  serve [--db FILE] [--host H] [--port P] [--domain D] [--key-file F] [--no-rate-limit]
                                   run the DS+AS on SQLite (--no-rate-limit: for local tests,
                                   where every client shares 127.0.0.1)
   demo [--server URL]                                     RFC 9750 §3 walk-through
@@ -63,6 +63,7 @@ const OPTIONS = {
   "account-secret": { type: "string" },
   once: { type: "boolean" },
   "no-rate-limit": { type: "boolean" },
+  "key-file": { type: "string" },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -124,6 +125,7 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
           port,
           domain: o.domain ?? process.env.CONCLAVE_DOMAIN ?? "localhost",
           ...(o["no-rate-limit"] === true ? { rateLimits: false } : {}),
+          ...(o["key-file"] !== undefined ? { keyFile: o["key-file"] } : process.env.CONCLAVE_KEY_FILE ? { keyFile: process.env.CONCLAVE_KEY_FILE } : {}),
         });
         out.log(`conclave: DS+AS listening on ${s.url}/v1; OpenAPI at ${s.url}/v1/openapi.json`);
         await new Promise<void>((resolve) => {

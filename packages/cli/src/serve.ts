@@ -1,7 +1,7 @@
 /** `conclave serve`: the DS + AS on one SQLite file (the embedded default). */
 import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { createConclaveServer } from "@conclave/server";
+import { dirname, join, resolve } from "node:path";
+import { createConclaveServer, keyEncryptionKeyFromFile } from "@conclave/server";
 
 export interface ServeOptions {
   readonly db: string;
@@ -11,6 +11,8 @@ export interface ServeOptions {
   readonly logger?: boolean;
   /** Tests and the demo turn the per-IP limits off (every client is 127.0.0.1). */
   readonly rateLimits?: boolean;
+  /** The AS key-encryption key's file (default: conclave.kek beside the database, created when missing). */
+  readonly keyFile?: string;
 }
 
 export interface Serving {
@@ -21,8 +23,11 @@ export interface Serving {
 export async function serve(opts: ServeOptions): Promise<Serving> {
   const path = resolve(opts.db);
   mkdirSync(dirname(path), { recursive: true });
+  // The AS private keys are sealed with a key kept beside the database, not in it (a copy of the database alone reveals nothing).
+  const keyEncryptionKey = keyEncryptionKeyFromFile(opts.keyFile === undefined ? join(dirname(path), "conclave.kek") : resolve(opts.keyFile), opts.keyFile === undefined);
   const app = await createConclaveServer({
     store: { engine: "sqlite", path },
+    keyEncryptionKey,
     domain: opts.domain,
     logger: opts.logger ?? false,
     ...(opts.rateLimits === false ? { limits: { rateLimitPerIp: false, rateLimitPerClient: false } } : {}),

@@ -13,6 +13,8 @@ export { AuthenticationService, type AuthenticationServiceOptions } from "./as/s
 export { ClientAuth, type AuthenticatedClient } from "./auth/clientAuth.js";
 export { TransparencyLog } from "./as/transparencyLog.js";
 export { CertificateAuthority } from "./as/ca.js";
+export { KeyWrapError } from "./as/keyWrap.js";
+export { keyEncryptionKeyFromFile, parseKeyEncryptionKey } from "./keyFile.js";
 export { systemClock, type Clock } from "./crypto.js";
 export * from "./storage/index.js";
 export { installDeliveryService, LocalNotifier, PostgresNotifier, type DeliveryServiceOptions, type Notifier, type DsServices } from "./ds/index.js";

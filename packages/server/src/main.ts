@@ -6,10 +6,14 @@
  *   CONCLAVE_PG         PostgreSQL connection string (overrides CONCLAVE_DB)
  *   CONCLAVE_HOST/PORT  listen address (default 127.0.0.1:7300)
  *   CONCLAVE_DOMAIN     the domain in issued identities (default localhost)
+ *   CONCLAVE_KEK        key-encryption key for the AS private keys (32 bytes, base64url)
+ *   CONCLAVE_KEY_FILE   or a file holding it (default for SQLite: conclave.kek beside the
+ *                       database, created on first start; PostgreSQL has no default)
  */
 import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createConclaveServer } from "./http/app.js";
+import { keyEncryptionKeyFromFile, parseKeyEncryptionKey } from "./keyFile.js";
 import type { StoreConfig } from "./storage/index.js";
 
 function storeFromEnv(): StoreConfig {
@@ -20,8 +24,18 @@ function storeFromEnv(): StoreConfig {
   return { engine: "sqlite", path };
 }
 
+/** The AS keys are sealed at rest unless no key is configured for PostgreSQL (the log says so). */
+function keyEncryptionKeyFromEnv(store: StoreConfig): Uint8Array | undefined {
+  if (process.env.CONCLAVE_KEK) return parseKeyEncryptionKey(process.env.CONCLAVE_KEK);
+  if (process.env.CONCLAVE_KEY_FILE) return keyEncryptionKeyFromFile(resolve(process.env.CONCLAVE_KEY_FILE), false);
+  if (store.engine === "sqlite" && store.path !== undefined) return keyEncryptionKeyFromFile(join(dirname(store.path), "conclave.kek"), true);
+  return undefined;
+}
+
 const store = storeFromEnv();
-const app = await createConclaveServer({ store, domain: process.env.CONCLAVE_DOMAIN ?? "localhost", logger: true });
+const keyEncryptionKey = keyEncryptionKeyFromEnv(store);
+const app = await createConclaveServer({ store, domain: process.env.CONCLAVE_DOMAIN ?? "localhost", logger: true, ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }) });
+if (keyEncryptionKey === undefined) app.log.warn("no CONCLAVE_KEK or CONCLAVE_KEY_FILE: the AS private keys are stored in the database in the clear");
 const host = process.env.CONCLAVE_HOST ?? "127.0.0.1";
 const port = Number(process.env.CONCLAVE_PORT ?? 7300);
 await app.listen({ host, port });

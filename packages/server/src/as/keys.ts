@@ -8,16 +8,19 @@
  * - "transparency-log": the tree-head signing key, a signature key pair of
  *   cipher suite 1 (Ed25519), raw MLS form.
  *
- * The private keys sit in the database unencrypted: protect the database (or
- * its backups) as you would the keys. RFC 9750 §8.4.3 recommends an HSM for
- * the root key; that would replace this module.
+ * With a key-encryption key the private keys are stored sealed (keyWrap.ts);
+ * without one they sit in the database in the clear, and the server says so
+ * at start-up. RFC 9750 §8.4.3 recommends an HSM for the root key; that would
+ * replace this module.
  */
 import { TRANSPARENCY_SUITE, type TreeHead } from "@conclave/api";
 import { encodeTreeHeadTBS, TREE_HEAD_LABEL } from "@conclave/api";
 import type { CipherSuite, CryptoProvider } from "@conclave/mls";
 import type { Clock } from "../crypto.js";
 import type { Store } from "../storage/store.js";
+import type { ServerKeyRecord } from "../storage/store.js";
 import { CA_KEY_ALGORITHM_NAME, CertificateAuthority } from "./ca.js";
+import { isSealed, openPrivateKey, sealPrivateKey } from "./keyWrap.js";
 
 export const CA_KEY_NAME = "as-ca";
 export const LOG_KEY_NAME = "transparency-log";
@@ -33,35 +36,41 @@ export interface AsKeys {
   readonly log: LogKey;
 }
 
-export async function loadOrCreateAsKeys(store: Store, crypto: CryptoProvider, domain: string, clock: Clock): Promise<AsKeys> {
-  let caRecord = await store.keys.get(CA_KEY_NAME);
-  if (caRecord === undefined) {
-    const fresh = await CertificateAuthority.create(domain, clock());
-    caRecord = await store.keys.putIfAbsent({
-      name: CA_KEY_NAME,
-      algorithm: CA_KEY_ALGORITHM_NAME,
-      privateKey: fresh.material.privateKey,
-      publicKey: fresh.material.publicKey,
-      certificate: fresh.material.certificate,
-      createdAt: clock(),
-    });
+/** The stored record of `name`, created by `make` when absent; returns it with its private key opened. */
+async function keyRecord(store: Store, kek: Uint8Array | undefined, name: string, make: () => Promise<ServerKeyRecord>): Promise<ServerKeyRecord> {
+  let record = await store.keys.get(name);
+  if (record === undefined) {
+    const fresh = await make();
+    const stored = kek === undefined ? fresh : { ...fresh, privateKey: sealPrivateKey(kek, name, fresh.algorithm, fresh.privateKey) };
+    record = await store.keys.putIfAbsent(stored);
+  } else if (kek !== undefined && !isSealed(record.privateKey)) {
+    // Written before a KEK was configured: seal it now (another process may have just done so).
+    const sealed = sealPrivateKey(kek, name, record.algorithm, record.privateKey);
+    await store.keys.replacePrivateKey(name, record.privateKey, sealed);
+    record = (await store.keys.get(name)) ?? record;
   }
+  return { ...record, privateKey: openPrivateKey(kek, name, record.algorithm, record.privateKey) };
+}
+
+/** Whether the AS keys are stored sealed with a key-encryption key (false: in the clear). */
+export async function asKeysSealed(store: Store): Promise<boolean> {
+  const k = await store.keys.get(CA_KEY_NAME);
+  return k !== undefined && isSealed(k.privateKey);
+}
+
+export async function loadOrCreateAsKeys(store: Store, crypto: CryptoProvider, domain: string, clock: Clock, kek?: Uint8Array): Promise<AsKeys> {
+  const caRecord = await keyRecord(store, kek, CA_KEY_NAME, async () => {
+    const fresh = await CertificateAuthority.create(domain, clock());
+    return { name: CA_KEY_NAME, algorithm: CA_KEY_ALGORITHM_NAME, ...fresh.material, createdAt: clock() };
+  });
   if (caRecord.certificate === null) throw new Error("server key as-ca has no certificate");
   const ca = await CertificateAuthority.load({ privateKey: caRecord.privateKey, publicKey: caRecord.publicKey, certificate: caRecord.certificate });
 
   const suite = crypto.suite(TRANSPARENCY_SUITE);
-  let logRecord = await store.keys.get(LOG_KEY_NAME);
-  if (logRecord === undefined) {
+  const logRecord = await keyRecord(store, kek, LOG_KEY_NAME, async () => {
     const kp = await suite.signatureGenerateKeyPair();
-    logRecord = await store.keys.putIfAbsent({
-      name: LOG_KEY_NAME,
-      algorithm: `mls-suite-${TRANSPARENCY_SUITE}`,
-      privateKey: kp.privateKey,
-      publicKey: kp.publicKey,
-      certificate: null,
-      createdAt: clock(),
-    });
-  }
+    return { name: LOG_KEY_NAME, algorithm: `mls-suite-${TRANSPARENCY_SUITE}`, privateKey: kp.privateKey, publicKey: kp.publicKey, certificate: null, createdAt: clock() };
+  });
   const logPrivate = logRecord.privateKey;
   const log: LogKey = {
     suite,

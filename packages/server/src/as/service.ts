@@ -22,6 +22,8 @@ export interface AuthenticationServiceOptions {
   readonly challengeTtlMs: number;
   readonly tokenTtlMs: number;
   readonly credentialTtlMs: number;
+  /** Seals the AS private keys at rest (keyWrap.ts); 32 bytes. */
+  readonly keyEncryptionKey?: Uint8Array;
 }
 
 export class AuthenticationService {
@@ -36,7 +38,7 @@ export class AuthenticationService {
   ) {}
 
   static async create(o: AuthenticationServiceOptions): Promise<AuthenticationService> {
-    const keys = await loadOrCreateAsKeys(o.store, o.crypto, o.domain, o.clock);
+    const keys = await loadOrCreateAsKeys(o.store, o.crypto, o.domain, o.clock, o.keyEncryptionKey);
     const log = new TransparencyLog(keys.log.sign);
     await o.store.transaction((tx) => log.initialise(tx, o.clock()));
     const auth = new ClientAuth(o);

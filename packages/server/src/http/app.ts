@@ -61,6 +61,7 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
       challengeTtlMs: limits.challengeTtlMs,
       tokenTtlMs: limits.tokenTtlMs,
       credentialTtlMs: limits.credentialTtlMs,
+      ...(options.keyEncryptionKey === undefined ? {} : { keyEncryptionKey: options.keyEncryptionKey }),
     });
   } catch (e) {
     if (ownsStore) await store.close();

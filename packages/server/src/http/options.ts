@@ -54,4 +54,9 @@ export interface ConclaveServerOptions {
   readonly trustProxy?: boolean;
   /** Delivery Service options (past epochs for application messages, cross-process notifier). */
   readonly ds?: DeliveryServiceOptions;
+  /**
+   * 32 bytes that seal the AS private keys in the database (AES-256-GCM). Keep
+   * it outside the database; without it the keys are stored in the clear.
+   */
+  readonly keyEncryptionKey?: Uint8Array;
 }

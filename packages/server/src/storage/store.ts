@@ -175,6 +175,8 @@ export interface ServerKeyRepository {
   get(name: string): Promise<ServerKeyRecord | undefined>;
   /** Inserts unless a key of that name exists; returns whichever is stored (first writer wins). */
   putIfAbsent(key: ServerKeyRecord): Promise<ServerKeyRecord>;
+  /** Replaces the stored private key of `name` if it still is `expected` (compare-and-set); returns whether it did. */
+  replacePrivateKey(name: string, expected: Uint8Array, next: Uint8Array): Promise<boolean>;
 }
 
 export interface Repositories {

@@ -19,6 +19,11 @@ export class ServerKeys implements ServerKeyRepository {
     );
   }
 
+  async replacePrivateKey(name: string, expected: Uint8Array, next: Uint8Array): Promise<boolean> {
+    const r = await this.h.db().updateTable("server_keys").set({ private_key: next }).where("name", "=", name).where("private_key", "=", expected).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   async putIfAbsent(k: ServerKeyRecord): Promise<ServerKeyRecord> {
     await this.h
       .db()
