@@ -52,12 +52,6 @@ async function keyRecord(store: Store, kek: Uint8Array | undefined, name: string
   return { ...record, privateKey: openPrivateKey(kek, name, record.algorithm, record.privateKey) };
 }
 
-/** Whether the AS keys are stored sealed with a key-encryption key (false: in the clear). */
-export async function asKeysSealed(store: Store): Promise<boolean> {
-  const k = await store.keys.get(CA_KEY_NAME);
-  return k !== undefined && isSealed(k.privateKey);
-}
-
 export async function loadOrCreateAsKeys(store: Store, crypto: CryptoProvider, domain: string, clock: Clock, kek?: Uint8Array): Promise<AsKeys> {
   const caRecord = await keyRecord(store, kek, CA_KEY_NAME, async () => {
     const fresh = await CertificateAuthority.create(domain, clock());
