@@ -1,11 +1,27 @@
 /** Byte helpers shared by every layer. */
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** The two ASCII codes of each byte's lowercase hex digits. */
+const HEX_CODES = new Uint8Array(512);
+for (let i = 0; i < 256; i++) {
+  const h = i.toString(16).padStart(2, "0");
+  HEX_CODES[2 * i] = h.charCodeAt(0);
+  HEX_CODES[2 * i + 1] = h.charCodeAt(1);
+}
+const asciiDecoder = new TextDecoder();
 
+/**
+ * Lowercase hex. Decoded from ASCII codes in one go rather than concatenated
+ * digit by digit: a concatenated string stays a rope of one V8 node per digit
+ * pair (~2 KB for a 32-byte key), and key indexes keep thousands of them.
+ */
 export function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!];
-  return s;
+  const out = new Uint8Array(2 * bytes.length);
+  for (let i = 0; i < bytes.length; i++) {
+    const x = 2 * bytes[i]!;
+    out[2 * i] = HEX_CODES[x]!;
+    out[2 * i + 1] = HEX_CODES[x + 1]!;
+  }
+  return asciiDecoder.decode(out);
 }
 
 export function fromHex(hex: string): Uint8Array {
