@@ -92,12 +92,51 @@ function need(args: string[], n: number, what: string): string[] {
   return args;
 }
 
+const SHORT_OPTIONS = new Set(Object.values(OPTIONS).flatMap((o) => ("short" in o ? [`-${o.short}`] : [])));
+/** A group id as the client prints it: 32 bytes, unpadded base64url (it may start with "--"). */
+const GROUP_ID = /^-[A-Za-z0-9_-]{42}$/;
+/** What parseArgs should see as a long option (known or not: unknown ones are usage errors). */
+const OPTION_LIKE = /^--[a-z][a-z0-9-]*(=[\s\S]*)?$/;
+const STRING_OPTIONS = new Set(Object.entries(OPTIONS).flatMap(([name, o]) => (o.type === "string" ? [`--${name}`] : [])));
+
+/**
+ * Group ids, account secrets and messages are base64url or free text and may
+ * start with "-", which parseArgs would take for an option. Before parsing, a
+ * string option's separate value is joined to it ("--home=-x"), and any other
+ * token starting with "-" is held back as a positional (a placeholder keeps
+ * its place) unless it is a known short option or has the shape of a long
+ * option ("--name", "--name=value"), so an unknown option is still a usage
+ * error. A group id has that shape at times and is always a positional.
+ */
+export function parseCommandLine(argv: readonly string[]): ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true; strict: true }>> {
+  const held: string[] = [];
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") {
+      args.push(...argv.slice(i));
+      break;
+    }
+    if (STRING_OPTIONS.has(a) && i + 1 < argv.length) {
+      args.push(`${a}=${argv[++i]!}`);
+    } else if (GROUP_ID.test(a) || (a.startsWith("-") && a !== "-" && !SHORT_OPTIONS.has(a) && !OPTION_LIKE.test(a))) {
+      args.push(`\u0000${held.length}`);
+      held.push(a);
+    } else {
+      args.push(a);
+    }
+  }
+  const parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  const restore = (p: string): string => (p.startsWith("\u0000") ? held[Number(p.slice(1))]! : p);
+  return { ...parsed, positionals: parsed.positionals.map(restore) };
+}
+
 /** Runs one command line; returns the exit code. */
 export async function main(argv: string[], out: Out = stdio): Promise<number> {
   try {
     let parsed;
     try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+      parsed = parseCommandLine(argv);
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
