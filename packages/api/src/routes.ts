@@ -226,7 +226,9 @@ export type ValidationFailure =
   | "reference_mismatch" // presented identity does not match the reference identifier
   | "revoked"
   | "expired"
-  | "not_yet_valid";
+  | "not_yet_valid"
+  /** Client-side verdict: the AS vouched for the credential but its transparency log does not prove the binding (RFC 9750 §4, §8.4.3). */
+  | "not_in_log";
 
 export interface ValidationResult {
   valid: boolean;
@@ -236,6 +238,8 @@ export interface ValidationResult {
   identity: string | null;
   credentialId: B64u;
   notAfter: number | null;
+  /** Index of the credential's binding leaf in the AS transparency log, for a credential this AS issued (check it with an inclusion proof). */
+  logIndex: number | null;
 }
 
 /** POST /v1/as/same-client (bearer): RFC 9750 §4 (3). */

@@ -4,7 +4,11 @@
  * checked in the AS transparency log (signed tree head + inclusion proof), so
  * an AS that hides a key it issued for us can be caught. Every other member's
  * credential is validated with the AS when we add them, join, or see them
- * added; invalid or revoked ones are refused (when we add) or reported.
+ * added, and the AS's "valid" must be backed by its transparency log: the
+ * binding leaf, an inclusion proof under a signed tree head, and each newer
+ * tree head proven consistent with the last one we saw (RFC 9162), so the AS
+ * cannot show us a key it keeps out of the log. Members that fail are refused
+ * (when we add) or reported.
  */
 import {
   ApiError,
@@ -13,11 +17,16 @@ import {
   hashLeaf,
   toBase64Url,
   TRANSPARENCY_SUITE,
+  verifyConsistency,
   verifyInclusion,
   verifySignedTreeHead,
   type AsKeysResponse,
+  type ConsistencyProofResponse,
+  type InclusionProofResponse,
   type IssueCredentialResponse,
   type LeavesResponse,
+  type SignedTreeHeadJson,
+  type TreeHead,
   type ValidationResult,
 } from "@conclave/api";
 import { bytesEqual, credentialCodec, encode, type CipherSuiteId, type Credential, type Group } from "@conclave/mls";
@@ -30,9 +39,15 @@ export interface Presented {
   readonly signatureKey: Uint8Array;
 }
 
+/** A failed log check: a verdict about the AS, unlike a transport error. */
+class LogProofFailure extends Error {}
+
 export class CredentialValidation {
   /** Validation results by credential and key: a member is asked about once per process. */
   readonly #cache = new Map<string, Promise<ValidationResult>>();
+  /** The newest tree head we verified; every later one must extend it. */
+  #head: TreeHead | undefined;
+  #logKey: Promise<Uint8Array> | undefined;
 
   constructor(
     private readonly ctx: ClientContext,
@@ -62,6 +77,7 @@ export class CredentialValidation {
     const bound = leaf.identity === s.identity && bytesEqual(leaf.signatureKey, fromBase64Url(c.signatureKey)) && toBase64Url(leaf.credentialHash) === c.credentialId;
     const included = verifyInclusion(hash, { leafIndex: c.logIndex, treeSize: head.treeSize, leafHash: hashLeaf(hash, leafBytes), proof: issued.inclusionProof.map((p) => fromBase64Url(p)), rootHash: head.rootHash });
     if (!bound || !included) throw new ApiError("AUTH_SIGNATURE_INVALID", "the AS transparency log does not prove our credential's binding");
+    this.#head ??= head;
     await putJson(this.ctx.store, "credential", { ...c, treeHead: issued.treeHead });
   }
 
@@ -72,11 +88,63 @@ export class CredentialValidation {
     const key = `${cipherSuite}/${credential}/${signatureKey}/${reference ?? ""}`;
     let r = this.#cache.get(key);
     if (r === undefined) {
-      r = this.ctx.session.call<ValidationResult>("validateCredential", { json: { credential, signatureKey, cipherSuite, ...(reference !== undefined ? { reference } : {}) } });
+      r = this.ctx.session
+        .call<ValidationResult>("validateCredential", { json: { credential, signatureKey, cipherSuite, ...(reference !== undefined ? { reference } : {}) } })
+        .then(async (v) => {
+          if (!v.valid) return v;
+          try {
+            await this.#proveInLog(v, p.signatureKey);
+            return v;
+          } catch (e) {
+            if (!(e instanceof LogProofFailure)) throw e;
+            return { ...v, valid: false, failure: "not_in_log" as const };
+          }
+        });
       this.#cache.set(key, r);
       r.catch(() => this.#cache.delete(key)); // an outage is not a verdict
     }
     return r;
+  }
+
+  /** Throws LogProofFailure unless the log holds v's binding to `signatureKey` under a verified, consistent tree head. */
+  async #proveInLog(v: ValidationResult, signatureKey: Uint8Array): Promise<void> {
+    if (v.logIndex === null) throw new LogProofFailure("the AS gave no log index");
+    const t = this.ctx.session.transport;
+    const hash = (d: Uint8Array) => this.ctx.provider.suite(TRANSPARENCY_SUITE).hash(d);
+    const head = await this.#headCovering(v.logIndex);
+    const page = await t.request<LeavesResponse>("leaves", { query: { start: v.logIndex, end: v.logIndex + 1 } });
+    const leafBytes = fromBase64Url(page.leaves[0]?.leaf ?? "");
+    let bound: boolean;
+    try {
+      const leaf = decodeBindingLeaf(leafBytes);
+      bound = leaf.identity === v.identity && bytesEqual(leaf.signatureKey, signatureKey) && toBase64Url(leaf.credentialHash) === v.credentialId;
+    } catch {
+      bound = false;
+    }
+    if (!bound) throw new LogProofFailure("the log leaf does not bind this credential and key");
+    const p = await t.request<InclusionProofResponse>("inclusionProof", { query: { leafIndex: v.logIndex, treeSize: head.treeSize } });
+    const included = verifyInclusion(hash, { leafIndex: v.logIndex, treeSize: head.treeSize, leafHash: hashLeaf(hash, leafBytes), proof: p.proof.map((x) => fromBase64Url(x)), rootHash: head.rootHash });
+    if (!included) throw new LogProofFailure("the inclusion proof does not verify");
+  }
+
+  /** A verified tree head whose tree holds leaf `index`, consistent with the last head we accepted. */
+  async #headCovering(index: number): Promise<TreeHead> {
+    const known = this.#head;
+    if (known !== undefined && index < known.treeSize) return known;
+    const t = this.ctx.session.transport;
+    const suite = this.ctx.provider.suite(TRANSPARENCY_SUITE);
+    this.#logKey ??= t.request<AsKeysResponse>("asKeys").then((k) => fromBase64Url(k.logPublicKey));
+    const head = await verifySignedTreeHead(suite, await this.#logKey, await t.request<SignedTreeHeadJson>("treeHead"));
+    if (head === undefined) throw new LogProofFailure("the tree head signature does not verify");
+    if (known !== undefined) {
+      if (head.treeSize < known.treeSize) throw new LogProofFailure("the log shrank");
+      const c = await t.request<ConsistencyProofResponse>("consistencyProof", { query: { first: known.treeSize, second: head.treeSize } });
+      const consistent = verifyConsistency((d) => suite.hash(d), { first: known.treeSize, second: head.treeSize, firstRoot: known.rootHash, secondRoot: head.rootHash, proof: c.proof.map((x) => fromBase64Url(x)) });
+      if (!consistent) throw new LogProofFailure("the new tree head does not extend the one we saw before");
+    }
+    this.#head = head;
+    if (index >= head.treeSize) throw new LogProofFailure("the log does not reach the leaf");
+    return head;
   }
 
   /** "untrusted" events for the members of `g` named in `identities` whose credential the AS does not vouch for. */

@@ -58,6 +58,56 @@ describe("credential validation with the AS", () => {
     expect(untrusted(await carol.sync())).toEqual([{ member: dave.identity, reason: "revoked" }]);
   });
 
+  /** Runs `f` while the DS answers `path` requests with `rewrite` of the real answer. */
+  async function withRewrite<T>(path: string, rewrite: (url: string, body: unknown) => Promise<unknown>, f: () => Promise<T>): Promise<T> {
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = async (input, init) => {
+      const res = await realFetch(input, init);
+      if (!String(input).includes(path)) return res;
+      const body = await rewrite(String(input), await res.json());
+      return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+    };
+    try {
+      return await f();
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  }
+
+  it("a member the AS calls valid but whose binding the log does not prove is reported (not_in_log)", async () => {
+    const [alice, bob] = await Promise.all([newClient("alice"), newClient("bob")]);
+    const g = await alice.createGroup();
+    await alice.addUser(g, bob.user);
+    // When bob checks alice, the log shows bob's own binding at alice's index.
+    const own = await bob.transport.request<ListCredentialsResponse>("listCredentials", { token: await bob.token() });
+    const bobsIndex = own.credentials[0]!.logIndex;
+    const bobsLeaf = await fetch(`${server().url}/v1/transparency/leaves?start=${bobsIndex}&end=${bobsIndex + 1}`).then((r) => r.json() as Promise<LeavesResponse>);
+    const evs = await withRewrite(
+      "/v1/transparency/leaves",
+      async (url, body) => (url.includes(`start=${bobsIndex}&`) ? body : { ...(body as LeavesResponse), leaves: bobsLeaf.leaves }),
+      () => bob.sync(),
+    );
+    expect(evs.map((e) => e.type)).toEqual(["joined", "untrusted"]);
+    expect(untrusted(evs)).toEqual([{ member: alice.identity, reason: "not_in_log" }]);
+  });
+
+  it("a tree head that does not extend the last one seen fails the log check", async () => {
+    const [alice, bob] = await Promise.all([newClient("alice"), newClient("bob")]);
+    const g = await alice.createGroup();
+    await alice.addUser(g, bob.user);
+    expect(untrusted(await bob.sync())).toEqual([]);
+    // Carol registers after every tree head bob has seen, so checking her needs a newer head; a forked log
+    // answers with a consistency proof that does not hold.
+    const carol = await newClient("carol");
+    await alice.addUser(g, carol.user);
+    const evs = await withRewrite(
+      "/v1/transparency/consistency",
+      async (_url, body) => ({ ...(body as { proof: string[] }), proof: (body as { proof: string[] }).proof.map(() => Buffer.alloc(32, 7).toString("base64url")) }),
+      () => bob.sync(),
+    );
+    expect(untrusted(evs)).toEqual([{ member: carol.identity, reason: "not_in_log" }]);
+  });
+
   it("registration fails when the transparency log does not prove our binding", async () => {
     await newClient("first"); // leaf 0 of the log is someone else's
     const realFetch = globalThis.fetch;

@@ -101,7 +101,7 @@ describe.each(ENGINES)("Authentication Service [$name]", (engine) => {
         expect(c.notAfter - c.issuedAt).toBe(90 * DAY);
         // and the AS vouches for it
         const v = await validate(mallory, presented(r.body, d), `x509user${cs}@example.com`);
-        expect(v.body).toEqual({ valid: true, failure: null, identity: `x509user${cs}@example.com#dev`, credentialId: c.credentialId, notAfter: c.notAfter });
+        expect(v.body).toEqual({ valid: true, failure: null, identity: `x509user${cs}@example.com#dev`, credentialId: c.credentialId, notAfter: c.notAfter, logIndex: c.logIndex });
       }
     });
 
@@ -210,6 +210,7 @@ describe.each(ENGINES)("Authentication Service [$name]", (engine) => {
         identity: "zed@example.com#x",
         credentialId: credentialIdOf(sha256, fromBase64Url(invented)),
         notAfter: null,
+        logIndex: null,
       });
     });
 

@@ -58,6 +58,7 @@ export class CredentialValidator {
       identity,
       credentialId,
       notAfter,
+      logIndex: null,
     });
 
     const algorithm = CIPHER_SUITES[suite].signature;
@@ -77,7 +78,7 @@ export class CredentialValidator {
     if (now < record.notBefore) return fail("not_yet_valid", identity, credentialId, record.notAfter);
     if (now >= record.notAfter) return fail("expired", identity, credentialId, record.notAfter);
     if (ref !== undefined && !this.matches(identity, ref)) return fail("reference_mismatch", identity, credentialId, record.notAfter);
-    return { valid: true, failure: null, identity, credentialId, notAfter: record.notAfter };
+    return { valid: true, failure: null, identity, credentialId, notAfter: record.notAfter, logIndex: record.logIndex };
   }
 
   async sameClient(a: PresentedCredential, b: PresentedCredential): Promise<{ sameClient: boolean; a: ValidationResult; b: ValidationResult }> {

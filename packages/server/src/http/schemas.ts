@@ -150,6 +150,7 @@ export const validationResult = object({
   identity: { type: ["string", "null"] },
   credentialId,
   notAfter: nullableTime("end of validity"),
+  logIndex: { type: ["integer", "null"], minimum: 0, description: "index of the credential's binding in the transparency log (null when this AS did not issue it)" },
 });
 export const sameClientRequest = object({ a: presentedCredential, b: presentedCredential });
 export const sameClientResponse = object({ sameClient: { type: "boolean" }, a: validationResult, b: validationResult });
