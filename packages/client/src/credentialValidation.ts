@@ -32,12 +32,15 @@ import {
 import { bytesEqual, credentialCodec, encode, type CipherSuiteId, type Credential, type Group } from "@conclave/mls";
 import type { ClientContext } from "./context.js";
 import { memberIdentity, type ClientEvent } from "./events.js";
-import { putJson } from "./store.js";
+import { getJson, putJson } from "./store.js";
 
 export interface Presented {
   readonly credential: Credential;
   readonly signatureKey: Uint8Array;
 }
+
+/** Where the last accepted transparency-log tree head is kept, so a restart still checks consistency against it. */
+const LOG_HEAD_KEY = "logHead";
 
 /** A failed log check: a verdict about the AS, unlike a transport error. */
 class LogProofFailure extends Error {}
@@ -77,7 +80,7 @@ export class CredentialValidation {
     const bound = leaf.identity === s.identity && bytesEqual(leaf.signatureKey, fromBase64Url(c.signatureKey)) && toBase64Url(leaf.credentialHash) === c.credentialId;
     const included = verifyInclusion(hash, { leafIndex: c.logIndex, treeSize: head.treeSize, leafHash: hashLeaf(hash, leafBytes), proof: issued.inclusionProof.map((p) => fromBase64Url(p)), rootHash: head.rootHash });
     if (!bound || !included) throw new ApiError("AUTH_SIGNATURE_INVALID", "the AS transparency log does not prove our credential's binding");
-    this.#head ??= head;
+    if ((await this.#lastHead()) === undefined) await this.#accept(head);
     await putJson(this.ctx.store, "credential", { ...c, treeHead: issued.treeHead });
   }
 
@@ -127,9 +130,23 @@ export class CredentialValidation {
     if (!included) throw new LogProofFailure("the inclusion proof does not verify");
   }
 
+  /** The last tree head we accepted, from memory or (after a restart) from the store. */
+  async #lastHead(): Promise<TreeHead | undefined> {
+    if (this.#head === undefined) {
+      const saved = await getJson<{ treeSize: number; timestamp: number; rootHash: string }>(this.ctx.store, LOG_HEAD_KEY);
+      if (saved !== undefined) this.#head = { treeSize: saved.treeSize, timestamp: saved.timestamp, rootHash: fromBase64Url(saved.rootHash) };
+    }
+    return this.#head;
+  }
+
+  async #accept(head: TreeHead): Promise<void> {
+    this.#head = head;
+    await putJson(this.ctx.store, LOG_HEAD_KEY, { treeSize: head.treeSize, timestamp: head.timestamp, rootHash: toBase64Url(head.rootHash) });
+  }
+
   /** A verified tree head whose tree holds leaf `index`, consistent with the last head we accepted. */
   async #headCovering(index: number): Promise<TreeHead> {
-    const known = this.#head;
+    const known = await this.#lastHead();
     if (known !== undefined && index < known.treeSize) return known;
     const t = this.ctx.session.transport;
     const suite = this.ctx.provider.suite(TRANSPARENCY_SUITE);
@@ -142,7 +159,7 @@ export class CredentialValidation {
       const consistent = verifyConsistency((d) => suite.hash(d), { first: known.treeSize, second: head.treeSize, firstRoot: known.rootHash, secondRoot: head.rootHash, proof: c.proof.map((x) => fromBase64Url(x)) });
       if (!consistent) throw new LogProofFailure("the new tree head does not extend the one we saw before");
     }
-    this.#head = head;
+    await this.#accept(head);
     if (index >= head.treeSize) throw new LogProofFailure("the log does not reach the leaf");
     return head;
   }

@@ -108,6 +108,25 @@ describe("credential validation with the AS", () => {
     expect(untrusted(evs)).toEqual([{ member: carol.identity, reason: "not_in_log" }]);
   });
 
+  it("the last accepted tree head survives a restart: a forked log is still caught afterwards", async () => {
+    const alice = await newClient("alice");
+    const store = new MemoryStore();
+    const bob = await Client.open({ serverUrl: server().url, store });
+    await bob.register(uniq("bob"), "laptop");
+    const g = await alice.createGroup();
+    await alice.addUser(g, bob.user);
+    expect(untrusted(await bob.sync())).toEqual([]);
+    const bobAgain = await Client.open({ serverUrl: server().url, store });
+    const carol = await newClient("carol");
+    await alice.addUser(g, carol.user);
+    const evs = await withRewrite(
+      "/v1/transparency/consistency",
+      async (_url, body) => ({ ...(body as { proof: string[] }), proof: (body as { proof: string[] }).proof.map(() => Buffer.alloc(32, 7).toString("base64url")) }),
+      () => bobAgain.sync(),
+    );
+    expect(untrusted(evs)).toEqual([{ member: carol.identity, reason: "not_in_log" }]);
+  });
+
   it("registration fails when the transparency log does not prove our binding", async () => {
     await newClient("first"); // leaf 0 of the log is someone else's
     const realFetch = globalThis.fetch;
