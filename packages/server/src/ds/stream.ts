@@ -47,13 +47,6 @@ function rejectUpgrade(socket: Duplex, error: unknown): void {
   socket.end(`HTTP/1.1 ${r.status} Error\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`);
 }
 
-/** Throws RateLimitError when `key`'s bucket is empty. */
-function take(limiter: TokenBucketLimiter | undefined, key: string): void {
-  if (limiter === undefined) return;
-  const r = limiter.take(key);
-  if (!r.ok) throw new RateLimitError(Math.max(1, Math.ceil(r.retryAfterMs / 1000)));
-}
-
 /** One connection's pump: sends entries after the cursor, coalescing wake-ups. */
 class StreamSession {
   private running = false;
@@ -103,7 +96,7 @@ class StreamSession {
 
   async onFrame(data: string): Promise<void> {
     try {
-      take(this.perClient, `client:${this.client.id}`);
+      this.perClient?.require(`client:${this.client.id}`);
     } catch (e) {
       this.refuse(e);
       return;
@@ -138,7 +131,7 @@ export function installStream(o: StreamOptions): void {
       return;
     }
     try {
-      take(o.perIp, `ip:${o.ipOf(req)}`);
+      o.perIp?.require(`ip:${o.ipOf(req)}`);
     } catch (e) {
       rejectUpgrade(socket, e);
       return;
@@ -149,7 +142,7 @@ export function installStream(o: StreamOptions): void {
     const after = /^(0|[1-9][0-9]{0,15})$/.test(afterText) ? Number(afterText) : -1;
     o.authenticate(authorization)
       .then((client) => {
-        take(o.perClient, `client:${client.id}`);
+        o.perClient?.require(`client:${client.id}`);
         if (after < 0) throw new ApiError("BAD_REQUEST", "after must be a non-negative integer");
         const count = open.get(client.id) ?? 0;
         if (count >= maxPerClient) throw new RateLimitError(1, `${count} streams are open for this client already (at most ${maxPerClient})`);

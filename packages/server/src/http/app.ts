@@ -19,7 +19,7 @@ import { installDeliveryService } from "../ds/index.js";
 import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/store.js";
 import type { ConclaveContext, RouteModule } from "./context.js";
-import { frameworkErrorHandler, installErrorHandling, RateLimitError } from "./errors.js";
+import { frameworkErrorHandler, installErrorHandling } from "./errors.js";
 import { DEFAULT_LIMITS, type ConclaveServerOptions, type ServerLimits } from "./options.js";
 import { TokenBucketLimiter } from "./rateLimit.js";
 import { RouteRegistry } from "./registry.js";
@@ -36,11 +36,6 @@ export const MLS_MEDIA_TYPE = "message/mls";
 
 function isStore(s: ConclaveServerOptions["store"]): s is Store {
   return typeof (s as Store).transaction === "function";
-}
-
-function rateLimited(limiter: TokenBucketLimiter, key: string): void {
-  const r = limiter.take(key);
-  if (!r.ok) throw new RateLimitError(Math.max(1, Math.ceil(r.retryAfterMs / 1000)));
 }
 
 export async function createConclaveServer(options: ConclaveServerOptions): Promise<FastifyInstance> {
@@ -87,13 +82,13 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
   const perIp = limits.rateLimitPerIp === false ? undefined : new TokenBucketLimiter(limits.rateLimitPerIp, clock);
   const perClient = limits.rateLimitPerClient === false ? undefined : new TokenBucketLimiter(limits.rateLimitPerClient, clock);
   if (perIp !== undefined) {
-    app.addHook("onRequest", async (request: FastifyRequest) => rateLimited(perIp, `ip:${request.ip}`));
+    app.addHook("onRequest", async (request: FastifyRequest) => perIp.require(`ip:${request.ip}`));
   }
 
   app.decorateRequest("client", null);
   const authenticate = async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     request.client = await as.auth.authenticate(request.headers.authorization);
-    if (perClient !== undefined) rateLimited(perClient, `client:${request.client.id}`);
+    perClient?.require(`client:${request.client.id}`);
   };
 
   const routes = new RouteRegistry(app, authenticate);

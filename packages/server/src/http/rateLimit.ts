@@ -6,6 +6,7 @@
  * limit on their own: the effective limit is per process.
  */
 import type { Clock } from "../crypto.js";
+import { RateLimitError } from "./errors.js";
 
 export interface TokenBucketConfig {
   /** Burst size: requests allowed back to back from a full bucket. */
@@ -48,6 +49,12 @@ export class TokenBucketLimiter {
       return { ok: true };
     }
     return { ok: false, retryAfterMs: Math.ceil(((1 - b.tokens) / this.config.refillPerSecond) * 1000) };
+  }
+
+  /** Takes a token for `key` or throws RateLimitError (429 with Retry-After, whole seconds). */
+  require(key: string): void {
+    const r = this.take(key);
+    if (!r.ok) throw new RateLimitError(Math.max(1, Math.ceil(r.retryAfterMs / 1000)));
   }
 
   get size(): number {
