@@ -69,17 +69,12 @@ export class CredentialValidation {
     if (c.identity !== s.identity || !bytesEqual(fromBase64Url(c.credential), mine) || c.signatureKey !== s.need().signaturePublicKey) {
       throw new ApiError("AUTH_SIGNATURE_INVALID", "the AS issued a credential that is not this device's");
     }
-    const keys = await s.transport.request<AsKeysResponse>("asKeys");
-    const suite = this.ctx.provider.suite(TRANSPARENCY_SUITE);
-    const head = await verifySignedTreeHead(suite, fromBase64Url(keys.logPublicKey), issued.treeHead);
+    const head = await verifySignedTreeHead(this.ctx.provider.suite(TRANSPARENCY_SUITE), await this.#logPublicKey(), issued.treeHead);
     if (head === undefined) throw new ApiError("AUTH_SIGNATURE_INVALID", "the transparency log's tree head signature does not verify");
-    const page = await s.transport.request<LeavesResponse>("leaves", { query: { start: c.logIndex, end: c.logIndex + 1 } });
-    const leafBytes = fromBase64Url(page.leaves[0]?.leaf ?? "");
-    const leaf = decodeBindingLeaf(leafBytes);
-    const hash = (d: Uint8Array) => suite.hash(d);
-    const bound = leaf.identity === s.identity && bytesEqual(leaf.signatureKey, fromBase64Url(c.signatureKey)) && toBase64Url(leaf.credentialHash) === c.credentialId;
-    const included = verifyInclusion(hash, { leafIndex: c.logIndex, treeSize: head.treeSize, leafHash: hashLeaf(hash, leafBytes), proof: issued.inclusionProof.map((p) => fromBase64Url(p)), rootHash: head.rootHash });
-    if (!bound || !included) throw new ApiError("AUTH_SIGNATURE_INVALID", "the AS transparency log does not prove our credential's binding");
+    const leafBytes = await this.#bindingLeaf(c.logIndex, s.identity, fromBase64Url(c.signatureKey), c.credentialId);
+    if (leafBytes === undefined || !this.#included(c.logIndex, leafBytes, head, issued.inclusionProof)) {
+      throw new ApiError("AUTH_SIGNATURE_INVALID", "the AS transparency log does not prove our credential's binding");
+    }
     if ((await this.#lastHead()) === undefined) await this.#accept(head);
     await putJson(this.ctx.store, "credential", { ...c, treeHead: issued.treeHead });
   }
@@ -112,22 +107,39 @@ export class CredentialValidation {
   /** Throws LogProofFailure unless the log holds v's binding to `signatureKey` under a verified, consistent tree head. */
   async #proveInLog(v: ValidationResult, signatureKey: Uint8Array): Promise<void> {
     if (v.logIndex === null) throw new LogProofFailure("the AS gave no log index");
-    const t = this.ctx.session.transport;
-    const hash = (d: Uint8Array) => this.ctx.provider.suite(TRANSPARENCY_SUITE).hash(d);
     const head = await this.#headCovering(v.logIndex);
-    const page = await t.request<LeavesResponse>("leaves", { query: { start: v.logIndex, end: v.logIndex + 1 } });
+    const leafBytes = await this.#bindingLeaf(v.logIndex, v.identity, signatureKey, v.credentialId);
+    if (leafBytes === undefined) throw new LogProofFailure("the log leaf does not bind this credential and key");
+    const p = await this.ctx.session.transport.request<InclusionProofResponse>("inclusionProof", { query: { leafIndex: v.logIndex, treeSize: head.treeSize } });
+    if (!this.#included(v.logIndex, leafBytes, head, p.proof)) throw new LogProofFailure("the inclusion proof does not verify");
+  }
+
+  /** The log leaf at `index`, if it binds `identity` to `signatureKey` with the credential `credentialId`. */
+  async #bindingLeaf(index: number, identity: string | null, signatureKey: Uint8Array, credentialId: string): Promise<Uint8Array | undefined> {
+    const page = await this.ctx.session.transport.request<LeavesResponse>("leaves", { query: { start: index, end: index + 1 } });
     const leafBytes = fromBase64Url(page.leaves[0]?.leaf ?? "");
-    let bound: boolean;
     try {
       const leaf = decodeBindingLeaf(leafBytes);
-      bound = leaf.identity === v.identity && bytesEqual(leaf.signatureKey, signatureKey) && toBase64Url(leaf.credentialHash) === v.credentialId;
+      return leaf.identity === identity && bytesEqual(leaf.signatureKey, signatureKey) && toBase64Url(leaf.credentialHash) === credentialId ? leafBytes : undefined;
     } catch {
-      bound = false;
+      return undefined;
     }
-    if (!bound) throw new LogProofFailure("the log leaf does not bind this credential and key");
-    const p = await t.request<InclusionProofResponse>("inclusionProof", { query: { leafIndex: v.logIndex, treeSize: head.treeSize } });
-    const included = verifyInclusion(hash, { leafIndex: v.logIndex, treeSize: head.treeSize, leafHash: hashLeaf(hash, leafBytes), proof: p.proof.map((x) => fromBase64Url(x)), rootHash: head.rootHash });
-    if (!included) throw new LogProofFailure("the inclusion proof does not verify");
+  }
+
+  /** RFC 9162 §2.1.3.2: whether `proof` puts `leafBytes` at `index` under `head`. */
+  #included(index: number, leafBytes: Uint8Array, head: TreeHead, proof: readonly string[]): boolean {
+    const hash = (d: Uint8Array) => this.ctx.provider.suite(TRANSPARENCY_SUITE).hash(d);
+    return verifyInclusion(hash, { leafIndex: index, treeSize: head.treeSize, leafHash: hashLeaf(hash, leafBytes), proof: proof.map((x) => fromBase64Url(x)), rootHash: head.rootHash });
+  }
+
+  /** The log's public key, as the AS publishes it (fetched once per process). */
+  #logPublicKey(): Promise<Uint8Array> {
+    if (this.#logKey === undefined) {
+      const key = this.ctx.session.transport.request<AsKeysResponse>("asKeys").then((k) => fromBase64Url(k.logPublicKey));
+      key.catch(() => (this.#logKey = undefined)); // an outage is retried, not remembered
+      this.#logKey = key;
+    }
+    return this.#logKey;
   }
 
   /** The last tree head we accepted, from memory or (after a restart) from the store. */
@@ -150,8 +162,7 @@ export class CredentialValidation {
     if (known !== undefined && index < known.treeSize) return known;
     const t = this.ctx.session.transport;
     const suite = this.ctx.provider.suite(TRANSPARENCY_SUITE);
-    this.#logKey ??= t.request<AsKeysResponse>("asKeys").then((k) => fromBase64Url(k.logPublicKey));
-    const head = await verifySignedTreeHead(suite, await this.#logKey, await t.request<SignedTreeHeadJson>("treeHead"));
+    const head = await verifySignedTreeHead(suite, await this.#logPublicKey(), await t.request<SignedTreeHeadJson>("treeHead"));
     if (head === undefined) throw new LogProofFailure("the tree head signature does not verify");
     if (known !== undefined) {
       if (head.treeSize < known.treeSize) throw new LogProofFailure("the log shrank");
