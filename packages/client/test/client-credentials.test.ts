@@ -74,6 +74,12 @@ describe("credential validation with the AS", () => {
     }
   }
 
+  /** A forked log's answer: a consistency proof of the right length whose hashes are made up. */
+  const forgedConsistencyProof = async (_url: string, body: unknown) => {
+    const c = body as { proof: string[] };
+    return { ...c, proof: c.proof.map(() => Buffer.alloc(32, 7).toString("base64url")) };
+  };
+
   it("a member the AS calls valid but whose binding the log does not prove is reported (not_in_log)", async () => {
     const [alice, bob] = await Promise.all([newClient("alice"), newClient("bob")]);
     const g = await alice.createGroup();
@@ -102,7 +108,7 @@ describe("credential validation with the AS", () => {
     await alice.addUser(g, carol.user);
     const evs = await withRewrite(
       "/v1/transparency/consistency",
-      async (_url, body) => ({ ...(body as { proof: string[] }), proof: (body as { proof: string[] }).proof.map(() => Buffer.alloc(32, 7).toString("base64url")) }),
+      forgedConsistencyProof,
       () => bob.sync(),
     );
     expect(untrusted(evs)).toEqual([{ member: carol.identity, reason: "not_in_log" }]);
@@ -121,7 +127,7 @@ describe("credential validation with the AS", () => {
     await alice.addUser(g, carol.user);
     const evs = await withRewrite(
       "/v1/transparency/consistency",
-      async (_url, body) => ({ ...(body as { proof: string[] }), proof: (body as { proof: string[] }).proof.map(() => Buffer.alloc(32, 7).toString("base64url")) }),
+      forgedConsistencyProof,
       () => bobAgain.sync(),
     );
     expect(untrusted(evs)).toEqual([{ member: carol.identity, reason: "not_in_log" }]);
@@ -129,20 +135,13 @@ describe("credential validation with the AS", () => {
 
   it("registration fails when the transparency log does not prove our binding", async () => {
     await newClient("first"); // leaf 0 of the log is someone else's
-    const realFetch = globalThis.fetch;
     // A log that shows someone else's leaf at our index.
-    globalThis.fetch = async (input, init) => {
-      const res = await realFetch(input, init);
-      if (!String(input).includes("/v1/transparency/leaves")) return res;
-      const body = (await res.json()) as LeavesResponse;
-      const other = await realFetch(`${server().url}/v1/transparency/leaves?start=0&end=1`).then((r) => r.json() as Promise<LeavesResponse>);
-      return new Response(JSON.stringify({ ...body, leaves: other.leaves }), { status: 200, headers: { "content-type": "application/json" } });
-    };
-    try {
-      const c = Client.open({ serverUrl: server().url, store: new MemoryStore() }).then((x) => x.register(uniq("eve"), "pc"));
-      await expect(c).rejects.toSatisfy((e) => isApiError(e, "AUTH_SIGNATURE_INVALID"));
-    } finally {
-      globalThis.fetch = realFetch;
-    }
+    const other = await fetch(`${server().url}/v1/transparency/leaves?start=0&end=1`).then((r) => r.json() as Promise<LeavesResponse>);
+    const c = withRewrite(
+      "/v1/transparency/leaves",
+      async (_url, body) => ({ ...(body as LeavesResponse), leaves: other.leaves }),
+      () => Client.open({ serverUrl: server().url, store: new MemoryStore() }).then((x) => x.register(uniq("eve"), "pc")),
+    );
+    await expect(c).rejects.toSatisfy((e) => isApiError(e, "AUTH_SIGNATURE_INVALID"));
   });
 });
