@@ -99,9 +99,14 @@ export class PublicRatchetTree {
 
   /** The node list of the `ratchet_tree` extension: trailing blank nodes removed (§12.4.3.3). */
   toNodes(): RatchetTree {
+    return this.#nodes.slice(0, this.#encodedLength());
+  }
+
+  /** Nodes up to the last non-blank one: the extension leaves trailing blanks out (§12.4.3.3). */
+  #encodedLength(): number {
     let end = this.#nodes.length;
     while (end > 0 && this.#nodes[end - 1] === undefined) end--;
-    return this.#nodes.slice(0, end);
+    return end;
   }
 
   /**
@@ -110,8 +115,7 @@ export class PublicRatchetTree {
    * costs a copy of the tree rather than a re-encoding.
    */
   encode(): Uint8Array {
-    let end = this.#nodes.length;
-    while (end > 0 && this.#nodes[end - 1] === undefined) end--;
+    const end = this.#encodedLength();
     if (end === 0) return encode(ratchetTreeCodec, []); // throws ENCODE_INVALID: a tree has a non-blank node
     const parts: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(end);
     let bodyLength = 0;
