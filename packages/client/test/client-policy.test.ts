@@ -143,15 +143,21 @@ describe("key updates after N messages", () => {
   });
 });
 
+/** Alice's group with Bob in it (joined); Bob's client runs on a store the test keeps. */
+async function aliceWithStoredBob(): Promise<{ alice: Client; bob: Client; store: MemoryStore; g: string }> {
+  const alice = await newClient(uniq("alice"));
+  const store = new MemoryStore();
+  const bob = await Client.open({ serverUrl: server().url, store });
+  await bob.register(uniq("bob"), "laptop");
+  const g = await alice.createGroup();
+  await alice.addUser(g, bob.user);
+  await bob.sync();
+  return { alice, bob, store, g };
+}
+
 describe("recovery after local state loss (RFC 9750 §6.6)", () => {
   it("a client whose store lost the group rejoins by external commit, replacing its old leaf; the DS roster keeps it once", async () => {
-    const alice = await newClient(uniq("alice"));
-    const store = new MemoryStore();
-    const bob = await Client.open({ serverUrl: server().url, store });
-    await bob.register(uniq("bob"), "laptop");
-    const g = await alice.createGroup();
-    await alice.addUser(g, bob.user);
-    await bob.sync();
+    const { alice, bob, store, g } = await aliceWithStoredBob();
     await alice.send(g, "before the loss");
     await bob.sync();
     const oldLeaf = bob.group(g).ownLeafIndex;
@@ -181,13 +187,7 @@ describe("recovery after local state loss (RFC 9750 §6.6)", () => {
 
 describe("resync is only for one's own leaf", () => {
   it("the DS refuses an external commit by a roster member that removes another member's leaf", async () => {
-    const alice = await newClient(uniq("alice"));
-    const store = new MemoryStore();
-    const bob = await Client.open({ serverUrl: server().url, store });
-    await bob.register(uniq("bob"), "laptop");
-    const g = await alice.createGroup();
-    await alice.addUser(g, bob.user);
-    await bob.sync();
+    const { alice, bob, store, g } = await aliceWithStoredBob();
     const id = JSON.parse(new TextDecoder().decode((await store.get("identity"))!)) as { signaturePublicKey: string; signaturePrivateKey: string };
     const info = await bob.transport.request<GroupInfoResponse>("groupInfo", { params: { groupId: g }, token: await bob.token() });
     // Bob, on the roster, sends a "resync" that removes Alice's leaf instead of his own.
