@@ -33,6 +33,49 @@ describe("varint (RFC 9420 §2.1.2)", () => {
   });
 });
 
+describe("Writer scratch buffers", () => {
+  it("finish() returns an independent copy and ends the writer", () => {
+    const w = new Writer();
+    w.raw(fromHex("0102"));
+    const out = w.finish();
+    expect(toHex(out)).toBe("0102");
+    expect(code(() => w.u8(1))).toBe("ENCODE_INVALID");
+    expect(code(() => w.finish())).toBe("ENCODE_INVALID");
+    // The next writer reuses the scratch buffer: earlier output must not change, and no old byte shows through.
+    const w2 = new Writer();
+    w2.lengthPrefixed((v) => v.raw(new Uint8Array(10).fill(0xee)));
+    const out2 = w2.finish();
+    expect(toHex(out)).toBe("0102");
+    expect(toHex(out2)).toBe("0a" + "ee".repeat(10));
+    const w3 = new Writer();
+    w3.u32(0); // a fresh writer's bytes are its own: the shrunk length header left nothing behind
+    expect(toHex(w3.finish())).toBe("00000000");
+  });
+
+  it("round-trips encodings larger than the scratch buffer, interleaved with small ones", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 9000 }), { maxLength: 6 }), (chunks) => {
+        const outer = new Writer(16);
+        const inner: Uint8Array[] = [];
+        for (const c of chunks) {
+          const w = new Writer();
+          w.opaque(c);
+          inner.push(w.finish());
+          outer.opaque(c);
+        }
+        const all = outer.finish();
+        const r = new Reader(all);
+        for (let i = 0; i < chunks.length; i++) {
+          expect(r.opaque()).toEqual(chunks[i]);
+          expect(decode(opaque, inner[i]!)).toEqual(chunks[i]);
+        }
+        r.expectEnd();
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
+
 describe("structs, vectors, optionals", () => {
   interface S {
     a: number;

@@ -261,9 +261,9 @@ async function encryptRaw(cs: CipherSuite, ctx: PrivateMessageContext, leaf: num
   aadW.opaque(ctx.groupId);
   aadW.u64(ctx.epoch);
   aadW.u8(contentType);
-  const sdAad = aadW.finish();
   aadW.opaque(new Uint8Array(0));
   const aad = aadW.finish();
+  const sdAad = aad.subarray(0, aad.length - 1); // SenderDataAAD: PrivateContentAAD without the empty authenticated_data
   const ciphertext = await cs.aeadSeal(k.key, nonce, aad, plaintext);
   const sdW = new Writer();
   sdW.u32(leaf);

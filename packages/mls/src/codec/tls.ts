@@ -13,14 +13,36 @@ const textEncoder = new TextEncoder();
 /** Largest value a varint length header can carry (RFC 9420 §2.1.2): 2^30 - 1. */
 export const MAX_VARINT = 0x3fffffff;
 
+/**
+ * Writers start in a scratch buffer taken from this pool and return it from
+ * finish(), zeroed, since it may have held secrets. Nearly every encoding is
+ * written once, copied out once and dropped, and each fresh off-heap
+ * Uint8Array costs microseconds: on the message path that was most of the
+ * encoding time.
+ */
+const SCRATCH_SIZE = 4096;
+const MAX_POOLED_SCRATCH = 64 * 1024;
+const SCRATCH_POOL_LIMIT = 8;
+const scratchPool: Uint8Array[] = [];
+const NO_BYTES = new Uint8Array(0);
+const NO_VIEW = new DataView(NO_BYTES.buffer);
+
+function releaseScratch(buf: Uint8Array, used: number): void {
+  buf.fill(0, 0, Math.min(buf.length, used));
+  if (buf.length >= SCRATCH_SIZE && buf.length <= MAX_POOLED_SCRATCH && scratchPool.length < SCRATCH_POOL_LIMIT) scratchPool.push(buf);
+}
+
 export class Writer {
   private buf: Uint8Array;
   private view: DataView;
   private len = 0;
+  /** Highest length reached: lengthPrefixed shrinks `len` after writing past it. */
+  private high = 0;
+  private finished = false;
 
   constructor(initialCapacity = 256) {
-    this.buf = new Uint8Array(initialCapacity);
-    this.view = new DataView(this.buf.buffer);
+    this.buf = (initialCapacity <= SCRATCH_SIZE ? scratchPool.pop() : undefined) ?? new Uint8Array(Math.max(initialCapacity, SCRATCH_SIZE));
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   get length(): number {
@@ -30,10 +52,12 @@ export class Writer {
   private reserve(n: number): void {
     const need = this.len + n;
     if (need <= this.buf.length) return;
+    if (this.finished) throw new MlsError("ENCODE_INVALID", "Writer used after finish()");
     let cap = this.buf.length * 2;
     while (cap < need) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.len));
+    releaseScratch(this.buf, Math.max(this.high, this.len));
     this.buf = next;
     this.view = new DataView(next.buffer);
   }
@@ -105,6 +129,7 @@ export class Writer {
     this.reserve(4);
     this.len += 4;
     body(this);
+    if (this.len > this.high) this.high = this.len;
     const bodyLen = this.len - start - 4;
     if (bodyLen > MAX_VARINT) throw new MlsError("ENCODE_INVALID", `vector too long: ${bodyLen} bytes`);
     const headerLen = bodyLen < 0x40 ? 1 : bodyLen < 0x4000 ? 2 : 4;
@@ -114,9 +139,19 @@ export class Writer {
     this.len = start + headerLen + bodyLen;
   }
 
-  /** The bytes written so far (a copy the caller owns). */
+  /**
+   * The bytes written (a copy the caller owns). Ends the Writer: its scratch
+   * buffer goes back to the pool, and writing again throws ENCODE_INVALID.
+   */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    if (this.finished) throw new MlsError("ENCODE_INVALID", "Writer finished twice");
+    const out = this.buf.slice(0, this.len);
+    releaseScratch(this.buf, Math.max(this.high, this.len));
+    this.finished = true;
+    this.buf = NO_BYTES;
+    this.view = NO_VIEW;
+    this.len = 0;
+    return out;
   }
 }
 
@@ -197,9 +232,25 @@ export class Reader {
 
   /** opaque data<V>. */
   opaque(): Uint8Array {
+    return this.raw(this.vectorLength());
+  }
+
+  /**
+   * opaque data<V> as a view of the input, not a copy: for bytes used while
+   * the input is at hand and then dropped (a ciphertext about to be
+   * decrypted), where the copy would cost an allocation per message.
+   */
+  opaqueView(): Uint8Array {
+    const n = this.vectorLength();
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  private vectorLength(): number {
     const n = this.varint();
     if (n > this.remaining) throw new MlsError("DECODE_VECTOR_TOO_LONG", `vector of ${n} bytes exceeds the ${this.remaining} available`);
-    return this.raw(n);
+    return n;
   }
 
   /**
