@@ -137,6 +137,25 @@ describe("secret tree behaviour", () => {
     expect(errorCode(() => none.keyForGeneration(L(0), "handshake", 1))).toBe("SECRET_TREE_GENERATION_CONSUMED");
   });
 
+  it("does not evict a key whose decryption is under way; a released key falls out of the window as usual", () => {
+    const tree = new SecretTree(cs, root, 2, { outOfOrderWindow: 3 });
+    // Two decryptions of generation 0 under way (a forgery and the real message), then the ratchet runs far ahead.
+    const k0 = tree.keyForGeneration(L(0), "application", 0, false);
+    tree.keyForGeneration(L(0), "application", 0, false);
+    tree.keyForGeneration(L(0), "application", 20);
+    // The forgery fails and gives its hold back: the real message still holds the key.
+    tree.releaseKey(L(0), "application", 0);
+    expect(k0.key.some((b) => b !== 0)).toBe(true);
+    expect(tree.consumeKey(L(0), "application", 0)).toBe(true);
+    // A held key that is released with no other holder, once behind the window, is deleted then.
+    const k5 = tree.keyForGeneration(L(0), "application", 21, false);
+    tree.keyForGeneration(L(0), "application", 30);
+    expect(k5.key.some((b) => b !== 0)).toBe(true);
+    tree.releaseKey(L(0), "application", 21);
+    expect(k5.key.every((b) => b === 0)).toBe(true);
+    expect(errorCode(() => tree.keyForGeneration(L(0), "application", 21))).toBe("SECRET_TREE_GENERATION_CONSUMED");
+  });
+
   it("refuses to jump further than maxForwardDistance", () => {
     const tree = new SecretTree(cs, root, 2, { maxForwardDistance: 5 });
     expect(errorCode(() => tree.keyForGeneration(L(0), "application", 6))).toBe("SECRET_TREE_TOO_FAR_AHEAD");

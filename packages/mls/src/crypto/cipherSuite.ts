@@ -17,6 +17,7 @@
  */
 import { Writer } from "../codec/tls.js";
 import { utf8 } from "../codec/bytes.js";
+import { PreparedHmacSha256 } from "./hmacSha256.js";
 
 export type CipherSuiteId = 1 | 2 | 3 | 4 | 5 | 6 | 7;
 
@@ -112,9 +113,24 @@ export interface CryptoPrimitives {
   signaturePublicKey(privateKey: Uint8Array): Promise<Uint8Array>;
 }
 
+/**
+ * HKDF-Expand under one PRK prepared once, for a secret expanded several
+ * times: a ratchet secret gives a key, a nonce and the next secret (RFC 9420
+ * §9.1), the epoch's sender_data_secret a key and nonce per message (§6.3.2).
+ * `destroy()` wipes the prepared state, which is as secret as the PRK.
+ */
+export interface KdfExpander {
+  expand(info: Uint8Array, length: number): Uint8Array;
+  /** RFC 9420 §8: ExpandWithLabel(PRK, Label, Context, Length). */
+  expandWithLabel(label: string, context: Uint8Array, length: number): Uint8Array;
+  destroy(): void;
+}
+
 /** A suite as the MLS layers use it: the primitives plus RFC 9420's labelled functions. */
 export interface CipherSuite extends CryptoPrimitives {
   readonly id: CipherSuiteId;
+  /** A {@link KdfExpander} for `prk` (SHA-256 suites keep the HMAC key states; the others call kdfExpand). */
+  kdfExpander(prk: Uint8Array): KdfExpander;
   /** RFC 9420 §8: ExpandWithLabel(Secret, Label, Context, Length). */
   expandWithLabel(secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array;
   /** RFC 9420 §8: DeriveSecret(Secret, Label) = ExpandWithLabel(Secret, Label, "", Nh). */
@@ -158,25 +174,89 @@ function mlsLabel(label: string): Uint8Array {
   return b;
 }
 
-/** struct { opaque label<V>; opaque content<V>; } with label = "MLS 1.0 " + Label (§5.1.2, §5.1.3, §8). */
+/**
+ * struct { opaque label<V>; opaque content<V>; } with label = "MLS 1.0 " + Label
+ * (SignContent §5.1.2, EncryptContext §5.1.3), the content written in place by
+ * `content`: a signer that assembles its content from parts (FramedContentTBS)
+ * builds the signed bytes once instead of copying them again here.
+ */
+export function writeLabelled(w: Writer, label: string, content: (w: Writer) => void): void {
+  w.opaque(mlsLabel(label));
+  w.lengthPrefixed(content);
+}
+
 function labelled(label: string, content: Uint8Array): Uint8Array {
   const w = new Writer(content.length + label.length + 16);
-  w.opaque(mlsLabel(label));
-  w.opaque(content);
+  writeLabelled(w, label, (v) => v.raw(content));
   return w.finish();
+}
+
+/** RFC 9420 §8: struct { uint16 length; opaque label<V>; opaque context<V>; } KDFLabel. */
+function kdfLabel(label: string, context: Uint8Array, length: number): Uint8Array {
+  const w = new Writer(context.length + label.length + 16);
+  w.u16(length);
+  w.opaque(mlsLabel(label));
+  w.opaque(context);
+  return w.finish();
+}
+
+/**
+ * The KDFLabel up to its context's length header, per (label, length): a
+ * message's sender-data key and nonce are then HMACed from three parts
+ * without building the label each time.
+ */
+const kdfLabelHeads = new Map<string, Uint8Array>();
+function kdfLabelHead(label: string, length: number): Uint8Array {
+  const k = `${length}:${label}`;
+  let head = kdfLabelHeads.get(k);
+  if (head === undefined) {
+    const w = new Writer(label.length + 16);
+    w.u16(length);
+    w.opaque(mlsLabel(label));
+    head = w.finish();
+    if (kdfLabelHeads.size < LABEL_CACHE_LIMIT) kdfLabelHeads.set(k, head);
+  }
+  return head;
+}
+
+/** A one-byte varint header (RFC 9420 §2.1.2) for short contexts, or undefined when it needs more. */
+const SHORT_HEADERS = Array.from({ length: 64 }, (_, n) => Uint8Array.of(n));
+
+class Sha256Expander implements KdfExpander {
+  readonly #h: PreparedHmacSha256;
+
+  constructor(prk: Uint8Array) {
+    this.#h = new PreparedHmacSha256(prk);
+  }
+
+  expand(info: Uint8Array, length: number): Uint8Array {
+    return this.#h.expand(info, length);
+  }
+
+  expandWithLabel(label: string, context: Uint8Array, length: number): Uint8Array {
+    const header = SHORT_HEADERS[context.length];
+    if (header === undefined || length > 32) return this.#h.expand(kdfLabel(label, context, length), length);
+    return this.#h.expandParts([kdfLabelHead(label, length), header, context], length);
+  }
+
+  destroy(): void {
+    this.#h.destroy();
+  }
 }
 
 /** Adds the RFC 9420 labelled constructions to a provider's primitives. */
 export function buildCipherSuite(p: CryptoPrimitives): CipherSuite {
   const nh = p.params.nh;
-  const expandWithLabel = (secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array => {
-    // RFC 9420 §8: struct { uint16 length; opaque label<V>; opaque context<V>; } KDFLabel;
-    const w = new Writer(context.length + label.length + 16);
-    w.u16(length);
-    w.opaque(mlsLabel(label));
-    w.opaque(context);
-    return p.kdfExpand(secret, w.finish(), length);
-  };
+  const expandWithLabel = (secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array =>
+    p.kdfExpand(secret, kdfLabel(label, context, length), length);
+  const kdfExpander =
+    p.params.hash === "SHA-256"
+      ? (prk: Uint8Array): KdfExpander => new Sha256Expander(prk)
+      : (prk: Uint8Array): KdfExpander => ({
+          expand: (info, length) => p.kdfExpand(prk, info, length),
+          expandWithLabel: (label, context, length) => expandWithLabel(prk, label, context, length),
+          destroy: () => undefined,
+        });
   const generationContext = (generation: number): Uint8Array => {
     const w = new Writer(4);
     w.u32(generation);
@@ -188,6 +268,7 @@ export function buildCipherSuite(p: CryptoPrimitives): CipherSuite {
     params: p.params,
     provider: p.provider,
     expandWithLabel,
+    kdfExpander,
     deriveSecret: (secret, label) => expandWithLabel(secret, label, new Uint8Array(0), nh),
     deriveTreeSecret: (secret, label, generation, length) => expandWithLabel(secret, label, generationContext(generation), length),
     refHash(label, value) {

@@ -10,11 +10,12 @@
  * (see context.ts), so nothing is encoded twice.
  */
 import { constantTimeEqual } from "../codec/bytes.js";
-import type { CipherSuite } from "../crypto/cipherSuite.js";
+import { Writer } from "../codec/tls.js";
+import { writeLabelled, type CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { ContentType, ProposalType, ProtocolVersion, SenderType, WireFormat } from "../messages/enums.js";
-import { tbsIncludesGroupContext, type FramedContent, type Sender } from "../messages/framing.js";
-import { encodeAuthData, encodeFramedContent, writeU16, type EncodedAuthenticatedContent, type FramingWireFormat } from "./context.js";
+import { framedContentCodec, tbsIncludesGroupContext, type FramedContent, type Sender } from "../messages/framing.js";
+import { encodeAuthData, framedContentSizeHint, writeU16, type EncodedAuthenticatedContent, type FramingWireFormat } from "./context.js";
 
 export const FRAMED_CONTENT_TBS_LABEL = "FramedContentTBS";
 
@@ -27,17 +28,20 @@ export const FRAMED_CONTENT_TBS_LABEL = "FramedContentTBS";
  */
 export type SignatureKeyLookup = (sender: Sender) => Uint8Array | undefined;
 
+/** The GroupContext a FramedContentTBS from `sender` covers (§6.1): members' and new_member_commit's only. */
+function tbsGroupContext(sender: Sender, groupContext: Uint8Array | undefined): Uint8Array | undefined {
+  if (!tbsIncludesGroupContext(sender)) return undefined;
+  if (groupContext === undefined) throw new MlsError("INVALID_ARGUMENT", "FramedContentTBS for a member or new_member_commit sender needs the GroupContext");
+  return groupContext;
+}
+
 /**
  * FramedContentTBS from its encoded parts, with `spare` bytes of room at the
  * end (the TBM appends the auth data there). Returns the buffer; the TBS is
  * its first `length - spare` bytes.
  */
 function tbsBuffer(wireFormat: number, sender: Sender, contentBytes: Uint8Array, groupContext: Uint8Array | undefined, spare: number): Uint8Array {
-  let ctx: Uint8Array | undefined;
-  if (tbsIncludesGroupContext(sender)) {
-    if (groupContext === undefined) throw new MlsError("INVALID_ARGUMENT", "FramedContentTBS for a member or new_member_commit sender needs the GroupContext");
-    ctx = groupContext;
-  }
+  const ctx = tbsGroupContext(sender, groupContext);
   const tbsLength = 4 + contentBytes.length + (ctx?.length ?? 0);
   const out = new Uint8Array(tbsLength + spare);
   writeU16(out, 0, ProtocolVersion.mls10);
@@ -86,11 +90,46 @@ export async function signFramedContent(
     throw new MlsError("INVALID_ARGUMENT", `wire format ${wireFormat as number} carries no FramedContent`);
   }
   checkSenderAndContent(content);
-  const contentBytes = encodeFramedContent(content);
-  const tbs = tbsBuffer(wireFormat, content.sender, contentBytes, groupContext, 0);
-  const signature = await suite.signWithLabel(signaturePrivateKey, FRAMED_CONTENT_TBS_LABEL, tbs);
+  const { signContent, contentBytes } = framedContentSignContent(wireFormat, content.sender, (w) => framedContentCodec.encode(w, content), groupContext, framedContentSizeHint(content));
+  const signature = await suite.sign(signaturePrivateKey, signContent);
   const auth = confirmationTag === undefined ? { signature } : { signature, confirmationTag };
   return { wireFormat, content, contentBytes, auth };
+}
+
+/**
+ * §5.1.2 SignContent for a FramedContentTBS (§6.1), with the FramedContent
+ * written in place by `writeContent`: the bytes SignWithLabel signs, built in
+ * one buffer. `contentBytes` (the encoded FramedContent) is a view of it.
+ */
+export function framedContentSignContent(
+  wireFormat: FramingWireFormat,
+  sender: Sender,
+  writeContent: (w: Writer) => void,
+  groupContext: Uint8Array | undefined,
+  sizeHint: number,
+): { signContent: Uint8Array; contentBytes: Uint8Array } {
+  const ctx = tbsGroupContext(sender, groupContext);
+  const ctxLength = ctx?.length ?? 0;
+  const w = new Writer(sizeHint + ctxLength + 32);
+  let contentLength = 0;
+  writeLabelled(w, FRAMED_CONTENT_TBS_LABEL, (v) => {
+    v.u16(ProtocolVersion.mls10);
+    v.u16(wireFormat);
+    const start = v.length;
+    writeContent(v);
+    contentLength = v.length - start;
+    if (ctx !== undefined) v.raw(ctx);
+  });
+  const signContent = w.finish();
+  const end = signContent.length - ctxLength;
+  return { signContent, contentBytes: signContent.subarray(end - contentLength, end) };
+}
+
+/** §6.1: VerifyWithLabel over a SignContent from {@link framedContentSignContent}; MESSAGE_INVALID_SIGNATURE when it does not hold. */
+export async function requireValidSignContent(suite: CipherSuite, key: Uint8Array, signContent: Uint8Array, signature: Uint8Array): Promise<void> {
+  if (!(await suite.verify(key, signContent, signature))) {
+    throw new MlsError("MESSAGE_INVALID_SIGNATURE", "FramedContent signature does not verify");
+  }
 }
 
 /** §6.1: VerifyWithLabel(signature_key, "FramedContentTBS", FramedContentTBS, signature). */

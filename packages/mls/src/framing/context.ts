@@ -52,9 +52,14 @@ export interface EncodedAuthenticatedContent extends AuthenticatedContent {
 /** Wire formats that carry an AuthenticatedContent (§6). */
 export type FramingWireFormat = typeof WireFormat.publicMessage | typeof WireFormat.privateMessage;
 
+/** Room to start a FramedContent's encoding in: its variable-size fields plus headers (proposals and commits grow the buffer as needed). */
+export function framedContentSizeHint(content: FramedContent): number {
+  return 256 + (content.contentType === ContentType.application ? content.applicationData.length : 0) + content.authenticatedData.length;
+}
+
 /** Encodes a FramedContent once, so it can be signed and protected without re-encoding. */
 export function encodeFramedContent(content: FramedContent): Uint8Array {
-  const w = new Writer(256 + (content.contentType === ContentType.application ? content.applicationData.length : 0) + content.authenticatedData.length);
+  const w = new Writer(framedContentSizeHint(content));
   framedContentCodec.encode(w, content);
   return w.finish();
 }

@@ -24,11 +24,11 @@ import {
   type Sender,
 } from "../messages/framing.js";
 import { senderDataCodec, type PrivateMessage } from "../messages/privateMessage.js";
-import type { RatchetType, SecretTree } from "../schedule/secretTree.js";
+import type { RatchetKey, RatchetType, SecretTree } from "../schedule/secretTree.js";
 import { senderDataKeyAndNonce } from "../schedule/senderData.js";
 import { leafIndex, type LeafIndex } from "../tree/treeMath.js";
-import { requireValidSignature, type SignatureKeyLookup } from "./contentAuth.js";
-import { encodeAuthData, framedContentBodyOffset, writeU16, type EncodedAuthenticatedContent, type FramingContext } from "./context.js";
+import { framedContentSignContent, requireValidSignContent, type SignatureKeyLookup } from "./contentAuth.js";
+import { framedContentBodyOffset, type EncodedAuthenticatedContent, type FramingContext } from "./context.js";
 
 /** The epoch's FramingContext plus the secrets a PrivateMessage is keyed by (§6.3, §9). */
 export interface PrivateMessageContext extends FramingContext {
@@ -48,6 +48,21 @@ export const NO_PADDING: PaddingPolicy = { kind: "none" };
 export interface ProtectPrivateOptions {
   /** Default: no padding. */
   readonly padding?: PaddingPolicy;
+  /**
+   * The ratchet key to use, taken earlier with {@link reservePrivateMessageKey}
+   * (default: the next one now). It is zeroized once used.
+   */
+  readonly key?: RatchetKey;
+}
+
+/**
+ * Takes the sender's next ratchet key (§6.3.1) before the content is signed:
+ * messages signed concurrently, whose signatures finish in any order, then
+ * keep the generation order they were started in, the order a receiver's
+ * out-of-order window expects.
+ */
+export function reservePrivateMessageKey(ctx: PrivateMessageContext, leaf: LeafIndex, contentType: ContentTypeValue): RatchetKey {
+  return ctx.secretTree.nextKey(leaf, ratchetFor(contentType));
 }
 
 /** What a receiver learns from a PrivateMessage: the verified content, who sent it and with which ratchet generation. */
@@ -110,15 +125,16 @@ export async function protectPrivateMessage(ctx: PrivateMessageContext, ac: Enco
 
   // PrivateMessageContent = body || FramedContentAuthData || zero padding (§6.3.1)
   const body = ac.contentBytes.subarray(framedContentBodyOffset(ac.contentBytes));
-  const authBytes = encodeAuthData(ac);
-  const unpadded = body.length + authBytes.length;
-  const plaintext = new Uint8Array(unpadded + paddingLength(options.padding ?? NO_PADDING, unpadded));
-  plaintext.set(body, 0);
-  plaintext.set(authBytes, body.length);
+  const pw = new Writer(body.length + ac.auth.signature.length + 80);
+  pw.raw(body);
+  framedContentAuthDataCodec(content.contentType).encode(pw, ac.auth);
+  const padding = paddingLength(options.padding ?? NO_PADDING, pw.length);
+  if (padding > 0) pw.raw(new Uint8Array(padding));
+  const plaintext = pw.finish();
 
   const { aad, senderDataAadLength } = encodeContentAad(content.groupId, content.epoch, content.contentType, content.authenticatedData);
   const reuseGuard = suite.randomBytes(REUSE_GUARD_LENGTH);
-  const k = ctx.secretTree.nextKey(leaf, ratchetFor(content.contentType));
+  const k = options.key ?? reservePrivateMessageKey(ctx, leaf, content.contentType);
   let ciphertext: Uint8Array;
   try {
     applyReuseGuard(k.nonce, reuseGuard);
@@ -176,10 +192,11 @@ function parsePrivateMessage(bytes: Uint8Array): ParsedPrivateMessage {
     const senderDataAadLength = r.offset - 4;
     const authenticatedData = r.opaque();
     const aadEnd = r.offset;
-    const encryptedSenderData = r.opaque();
-    const ciphertext = r.opaque();
+    // Views, not copies: both are decrypted now and dropped.
+    const encryptedSenderData = r.opaqueView();
+    const ciphertext = r.opaqueView();
     r.expectEnd();
-    return { groupId, epoch, contentType, authenticatedData, encryptedSenderData, ciphertext, aad: bytes.slice(4, aadEnd), senderDataAadLength };
+    return { groupId, epoch, contentType, authenticatedData, encryptedSenderData, ciphertext, aad: bytes.subarray(4, aadEnd), senderDataAadLength };
   } catch (e) {
     throw asDecodeError(e);
   }
@@ -237,6 +254,9 @@ export async function unprotectPrivateMessage(
   let plaintext: Uint8Array;
   try {
     plaintext = await suite.aeadOpen(k.key, nonce, m.aad, m.ciphertext);
+  } catch (e) {
+    tree.releaseKey(leaf, type, generation);
+    throw e;
   } finally {
     zeroize(nonce);
   }
@@ -245,31 +265,29 @@ export async function unprotectPrivateMessage(
     throw new MlsError("SECRET_TREE_GENERATION_CONSUMED", `${type} key ${generation} of leaf ${leaf} was already used`);
   }
 
-  const { contentBytes, content, auth } = readPrivateMessageContent(m, sender, plaintext);
-  const ac: EncodedAuthenticatedContent = { wireFormat: WireFormat.privateMessage, content, contentBytes, auth };
-
-  // §6.1: FramedContentTBS for a member covers the GroupContext.
-  const tbs = new Uint8Array(4 + contentBytes.length + ctx.groupContext.length);
-  writeU16(tbs, 0, ProtocolVersion.mls10);
-  writeU16(tbs, 2, WireFormat.privateMessage);
-  tbs.set(contentBytes, 4);
-  tbs.set(ctx.groupContext, 4 + contentBytes.length);
-  await requireValidSignature(suite, key, tbs, auth.signature);
-  return { ...ac, senderLeaf: leaf, generation };
+  const { signContent, contentBytes, content, auth } = readPrivateMessageContent(m, sender, plaintext, ctx.groupContext);
+  await requireValidSignContent(suite, key, signContent, auth.signature);
+  return { wireFormat: WireFormat.privateMessage, content, contentBytes, auth, senderLeaf: leaf, generation };
 }
 
-/** Splits the plaintext into body, auth and zero padding (§6.3.1) and rebuilds the FramedContent and its encoding. */
+/**
+ * Splits the plaintext into body, auth and zero padding (§6.3.1) and rebuilds
+ * the FramedContent, encoded inside the SignContent its signature covers
+ * (§6.1: a member's FramedContentTBS includes the GroupContext).
+ */
 function readPrivateMessageContent(
   m: ParsedPrivateMessage,
   sender: Sender & { leafIndex: number },
   plaintext: Uint8Array,
-): { contentBytes: Uint8Array; content: FramedContent; auth: FramedContentAuthData } {
+  groupContext: Uint8Array,
+): { signContent: Uint8Array; contentBytes: Uint8Array; content: FramedContent; auth: FramedContentAuthData } {
   const r = new Reader(plaintext);
   let body: FramedContentBody;
   let bodyEnd: number;
   let auth: FramedContentAuthData;
   try {
-    body = readContentBody(r, m.contentType);
+    // Application data is handed over as a view of the decrypted plaintext (ours alone), not copied again.
+    body = m.contentType === ContentType.application ? { contentType: m.contentType, applicationData: r.opaqueView() } : readContentBody(r, m.contentType);
     bodyEnd = r.offset;
     auth = framedContentAuthDataCodec(m.contentType).decode(r);
   } catch (e) {
@@ -280,15 +298,17 @@ function readPrivateMessageContent(
   if (acc !== 0) throw new MlsError("MESSAGE_INVALID_PADDING", "PrivateMessageContent padding has a non-zero byte");
 
   // FramedContent = group_id, epoch, sender, authenticated_data, content_type, body
-  const w = new Writer(m.groupId.length + m.authenticatedData.length + bodyEnd + 32);
-  w.opaque(m.groupId);
-  w.u64(m.epoch);
-  w.u8(SenderType.member);
-  w.u32(sender.leafIndex);
-  w.opaque(m.authenticatedData);
-  w.u8(m.contentType);
-  w.raw(plaintext.subarray(0, bodyEnd));
-  const contentBytes = w.finish();
+  const writeContent = (w: Writer): void => {
+    w.opaque(m.groupId);
+    w.u64(m.epoch);
+    w.u8(SenderType.member);
+    w.u32(sender.leafIndex);
+    w.opaque(m.authenticatedData);
+    w.u8(m.contentType);
+    w.raw(plaintext.subarray(0, bodyEnd));
+  };
+  const sizeHint = m.groupId.length + m.authenticatedData.length + bodyEnd + 32;
+  const { signContent, contentBytes } = framedContentSignContent(WireFormat.privateMessage, sender, writeContent, groupContext, sizeHint);
   const content: FramedContent = { groupId: m.groupId, epoch: m.epoch, sender, authenticatedData: m.authenticatedData, ...body };
-  return { contentBytes, content, auth };
+  return { signContent, contentBytes, content, auth };
 }

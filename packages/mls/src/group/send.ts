@@ -8,7 +8,7 @@ import { zeroize } from "../codec/bytes.js";
 import { MlsError } from "../errors.js";
 import { signFramedContent } from "../framing/contentAuth.js";
 import { authenticatedContentBytes, type EncodedAuthenticatedContent } from "../framing/context.js";
-import { protectPrivateMessage } from "../framing/privateMessage.js";
+import { protectPrivateMessage, reservePrivateMessageKey } from "../framing/privateMessage.js";
 import { protectPublicMessage } from "../framing/publicMessage.js";
 import { ContentType, LeafNodeSource, ProposalType, SenderType, WireFormat } from "../messages/enums.js";
 import type { Extension } from "../messages/extension.js";
@@ -32,18 +32,30 @@ export async function signAndProtect(
   wireFormat: HandshakeWireFormat,
 ): Promise<{ message: Uint8Array; content: EncodedAuthenticatedContent }> {
   const wf = wireFormat === "private" ? WireFormat.privateMessage : WireFormat.publicMessage;
-  const content = await signFramedContent(
-    state.suite,
-    state.signaturePrivateKey,
-    wf,
-    { groupId: state.groupContext.groupId, epoch: state.groupContext.epoch, sender: { senderType: SenderType.member, leafIndex: ownLeaf(state) }, authenticatedData, ...body },
-    state.groupContextBytes,
-  );
-  const message =
-    wf === WireFormat.publicMessage
-      ? protectPublicMessage(publicMessageContext(state), content)
-      : await protectPrivateMessage(privateMessageContext(state), content, { padding: config.padding });
-  return { message, content };
+  const me = ownLeaf(state);
+  const sign = () =>
+    signFramedContent(
+      state.suite,
+      state.signaturePrivateKey,
+      wf,
+      { groupId: state.groupContext.groupId, epoch: state.groupContext.epoch, sender: { senderType: SenderType.member, leafIndex: me }, authenticatedData, ...body },
+      state.groupContextBytes,
+    );
+  if (wf === WireFormat.publicMessage) {
+    const content = await sign();
+    return { message: protectPublicMessage(publicMessageContext(state), content), content };
+  }
+  const ctx = privateMessageContext(state);
+  const key = reservePrivateMessageKey(ctx, me, body.contentType);
+  let content: EncodedAuthenticatedContent;
+  try {
+    content = await sign();
+  } catch (e) {
+    zeroize(key.key);
+    zeroize(key.nonce);
+    throw e;
+  }
+  return { message: await protectPrivateMessage(ctx, content, { padding: config.padding, key }), content };
 }
 
 export interface ProposalOptions {

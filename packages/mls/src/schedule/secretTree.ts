@@ -53,6 +53,12 @@ interface HashRatchet {
   next: number;
   /** Derived but unconsumed keys, all below `next`. */
   readonly kept: Map<number, RatchetKey>;
+  /**
+   * Kept keys handed out for a decryption still under way (`consume = false`):
+   * never evicted, so messages decrypted concurrently cannot push each other's
+   * keys out of the window before they are consumed.
+   */
+  readonly inUse: Map<number, number>;
 }
 
 interface LeafRatchets {
@@ -107,28 +113,53 @@ class TreeKdf {
     this.applicationInfo = kdfLabel(nh, "application", 0);
   }
 
-  expand(secret: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-    return this.cs.kdfExpand(secret, info, length);
+  /** The two expansions of one secret (a tree node's children, a leaf's two ratchets), prepared once. */
+  expandPair(secret: Uint8Array, first: Uint8Array, second: Uint8Array): [Uint8Array, Uint8Array] {
+    const e = this.cs.kdfExpander(secret);
+    const out: [Uint8Array, Uint8Array] = [e.expand(first, this.nh), e.expand(second, this.nh)];
+    e.destroy();
+    return out;
   }
 
-  key(secret: Uint8Array, generation: number): RatchetKey {
-    this.keyView.setUint32(this.keyInfo.length - 4, generation);
-    this.nonceView.setUint32(this.nonceInfo.length - 4, generation);
-    return {
-      generation,
-      key: this.cs.kdfExpand(secret, this.keyInfo, this.nk),
-      nonce: this.cs.kdfExpand(secret, this.nonceInfo, this.nn),
-    };
-  }
-
-  nextSecret(secret: Uint8Array, generation: number): Uint8Array {
-    this.secretView.setUint32(this.secretInfo.length - 4, generation);
-    return this.cs.kdfExpand(secret, this.secretInfo, this.nh);
+  /**
+   * One generation of a hash ratchet (§9.1) from its secret, prepared once:
+   * the key and nonce (when wanted) and the next ratchet secret (none after
+   * the last generation).
+   */
+  generation(secret: Uint8Array, generation: number, withKey: boolean): { key: RatchetKey | undefined; next: Uint8Array | undefined } {
+    const e = this.cs.kdfExpander(secret);
+    let key: RatchetKey | undefined;
+    if (withKey) {
+      this.keyView.setUint32(this.keyInfo.length - 4, generation);
+      this.nonceView.setUint32(this.nonceInfo.length - 4, generation);
+      key = { generation, key: e.expand(this.keyInfo, this.nk), nonce: e.expand(this.nonceInfo, this.nn) };
+    }
+    let next: Uint8Array | undefined;
+    if (generation !== MAX_GENERATION) {
+      this.secretView.setUint32(this.secretInfo.length - 4, generation);
+      next = e.expand(this.secretInfo, this.nh);
+    }
+    e.destroy();
+    return { key, next };
   }
 }
 
 function newRatchet(secret: Uint8Array): HashRatchet {
-  return { secret, next: 0, kept: new Map() };
+  return { secret, next: 0, kept: new Map(), inUse: new Map() };
+}
+
+/** Counts a decryption under way with the kept key of `generation` (a replay and the real message may overlap). */
+function holdKey(r: HashRatchet, generation: number): void {
+  r.inUse.set(generation, (r.inUse.get(generation) ?? 0) + 1);
+}
+
+/** Ends one such decryption; true when it was counted. */
+function unholdKey(r: HashRatchet, generation: number): boolean {
+  const n = r.inUse.get(generation);
+  if (n === undefined) return false;
+  if (n <= 1) r.inUse.delete(generation);
+  else r.inUse.set(generation, n - 1);
+  return true;
 }
 
 function zeroizeKey(k: RatchetKey): void {
@@ -172,9 +203,7 @@ export class SecretTree {
   nextKey(leaf: LeafIndex, type: RatchetType): RatchetKey {
     const r = this.ratchet(leaf, type);
     if (r.secret === undefined) throw noSecretLeft(leaf, type);
-    const k = this.kdf.key(r.secret, r.next);
-    this.step(r);
-    return k;
+    return this.step(r, true)!;
   }
 
   /**
@@ -201,6 +230,7 @@ export class SecretTree {
         throw new MlsError("SECRET_TREE_GENERATION_CONSUMED", `${type} key ${generation} of leaf ${leaf} was already used or is outside the out-of-order window`);
       }
       if (consume) r.kept.delete(generation);
+      else holdKey(r, generation);
       return k;
     }
     if (r.secret === undefined) throw noSecretLeft(leaf, type);
@@ -210,12 +240,14 @@ export class SecretTree {
     // Keys we step over are only worth deriving if they will stay in the window.
     const keepFrom = generation - this.outOfOrderWindow;
     while (r.next < generation) {
-      if (r.next >= keepFrom) r.kept.set(r.next, this.kdf.key(r.secret!, r.next));
-      this.step(r);
+      const skipped = this.step(r, r.next >= keepFrom);
+      if (skipped !== undefined) r.kept.set(skipped.generation, skipped);
     }
-    const k = this.kdf.key(r.secret!, generation);
-    this.step(r);
-    if (!consume) r.kept.set(generation, k);
+    const k = this.step(r, true)!;
+    if (!consume) {
+      r.kept.set(generation, k);
+      holdKey(r, generation);
+    }
     this.evict(r);
     return k;
   }
@@ -223,11 +255,22 @@ export class SecretTree {
   /** Deletes (and zeroizes) a key fetched with `consume = false`. Returns whether it was still held. */
   consumeKey(leaf: LeafIndex, type: RatchetType, generation: number): boolean {
     const r = this.ratchet(leaf, type);
+    unholdKey(r, generation);
     const k = r.kept.get(generation);
     if (k === undefined) return false;
     r.kept.delete(generation);
     zeroizeKey(k);
     return true;
+  }
+
+  /**
+   * Gives back a key fetched with `consume = false` whose decryption failed:
+   * it stays for the real message (§9.2 counts only successful decryptions),
+   * unless it has meanwhile fallen out of the window.
+   */
+  releaseKey(leaf: LeafIndex, type: RatchetType, generation: number): void {
+    const r = this.ratchet(leaf, type);
+    if (unholdKey(r, generation)) this.evict(r);
   }
 
   /** Zeroizes every secret the tree still holds (end of the epoch's retention); later calls throw SECRET_TREE_GENERATION_CONSUMED. */
@@ -240,6 +283,7 @@ export class SecretTree {
         r.secret = undefined;
         for (const k of r.kept.values()) zeroizeKey(k);
         r.kept.clear();
+        r.inUse.clear();
       }
     }
   }
@@ -272,8 +316,7 @@ export class SecretTree {
     while (x !== target) {
       const l = left(x);
       const r = right(x);
-      const ls = kdf.expand(secret, kdf.leftInfo, kdf.nh);
-      const rs = kdf.expand(secret, kdf.rightInfo, kdf.nh);
+      const [ls, rs] = kdf.expandPair(secret, kdf.leftInfo, kdf.rightInfo);
       zeroize(secret);
       if (target < x) {
         this.nodes.set(r, rs);
@@ -285,28 +328,33 @@ export class SecretTree {
         x = r;
       }
     }
-    const lr = {
-      handshake: newRatchet(kdf.expand(secret, kdf.handshakeInfo, kdf.nh)),
-      application: newRatchet(kdf.expand(secret, kdf.applicationInfo, kdf.nh)),
-    };
+    const [handshake, application] = kdf.expandPair(secret, kdf.handshakeInfo, kdf.applicationInfo);
+    const lr = { handshake: newRatchet(handshake), application: newRatchet(application) };
     zeroize(secret);
     return lr;
   }
 
-  /** ratchet_secret_[j+1] = DeriveTreeSecret(ratchet_secret_[j], "secret", j, Nh); the old secret is deleted. */
-  private step(r: HashRatchet): void {
+  /**
+   * Moves the ratchet past generation `next`, returning its key and nonce when
+   * wanted: ratchet_secret_[j+1] = DeriveTreeSecret(ratchet_secret_[j], "secret", j, Nh);
+   * the old secret is deleted.
+   */
+  private step(r: HashRatchet, withKey: boolean): RatchetKey | undefined {
     const old = r.secret!;
-    r.secret = r.next === MAX_GENERATION ? undefined : this.kdf.nextSecret(old, r.next);
+    const { key, next } = this.kdf.generation(old, r.next, withKey);
+    r.secret = next;
     zeroize(old);
     r.next++;
+    return key;
   }
+
 
   /** Drops kept keys that fell out of the out-of-order window. */
   private evict(r: HashRatchet): void {
     if (r.kept.size === 0) return;
     const oldest = r.next - 1 - this.outOfOrderWindow;
     for (const [g, k] of r.kept) {
-      if (g < oldest) {
+      if (g < oldest && !r.inUse.has(g)) {
         zeroizeKey(k);
         r.kept.delete(g);
       }
@@ -410,7 +458,7 @@ function readRatchet(r: Reader, nh: number, nk: number, nn: number): HashRatchet
   const secret = present === 1 ? r.opaque() : undefined;
   if (secret !== undefined && secret.length !== nh) throw new MlsError("DECODE_INVALID", "invalid ratchet secret length");
   if ((secret === undefined) !== (next === BigInt(MAX_GENERATION) + 1n)) throw new MlsError("DECODE_INVALID", "ratchet secret missing");
-  const ratchet: HashRatchet = { secret, next: Number(next), kept: new Map() };
+  const ratchet: HashRatchet = { secret, next: Number(next), kept: new Map(), inUse: new Map() };
   r.lengthPrefixed((v, end) => {
     while (v.offset < end) {
       const generation = v.u32();

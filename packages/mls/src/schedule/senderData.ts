@@ -12,8 +12,8 @@ import type { CipherSuite } from "../crypto/cipherSuite.js";
  */
 export function senderDataKeyAndNonce(cs: CipherSuite, senderDataSecret: Uint8Array, ciphertext: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
   const sample = ciphertext.length > cs.params.nh ? ciphertext.subarray(0, cs.params.nh) : ciphertext;
-  return {
-    key: cs.expandWithLabel(senderDataSecret, "key", sample, cs.params.nk),
-    nonce: cs.expandWithLabel(senderDataSecret, "nonce", sample, cs.params.nn),
-  };
+  const e = cs.kdfExpander(senderDataSecret);
+  const out = { key: e.expandWithLabel("key", sample, cs.params.nk), nonce: e.expandWithLabel("nonce", sample, cs.params.nn) };
+  e.destroy();
+  return out;
 }

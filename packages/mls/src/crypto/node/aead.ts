@@ -34,12 +34,15 @@ export function nodeAead(alg: AeadAlgorithm, nk: number, nn: number): NodeAead {
       // The overloads of createCipheriv differ only in the algorithm literal type.
       const c = createCipheriv(cipher as CipherGCMTypes, key, nonce, { authTagLength: TAG_LENGTH });
       if (aad.length > 0) c.setAAD(aad, { plaintextLength: plaintext.length });
-      const out = new Uint8Array(plaintext.length + TAG_LENGTH);
-      // update() output for a stream cipher has the plaintext's length; final() adds nothing.
-      out.set(c.update(plaintext), 0);
+      // update() output for a stream cipher has the plaintext's length; final() adds nothing. The
+      // ciphertext is public, so it may come from Node's shared Buffer pool (allocUnsafe), which is
+      // far cheaper than a fresh ArrayBuffer per message; a plaintext never does.
+      const body = c.update(plaintext);
       c.final();
-      out.set(c.getAuthTag(), plaintext.length);
-      return out;
+      const out = Buffer.allocUnsafe(body.length + TAG_LENGTH);
+      out.set(body, 0);
+      out.set(c.getAuthTag(), body.length);
+      return asBytes(out);
     },
     open(key, nonce, aad, ciphertext) {
       check(key, nonce);

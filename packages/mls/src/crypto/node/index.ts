@@ -3,8 +3,8 @@
  * Only this directory of packages/mls may import `node:` modules.
  *
  * Everything runs synchronously on OpenSSL, so most asynchronous methods of
- * the interface return settled promises; signature verifications asked for
- * together are spread over the thread pool (verifyBatch.ts).
+ * the interface return settled promises; signatures asked for together are
+ * shared with a worker thread (signatureWorker.ts).
  */
 import { randomFillSync } from "node:crypto";
 import { buildCipherSuite, CIPHER_SUITES, isCipherSuiteId } from "../cipherSuite.js";
@@ -15,12 +15,31 @@ import { dhkem } from "./dhkem.js";
 import { nodeHpke } from "./hpke.js";
 import { nodeKdf } from "./kdf.js";
 import { nodeSignature } from "./signature.js";
-import { VerifyBatcher } from "./verifyBatch.js";
+import { SignatureQueue, SignatureWorker } from "./signatureWorker.js";
 
 const PROVIDER = "node";
 
+/**
+ * Small requests (a PrivateMessage's 4-byte reuse guard, 32-byte seeds) are
+ * cut from a pool filled by one OpenSSL call: a randomFillSync per request
+ * cost about 5 µs on the message path. Bytes handed out are zeroed in the
+ * pool, so no copy of them stays behind.
+ */
+const RANDOM_POOL_SIZE = 4096;
+const MAX_POOLED_RANDOM = 64;
+const randomPool = new Uint8Array(RANDOM_POOL_SIZE);
+let randomPoolOffset = RANDOM_POOL_SIZE;
+
 function randomBytes(length: number): Uint8Array {
-  return randomFillSync(new Uint8Array(length));
+  if (length > MAX_POOLED_RANDOM) return randomFillSync(new Uint8Array(length));
+  if (randomPoolOffset + length > RANDOM_POOL_SIZE) {
+    randomFillSync(randomPool);
+    randomPoolOffset = 0;
+  }
+  const out = randomPool.slice(randomPoolOffset, randomPoolOffset + length);
+  randomPool.fill(0, randomPoolOffset, randomPoolOffset + length);
+  randomPoolOffset += length;
+  return out;
 }
 
 /** Runs `f` and reports its result or MlsError as a promise, never throwing synchronously. */
@@ -32,6 +51,15 @@ function settle<T>(f: () => T): Promise<T> {
   }
 }
 
+/** One worker for every suite: it is the second core that is shared, not a suite's keys. */
+const signatureWorker = SignatureWorker.useful() ? new SignatureWorker() : undefined;
+const signatures = new SignatureQueue(signatureWorker);
+
+/** How the node provider's signature work has been shared with its worker thread (undefined on one core). */
+export function nodeSignatureStats(): ReturnType<SignatureWorker["stats"]> | undefined {
+  return signatureWorker?.stats();
+}
+
 function primitives(id: CipherSuiteId): CryptoPrimitives {
   const params = CIPHER_SUITES[id];
   const kdf = nodeKdf(params.hash, params.nh);
@@ -39,7 +67,6 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
   const kem = dhkem(params.kem);
   const hpke = nodeHpke(params, kem, aead);
   const sig = nodeSignature(params.signature);
-  const verifier = new VerifyBatcher();
   return {
     params,
     provider: PROVIDER,
@@ -54,8 +81,8 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
     hpkeDeriveKeyPair: (ikm) => settle(() => kem.deriveKeyPair(ikm)),
     hpkeGenerateKeyPair: () => settle(() => kem.generateKeyPair()),
     hpkePublicKey: (sk) => settle(() => kem.publicKey(sk)),
-    sign: (sk, message) => settle(() => sig.sign(sk, message)),
-    verify: (pk, message, signature) => verifier.verify(() => sig.prepareVerify(pk, message, signature)),
+    sign: (sk, message) => signatures.request(() => sig.prepareSign(sk, message)) as Promise<Uint8Array>,
+    verify: (pk, message, signature) => signatures.request(() => sig.prepareVerify(pk, message, signature)) as Promise<boolean>,
     signatureGenerateKeyPair: () => settle(() => sig.generateKeyPair()),
     signaturePublicKey: (sk) => settle(() => sig.publicKey(sk)),
   };

@@ -6,22 +6,24 @@
  * Parsed keys are cached per key array: signing keys are reused for every
  * message, and verifying a member's key again should not re-import it.
  */
-import { createECDH, randomFillSync, sign as nodeSign } from "node:crypto";
+import { createECDH, randomFillSync } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import type { KeyPair, SignatureAlgorithm } from "../cipherSuite.js";
 import { MlsError } from "../../errors.js";
 import { isValidScalar, NIST_CURVES } from "./curves.js";
 import type { NistCurve } from "./curves.js";
 import { asBytes } from "./kdf.js";
-import { verifyPrepared, type PreparedVerify } from "./verifyBatch.js";
+import { runInline, verifyNow, type SignatureJob } from "./signatureWorker.js";
 import { ecPrivateKeyObject, ecPublicKeyObject, okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey, padStart, ParsedKeyCache } from "./keyEncoding.js";
 
 export interface NodeSignature {
   sign(privateKey: Uint8Array, message: Uint8Array): Uint8Array;
   /** False for a bad (or malformed) signature; MlsError CRYPTO_INVALID_KEY for a malformed public key. */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /** The checks of `sign` done before OpenSSL signs (the key parsed): the work to do. */
+  prepareSign(privateKey: Uint8Array, message: Uint8Array): SignatureJob;
   /** The checks of `verify` that need no OpenSSL verification: the work to do, or the answer already (false). */
-  prepareVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): PreparedVerify | boolean;
+  prepareVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): SignatureJob | boolean;
   generateKeyPair(): KeyPair;
   publicKey(privateKey: Uint8Array): Uint8Array;
 }
@@ -39,16 +41,19 @@ function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: num
   };
   const publicKey = (sk: Uint8Array): Uint8Array => okpRawPublicKey(privateKey(sk));
   return {
-    sign: (sk, message) => asBytes(nodeSign(null, message, privateKey(sk))),
+    sign(sk, message) {
+      return runInline(this.prepareSign(sk, message)) as Uint8Array;
+    },
+    prepareSign: (sk, message) => ({ kind: "sign", algorithm: null, key: privateKey(sk), message }),
     prepareVerify(pk, message, signature) {
       // A 32/57-byte string that is not a curve point parses here and fails in verify (false), as RFC 8032 §5.1.7 reads.
       if (pk.length !== keyLength) throw invalidKey(`${crv} public key must be ${keyLength} bytes`);
       const key = publicKeys.get(pk, (raw) => okpPublicKeyObject(crv, raw));
       if (signature.length !== signatureLength) return false;
-      return { algorithm: null, key, message, signature };
+      return { kind: "verify", algorithm: null, key, message, signature };
     },
     verify(pk, message, signature) {
-      return verifyPrepared(this.prepareVerify(pk, message, signature));
+      return verifyNow(this.prepareVerify(pk, message, signature));
     },
     generateKeyPair() {
       // RFC 8032 §5.1.5: the private key is 32 (57) random bytes.
@@ -82,12 +87,15 @@ function ecdsa(crv: NistCurve, hash: "sha256" | "sha384" | "sha512"): NodeSignat
   };
   return {
     // RFC 9420 §5.1.1: ECDSA signatures are DER-encoded (RFC 3279 Ecdsa-Sig-Value).
-    sign: (sk, message) => asBytes(nodeSign(hash, message, { key: privateKey(sk).key, dsaEncoding: "der" })),
+    sign(sk, message) {
+      return runInline(this.prepareSign(sk, message)) as Uint8Array;
+    },
+    prepareSign: (sk, message) => ({ kind: "sign", algorithm: hash, key: { key: privateKey(sk).key, dsaEncoding: "der" }, message }),
     prepareVerify(pk, message, signature) {
-      return { algorithm: hash, key: { key: publicKeys.get(pk, parsePublic), dsaEncoding: "der" }, message, signature };
+      return { kind: "verify", algorithm: hash, key: { key: publicKeys.get(pk, parsePublic), dsaEncoding: "der" }, message, signature };
     },
     verify(pk, message, signature) {
-      return verifyPrepared(this.prepareVerify(pk, message, signature));
+      return verifyNow(this.prepareVerify(pk, message, signature));
     },
     generateKeyPair() {
       const e = createECDH(c.openssl);

@@ -1,0 +1,463 @@
+/**
+ * Signatures shared between this thread and one worker thread.
+ *
+ * Signing and verifying are most of a message's CPU (Ed25519 on OpenSSL:
+ * ~32 µs to sign, ~75 µs to verify, against ~30 µs for everything else a
+ * PrivateMessage needs), and a joiner verifies every leaf of the tree. One
+ * thread cannot use a second core, so each request is queued to a worker at
+ * once and also kept here:
+ *
+ * - the worker takes requests from the front of the queue as they arrive, so
+ *   it works while this thread goes on (decrypting the next message, sealing
+ *   the last one);
+ * - this thread takes requests from the back whenever it is otherwise idle
+ *   (a setImmediate turn, after every pending continuation has run), so it
+ *   never waits for the worker while work is left, and a lone request costs
+ *   no more than computing it inline;
+ * - each request is claimed exactly once, by a compare-and-swap on its slot in
+ *   shared memory; results of the worker come back through shared memory too.
+ *
+ * Keys are parsed on this thread first (so a malformed key throws exactly as
+ * the inline path does) and cloned to the worker once per KeyObject. If the
+ * worker cannot start or dies, its requests are computed here.
+ */
+import { sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
+
+/** A key as node:crypto's sign/verify take it (ECDSA with its signature encoding). */
+export type SignatureKey = KeyObject | { readonly key: KeyObject; readonly dsaEncoding: "der" };
+
+/** A signature to make or check: the digest name (null for EdDSA), the parsed key, the message (and signature). */
+export type SignatureJob =
+  | { readonly kind: "sign"; readonly algorithm: string | null; readonly key: SignatureKey; readonly message: Uint8Array }
+  | { readonly kind: "verify"; readonly algorithm: string | null; readonly key: SignatureKey; readonly message: Uint8Array; readonly signature: Uint8Array };
+
+type Outcome<J extends SignatureJob> = J extends { kind: "sign" } ? Uint8Array : boolean;
+
+/** Whether a prepared verification holds, computed on this thread (an answer already known passes through). */
+export function verifyNow(job: SignatureJob | boolean): boolean {
+  return typeof job === "boolean" ? job : (runInline(job) as boolean);
+}
+
+/** Atomics.waitAsync (Node 16+), which the ES2022 lib this project compiles against does not declare. */
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, index: number, value: number): { async: boolean; value: Promise<unknown> | string } }).waitAsync;
+
+/** Computes a job on this thread: a signature, or whether it verifies (a malformed signature does not). */
+export function runInline(job: SignatureJob): Uint8Array | boolean {
+  if (job.kind === "sign") {
+    const s = nodeSign(job.algorithm, job.message, job.key);
+    return new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
+  }
+  try {
+    return nodeVerify(job.algorithm, job.message, job.key, job.signature);
+  } catch {
+    return false;
+  }
+}
+
+// Slot states in shared memory.
+const PENDING = 0;
+const CLAIMED_WORKER = 1;
+const CLAIMED_HERE = 2;
+const DONE_OK = 3;
+const DONE_FAILED = 4;
+
+/** Requests in flight at once (a power of two); beyond it, requests are computed inline. */
+const CAPACITY = 4096;
+const MASK = CAPACITY - 1;
+/** Room for one signature result: ECDSA P-521 DER is at most 139 bytes. */
+const RESULT_SIZE = 160;
+/** Messages and signatures of requests in flight; a request that finds no room is computed inline. */
+const DATA_SIZE = 4 * 1024 * 1024;
+
+// Request header words, per slot.
+const H_KIND = 0; // 0 sign, 1 verify
+const H_ALGORITHM = 1; // index in ALGORITHMS
+const H_KEY = 2; // key id
+const H_OFFSET = 3; // message, then signature, in the data ring
+const H_MESSAGE = 4;
+const H_SIGNATURE = 5;
+const HEADER_WORDS = 6;
+const ALGORITHMS = [null, "sha256", "sha384", "sha512"] as const;
+
+// ctl words: requests published (the next index), requests the worker finished (which ones go to
+// a separate log), and a word that stays 0 for the worker to nap on.
+const PUBLISHED = 0;
+const FINISHED = 1;
+const NAP = 2;
+const CTL_WORDS = 3;
+/** Keys the worker keeps; a request whose key it has dropped is left for this thread. */
+const WORKER_KEY_LIMIT = 4096;
+
+/**
+ * The worker: plain JavaScript (it runs from a string, so it needs no build
+ * step and works the same under tsx, vitest and compiled code). Requests come
+ * through shared memory; keys, once each, as KeyObjects through a port.
+ */
+const WORKER_SOURCE = `
+const { workerData, receiveMessageOnPort } = require("node:worker_threads");
+const crypto = require("node:crypto");
+const { port, ctl, status, headers, data, lengths, results, finishedLog, busy } = workerData;
+const ALGORITHMS = ${JSON.stringify(ALGORITHMS)};
+const keys = new Map();
+let newestKey = -1;
+function keyFor(id) {
+  let key = keys.get(id);
+  while (key === undefined && id > newestKey) {
+    const m = receiveMessageOnPort(port);
+    if (m === undefined) return undefined;
+    newestKey = m.message.id;
+    keys.set(newestKey, m.message.key);
+    if (keys.size > ${WORKER_KEY_LIMIT}) keys.delete(keys.keys().next().value);
+    if (newestKey === id) key = m.message.key;
+  }
+  return key;
+}
+let cursor = 0;
+for (;;) {
+  const published = Atomics.load(ctl, ${PUBLISHED});
+  if (cursor === published) { Atomics.wait(ctl, ${PUBLISHED}, published); continue; }
+  const slot = cursor & ${MASK};
+  const h = slot * ${HEADER_WORDS};
+  const key = keyFor(headers[h + ${H_KEY}]);
+  // A dropped key: leave the request pending for the main thread.
+  if (key !== undefined && Atomics.compareExchange(status, slot, ${PENDING}, ${CLAIMED_WORKER}) === ${PENDING}) {
+    const started = performance.now();
+    let state = ${DONE_FAILED};
+    try {
+      const off = headers[h + ${H_OFFSET}], ml = headers[h + ${H_MESSAGE}];
+      const message = data.subarray(off, off + ml);
+      const algorithm = ALGORITHMS[headers[h + ${H_ALGORITHM}]];
+      if (headers[h + ${H_KIND}] === 0) {
+        const s = crypto.sign(algorithm, message, key);
+        if (s.length <= ${RESULT_SIZE}) { results.set(s, slot * ${RESULT_SIZE}); lengths[slot] = s.length; state = ${DONE_OK}; }
+      } else if (crypto.verify(algorithm, message, key, data.subarray(off + ml, off + ml + headers[h + ${H_SIGNATURE}]))) state = ${DONE_OK};
+    } catch {}
+    busy[0] += performance.now() - started;
+    Atomics.store(status, slot, state);
+    const f = Atomics.load(ctl, ${FINISHED});
+    finishedLog[f & ${MASK}] = cursor;
+    Atomics.store(ctl, ${FINISHED}, (f + 1) | 0);
+    Atomics.notify(ctl, ${FINISHED});
+  }
+  cursor = (cursor + 1) | 0;
+}
+`;
+
+interface Ticket {
+  readonly job: SignatureJob;
+  /** Where its bytes are in the data ring (zeroed once it is answered). */
+  readonly offset: number;
+  readonly length: number;
+  readonly resolve: (v: Uint8Array | boolean) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/**
+ * The front: a lone request (one message sent or received) is computed
+ * inline, with no thread hop; as soon as there are two, or the worker already
+ * has work, requests go to the worker at once, so it starts while this thread
+ * is still producing the rest (decrypting the next message of a batch).
+ * Whether a request is alone is known at the end of the synchronous run (a
+ * microtask) that made it.
+ */
+export class SignatureQueue {
+  #first: { job: SignatureJob; resolve: (v: Uint8Array | boolean) => void; reject: (e: unknown) => void } | undefined;
+  readonly #worker: SignatureWorker | undefined;
+
+  constructor(worker: SignatureWorker | undefined) {
+    this.#worker = worker;
+  }
+
+  /**
+   * `prepare` parses the key and checks lengths on this thread: it returns the
+   * work, or the answer already (false for a malformed signature), or throws.
+   */
+  request(prepare: () => SignatureJob | boolean): Promise<Uint8Array | boolean> {
+    let job: SignatureJob | boolean;
+    try {
+      job = prepare();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (typeof job === "boolean") return Promise.resolve(job);
+    const worker = this.#worker;
+    if (worker === undefined) return settleInline(job);
+    if (this.#first === undefined && !worker.busy) {
+      return new Promise<Uint8Array | boolean>((resolve, reject) => {
+        this.#first = { job: job as SignatureJob, resolve, reject };
+        queueMicrotask(() => this.#flush(false));
+      });
+    }
+    this.#flush(true);
+    return worker.submit(job);
+  }
+
+  /** The first request goes inline if it stayed alone, to the worker otherwise. */
+  #flush(joined: boolean): void {
+    const first = this.#first;
+    if (first === undefined) return;
+    this.#first = undefined;
+    const worker = this.#worker!;
+    (joined || worker.busy ? worker.submit(first.job) : settleInline(first.job)).then(first.resolve, first.reject);
+  }
+}
+
+function settleInline(job: SignatureJob): Promise<Uint8Array | boolean> {
+  try {
+    return Promise.resolve(runInline(job));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+export class SignatureWorker {
+  #worker: Worker | undefined;
+  #port: MessagePort | undefined;
+  readonly #ctl = new Int32Array(new SharedArrayBuffer(4 * CTL_WORDS));
+  readonly #status = new Int32Array(new SharedArrayBuffer(4 * CAPACITY));
+  readonly #headers = new Int32Array(new SharedArrayBuffer(4 * HEADER_WORDS * CAPACITY));
+  readonly #data = new Uint8Array(new SharedArrayBuffer(DATA_SIZE));
+  readonly #lengths = new Int32Array(new SharedArrayBuffer(4 * CAPACITY));
+  readonly #results = new Uint8Array(new SharedArrayBuffer(RESULT_SIZE * CAPACITY));
+  readonly #finishedLog = new Int32Array(new SharedArrayBuffer(4 * CAPACITY));
+  /** Milliseconds the worker spent on requests (written by the worker only). */
+  readonly #busy = new Float64Array(new SharedArrayBuffer(8));
+  #byWorker = 0;
+  #byHere = 0;
+  /** Unanswered requests by slot. */
+  readonly #tickets: (Ticket | undefined)[] = new Array<Ticket | undefined>(CAPACITY).fill(undefined);
+  /** Indices this thread may still take, newest last. */
+  #stealable: number[] = [];
+  #next = 0;
+  /** The oldest index that may still be unanswered: its bytes are where the data ring's free space ends. */
+  #oldest = 0;
+  #dataHead = 0;
+  #finishedSeen = 0;
+  #outstanding = 0;
+  #helpScheduled = false;
+  #helping = false;
+  #waiting = false;
+  #dead = false;
+  readonly #keyIds = new WeakMap<KeyObject, number>();
+  #nextKeyId = 0;
+
+  /** Whether requests are in flight (a new one then joins them rather than going inline). */
+  get busy(): boolean {
+    return this.#outstanding > 0;
+  }
+
+  /** Requests answered by the worker and by this thread so far, and the worker's busy time: how well the two cores share. */
+  stats(): { byWorker: number; byThisThread: number; workerBusyMs: number } {
+    return { byWorker: this.#byWorker, byThisThread: this.#byHere, workerBusyMs: this.#busy[0]! };
+  }
+
+  /** Whether a worker is worth having here: it needs a second core. */
+  static useful(): boolean {
+    return availableParallelism() > 1;
+  }
+
+  submit<J extends SignatureJob>(job: J): Promise<Outcome<J>>;
+  submit(job: SignatureJob): Promise<Uint8Array | boolean> {
+    const length = job.message.length + (job.kind === "verify" ? job.signature.length : 0);
+    const offset = this.#dead || this.#tickets[this.#next & MASK] !== undefined || !this.#start() ? -1 : this.#allocate(length);
+    if (offset < 0) return settleInline(job);
+    return new Promise<Uint8Array | boolean>((resolve, reject) => {
+      const index = this.#next;
+      const slot = index & MASK;
+      this.#next = (index + 1) | 0;
+      this.#data.set(job.message, offset);
+      if (job.kind === "verify") this.#data.set(job.signature, offset + job.message.length);
+      const h = slot * HEADER_WORDS;
+      this.#headers[h + H_KIND] = job.kind === "sign" ? 0 : 1;
+      this.#headers[h + H_ALGORITHM] = ALGORITHMS.indexOf(job.algorithm as (typeof ALGORITHMS)[number]);
+      this.#headers[h + H_KEY] = this.#keyId(job.key);
+      this.#headers[h + H_OFFSET] = offset;
+      this.#headers[h + H_MESSAGE] = job.message.length;
+      this.#headers[h + H_SIGNATURE] = job.kind === "verify" ? job.signature.length : 0;
+      Atomics.store(this.#status, slot, PENDING);
+      this.#tickets[slot] = { job, offset, length, resolve, reject };
+      this.#stealable.push(index);
+      if (this.#outstanding++ === 0) this.#worker!.ref();
+      Atomics.store(this.#ctl, PUBLISHED, this.#next);
+      Atomics.notify(this.#ctl, PUBLISHED);
+      this.#scheduleHelp();
+    });
+  }
+
+  /** The key's id, sending the key to the worker the first time (before any request that names it is published). */
+  #keyId(key: SignatureKey): number {
+    const keyObject = "dsaEncoding" in key ? key.key : key;
+    let id = this.#keyIds.get(keyObject);
+    if (id === undefined) {
+      id = this.#nextKeyId++;
+      this.#keyIds.set(keyObject, id);
+      this.#port!.postMessage({ id, key });
+    }
+    return id;
+  }
+
+  /** Room for `length` bytes in the data ring, after everything still unanswered; -1 when there is none. */
+  #allocate(length: number): number {
+    while (this.#oldest !== this.#next && this.#tickets[this.#oldest & MASK] === undefined) this.#oldest = (this.#oldest + 1) | 0;
+    if (this.#oldest === this.#next) this.#dataHead = 0;
+    if (length > DATA_SIZE / 4) return -1;
+    let at = this.#dataHead;
+    if (this.#oldest !== this.#next) {
+      const tail = this.#tickets[this.#oldest & MASK]!.offset;
+      if (at >= tail) {
+        if (at + length > DATA_SIZE) {
+          if (length > tail) return -1;
+          at = 0;
+        }
+      } else if (at + length > tail) return -1;
+    } else if (at + length > DATA_SIZE) at = 0;
+    this.#dataHead = at + length;
+    return at;
+  }
+
+  /** Starts the worker on first use; false when it cannot run (then everything is inline). */
+  #start(): boolean {
+    if (this.#worker !== undefined) return true;
+    try {
+      const { port1, port2 } = new MessageChannel();
+      const worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: {
+          port: port2,
+          ctl: this.#ctl,
+          status: this.#status,
+          headers: this.#headers,
+          data: this.#data,
+          lengths: this.#lengths,
+          results: this.#results,
+          finishedLog: this.#finishedLog,
+          busy: this.#busy,
+        },
+        transferList: [port2],
+      });
+      worker.unref();
+      port1.unref();
+      worker.on("error", () => this.#fail());
+      worker.on("exit", () => this.#fail());
+      this.#worker = worker;
+      this.#port = port1;
+      return true;
+    } catch {
+      this.#dead = true;
+      return false;
+    }
+  }
+
+  #scheduleHelp(): void {
+    if (this.#helpScheduled || this.#helping) return;
+    this.#helpScheduled = true;
+    setImmediate(() => void this.#help());
+  }
+
+  /**
+   * This thread's share, once it is otherwise idle: collect what the worker
+   * finished, take one request from the back, let the continuations of
+   * everything answered run (a microtask turn), and again while any is left.
+   */
+  async #help(): Promise<void> {
+    this.#helpScheduled = false;
+    this.#helping = true;
+    try {
+      for (;;) {
+        this.#collect();
+        const slot = this.#steal();
+        if (slot === undefined) break;
+        this.#byHere++;
+        this.#answerHere(slot);
+        await null;
+      }
+    } finally {
+      this.#helping = false;
+    }
+    this.#awaitWorker();
+  }
+
+  /** Claims the newest request the worker has not taken; its slot, or undefined. */
+  #steal(): number | undefined {
+    while (this.#stealable.length > 0) {
+      const slot = this.#stealable.pop()! & MASK;
+      if (Atomics.compareExchange(this.#status, slot, PENDING, CLAIMED_HERE) === PENDING) return slot;
+    }
+    return undefined;
+  }
+
+  /** Nothing left to take: sleep until the worker finishes something (without blocking this thread). */
+  #awaitWorker(): void {
+    if (this.#outstanding === 0 || this.#waiting || this.#dead) return;
+    const w = waitAsync(this.#ctl, FINISHED, this.#finishedSeen);
+    if (!w.async || typeof w.value === "string") {
+      this.#scheduleHelp();
+      return;
+    }
+    this.#waiting = true;
+    void w.value.then(() => {
+      this.#waiting = false;
+      this.#collect();
+      // Requests the worker left (a key it dropped) are still there to take.
+      if (this.#stealable.length > 0) this.#scheduleHelp();
+      else this.#awaitWorker();
+    });
+  }
+
+  /** Answers every request the worker finished since the last look. */
+  #collect(): void {
+    const finished = Atomics.load(this.#ctl, FINISHED);
+    while (this.#finishedSeen !== finished) {
+      const slot = this.#finishedLog[this.#finishedSeen & MASK]! & MASK;
+      this.#finishedSeen = (this.#finishedSeen + 1) | 0;
+      const ticket = this.#take(slot);
+      if (ticket === undefined) continue;
+      this.#byWorker++;
+      const state = Atomics.load(this.#status, slot);
+      if (ticket.job.kind === "verify") ticket.resolve(state === DONE_OK);
+      else if (state === DONE_OK) ticket.resolve(this.#results.slice(slot * RESULT_SIZE, slot * RESULT_SIZE + this.#lengths[slot]!));
+      else this.#compute(ticket); // a failed signature: compute here to report the real error
+    }
+  }
+
+  #answerHere(slot: number): void {
+    const ticket = this.#take(slot);
+    if (ticket !== undefined) this.#compute(ticket);
+  }
+
+  #compute(ticket: Ticket): void {
+    try {
+      ticket.resolve(runInline(ticket.job));
+    } catch (e) {
+      ticket.reject(e);
+    }
+  }
+
+  #take(slot: number): Ticket | undefined {
+    const ticket = this.#tickets[slot];
+    if (ticket === undefined) return undefined;
+    this.#tickets[slot] = undefined;
+    // What was signed may be secret (an application message's FramedContentTBS holds its plaintext).
+    this.#data.fill(0, ticket.offset, ticket.offset + ticket.length);
+    if (--this.#outstanding === 0) this.#worker?.unref();
+    return ticket;
+  }
+
+  /** Stops the worker; requests it had not finished, and all later ones, are computed on this thread. */
+  async close(): Promise<void> {
+    const w = this.#worker;
+    this.#fail();
+    await w?.terminate();
+  }
+
+  /** The worker is gone: whatever it had not finished is computed here, and from now on everything is. */
+  #fail(): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.#collect();
+    this.#stealable = [];
+    for (let slot = 0; slot < CAPACITY; slot++) this.#answerHere(slot);
+  }
+}

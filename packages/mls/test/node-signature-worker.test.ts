@@ -1,0 +1,100 @@
+/**
+ * The node provider shares signatures asked for together with a worker thread
+ * (crypto/node/signatureWorker.ts). A batch must answer each request exactly
+ * as a lone request does: valid, bad signature, wrong-length signature,
+ * malformed key (rejected with CRYPTO_INVALID_KEY), in any mix and order; a
+ * batch of signatures must be the signatures; and a worker that goes away
+ * must not lose a request.
+ */
+import { describe, expect, it } from "vitest";
+import { CIPHER_SUITE_IDS, nodeCryptoProvider } from "../src/crypto/index.js";
+import { MlsError } from "../src/errors.js";
+import { SignatureQueue, SignatureWorker } from "../src/crypto/node/signatureWorker.js";
+import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from "node:crypto";
+
+type Case = { pk: Uint8Array; msg: Uint8Array; sig: Uint8Array; expected: boolean | "CRYPTO_INVALID_KEY" };
+
+describe("node provider: signatures shared with a worker thread", () => {
+  for (const id of CIPHER_SUITE_IDS) {
+    it(`suite ${id}: a mixed batch of 200 answers like one-by-one verification`, async () => {
+      const suite = nodeCryptoProvider.suite(id);
+      const keys = await Promise.all(Array.from({ length: 8 }, () => suite.signatureGenerateKeyPair()));
+      const cases: Case[] = [];
+      for (let i = 0; i < 200; i++) {
+        const kp = keys[i % keys.length]!;
+        const msg = suite.randomBytes(1 + (i % 50));
+        const sig = await suite.sign(kp.privateKey, msg);
+        switch (i % 5) {
+          case 0:
+          case 1:
+            cases.push({ pk: kp.publicKey, msg, sig, expected: true });
+            break;
+          case 2: {
+            const bad = sig.slice();
+            bad[bad.length >> 1]! ^= 1;
+            cases.push({ pk: kp.publicKey, msg, sig: bad, expected: false });
+            break;
+          }
+          case 3:
+            cases.push({ pk: keys[(i + 1) % keys.length]!.publicKey, msg, sig: sig.subarray(0, sig.length - 1), expected: false });
+            break;
+          case 4:
+            cases.push({ pk: kp.publicKey.subarray(1), msg, sig, expected: "CRYPTO_INVALID_KEY" });
+            break;
+        }
+      }
+      // All started in one synchronous run: shared between the worker and this thread.
+      const answer = (c: Case): Promise<boolean | string> => suite.verify(c.pk, c.msg, c.sig).catch((e: unknown) => (e instanceof MlsError ? e.code : String(e)));
+      const answers = await Promise.all(cases.map(answer));
+      expect(answers).toEqual(cases.map((c) => c.expected));
+      // Alone (a batch of one, verified inline), each gives the same answer.
+      for (const c of cases) {
+        expect(await answer(c)).toBe(c.expected);
+      }
+    });
+  }
+
+  for (const id of CIPHER_SUITE_IDS) {
+    it(`suite ${id}: 300 signatures made together verify, and EdDSA ones equal the ones made alone`, async () => {
+      const suite = nodeCryptoProvider.suite(id);
+      const keys = await Promise.all(Array.from({ length: 3 }, () => suite.signatureGenerateKeyPair()));
+      const msgs = Array.from({ length: 300 }, (_, i) => suite.randomBytes(1 + ((i * 37) % 2000)));
+      const sigs = await Promise.all(msgs.map((m, i) => suite.sign(keys[i % 3]!.privateKey, m)));
+      const checks = await Promise.all(msgs.map((m, i) => suite.verify(keys[i % 3]!.publicKey, m, sigs[i]!)));
+      expect(checks.every((ok) => ok)).toBe(true);
+      // A signature of another message never verifies: the answers are not shuffled between requests.
+      const crossed = await Promise.all(msgs.map((m, i) => suite.verify(keys[i % 3]!.publicKey, m, sigs[(i + 3) % sigs.length]!)));
+      expect(crossed.some((ok) => ok)).toBe(false);
+      if (suite.params.signature === "Ed25519" || suite.params.signature === "Ed448") {
+        for (let i = 0; i < 300; i += 29) expect(sigs[i]).toEqual(await suite.sign(keys[i % 3]!.privateKey, msgs[i]!));
+      }
+    });
+  }
+
+  it("a worker closed in the middle of a batch loses nothing: its requests are answered here", async () => {
+    const worker = new SignatureWorker();
+    const queue = new SignatureQueue(worker);
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    const msgs = Array.from({ length: 400 }, (_, i) => new Uint8Array(500).fill(i & 0xff));
+    const signing = msgs.map((m) => queue.request(() => ({ kind: "sign", algorithm: null, key: privateKey, message: m })));
+    await worker.close();
+    const sigs = (await Promise.all(signing)) as Uint8Array[];
+    sigs.forEach((s, i) => expect(Buffer.from(s)).toEqual(nodeSign(null, msgs[i]!, privateKey)));
+    // After the close everything runs inline, answers unchanged.
+    const oks = await Promise.all(msgs.map((m, i) => queue.request(() => ({ kind: "verify", algorithm: null, key: publicKey, message: m, signature: sigs[i]! }))));
+    expect(oks.every((ok) => ok === true)).toBe(true);
+    expect(nodeVerify(null, msgs[0]!, publicKey, sigs[1]!)).toBe(false);
+  });
+
+  it("more requests than the worker's slots at once are all answered", async () => {
+    const queue = new SignatureQueue(new SignatureWorker());
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    const msg = new Uint8Array([1, 2, 3]);
+    const sig = nodeSign(null, msg, privateKey);
+    const bad = Uint8Array.from(sig);
+    bad[0]! ^= 1;
+    const answers = await Promise.all(Array.from({ length: 5000 }, (_, i) => queue.request(() => ({ kind: "verify", algorithm: null, key: publicKey, message: msg, signature: i % 2 === 0 ? sig : bad }))));
+    expect(answers.filter((a) => a === true).length).toBe(2500);
+    answers.forEach((a, i) => expect(a).toBe(i % 2 === 0));
+  });
+});
