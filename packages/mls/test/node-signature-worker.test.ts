@@ -97,4 +97,23 @@ describe("node provider: signatures shared with a worker thread", () => {
     expect(answers.filter((a) => a === true).length).toBe(2500);
     answers.forEach((a, i) => expect(a).toBe(i % 2 === 0));
   });
+
+  it("messages larger than the shared ring holds at once, batch after batch (the ring wraps), are all signed right", async () => {
+    const queue = new SignatureQueue(new SignatureWorker());
+    const { privateKey } = generateKeyPairSync("ed25519");
+    // Waves of 40 x ~40 KiB (~1.7 MiB), the next wave sent while the two before it are still out: the 4 MiB
+    // ring fills, wraps around behind the oldest unanswered request, and sends what finds no room inline.
+    const waves: Promise<void>[] = [];
+    for (let wave = 0; wave < 12; wave++) {
+      const msgs = Array.from({ length: 40 }, (_, i) => new Uint8Array(40_000 + ((i * 997 + wave * 13) % 5000)).fill((i + wave) & 0xff));
+      const signing = Promise.all(msgs.map((m) => queue.request(() => ({ kind: "sign", algorithm: null, key: privateKey, message: m }))));
+      waves.push(
+        signing.then((sigs) => {
+          sigs.forEach((sig, i) => expect(Buffer.from(sig as Uint8Array).equals(nodeSign(null, msgs[i]!, privateKey))).toBe(true));
+        }),
+      );
+      if (wave >= 2) await waves[wave - 2];
+    }
+    await Promise.all(waves);
+  });
 });

@@ -10,10 +10,10 @@
  * - the worker takes requests from the front of the queue as they arrive, so
  *   it works while this thread goes on (decrypting the next message, sealing
  *   the last one);
- * - this thread takes requests from the back whenever it is otherwise idle
- *   (a setImmediate turn, after every pending continuation has run), so it
- *   never waits for the worker while work is left, and a lone request costs
- *   no more than computing it inline;
+ * - this thread takes requests from the back once it is otherwise idle (from
+ *   a setImmediate turn, one request at a time with the continuations of
+ *   what was answered run in between), so it never waits for the worker while
+ *   work is left; a lone request is simply computed inline;
  * - each request is claimed exactly once, by a compare-and-swap on its slot in
  *   shared memory; results of the worker come back through shared memory too.
  *
@@ -305,13 +305,15 @@ export class SignatureWorker {
     if (length > DATA_SIZE / 4) return -1;
     let at = this.#dataHead;
     if (this.#oldest !== this.#next) {
+      // Bytes in use run from the oldest request's offset to the head, possibly wrapping. The head never
+      // catches up with that offset from behind (strict <), so head >= tail always means "not wrapped".
       const tail = this.#tickets[this.#oldest & MASK]!.offset;
       if (at >= tail) {
         if (at + length > DATA_SIZE) {
-          if (length > tail) return -1;
+          if (length >= tail) return -1;
           at = 0;
         }
-      } else if (at + length > tail) return -1;
+      } else if (at + length >= tail) return -1;
     } else if (at + length > DATA_SIZE) at = 0;
     this.#dataHead = at + length;
     return at;
