@@ -79,6 +79,23 @@ const primitives: readonly Primitive[] = [
     },
   },
   {
+    // What a message does per secret: prepare once, expand three times (key, nonce, next
+    // secret). SHA-256 suites use the hand-written prepared HMAC (crypto/hmacSha256.ts); the
+    // row above is the provider's own HMAC for one expansion.
+    name: "kdfExpander: prepare + 3 expansions",
+    async setup(s) {
+      const secret = s.randomBytes(s.params.nh);
+      const context = s.randomBytes(32);
+      return () => {
+        const e = s.kdfExpander(secret);
+        e.expandWithLabel("key", context, s.params.nk);
+        e.expandWithLabel("nonce", context, s.params.nn);
+        e.expandWithLabel("secret", context, s.params.nh);
+        e.destroy();
+      };
+    },
+  },
+  {
     name: "DeriveKeyPair",
     async setup(s) {
       const ikm = s.randomBytes(s.params.nh);

@@ -55,6 +55,13 @@ export function conclaveImpl(suiteId: CipherSuiteId): MlsImpl<Group, KeyPackageB
       if (r.kind !== "application") throw new Error(`expected application data, got ${r.kind}`);
       return r.data;
     },
+    // Application messages may be sent and processed concurrently: the signatures are then shared with a second core.
+    encryptMany(g, data) {
+      return Promise.all(data.map((d) => g.encryptApplicationMessage(d)));
+    },
+    decryptMany(g, messages) {
+      return Promise.all(messages.map((m) => this.decrypt(g, m)));
+    },
     stateSize(g) {
       return g.serialize().length;
     },

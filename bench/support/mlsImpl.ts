@@ -22,6 +22,13 @@ export interface MlsImpl<G, K> {
   process(g: G, commit: Uint8Array): Promise<void>;
   encrypt(g: G, data: Uint8Array): Promise<Uint8Array>;
   decrypt(g: G, message: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Several messages at once, for a library whose calls may overlap (the
+   * scenario otherwise runs `encrypt`/`decrypt` one after another). Results in
+   * input order.
+   */
+  encryptMany?(g: G, data: readonly Uint8Array[]): Promise<Uint8Array[]>;
+  decryptMany?(g: G, messages: readonly Uint8Array[]): Promise<Uint8Array[]>;
   /** The member's persisted state in bytes. */
   stateSize(g: G): number;
 }

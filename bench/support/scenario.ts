@@ -8,7 +8,9 @@
  *    one of leaf 0's copath nodes, so leaf 0's copath ends up fully populated
  *    ("full tree": log2(N) encryptions per path, the RFC's good case).
  * 4. Leaf 0 makes empty commits with a path (timed), leaf 1 processes them (timed).
- * 5. 1 KiB application messages from leaf 0 to leaf 1 (per second), state size.
+ * 5. 1 KiB application messages from leaf 0 to leaf 1 (per second): one at a
+ *    time, then 64 in flight (a batch is encrypted while the previous one is
+ *    decrypted, as for a busy client sending and receiving); state size.
  * 6. Leaf 0 removes every other leaf (odd leaves except 1), which blanks the
  *    parents: the "sparse tree", where a path encrypts to about N/2 leaves.
  *    Path commits and processing are timed again.
@@ -30,8 +32,10 @@ export interface Figures {
   processFull: number;
   commitSparse: number;
   processSparse: number;
-  /** 1 KiB messages encrypted and decrypted per second. */
+  /** 1 KiB messages encrypted and decrypted per second, one at a time. */
   messagesPerSecond: number;
+  /** The same with 64 messages in flight (sequential for a library whose calls cannot overlap). */
+  messagesInFlightPerSecond: number;
   /** Bytes of the committer's serialized state (full tree). */
   stateBytes: number;
   /** Leaf 0's path cost before a full-tree and a sparse-tree commit (from the implementation that can tell). */
@@ -43,11 +47,14 @@ export interface ScenarioHooks<G> {
   /** Leaf 0's path cost in the current tree (optional: only one implementation needs to provide it). */
   pathCost?(g: G): PathCost;
   /** Wraps a timed phase (used for CPU profiling). */
-  phase?(name: "add" | "messages" | "join" | "commitFull" | "processFull" | "commitSparse" | "processSparse", run: () => Promise<void>): Promise<void>;
+  phase?(name: "add" | "messages" | "messagesInFlight" | "join" | "commitFull" | "processFull" | "commitSparse" | "processSparse", run: () => Promise<void>): Promise<void>;
   log?(line: string): void;
   /** Path commits per tree shape (default: 8 up to 128 members, 4 up to 1024, 2 beyond). */
   commitIterations?: number;
 }
+
+/** Messages in flight for the second throughput figure. */
+const IN_FLIGHT = 64;
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -163,6 +170,30 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
     }
   });
   const messagesPerSecond = (1000 * count) / elapsed;
+
+  // 5b. 64 in flight: batch k+1 is encrypted while batch k is decrypted.
+  const encryptMany = impl.encryptMany?.bind(impl) ?? (async (g: G, ds: readonly Uint8Array[]) => { const out: Uint8Array[] = []; for (const d of ds) out.push(await impl.encrypt(g, d)); return out; });
+  const decryptMany = impl.decryptMany?.bind(impl) ?? (async (g: G, ms: readonly Uint8Array[]) => { const out: Uint8Array[] = []; for (const m of ms) out.push(await impl.decrypt(g, m)); return out; });
+  const batch = Array.from({ length: IN_FLIGHT }, () => data);
+  const inFlightRound = async (pending: Uint8Array[]): Promise<Uint8Array[]> => {
+    const [next, got] = await Promise.all([encryptMany(creator, batch), decryptMany(b, pending)]);
+    if (got.length !== IN_FLIGHT || got.some((x) => x.length !== data.length)) throw new Error("wrong plaintext");
+    return next;
+  };
+  let inFlight = await encryptMany(creator, batch);
+  for (let i = 0; i < 3; i++) inFlight = await inFlightRound(inFlight);
+  let inFlightCount = 0;
+  let inFlightElapsed = 0;
+  await phase("messagesInFlight", async () => {
+    const start = performance.now();
+    while (inFlightElapsed < (big ? 300 : 400) || inFlightCount < 2 * IN_FLIGHT) {
+      inFlight = await inFlightRound(inFlight);
+      inFlightCount += IN_FLIGHT;
+      inFlightElapsed = performance.now() - start;
+    }
+  });
+  await decryptMany(b, inFlight);
+  const messagesInFlightPerSecond = (1000 * inFlightCount) / inFlightElapsed;
   const stateBytes = impl.stateSize(creator);
 
   // 6. Sparse tree: remove every other leaf (odd leaves but 1).
@@ -196,6 +227,7 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
     commitSparse: median(commitSparse),
     processSparse: median(processSparse),
     messagesPerSecond,
+    messagesInFlightPerSecond,
     stateBytes,
     ...(fullCost === undefined ? {} : { fullCost }),
     ...(sparseCost === undefined ? {} : { sparseCost }),
