@@ -52,6 +52,27 @@ describe("Client over a real DS+AS (SQLite)", () => {
     await expect(charlie!.send(g, "still here?")).rejects.toSatisfy((e) => isApiError(e, "NOT_GROUP_MEMBER"));
   });
 
+  it("a backlog of messages in two groups with a commit in the middle arrives complete and in queue order", async () => {
+    const [alice, bob] = await Promise.all(["alice", "bob"].map((u) => newClient(uniq(u))));
+    const [g1, g2] = [await alice!.createGroup(), await alice!.createGroup()];
+    await alice!.addUser(g1!, bob!.user);
+    await alice!.addUser(g2!, bob!.user);
+    await bob!.sync();
+    const sent: string[] = [];
+    for (let i = 0; i < 90; i++) {
+      // Runs of application messages are decrypted together; the update commit in g1 ends a run.
+      if (i === 40) await alice!.update(g1!);
+      const g = i % 3 === 0 ? g2! : g1!;
+      await alice!.send(g, `m${i}`);
+      sent.push(`${g === g1 ? "1" : "2"}:m${i}`);
+    }
+    const evs = await bob!.sync();
+    expect(evs.filter((e) => e.type === "error")).toEqual([]);
+    expect(evs.flatMap((e) => (e.type === "message" ? [`${e.groupId === g1 ? "1" : "2"}:${e.text}`] : []))).toEqual(sent);
+    expect(bob!.group(g1!).epoch).toBe(alice!.group(g1!).epoch);
+    expect(exporter(bob!, g1!)).toBe(exporter(alice!, g1!));
+  });
+
   it("two members committing at once: the loser gets 409, catches up, retries; both converge", async () => {
     const [alice, bob] = await Promise.all(["alice", "bob"].map((u) => newClient(uniq(u))));
     const g = await alice!.createGroup();
