@@ -205,16 +205,17 @@ function kdfLabel(label: string, context: Uint8Array, length: number): Uint8Arra
  * message's sender-data key and nonce are then HMACed from three parts
  * without building the label each time.
  */
-const kdfLabelHeads = new Map<string, Uint8Array>();
+const kdfLabelHeads = new Map<string, Map<number, Uint8Array>>();
 function kdfLabelHead(label: string, length: number): Uint8Array {
-  const k = `${length}:${label}`;
-  let head = kdfLabelHeads.get(k);
+  let byLength = kdfLabelHeads.get(label);
+  let head = byLength?.get(length);
   if (head === undefined) {
     const w = new Writer(label.length + 16);
     w.u16(length);
     w.opaque(mlsLabel(label));
     head = w.finish();
-    if (kdfLabelHeads.size < LABEL_CACHE_LIMIT) kdfLabelHeads.set(k, head);
+    if (byLength === undefined && kdfLabelHeads.size < LABEL_CACHE_LIMIT) kdfLabelHeads.set(label, (byLength = new Map()));
+    if (byLength !== undefined && byLength.size < LABEL_CACHE_LIMIT) byLength.set(length, head);
   }
   return head;
 }
@@ -236,7 +237,7 @@ class Sha256Expander implements KdfExpander {
   expandWithLabel(label: string, context: Uint8Array, length: number): Uint8Array {
     const header = SHORT_HEADERS[context.length];
     if (header === undefined || length > 32) return this.#h.expand(kdfLabel(label, context, length), length);
-    return this.#h.expandParts([kdfLabelHead(label, length), header, context], length);
+    return this.#h.expandParts(kdfLabelHead(label, length), header, context, length);
   }
 
   destroy(): void {

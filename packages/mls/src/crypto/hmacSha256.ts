@@ -191,11 +191,11 @@ export class PreparedHmacSha256 {
     return out;
   }
 
-  /** HKDF-Expand for one block (`length` ≤ 32) with info given as the concatenation of `parts`. */
-  expandParts(parts: readonly Uint8Array[], length: number): Uint8Array {
+  /** HKDF-Expand for one block (`length` ≤ 32) with info given in three parts (info = a || b || c). */
+  expandParts(a: Uint8Array, b: Uint8Array, c: Uint8Array, length: number): Uint8Array {
     if (!Number.isInteger(length) || length < 0 || length > HASH) throw new MlsError("CRYPTO_INVALID_LENGTH", `single-block HKDF-Expand length ${length} out of range`);
     const out = new Uint8Array(length);
-    this.#mac([...parts, ONE], out, 0, length);
+    this.#mac([a, b, c, ONE], out, 0, length);
     return out;
   }
 

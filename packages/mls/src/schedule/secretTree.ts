@@ -353,8 +353,10 @@ export class SecretTree {
   private evict(r: HashRatchet): void {
     if (r.kept.size === 0) return;
     const oldest = r.next - 1 - this.outOfOrderWindow;
+    // Keys are kept in the order they were derived, oldest first.
     for (const [g, k] of r.kept) {
-      if (g < oldest && !r.inUse.has(g)) {
+      if (g >= oldest) break;
+      if (!r.inUse.has(g)) {
         zeroizeKey(k);
         r.kept.delete(g);
       }
@@ -460,13 +462,16 @@ function readRatchet(r: Reader, nh: number, nk: number, nn: number): HashRatchet
   if ((secret === undefined) !== (next === BigInt(MAX_GENERATION) + 1n)) throw new MlsError("DECODE_INVALID", "ratchet secret missing");
   const ratchet: HashRatchet = { secret, next: Number(next), kept: new Map(), inUse: new Map() };
   r.lengthPrefixed((v, end) => {
+    // Ascending, as exportState writes them: eviction relies on the kept keys' order.
+    let previous = -1;
     while (v.offset < end) {
       const generation = v.u32();
       const key = v.opaque();
       const nonce = v.opaque();
-      if (generation >= ratchet.next || key.length !== nk || nonce.length !== nn || ratchet.kept.has(generation)) {
+      if (generation >= ratchet.next || generation <= previous || key.length !== nk || nonce.length !== nn) {
         throw new MlsError("DECODE_INVALID", "invalid kept ratchet key");
       }
+      previous = generation;
       ratchet.kept.set(generation, { generation, key, nonce });
     }
   });
