@@ -11,6 +11,18 @@ import { CIPHER_SUITE_IDS, nodeCryptoProvider } from "../src/crypto/index.js";
 import { MlsError } from "../src/errors.js";
 import { SignatureQueue, SignatureWorker } from "../src/crypto/node/signatureWorker.js";
 import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from "node:crypto";
+import { execFile } from "node:child_process";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+
+const PROBE = fileURLToPath(new URL("./support/signatureWorkerProbe.ts", import.meta.url));
+
+/** Runs the probe in a child process (so the provider starts fresh with `env`); its output. */
+function probe(env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ["--import", "tsx", PROBE], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim())));
+  });
+}
 
 type Case = { pk: Uint8Array; msg: Uint8Array; sig: Uint8Array; expected: boolean | "CRYPTO_INVALID_KEY" };
 
@@ -116,4 +128,10 @@ describe("node provider: signatures shared with a worker thread", () => {
     }
     await Promise.all(waves);
   });
+
+  it("the provider's worker answers batches in a fresh process, which then exits; CONCLAVE_SIGNATURE_WORKER=0 keeps all inline", async () => {
+    // 64 signs then 64 verifies: every one of the 128 goes through the worker's queue (answered there or here); the process exits by itself.
+    expect(await probe({})).toBe(availableParallelism() > 1 ? "worker 128" : "inline");
+    expect(await probe({ CONCLAVE_SIGNATURE_WORKER: "0" })).toBe("inline");
+  }, 60_000);
 });

@@ -51,8 +51,12 @@ function settle<T>(f: () => T): Promise<T> {
   }
 }
 
-/** One worker for every suite: it is the second core that is shared, not a suite's keys. */
-const signatureWorker = SignatureWorker.useful() ? new SignatureWorker() : undefined;
+/**
+ * One worker for every suite: it is the second core that is shared, not a
+ * suite's keys. None on a single core, or with CONCLAVE_SIGNATURE_WORKER=0
+ * (for hosts that must not start threads); everything then runs inline.
+ */
+const signatureWorker = SignatureWorker.useful() && process.env.CONCLAVE_SIGNATURE_WORKER !== "0" ? new SignatureWorker() : undefined;
 const signatures = new SignatureQueue(signatureWorker);
 
 /** How the node provider's signature work has been shared with its worker thread (undefined on one core). */
