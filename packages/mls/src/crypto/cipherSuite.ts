@@ -106,8 +106,12 @@ export interface CryptoPrimitives {
   /** The public key belonging to an HPKE private key. */
   hpkePublicKey(privateKey: Uint8Array): Promise<Uint8Array>;
 
+  /**
+   * Signatures may be computed later or on another thread (the node provider
+   * batches them): the arrays passed must not change until the promise settles.
+   */
   sign(privateKey: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
-  /** False for a bad signature; throws only for a malformed public key. */
+  /** False for a bad signature; throws only for a malformed public key. Same rule for the arrays as `sign`. */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
   signatureGenerateKeyPair(): Promise<KeyPair>;
   signaturePublicKey(privateKey: Uint8Array): Promise<Uint8Array>;
