@@ -111,7 +111,8 @@ describe("node provider: signatures shared with a worker thread", () => {
   });
 
   it("messages larger than the shared ring holds at once, batch after batch (the ring wraps), are all signed right", async () => {
-    const queue = new SignatureQueue(new SignatureWorker());
+    const worker = new SignatureWorker();
+    const queue = new SignatureQueue(worker);
     const { privateKey } = generateKeyPairSync("ed25519");
     // Waves of 40 x ~40 KiB (~1.7 MiB), the next wave sent while the two before it are still out: the 4 MiB
     // ring fills, wraps around behind the oldest unanswered request, and sends what finds no room inline.
@@ -134,4 +135,25 @@ describe("node provider: signatures shared with a worker thread", () => {
     expect(await probe({})).toBe(availableParallelism() > 1 ? "worker 128" : "inline");
     expect(await probe({ CONCLAVE_SIGNATURE_WORKER: "0" })).toBe("inline");
   }, 60_000);
+
+  it("many small batches in a row: requests answered here while the worker still had them keep their slots until it lets go", async () => {
+    const worker = new SignatureWorker();
+    const queue = new SignatureQueue(worker);
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    const msgs = Array.from({ length: 8 }, (_, i) => new Uint8Array(200).fill(i));
+    const sigs = msgs.map((m) => nodeSign(null, m, privateKey));
+    // Two requests a batch: the worker takes the first, this thread the second and then the first again.
+    // A late answer written into a reused slot would flip a later batch's result; valid and invalid alternate.
+    for (let round = 0; round < 300; round++) {
+      const a = round % 8;
+      const b = (round + 3) % 8;
+      const [okA, okB] = await Promise.all([
+        queue.request(() => ({ kind: "verify", algorithm: null, key: publicKey, message: msgs[a]!, signature: sigs[round % 2 === 0 ? a : b]! })),
+        queue.request(() => ({ kind: "verify", algorithm: null, key: publicKey, message: msgs[b]!, signature: sigs[round % 3 === 0 ? a : b]! })),
+      ]);
+      expect([round, okA, okB]).toEqual([round, round % 2 === 0, round % 3 !== 0]);
+    }
+    const s = worker.stats();
+    expect(s.byWorker + s.byThisThread + s.duplicated).toBe(600);
+  });
 });

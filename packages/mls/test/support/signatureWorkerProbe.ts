@@ -13,4 +13,4 @@ const sigs = await Promise.all(msgs.map((m) => suite.sign(kp.privateKey, m)));
 const oks = await Promise.all(msgs.map((m, i) => suite.verify(kp.publicKey, m, sigs[i]!)));
 if (!oks.every((ok) => ok)) throw new Error("a signature did not verify");
 const stats = nodeSignatureStats();
-process.stdout.write(stats === undefined ? "inline\n" : `worker ${stats.byWorker + stats.byThisThread}\n`);
+process.stdout.write(stats === undefined ? "inline\n" : `worker ${stats.byWorker + stats.byThisThread + stats.duplicated}\n`);

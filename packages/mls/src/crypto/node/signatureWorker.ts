@@ -152,6 +152,8 @@ interface Ticket {
   readonly length: number;
   readonly resolve: (v: Uint8Array | boolean) => void;
   readonly reject: (e: unknown) => void;
+  /** Answered here while the worker still has it: its slot and bytes stay reserved until the worker lets go. */
+  answered: boolean;
 }
 
 /**
@@ -226,6 +228,7 @@ export class SignatureWorker {
   readonly #busy = new Float64Array(new SharedArrayBuffer(8));
   #byWorker = 0;
   #byHere = 0;
+  #duplicated = 0;
   /** Unanswered requests by slot. */
   readonly #tickets: (Ticket | undefined)[] = new Array<Ticket | undefined>(CAPACITY).fill(undefined);
   /** Indices this thread may still take, newest last. */
@@ -248,9 +251,13 @@ export class SignatureWorker {
     return this.#outstanding > 0;
   }
 
-  /** Requests answered by the worker and by this thread so far, and the worker's busy time: how well the two cores share. */
-  stats(): { byWorker: number; byThisThread: number; workerBusyMs: number } {
-    return { byWorker: this.#byWorker, byThisThread: this.#byHere, workerBusyMs: this.#busy[0]! };
+  /**
+   * How well the two cores share: requests answered by the worker, by this
+   * thread, and by this thread while the worker was still on them (its answer
+   * then came too late), and the worker's busy time.
+   */
+  stats(): { byWorker: number; byThisThread: number; duplicated: number; workerBusyMs: number } {
+    return { byWorker: this.#byWorker, byThisThread: this.#byHere, duplicated: this.#duplicated, workerBusyMs: this.#busy[0]! };
   }
 
   /** Whether a worker is worth having here: it needs a second core. */
@@ -277,7 +284,7 @@ export class SignatureWorker {
       this.#headers[h + H_MESSAGE] = job.message.length;
       this.#headers[h + H_SIGNATURE] = job.kind === "verify" ? job.signature.length : 0;
       Atomics.store(this.#status, slot, PENDING);
-      this.#tickets[slot] = { job, offset, length, resolve, reject };
+      this.#tickets[slot] = { job, offset, length, resolve, reject, answered: false };
       this.#stealable.push(index);
       if (this.#outstanding++ === 0) this.#worker!.ref();
       Atomics.store(this.#ctl, PUBLISHED, this.#next);
@@ -370,15 +377,36 @@ export class SignatureWorker {
       for (;;) {
         this.#collect();
         const slot = this.#steal();
-        if (slot === undefined) break;
-        this.#byHere++;
-        this.#answerHere(slot);
+        if (slot !== undefined) {
+          this.#byHere++;
+          this.#answerHere(slot);
+        } else if (!this.#duplicateWorkersJob()) break;
         await null;
       }
     } finally {
       this.#helping = false;
     }
     this.#awaitWorker();
+  }
+
+  /**
+   * Nothing is left to take, but the worker is still on a request: compute it
+   * here too rather than wait. A worker that slept is often slow to get a core
+   * back (hundreds of microseconds on a virtual machine), and a batch's answer
+   * would wait for that last request; the duplicate costs this thread time it
+   * would otherwise spend idle. The worker's late answer is then ignored.
+   */
+  #duplicateWorkersJob(): boolean {
+    for (let i = this.#oldest; i !== this.#next; i = (i + 1) | 0) {
+      const slot = i & MASK;
+      const ticket = this.#tickets[slot];
+      if (ticket === undefined || ticket.answered || Atomics.load(this.#status, slot) !== CLAIMED_WORKER) continue;
+      ticket.answered = true;
+      this.#duplicated++;
+      this.#compute(ticket);
+      return true;
+    }
+    return false;
   }
 
   /** Claims the newest request the worker has not taken; its slot, or undefined. */
@@ -415,7 +443,7 @@ export class SignatureWorker {
       const slot = this.#finishedLog[this.#finishedSeen & MASK]! & MASK;
       this.#finishedSeen = (this.#finishedSeen + 1) | 0;
       const ticket = this.#take(slot);
-      if (ticket === undefined) continue;
+      if (ticket === undefined || ticket.answered) continue;
       this.#byWorker++;
       const state = Atomics.load(this.#status, slot);
       if (ticket.job.kind === "verify") ticket.resolve(state === DONE_OK);
@@ -426,7 +454,7 @@ export class SignatureWorker {
 
   #answerHere(slot: number): void {
     const ticket = this.#take(slot);
-    if (ticket !== undefined) this.#compute(ticket);
+    if (ticket !== undefined && !ticket.answered) this.#compute(ticket);
   }
 
   #compute(ticket: Ticket): void {
