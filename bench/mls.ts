@@ -24,6 +24,9 @@
  *                sends and receives). ts-mls's calls cannot overlap (each returns the next state),
  *                so its in-flight figure runs the same messages one after another.
  *   state        bytes of leaf 0's serialized state (Group.serialize / encodeGroupState)
+ * Each library runs each (suite, N) in a fresh child process of this script (--child), after a
+ * small untimed warm-up run: a 10,000-member scenario leaves V8's collector slow for a while
+ * after its heap is freed, which used to make whatever ran next in the same process 2-3x slower.
  * Handshakes are PrivateMessages in both (each library's default); no ratchet_tree
  * or external_pub in the GroupInfo.
  *
@@ -50,6 +53,7 @@
  *   "ts-mls/ratchetTree.js": encodeRatchetTree / decodeRatchetTree(bytes, 0)
  */
 import { availableParallelism } from "node:os";
+import { spawn } from "node:child_process";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { nodeCryptoProvider } from "../packages/mls/src/crypto/node/index.js";
@@ -58,6 +62,7 @@ import { conclaveImpl, conclavePathCost } from "./support/conclaveImpl.js";
 import { startProfile, stopProfile, summarize, type Profile } from "./support/cpuProfile.js";
 import { measurePrimitives, type PrimitiveCosts } from "./support/primitiveCosts.js";
 import { runScenario, type Figures } from "./support/scenario.js";
+import type { MlsImpl } from "./support/mlsImpl.js";
 import { tsMlsImpl } from "./support/tsMlsImpl.js";
 
 const argv = process.argv.slice(2);
@@ -171,9 +176,82 @@ interface Row {
   primitives: PrimitiveCosts;
 }
 
+type Library = "conclave" | "ts-mls";
+
+/** The result of one scenario: the figures, and (from Conclave's run) the primitives priced just before it. */
+interface ScenarioResult {
+  figures: Figures;
+  primitives?: PrimitiveCosts;
+}
+
+/**
+ * One library at one size in this process: a small untimed run first (JIT
+ * warm-up), the primitives priced (Conclave's run), a full GC, the scenario.
+ */
+async function scenarioHere(lib: Library, suiteId: CipherSuiteId, n: number): Promise<ScenarioResult> {
+  const impl = lib === "conclave" ? conclaveImpl(suiteId) : await tsMlsImpl(suiteId);
+  await runScenario(impl as MlsImpl<unknown, unknown>, 8, { commitIterations: 2 });
+  let primitives: PrimitiveCosts | undefined;
+  if (lib === "conclave") {
+    primitives = await measurePrimitives(nodeCryptoProvider.suite(suiteId));
+    progress(
+      `suite ${suiteId} primitives (ms): derive ${primitives.deriveKeyPair.toFixed(4)}, seal ${primitives.hpkeSeal.toFixed(4)}, open ${primitives.hpkeOpen.toFixed(4)}, sign ${primitives.sign.toFixed(4)}, verify ${primitives.verify.toFixed(4)}, aead1k ${primitives.aead1k.toFixed(4)}`,
+    );
+  }
+  collectGarbage();
+  const figures =
+    lib === "conclave"
+      ? await runScenario(impl as ReturnType<typeof conclaveImpl>, n, { pathCost: conclavePathCost, log: progress })
+      : await runScenario(impl as MlsImpl<unknown, unknown>, n, { log: progress });
+  return { figures, ...(primitives === undefined ? {} : { primitives }) };
+}
+
+/**
+ * The same in a fresh process. A scenario leaves its heap behind (a
+ * 10,000-member group: hundreds of MB, and V8's collector stays slow for a
+ * while after it is freed), which made the next library or size measured in
+ * the same process up to 3x slower; each gets a clean process instead.
+ */
+function scenarioIsolated(lib: Library, suiteId: CipherSuiteId, n: number): Promise<ScenarioResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, "--child", `${lib}:${suiteId}:${n}`], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      const last = out.trim().split("\n").pop();
+      if (code !== 0 || last === undefined) reject(new Error(`${lib} suite ${suiteId} N=${n}: child process exited with ${code}`));
+      else resolve(JSON.parse(last) as ScenarioResult);
+    });
+  });
+}
+
 async function main(): Promise<void> {
+  const spec = option("--child");
+  if (spec !== undefined) {
+    const [lib, suiteId, n] = spec.split(":");
+    console.log(JSON.stringify(await scenarioHere(lib as Library, Number(suiteId) as CipherSuiteId, Number(n))));
+    return;
+  }
   const rows: Row[] = [];
   const profiles = new Map<string, Profile[]>();
+  if (!profileMode) {
+    for (const suiteId of suites) {
+      for (const n of sizes) {
+        const c = await scenarioIsolated("conclave", suiteId, n);
+        let t: Figures | undefined;
+        let tsNote: string | undefined;
+        if (!runTsMls) tsNote = "not run";
+        else if (n > TS_MLS_MAX_N) tsNote = `ts-mls not run at N=${n}: too slow (set TS_MLS_MAX_N to try)`;
+        else t = (await scenarioIsolated("ts-mls", suiteId, n)).figures;
+        rows.push({ suite: suiteId, n, conclave: c.figures, ...(t === undefined ? {} : { ts: t }), ...(tsNote === undefined ? {} : { tsNote }), primitives: c.primitives! });
+      }
+    }
+    printTable(rows);
+    console.log(`\ntotal run time ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
+    return;
+  }
+  // --profile: Conclave only, in this process (the profiles are collected here).
   for (const suiteId of suites) {
     const conclave = conclaveImpl(suiteId);
     const ts = runTsMls ? await tsMlsImpl(suiteId) : undefined;
