@@ -6,7 +6,8 @@
 import { createPublicKey, generateKeyPairSync, sign, verify, diffieHellman, createPrivateKey } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { conclaveImpl } from "./support/conclaveImpl.js";
-import { SignatureQueue, SignatureWorker } from "../packages/mls/src/crypto/node/signatureWorker.js";
+import { SignatureQueue } from "../packages/mls/src/crypto/node/signatureQueue.js";
+import { SignatureWorker } from "../packages/mls/src/crypto/node/signatureWorker.js";
 import { ed25519 } from "../packages/mls/node_modules/@noble/curves/ed25519.js";
 
 const N = 2000;

@@ -9,7 +9,8 @@
 import { describe, expect, it } from "vitest";
 import { CIPHER_SUITE_IDS, nodeCryptoProvider } from "../src/crypto/index.js";
 import { MlsError } from "../src/errors.js";
-import { SignatureQueue, SignatureWorker } from "../src/crypto/node/signatureWorker.js";
+import { SignatureQueue } from "../src/crypto/node/signatureQueue.js";
+import { SignatureWorker } from "../src/crypto/node/signatureWorker.js";
 import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from "node:crypto";
 import { execFile } from "node:child_process";
 import { availableParallelism } from "node:os";

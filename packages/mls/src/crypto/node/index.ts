@@ -15,7 +15,8 @@ import { dhkem } from "./dhkem.js";
 import { nodeHpke } from "./hpke.js";
 import { nodeKdf } from "./kdf.js";
 import { nodeSignature } from "./signature.js";
-import { SignatureQueue, SignatureWorker } from "./signatureWorker.js";
+import { SignatureQueue } from "./signatureQueue.js";
+import { SignatureWorker } from "./signatureWorker.js";
 
 const PROVIDER = "node";
 

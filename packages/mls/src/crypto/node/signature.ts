@@ -13,7 +13,7 @@ import { MlsError } from "../../errors.js";
 import { isValidScalar, NIST_CURVES } from "./curves.js";
 import type { NistCurve } from "./curves.js";
 import { asBytes } from "./kdf.js";
-import { runInline, verifyNow, type SignatureJob } from "./signatureWorker.js";
+import { runInline, verifyNow, type SignatureJob } from "./signatureJob.js";
 import { ecPrivateKeyObject, ecPublicKeyObject, okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey, padStart, ParsedKeyCache } from "./keyEncoding.js";
 
 export interface NodeSignature {

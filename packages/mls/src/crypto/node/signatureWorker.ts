@@ -13,7 +13,8 @@
  * - this thread takes requests from the back once it is otherwise idle (from
  *   a setImmediate turn, one request at a time with the continuations of
  *   what was answered run in between), so it never waits for the worker while
- *   work is left; a lone request is simply computed inline;
+ *   work is left (a lone request never comes here: signatureQueue.ts runs it
+ *   inline);
  * - each request is claimed exactly once, by a compare-and-swap on its slot in
  *   shared memory; results of the worker come back through shared memory too.
  *
@@ -21,40 +22,13 @@
  * the inline path does) and cloned to the worker once per KeyObject. If the
  * worker cannot start or dies, its requests are computed here.
  */
-import { sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
-
-/** A key as node:crypto's sign/verify take it (ECDSA with its signature encoding). */
-export type SignatureKey = KeyObject | { readonly key: KeyObject; readonly dsaEncoding: "der" };
-
-/** A signature to make or check: the digest name (null for EdDSA), the parsed key, the message (and signature). */
-export type SignatureJob =
-  | { readonly kind: "sign"; readonly algorithm: string | null; readonly key: SignatureKey; readonly message: Uint8Array }
-  | { readonly kind: "verify"; readonly algorithm: string | null; readonly key: SignatureKey; readonly message: Uint8Array; readonly signature: Uint8Array };
-
-type Outcome<J extends SignatureJob> = J extends { kind: "sign" } ? Uint8Array : boolean;
-
-/** Whether a prepared verification holds, computed on this thread (an answer already known passes through). */
-export function verifyNow(job: SignatureJob | boolean): boolean {
-  return typeof job === "boolean" ? job : (runInline(job) as boolean);
-}
+import { runInline, settleInline, type Outcome, type SignatureJob, type SignatureKey } from "./signatureJob.js";
 
 /** Atomics.waitAsync (Node 16+), which the ES2022 lib this project compiles against does not declare. */
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, index: number, value: number): { async: boolean; value: Promise<unknown> | string } }).waitAsync;
-
-/** Computes a job on this thread: a signature, or whether it verifies (a malformed signature does not). */
-export function runInline(job: SignatureJob): Uint8Array | boolean {
-  if (job.kind === "sign") {
-    const s = nodeSign(job.algorithm, job.message, job.key);
-    return new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
-  }
-  try {
-    return nodeVerify(job.algorithm, job.message, job.key, job.signature);
-  } catch {
-    return false;
-  }
-}
 
 // Slot states in shared memory.
 const PENDING = 0;
@@ -154,64 +128,6 @@ interface Ticket {
   readonly reject: (e: unknown) => void;
   /** Answered here while the worker still has it: its slot and bytes stay reserved until the worker lets go. */
   answered: boolean;
-}
-
-/**
- * The front: a lone request (one message sent or received) is computed
- * inline, with no thread hop; as soon as there are two, or the worker already
- * has work, requests go to the worker at once, so it starts while this thread
- * is still producing the rest (decrypting the next message of a batch).
- * Whether a request is alone is known at the end of the synchronous run (a
- * microtask) that made it.
- */
-export class SignatureQueue {
-  #first: { job: SignatureJob; resolve: (v: Uint8Array | boolean) => void; reject: (e: unknown) => void } | undefined;
-  readonly #worker: SignatureWorker | undefined;
-
-  constructor(worker: SignatureWorker | undefined) {
-    this.#worker = worker;
-  }
-
-  /**
-   * `prepare` parses the key and checks lengths on this thread: it returns the
-   * work, or the answer already (false for a malformed signature), or throws.
-   */
-  request(prepare: () => SignatureJob | boolean): Promise<Uint8Array | boolean> {
-    let job: SignatureJob | boolean;
-    try {
-      job = prepare();
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    if (typeof job === "boolean") return Promise.resolve(job);
-    const worker = this.#worker;
-    if (worker === undefined) return settleInline(job);
-    if (this.#first === undefined && !worker.busy) {
-      return new Promise<Uint8Array | boolean>((resolve, reject) => {
-        this.#first = { job: job as SignatureJob, resolve, reject };
-        queueMicrotask(() => this.#flush(false));
-      });
-    }
-    this.#flush(true);
-    return worker.submit(job);
-  }
-
-  /** The first request goes inline if it stayed alone, to the worker otherwise. */
-  #flush(joined: boolean): void {
-    const first = this.#first;
-    if (first === undefined) return;
-    this.#first = undefined;
-    const worker = this.#worker!;
-    (joined || worker.busy ? worker.submit(first.job) : settleInline(first.job)).then(first.resolve, first.reject);
-  }
-}
-
-function settleInline(job: SignatureJob): Promise<Uint8Array | boolean> {
-  try {
-    return Promise.resolve(runInline(job));
-  } catch (e) {
-    return Promise.reject(e);
-  }
 }
 
 export class SignatureWorker {
