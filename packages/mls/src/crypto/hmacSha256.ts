@@ -134,6 +134,9 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
   finish(st, 0, parts);
   const out = new Uint8Array(HASH);
   writeDigest(st, out, 0, HASH);
+  // The message schedule was derived from the input (a long HMAC key, say).
+  W.fill(0);
+  st.fill(0);
   return out;
 }
 
