@@ -17,6 +17,7 @@ import { nodeKdf } from "./kdf.js";
 import { nodeSignature } from "./signature.js";
 import { SignatureQueue } from "./signatureQueue.js";
 import { SignatureWorker } from "./signatureWorker.js";
+import { settle } from "../settle.js";
 
 const PROVIDER = "node";
 
@@ -41,15 +42,6 @@ function randomBytes(length: number): Uint8Array {
   randomPool.fill(0, randomPoolOffset, randomPoolOffset + length);
   randomPoolOffset += length;
   return out;
-}
-
-/** Runs `f` and reports its result or MlsError as a promise, never throwing synchronously. */
-function settle<T>(f: () => T): Promise<T> {
-  try {
-    return Promise.resolve(f());
-  } catch (e) {
-    return Promise.reject(e);
-  }
 }
 
 /**

@@ -32,6 +32,15 @@ function invalidKey(what: string, cause?: unknown): MlsError {
   return new MlsError("CRYPTO_INVALID_KEY", what, cause === undefined ? undefined : { cause });
 }
 
+/** A scheme's synchronous sign and verify: its prepared work, run on this thread. */
+function withInline(s: Omit<NodeSignature, "sign" | "verify">): NodeSignature {
+  return {
+    ...s,
+    sign: (sk, message) => runInline(s.prepareSign(sk, message)) as Uint8Array,
+    verify: (pk, message, signature) => verifyNow(s.prepareVerify(pk, message, signature)),
+  };
+}
+
 function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: number): NodeSignature {
   const privateKeys = new ParsedKeyCache<KeyObject>();
   const publicKeys = new ParsedKeyCache<KeyObject>();
@@ -40,10 +49,7 @@ function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: num
     return privateKeys.get(sk, (raw) => okpPrivateKeyObject(crv, raw, keyLength));
   };
   const publicKey = (sk: Uint8Array): Uint8Array => okpRawPublicKey(privateKey(sk));
-  return {
-    sign(sk, message) {
-      return runInline(this.prepareSign(sk, message)) as Uint8Array;
-    },
+  return withInline({
     prepareSign: (sk, message) => ({ kind: "sign", algorithm: null, key: privateKey(sk), message }),
     prepareVerify(pk, message, signature) {
       // A 32/57-byte string that is not a curve point parses here and fails in verify (false), as RFC 8032 §5.1.7 reads.
@@ -52,16 +58,13 @@ function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: num
       if (signature.length !== signatureLength) return false;
       return { kind: "verify", algorithm: null, key, message, signature };
     },
-    verify(pk, message, signature) {
-      return verifyNow(this.prepareVerify(pk, message, signature));
-    },
     generateKeyPair() {
       // RFC 8032 §5.1.5: the private key is 32 (57) random bytes.
       const sk = randomFillSync(new Uint8Array(keyLength));
       return { privateKey: sk, publicKey: publicKey(sk) };
     },
     publicKey,
-  };
+  });
 }
 
 function ecdsa(crv: NistCurve, hash: "sha256" | "sha384" | "sha512"): NodeSignature {
@@ -85,17 +88,11 @@ function ecdsa(crv: NistCurve, hash: "sha256" | "sha384" | "sha512"): NodeSignat
       throw invalidKey(`${crv} public key is not a point on the curve`, e);
     }
   };
-  return {
+  return withInline({
     // RFC 9420 §5.1.1: ECDSA signatures are DER-encoded (RFC 3279 Ecdsa-Sig-Value).
-    sign(sk, message) {
-      return runInline(this.prepareSign(sk, message)) as Uint8Array;
-    },
     prepareSign: (sk, message) => ({ kind: "sign", algorithm: hash, key: { key: privateKey(sk).key, dsaEncoding: "der" }, message }),
     prepareVerify(pk, message, signature) {
       return { kind: "verify", algorithm: hash, key: { key: publicKeys.get(pk, parsePublic), dsaEncoding: "der" }, message, signature };
-    },
-    verify(pk, message, signature) {
-      return verifyNow(this.prepareVerify(pk, message, signature));
     },
     generateKeyPair() {
       const e = createECDH(c.openssl);
@@ -103,7 +100,7 @@ function ecdsa(crv: NistCurve, hash: "sha256" | "sha384" | "sha512"): NodeSignat
       return { privateKey: padStart(asBytes(e.getPrivateKey()), c.n), publicKey };
     },
     publicKey: (sk) => privateKey(sk).publicKey.slice(),
-  };
+  });
 }
 
 export function nodeSignature(alg: SignatureAlgorithm): NodeSignature {

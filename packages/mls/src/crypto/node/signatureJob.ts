@@ -4,6 +4,8 @@
  * through the worker thread (signatureWorker.ts).
  */
 import { sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { settle } from "../settle.js";
+import { asBytes } from "./kdf.js";
 
 /** A key as node:crypto's sign/verify take it (ECDSA with its signature encoding). */
 export type SignatureKey = KeyObject | { readonly key: KeyObject; readonly dsaEncoding: "der" };
@@ -22,10 +24,7 @@ export function verifyNow(job: SignatureJob | boolean): boolean {
 
 /** Computes a job on this thread: a signature, or whether it verifies (a malformed signature does not). */
 export function runInline(job: SignatureJob): Uint8Array | boolean {
-  if (job.kind === "sign") {
-    const s = nodeSign(job.algorithm, job.message, job.key);
-    return new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
-  }
+  if (job.kind === "sign") return asBytes(nodeSign(job.algorithm, job.message, job.key));
   try {
     return nodeVerify(job.algorithm, job.message, job.key, job.signature);
   } catch {
@@ -35,9 +34,5 @@ export function runInline(job: SignatureJob): Uint8Array | boolean {
 
 /** A job computed on this thread, as a settled promise (its error as a rejection). */
 export function settleInline(job: SignatureJob): Promise<Uint8Array | boolean> {
-  try {
-    return Promise.resolve(runInline(job));
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settle(() => runInline(job));
 }

@@ -14,17 +14,9 @@ import { webHpke } from "./hpke.js";
 import { webKdf } from "./kdf.js";
 import { webSignature } from "./signature.js";
 import { randomBytes } from "./webcrypto.js";
+import { settle } from "../settle.js";
 
 const PROVIDER = "web";
-
-/** Runs synchronous `f` and reports its result or error as a promise. */
-function settle<T>(f: () => T): Promise<T> {
-  try {
-    return Promise.resolve(f());
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
 
 export interface WebCryptoProviderOptions {
   /** Provider name, reported by `CryptoPrimitives.provider` (default "web"). */
