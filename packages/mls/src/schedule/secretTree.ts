@@ -348,7 +348,6 @@ export class SecretTree {
     return key;
   }
 
-
   /** Drops kept keys that fell out of the out-of-order window. */
   private evict(r: HashRatchet): void {
     if (r.kept.size === 0) return;

@@ -35,14 +35,11 @@ export function nodeAead(alg: AeadAlgorithm, nk: number, nn: number): NodeAead {
       const c = createCipheriv(cipher as CipherGCMTypes, key, nonce, { authTagLength: TAG_LENGTH });
       if (aad.length > 0) c.setAAD(aad, { plaintextLength: plaintext.length });
       // update() output for a stream cipher has the plaintext's length; final() adds nothing. The
-      // ciphertext is public, so it may come from Node's shared Buffer pool (allocUnsafe), which is
-      // far cheaper than a fresh ArrayBuffer per message; a plaintext never does.
+      // ciphertext is public, so it may come from Node's shared Buffer pool (Buffer.concat allocates
+      // there), which is far cheaper than a fresh ArrayBuffer per message; a plaintext never does.
       const body = c.update(plaintext);
       c.final();
-      const out = Buffer.allocUnsafe(body.length + TAG_LENGTH);
-      out.set(body, 0);
-      out.set(c.getAuthTag(), body.length);
-      return asBytes(out);
+      return asBytes(Buffer.concat([body, c.getAuthTag()]));
     },
     open(key, nonce, aad, ciphertext) {
       check(key, nonce);
