@@ -61,7 +61,7 @@ import type { CipherSuiteId } from "../packages/mls/src/crypto/cipherSuite.js";
 import { conclaveImpl, conclavePathCost } from "./support/conclaveImpl.js";
 import { startProfile, stopProfile, summarize, type Profile } from "./support/cpuProfile.js";
 import { measurePrimitives, type PrimitiveCosts } from "./support/primitiveCosts.js";
-import { runScenario, type Figures } from "./support/scenario.js";
+import { runScenario, type Figures, type ScenarioHooks } from "./support/scenario.js";
 import type { MlsImpl } from "./support/mlsImpl.js";
 import { tsMlsImpl } from "./support/tsMlsImpl.js";
 
@@ -188,7 +188,7 @@ interface ScenarioResult {
  * One library at one size in this process: a small untimed run first (JIT
  * warm-up), the primitives priced (Conclave's run), a full GC, the scenario.
  */
-async function scenarioHere(lib: Library, suiteId: CipherSuiteId, n: number): Promise<ScenarioResult> {
+async function scenarioHere(lib: Library, suiteId: CipherSuiteId, n: number, extra: Pick<ScenarioHooks<unknown>, "commitIterations" | "phase"> = {}): Promise<ScenarioResult> {
   const impl = lib === "conclave" ? conclaveImpl(suiteId) : await tsMlsImpl(suiteId);
   await runScenario(impl as MlsImpl<unknown, unknown>, 8, { commitIterations: 2 });
   let primitives: PrimitiveCosts | undefined;
@@ -201,8 +201,8 @@ async function scenarioHere(lib: Library, suiteId: CipherSuiteId, n: number): Pr
   collectGarbage();
   const figures =
     lib === "conclave"
-      ? await runScenario(impl as ReturnType<typeof conclaveImpl>, n, { pathCost: conclavePathCost, log: progress })
-      : await runScenario(impl as MlsImpl<unknown, unknown>, n, { log: progress });
+      ? await runScenario(impl as ReturnType<typeof conclaveImpl>, n, { pathCost: conclavePathCost, log: progress, ...extra })
+      : await runScenario(impl as MlsImpl<unknown, unknown>, n, { log: progress, ...extra });
   return { figures, ...(primitives === undefined ? {} : { primitives }) };
 }
 
@@ -233,73 +233,38 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(await scenarioHere(lib as Library, Number(suiteId) as CipherSuiteId, Number(n))));
     return;
   }
-  const rows: Row[] = [];
+  // --profile: Conclave only, in this process, with each timed phase profiled.
   const profiles = new Map<string, Profile[]>();
-  if (!profileMode) {
-    for (const suiteId of suites) {
-      for (const n of sizes) {
-        const c = await scenarioIsolated("conclave", suiteId, n);
-        let t: Figures | undefined;
-        let tsNote: string | undefined;
-        if (!runTsMls) tsNote = "not run";
-        else if (n > TS_MLS_MAX_N) tsNote = `ts-mls not run at N=${n}: too slow (set TS_MLS_MAX_N to try)`;
-        else t = (await scenarioIsolated("ts-mls", suiteId, n)).figures;
-        rows.push({ suite: suiteId, n, conclave: c.figures, ...(t === undefined ? {} : { ts: t }), ...(tsNote === undefined ? {} : { tsNote }), primitives: c.primitives! });
+  const profileHooks: Pick<ScenarioHooks<unknown>, "commitIterations" | "phase"> = {
+    commitIterations: 20,
+    async phase(name, run) {
+      await startProfile();
+      try {
+        await run();
+      } finally {
+        const p = await stopProfile();
+        profiles.set(name, [...(profiles.get(name) ?? []), p]);
       }
-    }
-    printTable(rows);
-    console.log(`\ntotal run time ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
-    return;
-  }
-  // --profile: Conclave only, in this process (the profiles are collected here).
+    },
+  };
+  const scenario = (lib: Library, suiteId: CipherSuiteId, n: number): Promise<ScenarioResult> =>
+    profileMode ? scenarioHere(lib, suiteId, n, profileHooks) : scenarioIsolated(lib, suiteId, n);
+  const rows: Row[] = [];
   for (const suiteId of suites) {
-    const conclave = conclaveImpl(suiteId);
-    const ts = runTsMls ? await tsMlsImpl(suiteId) : undefined;
-    // One small untimed run of each first, so the first measured size does not pay for the JIT warming up.
-    await runScenario(conclave, 8, { commitIterations: 2 });
-    if (ts !== undefined) await runScenario(ts, 8, { commitIterations: 2 });
     for (const n of sizes) {
-      // Priced again before each size: the machine's load drifts during a long run.
-      const primitives = await measurePrimitives(nodeCryptoProvider.suite(suiteId));
-      progress(
-        `suite ${suiteId} primitives (ms): derive ${primitives.deriveKeyPair.toFixed(4)}, seal ${primitives.hpkeSeal.toFixed(4)}, open ${primitives.hpkeOpen.toFixed(4)}, sign ${primitives.sign.toFixed(4)}, verify ${primitives.verify.toFixed(4)}, aead1k ${primitives.aead1k.toFixed(4)}`,
-      );
-      collectGarbage();
-      const c = await runScenario(conclave, n, {
-        pathCost: conclavePathCost,
-        log: progress,
-        ...(profileMode
-          ? {
-              commitIterations: 20,
-              async phase(name, run) {
-                await startProfile();
-                try {
-                  await run();
-                } finally {
-                  const p = await stopProfile();
-                  profiles.set(name, [...(profiles.get(name) ?? []), p]);
-                }
-              },
-            }
-          : {}),
-      });
+      const c = await scenario("conclave", suiteId, n);
       let t: Figures | undefined;
       let tsNote: string | undefined;
-      if (ts === undefined) tsNote = "not run";
+      if (!runTsMls) tsNote = "not run";
       else if (n > TS_MLS_MAX_N) tsNote = `ts-mls not run at N=${n}: too slow (set TS_MLS_MAX_N to try)`;
-      else {
-        collectGarbage();
-        t = await runScenario(ts, n, { log: progress });
-      }
-      rows.push({ suite: suiteId, n, conclave: c, ...(t === undefined ? {} : { ts: t }), ...(tsNote === undefined ? {} : { tsNote }), primitives });
+      else t = (await scenario("ts-mls", suiteId, n)).figures;
+      rows.push({ suite: suiteId, n, conclave: c.figures, ...(t === undefined ? {} : { ts: t }), ...(tsNote === undefined ? {} : { tsNote }), primitives: c.primitives! });
     }
   }
   printTable(rows);
-  if (profileMode) {
-    for (const [name, ps] of profiles) {
-      console.log(`\n== CPU profile: Conclave ${name} (suite ${suites[0]}, N=${sizes[0]}) ==`);
-      for (const line of summarize(ps)) console.log(line);
-    }
+  for (const [name, ps] of profiles) {
+    console.log(`\n== CPU profile: Conclave ${name} (suite ${suites[0]}, N=${sizes[0]}) ==`);
+    for (const line of summarize(ps)) console.log(line);
   }
   console.log(`\ntotal run time ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
 }
