@@ -137,6 +137,28 @@ describe("node provider: signatures shared with a worker thread", () => {
     expect(await probe({ CONCLAVE_SIGNATURE_WORKER: "0" })).toBe("inline");
   }, 60_000);
 
+  it("keys beyond the worker's limit: the least recently used are dropped there, and a key in use keeps its requests on the worker", async () => {
+    const worker = new SignatureWorker({ keyLimit: 4 });
+    const queue = new SignatureQueue(worker);
+    const pairs = Array.from({ length: 12 }, () => generateKeyPairSync("ed25519"));
+    const msg = new Uint8Array(300).fill(9);
+    const sigs = pairs.map((p) => nodeSign(null, msg, p.privateKey));
+    const verify = (k: number, s: number) => queue.request(() => ({ kind: "verify", algorithm: null, key: pairs[k]!.publicKey, message: msg, signature: sigs[s]! }));
+    // One batch naming 12 keys round robin: ids are dropped and keys sent again while requests naming them are queued.
+    const mixed = await Promise.all(Array.from({ length: 240 }, (_, i) => verify(i % 12, i % 5 === 0 ? (i + 1) % 12 : i % 12)));
+    mixed.forEach((ok, i) => expect([i, ok]).toEqual([i, i % 5 !== 0]));
+    expect(worker.stats().workerKeys).toBe(4);
+    // Key 0 was used first and has been dropped since: a batch with it must still be work for the worker. This
+    // thread blocks until the worker has spent time on it (a worker that lacked the key would leave it all here).
+    const busyBefore = worker.stats().workerBusyMs;
+    const batch = Array.from({ length: 100 }, (_, i) => verify(0, i % 7 === 0 ? 1 : 0));
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    for (const deadline = Date.now() + 10_000; worker.stats().workerBusyMs === busyBefore && Date.now() < deadline; ) Atomics.wait(nap, 0, 0, 1);
+    expect(worker.stats().workerBusyMs).toBeGreaterThan(busyBefore);
+    (await Promise.all(batch)).forEach((ok, i) => expect(ok).toBe(i % 7 !== 0));
+    await worker.close();
+  });
+
   it("many small batches in a row: requests answered here while the worker still had them keep their slots until it lets go", async () => {
     const worker = new SignatureWorker();
     const queue = new SignatureQueue(worker);

@@ -19,7 +19,11 @@
  *   shared memory; results of the worker come back through shared memory too.
  *
  * Keys are parsed on this thread first (so a malformed key throws exactly as
- * the inline path does) and cloned to the worker once per KeyObject. If the
+ * the inline path does) and cloned to the worker once per KeyObject. This
+ * thread decides which keys the worker keeps (the most recently used, up to a
+ * limit) and tells it which to drop, so a key in use is never missing there:
+ * a joiner imports a key per member, and a worker that forgot keys by itself
+ * left the group's own hot keys to this thread after a few big joins. If the
  * worker cannot start or dies, its requests are computed here.
  */
 import type { KeyObject } from "node:crypto";
@@ -61,13 +65,16 @@ const PUBLISHED = 0;
 const FINISHED = 1;
 const NAP = 2;
 const CTL_WORDS = 3;
-/** Keys the worker keeps; a request whose key it has dropped is left for this thread. */
+/** Keys the worker keeps by default (the most recently used). */
 const WORKER_KEY_LIMIT = 4096;
 
 /**
  * The worker: plain JavaScript (it runs from a string, so it needs no build
  * step and works the same under tsx, vitest and compiled code). Requests come
- * through shared memory; keys, once each, as KeyObjects through a port.
+ * through shared memory; keys, once each, as KeyObjects through a port, and
+ * on the same port, in order, the ids of keys to drop. A drop is read only
+ * when looking for a key sent after it, that is for a request published after
+ * every request that named the dropped id.
  */
 const WORKER_SOURCE = `
 const { workerData, receiveMessageOnPort } = require("node:worker_threads");
@@ -81,9 +88,9 @@ function keyFor(id) {
   while (key === undefined && id > newestKey) {
     const m = receiveMessageOnPort(port);
     if (m === undefined) return undefined;
+    if (m.message.drop !== undefined) { keys.delete(m.message.drop); continue; }
     newestKey = m.message.id;
     keys.set(newestKey, m.message.key);
-    if (keys.size > ${WORKER_KEY_LIMIT}) keys.delete(keys.keys().next().value);
     if (newestKey === id) key = m.message.key;
   }
   return key;
@@ -95,7 +102,7 @@ for (;;) {
   const slot = cursor & ${MASK};
   const h = slot * ${HEADER_WORDS};
   const key = keyFor(headers[h + ${H_KEY}]);
-  // A dropped key: leave the request pending for the main thread.
+  // A key that did not come (cannot happen while the port works): leave the request to the main thread.
   if (key !== undefined && Atomics.compareExchange(status, slot, ${PENDING}, ${CLAIMED_WORKER}) === ${PENDING}) {
     const started = performance.now();
     let state = ${DONE_FAILED};
@@ -159,8 +166,15 @@ export class SignatureWorker {
   #helping = false;
   #waiting = false;
   #dead = false;
-  readonly #keyIds = new WeakMap<KeyObject, number>();
+  /** Keys the worker holds, by id, least recently used first. */
+  readonly #keyIds = new Map<KeyObject, number>();
   #nextKeyId = 0;
+  readonly #keyLimit: number;
+
+  /** `keyLimit`: how many keys the worker keeps (each a cloned KeyObject, held here too). */
+  constructor(options: { keyLimit?: number } = {}) {
+    this.#keyLimit = Math.max(1, options.keyLimit ?? WORKER_KEY_LIMIT);
+  }
 
   /** Whether requests are in flight (a new one then joins them rather than going inline). */
   get busy(): boolean {
@@ -170,10 +184,10 @@ export class SignatureWorker {
   /**
    * How well the two cores share: requests answered by the worker, by this
    * thread, and by this thread while the worker was still on them (its answer
-   * then came too late), and the worker's busy time.
+   * then came too late), the worker's busy time and the keys it holds.
    */
-  stats(): { byWorker: number; byThisThread: number; duplicated: number; workerBusyMs: number } {
-    return { byWorker: this.#byWorker, byThisThread: this.#byHere, duplicated: this.#duplicated, workerBusyMs: this.#busy[0]! };
+  stats(): { byWorker: number; byThisThread: number; duplicated: number; workerBusyMs: number; workerKeys: number } {
+    return { byWorker: this.#byWorker, byThisThread: this.#byHere, duplicated: this.#duplicated, workerBusyMs: this.#busy[0]!, workerKeys: this.#keyIds.size };
   }
 
   /** Whether a worker is worth having here: it needs a second core. */
@@ -209,14 +223,27 @@ export class SignatureWorker {
     });
   }
 
-  /** The key's id, sending the key to the worker the first time (before any request that names it is published). */
+  /**
+   * The key's id, sending the key to the worker the first time (before any
+   * request that names it is published), and then the least recently used key
+   * to drop if the worker holds too many.
+   */
   #keyId(key: SignatureKey): number {
     const keyObject = "dsaEncoding" in key ? key.key : key;
-    let id = this.#keyIds.get(keyObject);
-    if (id === undefined) {
-      id = this.#nextKeyId++;
-      this.#keyIds.set(keyObject, id);
-      this.#port!.postMessage({ id, key });
+    const ids = this.#keyIds;
+    let id = ids.get(keyObject);
+    if (id !== undefined) {
+      ids.delete(keyObject);
+      ids.set(keyObject, id);
+      return id;
+    }
+    id = this.#nextKeyId++;
+    ids.set(keyObject, id);
+    this.#port!.postMessage({ id, key });
+    if (ids.size > this.#keyLimit) {
+      const [oldest, oldestId] = ids.entries().next().value!;
+      ids.delete(oldest);
+      this.#port!.postMessage({ drop: oldestId });
     }
     return id;
   }
@@ -346,7 +373,7 @@ export class SignatureWorker {
     void w.value.then(() => {
       this.#waiting = false;
       this.#collect();
-      // Requests the worker left (a key it dropped) are still there to take.
+      // Requests the worker left (a key that never came) are still there to take.
       if (this.#stealable.length > 0) this.#scheduleHelp();
       else this.#awaitWorker();
     });
