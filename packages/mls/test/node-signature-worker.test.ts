@@ -131,10 +131,13 @@ describe("node provider: signatures shared with a worker thread", () => {
     await Promise.all(waves);
   });
 
-  it("the provider's worker answers batches in a fresh process, which then exits; CONCLAVE_SIGNATURE_WORKER=0 keeps all inline", async () => {
+  it("the provider's worker answers batches in a fresh process, which then exits; CONCLAVE_SIGNATURE_WORKER=0 keeps all inline; CONCLAVE_SODIUM=0 keeps Ed25519 on node:crypto", async () => {
     // 64 signs then 64 verifies: every one of the 128 goes through the worker's queue (answered there or here); the process exits by itself.
-    expect(await probe({})).toBe(availableParallelism() > 1 ? "worker 128" : "inline");
-    expect(await probe({ CONCLAVE_SIGNATURE_WORKER: "0" })).toBe("inline");
+    const shared = availableParallelism() > 1 ? "worker 128" : "inline";
+    // sodium-native ships a binary for this platform (linux-x64 in CI): it must load, or the fast path is silently lost.
+    expect(await probe({})).toBe(`${shared} libsodium`);
+    expect(await probe({ CONCLAVE_SIGNATURE_WORKER: "0" })).toBe("inline libsodium");
+    expect(await probe({ CONCLAVE_SODIUM: "0" })).toBe(`${shared} node:crypto`);
   }, 60_000);
 
   it("keys beyond the worker's limit: the least recently used are dropped there, and a key in use keeps its requests on the worker", async () => {

@@ -1,10 +1,10 @@
 /**
  * Child process for node-signature-worker.test.ts: signs and verifies a batch
  * through the node provider and prints how the work was shared (or "inline"
- * when the provider has no worker), then exits: an idle worker must not keep
+ * when the provider has no worker) and what computed Ed25519, then exits: an idle worker must not keep
  * the process alive.
  */
-import { nodeCryptoProvider, nodeSignatureStats } from "../../src/crypto/node/index.js";
+import { nodeCryptoProvider, nodeEd25519Backend, nodeSignatureStats } from "../../src/crypto/node/index.js";
 
 const suite = nodeCryptoProvider.suite(1);
 const kp = await suite.signatureGenerateKeyPair();
@@ -13,4 +13,4 @@ const sigs = await Promise.all(msgs.map((m) => suite.sign(kp.privateKey, m)));
 const oks = await Promise.all(msgs.map((m, i) => suite.verify(kp.publicKey, m, sigs[i]!)));
 if (!oks.every((ok) => ok)) throw new Error("a signature did not verify");
 const stats = nodeSignatureStats();
-process.stdout.write(stats === undefined ? "inline\n" : `worker ${stats.byWorker + stats.byThisThread + stats.duplicated}\n`);
+process.stdout.write(`${stats === undefined ? "inline" : `worker ${stats.byWorker + stats.byThisThread + stats.duplicated}`} ${nodeEd25519Backend()}\n`);

@@ -17,6 +17,7 @@ import { nodeKdf } from "./kdf.js";
 import { nodeSignature } from "./signature.js";
 import { SignatureQueue } from "./signatureQueue.js";
 import { SignatureWorker } from "./signatureWorker.js";
+import { sodium } from "./sodium.js";
 import { settle } from "../settle.js";
 
 const PROVIDER = "node";
@@ -55,6 +56,11 @@ const signatures = new SignatureQueue(signatureWorker);
 /** How the node provider's signature work has been shared with its worker thread (undefined on one core). */
 export function nodeSignatureStats(): ReturnType<SignatureWorker["stats"]> | undefined {
   return signatureWorker?.stats();
+}
+
+/** What computes Ed25519 here: libsodium (sodium-native, when installed) or node:crypto (OpenSSL). */
+export function nodeEd25519Backend(): "libsodium" | "node:crypto" {
+  return sodium === undefined ? "node:crypto" : "libsodium";
 }
 
 function primitives(id: CipherSuiteId): CryptoPrimitives {

@@ -1,7 +1,8 @@
 /**
  * Signature schemes of RFC 9420 §5.1.1 on node:crypto: Ed25519 / Ed448
  * (RFC 8032, pure, empty context) and ECDSA with DER-encoded signatures over
- * P-256 / SHA-256, P-384 / SHA-384, P-521 / SHA-512.
+ * P-256 / SHA-256, P-384 / SHA-384, P-521 / SHA-512. Ed25519 runs on
+ * libsodium instead where it is installed (sodium.ts).
  *
  * Parsed keys are cached per key array: signing keys are reused for every
  * message, and verifying a member's key again should not re-import it.
@@ -14,6 +15,7 @@ import { isValidScalar, NIST_CURVES } from "./curves.js";
 import type { NistCurve } from "./curves.js";
 import { asBytes } from "./kdf.js";
 import { runInline, verifyNow, type SignatureJob } from "./signatureJob.js";
+import { sodium, SODIUM_ED25519, type SodiumEd25519 } from "./sodium.js";
 import { ecPrivateKeyObject, ecPublicKeyObject, okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey, padStart, ParsedKeyCache } from "./keyEncoding.js";
 
 export interface NodeSignature {
@@ -67,6 +69,40 @@ function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: num
   });
 }
 
+/**
+ * Ed25519 on libsodium (sodium.ts): the same keys, signatures and answers as
+ * on node:crypto (bar the adversarial keys sodium.ts names). Parsed keys are
+ * the provider's own copies, which the worker is given once each.
+ */
+function sodiumEd25519(lib: SodiumEd25519): NodeSignature {
+  const secretKeys = new ParsedKeyCache<{ secretKey: Uint8Array; publicKey: Uint8Array }>();
+  const publicKeys = new ParsedKeyCache<Uint8Array>();
+  const expand = (seed: Uint8Array): { secretKey: Uint8Array; publicKey: Uint8Array } => {
+    if (seed.length !== 32) throw invalidKey("Ed25519 private key must be 32 bytes");
+    return secretKeys.get(seed, (raw) => {
+      // RFC 8032 §5.1.5: libsodium's secret key is the seed followed by the public key.
+      const secretKey = new Uint8Array(64);
+      const publicKey = new Uint8Array(32);
+      lib.crypto_sign_seed_keypair(publicKey, secretKey, raw);
+      return { secretKey, publicKey };
+    });
+  };
+  return withInline({
+    prepareSign: (sk, message) => ({ kind: "sign", algorithm: SODIUM_ED25519, key: expand(sk).secretKey, message }),
+    prepareVerify(pk, message, signature) {
+      // As on node:crypto: a 32-byte string that is not a curve point fails in verify (false).
+      if (pk.length !== 32) throw invalidKey("Ed25519 public key must be 32 bytes");
+      if (signature.length !== 64) return false;
+      return { kind: "verify", algorithm: SODIUM_ED25519, key: publicKeys.get(pk, (raw) => raw.slice()), message, signature };
+    },
+    generateKeyPair() {
+      const sk = randomFillSync(new Uint8Array(32));
+      return { privateKey: sk, publicKey: expand(sk).publicKey.slice() };
+    },
+    publicKey: (sk) => expand(sk).publicKey.slice(),
+  });
+}
+
 function ecdsa(crv: NistCurve, hash: "sha256" | "sha384" | "sha512"): NodeSignature {
   const c = NIST_CURVES[crv];
   const privateKeys = new ParsedKeyCache<{ key: KeyObject; publicKey: Uint8Array }>();
@@ -106,7 +142,7 @@ function ecdsa(crv: NistCurve, hash: "sha256" | "sha384" | "sha512"): NodeSignat
 export function nodeSignature(alg: SignatureAlgorithm): NodeSignature {
   switch (alg) {
     case "Ed25519":
-      return eddsa("Ed25519", 32, 64);
+      return sodium === undefined ? eddsa("Ed25519", 32, 64) : sodiumEd25519(sodium);
     case "Ed448":
       return eddsa("Ed448", 57, 114);
     case "ECDSA-P256-SHA256":

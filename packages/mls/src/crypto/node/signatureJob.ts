@@ -1,16 +1,25 @@
 /**
- * A signature to make or check on node:crypto, as the node provider prepares
- * it (key parsed, lengths checked) before deciding where it runs: inline, or
- * through the worker thread (signatureWorker.ts).
+ * A signature to make or check on node:crypto or libsodium, as the node
+ * provider prepares it (key parsed, lengths checked) before deciding where it
+ * runs: inline, or through the worker thread (signatureWorker.ts).
  */
 import { sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import { settle } from "../settle.js";
 import { asBytes } from "./kdf.js";
+import { sodium, SODIUM_ED25519 } from "./sodium.js";
 
-/** A key as node:crypto's sign/verify take it (ECDSA with its signature encoding). */
-export type SignatureKey = KeyObject | { readonly key: KeyObject; readonly dsaEncoding: "der" };
+/**
+ * A key as node:crypto's sign/verify take it (ECDSA with its signature
+ * encoding), or raw bytes for libsodium (a 64-byte secret key, a 32-byte
+ * public key: the provider's own copies, never changed once made).
+ */
+export type SignatureKey = KeyObject | { readonly key: KeyObject; readonly dsaEncoding: "der" } | Uint8Array;
 
-/** A signature to make or check: the digest name (null for EdDSA), the parsed key, the message (and signature). */
+/**
+ * A signature to make or check: the digest name (null for EdDSA on
+ * node:crypto, SODIUM_ED25519 for libsodium), the parsed key, the message
+ * (and signature: 64 bytes for libsodium).
+ */
 export type SignatureJob =
   | { readonly kind: "sign"; readonly algorithm: string | null; readonly key: SignatureKey; readonly message: Uint8Array }
   | { readonly kind: "verify"; readonly algorithm: string | null; readonly key: SignatureKey; readonly message: Uint8Array; readonly signature: Uint8Array };
@@ -24,12 +33,26 @@ export function verifyNow(job: SignatureJob | boolean): boolean {
 
 /** Computes a job on this thread: a signature, or whether it verifies (a malformed signature does not). */
 export function runInline(job: SignatureJob): Uint8Array | boolean {
-  if (job.kind === "sign") return asBytes(nodeSign(job.algorithm, job.message, job.key));
+  if (job.algorithm === SODIUM_ED25519) {
+    const key = job.key as Uint8Array;
+    const message = unshared(job.message);
+    if (job.kind === "verify") return sodium!.crypto_sign_verify_detached(unshared(job.signature), message, key) === true;
+    const signature = new Uint8Array(64);
+    sodium!.crypto_sign_detached(signature, message, key);
+    return signature;
+  }
+  const key = job.key as Exclude<SignatureKey, Uint8Array>;
+  if (job.kind === "sign") return asBytes(nodeSign(job.algorithm, job.message, key));
   try {
-    return nodeVerify(job.algorithm, job.message, job.key, job.signature);
+    return nodeVerify(job.algorithm, job.message, key, job.signature);
   } catch {
     return false;
   }
+}
+
+/** sodium-native reads only plain ArrayBuffers (given shared memory, it answers undefined). */
+function unshared(a: Uint8Array): Uint8Array {
+  return a.buffer instanceof ArrayBuffer ? a : a.slice();
 }
 
 /** A job computed on this thread, as a settled promise (its error as a rejection). */

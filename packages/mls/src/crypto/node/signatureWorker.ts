@@ -30,6 +30,7 @@ import type { KeyObject } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { runInline, settleInline, type Outcome, type SignatureJob, type SignatureKey } from "./signatureJob.js";
+import { SODIUM_ED25519, sodiumPath } from "./sodium.js";
 
 /** Atomics.waitAsync (Node 16+), which the ES2022 lib this project compiles against does not declare. */
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, index: number, value: number): { async: boolean; value: Promise<unknown> | string } }).waitAsync;
@@ -57,7 +58,7 @@ const H_OFFSET = 3; // message, then signature, in the data ring
 const H_MESSAGE = 4;
 const H_SIGNATURE = 5;
 const HEADER_WORDS = 6;
-const ALGORITHMS = [null, "sha256", "sha384", "sha512"] as const;
+const ALGORITHMS = [null, "sha256", "sha384", "sha512", SODIUM_ED25519] as const;
 
 // ctl words: requests published (the next index), requests the worker finished (which ones go to
 // a separate log), and a word that stays 0 for the worker to nap on.
@@ -79,16 +80,25 @@ const WORKER_KEY_LIMIT = 4096;
 const WORKER_SOURCE = `
 const { workerData, receiveMessageOnPort } = require("node:worker_threads");
 const crypto = require("node:crypto");
-const { port, ctl, status, headers, data, lengths, results, finishedLog, busy } = workerData;
+const { port, ctl, status, headers, data, lengths, results, finishedLog, busy, sodiumPath } = workerData;
+const sodium = sodiumPath === undefined ? undefined : require(sodiumPath);
 const ALGORITHMS = ${JSON.stringify(ALGORITHMS)};
+const SODIUM = ALGORITHMS.indexOf(${JSON.stringify(SODIUM_ED25519)});
 const keys = new Map();
+let local = new Uint8Array(16384);
 let newestKey = -1;
 function keyFor(id) {
   let key = keys.get(id);
   while (key === undefined && id > newestKey) {
     const m = receiveMessageOnPort(port);
     if (m === undefined) return undefined;
-    if (m.message.drop !== undefined) { keys.delete(m.message.drop); continue; }
+    if (m.message.drop !== undefined) {
+      // Raw keys (libsodium's) are this thread's copies: a secret one is wiped.
+      const dropped = keys.get(m.message.drop);
+      if (dropped instanceof Uint8Array) dropped.fill(0);
+      keys.delete(m.message.drop);
+      continue;
+    }
     newestKey = m.message.id;
     keys.set(newestKey, m.message.key);
     if (newestKey === id) key = m.message.key;
@@ -109,11 +119,27 @@ for (;;) {
     try {
       const off = headers[h + ${H_OFFSET}], ml = headers[h + ${H_MESSAGE}];
       const message = data.subarray(off, off + ml);
-      const algorithm = ALGORITHMS[headers[h + ${H_ALGORITHM}]];
-      if (headers[h + ${H_KIND}] === 0) {
-        const s = crypto.sign(algorithm, message, key);
+      const a = headers[h + ${H_ALGORITHM}];
+      if (a === SODIUM) {
+        // sodium-native reads only plain ArrayBuffers (given shared memory, it answers undefined): the
+        // message and signature are copied to this thread's own buffer first.
+        if (local.length < ml + 64) local = new Uint8Array(Math.max(ml + 64, 2 * local.length));
+        local.set(message);
+        const m = local.subarray(0, ml), sig = local.subarray(ml, ml + 64);
+        if (headers[h + ${H_KIND}] === 0) {
+          sodium.crypto_sign_detached(sig, m, key);
+          results.set(sig, slot * ${RESULT_SIZE});
+          lengths[slot] = 64;
+          state = ${DONE_OK};
+        } else {
+          sig.set(data.subarray(off + ml, off + ml + 64));
+          if (sodium.crypto_sign_verify_detached(sig, m, key) === true) state = ${DONE_OK};
+        }
+        local.fill(0, 0, ml + 64);
+      } else if (headers[h + ${H_KIND}] === 0) {
+        const s = crypto.sign(ALGORITHMS[a], message, key);
         if (s.length <= ${RESULT_SIZE}) { results.set(s, slot * ${RESULT_SIZE}); lengths[slot] = s.length; state = ${DONE_OK}; }
-      } else if (crypto.verify(algorithm, message, key, data.subarray(off + ml, off + ml + headers[h + ${H_SIGNATURE}]))) state = ${DONE_OK};
+      } else if (crypto.verify(ALGORITHMS[a], message, key, data.subarray(off + ml, off + ml + headers[h + ${H_SIGNATURE}]))) state = ${DONE_OK};
     } catch {}
     busy[0] += performance.now() - started;
     Atomics.store(status, slot, state);
@@ -167,7 +193,7 @@ export class SignatureWorker {
   #waiting = false;
   #dead = false;
   /** Keys the worker holds, by id, least recently used first. */
-  readonly #keyIds = new Map<KeyObject, number>();
+  readonly #keyIds = new Map<KeyObject | Uint8Array, number>();
   #nextKeyId = 0;
   readonly #keyLimit: number;
 
@@ -286,6 +312,7 @@ export class SignatureWorker {
           results: this.#results,
           finishedLog: this.#finishedLog,
           busy: this.#busy,
+          sodiumPath,
         },
         transferList: [port2],
       });

@@ -1,0 +1,93 @@
+/**
+ * Ed25519 on libsodium (crypto/node/sodium.ts) must be Ed25519 on
+ * node:crypto, byte for byte: the same public key from a private key, the
+ * same (deterministic, RFC 8032 §5.1.6) signatures, the same answers to
+ * valid, tampered and malformed input, alone or in batches through the
+ * worker. The one known difference, keys of small order, is pinned down.
+ */
+import { describe, expect, it } from "vitest";
+import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, randomBytes } from "node:crypto";
+import { nodeCryptoProvider, nodeEd25519Backend } from "../src/crypto/node/index.js";
+import { sodium } from "../src/crypto/node/sodium.js";
+import { MlsError } from "../src/errors.js";
+
+const PKCS8_ED25519 = Buffer.from("302e020100300506032b657004220420", "hex");
+const SPKI_ED25519 = Buffer.from("302a300506032b6570032100", "hex");
+const opensslPrivate = (seed: Uint8Array) => createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: "der", type: "pkcs8" });
+const opensslPublic = (pk: Uint8Array) => createPublicKey({ key: Buffer.concat([SPKI_ED25519, pk]), format: "der", type: "spki" });
+
+describe("node provider: Ed25519 on libsodium", () => {
+  const suite = nodeCryptoProvider.suite(1);
+
+  it("is in use where sodium-native is installed", () => {
+    expect(sodium).toBeDefined();
+    expect(nodeEd25519Backend()).toBe("libsodium");
+  });
+
+  it("keys and signatures equal node:crypto's, one at a time and 200 at once (through the worker)", async () => {
+    const seeds = Array.from({ length: 20 }, () => new Uint8Array(randomBytes(32)));
+    const msgs = Array.from({ length: 200 }, (_, i) => new Uint8Array(randomBytes(i * 7)));
+    for (const seed of seeds) {
+      const expected = createPublicKey(opensslPrivate(seed)).export({ format: "der", type: "spki" }).subarray(SPKI_ED25519.length);
+      expect(Buffer.from(await suite.signaturePublicKey(seed)).equals(expected)).toBe(true);
+    }
+    const together = await Promise.all(msgs.map((m, i) => suite.sign(seeds[i % seeds.length]!, m)));
+    for (let i = 0; i < msgs.length; i++) {
+      const openssl = nodeSign(null, msgs[i]!, opensslPrivate(seeds[i % seeds.length]!));
+      expect(Buffer.from(together[i]!).equals(openssl)).toBe(true);
+      if (i % 20 === 0) expect(Buffer.from(await suite.sign(seeds[i % seeds.length]!, msgs[i]!)).equals(openssl)).toBe(true);
+    }
+  });
+
+  it("verification answers as node:crypto does: valid, tampered signature or message, wrong lengths, a non-point key", async () => {
+    const kp = await suite.signatureGenerateKeyPair();
+    const other = await suite.signatureGenerateKeyPair();
+    const msg = new Uint8Array(randomBytes(300));
+    const sig = await suite.sign(kp.privateKey, msg);
+    const flipped = (a: Uint8Array, at: number) => {
+      const b = a.slice();
+      b[at]! ^= 1;
+      return b;
+    };
+    // A 32-byte string that decodes to no curve point (y = 2 has no x on edwards25519).
+    const notAPoint = new Uint8Array(32);
+    notAPoint[0] = 2;
+    const cases: [Uint8Array, Uint8Array, Uint8Array][] = [
+      [kp.publicKey, msg, sig],
+      [kp.publicKey, msg, flipped(sig, 5)],
+      [kp.publicKey, msg, flipped(sig, 40)],
+      [kp.publicKey, flipped(msg, 0), sig],
+      [other.publicKey, msg, sig],
+      [kp.publicKey, msg, sig.subarray(0, 63)],
+      [kp.publicKey, msg, new Uint8Array([...sig, 0])],
+      [notAPoint, msg, sig],
+    ];
+    const openssl = (pk: Uint8Array, m: Uint8Array, s: Uint8Array): boolean => {
+      try {
+        return s.length === 64 && nodeVerify(null, m, opensslPublic(pk), s);
+      } catch {
+        return false;
+      }
+    };
+    const alone: boolean[] = [];
+    for (const [pk, m, s] of cases) alone.push(await suite.verify(pk, m, s));
+    expect(alone).toEqual(cases.map(([pk, m, s]) => openssl(pk, m, s)));
+    expect(alone.filter((ok) => ok).length).toBe(1);
+    expect(await Promise.all(cases.map(([pk, m, s]) => suite.verify(pk, m, s)))).toEqual(alone);
+    // A public key of the wrong length is a malformed key, as on node:crypto.
+    const err = await suite.verify(kp.publicKey.subarray(1), msg, sig).catch((e: unknown) => e);
+    expect(err instanceof MlsError && err.code).toBe("CRYPTO_INVALID_KEY");
+  });
+
+  it("a public key of small order verifies nothing (OpenSSL's cofactorless check accepts a forgery under it)", async () => {
+    // A = the identity point, R = the identity, S = 0: [S]B = R + [k]A holds for every message.
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    const forged = new Uint8Array(64);
+    forged[0] = 1;
+    const msg = new Uint8Array([1, 2, 3]);
+    expect(nodeVerify(null, msg, opensslPublic(identity), forged)).toBe(true);
+    expect(await suite.verify(identity, msg, forged)).toBe(false);
+    expect((await Promise.all([suite.verify(identity, msg, forged), suite.verify(identity, msg, forged)])).every((ok) => !ok)).toBe(true);
+  });
+});
