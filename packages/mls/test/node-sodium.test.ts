@@ -1,12 +1,15 @@
 /**
- * Ed25519 on libsodium (crypto/node/sodium.ts) must be Ed25519 on
- * node:crypto, byte for byte: the same public key from a private key, the
- * same (deterministic, RFC 8032 §5.1.6) signatures, the same answers to
- * valid, tampered and malformed input, alone or in batches through the
- * worker. The one known difference, keys of small order, is pinned down.
+ * Ed25519 and X25519 on libsodium (crypto/node/sodium.ts) must be the same
+ * functions as on node:crypto, byte for byte: the same public key from a
+ * private key, the same (deterministic, RFC 8032 §5.1.6) signatures and
+ * shared secrets, the same answers to valid, tampered and malformed input,
+ * alone or in batches through the worker. The one known difference, Ed25519
+ * keys of small order, is pinned down.
  */
 import { describe, expect, it } from "vitest";
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, randomBytes } from "node:crypto";
+import { createPrivateKey, createPublicKey, diffieHellman, sign as nodeSign, verify as nodeVerify, randomBytes } from "node:crypto";
+import { dhGroup } from "../src/crypto/node/dh.js";
+import { okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey } from "../src/crypto/node/keyEncoding.js";
 import { nodeCryptoProvider, nodeEd25519Backend } from "../src/crypto/node/index.js";
 import { sodium } from "../src/crypto/node/sodium.js";
 import { MlsError } from "../src/errors.js";
@@ -89,5 +92,38 @@ describe("node provider: Ed25519 on libsodium", () => {
     expect(nodeVerify(null, msg, opensslPublic(identity), forged)).toBe(true);
     expect(await suite.verify(identity, msg, forged)).toBe(false);
     expect((await Promise.all([suite.verify(identity, msg, forged), suite.verify(identity, msg, forged)])).every((ok) => !ok)).toBe(true);
+  });
+
+  it("X25519: public keys and shared secrets equal node:crypto's; low-order points and wrong lengths are CRYPTO_INVALID_KEY", () => {
+    const group = dhGroup("DHKEM-X25519");
+    const codeOf = (f: () => unknown): string | undefined => {
+      try {
+        f();
+        return undefined;
+      } catch (e) {
+        return e instanceof MlsError ? e.code : String(e);
+      }
+    };
+    for (let i = 0; i < 30; i++) {
+      const a = new Uint8Array(randomBytes(32));
+      const b = new Uint8Array(randomBytes(32));
+      const pkA = group.publicKey(a);
+      expect(Buffer.from(pkA).equals(okpRawPublicKey(okpPrivateKeyObject("X25519", a, 32)))).toBe(true);
+      const pkB = group.publicKey(b);
+      const openssl = diffieHellman({ privateKey: okpPrivateKeyObject("X25519", a, 32), publicKey: okpPublicKeyObject("X25519", pkB) });
+      expect(Buffer.from(group.dh(a, pkB)).equals(openssl)).toBe(true);
+      expect(Buffer.from(group.dh(b, pkA)).equals(openssl)).toBe(true);
+      // An ephemeral key: its public key matches its DH, and it serves once.
+      const e = group.ephemeral();
+      const shared = e.dh(pkB);
+      expect(Buffer.from(group.dh(b, e.publicKey)).equals(Buffer.from(shared))).toBe(true);
+      expect(codeOf(() => e.dh(pkB))).toBe("INVALID_ARGUMENT");
+    }
+    // RFC 7748 §6 / RFC 9180 §7.1.4: points of small order give an all-zero secret, which is refused.
+    const lowOrder = [new Uint8Array(32), Uint8Array.from([1, ...new Array<number>(31).fill(0)])];
+    for (const p of lowOrder) expect(codeOf(() => group.dh(new Uint8Array(randomBytes(32)), p))).toBe("CRYPTO_INVALID_KEY");
+    expect(codeOf(() => group.dh(new Uint8Array(31), new Uint8Array(32).fill(9)))).toBe("CRYPTO_INVALID_KEY");
+    expect(codeOf(() => group.dh(new Uint8Array(32), new Uint8Array(33)))).toBe("CRYPTO_INVALID_KEY");
+    expect(codeOf(() => group.publicKey(new Uint8Array(33)))).toBe("CRYPTO_INVALID_KEY");
   });
 });

@@ -15,7 +15,7 @@ import { isValidScalar, NIST_CURVES } from "./curves.js";
 import type { NistCurve } from "./curves.js";
 import { asBytes } from "./kdf.js";
 import { runInline, verifyNow, type SignatureJob } from "./signatureJob.js";
-import { sodium, SODIUM_ED25519, type SodiumEd25519 } from "./sodium.js";
+import { sodium, SODIUM_ED25519, type Sodium } from "./sodium.js";
 import { ecPrivateKeyObject, ecPublicKeyObject, okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey, padStart, ParsedKeyCache } from "./keyEncoding.js";
 
 export interface NodeSignature {
@@ -74,7 +74,7 @@ function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: num
  * on node:crypto (bar the adversarial keys sodium.ts names). Parsed keys are
  * the provider's own copies, which the worker is given once each.
  */
-function sodiumEd25519(lib: SodiumEd25519): NodeSignature {
+function sodiumEd25519(lib: Sodium): NodeSignature {
   const secretKeys = new ParsedKeyCache<{ secretKey: Uint8Array; publicKey: Uint8Array }>();
   const publicKeys = new ParsedKeyCache<Uint8Array>();
   const expand = (seed: Uint8Array): { secretKey: Uint8Array; publicKey: Uint8Array } => {

@@ -6,7 +6,7 @@
 import { sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import { settle } from "../settle.js";
 import { asBytes } from "./kdf.js";
-import { sodium, SODIUM_ED25519 } from "./sodium.js";
+import { sodium, SODIUM_ED25519, unshared } from "./sodium.js";
 
 /**
  * A key as node:crypto's sign/verify take it (ECDSA with its signature
@@ -48,11 +48,6 @@ export function runInline(job: SignatureJob): Uint8Array | boolean {
   } catch {
     return false;
   }
-}
-
-/** sodium-native reads only plain ArrayBuffers (given shared memory, it answers undefined). */
-function unshared(a: Uint8Array): Uint8Array {
-  return a.buffer instanceof ArrayBuffer ? a : a.slice();
 }
 
 /** A job computed on this thread, as a settled promise (its error as a rejection). */

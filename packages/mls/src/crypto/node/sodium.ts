@@ -1,5 +1,6 @@
 /**
- * libsodium (sodium-native, an optional dependency) for Ed25519 on Node.
+ * libsodium (sodium-native, an optional dependency) for Ed25519 and X25519
+ * on Node.
  *
  * Signatures are most of the CPU of every MLS operation: each message is
  * signed once and verified once, a joiner verifies every leaf. libsodium's
@@ -21,19 +22,29 @@
  */
 import { createRequire } from "node:module";
 
-/** The part of sodium-native's API used here (it takes any Uint8Array view). */
-export interface SodiumEd25519 {
+/**
+ * The part of sodium-native's API used here. It takes any Uint8Array view
+ * of a plain ArrayBuffer; see unshared() for shared memory. Failures throw.
+ */
+export interface Sodium {
   crypto_sign_seed_keypair(publicKey: Uint8Array, secretKey: Uint8Array, seed: Uint8Array): void;
   crypto_sign_detached(signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array): void;
   crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  crypto_scalarmult_base(publicKey: Uint8Array, secretKey: Uint8Array): void;
+  crypto_scalarmult(shared: Uint8Array, secretKey: Uint8Array, publicKey: Uint8Array): void;
 }
 
-function load(): { sodium: SodiumEd25519; path: string } | undefined {
+/** sodium-native reads only plain ArrayBuffers (given shared memory, some calls answer undefined): a copy then. */
+export function unshared(a: Uint8Array): Uint8Array {
+  return a.buffer instanceof ArrayBuffer ? a : a.slice();
+}
+
+function load(): { sodium: Sodium; path: string } | undefined {
   if (process.env.CONCLAVE_SODIUM === "0") return undefined;
   try {
     const require = createRequire(import.meta.url);
     const path = require.resolve("sodium-native");
-    const sodium = require(path) as SodiumEd25519;
+    const sodium = require(path) as Sodium;
     // A binary that loads but misbehaves is not used: one known answer (RFC 8032 §7.1, test 1's key pair).
     const pk = new Uint8Array(32);
     sodium.crypto_sign_seed_keypair(pk, new Uint8Array(64), SEED_TEST_1);
@@ -51,7 +62,7 @@ const PUBLIC_TEST_1 = hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021
 const loaded = load();
 
 /** libsodium's Ed25519, or undefined when the node provider uses node:crypto for it. */
-export const sodium: SodiumEd25519 | undefined = loaded?.sodium;
+export const sodium: Sodium | undefined = loaded?.sodium;
 
 /** Where the worker thread loads the same module from. */
 export const sodiumPath: string | undefined = loaded?.path;
