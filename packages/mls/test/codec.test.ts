@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { decode, encode, opaque, optional, Reader, struct, uint16, uint64, vector, Writer } from "../src/codec/tls.js";
+import { decode, encode, opaque, optional, Reader, returnScratch, struct, uint16, uint64, vector, Writer } from "../src/codec/tls.js";
 import { fromHex, toHex } from "../src/codec/bytes.js";
 import { MlsError } from "../src/errors.js";
 import { errorCode as code } from "./support/errors.js";
@@ -50,6 +50,29 @@ describe("Writer scratch buffers", () => {
     const w3 = new Writer();
     w3.u32(0); // a fresh writer's bytes are its own: the shrunk length header left nothing behind
     expect(toHex(w3.finish())).toBe("00000000");
+  });
+
+  it("lend() hands over the scratch itself; returnScratch() zeroes it (the high-water mark too) and only for lent bytes, once", () => {
+    const w = new Writer();
+    // 4 header bytes reserved, then shrunk to the 2 of varint 70: two stale bytes stay past the end.
+    w.lengthPrefixed((v) => v.raw(new Uint8Array(70).fill(0xab)));
+    const lentOut = w.lend();
+    expect(toHex(lentOut)).toBe("4046" + "ab".repeat(70));
+    expect(new Uint8Array(lentOut.buffer, lentOut.byteOffset, 74)[73]).toBe(0xab);
+    expect(code(() => w.lend())).toBe("ENCODE_INVALID");
+    expect(code(() => w.finish())).toBe("ENCODE_INVALID");
+    // While lent, no other writer gets the buffer: their bytes do not show through.
+    const other = new Writer();
+    other.raw(new Uint8Array(100).fill(0x11));
+    const otherOut = other.finish();
+    expect(toHex(lentOut)).toBe("4046" + "ab".repeat(70));
+    const whole = new Uint8Array(lentOut.buffer, lentOut.byteOffset, 80);
+    returnScratch(lentOut.subarray(3));
+    expect(whole.every((b) => b === 0)).toBe(true);
+    // A second return, or bytes that were never lent, are left alone.
+    returnScratch(lentOut);
+    returnScratch(otherOut);
+    expect(otherOut.every((b) => b === 0x11)).toBe(true);
   });
 
   it("round-trips encodings larger than the scratch buffer, interleaved with small ones", () => {

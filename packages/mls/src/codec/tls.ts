@@ -22,7 +22,8 @@ export const MAX_VARINT = 0x3fffffff;
  */
 const SCRATCH_SIZE = 4096;
 const MAX_POOLED_SCRATCH = 64 * 1024;
-const SCRATCH_POOL_LIMIT = 8;
+/** Room for a batch of messages in flight, each lending out scratch until signed or verified (at most 512 KiB kept). */
+const SCRATCH_POOL_LIMIT = 128;
 const scratchPool: Uint8Array[] = [];
 const NO_BYTES = new Uint8Array(0);
 const NO_VIEW = new DataView(NO_BYTES.buffer);
@@ -30,6 +31,21 @@ const NO_VIEW = new DataView(NO_BYTES.buffer);
 function releaseScratch(buf: Uint8Array, used: number): void {
   buf.fill(0, 0, Math.min(buf.length, used));
   if (buf.length >= SCRATCH_SIZE && buf.length <= MAX_POOLED_SCRATCH && scratchPool.length < SCRATCH_POOL_LIMIT) scratchPool.push(buf);
+}
+
+/** Scratch buffers lent out by Writer.lend(), with how far each was written. */
+const lent = new WeakMap<ArrayBufferLike, { readonly buf: Uint8Array; readonly used: number }>();
+
+/**
+ * Takes back the scratch buffer behind `bytes` (from Writer.lend(), or any
+ * view of it): zeroed and pooled, so every view of it is void from then on.
+ * Does nothing for bytes that were not lent, or were given back already.
+ */
+export function returnScratch(bytes: Uint8Array): void {
+  const loan = lent.get(bytes.buffer);
+  if (loan === undefined) return;
+  lent.delete(bytes.buffer);
+  releaseScratch(loan.buf, loan.used);
 }
 
 export class Writer {
@@ -147,6 +163,24 @@ export class Writer {
     if (this.finished) throw new MlsError("ENCODE_INVALID", "Writer finished twice");
     const out = this.buf.slice(0, this.len);
     releaseScratch(this.buf, Math.max(this.high, this.len));
+    this.finished = true;
+    this.buf = NO_BYTES;
+    this.view = NO_VIEW;
+    this.len = 0;
+    return out;
+  }
+
+  /**
+   * The bytes written, as a view of the scratch buffer itself: no copy, for
+   * bytes read briefly and dropped (what is signed or verified, a plaintext
+   * about to be sealed). Ends the Writer. Hand the buffer back with
+   * returnScratch() once nothing reads it (it is then zeroed); a buffer not
+   * handed back is simply collected.
+   */
+  lend(): Uint8Array {
+    if (this.finished) throw new MlsError("ENCODE_INVALID", "Writer finished twice");
+    const out = this.buf.subarray(0, this.len);
+    lent.set(this.buf.buffer, { buf: this.buf, used: Math.max(this.high, this.len) });
     this.finished = true;
     this.buf = NO_BYTES;
     this.view = NO_VIEW;

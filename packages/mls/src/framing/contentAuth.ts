@@ -85,12 +85,13 @@ export async function signFramedContent(
   content: FramedContent,
   groupContext: Uint8Array | undefined,
   confirmationTag?: Uint8Array,
+  lend = false,
 ): Promise<EncodedAuthenticatedContent> {
   if (wireFormat !== WireFormat.publicMessage && wireFormat !== WireFormat.privateMessage) {
     throw new MlsError("INVALID_ARGUMENT", `wire format ${wireFormat as number} carries no FramedContent`);
   }
   checkSenderAndContent(content);
-  const { signContent, contentBytes } = framedContentSignContent(wireFormat, content.sender, (w) => framedContentCodec.encode(w, content), groupContext, framedContentSizeHint(content));
+  const { signContent, contentBytes } = framedContentSignContent(wireFormat, content.sender, (w) => framedContentCodec.encode(w, content), groupContext, framedContentSizeHint(content), lend);
   const signature = await suite.sign(signaturePrivateKey, signContent);
   const auth = confirmationTag === undefined ? { signature } : { signature, confirmationTag };
   return { wireFormat, content, contentBytes, auth };
@@ -100,6 +101,9 @@ export async function signFramedContent(
  * §5.1.2 SignContent for a FramedContentTBS (§6.1), with the FramedContent
  * written in place by `writeContent`: the bytes SignWithLabel signs, built in
  * one buffer. `contentBytes` (the encoded FramedContent) is a view of it.
+ * With `lend`, both are views of lent scratch (Writer.lend()), for content
+ * not kept once signed or verified and sealed: the caller gives it back with
+ * returnScratch().
  */
 export function framedContentSignContent(
   wireFormat: FramingWireFormat,
@@ -107,6 +111,7 @@ export function framedContentSignContent(
   writeContent: (w: Writer) => void,
   groupContext: Uint8Array | undefined,
   sizeHint: number,
+  lend = false,
 ): { signContent: Uint8Array; contentBytes: Uint8Array } {
   const ctx = tbsGroupContext(sender, groupContext);
   const ctxLength = ctx?.length ?? 0;
@@ -120,7 +125,7 @@ export function framedContentSignContent(
     contentLength = v.length - start;
     if (ctx !== undefined) v.raw(ctx);
   });
-  const signContent = w.finish();
+  const signContent = lend ? w.lend() : w.finish();
   const end = signContent.length - ctxLength;
   return { signContent, contentBytes: signContent.subarray(end - contentLength, end) };
 }

@@ -12,11 +12,12 @@
  *   FramedContent by prefixing the plaintext's body with the header.
  */
 import { bytesEqual, zeroize } from "../codec/bytes.js";
-import { asDecodeError, decode, Reader, Writer } from "../codec/tls.js";
+import { asDecodeError, decode, encode, Reader, returnScratch, Writer } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 import { ContentType, contentTypeCodec, ProtocolVersion, SenderType, WireFormat, type ContentType as ContentTypeValue } from "../messages/enums.js";
 import {
   framedContentAuthDataCodec,
+  framedContentCodec,
   readContentBody,
   type FramedContent,
   type FramedContentAuthData,
@@ -130,7 +131,8 @@ export async function protectPrivateMessage(ctx: PrivateMessageContext, ac: Enco
   framedContentAuthDataCodec(content.contentType).encode(pw, ac.auth);
   const padding = paddingLength(options.padding ?? NO_PADDING, pw.length);
   if (padding > 0) pw.raw(new Uint8Array(padding));
-  const plaintext = pw.finish();
+  // Lent scratch: the plaintext lives only until sealed, and is zeroed then.
+  const plaintext = pw.lend();
 
   const { aad, senderDataAadLength } = encodeContentAad(content.groupId, content.epoch, content.contentType, content.authenticatedData);
   const reuseGuard = suite.randomBytes(REUSE_GUARD_LENGTH);
@@ -142,6 +144,7 @@ export async function protectPrivateMessage(ctx: PrivateMessageContext, ac: Enco
   } finally {
     zeroize(k.key);
     zeroize(k.nonce);
+    returnScratch(plaintext);
   }
 
   // §6.3.2: SenderData under a key and nonce from the ciphertext sample.
@@ -265,9 +268,33 @@ export async function unprotectPrivateMessage(
     throw new MlsError("SECRET_TREE_GENERATION_CONSUMED", `${type} key ${generation} of leaf ${leaf} was already used`);
   }
 
-  const { signContent, contentBytes, content, auth } = readPrivateMessageContent(m, sender, plaintext, ctx.groupContext);
-  await requireValidSignContent(suite, key, signContent, auth.signature);
-  return { wireFormat: WireFormat.privateMessage, content, contentBytes, auth, senderLeaf: leaf, generation };
+  // Application content is not kept as bytes: its SignContent is lent scratch, given back once verified.
+  const lend = m.contentType === ContentType.application;
+  const { signContent, contentBytes, content, auth } = readPrivateMessageContent(m, sender, plaintext, ctx.groupContext, lend);
+  try {
+    await requireValidSignContent(suite, key, signContent, auth.signature);
+  } finally {
+    if (lend) returnScratch(signContent);
+  }
+  return lend ? new ReceivedApplicationContent(content, auth, leaf, generation) : { wireFormat: WireFormat.privateMessage, content, contentBytes, auth, senderLeaf: leaf, generation };
+}
+
+/** An application message received: its FramedContent's bytes are encoded again only if asked for (nothing in this library asks). */
+class ReceivedApplicationContent implements UnprotectedPrivateMessage {
+  readonly wireFormat = WireFormat.privateMessage;
+  #bytes: Uint8Array | undefined;
+
+  constructor(
+    readonly content: FramedContent,
+    readonly auth: FramedContentAuthData,
+    readonly senderLeaf: LeafIndex,
+    readonly generation: number,
+  ) {}
+
+  get contentBytes(): Uint8Array {
+    // The encoding is canonical: these are the bytes the signature was checked over.
+    return (this.#bytes ??= encode(framedContentCodec, this.content));
+  }
 }
 
 /**
@@ -280,6 +307,7 @@ function readPrivateMessageContent(
   sender: Sender & { leafIndex: number },
   plaintext: Uint8Array,
   groupContext: Uint8Array,
+  lend: boolean,
 ): { signContent: Uint8Array; contentBytes: Uint8Array; content: FramedContent; auth: FramedContentAuthData } {
   const r = new Reader(plaintext);
   let body: FramedContentBody;
@@ -308,7 +336,7 @@ function readPrivateMessageContent(
     w.raw(plaintext.subarray(0, bodyEnd));
   };
   const sizeHint = m.groupId.length + m.authenticatedData.length + bodyEnd + 32;
-  const { signContent, contentBytes } = framedContentSignContent(WireFormat.privateMessage, sender, writeContent, groupContext, sizeHint);
+  const { signContent, contentBytes } = framedContentSignContent(WireFormat.privateMessage, sender, writeContent, groupContext, sizeHint, lend);
   const content: FramedContent = { groupId: m.groupId, epoch: m.epoch, sender, authenticatedData: m.authenticatedData, ...body };
   return { signContent, contentBytes, content, auth };
 }

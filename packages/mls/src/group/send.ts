@@ -5,9 +5,10 @@
  * messages.
  */
 import { zeroize } from "../codec/bytes.js";
+import { returnScratch } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 import { signFramedContent } from "../framing/contentAuth.js";
-import { authenticatedContentBytes, type EncodedAuthenticatedContent } from "../framing/context.js";
+import { authenticatedContentBytes, type EncodedAuthenticatedContent, type FramingWireFormat } from "../framing/context.js";
 import { protectPrivateMessage, reservePrivateMessageKey } from "../framing/privateMessage.js";
 import { protectPublicMessage } from "../framing/publicMessage.js";
 import { ContentType, LeafNodeSource, ProposalType, SenderType, WireFormat } from "../messages/enums.js";
@@ -31,31 +32,50 @@ export async function signAndProtect(
   authenticatedData: Uint8Array,
   wireFormat: HandshakeWireFormat,
 ): Promise<{ message: Uint8Array; content: EncodedAuthenticatedContent }> {
-  const wf = wireFormat === "private" ? WireFormat.privateMessage : WireFormat.publicMessage;
-  const me = ownLeaf(state);
-  const sign = () =>
-    signFramedContent(
-      state.suite,
-      state.signaturePrivateKey,
-      wf,
-      { groupId: state.groupContext.groupId, epoch: state.groupContext.epoch, sender: { senderType: SenderType.member, leafIndex: me }, authenticatedData, ...body },
-      state.groupContextBytes,
-    );
-  if (wf === WireFormat.publicMessage) {
-    const content = await sign();
+  if (wireFormat === "public") {
+    const content = await signOwn(state, WireFormat.publicMessage, body, authenticatedData, false);
     return { message: protectPublicMessage(publicMessageContext(state), content), content };
   }
+  let content: EncodedAuthenticatedContent | undefined;
+  const message = await signAndEncrypt(state, config, body, authenticatedData, false, (c) => (content = c));
+  return { message, content: content! };
+}
+
+function signOwn(state: GroupState, wireFormat: FramingWireFormat, body: FramedContentBody, authenticatedData: Uint8Array, lend: boolean): Promise<EncodedAuthenticatedContent> {
+  const content = { groupId: state.groupContext.groupId, epoch: state.groupContext.epoch, sender: { senderType: SenderType.member, leafIndex: ownLeaf(state) }, authenticatedData, ...body };
+  return signFramedContent(state.suite, state.signaturePrivateKey, wireFormat, content, state.groupContextBytes, undefined, lend);
+}
+
+/**
+ * §6.3 for our own content: the PrivateMessage. The ratchet key is reserved
+ * before signing, so messages sent concurrently take generations in call
+ * order. With `lend` (content not kept: application data) the SignContent is
+ * lent scratch, given back once sealed; otherwise `signed` sees the content.
+ */
+async function signAndEncrypt(
+  state: GroupState,
+  config: GroupConfig,
+  body: FramedContentBody,
+  authenticatedData: Uint8Array,
+  lend: boolean,
+  signed?: (content: EncodedAuthenticatedContent) => void,
+): Promise<Uint8Array> {
   const ctx = privateMessageContext(state);
-  const key = reservePrivateMessageKey(ctx, me, body.contentType);
+  const key = reservePrivateMessageKey(ctx, ownLeaf(state), body.contentType);
   let content: EncodedAuthenticatedContent;
   try {
-    content = await sign();
+    content = await signOwn(state, WireFormat.privateMessage, body, authenticatedData, lend);
   } catch (e) {
     zeroize(key.key);
     zeroize(key.nonce);
     throw e;
   }
-  return { message: await protectPrivateMessage(ctx, content, { padding: config.padding, key }), content };
+  signed?.(content);
+  try {
+    return await protectPrivateMessage(ctx, content, { padding: config.padding, key });
+  } finally {
+    if (lend) returnScratch(content.contentBytes);
+  }
 }
 
 export interface ProposalOptions {
@@ -139,6 +159,5 @@ export async function encryptApplication(state: GroupState, config: GroupConfig,
   if (state.proposals.size > 0 && !commitPending) {
     throw new MlsError("GROUP_UNCOMMITTED_PROPOSALS", "proposals were received in this epoch: commit them before sending application data");
   }
-  const { message } = await signAndProtect(state, config, { contentType: ContentType.application, applicationData: data }, authenticatedData, "private");
-  return message;
+  return signAndEncrypt(state, config, { contentType: ContentType.application, applicationData: data }, authenticatedData, true);
 }
