@@ -95,9 +95,14 @@ for (const id of CIPHER_SUITE_IDS) {
           expect(a.length).toBe(pt.length + 16);
           expect(toHex(await web.aeadOpen(key, nonce, aad, a))).toBe(toHex(pt));
           expect(toHex(await node.aeadOpen(key, nonce, aad, b))).toBe(toHex(pt));
+          // The node provider's synchronous forms (used on the message path) are the same functions.
+          expect(toHex(node.aeadSealNow!(key, nonce, aad, pt))).toBe(toHex(a));
+          expect(toHex(node.aeadOpenNow!(key, nonce, aad, b))).toBe(toHex(pt));
+          expect(syncCodeOf(() => node.aeadOpenNow!(key, nonce, aad, flipBit(a, 3)))).toBe("CRYPTO_DECRYPT_FAILED");
         }),
         { numRuns: 30 },
       );
+      expect(web.aeadSealNow).toBeUndefined();
     });
 
     it("DeriveKeyPair gives identical keys for random IKMs, consistent with hpkePublicKey", async () => {

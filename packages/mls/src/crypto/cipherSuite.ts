@@ -92,6 +92,15 @@ export interface CryptoPrimitives {
   aeadSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>;
   /** Throws MlsError CRYPTO_DECRYPT_FAILED when authentication fails. */
   aeadOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>;
+  /**
+   * The same, computed before returning, for a provider that can (node:crypto;
+   * WebCrypto cannot). The message path uses them so that, of many messages
+   * processed together, each reaches its signature check in one synchronous
+   * run instead of waiting a turn per awaited step behind all the others: the
+   * signature worker then starts on the first message, not after the last.
+   */
+  readonly aeadSealNow?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array) => Uint8Array;
+  readonly aeadOpenNow?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => Uint8Array;
 
   /** RFC 9180 SealBase / OpenBase (single-shot, base mode). */
   hpkeSeal(publicKey: Uint8Array, info: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<HpkeCiphertext>;
@@ -303,6 +312,8 @@ function bindAll(p: CryptoPrimitives): CryptoPrimitives {
     randomBytes: p.randomBytes.bind(p),
     aeadSeal: p.aeadSeal.bind(p),
     aeadOpen: p.aeadOpen.bind(p),
+    ...(p.aeadSealNow === undefined ? {} : { aeadSealNow: p.aeadSealNow.bind(p) }),
+    ...(p.aeadOpenNow === undefined ? {} : { aeadOpenNow: p.aeadOpenNow.bind(p) }),
     hpkeSeal: p.hpkeSeal.bind(p),
     hpkeOpen: p.hpkeOpen.bind(p),
     hpkeExportSender: p.hpkeExportSender.bind(p),

@@ -13,6 +13,7 @@
  */
 import { bytesEqual, zeroize } from "../codec/bytes.js";
 import { asDecodeError, decode, encode, Reader, returnScratch, Writer } from "../codec/tls.js";
+import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { ContentType, contentTypeCodec, ProtocolVersion, SenderType, WireFormat, type ContentType as ContentTypeValue } from "../messages/enums.js";
 import {
@@ -70,6 +71,20 @@ export function reservePrivateMessageKey(ctx: PrivateMessageContext, leaf: LeafI
 export interface UnprotectedPrivateMessage extends EncodedAuthenticatedContent {
   readonly senderLeaf: LeafIndex;
   readonly generation: number;
+}
+
+/**
+ * The AEAD computed in this synchronous run where the provider can
+ * (CryptoPrimitives.aeadSealNow/aeadOpenNow), a promise otherwise. Callers
+ * await only a promise: of many messages processed together, each then gets
+ * to its signature in one run, and the signature worker starts on the first.
+ */
+function seal(suite: CipherSuite, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array | Promise<Uint8Array> {
+  return suite.aeadSealNow !== undefined ? suite.aeadSealNow(key, nonce, aad, plaintext) : suite.aeadSeal(key, nonce, aad, plaintext);
+}
+
+function open(suite: CipherSuite, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | Promise<Uint8Array> {
+  return suite.aeadOpenNow !== undefined ? suite.aeadOpenNow(key, nonce, aad, ciphertext) : suite.aeadOpen(key, nonce, aad, ciphertext);
 }
 
 const REUSE_GUARD_LENGTH = 4;
@@ -140,7 +155,8 @@ export async function protectPrivateMessage(ctx: PrivateMessageContext, ac: Enco
   let ciphertext: Uint8Array;
   try {
     applyReuseGuard(k.nonce, reuseGuard);
-    ciphertext = await suite.aeadSeal(k.key, k.nonce, aad, plaintext);
+    const sealed = seal(suite, k.key, k.nonce, aad, plaintext);
+    ciphertext = sealed instanceof Uint8Array ? sealed : await sealed;
   } finally {
     zeroize(k.key);
     zeroize(k.nonce);
@@ -156,7 +172,8 @@ export async function protectPrivateMessage(ctx: PrivateMessageContext, ac: Enco
   const sd = senderDataKeyAndNonce(suite, ctx.senderDataSecret, ciphertext);
   let encryptedSenderData: Uint8Array;
   try {
-    encryptedSenderData = await suite.aeadSeal(sd.key, sd.nonce, aad.subarray(0, senderDataAadLength), senderData);
+    const sealed = seal(suite, sd.key, sd.nonce, aad.subarray(0, senderDataAadLength), senderData);
+    encryptedSenderData = sealed instanceof Uint8Array ? sealed : await sealed;
   } finally {
     zeroize(sd.key);
     zeroize(sd.nonce);
@@ -235,7 +252,8 @@ export async function unprotectPrivateMessage(
   const sd = senderDataKeyAndNonce(suite, ctx.senderDataSecret, m.ciphertext);
   let senderDataBytes: Uint8Array;
   try {
-    senderDataBytes = await suite.aeadOpen(sd.key, sd.nonce, m.aad.subarray(0, m.senderDataAadLength), m.encryptedSenderData);
+    const opened = open(suite, sd.key, sd.nonce, m.aad.subarray(0, m.senderDataAadLength), m.encryptedSenderData);
+    senderDataBytes = opened instanceof Uint8Array ? opened : await opened;
   } finally {
     zeroize(sd.key);
     zeroize(sd.nonce);
@@ -256,7 +274,8 @@ export async function unprotectPrivateMessage(
   applyReuseGuard(nonce, senderData.reuseGuard);
   let plaintext: Uint8Array;
   try {
-    plaintext = await suite.aeadOpen(k.key, nonce, m.aad, m.ciphertext);
+    const opened = open(suite, k.key, nonce, m.aad, m.ciphertext);
+    plaintext = opened instanceof Uint8Array ? opened : await opened;
   } catch (e) {
     tree.releaseKey(leaf, type, generation);
     throw e;

@@ -77,6 +77,8 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
     randomBytes,
     aeadSeal: (key, nonce, aad, plaintext) => settle(() => aead.seal(key, nonce, aad, plaintext)),
     aeadOpen: (key, nonce, aad, ciphertext) => settle(() => aead.open(key, nonce, aad, ciphertext)),
+    aeadSealNow: aead.seal,
+    aeadOpenNow: aead.open,
     hpkeSeal: (pk, info, aad, plaintext) => settle(() => hpke.seal(pk, info, aad, plaintext)),
     hpkeOpen: (sk, kemOutput, info, aad, ciphertext) => settle(() => hpke.open(sk, kemOutput, info, aad, ciphertext)),
     hpkeExportSender: (pk, info, ctx, length) => settle(() => hpke.exportSender(pk, info, ctx, length)),
