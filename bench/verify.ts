@@ -1,7 +1,7 @@
 /**
- * Per-call cost of node:crypto signature verification by key-import route
- * (run: npx tsx bench/verify.ts). Each iteration uses a fresh key array, as a
- * joiner verifying 1024 leaves does.
+ * Per-call cost of signature verification (and X25519) by route: node:crypto
+ * by key-import route, @noble/curves, libsodium (run: npx tsx bench/verify.ts).
+ * Each iteration uses a fresh key array, as a joiner verifying 1024 leaves does.
  */
 import { createPublicKey, generateKeyPairSync, sign, verify, diffieHellman, createPrivateKey } from "node:crypto";
 import { performance } from "node:perf_hooks";
@@ -9,6 +9,7 @@ import { conclaveImpl } from "./support/conclaveImpl.js";
 import { SignatureQueue } from "../packages/mls/src/crypto/node/signatureQueue.js";
 import { SignatureWorker } from "../packages/mls/src/crypto/node/signatureWorker.js";
 import { ed25519 } from "../packages/mls/node_modules/@noble/curves/ed25519.js";
+import { sodium, SODIUM_ED25519 } from "../packages/mls/src/crypto/node/sodium.js";
 
 const N = 2000;
 const ED_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
@@ -57,6 +58,19 @@ const edKo = createPublicKey({ key: Buffer.concat([ED_PREFIX, ed[0]!.raw]), form
 timeSync("Ed25519 cached KeyObject verify", N, () => verify(null, msg, edKo, ed[0]!.sig));
 timeSync("Ed25519 (e) @noble/curves verify", 300, (i) => ed25519.verify(edAt(i).sig, msg, edAt(i).raw));
 timeSync("Ed25519 sign (cached private KeyObject)", N, (i) => sign(null, msg, edAt(i).priv));
+// libsodium (sodium-native): what the node provider uses for Ed25519 and X25519 where it is installed.
+const edSodium = ed.map((e) => {
+  const secretKey = new Uint8Array(64);
+  const publicKey = new Uint8Array(32);
+  sodium?.crypto_sign_seed_keypair(publicKey, secretKey, new Uint8Array(Buffer.from(e.priv.export({ format: "jwk" }).d!, "base64url")));
+  return { secretKey, publicKey };
+});
+if (sodium !== undefined) {
+  const lib = sodium;
+  timeSync("Ed25519 (g) libsodium verify (raw key)", N, (i) => lib.crypto_sign_verify_detached(edAt(i).sig, msg, edAt(i).raw));
+  const out = new Uint8Array(64);
+  timeSync("Ed25519 libsodium sign", N, (i) => lib.crypto_sign_detached(out, msg, edSodium[i % edSodium.length]!.secretKey));
+} else console.log("libsodium (sodium-native) not installed: its routes are not run");
 
 // ECDSA P-256
 const ec = Array.from({ length: 64 }, () => {
@@ -93,6 +107,13 @@ timeSync("X25519 JWK import + DH", N, (i) =>
 timeSync("X25519 SPKI import + DH", N, (i) =>
   diffieHellman({ privateKey: eph, publicKey: createPublicKey({ key: Buffer.concat([X25519_PREFIX, xs[i % 64]!]), format: "der", type: "spki" }) }));
 timeSync("X25519 generateKeyPairSync", N, () => generateKeyPairSync("x25519"));
+if (sodium !== undefined) {
+  const lib = sodium;
+  const sk = new Uint8Array(32).fill(3);
+  const shared = new Uint8Array(32);
+  timeSync("X25519 libsodium DH (raw key)", N, (i) => lib.crypto_scalarmult(shared, sk, xs[i % 64]!));
+  timeSync("X25519 libsodium public key from private", N, () => lib.crypto_scalarmult_base(shared, sk));
+}
 void createPrivateKey;
 
 async function main(): Promise<void> {
@@ -109,6 +130,15 @@ async function main(): Promise<void> {
       await timeAsync(`Ed25519 (f) worker + this thread, cached keys${round === 0 ? " (cold)" : ""}`, n, (i) =>
         queue.request(() => ({ kind: "verify", algorithm: null, key: edKeys[i % edKeys.length]!, message: msg, signature: edAt(i).sig })));
       console.log(`  main thread busy ${(performance.eventLoopUtilization(elu0).active * 1000 / n).toFixed(1)} µs/call`);
+    }
+    if (sodium !== undefined) {
+      const rawKeys = ed.map((e) => e.raw.slice());
+      for (let round = 0; round < 2; round++) {
+        const elu0 = performance.eventLoopUtilization();
+        await timeAsync(`Ed25519 (h) worker + this thread, libsodium${round === 0 ? " (cold)" : ""}`, n, (i) =>
+          queue.request(() => ({ kind: "verify", algorithm: SODIUM_ED25519, key: rawKeys[i % rawKeys.length]!, message: msg, signature: edAt(i).sig })));
+        console.log(`  main thread busy ${(performance.eventLoopUtilization(elu0).active * 1000 / n).toFixed(1)} µs/call`);
+      }
     }
     await timeAsync("Ed25519 (d) libuv pool, cached keys", n, (i) => asyncVerify(null, msg, edKeys[i % edKeys.length]!, edAt(i).sig));
   }
