@@ -3,7 +3,8 @@
  *
  * 1. N-1 KeyPackages are made (not timed); one commit adds them all (timed).
  * 2. Leaf 1 and "filler" members at leaves 2, 4, 8, ... join from the Welcome
- *    with the ratchet tree supplied (timed, median).
+ *    with the ratchet tree supplied (timed, median; at N <= 128 leaf 1 joins
+ *    a few extra times, and step 1 is repeated more, for a steadier median).
  * 3. The fillers commit, largest leaf first: each fills the subtree that is
  *    one of leaf 0's copath nodes, so leaf 0's copath ends up fully populated
  *    ("full tree": log2(N) encryptions per path, the RFC's good case).
@@ -79,7 +80,10 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   const log = hooks.log ?? (() => {});
   const phase = hooks.phase ?? ((_name, run) => run());
   const big = n > 1024;
-  const addIters = n <= 16 ? 5 : n <= 128 ? 3 : 1;
+  // Small groups take milliseconds, where the JIT and the collector still swing single runs 3x:
+  // more runs there (the same for every library), the median taken.
+  const addIters = n <= 16 ? 15 : n <= 128 ? 7 : 1;
+  const extraJoins = n <= 16 ? 12 : n <= 128 ? 6 : 0;
   const commitIters = hooks.commitIterations ?? (n <= 128 ? 8 : n <= 1024 ? 4 : 2);
 
   const kps: K[] = [];
@@ -111,7 +115,8 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   const joined = new Map<number, G>();
   const joinTimes: number[] = [];
   await phase("join", async () => {
-    for (const leaf of [1, ...fillers]) {
+    // Leaf 1 joins extraJoins more times first (states dropped), for a steadier median at small N.
+    for (const leaf of [...new Array<number>(extraJoins).fill(1), 1, ...fillers]) {
       let g: G | undefined;
       joinTimes.push(
         await timed(async () => {
