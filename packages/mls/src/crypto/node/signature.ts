@@ -14,7 +14,7 @@ import { MlsError } from "../../errors.js";
 import { isValidScalar, NIST_CURVES } from "./curves.js";
 import type { NistCurve } from "./curves.js";
 import { asBytes } from "./kdf.js";
-import { runInline, verifyNow, type SignatureJob } from "./signatureJob.js";
+import { runInline, signJob, verifyJob, verifyNow, type SignatureJob } from "./signatureJob.js";
 import { sodium, SODIUM_ED25519, type Sodium } from "./sodium.js";
 import { ecPrivateKeyObject, ecPublicKeyObject, okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey, padStart, ParsedKeyCache } from "./keyEncoding.js";
 
@@ -52,13 +52,13 @@ function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: num
   };
   const publicKey = (sk: Uint8Array): Uint8Array => okpRawPublicKey(privateKey(sk));
   return withInline({
-    prepareSign: (sk, message) => ({ kind: "sign", algorithm: null, key: privateKey(sk), message }),
+    prepareSign: (sk, message) => signJob(null, privateKey(sk), message),
     prepareVerify(pk, message, signature) {
       // A 32/57-byte string that is not a curve point parses here and fails in verify (false), as RFC 8032 §5.1.7 reads.
       if (pk.length !== keyLength) throw invalidKey(`${crv} public key must be ${keyLength} bytes`);
       const key = publicKeys.get(pk, (raw) => okpPublicKeyObject(crv, raw));
       if (signature.length !== signatureLength) return false;
-      return { kind: "verify", algorithm: null, key, message, signature };
+      return verifyJob(null, key, message, signature);
     },
     generateKeyPair() {
       // RFC 8032 §5.1.5: the private key is 32 (57) random bytes.
@@ -88,12 +88,12 @@ function sodiumEd25519(lib: Sodium): NodeSignature {
     });
   };
   return withInline({
-    prepareSign: (sk, message) => ({ kind: "sign", algorithm: SODIUM_ED25519, key: expand(sk).secretKey, message }),
+    prepareSign: (sk, message) => signJob(SODIUM_ED25519, expand(sk).secretKey, message),
     prepareVerify(pk, message, signature) {
       // As on node:crypto: a 32-byte string that is not a curve point fails in verify (false).
       if (pk.length !== 32) throw invalidKey("Ed25519 public key must be 32 bytes");
       if (signature.length !== 64) return false;
-      return { kind: "verify", algorithm: SODIUM_ED25519, key: publicKeys.get(pk, (raw) => raw.slice()), message, signature };
+      return verifyJob(SODIUM_ED25519, publicKeys.get(pk, (raw) => raw.slice()), message, signature);
     },
     generateKeyPair() {
       const sk = randomFillSync(new Uint8Array(32));
@@ -126,9 +126,9 @@ function ecdsa(crv: NistCurve, hash: "sha256" | "sha384" | "sha512"): NodeSignat
   };
   return withInline({
     // RFC 9420 §5.1.1: ECDSA signatures are DER-encoded (RFC 3279 Ecdsa-Sig-Value).
-    prepareSign: (sk, message) => ({ kind: "sign", algorithm: hash, key: { key: privateKey(sk).key, dsaEncoding: "der" }, message }),
+    prepareSign: (sk, message) => signJob(hash, { key: privateKey(sk).key, dsaEncoding: "der" }, message),
     prepareVerify(pk, message, signature) {
-      return { kind: "verify", algorithm: hash, key: { key: publicKeys.get(pk, parsePublic), dsaEncoding: "der" }, message, signature };
+      return verifyJob(hash, { key: publicKeys.get(pk, parsePublic), dsaEncoding: "der" }, message, signature);
     },
     generateKeyPair() {
       const e = createECDH(c.openssl);

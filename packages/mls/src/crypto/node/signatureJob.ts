@@ -26,6 +26,41 @@ export type SignatureJob =
 
 export type Outcome<J extends SignatureJob> = J extends { kind: "sign" } ? Uint8Array : boolean;
 
+/*
+ * Jobs are class instances, not object literals: V8 decides per literal site
+ * whether to allocate its objects straight in the old generation, and a big
+ * join keeps a thousand jobs alive at once. A literal site learned that there,
+ * and every message's jobs afterwards went to the old generation, holding
+ * their messages and signatures with them (promoted ~1.4 KB per message, the
+ * message rate at 1024 members ~10% lower). Constructors have no such site.
+ */
+class SignRequest {
+  readonly kind = "sign";
+  constructor(
+    readonly algorithm: string | null,
+    readonly key: SignatureKey,
+    readonly message: Uint8Array,
+  ) {}
+}
+
+class VerifyRequest {
+  readonly kind = "verify";
+  constructor(
+    readonly algorithm: string | null,
+    readonly key: SignatureKey,
+    readonly message: Uint8Array,
+    readonly signature: Uint8Array,
+  ) {}
+}
+
+export function signJob(algorithm: string | null, key: SignatureKey, message: Uint8Array): SignatureJob {
+  return new SignRequest(algorithm, key, message);
+}
+
+export function verifyJob(algorithm: string | null, key: SignatureKey, message: Uint8Array, signature: Uint8Array): SignatureJob {
+  return new VerifyRequest(algorithm, key, message, signature);
+}
+
 /** Whether a prepared verification holds, computed on this thread (an answer already known passes through). */
 export function verifyNow(job: SignatureJob | boolean): boolean {
   return typeof job === "boolean" ? job : (runInline(job) as boolean);

@@ -152,15 +152,18 @@ for (;;) {
 }
 `;
 
-interface Ticket {
-  readonly job: SignatureJob;
-  /** Where its bytes are in the data ring (zeroed once it is answered). */
-  readonly offset: number;
-  readonly length: number;
-  readonly resolve: (v: Uint8Array | boolean) => void;
-  readonly reject: (e: unknown) => void;
+/** A request in flight (a class, not a literal: see the note in signatureJob.ts). */
+class Ticket {
   /** Answered here while the worker still has it: its slot and bytes stay reserved until the worker lets go. */
-  answered: boolean;
+  answered = false;
+  constructor(
+    readonly job: SignatureJob,
+    /** Where its bytes are in the data ring (zeroed once it is answered). */
+    readonly offset: number,
+    readonly length: number,
+    readonly resolve: (v: Uint8Array | boolean) => void,
+    readonly reject: (e: unknown) => void,
+  ) {}
 }
 
 export class SignatureWorker {
@@ -243,7 +246,7 @@ export class SignatureWorker {
       this.#headers[h + H_MESSAGE] = job.message.length;
       this.#headers[h + H_SIGNATURE] = job.kind === "verify" ? job.signature.length : 0;
       Atomics.store(this.#status, slot, PENDING);
-      this.#tickets[slot] = { job, offset, length, resolve, reject, answered: false };
+      this.#tickets[slot] = new Ticket(job, offset, length, resolve, reject);
       this.#stealable.push(index);
       if (this.#outstanding++ === 0) this.#worker!.ref();
       Atomics.store(this.#ctl, PUBLISHED, this.#next);
