@@ -36,6 +36,14 @@ function invalidKey(what: string, cause?: unknown): MlsError {
   return new MlsError("CRYPTO_INVALID_KEY", what, cause === undefined ? undefined : { cause });
 }
 
+/** RFC 9180 §7.1.4, RFC 7748 §6: an all-zero shared secret must be rejected. */
+function nonZeroSecret(out: Uint8Array, crv: string): Uint8Array {
+  let acc = 0;
+  for (let i = 0; i < out.length; i++) acc |= out[i]!;
+  if (acc === 0) throw invalidKey(`${crv} shared secret is all zero`);
+  return out;
+}
+
 // ---- X25519 / X448 (RFC 7748) ----
 
 function okpGroup(crv: "X25519" | "X448", n: number): DhGroup {
@@ -53,11 +61,7 @@ function okpGroup(crv: "X25519" | "X448", n: number): DhGroup {
       // OpenSSL refuses an all-zero result (low-order peer point) by failing the derivation.
       throw invalidKey(`${crv} key agreement failed`, e);
     }
-    // RFC 9180 §7.1.4, RFC 7748 §6: an all-zero shared secret must be rejected.
-    let acc = 0;
-    for (let i = 0; i < out.length; i++) acc |= out[i]!;
-    if (acc === 0) throw invalidKey(`${crv} shared secret is all zero`);
-    return out;
+    return nonZeroSecret(out, crv);
   };
   return {
     npk: n,
@@ -104,10 +108,7 @@ function sodiumX25519(lib: Sodium): DhGroup {
       // libsodium refuses an all-zero result (RFC 7748 §6: a low-order peer point) by failing.
       throw invalidKey("X25519 key agreement failed", e);
     }
-    let acc = 0;
-    for (let i = 0; i < n; i++) acc |= out[i]!;
-    if (acc === 0) throw invalidKey("X25519 shared secret is all zero");
-    return out;
+    return nonZeroSecret(out, "X25519");
   };
   return {
     npk: n,
