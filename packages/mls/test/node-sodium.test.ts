@@ -7,7 +7,7 @@
  * keys of small order, is pinned down.
  */
 import { describe, expect, it } from "vitest";
-import { createPrivateKey, createPublicKey, diffieHellman, sign as nodeSign, verify as nodeVerify, randomBytes } from "node:crypto";
+import { createCipheriv, createPrivateKey, createPublicKey, diffieHellman, sign as nodeSign, verify as nodeVerify, randomBytes } from "node:crypto";
 import { dhGroup } from "../src/crypto/node/dh.js";
 import { okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey } from "../src/crypto/node/keyEncoding.js";
 import { nodeCryptoProvider, nodeEd25519Backend } from "../src/crypto/node/index.js";
@@ -125,5 +125,25 @@ describe("node provider: Ed25519 on libsodium", () => {
     expect(codeOf(() => group.dh(new Uint8Array(31), new Uint8Array(32).fill(9)))).toBe("CRYPTO_INVALID_KEY");
     expect(codeOf(() => group.dh(new Uint8Array(32), new Uint8Array(33)))).toBe("CRYPTO_INVALID_KEY");
     expect(codeOf(() => group.publicKey(new Uint8Array(33)))).toBe("CRYPTO_INVALID_KEY");
+  });
+
+  it("ChaCha20-Poly1305 (suite 3): the same ciphertexts as node:crypto, empty plaintext and AAD included; a forged tag is CRYPTO_DECRYPT_FAILED", async () => {
+    const s3 = nodeCryptoProvider.suite(3);
+    for (const [ptLen, aadLen] of [[0, 0], [0, 20], [12, 0], [12, 43], [1092, 43], [5000, 7]] as const) {
+      const key = new Uint8Array(randomBytes(32));
+      const nonce = new Uint8Array(randomBytes(12));
+      const aad = new Uint8Array(randomBytes(aadLen));
+      const pt = new Uint8Array(randomBytes(ptLen));
+      const c = createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });
+      c.setAAD(aad, { plaintextLength: ptLen });
+      const expected = Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
+      const sealed = await s3.aeadSeal(key, nonce, aad, pt);
+      expect(Buffer.from(sealed).equals(expected)).toBe(true);
+      expect(Buffer.from(await s3.aeadOpen(key, nonce, aad, sealed)).equals(Buffer.from(pt))).toBe(true);
+      const forged = sealed.slice();
+      forged[forged.length - 1]! ^= 1;
+      const err = await s3.aeadOpen(key, nonce, aad, forged).catch((e: unknown) => e);
+      expect(err instanceof MlsError && err.code).toBe("CRYPTO_DECRYPT_FAILED");
+    }
   });
 });

@@ -1,12 +1,14 @@
 /**
  * AEAD on node:crypto (RFC 9420 §5.1: AES-GCM, ChaCha20-Poly1305 as in
- * RFC 9180 §7.3). Ciphertext = encrypted bytes || 16-byte tag.
+ * RFC 9180 §7.3); ChaCha20-Poly1305 on libsodium where it is installed.
+ * Ciphertext = encrypted bytes || 16-byte tag.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import type { CipherGCMTypes, CipherChaCha20Poly1305Types } from "node:crypto";
 import type { AeadAlgorithm } from "../cipherSuite.js";
 import { MlsError } from "../../errors.js";
 import { asBytes } from "./kdf.js";
+import { sodium, unshared, type Sodium } from "./sodium.js";
 
 const TAG_LENGTH = 16;
 
@@ -28,6 +30,7 @@ export function nodeAead(alg: AeadAlgorithm, nk: number, nn: number): NodeAead {
     if (key.length !== nk) throw new MlsError("CRYPTO_INVALID_KEY", `${alg} key must be ${nk} bytes`);
     if (nonce.length !== nn) throw new MlsError("CRYPTO_INVALID_LENGTH", `${alg} nonce must be ${nn} bytes`);
   };
+  if (alg === "ChaCha20-Poly1305" && sodium !== undefined) return sodiumChaCha20Poly1305(sodium, check);
   return {
     seal(key, nonce, aad, plaintext) {
       check(key, nonce);
@@ -56,6 +59,37 @@ export function nodeAead(alg: AeadAlgorithm, nk: number, nn: number): NodeAead {
         throw new MlsError("CRYPTO_DECRYPT_FAILED", "AEAD authentication failed", { cause: e });
       }
       return asBytes(plaintext);
+    },
+  };
+}
+
+/**
+ * ChaCha20-Poly1305 (RFC 8439) on libsodium where it is installed
+ * (sodium.ts): the same bytes as node:crypto (the provider tests compare them
+ * with the web provider's), without a cipher object per call: ~0.9 µs
+ * against ~5 µs for a SenderData, ~3 against ~11 µs for 1 KiB here.
+ */
+function sodiumChaCha20Poly1305(lib: Sodium, check: (key: Uint8Array, nonce: Uint8Array) => void): NodeAead {
+  return {
+    seal(key, nonce, aad, plaintext) {
+      check(key, nonce);
+      // Public output: from Node's shared Buffer pool, as on the node:crypto path.
+      const out = Buffer.allocUnsafe(plaintext.length + TAG_LENGTH);
+      lib.crypto_aead_chacha20poly1305_ietf_encrypt(out, unshared(plaintext), unshared(aad), null, unshared(nonce), unshared(key));
+      return asBytes(out);
+    },
+    open(key, nonce, aad, ciphertext) {
+      check(key, nonce);
+      if (ciphertext.length < TAG_LENGTH) throw new MlsError("CRYPTO_DECRYPT_FAILED", "ciphertext shorter than the AEAD tag");
+      // A plaintext gets its own array, never pooled memory.
+      const plaintext = new Uint8Array(ciphertext.length - TAG_LENGTH);
+      try {
+        lib.crypto_aead_chacha20poly1305_ietf_decrypt(plaintext, null, unshared(ciphertext), unshared(aad), unshared(nonce), unshared(key));
+      } catch (e) {
+        plaintext.fill(0);
+        throw new MlsError("CRYPTO_DECRYPT_FAILED", "AEAD authentication failed", { cause: e });
+      }
+      return plaintext;
     },
   };
 }

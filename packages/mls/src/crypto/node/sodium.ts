@@ -1,6 +1,6 @@
 /**
- * libsodium (sodium-native, an optional dependency) for Ed25519 and X25519
- * on Node.
+ * libsodium (sodium-native, an optional dependency) for Ed25519, X25519 and
+ * ChaCha20-Poly1305 on Node.
  *
  * Signatures are most of the CPU of every MLS operation: each message is
  * signed once and verified once, a joiner verifies every leaf. libsodium's
@@ -32,6 +32,8 @@ export interface Sodium {
   crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   crypto_scalarmult_base(publicKey: Uint8Array, secretKey: Uint8Array): void;
   crypto_scalarmult(shared: Uint8Array, secretKey: Uint8Array, publicKey: Uint8Array): void;
+  crypto_aead_chacha20poly1305_ietf_encrypt(ciphertext: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, nsec: null, nonce: Uint8Array, key: Uint8Array): number;
+  crypto_aead_chacha20poly1305_ietf_decrypt(plaintext: Uint8Array, nsec: null, ciphertext: Uint8Array, aad: Uint8Array, nonce: Uint8Array, key: Uint8Array): number;
 }
 
 /** sodium-native reads only plain ArrayBuffers (given shared memory, some calls answer undefined): a copy then. */
