@@ -146,4 +146,17 @@ describe("node provider: Ed25519 on libsodium", () => {
       expect(err instanceof MlsError && err.code).toBe("CRYPTO_DECRYPT_FAILED");
     }
   });
+
+  it("a public key array changed in place is read again, alone and through the worker (no stale copy)", async () => {
+    const one = await suite.signatureGenerateKeyPair();
+    const two = await suite.signatureGenerateKeyPair();
+    const msg = new Uint8Array([9, 9, 9]);
+    const sigTwo = await suite.sign(two.privateKey, msg);
+    const pk = one.publicKey.slice();
+    expect(await suite.verify(pk, msg, sigTwo)).toBe(false);
+    expect((await Promise.all([suite.verify(pk, msg, sigTwo), suite.verify(pk, msg, sigTwo)])).some((ok) => ok)).toBe(false);
+    pk.set(two.publicKey);
+    expect(await suite.verify(pk, msg, sigTwo)).toBe(true);
+    expect((await Promise.all([suite.verify(pk, msg, sigTwo), suite.verify(pk, msg, sigTwo)])).every((ok) => ok)).toBe(true);
+  });
 });

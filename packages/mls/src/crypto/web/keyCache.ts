@@ -19,3 +19,20 @@ export class ParsedKeyCache<T> {
     return value;
   }
 }
+
+/**
+ * A private copy of each key array, the same object while the array's bytes
+ * stay the same: for keys used raw (libsodium) whose identity must be stable.
+ * One copy per key, which is also what a hit is compared with.
+ */
+export class KeyCopies {
+  private readonly map = new WeakMap<Uint8Array, Uint8Array>();
+
+  get(raw: Uint8Array): Uint8Array {
+    const hit = this.map.get(raw);
+    if (hit !== undefined && constantTimeEqual(hit, raw)) return hit;
+    const copy = raw.slice();
+    this.map.set(raw, copy);
+    return copy;
+  }
+}
