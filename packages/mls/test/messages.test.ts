@@ -15,6 +15,7 @@ import {
   requiredCapabilitiesCodec,
   type Extension,
   appAckCodec,
+  capabilitiesCodec,
   appDataDictionaryCodec,
   commitCodec,
   ContentType,
@@ -366,5 +367,34 @@ describe("large inputs", () => {
     if (wback.wireFormat !== WireFormat.welcome) throw new Error("not a Welcome");
     expect(wback.welcome.secrets.length).toBe(5_000);
     expect(bytesEqual(wback.welcome.encryptedGroupInfo, bytes)).toBe(true);
+  });
+});
+
+describe("Capabilities decoding shares identical lists", () => {
+  const caps = (extra: number) => ({ versions: [1], cipherSuites: [1, 3, extra], extensions: [5, 10], proposals: [], credentials: [1, 2] });
+
+  it("identical encodings give one frozen object; others their own; every one re-encodes to its bytes", () => {
+    const a = encode(capabilitiesCodec, caps(0x0a0a));
+    const b = encode(capabilitiesCodec, caps(0x1a1a));
+    const a1 = decode(capabilitiesCodec, a);
+    const a2 = decode(capabilitiesCodec, a.slice());
+    const b1 = decode(capabilitiesCodec, b);
+    expect(a2).toBe(a1);
+    expect(b1).not.toBe(a1);
+    expect(a1).toEqual(caps(0x0a0a));
+    expect(b1).toEqual(caps(0x1a1a));
+    expect(toHex(encode(capabilitiesCodec, a1))).toBe(toHex(a));
+    expect(toHex(encode(capabilitiesCodec, b1))).toBe(toHex(b));
+    // Shared, so nobody may change it for the others.
+    expect(Object.isFrozen(a1) && Object.isFrozen(a1.cipherSuites)).toBe(true);
+    expect(() => a1.cipherSuites.push(7)).toThrow(TypeError);
+  });
+
+  it("past the remembered limit, lists decode right and the oldest are simply decoded again", () => {
+    const first = decode(capabilitiesCodec, encode(capabilitiesCodec, caps(1)));
+    for (let i = 2; i < 200; i++) expect(decode(capabilitiesCodec, encode(capabilitiesCodec, caps(i)))).toEqual(caps(i));
+    const again = decode(capabilitiesCodec, encode(capabilitiesCodec, caps(1)));
+    expect(again).toEqual(first);
+    expect(again).not.toBe(first);
   });
 });

@@ -204,6 +204,11 @@ export class Reader {
     return this.pos;
   }
 
+  /** The bytes read since offset `start` (a view of the input, not a copy). */
+  readSince(start: number): Uint8Array {
+    return this.buf.subarray(start, this.pos);
+  }
+
   /** Bytes left before the current limit (the end of the enclosing vector or input). */
   get remaining(): number {
     return this.lim - this.pos;
