@@ -73,7 +73,7 @@ export class Writer {
     while (cap < need) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.len));
-    releaseScratch(this.buf, Math.max(this.high, this.len));
+    releaseScratch(this.buf, this.used);
     this.buf = next;
     this.view = new DataView(next.buffer);
   }
@@ -160,12 +160,9 @@ export class Writer {
    * buffer goes back to the pool, and writing again throws ENCODE_INVALID.
    */
   finish(): Uint8Array {
-    if (this.finished) throw new MlsError("ENCODE_INVALID", "Writer finished twice");
-    const out = this.buf.slice(0, this.len);
-    releaseScratch(this.buf, Math.max(this.high, this.len));
-    this.finished = true;
-    this.buf = NO_BYTES;
-    this.view = NO_VIEW;
+    const buf = this.end();
+    const out = buf.slice(0, this.len);
+    releaseScratch(buf, this.used);
     this.len = 0;
     return out;
   }
@@ -178,14 +175,26 @@ export class Writer {
    * handed back is simply collected.
    */
   lend(): Uint8Array {
+    const buf = this.end();
+    lent.set(buf.buffer, { buf, used: this.used });
+    const out = buf.subarray(0, this.len);
+    this.len = 0;
+    return out;
+  }
+
+  /** How far the scratch buffer was written (what releasing it must zero). */
+  private get used(): number {
+    return Math.max(this.high, this.len);
+  }
+
+  /** Ends the Writer (later writes throw ENCODE_INVALID); its scratch buffer, which the caller releases or lends. */
+  private end(): Uint8Array {
     if (this.finished) throw new MlsError("ENCODE_INVALID", "Writer finished twice");
-    const out = this.buf.subarray(0, this.len);
-    lent.set(this.buf.buffer, { buf: this.buf, used: Math.max(this.high, this.len) });
+    const buf = this.buf;
     this.finished = true;
     this.buf = NO_BYTES;
     this.view = NO_VIEW;
-    this.len = 0;
-    return out;
+    return buf;
   }
 }
 
