@@ -204,11 +204,10 @@ function labelled(label: string, content: Uint8Array): Uint8Array {
   return w.finish();
 }
 
-/** RFC 9420 §8: struct { uint16 length; opaque label<V>; opaque context<V>; } KDFLabel. */
-function kdfLabel(label: string, context: Uint8Array, length: number): Uint8Array {
+/** RFC 9420 §8: struct { uint16 length; opaque label<V>; opaque context<V>; } KDFLabel (a new array the caller owns). */
+export function kdfLabel(label: string, context: Uint8Array, length: number): Uint8Array {
   const w = new Writer(context.length + label.length + 16);
-  w.u16(length);
-  w.opaque(mlsLabel(label));
+  w.raw(kdfLabelHead(label, length));
   w.opaque(context);
   return w.finish();
 }

@@ -18,7 +18,7 @@
  * structs (§8) for those calls are built once per tree and only the 4-byte
  * generation is patched per call, so a step allocates nothing but its outputs.
  */
-import type { CipherSuite } from "../crypto/cipherSuite.js";
+import { kdfLabel, type CipherSuite } from "../crypto/cipherSuite.js";
 import { Reader, Writer, asDecodeError } from "../codec/tls.js";
 import { utf8, zeroize } from "../codec/bytes.js";
 import { MlsError } from "../errors.js";
@@ -66,18 +66,6 @@ interface LeafRatchets {
   readonly application: HashRatchet;
 }
 
-/**
- * KDFLabel (§8) = uint16 length || opaque label<V> ("MLS 1.0 " + Label) || opaque context<V>,
- * built with `contextLength` bytes of context space at the end for the caller to fill.
- */
-function kdfLabel(length: number, label: string, context: Uint8Array | number): Uint8Array {
-  const w = new Writer(64);
-  w.u16(length);
-  w.opaque(utf8("MLS 1.0 " + label));
-  w.opaque(typeof context === "number" ? new Uint8Array(context) : context);
-  return w.finish();
-}
-
 /** Precomputed KDFLabels for one suite: DeriveTreeSecret's "key"/"nonce"/"secret" and the tree/leaf expansions. */
 class TreeKdf {
   private readonly keyInfo: Uint8Array;
@@ -100,17 +88,18 @@ class TreeKdf {
     this.nk = nk;
     this.nn = nn;
     // §9.1: DeriveTreeSecret(Secret, Label, Generation, Length) = ExpandWithLabel(Secret, Label, uint32 Generation, Length)
-    this.keyInfo = kdfLabel(nk, "key", 4);
-    this.nonceInfo = kdfLabel(nn, "nonce", 4);
-    this.secretInfo = kdfLabel(nh, "secret", 4);
+    // The generation is written into the last 4 bytes (the context) of these KDFLabels before each use.
+    this.keyInfo = kdfLabel("key", new Uint8Array(4), nk);
+    this.nonceInfo = kdfLabel("nonce", new Uint8Array(4), nn);
+    this.secretInfo = kdfLabel("secret", new Uint8Array(4), nh);
     this.keyView = new DataView(this.keyInfo.buffer, this.keyInfo.byteOffset, this.keyInfo.byteLength);
     this.nonceView = new DataView(this.nonceInfo.buffer, this.nonceInfo.byteOffset, this.nonceInfo.byteLength);
     this.secretView = new DataView(this.secretInfo.buffer, this.secretInfo.byteOffset, this.secretInfo.byteLength);
     // §9: children of a tree node, and the two ratchet roots of a leaf.
-    this.leftInfo = kdfLabel(nh, "tree", utf8("left"));
-    this.rightInfo = kdfLabel(nh, "tree", utf8("right"));
-    this.handshakeInfo = kdfLabel(nh, "handshake", 0);
-    this.applicationInfo = kdfLabel(nh, "application", 0);
+    this.leftInfo = kdfLabel("tree", utf8("left"), nh);
+    this.rightInfo = kdfLabel("tree", utf8("right"), nh);
+    this.handshakeInfo = kdfLabel("handshake", new Uint8Array(0), nh);
+    this.applicationInfo = kdfLabel("application", new Uint8Array(0), nh);
   }
 
   /** The two expansions of one secret (a tree node's children, a leaf's two ratchets), prepared once. */
