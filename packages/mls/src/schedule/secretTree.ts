@@ -133,7 +133,7 @@ class TreeKdf {
   }
 }
 
-function newRatchet(secret: Uint8Array): HashRatchet {
+function newRatchet(secret: Uint8Array | undefined): HashRatchet {
   return { secret, next: 0, kept: new Map(), inUse: new Map() };
 }
 
@@ -448,7 +448,8 @@ function readRatchet(r: Reader, nh: number, nk: number, nn: number): HashRatchet
   const secret = present === 1 ? r.opaque() : undefined;
   if (secret !== undefined && secret.length !== nh) throw new MlsError("DECODE_INVALID", "invalid ratchet secret length");
   if ((secret === undefined) !== (next === BigInt(MAX_GENERATION) + 1n)) throw new MlsError("DECODE_INVALID", "ratchet secret missing");
-  const ratchet: HashRatchet = { secret, next: Number(next), kept: new Map(), inUse: new Map() };
+  const ratchet = newRatchet(secret);
+  ratchet.next = Number(next);
   r.lengthPrefixed((v, end) => {
     // Ascending, as exportState writes them: eviction relies on the kept keys' order.
     let previous = -1;
