@@ -62,4 +62,4 @@ export function padStart(bytes: Uint8Array, length: number): Uint8Array {
   return out;
 }
 
-export { KeyCopies, ParsedKeyCache } from "../web/keyCache.js";
+export { ParsedKeyCache } from "../web/keyCache.js";

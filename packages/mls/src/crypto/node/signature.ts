@@ -16,7 +16,7 @@ import type { NistCurve } from "./curves.js";
 import { asBytes } from "./kdf.js";
 import { runInline, signJob, verifyJob, verifyNow, type SignatureJob } from "./signatureJob.js";
 import { sodium, SODIUM_ED25519, type Sodium } from "./sodium.js";
-import { ecPrivateKeyObject, ecPublicKeyObject, okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey, padStart, KeyCopies, ParsedKeyCache } from "./keyEncoding.js";
+import { ecPrivateKeyObject, ecPublicKeyObject, okpPrivateKeyObject, okpPublicKeyObject, okpRawPublicKey, padStart, ParsedKeyCache } from "./keyEncoding.js";
 
 export interface NodeSignature {
   sign(privateKey: Uint8Array, message: Uint8Array): Uint8Array;
@@ -76,7 +76,7 @@ function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: num
  */
 function sodiumEd25519(lib: Sodium): NodeSignature {
   const secretKeys = new ParsedKeyCache<{ secretKey: Uint8Array; publicKey: Uint8Array }>();
-  const publicKeys = new KeyCopies();
+  const publicKeys = new ParsedKeyCache<Uint8Array>();
   const expand = (seed: Uint8Array): { secretKey: Uint8Array; publicKey: Uint8Array } => {
     if (seed.length !== 32) throw invalidKey("Ed25519 private key must be 32 bytes");
     return secretKeys.get(seed, (raw) => {
@@ -93,7 +93,7 @@ function sodiumEd25519(lib: Sodium): NodeSignature {
       // As on node:crypto: a 32-byte string that is not a curve point fails in verify (false).
       if (pk.length !== 32) throw invalidKey("Ed25519 public key must be 32 bytes");
       if (signature.length !== 64) return false;
-      return verifyJob(SODIUM_ED25519, publicKeys.get(pk), message, signature);
+      return verifyJob(SODIUM_ED25519, publicKeys.get(pk, (copy) => copy), message, signature);
     },
     generateKeyPair() {
       const sk = randomFillSync(new Uint8Array(32));

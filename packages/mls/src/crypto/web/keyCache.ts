@@ -11,28 +11,17 @@ import { constantTimeEqual } from "../../codec/bytes.js";
 export class ParsedKeyCache<T> {
   private readonly map = new WeakMap<Uint8Array, { readonly bytes: Uint8Array; readonly value: T }>();
 
-  get(raw: Uint8Array, parse: (raw: Uint8Array) => T): T {
+  /**
+   * `parse` is given the cache's own copy of the bytes, which never changes:
+   * a key used raw (libsodium) can return that copy itself as its parsed
+   * form, a stable object with no second copy.
+   */
+  get(raw: Uint8Array, parse: (bytes: Uint8Array) => T): T {
     const hit = this.map.get(raw);
     if (hit !== undefined && constantTimeEqual(hit.bytes, raw)) return hit.value;
-    const value = parse(raw);
-    this.map.set(raw, { bytes: raw.slice(), value });
+    const bytes = raw.slice();
+    const value = parse(bytes);
+    this.map.set(raw, { bytes, value });
     return value;
-  }
-}
-
-/**
- * A private copy of each key array, the same object while the array's bytes
- * stay the same: for keys used raw (libsodium) whose identity must be stable.
- * One copy per key, which is also what a hit is compared with.
- */
-export class KeyCopies {
-  private readonly map = new WeakMap<Uint8Array, Uint8Array>();
-
-  get(raw: Uint8Array): Uint8Array {
-    const hit = this.map.get(raw);
-    if (hit !== undefined && constantTimeEqual(hit, raw)) return hit;
-    const copy = raw.slice();
-    this.map.set(raw, copy);
-    return copy;
   }
 }
