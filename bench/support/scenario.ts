@@ -9,7 +9,7 @@
  *    one of leaf 0's copath nodes, so leaf 0's copath ends up fully populated
  *    ("full tree": log2(N) encryptions per path, the RFC's good case).
  * 4. Leaf 0 makes empty commits with a path (timed), leaf 1 processes them (timed).
- * 5. 1 KiB application messages from leaf 0 to leaf 1 (per second): one at a
+ * 5. 1 KiB application messages from leaf 0 to leaf 1 (per second, over 1 s after a 300 ms warm-up): one at a
  *    time, then 64 in flight (a batch is encrypted while the previous one is
  *    decrypted, as for a busy client sending and receiving); state size.
  * 6. Leaf 0 removes every other leaf (odd leaves except 1), which blanks the
@@ -56,6 +56,12 @@ export interface ScenarioHooks<G> {
 
 /** Messages in flight for the second throughput figure. */
 const IN_FLIGHT = 64;
+/**
+ * How long message throughput is timed. A second holds several of the collections the messages
+ * themselves cause, so their cost is counted in proportion; 300-400 ms windows either caught one
+ * major collection or none, and the same build read 8k or 12.5k/s at N=10,000 from run to run.
+ */
+const MESSAGE_WINDOW_MS = 1000;
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -79,7 +85,6 @@ export function fillerLeaves(n: number): number[] {
 export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: ScenarioHooks<G> = {}): Promise<Figures> {
   const log = hooks.log ?? (() => {});
   const phase = hooks.phase ?? ((_name, run) => run());
-  const big = n > 1024;
   // Small groups take milliseconds, where the JIT and the collector still swing single runs 3x:
   // more runs there (the same for every library), the median taken.
   const addIters = n <= 16 ? 15 : n <= 128 ? 7 : 1;
@@ -166,7 +171,7 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   let elapsed = 0;
   await phase("messages", async () => {
     const start = performance.now();
-    while (elapsed < (big ? 300 : 400) || count < 50) {
+    while (elapsed < MESSAGE_WINDOW_MS || count < 50) {
       const m = await impl.encrypt(creator, data);
       const got = await impl.decrypt(b, m);
       if (got.length !== data.length) throw new Error("wrong plaintext");
@@ -186,12 +191,15 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
     return next;
   };
   let inFlight = await encryptMany(creator, batch);
-  for (let i = 0; i < 3; i++) inFlight = await inFlightRound(inFlight);
+  // Warmed up by time, as above: at N=10,000 the commits before leave hundreds of MB of garbage,
+  // and a few rounds were not enough for the collection they start to end before timing began.
+  const warmInFlightUntil = performance.now() + 300;
+  for (let i = 0; i < 3 || performance.now() < warmInFlightUntil; i++) inFlight = await inFlightRound(inFlight);
   let inFlightCount = 0;
   let inFlightElapsed = 0;
   await phase("messagesInFlight", async () => {
     const start = performance.now();
-    while (inFlightElapsed < (big ? 300 : 400) || inFlightCount < 2 * IN_FLIGHT) {
+    while (inFlightElapsed < MESSAGE_WINDOW_MS || inFlightCount < 2 * IN_FLIGHT) {
       inFlight = await inFlightRound(inFlight);
       inFlightCount += IN_FLIGHT;
       inFlightElapsed = performance.now() - start;
