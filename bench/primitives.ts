@@ -6,9 +6,13 @@
  *   BENCH_MS=500 npm run bench:crypto   longer (steadier) samples
  *
  * Each cell runs the operation back to back for BENCH_MS milliseconds (after a
- * short warm-up) and reports operations per second.
+ * short warm-up) and reports operations per second. Then AES-128-GCM's two
+ * routes on Node: the native addon (packages/node-aesgcm) against
+ * node:crypto's Cipher objects, at a SenderData's size and at 1 KiB.
  */
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import { CIPHER_SUITE_IDS, nodeCryptoProvider, webCryptoProvider } from "../packages/mls/src/crypto/index.js";
+import { nativeAesGcm } from "../packages/mls/src/crypto/node/aesGcmNative.js";
 import type { CipherSuite, CipherSuiteId, CryptoProvider } from "../packages/mls/src/crypto/index.js";
 
 const SAMPLE_MS = Number(process.env.BENCH_MS ?? 200);
@@ -138,7 +142,42 @@ async function main(): Promise<void> {
   console.log(line(rows[0]!));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const r of rows.slice(1)) console.log(line(r));
+  await aesGcmRoutes();
   console.log(`(${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+/** AES-128-GCM seal+open: one native call each against a node:crypto Cipher object each (what the node provider did before). */
+async function aesGcmRoutes(): Promise<void> {
+  const s = nodeCryptoProvider.suite(1);
+  const key = s.randomBytes(16);
+  const nonce = s.randomBytes(12);
+  const aad = s.randomBytes(32);
+  console.log("\nAES-128-GCM seal+open on Node, ops/s");
+  for (const size of [12, 1024]) {
+    const pt = s.randomBytes(size);
+    const cipherObjects = () => {
+      const c = createCipheriv("aes-128-gcm", key, nonce);
+      c.setAAD(aad);
+      const ct = Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
+      const d = createDecipheriv("aes-128-gcm", key, nonce);
+      d.setAuthTag(ct.subarray(size));
+      d.setAAD(aad);
+      return Buffer.concat([d.update(ct.subarray(0, size)), d.final()]);
+    };
+    const native = nativeAesGcm;
+    const viaAddon =
+      native === undefined
+        ? undefined
+        : () => {
+            const ct = new Uint8Array(size + 16);
+            const out = new Uint8Array(size);
+            if (!native.seal(0, key, nonce, aad, pt, ct) || !native.open(0, key, nonce, aad, ct, out)) throw new Error("native AES-GCM failed");
+            return out;
+          };
+    const objects = await opsPerSecond(cipherObjects);
+    const addon = viaAddon === undefined ? undefined : await opsPerSecond(viaAddon);
+    console.log(`  ${String(size).padStart(4)} B: node:crypto Cipher ${fmt(objects)}, native addon ${addon === undefined ? "not built" : `${fmt(addon)} (${(addon / objects).toFixed(1)}x)`}`);
+  }
 }
 
 await main();

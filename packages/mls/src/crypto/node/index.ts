@@ -18,6 +18,7 @@ import { nodeSignature } from "./signature.js";
 import { SignatureQueue } from "./signatureQueue.js";
 import { SignatureWorker } from "./signatureWorker.js";
 import { sodium } from "./sodium.js";
+import { nativeAesGcm } from "./aesGcmNative.js";
 import { settle } from "../settle.js";
 
 const PROVIDER = "node";
@@ -61,6 +62,11 @@ export function nodeSignatureStats(): ReturnType<SignatureWorker["stats"]> | und
 /** What computes Ed25519 here: libsodium (sodium-native, when installed) or node:crypto (OpenSSL). */
 export function nodeEd25519Backend(): "libsodium" | "node:crypto" {
   return sodium === undefined ? "node:crypto" : "libsodium";
+}
+
+/** What computes AES-GCM here: the native addon (@conclave/node-aesgcm, when built) or node:crypto's Cipher objects. */
+export function nodeAesGcmBackend(): "native" | "node:crypto" {
+  return nativeAesGcm === undefined ? "node:crypto" : "native";
 }
 
 function primitives(id: CipherSuiteId): CryptoPrimitives {
