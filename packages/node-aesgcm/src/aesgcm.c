@@ -22,6 +22,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #define NONCE_LENGTH 12
@@ -83,7 +84,8 @@ static napi_value run(napi_env env, napi_callback_info info, int encrypt) {
   size_t body = encrypt ? input.length : input.length - TAG_LENGTH;
   if (out.length != (encrypt ? body + TAG_LENGTH : body)) return fail(env, "wrong output length");
   /* The output must not overlap the input: OpenSSL's GCM reads each block before writing it, but the tag (open) is read last. */
-  if (out.length > 0 && input.length > 0 && out.data < input.data + input.length && input.data < out.data + out.length)
+  uintptr_t in_start = (uintptr_t)input.data, out_start = (uintptr_t)out.data;
+  if (out.length > 0 && input.length > 0 && out_start < in_start + input.length && in_start < out_start + out.length)
     return fail(env, "output overlaps input");
 
   pthread_once(&fetch_once, fetch_ciphers);
