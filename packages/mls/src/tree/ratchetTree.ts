@@ -158,7 +158,9 @@ export class PublicRatchetTree {
     const copy = new PublicRatchetTree(this.suite, this.#leafCount, this.#nodes.slice(), this.#hashes.slice(), this.#resolutions.slice(), keys);
     copy.#encoded = this.#encoded.slice();
     copy.#blankHint = this.#blankHint;
-    copy.#credentials = this.#credentials?.copy();
+    // The tally is built here if it was not yet: a commit clones the tree before it asks the old
+    // one, so a clone taken without it would build it again from every member once per epoch.
+    copy.#credentials = this.#credentialTally().copy();
     return copy;
   }
 
@@ -335,8 +337,11 @@ export class PublicRatchetTree {
 
   /** Credential types in use and supported by every member (§7.3), kept up to date as leaves change. */
   credentialTypes(): CredentialTypes {
-    this.#credentials ??= CredentialTally.of(this.members().map((m) => m.leafNode));
-    return this.#credentials.types;
+    return this.#credentialTally().types;
+  }
+
+  #credentialTally(): CredentialTally {
+    return (this.#credentials ??= CredentialTally.of(this.members().map((m) => m.leafNode)));
   }
 
   // -------------------------------------------------------------------------
