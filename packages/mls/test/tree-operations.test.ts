@@ -182,6 +182,7 @@ describe("ratchet tree operations", () => {
         };
         const tree = PublicRatchetTree.create(suite, leafOf(serial++));
         let snapshot = tree.clone();
+        let snapshotBytes = encode(ratchetTreeCodec, snapshot.toNodes());
         const gone: LeafNode[] = [];
         for (const o of ops) {
           const members = tree.members();
@@ -197,9 +198,13 @@ describe("ratchet tree operations", () => {
           for (let x = 0; x < tree.nodeCount; x++) expect(tree.resolution(x as NodeIndex)).toEqual(referenceResolution(tree, x));
           expectEncodingAndKeyIndex(tree, gone);
           if (o.kind === "remove" || o.kind === "update") for (const m of members) if (tree.leafNode(m.leafIndex) !== m.leafNode) gone.push(m.leafNode);
-          if (o.kind === "update") snapshot = tree.clone();
+          if (o.kind === "update") {
+            snapshot = tree.clone();
+            snapshotBytes = encode(ratchetTreeCodec, snapshot.toNodes());
+          }
         }
-        // A clone taken earlier is unaffected by later changes.
+        // A clone taken earlier is unaffected by later changes (its nodes share chunks with the tree until written).
+        expect(encode(ratchetTreeCodec, snapshot.toNodes())).toEqual(snapshotBytes);
         expect(snapshot.treeHash()).toEqual(recomputedTreeHash(suite, snapshot.toNodes()));
         expectEncodingAndKeyIndex(snapshot, []);
       }),

@@ -5,8 +5,9 @@
  *
  * Nodes are immutable values: every change replaces a node, and every
  * replacement clears the cached tree hashes and resolutions of that node and
- * its direct path (the only caches it can affect). `clone()` is a shallow
- * copy of the arrays, cheap enough to take a provisional tree per commit.
+ * its direct path (the only caches it can affect). The per-node arrays are
+ * ChunkedArrays, copied on write, so `clone()` is cheap enough to take a
+ * provisional tree per commit even at 10,000 members.
  *
  * Private keys are not here: see PrivateTreeKeys in treeKem.ts.
  */
@@ -17,8 +18,9 @@ import { NodeType } from "../messages/enums.js";
 import type { LeafNode } from "../messages/leafNode.js";
 import { nodeCodec, ratchetTreeCodec, type Node, type ParentNode, type RatchetTree } from "../messages/ratchetTreeNodes.js";
 import { CredentialTally, type CredentialTypes } from "./credentialTally.js";
+import { ChunkedArray } from "./chunkedArray.js";
 import { KeyIndex } from "./keyIndex.js";
-import { computeTreeHash } from "./treeHash.js";
+import { computeTreeHash, type HashCache } from "./treeHash.js";
 import { left, leafIndex, level, MAX_LEAVES, nodeWidth, parentUnbounded, right, root, type LeafIndex, type NodeIndex } from "./treeMath.js";
 
 const EMPTY: readonly NodeIndex[] = Object.freeze([]);
@@ -41,28 +43,35 @@ const parentOf = (x: number): number => parentUnbounded(x as NodeIndex);
 export class PublicRatchetTree {
   readonly suite: CipherSuite;
   #leafCount: number;
-  #nodes: (Node | undefined)[];
-  #hashes: (Uint8Array | undefined)[];
-  #resolutions: (readonly NodeIndex[] | undefined)[];
+  #nodes: ChunkedArray<Node>;
+  #hashes: ChunkedArray<Uint8Array>;
+  #resolutions: ChunkedArray<readonly NodeIndex[]>;
   #keys: KeyIndex | undefined;
   #credentials: CredentialTally | undefined;
   /** Encoded Node (§12.4.3.3) of each node, filled on first encode: a commit re-sends the tree with only its path changed. */
-  #encoded: (Uint8Array | undefined)[] = [];
+  #encoded: ChunkedArray<Uint8Array>;
   /** No leaf below this index is blank (a lower bound for leftmostBlankLeaf). */
   #blankHint = 0;
 
-  private constructor(suite: CipherSuite, leafCount: number, nodes: (Node | undefined)[], hashes: (Uint8Array | undefined)[], resolutions: (readonly NodeIndex[] | undefined)[], keys: KeyIndex | undefined) {
+  private constructor(
+    suite: CipherSuite,
+    leafCount: number,
+    nodes: ChunkedArray<Node>,
+    caches: { hashes: ChunkedArray<Uint8Array>; resolutions: ChunkedArray<readonly NodeIndex[]>; encoded: ChunkedArray<Uint8Array> } | undefined,
+    keys: KeyIndex | undefined,
+  ) {
     this.suite = suite;
     this.#leafCount = leafCount;
     this.#nodes = nodes;
-    this.#hashes = hashes;
-    this.#resolutions = resolutions;
+    this.#hashes = caches?.hashes ?? new ChunkedArray(nodes.length);
+    this.#resolutions = caches?.resolutions ?? new ChunkedArray(nodes.length);
+    this.#encoded = caches?.encoded ?? new ChunkedArray(nodes.length);
     this.#keys = keys;
   }
 
   /** A one-member tree (group creation, §11). */
   static create(suite: CipherSuite, leaf: LeafNode): PublicRatchetTree {
-    return new PublicRatchetTree(suite, 1, [{ nodeType: NodeType.leaf, leafNode: leaf }], [undefined], [undefined], undefined);
+    return new PublicRatchetTree(suite, 1, ChunkedArray.from<Node>([{ nodeType: NodeType.leaf, leafNode: leaf }]), undefined, undefined);
   }
 
   /**
@@ -81,15 +90,15 @@ export class PublicRatchetTree {
       if (leafCount > MAX_LEAVES) throw new MlsError("TREE_INVALID_STRUCTURE", "ratchet tree too large");
     }
     const width = nodeWidth(leafCount);
-    const out: (Node | undefined)[] = new Array<Node | undefined>(width);
-    for (let i = 0; i < width; i++) {
-      const n = i < nodes.length ? nodes[i] : undefined;
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i];
       if (n !== undefined && n.nodeType !== ((i & 1) === 0 ? NodeType.leaf : NodeType.parent)) {
         throw new MlsError("TREE_INVALID_STRUCTURE", `node ${i} has the wrong type for its position`);
       }
-      out[i] = n;
     }
-    return new PublicRatchetTree(suite, leafCount, out, new Array(width).fill(undefined), new Array(width).fill(undefined), undefined);
+    const out = ChunkedArray.from(nodes);
+    out.length = width;
+    return new PublicRatchetTree(suite, leafCount, out, undefined, undefined);
   }
 
   /** Decodes the `ratchet_tree` extension value (optional<Node> ratchet_tree<V>). */
@@ -99,13 +108,13 @@ export class PublicRatchetTree {
 
   /** The node list of the `ratchet_tree` extension: trailing blank nodes removed (§12.4.3.3). */
   toNodes(): RatchetTree {
-    return this.#nodes.slice(0, this.#encodedLength());
+    return this.#nodes.toArray(this.#encodedLength());
   }
 
   /** Nodes up to the last non-blank one: the extension leaves trailing blanks out (§12.4.3.3). */
   #encodedLength(): number {
     let end = this.#nodes.length;
-    while (end > 0 && this.#nodes[end - 1] === undefined) end--;
+    while (end > 0 && this.#nodes.get(end - 1) === undefined) end--;
     return end;
   }
 
@@ -120,15 +129,15 @@ export class PublicRatchetTree {
     const parts: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(end);
     let bodyLength = 0;
     for (let i = 0; i < end; i++) {
-      const n = this.#nodes[i];
+      const n = this.#nodes.get(i);
       if (n === undefined) {
         bodyLength += 1;
         continue;
       }
-      let e = this.#encoded[i];
+      let e = this.#encoded.get(i);
       if (e === undefined) {
         e = encode(nodeCodec, n);
-        this.#encoded[i] = e;
+        this.#encoded.set(i, e);
       }
       parts[i] = e;
       bodyLength += 1 + e.length;
@@ -152,11 +161,11 @@ export class PublicRatchetTree {
     // A fork that declines (too many additions) is rebuilt, folded, for both trees.
     let keys = this.#keys?.fork();
     if (this.#keys !== undefined && keys === undefined) {
-      this.#keys = KeyIndex.build(this.#nodes);
+      this.#keys = KeyIndex.build(this.#nodes.toArray());
       keys = this.#keys.fork();
     }
-    const copy = new PublicRatchetTree(this.suite, this.#leafCount, this.#nodes.slice(), this.#hashes.slice(), this.#resolutions.slice(), keys);
-    copy.#encoded = this.#encoded.slice();
+    const caches = { hashes: this.#hashes.copy(), resolutions: this.#resolutions.copy(), encoded: this.#encoded.copy() };
+    const copy = new PublicRatchetTree(this.suite, this.#leafCount, this.#nodes.copy(), caches, keys);
     copy.#blankHint = this.#blankHint;
     // The tally is built here if it was not yet: a commit clones the tree before it asks the old
     // one, so a clone taken without it would build it again from every member once per epoch.
@@ -182,18 +191,18 @@ export class PublicRatchetTree {
 
   /** The node at `x`; undefined when blank (or outside the tree). */
   node(x: NodeIndex): Node | undefined {
-    return this.#nodes[x];
+    return this.#nodes.get(x);
   }
 
   /** The LeafNode of leaf `l`; undefined when blank (or outside the tree). */
   leafNode(l: LeafIndex): LeafNode | undefined {
-    const n = this.#nodes[2 * l];
+    const n = this.#nodes.get(2 * l);
     return n?.nodeType === NodeType.leaf ? n.leafNode : undefined;
   }
 
   /** The ParentNode at odd node index `x`; undefined when blank. */
   parentNode(x: NodeIndex): ParentNode | undefined {
-    const n = this.#nodes[x];
+    const n = this.#nodes.get(x);
     return n?.nodeType === NodeType.parent ? n.parentNode : undefined;
   }
 
@@ -208,7 +217,7 @@ export class PublicRatchetTree {
   members(): Member[] {
     const out: Member[] = [];
     for (let i = 0; i < this.#nodes.length; i += 2) {
-      const n = this.#nodes[i];
+      const n = this.#nodes.get(i);
       if (n?.nodeType === NodeType.leaf) out.push({ leafIndex: (i / 2) as LeafIndex, leafNode: n.leafNode });
     }
     return out;
@@ -217,7 +226,7 @@ export class PublicRatchetTree {
   /** The number of non-blank leaves. */
   memberCount(): number {
     let c = 0;
-    for (let i = 0; i < this.#nodes.length; i += 2) if (this.#nodes[i] !== undefined) c++;
+    for (let i = 0; i < this.#nodes.length; i += 2) if (this.#nodes.get(i) !== undefined) c++;
     return c;
   }
 
@@ -225,7 +234,7 @@ export class PublicRatchetTree {
   leftmostBlankLeaf(): LeafIndex | undefined {
     // Every leaf left of the hint is known to be taken, so adding N members scans each leaf once, not N times.
     for (let i = 2 * this.#blankHint; i < this.#nodes.length; i += 2) {
-      if (this.#nodes[i] === undefined) {
+      if (this.#nodes.get(i) === undefined) {
         this.#blankHint = i / 2;
         return (i / 2) as LeafIndex;
       }
@@ -248,10 +257,10 @@ export class PublicRatchetTree {
    * concatenated. Cached per parent node; the array must not be modified.
    */
   resolution(x: NodeIndex): readonly NodeIndex[] {
-    if ((x & 1) === 0) return this.#nodes[x] === undefined ? EMPTY : [x];
-    const cached = this.#resolutions[x];
+    if ((x & 1) === 0) return this.#nodes.get(x) === undefined ? EMPTY : [x];
+    const cached = this.#resolutions.get(x);
     if (cached !== undefined) return cached;
-    const n = this.#nodes[x];
+    const n = this.#nodes.get(x);
     let r: readonly NodeIndex[];
     if (n?.nodeType === NodeType.parent) {
       const out: NodeIndex[] = [x];
@@ -262,7 +271,7 @@ export class PublicRatchetTree {
       const b = this.resolution(right(x));
       r = a.length === 0 ? b : b.length === 0 ? a : a.concat(b);
     }
-    this.#resolutions[x] = r;
+    this.#resolutions.set(x, r);
     return r;
   }
 
@@ -307,7 +316,7 @@ export class PublicRatchetTree {
   }
 
   /** @internal The per-node hash cache, for the parent-hash code that hashes variants of subtrees (§7.9). */
-  get hashCache(): (Uint8Array | undefined)[] {
+  get hashCache(): HashCache {
     return this.#hashes;
   }
 
@@ -315,13 +324,13 @@ export class PublicRatchetTree {
   // Key lookup
 
   #keyIndex(): KeyIndex {
-    this.#keys ??= KeyIndex.build(this.#nodes);
+    this.#keys ??= KeyIndex.build(this.#nodes.toArray());
     return this.#keys;
   }
 
   /** The leaf whose LeafNode has this signature key. */
   findLeafBySignatureKey(signatureKey: Uint8Array): LeafIndex | undefined {
-    return this.#keyIndex().findLeaf(signatureKey, (x) => this.#nodes[x]);
+    return this.#keyIndex().findLeaf(signatureKey, (x) => this.#nodes.get(x));
   }
 
   /** The leaf whose LeafNode has this encryption key. */
@@ -332,7 +341,7 @@ export class PublicRatchetTree {
 
   /** The node (leaf or parent) holding this encryption key. */
   findNodeByEncryptionKey(encryptionKey: Uint8Array): NodeIndex | undefined {
-    return this.#keyIndex().findNode(encryptionKey, (x) => this.#nodes[x]);
+    return this.#keyIndex().findNode(encryptionKey, (x) => this.#nodes.get(x));
   }
 
   /** Credential types in use and supported by every member (§7.3), kept up to date as leaves change. */
@@ -353,21 +362,22 @@ export class PublicRatchetTree {
 
   /** Replaces node x and clears the caches that depended on it. */
   #set(x: NodeIndex, n: Node | undefined): void {
-    const old = this.#nodes[x];
+    const old = this.#nodes.get(x);
     if (old === n) return;
     this.#keys?.noteSet(x, n);
     if (this.#credentials !== undefined && (x & 1) === 0) {
       if (old?.nodeType === NodeType.leaf) this.#credentials.remove(old.leafNode);
       if (n?.nodeType === NodeType.leaf) this.#credentials.add(n.leafNode);
     }
-    this.#nodes[x] = n;
-    this.#encoded[x] = undefined;
+    this.#nodes.set(x, n);
+    if (this.#encoded.get(x) !== undefined) this.#encoded.set(x, undefined);
     if (n === undefined && (x & 1) === 0 && x / 2 < this.#blankHint) this.#blankHint = x / 2;
     const r = root(this.#leafCount);
     let y: number = x;
     for (;;) {
-      this.#hashes[y] = undefined;
-      this.#resolutions[y] = undefined;
+      // Only what is cached is cleared: writing undefined over undefined would copy a shared chunk.
+      if (this.#hashes.get(y) !== undefined) this.#hashes.set(y, undefined);
+      if (this.#resolutions.get(y) !== undefined) this.#resolutions.set(y, undefined);
       if (y === r) break;
       y = parentOf(y);
     }
@@ -392,7 +402,7 @@ export class PublicRatchetTree {
     let x = 2 * l;
     while (x !== r) {
       x = parentOf(x);
-      if (this.#nodes[x] !== undefined) this.#set(x as NodeIndex, undefined);
+      if (this.#nodes.get(x) !== undefined) this.#set(x as NodeIndex, undefined);
     }
   }
 
@@ -400,11 +410,7 @@ export class PublicRatchetTree {
   extend(): void {
     if (this.#leafCount * 2 > MAX_LEAVES) throw new MlsError("TREE_INVALID_STRUCTURE", "the tree cannot grow further");
     const width = nodeWidth(this.#leafCount * 2);
-    for (let i = this.#nodes.length; i < width; i++) {
-      this.#nodes.push(undefined);
-      this.#hashes.push(undefined);
-      this.#resolutions.push(undefined);
-    }
+    for (const a of [this.#nodes, this.#hashes, this.#resolutions, this.#encoded]) a.length = width;
     this.#leafCount *= 2;
   }
 
@@ -415,7 +421,7 @@ export class PublicRatchetTree {
   truncate(): void {
     let last = -1;
     for (let i = this.#nodes.length - 1; i >= 0; i -= 2) {
-      if (this.#nodes[i] !== undefined) {
+      if (this.#nodes.get(i) !== undefined) {
         last = i / 2;
         break;
       }
@@ -424,10 +430,7 @@ export class PublicRatchetTree {
     while (count > 1 && count / 2 > last) count /= 2;
     if (count === this.#leafCount) return;
     const width = nodeWidth(count);
-    this.#nodes.length = width;
-    this.#hashes.length = width;
-    this.#resolutions.length = width;
-    if (this.#encoded.length > width) this.#encoded.length = width;
+    for (const a of [this.#nodes, this.#hashes, this.#resolutions, this.#encoded]) a.length = width;
     this.#leafCount = count;
   }
 
@@ -454,7 +457,7 @@ export class PublicRatchetTree {
     let x = 2 * l;
     while (x !== r) {
       x = parentOf(x);
-      const n = this.#nodes[x];
+      const n = this.#nodes.get(x);
       if (n?.nodeType === NodeType.parent) {
         const p = n.parentNode;
         // Keep unmerged_leaves sorted (§7.1): the new leaf may sit left of earlier ones.

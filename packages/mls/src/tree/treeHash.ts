@@ -20,9 +20,15 @@ export interface TreeHashSource {
   node(x: NodeIndex): Node | undefined;
 }
 
+/** The tree's per-node hash cache (a ChunkedArray in PublicRatchetTree). */
+export interface HashCache {
+  get(x: number): Uint8Array | undefined;
+  set(x: number, hash: Uint8Array): void;
+}
+
 /** Tree hash of node `x` (§7.8), served from and stored into `cache`. */
-export function computeTreeHash(src: TreeHashSource, x: NodeIndex, cache: (Uint8Array | undefined)[]): Uint8Array {
-  const cached = cache[x];
+export function computeTreeHash(src: TreeHashSource, x: NodeIndex, cache: HashCache): Uint8Array {
+  const cached = cache.get(x);
   if (cached !== undefined) return cached;
   const n = src.node(x);
   let h: Uint8Array;
@@ -35,7 +41,7 @@ export function computeTreeHash(src: TreeHashSource, x: NodeIndex, cache: (Uint8
     const p = n !== undefined && n.nodeType === NodeType.parent ? n.parentNode : undefined;
     h = src.suite.hash(parentTreeHashInputBytes(p, l, r));
   }
-  cache[x] = h;
+  cache.set(x, h);
   return h;
 }
 
@@ -55,7 +61,7 @@ export function treeHashWithoutLeaves(
   src: TreeHashSource,
   x: NodeIndex,
   removed: ReadonlySet<number>,
-  cache: (Uint8Array | undefined)[],
+  cache: HashCache,
 ): Uint8Array {
   const [lo, hi] = subtreeLeafRange(x);
   let touched = false;
