@@ -5,7 +5,7 @@
  * node:crypto makes a Cipher object per call, and an MLS message needs four
  * AEAD calls with four fresh keys (RFC 9420 §6.3.1, §6.3.2): the objects,
  * their five method calls each and the weak handles the collector finalizes
- * were ~30% of the sending and receiving thread's time with messages in
+ * were ~25% of the sending and receiving thread's time with messages in
  * flight. The addon computes the same bytes (same OpenSSL); the tests compare
  * it with node:crypto and the provider checks one answer when it loads.
  *
