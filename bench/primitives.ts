@@ -7,12 +7,12 @@
  *
  * Each cell runs the operation back to back for BENCH_MS milliseconds (after a
  * short warm-up) and reports operations per second. Then AES-128-GCM's two
- * routes on Node: the native addon (packages/node-aesgcm) against
+ * routes on Node: the native addon (packages/native-crypto) against
  * node:crypto's Cipher objects, at a SenderData's size and at 1 KiB.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { CIPHER_SUITE_IDS, nodeCryptoProvider, webCryptoProvider } from "../packages/mls/src/crypto/index.js";
-import { nativeAesGcm } from "../packages/mls/src/crypto/node/aesGcmNative.js";
+import { nativeCrypto } from "../packages/mls/src/crypto/node/nativeCrypto.js";
 import type { CipherSuite, CipherSuiteId, CryptoProvider } from "../packages/mls/src/crypto/index.js";
 
 const SAMPLE_MS = Number(process.env.BENCH_MS ?? 200);
@@ -164,14 +164,14 @@ async function aesGcmRoutes(): Promise<void> {
       d.setAAD(aad);
       return Buffer.concat([d.update(ct.subarray(0, size)), d.final()]);
     };
-    const native = nativeAesGcm;
+    const native = nativeCrypto;
     const viaAddon =
       native === undefined
         ? undefined
         : () => {
             const ct = new Uint8Array(size + 16);
             const out = new Uint8Array(size);
-            if (!native.seal(0, key, nonce, aad, pt, ct) || !native.open(0, key, nonce, aad, ct, out)) throw new Error("native AES-GCM failed");
+            if (!native.aesGcmSeal(0, key, nonce, aad, pt, ct) || !native.aesGcmOpen(0, key, nonce, aad, ct, out)) throw new Error("native AES-GCM failed");
             return out;
           };
     const objects = await opsPerSecond(cipherObjects);

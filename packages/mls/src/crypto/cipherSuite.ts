@@ -17,7 +17,7 @@
  */
 import { Writer } from "../codec/tls.js";
 import { utf8 } from "../codec/bytes.js";
-import { PreparedHmacSha256 } from "./hmacSha256.js";
+import { PreparedHmacSha256, type PreparedHmac } from "./hmacSha256.js";
 
 export type CipherSuiteId = 1 | 2 | 3 | 4 | 5 | 6 | 7;
 
@@ -101,6 +101,12 @@ export interface CryptoPrimitives {
    */
   readonly aeadSealNow?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array) => Uint8Array;
   readonly aeadOpenNow?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => Uint8Array;
+  /**
+   * HMAC-SHA-256 key states for HKDF-Expand, for a provider with a faster one
+   * than crypto/hmacSha256.ts (SHA-256 suites; the node provider's native
+   * addon). The same outputs: the tests compare both with node:crypto.
+   */
+  readonly prepareHmacSha256?: (key: Uint8Array) => PreparedHmac;
 
   /** RFC 9180 SealBase / OpenBase (single-shot, base mode). */
   hpkeSeal(publicKey: Uint8Array, info: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<HpkeCiphertext>;
@@ -236,10 +242,10 @@ function kdfLabelHead(label: string, length: number): Uint8Array {
 const SHORT_HEADERS = Array.from({ length: 64 }, (_, n) => Uint8Array.of(n));
 
 class Sha256Expander implements KdfExpander {
-  readonly #h: PreparedHmacSha256;
+  readonly #h: PreparedHmac;
 
-  constructor(prk: Uint8Array) {
-    this.#h = new PreparedHmacSha256(prk);
+  constructor(h: PreparedHmac) {
+    this.#h = h;
   }
 
   expand(info: Uint8Array, length: number): Uint8Array {
@@ -264,7 +270,7 @@ export function buildCipherSuite(p: CryptoPrimitives): CipherSuite {
     p.kdfExpand(secret, kdfLabel(label, context, length), length);
   const kdfExpander =
     p.params.hash === "SHA-256"
-      ? (prk: Uint8Array): KdfExpander => new Sha256Expander(prk)
+      ? (prk: Uint8Array): KdfExpander => new Sha256Expander(p.prepareHmacSha256?.(prk) ?? new PreparedHmacSha256(prk))
       : (prk: Uint8Array): KdfExpander => ({
           expand: (info, length) => p.kdfExpand(prk, info, length),
           expandWithLabel: (label, context, length) => expandWithLabel(prk, label, context, length),
@@ -313,6 +319,7 @@ function bindAll(p: CryptoPrimitives): CryptoPrimitives {
     aeadOpen: p.aeadOpen.bind(p),
     ...(p.aeadSealNow === undefined ? {} : { aeadSealNow: p.aeadSealNow.bind(p) }),
     ...(p.aeadOpenNow === undefined ? {} : { aeadOpenNow: p.aeadOpenNow.bind(p) }),
+    ...(p.prepareHmacSha256 === undefined ? {} : { prepareHmacSha256: p.prepareHmacSha256.bind(p) }),
     hpkeSeal: p.hpkeSeal.bind(p),
     hpkeOpen: p.hpkeOpen.bind(p),
     hpkeExportSender: p.hpkeExportSender.bind(p),

@@ -140,8 +140,18 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** HKDF-Expand under an HMAC-SHA-256 key whose inner and outer states are computed once. */
+export interface PreparedHmac {
+  /** RFC 5869 §2.3 HKDF-Expand with this key as PRK. */
+  expand(info: Uint8Array, length: number): Uint8Array;
+  /** HKDF-Expand for one block (`length` ≤ 32) with info given in three parts (info = a || b || c). */
+  expandParts(a: Uint8Array, b: Uint8Array, c: Uint8Array, length: number): Uint8Array;
+  /** Zeroes the key states (they are as good as the key). */
+  destroy(): void;
+}
+
 /** An HMAC-SHA-256 key with its inner and outer states computed (RFC 2104 §2). */
-export class PreparedHmacSha256 {
+export class PreparedHmacSha256 implements PreparedHmac {
   readonly #inner = IV.slice();
   readonly #outer = IV.slice();
 

@@ -1,6 +1,6 @@
 /**
  * AEAD on node:crypto (RFC 9420 §5.1: AES-GCM, ChaCha20-Poly1305 as in
- * RFC 9180 §7.3); AES-GCM in one native call (aesGcmNative.ts) and
+ * RFC 9180 §7.3); AES-GCM in one native call (nativeCrypto.ts) and
  * ChaCha20-Poly1305 on libsodium where those are installed.
  * Ciphertext = encrypted bytes || 16-byte tag.
  */
@@ -10,7 +10,7 @@ import type { AeadAlgorithm } from "../cipherSuite.js";
 import { MlsError } from "../../errors.js";
 import { asBytes } from "./kdf.js";
 import { sodium, unshared, type Sodium } from "./sodium.js";
-import { nativeAesGcm, type NativeAesGcm } from "./aesGcmNative.js";
+import { nativeCrypto, type NativeCrypto } from "./nativeCrypto.js";
 
 const TAG_LENGTH = 16;
 
@@ -33,7 +33,7 @@ export function nodeAead(alg: AeadAlgorithm, nk: number, nn: number): NodeAead {
     if (nonce.length !== nn) throw new MlsError("CRYPTO_INVALID_LENGTH", `${alg} nonce must be ${nn} bytes`);
   };
   if (alg === "ChaCha20-Poly1305" && sodium !== undefined) return sodiumChaCha20Poly1305(sodium, check);
-  if (alg !== "ChaCha20-Poly1305" && nativeAesGcm !== undefined) return nativeAesGcmAead(nativeAesGcm, alg === "AES-128-GCM" ? 0 : 1, check);
+  if (alg !== "ChaCha20-Poly1305" && nativeCrypto !== undefined) return nativeAesGcm(nativeCrypto, alg === "AES-128-GCM" ? 0 : 1, check);
   return {
     seal(key, nonce, aad, plaintext) {
       check(key, nonce);
@@ -98,18 +98,18 @@ function sodiumChaCha20Poly1305(lib: Sodium, check: (key: Uint8Array, nonce: Uin
 }
 
 /**
- * AES-GCM through the native addon (aesGcmNative.ts): the same OpenSSL and
+ * AES-GCM through the native addon (nativeCrypto.ts): the same OpenSSL and
  * bytes as node:crypto, one call per seal or open instead of a Cipher object;
  * ~2 against ~8.5 µs for a SenderData seal and open, ~5 against ~16 µs for 1 KiB here.
  */
-function nativeAesGcmAead(lib: NativeAesGcm, variant: 0 | 1, check: (key: Uint8Array, nonce: Uint8Array) => void): NodeAead {
+function nativeAesGcm(lib: NativeCrypto, variant: 0 | 1, check: (key: Uint8Array, nonce: Uint8Array) => void): NodeAead {
   return {
     seal(key, nonce, aad, plaintext) {
       check(key, nonce);
       // Public output: from Node's shared Buffer pool, as on the node:crypto path.
       const out = Buffer.allocUnsafe(plaintext.length + TAG_LENGTH);
       // Only an OpenSSL failure (memory) makes this false: not the caller's input.
-      if (!lib.seal(variant, key, nonce, aad, plaintext, out)) throw new Error("AES-GCM seal failed in OpenSSL");
+      if (!lib.aesGcmSeal(variant, key, nonce, aad, plaintext, out)) throw new Error("AES-GCM seal failed in OpenSSL");
       return asBytes(out);
     },
     open(key, nonce, aad, ciphertext) {
@@ -117,7 +117,7 @@ function nativeAesGcmAead(lib: NativeAesGcm, variant: 0 | 1, check: (key: Uint8A
       if (ciphertext.length < TAG_LENGTH) throw new MlsError("CRYPTO_DECRYPT_FAILED", "ciphertext shorter than the AEAD tag");
       // A plaintext gets its own array, never pooled memory; the addon zeroes it when the tag does not verify.
       const plaintext = new Uint8Array(ciphertext.length - TAG_LENGTH);
-      if (!lib.open(variant, key, nonce, aad, ciphertext, plaintext)) throw new MlsError("CRYPTO_DECRYPT_FAILED", "AEAD authentication failed");
+      if (!lib.aesGcmOpen(variant, key, nonce, aad, ciphertext, plaintext)) throw new MlsError("CRYPTO_DECRYPT_FAILED", "AEAD authentication failed");
       return plaintext;
     },
   };

@@ -18,7 +18,8 @@ import { nodeSignature } from "./signature.js";
 import { SignatureQueue } from "./signatureQueue.js";
 import { SignatureWorker } from "./signatureWorker.js";
 import { sodium } from "./sodium.js";
-import { nativeAesGcm } from "./aesGcmNative.js";
+import { nativeCrypto } from "./nativeCrypto.js";
+import { nativePreparedHmacSha256 } from "./hmacSha256Native.js";
 import { settle } from "../settle.js";
 
 const PROVIDER = "node";
@@ -64,9 +65,12 @@ export function nodeEd25519Backend(): "libsodium" | "node:crypto" {
   return sodium === undefined ? "node:crypto" : "libsodium";
 }
 
-/** What computes AES-GCM here: the native addon (@conclave/node-aesgcm, when built) or node:crypto's Cipher objects. */
-export function nodeAesGcmBackend(): "native" | "node:crypto" {
-  return nativeAesGcm === undefined ? "node:crypto" : "native";
+/**
+ * Whether the optional native addon (@conclave/native-crypto, when built) is in use: for AES-GCM
+ * (otherwise node:crypto's Cipher objects) and HKDF-SHA-256 expansion (otherwise JavaScript).
+ */
+export function nodeNativeCryptoInUse(): boolean {
+  return nativeCrypto !== undefined;
 }
 
 function primitives(id: CipherSuiteId): CryptoPrimitives {
@@ -85,6 +89,7 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
     aeadOpen: (key, nonce, aad, ciphertext) => settle(() => aead.open(key, nonce, aad, ciphertext)),
     aeadSealNow: aead.seal,
     aeadOpenNow: aead.open,
+    ...(params.hash === "SHA-256" && nativeCrypto !== undefined ? { prepareHmacSha256: nativePreparedHmacSha256(nativeCrypto) } : {}),
     hpkeSeal: (pk, info, aad, plaintext) => settle(() => hpke.seal(pk, info, aad, plaintext)),
     hpkeOpen: (sk, kemOutput, info, aad, ciphertext) => settle(() => hpke.open(sk, kemOutput, info, aad, ciphertext)),
     hpkeExportSender: (pk, info, ctx, length) => settle(() => hpke.exportSender(pk, info, ctx, length)),

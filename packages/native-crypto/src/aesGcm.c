@@ -17,13 +17,12 @@
  * The caller allocates the output; on any failure it is zeroed, so a
  * plaintext that failed authentication is never exposed.
  */
-#include <limits.h>
-#include <node_api.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <string.h>
+
+#include "args.h"
 
 #define NONCE_LENGTH 12
 #define TAG_LENGTH 16
@@ -35,36 +34,6 @@ static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 static void fetch_ciphers(void) {
   ciphers[0] = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
   ciphers[1] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-}
-
-typedef struct {
-  unsigned char *data;
-  size_t length;
-} bytes;
-
-/* A Uint8Array (Buffer included) argument; false for anything else or a length OpenSSL's int cannot carry. */
-static int get_bytes(napi_env env, napi_value value, bytes *out) {
-  bool is_typed_array = false;
-  if (napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array) return 0;
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  void *data = NULL;
-  if (napi_get_typedarray_info(env, value, &type, &out->length, &data, &buffer, &offset) != napi_ok) return 0;
-  if (type != napi_uint8_array || out->length > INT_MAX - TAG_LENGTH) return 0;
-  out->data = data;
-  return 1;
-}
-
-static napi_value boolean(napi_env env, int value) {
-  napi_value result = NULL;
-  napi_get_boolean(env, value != 0, &result);
-  return result;
-}
-
-static napi_value fail(napi_env env, const char *message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", message);
-  return NULL;
 }
 
 /* (variant, key, nonce, aad, input, out) -> boolean. encrypt: out = ciphertext || tag; decrypt: out = plaintext. */
@@ -84,9 +53,7 @@ static napi_value run(napi_env env, napi_callback_info info, int encrypt) {
   size_t body = encrypt ? input.length : input.length - TAG_LENGTH;
   if (out.length != (encrypt ? body + TAG_LENGTH : body)) return fail(env, "wrong output length");
   /* The output must not overlap the input: OpenSSL's GCM reads each block before writing it, but the tag (open) is read last. */
-  uintptr_t in_start = (uintptr_t)input.data, out_start = (uintptr_t)out.data;
-  if (out.length > 0 && input.length > 0 && out_start < in_start + input.length && in_start < out_start + out.length)
-    return fail(env, "output overlaps input");
+  if (overlap(input, out)) return fail(env, "output overlaps input");
 
   pthread_once(&fetch_once, fetch_ciphers);
   const EVP_CIPHER *cipher = ciphers[variant];
@@ -104,13 +71,6 @@ static napi_value run(napi_env env, napi_callback_info info, int encrypt) {
   return boolean(env, ok);
 }
 
-static napi_value seal(napi_env env, napi_callback_info info) { return run(env, info, 1); }
+napi_value aes_gcm_seal(napi_env env, napi_callback_info info) { return run(env, info, 1); }
 
-static napi_value open_(napi_env env, napi_callback_info info) { return run(env, info, 0); }
-
-NAPI_MODULE_INIT() {
-  napi_value fn;
-  if (napi_create_function(env, "seal", NAPI_AUTO_LENGTH, seal, NULL, &fn) != napi_ok || napi_set_named_property(env, exports, "seal", fn) != napi_ok) return NULL;
-  if (napi_create_function(env, "open", NAPI_AUTO_LENGTH, open_, NULL, &fn) != napi_ok || napi_set_named_property(env, exports, "open", fn) != napi_ok) return NULL;
-  return exports;
-}
+napi_value aes_gcm_open(napi_env env, napi_callback_info info) { return run(env, info, 0); }
