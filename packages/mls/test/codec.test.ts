@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { decode, encode, opaque, optional, Reader, returnScratch, struct, uint16, uint64, vector, Writer } from "../src/codec/tls.js";
+import { type Codec, decode, decodePacked, encode, opaque, optional, Reader, returnScratch, struct, uint16, uint64, vector, Writer } from "../src/codec/tls.js";
 import { fromHex, toHex } from "../src/codec/bytes.js";
 import { MlsError } from "../src/errors.js";
 import { errorCode as code } from "./support/errors.js";
@@ -130,9 +130,38 @@ describe("structs, vectors, optionals", () => {
     expect(code(() => decode(vector(uint16), fromHex("03000100")))).toBe("DECODE_TRUNCATED");
   });
 
+  it("decodePacked decodes the same values as views of one private copy of the input", () => {
+    const bytes = encode(S, { a: 1, b: fromHex("aabbcc"), c: 2n, d: [fromHex("0102"), fromHex("03")], e: undefined });
+    const packed = decodePacked(S, bytes);
+    expect(packed).toEqual(decode(S, bytes));
+    const fields = [packed.b, ...packed.d];
+    // One buffer for every field, not the input's: changing the input changes nothing decoded.
+    for (const f of fields) expect(f.buffer).toBe(packed.b.buffer);
+    expect(packed.b.buffer).not.toBe(bytes.buffer);
+    bytes.fill(0);
+    expect(toHex(packed.b)).toBe("aabbcc");
+    // Each view covers only its own bytes: wiping one field leaves its neighbours as they were.
+    packed.b.fill(0);
+    expect(packed.d.map(toHex)).toEqual(["0102", "03"]);
+  });
+
+  it("decodePacked rejects what decode rejects, with the same codes", () => {
+    for (const hex of ["000102", "00", "05aabb", "03000100"]) {
+      for (const codec of [uint16, opaque, vector(uint16)] as Codec<unknown>[]) {
+        const bytes = fromHex(hex);
+        expect(code(() => decodePacked(codec, bytes))).toBe(code(() => decode(codec, bytes)));
+      }
+    }
+  });
+
   it("throws only MlsError on arbitrary input", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          decodePacked(S, bytes);
+        } catch (e) {
+          expect(e).toBeInstanceOf(MlsError);
+        }
         try {
           decode(S, bytes);
         } catch (e) {

@@ -65,6 +65,23 @@ describe("ratchet tree operations", () => {
   const suite = nodeCryptoProvider.suite(1);
   const L = leafIndex;
 
+  it("decodes a tree's fields as views of one private copy of its bytes", () => {
+    const built = PublicRatchetTree.create(suite, fakeLeaf(0));
+    for (let i = 1; i < 5; i++) built.addLeaf(fakeLeaf(i));
+    const bytes = built.encode();
+    const tree = PublicRatchetTree.decode(suite, bytes);
+    const leaves = tree.members().map((m) => m.leafNode);
+    expect(leaves).toHaveLength(5);
+    const shared = leaves[0]!.signatureKey.buffer;
+    expect(shared).not.toBe(bytes.buffer);
+    for (const leaf of leaves) for (const field of [leaf.signatureKey, leaf.encryptionKey, leaf.signature]) expect(field.buffer).toBe(shared);
+    // The caller's bytes are not aliased: wiping them changes nothing in the tree.
+    const hash = toHex(tree.treeHash());
+    bytes.fill(0);
+    expect(toHex(tree.encode())).toBe(toHex(built.encode()));
+    expect(toHex(PublicRatchetTree.decode(suite, tree.encode()).treeHash())).toBe(hash);
+  });
+
   it("adds at the leftmost blank leaf, extending when full, and keeps unmerged_leaves sorted", () => {
     const tree = PublicRatchetTree.create(suite, fakeLeaf(0));
     expect(tree.leafCount).toBe(1);

@@ -203,7 +203,14 @@ export class Reader {
   private pos: number;
   private lim: number;
 
-  constructor(private readonly buf: Uint8Array) {
+  /**
+   * `views`: raw()/opaque() return views of `buf` instead of copies. Only for
+   * a `buf` no one else holds (see decodePacked).
+   */
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly views = false,
+  ) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.pos = 0;
     this.lim = buf.length;
@@ -270,10 +277,10 @@ export class Reader {
     return v;
   }
 
-  /** `n` raw bytes, copied so the result does not alias the input. */
+  /** `n` raw bytes, copied so the result does not alias the input (a view in a `views` Reader). */
   raw(n: number): Uint8Array {
     this.need(n);
-    const out = this.buf.slice(this.pos, this.pos + n);
+    const out = this.views ? this.buf.subarray(this.pos, this.pos + n) : this.buf.slice(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
@@ -340,7 +347,22 @@ export function encode<T>(codec: Codec<T>, value: T): Uint8Array {
 
 /** Decodes exactly one `T` from `bytes`: short or trailing data is an MlsError. */
 export function decode<T>(codec: Codec<T>, bytes: Uint8Array): T {
-  const r = new Reader(bytes);
+  return decodeWith(codec, new Reader(bytes));
+}
+
+/**
+ * The same, with every byte field a view of one private copy of `bytes`
+ * rather than an array of its own: for long-lived values made of many small
+ * fields, such as a ratchet tree (eight per member), where an ArrayBuffer and
+ * a typed array per 32-byte key cost more heap than the key. The result still
+ * shares nothing with `bytes`; its fields share one buffer (each view covers
+ * only its own bytes), which lives as long as any of them.
+ */
+export function decodePacked<T>(codec: Codec<T>, bytes: Uint8Array): T {
+  return decodeWith(codec, new Reader(bytes.slice(), true));
+}
+
+function decodeWith<T>(codec: Codec<T>, r: Reader): T {
   let value: T;
   try {
     value = codec.decode(r);

@@ -11,7 +11,7 @@
  *
  * Private keys are not here: see PrivateTreeKeys in treeKem.ts.
  */
-import { decode, encode, Writer } from "../codec/tls.js";
+import { decodePacked, encode, Writer } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { NodeType } from "../messages/enums.js";
@@ -101,9 +101,9 @@ export class PublicRatchetTree {
     return new PublicRatchetTree(suite, leafCount, out, undefined, undefined);
   }
 
-  /** Decodes the `ratchet_tree` extension value (optional<Node> ratchet_tree<V>). */
+  /** Decodes the `ratchet_tree` extension value (optional<Node> ratchet_tree<V>); its keys and hashes share one copy of `bytes`. */
   static decode(suite: CipherSuite, bytes: Uint8Array): PublicRatchetTree {
-    return PublicRatchetTree.fromNodes(suite, decode(ratchetTreeCodec, bytes));
+    return PublicRatchetTree.fromNodes(suite, decodePacked(ratchetTreeCodec, bytes));
   }
 
   /** The node list of the `ratchet_tree` extension: trailing blank nodes removed (§12.4.3.3). */
