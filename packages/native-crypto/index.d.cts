@@ -10,3 +10,7 @@ export const hmacSha256StateSize: number;
 export function hmacSha256Prepare(key: Uint8Array, state: Uint8Array): void;
 /** out = HKDF-Expand(PRK prepared in `state`, info = a || b || c, out.length); throws TypeError for a wiped state. */
 export function hkdfSha256Expand(state: Uint8Array, a: Uint8Array, b: Uint8Array, c: Uint8Array, out: Uint8Array): void;
+/** out = the first out.length (<= 32) bytes of HMAC-SHA-256(key, a || b || c || d); throws TypeError for a longer or overlapping out. */
+export function hmacSha256(key: Uint8Array, a: Uint8Array, b: Uint8Array, c: Uint8Array, d: Uint8Array, out: Uint8Array): void;
+/** out (32 bytes) = SHA-256(data). */
+export function sha256(data: Uint8Array, out: Uint8Array): void;

@@ -5,16 +5,21 @@
  * sizes; the same refusals of anything tampered, with the plaintext never
  * handed out. HKDF-SHA-256 over prepared keys: the same outputs as
  * node:crypto's HMAC and as the JavaScript PreparedHmacSha256, for short,
- * block-long and longer keys and outputs of 0 to 255 blocks. And its own
+ * block-long and longer keys and outputs of 0 to 255 blocks. One-shot
+ * HMAC-SHA-256 and SHA-256, and the KDFs built on them (the suites' hash, MAC
+ * and HKDF, HPKE's labelled KDF): the same bytes as on node:crypto. And its own
  * argument checks, so bad input from JavaScript never reaches OpenSSL.
  */
 import { describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { PreparedHmacSha256 } from "../src/crypto/hmacSha256.js";
 import { nativeCrypto } from "../src/crypto/node/nativeCrypto.js";
 import { nodeCryptoProvider, nodeNativeCryptoInUse } from "../src/crypto/node/index.js";
+import { nativeSha256Kdf } from "../src/crypto/node/hmacSha256Native.js";
+import { opensslKdf } from "../src/crypto/node/kdf.js";
+import { nativeLabeledKdf, opensslLabeledKdf } from "../src/crypto/node/labeledKdf.js";
 import { MlsError } from "../src/errors.js";
 
 const bytes = (n: number) => new Uint8Array(randomBytes(n));
@@ -232,6 +237,82 @@ describe("node provider: HKDF-SHA-256 over prepared keys in the native addon", (
       ["output over the state", () => lib.hkdfSha256Expand(state, none, none, none, state.subarray(0, 16))],
       ["a string for info", () => lib.hkdfSha256Expand(state, "info" as unknown as Uint8Array, none, none, new Uint8Array(16))],
       ["prepare into a short state", () => lib.hmacSha256Prepare(bytes(32), new Uint8Array(8))],
+    ];
+    for (const [what, call] of bad) expect(call, what).toThrow(TypeError);
+  });
+});
+
+describe("node provider: one-shot HMAC-SHA-256 and SHA-256 in the native addon", () => {
+  const lib = nativeCrypto!;
+  const none = new Uint8Array(0);
+  const KEY_LENGTHS = [0, 1, 31, 32, 33, 63, 64, 65, 100, 130];
+
+  it("computes node:crypto's HMAC over four parts, truncated to any output length up to 32", () => {
+    for (const keyLength of KEY_LENGTHS) {
+      const key = bytes(keyLength);
+      const parts = [bytes(keyLength % 7), bytes(0), bytes(70), bytes(1)];
+      const expected = createHmac("sha256", key).update(parts[0]!).update(parts[2]!).update(parts[3]!).digest();
+      for (const length of [0, 1, 12, 16, 31, 32]) {
+        const out = new Uint8Array(length);
+        lib.hmacSha256(key, parts[0]!, parts[1]!, parts[2]!, parts[3]!, out);
+        expect(Buffer.from(out).equals(expected.subarray(0, length)), `key ${keyLength}, out ${length}`).toBe(true);
+      }
+    }
+  });
+
+  it("computes node:crypto's SHA-256 for inputs of 0 to 200 bytes", () => {
+    for (const length of [0, 1, 55, 56, 63, 64, 65, 119, 120, 200]) {
+      const data = bytes(length);
+      const out = new Uint8Array(32);
+      lib.sha256(data, out);
+      expect(Buffer.from(out).equals(createHash("sha256").update(data).digest())).toBe(true);
+    }
+  });
+
+  it("gives the SHA-256 suites' hash, MAC, Extract and Expand the bytes node:crypto gives", () => {
+    const native = nativeSha256Kdf(lib);
+    const openssl = opensslKdf("SHA-256", 32);
+    const same = (a: Uint8Array, b: Uint8Array) => expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+    for (const keyLength of KEY_LENGTHS) {
+      const key = bytes(keyLength);
+      const data = bytes((keyLength * 3) % 80);
+      same(native.hash(data), openssl.hash(data));
+      same(native.mac(key, data), openssl.mac(key, data));
+      same(native.kdfExtract(key, data), openssl.kdfExtract(key, data));
+      for (const length of [0, 12, 16, 32, 33, 64, 255 * 32]) same(native.kdfExpand(key, data, length), openssl.kdfExpand(key, data, length));
+    }
+    expect(() => native.kdfExpand(bytes(32), none, 255 * 32 + 1)).toThrow(expect.objectContaining({ code: "CRYPTO_INVALID_LENGTH" }));
+  });
+
+  it("gives HPKE's LabeledExtract and LabeledExpand (RFC 9180 §4) the bytes node:crypto gives, for the KEM's and the suite's ids", () => {
+    for (const suiteId of [Uint8Array.of(0x4b, 0x45, 0x4d, 0, 0x20), Uint8Array.of(0x48, 0x50, 0x4b, 0x45, 0, 0x20, 0, 1, 0, 1)]) {
+      const native = nativeLabeledKdf(lib, suiteId);
+      const openssl = opensslLabeledKdf("SHA-256", 32, suiteId);
+      for (const saltLength of [0, 32, 80]) {
+        const salt = bytes(saltLength);
+        const ikm = bytes(32);
+        expect(Buffer.from(native.extract(salt, "eae_prk", ikm)).equals(Buffer.from(openssl.extract(salt, "eae_prk", ikm)))).toBe(true);
+        for (const length of [0, 12, 16, 32, 33, 100]) {
+          const info = bytes(length % 40);
+          expect(Buffer.from(native.expand(salt, "shared_secret", info, length)).equals(Buffer.from(openssl.expand(salt, "shared_secret", info, length))), `L=${length}`).toBe(true);
+        }
+      }
+      expect(() => native.expand(bytes(32), "key", none, 255 * 32 + 1)).toThrow(expect.objectContaining({ code: "CRYPTO_INVALID_LENGTH" }));
+    }
+  });
+
+  it("refuses malformed arguments and an output over an input", () => {
+    const key = bytes(32);
+    const buf = new Uint8Array(64);
+    const bad: [string, () => unknown][] = [
+      ["33-byte HMAC output", () => lib.hmacSha256(key, none, none, none, none, new Uint8Array(33))],
+      ["five arguments", () => (lib.hmacSha256 as (...a: unknown[]) => void)(key, none, none, none, new Uint8Array(32))],
+      ["a string part", () => lib.hmacSha256(key, "x" as unknown as Uint8Array, none, none, none, new Uint8Array(32))],
+      ["HMAC output over the key", () => lib.hmacSha256(buf.subarray(0, 32), none, none, none, none, buf.subarray(16, 48))],
+      ["HMAC output over a part", () => lib.hmacSha256(key, none, none, buf.subarray(0, 40), none, buf.subarray(32, 64))],
+      ["31-byte hash output", () => lib.sha256(none, new Uint8Array(31))],
+      ["hash output over the data", () => lib.sha256(buf.subarray(0, 40), buf.subarray(32, 64))],
+      ["a number for data", () => lib.sha256(7 as unknown as Uint8Array, new Uint8Array(32))],
     ];
     for (const [what, call] of bad) expect(call, what).toThrow(TypeError);
   });

@@ -47,6 +47,8 @@ napi_value aes_gcm_seal(napi_env env, napi_callback_info info);
 napi_value aes_gcm_open(napi_env env, napi_callback_info info);
 napi_value hmac_sha256_prepare(napi_env env, napi_callback_info info);
 napi_value hkdf_sha256_expand(napi_env env, napi_callback_info info);
+napi_value hmac_sha256(napi_env env, napi_callback_info info);
+napi_value sha256(napi_env env, napi_callback_info info);
 /* sizeof the prepared HMAC-SHA-256 state: two SHA256_CTX. */
 size_t hmac_sha256_state_size(void);
 

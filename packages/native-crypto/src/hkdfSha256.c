@@ -11,6 +11,11 @@
  * The prepared state lives in a Uint8Array the caller owns (and wipes): two
  * SHA256_CTX after the key block, checked on every use so that a wiped or
  * foreign array is refused rather than hashed.
+ *
+ * One-shot HMAC and SHA-256 too: node:crypto's createHmac/createHash build an
+ * object per call (~4 µs for an HMAC here), and HPKE (RFC 9180 §4, §5.1)
+ * computes eight HMACs per seal or open, the key schedule and tree hashes
+ * many more; one call each is ~1 µs.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init/Update/Final: the only API that lets a hash state be copied as plain memory */
 #include <openssl/crypto.h>
@@ -27,6 +32,21 @@ size_t hmac_sha256_state_size(void) { return 2 * sizeof(SHA256_CTX); }
 /* A state as hmac_sha256_prepare leaves it: exactly one block hashed, nothing buffered. */
 static int prepared(const SHA256_CTX *c) { return c->num == 0 && c->md_len == SHA256_DIGEST_LENGTH && c->Nl == BLOCK * 8 && c->Nh == 0; }
 
+/* ctx[0], ctx[1]: SHA-256 after one block of (key ^ ipad), (key ^ opad); RFC 2104 §2. */
+static void hmac_keyed(const bytes key, SHA256_CTX ctx[2]) {
+  unsigned char pad[BLOCK] = {0};
+  /* Keys longer than a block are hashed first (RFC 2104 §2). */
+  if (key.length > BLOCK) SHA256(key.data, key.length, pad);
+  else if (key.length > 0) memcpy(pad, key.data, key.length);
+  for (int i = 0; i < BLOCK; i++) pad[i] ^= 0x36;
+  SHA256_Init(&ctx[0]);
+  SHA256_Update(&ctx[0], pad, BLOCK);
+  for (int i = 0; i < BLOCK; i++) pad[i] ^= 0x36 ^ 0x5c;
+  SHA256_Init(&ctx[1]);
+  SHA256_Update(&ctx[1], pad, BLOCK);
+  OPENSSL_cleanse(pad, sizeof pad);
+}
+
 /* (key, state) -> undefined: state = inner and outer SHA-256 states after (key ^ ipad), (key ^ opad). */
 napi_value hmac_sha256_prepare(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -36,19 +56,9 @@ napi_value hmac_sha256_prepare(napi_env env, napi_callback_info info) {
   if (!get_bytes(env, argv[0], &key) || !get_bytes(env, argv[1], &state)) return fail(env, "key and state must be Uint8Arrays");
   if (state.length != hmac_sha256_state_size()) return fail(env, "wrong state length");
   if (overlap(key, state)) return fail(env, "state overlaps key");
-  unsigned char pad[BLOCK] = {0};
-  /* Keys longer than a block are hashed first (RFC 2104 §2). */
-  if (key.length > BLOCK) SHA256(key.data, key.length, pad);
-  else if (key.length > 0) memcpy(pad, key.data, key.length);
   SHA256_CTX ctx[2];
-  for (int i = 0; i < BLOCK; i++) pad[i] ^= 0x36;
-  SHA256_Init(&ctx[0]);
-  SHA256_Update(&ctx[0], pad, BLOCK);
-  for (int i = 0; i < BLOCK; i++) pad[i] ^= 0x36 ^ 0x5c;
-  SHA256_Init(&ctx[1]);
-  SHA256_Update(&ctx[1], pad, BLOCK);
+  hmac_keyed(key, ctx);
   memcpy(state.data, ctx, sizeof ctx);
-  OPENSSL_cleanse(pad, sizeof pad);
   OPENSSL_cleanse(ctx, sizeof ctx);
   return NULL;
 }
@@ -92,5 +102,47 @@ napi_value hkdf_sha256_expand(napi_env env, napi_callback_info info) {
   OPENSSL_cleanse(t, sizeof t);
   OPENSSL_cleanse(&c, sizeof c);
   OPENSSL_cleanse(keyed, sizeof keyed);
+  return NULL;
+}
+
+#define HMAC_PARTS 4
+
+/* (key, a, b, c, d, out) -> undefined: out = the first out.length (<= 32) bytes of HMAC-SHA-256(key, a || b || c || d). */
+napi_value hmac_sha256(napi_env env, napi_callback_info info) {
+  size_t argc = 2 + HMAC_PARTS;
+  napi_value argv[2 + HMAC_PARTS];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 + HMAC_PARTS) return fail(env, "expected 6 arguments");
+  bytes key, part[HMAC_PARTS], out;
+  int ok = get_bytes(env, argv[0], &key) && get_bytes(env, argv[1 + HMAC_PARTS], &out);
+  for (int p = 0; ok && p < HMAC_PARTS; p++) ok = get_bytes(env, argv[1 + p], &part[p]);
+  if (!ok) return fail(env, "key, message parts and output must be Uint8Arrays");
+  if (out.length > HASH) return fail(env, "HMAC-SHA-256 output longer than 32 bytes");
+  if (overlap(out, key)) return fail(env, "output overlaps an input");
+  for (int p = 0; p < HMAC_PARTS; p++)
+    if (overlap(out, part[p])) return fail(env, "output overlaps an input");
+  SHA256_CTX ctx[2];
+  hmac_keyed(key, ctx);
+  unsigned char t[HASH];
+  for (int p = 0; p < HMAC_PARTS; p++)
+    if (part[p].length > 0) SHA256_Update(&ctx[0], part[p].data, part[p].length);
+  SHA256_Final(t, &ctx[0]);
+  SHA256_Update(&ctx[1], t, HASH);
+  SHA256_Final(t, &ctx[1]);
+  memcpy(out.data, t, out.length);
+  OPENSSL_cleanse(t, sizeof t);
+  OPENSSL_cleanse(ctx, sizeof ctx);
+  return NULL;
+}
+
+/* (data, out) -> undefined: out (32 bytes) = SHA-256(data). */
+napi_value sha256(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2) return fail(env, "expected 2 arguments");
+  bytes data, out;
+  if (!get_bytes(env, argv[0], &data) || !get_bytes(env, argv[1], &out)) return fail(env, "data and output must be Uint8Arrays");
+  if (out.length != HASH) return fail(env, "SHA-256 output must be 32 bytes");
+  if (overlap(out, data)) return fail(env, "output overlaps the input");
+  SHA256(data.data, data.length, out.data);
   return NULL;
 }

@@ -6,10 +6,12 @@
  */
 import { MlsError } from "../../errors.js";
 import type { PreparedHmac } from "../hmacSha256.js";
+import type { NodeKdf } from "./kdf.js";
 import type { NativeCrypto } from "./nativeCrypto.js";
 
 const HASH = 32;
 const EMPTY = new Uint8Array(0);
+const ONE = Uint8Array.of(1);
 
 function checkedLength(length: number, max: number): number {
   if (!Number.isInteger(length) || length < 0 || length > max) throw new MlsError("CRYPTO_INVALID_LENGTH", `HKDF-Expand length ${length} out of range`);
@@ -46,4 +48,39 @@ class NativePreparedHmacSha256 implements PreparedHmac {
 /** The provider's prepareHmacSha256 when the addon is in use. */
 export function nativePreparedHmacSha256(lib: NativeCrypto): (key: Uint8Array) => PreparedHmac {
   return (key) => new NativePreparedHmacSha256(lib, key);
+}
+
+/**
+ * Hash, HMAC and HKDF (RFC 5869) of the SHA-256 suites in one native call
+ * each: the key schedule's extractions and derivations, tree hashes, refs.
+ */
+export function nativeSha256Kdf(lib: NativeCrypto): NodeKdf {
+  const mac = (key: Uint8Array, data: Uint8Array): Uint8Array => {
+    const out = new Uint8Array(HASH);
+    lib.hmacSha256(key, data, EMPTY, EMPTY, EMPTY, out);
+    return out;
+  };
+  return {
+    hash(data) {
+      const out = new Uint8Array(HASH);
+      lib.sha256(data, out);
+      return out;
+    },
+    mac,
+    // RFC 5869 §2.2: an empty salt is HashLen zeros, the same HMAC key once padded to a block.
+    kdfExtract: mac,
+    kdfExpand(prk, info, length) {
+      const out = new Uint8Array(checkedLength(length, 255 * HASH));
+      if (length <= HASH) {
+        // RFC 5869 §2.3: one block, T(1) = HMAC(PRK, info || 0x01).
+        lib.hmacSha256(prk, info, ONE, EMPTY, EMPTY, out);
+        return out;
+      }
+      const state = new Uint8Array(lib.hmacSha256StateSize);
+      lib.hmacSha256Prepare(prk, state);
+      lib.hkdfSha256Expand(state, info, EMPTY, EMPTY, out);
+      state.fill(0);
+      return out;
+    },
+  };
 }

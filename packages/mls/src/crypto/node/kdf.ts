@@ -7,6 +7,8 @@
 import { createHash, createHmac } from "node:crypto";
 import type { HashAlgorithm } from "../cipherSuite.js";
 import { MlsError } from "../../errors.js";
+import { nativeSha256Kdf } from "./hmacSha256Native.js";
+import { nativeCrypto } from "./nativeCrypto.js";
 
 /** node:crypto's names for the suite hashes. */
 export const NODE_HASH: Readonly<Record<HashAlgorithm, "sha256" | "sha384" | "sha512">> = {
@@ -27,7 +29,13 @@ export interface NodeKdf {
   kdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array;
 }
 
+/** SHA-256 suites on the native addon where it is in use (one call per hash or HMAC), node:crypto otherwise. */
 export function nodeKdf(hash: HashAlgorithm, nh: number): NodeKdf {
+  return hash === "SHA-256" && nativeCrypto !== undefined ? nativeSha256Kdf(nativeCrypto) : opensslKdf(hash, nh);
+}
+
+/** On node:crypto's Hash and Hmac objects. */
+export function opensslKdf(hash: HashAlgorithm, nh: number): NodeKdf {
   const alg = NODE_HASH[hash];
   const zeroSalt = new Uint8Array(nh);
   const mac = (key: Uint8Array, data: Uint8Array): Uint8Array => asBytes(createHmac(alg, key).update(data).digest());

@@ -8,6 +8,7 @@ import type { HashAlgorithm } from "../cipherSuite.js";
 import { utf8 } from "../../codec/bytes.js";
 import { MlsError } from "../../errors.js";
 import { asBytes, NODE_HASH } from "./kdf.js";
+import { nativeCrypto, type NativeCrypto } from "./nativeCrypto.js";
 
 export interface LabeledKdf {
   readonly nh: number;
@@ -26,7 +27,13 @@ function label(l: string): Uint8Array {
   return b;
 }
 
+/** SHA-256 on the native addon where it is in use (eight HMACs per HPKE seal or open, one call each), node:crypto otherwise. */
 export function labeledKdf(hash: HashAlgorithm, nh: number, suiteId: Uint8Array): LabeledKdf {
+  return hash === "SHA-256" && nativeCrypto !== undefined ? nativeLabeledKdf(nativeCrypto, suiteId) : opensslLabeledKdf(hash, nh, suiteId);
+}
+
+/** On node:crypto's Hmac objects. */
+export function opensslLabeledKdf(hash: HashAlgorithm, nh: number, suiteId: Uint8Array): LabeledKdf {
   const alg = NODE_HASH[hash];
   const zeroSalt = new Uint8Array(nh);
   return {
@@ -37,9 +44,7 @@ export function labeledKdf(hash: HashAlgorithm, nh: number, suiteId: Uint8Array)
       return asBytes(h.update(HPKE_V1).update(suiteId).update(label(l)).update(ikm).digest());
     },
     expand(prk, l, info, length) {
-      if (!Number.isInteger(length) || length < 0 || length > 255 * nh || length > 0xffff) {
-        throw new MlsError("CRYPTO_INVALID_LENGTH", `HPKE LabeledExpand length ${length} out of range`);
-      }
+      checkLength(length, nh);
       // labeled_info = I2OSP(L, 2) || "HPKE-v1" || suite_id || label || info, then RFC 5869 §2.3.
       const lb = label(l);
       const len2 = Uint8Array.of(length >> 8, length & 0xff);
@@ -52,6 +57,59 @@ export function labeledKdf(hash: HashAlgorithm, nh: number, suiteId: Uint8Array)
         out.set(prev.subarray(0, Math.min(nh, length - o)), o);
         o += nh;
       }
+      return out;
+    },
+  };
+}
+
+const EMPTY = new Uint8Array(0);
+const ONE = Uint8Array.of(1);
+
+function checkLength(length: number, nh: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > 255 * nh || length > 0xffff) {
+    throw new MlsError("CRYPTO_INVALID_LENGTH", `HPKE LabeledExpand length ${length} out of range`);
+  }
+}
+
+/** SHA-256 only: one native HMAC call per Extract and per one-block Expand. */
+export function nativeLabeledKdf(lib: NativeCrypto, suiteId: Uint8Array): LabeledKdf {
+  const nh = 32;
+  const prefix = new Uint8Array(HPKE_V1.length + suiteId.length);
+  prefix.set(HPKE_V1);
+  prefix.set(suiteId, HPKE_V1.length);
+  // I2OSP(L, 2) || "HPKE-v1" || suite_id, per L (a suite asks for a handful of lengths).
+  const infoHeads = new Map<number, Uint8Array>();
+  const infoHead = (length: number): Uint8Array => {
+    let h = infoHeads.get(length);
+    if (h === undefined) {
+      h = new Uint8Array(2 + prefix.length);
+      h[0] = length >> 8;
+      h[1] = length & 0xff;
+      h.set(prefix, 2);
+      infoHeads.set(length, h);
+    }
+    return h;
+  };
+  return {
+    nh,
+    extract(salt, l, ikm) {
+      // An empty salt is Nh zeros: the same HMAC key once padded to a block.
+      const out = new Uint8Array(nh);
+      lib.hmacSha256(salt, prefix, label(l), ikm, EMPTY, out);
+      return out;
+    },
+    expand(prk, l, info, length) {
+      checkLength(length, nh);
+      const out = new Uint8Array(length);
+      if (length <= nh) {
+        // T(1) = HMAC(PRK, labeled_info || 0x01)
+        lib.hmacSha256(prk, infoHead(length), label(l), info, ONE, out);
+        return out;
+      }
+      const state = new Uint8Array(lib.hmacSha256StateSize);
+      lib.hmacSha256Prepare(prk, state);
+      lib.hkdfSha256Expand(state, infoHead(length), label(l), info, out);
+      state.fill(0);
       return out;
     },
   };

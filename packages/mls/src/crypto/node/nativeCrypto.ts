@@ -10,6 +10,10 @@
  * - HKDF-Expand over a prepared HMAC-SHA-256 key (hmacSha256Native.ts), for
  *   the five derivations per message on each side: ~1.5 against ~4 µs for a
  *   ratchet step in JavaScript (crypto/hmacSha256.ts).
+ * - One-shot HMAC-SHA-256 and SHA-256 for everything else in the SHA-256
+ *   suites (HPKE's labelled KDF, the key schedule, tree hashes, refs):
+ *   node:crypto's createHmac/createHash build an object per call, ~4 µs an
+ *   HMAC, eight of them per HPKE seal or open.
  *
  * Both compute the same bytes as node:crypto (the same OpenSSL); the tests
  * compare them, and the provider checks one answer of each when it loads.
@@ -17,7 +21,7 @@
  * failing that check, or with CONCLAVE_NATIVE_CRYPTO=0, the provider uses
  * node:crypto's Cipher objects and the JavaScript HMAC.
  */
-import { createCipheriv, createHmac } from "node:crypto";
+import { createCipheriv, createHash, createHmac } from "node:crypto";
 import { createRequire } from "node:module";
 
 /** 0: AES-128-GCM, 1: AES-256-GCM. */
@@ -33,6 +37,10 @@ export interface NativeCrypto {
   hmacSha256Prepare(key: Uint8Array, state: Uint8Array): void;
   /** out = HKDF-Expand(prepared PRK, a || b || c, out.length). */
   hkdfSha256Expand(state: Uint8Array, a: Uint8Array, b: Uint8Array, c: Uint8Array, out: Uint8Array): void;
+  /** out = the first out.length (<= 32) bytes of HMAC-SHA-256(key, a || b || c || d). */
+  hmacSha256(key: Uint8Array, a: Uint8Array, b: Uint8Array, c: Uint8Array, d: Uint8Array, out: Uint8Array): void;
+  /** out (32 bytes) = SHA-256(data). */
+  sha256(data: Uint8Array, out: Uint8Array): void;
 }
 
 const bytesOf = (length: number, from: number): Uint8Array => Uint8Array.from({ length }, (_, i) => (from + 7 * i) & 0xff);
@@ -60,7 +68,15 @@ function agreesWithNodeCrypto(lib: NativeCrypto): boolean {
   lib.hkdfSha256Expand(state, aad, plaintext, new Uint8Array(0), out);
   const t1 = createHmac("sha256", prk).update(aad).update(plaintext).update(Uint8Array.of(1)).digest();
   const t2 = createHmac("sha256", prk).update(t1).update(aad).update(plaintext).update(Uint8Array.of(2)).digest();
-  return Buffer.concat([t1, t2]).subarray(0, 40).equals(out);
+  if (!Buffer.concat([t1, t2]).subarray(0, 40).equals(out)) return false;
+  // One-shot HMAC over four parts with a key longer than a block (hashed first), and SHA-256.
+  const longKey = bytesOf(70, 9);
+  const mac = new Uint8Array(32);
+  lib.hmacSha256(longKey, prk, aad, new Uint8Array(0), plaintext, mac);
+  if (!createHmac("sha256", longKey).update(prk).update(aad).update(plaintext).digest().equals(mac)) return false;
+  const digest = new Uint8Array(32);
+  lib.sha256(plaintext, digest);
+  return createHash("sha256").update(plaintext).digest().equals(digest);
 }
 
 function load(): NativeCrypto | undefined {
