@@ -7,7 +7,8 @@
  * Every failure to use a peer's key (wrong length, point not on the curve,
  * all-zero X25519/X448 output) is MlsError CRYPTO_INVALID_KEY.
  */
-import { createECDH, diffieHellman, randomFillSync } from "node:crypto";
+import { createECDH, diffieHellman } from "node:crypto";
+import { randomBytes } from "./random.js";
 import type { ECDH, KeyObject } from "node:crypto";
 import type { KemAlgorithm } from "../cipherSuite.js";
 import { MlsError } from "../../errors.js";
@@ -72,13 +73,13 @@ function okpGroup(crv: "X25519" | "X448", n: number): DhGroup {
       // generated pair can deadlock Node 20 (the export holds the key's mutex
       // while allocating; a GC that frees the finished keygen job waits on the
       // same mutex). It is also cheaper (test/node-keygen-deadlock.test.ts).
-      const sk = okpPrivateKeyObject(crv, randomFillSync(new Uint8Array(n)), n);
+      const sk = okpPrivateKeyObject(crv, randomBytes(n), n);
       return { publicKey: okpRawPublicKey(sk), dh: (peer) => agree(sk, peer) };
     },
     dh: (sk, pk) => agree(privateKey(sk), pk),
     publicKey: (sk) => okpRawPublicKey(privateKey(sk)),
     // RFC 7748 §5: every n-byte string is a private key (clamping happens inside the DH).
-    randomPrivateKey: () => randomFillSync(new Uint8Array(n)),
+    randomPrivateKey: () => randomBytes(n),
     isValidPrivateKey: (c) => c.length === n,
   };
 }
@@ -115,7 +116,7 @@ function sodiumX25519(lib: Sodium): DhGroup {
     nsk: n,
     bitmask: undefined,
     ephemeral() {
-      const sk = randomFillSync(new Uint8Array(n));
+      const sk = randomBytes(n);
       // One DH (RFC 9180 Encap), then the ephemeral private key is wiped.
       return {
         publicKey: publicKey(sk),
@@ -131,7 +132,7 @@ function sodiumX25519(lib: Sodium): DhGroup {
     },
     dh: agree,
     publicKey,
-    randomPrivateKey: () => randomFillSync(new Uint8Array(n)),
+    randomPrivateKey: () => randomBytes(n),
     isValidPrivateKey: (c) => c.length === n,
   };
 }

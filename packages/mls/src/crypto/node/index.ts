@@ -6,7 +6,6 @@
  * the interface return settled promises; signatures asked for together are
  * shared with a worker thread (signatureWorker.ts).
  */
-import { randomFillSync } from "node:crypto";
 import { buildCipherSuite, CIPHER_SUITES, isCipherSuiteId } from "../cipherSuite.js";
 import type { CipherSuite, CipherSuiteId, CryptoPrimitives, CryptoProvider } from "../cipherSuite.js";
 import { MlsError } from "../../errors.js";
@@ -14,6 +13,7 @@ import { nodeAead } from "./aead.js";
 import { dhkem } from "./dhkem.js";
 import { nodeHpke } from "./hpke.js";
 import { nodeKdf } from "./kdf.js";
+import { randomBytes } from "./random.js";
 import { nodeSignature } from "./signature.js";
 import { SignatureQueue } from "./signatureQueue.js";
 import { SignatureWorker } from "./signatureWorker.js";
@@ -23,29 +23,6 @@ import { nativePreparedHmacSha256 } from "./hmacSha256Native.js";
 import { settle } from "../settle.js";
 
 const PROVIDER = "node";
-
-/**
- * Small requests (a PrivateMessage's 4-byte reuse guard, 32-byte seeds) are
- * cut from a pool filled by one OpenSSL call: a randomFillSync per request
- * cost about 5 µs on the message path. Bytes handed out are zeroed in the
- * pool, so no copy of them stays behind.
- */
-const RANDOM_POOL_SIZE = 4096;
-const MAX_POOLED_RANDOM = 64;
-const randomPool = new Uint8Array(RANDOM_POOL_SIZE);
-let randomPoolOffset = RANDOM_POOL_SIZE;
-
-function randomBytes(length: number): Uint8Array {
-  if (length > MAX_POOLED_RANDOM) return randomFillSync(new Uint8Array(length));
-  if (randomPoolOffset + length > RANDOM_POOL_SIZE) {
-    randomFillSync(randomPool);
-    randomPoolOffset = 0;
-  }
-  const out = randomPool.slice(randomPoolOffset, randomPoolOffset + length);
-  randomPool.fill(0, randomPoolOffset, randomPoolOffset + length);
-  randomPoolOffset += length;
-  return out;
-}
 
 /**
  * One worker for every suite: it is the second core that is shared, not a

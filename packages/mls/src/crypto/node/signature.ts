@@ -7,7 +7,8 @@
  * Parsed keys are cached per key array: signing keys are reused for every
  * message, and verifying a member's key again should not re-import it.
  */
-import { createECDH, randomFillSync } from "node:crypto";
+import { createECDH } from "node:crypto";
+import { randomBytes } from "./random.js";
 import type { KeyObject } from "node:crypto";
 import type { KeyPair, SignatureAlgorithm } from "../cipherSuite.js";
 import { MlsError } from "../../errors.js";
@@ -62,7 +63,7 @@ function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: num
     },
     generateKeyPair() {
       // RFC 8032 §5.1.5: the private key is 32 (57) random bytes.
-      const sk = randomFillSync(new Uint8Array(keyLength));
+      const sk = randomBytes(keyLength);
       return { privateKey: sk, publicKey: publicKey(sk) };
     },
     publicKey,
@@ -96,7 +97,7 @@ function sodiumEd25519(lib: Sodium): NodeSignature {
       return verifyJob(SODIUM_ED25519, publicKeys.get(pk, (copy) => copy), message, signature);
     },
     generateKeyPair() {
-      const sk = randomFillSync(new Uint8Array(32));
+      const sk = randomBytes(32);
       return { privateKey: sk, publicKey: expand(sk).publicKey.slice() };
     },
     publicKey: (sk) => expand(sk).publicKey.slice(),
