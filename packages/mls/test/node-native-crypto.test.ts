@@ -222,7 +222,8 @@ describe("node provider: HKDF-SHA-256 over prepared keys in the native addon", (
   it("refuses a wiped key (after destroy), lengths out of range, and malformed arguments", () => {
     const h = prepare(bytes(32));
     h.destroy();
-    expect(() => h.expand(bytes(4), 16)).toThrow(TypeError);
+    expect(() => h.expand(bytes(4), 16)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    expect(() => h.expandParts(bytes(4), bytes(1), bytes(1), 16)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
     const k = prepare(bytes(32));
     expect(() => k.expand(bytes(4), 255 * 32 + 1)).toThrow(expect.objectContaining({ code: "CRYPTO_INVALID_LENGTH" }));
     expect(() => k.expand(bytes(4), -1)).toThrow(expect.objectContaining({ code: "CRYPTO_INVALID_LENGTH" }));

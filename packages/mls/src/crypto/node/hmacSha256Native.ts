@@ -1,8 +1,14 @@
 /**
- * A prepared HMAC-SHA-256 key (crypto/hmacSha256.ts's PreparedHmac) in the
- * native addon (nativeCrypto.ts): its inner and outer SHA-256 states live in
- * a Uint8Array this object owns and wipes on destroy(); each expansion is one
- * call, on OpenSSL's SHA-256.
+ * HMAC-SHA-256 and HKDF (RFC 2104, RFC 5869) of the SHA-256 suites in the
+ * native addon (nativeCrypto.ts), on OpenSSL's SHA-256, one call per value.
+ *
+ * A one-block HKDF-Expand is a single HMAC, T(1) = HMAC(PRK, info || 0x01),
+ * and nearly every expansion in MLS is one block: those are one-shot HMAC
+ * calls. Preparing the key's inner and outer states first (a call and a
+ * 224-byte state array per secret) saved two SHA-256 blocks per expansion but
+ * cost more than that for the two or three expansions a secret gets (a
+ * ratchet step ~4 against ~3 µs). Longer outputs prepare a state, expand and
+ * wipe it.
  */
 import { MlsError } from "../../errors.js";
 import type { PreparedHmac } from "../hmacSha256.js";
@@ -18,41 +24,64 @@ function checkedLength(length: number, max: number): number {
   return length;
 }
 
-class NativePreparedHmacSha256 implements PreparedHmac {
+/**
+ * out = HKDF-Expand(prk, info = a || b || c, out.length) (RFC 5869 §2.3); the
+ * caller checks out.length (at most 255 blocks).
+ */
+export function nativeHkdfSha256Expand(lib: NativeCrypto, prk: Uint8Array, a: Uint8Array, b: Uint8Array, c: Uint8Array, out: Uint8Array): Uint8Array {
+  if (out.length <= HASH) {
+    lib.hmacSha256(prk, a, b, c, ONE, out);
+    return out;
+  }
+  const state = new Uint8Array(lib.hmacSha256StateSize);
+  try {
+    lib.hmacSha256Prepare(prk, state);
+    lib.hkdfSha256Expand(state, a, b, c, out);
+  } finally {
+    state.fill(0);
+  }
+  return out;
+}
+
+/** A PRK for several expansions (crypto/hmacSha256.ts's PreparedHmac): kept by reference until destroy(), each expansion one call. */
+class NativeHmacSha256Key implements PreparedHmac {
   readonly #lib: NativeCrypto;
-  readonly #state: Uint8Array;
+  #key: Uint8Array | undefined;
 
   constructor(lib: NativeCrypto, key: Uint8Array) {
     this.#lib = lib;
-    this.#state = new Uint8Array(lib.hmacSha256StateSize);
-    lib.hmacSha256Prepare(key, this.#state);
+    this.#key = key;
   }
 
   expand(info: Uint8Array, length: number): Uint8Array {
-    const out = new Uint8Array(checkedLength(length, 255 * HASH));
-    this.#lib.hkdfSha256Expand(this.#state, info, EMPTY, EMPTY, out);
-    return out;
+    return nativeHkdfSha256Expand(this.#lib, this.#live(), info, EMPTY, EMPTY, new Uint8Array(checkedLength(length, 255 * HASH)));
   }
 
   expandParts(a: Uint8Array, b: Uint8Array, c: Uint8Array, length: number): Uint8Array {
     const out = new Uint8Array(checkedLength(length, HASH));
-    this.#lib.hkdfSha256Expand(this.#state, a, b, c, out);
+    this.#lib.hmacSha256(this.#live(), a, b, c, ONE, out);
     return out;
   }
 
+  /** Lets go of the key (the caller owns it, and wipes it when the RFC says so). */
   destroy(): void {
-    this.#state.fill(0);
+    this.#key = undefined;
+  }
+
+  #live(): Uint8Array {
+    if (this.#key === undefined) throw new MlsError("INVALID_ARGUMENT", "HMAC key used after destroy()");
+    return this.#key;
   }
 }
 
 /** The provider's prepareHmacSha256 when the addon is in use. */
 export function nativePreparedHmacSha256(lib: NativeCrypto): (key: Uint8Array) => PreparedHmac {
-  return (key) => new NativePreparedHmacSha256(lib, key);
+  return (key) => new NativeHmacSha256Key(lib, key);
 }
 
 /**
- * Hash, HMAC and HKDF (RFC 5869) of the SHA-256 suites in one native call
- * each: the key schedule's extractions and derivations, tree hashes, refs.
+ * Hash, HMAC and HKDF of the SHA-256 suites in one native call each: the key
+ * schedule's extractions and derivations, tree hashes, refs.
  */
 export function nativeSha256Kdf(lib: NativeCrypto): NodeKdf {
   const mac = (key: Uint8Array, data: Uint8Array): Uint8Array => {
@@ -69,18 +98,6 @@ export function nativeSha256Kdf(lib: NativeCrypto): NodeKdf {
     mac,
     // RFC 5869 §2.2: an empty salt is HashLen zeros, the same HMAC key once padded to a block.
     kdfExtract: mac,
-    kdfExpand(prk, info, length) {
-      const out = new Uint8Array(checkedLength(length, 255 * HASH));
-      if (length <= HASH) {
-        // RFC 5869 §2.3: one block, T(1) = HMAC(PRK, info || 0x01).
-        lib.hmacSha256(prk, info, ONE, EMPTY, EMPTY, out);
-        return out;
-      }
-      const state = new Uint8Array(lib.hmacSha256StateSize);
-      lib.hmacSha256Prepare(prk, state);
-      lib.hkdfSha256Expand(state, info, EMPTY, EMPTY, out);
-      state.fill(0);
-      return out;
-    },
+    kdfExpand: (prk, info, length) => nativeHkdfSha256Expand(lib, prk, info, EMPTY, EMPTY, new Uint8Array(checkedLength(length, 255 * HASH))),
   };
 }

@@ -8,6 +8,7 @@ import type { HashAlgorithm } from "../cipherSuite.js";
 import { utf8 } from "../../codec/bytes.js";
 import { MlsError } from "../../errors.js";
 import { asBytes, NODE_HASH } from "./kdf.js";
+import { nativeHkdfSha256Expand } from "./hmacSha256Native.js";
 import { nativeCrypto, type NativeCrypto } from "./nativeCrypto.js";
 
 export interface LabeledKdf {
@@ -63,7 +64,6 @@ export function opensslLabeledKdf(hash: HashAlgorithm, nh: number, suiteId: Uint
 }
 
 const EMPTY = new Uint8Array(0);
-const ONE = Uint8Array.of(1);
 
 function checkLength(length: number, nh: number): void {
   if (!Number.isInteger(length) || length < 0 || length > 255 * nh || length > 0xffff) {
@@ -100,17 +100,8 @@ export function nativeLabeledKdf(lib: NativeCrypto, suiteId: Uint8Array): Labele
     },
     expand(prk, l, info, length) {
       checkLength(length, nh);
-      const out = new Uint8Array(length);
-      if (length <= nh) {
-        // T(1) = HMAC(PRK, labeled_info || 0x01)
-        lib.hmacSha256(prk, infoHead(length), label(l), info, ONE, out);
-        return out;
-      }
-      const state = new Uint8Array(lib.hmacSha256StateSize);
-      lib.hmacSha256Prepare(prk, state);
-      lib.hkdfSha256Expand(state, infoHead(length), label(l), info, out);
-      state.fill(0);
-      return out;
+      // T(1) = HMAC(PRK, labeled_info || 0x01), and so on for longer outputs.
+      return nativeHkdfSha256Expand(lib, prk, infoHead(length), label(l), info, new Uint8Array(length));
     },
   };
 }
