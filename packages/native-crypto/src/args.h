@@ -26,6 +26,16 @@ static inline int get_bytes(napi_env env, napi_value value, bytes *out) {
   return 1;
 }
 
+/* Exactly n arguments (n <= 8), each a Uint8Array as get_bytes takes it; false otherwise. */
+static inline int get_byte_args(napi_env env, napi_callback_info info, size_t n, bytes *out) {
+  size_t argc = n;
+  napi_value argv[8];
+  if (n > 8 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != n) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!get_bytes(env, argv[i], &out[i])) return 0;
+  return 1;
+}
+
 /* Whether two byte ranges share memory. */
 static inline int overlap(bytes a, bytes b) {
   uintptr_t as = (uintptr_t)a.data, bs = (uintptr_t)b.data;

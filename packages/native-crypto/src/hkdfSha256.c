@@ -49,11 +49,9 @@ static void hmac_keyed(const bytes key, SHA256_CTX ctx[2]) {
 
 /* (key, state) -> undefined: state = inner and outer SHA-256 states after (key ^ ipad), (key ^ opad). */
 napi_value hmac_sha256_prepare(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2) return fail(env, "expected 2 arguments");
-  bytes key, state;
-  if (!get_bytes(env, argv[0], &key) || !get_bytes(env, argv[1], &state)) return fail(env, "key and state must be Uint8Arrays");
+  bytes args[2];
+  if (!get_byte_args(env, info, 2, args)) return fail(env, "expected a key and a state, both Uint8Arrays");
+  const bytes key = args[0], state = args[1];
   if (state.length != hmac_sha256_state_size()) return fail(env, "wrong state length");
   if (overlap(key, state)) return fail(env, "state overlaps key");
   SHA256_CTX ctx[2];
@@ -65,13 +63,9 @@ napi_value hmac_sha256_prepare(napi_env env, napi_callback_info info) {
 
 /* (state, a, b, c, out) -> undefined: out = HKDF-Expand(PRK, info = a || b || c, out.length), out.length <= 255 * 32. */
 napi_value hkdf_sha256_expand(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5) return fail(env, "expected 5 arguments");
-  bytes state, part[3], out;
-  if (!get_bytes(env, argv[0], &state) || !get_bytes(env, argv[1], &part[0]) || !get_bytes(env, argv[2], &part[1]) || !get_bytes(env, argv[3], &part[2]) ||
-      !get_bytes(env, argv[4], &out))
-    return fail(env, "state, info parts and output must be Uint8Arrays");
+  bytes args[5];
+  if (!get_byte_args(env, info, 5, args)) return fail(env, "expected a state, three info parts and an output, all Uint8Arrays");
+  const bytes state = args[0], *part = &args[1], out = args[4];
   if (state.length != hmac_sha256_state_size()) return fail(env, "wrong state length");
   if (out.length > 255 * HASH) return fail(env, "HKDF-Expand output longer than 255 blocks");
   if (overlap(out, state) || overlap(out, part[0]) || overlap(out, part[1]) || overlap(out, part[2])) return fail(env, "output overlaps an input");
@@ -109,13 +103,9 @@ napi_value hkdf_sha256_expand(napi_env env, napi_callback_info info) {
 
 /* (key, a, b, c, d, out) -> undefined: out = the first out.length (<= 32) bytes of HMAC-SHA-256(key, a || b || c || d). */
 napi_value hmac_sha256(napi_env env, napi_callback_info info) {
-  size_t argc = 2 + HMAC_PARTS;
-  napi_value argv[2 + HMAC_PARTS];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 + HMAC_PARTS) return fail(env, "expected 6 arguments");
-  bytes key, part[HMAC_PARTS], out;
-  int ok = get_bytes(env, argv[0], &key) && get_bytes(env, argv[1 + HMAC_PARTS], &out);
-  for (int p = 0; ok && p < HMAC_PARTS; p++) ok = get_bytes(env, argv[1 + p], &part[p]);
-  if (!ok) return fail(env, "key, message parts and output must be Uint8Arrays");
+  bytes args[2 + HMAC_PARTS];
+  if (!get_byte_args(env, info, 2 + HMAC_PARTS, args)) return fail(env, "expected a key, four message parts and an output, all Uint8Arrays");
+  const bytes key = args[0], *part = &args[1], out = args[1 + HMAC_PARTS];
   if (out.length > HASH) return fail(env, "HMAC-SHA-256 output longer than 32 bytes");
   if (overlap(out, key)) return fail(env, "output overlaps an input");
   for (int p = 0; p < HMAC_PARTS; p++)
@@ -136,11 +126,9 @@ napi_value hmac_sha256(napi_env env, napi_callback_info info) {
 
 /* (data, out) -> undefined: out (32 bytes) = SHA-256(data). */
 napi_value sha256(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2) return fail(env, "expected 2 arguments");
-  bytes data, out;
-  if (!get_bytes(env, argv[0], &data) || !get_bytes(env, argv[1], &out)) return fail(env, "data and output must be Uint8Arrays");
+  bytes args[2];
+  if (!get_byte_args(env, info, 2, args)) return fail(env, "expected data and an output, both Uint8Arrays");
+  const bytes data = args[0], out = args[1];
   if (out.length != HASH) return fail(env, "SHA-256 output must be 32 bytes");
   if (overlap(out, data)) return fail(env, "output overlaps the input");
   SHA256(data.data, data.length, out.data);
