@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { type Codec, decode, decodePacked, encode, opaque, optional, Reader, returnScratch, struct, uint16, uint64, vector, Writer } from "../src/codec/tls.js";
+import { type Codec, decode, decodePacked, encode, opaque, optional, Reader, returnScratch, struct, uint16, uint32, uint64, vector, Writer } from "../src/codec/tls.js";
 import { fromHex, toHex } from "../src/codec/bytes.js";
 import { MlsError } from "../src/errors.js";
 import { errorCode as code } from "./support/errors.js";
@@ -152,6 +152,25 @@ describe("structs, vectors, optionals", () => {
         expect(code(() => decodePacked(codec, bytes))).toBe(code(() => decode(codec, bytes)));
       }
     }
+  });
+
+  it("writes and reads uint16/32/64 big-endian, as DataView does, across their whole ranges", () => {
+    const check = <T>(codec: Codec<T>, v: T, bytes: number, set: (d: DataView) => void) => {
+      const expected = new Uint8Array(bytes);
+      set(new DataView(expected.buffer));
+      const got = encode(codec, v);
+      expect(toHex(got)).toBe(toHex(expected));
+      expect(decode(codec, got)).toBe(v);
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (a, b, c) => {
+        check(uint16, a, 2, (d) => d.setUint16(0, a));
+        check(uint32, b, 4, (d) => d.setUint32(0, b));
+        check(uint64, c, 8, (d) => d.setBigUint64(0, c));
+      }),
+    );
+    for (const c of [0n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n]) check(uint64, c, 8, (d) => d.setBigUint64(0, c));
+    check(uint32, 0xffffffff, 4, (d) => d.setUint32(0, 0xffffffff));
   });
 
   it("throws only MlsError on arbitrary input", () => {

@@ -26,7 +26,6 @@ const MAX_POOLED_SCRATCH = 64 * 1024;
 const SCRATCH_POOL_LIMIT = 128;
 const scratchPool: Uint8Array[] = [];
 const NO_BYTES = new Uint8Array(0);
-const NO_VIEW = new DataView(NO_BYTES.buffer);
 
 function releaseScratch(buf: Uint8Array, used: number): void {
   buf.fill(0, 0, Math.min(buf.length, used));
@@ -48,9 +47,13 @@ export function returnScratch(bytes: Uint8Array): void {
   releaseScratch(loan.buf, loan.used);
 }
 
+/**
+ * Multi-byte integers are written and read byte by byte (big-endian, RFC 8446
+ * §3.3) rather than through a DataView: a Writer or Reader lives for one
+ * encoding, and a DataView per instance cost more than the writes it served.
+ */
 export class Writer {
   private buf: Uint8Array;
-  private view: DataView;
   private len = 0;
   /** Highest length reached: lengthPrefixed shrinks `len` after writing past it. */
   private high = 0;
@@ -58,7 +61,6 @@ export class Writer {
 
   constructor(initialCapacity = 256) {
     this.buf = (initialCapacity <= SCRATCH_SIZE ? scratchPool.pop() : undefined) ?? new Uint8Array(Math.max(initialCapacity, SCRATCH_SIZE));
-    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   get length(): number {
@@ -75,7 +77,18 @@ export class Writer {
     next.set(this.buf.subarray(0, this.len));
     releaseScratch(this.buf, this.used);
     this.buf = next;
-    this.view = new DataView(next.buffer);
+  }
+
+  /** The low `bytes` bytes of `v` (an unsigned 32-bit value), big-endian, at the end. */
+  private be(v: number, bytes: 2 | 4): void {
+    this.reserve(bytes);
+    const b = this.buf;
+    let i = this.len + bytes;
+    this.len = i;
+    for (let n = 0; n < bytes; n++) {
+      b[--i] = v & 0xff;
+      v >>>= 8;
+    }
   }
 
   u8(v: number): void {
@@ -86,23 +99,18 @@ export class Writer {
 
   u16(v: number): void {
     if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new MlsError("ENCODE_INVALID", `uint16 out of range: ${v}`);
-    this.reserve(2);
-    this.view.setUint16(this.len, v);
-    this.len += 2;
+    this.be(v, 2);
   }
 
   u32(v: number): void {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new MlsError("ENCODE_INVALID", `uint32 out of range: ${v}`);
-    this.reserve(4);
-    this.view.setUint32(this.len, v);
-    this.len += 4;
+    this.be(v, 4);
   }
 
   u64(v: bigint): void {
     if (typeof v !== "bigint" || v < 0n || v > 0xffffffffffffffffn) throw new MlsError("ENCODE_INVALID", `uint64 out of range: ${v}`);
-    this.reserve(8);
-    this.view.setBigUint64(this.len, v);
-    this.len += 8;
+    this.be(Number(v >> 32n), 4);
+    this.be(Number(v & 0xffffffffn), 4);
   }
 
   /** Minimum-size varint (RFC 9420 §2.1.2). */
@@ -112,13 +120,9 @@ export class Writer {
       this.reserve(1);
       this.buf[this.len++] = v;
     } else if (v < 0x4000) {
-      this.reserve(2);
-      this.view.setUint16(this.len, v | 0x4000);
-      this.len += 2;
+      this.be(v | 0x4000, 2);
     } else {
-      this.reserve(4);
-      this.view.setUint32(this.len, (v | 0x80000000) >>> 0);
-      this.len += 4;
+      this.be((v | 0x80000000) >>> 0, 4);
     }
   }
 
@@ -193,13 +197,11 @@ export class Writer {
     const buf = this.buf;
     this.finished = true;
     this.buf = NO_BYTES;
-    this.view = NO_VIEW;
     return buf;
   }
 }
 
 export class Reader {
-  private readonly view: DataView;
   private pos: number;
   private lim: number;
 
@@ -211,7 +213,6 @@ export class Reader {
     private readonly buf: Uint8Array,
     private readonly views = false,
   ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.pos = 0;
     this.lim = buf.length;
   }
@@ -243,23 +244,23 @@ export class Reader {
 
   u16(): number {
     this.need(2);
-    const v = this.view.getUint16(this.pos);
-    this.pos += 2;
-    return v;
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 2;
+    return (b[p]! << 8) | b[p + 1]!;
   }
 
   u32(): number {
     this.need(4);
-    const v = this.view.getUint32(this.pos);
-    this.pos += 4;
-    return v;
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 4;
+    return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
   }
 
   u64(): bigint {
-    this.need(8);
-    const v = this.view.getBigUint64(this.pos);
-    this.pos += 8;
-    return v;
+    const hi = this.u32();
+    return (BigInt(hi) << 32n) | BigInt(this.u32());
   }
 
   /** RFC 9420 §2.1.2: prefix 0b11 is invalid; non-minimal encodings are malformed. */
