@@ -18,7 +18,7 @@ import { nodeSignature } from "./signature.js";
 import { SignatureQueue } from "./signatureQueue.js";
 import { SignatureWorker } from "./signatureWorker.js";
 import { sodium } from "./sodium.js";
-import { nativeCrypto } from "./nativeCrypto.js";
+import { nativeCrypto, nativeSha256For } from "./nativeCrypto.js";
 import { nativePreparedHmacSha256 } from "./hmacSha256Native.js";
 import { settle } from "../settle.js";
 
@@ -56,6 +56,7 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
   const aead = nodeAead(params.aead, params.nk, params.nn);
   const kem = dhkem(params.kem);
   const hpke = nodeHpke(params, kem, aead);
+  const nativeSha256 = nativeSha256For(params.hash);
   const sig = nodeSignature(params.signature);
   return {
     params,
@@ -66,7 +67,7 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
     aeadOpen: (key, nonce, aad, ciphertext) => settle(() => aead.open(key, nonce, aad, ciphertext)),
     aeadSealNow: aead.seal,
     aeadOpenNow: aead.open,
-    ...(params.hash === "SHA-256" && nativeCrypto !== undefined ? { prepareHmacSha256: nativePreparedHmacSha256(nativeCrypto) } : {}),
+    ...(nativeSha256 === undefined ? {} : { prepareHmacSha256: nativePreparedHmacSha256(nativeSha256) }),
     hpkeSeal: (pk, info, aad, plaintext) => settle(() => hpke.seal(pk, info, aad, plaintext)),
     hpkeOpen: (sk, kemOutput, info, aad, ciphertext) => settle(() => hpke.open(sk, kemOutput, info, aad, ciphertext)),
     hpkeExportSender: (pk, info, ctx, length) => settle(() => hpke.exportSender(pk, info, ctx, length)),

@@ -8,7 +8,7 @@ import { createHash, createHmac } from "node:crypto";
 import type { HashAlgorithm } from "../cipherSuite.js";
 import { MlsError } from "../../errors.js";
 import { nativeSha256Kdf } from "./hmacSha256Native.js";
-import { nativeCrypto } from "./nativeCrypto.js";
+import { nativeSha256For } from "./nativeCrypto.js";
 
 /** node:crypto's names for the suite hashes. */
 export const NODE_HASH: Readonly<Record<HashAlgorithm, "sha256" | "sha384" | "sha512">> = {
@@ -31,7 +31,8 @@ export interface NodeKdf {
 
 /** SHA-256 suites on the native addon where it is in use (one call per hash or HMAC), node:crypto otherwise. */
 export function nodeKdf(hash: HashAlgorithm, nh: number): NodeKdf {
-  return hash === "SHA-256" && nativeCrypto !== undefined ? nativeSha256Kdf(nativeCrypto) : opensslKdf(hash, nh);
+  const native = nativeSha256For(hash);
+  return native !== undefined ? nativeSha256Kdf(native) : opensslKdf(hash, nh);
 }
 
 /** On node:crypto's Hash and Hmac objects. */

@@ -9,7 +9,7 @@ import { utf8 } from "../../codec/bytes.js";
 import { MlsError } from "../../errors.js";
 import { asBytes, NODE_HASH } from "./kdf.js";
 import { nativeHkdfSha256Expand } from "./hmacSha256Native.js";
-import { nativeCrypto, type NativeCrypto } from "./nativeCrypto.js";
+import { nativeSha256For, type NativeCrypto } from "./nativeCrypto.js";
 
 export interface LabeledKdf {
   readonly nh: number;
@@ -30,7 +30,8 @@ function label(l: string): Uint8Array {
 
 /** SHA-256 on the native addon where it is in use (eight HMACs per HPKE seal or open, one call each), node:crypto otherwise. */
 export function labeledKdf(hash: HashAlgorithm, nh: number, suiteId: Uint8Array): LabeledKdf {
-  return hash === "SHA-256" && nativeCrypto !== undefined ? nativeLabeledKdf(nativeCrypto, suiteId) : opensslLabeledKdf(hash, nh, suiteId);
+  const native = nativeSha256For(hash);
+  return native !== undefined ? nativeLabeledKdf(native, suiteId) : opensslLabeledKdf(hash, nh, suiteId);
 }
 
 /** On node:crypto's Hmac objects. */

@@ -7,13 +7,12 @@
  *   (RFC 9420 §6.3.1, §6.3.2): the objects, their five method calls each and
  *   the weak handles the collector finalizes were ~25% of the sending and
  *   receiving thread's time with messages in flight.
- * - HKDF-Expand over a prepared HMAC-SHA-256 key (hmacSha256Native.ts), for
- *   the five derivations per message on each side: ~1.5 against ~4 µs for a
- *   ratchet step in JavaScript (crypto/hmacSha256.ts).
- * - One-shot HMAC-SHA-256 and SHA-256 for everything else in the SHA-256
- *   suites (HPKE's labelled KDF, the key schedule, tree hashes, refs):
- *   node:crypto's createHmac/createHash build an object per call, ~4 µs an
- *   HMAC, eight of them per HPKE seal or open.
+ * - HMAC-SHA-256 and SHA-256 in one call each (hmacSha256Native.ts) for the
+ *   SHA-256 suites: every one-block HKDF-Expand (the five derivations per
+ *   message on each side) is one HMAC on the PRK, and HPKE's labelled KDF, the
+ *   key schedule, tree hashes and refs no longer build a node:crypto
+ *   Hmac/Hash object per call (~4 µs an HMAC, eight per HPKE seal or open).
+ *   Longer expansions use a prepared key state (hmacSha256Prepare).
  *
  * Both compute the same bytes as node:crypto (the same OpenSSL); the tests
  * compare them, and the provider checks one answer of each when it loads.
@@ -23,6 +22,7 @@
  */
 import { createCipheriv, createHash, createHmac } from "node:crypto";
 import { createRequire } from "node:module";
+import type { HashAlgorithm } from "../cipherSuite.js";
 
 /** 0: AES-128-GCM, 1: AES-256-GCM. */
 export type AesGcmVariant = 0 | 1;
@@ -91,3 +91,8 @@ function load(): NativeCrypto | undefined {
 
 /** The addon, or undefined when the provider runs without it. */
 export const nativeCrypto: NativeCrypto | undefined = load();
+
+/** The addon for a suite hashing with SHA-256 (the only hash it computes), undefined otherwise or when it is not in use. */
+export function nativeSha256For(hash: HashAlgorithm): NativeCrypto | undefined {
+  return hash === "SHA-256" ? nativeCrypto : undefined;
+}
