@@ -48,7 +48,7 @@ describe("node provider: AES-GCM in the native addon", () => {
   it("is in use where the addon was built (it is on this platform)", () => {
     expect(nativeCrypto).toBeDefined();
     expect(nodeNativeCryptoInUse()).toBe(true);
-    expect(nodeCryptoProvider.suite(1).prepareHmacSha256).toBeDefined();
+    expect(nodeCryptoProvider.suite(1).hkdfSha256Prk).toBeDefined();
   });
 
   it("gives NIST's answers (GCM specification test cases 1 and 2)", () => {
@@ -173,7 +173,7 @@ process.stdout.write(nodeNativeCryptoInUse() + " " + Buffer.from(ct).toString("h
 
 describe("node provider: HKDF-SHA-256 over prepared keys in the native addon", () => {
   const lib = nativeCrypto!;
-  const prepare = (key: Uint8Array) => nodeCryptoProvider.suite(1).prepareHmacSha256!(key);
+  const prepare = (key: Uint8Array) => nodeCryptoProvider.suite(1).hkdfSha256Prk!(key);
 
   /** RFC 5869 §2.3 with node:crypto's HMAC: T(i) = HMAC(PRK, T(i-1) | info | i). */
   function opensslExpand(prk: Uint8Array, info: Uint8Array, length: number): Buffer {

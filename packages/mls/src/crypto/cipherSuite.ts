@@ -17,7 +17,7 @@
  */
 import { Writer } from "../codec/tls.js";
 import { utf8 } from "../codec/bytes.js";
-import { PreparedHmacSha256, type PreparedHmac } from "./hmacSha256.js";
+import { PreparedHmacSha256, type HkdfSha256Prk } from "./hmacSha256.js";
 
 export type CipherSuiteId = 1 | 2 | 3 | 4 | 5 | 6 | 7;
 
@@ -102,11 +102,11 @@ export interface CryptoPrimitives {
   readonly aeadSealNow?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array) => Uint8Array;
   readonly aeadOpenNow?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => Uint8Array;
   /**
-   * HMAC-SHA-256 key states for HKDF-Expand, for a provider with a faster one
-   * than crypto/hmacSha256.ts (SHA-256 suites; the node provider's native
-   * addon). The same outputs: the tests compare both with node:crypto.
+   * An HMAC-SHA-256 PRK for several HKDF-Expand calls, for a provider with a
+   * faster one than crypto/hmacSha256.ts (SHA-256 suites; the node provider's
+   * native addon). The same outputs: the tests compare both with node:crypto.
    */
-  readonly prepareHmacSha256?: (key: Uint8Array) => PreparedHmac;
+  readonly hkdfSha256Prk?: (key: Uint8Array) => HkdfSha256Prk;
 
   /** RFC 9180 SealBase / OpenBase (single-shot, base mode). */
   hpkeSeal(publicKey: Uint8Array, info: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<HpkeCiphertext>;
@@ -133,10 +133,12 @@ export interface CryptoPrimitives {
 }
 
 /**
- * HKDF-Expand under one PRK prepared once, for a secret expanded several
- * times: a ratchet secret gives a key, a nonce and the next secret (RFC 9420
- * §9.1), the epoch's sender_data_secret a key and nonce per message (§6.3.2).
- * `destroy()` wipes the prepared state, which is as secret as the PRK.
+ * HKDF-Expand under one PRK, for a secret expanded several times: a ratchet
+ * secret gives a key, a nonce and the next secret (RFC 9420 §9.1), the
+ * epoch's sender_data_secret a key and nonce per message (§6.3.2).
+ * `destroy()` wipes any state derived from the PRK (the JavaScript SHA-256
+ * path's HMAC states, as secret as the PRK); the PRK itself stays the
+ * caller's to wipe.
  */
 export interface KdfExpander {
   expand(info: Uint8Array, length: number): Uint8Array;
@@ -242,9 +244,9 @@ function kdfLabelHead(label: string, length: number): Uint8Array {
 const SHORT_HEADERS = Array.from({ length: 64 }, (_, n) => Uint8Array.of(n));
 
 class Sha256Expander implements KdfExpander {
-  readonly #h: PreparedHmac;
+  readonly #h: HkdfSha256Prk;
 
-  constructor(h: PreparedHmac) {
+  constructor(h: HkdfSha256Prk) {
     this.#h = h;
   }
 
@@ -270,7 +272,7 @@ export function buildCipherSuite(p: CryptoPrimitives): CipherSuite {
     p.kdfExpand(secret, kdfLabel(label, context, length), length);
   const kdfExpander =
     p.params.hash === "SHA-256"
-      ? (prk: Uint8Array): KdfExpander => new Sha256Expander(p.prepareHmacSha256?.(prk) ?? new PreparedHmacSha256(prk))
+      ? (prk: Uint8Array): KdfExpander => new Sha256Expander(p.hkdfSha256Prk?.(prk) ?? new PreparedHmacSha256(prk))
       : (prk: Uint8Array): KdfExpander => ({
           expand: (info, length) => p.kdfExpand(prk, info, length),
           expandWithLabel: (label, context, length) => expandWithLabel(prk, label, context, length),
@@ -319,7 +321,7 @@ function bindAll(p: CryptoPrimitives): CryptoPrimitives {
     aeadOpen: p.aeadOpen.bind(p),
     ...(p.aeadSealNow === undefined ? {} : { aeadSealNow: p.aeadSealNow.bind(p) }),
     ...(p.aeadOpenNow === undefined ? {} : { aeadOpenNow: p.aeadOpenNow.bind(p) }),
-    ...(p.prepareHmacSha256 === undefined ? {} : { prepareHmacSha256: p.prepareHmacSha256.bind(p) }),
+    ...(p.hkdfSha256Prk === undefined ? {} : { hkdfSha256Prk: p.hkdfSha256Prk.bind(p) }),
     hpkeSeal: p.hpkeSeal.bind(p),
     hpkeOpen: p.hpkeOpen.bind(p),
     hpkeExportSender: p.hpkeExportSender.bind(p),

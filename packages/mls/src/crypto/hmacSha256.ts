@@ -140,18 +140,22 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** HKDF-Expand under an HMAC-SHA-256 key whose inner and outer states are computed once. */
-export interface PreparedHmac {
+/**
+ * An HMAC-SHA-256 PRK for several HKDF-Expand calls. The JavaScript one below
+ * computes the key's inner and outer states once; the node provider's native
+ * one keeps the PRK by reference and makes each expansion one call.
+ */
+export interface HkdfSha256Prk {
   /** RFC 5869 §2.3 HKDF-Expand with this key as PRK. */
   expand(info: Uint8Array, length: number): Uint8Array;
   /** HKDF-Expand for one block (`length` ≤ 32) with info given in three parts (info = a || b || c). */
   expandParts(a: Uint8Array, b: Uint8Array, c: Uint8Array, length: number): Uint8Array;
-  /** Zeroes the key states (they are as good as the key). */
+  /** Zeroes whatever was derived from the key (states as good as the key) and lets go of it; the caller owns and wipes the PRK itself. */
   destroy(): void;
 }
 
 /** An HMAC-SHA-256 key with its inner and outer states computed (RFC 2104 §2). */
-export class PreparedHmacSha256 implements PreparedHmac {
+export class PreparedHmacSha256 implements HkdfSha256Prk {
   readonly #inner = IV.slice();
   readonly #outer = IV.slice();
 

@@ -11,7 +11,7 @@
  * wipe it.
  */
 import { MlsError } from "../../errors.js";
-import type { PreparedHmac } from "../hmacSha256.js";
+import type { HkdfSha256Prk } from "../hmacSha256.js";
 import type { NodeKdf } from "./kdf.js";
 import type { NativeCrypto } from "./nativeCrypto.js";
 
@@ -43,8 +43,8 @@ export function nativeHkdfSha256Expand(lib: NativeCrypto, prk: Uint8Array, a: Ui
   return out;
 }
 
-/** A PRK for several expansions (crypto/hmacSha256.ts's PreparedHmac): kept by reference until destroy(), each expansion one call. */
-class NativeHmacSha256Key implements PreparedHmac {
+/** A PRK for several expansions (crypto/hmacSha256.ts's HkdfSha256Prk): kept by reference until destroy(), each expansion one call. */
+class NativeHmacSha256Key implements HkdfSha256Prk {
   readonly #lib: NativeCrypto;
   #key: Uint8Array | undefined;
 
@@ -74,8 +74,8 @@ class NativeHmacSha256Key implements PreparedHmac {
   }
 }
 
-/** The provider's prepareHmacSha256 when the addon is in use. */
-export function nativePreparedHmacSha256(lib: NativeCrypto): (key: Uint8Array) => PreparedHmac {
+/** The provider's hkdfSha256Prk when the addon is in use. */
+export function nativeHkdfSha256Prk(lib: NativeCrypto): (key: Uint8Array) => HkdfSha256Prk {
   return (key) => new NativeHmacSha256Key(lib, key);
 }
 

@@ -19,7 +19,7 @@ import { SignatureQueue } from "./signatureQueue.js";
 import { SignatureWorker } from "./signatureWorker.js";
 import { sodium } from "./sodium.js";
 import { nativeCrypto, nativeSha256For } from "./nativeCrypto.js";
-import { nativePreparedHmacSha256 } from "./hmacSha256Native.js";
+import { nativeHkdfSha256Prk } from "./hmacSha256Native.js";
 import { settle } from "../settle.js";
 
 const PROVIDER = "node";
@@ -67,7 +67,7 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
     aeadOpen: (key, nonce, aad, ciphertext) => settle(() => aead.open(key, nonce, aad, ciphertext)),
     aeadSealNow: aead.seal,
     aeadOpenNow: aead.open,
-    ...(nativeSha256 === undefined ? {} : { prepareHmacSha256: nativePreparedHmacSha256(nativeSha256) }),
+    ...(nativeSha256 === undefined ? {} : { hkdfSha256Prk: nativeHkdfSha256Prk(nativeSha256) }),
     hpkeSeal: (pk, info, aad, plaintext) => settle(() => hpke.seal(pk, info, aad, plaintext)),
     hpkeOpen: (sk, kemOutput, info, aad, ciphertext) => settle(() => hpke.open(sk, kemOutput, info, aad, ciphertext)),
     hpkeExportSender: (pk, info, ctx, length) => settle(() => hpke.exportSender(pk, info, ctx, length)),
