@@ -173,6 +173,13 @@ describe("structs, vectors, optionals", () => {
     check(uint32, 0xffffffff, 4, (d) => d.setUint32(0, 0xffffffff));
   });
 
+  it("reads a truncated uint64 as nothing: DECODE_TRUNCATED, the position unmoved", () => {
+    const r = new Reader(fromHex("0102030405"));
+    expect(code(() => r.u64())).toBe("DECODE_TRUNCATED");
+    expect(r.remaining).toBe(5);
+    expect(r.u32()).toBe(0x01020304);
+  });
+
   it("throws only MlsError on arbitrary input", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {

@@ -259,6 +259,8 @@ export class Reader {
   }
 
   u64(): bigint {
+    // All eight bytes or none, as before: a short input leaves the position where it was.
+    this.need(8);
     const hi = this.u32();
     return (BigInt(hi) << 32n) | BigInt(this.u32());
   }
