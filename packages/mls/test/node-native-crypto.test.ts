@@ -3,7 +3,7 @@
  * must compute what node:crypto computes, byte for byte. AES-GCM: the same
  * ciphertexts and tags for every length, with and without AAD, both key
  * sizes; the same refusals of anything tampered, with the plaintext never
- * handed out. HKDF-SHA-256 over prepared keys: the same outputs as
+ * handed out. HKDF-SHA-256 on a PRK (hkdfSha256Prk): the same outputs as
  * node:crypto's HMAC and as the JavaScript PreparedHmacSha256, for short,
  * block-long and longer keys and outputs of 0 to 255 blocks. One-shot
  * HMAC-SHA-256 and SHA-256, and the KDFs built on them (the suites' hash, MAC
@@ -171,9 +171,9 @@ process.stdout.write(nodeNativeCryptoInUse() + " " + Buffer.from(ct).toString("h
   });
 });
 
-describe("node provider: HKDF-SHA-256 over prepared keys in the native addon", () => {
+describe("node provider: HKDF-SHA-256 on a PRK in the native addon", () => {
   const lib = nativeCrypto!;
-  const prepare = (key: Uint8Array) => nodeCryptoProvider.suite(1).hkdfSha256Prk!(key);
+  const prk = (key: Uint8Array) => nodeCryptoProvider.suite(1).hkdfSha256Prk!(key);
 
   /** RFC 5869 §2.3 with node:crypto's HMAC: T(i) = HMAC(PRK, T(i-1) | info | i). */
   function opensslExpand(prk: Uint8Array, info: Uint8Array, length: number): Buffer {
@@ -189,7 +189,7 @@ describe("node provider: HKDF-SHA-256 over prepared keys in the native addon", (
   it("expands as node:crypto's HMAC and the JavaScript PreparedHmacSha256 do: keys of 0-130 bytes, outputs of 0-100 bytes and 255 blocks", () => {
     for (const keyLength of [0, 1, 31, 32, 33, 63, 64, 65, 100, 130]) {
       const key = bytes(keyLength);
-      const native = prepare(key);
+      const native = prk(key);
       const js = new PreparedHmacSha256(key);
       for (const length of [0, 1, 12, 16, 31, 32, 33, 63, 64, 65, 100, 255 * 32]) {
         const info = bytes((length * 7 + keyLength) % 90);
@@ -220,11 +220,11 @@ describe("node provider: HKDF-SHA-256 over prepared keys in the native addon", (
   });
 
   it("refuses a wiped key (after destroy), lengths out of range, and malformed arguments", () => {
-    const h = prepare(bytes(32));
+    const h = prk(bytes(32));
     h.destroy();
     expect(() => h.expand(bytes(4), 16)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
     expect(() => h.expandParts(bytes(4), bytes(1), bytes(1), 16)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
-    const k = prepare(bytes(32));
+    const k = prk(bytes(32));
     expect(() => k.expand(bytes(4), 255 * 32 + 1)).toThrow(expect.objectContaining({ code: "CRYPTO_INVALID_LENGTH" }));
     expect(() => k.expand(bytes(4), -1)).toThrow(expect.objectContaining({ code: "CRYPTO_INVALID_LENGTH" }));
     expect(() => k.expandParts(bytes(1), bytes(1), bytes(1), 33)).toThrow(expect.objectContaining({ code: "CRYPTO_INVALID_LENGTH" }));
