@@ -162,6 +162,37 @@ describe("node provider: signatures shared with a worker thread", () => {
     await worker.close();
   });
 
+  for (const spinMicroseconds of [0, 2000]) {
+    it(`a worker that looks for work ${spinMicroseconds} µs before sleeping still wakes for each later batch`, async () => {
+      const worker = new SignatureWorker({ spinMicroseconds });
+      const queue = new SignatureQueue(worker);
+      const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+      const msg = new Uint8Array(100).fill(3);
+      const sig = nodeSign(null, msg, privateKey);
+      const bad = Uint8Array.from(sig);
+      bad[5]! ^= 0x10;
+      const nap = new Int32Array(new SharedArrayBuffer(4));
+      for (let batch = 0; batch < 3; batch++) {
+        // Past the spin: the worker is asleep when the batch comes.
+        await new Promise((r) => setTimeout(r, 20));
+        const busyBefore = worker.stats().workerBusyMs;
+        const answers = Promise.all(Array.from({ length: 50 }, (_, i) => queue.request(() => ({ kind: "verify", algorithm: null, key: publicKey, message: msg, signature: i % 3 === 0 ? bad : sig }))));
+        // This thread blocks, so it takes nothing: only a worker that woke can spend time on the batch.
+        for (const deadline = Date.now() + 10_000; worker.stats().workerBusyMs === busyBefore && Date.now() < deadline; ) Atomics.wait(nap, 0, 0, 1);
+        expect([batch, worker.stats().workerBusyMs > busyBefore]).toEqual([batch, true]);
+        (await answers).forEach((ok, i) => expect([batch, i, ok]).toEqual([batch, i, i % 3 !== 0]));
+      }
+      // Once past its spin the worker sleeps: over 200 ms idle the process uses far less than 200 ms of CPU
+      // (a worker that kept looking would use all of it).
+      await new Promise((r) => setTimeout(r, 20));
+      const before = process.cpuUsage();
+      await new Promise((r) => setTimeout(r, 200));
+      const used = process.cpuUsage(before);
+      expect((used.user + used.system) / 1000).toBeLessThan(100);
+      await worker.close();
+    });
+  }
+
   it("many small batches in a row: requests answered here while the worker still had them keep their slots until it lets go", async () => {
     const worker = new SignatureWorker();
     const queue = new SignatureQueue(worker);

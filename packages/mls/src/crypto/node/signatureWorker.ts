@@ -68,6 +68,16 @@ const NAP = 2;
 const CTL_WORDS = 3;
 /** Keys the worker keeps by default (the most recently used). */
 const WORKER_KEY_LIMIT = 4096;
+/**
+ * How long the worker keeps looking for new requests before it sleeps. A
+ * sleeping thread is slow to get its core back on a virtual machine (tens to
+ * hundreds of microseconds), and a busy client's next batch usually comes
+ * sooner: 1 KiB messages 64 in flight (16 members, suite 1) went ~7% faster
+ * with 500 µs than with none (8 pairs of alternating processes, 7 faster).
+ * It costs at most this much of the worker's core at the end of each burst,
+ * and nothing while idle.
+ */
+const WORKER_SPIN_MICROSECONDS = 500;
 
 /**
  * The worker: plain JavaScript (it runs from a string, so it needs no build
@@ -80,7 +90,7 @@ const WORKER_KEY_LIMIT = 4096;
 const WORKER_SOURCE = `
 const { workerData, receiveMessageOnPort } = require("node:worker_threads");
 const crypto = require("node:crypto");
-const { port, ctl, status, headers, data, lengths, results, finishedLog, busy, sodiumPath } = workerData;
+const { port, ctl, status, headers, data, lengths, results, finishedLog, busy, sodiumPath, spinMs } = workerData;
 const sodium = sodiumPath === undefined ? undefined : require(sodiumPath);
 const ALGORITHMS = ${JSON.stringify(ALGORITHMS)};
 const SODIUM = ALGORITHMS.indexOf(${JSON.stringify(SODIUM_ED25519)});
@@ -107,8 +117,13 @@ function keyFor(id) {
 }
 let cursor = 0;
 for (;;) {
-  const published = Atomics.load(ctl, ${PUBLISHED});
-  if (cursor === published) { Atomics.wait(ctl, ${PUBLISHED}, published); continue; }
+  let published = Atomics.load(ctl, ${PUBLISHED});
+  if (cursor === published) {
+    // Look again for a while before sleeping (see WORKER_SPIN_MICROSECONDS).
+    const until = performance.now() + spinMs;
+    while ((published = Atomics.load(ctl, ${PUBLISHED})) === cursor && performance.now() < until);
+    if (cursor === published) { Atomics.wait(ctl, ${PUBLISHED}, published); continue; }
+  }
   const slot = cursor & ${MASK};
   const h = slot * ${HEADER_WORDS};
   const key = keyFor(headers[h + ${H_KEY}]);
@@ -202,10 +217,16 @@ export class SignatureWorker {
   readonly #keyIds = new Map<KeyObject | Uint8Array, { readonly id: number; moved: number }>();
   #nextKeyId = 0;
   readonly #keyLimit: number;
+  readonly #spinMicroseconds: number;
 
-  /** `keyLimit`: how many keys the worker keeps (each a cloned KeyObject, held here too). */
-  constructor(options: { keyLimit?: number } = {}) {
+  /**
+   * `keyLimit`: how many keys the worker keeps (each a cloned KeyObject, held
+   * here too); `spinMicroseconds`: how long it looks for new requests before
+   * it sleeps (0: sleeps at once).
+   */
+  constructor(options: { keyLimit?: number; spinMicroseconds?: number } = {}) {
     this.#keyLimit = Math.max(1, options.keyLimit ?? WORKER_KEY_LIMIT);
+    this.#spinMicroseconds = Math.max(0, options.spinMicroseconds ?? WORKER_SPIN_MICROSECONDS);
   }
 
   /** Whether requests are in flight (a new one then joins them rather than going inline). */
@@ -325,6 +346,7 @@ export class SignatureWorker {
           finishedLog: this.#finishedLog,
           busy: this.#busy,
           sodiumPath,
+          spinMs: this.#spinMicroseconds / 1000,
         },
         transferList: [port2],
       });
