@@ -11,7 +11,7 @@
  *
  * Private keys are not here: see PrivateTreeKeys in treeKem.ts.
  */
-import { decodePacked, encode, Writer } from "../codec/tls.js";
+import { decodePacked, encode, varint } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { NodeType } from "../messages/enums.js";
@@ -121,7 +121,10 @@ export class PublicRatchetTree {
   /**
    * Encodes the `ratchet_tree` extension value (optional<Node> ratchet_tree<V>),
    * reusing the encoding of every node unchanged since the last call, so it
-   * costs a copy of the tree rather than a re-encoding.
+   * costs a copy of the tree rather than a re-encoding. The bytes are written
+   * once, straight into an array of their exact size: through a Writer they
+   * were written, copied out and the scratch zeroed (2.5 MB each at 10,000
+   * members, half of a path commit's time there), and a tree is public.
    */
   encode(): Uint8Array {
     const end = this.#encodedLength();
@@ -142,18 +145,22 @@ export class PublicRatchetTree {
       parts[i] = e;
       bodyLength += 1 + e.length;
     }
-    const w = new Writer(bodyLength + 4);
-    w.varint(bodyLength);
+    const header = encode(varint, bodyLength);
+    const out = new Uint8Array(header.length + bodyLength);
+    out.set(header);
+    let at = header.length;
     for (let i = 0; i < end; i++) {
       const e = parts[i];
+      // optional<Node>: 0 (blank; the array is zeroed already), or 1 and the node.
       if (e === undefined) {
-        w.u8(0);
+        at++;
       } else {
-        w.u8(1);
-        w.raw(e);
+        out[at++] = 1;
+        out.set(e, at);
+        at += e.length;
       }
     }
-    return w.finish();
+    return out;
   }
 
   /** An independent copy (nodes are shared: they are never mutated in place). */
