@@ -11,7 +11,10 @@ import { bytesEqual, utf8 } from "../src/codec/bytes.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
 import { webCryptoProvider } from "../src/crypto/web/index.js";
 import { createExternalProposal, createNewMemberProposal, Group } from "../src/group/index.js";
-import { ExtensionType, ProposalType, SenderType } from "../src/messages/enums.js";
+import { decode } from "../src/codec/tls.js";
+import { ExtensionType, ProposalType, SenderType, WireFormat } from "../src/messages/enums.js";
+import { mlsMessageCodec } from "../src/messages/mlsMessage.js";
+import { PublicRatchetTree } from "../src/tree/ratchetTree.js";
 import { makeExtension } from "../src/messages/extension.js";
 import { externalSendersCodec, requiredCapabilitiesCodec } from "../src/messages/extensionPayloads.js";
 import { baseConfig, deliverCommit, expectCode, expectInSync, keyPackageFor, makeClient, type Client } from "./group-support.js";
@@ -82,6 +85,28 @@ describe("Group scenarios", () => {
     const { a, b, c } = await threeMembers(1, baseConfig, false);
     expectInSync([a, b, c]);
     await exchange(b, [a, c], "tree delivered separately");
+  });
+
+  it("a commit's ratchetTree is its epoch's tree: read two epochs later, spread, restored, or from the GroupInfo", async () => {
+    const { a, b, c } = await threeMembers();
+    // Not in the GroupInfo: the bytes are encoded when first read, here two epochs later.
+    const p1 = await a.createCommit({ ratchetTreeExtension: false });
+    const restored = Group.deserialize(a.serialize(), provider, baseConfig).pendingCommit!;
+    await deliverCommit(a, p1.commit, [b, c]);
+    const epoch1 = a.ratchetTree();
+    const p2 = await b.createCommit({ remove: [c.ownLeafIndex] });
+    await deliverCommit(b, p2.commit, [a]);
+    expect(bytesEqual(a.ratchetTree(), epoch1)).toBe(false);
+    expect(p1.ratchetTree).toEqual(epoch1);
+    expect({ ...p1 }.ratchetTree).toEqual(epoch1);
+    expect(restored.ratchetTree).toEqual(epoch1);
+    // In the GroupInfo (the default): the same bytes as its ratchet_tree extension.
+    const gi = decode(mlsMessageCodec, p2.groupInfo);
+    if (gi.wireFormat !== WireFormat.groupInfo) throw new Error("expected a GroupInfo");
+    expect(gi.groupInfo.extensions.find((e) => e.extensionType === ExtensionType.ratchetTree)?.extensionData).toEqual(p2.ratchetTree);
+    expect(p2.ratchetTree).toEqual(a.ratchetTree());
+    // Re-encoding a decoded tree gives the bytes back.
+    expect(PublicRatchetTree.decode(provider.suite(1), epoch1).encode()).toEqual(epoch1);
   });
 
   it("commits without a path when only Adds are covered, and the joiner needs no path secret", async () => {

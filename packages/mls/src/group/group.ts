@@ -419,8 +419,9 @@ export class Group {
   }
 }
 
+/** The pending commit without its next state; `ratchetTree` is copied as the getter it is, so it stays unencoded until read. */
 function publicPending(p: PendingCommitState): PendingCommitInfo {
-  const { next: _next, ...info } = p;
-  return info;
+  const { next: _next, ...fields } = Object.getOwnPropertyDescriptors(p);
+  return Object.defineProperties({}, fields) as PendingCommitInfo;
 }
 

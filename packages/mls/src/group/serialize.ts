@@ -23,7 +23,7 @@ import { PrivateTreeKeys } from "../tree/privateTreeKeys.js";
 import { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafIndex, NodeIndex } from "../tree/treeMath.js";
 import type { AddedMember, ChangedMember } from "./applyProposals.js";
-import type { PendingCommitState } from "./commit.js";
+import { withRatchetTree, type PendingCommitState } from "./commit.js";
 import type { GroupConfig } from "./groupConfig.js";
 import { refKey, type CachedProposal, type EpochKeys, type GroupState, type PastEpoch, type ResumptionPsk } from "./groupState.js";
 import type { CommittedProposal } from "./proposals.js";
@@ -238,7 +238,7 @@ function readPending(r: Reader, suite: CipherSuite, config: GroupConfig, current
   const removed = readList(r, readChanged);
   const updated = readList(r, readChanged);
   const next = readState(r, suite, config, current.pastEpochs);
-  return { commit, ...(welcome === undefined ? {} : { welcome }), groupInfo, ratchetTree, epoch, proposals, added, removed, updated, next };
+  return withRatchetTree({ commit, ...(welcome === undefined ? {} : { welcome }), groupInfo, epoch, proposals, added, removed, updated, next }, ratchetTree);
 }
 
 /** Serializes a group's state and its pending commit, if any. */
