@@ -37,8 +37,8 @@ export interface CommitScheduleOutput {
 /** §8.2 then §8: the new confirmed transcript hash and GroupContext, the new epoch's secrets, its confirmation tag. */
 export function runCommitSchedule(input: CommitScheduleInput): CommitScheduleOutput {
   const { suite } = input;
-  const confirmed = confirmedTranscriptHash(suite, input.interimTranscriptHash, confirmedTranscriptHashInputOf(input.content));
-  const groupContext: GroupContext = { ...input.provisional, confirmedTranscriptHash: confirmed };
+  const groupContext = confirmedGroupContext(suite, input.interimTranscriptHash, input.provisional, input.content);
+  const confirmed = groupContext.confirmedTranscriptHash;
   const groupContextBytes = encode(groupContextCodec, groupContext);
   const secrets = deriveEpochSecrets(suite, {
     initSecret: input.initSecret,
@@ -47,6 +47,15 @@ export function runCommitSchedule(input: CommitScheduleInput): CommitScheduleOut
     groupContext: groupContextBytes,
   });
   return { groupContext, groupContextBytes, secrets, confirmationTag: confirmationTag(suite, secrets.confirmationKey, confirmed) };
+}
+
+/**
+ * §8.2: the new epoch's GroupContext from the provisional one (tree hash
+ * set) and the commit: public data only, so a non-member (the DS) computes it too.
+ */
+export function confirmedGroupContext(suite: CipherSuite, interimBefore: Uint8Array, provisional: GroupContext, content: EncodedAuthenticatedContent): GroupContext {
+  const confirmed = confirmedTranscriptHash(suite, interimBefore, confirmedTranscriptHashInputOf(content));
+  return { ...provisional, confirmedTranscriptHash: confirmed };
 }
 
 /** interim_transcript_hash_[n] from the new epoch's confirmed transcript hash and confirmation tag (§8.2). */

@@ -10,10 +10,11 @@ import type { Extension } from "../messages/extension.js";
 import type { Sender } from "../messages/framing.js";
 import type { GroupContext } from "../messages/groupContext.js";
 import type { Commit } from "../messages/commit.js";
-import type { ReInit } from "../messages/proposal.js";
+import type { Proposal, ReInit } from "../messages/proposal.js";
 import { constantTimeEqual, zeroize } from "../codec/bytes.js";
 import { derivePskSecret } from "../schedule/pskSecret.js";
-import { applyUpdatePath } from "../tree/treeKem.js";
+import { applyUpdatePath, type MergeUpdatePathOptions } from "../tree/treeKem.js";
+import type { CipherSuite } from "../crypto/cipherSuite.js";
 import type { PrivateTreeKeys } from "../tree/privateTreeKeys.js";
 import { leafToNode, type LeafIndex } from "../tree/treeMath.js";
 import type { PublicRatchetTree } from "../tree/ratchetTree.js";
@@ -94,8 +95,15 @@ export function forgetStagedCommit(staged: StagedCommit): StagedCommitState | un
   return s;
 }
 
+/** A proposal received in the current epoch as a commit may reference it: member and public (DS) caches both fit. */
+export interface ReferencedProposal {
+  readonly ref: Uint8Array;
+  readonly proposal: Proposal;
+  readonly sender: Sender;
+}
+
 /** Turns the commit's ProposalOrRefs into proposals with their senders (§12.4): references must name a cached proposal. */
-export function resolveCommitProposals(state: GroupState, commit: Commit, committer: Sender): CommittedProposal[] {
+export function resolveCommitProposals(state: { readonly proposals: ReadonlyMap<string, ReferencedProposal> }, commit: Commit, committer: Sender): CommittedProposal[] {
   return commit.proposals.map((por): CommittedProposal => {
     if (por.type === ProposalOrRefType.proposal) return { proposal: por.proposal, sender: committer };
     const cached = state.proposals.get(refKey(por.reference));
@@ -166,6 +174,83 @@ async function externalInitSecretOf(state: GroupState, kemOutput: Uint8Array): P
   }
 }
 
+/** The committer of a commit (§12.4.2): a member, or a new member by external commit, which may reference no proposal (§12.4.3.2). */
+export function committerOf(sender: Sender, commit: Commit): Committer {
+  if (sender.senderType === SenderType.member) return { kind: "member", leafIndex: sender.leafIndex };
+  if (sender.senderType === SenderType.newMemberCommit) {
+    if (commit.proposals.some((p) => p.type === ProposalOrRefType.reference)) {
+      throw new MlsError("EXTERNAL_COMMIT_PROPOSAL_BY_REFERENCE", "an external commit may not include proposals by reference");
+    }
+    return { kind: "external" };
+  }
+  throw new MlsError("MESSAGE_INVALID_SENDER", "a commit comes from a member or a new member");
+}
+
+/** The epoch a commit's proposals lead to, before its path: the committer's leaf and, for an external commit, the joiner. */
+export interface CommitProposalsApplied {
+  /** The provisional tree and the rest (signature and credential checks still running in `applied.checks`). */
+  readonly applied: AppliedProposals & { readonly checks: Promise<void> };
+  readonly committer: LeafIndex;
+  readonly joiner?: { readonly leafIndex: LeafIndex; readonly leafNode: LeafNode };
+}
+
+/**
+ * §12.4.2 after the list checks, the same for a member and for a public
+ * (DS) view: applies the proposals to a copy of the tree, requires a path
+ * where §12.4 does, places an external joiner at the leftmost blank leaf
+ * (§12.4.3.2) and checks that a resync removes only the joiner's own old leaf.
+ */
+export function applyCommitProposals(
+  state: { suite: CipherSuite; tree: PublicRatchetTree; groupContext: GroupContext },
+  config: GroupConfig,
+  commit: Commit,
+  committerKind: Committer,
+  list: readonly CommittedProposal[],
+): CommitProposalsApplied {
+  const applied = startApplyingProposals(applyOptionsFor(state, config), list);
+  requirePathIfNeeded(list, commit.path !== undefined);
+  if (committerKind.kind === "member") return { applied, committer: committerKind.leafIndex };
+  const committer = takeBlankLeaf(applied.tree);
+  const joiner = { leafIndex: committer, leafNode: commit.path!.leafNode };
+  checkResync(applied.removed, joiner.leafNode.credential, config);
+  return { applied, committer, joiner };
+}
+
+/** §12.4.1: the provisional GroupContext (new epoch and extensions, old confirmed transcript hash); the path sets its tree hash. */
+export function provisionalGroupContext(gc: GroupContext, extensions: Extension[]): Omit<GroupContext, "treeHash"> {
+  return {
+    version: gc.version,
+    cipherSuite: gc.cipherSuite,
+    groupId: gc.groupId,
+    epoch: gc.epoch + 1n,
+    confirmedTranscriptHash: gc.confirmedTranscriptHash,
+    extensions,
+  };
+}
+
+/** The UpdatePath's recipients to skip and the §7.3 checks of the committer's new LeafNode, credential callback included. */
+export function commitPathValidation(
+  state: { tree: PublicRatchetTree; groupContext: GroupContext },
+  config: GroupConfig,
+  applied: AppliedProposals,
+  committer: LeafIndex,
+): Pick<MergeUpdatePathOptions, "excludedLeaves" | "leafNodeValidation"> {
+  const validator = config.validateCredential;
+  const groupId = state.groupContext.groupId;
+  const { inUse, supportedByAll } = state.tree.credentialTypes();
+  return {
+    excludedLeaves: applied.added.map((a) => a.leafIndex),
+    leafNodeValidation: {
+      groupContextExtensions: applied.extensions,
+      credentialTypesInUse: inUse,
+      credentialTypesSupportedByAll: supportedByAll,
+      ...(validator === undefined
+        ? {}
+        : { validateCredential: (c, k) => Promise.resolve(validator(c, k, { kind: "commit", groupId, leafIndex: committer })).catch(() => false) }),
+    },
+  };
+}
+
 /**
  * §12.4.2: validates a verified (signature, membership tag / decryption done)
  * commit of the current epoch and derives the epoch it starts. Nothing in
@@ -179,33 +264,17 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
   const commit = content.commit;
   const sender = content.sender;
   const me = ownLeaf(state);
-  let committerKind: Committer;
-  if (sender.senderType === SenderType.member) {
-    if (sender.leafIndex === me) throw new MlsError("COMMIT_FROM_SELF", "a commit from our own leaf that is not our pending commit");
-    committerKind = { kind: "member", leafIndex: sender.leafIndex };
-  } else if (sender.senderType === SenderType.newMemberCommit) {
-    // §12.4.3.2: an external joiner cannot know the group's proposals, so it may not reference any.
-    if (commit.proposals.some((p) => p.type === ProposalOrRefType.reference)) {
-      throw new MlsError("EXTERNAL_COMMIT_PROPOSAL_BY_REFERENCE", "an external commit may not include proposals by reference");
-    }
-    committerKind = { kind: "external" };
-  } else {
-    throw new MlsError("MESSAGE_INVALID_SENDER", "a commit comes from a member or a new member");
-  }
+  const committerKind = committerOf(sender, commit);
+  if (committerKind.kind === "member" && committerKind.leafIndex === me) throw new MlsError("COMMIT_FROM_SELF", "a commit from our own leaf that is not our pending commit");
 
   const list = resolveCommitProposals(state, commit, sender);
   validateProposalList({ suite, tree: state.tree, groupContext: state.groupContext, committer: committerKind, ...(config.sameClient ? { sameClient: config.sameClient } : {}) }, list);
   await runPolicy(config, state, sender, list, content.authenticatedData);
   // Signature and credential checks of added/updated members run while the path is decrypted; awaited before staging.
-  const applied = startApplyingProposals(applyOptionsFor(state, config), list);
-  requirePathIfNeeded(list, commit.path !== undefined);
-  // §12.4.3.2: the external joiner takes the leftmost blank leaf of the provisional tree.
-  const committer = committerKind.kind === "member" ? committerKind.leafIndex : takeBlankLeaf(applied.tree);
+  const { applied, committer, joiner } = applyCommitProposals(state, config, commit, committerKind, list);
   const lookup = groupPskLookup(config, state.groupContext.groupId, state.resumptionPsks);
   const pskEntries = resolvePsks(lookup, applied.psks);
 
-  const joiner = committerKind.kind === "external" ? { leafIndex: committer, leafNode: commit.path!.leafNode } : undefined;
-  if (joiner !== undefined) checkResync(applied.removed, joiner.leafNode.credential, config);
   const base = {
     sender,
     ...(joiner === undefined ? {} : { externalJoiner: joiner }),
@@ -227,36 +296,19 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
     return new StagedCommit({ ...base, selfRemoved: true }, { base: state });
   }
 
-  const provisional: Omit<GroupContext, "treeHash"> = {
-    version: state.groupContext.version,
-    cipherSuite: state.groupContext.cipherSuite,
-    groupId: state.groupContext.groupId,
-    epoch: state.groupContext.epoch + 1n,
-    confirmedTranscriptHash: state.groupContext.confirmedTranscriptHash,
-    extensions: applied.extensions,
-  };
+  const provisional = provisionalGroupContext(state.groupContext, applied.extensions);
   const tree = applied.tree;
   let keys = keysAfterProposals(state, applied, list);
   let commitSecret: Uint8Array;
   let provisionalContext: GroupContext;
   if (commit.path !== undefined) {
-    const validator = config.validateCredential;
-    const groupId = state.groupContext.groupId;
     const out = await applyUpdatePath({
       tree,
       sender: committer,
       updatePath: commit.path,
       groupContext: provisional,
       privateKeys: keys,
-      excludedLeaves: applied.added.map((a) => a.leafIndex),
-      leafNodeValidation: {
-        groupContextExtensions: applied.extensions,
-        credentialTypesInUse: state.tree.credentialTypes().inUse,
-        credentialTypesSupportedByAll: state.tree.credentialTypes().supportedByAll,
-        ...(validator === undefined
-          ? {}
-          : { validateCredential: (c, k) => Promise.resolve(validator(c, k, { kind: "commit", groupId, leafIndex: committer })).catch(() => false) }),
-      },
+      ...commitPathValidation(state, config, applied, committer),
     });
     keys.destroy();
     keys = out.privateKeys;

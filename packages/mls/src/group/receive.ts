@@ -142,7 +142,7 @@ export async function receiveMessage(state: GroupState, config: GroupConfig, byt
  * commit would repeat, done once on receipt so a commit referencing the
  * proposal need not verify its signatures again.
  */
-export async function checkProposalOnReceipt(state: GroupState, config: GroupConfig, p: Proposal, sender: Sender): Promise<void> {
+export async function checkProposalOnReceipt(state: Pick<GroupState, "suite" | "tree" | "groupContext">, config: GroupConfig, p: Proposal, sender: Sender): Promise<void> {
   const { suite, tree, groupContext } = state;
   checkProposalSync({ suite, tree, groupContext }, p, sender);
   const groupId = groupContext.groupId;
