@@ -75,6 +75,12 @@ export interface HpkeCiphertext {
   readonly ciphertext: Uint8Array;
 }
 
+/** SealBase under an info fixed beforehand (see `CryptoPrimitives.hpkeSealer`). */
+export type HpkeSealer = (publicKey: Uint8Array, aad: Uint8Array, plaintext: Uint8Array) => Promise<HpkeCiphertext>;
+
+/** EncryptWithLabel under a label and context fixed beforehand (see `CipherSuite.encryptorWithLabel`). */
+export type LabelledEncryptor = (publicKey: Uint8Array, plaintext: Uint8Array) => Promise<HpkeCiphertext>;
+
 /** What a provider implements for one suite. Failures throw MlsError (CRYPTO_* codes). */
 export interface CryptoPrimitives {
   readonly params: CipherSuiteParams;
@@ -111,6 +117,13 @@ export interface CryptoPrimitives {
   /** RFC 9180 SealBase / OpenBase (single-shot, base mode). */
   hpkeSeal(publicKey: Uint8Array, info: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<HpkeCiphertext>;
   hpkeOpen(privateKey: Uint8Array, kemOutput: Uint8Array, info: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>;
+  /**
+   * SealBase to many recipients under one info: the part of the RFC 9180 §5.1
+   * key schedule that depends on info alone (info_hash) is computed here, once,
+   * and each call pays only for its KEM, its key and nonce, and its AEAD. The
+   * same outputs as `hpkeSeal` with that info.
+   */
+  hpkeSealer(info: Uint8Array): HpkeSealer;
   /** RFC 9180 SetupBaseS + Context.Export: used by external init (RFC 9420 §8.3). */
   hpkeExportSender(publicKey: Uint8Array, info: Uint8Array, exporterContext: Uint8Array, length: number): Promise<{ kemOutput: Uint8Array; secret: Uint8Array }>;
   /** RFC 9180 SetupBaseR + Context.Export. */
@@ -166,6 +179,12 @@ export interface CipherSuite extends CryptoPrimitives {
   verifyWithLabel(publicKey: Uint8Array, label: string, content: Uint8Array, signature: Uint8Array): Promise<boolean>;
   /** RFC 9420 §5.1.3: EncryptWithLabel. */
   encryptWithLabel(publicKey: Uint8Array, label: string, context: Uint8Array, plaintext: Uint8Array): Promise<HpkeCiphertext>;
+  /**
+   * EncryptWithLabel to many recipients of one (label, context): the
+   * EncryptContext is encoded and hashed once (a Welcome's context is the
+   * encrypted GroupInfo, which may hold the whole tree, RFC 9420 §12.4.3.1).
+   */
+  encryptorWithLabel(label: string, context: Uint8Array): LabelledEncryptor;
   /** RFC 9420 §5.1.3: DecryptWithLabel. */
   decryptWithLabel(privateKey: Uint8Array, label: string, context: Uint8Array, kemOutput: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>;
 }
@@ -302,6 +321,11 @@ export function buildCipherSuite(p: CryptoPrimitives): CipherSuite {
     signWithLabel: (privateKey, label, content) => p.sign(privateKey, labelled(label, content)),
     verifyWithLabel: (publicKey, label, content, signature) => p.verify(publicKey, labelled(label, content), signature),
     encryptWithLabel: (publicKey, label, context, plaintext) => p.hpkeSeal(publicKey, labelled(label, context), new Uint8Array(0), plaintext),
+    encryptorWithLabel(label, context) {
+      const seal = p.hpkeSealer(labelled(label, context));
+      const aad = new Uint8Array(0);
+      return (publicKey, plaintext) => seal(publicKey, aad, plaintext);
+    },
     decryptWithLabel: (privateKey, label, context, kemOutput, ciphertext) =>
       p.hpkeOpen(privateKey, kemOutput, labelled(label, context), new Uint8Array(0), ciphertext),
   };
@@ -324,6 +348,7 @@ function bindAll(p: CryptoPrimitives): CryptoPrimitives {
     ...(p.hkdfSha256Prk === undefined ? {} : { hkdfSha256Prk: p.hkdfSha256Prk.bind(p) }),
     hpkeSeal: p.hpkeSeal.bind(p),
     hpkeOpen: p.hpkeOpen.bind(p),
+    hpkeSealer: p.hpkeSealer.bind(p),
     hpkeExportSender: p.hpkeExportSender.bind(p),
     hpkeExportReceiver: p.hpkeExportReceiver.bind(p),
     hpkeDeriveKeyPair: p.hpkeDeriveKeyPair.bind(p),

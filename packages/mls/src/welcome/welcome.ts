@@ -184,7 +184,7 @@ export interface CreateWelcomeInput {
   readonly recipients: readonly WelcomeRecipient[];
 }
 
-/** §12.4.3.1: encrypts the GroupInfo once and the GroupSecrets to each new member. */
+/** §12.4.3.1: encrypts the GroupInfo once and the GroupSecrets to each new member (EncryptWithLabel(init_key, "Welcome", encrypted_group_info, GroupSecrets)). */
 export async function createWelcome(suite: CipherSuite, input: CreateWelcomeInput): Promise<Welcome> {
   const psks = input.psks ?? [];
   if (psks.length > 0 && input.pskSecret === undefined) throw new MlsError("INVALID_ARGUMENT", "PSKs listed without their psk_secret");
@@ -206,6 +206,9 @@ export async function createWelcome(suite: CipherSuite, input: CreateWelcomeInpu
     zeroize(nonce);
   }
 
+  // The EncryptContext (with the whole encrypted GroupInfo) is the same for every new member:
+  // encoded and hashed once, not once per member, so an add stays linear in the group size.
+  const seal = suite.encryptorWithLabel(WELCOME_LABEL, encryptedGroupInfo);
   const secrets = await Promise.all(
     input.recipients.map(async (r): Promise<EncryptedGroupSecrets> => {
       const gs: GroupSecrets = {
@@ -215,7 +218,7 @@ export async function createWelcome(suite: CipherSuite, input: CreateWelcomeInpu
       };
       const plaintext = encode(groupSecretsCodec, gs);
       try {
-        const encryptedGroupSecrets = await suite.encryptWithLabel(r.initKey, WELCOME_LABEL, encryptedGroupInfo, plaintext);
+        const encryptedGroupSecrets = await seal(r.initKey, plaintext);
         return { newMember: r.keyPackageRef, encryptedGroupSecrets };
       } finally {
         zeroize(plaintext);

@@ -70,6 +70,10 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
     ...(nativeSha256 === undefined ? {} : { hkdfSha256Prk: nativeHkdfSha256Prk(nativeSha256) }),
     hpkeSeal: (pk, info, aad, plaintext) => settle(() => hpke.seal(pk, info, aad, plaintext)),
     hpkeOpen: (sk, kemOutput, info, aad, ciphertext) => settle(() => hpke.open(sk, kemOutput, info, aad, ciphertext)),
+    hpkeSealer(info) {
+      const seal = hpke.sealer(info);
+      return (pk, aad, plaintext) => settle(() => seal(pk, aad, plaintext));
+    },
     hpkeExportSender: (pk, info, ctx, length) => settle(() => hpke.exportSender(pk, info, ctx, length)),
     hpkeExportReceiver: (sk, kemOutput, info, ctx, length) => settle(() => hpke.exportReceiver(sk, kemOutput, info, ctx, length)),
     hpkeDeriveKeyPair: (ikm) => settle(() => kem.deriveKeyPair(ikm)),

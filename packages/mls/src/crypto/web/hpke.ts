@@ -33,13 +33,21 @@ import { Chacha20Poly1305 } from "@hpke/chacha20poly1305";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { x448 } from "@noble/curves/ed448.js";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
-import type { CipherSuiteParams, HpkeCiphertext, KeyPair } from "../cipherSuite.js";
-import { bytesEqual } from "../../codec/bytes.js";
+import type { CipherSuiteParams, HpkeCiphertext, HpkeSealer, KeyPair } from "../cipherSuite.js";
+import { bytesEqual, zeroize } from "../../codec/bytes.js";
+import { hpkeBaseSchedule, hpkeLabeledKdf, hpkeSuiteId, type HpkeBaseSchedule, type Hkdf } from "../hpkeKeySchedule.js";
+import type { WebAead } from "./aead.js";
 import { MlsError } from "../../errors.js";
 import type { MlsErrorCode } from "../../errors.js";
 
 export interface WebHpke {
   seal(pkR: Uint8Array, info: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<HpkeCiphertext>;
+  /**
+   * SealBase to many recipients under one info: @hpke/core hashes the info on
+   * every seal, so this runs the key schedule itself (hpkeKeySchedule.ts) on
+   * @hpke/core's KEM and our AEAD, with the info hashed once.
+   */
+  sealer(info: Uint8Array): HpkeSealer;
   open(skR: Uint8Array, enc: Uint8Array, info: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>;
   exportSender(pkR: Uint8Array, info: Uint8Array, exporterContext: Uint8Array, length: number): Promise<{ kemOutput: Uint8Array; secret: Uint8Array }>;
   exportReceiver(skR: Uint8Array, enc: Uint8Array, info: Uint8Array, exporterContext: Uint8Array, length: number): Promise<Uint8Array>;
@@ -161,7 +169,40 @@ export interface WebHpkeOptions {
   readonly native?: boolean;
 }
 
-export function webHpke(params: CipherSuiteParams, options: WebHpkeOptions = {}): WebHpke {
+/** What the prepared sealer runs on besides @hpke/core's KEM: the provider's own HKDF and AEAD. */
+export interface WebHpkeParts {
+  readonly kdf: Hkdf;
+  readonly aead: WebAead;
+}
+
+/**
+ * RFC 9180 §5.1 / §5.2 SealBase once the KEM has run: key and base_nonce from
+ * the shared secret (zeroized) and a precomputed key_schedule_context, then
+ * the AEAD at sequence number 0.
+ */
+export async function sealWithSharedSecret(
+  schedule: HpkeBaseSchedule,
+  aead: WebAead,
+  context: Uint8Array,
+  kemResult: { sharedSecret: Uint8Array; enc: Uint8Array },
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+): Promise<HpkeCiphertext> {
+  const { key, nonce } = schedule.keyAndNonce(kemResult.sharedSecret, context);
+  try {
+    return { kemOutput: kemResult.enc, ciphertext: await aead.seal(key, nonce, aad, plaintext) };
+  } finally {
+    zeroize(key);
+  }
+}
+
+/** The base-mode key schedule on a provider's HKDF, for one suite. */
+export function webHpkeSchedule(params: CipherSuiteParams, kdf: Hkdf): HpkeBaseSchedule {
+  return hpkeBaseSchedule(hpkeLabeledKdf(kdf, hpkeSuiteId(params)), params);
+}
+
+export function webHpke(params: CipherSuiteParams, options: WebHpkeOptions, parts: WebHpkeParts): WebHpke {
+  const schedule = webHpkeSchedule(params, parts.kdf);
   const js = new HpkeSuite({ kem: kemFor(params), kdf: kdfFor(params), aead: aeadFor(params) });
   const nativeKem = options.native === false ? undefined : nativeKemFor(params);
   let chosen: Promise<HpkeSuite> | undefined;
@@ -202,6 +243,15 @@ export function webHpke(params: CipherSuiteParams, options: WebHpkeOptions = {})
         const r = await suite.seal({ recipientPublicKey: await publicKey(suite, pkR), info }, plaintext, aad);
         return { kemOutput: new Uint8Array(r.enc), ciphertext: new Uint8Array(r.ct) };
       }),
+    sealer(info) {
+      const context = schedule.context(info);
+      return (pkR, aad, plaintext) =>
+        guard("CRYPTO_INVALID_KEY", async () => {
+          const suite = await hpke();
+          const r = await suite.kem.encap({ recipientPublicKey: await publicKey(suite, pkR) });
+          return sealWithSharedSecret(schedule, parts.aead, context, { sharedSecret: new Uint8Array(r.sharedSecret), enc: new Uint8Array(r.enc) }, aad, plaintext);
+        });
+    },
     open: (skR, enc, info, aad, ciphertext) =>
       guard("CRYPTO_DECRYPT_FAILED", async () => {
         checkEnc(enc);

@@ -33,17 +33,19 @@ function primitives(id: CipherSuiteId, name: string, options: WebCryptoProviderO
   const params = CIPHER_SUITES[id];
   const aead = webAead(params.aead, params.nk, params.nn);
   const native = options.native ?? true;
-  const hpke = webHpke(params, { native });
+  const kdf = webKdf(params.hash, params.nh);
+  const hpke = webHpke(params, { native }, { kdf, aead });
   const sig = webSignature(params.signature, { native });
   return {
     params,
     provider: name,
-    ...webKdf(params.hash, params.nh),
+    ...kdf,
     randomBytes,
     aeadSeal: (key, nonce, aad, plaintext) => aead.seal(key, nonce, aad, plaintext),
     aeadOpen: (key, nonce, aad, ciphertext) => aead.open(key, nonce, aad, ciphertext),
     hpkeSeal: (pk, info, aad, plaintext) => hpke.seal(pk, info, aad, plaintext),
     hpkeOpen: (sk, kemOutput, info, aad, ciphertext) => hpke.open(sk, kemOutput, info, aad, ciphertext),
+    hpkeSealer: (info) => hpke.sealer(info),
     hpkeExportSender: (pk, info, ctx, length) => hpke.exportSender(pk, info, ctx, length),
     hpkeExportReceiver: (sk, kemOutput, info, ctx, length) => hpke.exportReceiver(sk, kemOutput, info, ctx, length),
     hpkeDeriveKeyPair: (ikm) => hpke.deriveKeyPair(ikm),
