@@ -8,7 +8,7 @@
  */
 import { ApiError, fromBase64Url, isApiError, toBase64Url, type ClaimKeyPackagesResponse, type GroupResponse } from "@conclave/api";
 import { decode, Group, mlsMessageCodec, WireFormat, type CipherSuiteId, type CryptoProvider, type LeafIndex } from "@conclave/mls";
-import { nodeCryptoProvider } from "@conclave/mls/node";
+import { defaultProvider, openStream } from "#platform";
 import type { ClientContext } from "./context.js";
 import { CredentialValidation } from "./credentialValidation.js";
 import { memberIdentity, safetyNumber, type ClientEvent } from "./events.js";
@@ -62,7 +62,7 @@ export class Client {
 
   private constructor(opts: ClientOptions) {
     this.transport = new HttpTransport(opts.serverUrl);
-    const provider = opts.provider ?? nodeCryptoProvider;
+    const provider = opts.provider ?? defaultProvider;
     this.#session = new Session(this.transport, opts.store, provider);
     this.#groups = new GroupBook(opts.store, provider);
     this.#ctx = { store: opts.store, provider, session: this.#session, groups: this.#groups };
@@ -337,11 +337,8 @@ export class Client {
     let wake: (() => void) | undefined;
     let ws: { close(): void } | undefined;
     try {
-      const { WebSocket } = await import("ws");
-      const sock = new WebSocket(this.transport.wsUrl(`/v1/stream?after=${this.#inbox.cursor}`), { headers: { authorization: `Bearer ${await this.token()}` } });
-      sock.on("message", () => wake?.());
-      sock.on("error", () => undefined);
-      ws = sock;
+      // #platform: `ws` with a header on Node, the browser's WebSocket with ?token= in browsers.
+      ws = await openStream(this.transport.wsUrl(`/v1/stream?after=${this.#inbox.cursor}`), await this.token(), () => wake?.());
     } catch {
       ws = undefined;
     }

@@ -1,0 +1,7 @@
+/** The DS push stream (/v1/stream) as the Client sees it: a wake-up signal, opened per runtime. */
+export interface Stream {
+  close(): void;
+}
+
+/** Opens the stream at `url` authenticated with `token`; `onMessage` fires on each frame. */
+export type StreamOpener = (url: string, token: string, onMessage: () => void) => Promise<Stream>;
