@@ -25,9 +25,7 @@
 import { parseArgs } from "node:util";
 import { isApiError } from "@conclave/api";
 import { Client, FileStore } from "@conclave/client";
-import { runDemo } from "./demo.js";
 import { Progress, type ProgressSink } from "./progress.js";
-import { serve } from "./serve.js";
 
 export class UsageError extends Error {}
 
@@ -158,6 +156,8 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
       case "serve": {
         const port = Number(o.port ?? process.env.CONCLAVE_PORT ?? 7300);
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`bad --port ${o.port}`);
+        // Loaded on demand: the server stack is only for these commands (--help stays fast).
+        const { serve } = await import("./serve.js");
         const s = await serve({
           db: o.db ?? process.env.CONCLAVE_DB ?? ".conclave/conclave.sqlite",
           host: o.host ?? process.env.CONCLAVE_HOST ?? "127.0.0.1",
@@ -175,6 +175,7 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
       }
       case "demo":
         need(rest, 0, "demo [--server URL]");
+        const { runDemo } = await import("./demo.js");
         await runDemo(out.log, { ...(o.server !== undefined ? { server: o.server } : {}), progress });
         return 0;
       case "register": {
