@@ -1,7 +1,7 @@
 /** `conclave serve`: the DS + AS on one SQLite file (the embedded default). */
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { createConclaveServer, keyEncryptionKeyFromFile } from "@conclave/server";
+import { createConclaveServer, defaultWebAppRoot, keyEncryptionKeyFromFile } from "@conclave/server";
 
 export interface ServeOptions {
   readonly db: string;
@@ -13,6 +13,8 @@ export interface ServeOptions {
   readonly rateLimits?: boolean;
   /** The AS key-encryption key's file (default: conclave.kek beside the database, created when missing). */
   readonly keyFile?: string;
+  /** Serve the EmojisOnly web app at / (default true when packages/web is there). */
+  readonly webApp?: boolean;
 }
 
 export interface Serving {
@@ -25,11 +27,14 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
   mkdirSync(dirname(path), { recursive: true });
   // The AS private keys are sealed with a key kept beside the database, not in it (a copy of the database alone reveals nothing).
   const keyEncryptionKey = keyEncryptionKeyFromFile(opts.keyFile === undefined ? join(dirname(path), "conclave.kek") : resolve(opts.keyFile), opts.keyFile === undefined);
+  // The EmojisOnly web app at / (packages/web/dist) when run from a checkout.
+  const webAppRoot = opts.webApp === false ? undefined : defaultWebAppRoot();
   const app = await createConclaveServer({
     store: { engine: "sqlite", path },
     keyEncryptionKey,
     domain: opts.domain,
     logger: opts.logger ?? false,
+    ...(webAppRoot === undefined ? {} : { webAppRoot }),
     ...(opts.rateLimits === false ? { limits: { rateLimitPerIp: false, rateLimitPerClient: false } } : {}),
   });
   await app.listen({ host: opts.host, port: opts.port });

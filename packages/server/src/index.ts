@@ -15,6 +15,7 @@ export { TransparencyLog } from "./as/transparencyLog.js";
 export { CertificateAuthority } from "./as/ca.js";
 export { KeyWrapError } from "./as/keyWrap.js";
 export { keyEncryptionKeyFromFile, parseKeyEncryptionKey } from "./keyFile.js";
+export { defaultWebAppRoot, registerWebApp } from "./http/static.js";
 export { systemClock, type Clock } from "./crypto.js";
 export * from "./storage/index.js";
 export { installDeliveryService, LocalNotifier, PostgresNotifier, type DeliveryServiceOptions, type Notifier, type DsServices } from "./ds/index.js";

@@ -13,6 +13,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { createConclaveServer } from "./http/app.js";
+import { defaultWebAppRoot } from "./http/static.js";
 import { keyEncryptionKeyFromFile, parseKeyEncryptionKey } from "./keyFile.js";
 import type { StoreConfig } from "./storage/index.js";
 
@@ -34,7 +35,9 @@ function keyEncryptionKeyFromEnv(store: StoreConfig): Uint8Array | undefined {
 
 const store = storeFromEnv();
 const keyEncryptionKey = keyEncryptionKeyFromEnv(store);
-const app = await createConclaveServer({ store, domain: process.env.CONCLAVE_DOMAIN ?? "localhost", logger: true, ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }) });
+// The EmojisOnly web app at / when this is a checkout (http/static.ts).
+const webAppRoot = defaultWebAppRoot();
+const app = await createConclaveServer({ store, domain: process.env.CONCLAVE_DOMAIN ?? "localhost", logger: true, ...(webAppRoot === undefined ? {} : { webAppRoot }), ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }) });
 if (keyEncryptionKey === undefined) app.log.warn("no CONCLAVE_KEK or CONCLAVE_KEY_FILE: the AS private keys are stored in the database in the clear");
 const host = process.env.CONCLAVE_HOST ?? "127.0.0.1";
 const port = Number(process.env.CONCLAVE_PORT ?? 7300);

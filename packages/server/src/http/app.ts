@@ -27,6 +27,7 @@ import { accountRoutes } from "./routes/accounts.js";
 import { credentialRoutes } from "./routes/credentials.js";
 import { healthRoutes } from "./routes/health.js";
 import { transparencyRoutes } from "./routes/transparency.js";
+import { registerWebApp } from "./static.js";
 import type { IncomingMessage } from "node:http";
 
 /** Route modules in registration order. */
@@ -104,6 +105,7 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
   for (const register of ROUTE_MODULES) register(ctx);
   // The DS (RFC 9750 §5): its routes, the /v1/stream WebSocket and its notifier.
   await installDeliveryService(app, ctx, options.ds);
+  if (options.webAppRoot !== undefined) await registerWebApp(app, options.webAppRoot);
 
   if (ownsStore) app.addHook("onClose", async () => store.close());
   return app;

@@ -59,4 +59,6 @@ export interface ConclaveServerOptions {
    * it outside the database; without it the keys are stored in the clear.
    */
   readonly keyEncryptionKey?: Uint8Array;
+  /** A directory of built web app files (packages/web/dist) to serve at `/` (http/static.ts); none by default. */
+  readonly webAppRoot?: string;
 }
