@@ -12,3 +12,4 @@ export * from "./messages/index.js";
 export * from "./framing/index.js";
 export * from "./welcome/index.js";
 export * from "./group/index.js";
+export * from "./group/public/index.js";

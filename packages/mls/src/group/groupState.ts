@@ -259,7 +259,7 @@ export function pastPrivateMessageContext(suite: CipherSuite, past: PastEpoch): 
 }
 
 /** The signature key of a sender in the current epoch (§6.1): a member's leaf, or an entry of external_senders. */
-export function senderSignatureKey(state: GroupState, sender: Sender): Uint8Array | undefined {
+export function senderSignatureKey(state: Pick<GroupState, "tree" | "groupContext">, sender: Sender): Uint8Array | undefined {
   if (sender.senderType === SenderType.member) return state.tree.hasLeaf(sender.leafIndex) ? state.tree.leafNode(sender.leafIndex)?.signatureKey : undefined;
   if (sender.senderType === SenderType.external) {
     const senders = readExtension(state.groupContext.extensions, ExtensionType.externalSenders, externalSendersCodec);
