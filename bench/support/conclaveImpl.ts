@@ -1,5 +1,5 @@
 /** Conclave (packages/mls, node provider) behind the benchmark interface. */
-import { nodeCryptoProvider } from "../../packages/mls/src/crypto/node/index.js";
+import { nodeCryptoProvider, nodeSignatureStats } from "../../packages/mls/src/crypto/node/index.js";
 import type { CipherSuiteId } from "../../packages/mls/src/crypto/cipherSuite.js";
 import { createKeyPackage, Group, lifetimeFrom, type GroupConfig, type KeyPackageBundle } from "../../packages/mls/src/group/index.js";
 import { CredentialType } from "../../packages/mls/src/messages/enums.js";
@@ -20,22 +20,26 @@ export function conclaveImpl(suiteId: CipherSuiteId): MlsImpl<Group, KeyPackageB
     return { credential: { credentialType: CredentialType.basic, identity: enc.encode(`member-${i}`) }, signaturePrivateKey: kp.privateKey, signaturePublicKey: kp.publicKey };
   };
   return {
-    name: "Conclave",
+    // CONCLAVE_SIGNATURE_WORKER=0 (set by bench/mls.ts for its second Conclave run) keeps every signature on the main thread.
+    name: nodeSignatureStats() === undefined ? "Conclave (1 thread)" : "Conclave",
+    treeDeliveries: ["welcome", "outOfBand"],
+    concurrent: true,
     async keyPackage(i) {
       return createKeyPackage({ suite, identity: await identityOf(i), lifetime: lifetimeFrom(now() - 60n, 30n * 24n * 3600n) });
     },
     async create() {
       return Group.create({ provider, cipherSuite: suiteId, identity: await identityOf(0), config });
     },
-    async add(g, kps) {
-      // ts-mls sends no path with an add-only commit; ask for the same so both do the same work.
-      const p = await g.createCommit({ add: kps.map((k) => k.message), path: "whenRequired", ratchetTreeExtension: false, externalPub: false });
+    async add(g, kps, tree) {
+      // The peers send no path with an add-only commit; ask for the same so all do the same work.
+      const inWelcome = tree === "welcome";
+      const p = await g.createCommit({ add: kps.map((k) => k.message), path: "whenRequired", ratchetTreeExtension: inWelcome, externalPub: false });
       g.mergePendingCommit();
       if (p.welcome === undefined) throw new Error("no Welcome");
-      return { welcome: p.welcome, ratchetTree: p.ratchetTree };
+      return inWelcome ? { welcome: p.welcome } : { welcome: p.welcome, ratchetTree: p.ratchetTree };
     },
     join(welcome, kp, ratchetTree) {
-      return Group.join(welcome, { provider, keyPackages: [kp], ratchetTree, config });
+      return Group.join(welcome, { provider, keyPackages: [kp], ...(ratchetTree === undefined ? {} : { ratchetTree }), config });
     },
     async commit(g, remove) {
       const p = await g.createCommit({ ...(remove === undefined ? {} : { remove: remove.map(leafIndex) }), path: "always", ratchetTreeExtension: false, externalPub: false });
@@ -54,13 +58,6 @@ export function conclaveImpl(suiteId: CipherSuiteId): MlsImpl<Group, KeyPackageB
       const r = await g.processMessage(message);
       if (r.kind !== "application") throw new Error(`expected application data, got ${r.kind}`);
       return r.data;
-    },
-    // Application messages may be sent and processed concurrently: the signatures are then shared with a second core.
-    encryptMany(g, data) {
-      return Promise.all(data.map((d) => g.encryptApplicationMessage(d)));
-    },
-    decryptMany(g, messages) {
-      return Promise.all(messages.map((m) => this.decrypt(g, m)));
     },
     stateSize(g) {
       return g.serialize().length;

@@ -1,5 +1,5 @@
 /**
- * ts-mls 1.6.4 (npm) behind the benchmark interface. Its states are
+ * ts-mls 1.6.4 (npm) behind the benchmark interface (the tree in the Welcome or out of band). Its states are
  * immutable values, so a member is a mutable holder of the latest one.
  * Used with its default crypto provider (what `getCiphersuiteImpl` picks).
  */
@@ -61,30 +61,34 @@ export async function tsMlsImpl(suiteId: number): Promise<MlsImpl<TsMember, TsKe
     return { ...kp, message: encodeMlsMessage({ version: "mls10", wireformat: "mls_key_package", keyPackage: kp.publicPackage }) };
   };
   return {
-    name: "ts-mls",
+    name: "ts-mls 1.6.4",
+    treeDeliveries: ["welcome", "outOfBand"],
+    concurrent: false,
     keyPackage: kpFor,
     async create() {
       const kp = await kpFor(0);
       return { state: await createGroup(cs.rng.randomBytes(32), kp.publicPackage, kp.privatePackage, [], cs) };
     },
-    async add(g, kps) {
+    async add(g, kps, tree) {
       const proposals: Proposal[] = kps.map((k) => {
         const m = decodeMessage(k.message);
         if (m.wireformat !== "mls_key_package") throw new Error("expected a KeyPackage");
         return { proposalType: "add", add: { keyPackage: m.keyPackage } };
       });
-      const r = await createCommit({ state: g.state, cipherSuite: cs }, { extraProposals: proposals, ratchetTreeExtension: false });
+      const inWelcome = tree === "welcome";
+      const r = await createCommit({ state: g.state, cipherSuite: cs }, { extraProposals: proposals, ratchetTreeExtension: inWelcome });
       g.state = r.newState;
       if (r.welcome === undefined) throw new Error("no Welcome");
-      return { welcome: encodeMlsMessage({ version: "mls10", wireformat: "mls_welcome", welcome: r.welcome }), ratchetTree: encodeRatchetTree(r.newState.ratchetTree) };
+      const welcome = encodeMlsMessage({ version: "mls10", wireformat: "mls_welcome", welcome: r.welcome });
+      return inWelcome ? { welcome } : { welcome, ratchetTree: encodeRatchetTree(r.newState.ratchetTree) };
     },
     async join(welcome, kp, ratchetTreeBytes) {
       const m = decodeMessage(welcome);
       if (m.wireformat !== "mls_welcome") throw new Error("expected a Welcome");
-      const tree = decodeRatchetTree(ratchetTreeBytes, 0);
-      if (tree === undefined) throw new Error("ts-mls: undecodable ratchet tree");
+      const tree = ratchetTreeBytes === undefined ? undefined : decodeRatchetTree(ratchetTreeBytes, 0);
+      if (ratchetTreeBytes !== undefined && tree === undefined) throw new Error("ts-mls: undecodable ratchet tree");
       // joinGroup validates the whole tree (validateRatchetTree: leaf signatures, parent hashes, tree hash).
-      return { state: await joinGroup(m.welcome, kp.publicPackage, kp.privatePackage, emptyPskIndex, cs, tree[0]) };
+      return { state: await joinGroup(m.welcome, kp.publicPackage, kp.privatePackage, emptyPskIndex, cs, tree?.[0]) };
     },
     async commit(g, remove) {
       const extraProposals: Proposal[] = (remove ?? []).map((removed) => ({ proposalType: "remove", remove: { removed } }));
