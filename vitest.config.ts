@@ -13,7 +13,7 @@ export default defineConfig({
   resolve: { conditions: [SOURCE, "module", "browser", "development|production"] },
   ssr: { resolve: { conditions: [SOURCE, "module", "node", "development|production"] } },
   test: {
-    include: ["packages/*/test/**/*.test.ts"],
+    include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --conditions=${SOURCE} --import=${tsx}`.trim() },
