@@ -18,10 +18,12 @@ import { defaultCryptoProvider, systemClock, type Clock } from "../crypto.js";
 import { installDeliveryService } from "../ds/index.js";
 import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/store.js";
+import type { StoreConfig } from "../storage/index.js";
 import type { ConclaveContext, RouteModule } from "./context.js";
 import { frameworkErrorHandler, installErrorHandling } from "./errors.js";
 import { DEFAULT_LIMITS, type ConclaveServerOptions, type ServerLimits } from "./options.js";
-import { TokenBucketLimiter } from "./rateLimit.js";
+import { RateLimiter } from "./rateLimit.js";
+import { resolveBucketStore } from "./rateLimitStores/index.js";
 import { RouteRegistry } from "./registry.js";
 import { accountRoutes } from "./routes/accounts.js";
 import { credentialRoutes } from "./routes/credentials.js";
@@ -80,16 +82,25 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
     done(null, new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
   });
 
-  const perIp = limits.rateLimitPerIp === false ? undefined : new TokenBucketLimiter(limits.rateLimitPerIp, clock);
-  const perClient = limits.rateLimitPerClient === false ? undefined : new TokenBucketLimiter(limits.rateLimitPerClient, clock);
+  // Token buckets: in memory, or shared by every process (PostgreSQL by default on PostgreSQL, or Redis); rateLimitStores/.
+  const limited = limits.rateLimitPerIp !== false || limits.rateLimitPerClient !== false;
+  const buckets = limited
+    ? resolveBucketStore(options.rateLimitStore, ownsStore ? (options.store as StoreConfig) : undefined, clock, {
+        onStateChange: (state, err) =>
+          state === "degraded" ? app.log.warn({ err }, "rate-limit store failing: limiting per process until it answers") : app.log.warn("rate-limit store answering again: limits shared"),
+      })
+    : undefined;
+  if (buckets?.owned === true) app.addHook("onClose", async () => buckets.store.close());
+  const perIp = limits.rateLimitPerIp === false || buckets === undefined ? undefined : new RateLimiter("ip", limits.rateLimitPerIp, buckets.store);
+  const perClient = limits.rateLimitPerClient === false || buckets === undefined ? undefined : new RateLimiter("client", limits.rateLimitPerClient, buckets.store);
   if (perIp !== undefined) {
-    app.addHook("onRequest", async (request: FastifyRequest) => perIp.require(`ip:${request.ip}`));
+    app.addHook("onRequest", async (request: FastifyRequest) => perIp.consume(request.ip));
   }
 
   app.decorateRequest("client", null);
   const authenticate = async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     request.client = await as.auth.authenticate(request.headers.authorization);
-    perClient?.require(`client:${request.client.id}`);
+    await perClient?.consume(String(request.client.id));
   };
 
   const routes = new RouteRegistry(app, authenticate);

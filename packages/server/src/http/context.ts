@@ -13,7 +13,7 @@ import type { Store } from "../storage/store.js";
 import type { ServerLimits } from "./options.js";
 import type { RouteRegistry } from "./registry.js";
 import type { IncomingMessage } from "node:http";
-import type { TokenBucketLimiter } from "./rateLimit.js";
+import type { RateLimiter } from "./rateLimit.js";
 
 export interface ConclaveContext {
   readonly store: Store;
@@ -24,7 +24,7 @@ export interface ConclaveContext {
   readonly domain: string;
   readonly routes: RouteRegistry;
   /** The HTTP API's token buckets (absent when disabled), for the WebSocket stream to share. */
-  readonly limiters: { readonly perIp?: TokenBucketLimiter; readonly perClient?: TokenBucketLimiter };
+  readonly limiters: { readonly perIp?: RateLimiter; readonly perClient?: RateLimiter };
   /** A raw request's client address as fastify's request.ip reports it (honouring trustProxy). */
   readonly ipOf: (req: IncomingMessage) => string;
 }

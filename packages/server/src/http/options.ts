@@ -6,6 +6,7 @@ import type { DeliveryServiceOptions } from "../ds/index.js";
 import type { StoreConfig } from "../storage/index.js";
 import type { Store } from "../storage/store.js";
 import type { TokenBucketConfig } from "./rateLimit.js";
+import type { RateLimitStoreOption } from "./rateLimitStores/index.js";
 
 export interface ServerLimits {
   /** Largest JSON body, bytes (413 PAYLOAD_TOO_LARGE above). */
@@ -61,4 +62,10 @@ export interface ConclaveServerOptions {
   readonly keyEncryptionKey?: Uint8Array;
   /** A directory of built web app files (packages/web/dist) to serve at `/` (http/static.ts); none by default. */
   readonly webAppRoot?: string;
+  /**
+   * Where the rate-limit buckets live (http/rateLimitStores/): default PostgreSQL when the
+   * server opens a PostgreSQL store (shared by every process), else this process's memory;
+   * or { kind: "redis", url }. A store object passed here is the caller's to close.
+   */
+  readonly rateLimitStore?: RateLimitStoreOption;
 }

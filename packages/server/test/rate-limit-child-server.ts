@@ -1,0 +1,29 @@
+/**
+ * A Conclave server in its own process for the shared rate-limit tests
+ * (rate-limit-shared.test.ts). Environment:
+ *   CONCLAVE_STORE       "sqlite:<file>" or "postgres:<schema>"
+ *   CONCLAVE_REDIS_URL   as for the shipped entry points (rateLimitStoreFromEnv)
+ *   CONCLAVE_RL_PREFIX   Redis key prefix (tests keep their buckets apart)
+ *   CONCLAVE_RL          JSON { perIp, perClient }: TokenBucketConfig or false
+ * Prints "LISTENING <url>" once it accepts connections.
+ */
+import { createConclaveServer, rateLimitStoreFromEnv, type StoreConfig } from "../src/index.js";
+import { PG_URL } from "./support/engines.js";
+
+const spec = process.env.CONCLAVE_STORE ?? "";
+const [engine, where] = [spec.slice(0, spec.indexOf(":")), spec.slice(spec.indexOf(":") + 1)];
+const store: StoreConfig = engine === "postgres" ? { engine: "postgres", connectionString: PG_URL, schema: where, maxConnections: 4 } : { engine: "sqlite", path: where };
+const rl = JSON.parse(process.env.CONCLAVE_RL ?? "{}") as { perIp?: unknown; perClient?: unknown };
+const fromEnv = rateLimitStoreFromEnv(store);
+const prefix = process.env.CONCLAVE_RL_PREFIX;
+const app = await createConclaveServer({
+  store,
+  domain: "example.com",
+  limits: { rateLimitPerIp: (rl.perIp ?? false) as false, rateLimitPerClient: (rl.perClient ?? false) as false },
+  rateLimitStore: fromEnv.kind === "redis" && prefix !== undefined ? { ...fromEnv, keyPrefix: prefix } : fromEnv,
+});
+await app.listen({ host: "127.0.0.1", port: 0 });
+const addr = app.server.address();
+if (addr === null || typeof addr === "string") throw new Error("no address");
+process.stdout.write(`LISTENING http://127.0.0.1:${addr.port} ${fromEnv.kind}\n`);
+process.once("SIGTERM", () => void app.close().then(() => process.exit(0)));
