@@ -33,6 +33,10 @@ export const API_ERROR_STATUS = {
   FORBIDDEN: 403,
   CLIENT_REVOKED: 403, // the client was revoked and may not log in or obtain credentials
   NOT_GROUP_MEMBER: 403, // the DS roster of the group does not have this client
+  GROUP_CLOSED: 403, // an external join (commit or new-member proposal) into a group whose policy is closed
+  RESYNC_REFUSED: 403, // a resync external commit that does not remove exactly the sender's own leaf
+  SENDER_MISMATCH: 403, // a handshake signed as a leaf or key that is not the posting client's
+  POLICY_CHANGE_REFUSED: 403, // the group's membership policy changed other than by a member's commit, or malformed
   // 404
   NOT_FOUND: 404, // no such route
   ACCOUNT_NOT_FOUND: 404,
@@ -50,6 +54,8 @@ export const API_ERROR_STATUS = {
   EPOCH_MISMATCH: 409, // a handshake for another epoch than the group's current one; body has error.currentEpoch
   // 413, 414, 415, 429
   PAYLOAD_TOO_LARGE: 413,
+  HANDSHAKE_TOO_LARGE: 413, // a proposal or commit over the group's size limit
+  TOO_MANY_PROPOSALS: 429, // the epoch already holds the group's maximum of pending proposals
   URI_TOO_LONG: 414, // a path parameter longer than the router accepts
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429, // with a Retry-After header (seconds)

@@ -12,3 +12,4 @@ export * from "./credentials.js";
 export * from "./transparency.js";
 export * from "./routes.js";
 export * from "./ds.js";
+export * from "./groupPolicy.js";

@@ -17,7 +17,9 @@ import { Clients } from "./repositories/clients.js";
 import { Credentials } from "./repositories/credentials.js";
 import { Groups } from "./repositories/groups.js";
 import { KeyPackages } from "./repositories/keyPackages.js";
+import { Memberships } from "./repositories/memberships.js";
 import { Queues } from "./repositories/queues.js";
+import { Retention } from "./repositories/retention.js";
 import { ServerKeys } from "./repositories/serverKeys.js";
 import { Transparency } from "./repositories/transparency.js";
 import type { Repositories, StorageEngine, Store, StoreTx } from "./store.js";
@@ -32,7 +34,9 @@ function repositories(h: Handle): Repositories {
     keys: new ServerKeys(h),
     keyPackages: new KeyPackages(h),
     groups: new Groups(h),
+    memberships: new Memberships(h),
     queues: new Queues(h),
+    retention: new Retention(h),
   };
 }
 

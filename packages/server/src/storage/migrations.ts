@@ -203,11 +203,75 @@ function deliveryService(engine: StorageEngine): Migration {
   };
 }
 
+/**
+ * Store-once delivery (DESIGN: DS delivery): a group message is stored once in
+ * group_log at a gap-free position taken under the group's row lock, and each
+ * member reads it through its own cursor (group_membership) instead of getting
+ * a copy in its queue. client_queue keeps entries for one client (Welcomes).
+ *
+ * Existing data: the handshake log becomes the start of each group's log; the
+ * current members' cursors start after it (its messages were already copied to
+ * their queues, and those queued copies are still delivered as direct entries).
+ */
+function storeOnceDelivery(engine: StorageEngine): Migration {
+  const { bytes } = columnTypes(engine);
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("group_log")
+        .addColumn("group_id", bytes, (c) => c.notNull().references("groups.group_id"))
+        .addColumn("seq", "bigint", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("epoch", "bigint", (c) => c.notNull())
+        .addColumn("content_type", "integer", (c) => c.notNull())
+        .addColumn("sender_client_id", "bigint", (c) => c.notNull())
+        .addColumn("message", bytes, (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("group_log_pk", ["group_id", "seq"])
+        .execute();
+      await db.schema.createIndex("group_log_created").on("group_log").column("created_at").execute();
+      // Catch-up reads only the handshakes of a log that may hold many application messages.
+      await db.schema.createIndex("group_log_handshakes").on("group_log").columns(["group_id", "kind", "seq"]).execute();
+      await sql`insert into group_log (group_id, seq, kind, epoch, content_type, sender_client_id, message, created_at)
+        select group_id, row_number() over (partition by group_id order by id), 'handshake', epoch, content_type, sender_client_id, message, created_at
+        from group_messages`.execute(db);
+
+      await db.schema.alterTable("groups").addColumn("next_seq", "bigint", (c) => c.notNull().defaultTo(1)).execute();
+      await db.schema.alterTable("groups").addColumn("first_seq", "bigint", (c) => c.notNull().defaultTo(1)).execute();
+      await db.schema.alterTable("groups").addColumn("member_count", "bigint", (c) => c.notNull().defaultTo(0)).execute();
+      await sql`update groups set
+        next_seq = coalesce((select max(seq) from group_log l where l.group_id = groups.group_id), 0) + 1,
+        member_count = (select count(*) from group_members m where m.group_id = groups.group_id)`.execute(db);
+
+      await db.schema
+        .createTable("group_membership")
+        .addColumn("group_id", bytes, (c) => c.notNull().references("groups.group_id"))
+        .addColumn("client_id", "bigint", (c) => c.notNull().references("clients.id"))
+        .addColumn("joined_epoch", "bigint", (c) => c.notNull())
+        .addColumn("joined_seq", "bigint", (c) => c.notNull())
+        .addColumn("left_seq", "bigint")
+        .addColumn("acked_seq", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("group_membership_pk", ["group_id", "client_id", "joined_seq"])
+        .execute();
+      // At most one current stay per client and group.
+      await db.schema.createIndex("group_membership_current").on("group_membership").columns(["group_id", "client_id"]).unique().where(sql.ref("left_seq"), "is", null).execute();
+      await db.schema.createIndex("group_membership_client").on("group_membership").columns(["client_id", "group_id"]).execute();
+      await sql`insert into group_membership (group_id, client_id, joined_epoch, joined_seq, left_seq, acked_seq)
+        select m.group_id, m.client_id, m.joined_epoch, g.next_seq - 1, null, g.next_seq - 1
+        from group_members m join groups g on g.group_id = m.group_id`.execute(db);
+
+      await db.schema.dropTable("group_members").execute();
+      await db.schema.dropTable("group_messages").execute();
+    },
+  };
+}
+
 /** Every migration, by name; names sort in the order they must run. */
 export function migrations(engine: StorageEngine): Record<string, Migration> {
   return {
     "0001_as_foundation": asFoundation(engine),
     "0002_delivery_service": deliveryService(engine),
+    "0003_store_once_delivery": storeOnceDelivery(engine),
   };
 }
 

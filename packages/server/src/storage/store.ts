@@ -17,7 +17,7 @@
  * implement it in kyselyRepositories.ts, add tables in schema.ts and a new migration.
  */
 import type { CipherSuiteId } from "@conclave/mls";
-import type { GroupRepository, KeyPackageRepository, QueueRepository } from "./dsStore.js";
+import type { GroupRepository, KeyPackageRepository, MembershipRepository, QueueRepository, RetentionRepository } from "./dsStore.js";
 
 export type StorageEngine = "sqlite" | "postgres";
 
@@ -188,7 +188,9 @@ export interface Repositories {
   readonly keys: ServerKeyRepository;
   readonly keyPackages: KeyPackageRepository;
   readonly groups: GroupRepository;
+  readonly memberships: MembershipRepository;
   readonly queues: QueueRepository;
+  readonly retention: RetentionRepository;
 }
 
 export interface StoreTx extends Repositories {
