@@ -95,13 +95,14 @@ export interface CommitBundleRequest {
 export interface AcceptedResponse {
   /** The group's epoch after this message. */
   epoch: number;
-  /** Number of queue entries written. */
+  /** Deliveries: the members (other than the sender) and new members the message was made available to. */
   delivered: number;
 }
 
-// GET /v1/groups/:groupId/handshakes?sinceEpoch=N (bearer, members)
+// GET /v1/groups/:groupId/handshakes?sinceEpoch=N&afterSeq=S&limit=L (bearer, members)
 export interface HandshakeJson {
-  id: number;
+  /** Position in the group's log. */
+  seq: number;
   epoch: number;
   contentType: number;
   sender: string;
@@ -110,6 +111,8 @@ export interface HandshakeJson {
 export interface HandshakesResponse {
   currentEpoch: number;
   messages: HandshakeJson[];
+  /** The page was cut (by count or bytes): ask again with afterSeq = the last seq. */
+  more: boolean;
 }
 
 // GET /v1/groups/:groupId/group-info (bearer)
@@ -120,36 +123,66 @@ export interface GroupInfoResponse {
   ratchetTree: B64u | null;
 }
 
-// GET /v1/queue?after=&limit= (bearer); also the frames of /v1/stream
+// GET /v1/queue?limit= (bearer); also the frames of /v1/stream
 export type QueueKindJson = "handshake" | "application" | "welcome";
+/**
+ * Where an entry lives (DESIGN: DS delivery). "group": stored once in the group's
+ * log at position `seq` (gap-free, in the order the DS accepted the messages);
+ * every member reads it through its own cursor. "direct": addressed to this client
+ * alone (a Welcome), position `seq` in the client's direct queue.
+ */
+export type QueueSourceJson = "group" | "direct";
 export interface QueueEntryJson {
-  id: number;
+  source: QueueSourceJson;
+  seq: number;
   kind: QueueKindJson;
   groupId: B64u;
   epoch: number;
   message: B64u;
   createdAt: number;
 }
+/**
+ * A read position: the last direct entry and, per group, the last log position
+ * covered. Handing it back (POST /v1/queue/ack) acknowledges everything up to it;
+ * positions only move forward, so an old or repeated acknowledgement is harmless.
+ */
+export interface QueueCursor {
+  direct: number;
+  groups: { groupId: B64u; seq: number }[];
+}
+/** Messages of a group that retention deleted before this client read them. */
+export interface QueueGap {
+  groupId: B64u;
+  /** The first and last lost positions. */
+  from: number;
+  to: number;
+}
 export interface QueueResponse {
   messages: QueueEntryJson[];
+  /** Acknowledge this after processing the page (it also covers your own messages, which are not sent back). */
+  cursor: QueueCursor;
+  /** More entries are waiting: fetch again after acknowledging. */
+  more: boolean;
+  gaps: QueueGap[];
 }
 // POST /v1/queue/ack (bearer)
-export interface AckRequest {
-  upTo: number;
-}
+export type AckRequest = QueueCursor;
 export interface AckResponse {
+  /** Entries (direct) and positions (group) newly acknowledged. */
   acknowledged: number;
 }
 
 /**
- * /v1/stream (WebSocket; `Authorization: Bearer` header or `?token=`; `?after=<id>`):
- * the server sends `{ "type": "message", "entry": QueueEntryJson }` for every
- * queued entry after the cursor, then each new one as it arrives; the client may
- * send `{ "type": "ack", "upTo": id }`.
+ * /v1/stream (WebSocket; `Authorization: Bearer` header or `?token=`): the server
+ * sends every unacknowledged entry, then each new one as it arrives, as
+ * `{ "type": "message", "entry": QueueEntryJson }`, and after each batch a
+ * `{ "type": "position", "cursor": QueueCursor }` the client may acknowledge with
+ * `{ "type": "ack", "cursor": QueueCursor }`.
  */
 export type StreamServerFrame =
   | { type: "message"; entry: QueueEntryJson }
-  | { type: "acked"; upTo: number; acknowledged: number }
+  | { type: "position"; cursor: QueueCursor; gaps: QueueGap[] }
+  | { type: "acked"; acknowledged: number }
   /** A client frame the DS refused (BAD_REQUEST: not a known frame; RATE_LIMITED: too many); the connection stays open. */
   | { type: "error"; error: { code: ErrorCode; message: string } };
-export type StreamClientFrame = { type: "ack"; upTo: number };
+export type StreamClientFrame = { type: "ack"; cursor: QueueCursor };

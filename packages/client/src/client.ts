@@ -338,7 +338,7 @@ export class Client {
     let ws: { close(): void } | undefined;
     try {
       // #platform: `ws` with a header on Node, the browser's WebSocket with ?token= in browsers.
-      ws = await openStream(this.transport.wsUrl(`/v1/stream?after=${this.#inbox.cursor}`), await this.token(), () => wake?.());
+      ws = await openStream(this.transport.wsUrl("/v1/stream"), await this.token(), () => wake?.());
     } catch {
       ws = undefined;
     }

@@ -5,7 +5,7 @@
  * on 409, apply the missed handshakes from the DS log, then rebuild the
  * message in the new epoch and send again.
  */
-import { ApiError, fromBase64Url, isApiError, toBase64Url, type AcceptedResponse, type HandshakesResponse } from "@conclave/api";
+import { ApiError, fromBase64Url, isApiError, toBase64Url, type AcceptedResponse, type HandshakeJson, type HandshakesResponse } from "@conclave/api";
 import { ContentType, type Group, type PendingCommitInfo } from "@conclave/mls";
 import type { ClientContext } from "./context.js";
 import { leafIdentity, memberIdentity, type ClientEvent } from "./events.js";
@@ -137,18 +137,32 @@ export class GroupCommits {
     return m;
   }
 
+  /** The DS handshake log from `epoch` on, page by page (pages are capped in count and bytes). */
+  async *#handshakeLog(groupId: string, epoch: bigint): AsyncGenerator<HandshakeJson> {
+    let afterSeq = 0;
+    for (;;) {
+      const log = await this.ctx.session.call<HandshakesResponse>("handshakes", { params: { groupId }, query: { sinceEpoch: Number(epoch), afterSeq } });
+      yield* log.messages;
+      const last = log.messages[log.messages.length - 1];
+      if (!log.more || last === undefined) return;
+      afterSeq = last.seq;
+    }
+  }
+
   /** True when the DS log shows `commit` as the commit that ended `epoch`; throws the original outage when the DS stays unreachable. */
   async #commitWasAccepted(groupId: string, epoch: bigint, commit: Uint8Array): Promise<boolean> {
-    const log = await this.ctx.session.call<HandshakesResponse>("handshakes", { params: { groupId }, query: { sinceEpoch: Number(epoch) } });
     const ours = toBase64Url(commit);
-    return log.messages.some((h) => BigInt(h.epoch) === epoch && h.contentType === ContentType.commit && h.message === ours);
+    for await (const h of this.#handshakeLog(groupId, epoch)) {
+      if (BigInt(h.epoch) > epoch) break;
+      if (BigInt(h.epoch) === epoch && h.contentType === ContentType.commit) return h.message === ours;
+    }
+    return false;
   }
 
   /** Applies the DS handshake log from our epoch on (RFC 9750 §5.2: the DS orders commits). */
   async catchUp(groupId: string, g: Group, opts: { persist?: boolean } = {}): Promise<ClientEvent[]> {
     const events: ClientEvent[] = [];
-    const log = await this.ctx.session.call<HandshakesResponse>("handshakes", { params: { groupId }, query: { sinceEpoch: Number(g.epoch) } });
-    for (const h of log.messages) {
+    for await (const h of this.#handshakeLog(groupId, g.epoch)) {
       if (BigInt(h.epoch) !== g.epoch || !g.isActive) continue;
       const ev = await this.processHandshake(groupId, g, fromBase64Url(h.message));
       if (ev !== undefined) events.push(ev);

@@ -6,12 +6,14 @@
  * Crash safety: decrypting a message deletes its ratchet key, so the decrypted
  * events must be kept as durably as the state that consumed them. Each batch
  * ends with one atomic write of a journal (the touched groups' states, the
- * events so far, the queue position); only then are the group records, the
- * cursor and the DS acknowledgement written. A process killed anywhere in
- * between finds the journal on restart, applies it, and hands its events to
- * the next sync: no message is lost and none is decrypted twice.
+ * events so far, the page's cursor); only then are the group records and the
+ * DS acknowledgement written. A process killed anywhere in between finds the
+ * journal on restart, applies it, acknowledges its cursor and hands its events
+ * to the next sync: no message is lost and none is decrypted twice (the DS
+ * sends again only what was never acknowledged, and acknowledgements only
+ * move forward, so repeating one is harmless).
  */
-import { fromBase64Url, toBase64Url, type QueueEntryJson, type QueueResponse } from "@conclave/api";
+import { fromBase64Url, toBase64Url, type QueueCursor, type QueueEntryJson, type QueueResponse } from "@conclave/api";
 import { Group } from "@conclave/mls";
 import type { ClientContext } from "./context.js";
 import { loadEvent, memberIdentity, storeEvent, type ClientEvent, type StoredEvent } from "./events.js";
@@ -22,13 +24,12 @@ import type { GroupPolicies } from "./policies.js";
 import type { CredentialValidation } from "./credentialValidation.js";
 import { getJson, putJson } from "./store.js";
 
-const CURSOR = "cursor";
 const JOURNAL = "inbox-journal";
 const dec = new TextDecoder();
 
 interface Journal {
-  /** The last queue entry the journal covers. */
-  upTo: number;
+  /** The DS cursor of the page the journal covers. */
+  ack: QueueCursor;
   /** Group id → serialized state after the batch (null: we were removed, the record goes). */
   groups: Record<string, string | null>;
   /** KeyPackages (by ref) whose private keys a Welcome of the batch used. */
@@ -45,8 +46,6 @@ interface Batch {
 }
 
 export class Inbox {
-  /** Id of the last queue entry processed. */
-  cursor = 0;
   /** A journal whose events have not been returned yet (found at open, or left by a sync that failed after writing it). */
   #journal: Journal | undefined;
 
@@ -58,9 +57,8 @@ export class Inbox {
     private readonly credentials: CredentialValidation,
   ) {}
 
-  /** Reads the cursor and completes a journal a crash interrupted. Runs before the groups are loaded. */
+  /** Completes a journal a crash interrupted. Runs before the groups are loaded. */
   async load(): Promise<void> {
-    this.cursor = (await getJson<number>(this.ctx.store, CURSOR)) ?? 0;
     const j = await getJson<Journal>(this.ctx.store, JOURNAL);
     if (j !== undefined) {
       await this.#apply(j);
@@ -72,8 +70,6 @@ export class Inbox {
     for (const [gid, state] of Object.entries(j.groups)) await this.ctx.groups.saveBytes(gid, state === null ? null : fromBase64Url(state));
     // RFC 9420 §16.8: the init keys a Welcome used are deleted.
     for (const ref of j.usedKeyPackages) await this.keyPackages.delete(ref);
-    this.cursor = Math.max(this.cursor, j.upTo);
-    await putJson(this.ctx.store, CURSOR, this.cursor);
   }
 
   /** Fetches and processes the queue until it is empty; returns the events, including those a crash kept from being returned. */
@@ -81,11 +77,16 @@ export class Inbox {
     let events: StoredEvent[] = [];
     if (this.#journal !== undefined) {
       events = this.#journal.events;
-      await this.ctx.session.call("ackQueue", { json: { upTo: this.#journal.upTo } });
+      await this.ctx.session.call("ackQueue", { json: this.#journal.ack });
     }
     for (;;) {
-      const q = await this.ctx.session.call<QueueResponse>("fetchQueue", { query: { after: this.cursor, limit: 100 } });
-      if (q.messages.length === 0) break;
+      const q = await this.ctx.session.call<QueueResponse>("fetchQueue", { query: { limit: 100 } });
+      if (q.messages.length === 0 && q.gaps.length === 0 && q.cursor.groups.length === 0) break;
+      // Messages the DS's retention deleted before we read them (the group may need a resync).
+      for (const gap of q.gaps) {
+        const error = Object.assign(new Error(`messages ${gap.from}..${gap.to} of this group expired on the DS before this device read them`), { code: "MESSAGES_EXPIRED" });
+        events.push(storeEvent({ type: "error", groupId: gap.groupId, entryId: gap.from, error }));
+      }
       const batch: Batch = { touched: new Set(), used: [], joined: false };
       for (let i = 0; i < q.messages.length; ) {
         // A run of application messages for groups already at their epoch is decrypted concurrently (the
@@ -94,7 +95,7 @@ export class Inbox {
         const outcomes = await Promise.allSettled(run.map(async (e) => this.#vetted(await this.#process(e, batch))));
         outcomes.forEach((o, k) => {
           if (o.status === "fulfilled") for (const ev of o.value) events.push(storeEvent(ev));
-          else events.push(storeEvent({ type: "error", groupId: run[k]!.groupId, entryId: run[k]!.id, error: o.reason as Error }));
+          else events.push(storeEvent({ type: "error", groupId: run[k]!.groupId, entryId: run[k]!.seq, error: o.reason as Error }));
         });
         i += run.length;
       }
@@ -105,14 +106,15 @@ export class Inbox {
         const rec = GroupBook.record(g);
         groups[gid] = rec === null ? null : toBase64Url(rec);
       }
-      const j: Journal = { upTo: q.messages[q.messages.length - 1]!.id, groups, usedKeyPackages: batch.used, events };
+      const j: Journal = { ack: q.cursor, groups, usedKeyPackages: batch.used, events };
       // The commit point of the batch.
       await putJson(this.ctx.store, JOURNAL, j);
       this.#journal = j;
       await this.#apply(j);
-      await this.ctx.session.call("ackQueue", { json: { upTo: j.upTo } });
+      await this.ctx.session.call("ackQueue", { json: j.ack });
       // A Welcome used one of our KeyPackages.
       if (batch.joined) await this.keyPackages.ensure();
+      if (!q.more) break;
     }
     if (this.#journal !== undefined) {
       await this.ctx.store.delete(JOURNAL);

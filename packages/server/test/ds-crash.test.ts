@@ -4,57 +4,16 @@
  * message the DS answered 202 for must be in the recipient's queue, nothing
  * acknowledged may come back, nothing unacknowledged may be lost.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { toBase64Url, type ClaimKeyPackagesResponse } from "@conclave/api";
 import { dropSchema, freshSchemaName, POSTGRES } from "./support/engines.js";
-import { registerDevice, type RunningServer } from "./support/server.js";
-import { applicationMessage, commitMessage, keyPackageOf, queueOf, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
-
-const CHILD = fileURLToPath(new URL("./ds-child-server.ts", import.meta.url));
-
-function startChild(store: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD], { env: { ...process.env, CONCLAVE_STORE: store }, stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /LISTENING (\S+)/.exec(out);
-      if (m !== null) resolve({ child, url: m[1]! });
-    });
-    child.once("exit", (code) => reject(new Error(`child exited early: ${code}`)));
-  });
-}
-
-function killHard(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  });
-}
-
-/** The minimum of RunningServer the helpers use: url and request. */
-function remote(url: string): RunningServer {
-  return {
-    url,
-    async request(method: string, path: string, opts: { json?: unknown; body?: BodyInit; headers?: Record<string, string>; token?: string } = {}) {
-      const headers: Record<string, string> = { ...opts.headers };
-      let body = opts.body;
-      if (opts.json !== undefined) {
-        headers["content-type"] = "application/json";
-        body = JSON.stringify(opts.json);
-      }
-      if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-      const res = await fetch(url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
-      const text = await res.text();
-      return { status: res.status, headers: res.headers, body: text !== "" && (res.headers.get("content-type") ?? "").startsWith("application/json") ? JSON.parse(text) : text };
-    },
-  } as unknown as RunningServer;
-}
+import { killHard, remote, startChild } from "./support/child.js";
+import { registerDevice } from "./support/server.js";
+import { ackCursor, applicationMessage, commitMessage, cursorThrough, keyPackageOf, queueOf, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
 
 const cases = [
   { name: "sqlite", available: true },
@@ -94,7 +53,7 @@ describe.each(cases)("DS survives SIGKILL [$name]", ({ name, available }) => {
     // bob acknowledges the Welcome and the first 10 messages.
     const before = await queueOf(s, b);
     expect(before.length).toBe(21);
-    expect((await s.request("POST", "/v1/queue/ack", { token: b.token, json: { upTo: before[10]!.id } })).status).toBe(200);
+    expect(await ackCursor(s, b, cursorThrough(before.slice(0, 11)))).toBe(2);
 
     // Keep posting while the process dies mid-flight.
     const inflight: Promise<number>[] = [];

@@ -3,7 +3,7 @@ import { toBase64Url, type AcceptedResponse, type ClaimKeyPackagesResponse, type
 import { bytesEqual, ContentType, encode, leafIndex, mlsMessageCodec, ProposalOrRefType, ProposalType, SenderType, WireFormat } from "@conclave/mls";
 import { ENGINES } from "./support/engines.js";
 import { errorCode, registerDevice, startServer, type Device, type RunningServer } from "./support/server.js";
-import { applicationMessage, commitMessage, externalCommitMessage, groupInfoFor, keyPackageOf, NO_RATE_LIMITS, proposalMessage, queueOf, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
+import { ackCursor, applicationMessage, commitMessage, cursorThrough, externalCommitMessage, groupInfoFor, keyPackageOf, NO_RATE_LIMITS, proposalMessage, queueOf, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
 
 const MLS = { "content-type": "message/mls" };
 
@@ -123,11 +123,20 @@ describe.each(ENGINES)("DS groups, ordering and fan-out [$name]", (engine) => {
       // Proposals: current epoch only, kept in the handshake log.
       expect((await post(c!, g, proposalMessage(g, 4n))).status).toBe(202);
       expect((await post(c!, g, proposalMessage(g, 3n))).status).toBe(409);
-      // Acknowledge up to the fourth entry: the rest stays.
-      const ack = await s.request<{ acknowledged: number }>("POST", "/v1/queue/ack", { token: c!.token, json: { upTo: qc[3]!.id } });
-      expect(ack.body.acknowledged).toBe(4);
-      expect((await queueOf(s, c!)).map((e) => e.id)).toEqual(qc.slice(4).map((e) => e.id));
-      expect((await queueOf(s, c!, qc[4]!.id)).map((e) => e.id)).toEqual([qc[5]!.id]);
+      // Each message is stored once: the log positions are consecutive, the Welcome is c's alone.
+      expect(qc.map((e) => [e.source, e.seq])).toEqual([["direct", qc[0]!.seq], ["group", 2], ["group", 3], ["group", 4], ["group", 5], ["group", 6]]);
+      // Acknowledge up to the fourth entry (the Welcome and one group position): the rest stays.
+      expect(await ackCursor(s, c!, cursorThrough(qc.slice(0, 4)))).toBe(2);
+      // c's own proposal (position 7) is not sent back to it.
+      expect((await queueOf(s, c!)).map((e) => e.seq)).toEqual([5, 6]);
+      // An old or repeated acknowledgement moves nothing back; one past the log's end stops at its end.
+      expect(await ackCursor(s, c!, cursorThrough(qc.slice(0, 2)))).toBe(0);
+      const gid64 = toBase64Url(g);
+      expect(await ackCursor(s, c!, { direct: 0, groups: [{ groupId: gid64, seq: 1_000_000 }] })).toBe(1);
+      expect(await queueOf(s, c!)).toEqual([]);
+      const later = applicationMessage(g, 4n, new Uint8Array([7]));
+      expect((await post(b!, g, later)).status).toBe(202);
+      expect((await queueOf(s, c!)).map((e) => bytesEqual(unb64(e.message), later))).toEqual([true]);
     });
 
     it("answers bad input with typed 4xx JSON and changes nothing", async () => {

@@ -21,8 +21,8 @@ class StreamClient {
       for (const w of this.waiters.splice(0)) w();
     });
   }
-  static open(baseUrl: string, token: string, after = 0): Promise<StreamClient> {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/v1/stream?after=${after}`, { headers: { authorization: `Bearer ${token}` } });
+  static open(baseUrl: string, token: string): Promise<StreamClient> {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/v1/stream`, { headers: { authorization: `Bearer ${token}` } });
     return new Promise((resolve, reject) => {
       ws.once("open", () => resolve(new StreamClient(ws)));
       ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
@@ -31,6 +31,12 @@ class StreamClient {
   }
   messages() {
     return this.frames.flatMap((f) => (f.type === "message" ? [f.entry] : []));
+  }
+  /** The latest position frame's cursor. */
+  cursor() {
+    const p = this.frames.filter((f) => f.type === "position").at(-1);
+    if (p?.type !== "position") throw new Error("no position frame yet");
+    return p.cursor;
   }
   async waitFor(pred: () => boolean, ms = 10_000): Promise<void> {
     const deadline = Date.now() + ms;
@@ -96,15 +102,20 @@ describe.each(ENGINES)("DS /v1/stream [$name]", (engine) => {
       const got = stream.messages()[1]!;
       expect(got.kind).toBe("application");
       expect(bytesEqual(unb64(got.message), app)).toBe(true);
-      stream.ws.send(JSON.stringify({ type: "ack", upTo: got.id }));
+      expect(got.source).toBe("group");
+      // The last position covers the group message; the Welcome's position came in the first one.
+      await stream.waitFor(() => stream.frames.filter((f) => f.type === "position").length === 2);
+      const first = stream.frames.find((f) => f.type === "position");
+      expect(first?.type === "position" ? first.cursor.direct : -1).toBe(stream.messages()[0]!.seq);
+      stream.ws.send(JSON.stringify({ type: "ack", cursor: { ...stream.cursor(), direct: stream.messages()[0]!.seq } }));
       await stream.waitFor(() => stream.frames.some((f) => f.type === "acked"));
-      expect(stream.frames.find((f) => f.type === "acked")).toEqual({ type: "acked", upTo: got.id, acknowledged: 2 });
+      expect(stream.frames.find((f) => f.type === "acked")).toEqual({ type: "acked", acknowledged: 2 });
       stream.close();
       // Reconnecting after the ack replays nothing.
       const again = await StreamClient.open(s.url, b.token);
       expect((await req(s.url, "POST", `/v1/groups/${toBase64Url(g)}/messages`, a.token, { mls: applicationMessage(g, 1n, new Uint8Array([8])) })).status).toBe(202);
       await again.waitFor(() => again.messages().length === 1);
-      expect(again.messages()[0]!.id).toBeGreaterThan(got.id);
+      expect(again.messages().map((e) => [e.source, e.seq])).toEqual([["group", got.seq + 1]]);
       again.close();
     });
 
@@ -151,7 +162,7 @@ describe("DS /v1/stream limits and bad frames [sqlite]", () => {
     const stream = await StreamClient.open(s.url, b.token);
     stream.ws.send("not json");
     stream.ws.send(JSON.stringify({ type: "hello" }));
-    stream.ws.send(JSON.stringify({ type: "ack", upTo: 0 }));
+    stream.ws.send(JSON.stringify({ type: "ack", cursor: { direct: 0, groups: [] } }));
     await stream.waitFor(() => stream.frames.length === 3);
     expect(stream.frames.map((f) => (f.type === "error" ? f.error.code : f.type))).toEqual(["MALFORMED_JSON", "BAD_REQUEST", "acked"]);
     stream.close();
@@ -176,7 +187,7 @@ describe("DS /v1/stream limits and bad frames [sqlite]", () => {
   it("counts every client frame against the client's bucket: a flood of acks gets RATE_LIMITED frames", async () => {
     const d = await registerDevice(s, "stl-d", "d");
     const stream = await StreamClient.open(s.url, d.token);
-    for (let i = 0; i < 30; i++) stream.ws.send(JSON.stringify({ type: "ack", upTo: 0 }));
+    for (let i = 0; i < 30; i++) stream.ws.send(JSON.stringify({ type: "ack", cursor: { direct: 0, groups: [] } }));
     await stream.waitFor(() => stream.frames.length === 30);
     const acked = stream.frames.filter((f) => f.type === "acked").length;
     const limited = stream.frames.filter((f) => f.type === "error" && f.error.code === "RATE_LIMITED").length;

@@ -5,7 +5,7 @@
  * KeyPackageRefs, GroupInfos) built with the @conclave/mls codecs. The DS only
  * reads framing headers and Welcome refs, so signatures and tags are filler.
  */
-import { fromBase64Url, toBase64Url, type QueueResponse, type UploadKeyPackagesResponse } from "@conclave/api";
+import { fromBase64Url, toBase64Url, type AckRequest, type AckResponse, type QueueEntryJson, type QueueResponse, type UploadKeyPackagesResponse } from "@conclave/api";
 import { ContentType, CredentialType, encode, mlsMessageCodec, ProtocolVersion, SenderType, utf8, WireFormat, type LeafIndex } from "@conclave/mls";
 import { createKeyPackage, type KeyPackageBundle } from "../../mls/src/group/keyPackage.js";
 import { crypto, type Device, type RunningServer } from "./support/server.js";
@@ -75,10 +75,32 @@ export function groupInfoFor(groupId: Uint8Array, epoch: bigint, cipherSuite = 1
 export const b64 = toBase64Url;
 export const unb64 = (s: string): Uint8Array => fromBase64Url(s);
 
-export async function queueOf(s: RunningServer, d: Device, after = 0) {
-  const r = await s.request<QueueResponse>("GET", `/v1/queue?after=${after}&limit=500`, { token: d.token });
+/** One page of the device's queue (from its acknowledged positions). */
+export async function pageOf(s: RunningServer, d: Device, limit = 500): Promise<QueueResponse> {
+  const r = await s.request<QueueResponse>("GET", `/v1/queue?limit=${limit}`, { token: d.token });
   if (r.status !== 200) throw new Error(`queue: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body.messages;
+  return r.body;
+}
+
+export async function queueOf(s: RunningServer, d: Device) {
+  return (await pageOf(s, d)).messages;
+}
+
+export async function ackCursor(s: RunningServer, d: Device, cursor: AckRequest): Promise<number> {
+  const r = await s.request<AckResponse>("POST", "/v1/queue/ack", { token: d.token, json: cursor });
+  if (r.status !== 200) throw new Error(`ack: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.acknowledged;
+}
+
+/** The cursor that acknowledges exactly the given entries (positions are per group, and per device for direct ones). */
+export function cursorThrough(entries: readonly QueueEntryJson[]): AckRequest {
+  let direct = 0;
+  const groups = new Map<string, number>();
+  for (const e of entries) {
+    if (e.source === "direct") direct = Math.max(direct, e.seq);
+    else groups.set(e.groupId, Math.max(groups.get(e.groupId) ?? 0, e.seq));
+  }
+  return { direct, groups: [...groups].map(([groupId, seq]) => ({ groupId, seq })) };
 }
 
 export const NO_RATE_LIMITS = { limits: { rateLimitPerIp: false, rateLimitPerClient: false } } as const;

@@ -1,8 +1,9 @@
 /**
  * Groups on the DS (RFC 9750 §5.2; DESIGN: DS): the roster of member clients,
  * per-group strong ordering of handshake messages, commit bundles accepted or
- * rejected atomically, the latest GroupInfo for external joins, the kept
- * handshake log, and fan-out into per-client queues.
+ * rejected atomically, the latest GroupInfo for external joins, and the
+ * group's log: every accepted message stored once at a gap-free position,
+ * read by each member through its own cursor (queueDelivery.ts).
  *
  * The DS cannot read the group's tree: it knows who is in the group from what
  * it accepted — the creator, the clients whose KeyPackageRefs a Welcome names,
@@ -12,11 +13,11 @@ import { ApiError, formatClientIdentity, fromBase64Url, parseClientIdentity, toB
 import { bytesEqual, ContentType, SenderType, toHex, WireFormat } from "@conclave/mls";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
 import type { Clock } from "../crypto.js";
-import type { GroupRecord, NewQueueEntry } from "../storage/dsStore.js";
+import type { GroupRecord, LogKind, NewQueueEntry } from "../storage/dsStore.js";
 import type { ClientId, Store, StoreTx } from "../storage/store.js";
 import { EpochMismatchError } from "./errors.js";
 import { externalCommitRemovedLeaves, leafSignatureKey, readFramingHeader, readGroupInfo, readWelcome, type FramingHeader } from "./mlsHeader.js";
-import type { Notifier } from "./notifier.js";
+import { clientTopic, groupTopic, type Notifier, type Topic } from "./notifier.js";
 
 export interface GroupDeliveryOptions {
   readonly store: Store;
@@ -38,6 +39,8 @@ interface Bundle {
 }
 
 const MAX_HANDSHAKES_PER_PAGE = 1000;
+/** Message bytes in one page of the handshake log (at least one message is always sent). */
+const MAX_HANDSHAKE_PAGE_BYTES = 4 * 1024 * 1024;
 
 export function groupIdParam(text: string): Uint8Array {
   const id = fromBase64Url(text, "groupId");
@@ -61,9 +64,9 @@ export class GroupDelivery {
    * The message is already committed: a failing notification must not turn the answer
    * into an error (the client would resend a message that was accepted).
    */
-  private async wake(recipients: readonly ClientId[]): Promise<void> {
+  private async wake(topics: readonly Topic[]): Promise<void> {
     try {
-      await this.o.notifier.publish(recipients);
+      await this.o.notifier.publish(topics);
     } catch {
       // Streams still catch up at their next wake-up or reconnect; polling clients are unaffected.
     }
@@ -76,17 +79,28 @@ export class GroupDelivery {
     return { groupId: toBase64Url(groupId), epoch: 0, members: [client.identity] };
   }
 
-  private async memberGroup(repos: StoreTx | Store, client: AuthenticatedClient, groupId: Uint8Array, lock: boolean): Promise<GroupRecord> {
-    const g = lock ? await repos.groups.lock(groupId) : await repos.groups.get(groupId);
+  private async memberGroup(repos: StoreTx | Store, client: AuthenticatedClient, groupId: Uint8Array): Promise<GroupRecord> {
+    const g = await repos.groups.get(groupId);
     if (g === undefined) throw new ApiError("GROUP_NOT_FOUND", "no such group");
-    if (!(await repos.groups.isMember(groupId, client.id))) throw new ApiError("NOT_GROUP_MEMBER", "you are not in this group's roster");
+    await this.requireMember(repos, client, groupId);
     return g;
+  }
+
+  private async requireMember(repos: StoreTx | Store, client: AuthenticatedClient, groupId: Uint8Array): Promise<void> {
+    if (!(await repos.memberships.isMember(groupId, client.id))) throw new ApiError("NOT_GROUP_MEMBER", "you are not in this group's roster");
+  }
+
+  /** Locks the group and takes the next log position (see GroupRepository.reserve). */
+  private async reserve(tx: StoreTx, groupId: Uint8Array): Promise<{ group: GroupRecord; seq: number }> {
+    const r = await tx.groups.reserve(groupId);
+    if (r === undefined) throw new ApiError("GROUP_NOT_FOUND", "no such group");
+    return r;
   }
 
   async get(client: AuthenticatedClient, groupIdText: string): Promise<GroupResponse> {
     const groupId = groupIdParam(groupIdText);
-    const g = await this.memberGroup(this.o.store, client, groupId, false);
-    return { groupId: groupIdText, epoch: g.epoch, members: await this.identities(this.o.store, await this.o.store.groups.members(groupId)) };
+    const g = await this.memberGroup(this.o.store, client, groupId);
+    return { groupId: groupIdText, epoch: g.epoch, members: await this.identities(this.o.store, await this.o.store.memberships.members(groupId)) };
   }
 
   /** A single MLS message: application, proposal, or a commit without Welcome/GroupInfo/roster change. */
@@ -96,20 +110,19 @@ export class GroupDelivery {
     if (!bytesEqual(header.groupId, groupId)) throw new ApiError("WRONG_GROUP", "the message's group_id is not this group");
     if (header.contentType === ContentType.commit) return this.acceptCommit(client, groupId, { commit: bytes, header, welcomeRefs: [], removed: [] });
     const now = this.o.clock();
-    const isApp = header.contentType === ContentType.application;
-    const { result, recipients } = await this.o.store.transaction(async (tx) => {
-      // Proposals are ordered with commits (they must be for the current epoch): lock the group.
-      const g = await this.memberGroup(tx, client, groupId, !isApp);
+    const kind: LogKind = header.contentType === ContentType.application ? "application" : "handshake";
+    const result = await this.o.store.transaction(async (tx) => {
+      // Every message takes the group's lock with its position: proposals are ordered with commits
+      // (they must be for the current epoch), and positions become visible in order.
+      const { group: g, seq } = await this.reserve(tx, groupId);
+      await this.requireMember(tx, client, groupId);
       const epoch = Number(header.epoch);
-      const oldest = isApp ? g.epoch - this.o.pastEpochs : g.epoch;
+      const oldest = kind === "application" ? g.epoch - this.o.pastEpochs : g.epoch;
       if (header.epoch > BigInt(g.epoch) || epoch < oldest) throw new EpochMismatchError(g.epoch, header.epoch);
-      if (!isApp) await tx.groups.appendHandshake({ groupId, epoch, contentType: header.contentType, senderClientId: client.id, message: bytes, createdAt: now });
-      const recipients = (await tx.groups.members(groupId)).filter((m) => m !== client.id);
-      const kind = isApp ? "application" : "handshake";
-      await tx.queues.enqueue(recipients.map((c): NewQueueEntry => ({ clientId: c, kind, groupId, epoch, message: bytes, createdAt: now })));
-      return { result: { epoch: g.epoch, delivered: recipients.length }, recipients };
+      await tx.groups.append({ groupId, seq, kind, epoch, contentType: header.contentType, senderClientId: client.id, message: bytes, createdAt: now });
+      return { epoch: g.epoch, delivered: g.memberCount - 1 };
     });
-    await this.wake(recipients);
+    await this.wake([groupTopic(groupId)]);
     return result;
   }
 
@@ -150,11 +163,11 @@ export class GroupDelivery {
     // RFC 9420 §12.4.3.2: an external commit (sender new_member_commit) comes from a client
     // joining through the published GroupInfo, so it is not in the roster yet; it joins it.
     const external = b.header.wireFormat === WireFormat.publicMessage && b.header.senderType === SenderType.newMemberCommit;
-    const { result, recipients } = await this.o.store.transaction(async (tx) => {
-      const g = external ? await tx.groups.lock(groupId) : await this.memberGroup(tx, client, groupId, true);
-      if (g === undefined) throw new ApiError("GROUP_NOT_FOUND", "no such group");
+    const result = await this.o.store.transaction(async (tx) => {
+      const { group: g, seq } = await this.reserve(tx, groupId);
+      if (!external) await this.requireMember(tx, client, groupId);
       if (b.header.epoch !== BigInt(g.epoch)) throw new EpochMismatchError(g.epoch, b.header.epoch);
-      const members = await tx.groups.members(groupId);
+      const members = await tx.memberships.members(groupId);
       const memberSet = new Set(members);
       // RFC 9750 §6.6, RFC 9420 §12.4.3.2: a client on the roster that lost its state rejoins by external
       // commit, removing its old leaf (resync). It stays on the roster; the members check that the removed
@@ -169,59 +182,75 @@ export class GroupDelivery {
           throw new ApiError("INVALID_ROSTER_CHANGE", "a resync may only remove the committer's own old leaf");
         }
       }
-
-      const removed: ClientId[] = [];
-      for (const identity of b.removed) {
-        let parsed;
-        try {
-          parsed = parseClientIdentity(identity);
-        } catch {
-          throw new ApiError("INVALID_ROSTER_CHANGE", `not a client identity: ${identity}`);
-        }
-        const c = parsed.domain === this.o.domain ? await tx.clients.getByName(parsed.user, parsed.device) : undefined;
-        if (c === undefined || !memberSet.has(c.id)) throw new ApiError("INVALID_ROSTER_CHANGE", `${identity} is not in the roster`);
-        if (c.id === client.id) throw new ApiError("INVALID_ROSTER_CHANGE", "a committer cannot remove itself (RFC 9420 §12.2)");
-        if (!removed.includes(c.id)) removed.push(c.id);
-      }
-
-      const owners = await tx.keyPackages.owners(b.welcomeRefs);
-      const added: ClientId[] = [];
-      for (const ref of b.welcomeRefs) {
-        const owner = owners.get(toHex(ref));
-        if (owner === undefined) throw new ApiError("UNKNOWN_KEY_PACKAGE", `the Welcome names KeyPackageRef ${toHex(ref)} that this DS never stored`);
-        if (memberSet.has(owner) && !removed.includes(owner)) throw new ApiError("INVALID_ROSTER_CHANGE", "the Welcome adds a client already in the roster");
-        if (!added.includes(owner)) added.push(owner);
-      }
-
+      const removed = await this.removedClients(tx, b.removed, memberSet, client.id);
+      const added = await this.welcomedClients(tx, b.welcomeRefs, memberSet, removed);
       if (external && !resync) added.push(client.id);
+
       const epoch = g.epoch;
       if (!(await tx.groups.advanceEpoch(groupId, epoch))) throw new EpochMismatchError(epoch + 1, b.header.epoch);
-      await tx.groups.appendHandshake({ groupId, epoch, contentType: ContentType.commit, senderClientId: client.id, message: b.commit, createdAt: now });
-      await tx.groups.removeMembers(groupId, removed);
-      await tx.groups.addMembers(groupId, added, epoch + 1);
+      await tx.groups.append({ groupId, seq, kind: "handshake", epoch, contentType: ContentType.commit, senderClientId: client.id, message: b.commit, createdAt: now });
+      // Removed clients still read up to this commit (their removal); added ones read what comes after it.
+      await tx.memberships.leave(groupId, removed, seq);
+      await tx.memberships.join(groupId, added, epoch + 1, seq);
       if (b.groupInfo !== undefined) await tx.groups.setGroupInfo(groupId, b.groupInfo, b.ratchetTree ?? null);
-
-      // The commit goes to every previous member but its sender (removed ones learn of their removal);
-      // the Welcome only to the added clients.
-      const commitTo = members.filter((m) => m !== client.id);
-      const entries: NewQueueEntry[] = commitTo.map((c) => ({ clientId: c, kind: "handshake", groupId, epoch, message: b.commit, createdAt: now }));
-      if (b.welcome !== undefined) for (const c of added) entries.push({ clientId: c, kind: "welcome", groupId, epoch: epoch + 1, message: b.welcome, createdAt: now });
-      await tx.queues.enqueue(entries);
-      return { result: { epoch: epoch + 1, delivered: entries.length }, recipients: [...commitTo, ...added] };
+      // The Welcome goes only to the added clients.
+      if (b.welcome !== undefined) {
+        const welcome = b.welcome;
+        await tx.queues.enqueue(added.map((c): NewQueueEntry => ({ clientId: c, kind: "welcome", groupId, epoch: epoch + 1, message: welcome, createdAt: now })));
+      }
+      const readers = members.filter((m) => m !== client.id).length;
+      return { epoch: epoch + 1, delivered: readers + (b.welcome !== undefined ? added.length : 0), added };
     });
-    await this.wake(recipients);
-    return result;
+    await this.wake([groupTopic(groupId), ...result.added.map(clientTopic)]);
+    return { epoch: result.epoch, delivered: result.delivered };
   }
 
-  async handshakes(client: AuthenticatedClient, groupIdText: string, sinceEpoch: number, limit: number): Promise<HandshakesResponse> {
+  /** The roster clients a commit bundle says it removes (RFC 9420 §12.1.3). */
+  private async removedClients(tx: StoreTx, identities: readonly string[], roster: ReadonlySet<ClientId>, committer: ClientId): Promise<ClientId[]> {
+    const removed: ClientId[] = [];
+    for (const identity of identities) {
+      let parsed;
+      try {
+        parsed = parseClientIdentity(identity);
+      } catch {
+        throw new ApiError("INVALID_ROSTER_CHANGE", `not a client identity: ${identity}`);
+      }
+      const c = parsed.domain === this.o.domain ? await tx.clients.getByName(parsed.user, parsed.device) : undefined;
+      if (c === undefined || !roster.has(c.id)) throw new ApiError("INVALID_ROSTER_CHANGE", `${identity} is not in the roster`);
+      if (c.id === committer) throw new ApiError("INVALID_ROSTER_CHANGE", "a committer cannot remove itself (RFC 9420 §12.2)");
+      if (!removed.includes(c.id)) removed.push(c.id);
+    }
+    return removed;
+  }
+
+  /** The clients whose KeyPackages the Welcome names: they join the roster. */
+  private async welcomedClients(tx: StoreTx, refs: readonly Uint8Array[], roster: ReadonlySet<ClientId>, removed: readonly ClientId[]): Promise<ClientId[]> {
+    const owners = await tx.keyPackages.owners(refs);
+    const added: ClientId[] = [];
+    for (const ref of refs) {
+      const owner = owners.get(toHex(ref));
+      if (owner === undefined) throw new ApiError("UNKNOWN_KEY_PACKAGE", `the Welcome names KeyPackageRef ${toHex(ref)} that this DS never stored`);
+      if (roster.has(owner) && !removed.includes(owner)) throw new ApiError("INVALID_ROSTER_CHANGE", "the Welcome adds a client already in the roster");
+      if (!added.includes(owner)) added.push(owner);
+    }
+    return added;
+  }
+
+  async handshakes(client: AuthenticatedClient, groupIdText: string, sinceEpoch: number, afterSeq: number, limit: number): Promise<HandshakesResponse> {
     const groupId = groupIdParam(groupIdText);
-    const g = await this.memberGroup(this.o.store, client, groupId, false);
-    const rows = await this.o.store.groups.handshakesSince(groupId, sinceEpoch, Math.min(limit, MAX_HANDSHAKES_PER_PAGE));
+    const g = await this.memberGroup(this.o.store, client, groupId);
+    const count = Math.max(1, Math.min(limit, MAX_HANDSHAKES_PER_PAGE));
+    const rows = await this.o.store.groups.handshakes(groupId, sinceEpoch, afterSeq, count);
+    let bytes = 0;
+    let kept = 0;
+    while (kept < rows.length && (kept === 0 || bytes + rows[kept]!.message.length <= MAX_HANDSHAKE_PAGE_BYTES)) bytes += rows[kept++]!.message.length;
+    const page = rows.slice(0, kept);
     const names = new Map<ClientId, string>();
-    for (const r of rows) if (!names.has(r.senderClientId)) names.set(r.senderClientId, (await this.identities(this.o.store, [r.senderClientId]))[0] ?? "");
+    for (const r of page) if (!names.has(r.senderClientId)) names.set(r.senderClientId, (await this.identities(this.o.store, [r.senderClientId]))[0] ?? "");
     return {
       currentEpoch: g.epoch,
-      messages: rows.map((r) => ({ id: r.id, epoch: r.epoch, contentType: r.contentType, sender: names.get(r.senderClientId) ?? "", message: toBase64Url(r.message) })),
+      messages: page.map((r) => ({ seq: r.seq, epoch: r.epoch, contentType: r.contentType, sender: names.get(r.senderClientId) ?? "", message: toBase64Url(r.message) })),
+      more: kept < rows.length || rows.length === count,
     };
   }
 

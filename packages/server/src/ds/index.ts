@@ -10,19 +10,40 @@ import { KeyPackageDirectory } from "./keyPackageDirectory.js";
 import { LocalNotifier, PostgresNotifier, type Notifier, type PostgresNotifierOptions } from "./notifier.js";
 import { QueueDelivery } from "./queueDelivery.js";
 import { deliveryServiceRoutes, type DsServices } from "./routes.js";
+import { DEFAULT_RETENTION, RetentionJob, type RetentionOptions } from "./retention.js";
 import { installStream } from "./stream.js";
+import type { StoreConfig } from "../storage/index.js";
 
 export interface DeliveryServiceOptions {
   /** Application messages are accepted for the current epoch and this many past ones (default 2). */
   readonly pastEpochs?: number;
-  /** Cross-process fan-out: LISTEN/NOTIFY on this PostgreSQL (default: this process only). */
-  readonly postgresNotify?: PostgresNotifierOptions;
+  /**
+   * Cross-process push: LISTEN/NOTIFY on this PostgreSQL. Default: on, on the
+   * server's own database, whenever the server opens a PostgreSQL store itself;
+   * false: this process only.
+   */
+  readonly postgresNotify?: PostgresNotifierOptions | false;
   /** Or a notifier of your own. */
   readonly notifier?: Notifier;
+  /** Retention of group logs and direct queues (defaults in retention.ts); false: keep everything. */
+  readonly retention?: Partial<RetentionOptions> | false;
 }
 
-export async function installDeliveryService(app: FastifyInstance, ctx: ConclaveContext, options: DeliveryServiceOptions = {}): Promise<DsServices> {
-  const notifier = options.notifier ?? (options.postgresNotify !== undefined ? await PostgresNotifier.connect(options.postgresNotify) : new LocalNotifier());
+/** Processes on one database and schema share one channel. */
+function defaultNotify(store: StoreConfig | undefined): PostgresNotifierOptions | undefined {
+  if (store?.engine !== "postgres") return undefined;
+  return { connectionString: store.connectionString, channel: `conclave_ds_${(store.schema ?? "public").toLowerCase()}`.slice(0, 63) };
+}
+
+async function notifierFor(options: DeliveryServiceOptions, store: StoreConfig | undefined): Promise<Notifier> {
+  if (options.notifier !== undefined) return options.notifier;
+  const notify = options.postgresNotify === false ? undefined : (options.postgresNotify ?? defaultNotify(store));
+  return notify !== undefined ? PostgresNotifier.connect(notify) : new LocalNotifier();
+}
+
+/** `storeConfig`: the store the server opened itself, if it did (its PostgreSQL carries the push between processes). */
+export async function installDeliveryService(app: FastifyInstance, ctx: ConclaveContext, options: DeliveryServiceOptions = {}, storeConfig?: StoreConfig): Promise<DsServices> {
+  const notifier = await notifierFor(options, storeConfig);
   const queues = new QueueDelivery(ctx.store);
   const ds: DsServices = {
     keyPackages: new KeyPackageDirectory(ctx.store, ctx.crypto, ctx.clock, ctx.domain),
@@ -34,14 +55,22 @@ export async function installDeliveryService(app: FastifyInstance, ctx: Conclave
     app,
     authenticate: (h) => ctx.as.auth.authenticate(h),
     queues,
+    store: ctx.store,
     notifier,
     ...ctx.limiters,
     maxStreamsPerClient: ctx.limits.maxStreamsPerClient,
     ipOf: ctx.ipOf,
   });
   if (options.notifier === undefined) app.addHook("onClose", async () => notifier.close());
+  if (options.retention !== false) {
+    const job = new RetentionJob(ctx.store, ctx.clock, { ...DEFAULT_RETENTION, ...options.retention }, (err) => app.log.error({ err }, "retention pass failed"));
+    job.start();
+    // Stopped before the store closes: preClose hooks run before any onClose hook.
+    app.addHook("preClose", async () => job.stop());
+  }
   return ds;
 }
 
 export { LocalNotifier, PostgresNotifier, type Notifier } from "./notifier.js";
+export { DEFAULT_RETENTION, RetentionJob, type RetentionOptions } from "./retention.js";
 export type { DsServices } from "./routes.js";

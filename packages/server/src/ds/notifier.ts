@@ -1,8 +1,10 @@
 /**
- * Wakes the WebSocket streams of clients that have new queue entries. The
- * queue rows themselves are the durable truth (written in the accepting
- * transaction); a notification only says "look again", so a lost one delays
- * nothing past the next one or the next fetch.
+ * Wakes the WebSocket streams that have something new to read: a group's
+ * streams when its log grew (one topic per group, however many members), a
+ * client's streams when its direct queue did (a Welcome). The stored rows are
+ * the durable truth (written in the accepting transaction); a notification
+ * only says "look again", so a lost one delays nothing past the next one or
+ * the next fetch.
  *
  * - LocalNotifier: one process.
  * - PostgresNotifier: several processes on one PostgreSQL deliver to each
@@ -10,27 +12,41 @@
  *   an existing engine, no home-made cluster protocol).
  */
 import pg from "pg";
+import { toHex } from "@conclave/mls";
 import type { ClientId } from "../storage/store.js";
 
 export type Wake = () => void;
 
+/** What a stream listens to: a group's log, or one client's direct queue. */
+export type Topic = string & { readonly __topic: unique symbol };
+
+export function groupTopic(groupId: Uint8Array): Topic {
+  return `g${toHex(groupId)}` as Topic;
+}
+
+export function clientTopic(client: ClientId): Topic {
+  return `c${client}` as Topic;
+}
+
+const TOPIC = /^(g[0-9a-f]{2,510}|c[0-9]{1,16})$/;
+
 export interface Notifier {
-  /** Called after a transaction that queued entries for `clients` committed. */
-  publish(clients: readonly ClientId[]): Promise<void>;
-  subscribe(client: ClientId, wake: Wake): () => void;
+  /** Called after a transaction that wrote to these topics committed. */
+  publish(topics: readonly Topic[]): Promise<void>;
+  subscribe(topic: Topic, wake: Wake): () => void;
   close(): Promise<void>;
 }
 
 export class LocalNotifier implements Notifier {
-  private readonly subs = new Map<ClientId, Set<Wake>>();
+  private readonly subs = new Map<Topic, Set<Wake>>();
 
-  async publish(clients: readonly ClientId[]): Promise<void> {
-    this.wakeLocal(clients);
+  async publish(topics: readonly Topic[]): Promise<void> {
+    this.wakeLocal(topics);
   }
 
-  wakeLocal(clients: Iterable<ClientId>): void {
-    for (const c of clients) {
-      const s = this.subs.get(c);
+  wakeLocal(topics: Iterable<Topic>): void {
+    for (const t of topics) {
+      const s = this.subs.get(t);
       if (s !== undefined) for (const w of s) w();
     }
   }
@@ -40,13 +56,13 @@ export class LocalNotifier implements Notifier {
     for (const s of this.subs.values()) for (const w of s) w();
   }
 
-  subscribe(client: ClientId, wake: Wake): () => void {
-    let s = this.subs.get(client);
-    if (s === undefined) this.subs.set(client, (s = new Set()));
+  subscribe(topic: Topic, wake: Wake): () => void {
+    let s = this.subs.get(topic);
+    if (s === undefined) this.subs.set(topic, (s = new Set()));
     s.add(wake);
     return () => {
       s.delete(wake);
-      if (s.size === 0) this.subs.delete(client);
+      if (s.size === 0) this.subs.delete(topic);
     };
   }
 
@@ -61,8 +77,8 @@ export interface PostgresNotifierOptions {
   readonly channel: string;
 }
 
-/** NOTIFY payloads are limited to 8000 bytes: send client ids in chunks. */
-const IDS_PER_NOTIFY = 500;
+/** NOTIFY payloads are limited to 8000 bytes: send topics in chunks below it. */
+const NOTIFY_PAYLOAD_BYTES = 7000;
 
 export class PostgresNotifier extends LocalNotifier {
   private client: pg.Client | undefined;
@@ -99,12 +115,9 @@ export class PostgresNotifier extends LocalNotifier {
     client.on("notification", (msg) => {
       // Our own NOTIFYs come back too: those clients were already woken locally.
       if (msg.channel !== this.o.channel || msg.payload === undefined || msg.processId === (client as unknown as { processID: number }).processID) return;
-      const ids: ClientId[] = [];
-      for (const part of msg.payload.split(",")) {
-        const id = Number(part);
-        if (Number.isSafeInteger(id)) ids.push(id as ClientId);
-      }
-      this.wakeLocal(ids);
+      const topics: Topic[] = [];
+      for (const part of msg.payload.split(",")) if (TOPIC.test(part)) topics.push(part as Topic);
+      this.wakeLocal(topics);
     });
     this.client = client;
     try {
@@ -117,13 +130,19 @@ export class PostgresNotifier extends LocalNotifier {
     }
   }
 
-  override async publish(clients: readonly ClientId[]): Promise<void> {
-    this.wakeLocal(clients);
+  override async publish(topics: readonly Topic[]): Promise<void> {
+    this.wakeLocal(topics);
     const client = this.client;
     if (client === undefined) return; // reconnecting: the other processes wake everyone when we are back
-    for (let i = 0; i < clients.length; i += IDS_PER_NOTIFY) {
-      await client.query("select pg_notify($1, $2)", [this.o.channel, clients.slice(i, i + IDS_PER_NOTIFY).join(",")]);
+    let payload = "";
+    for (const t of topics) {
+      if (payload.length > 0 && payload.length + 1 + t.length > NOTIFY_PAYLOAD_BYTES) {
+        await client.query("select pg_notify($1, $2)", [this.o.channel, payload]);
+        payload = "";
+      }
+      payload = payload.length === 0 ? t : `${payload},${t}`;
     }
+    if (payload.length > 0) await client.query("select pg_notify($1, $2)", [this.o.channel, payload]);
   }
 
   override async close(): Promise<void> {

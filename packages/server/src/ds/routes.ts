@@ -21,7 +21,7 @@ import {
 import { clientOf, intParam, type ConclaveContext } from "../http/context.js";
 import type { GroupDelivery } from "./groupDelivery.js";
 import type { KeyPackageDirectory } from "./keyPackageDirectory.js";
-import { queueEntryJson, type QueueDelivery } from "./queueDelivery.js";
+import type { QueueDelivery } from "./queueDelivery.js";
 import * as S from "./schemas.js";
 
 export interface DsServices {
@@ -104,9 +104,10 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
       return r;
     },
   );
-  routes.define<unknown, { sinceEpoch?: string; limit?: string }, { groupId: string }>(
-    { method: "GET", url: DS_ROUTES.handshakes.path, operationId: "handshakes", summary: "Accepted handshake messages since an epoch (catch up after losing a race)", tags: ["ds"], auth: true, params: S.groupParams, querystring: S.handshakesQuery, responses: { 200: S.handshakesResponse } },
-    async (req): Promise<HandshakesResponse> => ds.groups.handshakes(clientOf(req), req.params.groupId, intParam(req.query.sinceEpoch, 0), intParam(req.query.limit, 1000)),
+  routes.define<unknown, { sinceEpoch?: string; afterSeq?: string; limit?: string }, { groupId: string }>(
+    { method: "GET", url: DS_ROUTES.handshakes.path, operationId: "handshakes", summary: "Accepted handshake messages since an epoch (catch up after losing a race); pages capped in count and bytes", tags: ["ds"], auth: true, params: S.groupParams, querystring: S.handshakesQuery, responses: { 200: S.handshakesResponse } },
+    async (req): Promise<HandshakesResponse> =>
+      ds.groups.handshakes(clientOf(req), req.params.groupId, intParam(req.query.sinceEpoch, 0), intParam(req.query.afterSeq, 0), intParam(req.query.limit, 1000)),
   );
   routes.define<unknown, unknown, { groupId: string }>(
     { method: "GET", url: DS_ROUTES.groupInfo.path, operationId: "groupInfo", summary: "The latest GroupInfo (and ratchet tree) for external joins", tags: ["ds"], auth: true, params: S.groupParams, responses: { 200: S.groupInfoResponse } },
@@ -116,14 +117,15 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
     },
   );
 
-  routes.define<unknown, { after?: string; limit?: string }>(
-    { method: "GET", url: DS_ROUTES.fetchQueue.path, operationId: "fetchQueue", summary: "Your queued messages after a cursor (kept until acknowledged)", tags: ["ds"], auth: true, querystring: S.queueQuery, responses: { 200: S.queueResponse } },
-    async (req): Promise<QueueResponse> => ({
-      messages: (await ds.queues.fetch(clientOf(req).id, intParam(req.query.after, 0), intParam(req.query.limit, 100))).map(queueEntryJson),
-    }),
+  routes.define<unknown, { limit?: string }>(
+    { method: "GET", url: DS_ROUTES.fetchQueue.path, operationId: "fetchQueue", summary: "What you have not acknowledged: Welcomes, then your groups' messages (pages capped in count and bytes)", tags: ["ds"], auth: true, querystring: S.queueQuery, responses: { 200: S.queueResponse } },
+    async (req): Promise<QueueResponse> => {
+      const page = await ds.queues.fetch(clientOf(req).id, intParam(req.query.limit, 100));
+      return { messages: page.entries, cursor: page.cursor, more: page.more, gaps: page.gaps };
+    },
   );
   routes.define<AckRequest>(
-    { method: "POST", url: DS_ROUTES.ackQueue.path, operationId: "ackQueue", summary: "Acknowledge (delete) your queued messages up to an id", tags: ["ds"], auth: true, body: S.ackRequest, responses: { 200: S.ackResponse } },
-    async (req): Promise<AckResponse> => ({ acknowledged: await ds.queues.ack(clientOf(req).id, req.body.upTo) }),
+    { method: "POST", url: DS_ROUTES.ackQueue.path, operationId: "ackQueue", summary: "Acknowledge up to a cursor from a page: Welcomes are deleted, group cursors move forward", tags: ["ds"], auth: true, body: S.ackRequest, responses: { 200: S.ackResponse } },
+    async (req): Promise<AckResponse> => ({ acknowledged: await ds.queues.ack(clientOf(req).id, req.body) }),
   );
 }

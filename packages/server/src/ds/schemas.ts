@@ -3,7 +3,7 @@ import { b64u, cipherSuite, object, queryInteger, userName, type JsonSchema } fr
 
 const mlsMessage = (description: string): JsonSchema => b64u(1_500_000, description);
 const epoch: JsonSchema = { type: "integer", minimum: 0, description: "MLS epoch" };
-const id: JsonSchema = { type: "integer", minimum: 0, description: "queue entry id" };
+const seq: JsonSchema = { type: "integer", minimum: 0, description: "position in a group's log or in the client's direct queue" };
 const groupId = b64u(344, "MLS group_id");
 const keyPackageRef = b64u(128, "KeyPackageRef (RFC 9420 §5.2)");
 
@@ -38,22 +38,29 @@ export const commitBundleRequest = object(
   ["commit"],
 );
 export const acceptedResponse = object({ epoch, delivered: { type: "integer", minimum: 0 } });
-export const handshakesQuery = object({ sinceEpoch: queryInteger("first epoch"), limit: queryInteger("page size") }, []);
+export const handshakesQuery = object({ sinceEpoch: queryInteger("first epoch"), afterSeq: queryInteger("continue after this log position"), limit: queryInteger("page size") }, []);
 export const handshakesResponse = object({
   currentEpoch: epoch,
-  messages: { type: "array", items: object({ id, epoch, contentType: { type: "integer" }, sender: { type: "string" }, message: mlsMessage("MLSMessage") }) },
+  messages: { type: "array", items: object({ seq, epoch, contentType: { type: "integer" }, sender: { type: "string" }, message: mlsMessage("MLSMessage") }) },
+  more: { type: "boolean" },
 });
 export const groupInfoResponse = object({ groupId, epoch, groupInfo: mlsMessage("MLSMessage(GroupInfo)"), ratchetTree: { type: ["string", "null"] } });
 
-export const queueQuery = object({ after: queryInteger("cursor: entries with a larger id"), limit: queryInteger("page size") }, []);
+export const queueQuery = object({ limit: queryInteger("page size") }, []);
 export const queueEntry = object({
-  id,
+  source: { type: "string", enum: ["group", "direct"] },
+  seq,
   kind: { type: "string", enum: ["handshake", "application", "welcome"] },
   groupId,
   epoch,
   message: mlsMessage("MLSMessage"),
   createdAt: { type: "integer", minimum: 0 },
 });
-export const queueResponse = object({ messages: { type: "array", items: queueEntry } });
-export const ackRequest = object({ upTo: id });
+export const queueCursor = object({
+  direct: seq,
+  groups: { type: "array", maxItems: 1000, items: object({ groupId, seq }) },
+});
+export const queueGap = object({ groupId, from: seq, to: seq });
+export const queueResponse = object({ messages: { type: "array", items: queueEntry }, cursor: queueCursor, more: { type: "boolean" }, gaps: { type: "array", items: queueGap } });
+export const ackRequest = queueCursor;
 export const ackResponse = object({ acknowledged: { type: "integer", minimum: 0 } });

@@ -55,11 +55,20 @@ export interface GroupRecord {
   readonly createdAt: number;
   readonly groupInfo: Uint8Array | null;
   readonly ratchetTree: Uint8Array | null;
+  /** The position the next accepted message takes. */
+  readonly nextSeq: number;
+  /** The oldest position retention kept (everything before it is gone). */
+  readonly firstSeq: number;
+  readonly memberCount: number;
 }
 
-export interface HandshakeRecord {
-  readonly id: number;
+export type LogKind = "handshake" | "application";
+
+/** A message in a group's log, at its position `seq`. */
+export interface LogEntry {
   readonly groupId: Uint8Array;
+  readonly seq: number;
+  readonly kind: LogKind;
   readonly epoch: number;
   readonly contentType: number;
   readonly senderClientId: ClientId;
@@ -67,24 +76,58 @@ export interface HandshakeRecord {
   readonly createdAt: number;
 }
 
-export type NewHandshake = Omit<HandshakeRecord, "id">;
-
 export interface GroupRepository {
   /** Creates the group at epoch 0 with `creator` as its only member; false when the id is taken. */
   create(groupId: Uint8Array, creator: ClientId, now: number): Promise<boolean>;
   get(groupId: Uint8Array): Promise<GroupRecord | undefined>;
-  /** Reads the group and locks it against concurrent changes until the transaction ends (call inside one). */
-  lock(groupId: Uint8Array): Promise<GroupRecord | undefined>;
+  /**
+   * Locks the group until the transaction ends and takes the next log position
+   * for the message being accepted (call inside a transaction). A rolled-back
+   * transaction gives the position back, so positions stay gap-free; a second
+   * writer waits for the lock, so they become visible in order.
+   */
+  reserve(groupId: Uint8Array): Promise<{ readonly group: GroupRecord; readonly seq: number } | undefined>;
   /** Moves the epoch from `from` to `from + 1`; false when it was no longer `from`. */
   advanceEpoch(groupId: Uint8Array, from: number): Promise<boolean>;
   setGroupInfo(groupId: Uint8Array, groupInfo: Uint8Array, ratchetTree: Uint8Array | null): Promise<void>;
+  /** Writes the message at the position `reserve` gave. */
+  append(entry: LogEntry): Promise<void>;
+  /** Handshake messages of epochs >= `sinceEpoch` after position `afterSeq`, in log order. */
+  handshakes(groupId: Uint8Array, sinceEpoch: number, afterSeq: number, limit: number): Promise<LogEntry[]>;
+}
+
+/** A client's stay in a group as its reader sees it (group_membership joined with groups). */
+export interface MembershipCursor {
+  readonly groupId: Uint8Array;
+  readonly joinedSeq: number;
+  readonly leftSeq: number | null;
+  readonly ackedSeq: number;
+  /** The group's last position now. */
+  readonly lastSeq: number;
+  readonly firstSeq: number;
+}
+
+/** A log entry as a reader gets it: its own messages come without their bytes. */
+export interface ReadEntry extends Omit<LogEntry, "message"> {
+  readonly message: Uint8Array | null;
+}
+
+export interface MembershipRepository {
+  /** Current roster of the group, by client id. */
   members(groupId: Uint8Array): Promise<ClientId[]>;
   isMember(groupId: Uint8Array, clientId: ClientId): Promise<boolean>;
-  addMembers(groupId: Uint8Array, clients: readonly ClientId[], epoch: number): Promise<void>;
-  removeMembers(groupId: Uint8Array, clients: readonly ClientId[]): Promise<void>;
-  appendHandshake(h: NewHandshake): Promise<number>;
-  /** Handshake messages of epochs >= `sinceEpoch`, in acceptance order. */
-  handshakesSince(groupId: Uint8Array, sinceEpoch: number, limit: number): Promise<HandshakeRecord[]>;
+  /** Starts the clients' stays after position `seq` (they read what comes after it); keeps member_count. */
+  join(groupId: Uint8Array, clients: readonly ClientId[], epoch: number, seq: number): Promise<void>;
+  /** Ends the clients' stays at position `seq` (they still read up to it, their removal); keeps member_count. */
+  leave(groupId: Uint8Array, clients: readonly ClientId[], seq: number): Promise<void>;
+  /** Groups the client is in now. */
+  groupsOf(clientId: ClientId): Promise<Uint8Array[]>;
+  /** The client's stays that have something it has not acknowledged, in group order. */
+  unread(clientId: ClientId): Promise<MembershipCursor[]>;
+  /** Log entries in (after, through], oldest first; entries sent by `reader` come without bytes. */
+  read(groupId: Uint8Array, after: number, through: number, limit: number, reader: ClientId): Promise<ReadEntry[]>;
+  /** Moves the client's cursors in the group up to `upTo` (never back, never past the log's end); true when one moved. */
+  ack(clientId: ClientId, groupId: Uint8Array, upTo: number): Promise<boolean>;
 }
 
 export type QueueKind = "handshake" | "application" | "welcome";
@@ -102,10 +145,27 @@ export interface QueueEntry extends NewQueueEntry {
   readonly id: number;
 }
 
+/** Entries for one client alone (Welcomes; and copies queued before store-once delivery). */
 export interface QueueRepository {
   enqueue(entries: readonly NewQueueEntry[]): Promise<void>;
   /** Entries of the client with id > `after`, oldest first. */
   fetch(clientId: ClientId, after: number, limit: number): Promise<QueueEntry[]>;
   /** Deletes the client's entries with id <= `upTo`; returns how many went. */
   ack(clientId: ClientId, upTo: number): Promise<number>;
+}
+
+/** What retention deleted in one pass. */
+export interface RetentionResult {
+  readonly logEntries: number;
+  readonly queueEntries: number;
+  readonly memberships: number;
+}
+
+export interface RetentionRepository {
+  /**
+   * Deletes log entries every reader acknowledged that are older than
+   * `readBefore`, and any entry or queued entry older than `unreadBefore`;
+   * moves each group's first_seq; drops finished stays of removed clients.
+   */
+  prune(readBefore: number, unreadBefore: number): Promise<RetentionResult>;
 }

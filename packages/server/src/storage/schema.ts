@@ -113,7 +113,12 @@ export interface KeyPackagesTable {
   claimed_at: number | null;
 }
 
-/** A DS group: its current epoch and the latest GroupInfo for external joins. */
+/**
+ * A DS group: its current epoch, the latest GroupInfo for external joins, and
+ * its log's positions: `next_seq` is taken (and the row locked) by every
+ * message the group accepts, so positions are gap-free and become visible in
+ * order; `first_seq` is the oldest position retention kept.
+ */
 export interface GroupsTable {
   group_id: Uint8Array;
   epoch: number;
@@ -121,19 +126,32 @@ export interface GroupsTable {
   created_at: number;
   group_info: Uint8Array | null;
   ratchet_tree: Uint8Array | null;
+  next_seq: number;
+  first_seq: number;
+  /** Clients on the roster now. */
+  member_count: number;
 }
 
-/** The DS roster: which clients may post to a group. */
-export interface GroupMembersTable {
+/**
+ * One stay of a client in a group (DESIGN: DS delivery): it reads the log's
+ * positions in (joined_seq, left_seq], and has acknowledged up to acked_seq.
+ * A removed client's row stays until it has read its removal (left_seq).
+ */
+export interface GroupMembershipTable {
   group_id: Uint8Array;
   client_id: number;
   joined_epoch: number;
+  joined_seq: number;
+  left_seq: number | null;
+  acked_seq: number;
 }
 
-/** Accepted handshake messages, kept so a client that lost a race can catch up. */
-export interface GroupMessagesTable {
-  id: Generated<number>;
+/** Every accepted group message (handshake or application), stored once. */
+export interface GroupLogTable {
   group_id: Uint8Array;
+  seq: number;
+  /** "handshake" | "application" */
+  kind: string;
   epoch: number;
   content_type: number;
   sender_client_id: number;
@@ -141,7 +159,7 @@ export interface GroupMessagesTable {
   created_at: number;
 }
 
-/** Per-client durable delivery queue; rows go only when the client acknowledges them. */
+/** Entries for one client alone (Welcomes); rows go when the client acknowledges them. */
 export interface ClientQueueTable {
   id: Generated<number>;
   client_id: number;
@@ -167,7 +185,7 @@ export interface Database {
   server_keys: ServerKeysTable;
   key_packages: KeyPackagesTable;
   groups: GroupsTable;
-  group_members: GroupMembersTable;
-  group_messages: GroupMessagesTable;
+  group_membership: GroupMembershipTable;
+  group_log: GroupLogTable;
   client_queue: ClientQueueTable;
 }
