@@ -1,0 +1,195 @@
+/**
+ * EmojisOnly end to end in Debian's Chromium: alice and bob in two browser
+ * contexts (separate IndexedDB, separate keys), carol on the Node SDK, one
+ * real DS+AS serving the built app. Registration, a group, adding by user
+ * name, emojis both ways live, the emoji rule on both ends, equal safety
+ * numbers, a reload that keeps the group, alice's second device, a leave and
+ * a removal. Each step leaves a screenshot in test-artifacts/e2e/.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { isApiError } from "@conclave/api";
+import { Client, MemoryStore, type ClientEvent } from "@conclave/client";
+import { browserSuite, launchChromium } from "./support/chromium.js";
+import { startWebTestServer, type WebTestServer } from "./support/server.js";
+
+const artifacts = resolve(dirname(fileURLToPath(import.meta.url)), "../../../test-artifacts/e2e");
+const PASS = "correct horse battery";
+const WAIT = { timeout: 30_000 };
+
+let server: WebTestServer;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+let shot = 0;
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(artifacts, `${String(++shot).padStart(2, "0")}-${name}.png`) });
+}
+
+async function openPage(): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  page.on("dialog", (d) => void d.accept()); // "Leave this group?"
+  // The page's own errors go to the test log: a failing step then says why.
+  page.on("pageerror", (e) => console.error(`[page ${contexts.length}] ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && console.error(`[page ${contexts.length} console] ${m.text()}`));
+  await page.goto(server.url);
+  return page;
+}
+
+async function register(page: Page, user: string, device: string, accountSecret?: string): Promise<void> {
+  if (accountSecret !== undefined) await page.getByTestId("tab-device").click();
+  await page.getByTestId("user").fill(user);
+  await page.getByTestId("device").fill(device);
+  await page.getByTestId("passphrase").fill(PASS);
+  if (accountSecret !== undefined) await page.getByTestId("account-secret").fill(accountSecret);
+  await page.getByTestId("register").click();
+  try {
+    await page.getByTestId("me").waitFor(WAIT);
+  } catch (e) {
+    throw new Error(`registration of ${user} (${device}) did not finish: ${await page.getByTestId("onboarding-error").textContent().catch(() => "?")}`, { cause: e });
+  }
+}
+
+async function sendEmojis(page: Page, text: string): Promise<void> {
+  await page.getByTestId("composer").fill(text);
+  await page.getByTestId("send").click();
+}
+
+/** The conversation shows a message `text` from `sender` (user name). */
+async function sees(page: Page, sender: string, text: string): Promise<void> {
+  await page.locator(`[data-testid=message][data-sender="${sender}"] .bubble`, { hasText: text }).first().waitFor(WAIT);
+}
+
+/** Syncs the SDK user until `pred` holds for the events gathered so far. */
+async function syncUntil(c: Client, pred: (evs: ClientEvent[]) => boolean): Promise<ClientEvent[]> {
+  const seen: ClientEvent[] = [];
+  for (let i = 0; i < 100; i++) {
+    seen.push(...(await c.sync()));
+    if (pred(seen)) return seen;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`condition not met; events: ${JSON.stringify(seen.map((e) => e.type))}`);
+}
+
+browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the SDK)", () => {
+  beforeAll(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    server = await startWebTestServer();
+    browser = await launchChromium();
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close();
+    await server?.close();
+  });
+
+  it("register, group, add by name, emojis both ways, reload, second device, leave, removal", async () => {
+    // 1. Registration: alice and bob in their own browser contexts, carol on the SDK.
+    const alice = await openPage();
+    await screenshot(alice, "register-form");
+    await register(alice, "alice", "laptop");
+    const accountSecret = (await alice.getByTestId("account-secret-value").textContent())!.trim();
+    expect(accountSecret.length).toBeGreaterThan(10);
+    await screenshot(alice, "alice-registered");
+    const bob = await openPage();
+    await register(bob, "bob", "browser");
+    const carol = await Client.open({ serverUrl: server.url, store: new MemoryStore() });
+    await carol.register("carol", "cli");
+
+    // 2. alice creates a group and adds bob and carol by user name.
+    await alice.getByTestId("new-group").click();
+    await alice.getByTestId("safety-number").waitFor(WAIT);
+    for (const user of ["bob", "carol"]) {
+      await alice.getByTestId("add-user-input").fill(user);
+      await alice.getByTestId("add-user").click();
+      await alice.locator(`[data-testid=member][data-user=${user}]`).waitFor(WAIT);
+    }
+    await screenshot(alice, "alice-group-with-bob-and-carol");
+
+    // bob's app joins by itself (Welcome pushed over the DS stream), carol's SDK on sync.
+    await bob.getByTestId("group-item").waitFor(WAIT);
+    await bob.getByTestId("messages").getByText("You joined").waitFor(WAIT);
+    const joined = await syncUntil(carol, (evs) => evs.some((e) => e.type === "joined"));
+    const groupId = joined.find((e) => e.type === "joined")!.groupId;
+    await screenshot(bob, "bob-joined");
+
+    // 3. Emojis both ways, live.
+    await alice.getByTestId("palette").getByText("🎉").click();
+    await alice.getByTestId("send").click();
+    await sees(bob, "alice", "🎉");
+    await sendEmojis(bob, "👍🏽 🔥");
+    await sees(alice, "bob", "👍🏽 🔥");
+    const carolGot = await syncUntil(carol, (evs) => evs.filter((e) => e.type === "message").length >= 2);
+    expect(carolGot.flatMap((e) => (e.type === "message" ? [e.text] : [])).sort()).toEqual(["👍🏽 🔥", "🎉"].sort());
+    await carol.send(groupId, "🌮");
+    await sees(alice, "carol", "🌮");
+    await sees(bob, "carol", "🌮");
+    await screenshot(alice, "alice-conversation");
+
+    // 4. The rule: the composer refuses text; a non-emoji message from another client is dropped and reported.
+    await bob.getByTestId("composer").fill("hello 👋");
+    expect(await bob.getByTestId("send").isDisabled()).toBe(true);
+    expect(await bob.getByTestId("composer-hint").textContent()).toContain("Only emojis");
+    await screenshot(bob, "composer-refuses-text");
+    await bob.getByTestId("composer").fill("");
+    await carol.send(groupId, "plain text, not emojis");
+    await alice.getByTestId("dropped").waitFor(WAIT);
+    await bob.getByTestId("dropped").waitFor(WAIT);
+    expect(await alice.getByText("plain text, not emojis").count()).toBe(0);
+    await screenshot(alice, "non-emoji-dropped");
+
+    // 5. One safety number for everyone in the epoch.
+    const n = carol.safetyNumber(groupId);
+    await expect.poll(() => alice.getByTestId("safety-number").textContent(), WAIT).toBe(n);
+    await expect.poll(() => bob.getByTestId("safety-number").textContent(), WAIT).toBe(n);
+
+    // 6. bob reloads: the passphrase unlocks the same device, its group and its history.
+    await bob.reload();
+    await bob.getByTestId("unlock").waitFor(WAIT);
+    await screenshot(bob, "bob-unlock-after-reload");
+    await bob.getByTestId("passphrase").fill("wrong passphrase");
+    await bob.getByTestId("unlock").click();
+    await expect.poll(() => bob.getByTestId("onboarding-error").textContent(), WAIT).toContain("STORE_UNREADABLE");
+    await bob.getByTestId("passphrase").fill(PASS);
+    await bob.getByTestId("unlock").click();
+    await bob.getByTestId("group-item").waitFor(WAIT);
+    await sees(bob, "alice", "🎉");
+    expect(await bob.getByTestId("safety-number").textContent()).toBe(n);
+    await sendEmojis(alice, "🔁");
+    await sees(bob, "alice", "🔁");
+    await screenshot(bob, "bob-after-reload");
+
+    // 7. alice's second device joins with the account secret; her first device brings it into the group.
+    const alice2 = await openPage();
+    await register(alice2, "alice", "tablet", accountSecret);
+    await alice.getByTestId("add-own-devices").click();
+    await alice2.getByTestId("group-item").waitFor(WAIT);
+    await sendEmojis(bob, "🐙");
+    await sees(alice2, "bob", "🐙");
+    await sees(alice, "bob", "🐙");
+    await expect.poll(() => alice.locator("[data-testid=member][data-user=alice] small").textContent(), WAIT).toBe("laptop, tablet");
+    await screenshot(alice2, "alice-second-device");
+
+    // 8. bob leaves: his SelfRemove is committed by another member's app, and the group leaves his list.
+    await bob.getByTestId("leave").click();
+    await expect.poll(() => bob.getByTestId("group-item").count(), WAIT).toBe(0);
+    await expect.poll(() => alice.locator("[data-testid=member][data-user=bob]").count(), WAIT).toBe(0);
+    await screenshot(bob, "bob-left");
+
+    // 9. alice removes carol; carol's SDK learns it and can no longer post; alice and her tablet talk on.
+    await alice.locator("[data-testid=member][data-user=carol] [data-testid=remove-member]").click();
+    await expect.poll(() => alice.locator("[data-testid=member][data-user=carol]").count(), WAIT).toBe(0);
+    const removed = await syncUntil(carol, (evs) => evs.some((e) => e.type === "membership" && e.selfRemoved));
+    expect(removed.some((e) => e.type === "membership" && e.selfRemoved)).toBe(true);
+    await expect(carol.send(groupId, "👻")).rejects.toSatisfy((e) => isApiError(e, "NOT_GROUP_MEMBER") || isApiError(e, "GROUP_NOT_FOUND"));
+    await sendEmojis(alice2, "✅");
+    await sees(alice, "alice", "✅");
+    await screenshot(alice, "after-removal");
+  }, 240_000);
+});
