@@ -7,7 +7,7 @@
 import { IDBFactory, IDBObjectStore } from "fake-indexeddb";
 import { describe, expect, it } from "vitest";
 import { webCryptoProvider } from "@conclave/mls";
-import { Client, IndexedDbStore, StoreError } from "../src/browser/index.js";
+import { Client, IndexedDbStore, StoreError, type ClientEvent, type ClientStore } from "../src/browser/index.js";
 import { sharedTestServer } from "./server.js";
 
 const enc = new TextEncoder();
@@ -178,5 +178,72 @@ describe("a browser-style Client (web provider, IndexedDB store) over a real DS+
     await bob.send(g, "👋");
     // The message acknowledged before the reload is not delivered twice; the new one arrives.
     expect(await reloaded.sync()).toMatchObject([{ type: "message", text: "👋" }]);
+  });
+});
+
+/** Writes go through until the `dieAt`-th; that one and all after it fail, as in a tab closed at that point. */
+class ClosingTab implements ClientStore {
+  writes = 0;
+  dieAt = Number.POSITIVE_INFINITY;
+  constructor(readonly inner: IndexedDbStore) {}
+  get(key: string) {
+    return this.inner.get(key);
+  }
+  keys(prefix: string) {
+    return this.inner.keys(prefix);
+  }
+  async put(key: string, value: Uint8Array) {
+    if (++this.writes >= this.dieAt) throw new Error(`tab closed before writing ${key}`);
+    await this.inner.put(key, value);
+  }
+  async delete(key: string) {
+    if (++this.writes >= this.dieAt) throw new Error(`tab closed before deleting ${key}`);
+    await this.inner.delete(key);
+  }
+}
+
+describe("crash safety on IndexedDB: a tab closed at any write of a sync", () => {
+  const { server, uniq } = sharedTestServer("tab");
+  const texts = (evs: ClientEvent[]) => evs.flatMap((e) => (e.type === "message" ? [e.text] : []));
+
+  it("the reloaded client reports every message exactly once, whichever write the close interrupted", async () => {
+    let completedWithoutDying = false;
+    let died = 0;
+    for (let dieAt = 1; dieAt <= 20 && !completedWithoutDying; dieAt++) {
+      const indexedDB = new IDBFactory();
+      const open = () => IndexedDbStore.open("bob", "pw", { ...FAST, indexedDB });
+      const alice = await Client.open({ serverUrl: server().url, store: await IndexedDbStore.open("alice", "pw", { ...FAST, indexedDB }), provider: webCryptoProvider });
+      await alice.register(uniq("alice"), "browser");
+      const tab = new ClosingTab(await open());
+      const bob = await Client.open({ serverUrl: server().url, store: tab, provider: webCryptoProvider });
+      await bob.register(uniq("bob"), "browser");
+      const g = await alice.createGroup();
+      await alice.addUser(g, bob.user);
+      await bob.sync();
+      for (const t of ["🍎", "🍐", "🍊"]) await alice.send(g, t);
+
+      tab.writes = 0;
+      tab.dieAt = dieAt;
+      let firstTexts: string[] = [];
+      try {
+        firstTexts = texts(await bob.sync());
+        completedWithoutDying = true;
+      } catch (e) {
+        expect((e as Error).message).toMatch(/tab closed before/);
+        died++;
+      }
+      tab.inner.close();
+      // The reload: a new store handle on the same IndexedDB, a new Client.
+      const bob2 = await Client.open({ serverUrl: server().url, store: await open(), provider: webCryptoProvider });
+      await alice.send(g, "🍋");
+      const after = await bob2.sync();
+      expect(after.filter((e) => e.type === "error"), `died at write ${dieAt}`).toEqual([]);
+      expect([...firstTexts, ...texts(after)], `died at write ${dieAt}`).toEqual(["🍎", "🍐", "🍊", "🍋"]);
+      await bob2.send(g, "🔙");
+      expect(texts(await alice.sync()), `died at write ${dieAt}`).toEqual(["🔙"]);
+    }
+    expect(completedWithoutDying).toBe(true);
+    // A sync writes the journal, then the group state and the queue position: each was a death point.
+    expect(died).toBeGreaterThanOrEqual(2);
   });
 });
