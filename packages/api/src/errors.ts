@@ -23,16 +23,23 @@ export const API_ERROR_STATUS = {
   WRONG_GROUP: 400, // the message's group_id is not the group of the URL
   UNKNOWN_KEY_PACKAGE: 400, // a Welcome names a KeyPackageRef the DS never stored
   INVALID_ROSTER_CHANGE: 400, // removing a non-member or the committer, adding a member twice
+  INVALID_AUTH_KEY: 400, // an X25519 authentication key (device or handshake) is malformed or of low order
+  KEY_PACKAGE_IDENTITY_MISMATCH: 400, // an uploaded KeyPackage's credential names another client than the uploader
   // 401: who you are is not established
   AUTH_REQUIRED: 401, // no bearer token on a route that needs one
   AUTH_TOKEN_INVALID: 401, // the bearer token is unknown, revoked or expired
   AUTH_CHALLENGE_INVALID: 401, // the nonce is unknown, already used or expired
   AUTH_SIGNATURE_INVALID: 401, // the challenge signature does not verify
   ACCOUNT_SECRET_INVALID: 401, // the account secret is wrong
+  AUTH_MAC_INVALID: 401, // the authentication handshake MAC does not verify
+  RECOVERY_CODE_INVALID: 401, // the recovery code is wrong
+  ADMIN_TOKEN_INVALID: 401, // an admin route without the configured admin token
   // 403: who you are is known, but not allowed
   FORBIDDEN: 403,
   CLIENT_REVOKED: 403, // the client was revoked and may not log in or obtain credentials
   NOT_GROUP_MEMBER: 403, // the DS roster of the group does not have this client
+  NAME_PROOF_INVALID: 403, // the proof offered for a user name is missing, unknown, used, expired or does not verify
+  DEVICE_NOT_APPROVED: 403, // no valid approval by a device of the account for this new device
   GROUP_CLOSED: 403, // an external join (commit or new-member proposal) into a group whose policy is closed
   RESYNC_REFUSED: 403, // a resync external commit that does not remove exactly the sender's own leaf
   SENDER_MISMATCH: 403, // a handshake signed as a leaf or key that is not the posting client's

@@ -8,6 +8,8 @@ export * from "./base64url.js";
 export * from "./errors.js";
 export * from "./identity.js";
 export * from "./auth.js";
+export * from "./x25519.js";
+export * from "./accounts.js";
 export * from "./credentials.js";
 export * from "./transparency.js";
 export * from "./routes.js";

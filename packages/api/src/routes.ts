@@ -6,6 +6,7 @@
  * Errors are `ErrorBody` (errors.ts). Routes marked "bearer" need the header
  * `Authorization: Bearer <token>` from POST /v1/clients or POST /v1/auth/tokens.
  */
+import { ACCOUNT_ROUTES } from "./accounts.js";
 import { DS_ROUTES } from "./ds.js";
 import type { SignedTreeHeadJson } from "./transparency.js";
 
@@ -37,6 +38,7 @@ export const ROUTES = {
   leaves: { method: "GET", path: "/v1/transparency/leaves" },
   inclusionProof: { method: "GET", path: "/v1/transparency/inclusion" },
   consistencyProof: { method: "GET", path: "/v1/transparency/consistency" },
+  ...ACCOUNT_ROUTES,
   ...DS_ROUTES,
 } as const;
 
@@ -64,40 +66,7 @@ export interface HealthResponse {
 // ---------------------------------------------------------------------------
 // Accounts and clients (AS, RFC 9750 §3.1)
 
-/** POST /v1/accounts */
-export interface CreateAccountRequest {
-  user: string;
-}
-
-/** 201. `accountSecret` is shown once: it authorizes registering devices of this user. */
-export interface CreateAccountResponse {
-  user: string;
-  /** "user@domain" */
-  identity: string;
-  accountSecret: B64u;
-  createdAt: number;
-}
-
-/** POST /v1/auth/challenges -> 201 */
-export interface ChallengeResponse {
-  /** 32 bytes: sign nonce || AuthContext (auth.ts). Single use. */
-  nonce: B64u;
-  expiresAt: number;
-  /** The AS domain that goes into AuthContext.domain. */
-  domain: string;
-}
-
-/** POST /v1/clients: register a device with proof of possession of its signature key. */
-export interface RegisterClientRequest {
-  user: string;
-  device: string;
-  cipherSuite: number;
-  signatureKey: B64u;
-  accountSecret: B64u;
-  nonce: B64u;
-  /** SignWithLabel(sk, "Conclave auth", nonce || AuthContext{purpose: register}) */
-  signature: B64u;
-}
+// Account creation, challenges, registration and login: accounts.ts.
 
 export interface ClientInfo {
   /** "user@domain#device" */
@@ -116,15 +85,6 @@ export interface TokenResponse {
   token: string;
   expiresAt: number;
   client: ClientInfo;
-}
-
-/** POST /v1/auth/tokens: log in an already registered client. */
-export interface LoginRequest {
-  user: string;
-  device: string;
-  nonce: B64u;
-  /** SignWithLabel(sk, "Conclave auth", nonce || AuthContext{purpose: login}) */
-  signature: B64u;
 }
 
 /** GET /v1/users/:user/clients (bearer) */

@@ -2,6 +2,7 @@ import { X509Certificate, createPublicKey } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   credentialIdOf,
+  DEVICE_ADDED_LEAF_TYPE,
   decodeBindingLeaf,
   fromBase64Url,
   hashLeaf,
@@ -26,7 +27,7 @@ import { CertificateAuthority } from "../src/as/ca.js";
 import { sha256 } from "../src/crypto.js";
 import { createConclaveServer } from "../src/index.js";
 import { ENGINES } from "./support/engines.js";
-import { crypto, errorCode, registerDevice, startServer, type Device, type RunningServer } from "./support/server.js";
+import { createAccount, crypto, errorCode, registerDevice, startServer, type Device, type RunningServer } from "./support/server.js";
 
 const DAY = 24 * 3600_000;
 
@@ -58,9 +59,9 @@ describe.each(ENGINES)("Authentication Service [$name]", (engine) => {
     // Tokens outlive the clock jumps below (credential expiry is what these tests move time for).
     s = await startServer(engine, { limits: { rateLimitPerIp: false, rateLimitPerClient: false, tokenTtlMs: 1000 * DAY } });
     keys = (await s.request<AsKeysResponse>("GET", "/v1/as/keys")).body;
-    const r = await s.request<{ accountSecret: string }>("POST", "/v1/accounts", { json: { user: "alice" } });
-    alicePhone = await registerDevice(s, "alice", "phone", 1, r.body.accountSecret);
-    aliceLaptop = await registerDevice(s, "alice", "laptop", 2, r.body.accountSecret);
+    const recoveryCode = await createAccount(s, "alice");
+    alicePhone = await registerDevice(s, "alice", "phone", 1, recoveryCode);
+    aliceLaptop = await registerDevice(s, "alice", "laptop", 2, recoveryCode);
     mallory = await registerDevice(s, "mallory", "pc", 1);
   });
   afterAll(async () => {
@@ -183,7 +184,10 @@ describe.each(ENGINES)("Authentication Service [$name]", (engine) => {
 
     it("lets a user audit every binding the AS issued for it", async () => {
       const all = await s.request<LeavesResponse>("GET", "/v1/transparency/leaves?start=0&end=100000");
-      const mine = all.body.leaves.filter((l) => l.binding.identity.startsWith("alice@"));
+      const ours = all.body.leaves.filter((l) => l.binding.identity.startsWith("alice@"));
+      // Device changes are logged too (issue 23), under a private-use type; credentials are types 1 and 2.
+      const mine = ours.filter((l) => l.binding.credentialType !== DEVICE_ADDED_LEAF_TYPE);
+      expect(ours.filter((l) => l.binding.credentialType === DEVICE_ADDED_LEAF_TYPE).map((l) => l.binding.identity)).toEqual(["alice@example.com#phone", "alice@example.com#laptop"]);
       const listed = await s.request<ListCredentialsResponse>("GET", "/v1/as/credentials", { token: alicePhone.token });
       expect(listed.body.credentials.map((c) => c.logIndex).sort((a, b) => a - b)).toEqual(mine.map((l) => l.index));
       expect(new Set(listed.body.credentials.map((c) => c.identity))).toEqual(new Set(mine.map((l) => l.binding.identity)));
@@ -301,7 +305,7 @@ describe.each(ENGINES)("Authentication Service [$name]", (engine) => {
     });
 
     it("revoking a client revokes its credentials and stops further issuance", async () => {
-      const secret = (await s.request<{ accountSecret: string }>("POST", "/v1/accounts", { json: { user: "henry" } })).body.accountSecret;
+      const secret = await createAccount(s, "henry");
       const old = await registerDevice(s, "henry", "old", 1, secret);
       const now = await registerDevice(s, "henry", "new", 1, secret);
       const b = (await issue(old, "basic")).body;

@@ -3,7 +3,7 @@ import { ROUTES, API_ERROR_STATUS, DS_STREAM_PATH, type ErrorBody, type HealthRe
 import { credentialCodec, decode, MlsError } from "@conclave/mls";
 import { TokenBucketLimiter } from "../src/http/rateLimit.js";
 import { ENGINES, SQLITE } from "./support/engines.js";
-import { errorCode, registerDevice, startServer, type RunningServer } from "./support/server.js";
+import { errorCode, invite, registerDevice, startServer, type RunningServer } from "./support/server.js";
 
 /** Test-only routes: exercise the message/mls parser and the error mapping. */
 function testRoutes(app: import("fastify").FastifyInstance): void {
@@ -63,7 +63,7 @@ describe.each(ENGINES)("HTTP skeleton [$name]", (engine) => {
       const q = await s.request("GET", "/v1/transparency/inclusion?leafIndex=-1&treeSize=1");
       expect([q.status, errorCode(q)]).toEqual([400, "BAD_REQUEST"]);
       // nothing was created by any of these
-      const ok = await s.request("POST", "/v1/accounts", { json: { user: "alice" } });
+      const ok = await s.request("POST", "/v1/accounts", { json: { user: "alice", proof: { kind: "invite", token: await invite(s) } } });
       expect(ok.status).toBe(201);
     });
 

@@ -7,13 +7,15 @@
  * - "as-ca": the X.509 root (ECDSA P-256): PKCS#8 private key, SPKI, root DER.
  * - "transparency-log": the tree-head signing key, a signature key pair of
  *   cipher suite 1 (Ed25519), raw MLS form.
+ * - "ds-auth": the static X25519 key of the deniable client handshake
+ *   (@conclave/api auth.ts), raw RFC 7748 form.
  *
  * With a key-encryption key the private keys are stored sealed (keyWrap.ts);
  * without one they sit in the database in the clear, and the server says so
  * at start-up. RFC 9750 §8.4.3 recommends an HSM for the root key; that would
  * replace this module.
  */
-import { TRANSPARENCY_SUITE, type TreeHead } from "@conclave/api";
+import { TRANSPARENCY_SUITE, x25519GenerateKeyPair, type TreeHead, type X25519KeyPair } from "@conclave/api";
 import { encodeTreeHeadTBS, TREE_HEAD_LABEL } from "@conclave/api";
 import type { CipherSuite, CryptoProvider } from "@conclave/mls";
 import type { Clock } from "../crypto.js";
@@ -24,6 +26,7 @@ import { isSealed, openPrivateKey, sealPrivateKey } from "./keyWrap.js";
 
 export const CA_KEY_NAME = "as-ca";
 export const LOG_KEY_NAME = "transparency-log";
+export const AUTH_KEY_NAME = "ds-auth";
 
 export interface LogKey {
   readonly suite: CipherSuite;
@@ -34,6 +37,8 @@ export interface LogKey {
 export interface AsKeys {
   readonly ca: CertificateAuthority;
   readonly log: LogKey;
+  /** The server's static X25519 key for client authentication. */
+  readonly auth: X25519KeyPair;
 }
 
 /** The stored record of `name`, created by `make` when absent; returns it with its private key opened. */
@@ -71,5 +76,9 @@ export async function loadOrCreateAsKeys(store: Store, crypto: CryptoProvider, d
     publicKey: logRecord.publicKey,
     sign: (head) => suite.signWithLabel(logPrivate, TREE_HEAD_LABEL, encodeTreeHeadTBS(head)),
   };
-  return { ca, log };
+  const authRecord = await keyRecord(store, kek, AUTH_KEY_NAME, async () => {
+    const kp = await x25519GenerateKeyPair();
+    return { name: AUTH_KEY_NAME, algorithm: "x25519", privateKey: kp.privateKey, publicKey: kp.publicKey, certificate: null, createdAt: clock() };
+  });
+  return { ca, log, auth: { privateKey: authRecord.privateKey, publicKey: authRecord.publicKey } };
 }

@@ -1,13 +1,15 @@
 /**
- * Accounts and clients (RFC 9750 §3.1 "account creation", §3.7 users and clients).
+ * Accounts and device registration (RFC 9750 §3.1 "account creation", §3.7
+ * users and clients; issue 23).
  *
- * Model: a user name is claimed once with POST /v1/accounts, which returns an
- * account secret (32 random bytes, shown once, stored as SHA-256). Each device
- * of the user registers as its own MLS client with that secret plus proof of
- * possession of its signature key; registration and later logins return
- * bearer tokens. Any client of a user may revoke any client of the same user
- * (a lost phone is revoked from the laptop), which also revokes its
- * credentials and tokens.
+ * - A user name is claimed with a proof the configured verifier accepts
+ *   (nameProof.ts), within per-IP and per-prefix limits; the answer carries a
+ *   recovery code, shown once and stored as a slow hash.
+ * - A device registers with proof of its MLS signature key (signature) and of
+ *   its X25519 auth key (the handshake MAC), and with an authorization: the
+ *   recovery code, or an approval an existing device of the account signed
+ *   (devices.ts). No other secret adds a device.
+ * - Login is the deniable handshake alone (auth/clientAuth.ts).
  */
 import {
   ApiError,
@@ -16,20 +18,25 @@ import {
   formatUserIdentity,
   fromBase64Url,
   toBase64Url,
+  X25519_KEY_LENGTH,
   type ClientInfo,
   type CreateAccountResponse,
   type LoginRequest,
+  type NameProof,
   type RegisterClientRequest,
-  type RevokeClientResponse,
   type TokenResponse,
 } from "@conclave/api";
-import { CIPHER_SUITES, constantTimeEqual, isCipherSuiteId, MlsError, type CipherSuiteId } from "@conclave/mls";
-import { randomBytes, sha256, type Clock } from "../crypto.js";
-import type { ClientRecord, Store } from "../storage/store.js";
+import { CIPHER_SUITES, isCipherSuiteId, MlsError, type CipherSuiteId } from "@conclave/mls";
+import type { Clock } from "../crypto.js";
+import type { ClientId, ClientRecord, Store } from "../storage/store.js";
 import type { AuthenticatedClient, ClientAuth } from "../auth/clientAuth.js";
+import type { AccountLimits } from "./accountLimits.js";
+import type { ResolvedAccountOptions } from "./accountOptions.js";
+import { recordDeviceChange } from "./deviceLog.js";
+import type { NameProofVerifier } from "./nameProof.js";
+import { hashRecoveryCode, newRecoveryCode, verifyRecoveryCode } from "./recoveryCode.js";
 import { hasSignatureKeyShape } from "./spki.js";
-
-const ACCOUNT_SECRET_LENGTH = 32;
+import type { TransparencyLog } from "./transparencyLog.js";
 
 export function clientInfo(c: ClientRecord, domain: string): ClientInfo {
   return {
@@ -48,25 +55,52 @@ export function requireCipherSuite(n: number): CipherSuiteId {
   return n;
 }
 
+export function requireAuthKey(text: string): Uint8Array {
+  const key = fromBase64Url(text, "authKey");
+  if (key.length !== X25519_KEY_LENGTH) throw new ApiError("INVALID_AUTH_KEY", `an auth key is ${X25519_KEY_LENGTH} bytes (X25519)`);
+  return key;
+}
+
+export interface RegistrarDeps {
+  readonly store: Store;
+  readonly auth: ClientAuth;
+  readonly clock: Clock;
+  readonly log: TransparencyLog;
+  readonly options: ResolvedAccountOptions;
+  readonly nameProof: NameProofVerifier;
+  readonly limits: AccountLimits;
+}
+
 export class Registrar {
-  constructor(
-    private readonly store: Store,
-    private readonly auth: ClientAuth,
-    private readonly clock: Clock,
-  ) {}
+  constructor(private readonly d: RegistrarDeps) {}
 
   private get domain(): string {
-    return this.auth.domain;
+    return this.d.auth.domain;
   }
 
-  async createAccount(user: string): Promise<CreateAccountResponse> {
+  /** Claims `user` with `proof`; `ip` is the caller's address for the creation limits. */
+  async createAccount(user: string, proof: NameProof, ip: string): Promise<CreateAccountResponse> {
     const identity = formatUserIdentity({ user, domain: this.domain });
-    const secret = randomBytes(ACCOUNT_SECRET_LENGTH);
-    const createdAt = this.clock();
-    if (!(await this.store.accounts.create({ user, secretHash: sha256(secret), createdAt }))) {
-      throw new ApiError("ACCOUNT_EXISTS", `user name ${user} is taken`);
-    }
-    return { user, identity, accountSecret: toBase64Url(secret), createdAt };
+    if ((await this.d.store.accounts.get(user)) !== undefined) throw new ApiError("ACCOUNT_EXISTS", `user name ${user} is taken`);
+    this.d.limits.creation(ip);
+    const recoveryCode = newRecoveryCode();
+    const codeHash = await hashRecoveryCode(recoveryCode, this.d.options.recoveryCodeCost);
+    const createdAt = this.d.clock();
+    await this.d.store.transaction(async (tx) => {
+      // The proof is spent only with the name: a taken name leaves an invite usable. (accounts.secret_hash
+      // is a relic of account secrets, which no longer exist: zeros fill the NOT NULL column.)
+      if (!(await tx.accounts.create({ user, secretHash: new Uint8Array(32), createdAt }))) throw new ApiError("ACCOUNT_EXISTS", `user name ${user} is taken`);
+      await this.d.nameProof.verify(tx, user, proof, createdAt);
+      await tx.accountSecurity.putRecoveryHash(user, codeHash, createdAt);
+    });
+    return { user, identity, recoveryCode, createdAt, unusedExpiresAt: createdAt + this.d.options.unusedAccountTtlMs };
+  }
+
+  /** Checks a recovery code within the per-user attempt limit; throws RECOVERY_CODE_INVALID. */
+  async checkRecoveryCode(user: string, code: string): Promise<void> {
+    this.d.limits.recoveryAttempt(user);
+    const stored = await this.d.store.accountSecurity.getRecoveryHash(user);
+    if (stored === undefined || !(await verifyRecoveryCode(code, stored))) throw new ApiError("RECOVERY_CODE_INVALID", "wrong recovery code");
   }
 
   async registerClient(req: RegisterClientRequest): Promise<TokenResponse> {
@@ -76,83 +110,66 @@ export class Registrar {
     if (!hasSignatureKeyShape(CIPHER_SUITES[cipherSuite].signature, signatureKey)) {
       throw new ApiError("INVALID_SIGNATURE_KEY", `not a ${CIPHER_SUITES[cipherSuite].signature} public key`);
     }
-    const secret = fromBase64Url(req.accountSecret, "accountSecret");
-    await this.auth.verifyPossession(req.nonce, req.signature, {
-      purpose: AuthPurpose.register,
-      user: req.user,
-      device: req.device,
-      cipherSuite,
-      signatureKey,
-    });
-    const account = await this.store.accounts.get(req.user);
-    if (account === undefined) throw new ApiError("ACCOUNT_NOT_FOUND", `no account ${req.user}`);
-    if (!constantTimeEqual(sha256(secret), account.secretHash)) throw new ApiError("ACCOUNT_SECRET_INVALID", "wrong account secret");
-    return this.store.transaction(async (tx) => {
-      const created = await tx.clients.create({ user: req.user, device: req.device, cipherSuite, signatureKey, createdAt: this.clock() });
+    const authKey = requireAuthKey(req.authKey);
+    const nonce = await this.d.auth.verifyHandshake(req, { purpose: AuthPurpose.register, user: req.user, device: req.device, authKey });
+    await this.d.auth.verifyRegistrationSignature(nonce, req.signature, { purpose: AuthPurpose.register, user: req.user, device: req.device, cipherSuite, signatureKey, authKey });
+    if ((await this.d.store.accounts.get(req.user)) === undefined) throw new ApiError("ACCOUNT_NOT_FOUND", `no account ${req.user}`);
+    if (req.authorization.kind === "recovery") await this.checkRecoveryCode(req.user, req.authorization.recoveryCode);
+    const now = this.d.clock();
+    return this.d.store.transaction(async (tx) => {
+      let actor = "recovery";
+      if (req.authorization.kind === "approval") {
+        const approver = await tx.accountSecurity.takeApproval(req.user, req.device, signatureKey, authKey, now);
+        const by = approver === undefined ? undefined : await tx.clients.get(approver);
+        if (by === undefined || by.revokedAt !== null || by.user !== req.user) {
+          throw new ApiError("DEVICE_NOT_APPROVED", `no valid approval of these keys for ${req.device} by a device of ${req.user}`);
+        }
+        actor = `device:${by.device}`;
+      }
+      const created = await tx.clients.create({ user: req.user, device: req.device, cipherSuite, signatureKey, createdAt: now });
       if (!created.ok) {
         throw created.conflict === "device"
           ? new ApiError("CLIENT_EXISTS", `device ${req.device} of ${req.user} is already registered`)
           : new ApiError("SIGNATURE_KEY_IN_USE", "another client registered this signature key");
       }
-      const token = await this.auth.issueToken(tx, created.client.id);
+      await tx.accountSecurity.putAuthKey(created.client.id, authKey);
+      await recordDeviceChange(tx, this.d.log, this.domain, { kind: "added", client: created.client, actor }, now);
+      const token = await this.d.auth.issueToken(tx, created.client.id);
       return { ...token, client: clientInfo(created.client, this.domain) };
     });
   }
 
   async login(req: LoginRequest): Promise<TokenResponse> {
     formatClientIdentity({ user: req.user, domain: this.domain, device: req.device });
-    // Look the client up first: the signed context names its registered key and suite.
-    const client = await this.store.clients.getByName(req.user, req.device);
-    if (client === undefined) throw new ApiError("CLIENT_NOT_FOUND", `no client ${req.device} of ${req.user}`);
-    await this.auth.verifyPossession(req.nonce, req.signature, {
-      purpose: AuthPurpose.login,
-      user: client.user,
-      device: client.device,
-      cipherSuite: client.cipherSuite,
-      signatureKey: client.signatureKey,
-    });
-    if (client.revokedAt !== null) throw new ApiError("CLIENT_REVOKED", "this client was revoked");
-    return this.store.transaction(async (tx) => {
-      const current = await tx.clients.get(client.id);
+    const client = await this.d.store.clients.getByName(req.user, req.device);
+    const authKey = client === undefined ? undefined : await this.d.store.accountSecurity.getAuthKey(client.id);
+    if (client === undefined || authKey === undefined) {
+      // Spend the challenge anyway: each nonce gets one try, whoever it names.
+      await this.d.auth.verifyHandshake(req, { purpose: AuthPurpose.login, user: req.user, device: req.device, authKey: new Uint8Array(X25519_KEY_LENGTH).fill(9) }).catch(() => undefined);
+      throw new ApiError("CLIENT_NOT_FOUND", `no client ${req.device} of ${req.user}`);
+    }
+    await this.d.auth.verifyHandshake(req, { purpose: AuthPurpose.login, user: client.user, device: client.device, authKey });
+    return this.issueFor(client.id);
+  }
+
+  private issueFor(id: ClientId): Promise<TokenResponse> {
+    return this.d.store.transaction(async (tx) => {
+      const current = await tx.clients.get(id);
       if (current === undefined || current.revokedAt !== null) throw new ApiError("CLIENT_REVOKED", "this client was revoked");
-      const token = await this.auth.issueToken(tx, client.id);
+      const token = await this.d.auth.issueToken(tx, id);
       return { ...token, client: clientInfo(current, this.domain) };
     });
   }
 
   async currentClient(caller: AuthenticatedClient): Promise<ClientInfo> {
-    const c = await this.store.clients.get(caller.id);
+    const c = await this.d.store.clients.get(caller.id);
     if (c === undefined) throw new ApiError("CLIENT_NOT_FOUND", "client vanished");
     return clientInfo(c, this.domain);
   }
 
   async listClients(user: string): Promise<ClientInfo[]> {
     formatUserIdentity({ user, domain: this.domain });
-    if ((await this.store.accounts.get(user)) === undefined) throw new ApiError("ACCOUNT_NOT_FOUND", `no account ${user}`);
-    return (await this.store.clients.listByUser(user)).map((c) => clientInfo(c, this.domain));
-  }
-
-  /** Revokes a client of the caller's own user: the client, all its credentials, all its tokens, atomically. */
-  async revokeClient(caller: AuthenticatedClient, user: string, device: string): Promise<RevokeClientResponse> {
-    if (caller.user !== user) throw new ApiError("FORBIDDEN", "clients can only revoke clients of their own user");
-    const now = this.clock();
-    return this.store.transaction(async (tx) => {
-      const target = await tx.clients.getByName(user, device);
-      if (target === undefined) throw new ApiError("CLIENT_NOT_FOUND", `no client ${device} of ${user}`);
-      await tx.clients.revoke(target.id, now);
-      let revokedCredentials = 0;
-      const seen = new Set<string>();
-      for (const cred of await tx.credentials.listByClient(target.id)) {
-        const key = toBase64Url(cred.credentialHash);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        if (await tx.credentials.revoke({ credentialHash: cred.credentialHash, revokedAt: now, reason: "client revoked", revokedBy: caller.id })) {
-          revokedCredentials++;
-        }
-      }
-      await tx.auth.deleteClientTokens(target.id);
-      const after = (await tx.clients.get(target.id))!;
-      return { client: clientInfo(after, this.domain), revokedCredentials };
-    });
+    if ((await this.d.store.accounts.get(user)) === undefined) throw new ApiError("ACCOUNT_NOT_FOUND", `no account ${user}`);
+    return (await this.d.store.clients.listByUser(user)).map((c) => clientInfo(c, this.domain));
   }
 }

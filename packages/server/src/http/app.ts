@@ -60,6 +60,7 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
       tokenTtlMs: limits.tokenTtlMs,
       credentialTtlMs: limits.credentialTtlMs,
       ...(options.keyEncryptionKey === undefined ? {} : { keyEncryptionKey: options.keyEncryptionKey }),
+      ...(options.accounts === undefined ? {} : { accounts: options.accounts }),
     });
   } catch (e) {
     if (ownsStore) await store.close();
@@ -118,6 +119,9 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
   await installDeliveryService(app, ctx, options.ds);
   if (options.webAppRoot !== undefined) await registerWebApp(app, options.webAppRoot);
 
+  // Unused accounts expire (as/accountExpiry.ts); the sweep stops before the store closes.
+  as.sweeper.start(as.accountOptions.sweepIntervalMs, (e) => app.log.error(e, "account sweep failed"));
+  app.addHook("onClose", async () => as.sweeper.stop());
   if (ownsStore) app.addHook("onClose", async () => store.close());
   return app;
 }

@@ -1,6 +1,7 @@
 /** Options of createConclaveServer and their defaults. */
 import type { FastifyServerOptions } from "fastify";
 import type { CryptoProvider } from "@conclave/mls";
+import type { AccountOptions } from "../as/accountOptions.js";
 import type { Clock } from "../crypto.js";
 import type { DeliveryServiceOptions } from "../ds/index.js";
 import type { StoreConfig } from "../storage/index.js";
@@ -60,6 +61,8 @@ export interface ConclaveServerOptions {
    * it outside the database; without it the keys are stored in the clear.
    */
   readonly keyEncryptionKey?: Uint8Array;
+  /** Accounts and devices: name proofs (default: invite tokens), recovery codes, creation limits, expiry of unused accounts. */
+  readonly accounts?: AccountOptions;
   /** A directory of built web app files (packages/web/dist) to serve at `/` (http/static.ts); none by default. */
   readonly webAppRoot?: string;
   /**

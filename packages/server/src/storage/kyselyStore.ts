@@ -12,6 +12,7 @@ import type { Kysely } from "kysely";
 import type { Database } from "./schema.js";
 import type { Handle } from "./handle.js";
 import { Accounts } from "./repositories/accounts.js";
+import { AccountSecurity } from "./repositories/accountSecurity.js";
 import { Auth } from "./repositories/auth.js";
 import { Clients } from "./repositories/clients.js";
 import { Credentials } from "./repositories/credentials.js";
@@ -28,6 +29,7 @@ function repositories(h: Handle): Repositories {
   return {
     accounts: new Accounts(h),
     clients: new Clients(h),
+    accountSecurity: new AccountSecurity(h),
     auth: new Auth(h),
     credentials: new Credentials(h),
     transparency: new Transparency(h),

@@ -9,6 +9,7 @@
  */
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import type { StorageEngine } from "./store.js";
+import { accountSecurityMigration } from "./accountSecurityMigration.js";
 
 interface ColumnTypes {
   bytes: "blob" | "bytea";
@@ -271,6 +272,7 @@ export function migrations(engine: StorageEngine): Record<string, Migration> {
   return {
     "0001_as_foundation": asFoundation(engine),
     "0002_delivery_service": deliveryService(engine),
+    "0004_account_security": accountSecurityMigration(engine),
     "0003_store_once_delivery": storeOnceDelivery(engine),
   };
 }

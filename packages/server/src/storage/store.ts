@@ -17,6 +17,7 @@
  * implement it in kyselyRepositories.ts, add tables in schema.ts and a new migration.
  */
 import type { CipherSuiteId } from "@conclave/mls";
+import type { AccountSecurityRepository } from "./repositories/accountSecurity.js";
 import type { GroupRepository, KeyPackageRepository, MembershipRepository, QueueRepository, RetentionRepository } from "./dsStore.js";
 
 export type StorageEngine = "sqlite" | "postgres";
@@ -182,6 +183,7 @@ export interface ServerKeyRepository {
 export interface Repositories {
   readonly accounts: AccountRepository;
   readonly clients: ClientRepository;
+  readonly accountSecurity: AccountSecurityRepository;
   readonly auth: AuthRepository;
   readonly credentials: CredentialRepository;
   readonly transparency: TransparencyRepository;

@@ -6,13 +6,19 @@
  */
 import type { FastifyInstance } from "fastify";
 import {
+  AUTH_HASH_SUITE,
   AuthPurpose,
+  answerChallenge,
+  fromBase64Url,
   signAuthChallenge,
   toBase64Url,
+  x25519GenerateKeyPair,
   type ChallengeResponse,
   type CreateAccountResponse,
+  type DeviceAuthorization,
   type ErrorBody,
   type TokenResponse,
+  type X25519KeyPair,
 } from "@conclave/api";
 import type { CipherSuiteId, KeyPair } from "@conclave/mls";
 import { createConclaveServer, type ConclaveServerOptions } from "../../src/index.js";
@@ -52,7 +58,9 @@ export async function startServer(
 ): Promise<RunningServer> {
   const t = await engine.open();
   const clock = new TestClock();
-  const app = await createConclaveServer({ store: t.store, clock: clock.fn, domain: "example.com", ...options });
+  // Tests register many accounts from 127.0.0.1: cheap recovery hashes, no creation limits unless a test sets them.
+  const accounts = { recoveryCodeCost: 8, creationPerIp: false, creationPerPrefix: false, recoveryAttempts: false, sweepIntervalMs: 0, ...options.accounts } as const;
+  const app = await createConclaveServer({ store: t.store, clock: clock.fn, domain: "example.com", ...options, accounts });
   prepare?.(app);
   await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address();
@@ -94,13 +102,20 @@ export interface Device {
   readonly device: string;
   readonly cipherSuite: CipherSuiteId;
   readonly keys: KeyPair;
+  readonly authKey: X25519KeyPair;
   token: string;
 }
 
+/** A fresh invite token, made in process as an admin would. */
+export async function invite(s: RunningServer): Promise<string> {
+  return (await s.app.conclave.as.createInvite()).token;
+}
+
+/** Claims `user` with a fresh invite; returns the recovery code. */
 export async function createAccount(s: RunningServer, user: string): Promise<string> {
-  const r = await s.request<CreateAccountResponse>("POST", "/v1/accounts", { json: { user } });
+  const r = await s.request<CreateAccountResponse>("POST", "/v1/accounts", { json: { user, proof: { kind: "invite", token: await invite(s) } } });
   if (r.status !== 201) throw new Error(`createAccount ${user}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body.accountSecret;
+  return r.body.recoveryCode;
 }
 
 export async function challenge(s: RunningServer): Promise<ChallengeResponse> {
@@ -109,41 +124,75 @@ export async function challenge(s: RunningServer): Promise<ChallengeResponse> {
   return r.body;
 }
 
+/** The registration signature over nonce || AuthContext. */
 export async function signChallenge(
   nonceB64: string,
   purpose: (typeof AuthPurpose)[keyof typeof AuthPurpose],
-  d: { user: string; device: string; cipherSuite: CipherSuiteId; keys: KeyPair },
+  d: { user: string; device: string; cipherSuite: CipherSuiteId; keys: KeyPair; authKey: X25519KeyPair },
   domain = "example.com",
 ): Promise<string> {
-  const nonce = new Uint8Array(Buffer.from(nonceB64, "base64url"));
-  const sig = await signAuthChallenge(crypto.suite(d.cipherSuite), d.keys.privateKey, nonce, {
+  const sig = await signAuthChallenge(crypto.suite(d.cipherSuite), d.keys.privateKey, fromBase64Url(nonceB64), {
     domain,
     purpose,
     user: d.user,
     device: d.device,
     cipherSuite: d.cipherSuite,
     signatureKey: d.keys.publicKey,
+    authKey: d.authKey.publicKey,
   });
   return toBase64Url(sig);
 }
 
-/** Registers a new device (creating the account first unless a secret is given). */
-export async function registerDevice(s: RunningServer, user: string, device: string, cipherSuite: CipherSuiteId = 1, accountSecret?: string): Promise<Device> {
-  const secret = accountSecret ?? (await createAccount(s, user));
-  const keys = await crypto.suite(cipherSuite).signatureGenerateKeyPair();
-  const d = { user, device, cipherSuite, keys };
+/** The handshake answer to `c` (auth.ts): { nonce, clientEphemeral, mac }. */
+export async function answer(
+  c: ChallengeResponse,
+  purpose: (typeof AuthPurpose)[keyof typeof AuthPurpose],
+  d: { user: string; device: string; authKey: X25519KeyPair },
+  domain = c.domain,
+): Promise<{ nonce: string; clientEphemeral: string; mac: string }> {
+  const r = await answerChallenge(
+    crypto.suite(AUTH_HASH_SUITE),
+    { domain, nonce: fromBase64Url(c.nonce), serverKey: fromBase64Url(c.serverKey), serverEphemeral: fromBase64Url(c.serverEphemeral) },
+    { purpose, user: d.user, device: d.device, authKey: d.authKey },
+  );
+  return { nonce: c.nonce, clientEphemeral: toBase64Url(r.clientEphemeral), mac: toBase64Url(r.mac) };
+}
+
+/** A registration body for fresh keys (or `keys`), with the handshake and signature over a fresh challenge. */
+export async function registration(
+  s: RunningServer,
+  user: string,
+  device: string,
+  authorization: DeviceAuthorization,
+  cipherSuite: CipherSuiteId = 1,
+  keys?: { keys: KeyPair; authKey: X25519KeyPair },
+) {
+  const d = { user, device, cipherSuite, keys: keys?.keys ?? (await crypto.suite(cipherSuite).signatureGenerateKeyPair()), authKey: keys?.authKey ?? (await x25519GenerateKeyPair()) };
   const c = await challenge(s);
-  const r = await s.request<TokenResponse>("POST", "/v1/clients", {
-    json: {
-      user,
-      device,
-      cipherSuite,
-      signatureKey: toBase64Url(keys.publicKey),
-      accountSecret: secret,
-      nonce: c.nonce,
-      signature: await signChallenge(c.nonce, AuthPurpose.register, d),
-    },
-  });
+  const body = {
+    user,
+    device,
+    cipherSuite,
+    signatureKey: toBase64Url(d.keys.publicKey),
+    authKey: toBase64Url(d.authKey.publicKey),
+    ...(await answer(c, AuthPurpose.register, d)),
+    signature: await signChallenge(c.nonce, AuthPurpose.register, d),
+    authorization,
+  };
+  return { d, body };
+}
+
+/** Registers a new device: creates the account first unless its recovery code is given. */
+export async function registerDevice(s: RunningServer, user: string, device: string, cipherSuite: CipherSuiteId = 1, recoveryCode?: string): Promise<Device> {
+  const code = recoveryCode ?? (await createAccount(s, user));
+  const { d, body } = await registration(s, user, device, { kind: "recovery", recoveryCode: code }, cipherSuite);
+  const r = await s.request<TokenResponse>("POST", "/v1/clients", { json: body });
   if (r.status !== 201) throw new Error(`register ${user}#${device}: ${r.status} ${JSON.stringify(r.body)}`);
   return { ...d, token: r.body.token };
+}
+
+/** Logs a registered device in with the handshake; returns the reply. */
+export async function login(s: RunningServer, d: Device, c?: ChallengeResponse) {
+  const ch = c ?? (await challenge(s));
+  return s.request<TokenResponse>("POST", "/v1/auth/tokens", { json: { user: d.user, device: d.device, ...(await answer(ch, AuthPurpose.login, d)) } });
 }
