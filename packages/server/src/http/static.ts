@@ -24,7 +24,7 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 };
 
 const NOT_BUILT_PAGE = `<!doctype html><meta charset="utf-8"><title>EmojisOnly is not built</title>
-<p>The web app has not been built. Run <code>npx tsx packages/web/src/build/build.ts</code> in the checkout and reload this page.</p>`;
+<p>The web app has not been built. Run <code>npx tsx packages/web/src/build/build.ts</code> in the checkout, then restart the server.</p>`;
 
 /** Where a source checkout's build of packages/web lands (undefined outside a checkout). */
 export function defaultWebAppRoot(): string | undefined {
