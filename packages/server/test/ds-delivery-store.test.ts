@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CipherSuiteId } from "@conclave/mls";
 import { QueueDelivery } from "../src/ds/queueDelivery.js";
 import { RetentionJob } from "../src/ds/retention.js";
+import { isQueueDepthSource } from "../src/observability/index.js";
 import type { LogKind } from "../src/storage/dsStore.js";
 import type { ClientId, Store } from "../src/storage/index.js";
 import { ENGINES, type TestStore } from "./support/engines.js";
@@ -93,7 +94,11 @@ describe.each(ENGINES)("store-once delivery [$name]", (engine) => {
       await store.transaction((tx) => tx.memberships.join(G, [bob], 1, 0));
       for (let i = 0; i < 5; i++) await post(store, alice, `m${i}`);
       const gid = Buffer.from(G).toString("base64url");
+      // The metrics' queue depth: every stay's unread positions (alice's own included) and direct entries.
+      if (!isQueueDepthSource(store)) throw new Error("the store does not report its queue depth");
+      expect(await store.collectQueueDepth()).toBe(10);
       expect(await q.ack(bob, { direct: 0, groups: [{ groupId: gid, seq: 2 }] })).toBe(1);
+      expect(await store.collectQueueDepth()).toBe(8);
       expect(await q.ack(bob, { direct: 0, groups: [{ groupId: gid, seq: 1 }] })).toBe(0);
       expect(texts(await q.fetch(bob, 100))).toEqual(["m2", "m3", "m4"]);
       expect(await q.ack(bob, { direct: 0, groups: [{ groupId: gid, seq: 99 }] })).toBe(1);

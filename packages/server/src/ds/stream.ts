@@ -1,10 +1,12 @@
 /**
- * GET /v1/stream: a WebSocket that pushes the client's queue entries
+ * GET /v1/stream: a WebSocket that pushes what the DS holds for the client
  * (RFC 9750 §5: the DS delivers messages to clients). On connect it sends
- * every entry after `?after=` (default 0: everything not yet acknowledged),
- * then each new one when the notifier wakes it. Authentication: the usual
- * bearer token, in the Authorization header or (for browsers) `?token=`.
- * Frames are JSON (StreamServerFrame / StreamClientFrame in @conclave/api).
+ * everything not yet acknowledged, then what is new each time the notifier
+ * wakes it: the session listens to each of its groups' topics and to its own
+ * (a Welcome, which also means a new group to listen to). After each batch it
+ * sends the batch's cursor, which the client may acknowledge. Authentication:
+ * the usual bearer token, in the Authorization header or (for browsers)
+ * `?token=`. Frames are JSON (StreamServerFrame / StreamClientFrame in @conclave/api).
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
@@ -12,10 +14,12 @@ import type { FastifyInstance } from "fastify";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ApiError } from "@conclave/api";
 import { RateLimitError, toErrorResponse } from "../http/errors.js";
-import type { TokenBucketLimiter } from "../http/rateLimit.js";
+import type { RateLimiter } from "../http/rateLimit.js";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
-import type { Notifier } from "./notifier.js";
-import { queueEntryJson, type QueueDelivery } from "./queueDelivery.js";
+import { toHex } from "@conclave/mls";
+import type { Store } from "../storage/store.js";
+import { clientTopic, groupTopic, type Notifier } from "./notifier.js";
+import { emptyPositions, parseCursor, type QueueDelivery, type ReadPositions } from "./queueDelivery.js";
 
 export { DS_STREAM_PATH as STREAM_PATH } from "@conclave/api";
 import { DS_STREAM_PATH } from "@conclave/api";
@@ -24,14 +28,15 @@ export interface StreamOptions {
   readonly app: FastifyInstance;
   readonly authenticate: (authorization: string | undefined) => Promise<AuthenticatedClient>;
   readonly queues: QueueDelivery;
+  readonly store: Store;
   readonly notifier: Notifier;
   /**
    * The HTTP API's token buckets, so the stream cannot be used to get around
    * them: an upgrade costs a request from the IP's and the client's bucket,
    * and so does every frame the client sends (each ack is a write).
    */
-  readonly perIp?: TokenBucketLimiter;
-  readonly perClient?: TokenBucketLimiter;
+  readonly perIp?: RateLimiter;
+  readonly perClient?: RateLimiter;
   /** Open streams one client may hold at once (default 8); more are refused with 429. */
   readonly maxStreamsPerClient?: number;
   /** The requester's address as the HTTP API sees it (honouring trustProxy). */
@@ -47,18 +52,31 @@ function rejectUpgrade(socket: Duplex, error: unknown): void {
   socket.end(`HTTP/1.1 ${r.status} Error\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`);
 }
 
-/** One connection's pump: sends entries after the cursor, coalescing wake-ups. */
+/** One connection's pump: sends what is new after its read positions, coalescing wake-ups. */
 class StreamSession {
   private running = false;
   private again = false;
+  private refreshGroups = true;
+  private readonly positions: ReadPositions = emptyPositions();
+  private readonly groupSubs = new Map<string, () => void>();
+  private readonly unsubscribeClient: () => void;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly client: AuthenticatedClient,
-    private readonly queues: QueueDelivery,
-    private cursor: number,
-    private readonly perClient: TokenBucketLimiter | undefined,
-  ) {}
+    private readonly o: StreamOptions,
+  ) {
+    this.unsubscribeClient = o.notifier.subscribe(clientTopic(client.id), () => {
+      this.refreshGroups = true;
+      this.wake();
+    });
+  }
+
+  close(): void {
+    this.unsubscribeClient();
+    for (const u of this.groupSubs.values()) u();
+    this.groupSubs.clear();
+  }
 
   private refuse(e: unknown): void {
     const { body } = toErrorResponse(e);
@@ -80,23 +98,43 @@ class StreamSession {
     });
   };
 
+  /** Listens to the topics of the groups the client is in now (joined by a Welcome, or left). */
+  private async subscribeGroups(): Promise<void> {
+    this.refreshGroups = false;
+    const now = new Set<string>();
+    for (const g of await this.o.store.memberships.groupsOf(this.client.id)) {
+      const hex = toHex(g);
+      now.add(hex);
+      if (!this.groupSubs.has(hex)) this.groupSubs.set(hex, this.o.notifier.subscribe(groupTopic(g), this.wake));
+    }
+    for (const [hex, unsubscribe] of this.groupSubs) {
+      if (now.has(hex)) continue;
+      unsubscribe();
+      this.groupSubs.delete(hex);
+    }
+  }
+
   private async pump(): Promise<void> {
     try {
+      if (this.refreshGroups) await this.subscribeGroups();
       for (;;) {
         if (this.ws.readyState !== this.ws.OPEN) return;
-        const batch = await this.queues.fetch(this.client.id, this.cursor, 200);
-        for (const e of batch) this.ws.send(JSON.stringify({ type: "message", entry: queueEntryJson(e) }));
-        if (batch.length === 0) return;
-        this.cursor = batch[batch.length - 1]!.id;
+        const page = await this.o.queues.fetch(this.client.id, 200, this.positions);
+        for (const entry of page.entries) this.ws.send(JSON.stringify({ type: "message", entry }));
+        if (page.entries.length > 0 || page.cursor.groups.length > 0 || page.gaps.length > 0) {
+          this.ws.send(JSON.stringify({ type: "position", cursor: page.cursor, gaps: page.gaps }));
+        }
+        if (!page.more) return;
       }
     } catch {
-      // Storage hiccup: the next wake-up (or reconnect) retries from the cursor.
+      // Storage hiccup: the next wake-up (or reconnect) retries from the read positions.
+      this.refreshGroups = true;
     }
   }
 
   async onFrame(data: string): Promise<void> {
     try {
-      this.perClient?.require(`client:${this.client.id}`);
+      await this.o.perClient?.consume(String(this.client.id));
     } catch (e) {
       this.refuse(e);
       return;
@@ -108,13 +146,18 @@ class StreamSession {
       this.refuse(new ApiError("MALFORMED_JSON", "a stream frame must be JSON"));
       return;
     }
-    const f = frame as { type?: unknown; upTo?: unknown };
-    if (f.type === "ack" && typeof f.upTo === "number" && Number.isSafeInteger(f.upTo) && f.upTo >= 0) {
-      const acknowledged = await this.queues.ack(this.client.id, f.upTo).catch(() => 0);
-      if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify({ type: "acked", upTo: f.upTo, acknowledged }));
+    const f = frame as { type?: unknown; cursor?: unknown };
+    const cursor = f.type === "ack" ? parseCursor(f.cursor) : undefined;
+    if (cursor !== undefined) {
+      try {
+        const acknowledged = await this.o.queues.ack(this.client.id, cursor);
+        if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify({ type: "acked", acknowledged }));
+      } catch (e) {
+        this.refuse(e);
+      }
       return;
     }
-    this.refuse(new ApiError("BAD_REQUEST", 'the only client frame is {"type":"ack","upTo":<entry id>}'));
+    this.refuse(new ApiError("BAD_REQUEST", 'the only client frame is {"type":"ack","cursor":<a cursor the stream sent>}'));
   }
 }
 
@@ -130,20 +173,12 @@ export function installStream(o: StreamOptions): void {
       rejectUpgrade(socket, new ApiError("NOT_FOUND", "no such WebSocket route"));
       return;
     }
-    try {
-      o.perIp?.require(`ip:${o.ipOf(req)}`);
-    } catch (e) {
-      rejectUpgrade(socket, e);
-      return;
-    }
     const token = url.searchParams.get("token");
     const authorization = req.headers.authorization ?? (token !== null ? `Bearer ${token}` : undefined);
-    const afterText = url.searchParams.get("after") ?? "0";
-    const after = /^(0|[1-9][0-9]{0,15})$/.test(afterText) ? Number(afterText) : -1;
-    o.authenticate(authorization)
-      .then((client) => {
-        o.perClient?.require(`client:${client.id}`);
-        if (after < 0) throw new ApiError("BAD_REQUEST", "after must be a non-negative integer");
+    Promise.resolve(o.perIp?.consume(o.ipOf(req)))
+      .then(() => o.authenticate(authorization))
+      .then(async (client) => {
+        await o.perClient?.consume(String(client.id));
         const count = open.get(client.id) ?? 0;
         if (count >= maxPerClient) throw new RateLimitError(1, `${count} streams are open for this client already (at most ${maxPerClient})`);
         open.set(client.id, count + 1);
@@ -157,10 +192,9 @@ export function installStream(o: StreamOptions): void {
         };
         socket.once("close", release);
         wss.handleUpgrade(req, socket, head, (ws) => {
-          const session = new StreamSession(ws, client, o.queues, after, o.perClient);
-          const unsubscribe = o.notifier.subscribe(client.id, session.wake);
+          const session = new StreamSession(ws, client, o);
           const end = (): void => {
-            unsubscribe();
+            session.close();
             release();
           };
           ws.on("message", (data) => void session.onFrame(data.toString()));

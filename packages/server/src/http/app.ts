@@ -116,7 +116,7 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
   app.decorate("conclave", ctx);
   for (const register of ROUTE_MODULES) register(ctx);
   // The DS (RFC 9750 §5): its routes, the /v1/stream WebSocket and its notifier.
-  await installDeliveryService(app, ctx, options.ds);
+  await installDeliveryService(app, ctx, options.ds, ownsStore ? (options.store as StoreConfig) : undefined);
   if (options.webAppRoot !== undefined) await registerWebApp(app, options.webAppRoot);
 
   // Unused accounts expire (as/accountExpiry.ts); the sweep stops before the store closes.

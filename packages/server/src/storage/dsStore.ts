@@ -128,6 +128,8 @@ export interface MembershipRepository {
   read(groupId: Uint8Array, after: number, through: number, limit: number, reader: ClientId): Promise<ReadEntry[]>;
   /** Moves the client's cursors in the group up to `upTo` (never back, never past the log's end); true when one moved. */
   ack(clientId: ClientId, groupId: Uint8Array, upTo: number): Promise<boolean>;
+  /** Unread positions summed over every stay (own messages included). */
+  unreadTotal(): Promise<number>;
 }
 
 export type QueueKind = "handshake" | "application" | "welcome";
@@ -152,6 +154,8 @@ export interface QueueRepository {
   fetch(clientId: ClientId, after: number, limit: number): Promise<QueueEntry[]>;
   /** Deletes the client's entries with id <= `upTo`; returns how many went. */
   ack(clientId: ClientId, upTo: number): Promise<number>;
+  /** Entries waiting in all direct queues. */
+  size(): Promise<number>;
 }
 
 /** What retention deleted in one pass. */

@@ -87,6 +87,11 @@ export class KyselyStore implements Store {
     });
   }
 
+  /** Deliveries not yet acknowledged: unread group-log positions of every stay, and direct entries (the metrics' queue depth). */
+  async collectQueueDepth(): Promise<number> {
+    return (await this.memberships.unreadTotal()) + (await this.queues.size());
+  }
+
   async ping(): Promise<void> {
     await this.transparency.size();
   }

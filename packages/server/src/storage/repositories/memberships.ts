@@ -121,4 +121,10 @@ export class Memberships implements MembershipRepository {
     if (moved) await db.deleteFrom("group_membership").where("client_id", "=", clientId).where("group_id", "=", groupId).where("left_seq", "is not", null).where("acked_seq", ">=", sql<number>`left_seq`).execute();
     return moved;
   }
+
+  async unreadTotal(): Promise<number> {
+    const r = await sql<{ n: number | string | null }>`select sum(coalesce(m.left_seq, g.next_seq - 1) - m.acked_seq) as n
+        from group_membership m join groups g on g.group_id = m.group_id`.execute(this.h.db());
+    return int(r.rows[0]?.n ?? 0);
+  }
 }

@@ -34,4 +34,9 @@ export class Queues implements QueueRepository {
     const r = await this.h.db().deleteFrom("client_queue").where("client_id", "=", clientId).where("id", "<=", upTo).executeTakeFirst();
     return Number(r.numDeletedRows);
   }
+
+  async size(): Promise<number> {
+    const r = await this.h.db().selectFrom("client_queue").select((eb) => eb.fn.countAll<number | string>().as("n")).executeTakeFirstOrThrow();
+    return int(r.n);
+  }
 }
