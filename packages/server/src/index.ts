@@ -10,6 +10,7 @@ export { buildOpenApi } from "./http/openapi.js";
 export { toErrorResponse, RateLimitError } from "./http/errors.js";
 export { TokenBucketLimiter, RateLimiter, MemoryBucketStore, FailoverBucketStore, type TokenBucketConfig, type BucketStore, type TakeResult, type FailoverOptions } from "./http/rateLimit.js";
 export * from "./http/rateLimitStores/index.js";
+export * from "./observability/index.js";
 export { AuthenticationService, type AuthenticationServiceOptions } from "./as/service.js";
 export { ClientAuth, type AuthenticatedClient } from "./auth/clientAuth.js";
 export { TransparencyLog } from "./as/transparencyLog.js";

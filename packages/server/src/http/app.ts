@@ -24,6 +24,8 @@ import { frameworkErrorHandler, installErrorHandling } from "./errors.js";
 import { DEFAULT_LIMITS, type ConclaveServerOptions, type ServerLimits } from "./options.js";
 import { RateLimiter } from "./rateLimit.js";
 import { resolveBucketStore } from "./rateLimitStores/index.js";
+import { installObservability } from "../observability/install.js";
+import { loggerOptions } from "../observability/logging.js";
 import { RouteRegistry } from "./registry.js";
 import { accountRoutes } from "./routes/accounts.js";
 import { credentialRoutes } from "./routes/credentials.js";
@@ -68,7 +70,7 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
   }
 
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: options.logger ?? (options.log === undefined ? false : loggerOptions(options.log)),
     trustProxy: options.trustProxy ?? false,
     bodyLimit: limits.jsonBodyBytes,
     frameworkErrors: frameworkErrorHandler,
@@ -83,17 +85,24 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
     done(null, new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
   });
 
+  // Prometheus metrics (observability/): hooks first, so every route is measured.
+  const metrics = options.metrics === undefined ? undefined : (await installObservability(app, options.metrics, store)).metrics;
+
   // Token buckets: in memory, or shared by every process (PostgreSQL by default on PostgreSQL, or Redis); rateLimitStores/.
   const limited = limits.rateLimitPerIp !== false || limits.rateLimitPerClient !== false;
   const buckets = limited
     ? resolveBucketStore(options.rateLimitStore, ownsStore ? (options.store as StoreConfig) : undefined, clock, {
-        onStateChange: (state, err) =>
-          state === "degraded" ? app.log.warn({ err }, "rate-limit store failing: limiting per process until it answers") : app.log.warn("rate-limit store answering again: limits shared"),
+        onStateChange: (state, err) => {
+          metrics?.rateLimitStoreDegraded(state === "degraded");
+          if (state === "degraded") app.log.warn({ err }, "rate-limit store failing: limiting per process until it answers");
+          else app.log.warn("rate-limit store answering again: limits shared");
+        },
       })
     : undefined;
   if (buckets?.owned === true) app.addHook("onClose", async () => buckets.store.close());
-  const perIp = limits.rateLimitPerIp === false || buckets === undefined ? undefined : new RateLimiter("ip", limits.rateLimitPerIp, buckets.store);
-  const perClient = limits.rateLimitPerClient === false || buckets === undefined ? undefined : new RateLimiter("client", limits.rateLimitPerClient, buckets.store);
+  const rejected = metrics === undefined ? undefined : (limiter: string) => metrics.rateLimited(limiter);
+  const perIp = limits.rateLimitPerIp === false || buckets === undefined ? undefined : new RateLimiter("ip", limits.rateLimitPerIp, buckets.store, rejected);
+  const perClient = limits.rateLimitPerClient === false || buckets === undefined ? undefined : new RateLimiter("client", limits.rateLimitPerClient, buckets.store, rejected);
   if (perIp !== undefined) {
     app.addHook("onRequest", async (request: FastifyRequest) => perIp.consume(request.ip));
   }

@@ -8,6 +8,8 @@ import type { StoreConfig } from "../storage/index.js";
 import type { Store } from "../storage/store.js";
 import type { TokenBucketConfig } from "./rateLimit.js";
 import type { RateLimitStoreOption } from "./rateLimitStores/index.js";
+import type { MetricsOptions } from "../observability/install.js";
+import type { LogOptions } from "../observability/logging.js";
 
 export interface ServerLimits {
   /** Largest JSON body, bytes (413 PAYLOAD_TOO_LARGE above). */
@@ -50,8 +52,12 @@ export interface ConclaveServerOptions {
   readonly clock?: Clock;
   /** MLS crypto provider for signature verification and tree-head signing (default: node provider). */
   readonly crypto?: CryptoProvider;
-  /** fastify logger option (default false). */
+  /** fastify logger option (default false; `log` builds one that never logs secrets). */
   readonly logger?: FastifyServerOptions["logger"];
+  /** Structured JSON logs at a level, secrets redacted (observability/logging.ts); ignored when `logger` is given. */
+  readonly log?: LogOptions;
+  /** Prometheus metrics: a /metrics endpoint behind a token and/or on a listener of its own (observability/install.ts). Off by default. */
+  readonly metrics?: MetricsOptions;
   /** Trust X-Forwarded-For for client IPs (behind a reverse proxy). Default false. */
   readonly trustProxy?: boolean;
   /** Delivery Service options (past epochs for application messages, cross-process notifier). */
