@@ -6,7 +6,7 @@
  * DS queue into events (inbox.ts) and runs its group policies (policies.ts).
  * All state goes through a ClientStore; every operation runs alone, in order.
  */
-import { ApiError, fromBase64Url, isApiError, toBase64Url, type ClaimKeyPackagesResponse, type GroupResponse } from "@conclave/api";
+import { ApiError, fromBase64Url, isApiError, toBase64Url, type ClaimKeyPackagesResponse, type GroupResponse, type NameProof, type RevokeClientResponse } from "@conclave/api";
 import { decode, Group, mlsMessageCodec, WireFormat, type CipherSuiteId, type CryptoProvider, type LeafIndex } from "@conclave/mls";
 import { defaultProvider, openStream } from "#platform";
 import type { ClientContext } from "./context.js";
@@ -18,7 +18,7 @@ import { Inbox } from "./inbox.js";
 import { KeyPackageSupply } from "./keyPackageSupply.js";
 import { GroupPolicies } from "./policies.js";
 import { rejoinByExternalCommit } from "./recovery.js";
-import { Session } from "./session.js";
+import { Session, type DeviceEvent } from "./session.js";
 import type { ClientStore } from "./store.js";
 import { HttpTransport } from "./transport.js";
 
@@ -116,19 +116,57 @@ export class Client {
   // Registration, tokens and KeyPackages (AS, RFC 9750 §4; DS, §5.1)
 
   /**
-   * Registers this device: creates the account unless `accountSecret` is given
-   * (a further device of an existing user), proves possession of a fresh
-   * signature key, has the AS issue its credential (checked in the
-   * transparency log), and stocks the DS with KeyPackages.
+   * Registers this device: claims the user name with `proof` (the server's
+   * verifier decides which kind it takes: an invite token by default) unless
+   * `recoveryCode` is given (rejoining an account whose devices are all lost),
+   * proves possession of fresh keys, has the AS issue its credential (checked
+   * in the transparency log), and stocks the DS with KeyPackages. Returns the
+   * account's recovery code: show it once, for the user to keep offline.
+   * Further devices join by linking (requestLink / approveDevice / completeLink).
    */
-  async register(user: string, device: string, opts: { accountSecret?: string; cipherSuite?: CipherSuiteId } = {}): Promise<{ accountSecret: string }> {
+  async register(user: string, device: string, opts: { proof?: NameProof; recoveryCode?: string; cipherSuite?: CipherSuiteId } = {}): Promise<{ recoveryCode: string }> {
     const r = await this.#session.register(user, device, opts);
-    await this.#credentials.issueOwn();
-    await this.#keyPackages.ensure();
+    await this.#afterRegistration();
     return r;
   }
 
-  /** Obtains a fresh bearer token by signing a login challenge. */
+  async #afterRegistration(): Promise<void> {
+    await this.#credentials.issueOwn();
+    await this.#keyPackages.ensure();
+  }
+
+  /** Device linking, on the new device: its QR payload and the short code to compare (session.ts). */
+  requestLink(user: string, device: string, cipherSuite?: CipherSuiteId): Promise<{ payload: string; code: string }> {
+    return this.#session.requestLink(user, device, cipherSuite);
+  }
+
+  /** Device linking, on the new device once an existing one approved it: registers, gets its credential and KeyPackages. */
+  async completeLink(): Promise<void> {
+    await this.#session.completeLink();
+    await this.#afterRegistration();
+  }
+
+  /** Device linking, on an existing device: approves the scanned payload; returns the device name and short code to compare. */
+  approveDevice(payload: string): Promise<{ device: string; code: string; expiresAt: number }> {
+    return this.#session.approveDevice(payload);
+  }
+
+  /** Revokes another device of this account (its credentials and tokens with it). */
+  revokeDevice(device: string): Promise<RevokeClientResponse> {
+    return this.#session.revokeDevice(device);
+  }
+
+  /** Replaces the account's recovery code; returns the new one. */
+  rotateRecoveryCode(): Promise<string> {
+    return this.#session.rotateRecoveryCode();
+  }
+
+  /** Devices added to or revoked from this account since the last call: check them, a device you do not know is an alarm. */
+  deviceChanges(): Promise<DeviceEvent[]> {
+    return this.#session.deviceChanges();
+  }
+
+  /** Obtains a fresh bearer token with the deniable login handshake. */
   login(): Promise<void> {
     return this.#session.login();
   }

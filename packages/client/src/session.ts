@@ -1,19 +1,38 @@
 /**
- * The device's identity with the AS (RFC 9750 §4): its signature key pair,
- * registration by proof of possession, bearer tokens from signed login
- * challenges, and authenticated calls to the DS/AS that refresh the token.
+ * The device's identity with the AS (RFC 9750 §4): its MLS signature key pair
+ * and X25519 authentication key pair, registration (proof of both keys, plus
+ * the recovery code or an approval by another device of the account), bearer
+ * tokens from the deniable login handshake (@conclave/api auth.ts), and
+ * authenticated calls to the DS/AS that refresh the token. Also the account's
+ * device management: linking a new device by QR payload and short code,
+ * approving one, revoking, the recovery code, and the device-change list.
  */
 import {
   ApiError,
+  AUTH_HASH_SUITE,
   AuthPurpose,
+  answerChallenge,
+  decodeLinkRequest,
+  encodeLinkRequest,
   fromBase64Url,
   isApiError,
+  linkCode,
   signAuthChallenge,
+  signDeviceApproval,
   toBase64Url,
+  x25519GenerateKeyPair,
   type ChallengeResponse,
   type CreateAccountResponse,
+  type DeviceApprovalResponse,
+  type DeviceAuthorization,
+  type DeviceChange,
+  type DeviceChangesResponse,
+  type NameProof,
+  type RevokeClientResponse,
+  type RotateRecoveryCodeResponse,
   type RouteName,
   type TokenResponse,
+  type X25519KeyPair,
 } from "@conclave/api";
 import { CredentialType, type CipherSuiteId, type CryptoProvider, type SigningIdentity } from "@conclave/mls";
 import { getJson, putJson, type ClientStore } from "./store.js";
@@ -26,20 +45,29 @@ export interface IdentityRecord {
   cipherSuite: number;
   signaturePublicKey: string;
   signaturePrivateKey: string;
-  accountSecret: string;
+  authPublicKey: string;
+  authPrivateKey: string;
   token?: string;
   tokenExpiresAt?: number;
 }
 
-interface ChallengeSigner {
+/** Keys made for a device that waits for an approval (requestLink → completeLink). */
+interface PendingLink {
   user: string;
   device: string;
   cipherSuite: number;
-  publicKey: Uint8Array;
-  privateKey: Uint8Array;
+  signaturePublicKey: string;
+  signaturePrivateKey: string;
+  authPublicKey: string;
+  authPrivateKey: string;
 }
 
+/** A device change of this account, as the SDK reports it. */
+export type DeviceEvent = { readonly type: "device-added" | "device-revoked"; readonly device: string; readonly by: string; readonly at: number; readonly logIndex: number; readonly signatureKey: string };
+
 const enc = new TextEncoder();
+const PENDING_LINK = "pending-link";
+const CHANGES_CURSOR = "device-changes-cursor";
 
 export class Session {
   #id: IdentityRecord | undefined;
@@ -83,61 +111,155 @@ export class Session {
     };
   }
 
-  /**
-   * Registers this device: creates the account unless `accountSecret` is given
-   * (a further device of an existing user) and proves possession of a fresh signature key.
-   */
-  async register(user: string, device: string, opts: { accountSecret?: string; cipherSuite?: CipherSuiteId }): Promise<{ accountSecret: string }> {
-    if (this.#id !== undefined) throw new ApiError("CLIENT_EXISTS", `this store already holds ${this.identity}`);
-    const cipherSuite = opts.cipherSuite ?? 1;
-    let accountSecret = opts.accountSecret;
-    if (accountSecret === undefined) {
-      const acc = await this.transport.request<CreateAccountResponse>("createAccount", { json: { user } });
-      accountSecret = acc.accountSecret;
-    }
-    const keys = await this.provider.suite(cipherSuite).signatureGenerateKeyPair();
-    const ch = await this.transport.request<ChallengeResponse>("createChallenge");
-    const signature = await this.#signChallenge(ch, AuthPurpose.register, { user, device, cipherSuite, publicKey: keys.publicKey, privateKey: keys.privateKey });
-    const tok = await this.transport.request<TokenResponse>("registerClient", {
-      json: { user, device, cipherSuite, signatureKey: toBase64Url(keys.publicKey), accountSecret, nonce: ch.nonce, signature },
-    });
-    this.#id = {
+  #authKey(r: { authPublicKey: string; authPrivateKey: string }): X25519KeyPair {
+    return { publicKey: fromBase64Url(r.authPublicKey), privateKey: fromBase64Url(r.authPrivateKey) };
+  }
+
+  async #answer(ch: ChallengeResponse, purpose: AuthPurpose, who: { user: string; device: string; authPublicKey: string; authPrivateKey: string }) {
+    const r = await answerChallenge(
+      this.provider.suite(AUTH_HASH_SUITE),
+      { domain: ch.domain, nonce: fromBase64Url(ch.nonce), serverKey: fromBase64Url(ch.serverKey), serverEphemeral: fromBase64Url(ch.serverEphemeral) },
+      { purpose, user: who.user, device: who.device, authKey: this.#authKey(who) },
+    );
+    return { nonce: ch.nonce, clientEphemeral: toBase64Url(r.clientEphemeral), mac: toBase64Url(r.mac) };
+  }
+
+  async #newKeys(user: string, device: string, cipherSuite: CipherSuiteId): Promise<PendingLink> {
+    const sig = await this.provider.suite(cipherSuite).signatureGenerateKeyPair();
+    const auth = await x25519GenerateKeyPair();
+    return {
       user,
       device,
-      domain: ch.domain,
       cipherSuite,
-      signaturePublicKey: toBase64Url(keys.publicKey),
-      signaturePrivateKey: toBase64Url(keys.privateKey),
-      accountSecret,
-      token: tok.token,
-      tokenExpiresAt: tok.expiresAt,
+      signaturePublicKey: toBase64Url(sig.publicKey),
+      signaturePrivateKey: toBase64Url(sig.privateKey),
+      authPublicKey: toBase64Url(auth.publicKey),
+      authPrivateKey: toBase64Url(auth.privateKey),
     };
-    await putJson(this.store, "identity", this.#id);
-    return { accountSecret };
   }
 
-  async #signChallenge(ch: ChallengeResponse, purpose: AuthPurpose, d: ChallengeSigner): Promise<string> {
-    const sig = await signAuthChallenge(this.provider.suite(d.cipherSuite), d.privateKey, fromBase64Url(ch.nonce), {
+  /** Registers `keys` as a device with `authorization`; on success this store holds the identity. */
+  async #registerKeys(keys: PendingLink, authorization: DeviceAuthorization): Promise<void> {
+    const ch = await this.transport.request<ChallengeResponse>("createChallenge");
+    const cipherSuite = keys.cipherSuite as CipherSuiteId;
+    const signature = await signAuthChallenge(this.provider.suite(cipherSuite), fromBase64Url(keys.signaturePrivateKey), fromBase64Url(ch.nonce), {
       domain: ch.domain,
-      purpose,
-      user: d.user,
-      device: d.device,
-      cipherSuite: d.cipherSuite as CipherSuiteId,
-      signatureKey: d.publicKey,
+      purpose: AuthPurpose.register,
+      user: keys.user,
+      device: keys.device,
+      cipherSuite,
+      signatureKey: fromBase64Url(keys.signaturePublicKey),
+      authKey: fromBase64Url(keys.authPublicKey),
     });
-    return toBase64Url(sig);
+    const tok = await this.transport.request<TokenResponse>("registerClient", {
+      json: {
+        user: keys.user,
+        device: keys.device,
+        cipherSuite,
+        signatureKey: keys.signaturePublicKey,
+        authKey: keys.authPublicKey,
+        ...(await this.#answer(ch, AuthPurpose.register, keys)),
+        signature: toBase64Url(signature),
+        authorization,
+      },
+    });
+    this.#id = { ...keys, domain: ch.domain, token: tok.token, tokenExpiresAt: tok.expiresAt };
+    await putJson(this.store, "identity", this.#id);
   }
 
-  /** Obtains a fresh bearer token by signing a login challenge. */
+  /**
+   * Registers this device with fresh keys. Without `recoveryCode` it first
+   * claims the user name with `proof` (default `{ kind: "none" }`, which only a
+   * server configured for open registration accepts) and returns the new
+   * account's recovery code: show it to the user once, to keep offline. With a
+   * `recoveryCode` it joins an existing account (all other devices lost).
+   */
+  async register(user: string, device: string, opts: { proof?: NameProof; recoveryCode?: string; cipherSuite?: CipherSuiteId }): Promise<{ recoveryCode: string }> {
+    if (this.#id !== undefined) throw new ApiError("CLIENT_EXISTS", `this store already holds ${this.identity}`);
+    let recoveryCode = opts.recoveryCode;
+    if (recoveryCode === undefined) {
+      const acc = await this.transport.request<CreateAccountResponse>("createAccount", { json: { user, proof: opts.proof ?? { kind: "none" } } });
+      recoveryCode = acc.recoveryCode;
+    }
+    await this.#registerKeys(await this.#newKeys(user, device, opts.cipherSuite ?? 1), { kind: "recovery", recoveryCode });
+    return { recoveryCode };
+  }
+
+  /**
+   * First step of linking this (new) device to an account: makes its keys and
+   * returns the QR payload to show, and the short code the approving device
+   * will display too (the user checks they match).
+   */
+  async requestLink(user: string, device: string, cipherSuite: CipherSuiteId = 1): Promise<{ payload: string; code: string }> {
+    if (this.#id !== undefined) throw new ApiError("CLIENT_EXISTS", `this store already holds ${this.identity}`);
+    const keys = await this.#newKeys(user, device, cipherSuite);
+    await putJson(this.store, PENDING_LINK, keys);
+    const payload = encodeLinkRequest({ user, device, cipherSuite, signatureKey: fromBase64Url(keys.signaturePublicKey), authKey: fromBase64Url(keys.authPublicKey) });
+    return { payload, code: linkCode(this.provider.suite(AUTH_HASH_SUITE).hash, payload) };
+  }
+
+  /** Second step on the new device, once an existing device approved it: registers with the approval. */
+  async completeLink(): Promise<void> {
+    const keys = await getJson<PendingLink>(this.store, PENDING_LINK);
+    if (keys === undefined) throw new ApiError("DEVICE_NOT_APPROVED", "no link request is pending on this device (requestLink first)");
+    await this.#registerKeys(keys, { kind: "approval" });
+    await this.store.delete(PENDING_LINK);
+  }
+
+  /**
+   * On an existing device: approves the device whose QR payload was scanned.
+   * Returns its name and the short code to compare with the one it shows.
+   */
+  async approveDevice(payload: string): Promise<{ device: string; code: string; expiresAt: number }> {
+    const id = this.need();
+    const req = decodeLinkRequest(payload);
+    if (req.user !== id.user) throw new ApiError("FORBIDDEN", `this link request is for ${req.user}, not ${id.user}`);
+    const signature = await signDeviceApproval(this.provider.suite(id.cipherSuite), fromBase64Url(id.signaturePrivateKey), {
+      domain: id.domain,
+      user: id.user,
+      device: req.device,
+      cipherSuite: req.cipherSuite,
+      signatureKey: req.signatureKey,
+      authKey: req.authKey,
+      approver: id.device,
+    });
+    const r = await this.call<DeviceApprovalResponse>("approveDevice", {
+      params: { user: id.user },
+      json: { device: req.device, cipherSuite: req.cipherSuite, signatureKey: toBase64Url(req.signatureKey), authKey: toBase64Url(req.authKey), signature: toBase64Url(signature) },
+    });
+    return { device: req.device, code: linkCode(this.provider.suite(AUTH_HASH_SUITE).hash, payload), expiresAt: r.expiresAt };
+  }
+
+  /** Revokes another device of this account. */
+  revokeDevice(device: string): Promise<RevokeClientResponse> {
+    return this.call<RevokeClientResponse>("revokeClient", { params: { user: this.need().user, device } });
+  }
+
+  /** Replaces the account's recovery code; returns the new one (show it once). */
+  async rotateRecoveryCode(): Promise<string> {
+    return (await this.call<RotateRecoveryCodeResponse>("rotateRecoveryCode", { params: { user: this.need().user } })).recoveryCode;
+  }
+
+  /** Device changes of this account since the last call (the first call reports every change so far). */
+  async deviceChanges(): Promise<DeviceEvent[]> {
+    const id = this.need();
+    const out: DeviceEvent[] = [];
+    let after = (await getJson<number>(this.store, CHANGES_CURSOR)) ?? 0;
+    for (;;) {
+      const r = await this.call<DeviceChangesResponse>("deviceChanges", { params: { user: id.user }, query: { after: String(after) } });
+      out.push(...r.changes.map(deviceEvent));
+      if (r.changes.length === 0) break;
+      after = r.changes[r.changes.length - 1]!.seq;
+      await putJson(this.store, CHANGES_CURSOR, after);
+    }
+    return out;
+  }
+
+  /** Obtains a fresh bearer token with the login handshake. */
   async login(): Promise<void> {
     const id = this.need();
     const ch = await this.transport.request<ChallengeResponse>("createChallenge");
-    const signature = await this.#signChallenge(ch, AuthPurpose.login, {
-      ...id,
-      publicKey: fromBase64Url(id.signaturePublicKey),
-      privateKey: fromBase64Url(id.signaturePrivateKey),
-    });
-    const tok = await this.transport.request<TokenResponse>("login", { json: { user: id.user, device: id.device, nonce: ch.nonce, signature } });
+    const tok = await this.transport.request<TokenResponse>("login", { json: { user: id.user, device: id.device, ...(await this.#answer(ch, AuthPurpose.login, id)) } });
     id.token = tok.token;
     id.tokenExpiresAt = tok.expiresAt;
     await putJson(this.store, "identity", id);
@@ -160,4 +282,8 @@ export class Session {
       return this.transport.request<T>(route, { ...opts, token: await this.token() });
     }
   }
+}
+
+function deviceEvent(c: DeviceChange): DeviceEvent {
+  return { type: c.kind === "added" ? "device-added" : "device-revoked", device: c.device, by: c.by, at: c.at, logIndex: c.logIndex, signatureKey: c.signatureKey };
 }

@@ -8,9 +8,18 @@ import { sharedTestServer } from "./server.js";
 
 const { server, uniq } = sharedTestServer("x");
 
-async function newClient(user: string, device = "laptop", accountSecret?: string): Promise<Client> {
+async function newClient(user: string, device = "laptop", recoveryCode?: string): Promise<Client> {
   const c = await Client.open({ serverUrl: server().url, store: new MemoryStore() });
-  await c.register(user, device, accountSecret !== undefined ? { accountSecret } : {});
+  await c.register(user, device, recoveryCode !== undefined ? { recoveryCode } : {});
+  return c;
+}
+
+/** A second device of `existing`'s user, linked by an approval from `existing` (QR payload + short code). */
+async function linkedClient(existing: Client, device: string): Promise<Client> {
+  const c = await Client.open({ serverUrl: server().url, store: new MemoryStore() });
+  const { payload, code } = await c.requestLink(existing.user, device);
+  expect((await existing.approveDevice(payload)).code).toBe(code);
+  await c.completeLink();
   return c;
 }
 
@@ -125,11 +134,11 @@ describe("Client over a real DS+AS (SQLite)", () => {
     const alice = await newClient(uniq("alice"));
     const bobUser = uniq("bob");
     const bobPhone = await Client.open({ serverUrl: server().url, store: new MemoryStore() });
-    const { accountSecret } = await bobPhone.register(bobUser, "phone");
+    const { recoveryCode } = await bobPhone.register(bobUser, "phone");
     const g = await alice.createGroup();
     await alice.addUser(g, bobUser);
     await bobPhone.sync();
-    const bobLaptop = await newClient(bobUser, "laptop", accountSecret);
+    const bobLaptop = await newClient(bobUser, "laptop", recoveryCode);
     expect(await alice.addUser(g, bobUser)).toEqual([bobLaptop.identity]);
     expect((await bobLaptop.sync()).map((e) => e.type)).toEqual(["joined"]);
     await bobPhone.sync();
@@ -143,14 +152,14 @@ describe("Client over a real DS+AS (SQLite)", () => {
     const [alice, carol] = await Promise.all(["alice", "carol"].map((u) => newClient(uniq(u))));
     const bobUser = uniq("bob");
     const bobPhone = await Client.open({ serverUrl: server().url, store: new MemoryStore() });
-    const { accountSecret } = await bobPhone.register(bobUser, "phone");
+    await bobPhone.register(bobUser, "phone");
     const g1 = await alice!.createGroup();
     const g2 = await carol!.createGroup();
     await alice!.addUser(g1, bobUser);
     await carol!.addUser(g2, bobUser);
     await bobPhone.sync();
     expect(bobPhone.groups.sort()).toEqual([g1, g2].sort());
-    const bobLaptop = await newClient(bobUser, "laptop", accountSecret);
+    const bobLaptop = await linkedClient(bobPhone, "laptop");
     const added = await bobPhone.addOwnDevices();
     expect(added).toEqual({ [g1]: [bobLaptop.identity], [g2]: [bobLaptop.identity] });
     expect((await bobLaptop.sync()).map((e) => e.type)).toEqual(["joined", "joined"]);

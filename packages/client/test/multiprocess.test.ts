@@ -81,11 +81,11 @@ describe("clients in separate processes against `conclave serve`", () => {
     [alice, bobPhone, carol] = await Promise.all([device("alice"), device("bobphone"), device("carol")]);
     const regs = await Promise.all([
       alice.call<{ identity: string }>("register", { user: user("alice"), device: "laptop" }),
-      bobPhone.call<{ identity: string; accountSecret: string }>("register", { user: user("bob"), device: "phone" }),
+      bobPhone.call<{ identity: string; recoveryCode: string }>("register", { user: user("bob"), device: "phone" }),
       carol.call<{ identity: string }>("register", { user: user("carol"), device: "pc" }),
     ]);
     expect(regs.map((r) => r.identity)).toEqual([id("alice", "laptop"), id("bob", "phone"), id("carol", "pc")]);
-    bobSecret = regs[1]!.accountSecret;
+    bobSecret = regs[1]!.recoveryCode;
 
     g1 = await alice.call<string>("createGroup");
     expect(await alice.call("addUser", { groupId: g1, user: user("bob") })).toEqual([id("bob", "phone")]);
@@ -150,7 +150,7 @@ describe("clients in separate processes against `conclave serve`", () => {
     expect((await sync(bobPhone)).map((e) => e.type)).toEqual(["joined"]);
 
     bobLaptop = await device("boblaptop");
-    await bobLaptop.call("register", { user: user("bob"), device: "laptop", accountSecret: bobSecret });
+    await bobLaptop.call("register", { user: user("bob"), device: "laptop", recoveryCode: bobSecret });
     const added = await bobPhone.call<Record<string, string[]>>("addOwnDevices");
     expect(added).toEqual({ [g1]: [id("bob", "laptop")], [g2]: [id("bob", "laptop")] });
     const joined = await sync(bobLaptop);

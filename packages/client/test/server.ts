@@ -17,6 +17,8 @@ export async function startTestServer(): Promise<TestServer> {
     store: { engine: "sqlite", path: join(dir, "ds.sqlite") },
     domain: "example.com",
     limits: { rateLimitPerIp: false, rateLimitPerClient: false },
+    // First come, first served user names (explicitly, for tests): client-devices.test.ts covers invites.
+    accounts: { nameProof: { kind: "open" }, creationPerIp: false, creationPerPrefix: false, recoveryCodeCost: 8 },
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const addr = app.server.address();

@@ -47,7 +47,7 @@ function eventJson(e: ClientEvent): Record<string, unknown> {
 
 type Args = Record<string, string | undefined>;
 const commands: Record<string, (a: Args) => Promise<unknown>> = {
-  register: (a) => client.register(a.user!, a.device!, a.accountSecret !== undefined ? { accountSecret: a.accountSecret } : {}).then((r) => ({ ...r, identity: client.identity })),
+  register: (a) => client.register(a.user!, a.device!, a.recoveryCode !== undefined ? { recoveryCode: a.recoveryCode } : {}).then((r) => ({ ...r, identity: client.identity })),
   whoami: async () => ({ identity: client.registered ? client.identity : null, groups: client.groups }),
   createGroup: () => client.createGroup(),
   addUser: (a) => client.addUser(a.groupId!, a.user!),
