@@ -4,7 +4,8 @@
  * real DS+AS serving the built app. Registration, a group, adding by user
  * name, emojis both ways live, the emoji rule on both ends, equal safety
  * numbers, a reload that keeps the group, alice's second device, a leave and
- * a removal. Each step leaves a screenshot in test-artifacts/e2e/.
+ * a removal. User names come with invite tokens; alice's tablet is linked
+ * by her laptop's approval. Each step leaves a screenshot in test-artifacts/e2e/.
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -41,17 +42,21 @@ async function openPage(): Promise<Page> {
   return page;
 }
 
-async function register(page: Page, user: string, device: string, accountSecret?: string): Promise<void> {
-  if (accountSecret !== undefined) await page.getByTestId("tab-device").click();
+async function register(page: Page, user: string, device: string, invite: string): Promise<void> {
   await page.getByTestId("user").fill(user);
   await page.getByTestId("device").fill(device);
   await page.getByTestId("passphrase").fill(PASS);
-  if (accountSecret !== undefined) await page.getByTestId("account-secret").fill(accountSecret);
+  await page.getByTestId("invite").fill(invite);
   await page.getByTestId("register").click();
+  await registered(page, user, device);
+}
+
+async function registered(page: Page, user: string, device: string): Promise<void> {
   try {
     await page.getByTestId("me").waitFor(WAIT);
   } catch (e) {
-    throw new Error(`registration of ${user} (${device}) did not finish: ${await page.getByTestId("onboarding-error").textContent().catch(() => "?")}`, { cause: e });
+    const why = await page.getByTestId("onboarding-error").or(page.getByTestId("link-status")).textContent().catch(() => "?");
+    throw new Error(`registration of ${user} (${device}) did not finish: ${why}`, { cause: e });
   }
 }
 
@@ -93,14 +98,13 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the SDK)"
     // 1. Registration: alice and bob in their own browser contexts, carol on the SDK.
     const alice = await openPage();
     await screenshot(alice, "register-form");
-    await register(alice, "alice", "laptop");
-    const accountSecret = (await alice.getByTestId("account-secret-value").textContent())!.trim();
-    expect(accountSecret.length).toBeGreaterThan(10);
+    await register(alice, "alice", "laptop", await server.invite());
+    expect((await alice.getByTestId("recovery-code-value").textContent())!.trim().length).toBeGreaterThan(10);
     await screenshot(alice, "alice-registered");
     const bob = await openPage();
-    await register(bob, "bob", "browser");
+    await register(bob, "bob", "browser", await server.invite());
     const carol = await Client.open({ serverUrl: server.url, store: new MemoryStore() });
-    await carol.register("carol", "cli");
+    await carol.register("carol", "cli", { proof: { kind: "invite", token: await server.invite() } });
 
     // 2. alice creates a group and adds bob and carol by user name.
     await alice.getByTestId("new-group").click();
@@ -165,10 +169,22 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the SDK)"
     await sees(bob, "alice", "🔁");
     await screenshot(bob, "bob-after-reload");
 
-    // 7. alice's second device joins with the account secret; her first device brings it into the group.
+    // 7. alice's second device: it asks to be linked, her laptop approves (both show one code) and brings it into the group.
     const alice2 = await openPage();
-    await register(alice2, "alice", "tablet", accountSecret);
-    await alice.getByTestId("add-own-devices").click();
+    await alice2.getByTestId("tab-link").click();
+    await alice2.getByTestId("user").fill("alice");
+    await alice2.getByTestId("device").fill("tablet");
+    await alice2.getByTestId("passphrase").fill(PASS);
+    await alice2.getByTestId("register").click();
+    const payload = await alice2.getByTestId("link-payload").inputValue();
+    const code = (await alice2.getByTestId("link-code").textContent())!;
+    await screenshot(alice2, "tablet-asks-to-link");
+    await alice.getByTestId("approve-device").click();
+    await alice.getByTestId("approve-payload").fill(payload);
+    await alice.getByTestId("approve-submit").click();
+    await expect.poll(() => alice.getByTestId("approve-code").textContent(), WAIT).toBe(code);
+    await screenshot(alice, "laptop-approved-tablet");
+    await registered(alice2, "alice", "tablet");
     await alice2.getByTestId("group-item").waitFor(WAIT);
     await sendEmojis(bob, "🐙");
     await sees(alice2, "bob", "🐙");

@@ -17,13 +17,23 @@ export interface Profile {
   readonly device: string;
 }
 
-export interface Registration {
-  readonly user: string;
-  readonly device: string;
-  readonly passphrase: string;
-  /** Given: this browser becomes a further device of an existing account. */
-  readonly accountSecret?: string;
+/** How this browser becomes a device on its own: a new account, or rejoining one with its recovery code (a link to an existing device is Device.link). */
+export type Enrolment =
+  | { readonly kind: "new"; readonly user: string; readonly device: string; readonly passphrase: string; readonly invite?: string }
+  | { readonly kind: "recover"; readonly user: string; readonly device: string; readonly passphrase: string; readonly recoveryCode: string };
+
+/** A link request waiting for another device of the account to approve it. */
+export interface PendingLink {
+  /** What the approving device takes (pasted, or scanned as a QR code). */
+  readonly payload: string;
+  /** Shown on both devices: the person checks they are equal. */
+  readonly code: string;
+  /** Resolves with the registered device once approved (polls the AS); rejects on a failure other than "not approved yet". */
+  readonly done: Promise<Device>;
+  cancel(): void;
 }
+
+const LINK_POLL_MS = 1500;
 
 export class Device {
   private constructor(
@@ -43,20 +53,69 @@ export class Device {
     }
   }
 
-  /** Registers a new account, or a further device of one; returns the account secret to show once. */
-  static async register(r: Registration): Promise<{ device: Device; accountSecret: string }> {
+  /**
+   * Registers a new account (the user name claimed with an invite token, or
+   * none on an open server) or rejoins one with its recovery code. Returns the
+   * account's recovery code, to show once.
+   */
+  static async enrol(e: Enrolment): Promise<{ device: Device; recoveryCode: string }> {
+    return Device.#fresh(e.passphrase, async (device) => {
+      const opts = e.kind === "recover" ? { recoveryCode: e.recoveryCode } : { proof: e.invite === undefined || e.invite === "" ? ({ kind: "none" } as const) : ({ kind: "invite", token: e.invite } as const) };
+      const { recoveryCode } = await device.client.register(e.user, e.device, opts);
+      device.#remember(e.device);
+      return { device, recoveryCode };
+    });
+  }
+
+  /** Starts linking this browser to an existing account: another device approves the payload. */
+  static async link(user: string, deviceName: string, passphrase: string): Promise<PendingLink> {
+    return Device.#fresh(passphrase, async (device) => {
+      const { payload, code } = await device.client.requestLink(user, deviceName);
+      let cancelled = false;
+      const done = (async () => {
+        for (;;) {
+          if (cancelled) throw new Error("link cancelled");
+          try {
+            await device.client.completeLink();
+            device.#remember(deviceName);
+            return device;
+          } catch (e) {
+            if ((e as { code?: unknown }).code !== "DEVICE_NOT_APPROVED") throw e;
+          }
+          await new Promise((r) => setTimeout(r, LINK_POLL_MS));
+        }
+      })();
+      // A link that fails or is cancelled leaves nothing behind either.
+      done.catch(async () => {
+        device.lock();
+        await Device.forget();
+      });
+      return {
+        payload,
+        code,
+        done,
+        cancel: () => {
+          cancelled = true;
+        },
+      };
+    });
+  }
+
+  /** Opens empty stores and runs `fn`; if it fails, nothing half-registered stays behind. */
+  static async #fresh<T>(passphrase: string, fn: (d: Device) => Promise<T>): Promise<T> {
     await Device.forget(); // a new identity starts from empty stores
-    const device = await Device.#open(r.passphrase);
+    const device = await Device.#open(passphrase);
     try {
-      const { accountSecret } = await device.client.register(r.user, r.device, r.accountSecret === undefined ? {} : { accountSecret: r.accountSecret });
-      localStorage.setItem(PROFILE_KEY, JSON.stringify({ user: device.client.user, device: r.device } satisfies Profile));
-      return { device, accountSecret };
+      return await fn(device);
     } catch (e) {
-      // Nothing half-registered stays behind: the person can simply try again.
       device.lock();
       await Device.forget();
       throw e;
     }
+  }
+
+  #remember(deviceName: string): void {
+    localStorage.setItem(PROFILE_KEY, JSON.stringify({ user: this.client.user, device: deviceName } satisfies Profile));
   }
 
   /** Opens the stores of the registered device; a wrong passphrase throws STORE_UNREADABLE. */

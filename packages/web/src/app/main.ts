@@ -7,8 +7,8 @@ const root = document.getElementById("app");
 if (root === null) throw new Error("index.html has no #app");
 
 const hooks: OnboardingHooks = {
-  ready: (device, accountSecret) => {
-    new ChatScreen(root, device, start, accountSecret);
+  ready: (device, recoveryCode) => {
+    new ChatScreen(root, device, start, recoveryCode);
   },
 };
 

@@ -17,12 +17,13 @@ export class ChatScreen {
   readonly #sidebar = h("nav", { class: "groups", "data-testid": "groups" });
   readonly #pane = h("section", { class: "conversation" });
   readonly #toast = h("div", { class: "toast", role: "status", "data-testid": "toast" });
+  readonly #approvePanel = this.#approveForm();
 
   constructor(
     private readonly root: HTMLElement,
     private readonly device: Device,
     private readonly onLock: () => void,
-    accountSecret?: string,
+    recoveryCode?: string,
   ) {
     const c = device.client;
     replace(
@@ -34,14 +35,22 @@ export class ChatScreen {
           "aside",
           { class: "sidebar" },
           h("header", { class: "me" }, h("span", { class: "logo", "aria-hidden": "true" }, "🙊"), h("div", {}, h("strong", { "data-testid": "me" }, c.user), h("small", {}, deviceOf(c.identity)))),
-          accountSecret === undefined
+          recoveryCode === undefined
             ? null
-            : h("div", { class: "secret", "data-testid": "account-secret-panel" }, h("p", {}, "Account secret — keep it to add your other devices:"), h("code", { "data-testid": "account-secret-value" }, accountSecret)),
+            : h(
+                "div",
+                { class: "secret", "data-testid": "recovery-panel" },
+                h("p", {}, "Recovery code — write it down and keep it offline. It lets you back in if you lose every device. It is shown only now."),
+                h("code", { "data-testid": "recovery-code-value" }, recoveryCode),
+                h("button", { class: "ghost small", onclick: (ev) => (ev.target as HTMLElement).closest(".secret")?.remove() }, "I wrote it down"),
+              ),
+          this.#approvePanel,
           h("button", { class: "primary", "data-testid": "new-group", onclick: () => void this.#act(() => this.#createGroup()) }, "+ New group"),
           this.#sidebar,
           h(
             "footer",
             {},
+            h("button", { class: "ghost", "data-testid": "approve-device", onclick: () => this.#approvePanel.toggleAttribute("hidden") }, "Approve a new device"),
             h("button", { class: "ghost", "data-testid": "add-own-devices", title: "Add your other devices to every group you are in", onclick: () => void this.#act(() => this.#addOwnDevices()) }, "Bring in my other devices"),
             h("button", { class: "ghost", "data-testid": "lock", onclick: () => this.lock() }, "Lock"),
           ),
@@ -161,6 +170,42 @@ export class ChatScreen {
     const normal = verdict.emojis.join(" ");
     await this.device.client.send(groupId, normal);
     await this.device.history.append(groupId, { kind: "message", sender: this.device.client.identity, text: normal, at: Date.now(), own: true });
+  }
+
+  /** Device linking on this (existing) device: paste the new device's request, compare codes, then bring it into our groups. */
+  #approveForm(): HTMLElement {
+    const payload = h("textarea", { rows: "3", placeholder: "Paste the link request shown on the new device", "data-testid": "approve-payload" });
+    const result = h("p", { class: "approved", role: "status", "data-testid": "approve-result" });
+    const f = h("form", { class: "approve", hidden: true }, payload, h("button", { type: "submit", class: "primary", "data-testid": "approve-submit" }, "Approve"), result);
+    f.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      void this.#act(async () => {
+        const r = await this.device.client.approveDevice(payload.value.trim());
+        payload.value = "";
+        result.replaceChildren("Approved ", h("strong", {}, r.device), ". Its screen must show the code ", h("strong", { class: "code", "data-testid": "approve-code" }, r.code), ".");
+        void this.#bringIn(r.device, r.expiresAt);
+      });
+    });
+    return f;
+  }
+
+  /** Once the approved device has registered (it polls the AS), add it to every group we are in. */
+  async #bringIn(deviceName: string, until: number): Promise<void> {
+    while (!this.#abort.signal.aborted && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 2000));
+      try {
+        const added = Object.values(await this.device.client.addOwnDevices()).flat();
+        if (added.some((id) => deviceOf(id) === deviceName)) {
+          this.#say(`Brought ${deviceName} into your groups.`);
+          await this.#render();
+          return;
+        }
+        // Not registered yet, or in no group of ours: nothing to add, try again.
+        if (this.device.client.groups.length === 0) return;
+      } catch (e) {
+        this.#say(describeError(e));
+      }
+    }
   }
 
   #say(text: string): void {

@@ -2,12 +2,12 @@
  * The screens before the chat: create an account, add this browser as a
  * further device of one, or unlock the device this browser already holds.
  */
-import { Device, type Profile } from "../device.js";
+import { Device, type PendingLink, type Profile } from "../device.js";
 import { describeError, h, replace } from "./dom.js";
 
 export interface OnboardingHooks {
-  /** The device is open; `accountSecret` is set once, right after a new account. */
-  ready(device: Device, accountSecret?: string): void;
+  /** The device is open; `recoveryCode` is set once, right after a new account. */
+  ready(device: Device, recoveryCode?: string): void;
 }
 
 function field(label: string, input: HTMLInputElement, hint?: string): HTMLElement {
@@ -40,37 +40,83 @@ function form(label: string, testid: string, inputs: HTMLElement[], run: () => P
   return f;
 }
 
+type Mode = "new" | "link" | "recover";
+const TABS: readonly (readonly [Mode, string])[] = [
+  ["new", "New account"],
+  ["link", "Link this device"],
+  ["recover", "Recover"],
+];
+
 export function showRegister(root: HTMLElement, hooks: OnboardingHooks): void {
-  let mode: "new" | "device" = "new";
+  let mode: Mode = "new";
   const user = h("input", { name: "user", required: true, autocomplete: "username", pattern: "[a-z0-9._\\-]{1,32}", placeholder: "alice", "data-testid": "user" });
   const device = h("input", { name: "device", required: true, value: "browser", pattern: "[A-Za-z0-9._\\-]{1,32}", "data-testid": "device" });
   const pass = h("input", { name: "passphrase", type: "password", required: true, minlength: "8", autocomplete: "new-password", "data-testid": "passphrase" });
-  const secret = h("input", { name: "accountSecret", autocomplete: "off", "data-testid": "account-secret" });
-  const secretField = field("Account secret", secret, "Shown on your first device when you created the account.");
+  const invite = h("input", { name: "invite", autocomplete: "off", "data-testid": "invite" });
+  const recovery = h("input", { name: "recoveryCode", required: true, autocomplete: "off", "data-testid": "recovery-code" });
   const tabs = h("div", { class: "tabs", role: "tablist" });
   const body = h("div");
+  const common = () => [
+    field("User name", user, "Lower-case letters, digits, . _ -"),
+    field("This device", device),
+    field("Passphrase", pass, "Encrypts this device's keys and messages in this browser. At least 8 characters."),
+  ];
   const render = () => {
-    secret.required = mode === "device";
-    replace(
-      tabs,
-      h("button", { type: "button", role: "tab", "aria-selected": String(mode === "new"), onclick: () => ((mode = "new"), render()), "data-testid": "tab-new" }, "New account"),
-      h("button", { type: "button", role: "tab", "aria-selected": String(mode === "device"), onclick: () => ((mode = "device"), render()), "data-testid": "tab-device" }, "Add this device"),
-    );
-    replace(
-      body,
-      form(mode === "new" ? "Create account" : "Add this device", "register", [
-        field("User name", user, "Lower-case letters, digits, . _ -"),
-        field("This device", device),
-        field("Passphrase", pass, "Encrypts this device's keys and messages in this browser. At least 8 characters."),
-        mode === "device" ? secretField : null,
-      ].filter((x): x is HTMLElement => x !== null), async () => {
-        const r = await Device.register({ user: user.value.trim(), device: device.value.trim(), passphrase: pass.value, ...(mode === "device" ? { accountSecret: secret.value.trim() } : {}) });
-        hooks.ready(r.device, mode === "new" ? r.accountSecret : undefined);
-      }),
-    );
+    replace(tabs, ...TABS.map(([m, label]) => h("button", { type: "button", role: "tab", "aria-selected": String(mode === m), onclick: () => ((mode = m), render()), "data-testid": `tab-${m}` }, label)));
+    const who = () => ({ user: user.value.trim(), device: device.value.trim(), passphrase: pass.value });
+    switch (mode) {
+      case "new":
+        replace(
+          body,
+          form("Create account", "register", [...common(), field("Invite", invite, "The invite token your server's admin gave you (empty on an open server).")], async () => {
+            const r = await Device.enrol({ kind: "new", ...who(), invite: invite.value.trim() });
+            hooks.ready(r.device, r.recoveryCode);
+          }),
+        );
+        break;
+      case "recover":
+        replace(
+          body,
+          form("Recover account", "register", [...common(), field("Recovery code", recovery, "The code shown when the account was created. Your old devices' groups are not recovered.")], async () => {
+            const r = await Device.enrol({ kind: "recover", ...who(), recoveryCode: recovery.value.trim() });
+            hooks.ready(r.device, r.recoveryCode);
+          }),
+        );
+        break;
+      case "link":
+        replace(
+          body,
+          form("Request link", "register", common(), async () => {
+            const w = who();
+            showLinkWait(root, hooks, await Device.link(w.user, w.device, w.passphrase));
+          }),
+        );
+        break;
+    }
   };
   render();
   replace(root, card(h("p", { class: "tagline" }, "Group chat where only emojis pass. End-to-end encrypted with MLS."), tabs, body));
+}
+
+/** The new device waits: it shows what to paste on the approving device and the code both must show. */
+function showLinkWait(root: HTMLElement, hooks: OnboardingHooks, link: PendingLink): void {
+  const status = h("p", { class: "tagline", role: "status", "data-testid": "link-status" }, "Waiting for approval…");
+  replace(
+    root,
+    card(
+      h("p", {}, "On a device where you are signed in, choose ", h("strong", {}, "Approve a new device"), " and paste:"),
+      h("textarea", { class: "payload", readonly: true, rows: "4", "data-testid": "link-payload", onclick: (ev) => (ev.target as HTMLTextAreaElement).select() }, link.payload),
+      h("p", {}, "Both screens must show this code: ", h("strong", { class: "code", "data-testid": "link-code" }, link.code)),
+      status,
+      h("button", { type: "button", class: "link", onclick: () => (link.cancel(), showRegister(root, hooks)) }, "Cancel"),
+    ),
+  );
+  link.done.then(
+    (device) => hooks.ready(device),
+    (e) => {
+      status.textContent = `Linking failed: ${describeError(e)}`;
+    },
+  );
 }
 
 export function showUnlock(root: HTMLElement, profile: Profile, hooks: OnboardingHooks): void {
