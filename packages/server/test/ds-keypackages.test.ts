@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toBase64Url, type ClaimKeyPackagesResponse, type KeyPackageCountsResponse, type ListKeyPackagesResponse } from "@conclave/api";
-import { bytesEqual, CIPHER_SUITE_IDS } from "@conclave/mls";
+import { bytesEqual, CIPHER_SUITE_IDS, createKeyPackage, CredentialType, utf8 } from "@conclave/mls";
 import { ENGINES } from "./support/engines.js";
-import { createAccount, errorCode, registerDevice, startServer, type RunningServer } from "./support/server.js";
+import { createAccount, crypto, errorCode, registerDevice, startServer, type Device, type RunningServer } from "./support/server.js";
 import { keyPackageOf, NO_RATE_LIMITS, uploadKeyPackages } from "./ds-support.js";
 
 describe.each(ENGINES)("DS KeyPackage directory [$name]", (engine) => {
   let s: RunningServer;
   beforeAll(async () => {
-    if (engine.available) s = await startServer(engine, NO_RATE_LIMITS);
+    // Claim limits are off here (the concurrency test claims 30 at once); the last test turns them on.
+    if (engine.available) s = await startServer(engine, { ...NO_RATE_LIMITS, ds: { keyPackageClaims: { perClaimer: false, perTarget: false } } });
   });
   afterAll(async () => {
     await s?.close();
@@ -111,6 +112,53 @@ describe.each(ENGINES)("DS KeyPackage directory [$name]", (engine) => {
       expect(new Set(refs).size).toBe(refs.length);
       expect(refs.length).toBe(N);
       expect(new Set(refs)).toEqual(new Set(kps.map((k) => toBase64Url(k.ref))));
+    });
+
+    it("refuses a KeyPackage whose credential names another client, even signed by the uploader's own key", async () => {
+      const mallory = await registerDevice(s, "kp-mallory", "pc");
+      await registerDevice(s, "kp-victim", "phone");
+      const posingAs = (identity: string) =>
+        createKeyPackage({
+          suite: crypto.suite(1),
+          identity: { credential: { credentialType: CredentialType.basic, identity: utf8(identity) }, signaturePrivateKey: mallory.keys.privateKey, signaturePublicKey: mallory.keys.publicKey },
+          lifetime: { notBefore: 1_700_000_000n, notAfter: 2_300_000_000n },
+        });
+      for (const identity of ["kp-victim@example.com#phone", "kp-mallory@example.com#phone", "kp-mallory@evil.example#pc", "kp-mallory#pc", ""]) {
+        const r = await uploadKeyPackages(s, mallory, [await keyPackageOf(mallory), await posingAs(identity)]);
+        expect([r.status, errorCode(r)], identity).toEqual([400, "KEY_PACKAGE_IDENTITY_MISMATCH"]);
+      }
+      const count = await s.request<KeyPackageCountsResponse>("GET", "/v1/key-packages/count", { token: mallory.token });
+      expect(count.body.counts).toEqual([]); // nothing of a refused batch is stored
+      expect((await uploadKeyPackages(s, mallory, [await posingAs("kp-mallory@example.com#pc")])).status).toBe(201);
+    });
+
+    it("limits claims per claimer and per target: past either, the last-resort KeyPackage is served and the supply survives", async () => {
+      const limited = await startServer(engine, { ...NO_RATE_LIMITS, ds: { keyPackageClaims: { perClaimer: { capacity: 3, refillPerSecond: 1 / 3600 }, perTarget: { capacity: 5, refillPerSecond: 1 / 3600 } } } });
+      try {
+        const target = await registerDevice(limited, "kp-target", "phone");
+        const kps = await Promise.all(Array.from({ length: 10 }, () => keyPackageOf(target)));
+        const lr = await keyPackageOf(target, { lastResort: true });
+        expect((await uploadKeyPackages(limited, target, [...kps, lr])).status).toBe(201);
+        const claim = async (by: Device) => {
+          const r = await limited.request<ClaimKeyPackagesResponse>("POST", "/v1/users/kp-target/key-packages/claim", { token: by.token, json: { cipherSuites: [1] } });
+          expect(r.status).toBe(200);
+          return r.body.keyPackages.map((k) => k.lastResort);
+        };
+        const drainer = await registerDevice(limited, "kp-drainer", "x");
+        const drained = [];
+        for (let i = 0; i < 6; i++) drained.push(...(await claim(drainer)));
+        expect(drained).toEqual([false, false, false, true, true, true]); // per claimer: 3
+        const helpers = await Promise.all(["a", "b", "c"].map((n) => registerDevice(limited, `kp-sybil-${n}`, "x")));
+        const sybils = [];
+        for (const h of helpers) sybils.push(...(await claim(h)), ...(await claim(h)));
+        expect(sybils).toEqual([false, false, true, true, true, true]); // per target: 5 in all
+        const count = await limited.request<KeyPackageCountsResponse>("GET", "/v1/key-packages/count", { token: target.token });
+        expect(count.body.counts).toEqual([{ cipherSuite: 1, count: 5, lastResort: true }]);
+        limited.clock.advance(3600_000); // a token back per hour
+        expect(await claim(helpers[0]!)).toEqual([false]);
+      } finally {
+        await limited.close();
+      }
     });
   });
 });

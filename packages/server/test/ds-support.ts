@@ -14,7 +14,7 @@ export async function keyPackageOf(d: Device, opts: { lastResort?: boolean; suit
   const suite = crypto.suite(opts.suite ?? d.cipherSuite);
   return createKeyPackage({
     suite,
-    identity: { credential: { credentialType: CredentialType.basic, identity: utf8(`${d.user}#${d.device}`) }, signaturePrivateKey: d.keys.privateKey, signaturePublicKey: d.keys.publicKey },
+    identity: { credential: { credentialType: CredentialType.basic, identity: utf8(`${d.user}@example.com#${d.device}`) }, signaturePrivateKey: d.keys.privateKey, signaturePublicKey: d.keys.publicKey },
     // Valid from 2023 to 2043 (the test clock says 2030) unless the test wants it expired.
     lifetime: { notBefore: 1_700_000_000n, notAfter: opts.notAfter ?? 2_300_000_000n },
     ...(opts.lastResort === true ? { lastResort: true } : {}),

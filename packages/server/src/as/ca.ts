@@ -72,6 +72,26 @@ function randomSerial(): string {
   return Buffer.from(b).toString("hex");
 }
 
+/**
+ * The client identities ("conclave:" subjectAltName URIs) a certificate names,
+ * without checking who signed it; undefined when it does not parse. For the DS,
+ * which only needs to know whose name a KeyPackage carries.
+ */
+export function certificateIdentities(der: Uint8Array): string[] | undefined {
+  try {
+    const cert = new x509.X509Certificate(bs(der));
+    const identities: string[] = [];
+    for (const san of cert.getExtensions(x509.SubjectAlternativeNameExtension)) {
+      for (const name of san.names.toJSON()) {
+        if (name.type === "url" && name.value.startsWith(IDENTITY_URI_SCHEME)) identities.push(name.value.slice(IDENTITY_URI_SCHEME.length));
+      }
+    }
+    return identities;
+  } catch {
+    return undefined;
+  }
+}
+
 export class CertificateAuthority {
   private constructor(
     private readonly signingKey: CryptoKey,

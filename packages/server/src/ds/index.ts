@@ -6,7 +6,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ConclaveContext } from "../http/context.js";
 import { GroupDelivery } from "./groupDelivery.js";
-import { KeyPackageDirectory } from "./keyPackageDirectory.js";
+import { KeyPackageDirectory, type ClaimLimits } from "./keyPackageDirectory.js";
 import { LocalNotifier, PostgresNotifier, type Notifier, type PostgresNotifierOptions } from "./notifier.js";
 import { QueueDelivery } from "./queueDelivery.js";
 import { deliveryServiceRoutes, type DsServices } from "./routes.js";
@@ -27,6 +27,8 @@ export interface DeliveryServiceOptions {
   readonly notifier?: Notifier;
   /** Retention of group logs and direct queues (defaults in retention.ts); false: keep everything. */
   readonly retention?: Partial<RetentionOptions> | false;
+  /** Ordinary KeyPackages claimable per claimer and per target device before the last-resort one is served (keyPackageDirectory.ts). */
+  readonly keyPackageClaims?: ClaimLimits;
 }
 
 /** Processes on one database and schema share one channel. */
@@ -46,7 +48,7 @@ export async function installDeliveryService(app: FastifyInstance, ctx: Conclave
   const notifier = await notifierFor(options, storeConfig);
   const queues = new QueueDelivery(ctx.store);
   const ds: DsServices = {
-    keyPackages: new KeyPackageDirectory(ctx.store, ctx.crypto, ctx.clock, ctx.domain),
+    keyPackages: new KeyPackageDirectory(ctx.store, ctx.crypto, ctx.clock, ctx.domain, options.keyPackageClaims),
     groups: new GroupDelivery({ store: ctx.store, clock: ctx.clock, domain: ctx.domain, notifier, pastEpochs: options.pastEpochs ?? 2 }),
     queues,
   };

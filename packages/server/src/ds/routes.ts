@@ -61,7 +61,7 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
     { method: "POST", url: DS_ROUTES.claimKeyPackages.path, operationId: "claimKeyPackages", summary: "Claim one KeyPackage per device of a user and per cipher suite (consumed, except last-resort ones)", tags: ["ds"], auth: true, params: S.claimParams, body: S.claimRequest, responses: { 200: S.claimResponse } },
     async (req): Promise<ClaimKeyPackagesResponse> => {
       clientOf(req);
-      return ds.keyPackages.claim(req.params.user, req.body.cipherSuites);
+      return ds.keyPackages.claim(req.params.user, req.body.cipherSuites, clientOf(req));
     },
   );
 
