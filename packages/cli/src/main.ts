@@ -1,7 +1,7 @@
 /**
  * The `conclave` command. Arguments are parsed with node:util parseArgs.
  *
- *   conclave serve [--db FILE] [--host H] [--port P] [--domain D] [--key-file F] [--no-rate-limit]
+ *   conclave serve [--db FILE] [--host H] [--port P] [--domain D] [--key-file F] [--no-rate-limit] [--log-level L]
  *   conclave demo [--server URL]
  *   conclave register <user> <device> --server URL [--account-secret=S]
  *   conclave group create | list
@@ -32,9 +32,10 @@ export class UsageError extends Error {}
 const USAGE = `usage: conclave <command> [options]
 
 commands:
-  serve [--db FILE] [--host H] [--port P] [--domain D] [--key-file F] [--no-rate-limit]
+  serve [--db FILE] [--host H] [--port P] [--domain D] [--key-file F] [--no-rate-limit] [--log-level L]
                                   run the DS+AS on SQLite (--no-rate-limit: for local tests,
-                                  where every client shares 127.0.0.1)
+                                  where every client shares 127.0.0.1; --log-level: warn by
+                                  default, info logs every request, secrets redacted)
   demo [--server URL]                                     RFC 9750 §3 walk-through
   register <user> <device> --server URL [--account-secret=S]
   group create | group list
@@ -62,6 +63,7 @@ const OPTIONS = {
   once: { type: "boolean" },
   "no-rate-limit": { type: "boolean" },
   "key-file": { type: "string" },
+  "log-level": { type: "string" },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -164,6 +166,7 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
           port,
           domain: o.domain ?? process.env.CONCLAVE_DOMAIN ?? "localhost",
           ...(o["no-rate-limit"] === true ? { rateLimits: false } : {}),
+          ...(o["log-level"] !== undefined ? { logLevel: o["log-level"] } : {}),
           ...(o["key-file"] !== undefined ? { keyFile: o["key-file"] } : process.env.CONCLAVE_KEY_FILE ? { keyFile: process.env.CONCLAVE_KEY_FILE } : {}),
         });
         out.log(`conclave: DS+AS listening on ${s.url}/v1; OpenAPI at ${s.url}/v1/openapi.json`);

@@ -1,7 +1,7 @@
 /** `conclave serve`: the DS + AS on one SQLite file (the embedded default). */
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { createConclaveServer, defaultWebAppRoot, keyEncryptionKeyFromFile } from "@conclave/server";
+import { createConclaveServer, defaultWebAppRoot, keyEncryptionKeyFromFile, logOptionsFrom, metricsOptionsFromEnv, rateLimitStoreFromEnv, type StoreConfig } from "@conclave/server";
 
 export interface ServeOptions {
   readonly db: string;
@@ -9,6 +9,8 @@ export interface ServeOptions {
   readonly port: number;
   readonly domain: string;
   readonly logger?: boolean;
+  /** --log-level (else CONCLAVE_LOG_LEVEL, else "warn"); secrets are redacted (server observability/logging.ts). */
+  readonly logLevel?: string;
   /** Tests and the demo turn the per-IP limits off (every client is 127.0.0.1). */
   readonly rateLimits?: boolean;
   /** The AS key-encryption key's file (default: conclave.kek beside the database, created when missing). */
@@ -29,11 +31,16 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
   const keyEncryptionKey = keyEncryptionKeyFromFile(opts.keyFile === undefined ? join(dirname(path), "conclave.kek") : resolve(opts.keyFile), opts.keyFile === undefined);
   // The EmojisOnly web app at / (packages/web/dist) when run from a checkout.
   const webAppRoot = opts.webApp === false ? undefined : defaultWebAppRoot();
+  const store: StoreConfig = { engine: "sqlite", path };
+  // Rate limits in Redis when CONCLAVE_REDIS_URL is set; /metrics when CONCLAVE_METRICS_PORT or _TOKEN is.
+  const metrics = metricsOptionsFromEnv();
   const app = await createConclaveServer({
-    store: { engine: "sqlite", path },
+    store,
+    rateLimitStore: rateLimitStoreFromEnv(store),
+    ...(opts.logger === true ? { logger: true } : { log: logOptionsFrom(opts.logLevel) }),
+    ...(metrics === undefined ? {} : { metrics }),
     keyEncryptionKey,
     domain: opts.domain,
-    logger: opts.logger ?? false,
     ...(webAppRoot === undefined ? {} : { webAppRoot }),
     ...(opts.rateLimits === false ? { limits: { rateLimitPerIp: false, rateLimitPerClient: false } } : {}),
   });

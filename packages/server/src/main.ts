@@ -9,10 +9,16 @@
  *   CONCLAVE_KEK        key-encryption key for the AS private keys (32 bytes, base64url)
  *   CONCLAVE_KEY_FILE   or a file holding it (default for SQLite: conclave.kek beside the
  *                       database, created on first start; PostgreSQL has no default)
+ *   CONCLAVE_REDIS_URL  rate-limit buckets in Redis (default: in PostgreSQL on PostgreSQL, else in memory);
+ *                       CONCLAVE_REDIS_PREFIX their key prefix (default conclave:rl:)
+ *   CONCLAVE_LOG_LEVEL  or --log-level: fatal|error|warn|info|debug|trace|silent (default warn)
+ *   CONCLAVE_METRICS_PORT / _HOST / _TOKEN  Prometheus /metrics (observability/fromEnv.ts)
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { createConclaveServer } from "./http/app.js";
+import { rateLimitStoreFromEnv } from "./http/rateLimitStores/index.js";
+import { logLevelFlag, logOptionsFrom, metricsOptionsFromEnv } from "./observability/fromEnv.js";
 import { defaultWebAppRoot } from "./http/static.js";
 import { keyEncryptionKeyFromFile, parseKeyEncryptionKey } from "./keyFile.js";
 import type { StoreConfig } from "./storage/index.js";
@@ -37,7 +43,10 @@ const store = storeFromEnv();
 const keyEncryptionKey = keyEncryptionKeyFromEnv(store);
 // The EmojisOnly web app at / when this is a checkout (http/static.ts).
 const webAppRoot = defaultWebAppRoot();
-const app = await createConclaveServer({ store, domain: process.env.CONCLAVE_DOMAIN ?? "localhost", logger: true, ...(webAppRoot === undefined ? {} : { webAppRoot }), ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }) });
+// Logs quiet by default (--log-level / CONCLAVE_LOG_LEVEL), metrics when configured, rate limits shared on PostgreSQL or Redis.
+const metrics = metricsOptionsFromEnv();
+const observability = { log: logOptionsFrom(logLevelFlag()), rateLimitStore: rateLimitStoreFromEnv(store), ...(metrics === undefined ? {} : { metrics }) };
+const app = await createConclaveServer({ store, domain: process.env.CONCLAVE_DOMAIN ?? "localhost", ...observability, ...(webAppRoot === undefined ? {} : { webAppRoot }), ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }) });
 if (keyEncryptionKey === undefined) app.log.warn("no CONCLAVE_KEK or CONCLAVE_KEY_FILE: the AS private keys are stored in the database in the clear");
 const host = process.env.CONCLAVE_HOST ?? "127.0.0.1";
 const port = Number(process.env.CONCLAVE_PORT ?? 7300);

@@ -3,24 +3,26 @@
  * (rate-limit-shared.test.ts). Environment:
  *   CONCLAVE_STORE       "sqlite:<file>" or "postgres:<schema>"
  *   CONCLAVE_REDIS_URL   as for the shipped entry points (rateLimitStoreFromEnv)
- *   CONCLAVE_RL_PREFIX   Redis key prefix (tests keep their buckets apart)
+ *   CONCLAVE_REDIS_PREFIX  its key prefix (tests keep their buckets apart)
  *   CONCLAVE_RL          JSON { perIp, perClient }: TokenBucketConfig or false
  * Prints "LISTENING <url>" once it accepts connections.
  */
 import { createConclaveServer, rateLimitStoreFromEnv, type StoreConfig } from "../src/index.js";
+import { CHILD_ADMIN_TOKEN } from "./support/child.js";
 import { PG_URL } from "./support/engines.js";
+import { TEST_ACCOUNTS } from "./support/server.js";
 
 const spec = process.env.CONCLAVE_STORE ?? "";
 const [engine, where] = [spec.slice(0, spec.indexOf(":")), spec.slice(spec.indexOf(":") + 1)];
 const store: StoreConfig = engine === "postgres" ? { engine: "postgres", connectionString: PG_URL, schema: where, maxConnections: 4 } : { engine: "sqlite", path: where };
 const rl = JSON.parse(process.env.CONCLAVE_RL ?? "{}") as { perIp?: unknown; perClient?: unknown };
 const fromEnv = rateLimitStoreFromEnv(store);
-const prefix = process.env.CONCLAVE_RL_PREFIX;
 const app = await createConclaveServer({
   store,
   domain: "example.com",
   limits: { rateLimitPerIp: (rl.perIp ?? false) as false, rateLimitPerClient: (rl.perClient ?? false) as false },
-  rateLimitStore: fromEnv.kind === "redis" && prefix !== undefined ? { ...fromEnv, keyPrefix: prefix } : fromEnv,
+  rateLimitStore: fromEnv,
+  accounts: { ...TEST_ACCOUNTS, adminToken: CHILD_ADMIN_TOKEN },
 });
 await app.listen({ host: "127.0.0.1", port: 0 });
 const addr = app.server.address();

@@ -254,7 +254,7 @@ describe("two server processes", () => {
     const p = prefix();
     prefixes.push(p);
     const rl = JSON.stringify({ perIp: SLOW });
-    const env = { CONCLAVE_REDIS_URL: REDIS_URL, CONCLAVE_RL_PREFIX: p, CONCLAVE_RL: rl };
+    const env = { CONCLAVE_REDIS_URL: REDIS_URL, CONCLAVE_REDIS_PREFIX: p, CONCLAVE_RL: rl };
     const [a, b] = await Promise.all([start({ ...env, CONCLAVE_STORE: `sqlite:${join(dir, "ra.sqlite")}` }), start({ ...env, CONCLAVE_STORE: `sqlite:${join(dir, "rb.sqlite")}` })]);
     expect([a.kind, b.kind]).toEqual(["redis", "redis"]);
     const statuses = await hammer([a.url, b.url], 60);

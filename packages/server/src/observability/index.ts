@@ -2,3 +2,4 @@
 export { ServerMetrics, isQueueDepthSource, type QueueDepthSource, type ServerMetricsOptions } from "./metrics.js";
 export { installObservability, type MetricsOptions, type Observability } from "./install.js";
 export { loggerOptions, parseLogLevel, redactUrl, isLogLevel, LOG_LEVELS, REDACTED, type LogLevel, type LogOptions } from "./logging.js";
+export { logLevelFlag, logOptionsFrom, metricsOptionsFromEnv } from "./fromEnv.js";

@@ -29,10 +29,16 @@ export function defaultRateLimitStore(store: StoreConfig | undefined): RateLimit
   return { kind: "postgres", connectionString: store.connectionString, ...(store.schema === undefined ? {} : { schema: store.schema }) };
 }
 
-/** What the shipped entry points use: Redis when CONCLAVE_REDIS_URL is set, else the default for their store. */
+/**
+ * What the shipped entry points use: Redis when CONCLAVE_REDIS_URL is set (keys under
+ * CONCLAVE_REDIS_PREFIX, default "conclave:rl:", for deployments sharing one Redis), else the
+ * default for their store.
+ */
 export function rateLimitStoreFromEnv(store: StoreConfig, env: NodeJS.ProcessEnv = process.env): RateLimitStoreConfig {
   const url = env.CONCLAVE_REDIS_URL;
-  return url !== undefined && url !== "" ? { kind: "redis", url } : defaultRateLimitStore(store);
+  if (url === undefined || url === "") return defaultRateLimitStore(store);
+  const keyPrefix = env.CONCLAVE_REDIS_PREFIX;
+  return { kind: "redis", url, ...(keyPrefix === undefined || keyPrefix === "" ? {} : { keyPrefix }) };
 }
 
 /** Opens the configured store (never waiting for, nor failing on, a shared store that is down); shared ones fall back to memory while they fail. */

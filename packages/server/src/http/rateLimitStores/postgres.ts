@@ -115,19 +115,25 @@ export class PostgresBucketStore implements BucketStore {
   }
 }
 
-/** Two processes starting at once may race on CREATE ... IF NOT EXISTS (a unique violation in the catalog): one retry settles it. */
+/**
+ * CREATE ... IF NOT EXISTS is not safe against itself: two processes starting at once can both
+ * try to create and one fails on the catalog's unique index. A transaction-scoped advisory lock
+ * makes them take turns.
+ */
 async function createTable(pool: pg.Pool, schema: string, qualified: string): Promise<void> {
-  const ddl = async (): Promise<void> => {
-    await pool.query(`create schema if not exists "${schema}"`);
-    await pool.query(
+  const c = await pool.connect();
+  try {
+    await c.query("begin");
+    await c.query("select pg_advisory_xact_lock(hashtext('conclave_rate_limit_buckets_ddl'))");
+    await c.query(`create schema if not exists "${schema}"`);
+    await c.query(
       `create unlogged table if not exists ${qualified} (key text primary key, tokens float8 not null, updated_at float8 not null, full_at float8 not null, granted boolean not null)`,
     );
-  };
-  try {
-    await ddl();
+    await c.query("commit");
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (code !== "23505" && code !== "42P07" && code !== "42P06") throw e;
-    await ddl();
+    await c.query("rollback").catch(() => undefined);
+    throw e;
+  } finally {
+    c.release();
   }
 }
