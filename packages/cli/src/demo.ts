@@ -20,7 +20,7 @@ export async function runDemo(print: (line: string) => void, opts: { server?: st
   if (url === undefined) {
     const tmp = mkdtempSync(join(tmpdir(), "conclave-demo-"));
     dir = tmp;
-    const s = await step("starting a DS+AS", () => serve({ db: join(tmp, "demo.sqlite"), host: "127.0.0.1", port: 0, domain: "demo.example", rateLimits: false }));
+    const s = await step("starting a DS+AS", () => serve({ db: join(tmp, "demo.sqlite"), host: "127.0.0.1", port: 0, domain: "demo.example", rateLimits: false, openRegistration: true }));
     url = s.url;
     close = s.close;
     print(`DS+AS listening on ${url} (SQLite in ${dir})`);

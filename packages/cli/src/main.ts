@@ -2,8 +2,10 @@
  * The `conclave` command. Arguments are parsed with node:util parseArgs.
  *
  *   conclave serve [--db FILE] [--host H] [--port P] [--domain D] [--key-file F] [--no-rate-limit] [--log-level L]
+ *                  [--open-registration] [--admin-token T]
  *   conclave demo [--server URL]
- *   conclave register <user> <device> --server URL [--account-secret=S]
+ *   conclave register <user> <device> --server URL [--invite=T | --recovery-code=C]
+ *   conclave devices link <user> <device> --server URL | approve <payload> | complete | revoke <device> | changes
  *   conclave group create | list
  *   conclave group add <groupId> <user>
  *   conclave group remove <groupId> <user|identity>
@@ -36,8 +38,19 @@ commands:
                                   run the DS+AS on SQLite (--no-rate-limit: for local tests,
                                   where every client shares 127.0.0.1; --log-level: warn by
                                   default, info logs every request, secrets redacted)
+        [--open-registration] [--admin-token T]
+                                  user names: against invites made with the admin token
+                                  (POST /v1/admin/invites; also CONCLAVE_ADMIN_TOKEN), or to
+                                  whoever asks first with --open-registration (local use)
   demo [--server URL]                                     RFC 9750 §3 walk-through
-  register <user> <device> --server URL [--account-secret=S]
+  register <user> <device> --server URL [--invite=T | --recovery-code=C]
+                                  a new account (prints its recovery code once), or a device
+                                  of an account whose devices are all lost
+  devices link <user> <device> --server URL   on a new device: show the link request and code
+  devices approve <payload>       on an existing device: approve it (compare the codes)
+  devices complete                on the new device, once approved: register it
+  devices revoke <device>         revoke another device of my account
+  devices changes                 devices added to or revoked from my account since last time
   group create | group list
   group add <groupId> <user>
   group remove <groupId> <user|identity>
@@ -59,7 +72,10 @@ const OPTIONS = {
   domain: { type: "string" },
   server: { type: "string" },
   home: { type: "string" },
-  "account-secret": { type: "string" },
+  invite: { type: "string" },
+  "recovery-code": { type: "string" },
+  "open-registration": { type: "boolean" },
+  "admin-token": { type: "string" },
   once: { type: "boolean" },
   "no-rate-limit": { type: "boolean" },
   "key-file": { type: "string" },
@@ -166,6 +182,8 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
           port,
           domain: o.domain ?? process.env.CONCLAVE_DOMAIN ?? "localhost",
           ...(o["no-rate-limit"] === true ? { rateLimits: false } : {}),
+          ...(o["open-registration"] === true ? { openRegistration: true } : {}),
+          ...((o["admin-token"] ?? process.env.CONCLAVE_ADMIN_TOKEN) ? { adminToken: (o["admin-token"] ?? process.env.CONCLAVE_ADMIN_TOKEN)! } : {}),
           ...(o["log-level"] !== undefined ? { logLevel: o["log-level"] } : {}),
           ...(o["key-file"] !== undefined ? { keyFile: o["key-file"] } : process.env.CONCLAVE_KEY_FILE ? { keyFile: process.env.CONCLAVE_KEY_FILE } : {}),
         });
@@ -184,12 +202,12 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
       case "register": {
         const [user, device] = need(rest, 2, "register <user> <device>");
         const { client } = await openClient(home, o.server);
-        const secret = o["account-secret"];
+        const recoveryCode = o["recovery-code"];
         const r = await step(`registering ${user}/${device} with the AS and publishing KeyPackages`, () =>
-          client.register(user!, device!, secret !== undefined ? { accountSecret: secret } : {}),
+          client.register(user!, device!, recoveryCode !== undefined ? { recoveryCode } : o.invite !== undefined ? { proof: { kind: "invite", token: o.invite } } : {}),
         );
         out.log(`registered ${client.identity}`);
-        if (secret === undefined) out.log(`account secret (keep it to register more devices, as --account-secret=<secret>): ${r.accountSecret}`);
+        if (recoveryCode === undefined) out.log(`recovery code (shown once: keep it offline; it recovers the account): ${r.recoveryCode}`);
         return 0;
       }
       case "group": {
@@ -223,7 +241,43 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         return 0;
       }
       case "devices": {
-        if (rest[0] !== "add" || rest.length !== 1) throw new UsageError("expected devices add");
+        const [sub, ...args] = rest;
+        if (sub === "link") {
+          const [user, device] = need(args, 2, "devices link <user> <device>");
+          const { client } = await openClient(home, o.server);
+          const { payload, code } = await client.requestLink(user!, device!);
+          out.log(`link request: ${payload}`);
+          out.log(`code: ${code}`);
+          return 0;
+        }
+        if (sub === "approve") {
+          const [payload] = need(args, 1, "devices approve <payload>");
+          const { client } = await openClient(home, o.server);
+          const r = await step("approving the new device", () => client.approveDevice(payload!));
+          out.log(`approved ${r.device}: check that it shows code ${r.code}`);
+          return 0;
+        }
+        if (sub === "complete") {
+          need(args, 0, "devices complete");
+          const { client } = await openClient(home, o.server);
+          await step("registering this device with its approval and publishing KeyPackages", () => client.completeLink());
+          out.log(`registered ${client.identity}`);
+          return 0;
+        }
+        if (sub === "revoke") {
+          const [device] = need(args, 1, "devices revoke <device>");
+          const { client } = await openClient(home, o.server);
+          const r = await step(`revoking ${device}`, () => client.revokeDevice(device!));
+          out.log(`revoked ${r.client.identity} (${r.revokedCredentials} credentials)`);
+          return 0;
+        }
+        if (sub === "changes") {
+          need(args, 0, "devices changes");
+          const { client } = await openClient(home, o.server);
+          for (const e of await client.deviceChanges()) out.log(`${e.type === "device-added" ? "added" : "revoked"} ${e.device} by ${e.by} at ${new Date(e.at).toISOString()} (log leaf ${e.logIndex})`);
+          return 0;
+        }
+        if (sub !== "add" || args.length !== 0) throw new UsageError("expected devices add|link|approve|complete|revoke|changes");
         const client = await synced();
         const added = await step("adding my other devices to my groups", () => client.addOwnDevices());
         for (const [g, ids] of Object.entries(added)) out.log(`${g}: ${ids.length > 0 ? `added ${ids.join(", ")}` : "nothing to add"}`);

@@ -11,8 +11,12 @@ export interface ServeOptions {
   readonly logger?: boolean;
   /** --log-level (else CONCLAVE_LOG_LEVEL, else "warn"); secrets are redacted (server observability/logging.ts). */
   readonly logLevel?: string;
-  /** Tests and the demo turn the per-IP limits off (every client is 127.0.0.1). */
+  /** Tests and the demo turn the per-IP limits off (every client is 127.0.0.1), account-creation limits included. */
   readonly rateLimits?: boolean;
+  /** User names to whoever asks first (local development, tests, the demo); default: admin-made invite tokens. */
+  readonly openRegistration?: boolean;
+  /** Enables POST /v1/admin/invites for `Authorization: Bearer <adminToken>`. */
+  readonly adminToken?: string;
   /** The AS key-encryption key's file (default: conclave.kek beside the database, created when missing). */
   readonly keyFile?: string;
   /** Serve the EmojisOnly web app at / (default true when packages/web is there). */
@@ -43,6 +47,11 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
     domain: opts.domain,
     ...(webAppRoot === undefined ? {} : { webAppRoot }),
     ...(opts.rateLimits === false ? { limits: { rateLimitPerIp: false, rateLimitPerClient: false } } : {}),
+    accounts: {
+      ...(opts.openRegistration === true ? { nameProof: { kind: "open" } } : {}),
+      ...(opts.adminToken !== undefined ? { adminToken: opts.adminToken } : {}),
+      ...(opts.rateLimits === false ? { creationPerIp: false, creationPerPrefix: false } : {}),
+    },
   });
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address();

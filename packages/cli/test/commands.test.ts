@@ -10,7 +10,7 @@ let dir: string;
 let server: Serving;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "conclave-cmd-"));
-  server = await serve({ db: join(dir, "ds.sqlite"), host: "127.0.0.1", port: 0, domain: "cmd.example", rateLimits: false });
+  server = await serve({ db: join(dir, "ds.sqlite"), host: "127.0.0.1", port: 0, domain: "cmd.example", rateLimits: false, openRegistration: true });
 });
 afterAll(async () => {
   await server?.close();
@@ -28,7 +28,7 @@ describe("conclave client commands", () => {
     };
     await ok("alice", "register", "alice", "laptop", "--server", server.url);
     const [bobReg] = await Promise.all([ok("bob-phone", "register", "bob", "phone", "--server", server.url), ok("carol", "register", "carol", "pc", "--server", server.url)]);
-    const secret = /account secret .*: (\S+)/.exec(bobReg!.join("\n"))![1]!;
+    expect(bobReg!.join("\n")).toMatch(/recovery code .*: (\S+)/);
     const [g] = await ok("alice", "group", "create");
     expect(await ok("alice", "group", "add", g!, "bob")).toEqual([`added bob@cmd.example#phone (epoch 1)`]);
     expect(await ok("alice", "group", "add", g!, "carol")).toEqual([`added carol@cmd.example#pc (epoch 2)`]);
@@ -38,8 +38,12 @@ describe("conclave client commands", () => {
       `${g} epoch 2 by alice@cmd.example#laptop: +[carol@cmd.example#pc] -[]`,
       `${g} alice@cmd.example#laptop: hello`,
     ]);
-    // A second device of bob, brought in by his phone.
-    await ok("bob-laptop", "register", "bob", "laptop", "--server", server.url, `--account-secret=${secret}`); // "=" form: a base64url secret may start with "-"
+    // A second device of bob, linked (approved by his phone), then brought into his groups by it.
+    const [request, code] = await ok("bob-laptop", "devices", "link", "bob", "laptop", "--server", server.url);
+    const payload = /^link request: (\S+)$/.exec(request!)![1]!;
+    expect(await ok("bob-phone", "devices", "approve", payload)).toEqual([`approved laptop: check that it shows ${code!.replace("code: ", "code ")}`]);
+    expect(await ok("bob-laptop", "devices", "complete")).toEqual(["registered bob@cmd.example#laptop"]);
+    expect((await ok("bob-phone", "devices", "changes")).map((l) => l.split(" at ")[0])).toEqual(["added phone by recovery", "added laptop by device:phone"]);
     expect(await ok("bob-phone", "devices", "add")).toEqual([`${g}: added bob@cmd.example#laptop`]);
     expect((await ok("bob-laptop", "listen", "--once"))[0]).toMatch(/joined at epoch 3/);
     expect(await ok("alice", "group", "remove", g!, "carol")).toEqual([`removed carol@cmd.example#pc (epoch 4)`]);

@@ -15,7 +15,7 @@ let server: Serving;
 let cli: ReturnType<typeof cliIn>;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "conclave-life-"));
-  server = await serve({ db: join(dir, "ds.sqlite"), host: "127.0.0.1", port: 0, domain: "life.example", rateLimits: false });
+  server = await serve({ db: join(dir, "ds.sqlite"), host: "127.0.0.1", port: 0, domain: "life.example", rateLimits: false, openRegistration: true });
   cli = cliIn(dir);
 });
 afterAll(async () => {
