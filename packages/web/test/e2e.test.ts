@@ -30,10 +30,18 @@ async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(artifacts, `${String(++shot).padStart(2, "0")}-${name}.png`) });
 }
 
+/** Frames each page's DS stream WebSockets received: push, not only polling, must reach the browser. */
+const streamFrames = new Map<Page, number>();
+
 async function openPage(): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1100, height: 720 } });
   contexts.push(ctx);
   const page = await ctx.newPage();
+  streamFrames.set(page, 0);
+  page.on("websocket", (ws) => {
+    if (new URL(ws.url()).pathname !== "/v1/stream") return;
+    ws.on("framereceived", () => streamFrames.set(page, (streamFrames.get(page) ?? 0) + 1));
+  });
   page.on("dialog", (d) => void d.accept()); // "Leave this group?"
   // The page's own errors go to the test log: a failing step then says why.
   page.on("pageerror", (e) => console.error(`[page ${contexts.length}] ${e.message}`));
@@ -68,6 +76,32 @@ async function sendEmojis(page: Page, text: string): Promise<void> {
 /** The conversation shows a message `text` from `sender` (user name). */
 async function sees(page: Page, sender: string, text: string): Promise<void> {
   await page.locator(`[data-testid=message][data-sender="${sender}"] .bubble`, { hasText: text }).first().waitFor(WAIT);
+}
+
+/** Runs in the page: every record of the app's IndexedDB stores, checked for the sealed format and for plaintext. */
+async function rawRecords(): Promise<{ records: number; notSealed: string[]; plaintextHits: string[] }> {
+  const needles = ["🎉", "🌮", "alice@", "bob@", "example.com"].map((t) => new TextEncoder().encode(t));
+  const has = (hay: Uint8Array, n: Uint8Array) => hay.some((_, i) => n.every((b, j) => hay[i + j] === b));
+  const out = { records: 0, notSealed: [] as string[], plaintextHits: [] as string[] };
+  for (const name of ["conclave:device", "conclave:history"]) {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open(name);
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const all = await new Promise<unknown[]>((resolve, reject) => {
+      const r = db.transaction("records").objectStore("records").getAll();
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    db.close();
+    for (const v of all) {
+      out.records++;
+      if (!(v instanceof Uint8Array) || new TextDecoder().decode(v.subarray(0, 4)) !== "CCS1") out.notSealed.push(`${name}: ${String(v).slice(0, 40)}`);
+      else for (const n of needles) if (has(v, n)) out.plaintextHits.push(`${name}: ${new TextDecoder().decode(n)}`);
+    }
+  }
+  return out;
 }
 
 /** Syncs the SDK user until `pred` holds for the events gathered so far. */
@@ -127,6 +161,8 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the SDK)"
     await alice.getByTestId("palette").getByText("🎉").click();
     await alice.getByTestId("send").click();
     await sees(bob, "alice", "🎉");
+    // The browser's own WebSocket (token in the query, CSP connect-src 'self') carried DS pushes.
+    expect(streamFrames.get(bob)).toBeGreaterThan(0);
     await sendEmojis(bob, "👍🏽 🔥");
     await sees(alice, "bob", "👍🏽 🔥");
     const carolGot = await syncUntil(carol, (evs) => evs.filter((e) => e.type === "message").length >= 2);
@@ -168,6 +204,11 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the SDK)"
     await sendEmojis(alice, "🔁");
     await sees(bob, "alice", "🔁");
     await screenshot(bob, "bob-after-reload");
+    // What the browser keeps at rest is ciphertext: no emoji, no identity, no key in the clear.
+    const atRest = await bob.evaluate(rawRecords);
+    expect(atRest.records).toBeGreaterThan(3);
+    expect(atRest.notSealed).toEqual([]);
+    expect(atRest.plaintextHits).toEqual([]);
 
     // 7. alice's second device: it asks to be linked, her laptop approves (both show one code) and brings it into the group.
     const alice2 = await openPage();
