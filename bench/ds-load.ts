@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { AuthPurpose, signAuthChallenge, toBase64Url, type ClaimKeyPackagesResponse, type ChallengeResponse, type CreateAccountResponse, type TokenResponse } from "@conclave/api";
+import { AUTH_HASH_SUITE, AuthPurpose, answerChallenge, fromBase64Url, signAuthChallenge, toBase64Url, x25519GenerateKeyPair, type ClaimKeyPackagesResponse, type ChallengeResponse, type CreateAccountResponse, type TokenResponse } from "@conclave/api";
 import { ContentType, CredentialType, encode, mlsMessageCodec, utf8, WireFormat, type KeyPair } from "@conclave/mls";
 import { nodeCryptoProvider } from "@conclave/mls/node";
 import { createKeyPackage, lifetimeFrom } from "../packages/mls/src/group/keyPackage.js";
@@ -59,13 +59,31 @@ async function call<T>(method: string, path: string, opts: { token?: string; jso
 }
 
 async function register(user: string): Promise<Member> {
-  const acct = await call<CreateAccountResponse>("POST", "/v1/accounts", { json: { user } });
+  // The bench server takes user names first come, first served; the first device registers with the recovery code.
+  const acct = await call<CreateAccountResponse>("POST", "/v1/accounts", { json: { user, proof: { kind: "none" } } });
   const keys = await suite.signatureGenerateKeyPair();
+  const authKey = await x25519GenerateKeyPair();
   const ch = await call<ChallengeResponse>("POST", "/v1/auth/challenges");
-  const nonce = Buffer.from(ch.body.nonce, "base64url");
-  const sig = await signAuthChallenge(suite, keys.privateKey, nonce, { domain: "bench", purpose: AuthPurpose.register, user, device: "d", cipherSuite: 1, signatureKey: keys.publicKey });
+  const nonce = fromBase64Url(ch.body.nonce);
+  const sig = await signAuthChallenge(suite, keys.privateKey, nonce, { domain: "bench", purpose: AuthPurpose.register, user, device: "d", cipherSuite: 1, signatureKey: keys.publicKey, authKey: authKey.publicKey });
+  const proof = await answerChallenge(
+    nodeCryptoProvider.suite(AUTH_HASH_SUITE),
+    { domain: ch.body.domain, nonce, serverKey: fromBase64Url(ch.body.serverKey), serverEphemeral: fromBase64Url(ch.body.serverEphemeral) },
+    { purpose: AuthPurpose.register, user, device: "d", authKey },
+  );
   const r = await call<TokenResponse>("POST", "/v1/clients", {
-    json: { user, device: "d", cipherSuite: 1, signatureKey: toBase64Url(keys.publicKey), accountSecret: acct.body.accountSecret, nonce: ch.body.nonce, signature: toBase64Url(sig) },
+    json: {
+      user,
+      device: "d",
+      cipherSuite: 1,
+      signatureKey: toBase64Url(keys.publicKey),
+      authKey: toBase64Url(authKey.publicKey),
+      nonce: ch.body.nonce,
+      clientEphemeral: toBase64Url(proof.clientEphemeral),
+      mac: toBase64Url(proof.mac),
+      signature: toBase64Url(sig),
+      authorization: { kind: "recovery", recoveryCode: acct.body.recoveryCode },
+    },
   });
   if (r.status !== 201) throw new Error(`register ${user}: ${r.status} ${JSON.stringify(r.body)}`);
   return { user, keys, token: r.body.token };
@@ -94,7 +112,7 @@ async function groupOf(size: number, members: Member[]): Promise<Uint8Array> {
   await inBatches(others, 16, async (m) => {
     const kp = await createKeyPackage({
       suite,
-      identity: { credential: { credentialType: CredentialType.basic, identity: utf8(m.user) }, signaturePrivateKey: m.keys.privateKey, signaturePublicKey: m.keys.publicKey },
+      identity: { credential: { credentialType: CredentialType.basic, identity: utf8(`${m.user}@bench#d`) }, signaturePrivateKey: m.keys.privateKey, signaturePublicKey: m.keys.publicKey },
       lifetime: lifetimeFrom(BigInt(Math.floor(Date.now() / 1000)), 86400n),
     });
     const up = await call("POST", "/v1/key-packages", { token: m.token, json: { keyPackages: [toBase64Url(kp.message)] } });
@@ -123,6 +141,9 @@ async function main(): Promise<void> {
     store: { engine: "sqlite", path: join(dir, "ds.sqlite") },
     domain: "bench",
     limits: { rateLimitPerIp: false, rateLimitPerClient: false },
+    // One creator claims every member's KeyPackage; cheap recovery hashes for thousands of accounts.
+    accounts: { nameProof: { kind: "open" }, creationPerIp: false, creationPerPrefix: false, recoveryCodeCost: 10 },
+    ds: { keyPackageClaims: { perClaimer: false, perTarget: false } },
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const addr = app.server.address();
