@@ -35,33 +35,7 @@ export const errorBody: JsonSchema = object({
 
 export const healthResponse = object({ status: { type: "string", enum: ["ok"] }, storage: { type: "string" }, time: time("server time") });
 
-export const createAccountRequest = object({ user: userName });
-export const createAccountResponse = object({
-  user: userName,
-  identity: { type: "string" },
-  accountSecret: b64u(64, "authorizes registering devices of this user; shown once"),
-  createdAt: time("creation time"),
-});
-
-export const challengeResponse = object({
-  nonce: b64u(64, "32-byte single-use nonce"),
-  expiresAt: time("expiry"),
-  domain: { type: "string", description: "AS domain for AuthContext.domain" },
-});
-
-const authSignature = b64u(256, "SignWithLabel(sk, \"Conclave auth\", nonce || AuthContext)");
-
-export const registerClientRequest = object({
-  user: userName,
-  device: deviceId,
-  cipherSuite,
-  signatureKey,
-  accountSecret: b64u(64, "the account secret"),
-  nonce: b64u(64, "challenge nonce"),
-  signature: authSignature,
-});
-
-export const loginRequest = object({ user: userName, device: deviceId, nonce: b64u(64, "challenge nonce"), signature: authSignature });
+// Accounts, challenges, registration and login: routes/accountSchemas.ts.
 
 export const clientInfo = object({
   identity,
