@@ -204,6 +204,14 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the SDK)"
     await sendEmojis(alice, "🔁");
     await sees(bob, "alice", "🔁");
     await screenshot(bob, "bob-after-reload");
+    // A second tab of the same browser may not open the same device (two clients would consume one queue).
+    const bobTab2 = await bob.context().newPage();
+    await bobTab2.goto(server.url);
+    await bobTab2.getByTestId("passphrase").fill(PASS);
+    await bobTab2.getByTestId("unlock").click();
+    await expect.poll(() => bobTab2.getByTestId("onboarding-error").textContent(), WAIT).toContain("DEVICE_OPEN_ELSEWHERE");
+    await screenshot(bobTab2, "bob-second-tab-refused");
+    await bobTab2.close();
     // What the browser keeps at rest is ciphertext: no emoji, no identity, no key in the clear.
     const atRest = await bob.evaluate(rawRecords);
     expect(atRest.records).toBeGreaterThan(3);

@@ -187,7 +187,11 @@ function openDatabase(factory: IDBFactory, name: string): Promise<IDBDatabase> {
     if (!db.objectStoreNames.contains(RECORDS)) db.createObjectStore(RECORDS);
     if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
   };
-  return request(req);
+  return request<IDBDatabase>(req).then((db) => {
+    // Another tab deleting or upgrading the database must not wait on us forever: let go (later calls fail).
+    db.onversionchange = () => db.close();
+    return db;
+  });
 }
 
 /** One meta record in its own transaction; resolves once committed (`add` fails if the key exists). */

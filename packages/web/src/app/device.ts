@@ -40,6 +40,7 @@ export class Device {
     readonly client: Client,
     readonly history: History,
     private readonly stores: readonly IndexedDbStore[],
+    private readonly release: () => void,
   ) {}
 
   static profile(): Profile | undefined {
@@ -103,8 +104,9 @@ export class Device {
 
   /** Opens empty stores and runs `fn`; if it fails, nothing half-registered stays behind. */
   static async #fresh<T>(passphrase: string, fn: (d: Device) => Promise<T>): Promise<T> {
-    await Device.forget(); // a new identity starts from empty stores
-    const device = await Device.#open(passphrase);
+    const release = await holdDeviceLock();
+    await forgetStores(); // a new identity starts from empty stores
+    const device = await Device.#open(passphrase, release);
     try {
       return await fn(device);
     } catch (e) {
@@ -130,18 +132,61 @@ export class Device {
 
   /** Deletes this browser's device: its keys, groups and history. */
   static async forget(): Promise<void> {
-    localStorage.removeItem(PROFILE_KEY);
-    await IndexedDbStore.destroy(CLIENT_STORE);
-    await IndexedDbStore.destroy(HISTORY_STORE);
+    const release = await holdDeviceLock();
+    try {
+      await forgetStores();
+    } finally {
+      release();
+    }
   }
 
-  static async #open(passphrase: string): Promise<Device> {
-    const [clientStore, historyStore] = await Promise.all([IndexedDbStore.open(CLIENT_STORE, passphrase), IndexedDbStore.open(HISTORY_STORE, passphrase)]);
-    const client = await Client.open({ serverUrl: location.origin, store: clientStore });
-    return new Device(client, new History(historyStore), [clientStore, historyStore]);
+  /** Opens the device's stores and its Client, holding the tab lock (taken here unless given). */
+  static async #open(passphrase: string, held?: () => void): Promise<Device> {
+    const release = held ?? (await holdDeviceLock());
+    try {
+      const [clientStore, historyStore] = await Promise.all([IndexedDbStore.open(CLIENT_STORE, passphrase), IndexedDbStore.open(HISTORY_STORE, passphrase)]);
+      const client = await Client.open({ serverUrl: location.origin, store: clientStore });
+      return new Device(client, new History(historyStore), [clientStore, historyStore], release);
+    } catch (e) {
+      release();
+      throw e;
+    }
   }
 
+  /** Closes the stores and lets another tab open the device. */
   lock(): void {
     for (const s of this.stores) s.close();
+    this.release();
   }
+}
+
+async function forgetStores(): Promise<void> {
+  localStorage.removeItem(PROFILE_KEY);
+  await IndexedDbStore.destroy(CLIENT_STORE);
+  await IndexedDbStore.destroy(HISTORY_STORE);
+}
+
+/** Thrown when another tab of this browser has the device open. */
+export class DeviceBusyError extends Error {
+  readonly code = "DEVICE_OPEN_ELSEWHERE";
+}
+
+/**
+ * One tab at a time per device (Web Locks API): two Clients on one store
+ * would both consume the DS queue and advance the same ratchets, so the
+ * second tab is refused instead of corrupting the first one's state.
+ */
+function holdDeviceLock(): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    navigator.locks
+      .request("emojisonly-device", { ifAvailable: true }, (lock) => {
+        if (lock === null) {
+          reject(new DeviceBusyError("EmojisOnly is already open in another tab of this browser: use that tab, or close it first"));
+          return;
+        }
+        // Held until the returned promise settles, i.e. until release() is called.
+        return new Promise<void>((release) => resolve(release));
+      })
+      .catch(reject);
+  });
 }
