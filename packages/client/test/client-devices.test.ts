@@ -1,0 +1,98 @@
+/** The SDK's account and device management (issue 23) over a real DS+AS. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { isApiError, type CreateInviteResponse } from "@conclave/api";
+import { createConclaveServer } from "@conclave/server";
+import { Client, MemoryStore } from "../src/index.js";
+import { sharedTestServer } from "./server.js";
+
+const { server, uniq } = sharedTestServer("d");
+
+const open = () => Client.open({ serverUrl: server().url, store: new MemoryStore() });
+
+async function rejects(p: Promise<unknown>, code: string): Promise<void> {
+  await expect(p).rejects.toSatisfy((e) => isApiError(e, code as never));
+}
+
+describe("devices approved by devices, through the SDK", () => {
+  it("links a laptop approved by the phone; both report the device changes; the phone revokes it", async () => {
+    const user = uniq("bob");
+    const phone = await open();
+    const { recoveryCode } = await phone.register(user, "phone");
+    expect(recoveryCode).toMatch(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){7}$/);
+    const laptop = await open();
+    const { payload, code } = await laptop.requestLink(user, "laptop");
+    const approved = await phone.approveDevice(payload);
+    expect([approved.device, approved.code]).toEqual(["laptop", code]);
+    await laptop.completeLink();
+    expect(laptop.identity).toBe(`${user}@example.com#laptop`);
+    expect(await laptop.ensureKeyPackages()).toBe(0); // stocked by completeLink
+
+    expect((await phone.deviceChanges()).map((e) => [e.type, e.device, e.by])).toEqual([
+      ["device-added", "phone", "recovery"],
+      ["device-added", "laptop", "device:phone"],
+    ]);
+    expect(await phone.deviceChanges()).toEqual([]); // only what is new
+    expect((await laptop.deviceChanges()).map((e) => e.device)).toEqual(["phone", "laptop"]);
+
+    await rejects(laptop.revokeDevice("laptop"), "FORBIDDEN");
+    expect((await phone.revokeDevice("laptop")).client.revokedAt).not.toBeNull();
+    await rejects(laptop.createGroup(), "CLIENT_REVOKED");
+    expect((await phone.deviceChanges()).map((e) => [e.type, e.device, e.by])).toEqual([["device-revoked", "laptop", "device:phone"]]);
+  });
+
+  it("refuses to approve another user's request and to complete an unapproved link", async () => {
+    const alice = await open();
+    await alice.register(uniq("alice"), "phone");
+    const mallory = await open();
+    const mUser = uniq("mallory");
+    await mallory.register(mUser, "pc");
+    const thief = await open();
+    const { payload } = await thief.requestLink(alice.user, "evil");
+    await rejects(mallory.approveDevice(payload), "FORBIDDEN");
+    await rejects(thief.completeLink(), "DEVICE_NOT_APPROVED");
+    await rejects((await open()).completeLink(), "DEVICE_NOT_APPROVED");
+    expect((await alice.deviceChanges()).map((e) => e.device)).toEqual(["phone"]);
+  });
+
+  it("rotates the recovery code: only the new one registers a device", async () => {
+    const user = uniq("carol");
+    const phone = await open();
+    const { recoveryCode: first } = await phone.register(user, "phone");
+    const second = await phone.rotateRecoveryCode();
+    await rejects((await open()).register(user, "old", { recoveryCode: first }), "RECOVERY_CODE_INVALID");
+    const tablet = await open();
+    await tablet.register(user, "tablet", { recoveryCode: second });
+    expect(tablet.identity).toBe(`${user}@example.com#tablet`);
+  });
+});
+
+describe("a server with the default name verifier (invites)", () => {
+  it("registers only with an invite the admin made", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-invites-"));
+    const app = await createConclaveServer({
+      store: { engine: "sqlite", path: join(dir, "ds.sqlite") },
+      domain: "example.com",
+      limits: { rateLimitPerIp: false, rateLimitPerClient: false },
+      accounts: { adminToken: "let-me-in", recoveryCodeCost: 8 },
+    });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const addr = app.server.address();
+      if (addr === null || typeof addr === "string") throw new Error("no TCP address");
+      const url = `http://127.0.0.1:${addr.port}`;
+      const c = await Client.open({ serverUrl: url, store: new MemoryStore() });
+      await rejects(c.register("ines", "phone"), "NAME_PROOF_INVALID");
+      const r = await fetch(`${url}/v1/admin/invites`, { method: "POST", headers: { authorization: "Bearer let-me-in" } });
+      const invite = (await r.json()) as CreateInviteResponse;
+      const { recoveryCode } = await c.register("ines", "phone", { proof: { kind: "invite", token: invite.token } });
+      expect(recoveryCode.length).toBe(39);
+      expect(c.identity).toBe("ines@example.com#phone");
+    } finally {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
