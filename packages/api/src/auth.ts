@@ -156,6 +156,13 @@ function handshakeMac(suite: CipherSuite, dh: readonly Uint8Array[], transcript:
   return mac;
 }
 
+/** The DH values (ee, es, se, ss from the client's side) of (own private key, peer public key, what the peer key is). */
+async function dhInOrder(pairs: readonly (readonly [Uint8Array, Uint8Array, string])[]): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (const [own, peer, what] of pairs) out.push(await x25519(own, peer, what));
+  return out;
+}
+
 /** What the client needs from the challenge. */
 export interface HandshakeChallenge {
   readonly domain: string;
@@ -177,12 +184,12 @@ export async function answerChallenge(
 ): Promise<HandshakeResponse> {
   const e = await x25519GenerateKeyPair();
   try {
-    const dh = [
-      await x25519(e.privateKey, challenge.serverEphemeral, "server ephemeral key"),
-      await x25519(e.privateKey, challenge.serverKey, "server key"),
-      await x25519(who.authKey.privateKey, challenge.serverEphemeral, "server ephemeral key"),
-      await x25519(who.authKey.privateKey, challenge.serverKey, "server key"),
-    ];
+    const dh = await dhInOrder([
+      [e.privateKey, challenge.serverEphemeral, "server ephemeral key"],
+      [e.privateKey, challenge.serverKey, "server key"],
+      [who.authKey.privateKey, challenge.serverEphemeral, "server ephemeral key"],
+      [who.authKey.privateKey, challenge.serverKey, "server key"],
+    ]);
     const transcript = encodeHandshakeTranscript({ ...challenge, ...who, clientEphemeral: e.publicKey, clientAuthKey: who.authKey.publicKey });
     return { clientEphemeral: e.publicKey, mac: handshakeMac(suite, dh, transcript) };
   } finally {
@@ -202,12 +209,12 @@ export async function expectedHandshakeMac(
   keys: ServerHandshakeKeys,
   t: Omit<HandshakeTranscript, "serverKey" | "serverEphemeral">,
 ): Promise<Uint8Array> {
-  const dh = [
-    await x25519(keys.serverEphemeral.privateKey, t.clientEphemeral, "client ephemeral key"),
-    await x25519(keys.serverKey.privateKey, t.clientEphemeral, "client ephemeral key"),
-    await x25519(keys.serverEphemeral.privateKey, t.clientAuthKey, "client auth key"),
-    await x25519(keys.serverKey.privateKey, t.clientAuthKey, "client auth key"),
-  ];
+  const dh = await dhInOrder([
+    [keys.serverEphemeral.privateKey, t.clientEphemeral, "client ephemeral key"],
+    [keys.serverKey.privateKey, t.clientEphemeral, "client ephemeral key"],
+    [keys.serverEphemeral.privateKey, t.clientAuthKey, "client auth key"],
+    [keys.serverKey.privateKey, t.clientAuthKey, "client auth key"],
+  ]);
   const transcript = encodeHandshakeTranscript({ ...t, serverKey: keys.serverKey.publicKey, serverEphemeral: keys.serverEphemeral.publicKey });
   return handshakeMac(suite, dh, transcript);
 }
