@@ -11,14 +11,14 @@ import { decode, Group, mlsMessageCodec, WireFormat, type CipherSuiteId, type Cr
 import { defaultProvider, openStream } from "#platform";
 import type { ClientContext } from "./context.js";
 import { CredentialValidation } from "./credentialValidation.js";
-import { memberIdentity, safetyNumber, type ClientEvent } from "./events.js";
+import { memberIdentity, safetyNumber, type ClientEvent, type DeviceChangeEvent } from "./events.js";
 import { GROUP_CONFIG, GroupBook, LEAF_CAPABILITIES } from "./groupBook.js";
 import { GroupCommits, withRemoved } from "./groupCommits.js";
 import { Inbox } from "./inbox.js";
 import { KeyPackageSupply } from "./keyPackageSupply.js";
 import { GroupPolicies } from "./policies.js";
 import { rejoinByExternalCommit } from "./recovery.js";
-import { Session, type DeviceEvent } from "./session.js";
+import { Session } from "./session.js";
 import type { ClientStore } from "./store.js";
 import { HttpTransport } from "./transport.js";
 
@@ -161,8 +161,12 @@ export class Client {
     return this.#session.rotateRecoveryCode();
   }
 
-  /** Devices added to or revoked from this account since the last call: check them, a device you do not know is an alarm. */
-  deviceChanges(): Promise<DeviceEvent[]> {
+  /**
+   * Devices added to or revoked from this account since the last call (the
+   * first call reports all so far): check them, a device you do not know is
+   * an alarm. Poll it, e.g. beside events().
+   */
+  deviceChanges(): Promise<DeviceChangeEvent[]> {
     return this.#session.deviceChanges();
   }
 

@@ -5,6 +5,23 @@
 import { fromBase64Url, toBase64Url } from "@conclave/api";
 import { CredentialType, type GroupMember, type LeafIndex, type PendingCommitInfo } from "@conclave/mls";
 
+/**
+ * A device added to or revoked from this account (issue 23), from
+ * Client.deviceChanges(): a device you do not know is an alarm. Not part of
+ * ClientEvent, whose events all belong to a group.
+ */
+export type DeviceChangeEvent = {
+  readonly type: "device";
+  readonly change: "added" | "revoked";
+  readonly device: string;
+  /** "device:<id>" (approved or revoked by that device) or "recovery" (the recovery code). */
+  readonly by: string;
+  readonly at: number;
+  /** The change's leaf in the AS transparency log. */
+  readonly logIndex: number;
+  readonly signatureKey: string;
+};
+
 export type ClientEvent =
   | { readonly type: "message"; readonly groupId: string; readonly sender: string; readonly epoch: bigint; readonly data: Uint8Array; readonly text: string }
   | { readonly type: "joined"; readonly groupId: string; readonly epoch: bigint; readonly members: string[] }

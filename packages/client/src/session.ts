@@ -35,6 +35,7 @@ import {
   type X25519KeyPair,
 } from "@conclave/api";
 import { CredentialType, type CipherSuiteId, type CryptoProvider, type SigningIdentity } from "@conclave/mls";
+import type { DeviceChangeEvent } from "./events.js";
 import { getJson, putJson, type ClientStore } from "./store.js";
 import type { HttpTransport, RequestOptions } from "./transport.js";
 
@@ -62,8 +63,6 @@ interface PendingLink {
   authPrivateKey: string;
 }
 
-/** A device change of this account, as the SDK reports it. */
-export type DeviceEvent = { readonly type: "device-added" | "device-revoked"; readonly device: string; readonly by: string; readonly at: number; readonly logIndex: number; readonly signatureKey: string };
 
 const enc = new TextEncoder();
 const PENDING_LINK = "pending-link";
@@ -241,9 +240,9 @@ export class Session {
   }
 
   /** Device changes of this account since the last call (the first call reports every change so far). */
-  async deviceChanges(): Promise<DeviceEvent[]> {
+  async deviceChanges(): Promise<DeviceChangeEvent[]> {
     const id = this.need();
-    const out: DeviceEvent[] = [];
+    const out: DeviceChangeEvent[] = [];
     let after = (await getJson<number>(this.store, CHANGES_CURSOR)) ?? 0;
     for (;;) {
       const r = await this.call<DeviceChangesResponse>("deviceChanges", { params: { user: id.user }, query: { after: String(after) } });
@@ -284,6 +283,6 @@ export class Session {
   }
 }
 
-function deviceEvent(c: DeviceChange): DeviceEvent {
-  return { type: c.kind === "added" ? "device-added" : "device-revoked", device: c.device, by: c.by, at: c.at, logIndex: c.logIndex, signatureKey: c.signatureKey };
+function deviceEvent(c: DeviceChange): DeviceChangeEvent {
+  return { type: "device", change: c.kind, device: c.device, by: c.by, at: c.at, logIndex: c.logIndex, signatureKey: c.signatureKey };
 }

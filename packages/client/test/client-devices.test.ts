@@ -30,9 +30,9 @@ describe("devices approved by devices, through the SDK", () => {
     expect(laptop.identity).toBe(`${user}@example.com#laptop`);
     expect(await laptop.ensureKeyPackages()).toBe(0); // stocked by completeLink
 
-    expect((await phone.deviceChanges()).map((e) => [e.type, e.device, e.by])).toEqual([
-      ["device-added", "phone", "recovery"],
-      ["device-added", "laptop", "device:phone"],
+    expect((await phone.deviceChanges()).map((e) => [e.change, e.device, e.by])).toEqual([
+      ["added", "phone", "recovery"],
+      ["added", "laptop", "device:phone"],
     ]);
     expect(await phone.deviceChanges()).toEqual([]); // only what is new
     expect((await laptop.deviceChanges()).map((e) => e.device)).toEqual(["phone", "laptop"]);
@@ -40,7 +40,7 @@ describe("devices approved by devices, through the SDK", () => {
     await rejects(laptop.revokeDevice("laptop"), "FORBIDDEN");
     expect((await phone.revokeDevice("laptop")).client.revokedAt).not.toBeNull();
     await rejects(laptop.createGroup(), "CLIENT_REVOKED");
-    expect((await phone.deviceChanges()).map((e) => [e.type, e.device, e.by])).toEqual([["device-revoked", "laptop", "device:phone"]]);
+    expect((await phone.deviceChanges()).map((e) => [e.change, e.device, e.by])).toEqual([["revoked", "laptop", "device:phone"]]);
   });
 
   it("refuses to approve another user's request and to complete an unapproved link", async () => {
