@@ -111,7 +111,11 @@ export class KeyPackages implements KeyPackageRepository {
       .where("claimed_at", "is", null)
       .returningAll()
       .executeTakeFirst();
-    if (claimed !== undefined) return fromRow(claimed);
+    if (claimed !== undefined) {
+      // Handed out once: only the ref and the owner stay (Welcome routing), not the signed KeyPackage (docs/security.md §2).
+      await db.updateTable("key_packages").set({ key_package: new Uint8Array(0) }).where("id", "=", claimed.id).execute();
+      return fromRow(claimed);
+    }
     const lastResort = await db
       .selectFrom("key_packages")
       .selectAll()
