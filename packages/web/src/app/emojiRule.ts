@@ -10,6 +10,7 @@
 export const MAX_EMOJIS = 32;
 
 // Built at run time: the /v flag (RGI_Emoji, whole emoji sequences) postdates the TS target.
+// biome-ignore lint/complexity/useRegexLiterals: a /v literal does not compile for ES2022
 const RGI_EMOJI = new RegExp("^\\p{RGI_Emoji}$", "v");
 /** A pictograph shown as an emoji (not RGI as a sequence): emoji by default, or made one by U+FE0F; "©" alone is text. */
 const PICTOGRAPH = /^(?:\p{Emoji_Presentation}|\p{Extended_Pictographic}\uFE0F)$/u;

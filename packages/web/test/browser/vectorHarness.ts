@@ -28,7 +28,6 @@ import { proposalCodec } from "../../../mls/src/messages/proposal.js";
 import { makeKeyPackageRef } from "../../../mls/src/messages/refs.js";
 import { deriveEpochSecrets, deriveEpochSecretsFromJoiner, deriveExternalKeyPair, deriveWelcomeSecret, mlsExporter } from "../../../mls/src/schedule/keySchedule.js";
 import { SecretTree } from "../../../mls/src/schedule/secretTree.js";
-import { leafIndex } from "../../../mls/src/tree/treeMath.js";
 import { createWelcome, joinWelcome, welcomeRecipient } from "../../../mls/src/welcome/index.js";
 
 export interface FileResult {

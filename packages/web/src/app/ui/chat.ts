@@ -20,7 +20,7 @@ export class ChatScreen {
   readonly #approvePanel = this.#approveForm();
 
   constructor(
-    private readonly root: HTMLElement,
+    root: HTMLElement,
     private readonly device: Device,
     private readonly onLock: () => void,
     recoveryCode?: string,
@@ -217,6 +217,11 @@ export class ChatScreen {
   // ---------------------------------------------------------------------------
   // Rendering
 
+  #select(groupId: string): void {
+    this.#open = groupId;
+    void this.#render();
+  }
+
   #title(groupId: string): string {
     const others = [...new Set(this.device.client.members(groupId).map(userOf))].filter((u) => u !== this.device.client.user);
     return others.length === 0 ? "Just you" : others.join(", ");
@@ -230,7 +235,7 @@ export class ChatScreen {
       this.#sidebar,
       groups.length === 0 ? h("p", { class: "empty" }, "No groups yet.") : null,
       ...groups.map((g) =>
-        h("button", { class: g === this.#open ? "group active" : "group", "data-testid": "group-item", "data-group": g, onclick: () => ((this.#open = g), void this.#render()) }, this.#title(g)),
+        h("button", { class: g === this.#open ? "group active" : "group", "data-testid": "group-item", "data-group": g, onclick: () => this.#select(g) }, this.#title(g)),
       ),
     );
     const g = this.#open;
@@ -299,11 +304,16 @@ export class ChatScreen {
       input.classList.toggle("invalid", !v.ok && v.reason !== "empty");
     };
     input.addEventListener("input", check);
+    const pick = (emoji: string) => {
+      input.value += emoji;
+      check();
+      input.focus();
+    };
     const palette = h(
       "div",
       { class: "palette", "data-testid": "palette" },
       ...PALETTE.map((e) =>
-        h("button", { type: "button", onclick: () => ((input.value += e), check(), input.focus()) }, e),
+        h("button", { type: "button", onclick: () => pick(e) }, e),
       ),
     );
     const f = h("form", { class: "composer" }, palette, h("div", { class: "row" }, input, send), hint);

@@ -62,7 +62,11 @@ export function showRegister(root: HTMLElement, hooks: OnboardingHooks): void {
     field("Passphrase", pass, "Encrypts this device's keys and messages in this browser. At least 8 characters."),
   ];
   const render = () => {
-    replace(tabs, ...TABS.map(([m, label]) => h("button", { type: "button", role: "tab", "aria-selected": String(mode === m), onclick: () => ((mode = m), render()), "data-testid": `tab-${m}` }, label)));
+    const select = (m: Mode) => {
+      mode = m;
+      render();
+    };
+    replace(tabs, ...TABS.map(([m, label]) => h("button", { type: "button", role: "tab", "aria-selected": String(mode === m), onclick: () => select(m), "data-testid": `tab-${m}` }, label)));
     const who = () => ({ user: user.value.trim(), device: device.value.trim(), passphrase: pass.value });
     switch (mode) {
       case "new":
@@ -101,6 +105,10 @@ export function showRegister(root: HTMLElement, hooks: OnboardingHooks): void {
 /** The new device waits: it shows what to paste on the approving device and the code both must show. */
 function showLinkWait(root: HTMLElement, hooks: OnboardingHooks, link: PendingLink): void {
   const status = h("p", { class: "tagline", role: "status", "data-testid": "link-status" }, "Waiting for approval…");
+  const cancel = () => {
+    link.cancel();
+    showRegister(root, hooks);
+  };
   replace(
     root,
     card(
@@ -108,7 +116,7 @@ function showLinkWait(root: HTMLElement, hooks: OnboardingHooks, link: PendingLi
       h("textarea", { class: "payload", readonly: true, rows: "4", "data-testid": "link-payload", onclick: (ev) => (ev.target as HTMLTextAreaElement).select() }, link.payload),
       h("p", {}, "Both screens must show this code: ", h("strong", { class: "code", "data-testid": "link-code" }, link.code)),
       status,
-      h("button", { type: "button", class: "link", onclick: () => (link.cancel(), showRegister(root, hooks)) }, "Cancel"),
+      h("button", { type: "button", class: "link", onclick: cancel }, "Cancel"),
     ),
   );
   link.done.then(
