@@ -22,9 +22,24 @@ export function replace(parent: Element, ...children: Child[]): void {
 export const userOf = (identity: string): string => identity.split("@")[0] ?? identity;
 export const deviceOf = (identity: string): string => identity.split("#")[1] ?? "";
 
-/** An error as one line a person can read (API errors carry a stable code). */
+/** What the common failures mean to a person; the stable code stays visible for support. */
+const PLAIN: Readonly<Record<string, string>> = {
+  STORE_UNREADABLE: "That passphrase does not open this device.",
+  NAME_PROOF_INVALID: "This server gives user names against invite tokens: that one is unknown, used or expired.",
+  ACCOUNT_EXISTS: "That user name is taken.",
+  ACCOUNT_NOT_FOUND: "There is no account with that user name.",
+  RECOVERY_CODE_INVALID: "That recovery code is wrong.",
+  KEY_PACKAGE_NOT_FOUND: "Nobody by that user name can be added right now (no registered device).",
+  INVALID_NAME: "Names are lower-case letters, digits, . _ and -.",
+  RATE_LIMITED: "Too many attempts: wait a little and try again.",
+  NOT_GROUP_MEMBER: "You are no longer a member of that group.",
+  SERVICE_UNAVAILABLE: "The server cannot be reached.",
+};
+
+/** An error as one line a person can read (API errors carry a stable code, kept in brackets). */
 export function describeError(e: unknown): string {
   const err = e as { code?: unknown; message?: unknown };
   const msg = typeof err?.message === "string" ? err.message : String(e);
-  return typeof err?.code === "string" ? `${msg} (${err.code})` : msg;
+  if (typeof err?.code !== "string") return msg;
+  return `${PLAIN[err.code] ?? msg} (${err.code})`;
 }
