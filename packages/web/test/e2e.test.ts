@@ -7,7 +7,7 @@
  * a removal. User names come with invite tokens; alice's tablet is linked
  * by her laptop's approval. Each step leaves a screenshot in test-artifacts/e2e/.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -106,6 +106,7 @@ async function rawRecords(): Promise<{ records: number; notSealed: string[]; pla
 
 browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the CLI; conclave serve)", () => {
   beforeAll(async () => {
+    rmSync(artifacts, { recursive: true, force: true }); // this run's screenshots only
     mkdirSync(artifacts, { recursive: true });
     server = await conclaveServe();
     browser = await launchChromium();
