@@ -154,7 +154,7 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the CLI; 
     await alice.getByTestId("send").click();
     await sees(bob, "alice", "🎉");
     // The browser's own WebSocket (token in the query, CSP connect-src 'self') carried DS pushes.
-    expect(streamFrames.get(bob)).toBeGreaterThan(0);
+    await expect.poll(() => streamFrames.get(bob), WAIT).toBeGreaterThan(0);
     await sendEmojis(bob, "👍🏽 🔥");
     await sees(alice, "bob", "👍🏽 🔥");
     const carolGot = await cli.listenUntil((ls) => ls.filter((l) => l.startsWith(`${groupId} `) && l.includes(": ")).length >= 2);
