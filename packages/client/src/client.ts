@@ -30,6 +30,12 @@ export interface ClientOptions {
   readonly keyPackageLowWater?: number;
   readonly keyPackageBatch?: number;
   /**
+   * sync() also checks the DS supply at most this often (default 10 minutes):
+   * KeyPackages claimed by adders who never sent a Welcome are noticed and
+   * replaced, not only those used by joins. 0: on every sync.
+   */
+  readonly keyPackageCheckIntervalMs?: number;
+  /**
    * Key update policy (RFC 9750 §8.2.2 post-compromise security): sync commits an
    * Update (empty commit with a path) for a group whose last own update is older than this.
    */
@@ -66,7 +72,10 @@ export class Client {
     this.#session = new Session(this.transport, opts.store, provider);
     this.#groups = new GroupBook(opts.store, provider);
     this.#ctx = { store: opts.store, provider, session: this.#session, groups: this.#groups };
-    this.#keyPackages = new KeyPackageSupply(this.#ctx, opts.keyPackageLowWater ?? 5, opts.keyPackageBatch ?? 10);
+    this.#keyPackages = new KeyPackageSupply(this.#ctx, opts.keyPackageLowWater ?? 5, opts.keyPackageBatch ?? 10, {
+      checkIntervalMs: opts.keyPackageCheckIntervalMs ?? 10 * 60_000,
+      now: opts.now ?? Date.now,
+    });
     this.#commits = new GroupCommits(this.#ctx);
     this.#policies = new GroupPolicies(this.#ctx, this.#commits, {
       keyUpdateIntervalMs: opts.keyUpdateIntervalMs,
@@ -366,6 +375,7 @@ export class Client {
   sync(): Promise<ClientEvent[]> {
     return this.#exclusive(async () => {
       const received = await this.#inbox.drain();
+      await this.#keyPackages.ensureNowAndThen();
       return [...this.#commits.takeMissed(), ...received, ...(await this.#policies.run())];
     });
   }

@@ -2,6 +2,11 @@
  * The device's KeyPackages on the DS (RFC 9750 §5.1, RFC 9420 §10): a batch
  * topped up below a low-water mark plus one last-resort KeyPackage, with their
  * private keys kept locally until a Welcome uses them.
+ *
+ * The supply runs low in two ways: joins use KeyPackages (the client tops up
+ * after each), and adders claim some without ever sending a Welcome (a
+ * drained supply, issue 23). For the second, sync also checks the DS count
+ * now and then (`ensureNowAndThen`).
  */
 import { fromBase64Url, toBase64Url, type KeyPackageCountsResponse, type UploadKeyPackagesResponse } from "@conclave/api";
 import { createKeyPackage, decode, lifetimeFrom, mlsMessageCodec, WireFormat, type JoinKeyPackage, type KeyPackageBundle } from "@conclave/mls";
@@ -21,11 +26,21 @@ export type StoredKeyPackage = JoinKeyPackage & { ref: Uint8Array; lastResort: b
 const PREFIX = "kp:";
 
 export class KeyPackageSupply {
+  #lastCheck = Number.NEGATIVE_INFINITY;
+
   constructor(
     private readonly ctx: ClientContext,
     private readonly low: number,
     private readonly batch: number,
+    private readonly check: { readonly checkIntervalMs: number; readonly now: () => number } = { checkIntervalMs: 10 * 60_000, now: Date.now },
   ) {}
+
+  /** `ensure()` when the last check is older than the check interval; returns how many were uploaded. */
+  async ensureNowAndThen(): Promise<number> {
+    const now = this.check.now();
+    if (now - this.#lastCheck < this.check.checkIntervalMs) return 0;
+    return this.ensure();
+  }
 
   async #newKeyPackage(lastResort: boolean): Promise<KeyPackageBundle> {
     const now = BigInt(Math.floor(Date.now() / 1000));
@@ -49,6 +64,7 @@ export class KeyPackageSupply {
 
   /** Tops up the DS: a batch when below the low-water mark, and a last-resort KeyPackage if none is there. Returns how many were uploaded. */
   async ensure(): Promise<number> {
+    this.#lastCheck = this.check.now();
     const suite = this.ctx.session.cipherSuite;
     const counts = await this.ctx.session.call<KeyPackageCountsResponse>("countKeyPackages");
     const c = counts.counts.find((x) => x.cipherSuite === suite);

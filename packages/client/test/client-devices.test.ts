@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isApiError, type CreateInviteResponse } from "@conclave/api";
+import { isApiError, type CreateInviteResponse, type KeyPackageCountsResponse } from "@conclave/api";
 import { createConclaveServer } from "@conclave/server";
 import { Client, MemoryStore } from "../src/index.js";
 import { sharedTestServer } from "./server.js";
@@ -66,6 +66,31 @@ describe("devices approved by devices, through the SDK", () => {
     const tablet = await open();
     await tablet.register(user, "tablet", { recoveryCode: second });
     expect(tablet.identity).toBe(`${user}@example.com#tablet`);
+  });
+});
+
+describe("KeyPackage supply", () => {
+  it("a supply drained by claims without Welcomes is refilled by the next sync", async () => {
+    const victim = await Client.open({ serverUrl: server().url, store: new MemoryStore(), keyPackageCheckIntervalMs: 0 });
+    await victim.register(uniq("vic"), "phone");
+    const drainer = await open();
+    await drainer.register(uniq("drain"), "pc");
+    const count = async () => {
+      const r = await fetch(`${server().url}/v1/key-packages/count`, { headers: { authorization: `Bearer ${await victim.token()}` } });
+      return ((await r.json()) as KeyPackageCountsResponse).counts[0]!;
+    };
+    expect(await count()).toEqual({ cipherSuite: 1, count: 10, lastResort: true });
+    for (let i = 0; i < 7; i++) {
+      const r = await fetch(`${server().url}/v1/users/${victim.user}/key-packages/claim`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${await drainer.token()}`, "content-type": "application/json" },
+        body: JSON.stringify({ cipherSuites: [1] }),
+      });
+      expect(r.status).toBe(200);
+    }
+    expect(await count()).toEqual({ cipherSuite: 1, count: 3, lastResort: true });
+    await victim.sync(); // no Welcome arrived: only the periodic check notices
+    expect(await count()).toEqual({ cipherSuite: 1, count: 13, lastResort: true });
   });
 });
 
