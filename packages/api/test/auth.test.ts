@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { CIPHER_SUITE_IDS, utf8 } from "@conclave/mls";
 import { nodeCryptoProvider } from "@conclave/mls/node";
 import {
@@ -95,6 +96,30 @@ describe("the deniable handshake (auth.ts)", () => {
     expect(await verifyHandshake(suite, otherServer, t, answer.mac)).toBe(false);
     const impostor = await answerChallenge(suite, challenge, { ...who, authKey: await x25519GenerateKeyPair() });
     expect(await verifyHandshake(suite, keys, { ...t, clientEphemeral: impostor.clientEphemeral }, impostor.mac)).toBe(false);
+  });
+
+  it("any change to any field of the transcript or to the MAC is refused (property)", async () => {
+    const { keys, client, nonce, who, challenge } = await setup();
+    const answer = await answerChallenge(suite, challenge, { ...who, authKey: client });
+    const t = { domain: "example.com", ...who, nonce, clientEphemeral: answer.clientEphemeral, clientAuthKey: client.publicKey };
+    const flip = (b: Uint8Array, i: number, bit: number) => {
+      const c = b.slice();
+      c[i % c.length]! ^= 1 << bit;
+      return c;
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom("nonce", "clientEphemeral", "mac", "domain", "user", "device"), fc.nat(), fc.integer({ min: 0, max: 7 }), async (field, i, bit) => {
+        let tt: typeof t = t;
+        let mac = answer.mac;
+        if (field === "mac") mac = flip(mac, i, bit);
+        else if (field === "nonce" || field === "clientEphemeral") tt = { ...t, [field]: flip(t[field], i, bit) };
+        else tt = { ...t, [field]: `${t[field]}${String.fromCharCode(97 + bit)}` };
+        // A flipped ephemeral may be a low-order point: refused either way.
+        const ok = await verifyHandshake(suite, keys, tt, mac).catch((e: unknown) => (isApiError(e, "INVALID_AUTH_KEY") ? false : Promise.reject(e)));
+        expect(ok).toBe(false);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it("a transcript offers a third party nothing the server could not have made alone", async () => {
