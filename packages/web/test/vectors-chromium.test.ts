@@ -6,22 +6,19 @@
  * served from a loopback origin (a secure context, so crypto.subtle exists),
  * and handed each file from the repo's test-vectors/. A missing file fails.
  */
-import { build } from "esbuild";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { assertBrowserGraph } from "../src/build/build.js";
 import { browserSuite, launchChromium } from "./support/chromium.js";
+import { openHarness } from "./support/harnessPage.js";
 import type { FileResult } from "./browser/vectorHarness.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const vectorDir = resolve(here, "../../../test-vectors");
 const FILES = ["crypto-basics", "key-schedule", "message-protection", "welcome"] as const;
 const PROVIDERS = ["web", "web-js"] as const;
-/** Loopback is a secure context; the page never leaves playwright's router. */
-const ORIGIN = "http://localhost:7399";
 
 function loadVectors(name: string): unknown[] {
   const path = join(vectorDir, `${name}.json`);
@@ -34,29 +31,8 @@ let page: Page;
 
 browserSuite("mlswg vectors in Chromium with the web provider", () => {
   beforeAll(async () => {
-    const bundle = await build({
-      entryPoints: [join(here, "browser/vectorHarness.ts")],
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      conditions: ["@conclave/source"],
-      write: false,
-      metafile: true,
-      logLevel: "silent",
-    });
-    assertBrowserGraph(bundle.metafile, "vector harness");
-    const js = bundle.outputFiles[0]!.text;
     browser = await launchChromium();
-    page = await browser.newPage();
-    page.on("pageerror", (e) => console.error(`[vector page] ${e.message}`));
-    await page.route(`${ORIGIN}/**`, (route) => {
-      const path = new URL(route.request().url()).pathname;
-      if (path === "/harness.js") return route.fulfill({ contentType: "text/javascript", body: js });
-      return route.fulfill({ contentType: "text/html", body: '<!doctype html><meta charset="utf-8"><script type="module" src="/harness.js"></script>' });
-    });
-    await page.goto(`${ORIGIN}/`);
-    await page.waitForFunction(() => typeof (globalThis as { runVectorFile?: unknown }).runVectorFile === "function");
-    expect(await page.evaluate(() => window.isSecureContext)).toBe(true);
+    page = await openHarness(browser, join(here, "browser/vectorHarness.ts"), "runVectorFile");
   }, 120_000);
 
   afterAll(async () => {
