@@ -7,12 +7,14 @@ import {
   toBase64Url,
   verifyHandshake,
   x25519GenerateKeyPair,
+  type ChallengeResponse,
   type ClientInfo,
   type CreateAccountResponse,
   type ListClientsResponse,
   type TokenResponse,
 } from "@conclave/api";
 import { CIPHER_SUITE_IDS } from "@conclave/mls";
+import { createConclaveServer } from "../src/index.js";
 import { ENGINES } from "./support/engines.js";
 import { answer, challenge, createAccount, crypto, errorCode, invite, login, registerDevice, registration, signChallenge, startServer, type RunningServer } from "./support/server.js";
 
@@ -208,6 +210,27 @@ describe.each(ENGINES)("client registration and deniable authentication [$name]"
       expect(await verifyHandshake(suite, outsider, { ...t, clientEphemeral: fromBase64Url(real.clientEphemeral) }, fromBase64Url(real.mac))).toBe(false);
       // The real answer still logs in once (the challenge was never spent above).
       expect((await s.request("POST", "/v1/auth/tokens", { json: { user: d.user, device: d.device, ...real } })).status).toBe(201);
+    });
+
+    it("a second server process on the same database answers the first one's challenges with the same static key", async () => {
+      const d = await registerDevice(s, "twin", "phone");
+      const other = await createConclaveServer({ store: s.t.store, clock: s.clock.fn, domain: "example.com", limits: { rateLimitPerIp: false, rateLimitPerClient: false }, accounts: { sweepIntervalMs: 0 } });
+      await other.listen({ host: "127.0.0.1", port: 0 });
+      try {
+        const addr = other.server.address();
+        if (addr === null || typeof addr === "string") throw new Error("no TCP address");
+        const c = await challenge(s);
+        const body = { user: d.user, device: d.device, ...(await answer(c, AuthPurpose.login, d)) };
+        const r = await fetch(`http://127.0.0.1:${addr.port}/v1/auth/tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+        expect(r.status).toBe(201);
+        const c2 = (await (await fetch(`http://127.0.0.1:${addr.port}/v1/auth/challenges`, { method: "POST" })).json()) as ChallengeResponse;
+        expect(c2.serverKey).toBe(c.serverKey);
+        // and the nonce is spent for both
+        const again = await s.request("POST", "/v1/auth/tokens", { json: body });
+        expect([again.status, errorCode(again)]).toEqual([401, "AUTH_CHALLENGE_INVALID"]);
+      } finally {
+        await other.close();
+      }
     });
 
     it("logs out: the token stops working, others of the client keep working", async () => {
