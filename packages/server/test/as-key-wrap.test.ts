@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { AsKeysResponse } from "@conclave/api";
 import { createConclaveServer, createSqliteStore, keyEncryptionKeyFromFile, KeyWrapError, parseKeyEncryptionKey } from "../src/index.js";
-import { CA_KEY_NAME, LOG_KEY_NAME } from "../src/as/keys.js";
+import { AUTH_KEY_NAME, CA_KEY_NAME, LOG_KEY_NAME } from "../src/as/keys.js";
 import { isSealed } from "../src/as/keyWrap.js";
 
 const dirs: string[] = [];
@@ -38,7 +38,8 @@ async function asKeysOf(path: string, keyEncryptionKey?: Uint8Array): Promise<As
 async function storedPrivateKeys(path: string): Promise<Uint8Array[]> {
   const store = await createSqliteStore({ path });
   try {
-    return [(await store.keys.get(CA_KEY_NAME))!.privateKey, (await store.keys.get(LOG_KEY_NAME))!.privateKey];
+    // The DS authentication key (the deniable handshake's S_s) is sealed like the others.
+    return [(await store.keys.get(CA_KEY_NAME))!.privateKey, (await store.keys.get(LOG_KEY_NAME))!.privateKey, (await store.keys.get(AUTH_KEY_NAME))!.privateKey];
   } finally {
     await store.close();
   }
