@@ -187,6 +187,8 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the CLI; 
     await bob.reload();
     await bob.getByTestId("unlock").waitFor(WAIT);
     await screenshot(bob, "bob-unlock-after-reload");
+    // Sent while bob's device is locked: the DS queue keeps it for him.
+    await sendEmojis(alice, "📬");
     await bob.getByTestId("passphrase").fill("wrong passphrase");
     await bob.getByTestId("unlock").click();
     await expect.poll(() => bob.getByTestId("onboarding-error").textContent(), WAIT).toContain("STORE_UNREADABLE");
@@ -194,6 +196,7 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the CLI; 
     await bob.getByTestId("unlock").click();
     await bob.getByTestId("group-item").waitFor(WAIT);
     await sees(bob, "alice", "🎉");
+    await sees(bob, "alice", "📬");
     expect(await bob.getByTestId("safety-number").textContent()).toBe(n);
     await sendEmojis(alice, "🔁");
     await sees(bob, "alice", "🔁");
