@@ -161,5 +161,31 @@ describe.each(ENGINES)("accounts: proof of a name, limits, expiry [$name]", (eng
         await oidc.close();
       }
     });
+
+    it("fetches the issuer's JWKS again when a token names a key it has not seen (key rotation)", async () => {
+      const first = await localIssuer();
+      const rotated = await localIssuer();
+      const rotatedJwk = { ...rotated.jwks.keys[0]!, kid: "k2" };
+      let served = [first.jwks.keys[0]!];
+      let fetches = 0;
+      const jwks = async () => {
+        fetches++;
+        return { keys: served };
+      };
+      const oidc = await startServer(engine, { limits: NO_LIMITS, accounts: { nameProof: { kind: "oidc", issuer: "https://id.example", audience: "conclave", jwks } } });
+      try {
+        const now = Math.floor(oidc.clock.now / 1000);
+        const claims = (user: string) => ({ iss: "https://id.example", aud: "conclave", preferred_username: user, exp: now + 300 });
+        expect((await create(oidc, "rota", { kind: "oidc", idToken: await first.sign(claims("rota")) })).status).toBe(201);
+        expect((await create(oidc, "rotb", { kind: "oidc", idToken: await first.sign(claims("rotb")) })).status).toBe(201);
+        expect(fetches).toBe(1); // cached
+        served = [first.jwks.keys[0]!, rotatedJwk];
+        const r = await create(oidc, "rotc", { kind: "oidc", idToken: await rotated.sign(claims("rotc"), { alg: "ES256", kid: "k2" }) });
+        expect(r.status).toBe(201);
+        expect(fetches).toBe(2);
+      } finally {
+        await oidc.close();
+      }
+    });
   });
 });
