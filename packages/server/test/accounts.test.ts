@@ -162,7 +162,7 @@ describe.each(ENGINES)("accounts: proof of a name, limits, expiry [$name]", (eng
       }
     });
 
-    it("fetches the issuer's JWKS again when a token names a key it has not seen (key rotation)", async () => {
+    it("fetches the issuer's JWKS again, at most once a minute, when a token names a key it has not seen (key rotation)", async () => {
       const first = await localIssuer();
       const rotated = await localIssuer();
       const rotatedJwk = { ...rotated.jwks.keys[0]!, kid: "k2" };
@@ -179,9 +179,19 @@ describe.each(ENGINES)("accounts: proof of a name, limits, expiry [$name]", (eng
         expect((await create(oidc, "rota", { kind: "oidc", idToken: await first.sign(claims("rota")) })).status).toBe(201);
         expect((await create(oidc, "rotb", { kind: "oidc", idToken: await first.sign(claims("rotb")) })).status).toBe(201);
         expect(fetches).toBe(1); // cached
+        // An unknown kid refetches at most once a minute: random kids are not a flood on the issuer.
         served = [first.jwks.keys[0]!, rotatedJwk];
+        const early = await create(oidc, "rotc", { kind: "oidc", idToken: await rotated.sign(claims("rotc"), { alg: "ES256", kid: "k2" }) });
+        expect([early.status, errorCode(early)]).toEqual([403, "NAME_PROOF_INVALID"]);
+        expect(fetches).toBe(1);
+        oidc.clock.advance(60_000);
         const r = await create(oidc, "rotc", { kind: "oidc", idToken: await rotated.sign(claims("rotc"), { alg: "ES256", kid: "k2" }) });
         expect(r.status).toBe(201);
+        expect(fetches).toBe(2);
+        for (let i = 0; i < 3; i++) {
+          const unknown = await create(oidc, `rotx${i}`, { kind: "oidc", idToken: await rotated.sign(claims(`rotx${i}`), { alg: "ES256", kid: `nope${i}` }) });
+          expect([unknown.status, errorCode(unknown)]).toEqual([403, "NAME_PROOF_INVALID"]);
+        }
         expect(fetches).toBe(2);
       } finally {
         await oidc.close();

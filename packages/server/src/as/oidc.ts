@@ -41,15 +41,22 @@ function json(part: string, what: string): Record<string, unknown> {
   }
 }
 
+/** An unknown kid fetches the JWKS again at most this often: random kids cannot turn us into a flood on the issuer. */
+const MIN_REFETCH_MS = 60_000;
+
 export class OidcVerifier {
   private cached: readonly Jwk[] | undefined;
+  private fetchedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly config: OidcConfig) {}
 
-  private async keys(refresh: boolean): Promise<readonly Jwk[]> {
+  private async keys(refresh: boolean, nowMs: number): Promise<readonly Jwk[]> {
     const { jwks } = this.config;
     if (typeof jwks !== "function") return jwks.keys;
-    if (this.cached === undefined || refresh) this.cached = (await jwks()).keys;
+    if (this.cached === undefined || (refresh && nowMs - this.fetchedAt >= MIN_REFETCH_MS)) {
+      this.cached = (await jwks()).keys;
+      this.fetchedAt = nowMs;
+    }
     return this.cached;
   }
 
@@ -63,8 +70,8 @@ export class OidcVerifier {
     const alg = typeof header.alg === "string" ? ALGORITHMS[header.alg] : undefined;
     if (alg === undefined || !Object.prototype.hasOwnProperty.call(ALGORITHMS, header.alg as string)) throw invalid(`unsupported alg ${String(header.alg)}`);
     const kid = typeof header.kid === "string" ? header.kid : undefined;
-    let candidates = (await this.keys(false)).filter((k) => kid === undefined || k.kid === kid);
-    if (candidates.length === 0 && typeof this.config.jwks === "function") candidates = (await this.keys(true)).filter((k) => kid === undefined || k.kid === kid);
+    let candidates = (await this.keys(false, nowMs)).filter((k) => kid === undefined || k.kid === kid);
+    if (candidates.length === 0 && typeof this.config.jwks === "function") candidates = (await this.keys(true, nowMs)).filter((k) => kid === undefined || k.kid === kid);
     if (candidates.length === 0) throw invalid("no issuer key with this kid");
     const signed = new TextEncoder().encode(`${h}.${p}`);
     let signature: Uint8Array;
