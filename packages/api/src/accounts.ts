@@ -36,7 +36,7 @@
 import { Reader, Writer, decode, utf8, type CipherSuite, type CipherSuiteId, type Codec } from "@conclave/mls";
 import { fromBase64Url, toBase64Url } from "./base64url.js";
 import { ApiError } from "./errors.js";
-import type { B64u, ClientInfo } from "./routes.js";
+import type { B64u } from "./routes.js";
 
 export const DEVICE_APPROVAL_LABEL = "Conclave device approval";
 
@@ -176,7 +176,6 @@ export interface DeviceChangesResponse {
   changes: DeviceChange[];
 }
 
-export type { ClientInfo };
 
 // ---------------------------------------------------------------------------
 // Approvals and link requests
