@@ -53,6 +53,16 @@ describe.each(ENGINES)("accounts: proof of a name, limits, expiry [$name]", (eng
       expect([late.status, errorCode(late)]).toEqual([403, "NAME_PROOF_INVALID"]);
     });
 
+    it("gives a name to one of many concurrent claimants; the others keep their invites", async () => {
+      const invites = await Promise.all(Array.from({ length: 6 }, () => invite(s)));
+      const replies = await Promise.all(invites.map((token) => create(s, "race", { kind: "invite", token })));
+      expect(replies.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+      // The single-use invite of each loser was not spent.
+      const again = await Promise.all(invites.map((token, i) => create(s, `race${i}`, { kind: "invite", token })));
+      expect(again.map((r) => r.status).filter((st) => st === 201).length).toBe(5);
+      expect(again.filter((r) => r.status !== 201).map((r) => errorCode(r))).toEqual(["NAME_PROOF_INVALID"]);
+    });
+
     it("makes invites for the admin token only", async () => {
       const none = await s.request("POST", "/v1/admin/invites");
       expect([none.status, errorCode(none)]).toEqual([401, "ADMIN_TOKEN_INVALID"]);
