@@ -87,10 +87,7 @@ export class Device {
         }
       })();
       // A link that fails or is cancelled leaves nothing behind either.
-      done.catch(async () => {
-        device.lock();
-        await Device.forget();
-      });
+      done.catch(() => device.#discard());
       return {
         payload,
         code,
@@ -110,8 +107,7 @@ export class Device {
     try {
       return await fn(device);
     } catch (e) {
-      device.lock();
-      await Device.forget();
+      await device.#discard();
       throw e;
     }
   }
@@ -150,6 +146,16 @@ export class Device {
     } catch (e) {
       release();
       throw e;
+    }
+  }
+
+  /** Closes this device and deletes its stores, still holding the tab lock (a release is not seen at once by the next request). */
+  async #discard(): Promise<void> {
+    for (const s of this.stores) s.close();
+    try {
+      await forgetStores();
+    } finally {
+      this.release();
     }
   }
 

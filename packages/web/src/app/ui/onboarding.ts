@@ -2,7 +2,7 @@
  * The screens before the chat: create an account, add this browser as a
  * further device of one, or unlock the device this browser already holds.
  */
-import { Device, type PendingLink, type Profile } from "../device.js";
+import { Device, type Enrolment, type PendingLink, type Profile } from "../device.js";
 import { describeError, h, replace } from "./dom.js";
 
 export interface OnboardingHooks {
@@ -68,35 +68,26 @@ export function showRegister(root: HTMLElement, hooks: OnboardingHooks): void {
     };
     replace(tabs, ...TABS.map(([m, label]) => h("button", { type: "button", role: "tab", "aria-selected": String(mode === m), onclick: () => select(m), "data-testid": `tab-${m}` }, label)));
     const who = () => ({ user: user.value.trim(), device: device.value.trim(), passphrase: pass.value });
-    switch (mode) {
-      case "new":
-        replace(
-          body,
-          form("Create account", "register", [...common(), field("Invite", invite, "The invite token your server's admin gave you (empty on an open server).")], async () => {
-            const r = await Device.enrol({ kind: "new", ...who(), invite: invite.value.trim() });
-            hooks.ready(r.device, r.recoveryCode);
-          }),
-        );
-        break;
-      case "recover":
-        replace(
-          body,
-          form("Recover account", "register", [...common(), field("Recovery code", recovery, "The code shown when the account was created. Your old devices' groups are not recovered.")], async () => {
-            const r = await Device.enrol({ kind: "recover", ...who(), recoveryCode: recovery.value.trim() });
-            hooks.ready(r.device, r.recoveryCode);
-          }),
-        );
-        break;
-      case "link":
-        replace(
-          body,
-          form("Request link", "register", common(), async () => {
-            const w = who();
-            showLinkWait(root, hooks, await Device.link(w.user, w.device, w.passphrase));
-          }),
-        );
-        break;
-    }
+    const enrol = async (e: Enrolment) => {
+      const r = await Device.enrol(e);
+      hooks.ready(r.device, r.recoveryCode);
+    };
+    const forms: Record<Mode, () => HTMLFormElement> = {
+      new: () =>
+        form("Create account", "register", [...common(), field("Invite", invite, "The invite token your server's admin gave you (empty on an open server).")], () =>
+          enrol({ kind: "new", ...who(), invite: invite.value.trim() }),
+        ),
+      recover: () =>
+        form("Recover account", "register", [...common(), field("Recovery code", recovery, "The code shown when the account was created. Your old devices' groups are not recovered.")], () =>
+          enrol({ kind: "recover", ...who(), recoveryCode: recovery.value.trim() }),
+        ),
+      link: () =>
+        form("Request link", "register", common(), async () => {
+          const w = who();
+          showLinkWait(root, hooks, await Device.link(w.user, w.device, w.passphrase));
+        }),
+    };
+    replace(body, forms[mode]());
   };
   render();
   replace(root, card(h("p", { class: "tagline" }, "Group chat where only emojis pass. End-to-end encrypted with MLS."), tabs, body));
