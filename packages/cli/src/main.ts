@@ -274,7 +274,7 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         if (sub === "changes") {
           need(args, 0, "devices changes");
           const { client } = await openClient(home, o.server);
-          for (const e of await client.deviceChanges()) out.log(`${e.change} ${e.device} by ${e.by} at ${new Date(e.at).toISOString()} (log leaf ${e.logIndex})`);
+          for (const e of await client.deviceChanges()) out.log(`${e.change} ${e.device} by ${e.by} at ${new Date(e.at).toISOString()} (log leaf ${e.logIndex}${e.inLog ? "" : ", NOT PROVEN BY THE TRANSPARENCY LOG"})`);
           return 0;
         }
         if (sub !== "add" || args.length !== 0) throw new UsageError("expected devices add|link|approve|complete|revoke|changes");

@@ -6,7 +6,7 @@
  * DS queue into events (inbox.ts) and runs its group policies (policies.ts).
  * All state goes through a ClientStore; every operation runs alone, in order.
  */
-import { ApiError, fromBase64Url, isApiError, toBase64Url, type ClaimKeyPackagesResponse, type GroupResponse, type NameProof, type RevokeClientResponse } from "@conclave/api";
+import { ApiError, DEVICE_ADDED_LEAF_TYPE, DEVICE_REVOKED_LEAF_TYPE, fromBase64Url, isApiError, toBase64Url, type ClaimKeyPackagesResponse, type GroupResponse, type NameProof, type RevokeClientResponse } from "@conclave/api";
 import { decode, Group, mlsMessageCodec, WireFormat, type CipherSuiteId, type CryptoProvider, type LeafIndex } from "@conclave/mls";
 import { defaultProvider, openStream } from "#platform";
 import type { ClientContext } from "./context.js";
@@ -176,7 +176,16 @@ export class Client {
    * an alarm. Poll it, e.g. beside events().
    */
   deviceChanges(): Promise<DeviceChangeEvent[]> {
-    return this.#session.deviceChanges();
+    return this.#session.deviceChanges((c, identity) =>
+      this.#credentials.inLog(
+        c.logIndex,
+        (leaf) =>
+          leaf.identity === identity &&
+          leaf.credentialType === (c.kind === "added" ? DEVICE_ADDED_LEAF_TYPE : DEVICE_REVOKED_LEAF_TYPE) &&
+          toBase64Url(leaf.signatureKey) === c.signatureKey &&
+          leaf.timestamp === c.at,
+      ),
+    );
   }
 
   /** Obtains a fresh bearer token with the deniable login handshake. */

@@ -21,6 +21,7 @@ import {
   verifyInclusion,
   verifySignedTreeHead,
   type AsKeysResponse,
+  type BindingLeaf,
   type ConsistencyProofResponse,
   type InclusionProofResponse,
   type IssueCredentialResponse,
@@ -173,6 +174,33 @@ export class CredentialValidation {
     await this.#accept(head);
     if (index >= head.treeSize) throw new LogProofFailure("the log does not reach the leaf");
     return head;
+  }
+
+  /**
+   * Whether the transparency log holds at `index` a leaf that `matches`, with an
+   * inclusion proof under a verified tree head consistent with the last one we
+   * saw (device changes, issue 23). False is a verdict about the AS; transport
+   * errors throw.
+   */
+  async inLog(index: number, matches: (leaf: BindingLeaf) => boolean): Promise<boolean> {
+    try {
+      const head = await this.#headCovering(index);
+      const t = this.ctx.session.transport;
+      const page = await t.request<LeavesResponse>("leaves", { query: { start: index, end: index + 1 } });
+      const leafBytes = fromBase64Url(page.leaves[0]?.leaf ?? "");
+      let leaf: BindingLeaf;
+      try {
+        leaf = decodeBindingLeaf(leafBytes);
+      } catch {
+        return false;
+      }
+      if (!matches(leaf)) return false;
+      const p = await t.request<InclusionProofResponse>("inclusionProof", { query: { leafIndex: index, treeSize: head.treeSize } });
+      return this.#included(index, leafBytes, head, p.proof);
+    } catch (e) {
+      if (e instanceof LogProofFailure) return false;
+      throw e;
+    }
   }
 
   /** "untrusted" events for the members of `g` named in `identities` whose credential the AS does not vouch for. */

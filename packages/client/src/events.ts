@@ -20,6 +20,8 @@ export type DeviceChangeEvent = {
   /** The change's leaf in the AS transparency log. */
   readonly logIndex: number;
   readonly signatureKey: string;
+  /** Whether the AS transparency log proves this change (leaf + inclusion proof under a consistent signed head); false is an alarm about the AS. */
+  readonly inLog: boolean;
 };
 
 export type ClientEvent =

@@ -239,14 +239,18 @@ export class Session {
     return (await this.call<RotateRecoveryCodeResponse>("rotateRecoveryCode", { params: { user: this.need().user } })).recoveryCode;
   }
 
-  /** Device changes of this account since the last call (the first call reports every change so far). */
-  async deviceChanges(): Promise<DeviceChangeEvent[]> {
+  /**
+   * Device changes of this account since the last call (the first call reports
+   * every change so far), each checked with `inLog` (the transparency log)
+   * before the cursor moves past it.
+   */
+  async deviceChanges(inLog: (c: DeviceChange, identity: string) => Promise<boolean>): Promise<DeviceChangeEvent[]> {
     const id = this.need();
     const out: DeviceChangeEvent[] = [];
     let after = (await getJson<number>(this.store, CHANGES_CURSOR)) ?? 0;
     for (;;) {
       const r = await this.call<DeviceChangesResponse>("deviceChanges", { params: { user: id.user }, query: { after: String(after) } });
-      out.push(...r.changes.map(deviceEvent));
+      for (const c of r.changes) out.push(deviceEvent(c, await inLog(c, `${id.user}@${id.domain}#${c.device}`)));
       if (r.changes.length === 0) break;
       after = r.changes[r.changes.length - 1]!.seq;
       await putJson(this.store, CHANGES_CURSOR, after);
@@ -283,6 +287,6 @@ export class Session {
   }
 }
 
-function deviceEvent(c: DeviceChange): DeviceChangeEvent {
-  return { type: "device", change: c.kind, device: c.device, by: c.by, at: c.at, logIndex: c.logIndex, signatureKey: c.signatureKey };
+function deviceEvent(c: DeviceChange, inLog: boolean): DeviceChangeEvent {
+  return { type: "device", change: c.kind, device: c.device, by: c.by, at: c.at, logIndex: c.logIndex, signatureKey: c.signatureKey, inLog };
 }

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isApiError, type CreateInviteResponse, type KeyPackageCountsResponse } from "@conclave/api";
-import { createConclaveServer } from "@conclave/server";
+import { fromBase64Url, isApiError, type CreateInviteResponse, type KeyPackageCountsResponse } from "@conclave/api";
+import { createConclaveServer, openStore } from "@conclave/server";
 import { Client, MemoryStore } from "../src/index.js";
 import { sharedTestServer } from "./server.js";
 
@@ -30,9 +30,9 @@ describe("devices approved by devices, through the SDK", () => {
     expect(laptop.identity).toBe(`${user}@example.com#laptop`);
     expect(await laptop.ensureKeyPackages()).toBe(0); // stocked by completeLink
 
-    expect((await phone.deviceChanges()).map((e) => [e.change, e.device, e.by])).toEqual([
-      ["added", "phone", "recovery"],
-      ["added", "laptop", "device:phone"],
+    expect((await phone.deviceChanges()).map((e) => [e.change, e.device, e.by, e.inLog])).toEqual([
+      ["added", "phone", "recovery", true],
+      ["added", "laptop", "device:phone", true],
     ]);
     expect(await phone.deviceChanges()).toEqual([]); // only what is new
     expect((await laptop.deviceChanges()).map((e) => e.device)).toEqual(["phone", "laptop"]);
@@ -40,7 +40,7 @@ describe("devices approved by devices, through the SDK", () => {
     await rejects(laptop.revokeDevice("laptop"), "FORBIDDEN");
     expect((await phone.revokeDevice("laptop")).client.revokedAt).not.toBeNull();
     await rejects(laptop.createGroup(), "CLIENT_REVOKED");
-    expect((await phone.deviceChanges()).map((e) => [e.change, e.device, e.by])).toEqual([["revoked", "laptop", "device:phone"]]);
+    expect((await phone.deviceChanges()).map((e) => [e.change, e.device, e.by, e.inLog])).toEqual([["revoked", "laptop", "device:phone", true]]);
   });
 
   it("refuses to approve another user's request and to complete an unapproved link", async () => {
@@ -66,6 +66,35 @@ describe("devices approved by devices, through the SDK", () => {
     const tablet = await open();
     await tablet.register(user, "tablet", { recoveryCode: second });
     expect(tablet.identity).toBe(`${user}@example.com#tablet`);
+  });
+});
+
+describe("a lying AS", () => {
+  it("a device change the transparency log does not prove is reported with inLog: false", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-liar-"));
+    const store = await openStore({ engine: "sqlite", path: join(dir, "ds.sqlite") });
+    const app = await createConclaveServer({ store, domain: "example.com", limits: { rateLimitPerIp: false, rateLimitPerClient: false }, accounts: { nameProof: { kind: "open" }, recoveryCodeCost: 8 } });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const addr = app.server.address();
+      if (addr === null || typeof addr === "string") throw new Error("no TCP address");
+      const phone = await Client.open({ serverUrl: `http://127.0.0.1:${addr.port}`, store: new MemoryStore() });
+      await phone.register("liz", "phone");
+      const [added] = await phone.deviceChanges();
+      expect(added!.inLog).toBe(true);
+      // The server lists a "ghost" device added by the phone, pointing at a leaf that is something else.
+      await store.accountSecurity.addDeviceEvent({ user: "liz", device: "ghost", kind: "added", signatureKey: fromBase64Url(added!.signatureKey), actor: "device:phone", logIndex: added!.logIndex, createdAt: added!.at });
+      // And one pointing past the end of the log.
+      await store.accountSecurity.addDeviceEvent({ user: "liz", device: "ghost2", kind: "added", signatureKey: fromBase64Url(added!.signatureKey), actor: "device:phone", logIndex: 10_000, createdAt: added!.at });
+      expect((await phone.deviceChanges()).map((e) => [e.device, e.inLog])).toEqual([
+        ["ghost", false],
+        ["ghost2", false],
+      ]);
+    } finally {
+      await app.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
