@@ -253,6 +253,8 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the CLI; 
     await sendEmojis(alice2, "✅");
     await sees(alice, "alice", "✅");
     await screenshot(alice, "after-removal");
+    await alice2.setViewportSize({ width: 390, height: 800 });
+    await screenshot(alice2, "narrow-screen");
 
     // 10. Recovery: a new browser rejoins alice's account with the recovery code (a wrong code is refused).
     const alice3 = await openPage();
