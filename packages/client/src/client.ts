@@ -11,6 +11,7 @@ import { decode, Group, mlsMessageCodec, WireFormat, type CipherSuiteId, type Cr
 import { defaultProvider, openStream } from "#platform";
 import type { ClientContext } from "./context.js";
 import { CredentialValidation } from "./credentialValidation.js";
+import { auditDevices, type DeviceAuditResult } from "./deviceAudit.js";
 import { memberIdentity, safetyNumber, type ClientEvent, type DeviceChangeEvent } from "./events.js";
 import { GROUP_CONFIG, GroupBook, LEAF_CAPABILITIES } from "./groupBook.js";
 import { GroupCommits, withRemoved } from "./groupCommits.js";
@@ -168,6 +169,15 @@ export class Client {
   /** Replaces the account's recovery code; returns the new one. */
   rotateRecoveryCode(): Promise<string> {
     return this.#session.rotateRecoveryCode();
+  }
+
+  /**
+   * Reads every transparency-log leaf added since the last audit, checks they
+   * make up the AS's signed tree, and returns this account's device changes
+   * the log holds but the AS did not list (deviceAudit.ts): each is an alarm.
+   */
+  auditDevices(): Promise<DeviceAuditResult> {
+    return auditDevices(this.#ctx, this.#credentials);
   }
 
   /**

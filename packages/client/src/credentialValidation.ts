@@ -161,6 +161,27 @@ export class CredentialValidation {
   async #headCovering(index: number): Promise<TreeHead> {
     const known = await this.#lastHead();
     if (known !== undefined && index < known.treeSize) return known;
+    const head = await this.#fetchHead(known);
+    if (index >= head.treeSize) throw new LogProofFailure("the log does not reach the leaf");
+    return head;
+  }
+
+  /**
+   * The log's current tree head, signature-checked and proven to extend the
+   * last one we accepted (which it replaces); undefined when the AS fails
+   * either check. For audits that read the whole log (deviceAudit.ts).
+   */
+  async latestHead(): Promise<TreeHead | undefined> {
+    try {
+      return await this.#fetchHead(await this.#lastHead());
+    } catch (e) {
+      if (e instanceof LogProofFailure) return undefined;
+      throw e;
+    }
+  }
+
+  /** Fetches, verifies and accepts the current tree head (consistent with `known`). */
+  async #fetchHead(known: TreeHead | undefined): Promise<TreeHead> {
     const t = this.ctx.session.transport;
     const suite = this.ctx.provider.suite(TRANSPARENCY_SUITE);
     const head = await verifySignedTreeHead(suite, await this.#logPublicKey(), await t.request<SignedTreeHeadJson>("treeHead"));
@@ -172,7 +193,6 @@ export class CredentialValidation {
       if (!consistent) throw new LogProofFailure("the new tree head does not extend the one we saw before");
     }
     await this.#accept(head);
-    if (index >= head.treeSize) throw new LogProofFailure("the log does not reach the leaf");
     return head;
   }
 

@@ -3,7 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { fromBase64Url, isApiError, type CreateInviteResponse, type KeyPackageCountsResponse } from "@conclave/api";
+import { createHash } from "node:crypto";
+import { bindingLeafCodec, DEVICE_ADDED_LEAF_TYPE, fromBase64Url, hashLeaf, isApiError, merkleRoot, type CreateInviteResponse, type KeyPackageCountsResponse } from "@conclave/api";
+import { encode } from "@conclave/mls";
+import { appendLeaf, frontierRoot } from "../src/deviceAudit.js";
 import { createConclaveServer, openStore } from "@conclave/server";
 import { Client, MemoryStore } from "../src/index.js";
 import { sharedTestServer } from "./server.js";
@@ -69,6 +72,27 @@ describe("devices approved by devices, through the SDK", () => {
   });
 });
 
+async function registerOther(url: string): Promise<void> {
+  const c = await Client.open({ serverUrl: url, store: new MemoryStore() });
+  await c.register(`other${Math.floor(Math.random() * 1e9)}`, "x");
+}
+
+describe("the audit's Merkle frontier", () => {
+  it("gives RFC 9162's root for every size", () => {
+    const hash = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
+    const f = { size: 0, nodes: [] as { size: number; hash: string }[] };
+    const hashes: Uint8Array[] = [];
+    expect(frontierRoot(hash, f)).toEqual(merkleRoot(hash, []));
+    for (let n = 1; n <= 70; n++) {
+      const h = hashLeaf(hash, new Uint8Array([n, n >> 8]));
+      hashes.push(h);
+      appendLeaf(hash, f, h);
+      expect(frontierRoot(hash, f), `size ${n}`).toEqual(merkleRoot(hash, hashes));
+      expect(f.nodes.length).toBe(n.toString(2).replace(/0/g, "").length); // one subtree per 1-bit
+    }
+  });
+});
+
 describe("a lying AS", () => {
   it("a device change the transparency log does not prove is reported with inLog: false", async () => {
     const dir = mkdtempSync(join(tmpdir(), "conclave-liar-"));
@@ -90,6 +114,21 @@ describe("a lying AS", () => {
         ["ghost", false],
         ["ghost2", false],
       ]);
+
+      // An honest log so far: the audit reads it all, finds its root, and nothing unlisted.
+      const first = await phone.auditDevices();
+      expect([first.consistent, first.unlisted]).toEqual([true, []]);
+      // The AS logs a device for liz but does not list it: only the audit catches that.
+      const as = app.conclave.as;
+      const hidden = encode(bindingLeafCodec, { timestamp: Date.now(), identity: "liz@example.com#hidden", cipherSuite: 1, signatureKey: new Uint8Array(32).fill(7), credentialType: DEVICE_ADDED_LEAF_TYPE, credentialHash: new Uint8Array(32), notAfter: 0 });
+      const { index } = await store.transaction((tx) => as.log.append(tx, hidden, Date.now()));
+      await registerOther(`http://127.0.0.1:${addr.port}`); // more leaves after it, of someone else
+      const second = await phone.auditDevices();
+      expect(second.consistent).toBe(true);
+      expect(second.unlisted.map((u) => [u.logIndex, u.identity, u.change])).toEqual([[index, "liz@example.com#hidden", "added"]]);
+      expect(second.treeSize).toBeGreaterThan(first.treeSize);
+      // Reported once: the next audit starts after it.
+      expect((await phone.auditDevices()).unlisted).toEqual([]);
     } finally {
       await app.close();
       await store.close();
