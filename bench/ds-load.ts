@@ -1,217 +1,199 @@
 /**
- * Delivery Service load: accepted + delivered application messages per second
- * and latency percentiles, for groups of 2, 100 and 1000 members, on the
- * embedded SQLite engine (a file in a temp directory, WAL), over real HTTP.
+ * bench:ds — what the Delivery Service accepts and delivers, measured from
+ * outside: the server runs alone in its process (bench/ds/server.ts), the load
+ * comes from another (bench/ds/load.ts: autocannon, keep-alive connections),
+ * and the same load against a bare fastify app (bench/ds/bare.ts) in the same
+ * run gives the ceiling every figure is divided by.
  *
- *   npx tsx bench/ds-load.ts                     sizes 2,100,1000; 5 s each; 8 concurrent senders
- *   npx tsx bench/ds-load.ts --seconds 3 --sizes 2,100 --concurrency 4
+ *   npm run bench:ds
+ *   npm run bench:ds -- --engines sqlite --sizes 2,100 --seconds 3 --windows 2
  *
- * Per group size: members are registered and added through one commit bundle
- * (KeyPackages uploaded and claimed; not timed). Then for --seconds, senders
- * post 256-byte PrivateMessage application messages (message/mls) from random
- * members. A message counts when the DS answered 202: by then it is durably
- * written to the queue of each of the other N-1 members in one transaction.
- *   accepted/s   202 answers per second
- *   delivered/s  queue entries written per second (accepted × (N-1))
- *   p50/p99      POST latency (accept + fan-out, ms)
- *   push p99     send -> arrival on one recipient's /v1/stream WebSocket (ms)
+ * Per engine (SQLite file in a temp dir, PostgreSQL in a fresh schema) and
+ * group size (members): set-up over the public HTTP API (not timed), then
+ * a discarded warm-up window, then `windows` back-to-back windows of `seconds` in which every connection posts
+ * a `body`-byte application message as a random member, and nobody reads:
+ * the unread queues grow window after window, so the per-window figures show
+ * whether accepting stays flat as they do.
+ *   accepted/s     202 answers per second (all windows)
+ *   of ceiling     accepted/s ÷ the bare fastify POST's requests/s
+ *   deliveries/s   accepted/s × the members each message was made available
+ *                  to (the DS's own `delivered` answer)
+ *   p50/p99        POST latency at the load generator (ms)
+ * Then socket push on each engine: `push` members hold /v1/stream open while
+ * one more member posts; every socket should receive every message.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import WebSocket from "ws";
-import { AUTH_HASH_SUITE, AuthPurpose, answerChallenge, fromBase64Url, signAuthChallenge, toBase64Url, x25519GenerateKeyPair, type ClaimKeyPackagesResponse, type ChallengeResponse, type CreateAccountResponse, type TokenResponse } from "@conclave/api";
-import { ContentType, CredentialType, encode, mlsMessageCodec, utf8, WireFormat, type KeyPair } from "@conclave/mls";
-import { nodeCryptoProvider } from "@conclave/mls/node";
-import { createKeyPackage, lifetimeFrom } from "../packages/mls/src/group/keyPackage.js";
-import { createConclaveServer } from "../packages/server/src/index.js";
+import pg from "pg";
+import { toBase64Url } from "@conclave/api";
+import { BenchApi, benchMessage, messagesPath, type Device } from "./ds/setup.js";
+import type { LoadResult, LoadSpec } from "./ds/load.js";
+import type { PushResult, PushSpec } from "./ds/push.js";
+import { runJson, startListening } from "./ds/processes.js";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
 }
 const SECONDS = Number(arg("seconds", "5"));
+const WINDOWS = Number(arg("windows", "3"));
 const SIZES = arg("sizes", "2,100,1000").split(",").map(Number);
-const CONCURRENCY = Number(arg("concurrency", "8"));
-const suite = nodeCryptoProvider.suite(1);
+const ENGINES = arg("engines", "sqlite,postgres").split(",") as ("sqlite" | "postgres")[];
+const CONNECTIONS = Number(arg("connections", "16"));
+const BODY = Number(arg("body", "256"));
+const PUSH = Number(arg("push", "100"));
+const JSON_OUT = arg("json", "");
+const WARMUP = Math.min(2, SECONDS);
+const PG_URL = process.env.CONCLAVE_BENCH_PG ?? process.env.CONCLAVE_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 
-interface Member {
-  user: string;
-  keys: KeyPair;
-  token: string;
+interface SizeResult {
+  readonly members: number;
+  readonly delivered: number;
+  readonly windows: (LoadResult & { unreadAfter: number })[];
+  readonly acceptedPerSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly failed: number;
+}
+interface EngineResult {
+  readonly engine: string;
+  readonly sizes: SizeResult[];
+  readonly push: PushResult | undefined;
 }
 
-let base = "";
-async function call<T>(method: string, path: string, opts: { token?: string; json?: unknown; mls?: Uint8Array } = {}): Promise<{ status: number; body: T }> {
-  const headers: Record<string, string> = {};
-  if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-  let body: BodyInit | undefined;
-  if (opts.json !== undefined) {
-    headers["content-type"] = "application/json";
-    body = JSON.stringify(opts.json);
-  } else if (opts.mls !== undefined) {
-    headers["content-type"] = "message/mls";
-    body = Buffer.from(opts.mls);
+async function load(url: string, path: string, tokens: readonly string[], body: Uint8Array, seconds = SECONDS): Promise<LoadResult> {
+  return runJson<LoadSpec, LoadResult>("load.ts", { url, path, tokens, body: Buffer.from(body).toString("base64"), connections: CONNECTIONS, seconds });
+}
+
+async function ceiling(): Promise<LoadResult> {
+  const bare = await startListening("bare.ts");
+  try {
+    await load(bare.url, "/v1/groups/AAAA/messages", [], benchMessage(new Uint8Array(4), BODY), WARMUP);
+    return await load(bare.url, "/v1/groups/AAAA/messages", [], benchMessage(new Uint8Array(4), BODY));
+  } finally {
+    await bare.stop();
   }
-  const r = await fetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}) });
-  const text = await r.text();
-  return { status: r.status, body: (text === "" ? undefined : JSON.parse(text)) as T };
 }
 
-async function register(user: string): Promise<Member> {
-  // The bench server takes user names first come, first served; the first device registers with the recovery code.
-  const acct = await call<CreateAccountResponse>("POST", "/v1/accounts", { json: { user, proof: { kind: "none" } } });
-  const keys = await suite.signatureGenerateKeyPair();
-  const authKey = await x25519GenerateKeyPair();
-  const ch = await call<ChallengeResponse>("POST", "/v1/auth/challenges");
-  const nonce = fromBase64Url(ch.body.nonce);
-  const sig = await signAuthChallenge(suite, keys.privateKey, nonce, { domain: "bench", purpose: AuthPurpose.register, user, device: "d", cipherSuite: 1, signatureKey: keys.publicKey, authKey: authKey.publicKey });
-  const proof = await answerChallenge(
-    nodeCryptoProvider.suite(AUTH_HASH_SUITE),
-    { domain: ch.body.domain, nonce, serverKey: fromBase64Url(ch.body.serverKey), serverEphemeral: fromBase64Url(ch.body.serverEphemeral) },
-    { purpose: AuthPurpose.register, user, device: "d", authKey },
-  );
-  const r = await call<TokenResponse>("POST", "/v1/clients", {
-    json: {
-      user,
-      device: "d",
-      cipherSuite: 1,
-      signatureKey: toBase64Url(keys.publicKey),
-      authKey: toBase64Url(authKey.publicKey),
-      nonce: ch.body.nonce,
-      clientEphemeral: toBase64Url(proof.clientEphemeral),
-      mac: toBase64Url(proof.mac),
-      signature: toBase64Url(sig),
-      authorization: { kind: "recovery", recoveryCode: acct.body.recoveryCode },
-    },
-  });
-  if (r.status !== 201) throw new Error(`register ${user}: ${r.status} ${JSON.stringify(r.body)}`);
-  return { user, keys, token: r.body.token };
+async function sizeRun(api: BenchApi, engine: string, members: readonly Device[]): Promise<SizeResult> {
+  const g = await api.group(members, `bench-${engine}-${members.length}-${Date.now()}`);
+  const probe = await api.post(members[0]!, g, benchMessage(g, BODY));
+  const tokens = members.map((m) => m.token);
+  // Round-robin from a random start: every member sends, in an order that is not the roster's.
+  const shuffled = tokens.map((t) => [Math.random(), t] as const).sort((a, b) => a[0] - b[0]).map(([, t]) => t);
+  const windows: (LoadResult & { unreadAfter: number })[] = [];
+  // A discarded warm-up window (JIT, connection set-up, caches); what it queued still counts as unread.
+  const warm = await load(api.url, messagesPath(g), shuffled, benchMessage(g, BODY), WARMUP);
+  let unread = probe.delivered * (1 + warm.ok);
+  for (let w = 0; w < WINDOWS; w++) {
+    const r = await load(api.url, messagesPath(g), shuffled, benchMessage(g, BODY));
+    unread += r.ok * probe.delivered;
+    windows.push({ ...r, unreadAfter: unread });
+  }
+  const ok = windows.reduce((a, r) => a + r.ok, 0);
+  const seconds = windows.reduce((a, r) => a + r.seconds, 0);
+  return {
+    members: members.length,
+    delivered: probe.delivered,
+    windows,
+    acceptedPerSecond: ok / seconds,
+    // Latency over all windows: the worst window's percentile (autocannon gives percentiles per run).
+    p50: Math.max(...windows.map((r) => r.p50)),
+    p99: Math.max(...windows.map((r) => r.p99)),
+    failed: windows.reduce((a, r) => a + r.failed, 0),
+  };
 }
 
-async function inBatches<T, R>(items: readonly T[], width: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += width) out.push(...(await Promise.all(items.slice(i, i + width).map(fn))));
-  return out;
+async function pushRun(api: BenchApi, devices: readonly Device[]): Promise<PushResult> {
+  const g = await api.group(devices, `bench-push-${Date.now()}`);
+  const [sender, ...receivers] = devices;
+  return runJson<PushSpec, PushResult>("push.ts", {
+    url: api.url,
+    path: messagesPath(g),
+    groupId: toBase64Url(g),
+    senderToken: sender!.token,
+    receiverTokens: receivers.map((d) => d.token),
+    template: Buffer.from(benchMessage(g, BODY)).toString("base64"),
+    concurrency: 4,
+    seconds: SECONDS,
+  });
 }
 
-function filler(n: number): Uint8Array {
-  return new Uint8Array(n).fill(0x5a);
+async function withPgSchema<T>(fn: (schema: string) => Promise<T>): Promise<T> {
+  const schema = `conclave_bench_${process.pid}_${Date.now()}`;
+  try {
+    return await fn(schema);
+  } finally {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`drop schema if exists "${schema}" cascade`).finally(() => c.end());
+  }
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+async function engineRun(engine: "sqlite" | "postgres"): Promise<EngineResult> {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-bench-ds-"));
+  const run = async (storeSpec: string): Promise<EngineResult> => {
+    const server = await startListening("server.ts", { BENCH_STORE: storeSpec });
+    try {
+      const api = new BenchApi(server.url);
+      const t0 = performance.now();
+      const devices = await api.register(Math.max(...SIZES), `${engine}m`);
+      const pushDevices = PUSH > 0 ? await api.register(PUSH + 1, `${engine}p`) : [];
+      console.log(`  ${engine}: ${devices.length + pushDevices.length} devices registered in ${((performance.now() - t0) / 1000).toFixed(1)} s (not timed)`);
+      const sizes: SizeResult[] = [];
+      for (const n of SIZES) {
+        sizes.push(await sizeRun(api, engine, devices.slice(0, n)));
+        console.log(`  ${engine}: ${n} members done`);
+      }
+      const push = PUSH > 0 ? await pushRun(api, pushDevices) : undefined;
+      return { engine, sizes, push };
+    } finally {
+      await server.stop();
+    }
+  };
+  try {
+    return engine === "sqlite" ? await run(`sqlite:${join(dir, "ds.sqlite")}`) : await withPgSchema((schema) => run(`postgres:${PG_URL}#${schema}`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
-async function groupOf(size: number, members: Member[]): Promise<Uint8Array> {
-  const g = utf8(`bench-${size}-${Date.now()}`);
-  const creator = members[0]!;
-  await call("POST", "/v1/groups", { token: creator.token, json: { groupId: toBase64Url(g) } });
-  const others = members.slice(1, size);
-  await inBatches(others, 16, async (m) => {
-    const kp = await createKeyPackage({
-      suite,
-      identity: { credential: { credentialType: CredentialType.basic, identity: utf8(`${m.user}@bench#d`) }, signaturePrivateKey: m.keys.privateKey, signaturePublicKey: m.keys.publicKey },
-      lifetime: lifetimeFrom(BigInt(Math.floor(Date.now() / 1000)), 86400n),
-    });
-    const up = await call("POST", "/v1/key-packages", { token: m.token, json: { keyPackages: [toBase64Url(kp.message)] } });
-    if (up.status !== 201) throw new Error(`upload: ${up.status}`);
-  });
-  const refs = await inBatches(others, 16, async (m) => {
-    const c = await call<ClaimKeyPackagesResponse>("POST", `/v1/users/${m.user}/key-packages/claim`, { token: creator.token, json: { cipherSuites: [1] } });
-    return Buffer.from(c.body.keyPackages[0]!.ref, "base64url");
-  });
-  const commit = encode(mlsMessageCodec, {
-    wireFormat: WireFormat.privateMessage,
-    privateMessage: { groupId: g, epoch: 0n, contentType: ContentType.commit, authenticatedData: new Uint8Array(0), encryptedSenderData: filler(28), ciphertext: filler(200) },
-  });
-  const welcome = encode(mlsMessageCodec, {
-    wireFormat: WireFormat.welcome,
-    welcome: { cipherSuite: 1, secrets: refs.map((r) => ({ newMember: new Uint8Array(r), encryptedGroupSecrets: { kemOutput: filler(32), ciphertext: filler(48) } })), encryptedGroupInfo: filler(200) },
-  });
-  const r = await call("POST", `/v1/groups/${toBase64Url(g)}/commits`, { token: creator.token, json: { commit: toBase64Url(commit), ...(refs.length > 0 ? { welcome: toBase64Url(welcome) } : {}) } });
-  if (r.status !== 202) throw new Error(`commit: ${r.status} ${JSON.stringify(r.body)}`);
-  return g;
+const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-");
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "-");
+const pad = (s: string, n: number) => s.padStart(n);
+
+function report(ceilings: LoadResult[], results: EngineResult[]): void {
+  const ceil = ceilings.reduce((a, r) => a + r.perSecond, 0) / ceilings.length;
+  console.log(`\nCeiling: bare fastify POST (same body, ${CONNECTIONS} connections): ${ceilings.map((c) => `${f0(c.perSecond)}/s (p50 ${f1(c.p50)} ms, p99 ${f1(c.p99)} ms)`).join(", then ")}; mean ${f0(ceil)}/s\n`);
+  console.log(`${pad("members", 7)}  ${"engine".padEnd(8)}  ${pad("accepted/s", 10)}  ${pad("of ceiling", 10)}  ${pad("deliveries/s", 12)}  ${pad("p50 ms", 7)}  ${pad("p99 ms", 7)}  ${pad("errors", 6)}  per window: accepted/s, p99 ms (unread deliveries after)`);
+  for (const n of SIZES) {
+    for (const e of results) {
+      const s = e.sizes.find((x) => x.members === n);
+      if (s === undefined) continue;
+      const windows = s.windows.map((w) => `${f0(w.perSecond)}, ${f1(w.p99)} (${f0(w.unreadAfter)})`).join(" | ");
+      console.log(
+        `${pad(String(n), 7)}  ${e.engine.padEnd(8)}  ${pad(f0(s.acceptedPerSecond), 10)}  ${pad(`${(s.acceptedPerSecond / ceil).toFixed(3)}`, 10)}  ${pad(f0(s.acceptedPerSecond * s.delivered), 12)}  ${pad(f1(s.p50), 7)}  ${pad(f1(s.p99), 7)}  ${pad(String(s.failed), 6)}  ${windows}`,
+      );
+    }
+  }
+  console.log(`\nSocket push (one member posts, 4 in flight; the others hold /v1/stream open):`);
+  console.log(`${"engine".padEnd(8)}  ${pad("connected", 9)}  ${pad("posted/s", 8)}  ${pad("pushed/s", 9)}  ${pad("p50 ms", 7)}  ${pad("p99 ms", 7)}  missing`);
+  for (const e of results) {
+    const p = e.push;
+    if (p === undefined) continue;
+    console.log(`${e.engine.padEnd(8)}  ${pad(String(p.receivers), 9)}  ${pad(f0(p.sentPerSecond), 8)}  ${pad(f0(p.pushedPerSecond), 9)}  ${pad(f1(p.p50), 7)}  ${pad(f1(p.p99), 7)}  ${p.missing}`);
+  }
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "conclave-ds-load-"));
-  const app = await createConclaveServer({
-    store: { engine: "sqlite", path: join(dir, "ds.sqlite") },
-    domain: "bench",
-    limits: { rateLimitPerIp: false, rateLimitPerClient: false },
-    // One creator claims every member's KeyPackage; cheap recovery hashes for thousands of accounts.
-    accounts: { nameProof: { kind: "open" }, creationPerIp: false, creationPerPrefix: false, recoveryCodeCost: 10 },
-    ds: { keyPackageClaims: { perClaimer: false, perTarget: false } },
-  });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  const addr = app.server.address();
-  if (addr === null || typeof addr === "string") throw new Error("no address");
-  base = `http://127.0.0.1:${addr.port}`;
-  try {
-    const maxSize = Math.max(...SIZES);
-    const t0 = performance.now();
-    const members = await inBatches(Array.from({ length: maxSize }, (_, i) => `m${i}`), 16, register);
-    console.log(`DS load on SQLite (${join(dir, "ds.sqlite")}): ${maxSize} clients registered in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${SECONDS} s per size, ${CONCURRENCY} concurrent senders, 256-byte messages\n`);
-    console.log("members  accepted/s  delivered/s   p50 ms   p99 ms  push p99 ms  errors");
-    for (const size of SIZES) {
-      const g = await groupOf(size, members);
-      const gPath = `/v1/groups/${toBase64Url(g)}/messages`;
-      // One recipient streams: the end-to-end push latency.
-      const watcher = members[size - 1]!;
-      const sentAt = new Map<number, number>();
-      const push: number[] = [];
-      const ws = new WebSocket(`${base.replace("http", "ws")}/v1/stream`, { headers: { authorization: `Bearer ${watcher.token}` } });
-      await new Promise((r) => ws.once("open", r));
-      ws.on("message", (data) => {
-        const f = JSON.parse(data.toString()) as { type: string; entry?: { kind: string; message: string; id: number } };
-        if (f.type !== "message" || f.entry?.kind !== "application") return;
-        const m = Buffer.from(f.entry.message, "base64url");
-        const seq = m.readUInt32BE(m.length - 4);
-        const t = sentAt.get(seq);
-        if (t !== undefined) push.push(performance.now() - t);
-      });
-      const lat: number[] = [];
-      let errors = 0;
-      let seq = 0;
-      const end = performance.now() + SECONDS * 1000;
-      const start = performance.now();
-      await Promise.all(
-        Array.from({ length: CONCURRENCY }, async () => {
-          while (performance.now() < end) {
-            const s = ++seq;
-            const sender = members[Math.floor(Math.random() * (size - 1))]!; // never the watcher
-            const ct = filler(256);
-            new DataView(ct.buffer).setUint32(252, s);
-            const msg = encode(mlsMessageCodec, {
-              wireFormat: WireFormat.privateMessage,
-              privateMessage: { groupId: g, epoch: 1n, contentType: ContentType.application, authenticatedData: new Uint8Array(0), encryptedSenderData: filler(28), ciphertext: ct },
-            });
-            const t = performance.now();
-            sentAt.set(s, t);
-            const r = await call("POST", gPath, { token: sender.token, mls: msg });
-            if (r.status === 202) lat.push(performance.now() - t);
-            else errors++;
-          }
-        }),
-      );
-      const elapsed = (performance.now() - start) / 1000;
-      await new Promise((r) => setTimeout(r, 300));
-      ws.close();
-      lat.sort((a, b) => a - b);
-      push.sort((a, b) => a - b);
-      const acc = lat.length / elapsed;
-      console.log(
-        `${String(size).padStart(7)}  ${acc.toFixed(0).padStart(10)}  ${(acc * (size - 1)).toFixed(0).padStart(11)}  ${percentile(lat, 50).toFixed(1).padStart(7)}  ${percentile(lat, 99).toFixed(1).padStart(7)}  ${percentile(push, 99).toFixed(1).padStart(11)}  ${String(errors).padStart(6)}`,
-      );
-      // Drain the queues so sizes do not weigh on each other.
-      await inBatches(members.slice(0, size), 32, (m) => call("POST", "/v1/queue/ack", { token: m.token, json: { upTo: Number.MAX_SAFE_INTEGER } }));
-    }
-  } finally {
-    await app.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  console.log(`bench:ds — server and load in separate processes; ${WINDOWS} × ${SECONDS} s windows per group size, ${CONNECTIONS} connections, ${BODY}-byte messages, engines ${ENGINES.join(", ")}`);
+  const ceilings = [await ceiling()];
+  const results: EngineResult[] = [];
+  for (const e of ENGINES) results.push(await engineRun(e));
+  ceilings.push(await ceiling());
+  report(ceilings, results);
+  if (JSON_OUT !== "") writeFileSync(JSON_OUT, JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, windows: WINDOWS, connections: CONNECTIONS, body: BODY, ceilings, results }, null, 2));
 }
 
 await main();
