@@ -253,6 +253,20 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the CLI; 
     await sendEmojis(alice2, "✅");
     await sees(alice, "alice", "✅");
     await screenshot(alice, "after-removal");
+    // A second group, made on the tablet with alice's own devices: its message shows as unread on the laptop.
+    await alice2.getByTestId("new-group").click();
+    await expect.poll(() => alice2.getByTestId("group-item").count(), WAIT).toBe(2);
+    await alice2.getByTestId("add-user-input").fill("alice");
+    await alice2.getByTestId("add-user").click();
+    await alice2.getByTestId("messages").getByText("You added alice (laptop)").waitFor(WAIT);
+    await expect.poll(() => alice.getByTestId("group-item").count(), WAIT).toBe(2);
+    await sendEmojis(alice2, "🎈");
+    await expect.poll(() => alice.getByTestId("unread").textContent(), WAIT).toBe("1");
+    await expect.poll(() => alice.title(), WAIT).toBe("(1) EmojisOnly");
+    await screenshot(alice, "unread-in-second-group");
+    await alice.locator("[data-testid=group-item]:has([data-testid=unread])").click();
+    await sees(alice, "alice", "🎈");
+    expect(await alice.getByTestId("unread").count()).toBe(0);
     await alice2.setViewportSize({ width: 390, height: 800 });
     await screenshot(alice2, "narrow-screen");
 

@@ -12,6 +12,8 @@ import { describeError, deviceOf, h, replace, userOf } from "./dom.js";
 
 export class ChatScreen {
   #open: string | undefined;
+  /** Messages received in groups other than the open one, since they were last open. */
+  readonly #unread = new Map<string, number>();
   readonly #abort = new AbortController();
   readonly #leaving = new Set<string>();
   readonly #sidebar = h("nav", { class: "groups", "data-testid": "groups" });
@@ -95,6 +97,7 @@ export class ChatScreen {
         // The rule of the app: anything but emojis is dropped and reported, never shown.
         if (checkEmojiOnly(ev.text).ok) await hist.append(ev.groupId, { kind: "message", sender: ev.sender, text: ev.text, at: Date.now(), own: ev.sender === me });
         else await hist.append(ev.groupId, { kind: "dropped", sender: ev.sender, at: Date.now() });
+        if (ev.groupId !== this.#open) this.#unread.set(ev.groupId, (this.#unread.get(ev.groupId) ?? 0) + 1);
         break;
       }
       case "joined":
@@ -197,6 +200,7 @@ export class ChatScreen {
         const added = Object.values(await this.device.client.addOwnDevices()).flat();
         if (added.some((id) => deviceOf(id) === deviceName)) {
           this.#say(`Brought ${deviceName} into your groups.`);
+          this.#approvePanel.setAttribute("hidden", "");
           await this.#render();
           return;
         }
@@ -219,12 +223,14 @@ export class ChatScreen {
 
   #select(groupId: string): void {
     this.#open = groupId;
+    this.#unread.delete(groupId);
     void this.#render();
   }
 
   #title(groupId: string): string {
     const others = [...new Set(this.device.client.members(groupId).map(userOf))].filter((u) => u !== this.device.client.user);
-    return others.length === 0 ? "Just you" : others.join(", ");
+    if (others.length > 0) return others.join(", ");
+    return this.device.client.members(groupId).length > 1 ? "Just your devices" : "Just you";
   }
 
   async #render(): Promise<void> {
@@ -235,9 +241,16 @@ export class ChatScreen {
       this.#sidebar,
       groups.length === 0 ? h("p", { class: "empty" }, "No groups yet.") : null,
       ...groups.map((g) =>
-        h("button", { class: g === this.#open ? "group active" : "group", "data-testid": "group-item", "data-group": g, onclick: () => this.#select(g) }, this.#title(g)),
+        h(
+          "button",
+          { class: g === this.#open ? "group active" : "group", "data-testid": "group-item", "data-group": g, onclick: () => this.#select(g) },
+          this.#title(g),
+          this.#unread.has(g) ? h("span", { class: "badge", "data-testid": "unread", "aria-label": "unread messages" }, String(this.#unread.get(g))) : null,
+        ),
       ),
     );
+    const unread = [...this.#unread.values()].reduce((a, b) => a + b, 0);
+    document.title = unread > 0 ? `(${unread}) EmojisOnly` : "EmojisOnly";
     const g = this.#open;
     if (g === undefined) {
       replace(this.#pane, h("div", { class: "placeholder" }, h("p", { class: "big" }, "👋 🙊 💬"), h("p", {}, "Create a group, or wait to be added to one.")));
