@@ -3,8 +3,9 @@
  * generators each run in a process of their own (node + tsx, from source), so
  * the load never competes with the server inside one event loop.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { startProcess } from "../../packages/server/test/support/process.js";
 
 /** The bench server's /metrics token (BENCH_METRICS=1). */
 export const BENCH_METRICS_TOKEN = "bench-metrics-token-0123456789";
@@ -22,24 +23,9 @@ function script(name: string): string {
 }
 
 /** Starts bench/ds/<name> and resolves when it prints "LISTENING <url>". */
-export function startListening(name: string, env: Record<string, string> = {}): Promise<Listening> {
-  const p: ChildProcess = spawn(process.execPath, [...NODE_ARGS, script(name)], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
-  const stop = (): Promise<void> =>
-    p.exitCode !== null || p.signalCode !== null
-      ? Promise.resolve()
-      : new Promise((resolve) => {
-          p.once("exit", () => resolve());
-          p.kill("SIGTERM");
-        });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    p.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /LISTENING (\S+)/.exec(out);
-      if (m !== null) resolve({ url: m[1]!, pid: p.pid!, stop });
-    });
-    p.once("exit", (code) => reject(new Error(`${name} exited early (${code})`)));
-  });
+export async function startListening(name: string, env: Record<string, string> = {}): Promise<Listening> {
+  const p = await startProcess([...NODE_ARGS, script(name)], { ...process.env, ...env }, /LISTENING (\S+)/);
+  return { url: p.match[1]!, pid: p.pid, stop: p.stop };
 }
 
 /** Runs bench/ds/<name> with `input` as JSON on stdin; resolves with the JSON it prints. */

@@ -6,7 +6,6 @@
  * CONCLAVE_METRICS_PORT is set; `conclave serve` with CONCLAVE_REDIS_URL keeps
  * its buckets in Redis.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -16,6 +15,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { PG_URL, POSTGRES_AVAILABLE } from "./support/engines.js";
+import { startProcess, type Started } from "./support/process.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 const MAIN = resolve(ROOT, "packages/server/src/main.ts");
@@ -30,37 +30,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-interface Proc {
-  readonly out: string[];
-  stop(): Promise<void>;
-}
+type Proc = Pick<Started, "out" | "stop">;
 
-/** Starts `args` and resolves once stdout shows `ready`; collects stdout lines. */
-function run(args: string[], env: Record<string, string>, ready: RegExp): Promise<Proc> {
-  const p: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, CONCLAVE_REDIS_URL: "", CONCLAVE_LOG_LEVEL: "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  const out: string[] = [];
-  let err = "";
-  p.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const stop = (): Promise<void> =>
-    p.exitCode !== null || p.signalCode !== null
-      ? Promise.resolve()
-      : new Promise((r) => {
-          p.once("exit", () => r());
-          p.kill("SIGTERM");
-        });
-  return new Promise((resolveStart, reject) => {
-    let buf = "";
-    p.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split("\n");
-      buf = lines.pop()!;
-      for (const l of lines) {
-        out.push(l);
-        if (ready.test(l)) resolveStart({ out, stop });
-      }
-    });
-    p.once("exit", (code) => reject(new Error(`exited early (${code}): ${err}`)));
-  });
+/** Starts `args` from the repository root, ready once stdout shows `ready`. */
+function run(args: string[], env: Record<string, string>, ready: RegExp): Promise<Started> {
+  return startProcess(args, { ...process.env, CONCLAVE_REDIS_URL: "", CONCLAVE_LOG_LEVEL: "", ...env }, ready, ROOT);
 }
 
 const database = `conclave_f_ops_${process.pid}_${randomBytes(3).toString("hex")}`;
