@@ -23,8 +23,18 @@ describe("the emoji rule", () => {
     ["©", "©"], // text presentation without U+FE0F
     ["😀\u200b", "\u200b"], // zero-width space smuggled after an emoji
     ["<script>", "<"],
+    ["🎉\u202e", "\u202e"], // a bidi override after an emoji
   ])("refuses %j, naming %j", (text, offending) => {
     expect(checkEmojiOnly(text)).toEqual({ ok: false, reason: "not-emoji", offending });
+  });
+
+  it("refuses text smuggled inside an emoji's cluster: Unicode tag characters, stacked selectors", () => {
+    // "hi" as invisible tag characters (U+E0068 U+E0069) glued to a grinning face: one grapheme, not an emoji.
+    const tagged = "😀\u{E0068}\u{E0069}";
+    expect(checkEmojiOnly(tagged)).toEqual({ ok: false, reason: "not-emoji", offending: tagged });
+    expect(isEmojiOnly("🎉\uFE0F\uFE0F")).toBe(false);
+    // A real RGI tag sequence (the flag of England) is an emoji.
+    expect(isEmojiOnly("🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}")).toBe(true);
   });
 
   it("refuses empty or blank messages and more than MAX_EMOJIS emojis", () => {
