@@ -86,7 +86,7 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
   });
 
   // Prometheus metrics (observability/): hooks first, so every route is measured.
-  const metrics = options.metrics === undefined ? undefined : (await installObservability(app, options.metrics, store)).metrics;
+  const metrics = options.metrics === undefined ? undefined : installObservability(app, options.metrics, store).metrics;
 
   // Token buckets: in memory, or shared by every process (PostgreSQL by default on PostgreSQL, or Redis); rateLimitStores/.
   const limited = limits.rateLimitPerIp !== false || limits.rateLimitPerClient !== false;

@@ -100,7 +100,7 @@ function instrument(app: FastifyInstance, metrics: ServerMetrics, path: string):
 }
 
 /** Installs metrics on `app` (call before routes are defined); `store` is asked for queue depth if it can tell. */
-export async function installObservability(app: FastifyInstance, o: MetricsOptions, store: unknown): Promise<Observability> {
+export function installObservability(app: FastifyInstance, o: MetricsOptions, store: unknown): Observability {
   if (o.token === undefined && o.listen === undefined) {
     throw new Error("metrics: give a token (served on the API port) or a listen address (a port of its own), so the endpoint is not public by accident");
   }
@@ -139,11 +139,14 @@ export async function installObservability(app: FastifyInstance, o: MetricsOptio
     });
     const l = listener;
     const { host = "127.0.0.1", port } = o.listen;
-    await new Promise<void>((resolve, reject) => {
-      l.once("error", reject);
-      l.listen(port, host, () => resolve());
+    // Opened with the app (ready/listen), so a server that fails to build leaves no listener behind.
+    app.addHook("onReady", async () => {
+      await new Promise<void>((resolve, reject) => {
+        l.once("error", reject);
+        l.listen(port, host, () => resolve());
+      });
     });
-    app.addHook("onClose", async () => new Promise<void>((resolve) => l.close(() => resolve())));
+    app.addHook("onClose", async () => new Promise<void>((resolve) => (l.listening ? l.close(() => resolve()) : resolve())));
   }
 
   const observability: Observability = {
