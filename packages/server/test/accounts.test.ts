@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { toBase64Url, type CreateAccountResponse, type CreateInviteResponse } from "@conclave/api";
 import { ENGINES } from "./support/engines.js";
+import { createConclaveServer, MemoryBucketStore } from "../src/index.js";
 import { errorCode, invite, registerDevice, startServer, type RunningServer } from "./support/server.js";
 
 const NO_LIMITS = { rateLimitPerIp: false, rateLimitPerClient: false } as const;
@@ -134,6 +135,37 @@ describe.each(ENGINES)("accounts: proof of a name, limits, expiry [$name]", (eng
         expect(errorCode(list)).toBe("ACCOUNT_NOT_FOUND");
       } finally {
         await limited.close();
+      }
+    });
+
+    it("two server processes on one database share one creation limit through the rate-limit store", async () => {
+      const shared = new MemoryBucketStore(() => s.clock.now); // stands in for Redis / PostgreSQL buckets
+      const options = {
+        limits: { rateLimitPerIp: { capacity: 1000, refillPerSecond: 100 }, rateLimitPerClient: false as const },
+        rateLimitStore: shared,
+        trustProxy: true,
+        accounts: { creationPerIp: { capacity: 2, refillPerSecond: 1 / 3600 }, creationPerPrefix: false as const },
+      };
+      const a = await startServer(engine, options);
+      const b = await createConclaveServer({ store: a.t.store, clock: a.clock.fn, domain: "example.com", ...options, accounts: { recoveryCodeCost: 8, sweepIntervalMs: 0, ...options.accounts } });
+      await b.listen({ host: "127.0.0.1", port: 0 });
+      try {
+        const addr = b.server.address();
+        if (addr === null || typeof addr === "string") throw new Error("no TCP address");
+        const viaB = async (user: string) =>
+          fetch(`http://127.0.0.1:${addr.port}/v1/accounts`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-forwarded-for": "192.0.2.50" },
+            body: JSON.stringify({ user, proof: { kind: "invite", token: await invite(a) } }),
+          });
+        expect((await create(a, "shared-a", { kind: "invite", token: await invite(a) }, { "x-forwarded-for": "192.0.2.50" })).status).toBe(201);
+        expect((await viaB("shared-b")).status).toBe(201);
+        const third = await create(a, "shared-c", { kind: "invite", token: await invite(a) }, { "x-forwarded-for": "192.0.2.50" });
+        expect([third.status, errorCode(third)]).toEqual([429, "RATE_LIMITED"]);
+        expect((await viaB("shared-d")).status).toBe(429);
+      } finally {
+        await b.close();
+        await a.close();
       }
     });
 

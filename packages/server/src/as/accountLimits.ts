@@ -1,12 +1,14 @@
 /**
  * Limits on account creation per client IP and per network prefix (IPv4 /24,
- * IPv6 /48), and on recovery-code guesses per user name: token buckets in
- * this process's memory (http/rateLimit.ts). A refusal is 429 RATE_LIMITED.
+ * IPv6 /48), and on recovery-code guesses per user name: token buckets
+ * (http/rateLimit.ts), in this process's memory until the server shares its
+ * rate-limit store (Redis or PostgreSQL) with them, so N processes enforce
+ * one limit. A refusal is 429 RATE_LIMITED.
  */
 import { isIPv4, isIPv6 } from "node:net";
 import type { Clock } from "../crypto.js";
 import { RateLimitError } from "../http/errors.js";
-import { MemoryBucketStore, type TokenBucketConfig } from "../http/rateLimit.js";
+import { MemoryBucketStore, type BucketStore, type TokenBucketConfig } from "../http/rateLimit.js";
 
 /** The /24 of an IPv4 address, the /48 of an IPv6 one (IPv4-mapped IPv6 counts as IPv4). */
 export function networkPrefix(ip: string): string {
@@ -27,7 +29,7 @@ function refuse(what: string, retryAfterMs: number): RateLimitError {
 }
 
 export class AccountLimits {
-  private readonly buckets: MemoryBucketStore;
+  private buckets: BucketStore;
 
   constructor(
     clock: Clock,
@@ -38,19 +40,24 @@ export class AccountLimits {
     this.buckets = new MemoryBucketStore(clock);
   }
 
+  /** Keeps the buckets in `store` from now on (the server's shared rate-limit store). */
+  share(store: BucketStore): void {
+    this.buckets = store;
+  }
+
   /** Takes one account creation for `ip`; throws RATE_LIMITED when its address or prefix is spent. */
-  creation(ip: string): void {
+  async creation(ip: string): Promise<void> {
     for (const [config, key] of [[this.perIp, `ip:${ip}`], [this.perPrefix, `prefix:${networkPrefix(ip)}`]] as const) {
       if (config === false) continue;
-      const r = this.buckets.takeNow(`create:${key}`, config);
+      const r = await this.buckets.take(`as:create:${key}`, config);
       if (!r.ok) throw refuse("account creations from this network", r.retryAfterMs);
     }
   }
 
   /** Takes one recovery-code attempt for `user`. */
-  recoveryAttempt(user: string): void {
+  async recoveryAttempt(user: string): Promise<void> {
     if (this.recovery === false) return;
-    const r = this.buckets.takeNow(`recovery:${user}`, this.recovery);
+    const r = await this.buckets.take(`as:recovery:${user}`, this.recovery);
     if (!r.ok) throw refuse("recovery-code attempts for this user", r.retryAfterMs);
   }
 }

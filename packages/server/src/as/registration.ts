@@ -82,7 +82,7 @@ export class Registrar {
   async createAccount(user: string, proof: NameProof, ip: string): Promise<CreateAccountResponse> {
     const identity = formatUserIdentity({ user, domain: this.domain });
     if ((await this.d.store.accounts.get(user)) !== undefined) throw new ApiError("ACCOUNT_EXISTS", `user name ${user} is taken`);
-    this.d.limits.creation(ip);
+    await this.d.limits.creation(ip);
     const recoveryCode = newRecoveryCode();
     const codeHash = await hashRecoveryCode(recoveryCode, this.d.options.recoveryCodeCost);
     const createdAt = this.d.clock();
@@ -98,7 +98,7 @@ export class Registrar {
 
   /** Checks a recovery code within the per-user attempt limit; throws RECOVERY_CODE_INVALID. */
   async checkRecoveryCode(user: string, code: string): Promise<void> {
-    this.d.limits.recoveryAttempt(user);
+    await this.d.limits.recoveryAttempt(user);
     const stored = await this.d.store.accountSecurity.getRecoveryHash(user);
     if (stored === undefined || !(await verifyRecoveryCode(code, stored))) throw new ApiError("RECOVERY_CODE_INVALID", "wrong recovery code");
   }

@@ -7,6 +7,7 @@ import { toBase64Url, TRANSPARENCY_SUITE, type AsKeysResponse, type CreateInvite
 import type { CryptoProvider } from "@conclave/mls";
 import type { Clock } from "../crypto.js";
 import { ClientAuth } from "../auth/clientAuth.js";
+import type { BucketStore } from "../http/rateLimit.js";
 import type { Store } from "../storage/store.js";
 import { AccountSweeper } from "./accountExpiry.js";
 import { AccountLimits } from "./accountLimits.js";
@@ -47,6 +48,7 @@ export class AuthenticationService {
     readonly domain: string,
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly limits: AccountLimits,
   ) {}
 
   static async create(o: AuthenticationServiceOptions): Promise<AuthenticationService> {
@@ -61,7 +63,12 @@ export class AuthenticationService {
     const sweeper = new AccountSweeper(o.store, o.clock, options.unusedAccountTtlMs);
     const credentials = new CredentialService({ store: o.store, ca: keys.ca, log, clock: o.clock, domain: o.domain, credentialTtlMs: o.credentialTtlMs });
     const validator = new CredentialValidator(o.store, keys.ca, o.clock);
-    return new AuthenticationService(keys, auth, registrar, devices, sweeper, options, credentials, validator, log, o.domain, o.store, o.clock);
+    return new AuthenticationService(keys, auth, registrar, devices, sweeper, options, credentials, validator, log, o.domain, o.store, o.clock, limits);
+  }
+
+  /** Moves the account-creation and recovery-guess buckets into the server's shared rate-limit store. */
+  shareLimits(store: BucketStore): void {
+    this.limits.share(store);
   }
 
   /** A single-use invite token (admins; tests and tools in process). */

@@ -15,7 +15,7 @@ import { bytesEqual, CredentialType, isLastResortKeyPackage, LeafNodeSource, key
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
 import { certificateIdentities } from "../as/ca.js";
 import type { Clock } from "../crypto.js";
-import { MemoryBucketStore, type TokenBucketConfig } from "../http/rateLimit.js";
+import { MemoryBucketStore, type BucketStore, type TokenBucketConfig } from "../http/rateLimit.js";
 import type { KeyPackageRecord, NewKeyPackage } from "../storage/dsStore.js";
 import type { ClientRecord, Store } from "../storage/store.js";
 import { readKeyPackage } from "./mlsHeader.js";
@@ -57,7 +57,7 @@ export function keyPackageInfo(r: Pick<KeyPackageRecord, "ref" | "cipherSuite" |
 }
 
 export class KeyPackageDirectory {
-  private readonly claimBuckets: MemoryBucketStore;
+  private claimBuckets: BucketStore;
 
   constructor(
     private readonly store: Store,
@@ -69,12 +69,17 @@ export class KeyPackageDirectory {
     this.claimBuckets = new MemoryBucketStore(clock);
   }
 
+  /** Keeps the claim buckets in `store` from now on (the server's shared rate-limit store): N processes, one limit. */
+  shareLimits(store: BucketStore): void {
+    this.claimBuckets = store;
+  }
+
   /** Whether `claimer` may take one more ordinary KeyPackage of device `target`. */
-  private mayConsume(claimer: AuthenticatedClient["id"] | undefined, target: number): boolean {
+  private async mayConsume(claimer: AuthenticatedClient["id"] | undefined, target: number): Promise<boolean> {
     const { perClaimer, perTarget } = this.claimLimits;
     // The claimer's own budget first: a claimer past its limit does not spend the target's.
-    if (claimer !== undefined && perClaimer !== false && !this.claimBuckets.takeNow(`claimer:${claimer}`, perClaimer).ok) return false;
-    if (perTarget !== false && !this.claimBuckets.takeNow(`target:${target}`, perTarget).ok) return false;
+    if (claimer !== undefined && perClaimer !== false && !(await this.claimBuckets.take(`kp:claimer:${claimer}`, perClaimer)).ok) return false;
+    if (perTarget !== false && !(await this.claimBuckets.take(`kp:target:${target}`, perTarget)).ok) return false;
     return true;
   }
 
@@ -146,11 +151,14 @@ export class KeyPackageDirectory {
     const devices = (await this.store.clients.listByUser(user)).filter((c) => c.revokedAt === null);
     if (devices.length === 0) throw new ApiError("ACCOUNT_NOT_FOUND", `no registered devices for user ${user}`);
     const suites = [...new Set(cipherSuites)];
+    // Decided before the transaction: a shared bucket store is a network round trip.
+    const ordinary = new Map<string, boolean>();
+    for (const d of devices) for (const cs of suites) ordinary.set(`${d.id}/${cs}`, await this.mayConsume(claimer?.id, d.id));
     return this.store.transaction(async (tx) => {
       const out: ClaimKeyPackagesResponse = { keyPackages: [], missing: [] };
       for (const d of devices) {
         for (const cs of suites) {
-          const kp = this.mayConsume(claimer?.id, d.id) ? await tx.keyPackages.claim(d.id, cs, now) : await lastResortOf(tx, d.id, cs);
+          const kp = ordinary.get(`${d.id}/${cs}`) === true ? await tx.keyPackages.claim(d.id, cs, now) : await lastResortOf(tx, d.id, cs);
           if (kp === undefined) {
             out.missing.push({ device: d.device, cipherSuite: cs });
             continue;

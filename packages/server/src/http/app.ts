@@ -125,7 +125,12 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
   app.decorate("conclave", ctx);
   for (const register of ROUTE_MODULES) register(ctx);
   // The DS (RFC 9750 §5): its routes, the /v1/stream WebSocket and its notifier.
-  await installDeliveryService(app, ctx, options.ds, ownsStore ? (options.store as StoreConfig) : undefined);
+  const ds = await installDeliveryService(app, ctx, options.ds, ownsStore ? (options.store as StoreConfig) : undefined);
+  // Account-creation, recovery-guess and KeyPackage-claim limits share the API's bucket store: one limit for N processes.
+  if (buckets !== undefined) {
+    as.shareLimits(buckets.store);
+    ds.keyPackages.shareLimits(buckets.store);
+  }
   if (options.webAppRoot !== undefined) await registerWebApp(app, options.webAppRoot);
 
   // Unused accounts expire (as/accountExpiry.ts); the sweep stops before the store closes.
