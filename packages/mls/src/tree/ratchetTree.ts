@@ -9,14 +9,22 @@
  * ChunkedArrays, copied on write, so `clone()` is cheap enough to take a
  * provisional tree per commit even at 10,000 members.
  *
+ * Leaves are kept packed: as the bytes of their encoded Node (views of one
+ * buffer for a decoded tree), decoded when read. A decoded LeafNode is a dozen
+ * objects and views, ~1.2 KB of heap for ~180 bytes of encoding; a packed leaf
+ * costs its bytes and one view, and its encoding is what the ratchet_tree
+ * extension and the leaf's tree hash need anyway. A leaf set as an object
+ * (an add, an update) is packed the next time the tree is encoded.
+ *
  * Private keys are not here: see PrivateTreeKeys in treeKem.ts.
  */
-import { decodePacked, encode, varint } from "../codec/tls.js";
+import { asDecodeError, encode, Reader, varint } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { NodeType } from "../messages/enums.js";
 import type { LeafNode } from "../messages/leafNode.js";
 import { nodeCodec, ratchetTreeCodec, type Node, type ParentNode, type RatchetTree } from "../messages/ratchetTreeNodes.js";
+import { PackedHashes } from "./packedHashes.js";
 import { CredentialTally, type CredentialTypes } from "./credentialTally.js";
 import { ChunkedArray } from "./chunkedArray.js";
 import { KeyIndex } from "./keyIndex.js";
@@ -40,11 +48,55 @@ export interface FilteredPathStep {
 
 const parentOf = (x: number): number => parentUnbounded(x as NodeIndex);
 
+/** A node as stored: a leaf may be packed (its encoded Node). */
+type Entry = Node | Uint8Array;
+
+/** A packed leaf's Node; its byte fields are views of the packed bytes (never written). */
+function unpack(e: Entry | undefined): Node | undefined {
+  if (!(e instanceof Uint8Array)) return e;
+  const r = new Reader(e, true);
+  const n = nodeCodec.decode(r);
+  r.expectEnd();
+  return n;
+}
+
+/**
+ * The `ratchet_tree` extension value (optional<Node> ratchet_tree<V>), each
+ * leaf kept as the view of its bytes in one private copy of `bytes`: the
+ * leaves are decoded once here, to check them, and then dropped.
+ */
+function decodePackedTree(bytes: Uint8Array): (Entry | undefined)[] {
+  const r = new Reader(bytes.slice(), true);
+  try {
+    const out = r.lengthPrefixed((inner, end) => {
+      const nodes: (Entry | undefined)[] = [];
+      while (inner.offset < end) {
+        const present = inner.u8();
+        if (present === 0) {
+          nodes.push(undefined);
+          continue;
+        }
+        if (present !== 1) throw new MlsError("DECODE_INVALID_OPTIONAL", `optional presence octet ${present}`);
+        const start = inner.offset;
+        const n = nodeCodec.decode(inner);
+        nodes.push(n.nodeType === NodeType.leaf ? inner.readSince(start) : n);
+      }
+      return nodes;
+    });
+    r.expectEnd();
+    // RFC 9420 §12.4.3.3: "The receiver MUST check that the last node in ratchet_tree is non-blank".
+    if (out.length === 0 || out[out.length - 1] === undefined) throw new MlsError("DECODE_INVALID", "ratchet_tree is empty or ends with a blank node");
+    return out;
+  } catch (e) {
+    throw asDecodeError(e);
+  }
+}
+
 export class PublicRatchetTree {
   readonly suite: CipherSuite;
   #leafCount: number;
-  #nodes: ChunkedArray<Node>;
-  #hashes: ChunkedArray<Uint8Array>;
+  #nodes: ChunkedArray<Entry>;
+  #hashes: PackedHashes;
   #resolutions: ChunkedArray<readonly NodeIndex[]>;
   #keys: KeyIndex | undefined;
   #credentials: CredentialTally | undefined;
@@ -56,14 +108,14 @@ export class PublicRatchetTree {
   private constructor(
     suite: CipherSuite,
     leafCount: number,
-    nodes: ChunkedArray<Node>,
-    caches: { hashes: ChunkedArray<Uint8Array>; resolutions: ChunkedArray<readonly NodeIndex[]>; encoded: ChunkedArray<Uint8Array> } | undefined,
+    nodes: ChunkedArray<Entry>,
+    caches: { hashes: PackedHashes; resolutions: ChunkedArray<readonly NodeIndex[]>; encoded: ChunkedArray<Uint8Array> } | undefined,
     keys: KeyIndex | undefined,
   ) {
     this.suite = suite;
     this.#leafCount = leafCount;
     this.#nodes = nodes;
-    this.#hashes = caches?.hashes ?? new ChunkedArray(nodes.length);
+    this.#hashes = caches?.hashes ?? new PackedHashes(suite.params.nh, nodes.length);
     this.#resolutions = caches?.resolutions ?? new ChunkedArray(nodes.length);
     this.#encoded = caches?.encoded ?? new ChunkedArray(nodes.length);
     this.#keys = keys;
@@ -71,7 +123,7 @@ export class PublicRatchetTree {
 
   /** A one-member tree (group creation, §11). */
   static create(suite: CipherSuite, leaf: LeafNode): PublicRatchetTree {
-    return new PublicRatchetTree(suite, 1, ChunkedArray.from<Node>([{ nodeType: NodeType.leaf, leafNode: leaf }]), undefined, undefined);
+    return new PublicRatchetTree(suite, 1, ChunkedArray.from<Entry>([{ nodeType: NodeType.leaf, leafNode: leaf }]), undefined, undefined);
   }
 
   /**
@@ -82,6 +134,10 @@ export class PublicRatchetTree {
    * validateRatchetTree before trusting the tree.
    */
   static fromNodes(suite: CipherSuite, nodes: readonly (Node | undefined)[]): PublicRatchetTree {
+    return PublicRatchetTree.#fromEntries(suite, nodes);
+  }
+
+  static #fromEntries(suite: CipherSuite, nodes: readonly (Entry | undefined)[]): PublicRatchetTree {
     if (nodes.length === 0) throw new MlsError("TREE_INVALID_STRUCTURE", "a ratchet tree has at least one node");
     if (nodes[nodes.length - 1] === undefined) throw new MlsError("TREE_INVALID_STRUCTURE", "the last node of a ratchet tree must not be blank");
     let leafCount = 1;
@@ -92,7 +148,8 @@ export class PublicRatchetTree {
     const width = nodeWidth(leafCount);
     for (let i = 0; i < nodes.length; i++) {
       const n = nodes[i];
-      if (n !== undefined && n.nodeType !== ((i & 1) === 0 ? NodeType.leaf : NodeType.parent)) {
+      const type = n instanceof Uint8Array ? n[0] : n?.nodeType;
+      if (n !== undefined && type !== ((i & 1) === 0 ? NodeType.leaf : NodeType.parent)) {
         throw new MlsError("TREE_INVALID_STRUCTURE", `node ${i} has the wrong type for its position`);
       }
     }
@@ -101,14 +158,30 @@ export class PublicRatchetTree {
     return new PublicRatchetTree(suite, leafCount, out, undefined, undefined);
   }
 
-  /** Decodes the `ratchet_tree` extension value (optional<Node> ratchet_tree<V>); its keys and hashes share one copy of `bytes`. */
+  /** Decodes the `ratchet_tree` extension value (optional<Node> ratchet_tree<V>); its leaves stay packed in one copy of `bytes`. */
   static decode(suite: CipherSuite, bytes: Uint8Array): PublicRatchetTree {
-    return PublicRatchetTree.fromNodes(suite, decodePacked(ratchetTreeCodec, bytes));
+    return PublicRatchetTree.#fromEntries(suite, decodePackedTree(bytes));
   }
 
   /** The node list of the `ratchet_tree` extension: trailing blank nodes removed (§12.4.3.3). */
   toNodes(): RatchetTree {
-    return this.#nodes.toArray(this.#encodedLength());
+    return this.#nodes.toArray(this.#encodedLength()).map(unpack);
+  }
+
+  /** Node x, unpacked. */
+  #node(x: number): Node | undefined {
+    return unpack(this.#nodes.get(x));
+  }
+
+  /** Every node, unpacked (building the key index). */
+  #nodeArray(): (Node | undefined)[] {
+    return this.#nodes.toArray().map(unpack);
+  }
+
+  /** @internal Leaf x's encoded Node when the leaf is packed (tree hashes read it without decoding). */
+  packedNode(x: NodeIndex): Uint8Array | undefined {
+    const e = this.#nodes.get(x);
+    return e instanceof Uint8Array ? e : undefined;
   }
 
   /** Nodes up to the last non-blank one: the extension leaves trailing blanks out (§12.4.3.3). */
@@ -137,10 +210,12 @@ export class PublicRatchetTree {
         bodyLength += 1;
         continue;
       }
-      let e = this.#encoded.get(i);
+      let e = n instanceof Uint8Array ? n : this.#encoded.get(i);
       if (e === undefined) {
-        e = encode(nodeCodec, n);
-        this.#encoded.set(i, e);
+        e = encode(nodeCodec, n as Node);
+        // A leaf is packed from now on; a parent's encoding is cached beside it.
+        if ((i & 1) === 0) this.#nodes.set(i, e);
+        else this.#encoded.set(i, e);
       }
       parts[i] = e;
       bodyLength += 1 + e.length;
@@ -168,7 +243,7 @@ export class PublicRatchetTree {
     // A fork that declines (too many additions) is rebuilt, folded, for both trees.
     let keys = this.#keys?.fork();
     if (this.#keys !== undefined && keys === undefined) {
-      this.#keys = KeyIndex.build(this.#nodes.toArray());
+      this.#keys = KeyIndex.build(this.#nodeArray());
       keys = this.#keys.fork();
     }
     const caches = { hashes: this.#hashes.copy(), resolutions: this.#resolutions.copy(), encoded: this.#encoded.copy() };
@@ -198,18 +273,18 @@ export class PublicRatchetTree {
 
   /** The node at `x`; undefined when blank (or outside the tree). */
   node(x: NodeIndex): Node | undefined {
-    return this.#nodes.get(x);
+    return this.#node(x);
   }
 
   /** The LeafNode of leaf `l`; undefined when blank (or outside the tree). */
   leafNode(l: LeafIndex): LeafNode | undefined {
-    const n = this.#nodes.get(2 * l);
+    const n = this.#node(2 * l);
     return n?.nodeType === NodeType.leaf ? n.leafNode : undefined;
   }
 
   /** The ParentNode at odd node index `x`; undefined when blank. */
   parentNode(x: NodeIndex): ParentNode | undefined {
-    const n = this.#nodes.get(x);
+    const n = this.#node(x);
     return n?.nodeType === NodeType.parent ? n.parentNode : undefined;
   }
 
@@ -224,7 +299,7 @@ export class PublicRatchetTree {
   members(): Member[] {
     const out: Member[] = [];
     for (let i = 0; i < this.#nodes.length; i += 2) {
-      const n = this.#nodes.get(i);
+      const n = this.#node(i);
       if (n?.nodeType === NodeType.leaf) out.push({ leafIndex: (i / 2) as LeafIndex, leafNode: n.leafNode });
     }
     return out;
@@ -267,7 +342,7 @@ export class PublicRatchetTree {
     if ((x & 1) === 0) return this.#nodes.get(x) === undefined ? EMPTY : [x];
     const cached = this.#resolutions.get(x);
     if (cached !== undefined) return cached;
-    const n = this.#nodes.get(x);
+    const n = this.#node(x);
     let r: readonly NodeIndex[];
     if (n?.nodeType === NodeType.parent) {
       const out: NodeIndex[] = [x];
@@ -331,13 +406,13 @@ export class PublicRatchetTree {
   // Key lookup
 
   #keyIndex(): KeyIndex {
-    this.#keys ??= KeyIndex.build(this.#nodes.toArray());
+    this.#keys ??= KeyIndex.build(this.#nodeArray());
     return this.#keys;
   }
 
   /** The leaf whose LeafNode has this signature key. */
   findLeafBySignatureKey(signatureKey: Uint8Array): LeafIndex | undefined {
-    return this.#keyIndex().findLeaf(signatureKey, (x) => this.#nodes.get(x));
+    return this.#keyIndex().findLeaf(signatureKey, (x) => this.#node(x));
   }
 
   /** The leaf whose LeafNode has this encryption key. */
@@ -348,7 +423,7 @@ export class PublicRatchetTree {
 
   /** The node (leaf or parent) holding this encryption key. */
   findNodeByEncryptionKey(encryptionKey: Uint8Array): NodeIndex | undefined {
-    return this.#keyIndex().findNode(encryptionKey, (x) => this.#nodes.get(x));
+    return this.#keyIndex().findNode(encryptionKey, (x) => this.#node(x));
   }
 
   /** Credential types in use and supported by every member (§7.3), kept up to date as leaves change. */
@@ -369,10 +444,11 @@ export class PublicRatchetTree {
 
   /** Replaces node x and clears the caches that depended on it. */
   #set(x: NodeIndex, n: Node | undefined): void {
-    const old = this.#nodes.get(x);
-    if (old === n) return;
+    const stored = this.#nodes.get(x);
+    if (stored === n) return;
     this.#keys?.noteSet(x, n);
     if (this.#credentials !== undefined && (x & 1) === 0) {
+      const old = unpack(stored);
       if (old?.nodeType === NodeType.leaf) this.#credentials.remove(old.leafNode);
       if (n?.nodeType === NodeType.leaf) this.#credentials.add(n.leafNode);
     }
@@ -383,7 +459,7 @@ export class PublicRatchetTree {
     let y: number = x;
     for (;;) {
       // Only what is cached is cleared: writing undefined over undefined would copy a shared chunk.
-      if (this.#hashes.get(y) !== undefined) this.#hashes.set(y, undefined);
+      if (this.#hashes.has(y)) this.#hashes.set(y, undefined);
       if (this.#resolutions.get(y) !== undefined) this.#resolutions.set(y, undefined);
       if (y === r) break;
       y = parentOf(y);
@@ -464,7 +540,7 @@ export class PublicRatchetTree {
     let x = 2 * l;
     while (x !== r) {
       x = parentOf(x);
-      const n = this.#nodes.get(x);
+      const n = this.#node(x);
       if (n?.nodeType === NodeType.parent) {
         const p = n.parentNode;
         // Keep unmerged_leaves sorted (§7.1): the new leaf may sit left of earlier ones.

@@ -18,6 +18,24 @@ export interface TreeHashSource {
   readonly suite: CipherSuite;
   /** The node at `x`, undefined when blank. */
   node(x: NodeIndex): Node | undefined;
+  /** Leaf x's encoded Node, when the source keeps it (saves decoding the leaf to re-encode it). */
+  packedNode?(x: NodeIndex): Uint8Array | undefined;
+}
+
+/**
+ * TreeHashInput of a leaf from its encoded Node (node_type || LeafNode):
+ * node_type || uint32 leaf_index || optional<LeafNode> present || LeafNode (§7.8).
+ */
+function packedLeafHashInput(leafIndex: number, packed: Uint8Array): Uint8Array {
+  const out = new Uint8Array(packed.length + 5);
+  out[0] = NodeType.leaf;
+  out[1] = leafIndex >>> 24;
+  out[2] = (leafIndex >>> 16) & 0xff;
+  out[3] = (leafIndex >>> 8) & 0xff;
+  out[4] = leafIndex & 0xff;
+  out[5] = 1;
+  out.set(packed.subarray(1), 6);
+  return out;
 }
 
 /** The tree's per-node hash cache (a ChunkedArray in PublicRatchetTree). */
@@ -30,14 +48,19 @@ export interface HashCache {
 export function computeTreeHash(src: TreeHashSource, x: NodeIndex, cache: HashCache): Uint8Array {
   const cached = cache.get(x);
   if (cached !== undefined) return cached;
-  const n = src.node(x);
   let h: Uint8Array;
   if ((x & 1) === 0) {
-    const leaf = n !== undefined && n.nodeType === NodeType.leaf ? n.leafNode : undefined;
-    h = src.suite.hash(leafTreeHashInputBytes((x >>> 1) as LeafIndex, leaf));
+    const packed = src.packedNode?.(x);
+    if (packed !== undefined) h = src.suite.hash(packedLeafHashInput(x >>> 1, packed));
+    else {
+      const n = src.node(x);
+      const leaf = n !== undefined && n.nodeType === NodeType.leaf ? n.leafNode : undefined;
+      h = src.suite.hash(leafTreeHashInputBytes((x >>> 1) as LeafIndex, leaf));
+    }
   } else {
     const l = computeTreeHash(src, left(x), cache);
     const r = computeTreeHash(src, right(x), cache);
+    const n = src.node(x);
     const p = n !== undefined && n.nodeType === NodeType.parent ? n.parentNode : undefined;
     h = src.suite.hash(parentTreeHashInputBytes(p, l, r));
   }

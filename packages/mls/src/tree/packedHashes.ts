@@ -1,0 +1,102 @@
+/**
+ * The tree's per-node hash cache (RFC 9420 §7.8 tree hashes), packed: each
+ * chunk of 256 nodes keeps its hashes in one array of 256 * Nh bytes and a
+ * byte per node saying whether the hash is there. A hash per node as an array
+ * of its own cost ~150 bytes of heap for 32 bytes of hash (5 MB at 10,000
+ * members). Chunks are copied on write, as ChunkedArray's are, so a tree's
+ * clone per commit stays O(n / 256).
+ *
+ * `get` returns a copy: a caller may keep a hash (the tree hash goes into the
+ * GroupContext) while the tree changes and the chunk is written in place.
+ */
+const SHIFT = 8;
+const CHUNK = 1 << SHIFT;
+const MASK = CHUNK - 1;
+
+interface Chunk {
+  readonly bytes: Uint8Array;
+  readonly present: Uint8Array;
+}
+
+export class PackedHashes {
+  readonly #nh: number;
+  #chunks: (Chunk | undefined)[] = [];
+  #owned: boolean[] = [];
+  #length = 0;
+
+  constructor(nh: number, length = 0) {
+    this.#nh = nh;
+    this.length = length;
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Grows with absent entries, or drops the entries from `n` on. */
+  set length(n: number) {
+    const chunks = (n + MASK) >> SHIFT;
+    while (this.#chunks.length < chunks) {
+      this.#chunks.push(undefined);
+      this.#owned.push(true);
+    }
+    if (n < this.#length) {
+      this.#chunks.length = chunks;
+      this.#owned.length = chunks;
+      // Entries past the end in the last chunk are cleared, so growing again reads them absent.
+      if ((n & MASK) !== 0 && this.#chunks[chunks - 1] !== undefined) this.#writable(chunks - 1).present.fill(0, n & MASK);
+    }
+    this.#length = n;
+  }
+
+  has(i: number): boolean {
+    const c = this.#chunks[i >> SHIFT];
+    return c !== undefined && c.present[i & MASK] === 1;
+  }
+
+  get(i: number): Uint8Array | undefined {
+    const c = this.#chunks[i >> SHIFT];
+    const j = i & MASK;
+    if (c === undefined || c.present[j] === 0) return undefined;
+    return c.bytes.slice(j * this.#nh, (j + 1) * this.#nh);
+  }
+
+  /** Stores a hash (copied), or clears the entry. */
+  set(i: number, hash: Uint8Array | undefined): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.#length) throw new RangeError(`index ${i} outside 0..${this.#length - 1}`);
+    if (hash !== undefined && hash.length !== this.#nh) throw new RangeError(`a hash is ${this.#nh} bytes, not ${hash.length}`);
+    const c = i >> SHIFT;
+    if (hash === undefined && this.#chunks[c] === undefined) return;
+    const chunk = this.#writable(c);
+    const j = i & MASK;
+    if (hash === undefined) chunk.present[j] = 0;
+    else {
+      chunk.bytes.set(hash, j * this.#nh);
+      chunk.present[j] = 1;
+    }
+  }
+
+  /** An independent copy: O(length / 256); both copy a chunk before their first write to it. */
+  copy(): PackedHashes {
+    const c = new PackedHashes(this.#nh);
+    c.#chunks = this.#chunks.slice();
+    c.#owned = new Array<boolean>(this.#chunks.length).fill(false);
+    c.#length = this.#length;
+    this.#owned.fill(false);
+    return c;
+  }
+
+  #writable(c: number): Chunk {
+    let chunk = this.#chunks[c];
+    if (chunk === undefined) {
+      chunk = { bytes: new Uint8Array(CHUNK * this.#nh), present: new Uint8Array(CHUNK) };
+      this.#chunks[c] = chunk;
+      this.#owned[c] = true;
+    } else if (!this.#owned[c]) {
+      chunk = { bytes: chunk.bytes.slice(), present: chunk.present.slice() };
+      this.#chunks[c] = chunk;
+      this.#owned[c] = true;
+    }
+    return chunk;
+  }
+}
