@@ -7,17 +7,26 @@
  * its clones and never written once built; `added` holds the keys set since,
  * per tree. Entries are never removed when a node changes: every hit is checked
  * against the node it names, so a stale entry just misses. `added` is folded
- * into a fresh base when it grows, keeping each change O(1) amortised.
+ * into a fresh base when it grows, keeping each change O(1) amortised. The
+ * base, which holds every key of the group, is a compact KeyTable; the few
+ * additions since are Maps by hex.
  */
 import { bytesEqual, toHex } from "../codec/bytes.js";
 import { NodeType } from "../messages/enums.js";
 import type { Node } from "../messages/ratchetTreeNodes.js";
+import { KeyTable } from "./keyTable.js";
 import type { LeafIndex, NodeIndex } from "./treeMath.js";
 
 /** Encryption keys of nodes and signature keys of leaves, by hex. */
 interface KeyMaps {
   readonly encryption: Map<string, NodeIndex>;
   readonly signature: Map<string, LeafIndex>;
+}
+
+/** The same, built once: encryption key -> node, signature key -> leaf. */
+interface KeyTables {
+  readonly encryption: KeyTable;
+  readonly signature: KeyTable;
 }
 
 const newKeyMaps = (): KeyMaps => ({ encryption: new Map(), signature: new Map() });
@@ -45,18 +54,22 @@ function index(keys: KeyMaps, x: NodeIndex, n: Node): void {
 
 export class KeyIndex {
   private constructor(
-    private readonly base: KeyMaps,
+    private readonly base: KeyTables,
     private readonly added: KeyMaps,
   ) {}
 
   /** An index of every non-blank node in `nodes`. */
   static build(nodes: readonly (Node | undefined)[]): KeyIndex {
-    const base = newKeyMaps();
+    const encryption: [Uint8Array, number][] = [];
+    const signature: [Uint8Array, number][] = [];
     for (let i = 0; i < nodes.length; i++) {
       const n = nodes[i];
-      if (n !== undefined) index(base, i as NodeIndex, n);
+      if (n === undefined) continue;
+      encryption.push([encryptionKeyOf(n)!, i]);
+      const s = signatureKeyOf(n);
+      if (s !== undefined) signature.push([s, i / 2]);
     }
-    return new KeyIndex(base, newKeyMaps());
+    return new KeyIndex({ encryption: KeyTable.build(encryption), signature: KeyTable.build(signature) }, newKeyMaps());
   }
 
   /**
@@ -80,8 +93,7 @@ export class KeyIndex {
     const holds = (x: NodeIndex | undefined): x is NodeIndex => x !== undefined && sameKey(encryptionKeyOf(nodeAt(x)), encryptionKey);
     const a = this.added.encryption.get(hex);
     if (holds(a)) return a;
-    const b = this.base.encryption.get(hex);
-    return holds(b) ? b : undefined;
+    return this.base.encryption.find(encryptionKey, (x) => holds(x as NodeIndex)) as NodeIndex | undefined;
   }
 
   /** The leaf holding this signature key, as `nodeAt` reads now. */
@@ -90,8 +102,7 @@ export class KeyIndex {
     const holds = (l: LeafIndex | undefined): l is LeafIndex => l !== undefined && sameKey(signatureKeyOf(nodeAt((2 * l) as NodeIndex)), signatureKey);
     const a = this.added.signature.get(hex);
     if (holds(a)) return a;
-    const b = this.base.signature.get(hex);
-    return holds(b) ? b : undefined;
+    return this.base.signature.find(signatureKey, (l) => holds(l as LeafIndex)) as LeafIndex | undefined;
   }
 }
 
