@@ -150,7 +150,7 @@ async function join(n: number): Promise<void> {
   const kps = [];
   for (let i = 1; i < n; i++) kps.push(await impl.keyPackage(i));
   const t0 = performance.now();
-  const { welcome, ratchetTree } = await impl.add(g, kps);
+  const { welcome, ratchetTree } = await impl.add(g, kps, "outOfBand");
   console.log(`add ${n - 1} members in one commit: ${(performance.now() - t0).toFixed(0)} ms`);
   const runs: string[] = [];
   for (let r = 0; r < 5; r++) {
