@@ -148,7 +148,7 @@ describe("a fresh project using the tarballs with plain node", () => {
     const bin = join(project, "node_modules/@conclave/cli/bin/conclave.js");
     const help = run(process.execPath, [bin, "--help"], project, 30_000);
     expect(help.stdout).toMatch(/^usage: conclave <command>/);
-    const server = spawn(process.execPath, [bin, "serve", "--db", join(work, "ds.sqlite"), "--port", "0", "--domain", "pack.example", "--no-rate-limit"], {
+    const server = spawn(process.execPath, [bin, "serve", "--db", join(work, "ds.sqlite"), "--port", "0", "--domain", "pack.example", "--no-rate-limit", "--open-registration"], {
       cwd: project,
       env,
       stdio: ["ignore", "pipe", "pipe"],
