@@ -15,7 +15,7 @@
  * Written on plain HKDF (RFC 5869) so any provider can use it; the node
  * provider has its own faster LabeledExtract/Expand with the same outputs.
  */
-import { zeroize } from "../codec/bytes.js";
+import { concatBytes, zeroize } from "../codec/bytes.js";
 import type { CipherSuiteParams } from "./cipherSuite.js";
 
 const MODE_BASE = 0x00;
@@ -40,26 +40,14 @@ export function hpkeSuiteId(params: Pick<CipherSuiteParams, "kemId" | "kdfId" | 
   return Uint8Array.of(0x48, 0x50, 0x4b, 0x45, kemId >> 8, kemId & 0xff, kdfId >> 8, kdfId & 0xff, aeadId >> 8, aeadId & 0xff);
 }
 
-function join(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** RFC 9180 §4 on a provider's HKDF: the labelled inputs concatenated. */
 export function hpkeLabeledKdf(hkdf: Hkdf, suiteId: Uint8Array): HpkeLabeledKdf {
   const enc = new TextEncoder();
   return {
     // labeled_ikm = "HPKE-v1" || suite_id || label || ikm
-    extract: (salt, label, ikm) => hkdf.kdfExtract(salt, join([HPKE_V1, suiteId, enc.encode(label), ikm])),
+    extract: (salt, label, ikm) => hkdf.kdfExtract(salt, concatBytes(HPKE_V1, suiteId, enc.encode(label), ikm)),
     // labeled_info = I2OSP(L, 2) || "HPKE-v1" || suite_id || label || info
-    expand: (prk, label, info, length) => hkdf.kdfExpand(prk, join([Uint8Array.of(length >> 8, length & 0xff), HPKE_V1, suiteId, enc.encode(label), info]), length),
+    expand: (prk, label, info, length) => hkdf.kdfExpand(prk, concatBytes(Uint8Array.of(length >> 8, length & 0xff), HPKE_V1, suiteId, enc.encode(label), info), length),
   };
 }
 
