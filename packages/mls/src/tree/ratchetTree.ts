@@ -48,6 +48,9 @@ export interface FilteredPathStep {
 
 const parentOf = (x: number): number => parentUnbounded(x as NodeIndex);
 
+/** How many unpacked leaves a tree keeps (#node). */
+const UNPACKED_KEPT = 32;
+
 /** A node as stored: a leaf may be packed (its encoded Node). */
 type Entry = Node | Uint8Array;
 
@@ -102,6 +105,8 @@ export class PublicRatchetTree {
   #credentials: CredentialTally | undefined;
   /** Encoded Node (§12.4.3.3) of each node, filled on first encode: a commit re-sends the tree with only its path changed. */
   #encoded: ChunkedArray<Uint8Array>;
+  /** Recently unpacked leaves (see #node). */
+  readonly #unpacked = new Map<number, { from: Uint8Array; node: Node }>();
   /** No leaf below this index is blank (a lower bound for leftmostBlankLeaf). */
   #blankHint = 0;
 
@@ -168,9 +173,20 @@ export class PublicRatchetTree {
     return this.#nodes.toArray(this.#encodedLength()).map(unpack);
   }
 
-  /** Node x, unpacked. */
+  /**
+   * Node x, unpacked. The last few leaves unpacked are kept with the bytes they
+   * came from (a message's sender is looked up once per message; a changed
+   * leaf has other bytes, so a stale entry never matches).
+   */
   #node(x: number): Node | undefined {
-    return unpack(this.#nodes.get(x));
+    const e = this.#nodes.get(x);
+    if (!(e instanceof Uint8Array)) return e;
+    const hit = this.#unpacked.get(x);
+    if (hit !== undefined && hit.from === e) return hit.node;
+    const node = unpack(e)!;
+    if (this.#unpacked.size >= UNPACKED_KEPT) this.#unpacked.clear();
+    this.#unpacked.set(x, { from: e, node });
+    return node;
   }
 
   /** Every node, unpacked (building the key index). */
@@ -299,7 +315,7 @@ export class PublicRatchetTree {
   members(): Member[] {
     const out: Member[] = [];
     for (let i = 0; i < this.#nodes.length; i += 2) {
-      const n = this.#node(i);
+      const n = unpack(this.#nodes.get(i)); // not through the small cache: every leaf is read once
       if (n?.nodeType === NodeType.leaf) out.push({ leafIndex: (i / 2) as LeafIndex, leafNode: n.leafNode });
     }
     return out;
