@@ -65,6 +65,7 @@ export const API_ERROR_STATUS = {
   TOO_MANY_PROPOSALS: 429, // the epoch already holds the group's maximum of pending proposals
   URI_TOO_LONG: 414, // a path parameter longer than the router accepts
   UNSUPPORTED_MEDIA_TYPE: 415,
+  UPGRADE_REQUIRED: 426, // GET /v1/stream without a WebSocket upgrade (RFC 9110 §15.5.22: answered with Upgrade: websocket)
   RATE_LIMITED: 429, // with a Retry-After header (seconds)
   // 5xx
   INTERNAL: 500,

@@ -13,7 +13,7 @@
  *   conclave update <groupId>
  *   conclave leave <groupId>      (SelfRemove: another member's client commits it)
  *   conclave recover <groupId>    (rejoin by external commit after losing local state)
- *   conclave send <groupId> <message>
+ *   conclave send <groupId> <message> | send <groupId> --file F | send <groupId> -   (stdin)
  *   conclave listen [--once]
  *   conclave safety <groupId>
  *
@@ -24,12 +24,16 @@
  * steps show progress on stderr (--quiet: none). Errors are one stderr line,
  * "conclave: CODE: message": exit 2 for bad usage, 1 for everything else.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { isApiError } from "@conclave/api";
-import { Client, FileStore } from "@conclave/client";
+import type { Client } from "@conclave/client";
+import { NoServerError, openClient } from "./clientHome.js";
+import { readBody } from "./messageBody.js";
 import { Progress, type ProgressSink } from "./progress.js";
+import { UsageError } from "./usage.js";
 
-export class UsageError extends Error {}
+export { UsageError };
 
 const USAGE = `usage: conclave <command> [options]
 
@@ -58,11 +62,13 @@ commands:
   update <groupId>
   leave <groupId>                 propose my removal; another member commits it
   recover <groupId>               rejoin a group whose local state was lost
-  send <groupId> <message>
+  send <groupId> <message>        or --file F, or - to read the message from stdin
   listen [--once]
   safety <groupId>
 
-client options: --home DIR (or CONCLAVE_HOME), passphrase in CONCLAVE_PASSPHRASE
+client options: --home DIR (or CONCLAVE_HOME), passphrase in CONCLAVE_PASSPHRASE,
+  --server URL (with or without /v1; saved by register and devices link, used once elsewhere)
+other: --version, --help
 output: results on stdout; progress on stderr (--quiet to hide); errors exit non-zero`;
 
 const OPTIONS = {
@@ -80,8 +86,10 @@ const OPTIONS = {
   "no-rate-limit": { type: "boolean" },
   "key-file": { type: "string" },
   "log-level": { type: "string" },
+  file: { type: "string" },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
 } as const;
 
 type Out = { log(s: string): void; err(s: string): void; progress?: ProgressSink };
@@ -91,16 +99,16 @@ const stdio: Out = {
   progress: { write: (s) => void process.stderr.write(s), isTTY: process.stderr.isTTY === true },
 };
 
-async function openClient(home: string, server?: string): Promise<{ client: Client; store: FileStore }> {
-  const pass = process.env.CONCLAVE_PASSPHRASE;
-  if (pass === undefined || pass === "") throw new UsageError("set CONCLAVE_PASSPHRASE: the client state is encrypted with it");
-  const store = new FileStore(home, pass);
-  let url = server;
-  const saved = await store.get("server");
-  if (url === undefined && saved !== undefined) url = new TextDecoder().decode(saved);
-  if (url === undefined) throw new UsageError("no server known: pass --server URL");
-  if (server !== undefined) await store.put("server", new TextEncoder().encode(server));
-  return { client: await Client.open({ serverUrl: url, store }), store };
+/** This package's version (package.json is one level above both src/ and dist/). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
+/** --port / CONCLAVE_PORT: digits only, 0..65535 (0: any free port). An empty value is an error, not port 0. */
+export function parsePort(raw: string): number {
+  const port = /^[0-9]{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) throw new UsageError(`bad --port ${JSON.stringify(raw)}: expected a number from 0 to 65535`);
+  return port;
 }
 
 function need(args: string[], n: number, what: string): string[] {
@@ -157,6 +165,10 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
       throw new UsageError((e as Error).message);
     }
     const { values: o, positionals: [cmd, ...rest] } = parsed;
+    if (o.version === true) {
+      out.log(`conclave ${version()}`);
+      return 0;
+    }
     if (o.help === true || cmd === undefined || cmd === "help") {
       out.log(USAGE);
       return cmd === undefined && o.help !== true ? 2 : 0;
@@ -164,16 +176,26 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
     const home = o.home ?? process.env.CONCLAVE_HOME ?? ".conclave-client";
     const progress = new Progress(o.quiet === true ? undefined : out.progress);
     const step = <T>(label: string, fn: () => Promise<T>) => progress.step(label, fn);
+    /** The client in --home; only commands that set a device up save --server (a typo elsewhere changes nothing on disk). */
+    const open = async (saveServer = false) => {
+      const pass = process.env.CONCLAVE_PASSPHRASE;
+      if (pass === undefined || pass === "") throw new UsageError("set CONCLAVE_PASSPHRASE: the client state is encrypted with it");
+      try {
+        return await openClient({ home, ...(o.server !== undefined ? { server: o.server } : {}), saveServer, warn: out.err }, pass);
+      } catch (e) {
+        if (e instanceof NoServerError) throw new UsageError(e.message);
+        throw e;
+      }
+    };
     /** The client, caught up with its DS queue (a group we were just added to is known). */
     const synced = async () => {
-      const { client } = await openClient(home, o.server);
+      const { client } = await open();
       await step("catching up with the DS", () => client.sync());
       return client;
     };
     switch (cmd) {
       case "serve": {
-        const port = Number(o.port ?? process.env.CONCLAVE_PORT ?? 7300);
-        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`bad --port ${o.port}`);
+        const port = parsePort(o.port ?? process.env.CONCLAVE_PORT ?? "7300");
         // Loaded on demand: the server stack is only for these commands (--help stays fast).
         const { serve } = await import("./serve.js");
         const s = await serve({
@@ -185,7 +207,8 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
           ...(o["open-registration"] === true ? { openRegistration: true } : {}),
           ...((o["admin-token"] ?? process.env.CONCLAVE_ADMIN_TOKEN) ? { adminToken: (o["admin-token"] ?? process.env.CONCLAVE_ADMIN_TOKEN)! } : {}),
           ...(o["log-level"] !== undefined ? { logLevel: o["log-level"] } : {}),
-          ...(o["key-file"] !== undefined ? { keyFile: o["key-file"] } : process.env.CONCLAVE_KEY_FILE ? { keyFile: process.env.CONCLAVE_KEY_FILE } : {}),
+          // One KEK story for every entry point: --key-file, else CONCLAVE_KEK, else CONCLAVE_KEY_FILE, else conclave.kek beside the database.
+          ...(o["key-file"] !== undefined ? { keyFile: o["key-file"] } : process.env.CONCLAVE_KEK ? { kek: process.env.CONCLAVE_KEK } : process.env.CONCLAVE_KEY_FILE ? { keyFile: process.env.CONCLAVE_KEY_FILE } : {}),
         });
         out.log(`conclave: DS+AS listening on ${s.url}/v1; OpenAPI at ${s.url}/v1/openapi.json`);
         await new Promise<void>((resolve) => {
@@ -201,7 +224,7 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         return 0;
       case "register": {
         const [user, device] = need(rest, 2, "register <user> <device>");
-        const { client } = await openClient(home, o.server);
+        const { client } = await open(true);
         const recoveryCode = o["recovery-code"];
         const r = await step(`registering ${user}/${device} with the AS and publishing KeyPackages`, () =>
           client.register(user!, device!, recoveryCode !== undefined ? { recoveryCode } : o.invite !== undefined ? { proof: { kind: "invite", token: o.invite } } : {}),
@@ -222,10 +245,10 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         if (spec === undefined) throw new UsageError("expected group create|list|add|remove");
         need(args, spec[0], spec[1]);
         if (sub === "create") {
-          const { client } = await openClient(home, o.server);
+          const { client } = await open();
           out.log(await step("creating a group", () => client.createGroup()));
         } else if (sub === "list") {
-          const { client } = await openClient(home, o.server);
+          const { client } = await open();
           for (const g of client.groups) out.log(`${g} epoch ${client.group(g).epoch} members ${client.members(g).join(", ")}`);
         } else if (sub === "add") {
           const [g, user] = args;
@@ -244,7 +267,7 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         const [sub, ...args] = rest;
         if (sub === "link") {
           const [user, device] = need(args, 2, "devices link <user> <device>");
-          const { client } = await openClient(home, o.server);
+          const { client } = await open(true);
           const { payload, code } = await client.requestLink(user!, device!);
           out.log(`link request: ${payload}`);
           out.log(`code: ${code}`);
@@ -252,28 +275,28 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         }
         if (sub === "approve") {
           const [payload] = need(args, 1, "devices approve <payload>");
-          const { client } = await openClient(home, o.server);
+          const { client } = await open();
           const r = await step("approving the new device", () => client.approveDevice(payload!));
           out.log(`approved ${r.device}: check that it shows code ${r.code}`);
           return 0;
         }
         if (sub === "complete") {
           need(args, 0, "devices complete");
-          const { client } = await openClient(home, o.server);
+          const { client } = await open();
           await step("registering this device with its approval and publishing KeyPackages", () => client.completeLink());
           out.log(`registered ${client.identity}`);
           return 0;
         }
         if (sub === "revoke") {
           const [device] = need(args, 1, "devices revoke <device>");
-          const { client } = await openClient(home, o.server);
+          const { client } = await open();
           const r = await step(`revoking ${device}`, () => client.revokeDevice(device!));
           out.log(`revoked ${r.client.identity} (${r.revokedCredentials} credentials)`);
           return 0;
         }
         if (sub === "changes") {
           need(args, 0, "devices changes");
-          const { client } = await openClient(home, o.server);
+          const { client } = await open();
           for (const e of await client.deviceChanges()) out.log(`${e.change} ${e.device} by ${e.by} at ${new Date(e.at).toISOString()} (log leaf ${e.logIndex}${e.inLog ? "" : ", NOT PROVEN BY THE TRANSPARENCY LOG"})`);
           return 0;
         }
@@ -298,15 +321,17 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
       }
       case "recover": {
         const [g] = need(rest, 1, "recover <groupId>");
-        const { client } = await openClient(home, o.server);
+        const { client } = await open();
         const epoch = await step("rejoining by external commit", () => client.recover(g!));
         out.log(`rejoined ${g} at epoch ${epoch}`);
         return 0;
       }
       case "send": {
-        const [g, msg] = need(rest, 2, "send <groupId> <message>");
+        const usage = "send <groupId> <message> | send <groupId> --file F | send <groupId> -";
+        const [g, msg] = o.file !== undefined ? [need(rest, 1, usage)[0], undefined] : need(rest, 2, usage);
+        const text = await readBody(msg, o.file);
         const client = await synced();
-        await client.send(g!, msg!);
+        await client.send(g!, text);
         out.log("sent");
         return 0;
       }
@@ -318,7 +343,7 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
       }
       case "listen": {
         need(rest, 0, "listen");
-        const { client } = await openClient(home, o.server);
+        const { client } = await open();
         const print = (e: Awaited<ReturnType<Client["sync"]>>[number]) => {
           if (e.type === "message") out.log(`${e.groupId} ${e.sender}: ${e.text}`);
           else if (e.type === "joined") out.log(`${e.groupId} joined at epoch ${e.epoch}: ${e.members.join(", ")}`);
@@ -346,6 +371,10 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
     }
     if (isApiError(e)) {
       out.err(`conclave: ${e.code}: ${e.message}`);
+      return 1;
+    }
+    if ((e as Error).name === "KeyWrapError") {
+      out.err(`conclave: KEY_ENCRYPTION_KEY: ${(e as Error).message}`);
       return 1;
     }
     const code = (e as { code?: unknown }).code;

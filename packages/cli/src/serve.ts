@@ -1,7 +1,7 @@
 /** `conclave serve`: the DS + AS on one SQLite file (the embedded default). */
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { createConclaveServer, defaultWebAppRoot, keyEncryptionKeyFromFile, logOptionsFrom, metricsOptionsFromEnv, rateLimitStoreFromEnv, type StoreConfig } from "@conclave/server";
+import { createConclaveServer, defaultWebAppRoot, keyEncryptionKeyFromFile, logOptionsFrom, parseKeyEncryptionKey, metricsOptionsFromEnv, rateLimitStoreFromEnv, type StoreConfig } from "@conclave/server";
 
 export interface ServeOptions {
   readonly db: string;
@@ -19,6 +19,8 @@ export interface ServeOptions {
   readonly adminToken?: string;
   /** The AS key-encryption key's file (default: conclave.kek beside the database, created when missing). */
   readonly keyFile?: string;
+  /** The key-encryption key itself, unpadded base64url (CONCLAVE_KEK); takes the place of the key file. */
+  readonly kek?: string;
   /** Serve the EmojisOnly web app at / (default true when packages/web is there). */
   readonly webApp?: boolean;
 }
@@ -32,7 +34,10 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
   const path = resolve(opts.db);
   mkdirSync(dirname(path), { recursive: true });
   // The AS private keys are sealed with a key kept beside the database, not in it (a copy of the database alone reveals nothing).
-  const keyEncryptionKey = keyEncryptionKeyFromFile(opts.keyFile === undefined ? join(dirname(path), "conclave.kek") : resolve(opts.keyFile), opts.keyFile === undefined);
+  const keyEncryptionKey =
+    opts.kek !== undefined
+      ? parseKeyEncryptionKey(opts.kek)
+      : keyEncryptionKeyFromFile(opts.keyFile === undefined ? join(dirname(path), "conclave.kek") : resolve(opts.keyFile), opts.keyFile === undefined);
   // The EmojisOnly web app at / (packages/web/dist) when run from a checkout.
   const webAppRoot = opts.webApp === false ? undefined : defaultWebAppRoot();
   const store: StoreConfig = { engine: "sqlite", path };

@@ -21,6 +21,7 @@ import { rateLimitStoreFromEnv } from "./http/rateLimitStores/index.js";
 import { logLevelFlag, logOptionsFrom, metricsOptionsFromEnv } from "./observability/fromEnv.js";
 import { defaultWebAppRoot } from "./http/static.js";
 import { keyEncryptionKeyFromFile, parseKeyEncryptionKey } from "./keyFile.js";
+import { KeyWrapError } from "./as/keyWrap.js";
 import type { StoreConfig } from "./storage/index.js";
 
 function storeFromEnv(): StoreConfig {
@@ -39,14 +40,28 @@ function keyEncryptionKeyFromEnv(store: StoreConfig): Uint8Array | undefined {
   return undefined;
 }
 
+/** A key-encryption key problem is the operator's to fix: one line with a stable code, exit 1, no stack trace. */
+function exitOnKeyError(e: unknown): never {
+  if (e instanceof KeyWrapError) {
+    console.error(`conclave: KEY_ENCRYPTION_KEY: ${e.message}`);
+    process.exit(1);
+  }
+  throw e;
+}
+
 const store = storeFromEnv();
-const keyEncryptionKey = keyEncryptionKeyFromEnv(store);
+let keyEncryptionKey: Uint8Array | undefined;
+try {
+  keyEncryptionKey = keyEncryptionKeyFromEnv(store);
+} catch (e) {
+  exitOnKeyError(e);
+}
 // The EmojisOnly web app at / when this is a checkout (http/static.ts).
 const webAppRoot = defaultWebAppRoot();
 // Logs quiet by default (--log-level / CONCLAVE_LOG_LEVEL), metrics when configured, rate limits shared on PostgreSQL or Redis.
 const metrics = metricsOptionsFromEnv();
 const observability = { log: logOptionsFrom(logLevelFlag()), rateLimitStore: rateLimitStoreFromEnv(store), ...(metrics === undefined ? {} : { metrics }) };
-const app = await createConclaveServer({ store, domain: process.env.CONCLAVE_DOMAIN ?? "localhost", ...observability, ...(webAppRoot === undefined ? {} : { webAppRoot }), ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }) });
+const app = await createConclaveServer({ store, domain: process.env.CONCLAVE_DOMAIN ?? "localhost", ...observability, ...(webAppRoot === undefined ? {} : { webAppRoot }), ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }) }).catch(exitOnKeyError);
 if (keyEncryptionKey === undefined) app.log.warn("no CONCLAVE_KEK or CONCLAVE_KEY_FILE: the AS private keys are stored in the database in the clear");
 const host = process.env.CONCLAVE_HOST ?? "127.0.0.1";
 const port = Number(process.env.CONCLAVE_PORT ?? 7300);

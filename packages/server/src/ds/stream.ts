@@ -205,6 +205,11 @@ export function installStream(o: StreamOptions): void {
       })
       .catch((e: unknown) => rejectUpgrade(socket, e));
   });
+  // A plain GET (no Upgrade) never reaches the upgrade handler: say what the route is instead of a 404.
+  o.app.get(DS_STREAM_PATH, async (_req, reply) => {
+    void reply.header("upgrade", "websocket");
+    throw new ApiError("UPGRADE_REQUIRED", `${DS_STREAM_PATH} is a WebSocket: connect with Upgrade: websocket`);
+  });
   o.app.addHook("onClose", async () => {
     for (const ws of wss.clients) ws.terminate();
     await new Promise<void>((resolve) => wss.close(() => resolve()));
