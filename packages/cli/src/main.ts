@@ -217,11 +217,12 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         await s.close();
         return 0;
       }
-      case "demo":
+      case "demo": {
         need(rest, 0, "demo [--server URL]");
         const { runDemo } = await import("./demo.js");
         await runDemo(out.log, { ...(o.server !== undefined ? { server: o.server } : {}), progress });
         return 0;
+      }
       case "register": {
         const [user, device] = need(rest, 2, "register <user> <device>");
         const { client } = await open(true);
