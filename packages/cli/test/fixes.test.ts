@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serve, type Serving } from "../src/index.js";
 import { HomeError, normalizeServerUrl } from "../src/clientHome.js";
 import { parsePort, UsageError, version } from "../src/main.js";
+import { execNode } from "./support/exec.js";
 import { cliIn } from "./support/inProcess.js";
 
 const BIN = resolve(import.meta.dirname, "../bin/conclave.js");
@@ -36,20 +37,6 @@ async function ok(who: string, ...argv: string[]): Promise<string[]> {
   const r = await run(who, ...argv);
   expect(r.code, r.err.join("\n")).toBe(0);
   return r.out;
-}
-
-/** Runs a process to its end: exit code and output. */
-function exec(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res, rej) => {
-    const p = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    p.on("error", rej);
-    p.on("close", (code) => res({ code, stdout, stderr }));
-    p.stdin.end(opts.stdin ?? "");
-  });
 }
 
 describe("argument checks", () => {
@@ -76,7 +63,7 @@ describe("argument checks", () => {
     const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, "../package.json"), "utf8")) as { version: string };
     expect(version()).toBe(pkg.version);
     expect(await ok("nobody", "--version")).toEqual([`conclave ${pkg.version}`]);
-    const bin = await exec([BIN, "-V"]);
+    const bin = await execNode([BIN, "-V"]);
     expect([bin.code, bin.stdout]).toEqual([0, `conclave ${pkg.version}\n`]);
   });
 });
@@ -147,7 +134,7 @@ describe("client state", () => {
     const file = join(dir, "body.txt");
     writeFileSync(file, big);
     expect(await ok("dan", "send", g!, "--file", file)).toEqual(["sent"]);
-    const fromStdin = await exec(["--conditions=@conclave/source", BIN, "send", g!, "-", "--home", join(dir, "dan")], {
+    const fromStdin = await execNode(["--conditions=@conclave/source", BIN, "send", g!, "-", "--home", join(dir, "dan")], {
       env: { CONCLAVE_PASSPHRASE: "pass-dan" },
       stdin: "from stdin ✓",
     });
@@ -192,15 +179,15 @@ describe("the key-encryption key and the stream route", () => {
     // The key came from the environment: no key file was made beside the database.
     expect(existsSync(join(dir, "kek", "conclave.kek"))).toBe(false);
 
-    const wrong = await exec([BIN, "serve", "--db", db, "--port", "0"], { env: { CONCLAVE_KEK: KEK_B } });
+    const wrong = await execNode([BIN, "serve", "--db", db, "--port", "0"], { env: { CONCLAVE_KEK: KEK_B } });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^conclave: KEY_ENCRYPTION_KEY: server key .* does not open with this key-encryption key/)]);
 
     const env = { CONCLAVE_DB: db, CONCLAVE_PORT: "0", CONCLAVE_KEK: KEK_B };
-    const main = await exec([SERVER_MAIN], { env });
+    const main = await execNode([SERVER_MAIN], { env });
     expect(main.code).toBe(1);
     expect(main.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^conclave: KEY_ENCRYPTION_KEY: server key .* does not open with this key-encryption key/)]);
-    const malformed = await exec([SERVER_MAIN], { env: { ...env, CONCLAVE_KEK: "short" } });
+    const malformed = await execNode([SERVER_MAIN], { env: { ...env, CONCLAVE_KEK: "short" } });
     expect([malformed.code, malformed.stderr.trim()]).toEqual([1, expect.stringMatching(/^conclave: KEY_ENCRYPTION_KEY: the key-encryption key must be 32 bytes/)]);
     // The right key still opens it.
     expect(await startAndStop([SERVER_MAIN], { ...env, CONCLAVE_KEK: KEK_A })).toMatch(/listening on/);
