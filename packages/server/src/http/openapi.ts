@@ -25,6 +25,34 @@ function parameters(where: "path" | "query", schema: JsonSchema | undefined): Js
   }));
 }
 
+/** The codes sent with `status`, for a response's description. */
+function codesOf(status: number): string {
+  return Object.entries(API_ERROR_STATUS)
+    .filter(([, s]) => s === status)
+    .map(([code]) => code)
+    .join(", ");
+}
+
+const errorContent = { "application/json": { schema: { $ref: "#/components/schemas/Error" } } };
+
+/**
+ * The 4xx an operation can answer, from what the route is: every route can be
+ * rate limited (429) and may refuse its input (400); a token makes 401 and 403
+ * possible, a body 413 and 415, a path parameter 404 (and 414 when too long).
+ * Conflicts (409) are possible wherever state is written. The body's `code`
+ * says which (`x-error-codes` lists every code with its status).
+ */
+function errorResponses(spec: RouteSpec): Record<string, JsonSchema> {
+  const statuses = [400, 429];
+  if (spec.auth) statuses.push(401, 403);
+  if (spec.body !== undefined || spec.bodyContentType !== undefined) statuses.push(413, 415);
+  if (spec.params !== undefined) statuses.push(404, 414);
+  if (spec.method !== "GET") statuses.push(409);
+  const out: Record<string, JsonSchema> = {};
+  for (const status of statuses.sort((a, b) => a - b)) out[String(status)] = { description: `error: one of ${codesOf(status)}`, content: errorContent };
+  return out;
+}
+
 function operation(spec: RouteSpec): JsonSchema {
   const responses: Record<string, JsonSchema> = {};
   for (const [status, schema] of Object.entries(spec.responses)) {
@@ -33,7 +61,8 @@ function operation(spec: RouteSpec): JsonSchema {
         ? { description: spec.responseContentType !== undefined ? "binary body" : "no content", ...(spec.responseContentType !== undefined ? { content: { [spec.responseContentType]: { schema: { type: "string", format: "binary" } } } } : {}) }
         : { description: "success", content: { "application/json": { schema } } };
   }
-  responses["default"] = { description: "error (see the error codes in @conclave/api)", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
+  Object.assign(responses, errorResponses(spec));
+  responses["default"] = { description: "error (see the error codes in @conclave/api)", content: errorContent };
   const op: JsonSchema = {
     operationId: spec.operationId,
     summary: spec.summary,
@@ -62,6 +91,8 @@ export function buildOpenApi(routes: readonly RouteSpec[], info: OpenApiInfo): J
   return {
     openapi: "3.1.0",
     info,
+    // Relative to where the document is served: the server's own origin (the paths carry /v1).
+    servers: [{ url: "/", description: "this server" }],
     paths,
     components: {
       schemas: { Error: errorBody },
@@ -91,6 +122,7 @@ const streamOperation: JsonSchema = {
   ],
   responses: {
     "101": { description: "Switching Protocols" },
+    "426": { description: "error: UPGRADE_REQUIRED (a GET without Upgrade: websocket)", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
     default: { description: "the upgrade was refused (401, 429 RATE_LIMITED, 400, 404)", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
   },
   security: [{ bearer: [] }],
