@@ -47,6 +47,25 @@ export function decodePublicMessage(mlsMessage: Uint8Array): ReceivedPublicMessa
   }
 }
 
+/** A PublicMessage's fields with the encodings that are signed and MACed (the received bytes when given bytes, else encoded once). */
+export interface PublicMessageParts {
+  readonly content: FramedContent;
+  readonly auth: FramedContentAuthData;
+  readonly membershipTag?: Uint8Array;
+  readonly contentBytes: Uint8Array;
+  /** Absent for a decoded message: encoded when needed. */
+  readonly authBytes?: Uint8Array;
+}
+
+/** The parts of a PublicMessage given as MLSMessage bytes (decoded, keeping the byte ranges) or already decoded. */
+export function publicMessageParts(message: Uint8Array | PublicMessage): PublicMessageParts {
+  if (message instanceof Uint8Array) {
+    const rec = decodePublicMessage(message);
+    return { ...rec.message, contentBytes: rec.contentBytes, authBytes: rec.authBytes };
+  }
+  return { ...message, contentBytes: encodeFramedContent(message.content) };
+}
+
 function checkGroupAndEpoch(ctx: FramingContext, content: FramedContent): void {
   if (!bytesEqual(content.groupId, ctx.groupId)) throw new MlsError("MESSAGE_WRONG_GROUP", "message is for another group");
   if (content.epoch !== ctx.epoch) throw new MlsError("MESSAGE_WRONG_EPOCH", `message is for epoch ${content.epoch}, not ${ctx.epoch}`);
@@ -102,20 +121,7 @@ export async function unprotectPublicMessage(
   message: Uint8Array | PublicMessage,
   signatureKey: SignatureKeyLookup,
 ): Promise<EncodedAuthenticatedContent> {
-  let content: FramedContent;
-  let auth: FramedContentAuthData;
-  let membershipTag: Uint8Array | undefined;
-  let contentBytes: Uint8Array;
-  let authBytes: Uint8Array | undefined;
-  if (message instanceof Uint8Array) {
-    const rec = decodePublicMessage(message);
-    ({ content, auth, membershipTag } = rec.message);
-    contentBytes = rec.contentBytes;
-    authBytes = rec.authBytes;
-  } else {
-    ({ content, auth, membershipTag } = message);
-    contentBytes = encodeFramedContent(content);
-  }
+  const { content, auth, membershipTag, contentBytes, authBytes } = publicMessageParts(message);
   checkGroupAndEpoch(ctx, content);
   rejectApplication(content);
   checkSenderAndContent(content);

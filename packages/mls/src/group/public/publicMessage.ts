@@ -8,10 +8,10 @@
 import { bytesEqual } from "../../codec/bytes.js";
 import { MlsError } from "../../errors.js";
 import { authenticatedContentTbm, checkSenderAndContent, requireValidSignature, signerKey } from "../../framing/contentAuth.js";
-import { encodeFramedContent, type EncodedAuthenticatedContent } from "../../framing/context.js";
-import { decodePublicMessage } from "../../framing/publicMessage.js";
+import type { EncodedAuthenticatedContent } from "../../framing/context.js";
+import { publicMessageParts } from "../../framing/publicMessage.js";
 import { ContentType, SenderType, WireFormat } from "../../messages/enums.js";
-import type { FramedContent, FramedContentAuthData, PublicMessage } from "../../messages/framing.js";
+import type { PublicMessage } from "../../messages/framing.js";
 import { senderSignatureKey } from "../groupState.js";
 import type { PublicGroupState } from "./publicGroupState.js";
 
@@ -34,21 +34,8 @@ function requirePublicWireFormat(bytes: Uint8Array): void {
  * MESSAGE_INVALID_SENDER, MESSAGE_INVALID_MEMBERSHIP_TAG, MESSAGE_INVALID_SIGNATURE, DECODE_*.
  */
 export async function verifyPublicMessage(state: PublicGroupState, message: Uint8Array | PublicMessage): Promise<EncodedAuthenticatedContent> {
-  let content: FramedContent;
-  let auth: FramedContentAuthData;
-  let membershipTag: Uint8Array | undefined;
-  let contentBytes: Uint8Array;
-  let authBytes: Uint8Array | undefined;
-  if (message instanceof Uint8Array) {
-    requirePublicWireFormat(message);
-    const rec = decodePublicMessage(message);
-    ({ content, auth, membershipTag } = rec.message);
-    contentBytes = rec.contentBytes;
-    authBytes = rec.authBytes;
-  } else {
-    ({ content, auth, membershipTag } = message);
-    contentBytes = encodeFramedContent(content);
-  }
+  if (message instanceof Uint8Array) requirePublicWireFormat(message);
+  const { content, auth, membershipTag, contentBytes, authBytes } = publicMessageParts(message);
   if (!bytesEqual(content.groupId, state.groupContext.groupId)) throw new MlsError("MESSAGE_WRONG_GROUP", "message is for another group");
   if (content.epoch !== state.groupContext.epoch) {
     throw new MlsError("MESSAGE_WRONG_EPOCH", `message is for epoch ${content.epoch}, the group is at ${state.groupContext.epoch}`);

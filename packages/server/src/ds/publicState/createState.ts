@@ -5,17 +5,12 @@
  * for the group of the URL, with a well-formed membership policy.
  */
 import { ApiError, readGroupPolicy, type PostingClient } from "@conclave/api";
-import { bytesEqual, isMlsError, PublicGroup, type CredentialValidator, type CryptoProvider } from "@conclave/mls";
-import { requireWithin, resolveLimits, type HandshakeLimits } from "./limits.js";
+import { bytesEqual, isMlsError, PublicGroup } from "@conclave/mls";
+import { requireWithin, resolveLimits } from "./limits.js";
+import { publicGroupConfigOf, type HandshakeContext } from "./validateHandshake.js";
 
-export interface CreateStateContext {
-  readonly provider: CryptoProvider;
-  readonly client: PostingClient;
-  readonly groupId: Uint8Array;
-  readonly validateCredential?: CredentialValidator;
-  readonly clock?: () => bigint;
-  readonly limits?: Partial<HandshakeLimits>;
-}
+/** The same context as a handshake's: the poster, the URL's group, the AS check, the clock, the limits. */
+export type CreateStateContext = HandshakeContext;
 
 /**
  * Returns the serialized state to store, and the live group. Errors
@@ -31,7 +26,7 @@ export async function createPublicState(groupInfo: Uint8Array, ratchetTree: Uint
   try {
     group = await PublicGroup.fromGroupInfo(ctx.provider, groupInfo, {
       ...(ratchetTree === undefined ? {} : { ratchetTree }),
-      config: { ...(ctx.validateCredential === undefined ? {} : { validateCredential: ctx.validateCredential }), ...(ctx.clock === undefined ? {} : { clock: ctx.clock }) },
+      config: publicGroupConfigOf(ctx),
     });
   } catch (e) {
     if (isMlsError(e)) throw new ApiError(e.code, e.message, { cause: e });

@@ -71,14 +71,15 @@ export interface ValidatedHandshake {
 
 const EMPTY_DELTA: RosterDelta = Object.freeze({ added: [], removed: [], updated: [] });
 
-function configOf(ctx: HandshakeContext): PublicGroupConfig {
+/** The PublicGroup policy of a context: its AS check and clock. */
+export function publicGroupConfigOf(ctx: Pick<HandshakeContext, "validateCredential" | "clock">): PublicGroupConfig {
   return { ...(ctx.validateCredential === undefined ? {} : { validateCredential: ctx.validateCredential }), ...(ctx.clock === undefined ? {} : { clock: ctx.clock }) };
 }
 
 /** Restores a stored state with the context's policy (GROUP_STATE_INVALID → 500: the DS's own data is broken). */
 export function loadPublicGroup(stateBytes: Uint8Array, ctx: Pick<HandshakeContext, "provider" | "validateCredential" | "clock">): PublicGroup {
   try {
-    return PublicGroup.deserialize(stateBytes, ctx.provider, configOf(ctx as HandshakeContext));
+    return PublicGroup.deserialize(stateBytes, ctx.provider, publicGroupConfigOf(ctx));
   } catch (e) {
     throw new ApiError("INTERNAL", "the stored group state does not load", { cause: e });
   }
