@@ -270,6 +270,18 @@ describe("PublicGroup refuses what a non-member can catch, and stays as it was",
     await expectRefused(pg, pg.processMessage(badUpdate.message), "LEAF_NODE_INVALID_SOURCE");
   });
 
+  it("a commit header claiming a blank or absent leaf (the phantom's forged commits)", async () => {
+    const { b, pg } = await aliceBobCharlie();
+    const real = decode(mlsMessageCodec, (await b.createCommit()).commit);
+    b.clearPendingCommit();
+    if (real.wireFormat !== WireFormat.publicMessage) throw new Error("public commit expected");
+    for (const leaf of [3, 9]) {
+      const pm = real.publicMessage;
+      const relabelled = encode(mlsMessageCodec, { wireFormat: WireFormat.publicMessage, publicMessage: { ...pm, content: { ...pm.content, sender: { senderType: SenderType.member, leafIndex: leafIndex(leaf) } } } });
+      await expectRefused(pg, pg.processMessage(relabelled), "MESSAGE_INVALID_SENDER");
+    }
+  });
+
   it("a path with a bad parent hash", async () => {
     const { b, pg } = await aliceBobCharlie();
     const real = decode(mlsMessageCodec, (await b.createCommit()).commit);

@@ -30,7 +30,7 @@ import {
 } from "@conclave/mls";
 import { nodeCryptoProvider as provider } from "@conclave/mls/node";
 import { clock, forge, keyPackageFor, makeClient, type Client } from "../../mls/test/group-support.js";
-import { createPublicState, groupInfoOf, treeView, validateHandshake, type HandshakeContext, type ValidatedHandshake } from "../src/ds/publicState/index.js";
+import { createPublicState, groupInfoOf, revocationProposal, treeView, validateHandshake, type HandshakeContext, type ValidatedHandshake } from "../src/ds/publicState/index.js";
 
 const caps = { extensions: [GROUP_POLICY_EXTENSION_TYPE] };
 const config: Partial<GroupConfig> = { clock, handshakeWireFormat: "public" };
@@ -310,5 +310,26 @@ describe("DS public state: the attacks of issue 17 fail by code and change nothi
     await one.post(bob, upd.message);
     const second = await c.proposeUpdate();
     await one.refused(charlie, second.message, undefined, "TOO_MANY_PROPOSALS", 429);
+  });
+
+  it("revocation: the DS, an external sender of the group, proposes the removal; a member commits it", async () => {
+    const dsKeys = await makeClient(provider, 1, "the-ds");
+    const senders = makeExtension(ExtensionType.externalSenders, externalSendersCodec, [{ signatureKey: dsKeys.identity.signaturePublicKey, credential: dsKeys.identity.credential }]);
+    const { alice, charlie, a, b, c, ds } = await setup(undefined, [senders]);
+    const key = { signaturePublicKey: dsKeys.identity.signaturePublicKey, signaturePrivateKey: dsKeys.identity.signaturePrivateKey };
+    const group = PublicGroup.deserialize(ds.state, provider);
+    expect(await revocationProposal(group, new Uint8Array(32), key)).toBeUndefined();
+    const rev = await revocationProposal(group, charlie.poster.signatureKey, key);
+    ds.state = rev!.group.serialize();
+    for (const g of [a, b, c]) await g.processMessage(rev!.message);
+    const p = await a.createCommit();
+    const out = await ds.commit(alice, p);
+    expect(out.rosterDelta.removed.map((l) => l.leafIndex)).toEqual([c.ownLeafIndex]);
+    a.mergePendingCommit();
+    await deliver(p.commit, [b]);
+    dsTracks(ds, a, alice);
+    // A group that did not list the DS gives it no such power.
+    const plain = await setup();
+    await expect(revocationProposal(PublicGroup.deserialize(plain.ds.state, provider), plain.charlie.poster.signatureKey, key)).rejects.toMatchObject({ code: "FORBIDDEN" });
   });
 });

@@ -12,3 +12,4 @@ export {
 } from "./validateHandshake.js";
 export { createPublicState, type CreateStateContext } from "./createState.js";
 export { groupInfoOf, treeView, treeViewOf, type TreeView, type TreeViewRequest } from "./treeView.js";
+export { revocationProposal, type DsSigningKey, type RevocationProposal } from "./revocation.js";
