@@ -17,6 +17,7 @@ import { externalSendersCodec } from "../src/messages/extensionPayloads.js";
 import { groupContextCodec } from "../src/messages/groupContext.js";
 import { mlsMessageCodec } from "../src/messages/mlsMessage.js";
 import { leafIndex } from "../src/tree/treeMath.js";
+import { MlsError } from "../src/errors.js";
 import { clock, deliverCommit, expectCode, forge, keyPackageFor, makeClient, type Client } from "./group-support.js";
 
 const provider = nodeCryptoProvider;
@@ -280,6 +281,25 @@ describe("PublicGroup refuses what a non-member can catch, and stays as it was",
       const relabelled = encode(mlsMessageCodec, { wireFormat: WireFormat.publicMessage, publicMessage: { ...pm, content: { ...pm.content, sender: { senderType: SenderType.member, leafIndex: leafIndex(leaf) } } } });
       await expectRefused(pg, pg.processMessage(relabelled), "MESSAGE_INVALID_SENDER");
     }
+  });
+
+  it("any corrupted byte of a commit is refused by code (only the unverifiable membership tag may differ)", async () => {
+    const { b, pg } = await aliceBobCharlie();
+    const p = await b.createCommit();
+    const tagStart = p.commit.length - 32; // membership_tag's value: a MAC a non-member cannot check
+    let accepted = 0;
+    for (let i = 0; i < p.commit.length; i += Math.max(1, Math.floor(p.commit.length / 300))) {
+      const bad = p.commit.slice();
+      bad[i] = bad[i]! ^ 0x5a;
+      try {
+        await pg.processMessage(bad, { groupInfo: p.groupInfo });
+        expect(i, `byte ${i} changed and the commit was still accepted`).toBeGreaterThanOrEqual(tagStart);
+        accepted++;
+      } catch (e) {
+        expect(e, `byte ${i}: ${String(e)}`).toBeInstanceOf(MlsError);
+      }
+    }
+    expect(accepted).toBeLessThanOrEqual(32);
   });
 
   it("a path with a bad parent hash", async () => {
