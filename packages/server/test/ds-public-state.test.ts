@@ -110,6 +110,10 @@ async function setup(policy?: GroupPolicy, extensions: Extension[] = []) {
     [1, Buffer.from(bob!.poster.signatureKey).toString("hex")],
     [2, Buffer.from(charlie!.poster.signatureKey).toString("hex")],
   ]);
+  // The Welcome's entries are exactly the refs of the leaves the commit added.
+  const w = decode(mlsMessageCodec, p.welcome!);
+  if (w.wireFormat !== WireFormat.welcome) throw new Error("Welcome expected");
+  expect(out.rosterDelta.added.map((l) => Buffer.from(l.keyPackageRef!).toString("hex"))).toEqual(w.welcome.secrets.map((x) => Buffer.from(x.newMember).toString("hex")));
   a.mergePendingCommit();
   const b = await Group.join(p.welcome!, { provider, keyPackages: [kb], config });
   const c = await Group.join(p.welcome!, { provider, keyPackages: [kc], config });

@@ -12,6 +12,7 @@ import {
   ContentType,
   decode,
   isMlsError,
+  makeKeyPackageRef,
   mlsMessageCodec,
   PublicGroup,
   WireFormat,
@@ -44,6 +45,8 @@ export interface RosterLeaf {
   readonly leafIndex: LeafIndex;
   readonly signatureKey: Uint8Array;
   readonly credential: Credential;
+  /** For a leaf added by an Add: the KeyPackageRef its Welcome entry must name (RFC 9420 §12.4.3.1). */
+  readonly keyPackageRef?: Uint8Array;
 }
 
 /** How the roster (derived from the tree, never from a client's claim) changed. */
@@ -105,7 +108,8 @@ function changed(before: RosterLeaf | undefined, after: RosterLeaf | undefined):
 /** The roster change of a validated commit, read from the trees before and after. */
 export function rosterDeltaOf(before: PublicGroup, r: PublicCommitResult): RosterDelta {
   const after = r.state;
-  const added: RosterLeaf[] = r.added.map((a) => leafOf(after, a.leafIndex)!);
+  // The Welcome goes only to these refs: a Welcome naming any other KeyPackage reaches nobody (issue 17's phantom).
+  const added: RosterLeaf[] = r.added.map((a) => ({ ...leafOf(after, a.leafIndex)!, keyPackageRef: makeKeyPackageRef(after.suite, a.keyPackage) }));
   if (r.externalJoiner !== undefined) added.push(leafOf(after, r.externalJoiner.leafIndex)!);
   const removed: RosterLeaf[] = r.removed.map((x) => ({ leafIndex: x.leafIndex, signatureKey: x.leafNode.signatureKey, credential: x.leafNode.credential }));
   const touched = new Set<number>(r.updated.map((u) => u.leafIndex));
