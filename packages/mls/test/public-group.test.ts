@@ -67,8 +67,9 @@ async function aliceBobCharlie() {
   expectTracks(pg, [a]);
   const [kb, kc] = await Promise.all([keyPackageFor(bob!), keyPackageFor(charlie!)]);
   const p = await a.createCommit({ add: [kb.message, kc.message] });
-  let r: PublicCommitResult;
-  ({ pg, r } = await accept(pg, a, p, []));
+  const first = await accept(pg, a, p, []);
+  pg = first.pg;
+  const r = first.r;
   expect(r.added.map((x) => x.leafIndex)).toEqual([1, 2]);
   const b = await Group.join(p.welcome!, { provider, keyPackages: [kb], config });
   const c = await Group.join(p.welcome!, { provider, keyPackages: [kc], config });

@@ -4,7 +4,7 @@
  * it (PublicGroup.fromGroupInfo), signed by the posting client's own leaf,
  * for the group of the URL, with a well-formed membership policy.
  */
-import { ApiError, readGroupPolicy, type PostingClient } from "@conclave/api";
+import { ApiError, readGroupPolicy } from "@conclave/api";
 import { bytesEqual, isMlsError, PublicGroup } from "@conclave/mls";
 import { requireWithin, resolveLimits } from "./limits.js";
 import { publicGroupConfigOf, type HandshakeContext } from "./validateHandshake.js";
