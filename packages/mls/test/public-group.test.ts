@@ -196,6 +196,22 @@ describe("PublicGroup tracks every epoch", () => {
     await expectRefused(pg, pg.processMessage(stranger.message), "MESSAGE_INVALID_SENDER");
   });
 
+  it("a committed ReInit ends the group for the DS too, also once stored and restored", async () => {
+    let { a, b, c, pg } = await aliceBobCharlie();
+    const reinit = await b.proposeReInit({ cipherSuite: 3 });
+    pg = (await pg.processMessage(reinit.message)).state;
+    for (const g of [a, c]) await g.processMessage(reinit.message);
+    const p = await a.createCommit();
+    const r = asCommit(await pg.processMessage(p.commit, { groupInfo: p.groupInfo }));
+    expect(r.reinit?.cipherSuite).toBe(3);
+    await deliverCommit(a, p.commit, [b, c]);
+    pg = PublicGroup.deserialize(r.state.serialize(), provider, { clock });
+    expect(pg.reinit?.cipherSuite).toBe(3);
+    expectTracks(pg, [a, b, c]);
+    const late = await forge(provider, c, { contentType: ContentType.commit, commit: { proposals: [] } });
+    await expectRefused(pg, pg.processMessage(late.message), "GROUP_REINITIALIZED");
+  });
+
   it("the credential callback sees every new leaf and can refuse it", async () => {
     const { a, b, c, pg } = await aliceBobCharlie();
     const seen: string[] = [];

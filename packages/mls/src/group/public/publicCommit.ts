@@ -86,6 +86,7 @@ export async function applyPublicCommit(
     interimTranscriptHash: interimTranscriptHash(suite, next.confirmedTranscriptHash, tag),
     confirmationTag: tag,
     proposals: new Map(),
+    ...(applied.reinit === undefined ? {} : { reinit: applied.reinit }),
   };
   const info: PublicCommitInfo = {
     sender,

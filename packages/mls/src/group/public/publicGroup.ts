@@ -14,7 +14,7 @@ import { ContentType, ExtensionType } from "../../messages/enums.js";
 import { findExtension } from "../../messages/extension.js";
 import type { Sender, PublicMessage } from "../../messages/framing.js";
 import type { GroupContext } from "../../messages/groupContext.js";
-import type { Proposal } from "../../messages/proposal.js";
+import type { Proposal, ReInit } from "../../messages/proposal.js";
 import { makeProposalRef } from "../../messages/refs.js";
 import { interimTranscriptHash } from "../../schedule/transcriptHash.js";
 import { PublicRatchetTree, type Member } from "../../tree/ratchetTree.js";
@@ -175,6 +175,7 @@ export class PublicGroup {
    */
   async processMessage(message: Uint8Array | PublicMessage, options: { groupInfo?: Uint8Array } = {}): Promise<PublicProcessed> {
     const s = this.#state;
+    if (s.reinit !== undefined) throw new MlsError("GROUP_REINITIALIZED", "a ReInit was committed: the group takes no more handshakes (RFC 9420 §11.2)");
     const ac = await verifyPublicMessage(s, message);
     const content = ac.content;
     if (content.contentType === ContentType.proposal) {
@@ -207,6 +208,11 @@ export class PublicGroup {
     const signer = decodeGroupInfoMessage(groupInfoMessage).groupInfo.signer;
     await checkGroupInfoForEpoch(this.#state, signer, groupInfoMessage);
     return new PublicGroup({ ...this.#state, groupInfo: groupInfoMessage.slice() }, this.#config);
+  }
+
+  /** The ReInit committed into this epoch, if any: the group continues as a new one (§11.2). */
+  get reinit(): ReInit | undefined {
+    return this.#state.reinit;
   }
 
   /** Hex ProposalRefs cached in this epoch (for logs and tests). */

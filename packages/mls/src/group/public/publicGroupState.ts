@@ -7,6 +7,7 @@
  */
 import type { CipherSuite } from "../../crypto/cipherSuite.js";
 import type { GroupContext } from "../../messages/groupContext.js";
+import type { ReInit } from "../../messages/proposal.js";
 import type { PublicRatchetTree } from "../../tree/ratchetTree.js";
 import type { ReferencedProposal } from "../processCommit.js";
 
@@ -24,4 +25,6 @@ export interface PublicGroupState {
   readonly groupInfo?: Uint8Array;
   /** Proposals received in this epoch, by hex ProposalRef (§12.1), checked on receipt. */
   readonly proposals: ReadonlyMap<string, ReferencedProposal>;
+  /** Set once a commit covered a ReInit (§11.2): the group takes no more handshakes. */
+  readonly reinit?: ReInit;
 }

@@ -7,15 +7,15 @@
  *   "MLSP" || uint8 version (1) || uint16 cipher_suite || opaque group_context<V>
  *   || opaque ratchet_tree<V> || opaque interim_transcript_hash<V>
  *   || opaque confirmation_tag<V> || optional<opaque group_info<V>>
- *   || Proposal proposals<V> (each: opaque ref<V>, Sender, Proposal)
+ *   || Proposal proposals<V> (each: opaque ref<V>, Sender, Proposal) || optional<ReInit> reinit
  */
 import { bytesEqual, utf8 } from "../../codec/bytes.js";
-import { asDecodeError, decode, Reader, Writer } from "../../codec/tls.js";
+import { asDecodeError, decode, optional, Reader, Writer } from "../../codec/tls.js";
 import type { CryptoProvider } from "../../crypto/cipherSuite.js";
 import { MlsError } from "../../errors.js";
 import { senderCodec } from "../../messages/framing.js";
 import { groupContextCodec } from "../../messages/groupContext.js";
-import { proposalCodec } from "../../messages/proposal.js";
+import { proposalCodec, reInitCodec } from "../../messages/proposal.js";
 import { PublicRatchetTree } from "../../tree/ratchetTree.js";
 import { refKey } from "../groupState.js";
 import type { ReferencedProposal } from "../processCommit.js";
@@ -45,6 +45,7 @@ export function serializePublicGroupState(s: PublicGroupState): Uint8Array {
       proposalCodec.encode(v, p.proposal);
     }
   });
+  optional(reInitCodec).encode(w, s.reinit);
   return w.finish();
 }
 
@@ -79,8 +80,19 @@ export function deserializePublicGroupState(bytes: Uint8Array, provider: CryptoP
         proposals.set(refKey(ref), { ref, sender, proposal: proposalCodec.decode(v) });
       }
     });
+    const reinit = optional(reInitCodec).decode(r);
     r.expectEnd();
-    return { suite, groupContext, groupContextBytes, tree, interimTranscriptHash, confirmationTag, ...(groupInfo === undefined ? {} : { groupInfo }), proposals };
+    return {
+      suite,
+      groupContext,
+      groupContextBytes,
+      tree,
+      interimTranscriptHash,
+      confirmationTag,
+      ...(groupInfo === undefined ? {} : { groupInfo }),
+      proposals,
+      ...(reinit === undefined ? {} : { reinit }),
+    };
   } catch (e) {
     if (e instanceof MlsError && e.code === "GROUP_STATE_INVALID") throw e;
     throw new MlsError("GROUP_STATE_INVALID", `malformed public group state: ${asDecodeError(e).message}`, { cause: e });
