@@ -13,6 +13,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { builtinModules } from "node:module";
+import { createServer, type AddressInfo } from "node:net";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -169,5 +170,49 @@ describe("a fresh project using the tarballs with plain node", () => {
     expect(lines).toContain("joined");
     expect(lines).toContain("message hello from the packed SDK");
     expect(lines.at(-1)).toBe("safety match");
+  });
+});
+
+describe("the README, literally, against the installed packages", () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  /** The first fenced block of `lang` after `marker`. */
+  const blockAfter = (marker: string, lang: string): string => {
+    const at = readme.indexOf(marker);
+    expect(at, marker).toBeGreaterThan(-1);
+    const m = new RegExp("```" + lang + "\\n([\\s\\S]*?)```").exec(readme.slice(at));
+    return m![1]!;
+  };
+
+  it("shows the library quick start that the consumer compiles and runs", () => {
+    const file = readFileSync(join(ROOT, "test/pack/consumer/quickstart.ts"), "utf8");
+    expect(blockAfter("## Library quick start", "ts")).toBe(file.slice(file.indexOf("\n") + 1));
+  });
+
+  it("runs the CLI walk-through with the installed conclave command", async () => {
+    const port = await new Promise<number>((res) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as AddressInfo).port;
+        s.close(() => res(p));
+      });
+    });
+    const walk = join(work, "walk");
+    const script = blockAfter("A walk-through with two users on one machine, literally:", "sh").replaceAll("7300", String(port)).replaceAll("/tmp/conclave", walk);
+    const binDir = join(work, "bin");
+    mkdirSync(binDir, { recursive: true });
+    symlinkSync(join(project, "node_modules/@conclave/cli/bin/conclave.js"), join(binDir, "conclave"));
+    // The server the script starts in the background must not outlive a failing step (it would hold the pipe open).
+    const guarded = `trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n${script}`;
+    const r = spawnSync("bash", ["-e", "-c", guarded], {
+      cwd: work,
+      env: { ...env, PATH: `${binDir}:${process.env.PATH ?? ""}`, CONCLAVE_PORT: String(port) },
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toContain("registered alice@localhost#laptop");
+    expect(lines).toContain("registered bob@localhost#phone");
+    expect(lines.filter((l) => / joined at epoch 1: alice@localhost#laptop, bob@localhost#phone$/.test(l))).toHaveLength(1);
+    expect(lines.filter((l) => / alice@localhost#laptop: hi bob$/.test(l))).toHaveLength(1);
   });
 });
