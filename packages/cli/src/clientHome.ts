@@ -9,7 +9,7 @@ import { Client, FileStore, type ClientStore } from "@conclave/client";
 /** A problem with the local state that the user must fix (exit 1, one line with this code). */
 export class HomeError extends Error {
   constructor(
-    readonly code: "STATE_SALT_MISSING" | "SERVER_URL_INVALID",
+    readonly code: "STATE_SALT_MISSING" | "SERVER_URL_INVALID" | "AUTH_REQUIRED",
     message: string,
   ) {
     super(message);
@@ -43,11 +43,26 @@ export function normalizeServerUrl(raw: string): string {
  */
 export function checkSalt(home: string): void {
   if (!existsSync(home) || existsSync(join(home, "salt"))) return;
-  if (readdirSync(home).some((f) => f.endsWith(".rec"))) {
+  if (hasRecords(home)) {
     throw new HomeError(
       "STATE_SALT_MISSING",
       `${join(home, "salt")} is missing, so the records in ${home} cannot be decrypted: restore that file from a backup (a new salt would not read them)`,
     );
+  }
+}
+
+function hasRecords(home: string): boolean {
+  return existsSync(home) && readdirSync(home).some((f) => f.endsWith(".rec"));
+}
+
+/**
+ * Only setting a device up (register, devices link) may create the state
+ * directory: any other command on a home with no state stops before writing
+ * anything (a mistyped --home leaves no stray directory behind).
+ */
+export function checkRegistered(home: string): void {
+  if (!hasRecords(home)) {
+    throw new HomeError("AUTH_REQUIRED", `this device is not registered: no client state in ${home} (conclave register <user> <device> --server URL sets it up)`);
   }
 }
 
@@ -101,6 +116,7 @@ export interface OpenClientOptions {
 /** Opens the client in `home`: the server from --server or the one saved at setup. */
 export async function openClient(opts: OpenClientOptions, passphrase: string): Promise<{ client: Client; store: ClientStore }> {
   checkSalt(opts.home);
+  if (!opts.saveServer) checkRegistered(opts.home);
   const store = new IsolatingStore(new FileStore(opts.home, passphrase), opts.home, opts.warn);
   const given = opts.server === undefined ? undefined : normalizeServerUrl(opts.server);
   const saved = await store.get("server");

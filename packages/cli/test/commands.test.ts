@@ -53,7 +53,7 @@ describe("conclave client commands", () => {
     expect([dup.code, dup.err.join("")]).toEqual([1, expect.stringMatching(/ACCOUNT_EXISTS/)]);
     const nobody = await run("alice", "group", "remove", g!, "zed");
     expect([nobody.code, nobody.err.join("")]).toEqual([1, expect.stringMatching(/INVALID_ROSTER_CHANGE: zed is not in group/)]);
-    const noServer = await run("erin", "group", "create");
+    const noServer = await run("erin", "register", "erin", "pc");
     expect([noServer.code, noServer.err.join("")]).toEqual([2, expect.stringMatching(/no server known/)]);
   });
 });

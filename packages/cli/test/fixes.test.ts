@@ -87,6 +87,14 @@ describe("client state", () => {
     expect(g).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
+  it("a command other than register on a home with no state creates nothing", async () => {
+    for (const argv of [["group", "list"], ["listen", "--once", "--server", server.url], ["group", "create", "--server", server.url]]) {
+      const r = await run("ghost", ...argv);
+      expect([r.code, r.out, r.err], argv.join(" ")).toEqual([1, [], [expect.stringMatching(/^conclave: AUTH_REQUIRED: this device is not registered: no client state in .*ghost/)]]);
+    }
+    expect(existsSync(join(dir, "ghost"))).toBe(false);
+  });
+
   it("one truncated group record is named and skipped; other groups and recover still work", async () => {
     await ok("bea", "register", "bea", "pc", "--server", server.url);
     await ok("fay", "register", "fay", "pc", "--server", server.url);
