@@ -7,6 +7,8 @@
  *
  *   npm run bench:ds
  *   npm run bench:ds -- --engines sqlite --sizes 2,100 --seconds 3 --windows 2
+ *   npm run bench:ds -- --engines sqlite --sizes 2 --windows 1 --push 0 --profile /tmp/p
+ *                                 (the server process under --cpu-prof; its hot spots printed)
  *
  * Per engine (SQLite file in a temp dir, PostgreSQL in a fresh schema) and
  * group size (members): set-up over the public HTTP API (not timed), then
@@ -22,7 +24,7 @@
  * Then socket push on each engine: `push` members hold /v1/stream open while
  * one more member posts; every socket should receive every message.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -31,6 +33,7 @@ import { BenchApi, benchMessage, messagesPath, type Device } from "./ds/setup.js
 import type { LoadResult, LoadSpec } from "./ds/load.js";
 import type { PushResult, PushSpec } from "./ds/push.js";
 import { runJson, startListening } from "./ds/processes.js";
+import { summarize, type Profile } from "./support/cpuProfile.js";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -45,6 +48,7 @@ const BODY = Number(arg("body", "256"));
 const PUSH = Number(arg("push", "100"));
 const JSON_OUT = arg("json", "");
 const WARMUP = Math.min(2, SECONDS);
+const PROFILE = arg("profile", "");
 const PG_URL = process.env.CONCLAVE_BENCH_PG ?? process.env.CONCLAVE_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 
 interface SizeResult {
@@ -120,6 +124,15 @@ async function pushRun(api: BenchApi, devices: readonly Device[]): Promise<PushR
   });
 }
 
+/** The server process's profile (written when it exited): where its CPU went, set-up included. */
+function printProfile(engine: string, dir: string): void {
+  const profiles = readdirSync(dir)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as Profile);
+  console.log(`\n  ${engine} server profile (${dir}; samples under packages/ only):`);
+  for (const line of summarize(profiles, 20)) console.log(`    ${line}`);
+}
+
 async function withPgSchema<T>(fn: (schema: string) => Promise<T>): Promise<T> {
   const schema = `conclave_bench_${process.pid}_${Date.now()}`;
   try {
@@ -134,7 +147,8 @@ async function withPgSchema<T>(fn: (schema: string) => Promise<T>): Promise<T> {
 async function engineRun(engine: "sqlite" | "postgres"): Promise<EngineResult> {
   const dir = mkdtempSync(join(tmpdir(), "conclave-bench-ds-"));
   const run = async (storeSpec: string): Promise<EngineResult> => {
-    const server = await startListening("server.ts", { BENCH_STORE: storeSpec });
+    const profileDir = PROFILE === "" ? undefined : join(PROFILE, engine);
+    const server = await startListening("server.ts", { BENCH_STORE: storeSpec }, profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]);
     try {
       const api = new BenchApi(server.url);
       const t0 = performance.now();
@@ -150,6 +164,7 @@ async function engineRun(engine: "sqlite" | "postgres"): Promise<EngineResult> {
       return { engine, sizes, push };
     } finally {
       await server.stop();
+      if (profileDir !== undefined) printProfile(engine, profileDir);
     }
   };
   try {

@@ -23,8 +23,8 @@ function script(name: string): string {
 }
 
 /** Starts bench/ds/<name> and resolves when it prints "LISTENING <url>". */
-export async function startListening(name: string, env: Record<string, string> = {}): Promise<Listening> {
-  const p = await startProcess([...NODE_ARGS, script(name)], { ...process.env, ...env }, /LISTENING (\S+)/);
+export async function startListening(name: string, env: Record<string, string> = {}, nodeArgs: readonly string[] = []): Promise<Listening> {
+  const p = await startProcess([...nodeArgs, ...NODE_ARGS, script(name)], { ...process.env, ...env }, /LISTENING (\S+)/);
   return { url: p.match[1]!, pid: p.pid, stop: p.stop };
 }
 

@@ -1,7 +1,7 @@
 /**
  * The Conclave DS+AS under test, alone in its process: the store of
  * BENCH_STORE ("sqlite:<file>" or "postgres:<connection string>#<schema>"),
- * no rate limits (every load client is 127.0.0.1), no logs, no metrics hooks
+ * no rate limits (every load client is 127.0.0.1) nor KeyPackage-claim limits, no logs, no metrics hooks
  * unless BENCH_METRICS=1, an admin token so the bench can make invites.
  * Prints "LISTENING <url>".
  */
@@ -24,6 +24,8 @@ const app = await createConclaveServer({
   domain: "example.com",
   limits: { rateLimitPerIp: false, rateLimitPerClient: false },
   accounts: { ...TEST_ACCOUNTS, adminToken: CHILD_ADMIN_TOKEN },
+  // One creator claims a KeyPackage for each of up to 999 members: the anti-draining claim limits would stop it.
+  ds: { keyPackageClaims: { perClaimer: false, perTarget: false } },
   ...(process.env.BENCH_METRICS === "1" ? { metrics: { token: BENCH_METRICS_TOKEN, processMetrics: false } } : {}),
 });
 await app.listen({ host: "127.0.0.1", port: 0 });
