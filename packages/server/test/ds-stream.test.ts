@@ -7,7 +7,8 @@ import { bytesEqual } from "@conclave/mls";
 import { createConclaveServer } from "../src/index.js";
 import { createPostgresStore, type Store } from "../src/storage/index.js";
 import { dropSchema, ENGINES, freshSchemaName, PG_URL, POSTGRES } from "./support/engines.js";
-import { registerDevice, startServer, type Device, type RunningServer } from "./support/server.js";
+import { CHILD_ADMIN_TOKEN } from "./support/child.js";
+import { registerDevice, startServer, TEST_ACCOUNTS, type Device, type RunningServer } from "./support/server.js";
 import { applicationMessage, commitMessage, keyPackageOf, NO_RATE_LIMITS, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
 import type { ClaimKeyPackagesResponse } from "@conclave/api";
 
@@ -212,7 +213,7 @@ describe.skipIf(!POSTGRES.available)("DS cross-process fan-out through PostgreSQ
   beforeAll(async () => {
     for (let i = 0; i < 2; i++) {
       const store = await createPostgresStore({ connectionString: PG_URL, schema, maxConnections: 4 });
-      const app = await createConclaveServer({ store, domain: "example.com", limits: NO_RATE_LIMITS.limits, ds: { postgresNotify: { connectionString: PG_URL, channel: schema } } });
+      const app = await createConclaveServer({ store, domain: "example.com", limits: NO_RATE_LIMITS.limits, ds: { postgresNotify: { connectionString: PG_URL, channel: schema } }, accounts: { ...TEST_ACCOUNTS, adminToken: CHILD_ADMIN_TOKEN } });
       await app.listen({ host: "127.0.0.1", port: 0 });
       const addr = app.server.address();
       if (addr === null || typeof addr === "string") throw new Error("no address");

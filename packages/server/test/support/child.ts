@@ -9,6 +9,9 @@ import type { RunningServer } from "./server.js";
 
 const CHILD = fileURLToPath(new URL("../ds-child-server.ts", import.meta.url));
 
+/** The admin token of child servers: tests take invite tokens from their admin route. */
+export const CHILD_ADMIN_TOKEN = "child-server-admin-token";
+
 /** `store` is "sqlite:<file>" or "postgres:<schema>". */
 export function startChild(store: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ["--import", "tsx", CHILD], { env: { ...process.env, CONCLAVE_STORE: store }, stdio: ["ignore", "pipe", "inherit"] });

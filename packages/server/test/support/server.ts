@@ -15,6 +15,7 @@ import {
   x25519GenerateKeyPair,
   type ChallengeResponse,
   type CreateAccountResponse,
+  type CreateInviteResponse,
   type DeviceAuthorization,
   type ErrorBody,
   type TokenResponse,
@@ -23,6 +24,7 @@ import {
 import type { CipherSuiteId, KeyPair } from "@conclave/mls";
 import { createConclaveServer, type ConclaveServerOptions } from "../../src/index.js";
 import { defaultCryptoProvider } from "../../src/crypto.js";
+import { CHILD_ADMIN_TOKEN } from "./child.js";
 import type { TestEngine, TestStore } from "./engines.js";
 
 export const crypto = defaultCryptoProvider;
@@ -58,8 +60,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const t = await engine.open();
   const clock = new TestClock();
-  // Tests register many accounts from 127.0.0.1: cheap recovery hashes, no creation limits unless a test sets them.
-  const accounts = { recoveryCodeCost: 8, creationPerIp: false, creationPerPrefix: false, recoveryAttempts: false, sweepIntervalMs: 0, ...options.accounts } as const;
+  const accounts = { ...TEST_ACCOUNTS, ...options.accounts } as const;
   const app = await createConclaveServer({ store: t.store, clock: clock.fn, domain: "example.com", ...options, accounts });
   prepare?.(app);
   await app.listen({ host: "127.0.0.1", port: 0 });
@@ -106,8 +107,16 @@ export interface Device {
   token: string;
 }
 
-/** A fresh invite token, made in process as an admin would. */
+/** Tests register many accounts from 127.0.0.1: cheap recovery hashes, no creation limits unless a test sets them. */
+export const TEST_ACCOUNTS = { recoveryCodeCost: 8, creationPerIp: false, creationPerPrefix: false, recoveryAttempts: false, sweepIntervalMs: 0 } as const;
+
+/** A fresh invite token, made in process as an admin would (or on the admin route of a server in another process). */
 export async function invite(s: RunningServer): Promise<string> {
+  if ((s as Partial<RunningServer>).app === undefined) {
+    const r = await s.request<CreateInviteResponse>("POST", "/v1/admin/invites", { token: CHILD_ADMIN_TOKEN });
+    if (r.status !== 201) throw new Error(`invite: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body.token;
+  }
   return (await s.app.conclave.as.createInvite()).token;
 }
 
