@@ -2,7 +2,7 @@
 import { sql } from "kysely";
 import { bytes, int, type Handle } from "../handle.js";
 import type { GroupRecord, GroupRepository, LogEntry, LogKind } from "../dsStore.js";
-import type { GroupsTable } from "../schema.js";
+import type { GroupLogTable, GroupsTable } from "../schema.js";
 import type { ClientId } from "../store.js";
 
 function groupFromRow(r: GroupsTable): GroupRecord {
@@ -16,6 +16,19 @@ function groupFromRow(r: GroupsTable): GroupRecord {
     nextSeq: int(r.next_seq),
     firstSeq: int(r.first_seq),
     memberCount: int(r.member_count),
+  };
+}
+
+/** A group_log row as the repositories hand it out; the message bytes are the caller's (readers may get none). */
+export function logEntryFromRow(r: Omit<GroupLogTable, "message">): Omit<LogEntry, "message"> {
+  return {
+    groupId: bytes(r.group_id),
+    seq: int(r.seq),
+    kind: r.kind as LogKind,
+    epoch: int(r.epoch),
+    contentType: int(r.content_type),
+    senderClientId: int(r.sender_client_id) as ClientId,
+    createdAt: int(r.created_at),
   };
 }
 
@@ -84,15 +97,6 @@ export class Groups implements GroupRepository {
       .orderBy("seq")
       .limit(limit)
       .execute();
-    return rows.map((r) => ({
-      groupId: bytes(r.group_id),
-      seq: int(r.seq),
-      kind: r.kind as LogKind,
-      epoch: int(r.epoch),
-      contentType: int(r.content_type),
-      senderClientId: int(r.sender_client_id) as ClientId,
-      message: bytes(r.message),
-      createdAt: int(r.created_at),
-    }));
+    return rows.map((r) => ({ ...logEntryFromRow(r), message: bytes(r.message) }));
   }
 }

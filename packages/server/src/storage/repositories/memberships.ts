@@ -4,7 +4,8 @@
  */
 import { sql } from "kysely";
 import { bytes, chunk, int, intOrNull, type Handle } from "../handle.js";
-import type { LogKind, MembershipCursor, MembershipRepository, ReadEntry } from "../dsStore.js";
+import type { MembershipCursor, MembershipRepository, ReadEntry } from "../dsStore.js";
+import { logEntryFromRow } from "./groups.js";
 import type { ClientId } from "../store.js";
 
 export class Memberships implements MembershipRepository {
@@ -90,16 +91,7 @@ export class Memberships implements MembershipRepository {
       .orderBy("seq")
       .limit(limit)
       .execute();
-    return rows.map((r) => ({
-      groupId: bytes(r.group_id),
-      seq: int(r.seq),
-      kind: r.kind as LogKind,
-      epoch: int(r.epoch),
-      contentType: int(r.content_type),
-      senderClientId: int(r.sender_client_id) as ClientId,
-      message: r.message === null ? null : bytes(r.message),
-      createdAt: int(r.created_at),
-    }));
+    return rows.map((r) => ({ ...logEntryFromRow(r), message: r.message === null ? null : bytes(r.message) }));
   }
 
   async ack(clientId: ClientId, groupId: Uint8Array, upTo: number): Promise<boolean> {
