@@ -114,7 +114,7 @@ async function opsPerSecond(op: Op): Promise<number> {
   while (performance.now() < warmUntil);
   const start = performance.now();
   let n = 0;
-  let now = start;
+  let now: number;
   do {
     await op();
     n++;

@@ -159,7 +159,7 @@ function decideExternalCommit(before: PublicGroup, result: PublicCommitResult, c
 function decidePolicyChange(before: PublicGroup, result: PublicProcessed): PolicyDecision {
   const old = policyBytes(before.groupContext.extensions);
   let next: readonly Extension[] | undefined;
-  let gceSenders: readonly number[] = [];
+  let gceSenders: readonly number[];
   if (result.kind === "proposal") {
     if (result.proposal.proposalType !== ProposalType.groupContextExtensions) return ALLOW;
     next = result.proposal.extensions;

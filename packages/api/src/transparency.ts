@@ -289,7 +289,7 @@ export async function verifySignedTreeHead(suite: CipherSuite, logPublicKey: Uin
     return undefined;
   }
   if (head.rootHash.length !== HASH_LENGTH) return undefined;
-  let ok = false;
+  let ok: boolean;
   try {
     ok = await verifyTreeHeadSignature(suite, logPublicKey, head, signature);
   } catch {

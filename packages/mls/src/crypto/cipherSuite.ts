@@ -253,7 +253,7 @@ function kdfLabelHead(label: string, length: number): Uint8Array {
     w.u16(length);
     w.opaque(mlsLabel(label));
     head = w.finish();
-    if (byLength === undefined && kdfLabelHeads.size < LABEL_CACHE_LIMIT) kdfLabelHeads.set(label, (byLength = new Map()));
+    if (byLength === undefined && kdfLabelHeads.size < LABEL_CACHE_LIMIT) kdfLabelHeads.set(label, (byLength = new Map<number, Uint8Array>()));
     if (byLength !== undefined && byLength.size < LABEL_CACHE_LIMIT) byLength.set(length, head);
   }
   return head;

@@ -110,7 +110,7 @@ export async function validateRatchetTree(tree: PublicRatchetTree, opts: TreeVal
 
   if (opts.validateCredential !== undefined) {
     const check = opts.validateCredential;
-    const ok = await Promise.all(members.map((m) => check(m.leafNode.credential, m.leafNode.signatureKey, m.leafIndex)));
+    const ok = await Promise.all(members.map(async (m) => check(m.leafNode.credential, m.leafNode.signatureKey, m.leafIndex)));
     const bad = ok.indexOf(false);
     if (bad >= 0) throw new MlsError("LEAF_NODE_INVALID_CREDENTIAL", `leaf ${members[bad]!.leafIndex}: the credential was rejected`);
   }

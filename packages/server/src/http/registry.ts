@@ -4,7 +4,7 @@
  * and records it for the OpenAPI 3.1 document (openapi.ts), so the published
  * contract is generated from exactly what the server enforces.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
 import type { JsonSchema } from "./schemas.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE" | "PATCH";
@@ -45,7 +45,7 @@ export class RouteRegistry {
 
   constructor(
     private readonly app: FastifyInstance,
-    private readonly authenticate: preHandlerHookHandler,
+    private readonly authenticate: preHandlerAsyncHookHandler,
   ) {}
 
   get routes(): readonly RouteSpec[] {

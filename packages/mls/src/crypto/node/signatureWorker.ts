@@ -385,7 +385,7 @@ export class SignatureWorker {
           this.#byHere++;
           this.#answerHere(slot);
         } else if (!this.#duplicateWorkersJob()) break;
-        await null;
+        await Promise.resolve();
       }
     } finally {
       this.#helping = false;

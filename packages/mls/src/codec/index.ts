@@ -1,2 +1,0 @@
-export * from "./tls.js";
-export * from "./bytes.js";
