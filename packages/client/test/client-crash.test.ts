@@ -12,10 +12,12 @@ const texts = (evs: ClientEvent[]) => evs.flatMap((e) => (e.type === "message" ?
 const errors = (evs: ClientEvent[]) => evs.filter((e) => e.type === "error");
 const exporter = (c: Client, g: string) => Buffer.from(c.group(g).exportSecret("test", new Uint8Array(0), 32)).toString("hex");
 
-/** Passes writes through until `dieOn` matches a key; from then on every write fails, as after a kill. */
+type Op = "put" | "delete";
+
+/** Passes writes through until `dieOn` matches one; from then on every write fails, as after a kill. */
 class DyingStore implements ClientStore {
   dead = false;
-  dieOn: ((key: string) => boolean) | undefined;
+  dieOn: ((key: string, op: Op) => boolean) | undefined;
   constructor(readonly inner: MemoryStore) {}
   get(key: string) {
     return this.inner.get(key);
@@ -23,15 +25,42 @@ class DyingStore implements ClientStore {
   keys(prefix: string) {
     return this.inner.keys(prefix);
   }
+  #check(key: string, op: Op) {
+    if (!this.dead && this.dieOn?.(key, op) === true) this.dead = true;
+    if (this.dead) throw new Error(`killed before ${op === "put" ? "writing" : "deleting"} ${key}`);
+  }
   async put(key: string, value: Uint8Array) {
-    if (!this.dead && this.dieOn?.(key) === true) this.dead = true;
-    if (this.dead) throw new Error(`killed before writing ${key}`);
+    this.#check(key, "put");
     await this.inner.put(key, value);
   }
   async delete(key: string) {
-    if (this.dead) throw new Error(`killed before deleting ${key}`);
+    this.#check(key, "delete");
     await this.inner.delete(key);
   }
+}
+
+/** Runs `fn` with fetch patched: the first request to a URL ending in `path` kills the store's process before it leaves. */
+async function dyingBeforeRequest<T>(store: DyingStore, path: string, fn: () => Promise<T>): Promise<T> {
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
+    if (store.dead || String(input).endsWith(path)) {
+      store.dead = true;
+      throw new Error(`killed before sending ${path}`);
+    }
+    return realFetch(input, init);
+  };
+  try {
+    return await fn();
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+}
+
+/** A client reopened from what the dead one wrote. */
+async function restart(store: DyingStore): Promise<Client> {
+  store.dead = false;
+  store.dieOn = undefined;
+  return Client.open({ serverUrl: server().url, store });
 }
 
 async function pair(): Promise<{ alice: Client; bob: Client; bobStore: DyingStore; g: string }> {
@@ -46,37 +75,78 @@ async function pair(): Promise<{ alice: Client; bob: Client; bobStore: DyingStor
   return { alice, bob, bobStore, g };
 }
 
+/**
+ * A sync's writes, in order (inbox.ts): the journal (group states, events, the
+ * page's DS cursor) → the group records → the DS acknowledgement (a request,
+ * no store write) → the journal's deletion once every page is done. A kill at
+ * each of those points must end, after restart, with every message reported
+ * exactly once.
+ */
 describe("a client killed mid-sync", () => {
-  for (const [when, dieOn] of [
-    ["after the journal, before the group records", (k: string) => k.startsWith("group:")],
-    ["after the group records, before the cursor", (k: string) => k === "cursor"],
-  ] as const) {
+  const points: readonly (readonly [string, (bob: Client, bobStore: DyingStore) => Promise<unknown>])[] = [
+    [
+      "after the journal, before the group records",
+      (bob, bobStore) => {
+        bobStore.dieOn = (k) => k.startsWith("group:");
+        return bob.sync();
+      },
+    ],
+    [
+      // The group records hold the new ratchet state; the DS still has the messages as unacknowledged.
+      "after the group records, before the DS acknowledgement",
+      (bob, bobStore) => dyingBeforeRequest(bobStore, "/v1/queue/ack", () => bob.sync()),
+    ],
+    [
+      // Acknowledged: the DS will not send the messages again; only the journal still holds their events.
+      "after the DS acknowledgement, before the journal is cleared",
+      (bob, bobStore) => {
+        bobStore.dieOn = (k, op) => k === "inbox-journal" && op === "delete";
+        return bob.sync();
+      },
+    ],
+  ];
+  for (const [when, crash] of points) {
     it(`${when}: the restarted client reports every message once`, async () => {
       const { alice, bobStore, bob, g } = await pair();
       for (const t of ["one", "two", "three"]) await alice.send(g, t);
-      bobStore.dieOn = dieOn;
-      await expect(bob.sync()).rejects.toThrow(/killed before/);
-      bobStore.dead = false;
-      bobStore.dieOn = undefined;
-      const bob2 = await Client.open({ serverUrl: server().url, store: bobStore });
+      await expect(crash(bob, bobStore)).rejects.toThrow(/killed before/);
+      // The kill came after the batch's commit point.
+      expect(await bobStore.inner.get("inbox-journal")).toBeDefined();
+      const bob2 = await restart(bobStore);
       await alice.send(g, "four");
       const evs = await bob2.sync();
       expect(errors(evs)).toEqual([]);
       expect(texts(evs)).toEqual(["one", "two", "three", "four"]);
       expect(await bob2.sync()).toEqual([]);
+      expect(await bobStore.inner.get("inbox-journal")).toBeUndefined();
       await bob2.send(g, "back");
       expect(texts(await alice.sync())).toEqual(["back"]);
+      expect(exporter(bob2, g)).toBe(exporter(alice, g));
     });
   }
+
+  it("between two queue pages: the first page's events survive, the second page is fetched again", async () => {
+    const { alice, bobStore, bob, g } = await pair();
+    // 105 messages: one page of 100 (journaled and acknowledged), then a page of 5.
+    const sent = Array.from({ length: 105 }, (_, i) => `m${i}`);
+    for (const t of sent) await alice.send(g, t);
+    let journals = 0;
+    bobStore.dieOn = (k, op) => k === "inbox-journal" && op === "put" && ++journals === 2;
+    await expect(bob.sync()).rejects.toThrow(/killed before writing inbox-journal/);
+    expect(await bobStore.inner.get("inbox-journal")).toBeDefined();
+    const bob2 = await restart(bobStore);
+    const evs = await bob2.sync();
+    expect(errors(evs)).toEqual([]);
+    expect(texts(evs)).toEqual(sent);
+    expect(await bob2.sync()).toEqual([]);
+  });
 
   it("before the journal: the batch is simply processed again", async () => {
     const { alice, bobStore, bob, g } = await pair();
     await alice.send(g, "one");
     bobStore.dieOn = (k) => k === "inbox-journal";
     await expect(bob.sync()).rejects.toThrow(/killed before/);
-    bobStore.dead = false;
-    bobStore.dieOn = undefined;
-    const bob2 = await Client.open({ serverUrl: server().url, store: bobStore });
+    const bob2 = await restart(bobStore);
     expect(texts(await bob2.sync())).toEqual(["one"]);
   });
 });

@@ -120,11 +120,14 @@ describe("clients in separate processes against `conclave serve`", () => {
   it("a client SIGKILLed mid-sync and restarted from its store loses no message and no group", async () => {
     await alice.call("send", { groupId: g1, text: "m1" });
     await bobPhone.call("send", { groupId: g1, text: "m2" });
-    // Carol dies inside her next sync, after decrypting m1 and m2 and writing her group state, before her queue cursor.
-    await carol.call("dieOnWrite", { key: "cursor" });
+    // Carol dies inside her next sync after decrypting m1 and m2 and writing her journal and group state, before
+    // acknowledging them to the DS (inbox.ts: journal → group records → ack → journal cleared).
+    await carol.call("dieOnRequest", { path: "/v1/queue/ack" });
     const died = carol.died();
     await expect(sync(carol)).rejects.toThrow(/exited/);
     expect(await died).toBe("SIGKILL");
+    // Killed after the batch's commit point: the journal is on disk.
+    expect(existsSync(join(dir, "carol", "inbox-journal.rec"))).toBe(true);
     // While she is dead: more messages and a commit.
     await alice.call("send", { groupId: g1, text: "m3" });
     expect(await alice.call<number>("update", { groupId: g1 })).toBe(5);

@@ -7,7 +7,9 @@
  *   ← {"id":1,"ok":true,"result":{...}}   or   {"id":1,"ok":false,"code":"…","message":"…"}
  *
  * `dieOnWrite` arms a trap: the process SIGKILLs itself right before the store
- * writes that key, standing for a crash at an exact point of a later command.
+ * writes a key starting with `key`; `dieOnRequest` right before a request to a
+ * URL ending in `path` leaves it. Each stands for a crash at an exact point of
+ * a later command.
  */
 import { createInterface } from "node:readline";
 import { Client, FileStore, type ClientEvent, type ClientStore } from "../../src/index.js";
@@ -25,6 +27,12 @@ const store: ClientStore = {
     if (trap !== undefined && k.startsWith(trap)) process.kill(process.pid, "SIGKILL");
     return file.put(k, v);
   },
+};
+let requestTrap: string | undefined;
+const realFetch = globalThis.fetch;
+globalThis.fetch = (input, init) => {
+  if (requestTrap !== undefined && String(input instanceof Request ? input.url : input).endsWith(requestTrap)) process.kill(process.pid, "SIGKILL");
+  return realFetch(input, init);
 };
 const client = await Client.open({ serverUrl, store });
 
@@ -65,6 +73,9 @@ const commands: Record<string, (a: Args) => Promise<unknown>> = {
   stats: async () => ({ commitConflicts: client.commitConflicts }),
   dieOnWrite: async (a) => {
     trap = a.key;
+  },
+  dieOnRequest: async (a) => {
+    requestTrap = a.path;
   },
 };
 
