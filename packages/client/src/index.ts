@@ -6,4 +6,4 @@ export { FileStore } from "./fileStore.js";
 export { MemoryStore, StoreError, type ClientStore } from "./store.js";
 export { HttpTransport, type RequestOptions } from "./transport.js";
 // Runs wherever an IndexedDB factory is (browsers; Node with fake-indexeddb): one API for both entries.
-export { DEFAULT_PBKDF2_ITERATIONS, IndexedDbStore, type IndexedDbStoreOptions, type StoreWrite } from "./browser/indexedDbStore.js";
+export { DEFAULT_PBKDF2_ITERATIONS, IndexedDbStore, type IndexedDbFactory, type IndexedDbStoreOptions, type StoreWrite } from "./browser/indexedDbStore.js";

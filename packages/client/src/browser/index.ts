@@ -8,4 +8,4 @@ export { Client, type ClientOptions } from "../client.js";
 export { memberIdentity, safetyNumber, type ClientEvent } from "../events.js";
 export { MemoryStore, StoreError, type ClientStore } from "../store.js";
 export { HttpTransport, type RequestOptions } from "../transport.js";
-export { DEFAULT_PBKDF2_ITERATIONS, IndexedDbStore, type IndexedDbStoreOptions, type StoreWrite } from "./indexedDbStore.js";
+export { DEFAULT_PBKDF2_ITERATIONS, IndexedDbStore, type IndexedDbFactory, type IndexedDbStoreOptions, type StoreWrite } from "./indexedDbStore.js";

@@ -29,11 +29,21 @@ interface KdfRecord {
   readonly iterations: number;
 }
 
+/**
+ * An IndexedDB factory (a DOM `IDBFactory`: `globalThis.indexedDB`, or
+ * fake-indexeddb's on Node), typed by the two methods the store calls so that
+ * the declarations, which the Node entry exports too, need no DOM lib.
+ */
+export interface IndexedDbFactory {
+  open(name: string, version?: number): unknown;
+  deleteDatabase(name: string): unknown;
+}
+
 export interface IndexedDbStoreOptions {
   /** PBKDF2 iterations for a new store (an existing store keeps the count it was created with). */
   readonly iterations?: number;
   /** The IndexedDB factory (default globalThis.indexedDB; tests pass fake-indexeddb's). */
-  readonly indexedDB?: IDBFactory;
+  readonly indexedDB?: IndexedDbFactory;
 }
 
 /** One write of a batch: a value, or null to delete the record. */
@@ -51,7 +61,7 @@ export class IndexedDbStore implements ClientStore {
    */
   static async open(name: string, passphrase: string, opts: IndexedDbStoreOptions = {}): Promise<IndexedDbStore> {
     if (passphrase.length === 0) throw new Error("IndexedDbStore: empty passphrase");
-    const db = await openDatabase(opts.indexedDB ?? globalThis.indexedDB, `conclave:${name}`);
+    const db = await openDatabase(idb(opts.indexedDB), `conclave:${name}`);
     try {
       const kdf = await kdfRecord(db, opts.iterations ?? DEFAULT_PBKDF2_ITERATIONS);
       const store = new IndexedDbStore(db, await deriveRecordKey(passphrase, kdf));
@@ -64,8 +74,8 @@ export class IndexedDbStore implements ClientStore {
   }
 
   /** Deletes the store `name` and all its records (a device's "sign out and forget"). */
-  static async destroy(name: string, factory: IDBFactory = globalThis.indexedDB): Promise<void> {
-    await request(factory.deleteDatabase(`conclave:${name}`));
+  static async destroy(name: string, factory?: IndexedDbFactory): Promise<void> {
+    await request(idb(factory).deleteDatabase(`conclave:${name}`));
   }
 
   /** The check record proves the passphrase before anything else is read or written. */
@@ -146,6 +156,13 @@ export class IndexedDbStore implements ClientStore {
       throw new StoreError(`IndexedDbStore: cannot decrypt ${name} (wrong passphrase or corrupted record)`);
     }
   }
+}
+
+/** The factory as the DOM type it is (IndexedDbFactory only hides that type from the declarations). */
+function idb(factory: IndexedDbFactory | undefined): IDBFactory {
+  const f = factory ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  if (f === undefined) throw new Error("IndexedDbStore: no IndexedDB here (pass opts.indexedDB)");
+  return f as IDBFactory;
 }
 
 function checkKey(key: string): void {
