@@ -11,6 +11,7 @@
  *                       database, created on first start; PostgreSQL has no default)
  *   CONCLAVE_REDIS_URL  rate-limit buckets in Redis (default: in PostgreSQL on PostgreSQL, else in memory);
  *                       CONCLAVE_REDIS_PREFIX their key prefix (default conclave:rl:)
+ *   CONCLAVE_ADMIN_TOKEN enables POST /v1/admin/invites (user names are claimed with invites)
  *   CONCLAVE_LOG_LEVEL  or --log-level: fatal|error|warn|info|debug|trace|silent (default warn)
  *   CONCLAVE_METRICS_PORT / _HOST / _TOKEN  Prometheus /metrics (observability/fromEnv.ts)
  */
@@ -61,7 +62,9 @@ const webAppRoot = defaultWebAppRoot();
 // Logs quiet by default (--log-level / CONCLAVE_LOG_LEVEL), metrics when configured, rate limits shared on PostgreSQL or Redis.
 const metrics = metricsOptionsFromEnv();
 const observability = { log: logOptionsFrom(logLevelFlag()), rateLimitStore: rateLimitStoreFromEnv(store), ...(metrics === undefined ? {} : { metrics }) };
-const app = await createConclaveServer({ store, domain: process.env.CONCLAVE_DOMAIN ?? "localhost", ...observability, ...(webAppRoot === undefined ? {} : { webAppRoot }), ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }) }).catch(exitOnKeyError);
+// Invites for user names (the default name proof), as `conclave serve --admin-token`.
+const adminToken = process.env.CONCLAVE_ADMIN_TOKEN;
+const app = await createConclaveServer({ store, domain: process.env.CONCLAVE_DOMAIN ?? "localhost", ...observability, ...(webAppRoot === undefined ? {} : { webAppRoot }), ...(adminToken ? { accounts: { adminToken } } : {}), ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }) }).catch(exitOnKeyError);
 if (keyEncryptionKey === undefined) app.log.warn("no CONCLAVE_KEK or CONCLAVE_KEY_FILE: the AS private keys are stored in the database in the clear");
 const host = process.env.CONCLAVE_HOST ?? "127.0.0.1";
 const port = Number(process.env.CONCLAVE_PORT ?? 7300);

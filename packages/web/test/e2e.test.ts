@@ -119,7 +119,17 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the CLI; 
     carol?.dispose();
   });
 
-  it("register, group, add by name, emojis both ways, reload, second device, leave, removal", async () => {
+  it("register, group, add by name, emojis both ways, reload, second device, leave, removal", async ({ onTestFailed }) => {
+    // A failing step leaves every open page's screen and its last message as artifacts too.
+    onTestFailed(async () => {
+      for (const [i, ctx] of contexts.entries()) {
+        for (const [j, page] of ctx.pages().entries()) {
+          const said = await page.getByTestId("toast").or(page.getByTestId("onboarding-error")).first().textContent({ timeout: 1000 }).catch(() => "");
+          console.error(`[failure] context ${i + 1} page ${j + 1}: ${said ?? ""}`);
+          await page.screenshot({ path: join(artifacts, `failure-context${i + 1}-page${j + 1}.png`) }).catch(() => undefined);
+        }
+      }
+    });
     // 1. Registration: alice and bob in their own browser contexts, carol on the CLI.
     const alice = await openPage();
     await screenshot(alice, "register-form");

@@ -4,11 +4,19 @@
  * gzipped, prints both, and fails when either is over its budget (stated in
  * the README's "Web app" section). It also fails when a Node-only module
  * (node:*, the node crypto provider, the file store, ws) reaches the browser
- * graph. Run: `npx tsx packages/web/src/build/build.ts`.
+ * graph. Run: `npm run build -w packages/web` (or `npx tsx packages/web/src/build/build.ts [outDir]`).
+ *
+ * `npm run main` and `conclave serve` run it themselves when dist is missing
+ * or stale (server http/static.ts): every build leaves `dist/.build.json`,
+ * `{ builtAt, inputs }`, the time the build started and every file it read
+ * (repo-relative), so the server can tell a current build from a stale one
+ * with a few stat calls. Each output is written to a temporary name and
+ * renamed, so two builds at once, or a server reading meanwhile, never see
+ * half a file.
  */
 import { build, type BuildOptions, type Metafile } from "esbuild";
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
@@ -37,6 +45,8 @@ const common: BuildOptions = {
   platform: "browser",
   target: ["chrome111", "firefox115", "safari16.4"],
   conditions: ["@conclave/source"],
+  // Input paths in the metafile are repo-relative whatever the caller's cwd (dist/.build.json lists them).
+  absWorkingDir: repoRoot,
   metafile: true,
   legalComments: "none",
   logLevel: "silent",
@@ -52,15 +62,39 @@ export function assertBrowserGraph(meta: Metafile, what: string): void {
 
 const sizeOf = (code: Uint8Array): BundleSize => ({ bytes: code.length, gzipBytes: gzipSync(code, { level: 9 }).length });
 
+/** What dist/.build.json holds (read by the server's http/static.ts). */
+export interface BuildStamp {
+  /** Date.now() when the build started: a source modified after it makes the build stale. */
+  readonly builtAt: number;
+  /** Every file the build read, relative to the repo root. */
+  readonly inputs: readonly string[];
+}
+
+export const STAMP_FILE = ".build.json";
+
+/** Writes `data` to `path` through a temporary file and a rename (atomic on one file system). */
+function writeAtomic(path: string, data: Uint8Array | string): void {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
 export async function buildWebApp(outDir: string = join(webDir, "dist")): Promise<WebBuild> {
+  const builtAt = Date.now();
   mkdirSync(outDir, { recursive: true });
   const app = await build({ ...common, entryPoints: [join(webDir, "src/app/main.ts")], write: false, outfile: join(outDir, "app.js") });
   assertBrowserGraph(app.metafile!, "app");
   const sdk = await build({ ...common, entryPoints: [join(repoRoot, "packages/client/src/browser/index.ts")], write: false, outfile: join(outDir, "sdk.js") });
   assertBrowserGraph(sdk.metafile!, "SDK");
   const appCode = app.outputFiles[0]!.contents;
-  writeFileSync(join(outDir, "app.js"), appCode);
-  for (const f of readdirSync(join(webDir, "public"))) copyFileSync(join(webDir, "public", f), join(outDir, f));
+  writeAtomic(join(outDir, "app.js"), appCode);
+  const statics = readdirSync(join(webDir, "public"));
+  for (const f of statics) writeAtomic(join(outDir, f), readFileSync(join(webDir, "public", f)));
+  // Last: a stamp is only there once every output it vouches for is.
+  const read = [...Object.keys(app.metafile!.inputs), ...Object.keys(sdk.metafile!.inputs)].filter((p) => existsSync(join(repoRoot, p)));
+  const own = [fileURLToPath(import.meta.url), ...statics.map((f) => join(webDir, "public", f))].map((p) => relative(repoRoot, p));
+  const stamp: BuildStamp = { builtAt, inputs: [...new Set([...read, ...own])].sort() };
+  writeAtomic(join(outDir, STAMP_FILE), JSON.stringify(stamp));
   return { outDir, app: sizeOf(appCode), sdk: sizeOf(sdk.outputFiles[0]!.contents) };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The real `conclave` command as separate processes: `conclave serve` (the
- * DS+AS serving the built EmojisOnly at /, as a person runs it) and a CLI
- * user's commands, each one process on its own encrypted --home.
+ * DS+AS serving EmojisOnly at /, as a person runs it: it builds
+ * packages/web/dist itself when missing or stale) and a CLI user's commands,
+ * each one process on its own encrypted --home.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -9,7 +10,6 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CreateInviteResponse } from "@conclave/api";
-import { buildWebApp, type WebBuild } from "../../src/build/build.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 const BIN = join(repoRoot, "packages/cli/bin/conclave.js");
@@ -19,26 +19,28 @@ const ADMIN_TOKEN = "emojisonly-e2e-admin";
 
 export interface ServedApp {
   readonly url: string;
-  readonly build: WebBuild;
+  /** What serve printed before it listened (the web build's lines when it built). */
+  readonly startup: string;
   /** A single-use invite token from the admin route (the server gives user names against invites). */
   invite(): Promise<string>;
   close(): Promise<void>;
 }
 
-/** Builds EmojisOnly where `conclave serve` looks for it (packages/web/dist) and starts the server on a free port. */
+/** Starts `conclave serve` on a free port, with no build step before it: the server builds the app when it must. */
 export async function conclaveServe(): Promise<ServedApp> {
-  const build = await buildWebApp();
   const dir = mkdtempSync(join(tmpdir(), "conclave-web-e2e-"));
   const child = spawn(process.execPath, [...NODE_ARGS, "serve", "--db", join(dir, "ds.sqlite"), "--host", "127.0.0.1", "--port", "0", "--no-rate-limit", "--admin-token", ADMIN_TOKEN], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+  let startup = "";
   const url = await new Promise<string>((ok, fail) => {
     let out = "";
-    const timer = setTimeout(() => fail(new Error(`conclave serve did not start: ${out}`)), 60_000);
+    const timer = setTimeout(() => fail(new Error(`conclave serve did not start: ${out}`)), 100_000);
     const onData = (b: Buffer) => {
       out += b.toString();
       const m = /listening on (http:\/\/[^\s/]+)\/v1/.exec(out);
       if (m !== null) {
+        startup = out;
         clearTimeout(timer);
         ok(m[1]!);
       }
@@ -49,7 +51,7 @@ export async function conclaveServe(): Promise<ServedApp> {
   });
   return {
     url,
-    build,
+    startup,
     async invite() {
       const res = await fetch(`${url}/v1/admin/invites`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
       if (res.status !== 201) throw new Error(`invite: HTTP ${res.status} ${await res.text()}`);
