@@ -103,7 +103,14 @@ export type MlsErrorCode =
   | "WELCOME_MISSING_RATCHET_TREE"
   | "WELCOME_NOT_IN_TREE";
 
+/**
+ * What every function of `@conclave/mls` throws (or rejects with) when input
+ * is malformed or invalid under RFC 9420, or when the group's state forbids the
+ * call: branch on {@link MlsError.code}, never on `message`. Anything else
+ * thrown is a bug (or a `TypeError` for an argument of the wrong type).
+ */
 export class MlsError extends Error {
+  /** Stable, machine-readable reason; see {@link MlsErrorCode}. */
   readonly code: MlsErrorCode;
 
   constructor(code: MlsErrorCode, message: string, options?: { cause?: unknown }) {
@@ -118,6 +125,7 @@ export function ensure(condition: unknown, code: MlsErrorCode, message: string):
   if (!condition) throw new MlsError(code, message);
 }
 
+/** True when `e` is an {@link MlsError}, and, when `code` is given, one with that code. */
 export function isMlsError(e: unknown, code?: MlsErrorCode): e is MlsError {
   return e instanceof MlsError && (code === undefined || e.code === code);
 }

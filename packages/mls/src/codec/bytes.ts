@@ -24,6 +24,10 @@ export function toHex(bytes: Uint8Array): string {
   return asciiDecoder.decode(out);
 }
 
+/**
+ * Bytes from a hex string (either case).
+ * @throws TypeError for an odd length or a non-hex character.
+ */
 export function fromHex(hex: string): Uint8Array {
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new TypeError("invalid hex string");
   const out = new Uint8Array(hex.length / 2);
@@ -31,6 +35,7 @@ export function fromHex(hex: string): Uint8Array {
   return out;
 }
 
+/** One new array holding `parts` in order. */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
@@ -63,4 +68,5 @@ export function zeroize(bytes: Uint8Array | undefined): void {
   bytes?.fill(0);
 }
 
+/** UTF-8 encoding of `s`. */
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -201,6 +201,10 @@ export class Writer {
   }
 }
 
+/**
+ * Reads TLS-presentation-language values (RFC 9420 §2.1) from a byte array, front to back.
+ * Every read past the end throws MlsError `DECODE_TRUNCATED`.
+ */
 export class Reader {
   private pos: number;
   private lim: number;
@@ -341,14 +345,21 @@ export interface Codec<T> {
   decode(r: Reader): T;
 }
 
-/** Encodes `value` to a fresh byte array. */
+/**
+ * Encodes `value` to a fresh byte array (RFC 9420 §2.1 presentation language).
+ * @throws MlsError `ENCODE_INVALID` (a value out of its field's range, e.g. a vector over 2^30 bytes).
+ */
 export function encode<T>(codec: Codec<T>, value: T): Uint8Array {
   const w = new Writer();
   codec.encode(w, value);
   return w.finish();
 }
 
-/** Decodes exactly one `T` from `bytes`: short or trailing data is an MlsError. */
+/**
+ * Decodes exactly one `T` from `bytes`.
+ * @throws MlsError `DECODE_TRUNCATED`, `DECODE_TRAILING_BYTES`, `DECODE_INVALID_VARINT`, `DECODE_INVALID_OPTIONAL`,
+ * `DECODE_VECTOR_TOO_LONG`, `DECODE_UNKNOWN_VALUE` or `DECODE_INVALID` for bytes that are not a valid `T`.
+ */
 export function decode<T>(codec: Codec<T>, bytes: Uint8Array): T {
   return decodeWith(codec, new Reader(bytes));
 }

@@ -19,13 +19,19 @@ import { Writer } from "../codec/tls.js";
 import { utf8 } from "../codec/bytes.js";
 import { PreparedHmacSha256, type HkdfSha256Prk } from "./hmacSha256.js";
 
+/** The seven cipher suites of RFC 9420 §17.1. */
 export type CipherSuiteId = 1 | 2 | 3 | 4 | 5 | 6 | 7;
 
+/** Every {@link CipherSuiteId}, in order. */
 export const CIPHER_SUITE_IDS: readonly CipherSuiteId[] = [1, 2, 3, 4, 5, 6, 7];
 
+/** Hash of a cipher suite. */
 export type HashAlgorithm = "SHA-256" | "SHA-384" | "SHA-512";
+/** HPKE KEM of a cipher suite (RFC 9180). */
 export type KemAlgorithm = "DHKEM-P256" | "DHKEM-P384" | "DHKEM-P521" | "DHKEM-X25519" | "DHKEM-X448";
+/** AEAD of a cipher suite. */
 export type AeadAlgorithm = "AES-128-GCM" | "AES-256-GCM" | "ChaCha20-Poly1305";
+/** Signature scheme of a cipher suite. */
 export type SignatureAlgorithm = "Ed25519" | "Ed448" | "ECDSA-P256-SHA256" | "ECDSA-P384-SHA384" | "ECDSA-P521-SHA512";
 
 /** Static description of a suite: RFC 9420 §17.1 and the RFC 9180 identifiers. */
@@ -51,6 +57,7 @@ export interface CipherSuiteParams {
   readonly nsk: number;
 }
 
+/** The parameters of each cipher suite (RFC 9420 §17.1): algorithms, IANA ids and lengths. */
 export const CIPHER_SUITES: Readonly<Record<CipherSuiteId, CipherSuiteParams>> = {
   1: { id: 1, name: "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519", kem: "DHKEM-X25519", kemId: 0x0020, kdfId: 0x0001, aeadId: 0x0001, hash: "SHA-256", aead: "AES-128-GCM", signature: "Ed25519", nh: 32, nk: 16, nn: 12, nenc: 32, npk: 32, nsk: 32 },
   2: { id: 2, name: "MLS_128_DHKEMP256_AES128GCM_SHA256_P256", kem: "DHKEM-P256", kemId: 0x0010, kdfId: 0x0001, aeadId: 0x0001, hash: "SHA-256", aead: "AES-128-GCM", signature: "ECDSA-P256-SHA256", nh: 32, nk: 16, nn: 12, nenc: 65, npk: 65, nsk: 32 },
@@ -61,15 +68,18 @@ export const CIPHER_SUITES: Readonly<Record<CipherSuiteId, CipherSuiteParams>> =
   7: { id: 7, name: "MLS_256_DHKEMP384_AES256GCM_SHA384_P384", kem: "DHKEM-P384", kemId: 0x0011, kdfId: 0x0002, aeadId: 0x0002, hash: "SHA-384", aead: "AES-256-GCM", signature: "ECDSA-P384-SHA384", nh: 48, nk: 32, nn: 12, nenc: 97, npk: 97, nsk: 48 },
 };
 
+/** Whether `n` is one of the cipher suites this library implements (1-7). */
 export function isCipherSuiteId(n: number): n is CipherSuiteId {
   return Number.isInteger(n) && n >= 1 && n <= 7;
 }
 
+/** A private key and its public key, in the encodings RFC 9420 uses (SerializePublicKey, §5.1.1). */
 export interface KeyPair {
   readonly privateKey: Uint8Array;
   readonly publicKey: Uint8Array;
 }
 
+/** HPKECiphertext (RFC 9420 §5.1.3): the KEM output and the AEAD ciphertext. */
 export interface HpkeCiphertext {
   readonly kemOutput: Uint8Array;
   readonly ciphertext: Uint8Array;

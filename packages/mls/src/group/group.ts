@@ -61,6 +61,7 @@ export type { CreateGroupOptions };
 /** What `processMessage` returns. */
 export type ProcessedMessage = ReceivedApplicationMessage | ReceivedProposal | ReceivedCommit | OwnCommitMerged;
 
+/** Options of {@link Group.join}. */
 export interface JoinGroupOptions {
   readonly provider: CryptoProvider;
   /** Our KeyPackages (with private keys) the Welcome may answer. */
@@ -72,6 +73,12 @@ export interface JoinGroupOptions {
   readonly config?: Partial<GroupConfig>;
 }
 
+/**
+ * One member's view of an MLS group (RFC 9420): its epoch state and secrets,
+ * the proposals and commit pending in the epoch, and the messages it sends and
+ * receives. Every method that fails throws {@link MlsError} with a stable
+ * `code` and leaves the group as it was.
+ */
 export class Group {
   #state: GroupState;
   readonly #config: GroupConfig;
@@ -88,13 +95,23 @@ export class Group {
   // ---------------------------------------------------------------------------
   // Creating, joining, restoring
 
-  /** §11: a one-member group at epoch 0. */
+  /**
+   * §11: a one-member group at epoch 0.
+   * @throws MlsError `INVALID_ARGUMENT` (no leaf lifetime and no clock configured, or a bad config value),
+   * `UNSUPPORTED_CIPHER_SUITE`.
+   */
   static async create(opts: CreateGroupOptions): Promise<Group> {
     const config = resolveConfig(opts.config);
     return new Group(await createGroupState(opts, config), config);
   }
 
-  /** §12.4.3.1: joins from an MLSMessage(Welcome). */
+  /**
+   * §12.4.3.1: joins from an MLSMessage(Welcome).
+   * @throws MlsError `WELCOME_NO_MATCHING_KEY_PACKAGE` (the Welcome is for none of `keyPackages`),
+   * `WELCOME_MISSING_RATCHET_TREE`, `WELCOME_NOT_IN_TREE`, `WELCOME_INVALID`, `GROUP_INFO_INVALID_SIGNATURE`,
+   * `MESSAGE_INVALID_CONFIRMATION_TAG`, `PSK_INVALID`, `WELCOME_REINIT_MISMATCH`, `WELCOME_BRANCH_MISMATCH`,
+   * a `TREE_*` or `LEAF_NODE_*` code for a ratchet tree that fails validation (§12.4.3.1), `DECODE_*` for malformed bytes.
+   */
   static async join(welcome: Uint8Array, opts: JoinGroupOptions): Promise<Group> {
     const config = resolveConfig(opts.config);
     const state = await joinFromWelcome(
@@ -114,6 +131,9 @@ export class Group {
    * §12.4.3.2: joins by external commit from an MLSMessage(GroupInfo) with
    * external_pub. Send `commit` to the DS; if it is refused, drop the group
    * and try again with a fresh GroupInfo.
+   * @throws MlsError `EXTERNAL_COMMIT_NO_EXTERNAL_PUB` (the group takes no external joins),
+   * `WELCOME_MISSING_RATCHET_TREE`, `GROUP_INFO_INVALID_SIGNATURE`, `INVALID_ARGUMENT` (not an MLSMessage(GroupInfo)),
+   * a `TREE_*` or `LEAF_NODE_*` code for an invalid tree, `DECODE_*` for malformed bytes.
    */
   static async joinExternal(groupInfo: Uint8Array, opts: ExternalJoinOptions & { readonly config?: Partial<GroupConfig> }): Promise<{ group: Group; commit: Uint8Array; groupInfo: Uint8Array }> {
     const config = resolveConfig(opts.config);
@@ -121,7 +141,11 @@ export class Group {
     return { group: new Group(out.state, config), commit: out.commit, groupInfo: out.groupInfo };
   }
 
-  /** Restores a group from {@link serialize}. The configuration is not stored: pass it again. */
+  /**
+   * Restores a group from {@link serialize}. The configuration is not stored: pass it again.
+   * @throws MlsError `GROUP_STATE_INVALID` (not a serialized group, an unknown version, or corrupt bytes),
+   * `INVALID_ARGUMENT` (a bad config value).
+   */
   static deserialize(bytes: Uint8Array, provider: CryptoProvider, config?: Partial<GroupConfig>): Group {
     const c = resolveConfig(config);
     const { state, pending } = deserializeGroupState(bytes, provider, c);
@@ -185,7 +209,7 @@ export class Group {
     return this.epochAuthenticator;
   }
 
-  /** §8.5: MLS-Exporter(label, context, length). */
+  /** §8.5: MLS-Exporter(label, context, length). @throws MlsError `CRYPTO_INVALID_LENGTH` (a length the KDF cannot produce). */
   exportSecret(label: string, context: Uint8Array, length: number): Uint8Array {
     requireActive(this.#state);
     return mlsExporter(this.#state.suite, this.#state.keys.exporterSecret, label, context, length);
@@ -196,7 +220,7 @@ export class Group {
     return this.#state.tree.encode();
   }
 
-  /** A signed MLSMessage(GroupInfo) of the current epoch (§12.4.3). */
+  /** A signed MLSMessage(GroupInfo) of the current epoch (§12.4.3). @throws MlsError `GROUP_INACTIVE` (we were removed). */
   groupInfo(options?: { ratchetTree?: boolean; externalPub?: boolean }): Promise<Uint8Array> {
     requireActive(this.#state);
     return createGroupInfoMessage(this.#state, options);
@@ -214,14 +238,24 @@ export class Group {
   // ---------------------------------------------------------------------------
   // Proposals (§12.1)
 
+  /**
+   * An Add proposal (§12.1.1) for another client's KeyPackage, as a standalone message.
+   * @throws MlsError a `KEY_PACKAGE_*` code (signature, version, suite or extensions invalid, §10.1),
+   * `PROPOSAL_UNSUPPORTED_CAPABILITIES`, `GROUP_INACTIVE`, `GROUP_REINITIALIZED`, `DECODE_*` for malformed bytes.
+   */
   proposeAdd(keyPackage: KeyPackage | Uint8Array, options?: ProposalOptions): Promise<SentProposal> {
     return sendProposal(this.#state, this.#config, { proposalType: ProposalType.add, keyPackage: toKeyPackage(keyPackage) }, options);
   }
 
+  /**
+   * An Update proposal (§12.1.2): a fresh leaf (new encryption key, optionally other changes).
+   * @throws MlsError `GROUP_INACTIVE`, `GROUP_REINITIALIZED`, a `LEAF_NODE_*` code for an invalid new leaf.
+   */
   proposeUpdate(changes?: LeafNodeChanges, options?: ProposalOptions): Promise<SentProposal> {
     return sendUpdate(this.#state, this.#config, changes, options);
   }
 
+  /** A Remove proposal (§12.1.3). @throws MlsError `PROPOSAL_REMOVE_BLANK_LEAF` (no member at `leaf`), `GROUP_INACTIVE`, `GROUP_REINITIALIZED`. */
   proposeRemove(leaf: LeafIndex, options?: ProposalOptions): Promise<SentProposal> {
     return sendProposal(this.#state, this.#config, { proposalType: ProposalType.remove, removed: leaf }, options);
   }
@@ -230,6 +264,7 @@ export class Group {
    * draft-ietf-mls-extensions "SelfRemove": asks to leave; another member commits it by reference. Always a
    * PublicMessage, at most one per epoch (PROPOSAL_SELF_REMOVE_REPEATED); PROPOSAL_UNSUPPORTED_TYPE unless
    * every member supports SelfRemove.
+   * @throws MlsError `PROPOSAL_SELF_REMOVE_REPEATED`, `PROPOSAL_UNSUPPORTED_TYPE`, `GROUP_INACTIVE`.
    */
   proposeSelfRemove(options?: Omit<ProposalOptions, "wireFormat">): Promise<SentProposal> {
     for (const c of this.#state.proposals.values()) {
@@ -240,7 +275,10 @@ export class Group {
     return sendProposal(this.#state, this.#config, { proposalType: ProposalType.selfRemove }, { ...options, wireFormat: "public" });
   }
 
-  /** A PreSharedKey proposal (§12.1.4); `psk` names an external PSK or a resumption PSK of this group (usage application). */
+  /**
+   * A PreSharedKey proposal (§12.1.4); `psk` names an external PSK or a resumption PSK of this group (usage application).
+   * @throws MlsError `PROPOSAL_PSK_INVALID_NONCE`, `PROPOSAL_PSK_INVALID_USAGE`, `GROUP_INACTIVE`.
+   */
   proposePreSharedKey(psk: PreSharedKeyId, options?: ProposalOptions): Promise<SentProposal> {
     return sendProposal(this.#state, this.#config, { proposalType: ProposalType.psk, psk }, options);
   }
@@ -255,16 +293,26 @@ export class Group {
     return { pskType: PskType.resumption, usage: ResumptionPskUsage.application, pskGroupId: this.groupId, pskEpoch: epoch, pskNonce: this.#state.suite.randomBytes(this.#state.suite.params.nh) };
   }
 
+  /**
+   * A GroupContextExtensions proposal (§12.1.7): replaces the group's extensions once committed.
+   * @throws MlsError `PROPOSAL_UNSUPPORTED_CAPABILITIES` (a member does not support them), `GROUP_INACTIVE`.
+   */
   proposeGroupContextExtensions(extensions: readonly Extension[], options?: ProposalOptions): Promise<SentProposal> {
     return sendProposal(this.#state, this.#config, { proposalType: ProposalType.groupContextExtensions, extensions: [...extensions] }, options);
   }
 
-  /** Any proposal (by value) as a standalone message. */
+  /**
+   * Any proposal (by value) as a standalone message.
+   * @throws MlsError a `PROPOSAL_*` code when the proposal is invalid in this group, `GROUP_INACTIVE`, `GROUP_REINITIALIZED`.
+   */
   propose(proposal: Proposal, options?: ProposalOptions): Promise<SentProposal> {
     return sendProposal(this.#state, this.#config, proposal, options);
   }
 
-  /** A ReInit proposal (§12.1.5): once committed, the group moves to a new one with these parameters. */
+  /**
+   * A ReInit proposal (§12.1.5): once committed, the group moves to a new one with these parameters.
+   * @throws MlsError `PROPOSAL_REINIT_INVALID_VERSION`, `GROUP_INACTIVE`, `GROUP_REINITIALIZED`.
+   */
   proposeReInit(params: { cipherSuite: CipherSuiteId; groupId?: Uint8Array; extensions?: readonly Extension[] }, options?: ProposalOptions): Promise<SentProposal> {
     const suite = this.#state.suite;
     return sendProposal(
@@ -287,6 +335,8 @@ export class Group {
    * §11.2 step 3: creates the group the committed ReInit describes with the
    * given members' KeyPackages. The new group's first commit is pending:
    * send `pending.commit` and `pending.welcome`, then merge it.
+   * @throws MlsError `INVALID_ARGUMENT` (no ReInit committed in this epoch, or KeyPackages that do not fit it),
+   * a `KEY_PACKAGE_*` code for an invalid KeyPackage.
    */
   async reinitialize(opts: ResumeOptions & { readonly config?: Partial<GroupConfig> }): Promise<{ group: Group; pending: PendingCommitInfo }> {
     const config = opts.config === undefined ? this.#config : resolveConfig(opts.config);
@@ -294,7 +344,10 @@ export class Group {
     return { group: new Group(state, config, pending), pending: publicPending(pending) };
   }
 
-  /** §11.3: a subgroup of some of our members, linked to this group by a branch PSK. The first commit is pending, as for {@link reinitialize}. */
+  /**
+   * §11.3: a subgroup of some of our members, linked to this group by a branch PSK. The first commit is pending, as for {@link reinitialize}.
+   * @throws MlsError `GROUP_INACTIVE`, `WELCOME_BRANCH_MISMATCH` (a KeyPackage of a non-member), a `KEY_PACKAGE_*` code.
+   */
   async branch(opts: BranchOptions & { readonly config?: Partial<GroupConfig> }): Promise<{ group: Group; pending: PendingCommitInfo }> {
     requireActive(this.#state);
     const config = opts.config === undefined ? this.#config : resolveConfig(opts.config);
@@ -307,7 +360,10 @@ export class Group {
 
   /**
    * Creates a commit; the group stays in its epoch until
-   * {@link mergePendingCommit}. GROUP_PENDING_COMMIT when one is already pending.
+   * {@link mergePendingCommit}.
+   * @throws MlsError `GROUP_PENDING_COMMIT` (one is already pending), `GROUP_INACTIVE`, `GROUP_REINITIALIZED`,
+   * a `PROPOSAL_*` code when the proposals to commit are invalid together (§12.2), a `KEY_PACKAGE_*` code
+   * for an added KeyPackage, `INVALID_ARGUMENT` (e.g. a leaf change without a path).
    */
   async createCommit(options?: CommitOptions): Promise<PendingCommitInfo> {
     if (this.#pending !== undefined) throw new MlsError("GROUP_PENDING_COMMIT", "a commit is already pending: merge or clear it first");
@@ -316,7 +372,7 @@ export class Group {
     return publicPending(pending);
   }
 
-  /** Enters the epoch of our pending commit (the DS accepted it). */
+  /** Enters the epoch of our pending commit (the DS accepted it). @throws MlsError `GROUP_NO_PENDING_COMMIT`. */
   mergePendingCommit(): PendingCommitInfo {
     const pending = this.#pending;
     if (pending === undefined) throw new MlsError("GROUP_NO_PENDING_COMMIT", "no commit is pending");
@@ -327,7 +383,7 @@ export class Group {
     return info;
   }
 
-  /** Drops our pending commit (the DS refused it); its secrets are deleted. */
+  /** Drops our pending commit (the DS refused it); its secrets are deleted. @throws MlsError `GROUP_NO_PENDING_COMMIT`. */
   clearPendingCommit(): void {
     const pending = this.#pending;
     if (pending === undefined) throw new MlsError("GROUP_NO_PENDING_COMMIT", "no commit is pending");
@@ -338,7 +394,7 @@ export class Group {
   /**
    * Enters the epoch of a commit staged by {@link processMessage}. A pending
    * commit of ours for the same epoch lost the race and is dropped.
-   * GROUP_STALE_STAGED_COMMIT when the group moved on since it was staged.
+   * @throws MlsError `GROUP_STALE_STAGED_COMMIT` (the group moved on since it was staged).
    */
   mergeStagedCommit(staged: StagedCommit): void {
     const s = stagedCommitState(staged);
@@ -360,7 +416,17 @@ export class Group {
   // ---------------------------------------------------------------------------
   // Messages
 
-  /** Processes an MLSMessage (PublicMessage or PrivateMessage) addressed to this group. */
+  /**
+   * Processes an MLSMessage (PublicMessage or PrivateMessage) addressed to this group.
+   * A commit comes back staged ({@link mergeStagedCommit}); the group is unchanged until then.
+   * @throws MlsError `MESSAGE_WRONG_GROUP`, `MESSAGE_WRONG_EPOCH`, `GROUP_EPOCH_EXPIRED` (an epoch no longer kept),
+   * `MESSAGE_WIRE_FORMAT_REJECTED`, `MESSAGE_INVALID_SIGNATURE`, `MESSAGE_INVALID_MEMBERSHIP_TAG`,
+   * `MESSAGE_INVALID_SENDER`, `MESSAGE_INVALID_CONTENT`, `MESSAGE_INVALID_PADDING`, `MESSAGE_INVALID_CONFIRMATION_TAG`,
+   * `CRYPTO_DECRYPT_FAILED`, `SECRET_TREE_GENERATION_CONSUMED` (a replay), `SECRET_TREE_TOO_FAR_AHEAD`,
+   * `COMMIT_FROM_SELF`, `PROPOSAL_UNKNOWN_REFERENCE`, a `PROPOSAL_*`, `TREE_*`, `LEAF_NODE_*` or `UPDATE_PATH_*` code
+   * for an invalid commit (§12.4.2), `PROPOSAL_REJECTED_BY_POLICY` / `COMMIT_REJECTED_BY_POLICY` (the config's acceptors),
+   * `GROUP_INACTIVE`, `DECODE_*` for malformed bytes.
+   */
   async processMessage(bytes: Uint8Array): Promise<ProcessedMessage> {
     const pending = this.#pending;
     if (pending !== undefined && bytesEqual(bytes, pending.commit)) {
@@ -379,7 +445,11 @@ export class Group {
     return receiveMessage(this.#state, this.#config, bytes);
   }
 
-  /** §15: encrypts application data for the group (always a PrivateMessage). */
+  /**
+   * §15: encrypts application data for the group (always a PrivateMessage).
+   * @throws MlsError `GROUP_UNCOMMITTED_PROPOSALS` (proposals received in this epoch must be committed first),
+   * `GROUP_INACTIVE`, `GROUP_REINITIALIZED`.
+   */
   encryptApplicationMessage(data: Uint8Array, authenticatedData: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
     return encryptApplication(this.#state, this.#config, data, authenticatedData, this.#pending !== undefined);
   }

@@ -83,7 +83,11 @@ export function defaultCapabilities(suiteId: number, credentialType: number, ext
   };
 }
 
-/** Creates and signs a KeyPackage with fresh init and encryption keys (§10). */
+/**
+ * Creates and signs a KeyPackage with fresh init and encryption keys (§10).
+ * @throws MlsError `CRYPTO_INVALID_KEY` (a signature private key the suite cannot use), `ENCODE_INVALID`
+ * (a field out of range, e.g. an oversized extension).
+ */
 export async function createKeyPackage(opts: CreateKeyPackageOptions): Promise<KeyPackageBundle> {
   const { suite, identity } = opts;
   const leafExtensions = [...(opts.leafNodeExtensions ?? [])];
@@ -183,9 +187,11 @@ export async function verifyKeyPackageSignatures(suite: CipherSuite, kp: KeyPack
 }
 
 /**
- * Validates a KeyPackage (§10.1) for a group of `suite` with the given
- * requirements. Throws MlsError: KEY_PACKAGE_*, LEAF_NODE_*,
- * TREE_INVALID_LEAF_SIGNATURE.
+ * Validates a KeyPackage (§10.1) for a group of `suite` with the given requirements.
+ * @throws MlsError `KEY_PACKAGE_VERSION_MISMATCH`, `KEY_PACKAGE_CIPHER_SUITE_MISMATCH`, `KEY_PACKAGE_INIT_KEY_REUSED`
+ * (init key equal to the encryption key), `KEY_PACKAGE_INVALID_EXTENSION`, `KEY_PACKAGE_INVALID_SIGNATURE`,
+ * `TREE_INVALID_LEAF_SIGNATURE`, `LEAF_NODE_INVALID_LIFETIME`, `LEAF_NODE_INVALID_SOURCE`,
+ * `LEAF_NODE_INVALID_CAPABILITIES`, `LEAF_NODE_INVALID_CREDENTIAL` (the credential callback said no).
  */
 export async function validateKeyPackage(suite: CipherSuite, kp: KeyPackage, opts: KeyPackageValidationOptions = {}): Promise<void> {
   checkKeyPackageContents(suite, kp, opts);

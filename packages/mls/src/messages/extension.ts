@@ -44,17 +44,21 @@ export const extensionsCodec: Codec<Extension[]> = {
   },
 };
 
+/** The first extension of `type` in `extensions`, or undefined. */
 export function findExtension(extensions: readonly Extension[], type: number): Extension | undefined {
   return extensions.find((e) => e.extensionType === type);
 }
 
-/** Wraps a typed payload as an Extension of `type`. */
+/** Wraps a typed payload as an Extension of `type`. @throws MlsError `ENCODE_INVALID` (a value out of range). */
 export function makeExtension<T>(type: number, codec: Codec<T>, value: T): Extension {
   return { extensionType: type, extensionData: encode(codec, value) };
 }
 
-/** Decodes the payload of the extension of `type`, or undefined when absent. The
- * payload must be exactly one `T` (RFC 9420 §2.1: no trailing bytes). */
+/**
+ * Decodes the payload of the extension of `type`, or undefined when absent. The
+ * payload must be exactly one `T` (RFC 9420 §2.1: no trailing bytes).
+ * @throws MlsError a `DECODE_*` code for a malformed payload.
+ */
 export function readExtension<T>(extensions: readonly Extension[], type: number, codec: Codec<T>): T | undefined {
   const e = findExtension(extensions, type);
   return e === undefined ? undefined : decode(codec, e.extensionData);

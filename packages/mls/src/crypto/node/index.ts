@@ -88,6 +88,13 @@ function primitives(id: CipherSuiteId): CryptoPrimitives {
 
 const suites = new Map<CipherSuiteId, CipherSuite>();
 
+/**
+ * A CryptoProvider for Node.js: node:crypto (OpenSSL), with libsodium and the native addon where installed,
+ * and a signature worker thread: `suite(id)` returns the cipher suite `id` (RFC 9420 §17.1), built once.
+ * `suite` throws MlsError `UNSUPPORTED_CIPHER_SUITE` for an id other than 1-7; the suite's operations
+ * throw (or reject with) `CRYPTO_INVALID_KEY`, `CRYPTO_DECRYPT_FAILED`, `CRYPTO_INVALID_LENGTH` or
+ * `CRYPTO_DERIVE_KEY_PAIR_FAILED` for keys, ciphertexts or lengths they cannot use.
+ */
 export const nodeCryptoProvider: CryptoProvider = {
   name: PROVIDER,
   suite(id: number): CipherSuite {

@@ -18,6 +18,7 @@ import { settle } from "../settle.js";
 
 const PROVIDER = "web";
 
+/** Options of {@link createWebCryptoProvider}. */
 export interface WebCryptoProviderOptions {
   /** Provider name, reported by `CryptoPrimitives.provider` (default "web"). */
   readonly name?: string;
@@ -58,6 +59,13 @@ function primitives(id: CipherSuiteId, name: string, options: WebCryptoProviderO
   };
 }
 
+/**
+ * A CryptoProvider for browsers and any runtime with WebCrypto (WebCrypto where the platform has the
+ * algorithm, else @noble / @hpke in JavaScript): `suite(id)` returns the cipher suite `id` (RFC 9420 §17.1), built once.
+ * `suite` throws MlsError `UNSUPPORTED_CIPHER_SUITE` for an id other than 1-7; the suite's operations
+ * throw (or reject with) `CRYPTO_INVALID_KEY`, `CRYPTO_DECRYPT_FAILED`, `CRYPTO_INVALID_LENGTH` or
+ * `CRYPTO_DERIVE_KEY_PAIR_FAILED` for keys, ciphertexts or lengths they cannot use.
+ */
 export function createWebCryptoProvider(options: WebCryptoProviderOptions = {}): CryptoProvider {
   const name = options.name ?? PROVIDER;
   const suites = new Map<CipherSuiteId, CipherSuite>();
@@ -75,4 +83,5 @@ export function createWebCryptoProvider(options: WebCryptoProviderOptions = {}):
   };
 }
 
+/** {@link createWebCryptoProvider} with the default options. */
 export const webCryptoProvider: CryptoProvider = createWebCryptoProvider();

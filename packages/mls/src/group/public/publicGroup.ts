@@ -54,6 +54,11 @@ export interface PublicCommitResult extends PublicCommitInfo {
 
 export type PublicProcessed = PublicProposalResult | PublicCommitResult;
 
+/**
+ * A group as a non-member (a Delivery Service) holds and checks it: the tree,
+ * the epoch and the roster, no secrets. Immutable: {@link PublicGroup.processMessage}
+ * returns the next state. Failures are {@link MlsError}s with a stable `code`.
+ */
 export class PublicGroup {
   readonly #state: PublicGroupState;
   readonly #config: GroupConfig;
@@ -69,8 +74,9 @@ export class PublicGroup {
    * (§12.4.3.1): GroupInfo signature under the signer's leaf, tree hash
    * against the GroupContext, every leaf (§7.3, credentials through
    * `config.validateCredential`), parent hashes (§7.9.2), unmerged leaves.
-   * A creator's first state is its epoch-0 GroupInfo. Errors:
-   * GROUP_INFO_MISMATCH, GROUP_INFO_INVALID_SIGNATURE, WELCOME_MISSING_RATCHET_TREE, TREE_*, LEAF_NODE_*, DECODE_*.
+   * A creator's first state is its epoch-0 GroupInfo.
+   * @throws MlsError `GROUP_INFO_MISMATCH` (the signer is not a member), `GROUP_INFO_INVALID_SIGNATURE`,
+   * `WELCOME_MISSING_RATCHET_TREE`, a `TREE_*` or `LEAF_NODE_*` code for a tree that fails validation, `DECODE_*`.
    */
   static async fromGroupInfo(provider: CryptoProvider, groupInfoMessage: Uint8Array, options: { ratchetTree?: Uint8Array; config?: PublicGroupConfig } = {}): Promise<PublicGroup> {
     const config = resolveConfig(options.config);
@@ -98,7 +104,7 @@ export class PublicGroup {
     return new PublicGroup(state, config);
   }
 
-  /** Restores a serialized state (GROUP_STATE_INVALID when malformed); the policy is given again, it is not state. */
+  /** Restores a serialized state; the policy is given again, it is not state. @throws MlsError `GROUP_STATE_INVALID` (malformed bytes). */
   static deserialize(bytes: Uint8Array, provider: CryptoProvider, config?: PublicGroupConfig): PublicGroup {
     return new PublicGroup(deserializePublicGroupState(bytes, provider), resolveConfig(config));
   }
@@ -158,9 +164,11 @@ export class PublicGroup {
   ratchetTree(): Uint8Array {
     return this.#state.tree.encode();
   }
+  /** The path from `leaf` to the root with the hashes that prove it is in the tree (see verifyMembershipProof). */
   membershipProof(leaf: LeafIndex): MembershipProof {
     return membershipProof(this.#state.tree, leaf);
   }
+  /** The part of the tree a member at `leaf` needs: its direct path and copath nodes. */
   partialTreeView(leaf: LeafIndex): PartialTreeView {
     return partialTreeView(this.#state.tree, leaf);
   }
@@ -170,8 +178,12 @@ export class PublicGroup {
    * current epoch and returns what it does with the next state; this state is
    * untouched. A commit's `groupInfo` (MLSMessage(GroupInfo) of the new
    * epoch), when given, must match the epoch computed (checkGroupInfoForEpoch)
-   * or the whole commit is refused. Errors: see verifyPublicMessage,
-   * checkProposalOnReceipt (§12.1), applyPublicCommit (§12.2, §12.4), checkGroupInfoForEpoch.
+   * or the whole commit is refused.
+   * @throws MlsError `GROUP_REINITIALIZED`, `MESSAGE_WRONG_GROUP`, `MESSAGE_WRONG_EPOCH`, `MESSAGE_INVALID_CONTENT`
+   * (not a handshake), `MESSAGE_INVALID_SIGNATURE`, `MESSAGE_INVALID_MEMBERSHIP_TAG`, `MESSAGE_INVALID_SENDER`,
+   * a `PROPOSAL_*` code (§12.1, §12.2), `EXTERNAL_COMMIT_*`, `COMMIT_MISSING_PATH`, a `TREE_*`, `LEAF_NODE_*` or
+   * `UPDATE_PATH_INVALID` code for an invalid commit (§12.4.2), `GROUP_INFO_MISMATCH` (a GroupInfo of another epoch),
+   * `INVALID_ARGUMENT` (a GroupInfo given with a proposal), `DECODE_*` for malformed bytes.
    */
   async processMessage(message: Uint8Array | PublicMessage, options: { groupInfo?: Uint8Array } = {}): Promise<PublicProcessed> {
     const s = this.#state;
@@ -203,6 +215,7 @@ export class PublicGroup {
    * A newer GroupInfo for the current epoch (a member re-publishing, e.g. with
    * a fresh external_pub): accepted when it matches this epoch exactly and is
    * signed by a member. Returns the group carrying it.
+   * @throws MlsError `GROUP_INFO_MISMATCH`, `GROUP_INFO_INVALID_SIGNATURE`, `DECODE_*`.
    */
   async withGroupInfo(groupInfoMessage: Uint8Array): Promise<PublicGroup> {
     const signer = decodeGroupInfoMessage(groupInfoMessage).groupInfo.signer;

@@ -59,7 +59,7 @@ export function membershipProof(tree: PublicRatchetTree, leaf: LeafIndex): Membe
   return { leafIndex: leaf, nLeaves: n, directPathNodes, copathHashes };
 }
 
-/** The root tree hash a membership proof stands for (§7.8 recomputed along the path); TREE_INVALID_STRUCTURE when malformed. */
+/** The root tree hash a membership proof stands for (§7.8 recomputed along the path). @throws MlsError `TREE_INVALID_STRUCTURE` (a malformed proof). */
 export function membershipProofTreeHash(suite: CipherSuite, proof: MembershipProof): Uint8Array {
   const n = proof.nLeaves;
   if (n < 1 || n > MAX_LEAVES || (n & (n - 1)) !== 0) throw new MlsError("TREE_INVALID_STRUCTURE", `n_leaves ${n} is not a power of two`);
