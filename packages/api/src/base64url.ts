@@ -17,6 +17,7 @@ for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 /** The JSON Schema / RegExp source every base64url field matches. */
 export const BASE64URL_PATTERN = "^[A-Za-z0-9_-]*$";
 
+/** Encodes `bytes` as unpadded base64url (RFC 4648 §5). */
 export function toBase64Url(bytes: Uint8Array): string {
   let out = "";
   const n = bytes.length;
@@ -41,9 +42,9 @@ function invalid(what: string, why: string): ApiError {
 }
 
 /**
- * Decodes unpadded base64url. Throws ApiError INVALID_BASE64URL (a 400 on the
- * wire) for anything that is not the canonical encoding of some byte string.
- * `what` names the field in the error message.
+ * Decodes unpadded base64url. `what` names the field in the error message.
+ * @throws ApiError `INVALID_BASE64URL` (a 400 on the wire) for anything that is not the canonical
+ * encoding of some byte string.
  */
 export function fromBase64Url(text: string, what = "value"): Uint8Array {
   const len = text.length;

@@ -11,6 +11,7 @@ export function credentialHash(hash: HashFn, encodedCredential: Uint8Array): Uin
   return hash(encodedCredential);
 }
 
+/** The credential id the AS knows a credential by: base64url of {@link credentialHash}. */
 export function credentialIdOf(hash: HashFn, encodedCredential: Uint8Array): string {
   return toBase64Url(hash(encodedCredential));
 }

@@ -19,18 +19,22 @@ import type { ApiErrorCode } from "./errors.js";
 /** The GroupContext extension type of the policy (private use). */
 export const GROUP_POLICY_EXTENSION_TYPE = 0xf0c1;
 
+/** Whether clients outside the group may join it by external commit or new-member proposal. */
 export type ExternalJoinPolicy = "closed" | "open";
 
+/** A group's membership policy, carried in its GroupContext (extension {@link GROUP_POLICY_EXTENSION_TYPE}). */
 export interface GroupPolicy {
   /** "open": anyone the AS vouches for may join by external commit or new-member proposal. Default "closed". */
   readonly externalJoin: ExternalJoinPolicy;
 }
 
+/** The policy of a group without the extension: closed. */
 export const DEFAULT_GROUP_POLICY: GroupPolicy = Object.freeze({ externalJoin: "closed" });
 
 const POLICY_VERSION = 1;
 const EXTERNAL_JOIN: readonly ExternalJoinPolicy[] = ["closed", "open"];
 
+/** TLS codec of {@link GroupPolicy}; decoding throws a `DECODE_*` MlsError for bytes of an unknown version or value. */
 export const groupPolicyCodec: Codec<GroupPolicy> = {
   encode(w, p) {
     w.u8(POLICY_VERSION);
@@ -51,7 +55,7 @@ export function groupPolicyExtension(policy: GroupPolicy): Extension {
   return makeExtension(GROUP_POLICY_EXTENSION_TYPE, groupPolicyCodec, policy);
 }
 
-/** The policy in a GroupContext's extensions; the default when absent. DECODE_* when malformed. */
+/** The policy in a GroupContext's extensions; the default when absent. @throws MlsError a `DECODE_*` code when malformed. */
 export function readGroupPolicy(extensions: readonly Extension[]): GroupPolicy {
   const ext = extensions.find((e) => e.extensionType === GROUP_POLICY_EXTENSION_TYPE);
   return ext === undefined ? DEFAULT_GROUP_POLICY : decode(groupPolicyCodec, ext.extensionData);
@@ -64,8 +68,10 @@ export interface PostingClient {
   readonly signatureKey: Uint8Array;
 }
 
+/** The ApiError codes a policy refusal carries (the DS answers them as 403). */
 export type PolicyRefusalCode = Extract<ApiErrorCode, "GROUP_CLOSED" | "RESYNC_REFUSED" | "SENDER_MISMATCH" | "POLICY_CHANGE_REFUSED">;
 
+/** The outcome of {@link decideHandshake} and {@link decideStateRead}: allowed, or refused with a code and a message. */
 export type PolicyDecision = { readonly allow: true } | { readonly allow: false; readonly code: PolicyRefusalCode; readonly message: string };
 
 const ALLOW: PolicyDecision = Object.freeze({ allow: true });
@@ -103,7 +109,7 @@ function samePolicyBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): 
  * - proposals from external_senders come from the DS itself, never from a client;
  * - the policy extension changes only by a member's commit whose
  *   GroupContextExtensions proposal a member sent, and must stay decodable.
- * Pure: no I/O; the DS stores nothing unless this allows.
+ * Pure: no I/O; the DS stores nothing unless this allows. Never throws: a refusal is the returned decision.
  */
 export function decideHandshake(before: PublicGroup, result: PublicProcessed, client: PostingClient): PolicyDecision {
   const policy = policyOf(before.groupContext.extensions) ?? DEFAULT_GROUP_POLICY;

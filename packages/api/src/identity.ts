@@ -21,8 +21,11 @@
  */
 import { ApiError } from "./errors.js";
 
+/** What a user name matches: lower-case letters, digits, `.`, `_`, `-`; 1-64 characters, starting with a letter or digit. */
 export const USER_NAME_PATTERN = "^[a-z0-9][a-z0-9._-]{0,63}$";
+/** What a device id matches: letters, digits, `.`, `_`, `-`; 1-64 characters, starting with a letter or digit. */
 export const DEVICE_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+/** What a domain matches: lower-case DNS-like name of up to 253 characters. */
 export const DOMAIN_PATTERN = "^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$";
 /** The URI scheme of the subjectAltName that carries a client identity in X.509 credentials. */
 export const IDENTITY_URI_SCHEME = "conclave:";
@@ -31,25 +34,31 @@ const USER_RE = new RegExp(USER_NAME_PATTERN);
 const DEVICE_RE = new RegExp(DEVICE_ID_PATTERN);
 const DOMAIN_RE = new RegExp(DOMAIN_PATTERN);
 
+/** One client (device) of a user: "user@domain#device". */
 export interface ClientIdentity {
   readonly user: string;
   readonly domain: string;
   readonly device: string;
 }
 
+/** A user: "user@domain". */
 export interface UserIdentity {
   readonly user: string;
   readonly domain: string;
 }
 
+/** Whether `s` matches {@link USER_NAME_PATTERN}. */
 export const isUserName = (s: string): boolean => USER_RE.test(s);
+/** Whether `s` matches {@link DEVICE_ID_PATTERN}. */
 export const isDeviceId = (s: string): boolean => DEVICE_RE.test(s);
+/** Whether `s` matches {@link DOMAIN_PATTERN}. */
 export const isDomain = (s: string): boolean => DOMAIN_RE.test(s);
 
 function check(ok: boolean, what: string, value: string): void {
   if (!ok) throw new ApiError("INVALID_NAME", `invalid ${what}: ${JSON.stringify(value)}`);
 }
 
+/** "user@domain#device". @throws ApiError `INVALID_NAME` when a part does not match its pattern. */
 export function formatClientIdentity(id: ClientIdentity): string {
   check(isUserName(id.user), "user name", id.user);
   check(isDomain(id.domain), "domain", id.domain);
@@ -57,13 +66,14 @@ export function formatClientIdentity(id: ClientIdentity): string {
   return `${id.user}@${id.domain}#${id.device}`;
 }
 
+/** "user@domain". @throws ApiError `INVALID_NAME` when a part does not match its pattern. */
 export function formatUserIdentity(id: UserIdentity): string {
   check(isUserName(id.user), "user name", id.user);
   check(isDomain(id.domain), "domain", id.domain);
   return `${id.user}@${id.domain}`;
 }
 
-/** Parses "user@domain#device"; throws ApiError INVALID_NAME otherwise. */
+/** Parses "user@domain#device". @throws ApiError `INVALID_NAME` for anything else. */
 export function parseClientIdentity(s: string): ClientIdentity {
   const at = s.indexOf("@");
   const hash = s.indexOf("#");
@@ -78,6 +88,7 @@ export type ReferenceIdentifier =
   | { readonly kind: "user"; readonly user: string; readonly domain: string }
   | { readonly kind: "client"; readonly user: string; readonly domain: string; readonly device: string };
 
+/** Parses "user@domain" or "user@domain#device". @throws ApiError `INVALID_NAME` for anything else. */
 export function parseReferenceIdentifier(s: string): ReferenceIdentifier {
   if (s.includes("#")) return { kind: "client", ...parseClientIdentity(s) };
   const at = s.indexOf("@");

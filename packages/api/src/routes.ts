@@ -13,6 +13,7 @@ import type { SignedTreeHeadJson } from "./transparency.js";
 /** Unpadded base64url text of a byte string. */
 export type B64u = string;
 
+/** The path prefix of every route of this API version. */
 export const API_PREFIX = "/v1";
 
 /** Every route: method and path (fastify-style `:param` placeholders). */
@@ -42,9 +43,10 @@ export const ROUTES = {
   ...DS_ROUTES,
 } as const;
 
+/** The name of a route in {@link ROUTES}. */
 export type RouteName = keyof typeof ROUTES;
 
-/** Fills `:param` placeholders (URI-encoding each value). */
+/** Fills `:param` placeholders (URI-encoding each value). @throws TypeError when `params` lacks a placeholder's value. */
 export function routePath(name: RouteName, params: Record<string, string> = {}): string {
   return ROUTES[name].path.replace(/:([A-Za-z]+)/g, (_, key: string) => {
     const v = params[key];
@@ -56,6 +58,7 @@ export function routePath(name: RouteName, params: Record<string, string> = {}):
 // ---------------------------------------------------------------------------
 // GET /v1/health
 
+/** The body of GET /v1/health. */
 export interface HealthResponse {
   status: "ok";
   /** Storage engine in use: "sqlite" or "postgres". */

@@ -41,13 +41,17 @@ import { fromBase64Url } from "./base64url.js";
 
 /** The cipher suite whose hash (SHA-256) and signature (Ed25519) the log uses. */
 export const TRANSPARENCY_SUITE: CipherSuiteId = 1;
+/** The SignWithLabel label of tree-head signatures. */
 export const TREE_HEAD_LABEL = "Conclave tree head";
+/** The BindingLeaf version this code writes and reads. */
 export const BINDING_LEAF_VERSION = 1;
+/** Length of the log's hashes (SHA-256), in bytes. */
 export const HASH_LENGTH = 32;
 
 /** SHA-256 as a function: pass `provider.suite(TRANSPARENCY_SUITE).hash`. */
 export type HashFn = (data: Uint8Array) => Uint8Array;
 
+/** One leaf of the log: a credential the AS issued (the BindingLeaf struct above; times in ms). */
 export interface BindingLeaf {
   readonly timestamp: number;
   readonly identity: string;
@@ -69,6 +73,7 @@ function u64ToNumber(r: Reader, what: string): number {
   return Number(v);
 }
 
+/** TLS codec of {@link BindingLeaf}; encoding throws MlsError `ENCODE_INVALID`, decoding a `DECODE_*` code. */
 export const bindingLeafCodec: Codec<BindingLeaf> = {
   encode(w, leaf) {
     w.u8(BINDING_LEAF_VERSION);
@@ -94,13 +99,14 @@ export const bindingLeafCodec: Codec<BindingLeaf> = {
   },
 };
 
+/** A tree head (TreeHeadTBS): the log's size, time (ms) and root hash. */
 export interface TreeHead {
   readonly treeSize: number;
   readonly timestamp: number;
   readonly rootHash: Uint8Array;
 }
 
-/** The bytes a tree-head signature covers (TreeHeadTBS). */
+/** The bytes a tree-head signature covers (TreeHeadTBS). @throws MlsError `ENCODE_INVALID` (a size or time outside uint64's safe range). */
 export function encodeTreeHeadTBS(head: TreeHead): Uint8Array {
   const w = new Writer(64);
   u64FromNumber(w, head.treeSize);
@@ -109,6 +115,10 @@ export function encodeTreeHeadTBS(head: TreeHead): Uint8Array {
   return w.finish();
 }
 
+/**
+ * Decodes one BindingLeaf.
+ * @throws MlsError `DECODE_TRUNCATED`, `DECODE_TRAILING_BYTES`, `DECODE_UNKNOWN_VALUE` (an unknown version), `DECODE_INVALID` (a time over 2^53-1) or another `DECODE_*` code.
+ */
 export function decodeBindingLeaf(bytes: Uint8Array): BindingLeaf {
   return decode(bindingLeafCodec, bytes);
 }
@@ -118,6 +128,7 @@ export function decodeBindingLeaf(bytes: Uint8Array): BindingLeaf {
 
 const LEAF_PREFIX = new Uint8Array([0x00]);
 
+/** RFC 9162 §2.1.1 leaf hash: HASH(0x00 || leaf). */
 export function hashLeaf(hash: HashFn, leaf: Uint8Array): Uint8Array {
   const buf = new Uint8Array(1 + leaf.length);
   buf.set(LEAF_PREFIX, 0);
@@ -125,6 +136,7 @@ export function hashLeaf(hash: HashFn, leaf: Uint8Array): Uint8Array {
   return hash(buf);
 }
 
+/** RFC 9162 §2.1.1 node hash: HASH(0x01 || left || right). */
 export function hashChildren(hash: HashFn, left: Uint8Array, right: Uint8Array): Uint8Array {
   const buf = new Uint8Array(1 + left.length + right.length);
   buf[0] = 0x01;
@@ -170,6 +182,7 @@ function allHashes(path: readonly Uint8Array[]): boolean {
   return path.every((p) => p.length === HASH_LENGTH);
 }
 
+/** The inputs of {@link verifyInclusion}. */
 export interface InclusionCheck {
   readonly leafIndex: number;
   readonly treeSize: number;
@@ -204,6 +217,7 @@ export function verifyInclusion(hash: HashFn, c: InclusionCheck): boolean {
   return sn === 0 && bytesEqual(r, c.rootHash);
 }
 
+/** The inputs of {@link verifyConsistency}. */
 export interface ConsistencyCheck {
   readonly first: number;
   readonly second: number;
@@ -261,7 +275,10 @@ function isPowerOfTwo(n: number): boolean {
 // ---------------------------------------------------------------------------
 // Tree heads
 
-/** True when `signature` is the log key's signature over `head` (suite must be TRANSPARENCY_SUITE). */
+/**
+ * True when `signature` is the log key's signature over `head` (suite must be TRANSPARENCY_SUITE).
+ * @throws MlsError `CRYPTO_INVALID_KEY` (rejects with it) for a malformed log key, `ENCODE_INVALID` for a head out of range.
+ */
 export function verifyTreeHeadSignature(suite: CipherSuite, logPublicKey: Uint8Array, head: TreeHead, signature: Uint8Array): Promise<boolean> {
   if (suite.id !== TRANSPARENCY_SUITE) return Promise.resolve(false);
   return suite.verifyWithLabel(logPublicKey, TREE_HEAD_LABEL, encodeTreeHeadTBS(head), signature);
@@ -277,7 +294,7 @@ export interface SignedTreeHeadJson {
   signature: string;
 }
 
-/** Decodes a JSON tree head and checks its signature; returns the head, or undefined if it does not verify. */
+/** Decodes a JSON tree head and checks its signature; returns the head, or undefined if it is malformed or does not verify (never throws). */
 export async function verifySignedTreeHead(suite: CipherSuite, logPublicKey: Uint8Array, sth: SignedTreeHeadJson): Promise<TreeHead | undefined> {
   let head: TreeHead;
   let signature: Uint8Array;

@@ -7,8 +7,10 @@
 import { fromBase64Url } from "./base64url.js";
 import { ApiError } from "./errors.js";
 
+/** Length of an X25519 private or public key, in bytes (RFC 7748). */
 export const X25519_KEY_LENGTH = 32;
 
+/** A raw X25519 private scalar and its public key, 32 bytes each. */
 export interface X25519KeyPair {
   readonly privateKey: Uint8Array;
   readonly publicKey: Uint8Array;
@@ -36,6 +38,7 @@ async function importPrivate(privateKey: Uint8Array): Promise<CryptoKey> {
   }
 }
 
+/** A fresh X25519 key pair from the platform's WebCrypto. */
 export async function x25519GenerateKeyPair(): Promise<X25519KeyPair> {
   const kp = (await subtle().generateKey(ALGORITHM, true, ["deriveBits"])) as CryptoKeyPair;
   const pkcs8 = new Uint8Array(await subtle().exportKey("pkcs8", kp.privateKey));
@@ -44,7 +47,7 @@ export async function x25519GenerateKeyPair(): Promise<X25519KeyPair> {
   return { privateKey, publicKey: new Uint8Array(await subtle().exportKey("raw", kp.publicKey)) };
 }
 
-/** The public key of a raw private scalar. */
+/** The public key of a raw private scalar. @throws ApiError `INVALID_AUTH_KEY` (not a 32-byte key WebCrypto accepts). */
 export async function x25519PublicKey(privateKey: Uint8Array): Promise<Uint8Array> {
   const jwk = await subtle().exportKey("jwk", await importPrivate(privateKey));
   if (jwk.x === undefined) throw invalidKey("private key");
@@ -52,8 +55,9 @@ export async function x25519PublicKey(privateKey: Uint8Array): Promise<Uint8Arra
 }
 
 /**
- * X25519(privateKey, peer). Throws ApiError INVALID_AUTH_KEY for a peer key of
- * the wrong length or of low order (an all-zero shared secret, RFC 7748 §6.1).
+ * X25519(privateKey, peer).
+ * @throws ApiError `INVALID_AUTH_KEY` for a key of the wrong length or a peer key of low order
+ * (an all-zero shared secret, RFC 7748 §6.1).
  */
 export async function x25519(privateKey: Uint8Array, peerPublicKey: Uint8Array, what = "peer key"): Promise<Uint8Array> {
   if (peerPublicKey.length !== X25519_KEY_LENGTH) throw invalidKey(what);
