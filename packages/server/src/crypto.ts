@@ -20,4 +20,5 @@ export function randomBytes(length: number): Uint8Array {
 /** Milliseconds since the Unix epoch; injected so tests control time. */
 export type Clock = () => number;
 
+/** The real clock: Date.now(). */
 export const systemClock: Clock = () => Date.now();

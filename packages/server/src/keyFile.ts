@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { KEK_LENGTH, KeyWrapError } from "./as/keyWrap.js";
 
-/** 32 bytes from base64url text (CONCLAVE_KEK). */
+/** 32 bytes from base64url text (CONCLAVE_KEK). @throws KeyWrapError when `text` is not 32 bytes in unpadded base64url. */
 export function parseKeyEncryptionKey(text: string): Uint8Array {
   const trimmed = text.trim();
   const b = Buffer.from(trimmed, "base64url");
@@ -22,6 +22,8 @@ export function parseKeyEncryptionKey(text: string): Uint8Array {
  * random key, readable by its owner only. The key is written to a temporary
  * file first and linked into place, so two processes starting together never
  * see a half-written key and cannot end up with different ones.
+ * @throws KeyWrapError when the file cannot be read or holds neither 32 raw bytes nor 32 bytes in base64url;
+ * the file system's error when `create` cannot write next to `path`.
  */
 export function keyEncryptionKeyFromFile(path: string, create: boolean): Uint8Array {
   if (create) {

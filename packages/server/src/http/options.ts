@@ -11,6 +11,7 @@ import type { RateLimitStoreOption } from "./rateLimitStores/index.js";
 import type { MetricsOptions } from "../observability/install.js";
 import type { LogOptions } from "../observability/logging.js";
 
+/** Size, rate and lifetime limits of a server (each has a default in {@link DEFAULT_LIMITS}). */
 export interface ServerLimits {
   /** Largest JSON body, bytes (413 PAYLOAD_TOO_LARGE above). */
   readonly jsonBodyBytes: number;
@@ -30,6 +31,7 @@ export interface ServerLimits {
   readonly maxStreamsPerClient: number;
 }
 
+/** The limits a server uses for those not given in `limits`. */
 export const DEFAULT_LIMITS: ServerLimits = {
   jsonBodyBytes: 64 * 1024,
   mlsBodyBytes: 1024 * 1024,
@@ -42,6 +44,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxStreamsPerClient: 8,
 };
 
+/** Options of createConclaveServer: only `store` is required. */
 export interface ConclaveServerOptions {
   /** An open Store (the caller closes it), or a config the server opens and closes with itself. */
   readonly store: Store | StoreConfig;

@@ -22,11 +22,15 @@ export function logLevelFlag(argv: readonly string[] = process.argv): string | u
   return undefined;
 }
 
-/** The log settings: the flag wins over CONCLAVE_LOG_LEVEL; default "warn". */
+/** The log settings: the flag wins over CONCLAVE_LOG_LEVEL; default "warn". @throws Error for an unknown level (see parseLogLevel). */
 export function logOptionsFrom(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): LogOptions {
   return { level: parseLogLevel(flag ?? env.CONCLAVE_LOG_LEVEL, "warn") };
 }
 
+/**
+ * The metrics settings from CONCLAVE_METRICS_TOKEN / _PORT / _HOST; undefined when neither token nor port is set.
+ * @throws Error for a CONCLAVE_METRICS_PORT that is not an integer 0-65535.
+ */
 export function metricsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): MetricsOptions | undefined {
   const token = env.CONCLAVE_METRICS_TOKEN || undefined;
   const portText = env.CONCLAVE_METRICS_PORT || undefined;

@@ -14,26 +14,34 @@
  */
 import type { FastifyRequest, FastifyServerOptions } from "fastify";
 
+/** The log levels, most severe first ("silent" logs nothing). */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+/** One of {@link LOG_LEVELS}. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Whether `s` is one of {@link LOG_LEVELS}. */
 export function isLogLevel(s: string): s is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(s);
 }
 
-/** Parses a level from a flag or the environment; throws on anything else (a typo must not silence the logs). */
+/**
+ * Parses a level from a flag or the environment; `fallback` when unset or empty.
+ * @throws Error for anything but a {@link LogLevel} (a typo must not silence the logs).
+ */
 export function parseLogLevel(s: string | undefined, fallback: LogLevel): LogLevel {
   if (s === undefined || s === "") return fallback;
   if (!isLogLevel(s)) throw new Error(`unknown log level ${JSON.stringify(s)} (one of ${LOG_LEVELS.join(", ")})`);
   return s;
 }
 
+/** The server's log settings (createConclaveServer's `log` option). */
 export interface LogOptions {
   readonly level: LogLevel;
   /** Where lines go (default stdout); anything with write(line). */
   readonly stream?: { write(line: string): void };
 }
 
+/** What replaces a secret (token, cookie, authorization header) in the logs. */
 export const REDACTED = "[redacted]";
 const SECRET_HEADERS = ["authorization", "proxy-authorization", "cookie", "set-cookie"];
 const SECRET_QUERY = /([?&](?:token|access_token)=)[^&#]*/gi;
