@@ -27,11 +27,13 @@ import { nowOf, type CredentialValidator, type GroupConfig } from "./groupConfig
 import { checkCredential, checkKeyPackageContents, verifyKeyPackageSignatures } from "./keyPackage.js";
 import { isPathRequired, type CommittedProposal } from "./proposals.js";
 
+/** A member a commit added: its KeyPackage and the leaf it got. */
 export interface AddedMember {
   readonly leafIndex: LeafIndex;
   readonly keyPackage: KeyPackage;
 }
 
+/** A member whose leaf a commit changed or removed, with the leaf it had before. */
 export interface ChangedMember {
   readonly leafIndex: LeafIndex;
   /** The leaf before the change (for a Remove, the member that left). */

@@ -19,6 +19,7 @@ import { nowOf, type GroupConfig } from "./groupConfig.js";
 import { newEpochState, type GroupState } from "./groupState.js";
 import { defaultCapabilities, type SigningIdentity } from "./keyPackage.js";
 
+/** Options of {@link Group.create}. */
 export interface CreateGroupOptions {
   readonly provider: CryptoProvider;
   readonly cipherSuite: CipherSuiteId;

@@ -37,6 +37,7 @@ import { checkResync, takeBlankLeaf } from "./processCommit.js";
 import { validateProposalList, type CommittedProposal } from "./proposals.js";
 import { groupPskLookup, resolvePsks } from "./psk.js";
 
+/** Options of {@link Group.joinExternal}. */
 export interface ExternalJoinOptions {
   readonly provider: CryptoProvider;
   readonly identity: SigningIdentity;

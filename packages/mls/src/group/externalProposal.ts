@@ -18,6 +18,7 @@ import type { KeyPackage } from "../messages/keyPackage.js";
 import type { Proposal } from "../messages/proposal.js";
 import { makeProposalRef } from "../messages/refs.js";
 
+/** What {@link createExternalProposal} signs: the proposal, for a group and epoch (RFC 9420 §12.1.8). */
 export interface ExternalProposalInput {
   readonly suite: CipherSuite;
   readonly groupId: Uint8Array;

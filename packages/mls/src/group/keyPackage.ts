@@ -27,6 +27,7 @@ export interface SigningIdentity {
   readonly signaturePublicKey: Uint8Array;
 }
 
+/** Options of {@link createKeyPackage}. */
 export interface CreateKeyPackageOptions {
   readonly suite: CipherSuite;
   readonly identity: SigningIdentity;
@@ -122,6 +123,7 @@ export async function createKeyPackage(opts: CreateKeyPackageOptions): Promise<K
   };
 }
 
+/** Options of {@link validateKeyPackage}: the group's requirements and the credential check. */
 export interface KeyPackageValidationOptions extends LeafNodeGroupRequirements {
   /** Current time (seconds); when given, the leaf's lifetime must contain it. */
   readonly now?: bigint;

@@ -24,6 +24,7 @@ import { checkCredential, validateKeyPackage } from "./keyPackage.js";
 import { stageCommit, type StagedCommit } from "./processCommit.js";
 import { checkProposalSync } from "./proposals.js";
 
+/** What {@link Group.processMessage} returns for application data. */
 export interface ReceivedApplicationMessage {
   readonly kind: "application";
   readonly sender: LeafIndex;
@@ -33,6 +34,7 @@ export interface ReceivedApplicationMessage {
   readonly authenticatedData: Uint8Array;
 }
 
+/** What {@link Group.processMessage} returns for a proposal (cached until a commit). */
 export interface ReceivedProposal {
   readonly kind: "proposal";
   /** ProposalRef (§5.2): how a commit names this proposal. */
@@ -42,6 +44,7 @@ export interface ReceivedProposal {
   readonly authenticatedData: Uint8Array;
 }
 
+/** What {@link Group.processMessage} returns for another member's commit: staged, merged by {@link Group.mergeStagedCommit}. */
 export interface ReceivedCommit {
   readonly kind: "commit";
   readonly staged: StagedCommit;

@@ -22,6 +22,7 @@ import type { GroupConfig, SameIdentity } from "./groupConfig.js";
 import type { GroupState } from "./groupState.js";
 import type { SigningIdentity } from "./keyPackage.js";
 
+/** Options of {@link Group.reinitialize} (RFC 9420 §11.2). */
 export interface ResumeOptions {
   readonly provider: CryptoProvider;
   /** Our identity in the new group (a ReInit to another suite needs a signature key of that suite). */
@@ -34,6 +35,7 @@ export interface ResumeOptions {
   readonly commit?: Pick<CommitOptions, "ratchetTreeExtension" | "externalPub" | "authenticatedData" | "wireFormat">;
 }
 
+/** Options of {@link Group.branch} (RFC 9420 §11.3). */
 export interface BranchOptions extends ResumeOptions {
   /** Default: Nh random bytes. */
   readonly groupId?: Uint8Array;
@@ -41,6 +43,7 @@ export interface BranchOptions extends ResumeOptions {
   readonly extensions?: readonly Extension[];
 }
 
+/** The default `sameIdentity`: two credentials are the same identity when their encodings are equal. */
 export const identicalCredentials: SameIdentity = (a, b) => bytesEqual(encode(credentialCodec, a), encode(credentialCodec, b));
 
 function resumptionPskOf(old: GroupState): Uint8Array {

@@ -78,6 +78,7 @@ async function signAndEncrypt(
   }
 }
 
+/** Options of the `propose*` methods of {@link Group}. */
 export interface ProposalOptions {
   readonly authenticatedData?: Uint8Array;
   /** Overrides the configured handshake wire format for this message. */

@@ -2,6 +2,7 @@
  * values (GREASE, future versions and suites) are kept, never rejected (§13). */
 import type { Codec, Reader, Writer } from "../codec/tls.js";
 
+/** A leaf's Capabilities (RFC 9420 §7.2): the versions, suites, extensions, proposals and credentials it supports. */
 export interface Capabilities {
   /** ProtocolVersion versions<V> (kept as numbers: a peer may list versions we do not know). */
   versions: number[];
@@ -28,6 +29,7 @@ function readU16s(r: Reader): number[] {
 /** uint16 values<V>: the shape of every list in Capabilities and RequiredCapabilities. */
 export const uint16ListCodec: Codec<number[]> = { encode: writeU16s, decode: readU16s };
 
+/** TLS codec of {@link Capabilities}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const capabilitiesCodec: Codec<Capabilities> = {
   encode(w, c) {
     writeU16s(w, c.versions);

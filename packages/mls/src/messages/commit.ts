@@ -4,12 +4,14 @@ import { MlsError } from "../errors.js";
 import { proposalOrRefCodec, type ProposalOrRef } from "./proposal.js";
 import { updatePathCodec, type UpdatePath } from "./updatePath.js";
 
+/** A Commit (RFC 9420 §12.4): the proposals it applies and, when needed, an UpdatePath. */
 export interface Commit {
   proposals: ProposalOrRef[];
   /** optional<UpdatePath>; whether it is required is a validation rule (§12.4), not syntax. */
   path?: UpdatePath;
 }
 
+/** TLS codec of {@link Commit}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const commitCodec: Codec<Commit> = {
   encode(w, c) {
     w.lengthPrefixed((inner) => {

@@ -5,11 +5,13 @@
 import { decode, encode, type Codec } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 
+/** An Extension (RFC 9420 §13): a type and its encoded payload. */
 export interface Extension {
   extensionType: number;
   extensionData: Uint8Array;
 }
 
+/** TLS codec of {@link Extension}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const extensionCodec: Codec<Extension> = {
   encode(w, e) {
     w.u16(e.extensionType);

@@ -13,17 +13,20 @@ export interface ApplicationId {
   applicationId: Uint8Array;
 }
 
+/** TLS codec of the application_id extension payload (RFC 9420 §5.3.3). Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const applicationIdCodec: Codec<ApplicationId> = {
   encode: (w, v) => w.opaque(v.applicationId),
   decode: (r) => ({ applicationId: r.opaque() }),
 };
 
+/** The required_capabilities extension payload (RFC 9420 §11.1). */
 export interface RequiredCapabilities {
   extensionTypes: number[];
   proposalTypes: number[];
   credentialTypes: number[];
 }
 
+/** TLS codec of {@link RequiredCapabilities}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const requiredCapabilitiesCodec: Codec<RequiredCapabilities> = {
   encode(w, v) {
     uint16ListCodec.encode(w, v.extensionTypes);
@@ -42,11 +45,13 @@ export interface ExternalPub {
   externalPub: Uint8Array;
 }
 
+/** TLS codec of the external_pub extension payload (RFC 9420 §12.4.3.2). Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const externalPubCodec: Codec<ExternalPub> = {
   encode: (w, v) => w.opaque(v.externalPub),
   decode: (r) => ({ externalPub: r.opaque() }),
 };
 
+/** One entry of the external_senders extension (RFC 9420 §12.1.8.1): a signature key and credential. */
 export interface ExternalSender {
   signatureKey: Uint8Array;
   credential: Credential;
@@ -66,4 +71,5 @@ export const externalSenderCodec: Codec<ExternalSender> = {
 /** ExternalSender external_senders<V>; Sender.sender_index indexes this list. */
 export type ExternalSenders = ExternalSender[];
 
+/** TLS codec of the external_senders extension payload. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const externalSendersCodec: Codec<ExternalSenders> = vector(externalSenderCodec);

@@ -21,6 +21,7 @@ import { proposalCodec, type Proposal } from "./proposal.js";
 // ---------------------------------------------------------------------------
 // Sender (§6)
 
+/** Who sent a message (RFC 9420 §6): a member's leaf, an external sender, or a new member. */
 export type Sender =
   | { senderType: typeof SenderType.member; leafIndex: LeafIndex }
   | { senderType: typeof SenderType.external; senderIndex: number }
@@ -258,6 +259,7 @@ export function authenticatedContentTbmBytes(t: AuthenticatedContentTBM): Uint8A
 // ---------------------------------------------------------------------------
 // PublicMessage (§6.2)
 
+/** A PublicMessage (RFC 9420 §6.2): signed, not encrypted. */
 export interface PublicMessage {
   content: FramedContent;
   auth: FramedContentAuthData;
@@ -265,6 +267,7 @@ export interface PublicMessage {
   membershipTag?: Uint8Array;
 }
 
+/** TLS codec of {@link PublicMessage}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const publicMessageCodec: Codec<PublicMessage> = {
   encode(w, m) {
     framedContentCodec.encode(w, m.content);

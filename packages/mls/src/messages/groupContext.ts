@@ -3,6 +3,7 @@ import { opaque, struct, uint16, uint64, type Codec } from "../codec/tls.js";
 import { protocolVersionCodec, type ProtocolVersion } from "./enums.js";
 import { extensionsCodec, type Extension } from "./extension.js";
 
+/** The GroupContext (RFC 9420 §8.1): what every member agrees on in an epoch. */
 export interface GroupContext {
   version: ProtocolVersion;
   cipherSuite: number;
@@ -13,6 +14,7 @@ export interface GroupContext {
   extensions: Extension[];
 }
 
+/** TLS codec of {@link GroupContext}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const groupContextCodec: Codec<GroupContext> = struct<GroupContext>({
   version: protocolVersionCodec,
   cipherSuite: uint16,

@@ -13,6 +13,7 @@ export interface GroupInfoTBS {
   signer: LeafIndex;
 }
 
+/** A GroupInfo (RFC 9420 §12.4.3): the signed GroupContext and extensions a joiner needs. */
 export interface GroupInfo extends GroupInfoTBS {
   signature: Uint8Array;
 }
@@ -33,6 +34,7 @@ function readTbs(r: Reader): GroupInfoTBS {
 
 export const groupInfoTbsCodec: Codec<GroupInfoTBS> = { encode: writeTbs, decode: readTbs };
 
+/** TLS codec of {@link GroupInfo}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const groupInfoCodec: Codec<GroupInfo> = {
   encode(w, g) {
     writeTbs(w, g);

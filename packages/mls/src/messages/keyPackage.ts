@@ -12,6 +12,7 @@ export interface KeyPackageTBS {
   extensions: Extension[];
 }
 
+/** A KeyPackage (RFC 9420 §10): a client's signed offer to be added to groups. */
 export interface KeyPackage extends KeyPackageTBS {
   signature: Uint8Array;
 }
@@ -34,6 +35,7 @@ function readTbs(r: Reader): KeyPackageTBS {
 
 export const keyPackageTbsCodec: Codec<KeyPackageTBS> = { encode: writeTbs, decode: readTbs };
 
+/** TLS codec of {@link KeyPackage}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const keyPackageCodec: Codec<KeyPackage> = {
   encode(w, k) {
     writeTbs(w, k);

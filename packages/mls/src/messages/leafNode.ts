@@ -7,6 +7,7 @@ import { credentialCodec, type Credential } from "./credential.js";
 import { LeafNodeSource } from "./enums.js";
 import { extensionsCodec, type Extension } from "./extension.js";
 
+/** A KeyPackage leaf's validity (RFC 9420 §7.2), in seconds since the Unix epoch. */
 export interface Lifetime {
   /** Seconds since the Unix epoch. */
   notBefore: bigint;
@@ -42,6 +43,7 @@ export type LeafNodeSourceFields =
 /** A LeafNode without its signature: what a client builds before signing. */
 export type UnsignedLeafNode = LeafNodeBase & LeafNodeSourceFields;
 
+/** A signed LeafNode (RFC 9420 §7.2). */
 export type LeafNode = UnsignedLeafNode & { signature: Uint8Array };
 
 export type KeyPackageLeafNode = LeafNode & { leafNodeSource: typeof LeafNodeSource.keyPackage };
@@ -96,6 +98,7 @@ function readUnsigned(r: Reader): UnsignedLeafNode {
   }
 }
 
+/** TLS codec of {@link LeafNode}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const leafNodeCodec: Codec<LeafNode> = {
   encode(w, n) {
     writeUnsigned(w, n);

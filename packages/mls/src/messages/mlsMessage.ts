@@ -19,6 +19,7 @@ export type MLSMessage =
   | { wireFormat: typeof WireFormat.groupInfo; groupInfo: GroupInfo }
   | { wireFormat: typeof WireFormat.keyPackage; keyPackage: KeyPackage };
 
+/** TLS codec of MLSMessage (RFC 9420 §6): version, wire format and the message. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const mlsMessageCodec: Codec<MLSMessage> = {
   encode(w, m) {
     protocolVersionCodec.encode(w, ProtocolVersion.mls10);

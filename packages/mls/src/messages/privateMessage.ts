@@ -8,6 +8,7 @@ import type { LeafIndex } from "../tree/treeMath.js";
 import { ContentType, contentTypeCodec } from "./enums.js";
 import { framedContentAuthDataCodec, readContentBody, writeContentBody, type FramedContentAuthData, type FramedContentBody } from "./framing.js";
 
+/** A PrivateMessage (RFC 9420 §6.3): encrypted content and sender data. */
 export interface PrivateMessage {
   groupId: Uint8Array;
   epoch: bigint;
@@ -17,6 +18,7 @@ export interface PrivateMessage {
   ciphertext: Uint8Array;
 }
 
+/** TLS codec of {@link PrivateMessage}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const privateMessageCodec: Codec<PrivateMessage> = {
   encode(w, m) {
     w.opaque(m.groupId);

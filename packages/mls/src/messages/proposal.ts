@@ -147,6 +147,7 @@ export type ProposalSelfRemove = { proposalType: typeof ProposalType.selfRemove 
 export type ProposalAppEphemeral = { proposalType: typeof ProposalType.appEphemeral } & AppEphemeral;
 export type ProposalAppDataUpdate = { proposalType: typeof ProposalType.appDataUpdate } & AppDataUpdate;
 
+/** A Proposal (RFC 9420 §12.1), by proposal type. */
 export type Proposal =
   | ProposalAdd
   | ProposalUpdate
@@ -216,11 +217,13 @@ function readProposal(r: Reader): Proposal {
   }
 }
 
+/** TLS codec of {@link Proposal}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const proposalCodec: Codec<Proposal> = { encode: writeProposal, decode: readProposal };
 
 // ---------------------------------------------------------------------------
 // ProposalOrRef (RFC 9420 §12.4)
 
+/** A proposal in a Commit (RFC 9420 §12.4): inline, or by ProposalRef. */
 export type ProposalOrRef =
   | { type: typeof ProposalOrRefType.proposal; proposal: Proposal }
   /** ProposalRef: RefHash("MLS 1.0 Proposal Reference", AuthenticatedContent). */

@@ -2,6 +2,7 @@
 import { opaque, uint64, type Codec } from "../codec/tls.js";
 import { PskType, pskTypeCodec, resumptionPskUsageCodec, type ResumptionPskUsage } from "./enums.js";
 
+/** A PreSharedKeyID (RFC 9420 §8.4): an external PSK or a resumption PSK, with its nonce. */
 export type PreSharedKeyId =
   | { pskType: typeof PskType.external; pskId: Uint8Array; pskNonce: Uint8Array }
   | {
@@ -12,6 +13,7 @@ export type PreSharedKeyId =
       pskNonce: Uint8Array;
     };
 
+/** TLS codec of {@link PreSharedKeyId}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const preSharedKeyIdCodec: Codec<PreSharedKeyId> = {
   encode(w, p) {
     pskTypeCodec.encode(w, p.pskType);

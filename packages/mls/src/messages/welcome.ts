@@ -60,6 +60,7 @@ export const encryptedGroupSecretsCodec: Codec<EncryptedGroupSecrets> = {
   },
 };
 
+/** A Welcome (RFC 9420 §12.4.3.1): the group secrets for each new member, and the encrypted GroupInfo. */
 export interface Welcome {
   cipherSuite: number;
   secrets: EncryptedGroupSecrets[];
@@ -68,6 +69,7 @@ export interface Welcome {
 
 const secretsList = vector(encryptedGroupSecretsCodec);
 
+/** TLS codec of {@link Welcome}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const welcomeCodec: Codec<Welcome> = {
   encode(w, m) {
     w.u16(m.cipherSuite);

@@ -95,6 +95,7 @@ function decodePackedTree(bytes: Uint8Array): (Entry | undefined)[] {
   }
 }
 
+/** The public part of a ratchet tree (RFC 9420 §4, §7): leaves, parents, hashes; no private keys. */
 export class PublicRatchetTree {
   readonly suite: CipherSuite;
   #leafCount: number;

@@ -34,6 +34,7 @@ import { membershipProof, partialTreeView, type MembershipProof, type PartialTre
 /** The policy a non-member applies: the AS check of every credential (§5.3.1), lifetimes, "same client" (§12.2). */
 export type PublicGroupConfig = Partial<Pick<GroupConfig, "validateCredential" | "clock" | "maxLifetime" | "sameClient" | "sameIdentity">>;
 
+/** What {@link PublicGroup.processMessage} returns for a proposal. */
 export interface PublicProposalResult {
   readonly kind: "proposal";
   /** ProposalRef (§5.2): how a commit will name it. */
@@ -44,6 +45,7 @@ export interface PublicProposalResult {
   readonly state: PublicGroup;
 }
 
+/** What {@link PublicGroup.processMessage} returns for a commit: the next state and what changed. */
 export interface PublicCommitResult extends PublicCommitInfo {
   readonly kind: "commit";
   /** The group in the epoch the commit starts. */
@@ -52,6 +54,7 @@ export interface PublicCommitResult extends PublicCommitInfo {
   readonly groupInfoAccepted: boolean;
 }
 
+/** What {@link PublicGroup.processMessage} returns. */
 export type PublicProcessed = PublicProposalResult | PublicCommitResult;
 
 /**

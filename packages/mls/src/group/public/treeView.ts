@@ -29,6 +29,7 @@ export interface MembershipProof {
   readonly copathHashes: readonly Uint8Array[];
 }
 
+/** TLS codec of {@link MembershipProof}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const membershipProofCodec: Codec<MembershipProof> = {
   encode(w, p) {
     w.u32(p.leafIndex);
@@ -119,6 +120,7 @@ export interface PartialTreeView {
   readonly leaves: readonly { readonly leafIndex: LeafIndex; readonly leafNode: LeafNode }[];
 }
 
+/** TLS codec of {@link PartialTreeView}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const partialTreeViewCodec: Codec<PartialTreeView> = {
   encode(w, v) {
     membershipProofCodec.encode(w, v.proof);
