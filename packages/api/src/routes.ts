@@ -71,6 +71,7 @@ export interface HealthResponse {
 
 // Account creation, challenges, registration and login: accounts.ts.
 
+/** A registered client (device) as the AS reports it; times in ms since the Unix epoch. */
 export interface ClientInfo {
   /** "user@domain#device" */
   identity: string;
@@ -105,7 +106,9 @@ export interface RevokeClientResponse {
 // ---------------------------------------------------------------------------
 // Credentials (AS, RFC 9750 §4)
 
+/** The credential types the AS issues (RFC 9420 §5.3). */
 export type CredentialKind = "basic" | "x509";
+/** A credential's status at the AS. */
 export type CredentialStatus = "valid" | "revoked" | "expired";
 
 /** GET /v1/as/keys: what clients pin. */
@@ -123,6 +126,7 @@ export interface IssueCredentialRequest {
   type: CredentialKind;
 }
 
+/** A credential the AS issued (201 from POST /v1/as/credentials, and in GET /v1/as/credentials). */
 export interface IssuedCredential {
   /** base64url(SHA-256(TLS-encoded Credential)) */
   credentialId: B64u;
@@ -181,6 +185,7 @@ export interface ValidateCredentialRequest extends PresentedCredential {
   reference?: string;
 }
 
+/** Why a credential did not validate (RFC 9750 §4). */
 export type ValidationFailure =
   | "unknown_credential" // not issued by this AS
   | "untrusted_chain" // X.509 chain does not lead to this AS's CA (or signature invalid)
@@ -193,6 +198,7 @@ export type ValidationFailure =
   /** Client-side verdict: the AS vouched for the credential but its transparency log does not prove the binding (RFC 9750 §4, §8.4.3). */
   | "not_in_log";
 
+/** 200 from POST /v1/as/validate: the AS's verdict on a presented credential (RFC 9750 §4 (1), (2)). */
 export interface ValidationResult {
   valid: boolean;
   /** Why validation failed; null when valid. */
@@ -225,6 +231,7 @@ export type { SignedTreeHeadJson } from "./transparency.js";
 
 /** GET /v1/transparency/tree-head[?treeSize=n] -> SignedTreeHeadJson */
 
+/** A BindingLeaf decoded into JSON (times in ms since the Unix epoch). */
 export interface BindingLeafJson {
   timestamp: number;
   identity: string;
@@ -235,6 +242,7 @@ export interface BindingLeafJson {
   notAfter: number;
 }
 
+/** One leaf of the transparency log as GET /v1/transparency/leaves returns it. */
 export interface TransparencyLeafJson {
   index: number;
   /** The TLS-encoded BindingLeaf: hash it yourself, do not trust `binding`. */
