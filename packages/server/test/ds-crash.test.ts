@@ -9,11 +9,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { toBase64Url, type ClaimKeyPackagesResponse } from "@conclave/api";
+import { toBase64Url } from "@conclave/api";
 import { dropSchema, freshSchemaName, POSTGRES } from "./support/engines.js";
 import { killHard, remote, startChild } from "./support/child.js";
 import { registerDevice } from "./support/server.js";
-import { ackCursor, applicationMessage, commitMessage, cursorThrough, keyPackageOf, queueOf, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
+import { ackCursor, applicationMessage, cursorThrough, queueOf, unb64 } from "./ds-support.js";
+import { groupOf } from "./support/mlsGroup.js";
 
 const cases = [
   { name: "sqlite", available: true },
@@ -37,12 +38,9 @@ describe.each(cases)("DS survives SIGKILL [$name]", ({ name, available }) => {
     let s = remote(url);
     const a = await registerDevice(s, "crash-alice", "d");
     const b = await registerDevice(s, "crash-bob", "d");
-    const g = new TextEncoder().encode("crash-group");
-    expect((await s.request("POST", "/v1/groups", { token: a.token, json: { groupId: toBase64Url(g) } })).status).toBe(201);
-    expect((await uploadKeyPackages(s, b, [await keyPackageOf(b)])).status).toBe(201);
-    const c = await s.request<ClaimKeyPackagesResponse>("POST", "/v1/users/crash-bob/key-packages/claim", { token: a.token, json: { cipherSuites: [1] } });
-    const ref = unb64(c.body.keyPackages[0]!.ref);
-    expect((await s.request("POST", `/v1/groups/${toBase64Url(g)}/commits`, { token: a.token, json: { commit: toBase64Url(commitMessage(g, 0n)), welcome: toBase64Url(welcomeFor([ref])) } })).status).toBe(202);
+    // A real two-member group: bob's Welcome is the first entry of his queue.
+    const [alice] = await groupOf(s, a, [b]);
+    const g = alice!.group.groupId;
 
     const post = (i: number) =>
       s.request("POST", `/v1/groups/${toBase64Url(g)}/messages`, { token: a.token, headers: { "content-type": "message/mls" }, body: Buffer.from(applicationMessage(g, 1n, new Uint8Array([i >> 8, i & 255]))) }).then(

@@ -1,43 +1,66 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { toBase64Url, type GroupResponse } from "@conclave/api";
+import type { PendingCommitInfo } from "@conclave/mls";
 import { ENGINES } from "./support/engines.js";
-import { errorCode, registerDevice, startServer, type Device, type RunningServer } from "./support/server.js";
-import { applicationMessage, commitMessage, groupInfoFor, NO_RATE_LIMITS, queueOf, welcomeFor } from "./ds-support.js";
+import { errorCode, registerDevice, startServer, type Device, type Reply, type RunningServer } from "./support/server.js";
+import { NO_RATE_LIMITS, queueOf } from "./ds-support.js";
+import { createGroup, groupPath, memberKeyPackage, postBundle, postMessage, type Member } from "./support/mlsGroup.js";
 
 describe.each(ENGINES)("DS robustness against mutated MLS bytes [$name]", (engine) => {
   let s: RunningServer;
   let a: Device;
   let b: Device;
-  const g = new TextEncoder().encode(`robust-${engine.name}`);
-  const path = (rest = "") => `/v1/groups/${toBase64Url(g)}${rest}`;
+  let alice: Member;
+  let g: Uint8Array;
+  const path = (rest = "") => groupPath(g, rest);
   beforeAll(async () => {
     if (!engine.available) return;
     s = await startServer(engine, { limits: { ...NO_RATE_LIMITS.limits, mlsBodyBytes: 16 * 1024 } });
     a = await registerDevice(s, "rb-a", "d");
     b = await registerDevice(s, "rb-b", "d");
-    await s.request("POST", "/v1/groups", { token: a.token, json: { groupId: toBase64Url(g) } });
+    alice = await createGroup(s, a);
+    g = alice.group.groupId;
   });
   afterAll(async () => {
     await s?.close();
   });
 
+  /** A commit bundle of alice's, made and dropped (the group stays where it is). */
+  async function pendingCommit(add?: Uint8Array): Promise<PendingCommitInfo> {
+    const p = await alice.group.createCommit(add === undefined ? {} : { add: [add] });
+    alice.group.clearPendingCommit();
+    return p;
+  }
+
   describe.skipIf(!engine.available)("", () => {
     it("answers truncated, extended and bit-flipped messages with JSON 4xx or an honest 202, never 5xx, changing nothing on rejection", async () => {
-      const seeds = [commitMessage(g, 0n), applicationMessage(g, 0n, new Uint8Array(40)), welcomeFor([new Uint8Array(32)]), groupInfoFor(g, 1n)];
+      // Real, validly signed seeds: a commit (PublicMessage), a proposal, an application message, a Welcome, a GroupInfo.
+      const empty = await pendingCommit();
+      const adding = await pendingCommit((await memberKeyPackage(b)).message);
+      const app = await alice.group.encryptApplicationMessage(new Uint8Array(40));
+      const proposal = (await alice.group.proposeUpdate()).message;
+      type Target = (bytes: Uint8Array) => Promise<Reply>;
+      const seeds: [Uint8Array, Target][] = [
+        // To /messages: each kind of MLSMessage.
+        ...[empty.commit, proposal, app, adding.welcome!, empty.groupInfo].map((m): [Uint8Array, Target] => [m, (bytes) => postMessage(s, a, g, bytes)]),
+        // To /commits: a mutated commit with its GroupInfo, and the commit with a mutated GroupInfo.
+        [empty.commit, (bytes) => postBundle(s, a, g, { commit: bytes, groupInfo: empty.groupInfo })],
+        [empty.groupInfo, (bytes) => postBundle(s, a, g, { commit: empty.commit, groupInfo: bytes })],
+      ];
       await fc.assert(
         fc.asyncProperty(
           fc.integer({ min: 0, max: seeds.length - 1 }),
           fc.array(fc.record({ at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }), { maxLength: 3 }),
           fc.integer({ min: -20, max: 5 }),
           async (which, flips, cut) => {
-            const seed = seeds[which]!;
+            const [seed, send] = seeds[which]!;
             let bytes = new Uint8Array(seed);
             for (const f of flips) bytes[f.at % bytes.length]! ^= f.xor;
             bytes = cut < 0 ? bytes.subarray(0, Math.max(0, bytes.length + cut)) : new Uint8Array([...bytes, ...new Uint8Array(cut)]);
             const before = (await s.request<GroupResponse>("GET", path(), { token: a.token })).body;
-            const r = await s.request("POST", path("/messages"), { token: a.token, headers: { "content-type": "message/mls" }, body: Buffer.from(bytes) });
-            expect(r.status).toBeLessThan(500);
+            const r = await send(bytes);
+            expect(r.status, JSON.stringify(r.body)).toBeLessThan(500);
             if (r.status !== 202) {
               expect(r.headers.get("content-type")).toMatch(/^application\/json/);
               expect(typeof errorCode(r)).toBe("string");
@@ -47,14 +70,16 @@ describe.each(ENGINES)("DS robustness against mutated MLS bytes [$name]", (engin
         ),
         { numRuns: 150 },
       );
-      // b was never added: nothing reached its queue.
+      // b was never added: nothing reached its queue, and the roster is alice alone.
       expect(await queueOf(s, b)).toEqual([]);
+      expect((await s.request<GroupResponse>("GET", path(), { token: a.token })).body.members).toEqual([`${a.user}@example.com#d`]);
     });
 
     it("refuses oversize commit bundles with 413 and leaves the group alone", async () => {
       const before = (await s.request<GroupResponse>("GET", path(), { token: a.token })).body;
+      const p = await pendingCommit();
       const huge = toBase64Url(new Uint8Array(40 * 1024));
-      const r = await s.request("POST", path("/commits"), { token: a.token, json: { commit: toBase64Url(commitMessage(g, BigInt(before.epoch))), welcome: huge } });
+      const r = await s.request("POST", path("/commits"), { token: a.token, json: { commit: toBase64Url(p.commit), groupInfo: toBase64Url(p.groupInfo), welcome: huge } });
       expect([r.status, errorCode(r)]).toEqual([413, "PAYLOAD_TOO_LARGE"]);
       expect((await s.request<GroupResponse>("GET", path(), { token: a.token })).body).toEqual(before);
     });

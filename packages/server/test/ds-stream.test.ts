@@ -9,8 +9,8 @@ import { createPostgresStore, type Store } from "../src/storage/index.js";
 import { dropSchema, ENGINES, freshSchemaName, PG_URL, POSTGRES } from "./support/engines.js";
 import { CHILD_ADMIN_TOKEN } from "./support/child.js";
 import { registerDevice, startServer, TEST_ACCOUNTS, type Device, type RunningServer } from "./support/server.js";
-import { applicationMessage, commitMessage, keyPackageOf, NO_RATE_LIMITS, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
-import type { ClaimKeyPackagesResponse } from "@conclave/api";
+import { applicationMessage, NO_RATE_LIMITS, unb64 } from "./ds-support.js";
+import { groupOf } from "./support/mlsGroup.js";
 
 /** A stream client that records every frame. */
 class StreamClient {
@@ -68,16 +68,10 @@ async function req<T>(base: string, method: string, path: string, token: string,
   return { status: r.status, body: (await r.json().catch(() => undefined)) as T };
 }
 
-/** alice creates a group and adds bob through a claimed KeyPackage. */
-async function twoMemberGroup(base: string, s: RunningServer, a: Device, b: Device): Promise<Uint8Array> {
-  const g = new TextEncoder().encode(`stream-${Math.random()}`);
-  expect((await req(base, "POST", "/v1/groups", a.token, { json: { groupId: toBase64Url(g) } })).status).toBe(201);
-  expect((await uploadKeyPackages(s, b, [await keyPackageOf(b)])).status).toBe(201);
-  const c = await req<ClaimKeyPackagesResponse>(base, "POST", `/v1/users/${b.user}/key-packages/claim`, a.token, { json: { cipherSuites: [1] } });
-  const ref = unb64(c.body.keyPackages[0]!.ref);
-  const r = await req(base, "POST", `/v1/groups/${toBase64Url(g)}/commits`, a.token, { json: { commit: toBase64Url(commitMessage(g, 0n)), welcome: toBase64Url(welcomeFor([ref])) } });
-  expect(r.status).toBe(202);
-  return g;
+/** alice creates a real MLS group and adds bob (his Welcome waits in his queue). */
+async function twoMemberGroup(s: RunningServer, a: Device, b: Device): Promise<Uint8Array> {
+  const [alice] = await groupOf(s, a, [b]);
+  return alice!.group.groupId;
 }
 
 describe.each(ENGINES)("DS /v1/stream [$name]", (engine) => {
@@ -93,7 +87,7 @@ describe.each(ENGINES)("DS /v1/stream [$name]", (engine) => {
     it("pushes queued entries on connect, then new ones as they arrive, and takes acks", async () => {
       const a = await registerDevice(s, `st-a-${engine.name}`, "d");
       const b = await registerDevice(s, `st-b-${engine.name}`, "d");
-      const g = await twoMemberGroup(s.url, s, a, b);
+      const g = await twoMemberGroup(s, a, b);
       const stream = await StreamClient.open(s.url, b.token);
       await stream.waitFor(() => stream.messages().length === 1);
       expect(stream.messages()[0]!.kind).toBe("welcome");
@@ -233,7 +227,7 @@ describe.skipIf(!POSTGRES.available)("DS cross-process fan-out through PostgreSQ
     const sA = { url: urls[0]!, request: (method: string, path: string, opts: { json?: unknown; token?: string } = {}) => req(urls[0]!, method, path, opts.token ?? "", opts.json !== undefined ? { json: opts.json } : {}) } as unknown as RunningServer;
     const a = await registerDevice(sA, "xp-alice", "d");
     const b = await registerDevice(sA, "xp-bob", "d");
-    const g = await twoMemberGroup(urls[0]!, sA, a, b);
+    const g = await twoMemberGroup(sA, a, b);
     const streamB = await StreamClient.open(urls[1]!, b.token);
     await streamB.waitFor(() => streamB.messages().length === 1);
     for (let i = 0; i < 5; i++) {

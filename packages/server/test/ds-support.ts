@@ -1,23 +1,27 @@
 /**
  * Helpers for the DS tests: real KeyPackages signed with a registered
- * device's key, and structurally real MLS messages (PublicMessage commits,
- * proposals and application messages, PrivateMessages, Welcomes naming
- * KeyPackageRefs, GroupInfos) built with the @conclave/mls codecs. The DS only
- * reads framing headers and Welcome refs, so signatures and tags are filler.
+ * device's key, queue reading, and structurally valid MLS messages with filler
+ * signatures and tags, built with the @conclave/mls codecs. The DS validates
+ * every handshake against its public state of the group (issue 17), so the
+ * filler commits, proposals and Welcomes here serve only as forgeries that
+ * must be refused; real groups come from support/mlsGroup.ts. Filler
+ * application messages (PrivateMessage) still pass where a test only needs
+ * delivery: the DS reads their header, never their content.
  */
 import { fromBase64Url, toBase64Url, type AckRequest, type AckResponse, type QueueEntryJson, type QueueResponse, type UploadKeyPackagesResponse } from "@conclave/api";
-import { ContentType, CredentialType, encode, mlsMessageCodec, ProtocolVersion, SenderType, utf8, WireFormat, type LeafIndex } from "@conclave/mls";
+import { ContentType, CredentialType, encode, mlsMessageCodec, SenderType, utf8, WireFormat, type Capabilities, type LeafIndex } from "@conclave/mls";
 import { createKeyPackage, type KeyPackageBundle } from "../../mls/src/group/keyPackage.js";
 import { crypto, type Device, type RunningServer } from "./support/server.js";
 
-export async function keyPackageOf(d: Device, opts: { lastResort?: boolean; suite?: number; notAfter?: bigint } = {}): Promise<KeyPackageBundle> {
+export async function keyPackageOf(d: Device, opts: { lastResort?: boolean; suite?: number; notBefore?: bigint; notAfter?: bigint; capabilities?: Partial<Capabilities> } = {}): Promise<KeyPackageBundle> {
   const suite = crypto.suite(opts.suite ?? d.cipherSuite);
   return createKeyPackage({
     suite,
     identity: { credential: { credentialType: CredentialType.basic, identity: utf8(`${d.user}@example.com#${d.device}`) }, signaturePrivateKey: d.keys.privateKey, signaturePublicKey: d.keys.publicKey },
     // Valid from 2023 to 2043 (the test clock says 2030) unless the test wants it expired.
-    lifetime: { notBefore: 1_700_000_000n, notAfter: opts.notAfter ?? 2_300_000_000n },
+    lifetime: { notBefore: opts.notBefore ?? 1_700_000_000n, notAfter: opts.notAfter ?? 2_300_000_000n },
     ...(opts.lastResort === true ? { lastResort: true } : {}),
+    ...(opts.capabilities === undefined ? {} : { capabilities: opts.capabilities }),
   });
 }
 
@@ -56,19 +60,6 @@ export function welcomeFor(refs: readonly Uint8Array[], cipherSuite = 1): Uint8A
   return encode(mlsMessageCodec, {
     wireFormat: WireFormat.welcome,
     welcome: { cipherSuite, secrets: refs.map((r) => ({ newMember: r, encryptedGroupSecrets: { kemOutput: filler(32), ciphertext: filler(48) } })), encryptedGroupInfo: filler(100) },
-  });
-}
-
-export function groupInfoFor(groupId: Uint8Array, epoch: bigint, cipherSuite = 1): Uint8Array {
-  return encode(mlsMessageCodec, {
-    wireFormat: WireFormat.groupInfo,
-    groupInfo: {
-      groupContext: { version: ProtocolVersion.mls10, cipherSuite, groupId, epoch, treeHash: filler(32), confirmedTranscriptHash: filler(32), extensions: [] },
-      extensions: [],
-      confirmationTag: filler(32),
-      signer: 0 as LeafIndex,
-      signature: filler(64),
-    },
   });
 }
 

@@ -11,11 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { afterAll, describe, expect, it } from "vitest";
-import { toBase64Url, type ClaimKeyPackagesResponse, type QueueEntryJson, type StreamServerFrame } from "@conclave/api";
+import { toBase64Url, type QueueEntryJson, type StreamServerFrame } from "@conclave/api";
 import { dropSchema, freshSchemaName, POSTGRES } from "./support/engines.js";
 import { killHard, remote, startChild } from "./support/child.js";
 import { registerDevice, type Device, type RunningServer } from "./support/server.js";
-import { ackCursor, applicationMessage, commitMessage, keyPackageOf, pageOf, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
+import { ackCursor, applicationMessage, pageOf, unb64 } from "./ds-support.js";
+import { groupOf } from "./support/mlsGroup.js";
 
 const SENDERS = 12;
 const PER_SENDER = 1700; // 20,400 messages
@@ -39,21 +40,6 @@ function checkReader(name: string, got: readonly number[], accepted: ReadonlySet
     expect(i, `${name}: sender ${sender} out of order`).toBeGreaterThan(last.get(sender) ?? -1);
     last.set(sender, i);
   }
-}
-
-async function groupOf(s: RunningServer, creator: Device, others: readonly Device[]): Promise<Uint8Array> {
-  const g = new TextEncoder().encode(`zero-loss-${Math.random()}`);
-  expect((await s.request("POST", "/v1/groups", { token: creator.token, json: { groupId: toBase64Url(g) } })).status).toBe(201);
-  const refs: Uint8Array[] = [];
-  for (const d of others) {
-    const up = await uploadKeyPackages(s, d, [await keyPackageOf(d)]);
-    expect(up.status, JSON.stringify(up.body)).toBe(201);
-    const c = await s.request<ClaimKeyPackagesResponse>("POST", `/v1/users/${d.user}/key-packages/claim`, { token: creator.token, json: { cipherSuites: [1] } });
-    refs.push(unb64(c.body.keyPackages[0]!.ref));
-  }
-  const r = await s.request("POST", `/v1/groups/${toBase64Url(g)}/commits`, { token: creator.token, json: { commit: toBase64Url(commitMessage(g, 0n)), welcome: toBase64Url(welcomeFor(refs)) } });
-  expect(r.status).toBe(202);
-  return g;
 }
 
 /** Reads over HTTP until `stop()` and nothing is left, acknowledging each page, alternating servers. */
@@ -117,7 +103,8 @@ describe.each(cases)("DS loses nothing under concurrency, two processes [$name]"
     for (let k = 0; k < SENDERS; k++) senders.push(await registerDevice(s, `zl-s${k}-${name}`, "d"));
     const httpDevice = await registerDevice(s, `zl-http-${name}`, "d");
     const wsDevice = await registerDevice(s, `zl-ws-${name}`, "d");
-    const g = await groupOf(s, senders[0]!, [...senders.slice(1), httpDevice, wsDevice]);
+    // A real MLS group of all 14 (one commit adds the other 13); the payloads below stay filler PrivateMessages.
+    const g = (await groupOf(s, senders[0]!, [...senders.slice(1), httpDevice, wsDevice]))[0]!.group.groupId;
 
     const stream = streamReader(second.url, wsDevice);
     await stream.opened;

@@ -8,12 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { toBase64Url, type AcceptedResponse, type ClaimKeyPackagesResponse, type QueueResponse } from "@conclave/api";
+import { toBase64Url, type AcceptedResponse, type QueueResponse } from "@conclave/api";
 import { createConclaveServer } from "../src/index.js";
 import { REDACTED, redactUrl } from "../src/observability/logging.js";
 import { ENGINES, SQLITE } from "./support/engines.js";
 import { registerDevice, startServer, type Device, type RunningServer } from "./support/server.js";
-import { applicationMessage, commitMessage, keyPackageOf, unb64, uploadKeyPackages, welcomeFor } from "./ds-support.js";
+import { applicationMessage } from "./ds-support.js";
+import { addDevicesWithReply, createGroup } from "./support/mlsGroup.js";
 
 const TOKEN = "metrics-token-0123456789abcdef";
 const MLS = { "content-type": "message/mls" };
@@ -55,18 +56,13 @@ describe.each(ENGINES)("metrics after real traffic [$name]", (engine) => {
     const before = await scrape(s);
     const [a, b, c, outsider] = await Promise.all(["a", "b", "c", "x"].map((x) => registerDevice(s, `obs${x}-${engine.name}`, "d")));
     const members = [a!, b!, c!];
-    const g = new TextEncoder().encode(`obs-${engine.name}-${Math.random()}`);
+    // A real group: a adds b and c in one commit bundle (its Welcome goes to both).
+    const creator = await createGroup(s, a!);
+    const g = creator.group.groupId;
     const gp = `/v1/groups/${toBase64Url(g)}`;
-    expect((await s.request("POST", "/v1/groups", { token: a!.token, json: { groupId: toBase64Url(g) } })).status).toBe(201);
-    const refs: Uint8Array[] = [];
-    for (const d of [b!, c!]) {
-      expect((await uploadKeyPackages(s, d, [await keyPackageOf(d)])).status).toBe(201);
-      const claim = await s.request<ClaimKeyPackagesResponse>("POST", `/v1/users/${d.user}/key-packages/claim`, { token: a!.token, json: { cipherSuites: [1] } });
-      refs.push(unb64(claim.body.keyPackages[0]!.ref));
-    }
     const accepted: number[] = [];
-    const bundle = await s.request<AcceptedResponse>("POST", `${gp}/commits`, { token: a!.token, json: { commit: toBase64Url(commitMessage(g, 0n)), welcome: toBase64Url(welcomeFor(refs)) } });
-    expect(bundle.status, JSON.stringify(bundle.body)).toBe(202);
+    const bundle = (await addDevicesWithReply(s, creator, [b!, c!])).reply;
+    expect(bundle.body.epoch).toBe(1);
     accepted.push(bundle.body.delivered);
 
     // A stream open while messages flow.
