@@ -1,12 +1,13 @@
 /**
  * Untimed set-up over the public HTTP API, with the helpers the server's own
  * tests use (so the bench follows the API as it changes): devices registered
- * through the AS (invites from the admin route), groups created, members
- * added by one commit bundle whose Welcome names a KeyPackage each uploaded
- * and the creator claimed.
+ * through the AS (invites from the admin route), real MLS groups created
+ * (the DS validates every handshake, issue 17), members added by one commit
+ * bundle whose Welcome names a KeyPackage each uploaded and the creator claimed.
  */
 import { toBase64Url, type AcceptedResponse, type ClaimKeyPackagesResponse } from "@conclave/api";
-import { commitMessage, keyPackageOf, unb64, uploadKeyPackages, welcomeFor, applicationMessage } from "../../packages/server/test/ds-support.js";
+import { uploadKeyPackages, applicationMessage } from "../../packages/server/test/ds-support.js";
+import { commit, createGroup, memberKeyPackage, mlsConfigFor } from "../../packages/server/test/support/mlsGroup.js";
 import { remote } from "../../packages/server/test/support/child.js";
 import { registerDevice, type Device, type RunningServer } from "../../packages/server/test/support/server.js";
 
@@ -32,27 +33,31 @@ export class BenchApi {
     );
   }
 
-  /** A group of `members` (the first creates it) at epoch 1; returns its id. */
-  async group(members: readonly Device[], name: string): Promise<Uint8Array> {
-    const g = new TextEncoder().encode(name);
+  /**
+   * A real MLS group of `members` (the first creates it from its epoch-0 GroupInfo) at epoch 1,
+   * the others added by one validated commit; returns its id. The joiners never process the
+   * Welcome: the bench only needs the DS's roster. (`name` is kept for the callers; the group
+   * id is the MLS group's own.)
+   */
+  async group(members: readonly Device[], _name: string): Promise<Uint8Array> {
     const [creator, ...others] = members;
     if (creator === undefined) throw new Error("a group needs a member");
-    const created = await this.s.request("POST", "/v1/groups", { token: creator.token, json: { groupId: toBase64Url(g) } });
-    if (created.status !== 201) throw new Error(`create group: ${created.status} ${JSON.stringify(created.body)}`);
-    await inBatches(others, 16, async (d) => {
-      const r = await uploadKeyPackages(this.s, d, [await keyPackageOf(d)]);
+    const m = await createGroup(this.s, creator);
+    const now = mlsConfigFor(this.s).clock!();
+    const kps = await inBatches(others, 16, async (d) => {
+      const kp = await memberKeyPackage(d, now);
+      const r = await uploadKeyPackages(this.s, d, [kp]);
       if (r.status !== 201) throw new Error(`upload KeyPackage: ${r.status} ${JSON.stringify(r.body)}`);
+      return kp;
     });
-    const refs = await inBatches(others, 16, async (d) => {
+    await inBatches(others, 16, async (d) => {
       const c = await this.s.request<ClaimKeyPackagesResponse>("POST", `/v1/users/${d.user}/key-packages/claim`, { token: creator.token, json: { cipherSuites: [d.cipherSuite] } });
-      const kp = c.body.keyPackages[0];
-      if (c.status !== 200 || kp === undefined) throw new Error(`claim: ${c.status} ${JSON.stringify(c.body)}`);
-      return unb64(kp.ref);
+      if (c.status !== 200 || c.body.keyPackages[0] === undefined) throw new Error(`claim: ${c.status} ${JSON.stringify(c.body)}`);
     });
-    const body = { commit: toBase64Url(commitMessage(g, 0n)), ...(refs.length > 0 ? { welcome: toBase64Url(welcomeFor(refs)) } : {}) };
-    const r = await this.s.request<AcceptedResponse>("POST", `/v1/groups/${toBase64Url(g)}/commits`, { token: creator.token, json: body });
+    const pending = await m.group.createCommit({ add: kps.map((k) => k.message) });
+    const r = await commit(this.s, m, pending);
     if (r.status !== 202) throw new Error(`commit bundle: ${r.status} ${JSON.stringify(r.body)}`);
-    return g;
+    return m.group.groupId;
   }
 
   /** Posts one message as `sender` and returns the DS's answer (how many members it was made available to). */
