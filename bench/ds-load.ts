@@ -51,11 +51,16 @@ const WARMUP = Math.min(2, SECONDS);
 const PROFILE = arg("profile", "");
 const PG_URL = process.env.CONCLAVE_BENCH_PG ?? process.env.CONCLAVE_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 
+/** A window's figures, with the server process's CPU time per accepted message (µs; robust to a shared machine). */
+type WindowResult = LoadResult & { readonly unreadAfter: number; readonly serverCpuUsPerMessage: number };
+
 interface SizeResult {
   readonly members: number;
   readonly delivered: number;
-  readonly windows: (LoadResult & { unreadAfter: number })[];
+  readonly windows: WindowResult[];
   readonly acceptedPerSecond: number;
+  /** Server CPU (user + system) per accepted message over all windows, µs. */
+  readonly serverCpuUsPerMessage: number;
   readonly p50: number;
   readonly p99: number;
   readonly failed: number;
@@ -66,34 +71,53 @@ interface EngineResult {
   readonly push: PushResult | undefined;
 }
 
+/** CPU time (user + system) a process has used so far, ms (Linux /proc; NaN elsewhere). */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 of stat(5) (utime, stime) in clock ticks, 100 per second on Linux.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function load(url: string, path: string, tokens: readonly string[], body: Uint8Array, seconds = SECONDS): Promise<LoadResult> {
   return runJson<LoadSpec, LoadResult>("load.ts", { url, path, tokens, body: Buffer.from(body).toString("base64"), connections: CONNECTIONS, seconds });
 }
 
-async function ceiling(): Promise<LoadResult> {
+async function ceiling(): Promise<WindowResult> {
   const bare = await startListening("bare.ts");
   try {
     await load(bare.url, "/v1/groups/AAAA/messages", [], benchMessage(new Uint8Array(4), BODY), WARMUP);
-    return await load(bare.url, "/v1/groups/AAAA/messages", [], benchMessage(new Uint8Array(4), BODY));
+    const cpu0 = cpuMs(bare.pid);
+    const r = await load(bare.url, "/v1/groups/AAAA/messages", [], benchMessage(new Uint8Array(4), BODY));
+    return { ...r, unreadAfter: 0, serverCpuUsPerMessage: ((cpuMs(bare.pid) - cpu0) * 1000) / r.ok };
   } finally {
     await bare.stop();
   }
 }
 
-async function sizeRun(api: BenchApi, engine: string, members: readonly Device[]): Promise<SizeResult> {
+async function sizeRun(api: BenchApi, serverPid: number, engine: string, members: readonly Device[]): Promise<SizeResult> {
   const g = await api.group(members, `bench-${engine}-${members.length}-${Date.now()}`);
   const probe = await api.post(members[0]!, g, benchMessage(g, BODY));
   const tokens = members.map((m) => m.token);
   // Round-robin from a random start: every member sends, in an order that is not the roster's.
-  const shuffled = tokens.map((t) => [Math.random(), t] as const).sort((a, b) => a[0] - b[0]).map(([, t]) => t);
-  const windows: (LoadResult & { unreadAfter: number })[] = [];
+  const shuffled = tokens
+    .map((t) => [Math.random(), t] as const)
+    .sort((a, b) => a[0] - b[0])
+    .map(([, t]) => t);
+  const windows: WindowResult[] = [];
   // A discarded warm-up window (JIT, connection set-up, caches); what it queued still counts as unread.
   const warm = await load(api.url, messagesPath(g), shuffled, benchMessage(g, BODY), WARMUP);
   let unread = probe.delivered * (1 + warm.ok);
   for (let w = 0; w < WINDOWS; w++) {
+    const cpu0 = cpuMs(serverPid);
     const r = await load(api.url, messagesPath(g), shuffled, benchMessage(g, BODY));
+    const cpu = cpuMs(serverPid) - cpu0;
     unread += r.ok * probe.delivered;
-    windows.push({ ...r, unreadAfter: unread });
+    windows.push({ ...r, unreadAfter: unread, serverCpuUsPerMessage: (cpu * 1000) / r.ok });
   }
   const ok = windows.reduce((a, r) => a + r.ok, 0);
   const seconds = windows.reduce((a, r) => a + r.seconds, 0);
@@ -102,6 +126,7 @@ async function sizeRun(api: BenchApi, engine: string, members: readonly Device[]
     delivered: probe.delivered,
     windows,
     acceptedPerSecond: ok / seconds,
+    serverCpuUsPerMessage: windows.reduce((a, r) => a + r.serverCpuUsPerMessage * r.ok, 0) / ok,
     // Latency over all windows: the worst window's percentile (autocannon gives percentiles per run).
     p50: Math.max(...windows.map((r) => r.p50)),
     p99: Math.max(...windows.map((r) => r.p99)),
@@ -157,7 +182,7 @@ async function engineRun(engine: "sqlite" | "postgres"): Promise<EngineResult> {
       console.log(`  ${engine}: ${devices.length + pushDevices.length} devices registered in ${((performance.now() - t0) / 1000).toFixed(1)} s (not timed)`);
       const sizes: SizeResult[] = [];
       for (const n of SIZES) {
-        sizes.push(await sizeRun(api, engine, devices.slice(0, n)));
+        sizes.push(await sizeRun(api, server.pid, engine, devices.slice(0, n)));
         console.log(`  ${engine}: ${n} members done`);
       }
       const push = PUSH > 0 ? await pushRun(api, pushDevices) : undefined;
@@ -178,17 +203,21 @@ const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "-");
 const pad = (s: string, n: number) => s.padStart(n);
 
-function report(ceilings: LoadResult[], results: EngineResult[]): void {
+function report(ceilings: WindowResult[], results: EngineResult[]): void {
   const ceil = ceilings.reduce((a, r) => a + r.perSecond, 0) / ceilings.length;
-  console.log(`\nCeiling: bare fastify POST (same body, ${CONNECTIONS} connections): ${ceilings.map((c) => `${f0(c.perSecond)}/s (p50 ${f1(c.p50)} ms, p99 ${f1(c.p99)} ms)`).join(", then ")}; mean ${f0(ceil)}/s\n`);
-  console.log(`${pad("members", 7)}  ${"engine".padEnd(8)}  ${pad("accepted/s", 10)}  ${pad("of ceiling", 10)}  ${pad("deliveries/s", 12)}  ${pad("p50 ms", 7)}  ${pad("p99 ms", 7)}  ${pad("errors", 6)}  per window: accepted/s, p99 ms (unread deliveries after)`);
+  console.log(
+    `\nCeiling: bare fastify POST (same body, ${CONNECTIONS} connections): ${ceilings.map((c) => `${f0(c.perSecond)}/s (p50 ${f1(c.p50)} ms, p99 ${f1(c.p99)} ms, ${f0(c.serverCpuUsPerMessage)} cpu µs/request)`).join(", then ")}; mean ${f0(ceil)}/s\n`,
+  );
+  console.log(
+    `${pad("members", 7)}  ${"engine".padEnd(8)}  ${pad("accepted/s", 10)}  ${pad("of ceiling", 10)}  ${pad("deliveries/s", 12)}  ${pad("p50 ms", 7)}  ${pad("p99 ms", 7)}  ${pad("errors", 6)}  ${pad("cpu µs/msg", 10)}  per window: accepted/s, p99 ms (unread deliveries after)`,
+  );
   for (const n of SIZES) {
     for (const e of results) {
       const s = e.sizes.find((x) => x.members === n);
       if (s === undefined) continue;
       const windows = s.windows.map((w) => `${f0(w.perSecond)}, ${f1(w.p99)} (${f0(w.unreadAfter)})`).join(" | ");
       console.log(
-        `${pad(String(n), 7)}  ${e.engine.padEnd(8)}  ${pad(f0(s.acceptedPerSecond), 10)}  ${pad(`${(s.acceptedPerSecond / ceil).toFixed(3)}`, 10)}  ${pad(f0(s.acceptedPerSecond * s.delivered), 12)}  ${pad(f1(s.p50), 7)}  ${pad(f1(s.p99), 7)}  ${pad(String(s.failed), 6)}  ${windows}`,
+        `${pad(String(n), 7)}  ${e.engine.padEnd(8)}  ${pad(f0(s.acceptedPerSecond), 10)}  ${pad(`${(s.acceptedPerSecond / ceil).toFixed(3)}`, 10)}  ${pad(f0(s.acceptedPerSecond * s.delivered), 12)}  ${pad(f1(s.p50), 7)}  ${pad(f1(s.p99), 7)}  ${pad(String(s.failed), 6)}  ${pad(f0(s.serverCpuUsPerMessage), 10)}  ${windows}`,
       );
     }
   }
@@ -197,18 +226,23 @@ function report(ceilings: LoadResult[], results: EngineResult[]): void {
   for (const e of results) {
     const p = e.push;
     if (p === undefined) continue;
-    console.log(`${e.engine.padEnd(8)}  ${pad(String(p.receivers), 9)}  ${pad(f0(p.sentPerSecond), 8)}  ${pad(f0(p.pushedPerSecond), 9)}  ${pad(f1(p.p50), 7)}  ${pad(f1(p.p99), 7)}  ${p.missing}`);
+    console.log(
+      `${e.engine.padEnd(8)}  ${pad(String(p.receivers), 9)}  ${pad(f0(p.sentPerSecond), 8)}  ${pad(f0(p.pushedPerSecond), 9)}  ${pad(f1(p.p50), 7)}  ${pad(f1(p.p99), 7)}  ${p.missing}`,
+    );
   }
 }
 
 async function main(): Promise<void> {
-  console.log(`bench:ds — server and load in separate processes; ${WINDOWS} × ${SECONDS} s windows per group size, ${CONNECTIONS} connections, ${BODY}-byte messages, engines ${ENGINES.join(", ")}`);
+  console.log(
+    `bench:ds — server and load in separate processes; ${WINDOWS} × ${SECONDS} s windows per group size, ${CONNECTIONS} connections, ${BODY}-byte messages, engines ${ENGINES.join(", ")}`,
+  );
   const ceilings = [await ceiling()];
   const results: EngineResult[] = [];
   for (const e of ENGINES) results.push(await engineRun(e));
   ceilings.push(await ceiling());
   report(ceilings, results);
-  if (JSON_OUT !== "") writeFileSync(JSON_OUT, JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, windows: WINDOWS, connections: CONNECTIONS, body: BODY, ceilings, results }, null, 2));
+  if (JSON_OUT !== "")
+    writeFileSync(JSON_OUT, JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, windows: WINDOWS, connections: CONNECTIONS, body: BODY, ceilings, results }, null, 2));
 }
 
 await main();

@@ -31,6 +31,7 @@ import {
 } from "@conclave/api";
 import { isMlsError, zeroize, type CipherSuiteId, type CryptoProvider } from "@conclave/mls";
 import { randomBytes, sha256, type Clock } from "../crypto.js";
+import { tokenClient } from "../storage/repositories/auth.js";
 import type { ClientId, ClientRecord, Repositories, Store } from "../storage/store.js";
 
 const EPHEMERAL_LABEL = "Conclave challenge ephemeral";
@@ -179,12 +180,13 @@ export class ClientAuth {
       throw new ApiError("AUTH_TOKEN_INVALID", "unknown bearer token");
     }
     const tokenHash = sha256(raw);
-    const token = await this.o.store.auth.getToken(tokenHash);
-    if (token === undefined) throw new ApiError("AUTH_TOKEN_INVALID", "unknown bearer token");
-    if (token.expiresAt <= this.o.clock()) throw new ApiError("AUTH_TOKEN_INVALID", "bearer token expired");
-    const client = await this.o.store.clients.get(token.clientId);
-    if (client === undefined || client.revokedAt !== null) throw new ApiError("AUTH_TOKEN_INVALID", "the client of this token was revoked");
-    return authenticatedClient(client, this.o.domain, tokenHash);
+    // Token and client in one lookup, on every request: nothing is cached, so a logout or a revocation
+    // (by any process sharing the database) refuses the very next request.
+    const found = await tokenClient(this.o.store, tokenHash);
+    if (found === undefined) throw new ApiError("AUTH_TOKEN_INVALID", "unknown bearer token");
+    if (found.token.expiresAt <= this.o.clock()) throw new ApiError("AUTH_TOKEN_INVALID", "bearer token expired");
+    if (found.client.revokedAt !== null) throw new ApiError("AUTH_TOKEN_INVALID", "the client of this token was revoked");
+    return authenticatedClient(found.client, this.o.domain, tokenHash);
   }
 
   async revokeToken(tokenHash: Uint8Array): Promise<void> {

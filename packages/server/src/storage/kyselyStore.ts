@@ -10,7 +10,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Kysely } from "kysely";
 import type { Database } from "./schema.js";
-import type { Handle } from "./handle.js";
+import { registerHandle, type Handle } from "./handle.js";
 import { Accounts } from "./repositories/accounts.js";
 import { AccountSecurity } from "./repositories/accountSecurity.js";
 import { Auth } from "./repositories/auth.js";
@@ -74,6 +74,7 @@ export class KyselyStore implements Store {
       },
     };
     Object.assign(this, repositories(root));
+    registerHandle(this, root);
   }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
@@ -83,6 +84,7 @@ export class KyselyStore implements Store {
     return this.db.transaction().execute((trx) => {
       const handle: Handle = { engine: this.engine, db: () => trx };
       const tx: StoreTx = { ...repositories(handle), transaction: (inner) => inner(tx) };
+      registerHandle(tx, handle);
       return insideTransaction.run(true, () => fn(tx));
     });
   }

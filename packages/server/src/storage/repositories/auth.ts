@@ -1,6 +1,53 @@
 /** Authentication challenges and bearer-token hashes. */
-import { bytes, int, type Handle } from "../handle.js";
-import type { AuthRepository, ClientId, TokenRecord } from "../store.js";
+import type { CipherSuiteId } from "@conclave/mls";
+import { bytes, findHandle, int, intOrNull, runSql, type Handle } from "../handle.js";
+import type { AuthRepository, ClientId, ClientRecord, Store, TokenRecord } from "../store.js";
+
+interface TokenClientRow {
+  id: unknown;
+  user_name: string;
+  device_id: string;
+  cipher_suite: unknown;
+  signature_key: Uint8Array;
+  created_at: unknown;
+  revoked_at: unknown;
+  token_created_at: unknown;
+  token_expires_at: unknown;
+}
+
+/**
+ * A bearer token with its client, in one statement built once (authentication
+ * runs it on every request; nothing is cached, so a logout or a revocation by
+ * any process sharing the database refuses the very next request).
+ */
+export async function tokenClient(store: Store, tokenHash: Uint8Array): Promise<{ token: TokenRecord; client: ClientRecord } | undefined> {
+  const h = findHandle(store);
+  if (h === undefined) {
+    // Another Store implementation: its own two lookups.
+    const token = await store.auth.getToken(tokenHash);
+    const client = token === undefined ? undefined : await store.clients.get(token.clientId);
+    return token === undefined || client === undefined ? undefined : { token, client };
+  }
+  const { rows } = await runSql<TokenClientRow>(
+    h,
+    `select c.id, c.user_name, c.device_id, c.cipher_suite, c.signature_key, c.created_at, c.revoked_at,
+       t.created_at as token_created_at, t.expires_at as token_expires_at
+     from auth_tokens t join clients c on c.id = t.client_id where t.token_hash = ?`,
+    [tokenHash],
+  );
+  const r = rows[0];
+  if (r === undefined) return undefined;
+  const client: ClientRecord = {
+    id: int(r.id) as ClientId,
+    user: r.user_name,
+    device: r.device_id,
+    cipherSuite: int(r.cipher_suite) as CipherSuiteId,
+    signatureKey: bytes(r.signature_key),
+    createdAt: int(r.created_at),
+    revokedAt: intOrNull(r.revoked_at),
+  };
+  return { token: { tokenHash: bytes(tokenHash), clientId: client.id, createdAt: int(r.token_created_at), expiresAt: int(r.token_expires_at) }, client };
+}
 
 export class Auth implements AuthRepository {
   constructor(private readonly h: Handle) {}
@@ -15,11 +62,7 @@ export class Auth implements AuthRepository {
   }
 
   async putToken(t: TokenRecord): Promise<void> {
-    await this.h
-      .db()
-      .insertInto("auth_tokens")
-      .values({ token_hash: t.tokenHash, client_id: t.clientId, created_at: t.createdAt, expires_at: t.expiresAt })
-      .execute();
+    await this.h.db().insertInto("auth_tokens").values({ token_hash: t.tokenHash, client_id: t.clientId, created_at: t.createdAt, expires_at: t.expiresAt }).execute();
   }
 
   async getToken(tokenHash: Uint8Array): Promise<TokenRecord | undefined> {
