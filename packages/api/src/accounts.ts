@@ -36,7 +36,7 @@
 import { Reader, Writer, decode, utf8, type CipherSuite, type CipherSuiteId, type Codec } from "@conclave/mls";
 import { fromBase64Url, toBase64Url } from "./base64url.js";
 import { ApiError } from "./errors.js";
-import type { B64u } from "./routes.js";
+import type { B64u, TokenResponse } from "./routes.js";
 
 export const DEVICE_APPROVAL_LABEL = "Conclave device approval";
 
@@ -50,6 +50,7 @@ export const ACCOUNT_ROUTES = {
   revokeWithRecovery: { method: "POST", path: "/v1/users/:user/clients/:device/recovery-revoke" },
   rotateRecoveryCode: { method: "POST", path: "/v1/users/:user/recovery-code" },
   createInvite: { method: "POST", path: "/v1/admin/invites" },
+  upgradeClient: { method: "POST", path: "/v1/clients/upgrade" },
 } as const;
 
 // ---------------------------------------------------------------------------
@@ -118,6 +119,25 @@ export interface RegisterClientRequest extends HandshakeProof {
   /** SignWithLabel(sk, "Conclave auth", nonce || AuthContext{purpose: register}) */
   signature: B64u;
   authorization: DeviceAuthorization;
+}
+
+/**
+ * POST /v1/clients/upgrade: a device registered before auth keys existed (it
+ * logged in with its MLS signature key) binds an auth key, once: the handshake
+ * (purpose upgrade) proves the auth key, and
+ * SignWithLabel(sk, "Conclave auth", nonce || AuthContext{purpose: upgrade})
+ * by its registered signature key proves the device. 201 UpgradeClientResponse.
+ */
+export interface UpgradeClientRequest extends HandshakeProof {
+  user: string;
+  device: string;
+  authKey: B64u;
+  signature: B64u;
+}
+
+/** A token as from a login; `recoveryCode` when the account had none (created before recovery codes): shown once. */
+export interface UpgradeClientResponse extends TokenResponse {
+  recoveryCode?: string;
 }
 
 /** POST /v1/auth/tokens: log in a registered client with the handshake (purpose login). */

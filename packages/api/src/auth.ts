@@ -19,7 +19,7 @@
  *        struct {
  *            opaque label<V>;             // "Conclave DS auth v1"
  *            opaque domain<V>;            // the server's domain: a MAC for one deployment is useless at another
- *            AuthPurpose purpose;         // register(1) or login(2)
+ *            AuthPurpose purpose;         // register(1), login(2) or upgrade(3)
  *            opaque user<V>;
  *            opaque device<V>;
  *            opaque nonce[32];
@@ -48,7 +48,7 @@
  *
  *        struct {
  *            opaque domain<V>;
- *            AuthPurpose purpose;         // register(1) only
+ *            AuthPurpose purpose;         // register(1), or upgrade(3) for a legacy device
  *            opaque user<V>;
  *            opaque device<V>;
  *            CipherSuite cipher_suite;    // uint16
@@ -70,7 +70,8 @@ export const AUTH_MAC_LENGTH = 32;
 /** The suite whose hash, HKDF and HMAC (SHA-256) the handshake uses: pass `provider.suite(AUTH_HASH_SUITE)`. */
 export const AUTH_HASH_SUITE: CipherSuiteId = 1;
 
-export const AuthPurpose = { register: 1, login: 2 } as const;
+/** upgrade(3): a device registered before auth keys binds one (POST /v1/clients/upgrade, accounts.ts). */
+export const AuthPurpose = { register: 1, login: 2, upgrade: 3 } as const;
 export type AuthPurpose = (typeof AuthPurpose)[keyof typeof AuthPurpose];
 
 export interface AuthContext {

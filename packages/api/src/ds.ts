@@ -6,6 +6,7 @@
  */
 import type { B64u } from "./routes.js";
 import type { ErrorCode } from "./errors.js";
+import type { DeviceChange } from "./accounts.js";
 
 export const DS_ROUTES = {
   uploadKeyPackages: { method: "POST", path: "/v1/key-packages" },
@@ -183,6 +184,8 @@ export type StreamServerFrame =
   | { type: "message"; entry: QueueEntryJson }
   | { type: "position"; cursor: QueueCursor; gaps: QueueGap[] }
   | { type: "acked"; acknowledged: number }
+  /** A device added to or revoked from the client's account (issue 23); the same entry as GET /v1/users/:user/device-changes. */
+  | { type: "device"; change: DeviceChange }
   /** A client frame the DS refused (BAD_REQUEST: not a known frame; RATE_LIMITED: too many); the connection stays open. */
   | { type: "error"; error: { code: ErrorCode; message: string } };
 export type StreamClientFrame = { type: "ack"; cursor: QueueCursor };

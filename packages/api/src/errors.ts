@@ -55,6 +55,7 @@ export const API_ERROR_STATUS = {
   // 409: conflicts with the current state
   ACCOUNT_EXISTS: 409,
   CLIENT_EXISTS: 409,
+  AUTH_KEY_BOUND: 409, // POST /v1/clients/upgrade for a device that already has an auth key (it logs in with the handshake)
   SIGNATURE_KEY_IN_USE: 409, // another client already registered this signature key
   CREDENTIAL_REVOKED: 409, // asked to re-issue a credential that was revoked
   GROUP_EXISTS: 409,

@@ -48,6 +48,12 @@ export interface ClientOptions {
    * is not valid, and sync reports members brought in by others as "untrusted" events.
    */
   readonly validateCredentials?: boolean;
+  /**
+   * With onDeviceChange listeners, sync() reads the account's device changes
+   * when the stream pushes one, on the first sync after open (what happened
+   * while offline), and at least this often otherwise (default 5 minutes).
+   */
+  readonly deviceCheckIntervalMs?: number;
   /** Milliseconds since the epoch; injected by tests of the key update schedule. */
   readonly now?: () => number;
 }
@@ -66,6 +72,13 @@ export class Client {
   readonly #credentials: CredentialValidation;
   /** Serializes state changes: the queue, commits and sends never interleave. */
   #lock: Promise<unknown> = Promise.resolve();
+  readonly #deviceListeners = new Set<(e: DeviceChangeEvent) => void>();
+  /** A device change is waiting to be read: none read since open, or the stream pushed one. */
+  #devicesDue = true;
+  #devicesCheckedAt = Number.NEGATIVE_INFINITY;
+  readonly #deviceCheckIntervalMs: number;
+  readonly #now: () => number;
+
 
   private constructor(opts: ClientOptions) {
     this.transport = new HttpTransport(opts.serverUrl);
@@ -85,6 +98,8 @@ export class Client {
     });
     this.#credentials = new CredentialValidation(this.#ctx, opts.validateCredentials ?? true);
     this.#inbox = new Inbox(this.#ctx, this.#keyPackages, this.#commits, this.#policies, this.#credentials);
+    this.#deviceCheckIntervalMs = opts.deviceCheckIntervalMs ?? 5 * 60_000;
+    this.#now = opts.now ?? Date.now;
   }
 
   /** Opens a client from its store: an empty store gives an unregistered client. */
@@ -196,6 +211,46 @@ export class Client {
           leaf.timestamp === c.at,
       ),
     );
+  }
+
+  /**
+   * Calls `listener` with each device added to or revoked from this account
+   * (issue 23), as sync() and events() learn of them: pushed by the DS stream,
+   * and read on the first sync after open for clients that were offline.
+   * While any listener is registered, sync() consumes the changes that
+   * deviceChanges() would otherwise return. Returns the unsubscribe function.
+   */
+  onDeviceChange(listener: (e: DeviceChangeEvent) => void): () => void {
+    this.#deviceListeners.add(listener);
+    return () => {
+      this.#deviceListeners.delete(listener);
+    };
+  }
+
+  async #reportDeviceChanges(): Promise<void> {
+    if (this.#deviceListeners.size === 0) return;
+    const now = this.#now();
+    if (!this.#devicesDue && now - this.#devicesCheckedAt < this.#deviceCheckIntervalMs) return;
+    this.#devicesDue = false;
+    this.#devicesCheckedAt = now;
+    let changes: DeviceChangeEvent[];
+    try {
+      changes = await this.deviceChanges();
+    } catch (e) {
+      this.#devicesDue = true;
+      throw e;
+    }
+    for (const e of changes) for (const l of [...this.#deviceListeners]) l(e);
+  }
+
+  /**
+   * A device registered before auth keys (issue 23) binds one, proving its
+   * signature key; it also happens by itself at its first login. Returns the
+   * account's first recovery code if the upgrade brought one (an account from
+   * before recovery codes): show it once, for the user to keep offline.
+   */
+  upgrade(): Promise<{ recoveryCode?: string }> {
+    return this.#session.upgrade();
   }
 
   /** Obtains a fresh bearer token with the deniable login handshake. */
@@ -393,6 +448,7 @@ export class Client {
    */
   sync(): Promise<ClientEvent[]> {
     return this.#exclusive(async () => {
+      await this.#reportDeviceChanges();
       const received = await this.#inbox.drain();
       await this.#keyPackages.ensureNowAndThen();
       return [...this.#commits.takeMissed(), ...received, ...(await this.#policies.run())];
@@ -409,7 +465,10 @@ export class Client {
     let ws: { close(): void } | undefined;
     try {
       // #platform: `ws` with a header on Node, the browser's WebSocket with ?token= in browsers.
-      ws = await openStream(this.transport.wsUrl("/v1/stream"), await this.token(), () => wake?.());
+      ws = await openStream(this.transport.wsUrl("/v1/stream"), await this.token(), (frame) => {
+        if (isDeviceFrame(frame)) this.#devicesDue = true;
+        wake?.();
+      });
     } catch {
       ws = undefined;
     }
@@ -419,6 +478,7 @@ export class Client {
       while (opts.signal?.aborted !== true) {
         for (const ev of await this.sync()) yield ev;
         await new Promise<void>((resolve) => {
+          if (opts.signal?.aborted === true) return resolve(); // aborted while syncing: its wake found no waiter
           const t = setTimeout(resolve, pollMs);
           wake = () => {
             clearTimeout(t);
@@ -431,5 +491,14 @@ export class Client {
       opts.signal?.removeEventListener("abort", onAbort);
       ws?.close();
     }
+  }
+}
+
+/** A `{ "type": "device", change }` frame of the DS stream (StreamServerFrame). */
+function isDeviceFrame(frame: string): boolean {
+  try {
+    return (JSON.parse(frame) as { type?: unknown }).type === "device";
+  } catch {
+    return false;
   }
 }

@@ -11,7 +11,7 @@ export { nodeCryptoProvider as defaultProvider } from "@conclave/mls/node";
 export const openStream: StreamOpener = async (url, token, onMessage) => {
   const { WebSocket } = await import("ws");
   const sock = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
-  sock.on("message", onMessage);
+  sock.on("message", (data) => onMessage(String(data)));
   sock.on("error", () => undefined); // polling covers a stream that fails
   return { close: () => sock.close() };
 };

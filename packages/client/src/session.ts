@@ -32,6 +32,7 @@ import {
   type RotateRecoveryCodeResponse,
   type RouteName,
   type TokenResponse,
+  type UpgradeClientResponse,
   type X25519KeyPair,
 } from "@conclave/api";
 import { CredentialType, type CipherSuiteId, type CryptoProvider, type SigningIdentity } from "@conclave/mls";
@@ -46,11 +47,17 @@ export interface IdentityRecord {
   cipherSuite: number;
   signaturePublicKey: string;
   signaturePrivateKey: string;
-  authPublicKey: string;
-  authPrivateKey: string;
+  /** Absent in stores from before auth keys (issue 23): login() then binds one first (#upgrade). */
+  authPublicKey?: string;
+  authPrivateKey?: string;
+  /** Only in stores from before recovery codes; the server no longer accepts it, the upgrade drops it. */
+  accountSecret?: string;
   token?: string;
   tokenExpiresAt?: number;
 }
+
+/** An identity whose device has an auth key. */
+type AuthIdentity = IdentityRecord & { authPublicKey: string; authPrivateKey: string };
 
 /** Keys made for a device that waits for an approval (requestLink → completeLink). */
 interface PendingLink {
@@ -67,6 +74,10 @@ interface PendingLink {
 const enc = new TextEncoder();
 const PENDING_LINK = "pending-link";
 const CHANGES_CURSOR = "device-changes-cursor";
+/** The auth key an upgrade is binding, kept until the server has it (a crash in between must not lock the device out). */
+const PENDING_AUTH_KEY = "pending-auth-key";
+/** The recovery code an upgrade received, until the application takes it (Client.upgrade). */
+const UPGRADE_RECOVERY_CODE = "upgrade-recovery-code";
 
 export class Session {
   #id: IdentityRecord | undefined;
@@ -258,11 +269,76 @@ export class Session {
     return out;
   }
 
-  /** Obtains a fresh bearer token with the login handshake. */
+  /** True for a device registered before auth keys, until it upgrades (on its next login). */
+  get legacy(): boolean {
+    const id = this.need();
+    return id.authPublicKey === undefined || id.authPrivateKey === undefined;
+  }
+
+  /**
+   * Binds an auth key to a device registered before auth keys (POST
+   * /v1/clients/upgrade, proving its registered signature key), once; then
+   * logins use the handshake. The key is stored before it is sent, so a crash
+   * after the server bound it is finished by the next try.
+   */
+  async #upgrade(id: IdentityRecord): Promise<void> {
+    let auth = await getJson<{ authPublicKey: string; authPrivateKey: string }>(this.store, PENDING_AUTH_KEY);
+    if (auth === undefined) {
+      const k = await x25519GenerateKeyPair();
+      auth = { authPublicKey: toBase64Url(k.publicKey), authPrivateKey: toBase64Url(k.privateKey) };
+      await putJson(this.store, PENDING_AUTH_KEY, auth);
+    }
+    const { accountSecret: _retired, ...rest } = id;
+    const next: AuthIdentity = { ...rest, ...auth };
+    const ch = await this.transport.request<ChallengeResponse>("createChallenge");
+    const cipherSuite = id.cipherSuite as CipherSuiteId;
+    const signature = await signAuthChallenge(this.provider.suite(cipherSuite), fromBase64Url(id.signaturePrivateKey), fromBase64Url(ch.nonce), {
+      domain: ch.domain,
+      purpose: AuthPurpose.upgrade,
+      user: id.user,
+      device: id.device,
+      cipherSuite,
+      signatureKey: fromBase64Url(id.signaturePublicKey),
+      authKey: fromBase64Url(auth.authPublicKey),
+    });
+    let tok: UpgradeClientResponse;
+    try {
+      tok = await this.transport.request<UpgradeClientResponse>("upgradeClient", {
+        json: { user: id.user, device: id.device, authKey: auth.authPublicKey, ...(await this.#answer(ch, AuthPurpose.upgrade, next)), signature: toBase64Url(signature) },
+      });
+    } catch (e) {
+      if (!isApiError(e, "AUTH_KEY_BOUND")) throw e;
+      // Bound already: by our own earlier try (the login below works), or by someone else holding our signature key (it fails).
+      tok = await this.#loginAs(next);
+    }
+    if (tok.recoveryCode !== undefined) await putJson(this.store, UPGRADE_RECOVERY_CODE, tok.recoveryCode);
+    this.#id = { ...next, token: tok.token, tokenExpiresAt: tok.expiresAt };
+    await putJson(this.store, "identity", this.#id);
+    await this.store.delete(PENDING_AUTH_KEY);
+  }
+
+  /** Upgrades this device if it predates auth keys; the recovery code the upgrade brought, once. */
+  async upgrade(): Promise<{ recoveryCode?: string }> {
+    if (this.legacy) await this.#upgrade(this.need());
+    const recoveryCode = await getJson<string>(this.store, UPGRADE_RECOVERY_CODE);
+    if (recoveryCode === undefined) return {};
+    await this.store.delete(UPGRADE_RECOVERY_CODE);
+    return { recoveryCode };
+  }
+
+  async #loginAs(id: AuthIdentity): Promise<TokenResponse> {
+    const ch = await this.transport.request<ChallengeResponse>("createChallenge");
+    return this.transport.request<TokenResponse>("login", { json: { user: id.user, device: id.device, ...(await this.#answer(ch, AuthPurpose.login, id)) } });
+  }
+
+  /** Obtains a fresh bearer token with the login handshake (binding an auth key first on a device from before them). */
   async login(): Promise<void> {
     const id = this.need();
-    const ch = await this.transport.request<ChallengeResponse>("createChallenge");
-    const tok = await this.transport.request<TokenResponse>("login", { json: { user: id.user, device: id.device, ...(await this.#answer(ch, AuthPurpose.login, id)) } });
+    if (id.authPublicKey === undefined || id.authPrivateKey === undefined) {
+      await this.#upgrade(id);
+      return;
+    }
+    const tok = await this.#loginAs(id as AuthIdentity);
     id.token = tok.token;
     id.tokenExpiresAt = tok.expiresAt;
     await putJson(this.store, "identity", id);
@@ -272,7 +348,7 @@ export class Session {
   async token(): Promise<string> {
     const id = this.need();
     if (id.token === undefined || (id.tokenExpiresAt ?? 0) < Date.now() + 30_000) await this.login();
-    return id.token!;
+    return this.need().token!; // an upgrade replaces the record
   }
 
   /** An authenticated request; an expired or revoked token is refreshed once. */

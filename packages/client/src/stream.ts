@@ -3,5 +3,5 @@ export interface Stream {
   close(): void;
 }
 
-/** Opens the stream at `url` authenticated with `token`; `onMessage` fires on each frame. */
-export type StreamOpener = (url: string, token: string, onMessage: () => void) => Promise<Stream>;
+/** Opens the stream at `url` authenticated with `token`; `onMessage` fires on each frame, with its text (a JSON StreamServerFrame). */
+export type StreamOpener = (url: string, token: string, onMessage: (frame: string) => void) => Promise<Stream>;

@@ -6,7 +6,10 @@ import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { bindingLeafCodec, DEVICE_ADDED_LEAF_TYPE, fromBase64Url, hashLeaf, isApiError, merkleRoot, type CreateInviteResponse, type KeyPackageCountsResponse } from "@conclave/api";
 import { encode } from "@conclave/mls";
+import BetterSqlite3 from "better-sqlite3";
 import { appendLeaf, frontierRoot } from "../src/deviceAudit.js";
+import type { IdentityRecord } from "../src/session.js";
+import { getJson, putJson } from "../src/store.js";
 import { createConclaveServer, openStore } from "@conclave/server";
 import { Client, MemoryStore } from "../src/index.js";
 import { sharedTestServer } from "./server.js";
@@ -69,6 +72,112 @@ describe("devices approved by devices, through the SDK", () => {
     const tablet = await open();
     await tablet.register(user, "tablet", { recoveryCode: second });
     expect(tablet.identity).toBe(`${user}@example.com#tablet`);
+  });
+});
+
+async function until(pred: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("device changes reach the account's other devices", () => {
+  it("pushed by the stream to onDeviceChange listeners while listening; read on the first sync after being offline", async () => {
+    const user = uniq("dora");
+    const url = server().url;
+    // Hour-long poll and check intervals: only the stream's push can be fast.
+    const phone = await Client.open({ serverUrl: url, store: new MemoryStore(), deviceCheckIntervalMs: 3_600_000 });
+    const { recoveryCode } = await phone.register(user, "phone");
+    const seen: string[] = [];
+    phone.onDeviceChange((e) => seen.push(`${e.change} ${e.device} by ${e.by} ${e.inLog}`));
+    const ac = new AbortController();
+    const listening = (async () => {
+      for await (const _ of phone.events({ signal: ac.signal, pollMs: 3_600_000 }));
+    })();
+    await until(() => seen.length === 1); // the first sync reads what happened before
+    expect(seen).toEqual(["added phone by recovery true"]);
+
+    const laptopStore = new MemoryStore();
+    const laptop = await Client.open({ serverUrl: url, store: laptopStore });
+    const { payload } = await laptop.requestLink(user, "laptop");
+    await phone.approveDevice(payload);
+    await laptop.completeLink();
+    await until(() => seen.length === 2);
+    expect(seen[1]).toBe("added laptop by device:phone true");
+    const laptopSeen: string[] = [];
+    laptop.onDeviceChange((e) => laptopSeen.push(`${e.change} ${e.device}`));
+    await laptop.sync();
+    expect(laptopSeen).toEqual(["added phone", "added laptop"]);
+
+    // The laptop goes offline; a tablet joins with the recovery code and the phone revokes it.
+    const tablet = await Client.open({ serverUrl: url, store: new MemoryStore() });
+    await tablet.register(user, "tablet", { recoveryCode });
+    await phone.revokeDevice("tablet");
+    await until(() => seen.length === 4);
+    expect(seen.slice(2)).toEqual(["added tablet by recovery true", "revoked tablet by device:phone true"]);
+    ac.abort();
+    await listening;
+
+    // Back online (a new process on the same store): the first sync reports exactly what it missed.
+    const again = await Client.open({ serverUrl: url, store: laptopStore });
+    const missed: string[] = [];
+    again.onDeviceChange((e) => missed.push(`${e.change} ${e.device}`));
+    await again.sync();
+    expect(missed).toEqual(["added tablet", "revoked tablet"]);
+    await again.sync();
+    expect(missed.length).toBe(2);
+  });
+});
+
+describe("a device from before auth keys and recovery codes (issue 23)", () => {
+  it("upgrades in place: binds an auth key (by itself at login, or with upgrade()) and hands over the account's first recovery code once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-legacy-"));
+    const path = join(dir, "ds.sqlite");
+    const app = await createConclaveServer({ store: { engine: "sqlite", path }, domain: "example.com", limits: { rateLimitPerIp: false, rateLimitPerClient: false }, accounts: { nameProof: { kind: "open" }, recoveryCodeCost: 8 } });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const addr = app.server.address();
+      if (addr === null || typeof addr === "string") throw new Error("no TCP address");
+      const url = `http://127.0.0.1:${addr.port}`;
+      const stores = [new MemoryStore(), new MemoryStore()];
+      const phone = await Client.open({ serverUrl: url, store: stores[0]! });
+      const { recoveryCode: firstCode } = await phone.register("olaf", "phone");
+      const laptop = await Client.open({ serverUrl: url, store: stores[1]! });
+      await laptop.register("olaf", "laptop", { recoveryCode: firstCode });
+      // Turn both into what an old deployment left: no auth keys or recovery code on the server, an
+      // account secret and no auth keys in the SDK stores (the phone without a token, the laptop with one).
+      const db = new BetterSqlite3(path);
+      db.prepare("delete from client_auth_keys").run();
+      db.prepare("delete from account_recovery").run();
+      db.close();
+      for (const [i, st] of stores.entries()) {
+        const { authPublicKey: _p, authPrivateKey: _k, token, tokenExpiresAt, ...rest } = (await getJson<IdentityRecord>(st, "identity"))!;
+        await putJson(st, "identity", { ...rest, accountSecret: "old-secret", ...(i === 1 ? { token, tokenExpiresAt } : {}) });
+      }
+
+      // The phone just works: its first login binds an auth key; upgrade() then hands over the new recovery code, once.
+      const oldPhone = await Client.open({ serverUrl: url, store: stores[0]! });
+      const groupId = await oldPhone.createGroup();
+      const { recoveryCode } = await oldPhone.upgrade();
+      expect(recoveryCode).toMatch(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){7}$/);
+      expect(await oldPhone.upgrade()).toEqual({});
+      expect((await getJson<IdentityRecord>(stores[0]!, "identity"))!.accountSecret).toBeUndefined();
+      // The laptop's old token still works until it upgrades; upgrade() binds its key (no second recovery code).
+      const oldLaptop = await Client.open({ serverUrl: url, store: stores[1]! });
+      expect(await oldLaptop.upgrade()).toEqual({});
+      await oldLaptop.login();
+      expect(await oldPhone.addUser(groupId, "olaf")).toEqual(["olaf@example.com#laptop"]);
+      // The first code is gone; the new one registers a device.
+      await rejects((await Client.open({ serverUrl: url, store: new MemoryStore() })).register("olaf", "old", { recoveryCode: firstCode }), "RECOVERY_CODE_INVALID");
+      const tablet = await Client.open({ serverUrl: url, store: new MemoryStore() });
+      await tablet.register("olaf", "tablet", { recoveryCode: recoveryCode! });
+      expect(tablet.identity).toBe("olaf@example.com#tablet");
+    } finally {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -15,6 +15,6 @@ export const openStream: StreamOpener = async (url, token, onMessage) => {
   const u = new URL(url);
   u.searchParams.set("token", token);
   const sock = new WebSocket(u.toString());
-  sock.addEventListener("message", onMessage);
+  sock.addEventListener("message", (e) => onMessage(typeof e.data === "string" ? e.data : ""));
   return { close: () => sock.close() };
 };

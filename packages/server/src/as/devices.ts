@@ -20,8 +20,9 @@ import {
 import { CIPHER_SUITES, isMlsError, type CryptoProvider } from "@conclave/mls";
 import type { Clock } from "../crypto.js";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
-import type { Store, StoreTx } from "../storage/store.js";
+import type { ClientRecord, Store, StoreTx } from "../storage/store.js";
 import type { ResolvedAccountOptions } from "./accountOptions.js";
+import { deviceChangeJson, type DeviceFeed } from "./deviceFeed.js";
 import { recordDeviceChange } from "./deviceLog.js";
 import { clientInfo, requireAuthKey, requireCipherSuite, type Registrar } from "./registration.js";
 import { hashRecoveryCode, newRecoveryCode } from "./recoveryCode.js";
@@ -38,6 +39,7 @@ export interface DeviceManagerDeps {
   readonly log: TransparencyLog;
   readonly options: ResolvedAccountOptions;
   readonly registrar: Registrar;
+  readonly feed: DeviceFeed;
 }
 
 function sameAccount(caller: AuthenticatedClient, user: string, what: string): void {
@@ -75,20 +77,28 @@ export class DeviceManager {
   async revokeByDevice(caller: AuthenticatedClient, user: string, device: string): Promise<RevokeClientResponse> {
     sameAccount(caller, user, "revoke its devices");
     if (caller.device === device) throw new ApiError("FORBIDDEN", "a device is revoked by another device of the account or with the recovery code");
-    return this.d.store.transaction(async (tx) => {
+    const r = await this.d.store.transaction(async (tx) => {
       const self = await tx.clients.get(caller.id);
       if (self === undefined || self.revokedAt !== null) throw new ApiError("CLIENT_REVOKED", "this client was revoked");
       return this.revoke(tx, user, device, `device:${caller.device}`, caller.id);
     });
+    return this.reported(r);
   }
 
   async revokeWithRecovery(user: string, device: string, recoveryCode: string): Promise<RevokeClientResponse> {
     await this.d.registrar.checkRecoveryCode(user, recoveryCode);
-    return this.d.store.transaction((tx) => this.revoke(tx, user, device, "recovery", null));
+    return this.reported(await this.d.store.transaction((tx) => this.revoke(tx, user, device, "recovery", null)));
+  }
+
+  /** Once committed: the account's devices hear of a first revocation (deviceFeed.ts). */
+  private async reported(r: RevokeClientResponse & { first?: boolean; record?: ClientRecord }): Promise<RevokeClientResponse> {
+    const { first, record, ...response } = r;
+    if (first === true && record !== undefined) await this.d.feed.publish("revoked", record);
+    return response;
   }
 
   /** The client, all its credentials and tokens, atomically; logged and listed as a device change. */
-  private async revoke(tx: StoreTx, user: string, device: string, actor: string, by: AuthenticatedClient["id"] | null): Promise<RevokeClientResponse> {
+  private async revoke(tx: StoreTx, user: string, device: string, actor: string, by: AuthenticatedClient["id"] | null): Promise<RevokeClientResponse & { first: boolean; record: ClientRecord }> {
     const now = this.d.clock();
     const target = await tx.clients.getByName(user, device);
     if (target === undefined) throw new ApiError("CLIENT_NOT_FOUND", `no client ${device} of ${user}`);
@@ -104,7 +114,7 @@ export class DeviceManager {
     await tx.auth.deleteClientTokens(target.id);
     if (first) await recordDeviceChange(tx, this.d.log, this.d.domain, { kind: "revoked", client: target, actor }, now);
     const after = (await tx.clients.get(target.id))!;
-    return { client: clientInfo(after, this.d.domain), revokedCredentials };
+    return { client: clientInfo(after, this.d.domain), revokedCredentials, first, record: after };
   }
 
   /** A new recovery code for the caller's account; the old one stops working. */
@@ -119,6 +129,6 @@ export class DeviceManager {
   async changes(caller: AuthenticatedClient, user: string, after: number): Promise<DeviceChange[]> {
     sameAccount(caller, user, "read its device changes");
     const rows = await this.d.store.accountSecurity.listDeviceEvents(user, after, MAX_CHANGES_PER_PAGE);
-    return rows.map((r) => ({ seq: r.seq, kind: r.kind, device: r.device, signatureKey: toBase64Url(r.signatureKey), by: r.actor, at: r.createdAt, logIndex: r.logIndex }));
+    return rows.map(deviceChangeJson);
   }
 }

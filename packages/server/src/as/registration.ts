@@ -32,6 +32,7 @@ import type { ClientId, ClientRecord, Store } from "../storage/store.js";
 import type { AuthenticatedClient, ClientAuth } from "../auth/clientAuth.js";
 import type { AccountLimits } from "./accountLimits.js";
 import type { ResolvedAccountOptions } from "./accountOptions.js";
+import type { DeviceFeed } from "./deviceFeed.js";
 import { recordDeviceChange } from "./deviceLog.js";
 import type { NameProofVerifier } from "./nameProof.js";
 import { hashRecoveryCode, newRecoveryCode, verifyRecoveryCode } from "./recoveryCode.js";
@@ -69,6 +70,7 @@ export interface RegistrarDeps {
   readonly options: ResolvedAccountOptions;
   readonly nameProof: NameProofVerifier;
   readonly limits: AccountLimits;
+  readonly feed: DeviceFeed;
 }
 
 export class Registrar {
@@ -116,7 +118,7 @@ export class Registrar {
     if ((await this.d.store.accounts.get(req.user)) === undefined) throw new ApiError("ACCOUNT_NOT_FOUND", `no account ${req.user}`);
     if (req.authorization.kind === "recovery") await this.checkRecoveryCode(req.user, req.authorization.recoveryCode);
     const now = this.d.clock();
-    return this.d.store.transaction(async (tx) => {
+    const r = await this.d.store.transaction(async (tx) => {
       let actor = "recovery";
       if (req.authorization.kind === "approval") {
         const approver = await tx.accountSecurity.takeApproval(req.user, req.device, signatureKey, authKey, now);
@@ -135,8 +137,10 @@ export class Registrar {
       await tx.accountSecurity.putAuthKey(created.client.id, authKey);
       await recordDeviceChange(tx, this.d.log, this.domain, { kind: "added", client: created.client, actor }, now);
       const token = await this.d.auth.issueToken(tx, created.client.id);
-      return { ...token, client: clientInfo(created.client, this.domain) };
+      return { token, record: created.client };
     });
+    await this.d.feed.publish("added", r.record);
+    return { ...r.token, client: clientInfo(r.record, this.domain) };
   }
 
   async login(req: LoginRequest): Promise<TokenResponse> {
@@ -146,7 +150,10 @@ export class Registrar {
     if (client === undefined || authKey === undefined) {
       // Spend the challenge anyway: each nonce gets one try, whoever it names.
       await this.d.auth.verifyHandshake(req, { purpose: AuthPurpose.login, user: req.user, device: req.device, authKey: new Uint8Array(X25519_KEY_LENGTH).fill(9) }).catch(() => undefined);
-      throw new ApiError("CLIENT_NOT_FOUND", `no client ${req.device} of ${req.user}`);
+      throw new ApiError(
+        "CLIENT_NOT_FOUND",
+        client === undefined ? `no client ${req.device} of ${req.user}` : `${req.device} of ${req.user} was registered before auth keys: bind one first (POST /v1/clients/upgrade)`,
+      );
     }
     await this.d.auth.verifyHandshake(req, { purpose: AuthPurpose.login, user: client.user, device: client.device, authKey });
     return this.issueFor(client.id);

@@ -13,8 +13,10 @@ import { AccountSweeper } from "./accountExpiry.js";
 import { AccountLimits } from "./accountLimits.js";
 import { resolveAccountOptions, type AccountOptions, type ResolvedAccountOptions } from "./accountOptions.js";
 import { CredentialService } from "./credentials.js";
+import { DeviceFeed } from "./deviceFeed.js";
 import { DeviceManager } from "./devices.js";
 import { loadOrCreateAsKeys, type AsKeys } from "./keys.js";
+import { LegacyUpgrade } from "./legacyUpgrade.js";
 import { createInvite, nameProofVerifier } from "./nameProof.js";
 import { Registrar } from "./registration.js";
 import { TransparencyLog } from "./transparencyLog.js";
@@ -40,6 +42,10 @@ export class AuthenticationService {
     readonly auth: ClientAuth,
     readonly registrar: Registrar,
     readonly devices: DeviceManager,
+    /** Device changes as they commit: the DS pushes them on /v1/stream; issue 17's group removal may subscribe. */
+    readonly deviceFeed: DeviceFeed,
+    /** Devices registered before auth keys bind one (POST /v1/clients/upgrade). */
+    readonly legacy: LegacyUpgrade,
     readonly sweeper: AccountSweeper,
     readonly accountOptions: ResolvedAccountOptions,
     readonly credentials: CredentialService,
@@ -58,12 +64,14 @@ export class AuthenticationService {
     const auth = new ClientAuth({ ...o, serverKey: keys.auth });
     const options = resolveAccountOptions(o.accounts);
     const limits = new AccountLimits(o.clock, options.creationPerIp, options.creationPerPrefix, options.recoveryAttempts);
-    const registrar = new Registrar({ store: o.store, auth, clock: o.clock, log, options, nameProof: nameProofVerifier(options.nameProof), limits });
-    const devices = new DeviceManager({ store: o.store, crypto: o.crypto, clock: o.clock, domain: o.domain, log, options, registrar });
+    const feed = new DeviceFeed(o.store);
+    const registrar = new Registrar({ store: o.store, auth, clock: o.clock, log, options, nameProof: nameProofVerifier(options.nameProof), limits, feed });
+    const devices = new DeviceManager({ store: o.store, crypto: o.crypto, clock: o.clock, domain: o.domain, log, options, registrar, feed });
+    const legacy = new LegacyUpgrade({ store: o.store, auth, clock: o.clock, options });
     const sweeper = new AccountSweeper(o.store, o.clock, options.unusedAccountTtlMs);
     const credentials = new CredentialService({ store: o.store, ca: keys.ca, log, clock: o.clock, domain: o.domain, credentialTtlMs: o.credentialTtlMs });
     const validator = new CredentialValidator(o.store, keys.ca, o.clock);
-    return new AuthenticationService(keys, auth, registrar, devices, sweeper, options, credentials, validator, log, o.domain, o.store, o.clock, limits);
+    return new AuthenticationService(keys, auth, registrar, devices, feed, legacy, sweeper, options, credentials, validator, log, o.domain, o.store, o.clock, limits);
   }
 
   /** Moves the account-creation and recovery-guess buckets into the server's shared rate-limit store. */

@@ -7,7 +7,7 @@ import type { FastifyInstance } from "fastify";
 import type { ConclaveContext } from "../http/context.js";
 import { GroupDelivery } from "./groupDelivery.js";
 import { KeyPackageDirectory, type ClaimLimits } from "./keyPackageDirectory.js";
-import { LocalNotifier, PostgresNotifier, type Notifier, type PostgresNotifierOptions } from "./notifier.js";
+import { clientTopic, LocalNotifier, PostgresNotifier, type Notifier, type PostgresNotifierOptions } from "./notifier.js";
 import { QueueDelivery } from "./queueDelivery.js";
 import { deliveryServiceRoutes, type DsServices } from "./routes.js";
 import { DEFAULT_RETENTION, RetentionJob, type RetentionOptions } from "./retention.js";
@@ -62,6 +62,12 @@ export async function installDeliveryService(app: FastifyInstance, ctx: Conclave
     ...ctx.limiters,
     maxStreamsPerClient: ctx.limits.maxStreamsPerClient,
     ipOf: ctx.ipOf,
+    devices: (client) => ctx.as.deviceFeed.watch(client),
+  });
+  // Device changes wake the streams of the account's clients (issue 23).
+  const stopDevicePush = ctx.as.deviceFeed.subscribe((n) => notifier.publish(n.accountClients.map(clientTopic)));
+  app.addHook("preClose", async () => {
+    stopDevicePush();
   });
   if (options.notifier === undefined) app.addHook("onClose", async () => notifier.close());
   if (options.retention !== false) {

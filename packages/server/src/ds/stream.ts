@@ -18,6 +18,7 @@ import type { RateLimiter } from "../http/rateLimit.js";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
 import { toHex } from "@conclave/mls";
 import type { Store } from "../storage/store.js";
+import type { DeviceChangeWatch } from "../as/deviceFeed.js";
 import { clientTopic, groupTopic, type Notifier } from "./notifier.js";
 import { emptyPositions, parseCursor, type QueueDelivery, type ReadPositions } from "./queueDelivery.js";
 
@@ -41,6 +42,8 @@ export interface StreamOptions {
   readonly maxStreamsPerClient?: number;
   /** The requester's address as the HTTP API sees it (honouring trustProxy). */
   readonly ipOf: (req: IncomingMessage) => string;
+  /** The account's device changes, pushed as "device" frames when the client's topic wakes the session (as/deviceFeed.ts). */
+  readonly devices?: (client: AuthenticatedClient) => DeviceChangeWatch;
 }
 
 const DEFAULT_MAX_STREAMS_PER_CLIENT = 8;
@@ -60,14 +63,18 @@ class StreamSession {
   private readonly positions: ReadPositions = emptyPositions();
   private readonly groupSubs = new Map<string, () => void>();
   private readonly unsubscribeClient: () => void;
+  private readonly devices: DeviceChangeWatch | undefined;
+  private devicesDirty = false;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly client: AuthenticatedClient,
     private readonly o: StreamOptions,
   ) {
+    this.devices = o.devices?.(client);
     this.unsubscribeClient = o.notifier.subscribe(clientTopic(client.id), () => {
       this.refreshGroups = true;
+      this.devicesDirty = this.devices !== undefined;
       this.wake();
     });
   }
@@ -117,6 +124,7 @@ class StreamSession {
   private async pump(): Promise<void> {
     try {
       if (this.refreshGroups) await this.subscribeGroups();
+      if (this.devicesDirty && !(await this.pushDeviceChanges())) return;
       for (;;) {
         if (this.ws.readyState !== this.ws.OPEN) return;
         const page = await this.o.queues.fetch(this.client.id, 200, this.positions);
@@ -130,6 +138,15 @@ class StreamSession {
       // Storage hiccup: the next wake-up (or reconnect) retries from the read positions.
       this.refreshGroups = true;
     }
+  }
+
+  /** Sends the account's new device changes; false (and the stream closed) when this client itself was revoked. */
+  private async pushDeviceChanges(): Promise<boolean> {
+    this.devicesDirty = false;
+    const { changes, revoked } = await this.devices!.poll();
+    for (const change of changes) if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify({ type: "device", change }));
+    if (revoked) this.ws.close(4403, "client revoked");
+    return !revoked;
   }
 
   async onFrame(data: string): Promise<void> {

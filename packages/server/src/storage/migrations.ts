@@ -10,6 +10,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import type { StorageEngine } from "./store.js";
 import { accountSecurityMigration } from "./accountSecurityMigration.js";
+import { retireAccountSecretsMigration } from "./retireAccountSecretsMigration.js";
 
 interface ColumnTypes {
   bytes: "blob" | "bytea";
@@ -274,6 +275,7 @@ export function migrations(engine: StorageEngine): Record<string, Migration> {
     "0002_delivery_service": deliveryService(engine),
     "0004_account_security": accountSecurityMigration(engine),
     "0003_store_once_delivery": storeOnceDelivery(engine),
+    "0006_retire_account_secrets": retireAccountSecretsMigration(),
   };
 }
 

@@ -1,5 +1,5 @@
 /** JSON Schemas of the account, device and authentication routes (shapes: @conclave/api accounts.ts). */
-import { b64u, cipherSuite, deviceId, object, queryInteger, userName, type JsonSchema } from "../schemas.js";
+import { b64u, cipherSuite, clientInfo, deviceId, object, queryInteger, userName, type JsonSchema } from "../schemas.js";
 
 const time = (description: string): JsonSchema => ({ type: "integer", minimum: 0, description: `${description} (ms since the Unix epoch)` });
 const x25519Key = (description: string): JsonSchema => b64u(64, `${description} (32-byte X25519 public key)`);
@@ -55,6 +55,23 @@ export const registerClientRequest = object({
 });
 
 export const loginRequest = object({ user: userName, device: deviceId, ...handshake });
+
+export const upgradeClientRequest = object({
+  user: userName,
+  device: deviceId,
+  authKey: x25519Key("the auth key A_c to bind"),
+  ...handshake,
+  signature: b64u(256, 'SignWithLabel(sk, "Conclave auth", nonce || AuthContext{purpose: upgrade}) by the registered signature key'),
+});
+export const upgradeClientResponse = object(
+  {
+    token: { type: "string", description: "bearer token" },
+    expiresAt: time("token expiry"),
+    client: clientInfo,
+    recoveryCode: { type: "string", description: "the account's first recovery code, when it had none: shown once" },
+  },
+  ["token", "expiresAt", "client"],
+);
 
 export const deviceApprovalRequest = object({
   device: deviceId,

@@ -18,6 +18,8 @@ import {
   type RevokeClientResponse,
   type RotateRecoveryCodeResponse,
   type TokenResponse,
+  type UpgradeClientRequest,
+  type UpgradeClientResponse,
 } from "@conclave/api";
 import { constantTimeEqual } from "@conclave/mls";
 import { sha256 } from "../../crypto.js";
@@ -77,6 +79,15 @@ export function accountRoutes(ctx: ConclaveContext): void {
     { method: "POST", url: ROUTES.login.path, operationId: "login", summary: "A bearer token for a registered client, against the handshake", tags, auth: false, body: A.loginRequest, responses: { 201: S.tokenResponse } },
     async (req, reply): Promise<TokenResponse> => {
       const body = await as.registrar.login(req.body);
+      void reply.code(201);
+      return body;
+    },
+  );
+
+  routes.define<UpgradeClientRequest>(
+    { method: "POST", url: ROUTES.upgradeClient.path, operationId: "upgradeClient", summary: "A device registered before auth keys binds one, once (as/legacyUpgrade.ts)", tags, auth: false, body: A.upgradeClientRequest, responses: { 201: A.upgradeClientResponse } },
+    async (req, reply): Promise<UpgradeClientResponse> => {
+      const body = await as.legacy.upgrade(req.body);
       void reply.code(201);
       return body;
     },
