@@ -30,6 +30,7 @@ export function clientTopic(client: ClientId): Topic {
 
 const TOPIC = /^(g[0-9a-f]{2,510}|c[0-9]{1,16})$/;
 
+/** Wakes the DS's waiters (long polls, streams) when a group's or client's queue changed. */
 export interface Notifier {
   /** Called after a transaction that wrote to these topics committed. */
   publish(topics: readonly Topic[]): Promise<void>;
@@ -37,6 +38,7 @@ export interface Notifier {
   close(): Promise<void>;
 }
 
+/** A {@link Notifier} within one process. */
 export class LocalNotifier implements Notifier {
   private readonly subs = new Map<Topic, Set<Wake>>();
 
@@ -80,6 +82,10 @@ export interface PostgresNotifierOptions {
 /** NOTIFY payloads are limited to 8000 bytes: send topics in chunks below it. */
 const NOTIFY_PAYLOAD_BYTES = 7000;
 
+/**
+ * A {@link Notifier} across processes sharing one PostgreSQL database (LISTEN/NOTIFY).
+ * `connect` throws Error for an invalid channel name, and rejects when the database cannot be reached.
+ */
 export class PostgresNotifier extends LocalNotifier {
   private client: pg.Client | undefined;
   private closing = false;

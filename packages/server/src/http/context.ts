@@ -15,6 +15,7 @@ import type { RouteRegistry } from "./registry.js";
 import type { IncomingMessage } from "node:http";
 import type { RateLimiter } from "./rateLimit.js";
 
+/** What every route module gets: the store, the AS, crypto, clock, limits and the route registry (`app.conclave`). */
 export interface ConclaveContext {
   readonly store: Store;
   readonly as: AuthenticationService;
@@ -29,6 +30,7 @@ export interface ConclaveContext {
   readonly ipOf: (req: IncomingMessage) => string;
 }
 
+/** A group of routes: registers them on `ctx.routes`. */
 export type RouteModule = (ctx: ConclaveContext) => void;
 
 declare module "fastify" {

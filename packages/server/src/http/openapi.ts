@@ -81,6 +81,7 @@ function operation(spec: RouteSpec): JsonSchema {
   return op;
 }
 
+/** The OpenAPI 3.1 document of `routes` (served at GET /v1/openapi.json). */
 export function buildOpenApi(routes: readonly RouteSpec[], info: OpenApiInfo): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const spec of routes) {

@@ -14,6 +14,7 @@
 import type { Clock } from "../crypto.js";
 import { RateLimitError } from "./errors.js";
 
+/** A token bucket: `capacity` requests at once, refilled at `refillPerSecond`. */
 export interface TokenBucketConfig {
   /** Burst size: requests allowed back to back from a full bucket. */
   readonly capacity: number;
@@ -21,6 +22,7 @@ export interface TokenBucketConfig {
   readonly refillPerSecond: number;
 }
 
+/** A bucket's answer: a token taken, or when to try again. */
 export type TakeResult = { readonly ok: true } | { readonly ok: false; readonly retryAfterMs: number };
 
 /** Where buckets are kept. `take` refills the key's bucket, then takes one token if it holds one, atomically. */
@@ -127,6 +129,7 @@ export class TokenBucketLimiter {
   }
 }
 
+/** Options of {@link FailoverBucketStore}. */
 export interface FailoverOptions {
   /** A take slower than this counts as a failure (default 250 ms). */
   readonly timeoutMs?: number;

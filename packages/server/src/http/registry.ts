@@ -10,6 +10,7 @@ import type { JsonSchema } from "./schemas.js";
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE" | "PATCH";
 export type BodyContentType = "application/json" | "message/mls";
 
+/** One route: what fastify validates and what the OpenAPI document says about it. */
 export interface RouteSpec {
   readonly method: HttpMethod;
   /** fastify path: `/v1/users/:user/clients` */
@@ -38,8 +39,10 @@ export interface RouteRequest<B, Q, P> {
   Params: P;
 }
 
+/** A route's handler: its result is the JSON (or message/mls) body; it throws ApiError for a 4xx answer. */
 export type RouteHandler<B, Q, P> = (request: FastifyRequest<RouteRequest<B, Q, P>>, reply: FastifyReply) => Promise<unknown>;
 
+/** Registers routes on fastify and records their specs for {@link buildOpenApi}. */
 export class RouteRegistry {
   private readonly specs: RouteSpec[] = [];
 

@@ -22,6 +22,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError, DS_ROUTES, DS_STREAM_PATH, type AcceptedResponse, type QueueResponse } from "@conclave/api";
 import { isQueueDepthSource, ServerMetrics, type QueueDepthSource } from "./metrics.js";
 
+/** createConclaveServer's `metrics` option: where /metrics is served and to whom. */
 export interface MetricsOptions {
   /** Serve on the API's own port at `path`, only to requests bearing this token. */
   readonly token?: string;
@@ -35,6 +36,7 @@ export interface MetricsOptions {
   readonly queueDepth?: QueueDepthSource;
 }
 
+/** What installObservability returns: the metrics and the separate listener's address. */
 export interface Observability {
   readonly metrics: ServerMetrics;
   /** The separate metrics listener's address, when `listen` was given (after the app is ready). */

@@ -32,6 +32,7 @@ export interface QueueDepthSource {
   collectQueueDepth(): Promise<number>;
 }
 
+/** Whether `x` (e.g. a store) can report the number of unread deliveries. */
 export function isQueueDepthSource(x: unknown): x is QueueDepthSource {
   return typeof (x as Partial<QueueDepthSource> | null)?.collectQueueDepth === "function";
 }
@@ -39,6 +40,7 @@ export function isQueueDepthSource(x: unknown): x is QueueDepthSource {
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const FANOUT_BUCKETS = [0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
+/** Options of {@link ServerMetrics}. */
 export interface ServerMetricsOptions {
   /** prom-client's process and Node.js metrics (CPU, memory, event-loop lag, GC). Default false. */
   readonly processMetrics?: boolean;
@@ -47,6 +49,7 @@ export interface ServerMetricsOptions {
   readonly streamConnections?: () => number;
 }
 
+/** The server's Prometheus metrics (prom-client registry): requests, latency, errors, DS fan-out, queue depth. */
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<"method" | "route" | "status">;

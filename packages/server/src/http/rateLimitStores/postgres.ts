@@ -21,6 +21,7 @@
 import pg from "pg";
 import type { BucketStore, TakeResult, TokenBucketConfig } from "../rateLimit.js";
 
+/** Options of {@link PostgresBucketStore.open}. */
 export interface PostgresBucketStoreOptions {
   readonly connectionString: string;
   /** Schema of the table (default "public"); the same pattern as the store's. */
@@ -36,6 +37,7 @@ export interface PostgresBucketStoreOptions {
 const NAME_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)";
 
+/** Token buckets in a PostgreSQL table, shared by every process using it. `open` throws Error for an invalid schema or table name. */
 export class PostgresBucketStore implements BucketStore {
   readonly kind = "postgres";
   private readonly takeSql: string;

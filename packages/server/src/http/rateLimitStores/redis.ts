@@ -37,6 +37,7 @@ if granted == 1 then return {1, 0} end
 return {0, math.ceil((1 - tokens) / rate * 1000)}
 `;
 
+/** Options of {@link RedisBucketStore.open}. */
 export interface RedisBucketStoreOptions {
   /** redis://host:port/db */
   readonly url: string;
@@ -46,6 +47,7 @@ export interface RedisBucketStoreOptions {
   readonly commandTimeoutMs?: number;
 }
 
+/** Token buckets in Redis (one Lua script per take), shared by every process using it. */
 export class RedisBucketStore implements BucketStore {
   readonly kind = "redis";
   private readonly prefix: string;
