@@ -11,6 +11,12 @@ import { Client, MemoryStore, type ClientEvent } from "@conclave/client";
 import type { Progress } from "./progress.js";
 import { serve } from "./serve.js";
 
+/**
+ * `conclave demo`: alice, bob and charlie on a server (a local one unless `opts.server` is given):
+ * a group is made, members are added and removed, keys updated, messages exchanged and the epoch
+ * authenticators compared, narrated through `print`.
+ * @throws Error when a step fails (the server refuses, or the two disagree on the epoch).
+ */
 export async function runDemo(print: (line: string) => void, opts: { server?: string; progress?: Progress } = {}): Promise<void> {
   // Long steps show progress on stderr; the walk-through itself goes to `print`.
   const step = <T>(label: string, fn: () => Promise<T>): Promise<T> => (opts.progress !== undefined ? opts.progress.step(label, fn) : fn());

@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { createConclaveServer, defaultWebAppRoot, keyEncryptionKeyFromFile, logOptionsFrom, parseKeyEncryptionKey, metricsOptionsFromEnv, rateLimitStoreFromEnv, type StoreConfig } from "@conclave/server";
 
+/** Options of {@link serve} (`conclave serve`'s flags). */
 export interface ServeOptions {
   readonly db: string;
   readonly host: string;
@@ -25,11 +26,17 @@ export interface ServeOptions {
   readonly webApp?: boolean;
 }
 
+/** A running server: its base URL and how to stop it. */
 export interface Serving {
   readonly url: string;
   close(): Promise<void>;
 }
 
+/**
+ * Starts a DS+AS on SQLite at `opts.db`, listening on `opts.host:opts.port` (`conclave serve`).
+ * @throws KeyWrapError for a key-encryption key (`kek` or the key file) that is malformed or unreadable;
+ * Error for bad CONCLAVE_LOG_LEVEL / CONCLAVE_METRICS_PORT values or a port that cannot be bound.
+ */
 export async function serve(opts: ServeOptions): Promise<Serving> {
   const path = resolve(opts.db);
   mkdirSync(dirname(path), { recursive: true });
