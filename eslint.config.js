@@ -10,7 +10,8 @@ const TS = ["packages/*/src/**/*.ts", "packages/*/test/**/*.ts", "bench/**/*.ts"
 const TESTS = ["packages/*/test/**/*.ts", "bench/**/*.ts", "test/**/*.ts"];
 
 export default tseslint.config(
-  { ignores: [".agents/**", "**/dist/**", "**/node_modules/**", "test-vectors/**", "packages/native-crypto/build/**"] },
+  // The .gitignore entries that can hold code (build output, test leftovers), and the vectors.
+  { ignores: [".agents/**", "**/dist/**", "**/node_modules/**", ".pack-*/**", "test-artifacts/**", "coverage/**", "test-vectors/**", "packages/native-crypto/build/**"] },
   {
     files: TS,
     extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
