@@ -61,13 +61,17 @@ async function signExternal(input: ExternalProposalInput, sender: Sender, signat
 
 /**
  * §12.1.8: a proposal from an entry of external_senders (Add, Remove, PSK,
- * ReInit or GroupContextExtensions only: MESSAGE_INVALID_SENDER otherwise).
+ * ReInit or GroupContextExtensions only).
+ * @throws MlsError `MESSAGE_INVALID_SENDER` (another proposal type), `CRYPTO_INVALID_KEY` (a signature key the suite cannot use).
  */
 export function createExternalProposal(input: ExternalProposalInput, sender: ExternalSenderKey): Promise<{ message: Uint8Array; ref: Uint8Array }> {
   return signExternal(input, { senderType: SenderType.external, senderIndex: sender.senderIndex }, sender.signaturePrivateKey);
 }
 
-/** §12.1.8: a would-be member's own Add, signed with its KeyPackage's signature key. */
+/**
+ * §12.1.8: a would-be member's own Add, signed with its KeyPackage's signature key.
+ * @throws MlsError `INVALID_ARGUMENT` (synchronously: a KeyPackage of another cipher suite), `CRYPTO_INVALID_KEY`.
+ */
 export function createNewMemberProposal(
   input: Omit<ExternalProposalInput, "proposal">,
   keyPackage: KeyPackage,
