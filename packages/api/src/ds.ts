@@ -20,6 +20,7 @@ export const DS_ROUTES = {
   postCommit: { method: "POST", path: "/v1/groups/:groupId/commits" },
   handshakes: { method: "GET", path: "/v1/groups/:groupId/handshakes" },
   groupInfo: { method: "GET", path: "/v1/groups/:groupId/group-info" },
+  groupTree: { method: "GET", path: "/v1/groups/:groupId/tree" },
   fetchQueue: { method: "GET", path: "/v1/queue" },
   ackQueue: { method: "POST", path: "/v1/queue/ack" },
 } as const;
@@ -72,6 +73,10 @@ export interface ClaimKeyPackagesResponse {
 // POST /v1/groups (bearer)
 export interface CreateGroupRequest {
   groupId: B64u;
+  /** MLSMessage(GroupInfo) of epoch 0, signed by the creator: the DS's first public state of the group. */
+  groupInfo: B64u;
+  /** The one-leaf ratchet tree, when the GroupInfo does not carry it in its ratchet_tree extension. */
+  ratchetTree?: B64u;
 }
 export interface GroupResponse {
   groupId: B64u;
@@ -82,16 +87,12 @@ export interface GroupResponse {
 
 // POST /v1/groups/:groupId/commits (bearer)
 export interface CommitBundleRequest {
-  /** MLSMessage (PublicMessage or PrivateMessage) carrying the Commit. */
+  /** MLSMessage(PublicMessage) carrying the Commit: the DS validates it against its public state of the group. */
   commit: B64u;
-  /** MLSMessage(Welcome) for the added members; they become roster members. */
+  /** MLSMessage(Welcome) naming exactly the KeyPackages the commit adds; it goes to their clients only. */
   welcome?: B64u;
-  /** MLSMessage(GroupInfo) of the new epoch, kept for external joins. */
-  groupInfo?: B64u;
-  /** Encoded ratchet tree to hand out with the GroupInfo. */
-  ratchetTree?: B64u;
-  /** Identities (user@domain#device) the commit removes. */
-  removed?: string[];
+  /** MLSMessage(GroupInfo) of the new epoch, signed by the committer; its tree hash must match the DS's tree after the commit. */
+  groupInfo: B64u;
 }
 export interface AcceptedResponse {
   /** The group's epoch after this message. */
@@ -121,7 +122,19 @@ export interface GroupInfoResponse {
   groupId: B64u;
   epoch: number;
   groupInfo: B64u;
-  ratchetTree: B64u | null;
+  /** The ratchet tree of that epoch, from the DS's validated state (RFC 9420 §12.4.3.3 encoding). */
+  ratchetTree: B64u;
+}
+
+// GET /v1/groups/:groupId/tree?leaf= (bearer; members, or anyone in an open group)
+export interface GroupTreeResponse {
+  groupId: B64u;
+  epoch: number;
+  /** The tree hash to check the view against (the GroupContext's tree_hash of a GroupInfo you verified). */
+  treeHash: B64u;
+  /** "full": the whole ratchet tree (RFC 9420 §12.4.3.3); "partial": a PartialTreeView of one leaf (draft-ietf-mls-partial). */
+  kind: "full" | "partial";
+  tree: B64u;
 }
 
 // GET /v1/queue?limit= (bearer); also the frames of /v1/stream

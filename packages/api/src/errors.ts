@@ -22,7 +22,7 @@ export const API_ERROR_STATUS = {
   UNEXPECTED_WIRE_FORMAT: 400, // an MLSMessage of the wrong kind for this route (e.g. a Welcome as a commit)
   WRONG_GROUP: 400, // the message's group_id is not the group of the URL
   UNKNOWN_KEY_PACKAGE: 400, // a Welcome names a KeyPackageRef the DS never stored
-  INVALID_ROSTER_CHANGE: 400, // removing a non-member or the committer, adding a member twice
+  INVALID_ROSTER_CHANGE: 400, // a Welcome that does not match the commit's Adds, or a new group holding others than its creator
   INVALID_AUTH_KEY: 400, // an X25519 authentication key (device or handshake) is malformed or of low order
   KEY_PACKAGE_IDENTITY_MISMATCH: 400, // an uploaded KeyPackage's credential names another client than the uploader
   // 401: who you are is not established
@@ -59,6 +59,7 @@ export const API_ERROR_STATUS = {
   SIGNATURE_KEY_IN_USE: 409, // another client already registered this signature key
   CREDENTIAL_REVOKED: 409, // asked to re-issue a credential that was revoked
   GROUP_EXISTS: 409,
+  GROUP_STATE_MISSING: 409, // a group created before the DS kept validated public state: it takes no handshakes
   EPOCH_MISMATCH: 409, // a handshake for another epoch than the group's current one; body has error.currentEpoch
   // 413, 414, 415, 429
   PAYLOAD_TOO_LARGE: 413,

@@ -14,7 +14,7 @@ import { CredentialValidation } from "./credentialValidation.js";
 import { auditDevices, type DeviceAuditResult } from "./deviceAudit.js";
 import { memberIdentity, safetyNumber, type ClientEvent, type DeviceChangeEvent } from "./events.js";
 import { GROUP_CONFIG, GroupBook, LEAF_CAPABILITIES } from "./groupBook.js";
-import { GroupCommits, withRemoved } from "./groupCommits.js";
+import { GroupCommits } from "./groupCommits.js";
 import { Inbox } from "./inbox.js";
 import { KeyPackageSupply } from "./keyPackageSupply.js";
 import { GroupPolicies } from "./policies.js";
@@ -78,7 +78,6 @@ export class Client {
   #devicesCheckedAt = Number.NEGATIVE_INFINITY;
   readonly #deviceCheckIntervalMs: number;
   readonly #now: () => number;
-
 
   private constructor(opts: ClientOptions) {
     this.transport = new HttpTransport(opts.serverUrl);
@@ -291,7 +290,8 @@ export class Client {
         config: GROUP_CONFIG,
       });
       const groupId = toBase64Url(g.groupId);
-      await this.#session.call<GroupResponse>("createGroup", { json: { groupId } });
+      // The DS starts its public state of the group from this GroupInfo (issue 17).
+      await this.#session.call<GroupResponse>("createGroup", { json: { groupId, groupInfo: toBase64Url(await g.groupInfo({ ratchetTree: true })) } });
       await this.#groups.set(groupId, g);
       await this.#policies.updated(groupId);
       return groupId;
@@ -379,7 +379,7 @@ export class Client {
         });
         if (targets.length === 0) throw new ApiError("INVALID_ROSTER_CHANGE", `${who} is not in group ${groupId}`);
         gone = targets.map(memberIdentity);
-        return { pending: await g.createCommit({ remove: targets.map((m) => m.leafIndex as LeafIndex) }), removed: gone };
+        return { pending: await g.createCommit({ remove: targets.map((m) => m.leafIndex as LeafIndex) }) };
       });
       return gone;
     });
@@ -388,7 +388,7 @@ export class Client {
   /** An empty commit with a path: rotates our leaf keys and the group's epoch secrets (RFC 9420 §12.4). */
   update(groupId: string): Promise<bigint> {
     return this.#exclusive(async () => {
-      await this.#commits.commit(groupId, async (g) => withRemoved(await g.createCommit()));
+      await this.#commits.commit(groupId, async (g) => ({ pending: await g.createCommit() }));
       await this.#policies.updated(groupId);
       return this.#groups.get(groupId).epoch;
     });

@@ -7,7 +7,13 @@ import { Group, ProposalType, type CryptoProvider, type GroupConfig } from "@con
 import type { ClientStore } from "./store.js";
 
 /** Lifetimes are checked against the wall clock (RFC 9420 §7.2). */
-export const GROUP_CONFIG: Partial<GroupConfig> = { clock: () => BigInt(Math.floor(Date.now() / 1000)) };
+/**
+ * Handshakes travel as PublicMessage so the DS can validate them against its
+ * public state of the group (issue 17; RFC 9750 §6 allows it when group
+ * operations need not be hidden from the DS); commits carry no ratchet tree:
+ * joiners take it from the DS and check it against the Welcome's tree hash.
+ */
+export const GROUP_CONFIG: Partial<GroupConfig> = { clock: () => BigInt(Math.floor(Date.now() / 1000)), handshakeWireFormat: "public", ratchetTreeExtension: false };
 /** Our leaves list SelfRemove (draft-ietf-mls-extensions) so our groups are self-remove-capable and `leave` works. */
 export const LEAF_CAPABILITIES = { proposals: [ProposalType.selfRemove] };
 

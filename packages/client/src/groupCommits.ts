@@ -26,15 +26,9 @@ export async function retryOnEpochMismatch<T>(what: string, attempt: () => Promi
   throw new ApiError("EPOCH_MISMATCH", `gave up ${what} after ${MAX_CONFLICTS} conflicts`);
 }
 
-/** A commit to send: the bundle, and the clients the DS roster drops with it. */
+/** A commit to send: the DS derives the roster change from the commit itself. */
 export interface CommitPlan {
   readonly pending: PendingCommitInfo;
-  readonly removed?: string[];
-}
-
-/** The plan of a commit that may cover pending proposals: the DS roster drops every client it removes. */
-export function withRemoved(pending: PendingCommitInfo): CommitPlan {
-  return { pending, removed: pending.removed.map(leafIdentity) };
 }
 
 export class GroupCommits {
@@ -58,7 +52,7 @@ export class GroupCommits {
       async () => {
         const plan = await build(g);
         if (plan === undefined) return undefined;
-        const { pending, removed } = plan;
+        const { pending } = plan;
         // Stored with its pending commit: if we die before the reply, the restarted client
         // recognises the commit in the DS log (settlePending, or an inbox gap) instead of forking.
         await this.ctx.groups.save(groupId, g);
@@ -69,8 +63,6 @@ export class GroupCommits {
               commit: toBase64Url(pending.commit),
               ...(pending.welcome !== undefined ? { welcome: toBase64Url(pending.welcome) } : {}),
               groupInfo: toBase64Url(pending.groupInfo),
-              ratchetTree: toBase64Url(pending.ratchetTree),
-              ...(removed !== undefined && removed.length > 0 ? { removed } : {}),
             },
           });
         } catch (e) {

@@ -13,8 +13,8 @@
  * sends again only what was never acknowledged, and acknowledgements only
  * move forward, so repeating one is harmless).
  */
-import { fromBase64Url, toBase64Url, type QueueCursor, type QueueEntryJson, type QueueResponse } from "@conclave/api";
-import { Group } from "@conclave/mls";
+import { fromBase64Url, toBase64Url, type GroupTreeResponse, type QueueCursor, type QueueEntryJson, type QueueResponse } from "@conclave/api";
+import { Group, isMlsError } from "@conclave/mls";
 import type { ClientContext } from "./context.js";
 import { loadEvent, memberIdentity, storeEvent, type ClientEvent, type StoredEvent } from "./events.js";
 import { GROUP_CONFIG, GroupBook } from "./groupBook.js";
@@ -154,7 +154,7 @@ export class Inbox {
 
   async #process(e: QueueEntryJson, batch: Batch): Promise<ClientEvent[]> {
     const bytes = fromBase64Url(e.message);
-    if (e.kind === "welcome") return this.#join(e.groupId, bytes, batch);
+    if (e.kind === "welcome") return this.#join(e.groupId, e.epoch, bytes, batch);
     const g = this.ctx.groups.find(e.groupId);
     if (g === undefined || !g.isActive) return [];
     batch.touched.add(e.groupId);
@@ -178,10 +178,20 @@ export class Inbox {
     return out;
   }
 
-  async #join(groupId: string, welcome: Uint8Array, batch: Batch): Promise<ClientEvent[]> {
+  async #join(groupId: string, epoch: number, welcome: Uint8Array, batch: Batch): Promise<ClientEvent[]> {
     if (this.ctx.groups.find(groupId)?.isActive === true) return []; // replayed
     const kps: StoredKeyPackage[] = await this.keyPackages.forJoin();
-    const g = await Group.join(welcome, { provider: this.ctx.provider, keyPackages: kps, config: GROUP_CONFIG });
+    const join = (ratchetTree?: Uint8Array) => Group.join(welcome, { provider: this.ctx.provider, keyPackages: kps, config: GROUP_CONFIG, ...(ratchetTree === undefined ? {} : { ratchetTree }) });
+    let g: Group;
+    try {
+      g = await join();
+    } catch (err) {
+      if (!isMlsError(err, "WELCOME_MISSING_RATCHET_TREE")) throw err;
+      // Group metadata assistance (issue 17 item 4): the DS keeps the tree of the Welcome's epoch;
+      // Group.join checks it against the tree hash in the Welcome's signed GroupInfo.
+      const t = await this.ctx.session.call<GroupTreeResponse>("groupTree", { params: { groupId }, query: { epoch } });
+      g = await join(fromBase64Url(t.tree));
+    }
     this.ctx.groups.adopt(groupId, g);
     batch.touched.add(groupId);
     batch.joined = true;

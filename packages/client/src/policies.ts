@@ -8,7 +8,7 @@
 import { ProposalType, type Group } from "@conclave/mls";
 import type { ClientContext } from "./context.js";
 import { ownCommitEvent, type ClientEvent } from "./events.js";
-import { withRemoved, type GroupCommits } from "./groupCommits.js";
+import type { GroupCommits } from "./groupCommits.js";
 import { getJson, putJson } from "./store.js";
 
 export interface PolicyOptions {
@@ -101,7 +101,7 @@ export class GroupPolicies {
         }
         const due = this.#keyUpdateDue(groupId, last);
         if (!othersLeaving(g) && !due) continue;
-        const pending = await this.commits.commit(groupId, async (x) => (othersLeaving(x) || due ? withRemoved(await x.createCommit()) : undefined));
+        const pending = await this.commits.commit(groupId, async (x) => (othersLeaving(x) || due ? { pending: await x.createCommit() } : undefined));
         if (pending === undefined) continue;
         // Every commit we build carries a path (it covers a SelfRemove or is empty), so it refreshes our leaf.
         await this.updated(groupId);

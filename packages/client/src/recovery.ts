@@ -5,7 +5,7 @@
  * unreadable.
  */
 import { ApiError, fromBase64Url, toBase64Url, type AcceptedResponse, type GroupInfoResponse } from "@conclave/api";
-import { decode, ExtensionType, Group, mlsMessageCodec, PublicRatchetTree, WireFormat } from "@conclave/mls";
+import { decode, Group, mlsMessageCodec, PublicRatchetTree, WireFormat } from "@conclave/mls";
 import type { ClientContext } from "./context.js";
 import { GROUP_CONFIG, LEAF_CAPABILITIES } from "./groupBook.js";
 import { retryOnEpochMismatch, type GroupCommits } from "./groupCommits.js";
@@ -20,24 +20,21 @@ export async function rejoinByExternalCommit(ctx: ClientContext, commits: GroupC
       const giBytes = fromBase64Url(info.groupInfo);
       const m = decode(mlsMessageCodec, giBytes);
       if (m.wireFormat !== WireFormat.groupInfo) throw new ApiError("UNEXPECTED_WIRE_FORMAT", "the DS returned no GroupInfo");
-      const given = info.ratchetTree === null ? undefined : fromBase64Url(info.ratchetTree);
-      const treeBytes = m.groupInfo.extensions.find((e) => e.extensionType === ExtensionType.ratchetTree)?.extensionData ?? given;
+      // The DS's tree; joinExternal checks it against the GroupInfo's tree hash.
+      const given = fromBase64Url(info.ratchetTree);
       // Our old leaf is the one with our signature key: the identity survived, only the group state was lost.
-      const old =
-        treeBytes === undefined
-          ? undefined
-          : PublicRatchetTree.decode(ctx.provider.suite(m.groupInfo.groupContext.cipherSuite), treeBytes).findLeafBySignatureKey(signing.signaturePublicKey);
+      const old = PublicRatchetTree.decode(ctx.provider.suite(m.groupInfo.groupContext.cipherSuite), given).findLeafBySignatureKey(signing.signaturePublicKey);
       const { group, commit, groupInfo } = await Group.joinExternal(giBytes, {
         provider: ctx.provider,
         identity: signing,
         capabilities: LEAF_CAPABILITIES,
-        ...(given === undefined ? {} : { ratchetTree: given }),
+        ratchetTree: given,
         ...(old === undefined ? {} : { removeLeaf: old }),
         config: GROUP_CONFIG,
       });
       await ctx.session.call<AcceptedResponse>("postCommit", {
         params: { groupId },
-        json: { commit: toBase64Url(commit), groupInfo: toBase64Url(groupInfo), ratchetTree: toBase64Url(group.ratchetTree()) },
+        json: { commit: toBase64Url(commit), groupInfo: toBase64Url(groupInfo) },
       });
       return group;
     },

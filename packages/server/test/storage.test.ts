@@ -248,7 +248,7 @@ describe("SQLite file engine", () => {
     try {
       expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
       const applied = raw.prepare("select name from conclave_migrations order by name").all() as { name: string }[];
-      expect(applied.map((r) => r.name)).toEqual(["0001_as_foundation", "0002_delivery_service", "0003_store_once_delivery", "0004_account_security", "0006_retire_account_secrets"]);
+      expect(applied.map((r) => r.name)).toEqual(["0001_as_foundation", "0002_delivery_service", "0003_store_once_delivery", "0004_account_security", "0005_public_group_state", "0006_retire_account_secrets"]);
     } finally {
       raw.close();
     }

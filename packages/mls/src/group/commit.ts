@@ -312,7 +312,7 @@ export async function createCommit(
     const pskSecret = derivePskSecret(suite, pskEntries);
     out = runCommitSchedule({ suite, interimTranscriptHash: state.interimTranscriptHash, initSecret: state.keys.initSecret, provisional: provisionalContext, content: signed, commitSecret, pskSecret });
     const content = withConfirmationTag(signed, out.confirmationTag);
-    const treeBytes = (options.ratchetTreeExtension ?? true) ? tree.encode() : undefined;
+    const treeBytes = (options.ratchetTreeExtension ?? config.ratchetTreeExtension ?? true) ? tree.encode() : undefined;
     const extensions = await groupInfoExtensions({ ...state, keys: { ...state.keys, externalSecret: out.secrets.externalSecret } }, treeBytes, {
       externalPub: options.externalPub ?? true,
     });

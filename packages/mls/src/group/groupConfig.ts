@@ -82,6 +82,12 @@ export interface GroupConfig {
   readonly handshakeWireFormat: HandshakeWireFormat;
   /** Which incoming handshake wire formats are accepted. */
   readonly acceptHandshake: "any" | HandshakeWireFormat;
+  /**
+   * Whether our commits' GroupInfo (and so their Welcome) carries the ratchet_tree
+   * extension (§12.4.3.3; default true). False when the joiners take the tree from
+   * the Delivery Service instead (they check it against the GroupInfo's tree hash).
+   */
+  readonly ratchetTreeExtension?: boolean;
   /** Longest KeyPackage lifetime accepted, in seconds (§7.2: applications MUST set one; default 90 days). */
   readonly maxLifetime?: bigint;
   /** Current time in seconds since the Unix epoch; when given, KeyPackage lifetimes are checked against it (§7.3). */

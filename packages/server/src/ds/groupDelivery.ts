@@ -1,41 +1,43 @@
 /**
- * Groups on the DS (RFC 9750 §5.2; DESIGN: DS): the roster of member clients,
- * per-group strong ordering of handshake messages, commit bundles accepted or
- * rejected atomically, the latest GroupInfo for external joins, and the
- * group's log: every accepted message stored once at a gap-free position,
- * read by each member through its own cursor (queueDelivery.ts).
- *
- * The DS cannot read the group's tree: it knows who is in the group from what
- * it accepted — the creator, the clients whose KeyPackageRefs a Welcome names,
- * minus the clients a committer declares removed.
+ * Groups on the DS (RFC 9750 §5.2; DESIGN: DS): per-group strong ordering of
+ * handshake messages, each validated against the DS's public state of the
+ * group before it is accepted (issue 17: publicState/, groupState.ts), the
+ * roster derived from that state's tree, and the group's log: every accepted
+ * message stored once at a gap-free position, read by each member through its
+ * own cursor (queueDelivery.ts).
  */
-import { ApiError, formatClientIdentity, fromBase64Url, parseClientIdentity, toBase64Url, type AcceptedResponse, type CommitBundleRequest, type GroupInfoResponse, type GroupResponse, type HandshakesResponse } from "@conclave/api";
-import { bytesEqual, ContentType, SenderType, toHex, WireFormat } from "@conclave/mls";
+import {
+  ApiError,
+  formatClientIdentity,
+  fromBase64Url,
+  toBase64Url,
+  type AcceptedResponse,
+  type CommitBundleRequest,
+  type CreateGroupRequest,
+  type GroupInfoResponse,
+  type GroupResponse,
+  type GroupTreeResponse,
+  type HandshakesResponse,
+} from "@conclave/api";
+import { bytesEqual, ContentType, PublicRatchetTree, toHex, WireFormat, type PublicGroup } from "@conclave/mls";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
 import type { Clock } from "../crypto.js";
-import type { GroupRecord, LogKind, NewQueueEntry } from "../storage/dsStore.js";
+import type { GroupRecord, NewQueueEntry } from "../storage/dsStore.js";
 import type { ClientId, Store, StoreTx } from "../storage/store.js";
 import { EpochMismatchError } from "./errors.js";
-import { externalCommitRemovedLeaves, leafSignatureKey, readFramingHeader, readGroupInfo, readWelcome, type FramingHeader } from "./mlsHeader.js";
+import { logWriterFor } from "./logWriter.js";
+import { GroupState, postingClient, type GroupStateOptions, type RosterChange } from "./groupState.js";
+import { readFramingHeader, readWelcome } from "./mlsHeader.js";
 import { clientTopic, groupTopic, type Notifier, type Topic } from "./notifier.js";
+import { createPublicState, groupInfoOf, treeViewOf, validateHandshakeWith, type TreeViewRequest, type ValidatedHandshake } from "./publicState/index.js";
 
-export interface GroupDeliveryOptions {
+export interface GroupDeliveryOptions extends GroupStateOptions {
   readonly store: Store;
   readonly clock: Clock;
   readonly domain: string;
   readonly notifier: Notifier;
   /** Application messages are accepted for the current epoch and this many before it. */
   readonly pastEpochs: number;
-}
-
-interface Bundle {
-  readonly commit: Uint8Array;
-  readonly header: FramingHeader;
-  readonly welcome?: Uint8Array;
-  readonly welcomeRefs: readonly Uint8Array[];
-  readonly groupInfo?: Uint8Array;
-  readonly ratchetTree?: Uint8Array;
-  readonly removed: readonly string[];
 }
 
 const MAX_HANDSHAKES_PER_PAGE = 1000;
@@ -49,7 +51,11 @@ export function groupIdParam(text: string): Uint8Array {
 }
 
 export class GroupDelivery {
-  constructor(private readonly o: GroupDeliveryOptions) {}
+  readonly #state: GroupState;
+
+  constructor(private readonly o: GroupDeliveryOptions) {
+    this.#state = new GroupState(o);
+  }
 
   private async identities(repos: StoreTx | Store, ids: readonly ClientId[]): Promise<string[]> {
     const out: string[] = [];
@@ -72,9 +78,18 @@ export class GroupDelivery {
     }
   }
 
-  async create(client: AuthenticatedClient, groupIdText: string): Promise<GroupResponse> {
-    const groupId = groupIdParam(groupIdText);
-    const created = await this.o.store.transaction((tx) => tx.groups.create(groupId, client.id, this.o.clock()));
+  /**
+   * A new group: its creator uploads the GroupInfo of epoch 0 (with the
+   * one-leaf tree in its ratchet_tree extension or beside it), which the DS
+   * checks as a joiner would and keeps as the group's first public state.
+   */
+  async create(client: AuthenticatedClient, req: CreateGroupRequest): Promise<GroupResponse> {
+    const groupId = groupIdParam(req.groupId);
+    const ctx = this.#state.context(this.o.store, client, groupId);
+    const { state, group } = await createPublicState(fromBase64Url(req.groupInfo, "groupInfo"), req.ratchetTree === undefined ? undefined : fromBase64Url(req.ratchetTree, "ratchetTree"), ctx);
+    if (group.epoch !== 0n || group.members().length !== 1) throw new ApiError("INVALID_ROSTER_CHANGE", "a new group starts at epoch 0 with its creator as its only member");
+    const initial = { publicState: this.#state.sealed(groupId, state), groupInfo: group.groupInfo! };
+    const created = await this.o.store.transaction((tx) => tx.groups.create(groupId, client.id, this.o.clock(), initial));
     if (!created) throw new ApiError("GROUP_EXISTS", "a group with this id exists");
     return { groupId: toBase64Url(groupId), epoch: 0, members: [client.identity] };
   }
@@ -103,137 +118,81 @@ export class GroupDelivery {
     return { groupId: groupIdText, epoch: g.epoch, members: await this.identities(this.o.store, await this.o.store.memberships.members(groupId)) };
   }
 
-  /** A single MLS message: application, proposal, or a commit without Welcome/GroupInfo/roster change. */
+  /** A single MLS message: an application message (PrivateMessage) or a proposal (PublicMessage, validated). */
   async postMessage(client: AuthenticatedClient, groupIdText: string, bytes: Uint8Array): Promise<AcceptedResponse> {
     const groupId = groupIdParam(groupIdText);
     const header = readFramingHeader(bytes);
     if (!bytesEqual(header.groupId, groupId)) throw new ApiError("WRONG_GROUP", "the message's group_id is not this group");
-    if (header.contentType === ContentType.commit) return this.acceptCommit(client, groupId, { commit: bytes, header, welcomeRefs: [], removed: [] });
+    if (header.contentType === ContentType.commit) throw new ApiError("BAD_REQUEST", "a commit goes to /commits with the GroupInfo of the epoch it starts");
+    if (header.contentType === ContentType.proposal) return this.acceptProposal(client, groupId, bytes);
+    // RFC 9420 §6: application messages are always encrypted.
+    if (header.wireFormat !== WireFormat.privateMessage) throw new ApiError("UNEXPECTED_WIRE_FORMAT", "application messages travel as PrivateMessage");
+    // Group commit (logWriter.ts): each message checked on its own (roster, epoch window) under the group's
+    // lock, many appended per transaction, answered once committed; the group's streams woken once per batch.
+    return logWriterFor(this.o).append({ client, groupId, epoch: header.epoch, contentType: header.contentType, message: bytes, createdAt: this.o.clock() });
+  }
+
+  /**
+   * A proposal, validated against the group's state (sender's leaf signature,
+   * §12.1 rules, the group's policy) and kept in it for the commit that covers
+   * it. Members, and a new member proposing its own Add to an open group.
+   */
+  private async acceptProposal(client: AuthenticatedClient, groupId: Uint8Array, bytes: Uint8Array): Promise<AcceptedResponse> {
     const now = this.o.clock();
-    const kind: LogKind = header.contentType === ContentType.application ? "application" : "handshake";
     const result = await this.o.store.transaction(async (tx) => {
-      // Every message takes the group's lock with its position: proposals are ordered with commits
-      // (they must be for the current epoch), and positions become visible in order.
       const { group: g, seq } = await this.reserve(tx, groupId);
-      await this.requireMember(tx, client, groupId);
-      const epoch = Number(header.epoch);
-      const oldest = kind === "application" ? g.epoch - this.o.pastEpochs : g.epoch;
-      if (header.epoch > BigInt(g.epoch) || epoch < oldest) throw new EpochMismatchError(g.epoch, header.epoch);
-      await tx.groups.append({ groupId, seq, kind, epoch, contentType: header.contentType, senderClientId: client.id, message: bytes, createdAt: now });
-      return { epoch: g.epoch, delivered: g.memberCount - 1 };
+      const v = await this.validate(tx, g, client, bytes, undefined);
+      await tx.groups.setPublicState(groupId, { publicState: this.#state.sealed(groupId, v.newState) });
+      await tx.groups.append({ groupId, seq, kind: "handshake", epoch: g.epoch, contentType: ContentType.proposal, senderClientId: client.id, message: bytes, createdAt: now });
+      return { epoch: g.epoch, delivered: g.memberCount - ((await tx.memberships.isMember(groupId, client.id)) ? 1 : 0) };
     });
     await this.wake([groupTopic(groupId)]);
     return result;
   }
 
+  private async validate(tx: StoreTx, g: GroupRecord, client: AuthenticatedClient, message: Uint8Array, groupInfo: Uint8Array | undefined): Promise<ValidatedHandshake> {
+    const before = this.#state.load(tx, g, client);
+    return validateHandshakeWith(before, message, groupInfo, this.#state.context(tx, client, g.groupId));
+  }
+
+  /**
+   * A commit with the GroupInfo its committer signed for the new epoch, and
+   * the Welcome of the members it adds: validated as a whole and accepted in
+   * one transaction, or refused with nothing changed (RFC 9750 §5.2).
+   */
   async postCommitBundle(client: AuthenticatedClient, groupIdText: string, req: CommitBundleRequest): Promise<AcceptedResponse> {
     const groupId = groupIdParam(groupIdText);
     const commit = fromBase64Url(req.commit, "commit");
     const header = readFramingHeader(commit);
     if (!bytesEqual(header.groupId, groupId)) throw new ApiError("WRONG_GROUP", "the commit's group_id is not this group");
     if (header.contentType !== ContentType.commit) throw new ApiError("UNEXPECTED_WIRE_FORMAT", "the bundle's commit message does not carry a Commit");
-    let welcome: Uint8Array | undefined;
-    let welcomeRefs: Uint8Array[] = [];
-    if (req.welcome !== undefined) {
-      welcome = fromBase64Url(req.welcome, "welcome");
-      welcomeRefs = readWelcome(welcome).secrets.map((s) => s.newMember);
-    }
-    let groupInfo: Uint8Array | undefined;
-    if (req.groupInfo !== undefined) {
-      groupInfo = fromBase64Url(req.groupInfo, "groupInfo");
-      const gc = readGroupInfo(groupInfo).groupContext;
-      if (!bytesEqual(gc.groupId, groupId)) throw new ApiError("WRONG_GROUP", "the GroupInfo is for another group");
-      if (gc.epoch !== header.epoch + 1n) throw new ApiError("BAD_REQUEST", `the GroupInfo is for epoch ${gc.epoch}, the commit creates epoch ${header.epoch + 1n}`);
-    }
-    const ratchetTree = req.ratchetTree !== undefined ? fromBase64Url(req.ratchetTree, "ratchetTree") : undefined;
-    return this.acceptCommit(client, groupId, {
-      commit,
-      header,
-      welcomeRefs,
-      removed: req.removed ?? [],
-      ...(welcome !== undefined ? { welcome } : {}),
-      ...(groupInfo !== undefined ? { groupInfo } : {}),
-      ...(ratchetTree !== undefined ? { ratchetTree } : {}),
-    });
-  }
-
-  /** Everything in one transaction: a rejected bundle changes nothing (RFC 9750 §5.2: strong ordering). */
-  private async acceptCommit(client: AuthenticatedClient, groupId: Uint8Array, b: Bundle): Promise<AcceptedResponse> {
+    const groupInfo = fromBase64Url(req.groupInfo, "groupInfo");
+    const welcome = req.welcome === undefined ? undefined : fromBase64Url(req.welcome, "welcome");
+    const welcomeRefs = welcome === undefined ? [] : readWelcome(welcome).secrets.map((s) => toHex(s.newMember));
     const now = this.o.clock();
-    // RFC 9420 §12.4.3.2: an external commit (sender new_member_commit) comes from a client
-    // joining through the published GroupInfo, so it is not in the roster yet; it joins it.
-    const external = b.header.wireFormat === WireFormat.publicMessage && b.header.senderType === SenderType.newMemberCommit;
     const result = await this.o.store.transaction(async (tx) => {
       const { group: g, seq } = await this.reserve(tx, groupId);
-      if (!external) await this.requireMember(tx, client, groupId);
-      if (b.header.epoch !== BigInt(g.epoch)) throw new EpochMismatchError(g.epoch, b.header.epoch);
-      const members = await tx.memberships.members(groupId);
-      const memberSet = new Set(members);
-      // RFC 9750 §6.6, RFC 9420 §12.4.3.2: a client on the roster that lost its state rejoins by external
-      // commit, removing its old leaf (resync). It stays on the roster; the members check that the removed
-      // leaf carries the joiner's identity (EXTERNAL_COMMIT_RESYNC_IDENTITY).
-      const resync = external && memberSet.has(client.id);
-      if (resync) {
-        const leaves = externalCommitRemovedLeaves(b.commit);
-        if (leaves.length !== 1) throw new ApiError("INVALID_ROSTER_CHANGE", "an external commit from a client already in the roster must remove exactly its old leaf (resync)");
-        // When the DS holds the current tree, the removed leaf must be the sender's own (its registered signature key).
-        const key = leafSignatureKey(g.groupInfo, g.ratchetTree, BigInt(g.epoch), leaves[0]!);
-        if (key === null || (key !== undefined && !bytesEqual(key, client.signatureKey))) {
-          throw new ApiError("INVALID_ROSTER_CHANGE", "a resync may only remove the committer's own old leaf");
-        }
-      }
-      const removed = await this.removedClients(tx, b.removed, memberSet, client.id);
-      const added = await this.welcomedClients(tx, b.welcomeRefs, memberSet, removed);
-      if (external && !resync) added.push(client.id);
-
+      const v = await this.validate(tx, g, client, commit, groupInfo);
+      const roster = await this.#state.rosterChange(tx, v.rosterDelta);
+      const welcomed = welcomeRecipients(roster, welcomeRefs);
       const epoch = g.epoch;
-      if (!(await tx.groups.advanceEpoch(groupId, epoch))) throw new EpochMismatchError(epoch + 1, b.header.epoch);
-      await tx.groups.append({ groupId, seq, kind: "handshake", epoch, contentType: ContentType.commit, senderClientId: client.id, message: b.commit, createdAt: now });
+      if (!(await tx.groups.advanceEpoch(groupId, epoch))) throw new EpochMismatchError(epoch + 1, header.epoch);
+      await tx.groups.append({ groupId, seq, kind: "handshake", epoch, contentType: ContentType.commit, senderClientId: client.id, message: commit, createdAt: now });
       // Removed clients still read up to this commit (their removal); added ones read what comes after it.
-      await tx.memberships.leave(groupId, removed, seq);
-      await tx.memberships.join(groupId, added, epoch + 1, seq);
-      if (b.groupInfo !== undefined) await tx.groups.setGroupInfo(groupId, b.groupInfo, b.ratchetTree ?? null);
-      // The Welcome goes only to the added clients.
-      if (b.welcome !== undefined) {
-        const welcome = b.welcome;
-        await tx.queues.enqueue(added.map((c): NewQueueEntry => ({ clientId: c, kind: "welcome", groupId, epoch: epoch + 1, message: welcome, createdAt: now })));
+      await tx.memberships.leave(groupId, roster.removed, seq);
+      await tx.memberships.join(groupId, roster.added, epoch + 1, seq);
+      await tx.groups.setPublicState(groupId, { publicState: this.#state.sealed(groupId, v.newState), groupInfo });
+      if (welcome !== undefined) {
+        // Issue 17 item 4: the Welcome may carry no tree; its joiners take this one (checked against its tree hash).
+        await tx.groups.putWelcomeTree(groupId, epoch + 1, this.#state.sealed(groupId, v.group.ratchetTree()), now);
+        await tx.queues.enqueue(welcomed.map((c): NewQueueEntry => ({ clientId: c, kind: "welcome", groupId, epoch: epoch + 1, message: welcome, createdAt: now })));
       }
-      const readers = members.filter((m) => m !== client.id).length;
-      return { epoch: epoch + 1, delivered: readers + (b.welcome !== undefined ? added.length : 0), added };
+      // Every member but the committer reads the commit, removed ones included; an external joiner was not one yet.
+      const readers = g.memberCount - (roster.added.includes(client.id) ? 0 : 1);
+      return { epoch: epoch + 1, delivered: readers + welcomed.length, woken: welcomed };
     });
-    await this.wake([groupTopic(groupId), ...result.added.map(clientTopic)]);
+    await this.wake([groupTopic(groupId), ...result.woken.map(clientTopic)]);
     return { epoch: result.epoch, delivered: result.delivered };
-  }
-
-  /** The roster clients a commit bundle says it removes (RFC 9420 §12.1.3). */
-  private async removedClients(tx: StoreTx, identities: readonly string[], roster: ReadonlySet<ClientId>, committer: ClientId): Promise<ClientId[]> {
-    const removed: ClientId[] = [];
-    for (const identity of identities) {
-      let parsed;
-      try {
-        parsed = parseClientIdentity(identity);
-      } catch {
-        throw new ApiError("INVALID_ROSTER_CHANGE", `not a client identity: ${identity}`);
-      }
-      const c = parsed.domain === this.o.domain ? await tx.clients.getByName(parsed.user, parsed.device) : undefined;
-      if (c === undefined || !roster.has(c.id)) throw new ApiError("INVALID_ROSTER_CHANGE", `${identity} is not in the roster`);
-      if (c.id === committer) throw new ApiError("INVALID_ROSTER_CHANGE", "a committer cannot remove itself (RFC 9420 §12.2)");
-      if (!removed.includes(c.id)) removed.push(c.id);
-    }
-    return removed;
-  }
-
-  /** The clients whose KeyPackages the Welcome names: they join the roster. */
-  private async welcomedClients(tx: StoreTx, refs: readonly Uint8Array[], roster: ReadonlySet<ClientId>, removed: readonly ClientId[]): Promise<ClientId[]> {
-    const owners = await tx.keyPackages.owners(refs);
-    const added: ClientId[] = [];
-    for (const ref of refs) {
-      const owner = owners.get(toHex(ref));
-      if (owner === undefined) throw new ApiError("UNKNOWN_KEY_PACKAGE", `the Welcome names KeyPackageRef ${toHex(ref)} that this DS never stored`);
-      if (roster.has(owner) && !removed.includes(owner)) throw new ApiError("INVALID_ROSTER_CHANGE", "the Welcome adds a client already in the roster");
-      if (!added.includes(owner)) added.push(owner);
-    }
-    return added;
   }
 
   async handshakes(client: AuthenticatedClient, groupIdText: string, sinceEpoch: number, afterSeq: number, limit: number): Promise<HandshakesResponse> {
@@ -254,14 +213,54 @@ export class GroupDelivery {
     };
   }
 
-  /** The latest GroupInfo, for external joins: any authenticated client may fetch it. */
-  async groupInfo(groupIdText: string): Promise<GroupInfoResponse> {
+  /** The group's public state for a read: members, and outsiders only where the group's policy opens it (GROUP_CLOSED). */
+  private async readState(client: AuthenticatedClient, groupIdText: string): Promise<PublicGroup> {
     const groupId = groupIdParam(groupIdText);
     const g = await this.o.store.groups.get(groupId);
     if (g === undefined) throw new ApiError("GROUP_NOT_FOUND", "no such group");
-    if (g.groupInfo === null) throw new ApiError("GROUP_INFO_NOT_FOUND", "no GroupInfo was published for this group");
-    // The epoch of the GroupInfo itself: later commits may have come without one.
-    const epoch = Number(readGroupInfo(g.groupInfo).groupContext.epoch);
-    return { groupId: groupIdText, epoch, groupInfo: toBase64Url(g.groupInfo), ratchetTree: g.ratchetTree === null ? null : toBase64Url(g.ratchetTree) };
+    return this.#state.load(this.o.store, g, client);
   }
+
+  /** The latest GroupInfo with the tree it commits to, for joins and resyncs (issue 17 item 2). */
+  async groupInfo(client: AuthenticatedClient, groupIdText: string): Promise<GroupInfoResponse> {
+    const group = await this.readState(client, groupIdText);
+    const groupInfo = groupInfoOf(group, postingClient(client));
+    return { groupId: groupIdText, epoch: Number(group.epoch), groupInfo: toBase64Url(groupInfo), ratchetTree: toBase64Url(group.ratchetTree()) };
+  }
+
+  /**
+   * Group metadata assistance: the whole tree, or one leaf's partial view
+   * (draft-ietf-mls-partial); with `epoch`, the tree of an earlier epoch whose
+   * Welcome carried none, for the roster's members.
+   */
+  async tree(client: AuthenticatedClient, groupIdText: string, req: TreeViewRequest, epoch?: number): Promise<GroupTreeResponse> {
+    const group = await this.readState(client, groupIdText);
+    if (epoch !== undefined && BigInt(epoch) !== group.epoch) {
+      await this.requireMember(this.o.store, client, group.groupId);
+      const sealed = await this.o.store.groups.welcomeTree(group.groupId, epoch);
+      if (sealed === undefined) throw new ApiError("NOT_FOUND", `no tree kept for epoch ${epoch}`);
+      const tree = this.#state.open(group.groupId, sealed);
+      return { groupId: groupIdText, epoch, treeHash: toBase64Url(PublicRatchetTree.decode(group.suite, tree).treeHash()), kind: "full", tree: toBase64Url(tree) };
+    }
+    const v = treeViewOf(group, postingClient(client), req);
+    return { groupId: groupIdText, epoch: Number(v.epoch), treeHash: toBase64Url(v.treeHash), kind: v.kind, tree: toBase64Url(v.body) };
+  }
+}
+
+/**
+ * RFC 9420 §12.4.3.1: the Welcome carries one entry per KeyPackage the commit
+ * adds. A Welcome naming anything else, or missing an added member, is
+ * refused: it reaches exactly the clients the tree says were added.
+ */
+function welcomeRecipients(roster: RosterChange, welcomeRefs: readonly string[]): ClientId[] {
+  const expected = roster.welcomeRefs;
+  if (welcomeRefs.length === 0) {
+    if (expected.size > 0) throw new ApiError("INVALID_ROSTER_CHANGE", "a commit that adds members must come with their Welcome");
+    return [];
+  }
+  const named = new Set(welcomeRefs);
+  if (named.size !== welcomeRefs.length || named.size !== expected.size || welcomeRefs.some((r) => !expected.has(r))) {
+    throw new ApiError("INVALID_ROSTER_CHANGE", "the Welcome must name exactly the KeyPackages the commit adds");
+  }
+  return [...new Set(expected.values())];
 }

@@ -8,6 +8,8 @@ import type { ConclaveContext } from "../http/context.js";
 import { GroupDelivery } from "./groupDelivery.js";
 import { KeyPackageDirectory, type ClaimLimits } from "./keyPackageDirectory.js";
 import { clientTopic, LocalNotifier, PostgresNotifier, type Notifier, type PostgresNotifierOptions } from "./notifier.js";
+import type { HandshakeLimits } from "./publicState/index.js";
+import { StateSeal } from "./publicState/stateSeal.js";
 import { QueueDelivery } from "./queueDelivery.js";
 import { deliveryServiceRoutes, type DsServices } from "./routes.js";
 import { DEFAULT_RETENTION, RetentionJob, type RetentionOptions } from "./retention.js";
@@ -29,6 +31,10 @@ export interface DeliveryServiceOptions {
   readonly retention?: Partial<RetentionOptions> | false;
   /** Ordinary KeyPackages claimable per claimer and per target device before the last-resort one is served (keyPackageDirectory.ts). */
   readonly keyPackageClaims?: ClaimLimits;
+  /** Size limits of handshake messages and pending proposals per group (publicState/limits.ts). */
+  readonly handshakeLimits?: Partial<HandshakeLimits>;
+  /** Seals the stored public group state at rest (the server's KEK; set by createConclaveServer). */
+  readonly keyEncryptionKey?: Uint8Array;
 }
 
 /** Processes on one database and schema share one channel. */
@@ -49,7 +55,16 @@ export async function installDeliveryService(app: FastifyInstance, ctx: Conclave
   const queues = new QueueDelivery(ctx.store);
   const ds: DsServices = {
     keyPackages: new KeyPackageDirectory(ctx.store, ctx.crypto, ctx.clock, ctx.domain, options.keyPackageClaims),
-    groups: new GroupDelivery({ store: ctx.store, clock: ctx.clock, domain: ctx.domain, notifier, pastEpochs: options.pastEpochs ?? 2 }),
+    groups: new GroupDelivery({
+      store: ctx.store,
+      clock: ctx.clock,
+      domain: ctx.domain,
+      notifier,
+      pastEpochs: options.pastEpochs ?? 2,
+      provider: ctx.crypto,
+      seal: new StateSeal(options.keyEncryptionKey),
+      ...(options.handshakeLimits === undefined ? {} : { limits: options.handshakeLimits }),
+    }),
     queues,
   };
   deliveryServiceRoutes(ctx, ds);

@@ -11,6 +11,7 @@ import {
   type CreateGroupRequest,
   type GroupInfoResponse,
   type GroupResponse,
+  type GroupTreeResponse,
   type HandshakesResponse,
   type KeyPackageCountsResponse,
   type ListKeyPackagesResponse,
@@ -21,6 +22,7 @@ import {
 import { clientOf, intParam, type ConclaveContext } from "../http/context.js";
 import type { GroupDelivery } from "./groupDelivery.js";
 import type { KeyPackageDirectory } from "./keyPackageDirectory.js";
+import type { TreeViewRequest } from "./publicState/index.js";
 import type { QueueDelivery } from "./queueDelivery.js";
 import * as S from "./schemas.js";
 
@@ -66,9 +68,9 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
   );
 
   routes.define<CreateGroupRequest>(
-    { method: "POST", url: DS_ROUTES.createGroup.path, operationId: "createGroup", summary: "Create a group at epoch 0 with you as its first roster member", tags: ["ds"], auth: true, body: S.createGroupRequest, responses: { 201: S.groupResponse } },
+    { method: "POST", url: DS_ROUTES.createGroup.path, operationId: "createGroup", summary: "Create a group from its epoch-0 GroupInfo, with you as its only member", tags: ["ds"], auth: true, body: S.createGroupRequest, bodyLimit: big, responses: { 201: S.groupResponse } },
     async (req, reply): Promise<GroupResponse> => {
-      const g = await ds.groups.create(clientOf(req), req.body.groupId);
+      const g = await ds.groups.create(clientOf(req), req.body);
       void reply.code(201);
       return g;
     },
@@ -97,7 +99,7 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
     },
   );
   routes.define<CommitBundleRequest, unknown, { groupId: string }>(
-    { method: "POST", url: DS_ROUTES.postCommit.path, operationId: "postCommit", summary: "A commit bundle (commit + Welcome + GroupInfo + ratchet tree), accepted atomically for the current epoch only", tags: ["ds"], auth: true, params: S.groupParams, body: S.commitBundleRequest, bodyLimit: big, responses: { 202: S.acceptedResponse } },
+    { method: "POST", url: DS_ROUTES.postCommit.path, operationId: "postCommit", summary: "A commit bundle (PublicMessage commit + GroupInfo + Welcome), validated against the group's state and accepted atomically for the current epoch only", tags: ["ds"], auth: true, params: S.groupParams, body: S.commitBundleRequest, bodyLimit: big, responses: { 202: S.acceptedResponse } },
     async (req, reply): Promise<AcceptedResponse> => {
       const r = await ds.groups.postCommitBundle(clientOf(req), req.params.groupId, req.body);
       void reply.code(202);
@@ -110,10 +112,14 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
       ds.groups.handshakes(clientOf(req), req.params.groupId, intParam(req.query.sinceEpoch, 0), intParam(req.query.afterSeq, 0), intParam(req.query.limit, 1000)),
   );
   routes.define<unknown, unknown, { groupId: string }>(
-    { method: "GET", url: DS_ROUTES.groupInfo.path, operationId: "groupInfo", summary: "The latest GroupInfo (and ratchet tree) for external joins", tags: ["ds"], auth: true, params: S.groupParams, responses: { 200: S.groupInfoResponse } },
-    async (req): Promise<GroupInfoResponse> => {
-      clientOf(req);
-      return ds.groups.groupInfo(req.params.groupId);
+    { method: "GET", url: DS_ROUTES.groupInfo.path, operationId: "groupInfo", summary: "The latest GroupInfo and ratchet tree (members; outsiders only for a group open to external joins)", tags: ["ds"], auth: true, params: S.groupParams, responses: { 200: S.groupInfoResponse } },
+    async (req): Promise<GroupInfoResponse> => ds.groups.groupInfo(clientOf(req), req.params.groupId),
+  );
+  routes.define<unknown, { view?: "full" | "partial"; leaf?: string; epoch?: string }, { groupId: string }>(
+    { method: "GET", url: DS_ROUTES.groupTree.path, operationId: "groupTree", summary: "The group's ratchet tree, or one leaf's partial view (direct path, resolved copath, leaves)", tags: ["ds"], auth: true, params: S.groupParams, querystring: S.groupTreeQuery, responses: { 200: S.groupTreeResponse } },
+    async (req): Promise<GroupTreeResponse> => {
+      const view: TreeViewRequest = req.query.view === "partial" ? { kind: "partial", ...(req.query.leaf === undefined ? {} : { leaf: intParam(req.query.leaf, 0) }) } : { kind: "full" };
+      return ds.groups.tree(clientOf(req), req.params.groupId, view, req.query.epoch === undefined ? undefined : intParam(req.query.epoch, 0));
     },
   );
 

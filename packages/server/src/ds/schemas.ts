@@ -24,18 +24,16 @@ export const claimResponse = object({
   missing: { type: "array", items: object({ device: { type: "string" }, cipherSuite }) },
 });
 
-export const createGroupRequest = object({ groupId });
+export const createGroupRequest = object({ groupId, groupInfo: mlsMessage("MLSMessage(GroupInfo) of epoch 0"), ratchetTree: mlsMessage("the one-leaf ratchet tree") }, ["groupId", "groupInfo"]);
 export const groupParams = object({ groupId });
 export const groupResponse = object({ groupId, epoch, members: { type: "array", items: { type: "string" } } });
 export const commitBundleRequest = object(
   {
     commit: mlsMessage("MLSMessage carrying the Commit"),
     welcome: mlsMessage("MLSMessage(Welcome)"),
-    groupInfo: mlsMessage("MLSMessage(GroupInfo) of the new epoch"),
-    ratchetTree: mlsMessage("encoded ratchet tree"),
-    removed: { type: "array", maxItems: 10000, items: { type: "string", maxLength: 400 } },
+    groupInfo: mlsMessage("MLSMessage(GroupInfo) of the new epoch, signed by the committer"),
   },
-  ["commit"],
+  ["commit", "groupInfo"],
 );
 export const acceptedResponse = object({ epoch, delivered: { type: "integer", minimum: 0 } });
 export const handshakesQuery = object({ sinceEpoch: queryInteger("first epoch"), afterSeq: queryInteger("continue after this log position"), limit: queryInteger("page size") }, []);
@@ -44,7 +42,9 @@ export const handshakesResponse = object({
   messages: { type: "array", items: object({ seq, epoch, contentType: { type: "integer" }, sender: { type: "string" }, message: mlsMessage("MLSMessage") }) },
   more: { type: "boolean" },
 });
-export const groupInfoResponse = object({ groupId, epoch, groupInfo: mlsMessage("MLSMessage(GroupInfo)"), ratchetTree: { type: ["string", "null"] } });
+export const groupInfoResponse = object({ groupId, epoch, groupInfo: mlsMessage("MLSMessage(GroupInfo)"), ratchetTree: b64u(16_000_000, "ratchet tree") });
+export const groupTreeQuery = object({ view: { type: "string", enum: ["full", "partial"] }, leaf: queryInteger("leaf index (partial view; default: yours)"), epoch: queryInteger("an earlier epoch whose Welcome carried no tree") }, []);
+export const groupTreeResponse = object({ groupId, epoch, treeHash: b64u(128, "tree hash"), kind: { type: "string", enum: ["full", "partial"] }, tree: b64u(16_000_000, "tree or partial view") });
 
 export const queueQuery = object({ limit: queryInteger("page size") }, []);
 export const queueEntry = object({

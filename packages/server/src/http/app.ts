@@ -125,7 +125,8 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
   app.decorate("conclave", ctx);
   for (const register of ROUTE_MODULES) register(ctx);
   // The DS (RFC 9750 §5): its routes, the /v1/stream WebSocket and its notifier.
-  const ds = await installDeliveryService(app, ctx, options.ds, ownsStore ? (options.store as StoreConfig) : undefined);
+  const dsOptions = options.keyEncryptionKey === undefined ? options.ds : { ...options.ds, keyEncryptionKey: options.keyEncryptionKey };
+  const ds = await installDeliveryService(app, ctx, dsOptions, ownsStore ? (options.store as StoreConfig) : undefined);
   // Account-creation, recovery-guess and KeyPackage-claim limits share the API's bucket store: one limit for N processes.
   if (buckets !== undefined) {
     as.shareLimits(buckets.store);

@@ -53,13 +53,20 @@ export interface GroupRecord {
   readonly epoch: number;
   readonly createdBy: ClientId;
   readonly createdAt: number;
+  /** The latest GroupInfo the DS accepted (verified against its public state). */
   readonly groupInfo: Uint8Array | null;
-  readonly ratchetTree: Uint8Array | null;
+  /** The stored public state (ds/publicState, sealed at rest when the server has a KEK); null for a group from before it. */
+  readonly publicState: Uint8Array | null;
   /** The position the next accepted message takes. */
   readonly nextSeq: number;
   /** The oldest position retention kept (everything before it is gone). */
   readonly firstSeq: number;
   readonly memberCount: number;
+}
+
+export interface PublicStateUpdate {
+  readonly publicState: Uint8Array;
+  readonly groupInfo?: Uint8Array;
 }
 
 export type LogKind = "handshake" | "application";
@@ -77,8 +84,8 @@ export interface LogEntry {
 }
 
 export interface GroupRepository {
-  /** Creates the group at epoch 0 with `creator` as its only member; false when the id is taken. */
-  create(groupId: Uint8Array, creator: ClientId, now: number): Promise<boolean>;
+  /** Creates the group at epoch 0 with `creator` as its only member and its first public state; false when the id is taken. */
+  create(groupId: Uint8Array, creator: ClientId, now: number, initial?: PublicStateUpdate): Promise<boolean>;
   get(groupId: Uint8Array): Promise<GroupRecord | undefined>;
   /**
    * Locks the group until the transaction ends and takes the next log position
@@ -89,7 +96,11 @@ export interface GroupRepository {
   reserve(groupId: Uint8Array): Promise<{ readonly group: GroupRecord; readonly seq: number } | undefined>;
   /** Moves the epoch from `from` to `from + 1`; false when it was no longer `from`. */
   advanceEpoch(groupId: Uint8Array, from: number): Promise<boolean>;
-  setGroupInfo(groupId: Uint8Array, groupInfo: Uint8Array, ratchetTree: Uint8Array | null): Promise<void>;
+  /** Replaces the public state, and the GroupInfo when one is given (a proposal changes the state, not the GroupInfo). */
+  setPublicState(groupId: Uint8Array, update: PublicStateUpdate): Promise<void>;
+  /** Keeps the tree of `epoch` for the joiners of its Welcome (first write wins). */
+  putWelcomeTree(groupId: Uint8Array, epoch: number, tree: Uint8Array, now: number): Promise<void>;
+  welcomeTree(groupId: Uint8Array, epoch: number): Promise<Uint8Array | undefined>;
   /** Writes the message at the position `reserve` gave. */
   append(entry: LogEntry): Promise<void>;
   /** Handshake messages of epochs >= `sinceEpoch` after position `afterSeq`, in log order. */

@@ -9,6 +9,7 @@
  */
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import type { StorageEngine } from "./store.js";
+import { publicStateMigration } from "./publicStateMigration.js";
 import { accountSecurityMigration } from "./accountSecurityMigration.js";
 import { retireAccountSecretsMigration } from "./retireAccountSecretsMigration.js";
 
@@ -275,6 +276,7 @@ export function migrations(engine: StorageEngine): Record<string, Migration> {
     "0002_delivery_service": deliveryService(engine),
     "0004_account_security": accountSecurityMigration(engine),
     "0003_store_once_delivery": storeOnceDelivery(engine),
+    "0005_public_group_state": publicStateMigration(engine),
     "0006_retire_account_secrets": retireAccountSecretsMigration(),
   };
 }
@@ -290,6 +292,9 @@ export async function migrateToLatest(db: Kysely<unknown>, engine: StorageEngine
     provider,
     migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: MIGRATION_LOCK_TABLE,
+    // Migrations are additive and independent: one written on a branch may land after a higher-numbered one
+    // (0005 after 0006), and a database that already ran the higher one must still take it.
+    allowUnorderedMigrations: true,
     ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();

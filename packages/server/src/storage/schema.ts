@@ -126,10 +126,20 @@ export interface GroupsTable {
   created_at: number;
   group_info: Uint8Array | null;
   ratchet_tree: Uint8Array | null;
+  /** The DS's validated public state (ds/publicState), sealed when the server has a KEK; null before migration 0005. */
+  public_state: Uint8Array | null;
   next_seq: number;
   first_seq: number;
   /** Clients on the roster now. */
   member_count: number;
+}
+
+/** The ratchet tree of an epoch whose Welcome carried none (sealed like the public state), for its joiners. */
+export interface GroupWelcomeTreesTable {
+  group_id: Uint8Array;
+  epoch: number;
+  tree: Uint8Array;
+  created_at: number;
 }
 
 /**
@@ -185,6 +195,7 @@ export interface Database {
   server_keys: ServerKeysTable;
   key_packages: KeyPackagesTable;
   groups: GroupsTable;
+  group_welcome_trees: GroupWelcomeTreesTable;
   group_membership: GroupMembershipTable;
   group_log: GroupLogTable;
   client_queue: ClientQueueTable;

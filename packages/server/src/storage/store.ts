@@ -124,6 +124,8 @@ export interface ClientRepository {
   create(client: NewClient): Promise<CreateClientResult>;
   get(id: ClientId): Promise<ClientRecord | undefined>;
   getByName(user: string, device: string): Promise<ClientRecord | undefined>;
+  /** The client registered with this signature key (keys are unique across clients). */
+  getBySignatureKey(signatureKey: Uint8Array): Promise<ClientRecord | undefined>;
   listByUser(user: string): Promise<ClientRecord[]>;
   /** Marks the client revoked at `at`; false when it was already revoked or does not exist. */
   revoke(id: ClientId, at: number): Promise<boolean>;

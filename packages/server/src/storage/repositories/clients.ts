@@ -53,6 +53,11 @@ export class Clients implements ClientRepository {
     return r && clientFromRow(r);
   }
 
+  async getBySignatureKey(signatureKey: Uint8Array): Promise<ClientRecord | undefined> {
+    const r = await this.h.db().selectFrom("clients").selectAll().where("signature_key", "=", signatureKey).executeTakeFirst();
+    return r && clientFromRow(r);
+  }
+
   async getByName(user: string, device: string): Promise<ClientRecord | undefined> {
     const r = await this.h
       .db()

@@ -1,7 +1,7 @@
 /** DS groups: epoch (strong ordering, RFC 9750 §5.2), GroupInfo, and the group's log of accepted messages. */
 import { sql } from "kysely";
 import { bytes, int, type Handle } from "../handle.js";
-import type { GroupRecord, GroupRepository, LogEntry, LogKind } from "../dsStore.js";
+import type { GroupRecord, GroupRepository, LogEntry, LogKind, PublicStateUpdate } from "../dsStore.js";
 import type { GroupLogTable, GroupsTable } from "../schema.js";
 import type { ClientId } from "../store.js";
 
@@ -12,7 +12,7 @@ function groupFromRow(r: GroupsTable): GroupRecord {
     createdBy: int(r.created_by) as ClientId,
     createdAt: int(r.created_at),
     groupInfo: r.group_info === null ? null : bytes(r.group_info),
-    ratchetTree: r.ratchet_tree === null ? null : bytes(r.ratchet_tree),
+    publicState: r.public_state === null ? null : bytes(r.public_state),
     nextSeq: int(r.next_seq),
     firstSeq: int(r.first_seq),
     memberCount: int(r.member_count),
@@ -35,11 +35,22 @@ export function logEntryFromRow(r: Omit<GroupLogTable, "message">): Omit<LogEntr
 export class Groups implements GroupRepository {
   constructor(private readonly h: Handle) {}
 
-  async create(groupId: Uint8Array, creator: ClientId, now: number): Promise<boolean> {
+  async create(groupId: Uint8Array, creator: ClientId, now: number, initial?: PublicStateUpdate): Promise<boolean> {
     const db = this.h.db();
     const row = await db
       .insertInto("groups")
-      .values({ group_id: groupId, epoch: 0, created_by: creator, created_at: now, group_info: null, ratchet_tree: null, next_seq: 1, first_seq: 1, member_count: 1 })
+      .values({
+        group_id: groupId,
+        epoch: 0,
+        created_by: creator,
+        created_at: now,
+        group_info: initial?.groupInfo ?? null,
+        ratchet_tree: null,
+        public_state: initial?.publicState ?? null,
+        next_seq: 1,
+        first_seq: 1,
+        member_count: 1,
+      })
       .onConflict((oc) => oc.column("group_id").doNothing())
       .returning("group_id")
       .executeTakeFirst();
@@ -73,8 +84,23 @@ export class Groups implements GroupRepository {
     return Number(r.numUpdatedRows) === 1;
   }
 
-  async setGroupInfo(groupId: Uint8Array, groupInfo: Uint8Array, ratchetTree: Uint8Array | null): Promise<void> {
-    await this.h.db().updateTable("groups").set({ group_info: groupInfo, ratchet_tree: ratchetTree }).where("group_id", "=", groupId).execute();
+  async setPublicState(groupId: Uint8Array, u: PublicStateUpdate): Promise<void> {
+    const set = u.groupInfo === undefined ? { public_state: u.publicState } : { public_state: u.publicState, group_info: u.groupInfo };
+    await this.h.db().updateTable("groups").set(set).where("group_id", "=", groupId).execute();
+  }
+
+  async putWelcomeTree(groupId: Uint8Array, epoch: number, tree: Uint8Array, now: number): Promise<void> {
+    await this.h
+      .db()
+      .insertInto("group_welcome_trees")
+      .values({ group_id: groupId, epoch, tree, created_at: now })
+      .onConflict((oc) => oc.columns(["group_id", "epoch"]).doNothing())
+      .execute();
+  }
+
+  async welcomeTree(groupId: Uint8Array, epoch: number): Promise<Uint8Array | undefined> {
+    const r = await this.h.db().selectFrom("group_welcome_trees").select("tree").where("group_id", "=", groupId).where("epoch", "=", epoch).executeTakeFirst();
+    return r && bytes(r.tree);
   }
 
   async append(e: LogEntry): Promise<void> {

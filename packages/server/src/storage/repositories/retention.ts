@@ -17,6 +17,8 @@ export class Retention implements RetentionRepository {
     // A removed client whose removal is no longer in the log has nothing left to read.
     const gone = await sql`delete from group_membership where left_seq is not null and left_seq < (select g.first_seq from groups g where g.group_id = group_membership.group_id)`.execute(db);
     const queued = await db.deleteFrom("client_queue").where("created_at", "<", unreadBefore).executeTakeFirst();
+    // A Welcome's tree lives as long as the Welcome may still be unread.
+    await db.deleteFrom("group_welcome_trees").where("created_at", "<", unreadBefore).execute();
     return {
       logEntries: Number(read.numAffectedRows ?? 0n) + Number(unread.numDeletedRows),
       queueEntries: Number(queued.numDeletedRows),
