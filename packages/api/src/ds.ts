@@ -21,6 +21,7 @@ export const DS_ROUTES = {
   handshakes: { method: "GET", path: "/v1/groups/:groupId/handshakes" },
   groupInfo: { method: "GET", path: "/v1/groups/:groupId/group-info" },
   groupTree: { method: "GET", path: "/v1/groups/:groupId/tree" },
+  externalSender: { method: "GET", path: "/v1/ds/external-sender" },
   fetchQueue: { method: "GET", path: "/v1/queue" },
   ackQueue: { method: "POST", path: "/v1/queue/ack" },
 } as const;
@@ -124,6 +125,15 @@ export interface GroupInfoResponse {
   groupInfo: B64u;
   /** The ratchet tree of that epoch, from the DS's validated state (RFC 9420 §12.4.3.3 encoding). */
   ratchetTree: B64u;
+}
+
+// GET /v1/ds/external-sender?cipherSuite= (bearer)
+/** The DS as an external sender (RFC 9420 §12.1.8.1): it proposes the removal of revoked clients in groups that list it. */
+export interface ExternalSenderResponse {
+  cipherSuite: number;
+  signatureKey: B64u;
+  /** extension_data of an external_senders extension (RFC 9420 §12.1.8.1) holding the DS's entry alone. */
+  extension: B64u;
 }
 
 // GET /v1/groups/:groupId/tree?leaf= (bearer; members, or anyone in an open group)

@@ -6,8 +6,8 @@
  * DS queue into events (inbox.ts) and runs its group policies (policies.ts).
  * All state goes through a ClientStore; every operation runs alone, in order.
  */
-import { ApiError, DEVICE_ADDED_LEAF_TYPE, DEVICE_REVOKED_LEAF_TYPE, fromBase64Url, isApiError, toBase64Url, type ClaimKeyPackagesResponse, type GroupResponse, type NameProof, type RevokeClientResponse } from "@conclave/api";
-import { decode, Group, mlsMessageCodec, WireFormat, type CipherSuiteId, type CryptoProvider, type LeafIndex } from "@conclave/mls";
+import { ApiError, DEVICE_ADDED_LEAF_TYPE, DEVICE_REVOKED_LEAF_TYPE, fromBase64Url, isApiError, toBase64Url, type ClaimKeyPackagesResponse, type ExternalSenderResponse, type GroupResponse, type NameProof, type RevokeClientResponse } from "@conclave/api";
+import { decode, ExtensionType, Group, mlsMessageCodec, WireFormat, type CipherSuiteId, type CryptoProvider, type LeafIndex } from "@conclave/mls";
 import { defaultProvider, openStream } from "#platform";
 import type { ClientContext } from "./context.js";
 import { CredentialValidation } from "./credentialValidation.js";
@@ -282,11 +282,14 @@ export class Client {
   /** Creates a one-member group and registers it with the DS. Returns its id (base64url). */
   createGroup(): Promise<string> {
     return this.#exclusive(async () => {
+      // The DS is an external sender of our groups (RFC 9420 §12.1.8.1): it proposes the removal of revoked devices.
+      const ds = await this.#session.call<ExternalSenderResponse>("externalSender", { query: { cipherSuite: String(this.#session.cipherSuite) } });
       const g = await Group.create({
         provider: this.#ctx.provider,
         cipherSuite: this.#session.cipherSuite,
         identity: this.#session.signing(),
         capabilities: LEAF_CAPABILITIES,
+        extensions: [{ extensionType: ExtensionType.externalSenders, extensionData: fromBase64Url(ds.extension) }],
         config: GROUP_CONFIG,
       });
       const groupId = toBase64Url(g.groupId);

@@ -5,7 +5,7 @@
  * - key updates (RFC 9750 §8.2.2, post-compromise security): an Update commit when our last one is older
  *   than `keyUpdateIntervalMs` or `keyUpdateAfterMessages` application messages went by.
  */
-import { ProposalType, type Group } from "@conclave/mls";
+import { ProposalType, SenderType, type Group } from "@conclave/mls";
 import type { ClientContext } from "./context.js";
 import { ownCommitEvent, type ClientEvent } from "./events.js";
 import type { GroupCommits } from "./groupCommits.js";
@@ -20,7 +20,9 @@ export interface PolicyOptions {
 const UPDATED = "upd:";
 const LEAVING = "leaving";
 
-const othersLeaving = (g: Group) => g.pendingProposals.some((p) => !p.own && p.proposal.proposalType === ProposalType.selfRemove);
+/** Proposals we commit at once: a member's SelfRemove, and the DS's Remove of a revoked device (RFC 9420 §12.1.8.1). */
+const othersLeaving = (g: Group) =>
+  g.pendingProposals.some((p) => !p.own && (p.proposal.proposalType === ProposalType.selfRemove || (p.sender.senderType === SenderType.external && p.proposal.proposalType === ProposalType.remove)));
 const ownSelfRemovePending = (g: Group) => g.pendingProposals.some((p) => p.own && p.proposal.proposalType === ProposalType.selfRemove);
 
 export class GroupPolicies {

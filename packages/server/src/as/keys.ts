@@ -42,7 +42,7 @@ export interface AsKeys {
 }
 
 /** The stored record of `name`, created by `make` when absent; returns it with its private key opened. */
-async function keyRecord(store: Store, kek: Uint8Array | undefined, name: string, make: () => Promise<ServerKeyRecord>): Promise<ServerKeyRecord> {
+export async function keyRecord(store: Store, kek: Uint8Array | undefined, name: string, make: () => Promise<ServerKeyRecord>): Promise<ServerKeyRecord> {
   let record = await store.keys.get(name);
   if (record === undefined) {
     const fresh = await make();

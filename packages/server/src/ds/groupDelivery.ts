@@ -14,24 +14,28 @@ import {
   type AcceptedResponse,
   type CommitBundleRequest,
   type CreateGroupRequest,
+  type ExternalSenderResponse,
   type GroupInfoResponse,
   type GroupResponse,
   type GroupTreeResponse,
   type HandshakesResponse,
 } from "@conclave/api";
-import { bytesEqual, ContentType, PublicRatchetTree, toHex, WireFormat, type PublicGroup } from "@conclave/mls";
+import { bytesEqual, ContentType, encode, externalSendersCodec, PublicRatchetTree, toHex, WireFormat, type CipherSuiteId, type PublicGroup } from "@conclave/mls";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
 import type { Clock } from "../crypto.js";
 import type { GroupRecord, NewQueueEntry } from "../storage/dsStore.js";
-import type { ClientId, Store, StoreTx } from "../storage/store.js";
+import type { ClientId, ClientRecord, Store, StoreTx } from "../storage/store.js";
 import { EpochMismatchError } from "./errors.js";
+import type { DsExternalSenders } from "./externalSender.js";
 import { logWriterFor } from "./logWriter.js";
 import { GroupState, postingClient, type GroupStateOptions, type RosterChange } from "./groupState.js";
 import { readFramingHeader, readWelcome } from "./mlsHeader.js";
 import { clientTopic, groupTopic, type Notifier, type Topic } from "./notifier.js";
-import { createPublicState, groupInfoOf, treeViewOf, validateHandshakeWith, type TreeViewRequest, type ValidatedHandshake } from "./publicState/index.js";
+import { createPublicState, groupInfoOf, revocationProposal, treeViewOf, validateHandshakeWith, type TreeViewRequest, type ValidatedHandshake } from "./publicState/index.js";
 
 export interface GroupDeliveryOptions extends GroupStateOptions {
+  /** The DS's external-sender keys (revocation reaching groups); absent: the DS proposes nothing. */
+  readonly senders?: DsExternalSenders;
   readonly store: Store;
   readonly clock: Clock;
   readonly domain: string;
@@ -148,6 +152,55 @@ export class GroupDelivery {
     });
     await this.wake([groupTopic(groupId)]);
     return result;
+  }
+
+  /** The DS's external_senders entry for `suite` (NOT_FOUND for a suite this server does not run). */
+  async externalSender(suite: number): Promise<ExternalSenderResponse> {
+    if (this.o.senders === undefined) throw new ApiError("NOT_FOUND", "this DS proposes nothing");
+    let ds;
+    try {
+      ds = await this.o.senders.forSuite(suite as CipherSuiteId);
+    } catch (e) {
+      throw new ApiError("NOT_FOUND", `no external sender for cipher suite ${suite}`, { cause: e });
+    }
+    return { cipherSuite: suite, signatureKey: toBase64Url(ds.signaturePublicKey), extension: toBase64Url(encode(externalSendersCodec, [ds.sender])) };
+  }
+
+  /**
+   * Issue 17 item 3: a revoked client's groups hear it from the DS, an
+   * external sender (RFC 9420 §12.1.8.1), as a Remove proposal of its leaf
+   * that the members commit. Groups that did not list the DS in
+   * external_senders are left alone. Returns the groups proposed to.
+   */
+  async revokeClient(revoked: ClientRecord): Promise<number> {
+    if (this.o.senders === undefined) return 0;
+    let proposed = 0;
+    for (const groupId of await this.o.store.memberships.groupsOf(revoked.id)) {
+      const done = await this.o.store.transaction(async (tx) => {
+        const { group: g, seq } = await this.reserve(tx, groupId);
+        if (g.publicState === null) return false;
+        const poster = { clientId: "delivery-service", signatureKey: new Uint8Array(0) };
+        const group = this.#state.load(tx, g, poster);
+        const ds = await this.o.senders!.forSuite(group.suite.id);
+        let r;
+        try {
+          r = await revocationProposal(group, revoked.signatureKey, ds);
+        } catch (e) {
+          if (e instanceof ApiError && e.code === "FORBIDDEN") return false;
+          throw e;
+        }
+        if (r === undefined) return false;
+        await tx.groups.setPublicState(groupId, { publicState: this.#state.sealed(groupId, r.group.serialize()) });
+        // The log names a client as sender; the proposal's subject stands in for the DS (it reads nothing more: it is revoked).
+        await tx.groups.append({ groupId, seq, kind: "handshake", epoch: g.epoch, contentType: ContentType.proposal, senderClientId: revoked.id, message: r.message, createdAt: this.o.clock() });
+        return true;
+      });
+      if (done) {
+        proposed++;
+        await this.wake([groupTopic(groupId)]);
+      }
+    }
+    return proposed;
   }
 
   private async validate(tx: StoreTx, g: GroupRecord, client: AuthenticatedClient, message: Uint8Array, groupInfo: Uint8Array | undefined): Promise<ValidatedHandshake> {

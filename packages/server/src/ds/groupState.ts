@@ -51,10 +51,10 @@ export class GroupState {
     };
   }
 
-  context(repos: Store | StoreTx, client: AuthenticatedClient, groupId: Uint8Array): HandshakeContext {
+  context(repos: Store | StoreTx, client: AuthenticatedClient | PostingClient, groupId: Uint8Array): HandshakeContext {
     return {
       provider: this.o.provider,
-      client: postingClient(client),
+      client: "clientId" in client ? client : postingClient(client),
       groupId,
       validateCredential: this.validator(repos),
       clock: () => BigInt(Math.floor(this.o.clock() / 1000)),
@@ -63,7 +63,7 @@ export class GroupState {
   }
 
   /** The group's live public state; GROUP_STATE_MISSING for a group from before the DS kept one. */
-  load(repos: Store | StoreTx, g: GroupRecord, client: AuthenticatedClient): PublicGroup {
+  load(repos: Store | StoreTx, g: GroupRecord, client: AuthenticatedClient | PostingClient): PublicGroup {
     if (g.publicState === null) throw new ApiError("GROUP_STATE_MISSING", "this group predates validated group state: create a new group");
     const group = loadPublicGroup(this.open(g.groupId, g.publicState), this.context(repos, client, g.groupId));
     if (group.epoch !== BigInt(g.epoch)) throw new ApiError("INTERNAL", `the stored state is at epoch ${group.epoch}, the group at ${g.epoch}`);

@@ -10,6 +10,7 @@ import { KeyPackageDirectory, type ClaimLimits } from "./keyPackageDirectory.js"
 import { clientTopic, LocalNotifier, PostgresNotifier, type Notifier, type PostgresNotifierOptions } from "./notifier.js";
 import type { HandshakeLimits } from "./publicState/index.js";
 import { StateSeal } from "./publicState/stateSeal.js";
+import { DsExternalSenders } from "./externalSender.js";
 import { QueueDelivery } from "./queueDelivery.js";
 import { deliveryServiceRoutes, type DsServices } from "./routes.js";
 import { DEFAULT_RETENTION, RetentionJob, type RetentionOptions } from "./retention.js";
@@ -53,6 +54,7 @@ async function notifierFor(options: DeliveryServiceOptions, store: StoreConfig |
 export async function installDeliveryService(app: FastifyInstance, ctx: ConclaveContext, options: DeliveryServiceOptions = {}, storeConfig?: StoreConfig): Promise<DsServices> {
   const notifier = await notifierFor(options, storeConfig);
   const queues = new QueueDelivery(ctx.store);
+  const senders = new DsExternalSenders({ store: ctx.store, crypto: ctx.crypto, clock: ctx.clock, domain: ctx.domain, ...(options.keyEncryptionKey === undefined ? {} : { keyEncryptionKey: options.keyEncryptionKey }) });
   const ds: DsServices = {
     keyPackages: new KeyPackageDirectory(ctx.store, ctx.crypto, ctx.clock, ctx.domain, options.keyPackageClaims),
     groups: new GroupDelivery({
@@ -63,6 +65,7 @@ export async function installDeliveryService(app: FastifyInstance, ctx: Conclave
       pastEpochs: options.pastEpochs ?? 2,
       provider: ctx.crypto,
       seal: new StateSeal(options.keyEncryptionKey),
+      senders,
       ...(options.handshakeLimits === undefined ? {} : { limits: options.handshakeLimits }),
     }),
     queues,
@@ -81,8 +84,18 @@ export async function installDeliveryService(app: FastifyInstance, ctx: Conclave
   });
   // Device changes wake the streams of the account's clients (issue 23).
   const stopDevicePush = ctx.as.deviceFeed.subscribe((n) => notifier.publish(n.accountClients.map(clientTopic)));
+  // Revocation reaches groups (issue 17 item 3): the DS proposes the revoked client's removal in each of them.
+  const stopRevocation = ctx.as.deviceFeed.subscribe(async (n) => {
+    if (n.kind !== "revoked") return;
+    try {
+      await ds.groups.revokeClient(n.client);
+    } catch (err) {
+      app.log.error({ err, client: n.client.id }, "proposing a revoked client's removal failed");
+    }
+  });
   app.addHook("preClose", async () => {
     stopDevicePush();
+    stopRevocation();
   });
   if (options.notifier === undefined) app.addHook("onClose", async () => notifier.close());
   if (options.retention !== false) {

@@ -12,6 +12,7 @@ import {
   type GroupInfoResponse,
   type GroupResponse,
   type GroupTreeResponse,
+  type ExternalSenderResponse,
   type HandshakesResponse,
   type KeyPackageCountsResponse,
   type ListKeyPackagesResponse,
@@ -123,6 +124,13 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
     },
   );
 
+  routes.define<unknown, { cipherSuite?: string }>(
+    { method: "GET", url: DS_ROUTES.externalSender.path, operationId: "externalSender", summary: "The DS's external_senders entry for a cipher suite: list it in a group to let the DS propose removals of revoked clients", tags: ["ds"], auth: true, querystring: S.externalSenderQuery, responses: { 200: S.externalSenderResponse } },
+    async (req): Promise<ExternalSenderResponse> => {
+      clientOf(req);
+      return ds.groups.externalSender(intParam(req.query.cipherSuite, clientOf(req).cipherSuite));
+    },
+  );
   routes.define<unknown, { limit?: string }>(
     { method: "GET", url: DS_ROUTES.fetchQueue.path, operationId: "fetchQueue", summary: "What you have not acknowledged: Welcomes, then your groups' messages (pages capped in count and bytes)", tags: ["ds"], auth: true, querystring: S.queueQuery, responses: { 200: S.queueResponse } },
     async (req): Promise<QueueResponse> => {

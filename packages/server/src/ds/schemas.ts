@@ -46,6 +46,8 @@ export const groupInfoResponse = object({ groupId, epoch, groupInfo: mlsMessage(
 export const groupTreeQuery = object({ view: { type: "string", enum: ["full", "partial"] }, leaf: queryInteger("leaf index (partial view; default: yours)"), epoch: queryInteger("an earlier epoch whose Welcome carried no tree") }, []);
 export const groupTreeResponse = object({ groupId, epoch, treeHash: b64u(128, "tree hash"), kind: { type: "string", enum: ["full", "partial"] }, tree: b64u(16_000_000, "tree or partial view") });
 
+export const externalSenderQuery = object({ cipherSuite: queryInteger("cipher suite (default: yours)") }, []);
+export const externalSenderResponse = object({ cipherSuite, signatureKey: b64u(200, "the DS's signature public key"), extension: b64u(2000, "extension_data of external_senders holding the DS's entry") });
 export const queueQuery = object({ limit: queryInteger("page size") }, []);
 export const queueEntry = object({
   source: { type: "string", enum: ["group", "direct"] },
