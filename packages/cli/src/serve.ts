@@ -1,7 +1,7 @@
 /** `conclave serve`: the DS + AS on one SQLite file (the embedded default). */
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { createConclaveServer, defaultWebAppRoot, keyEncryptionKeyFromFile, logOptionsFrom, parseKeyEncryptionKey, metricsOptionsFromEnv, rateLimitStoreFromEnv, type StoreConfig } from "@conclave/server";
+import { createConclaveServer, defaultWebAppRoot, keyEncryptionKeyFromFile, logOptionsFrom, parseKeyEncryptionKey, metricsOptionsFromEnv, rateLimitStoreFromEnv, retentionFromEnv, type StoreConfig } from "@conclave/server";
 
 /** Options of {@link serve} (`conclave serve`'s flags). */
 export interface ServeOptions {
@@ -52,6 +52,7 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
   const metrics = metricsOptionsFromEnv();
   const app = await createConclaveServer({
     store,
+    ds: { retention: retentionFromEnv() },
     rateLimitStore: rateLimitStoreFromEnv(store),
     ...(opts.logger === true ? { logger: true } : { log: logOptionsFrom(opts.logLevel) }),
     ...(metrics === undefined ? {} : { metrics }),

@@ -20,4 +20,4 @@ export { keyEncryptionKeyFromFile, parseKeyEncryptionKey } from "./keyFile.js";
 export { defaultWebAppRoot, registerWebApp } from "./http/static.js";
 export { systemClock, type Clock } from "./crypto.js";
 export * from "./storage/index.js";
-export { installDeliveryService, LocalNotifier, PostgresNotifier, type DeliveryServiceOptions, type Notifier, type DsServices } from "./ds/index.js";
+export { installDeliveryService, LocalNotifier, PostgresNotifier, retentionFromEnv, type DeliveryServiceOptions, type Notifier, type DsServices } from "./ds/index.js";

@@ -108,5 +108,5 @@ export async function installDeliveryService(app: FastifyInstance, ctx: Conclave
 }
 
 export { LocalNotifier, PostgresNotifier, type Notifier } from "./notifier.js";
-export { DEFAULT_RETENTION, RetentionJob, type RetentionOptions } from "./retention.js";
+export { DEFAULT_RETENTION, RetentionJob, retentionFromEnv, type RetentionOptions } from "./retention.js";
 export type { DsServices } from "./routes.js";

@@ -18,6 +18,25 @@ export interface RetentionOptions {
   readonly intervalMs: number;
 }
 
+/**
+ * Retention from CONCLAVE_RETENTION_READ_DAYS and CONCLAVE_RETENTION_UNREAD_DAYS
+ * (positive numbers of days; the defaults where unset). Throws a RangeError naming
+ * the variable for anything else, so a typo stops the server instead of keeping
+ * messages for a surprising time.
+ */
+export function retentionFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): Partial<RetentionOptions> {
+  const days = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v === "") return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new RangeError(`${name} must be a positive number of days, got ${JSON.stringify(v)}`);
+    return n * 86_400_000;
+  };
+  const readMs = days("CONCLAVE_RETENTION_READ_DAYS");
+  const unreadMs = days("CONCLAVE_RETENTION_UNREAD_DAYS");
+  return { ...(readMs === undefined ? {} : { readMs }), ...(unreadMs === undefined ? {} : { unreadMs }) };
+}
+
 export const DEFAULT_RETENTION: RetentionOptions = { readMs: 7 * 86_400_000, unreadMs: 30 * 86_400_000, intervalMs: 60_000 };
 
 export class RetentionJob {
