@@ -1,5 +1,7 @@
 /** Devices approved by devices (issue 23), against the real server on every engine. */
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { utf8, Writer } from "@conclave/mls";
 import {
   decodeBindingLeaf,
   decodeLinkRequest,
@@ -58,7 +60,8 @@ describe.each(ENGINES)("devices approved by devices [$name]", (engine) => {
       expect(linkCode(hash, payload)).toMatch(/^\d{4}-\d{4}$/);
       expect(linkCode(hash, encodeLinkRequest({ ...scanned, device: "laptop2" }))).not.toBe(linkCode(hash, payload));
 
-      const ok = (await approve("lin", phone.token, await approval(phone, laptop.d))) as Reply<DeviceApprovalResponse>;
+      const signed = await approval(phone, laptop.d);
+      const ok = (await approve("lin", phone.token, signed)) as Reply<DeviceApprovalResponse>;
       expect(ok.status).toBe(201);
       expect(ok.body).toEqual({ approvedBy: "lin@example.com#phone", expiresAt: s.clock.now + 10 * 60_000 });
       const r = await s.request<TokenResponse>("POST", "/v1/clients", { json: laptop.body });
@@ -77,6 +80,11 @@ describe.each(ENGINES)("devices approved by devices [$name]", (engine) => {
       const leaves = await s.request<LeavesResponse>("GET", `/v1/transparency/leaves?start=${last.logIndex}&end=${last.logIndex + 1}`);
       const leaf = decodeBindingLeaf(fromBase64Url(leaves.body.leaves[0]!.leaf));
       expect([leaf.identity, leaf.credentialType, toBase64Url(leaf.signatureKey)]).toEqual(["lin@example.com#laptop", DEVICE_ADDED_LEAF_TYPE, toBase64Url(laptop.d.keys.publicKey)]);
+      // The leaf commits to who approved and to the approval signature itself (deviceLog.ts).
+      const evidence = new Writer(64);
+      evidence.opaque(utf8("device:phone"));
+      evidence.opaque(fromBase64Url(signed.signature));
+      expect(toBase64Url(leaf.credentialHash)).toBe(createHash("sha256").update(evidence.finish()).digest("base64url"));
       // Another account cannot read them.
       const other = await registerDevice(s, "lin-other", "x");
       const peek = await changes("lin", other.token);

@@ -120,13 +120,15 @@ export class Registrar {
     const now = this.d.clock();
     const r = await this.d.store.transaction(async (tx) => {
       let actor = "recovery";
+      let evidence: Uint8Array | undefined;
       if (req.authorization.kind === "approval") {
-        const approver = await tx.accountSecurity.takeApproval(req.user, req.device, signatureKey, authKey, now);
-        const by = approver === undefined ? undefined : await tx.clients.get(approver);
+        const approval = await tx.accountSecurity.takeApproval(req.user, req.device, signatureKey, authKey, now);
+        const by = approval === undefined ? undefined : await tx.clients.get(approval.approver);
         if (by === undefined || by.revokedAt !== null || by.user !== req.user) {
           throw new ApiError("DEVICE_NOT_APPROVED", `no valid approval of these keys for ${req.device} by a device of ${req.user}`);
         }
         actor = `device:${by.device}`;
+        evidence = approval!.signature;
       }
       const created = await tx.clients.create({ user: req.user, device: req.device, cipherSuite, signatureKey, createdAt: now });
       if (!created.ok) {
@@ -135,7 +137,8 @@ export class Registrar {
           : new ApiError("SIGNATURE_KEY_IN_USE", "another client registered this signature key");
       }
       await tx.accountSecurity.putAuthKey(created.client.id, authKey);
-      await recordDeviceChange(tx, this.d.log, this.domain, { kind: "added", client: created.client, actor }, now);
+      // The leaf's hash covers the approval signature (deviceLog.ts): the log can later show which device vouched.
+      await recordDeviceChange(tx, this.d.log, this.domain, { kind: "added", client: created.client, actor, ...(evidence === undefined ? {} : { evidence }) }, now);
       const token = await this.d.auth.issueToken(tx, created.client.id);
       return { token, record: created.client };
     });

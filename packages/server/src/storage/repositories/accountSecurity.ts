@@ -98,8 +98,12 @@ export interface AccountSecurityRepository {
   /** Marks the invite used by `user`; true only if it existed, was unused and unexpired at `now`. */
   takeInvite(tokenHash: Uint8Array, now: number, user: string): Promise<boolean>;
   putApproval(a: NewDeviceApproval): Promise<void>;
-  /** Consumes the newest unused, unexpired approval of exactly these keys; its approver, or undefined. */
-  takeApproval(user: string, device: string, signatureKey: Uint8Array, authKey: Uint8Array, now: number): Promise<ClientId | undefined>;
+  /**
+   * Marks the matching unexpired approval used and drops its signature (kept
+   * no longer than needed: the transparency log keeps its hash); returns the
+   * approver and the signature, or undefined when there is none.
+   */
+  takeApproval(user: string, device: string, signatureKey: Uint8Array, authKey: Uint8Array, now: number): Promise<{ readonly approver: ClientId; readonly signature: Uint8Array } | undefined>;
   addDeviceEvent(e: Omit<DeviceEventRecord, "seq">): Promise<number>;
   listDeviceEvents(user: string, after: number, limit: number): Promise<DeviceEventRecord[]>;
   /** Deletes accounts created before `createdBefore` that never got a client; returns their names. */
@@ -169,11 +173,11 @@ export class AccountSecurity implements AccountSecurityRepository {
       .execute();
   }
 
-  async takeApproval(user: string, device: string, signatureKey: Uint8Array, authKey: Uint8Array, now: number): Promise<ClientId | undefined> {
+  async takeApproval(user: string, device: string, signatureKey: Uint8Array, authKey: Uint8Array, now: number): Promise<{ approver: ClientId; signature: Uint8Array } | undefined> {
     const db = this.h.db();
     const found = await db
       .selectFrom("device_approvals")
-      .select(["id", "approver_client_id"])
+      .select(["id", "approver_client_id", "signature"])
       .where("user_name", "=", user)
       .where("device_id", "=", device)
       .where("signature_key", "=", signatureKey)
@@ -184,8 +188,8 @@ export class AccountSecurity implements AccountSecurityRepository {
       .executeTakeFirst();
     if (found === undefined) return undefined;
     // Compare-and-set: of two registrations racing for one approval, one wins.
-    const r = await db.updateTable("device_approvals").set({ used_at: now }).where("id", "=", found.id).where("used_at", "is", null).executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1 ? (int(found.approver_client_id) as ClientId) : undefined;
+    const r = await db.updateTable("device_approvals").set({ used_at: now, signature: new Uint8Array(0) }).where("id", "=", found.id).where("used_at", "is", null).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1 ? { approver: int(found.approver_client_id) as ClientId, signature: bytes(found.signature) } : undefined;
   }
 
   async addDeviceEvent(e: Omit<DeviceEventRecord, "seq">): Promise<number> {
