@@ -2,15 +2,9 @@
 import type { CipherSuiteId } from "@conclave/mls";
 import { bytes, findHandle, int, intOrNull, runSql, type Handle } from "../handle.js";
 import type { AuthRepository, ClientId, ClientRecord, Store, TokenRecord } from "../store.js";
+import { clientFromRow, type ClientRow } from "./clients.js";
 
-interface TokenClientRow {
-  id: unknown;
-  user_name: string;
-  device_id: string;
-  cipher_suite: unknown;
-  signature_key: Uint8Array;
-  created_at: unknown;
-  revoked_at: unknown;
+interface TokenClientRow extends ClientRow {
   token_created_at: unknown;
   token_expires_at: unknown;
 }
@@ -37,15 +31,7 @@ export async function tokenClient(store: Store, tokenHash: Uint8Array): Promise<
   );
   const r = rows[0];
   if (r === undefined) return undefined;
-  const client: ClientRecord = {
-    id: int(r.id) as ClientId,
-    user: r.user_name,
-    device: r.device_id,
-    cipherSuite: int(r.cipher_suite) as CipherSuiteId,
-    signatureKey: bytes(r.signature_key),
-    createdAt: int(r.created_at),
-    revokedAt: intOrNull(r.revoked_at),
-  };
+  const client = clientFromRow(r);
   return { token: { tokenHash: bytes(tokenHash), clientId: client.id, createdAt: int(r.token_created_at), expiresAt: int(r.token_expires_at) }, client };
 }
 

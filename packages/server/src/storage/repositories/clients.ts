@@ -3,17 +3,18 @@ import type { CipherSuiteId } from "@conclave/mls";
 import { bytes, int, intOrNull, type Handle } from "../handle.js";
 import type { ClientId, ClientRecord, ClientRepository, CreateClientResult, NewClient } from "../store.js";
 
-interface ClientRow {
-  id: number;
+/** A clients row, as Kysely or a hand-written statement returns it (numbers may come as strings or bigints). */
+export interface ClientRow {
+  id: unknown;
   user_name: string;
   device_id: string;
-  cipher_suite: number;
+  cipher_suite: unknown;
   signature_key: Uint8Array;
-  created_at: number;
-  revoked_at: number | null;
+  created_at: unknown;
+  revoked_at: unknown;
 }
 
-function clientFromRow(r: ClientRow): ClientRecord {
+export function clientFromRow(r: ClientRow): ClientRecord {
   return {
     id: int(r.id) as ClientId,
     user: r.user_name,
