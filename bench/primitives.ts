@@ -176,7 +176,9 @@ async function aesGcmRoutes(): Promise<void> {
           };
     const objects = await opsPerSecond(cipherObjects);
     const addon = viaAddon === undefined ? undefined : await opsPerSecond(viaAddon);
-    console.log(`  ${String(size).padStart(4)} B: node:crypto Cipher ${fmt(objects)}, native addon ${addon === undefined ? "not built" : `${fmt(addon)} (${(addon / objects).toFixed(1)}x)`}`);
+    console.log(
+      `  ${String(size).padStart(4)} B: node:crypto Cipher ${fmt(objects)}, native addon ${addon === undefined ? "not built" : `${fmt(addon)} (${(addon / objects).toFixed(1)}x)`}`,
+    );
   }
 }
 

@@ -102,10 +102,10 @@ const xs = Array.from({ length: 64 }, () => {
   return new Uint8Array(Buffer.from(kp.publicKey.export({ format: "jwk" }).x!, "base64url"));
 });
 const eph = generateKeyPairSync("x25519").privateKey;
-timeSync("X25519 JWK import + DH", N, (i) =>
-  diffieHellman({ privateKey: eph, publicKey: createPublicKey({ key: { kty: "OKP", crv: "X25519", x: b(xs[i % 64]!) }, format: "jwk" }) }));
+timeSync("X25519 JWK import + DH", N, (i) => diffieHellman({ privateKey: eph, publicKey: createPublicKey({ key: { kty: "OKP", crv: "X25519", x: b(xs[i % 64]!) }, format: "jwk" }) }));
 timeSync("X25519 SPKI import + DH", N, (i) =>
-  diffieHellman({ privateKey: eph, publicKey: createPublicKey({ key: Buffer.concat([X25519_PREFIX, xs[i % 64]!]), format: "der", type: "spki" }) }));
+  diffieHellman({ privateKey: eph, publicKey: createPublicKey({ key: Buffer.concat([X25519_PREFIX, xs[i % 64]!]), format: "der", type: "spki" }) }),
+);
 timeSync("X25519 generateKeyPairSync", N, () => generateKeyPairSync("x25519"));
 if (sodium !== undefined) {
   const lib = sodium;
@@ -119,25 +119,28 @@ void createPrivateKey;
 async function main(): Promise<void> {
   for (const n of [1024]) {
     await timeAsync("Ed25519 (d) async verify, KeyObject (SPKI)", n, (i) =>
-      asyncVerify(null, msg, createPublicKey({ key: Buffer.concat([ED_PREFIX, edAt(i).raw]), format: "der", type: "spki" }), edAt(i).sig));
-    await timeAsync("Ed25519 (d) async verify, DER input", n, (i) =>
-      asyncVerify(null, msg, { key: Buffer.concat([ED_PREFIX, edAt(i).raw]), format: "der", type: "spki" }, edAt(i).sig));
+      asyncVerify(null, msg, createPublicKey({ key: Buffer.concat([ED_PREFIX, edAt(i).raw]), format: "der", type: "spki" }), edAt(i).sig),
+    );
+    await timeAsync("Ed25519 (d) async verify, DER input", n, (i) => asyncVerify(null, msg, { key: Buffer.concat([ED_PREFIX, edAt(i).raw]), format: "der", type: "spki" }, edAt(i).sig));
     await timeAsync("P-256 (d) async verify, KeyObject (SPKI)", n, (i) =>
-      asyncVerify("sha256", msg, createPublicKey({ key: Buffer.concat([P256_PREFIX, ecAt(i).raw]), format: "der", type: "spki" }), ecAt(i).sig));
+      asyncVerify("sha256", msg, createPublicKey({ key: Buffer.concat([P256_PREFIX, ecAt(i).raw]), format: "der", type: "spki" }), ecAt(i).sig),
+    );
     // The route the node provider takes: shared memory to one worker thread, this thread helping (signatureWorker.ts).
     for (let round = 0; round < 2; round++) {
       const elu0 = performance.eventLoopUtilization();
       await timeAsync(`Ed25519 (f) worker + this thread, cached keys${round === 0 ? " (cold)" : ""}`, n, (i) =>
-        queue.request(() => ({ kind: "verify", algorithm: null, key: edKeys[i % edKeys.length]!, message: msg, signature: edAt(i).sig })));
-      console.log(`  main thread busy ${(performance.eventLoopUtilization(elu0).active * 1000 / n).toFixed(1)} µs/call`);
+        queue.request(() => ({ kind: "verify", algorithm: null, key: edKeys[i % edKeys.length]!, message: msg, signature: edAt(i).sig })),
+      );
+      console.log(`  main thread busy ${((performance.eventLoopUtilization(elu0).active * 1000) / n).toFixed(1)} µs/call`);
     }
     if (sodium !== undefined) {
       const rawKeys = ed.map((e) => e.raw.slice());
       for (let round = 0; round < 2; round++) {
         const elu0 = performance.eventLoopUtilization();
         await timeAsync(`Ed25519 (h) worker + this thread, libsodium${round === 0 ? " (cold)" : ""}`, n, (i) =>
-          queue.request(() => ({ kind: "verify", algorithm: SODIUM_ED25519, key: rawKeys[i % rawKeys.length]!, message: msg, signature: edAt(i).sig })));
-        console.log(`  main thread busy ${(performance.eventLoopUtilization(elu0).active * 1000 / n).toFixed(1)} µs/call`);
+          queue.request(() => ({ kind: "verify", algorithm: SODIUM_ED25519, key: rawKeys[i % rawKeys.length]!, message: msg, signature: edAt(i).sig })),
+        );
+        console.log(`  main thread busy ${((performance.eventLoopUtilization(elu0).active * 1000) / n).toFixed(1)} µs/call`);
       }
     }
     await timeAsync("Ed25519 (d) libuv pool, cached keys", n, (i) => asyncVerify(null, msg, edKeys[i % edKeys.length]!, edAt(i).sig));

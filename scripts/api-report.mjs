@@ -115,7 +115,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const was = old.split("\n");
     const now = text.split("\n");
     const at = now.findIndex((line, i) => line !== was[i]);
-    console.log(`${write ? "wrote" : "stale"}: api/${name}${write ? "" : ` (first difference at line ${at + 1}: ${JSON.stringify(now[at] ?? "")} was ${JSON.stringify(was[at] ?? "")}); run npm run api:update and review the diff`}`);
+    console.log(
+      `${write ? "wrote" : "stale"}: api/${name}${write ? "" : ` (first difference at line ${at + 1}: ${JSON.stringify(now[at] ?? "")} was ${JSON.stringify(was[at] ?? "")}); run npm run api:update and review the diff`}`,
+    );
   }
   process.exit(stale > 0 ? 1 : 0);
 }

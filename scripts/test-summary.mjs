@@ -8,7 +8,11 @@ const r = JSON.parse(readFileSync(process.argv[2] ?? ".vitest-results.json", "ut
 const tallyPath = process.argv[3] ?? ".vitest-vectors.jsonl";
 let vectors = "";
 if (existsSync(tallyPath)) {
-  const rows = readFileSync(tallyPath, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const rows = readFileSync(tallyPath, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   const passed = rows.reduce((n, x) => n + x.passed, 0);
   const skipped = rows.reduce((n, x) => n + x.skipped, 0);
   const files = new Set(rows.map((x) => x.file.replace(/ \[.*\]$/, ""))).size;

@@ -92,7 +92,12 @@ export async function coreCryptoImpl(suiteId: number): Promise<MlsImpl<CcMember,
     },
     async add(g, kps, tree) {
       if (tree !== "welcome") throw new Error("core-crypto: the tree travels in the Welcome only");
-      await g.client.core.transaction((ctx) => ctx.addClientsToConversation(g.conversation, kps.map((k) => new cc.KeyPackage(k.bytes))));
+      await g.client.core.transaction((ctx) =>
+        ctx.addClientsToConversation(
+          g.conversation,
+          kps.map((k) => new cc.KeyPackage(k.bytes)),
+        ),
+      );
       const welcome = takeBundle(g.client).welcome;
       if (welcome === undefined) throw new Error("core-crypto: no Welcome");
       return { welcome: welcome.serialize() };
@@ -106,7 +111,10 @@ export async function coreCryptoImpl(suiteId: number): Promise<MlsImpl<CcMember,
       await g.client.core.transaction((ctx) =>
         remove === undefined || remove.length === 0
           ? ctx.updateKeyingMaterial(g.conversation)
-          : ctx.removeClientsFromConversation(g.conversation, remove.map((l) => g.roster.get(l)!)),
+          : ctx.removeClientsFromConversation(
+              g.conversation,
+              remove.map((l) => g.roster.get(l)!),
+            ),
       );
       return takeBundle(g.client).commit;
     },

@@ -55,8 +55,7 @@ const isRate = (m: Metric): boolean => m === "messagesPerSecond" || m === "messa
 export function floorOf(key: Metric, n: number, p: PrimitiveCosts, f: Figures, cores: number): { value: number; what: string } | undefined {
   const path = (c: PathCost | undefined) =>
     c === undefined ? undefined : { value: (c.pathNodes + 1) * p.deriveKeyPair + c.encryptions * p.hpkeSeal + p.sign, what: `${c.pathNodes + 1} derive+${c.encryptions} seal+sign` };
-  const processing = (c: PathCost | undefined) =>
-    c === undefined ? undefined : { value: p.hpkeOpen + c.pathNodes * p.deriveKeyPair + p.verify, what: `open+${c.pathNodes} derive+verify` };
+  const processing = (c: PathCost | undefined) => (c === undefined ? undefined : { value: p.hpkeOpen + c.pathNodes * p.deriveKeyPair + p.verify, what: `open+${c.pathNodes} derive+verify` });
   // Content AEAD (seal+open), sender-data AEAD (seal+open), sign, verify, 3 KDF steps on each side (key, nonce, next secret).
   const messageMs = p.aead1k + p.aeadSmall + p.sign + p.verify + 6 * p.expandWithLabel;
   switch (key) {
@@ -162,7 +161,9 @@ export function printReport(rows: readonly Row[], opts: { cores: number; tree: T
   console.log(`\nMLS operations, same run, medians; the ratchet tree ${opts.tree === "welcome" ? "inside the Welcome" : "passed out of band"}; ${opts.cores} cores`);
   console.log("Conclave: signatures shared with its worker thread; Conclave 1 thread: CONCLAVE_SIGNATURE_WORKER=0. Peers run on one thread (core-crypto: WASM).");
   console.log("in flight: 64 messages encrypted while the previous 64 are decrypted (concurrent calls in Conclave; one after another in the peers, whose calls on a member cannot overlap)");
-  console.log("vs best peer > 1: Conclave better. vs floor: Conclave / floor (time) or Conclave / floor (rate); the floor is the public-key/AEAD/KDF work priced with Conclave's provider, single thread (in flight: on every core)");
+  console.log(
+    "vs best peer > 1: Conclave better. vs floor: Conclave / floor (time) or Conclave / floor (rate); the floor is the public-key/AEAD/KDF work priced with Conclave's provider, single thread (in flight: on every core)",
+  );
   for (const row of rows) {
     const cells = cellsOf(row, opts.cores);
     const present = COLUMNS.filter((c) => row.results.has(c.lib));
@@ -199,7 +200,9 @@ export function printReport(rows: readonly Row[], opts: { cores: number; tree: T
       return r;
     });
     const c = row.results.get("conclave");
-    console.log(`\n== suite ${row.suite}, N=${row.n} ==  Welcome ${c === undefined ? "-" : fmt(c.figures.welcomeBytes, "B")}, leaf 0's state ${c?.figures.stateBytes === undefined ? "-" : fmt(c.figures.stateBytes, "B")}`);
+    console.log(
+      `\n== suite ${row.suite}, N=${row.n} ==  Welcome ${c === undefined ? "-" : fmt(c.figures.welcomeBytes, "B")}, leaf 0's state ${c?.figures.stateBytes === undefined ? "-" : fmt(c.figures.stateBytes, "B")}`,
+    );
     for (const l of table(header, body, (i) => i >= 1 && i <= present.length + 1)) console.log(l);
     for (const n of row.notes) console.log(`note: ${n}`);
   }
@@ -238,6 +241,8 @@ function extraTargets(rows: readonly Row[], missed: string[], met: { n: number }
     const ok = big <= allowed;
     if (ok) met.n++;
     else missed.push(`suite ${suite} add at N=10000: ${fmt(big, "ms")} vs <=${fmt(allowed, "ms")}`);
-    console.log(`\nLinear add (suite ${suite}): ${fmt(big, "ms")} at N=10000 vs ${fmt(t0, "ms")} at N=${n0}; allowed 1.5 x 10 x (per new member): ${fmt(allowed, "ms")} (${ok ? "met" : "MISSED"})`);
+    console.log(
+      `\nLinear add (suite ${suite}): ${fmt(big, "ms")} at N=10000 vs ${fmt(t0, "ms")} at N=${n0}; allowed 1.5 x 10 x (per new member): ${fmt(allowed, "ms")} (${ok ? "met" : "MISSED"})`,
+    );
   }
 }

@@ -162,7 +162,10 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
     log(`${impl.name} N=${n}: ${shape.toLowerCase()}-tree commit ${median(commits).toFixed(1)} ms, process ${median(processes).toFixed(1)} ms`);
     return { commit: median(commits), process: median(processes), cost };
   };
-  const blank = await pathCommits("Blank", fillers.map((l) => joined.get(l)!));
+  const blank = await pathCommits(
+    "Blank",
+    fillers.map((l) => joined.get(l)!),
+  );
 
   // 4. Fill leaf 0's copath (not timed).
   const pending = [...fillers];

@@ -10,7 +10,14 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const ENTRIES = ["packages/mls/src/index.ts", "packages/mls/src/node.ts", "packages/api/src/index.ts", "packages/client/src/index.ts", "packages/server/src/index.ts", "packages/cli/src/index.ts"];
+const ENTRIES = [
+  "packages/mls/src/index.ts",
+  "packages/mls/src/node.ts",
+  "packages/api/src/index.ts",
+  "packages/client/src/index.ts",
+  "packages/server/src/index.ts",
+  "packages/cli/src/index.ts",
+];
 const BASELINE = JSON.parse(readFileSync(join(import.meta.dirname, "undocumented.json"), "utf8")) as Record<string, string[]>;
 
 function undocumented(): Record<string, string[]> {

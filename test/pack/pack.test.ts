@@ -101,7 +101,10 @@ describe("npm pack of every package", () => {
       const dir = join(project, "node_modules", name);
       const files = walk(dir).map((f) => relative(dir, f));
       for (const f of ["package.json", "README.md", "LICENSE", "dist/index.js", "dist/index.d.ts"]) expect(files, `${name} ${f}`).toContain(f);
-      expect(files.filter((f) => f.startsWith("src/") || f.startsWith("test/") || f.endsWith(".tsbuildinfo")), name).toEqual([]);
+      expect(
+        files.filter((f) => f.startsWith("src/") || f.startsWith("test/") || f.endsWith(".tsbuildinfo")),
+        name,
+      ).toEqual([]);
       const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Manifest;
       const root = manifest.exports["."] as Record<string, unknown>;
       expect(Object.keys(root).slice(0, 1), `${name}: the source condition comes first`).toEqual(["@conclave/source"]);

@@ -196,7 +196,6 @@ export interface DeviceChangesResponse {
   changes: DeviceChange[];
 }
 
-
 // ---------------------------------------------------------------------------
 // Approvals and link requests
 
@@ -279,5 +278,8 @@ export function decodeLinkRequest(payload: string): LinkRequest {
 export function linkCode(hash: (data: Uint8Array) => Uint8Array, payload: string): string {
   const h = hash(fromBase64Url(payload, "link request"));
   const n = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
-  return (n % 100_000_000).toString().padStart(8, "0").replace(/^(\d{4})/, "$1-");
+  return (n % 100_000_000)
+    .toString()
+    .padStart(8, "0")
+    .replace(/^(\d{4})/, "$1-");
 }

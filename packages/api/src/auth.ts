@@ -128,7 +128,12 @@ export function verifyAuthChallenge(suite: CipherSuite, nonce: Uint8Array, ctx: 
 
 export function encodeHandshakeTranscript(t: HandshakeTranscript): Uint8Array {
   requireNonce(t.nonce);
-  for (const [what, key] of [["serverKey", t.serverKey], ["serverEphemeral", t.serverEphemeral], ["clientEphemeral", t.clientEphemeral], ["clientAuthKey", t.clientAuthKey]] as const) {
+  for (const [what, key] of [
+    ["serverKey", t.serverKey],
+    ["serverEphemeral", t.serverEphemeral],
+    ["clientEphemeral", t.clientEphemeral],
+    ["clientAuthKey", t.clientAuthKey],
+  ] as const) {
     if (key.length !== X25519_KEY_LENGTH) throw new ApiError("INVALID_AUTH_KEY", `${what} must be ${X25519_KEY_LENGTH} bytes`);
   }
   const w = new Writer(256);
@@ -205,11 +210,7 @@ export interface ServerHandshakeKeys {
 }
 
 /** The MAC a transcript must carry, computed from the server's private keys and the client's PUBLIC keys only. */
-export async function expectedHandshakeMac(
-  suite: CipherSuite,
-  keys: ServerHandshakeKeys,
-  t: Omit<HandshakeTranscript, "serverKey" | "serverEphemeral">,
-): Promise<Uint8Array> {
+export async function expectedHandshakeMac(suite: CipherSuite, keys: ServerHandshakeKeys, t: Omit<HandshakeTranscript, "serverKey" | "serverEphemeral">): Promise<Uint8Array> {
   const dh = await dhInOrder([
     [keys.serverEphemeral.privateKey, t.clientEphemeral, "client ephemeral key"],
     [keys.serverKey.privateKey, t.clientEphemeral, "client ephemeral key"],

@@ -13,7 +13,19 @@
  * Absent means the default: closed. Members must list the extension type in
  * their LeafNode capabilities (RFC 9420 §11.1) for it to be set.
  */
-import { bytesEqual, decode, makeExtension, MlsError, ProposalType, SenderType, type Codec, type Extension, type PublicCommitResult, type PublicGroup, type PublicProcessed } from "@conclave/mls";
+import {
+  bytesEqual,
+  decode,
+  makeExtension,
+  MlsError,
+  ProposalType,
+  SenderType,
+  type Codec,
+  type Extension,
+  type PublicCommitResult,
+  type PublicGroup,
+  type PublicProcessed,
+} from "@conclave/mls";
 import type { ApiErrorCode } from "./errors.js";
 
 /** The GroupContext extension type of the policy (private use). */

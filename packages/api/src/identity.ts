@@ -85,8 +85,7 @@ export function parseClientIdentity(s: string): ClientIdentity {
 
 /** A reference identifier: a whole user ("user@domain") or one client ("user@domain#device"). */
 export type ReferenceIdentifier =
-  | { readonly kind: "user"; readonly user: string; readonly domain: string }
-  | { readonly kind: "client"; readonly user: string; readonly domain: string; readonly device: string };
+  { readonly kind: "user"; readonly user: string; readonly domain: string } | { readonly kind: "client"; readonly user: string; readonly domain: string; readonly device: string };
 
 /** Parses "user@domain" or "user@domain#device". @throws ApiError `INVALID_NAME` for anything else. */
 export function parseReferenceIdentifier(s: string): ReferenceIdentifier {

@@ -81,7 +81,13 @@ describe("the deniable handshake (auth.ts)", () => {
     const client = await x25519GenerateKeyPair();
     const nonce = suite.randomBytes(32);
     const who = { purpose: AuthPurpose.login, user: "alice", device: "phone" } as const;
-    return { keys: { serverKey, serverEphemeral }, client, nonce, who, challenge: { domain: "example.com", nonce, serverKey: serverKey.publicKey, serverEphemeral: serverEphemeral.publicKey } };
+    return {
+      keys: { serverKey, serverEphemeral },
+      client,
+      nonce,
+      who,
+      challenge: { domain: "example.com", nonce, serverKey: serverKey.publicKey, serverEphemeral: serverEphemeral.publicKey },
+    };
   }
 
   it("verifies a real answer and refuses any change of the transcript or a wrong auth key", async () => {
@@ -89,7 +95,14 @@ describe("the deniable handshake (auth.ts)", () => {
     const answer = await answerChallenge(suite, challenge, { ...who, authKey: client });
     const t = { domain: "example.com", ...who, nonce, clientEphemeral: answer.clientEphemeral, clientAuthKey: client.publicKey };
     expect(await verifyHandshake(suite, keys, t, answer.mac)).toBe(true);
-    for (const patch of [{ domain: "evil.example" }, { purpose: AuthPurpose.register }, { user: "alicf" }, { device: "phonf" }, { nonce: suite.randomBytes(32) }, { clientAuthKey: (await x25519GenerateKeyPair()).publicKey }]) {
+    for (const patch of [
+      { domain: "evil.example" },
+      { purpose: AuthPurpose.register },
+      { user: "alicf" },
+      { device: "phonf" },
+      { nonce: suite.randomBytes(32) },
+      { clientAuthKey: (await x25519GenerateKeyPair()).publicKey },
+    ]) {
       expect(await verifyHandshake(suite, keys, { ...t, ...patch }, answer.mac), JSON.stringify(Object.keys(patch))).toBe(false);
     }
     const otherServer = { ...keys, serverKey: await x25519GenerateKeyPair() };
@@ -134,7 +147,16 @@ describe("the deniable handshake (auth.ts)", () => {
     expect(await judge(forged)).toBe(true);
     // Same shape, byte for byte: 32-byte ephemeral, 32-byte MAC, identical transcript layout.
     expect([forged.clientEphemeral.length, forged.mac.length]).toEqual([real.clientEphemeral.length, real.mac.length]);
-    const layout = (e: Uint8Array) => encodeHandshakeTranscript({ domain: "example.com", ...who, nonce, serverKey: keys.serverKey.publicKey, serverEphemeral: keys.serverEphemeral.publicKey, clientEphemeral: e, clientAuthKey: client.publicKey });
+    const layout = (e: Uint8Array) =>
+      encodeHandshakeTranscript({
+        domain: "example.com",
+        ...who,
+        nonce,
+        serverKey: keys.serverKey.publicKey,
+        serverEphemeral: keys.serverEphemeral.publicKey,
+        clientEphemeral: e,
+        clientAuthKey: client.publicKey,
+      });
     expect(layout(forged.clientEphemeral).length).toBe(layout(real.clientEphemeral).length);
   });
 });

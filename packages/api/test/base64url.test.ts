@@ -3,10 +3,17 @@ import fc from "fast-check";
 import { fromBase64Url, toBase64Url } from "../src/base64url.js";
 import { codeOf } from "./support/errors.js";
 
-
 describe("base64url (RFC 4648 §5, unpadded)", () => {
   it("matches RFC 4648 §10 test vectors (URL alphabet, padding removed)", () => {
-    const cases: [string, string][] = [["", ""], ["f", "Zg"], ["fo", "Zm8"], ["foo", "Zm9v"], ["foob", "Zm9vYg"], ["fooba", "Zm9vYmE"], ["foobar", "Zm9vYmFy"]];
+    const cases: [string, string][] = [
+      ["", ""],
+      ["f", "Zg"],
+      ["fo", "Zm8"],
+      ["foo", "Zm9v"],
+      ["foob", "Zm9vYg"],
+      ["fooba", "Zm9vYmE"],
+      ["foobar", "Zm9vYmFy"],
+    ];
     for (const [plain, enc] of cases) {
       expect(toBase64Url(new TextEncoder().encode(plain))).toBe(enc);
       expect(new TextDecoder().decode(fromBase64Url(enc))).toBe(plain);
@@ -26,7 +33,10 @@ describe("base64url (RFC 4648 §5, unpadded)", () => {
 
   it("rejects padding, whitespace, the standard alphabet and impossible lengths", () => {
     for (const bad of ["Zg==", "Zm9v\n", " Zm9v", "ab+c", "ab/c", "A", "Zm9vY", "é", "Zm9v\u0000"]) {
-      expect(codeOf(() => fromBase64Url(bad)), bad).toBe("INVALID_BASE64URL");
+      expect(
+        codeOf(() => fromBase64Url(bad)),
+        bad,
+      ).toBe("INVALID_BASE64URL");
     }
   });
 

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  formatClientIdentity,
-  formatUserIdentity,
-  matchesReference,
-  parseClientIdentity,
-  parseReferenceIdentifier,
-} from "../src/identity.js";
+import { formatClientIdentity, formatUserIdentity, matchesReference, parseClientIdentity, parseReferenceIdentifier } from "../src/identity.js";
 import { codeOf } from "./support/errors.js";
-
 
 describe("identities", () => {
   it("formats and parses user@domain#device", () => {
@@ -29,9 +22,16 @@ describe("identities", () => {
       { user: "alice", domain: "example.com", device: "-d" },
       { user: "al@ice", domain: "example.com", device: "d" },
     ];
-    for (const id of bad) expect(codeOf(() => formatClientIdentity(id)), JSON.stringify(id)).toBe("INVALID_NAME");
+    for (const id of bad)
+      expect(
+        codeOf(() => formatClientIdentity(id)),
+        JSON.stringify(id),
+      ).toBe("INVALID_NAME");
     for (const s of ["alice", "alice#d", "alice@#d", "@example.com#d", "alice@example.com#", "alice@ex ample.com#d", "a#b@c"]) {
-      expect(codeOf(() => parseClientIdentity(s)), s).toBe("INVALID_NAME");
+      expect(
+        codeOf(() => parseClientIdentity(s)),
+        s,
+      ).toBe("INVALID_NAME");
     }
     expect(formatUserIdentity({ user: "a".repeat(64), domain: "x" })).toBe(`${"a".repeat(64)}@x`);
   });

@@ -33,9 +33,7 @@ function subproof(m: number, leaves: Uint8Array[], lo: number, hi: number, b: bo
   const n = hi - lo;
   if (m === n) return b ? [] : [mth(leaves, lo, hi)];
   const k = splitPoint(n);
-  return m <= k
-    ? [...subproof(m, leaves, lo, lo + k, b), mth(leaves, lo + k, hi)]
-    : [...subproof(m - k, leaves, lo + k, hi, false), mth(leaves, lo, lo + k)];
+  return m <= k ? [...subproof(m, leaves, lo, lo + k, b), mth(leaves, lo + k, hi)] : [...subproof(m - k, leaves, lo + k, hi, false), mth(leaves, lo, lo + k)];
 }
 
 const leafHashes = Array.from({ length: 40 }, (_, i) => hashLeaf(sha256, new TextEncoder().encode(`leaf ${i}`)));
@@ -125,7 +123,15 @@ describe("consistency proofs (RFC 9162 §2.1.4)", () => {
   });
 
   it("rejects proofs that do not link the two roots", () => {
-    for (const [first, second] of [[1, 2], [3, 7], [4, 8], [5, 6], [7, 33], [16, 17], [6, 40]] as [number, number][]) {
+    for (const [first, second] of [
+      [1, 2],
+      [3, 7],
+      [4, 8],
+      [5, 6],
+      [7, 33],
+      [16, 17],
+      [6, 40],
+    ] as [number, number][]) {
       const proof = subproof(first, leafHashes, 0, second, true);
       const firstRoot = mth(leafHashes, 0, first);
       const secondRoot = mth(leafHashes, 0, second);
@@ -200,7 +206,15 @@ describe("BindingLeaf and TreeHeadTBS encodings", () => {
   });
 
   it("rejects malformed leaves with MlsError codes", () => {
-    const good = encode(bindingLeafCodec, { timestamp: 1, identity: "x", cipherSuite: 1, signatureKey: new Uint8Array(32), credentialType: 1, credentialHash: new Uint8Array(32), notAfter: 2 });
+    const good = encode(bindingLeafCodec, {
+      timestamp: 1,
+      identity: "x",
+      cipherSuite: 1,
+      signatureKey: new Uint8Array(32),
+      credentialType: 1,
+      credentialHash: new Uint8Array(32),
+      notAfter: 2,
+    });
     const codeOf = (b: Uint8Array): string => {
       try {
         decodeBindingLeaf(b);

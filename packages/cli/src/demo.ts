@@ -50,7 +50,9 @@ export async function runDemo(print: (line: string) => void, opts: { server?: st
         if (e.type === "message") print(`      ${who} received from ${e.sender.split("-")[0]}: "${e.text}" (epoch ${e.epoch})`);
         else if (e.type === "joined") print(`      ${who} joined from a Welcome at epoch ${e.epoch}; members: ${e.members.map((m) => m.split("-")[0]).join(", ")}`);
         else if (e.type === "membership")
-          print(`      ${who} processed a commit by ${e.by.split("-")[0]} -> epoch ${e.epoch}${e.added.length ? ` added ${e.added.map((m) => m.split("-")[0]).join(",")}` : ""}${e.removed.length ? ` removed ${e.removed.map((m) => m.split("-")[0]).join(",")}` : ""}${e.selfRemoved ? " (that is me: left the group)" : ""}`);
+          print(
+            `      ${who} processed a commit by ${e.by.split("-")[0]} -> epoch ${e.epoch}${e.added.length ? ` added ${e.added.map((m) => m.split("-")[0]).join(",")}` : ""}${e.removed.length ? ` removed ${e.removed.map((m) => m.split("-")[0]).join(",")}` : ""}${e.selfRemoved ? " (that is me: left the group)" : ""}`,
+          );
         else if (e.type === "untrusted") print(`      ${who} WARNING: the AS does not vouch for ${e.member} (${e.reason})`);
         else print(`      ${who} error: ${e.error.message}`);
       }

@@ -164,7 +164,10 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const { values: o, positionals: [cmd, ...rest] } = parsed;
+    const {
+      values: o,
+      positionals: [cmd, ...rest],
+    } = parsed;
     if (o.version === true) {
       out.log(`conclave ${version()}`);
       return 0;
@@ -208,7 +211,13 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
           ...((o["admin-token"] ?? process.env.CONCLAVE_ADMIN_TOKEN) ? { adminToken: (o["admin-token"] ?? process.env.CONCLAVE_ADMIN_TOKEN)! } : {}),
           ...(o["log-level"] !== undefined ? { logLevel: o["log-level"] } : {}),
           // One KEK story for every entry point: --key-file, else CONCLAVE_KEK, else CONCLAVE_KEY_FILE, else conclave.kek beside the database.
-          ...(o["key-file"] !== undefined ? { keyFile: o["key-file"] } : process.env.CONCLAVE_KEK ? { kek: process.env.CONCLAVE_KEK } : process.env.CONCLAVE_KEY_FILE ? { keyFile: process.env.CONCLAVE_KEY_FILE } : {}),
+          ...(o["key-file"] !== undefined
+            ? { keyFile: o["key-file"] }
+            : process.env.CONCLAVE_KEK
+              ? { kek: process.env.CONCLAVE_KEK }
+              : process.env.CONCLAVE_KEY_FILE
+                ? { keyFile: process.env.CONCLAVE_KEY_FILE }
+                : {}),
         });
         out.log(`conclave: DS+AS listening on ${s.url}/v1; OpenAPI at ${s.url}/v1/openapi.json`);
         await new Promise<void>((resolve) => {
@@ -298,7 +307,8 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         if (sub === "changes") {
           need(args, 0, "devices changes");
           const { client } = await open();
-          for (const e of await client.deviceChanges()) out.log(`${e.change} ${e.device} by ${e.by} at ${new Date(e.at).toISOString()} (log leaf ${e.logIndex}${e.inLog ? "" : ", NOT PROVEN BY THE TRANSPARENCY LOG"})`);
+          for (const e of await client.deviceChanges())
+            out.log(`${e.change} ${e.device} by ${e.by} at ${new Date(e.at).toISOString()} (log leaf ${e.logIndex}${e.inLog ? "" : ", NOT PROVEN BY THE TRANSPARENCY LOG"})`);
           return 0;
         }
         if (sub !== "add" || args.length !== 0) throw new UsageError("expected devices add|link|approve|complete|revoke|changes");

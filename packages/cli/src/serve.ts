@@ -1,7 +1,17 @@
 /** `conclave serve`: the DS + AS on one SQLite file (the embedded default). */
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { createConclaveServer, defaultWebAppRoot, keyEncryptionKeyFromFile, logOptionsFrom, parseKeyEncryptionKey, metricsOptionsFromEnv, rateLimitStoreFromEnv, retentionFromEnv, type StoreConfig } from "@conclave/server";
+import {
+  createConclaveServer,
+  defaultWebAppRoot,
+  keyEncryptionKeyFromFile,
+  logOptionsFrom,
+  parseKeyEncryptionKey,
+  metricsOptionsFromEnv,
+  rateLimitStoreFromEnv,
+  retentionFromEnv,
+  type StoreConfig,
+} from "@conclave/server";
 
 /** Options of {@link serve} (`conclave serve`'s flags). */
 export interface ServeOptions {

@@ -46,7 +46,9 @@ describe("conclave CLI", () => {
   it("serve + client commands in separate processes: register, group create/add, send, listen", async () => {
     const dir = mkdtempSync(join(tmpdir(), "conclave-cli-"));
     dirs.push(dir);
-    const server = spawn(process.execPath, [BIN, "serve", "--db", join(dir, "ds.sqlite"), "--port", "0", "--domain", "cli.example", "--open-registration"], { stdio: ["ignore", "pipe", "pipe"] });
+    const server = spawn(process.execPath, [BIN, "serve", "--db", join(dir, "ds.sqlite"), "--port", "0", "--domain", "cli.example", "--open-registration"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     children.push(server);
     const url = await new Promise<string>((res, rej) => {
       let buf = "";

@@ -88,7 +88,11 @@ describe("client state", () => {
   });
 
   it("a command other than register on a home with no state creates nothing", async () => {
-    for (const argv of [["group", "list"], ["listen", "--once", "--server", server.url], ["group", "create", "--server", server.url]]) {
+    for (const argv of [
+      ["group", "list"],
+      ["listen", "--once", "--server", server.url],
+      ["group", "create", "--server", server.url],
+    ]) {
       const r = await run("ghost", ...argv);
       expect([r.code, r.out, r.err], argv.join(" ")).toEqual([1, [], [expect.stringMatching(/^conclave: AUTH_REQUIRED: this device is not registered: no client state in .*ghost/)]]);
     }
@@ -109,7 +113,9 @@ describe("client state", () => {
     const list = await run("bea", "group", "list");
     expect(list.code, list.err.join("\n")).toBe(0);
     expect(list.out).toEqual([expect.stringMatching(new RegExp(`^${g2} epoch 0 members bea@fix.example#pc$`))]);
-    expect(list.err).toEqual([`conclave: warning: STORE_UNREADABLE: ${file} cannot be read (FileStore: cannot decrypt group:${g1} (wrong passphrase or corrupted file)); group ${g1} is skipped: run \`conclave recover ${g1}\` to rejoin it`]);
+    expect(list.err).toEqual([
+      `conclave: warning: STORE_UNREADABLE: ${file} cannot be read (FileStore: cannot decrypt group:${g1} (wrong passphrase or corrupted file)); group ${g1} is skipped: run \`conclave recover ${g1}\` to rejoin it`,
+    ]);
 
     const sent = await run("bea", "send", g2!, "still here");
     expect([sent.code, sent.out]).toEqual([0, ["sent"]]);

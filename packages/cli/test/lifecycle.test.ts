@@ -31,7 +31,12 @@ const ok = async (who: string, ...argv: string[]) => {
 
 /** Alice's group with bob and carol in it; returns its id. */
 async function threeMembers(tag: string): Promise<string> {
-  for (const [who, dev] of [["alice", "laptop"], ["bob", "phone"], ["carol", "pc"]] as const) await ok(`${who}${tag}`, "register", `${who}${tag}`, dev, "--server", server.url);
+  for (const [who, dev] of [
+    ["alice", "laptop"],
+    ["bob", "phone"],
+    ["carol", "pc"],
+  ] as const)
+    await ok(`${who}${tag}`, "register", `${who}${tag}`, dev, "--server", server.url);
   const [g] = await ok(`alice${tag}`, "group", "create");
   await ok(`alice${tag}`, "group", "add", g!, `bob${tag}`);
   await ok(`alice${tag}`, "group", "add", g!, `carol${tag}`);

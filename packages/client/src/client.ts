@@ -6,7 +6,19 @@
  * DS queue into events (inbox.ts) and runs its group policies (policies.ts).
  * All state goes through a ClientStore; every operation runs alone, in order.
  */
-import { ApiError, DEVICE_ADDED_LEAF_TYPE, DEVICE_REVOKED_LEAF_TYPE, fromBase64Url, isApiError, toBase64Url, type ClaimKeyPackagesResponse, type ExternalSenderResponse, type GroupResponse, type NameProof, type RevokeClientResponse } from "@conclave/api";
+import {
+  ApiError,
+  DEVICE_ADDED_LEAF_TYPE,
+  DEVICE_REVOKED_LEAF_TYPE,
+  fromBase64Url,
+  isApiError,
+  toBase64Url,
+  type ClaimKeyPackagesResponse,
+  type ExternalSenderResponse,
+  type GroupResponse,
+  type NameProof,
+  type RevokeClientResponse,
+} from "@conclave/api";
 import { decode, ExtensionType, Group, mlsMessageCodec, WireFormat, type CipherSuiteId, type CryptoProvider, type LeafIndex } from "@conclave/mls";
 import { defaultProvider, openStream } from "#platform";
 import type { ClientContext } from "./context.js";

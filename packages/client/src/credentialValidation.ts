@@ -189,7 +189,13 @@ export class CredentialValidation {
     if (known !== undefined) {
       if (head.treeSize < known.treeSize) throw new LogProofFailure("the log shrank");
       const c = await t.request<ConsistencyProofResponse>("consistencyProof", { query: { first: known.treeSize, second: head.treeSize } });
-      const consistent = verifyConsistency((d) => suite.hash(d), { first: known.treeSize, second: head.treeSize, firstRoot: known.rootHash, secondRoot: head.rootHash, proof: c.proof.map((x) => fromBase64Url(x)) });
+      const consistent = verifyConsistency((d) => suite.hash(d), {
+        first: known.treeSize,
+        second: head.treeSize,
+        firstRoot: known.rootHash,
+        secondRoot: head.rootHash,
+        proof: c.proof.map((x) => fromBase64Url(x)),
+      });
       if (!consistent) throw new LogProofFailure("the new tree head does not extend the one we saw before");
     }
     await this.#accept(head);

@@ -100,7 +100,7 @@ export async function auditDevices(ctx: ClientContext, credentials: CredentialVa
   }
   if (!bytesEqual(frontierRoot(hash, f), head.rootHash)) return { consistent: false, treeSize: head.treeSize, unlisted: [] };
   const listed = new Set<number>();
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const r = await ctx.session.call<DeviceChangesResponse>("deviceChanges", { params: { user: id.user }, query: { after: String(after) } });
     if (r.changes.length === 0) break;
     for (const c of r.changes) listed.add(c.logIndex);

@@ -27,7 +27,16 @@ export type DeviceChangeEvent = {
 export type ClientEvent =
   | { readonly type: "message"; readonly groupId: string; readonly sender: string; readonly epoch: bigint; readonly data: Uint8Array; readonly text: string }
   | { readonly type: "joined"; readonly groupId: string; readonly epoch: bigint; readonly members: string[] }
-  | { readonly type: "membership"; readonly groupId: string; readonly epoch: bigint; readonly by: string; readonly added: string[]; readonly removed: string[]; readonly updated: string[]; readonly selfRemoved: boolean }
+  | {
+      readonly type: "membership";
+      readonly groupId: string;
+      readonly epoch: bigint;
+      readonly by: string;
+      readonly added: string[];
+      readonly removed: string[];
+      readonly updated: string[];
+      readonly selfRemoved: boolean;
+    }
   | { readonly type: "error"; readonly groupId: string; readonly entryId: number; readonly error: Error }
   /** A member whose credential the AS does not vouch for (RFC 9750 §4): `reason` is the AS's ValidationFailure. */
   | { readonly type: "untrusted"; readonly groupId: string; readonly epoch: bigint; readonly member: string; readonly reason: string };
@@ -61,7 +70,12 @@ export function ownCommitEvent(groupId: string, by: string, pending: PendingComm
 export function safetyNumber(authenticator: Uint8Array): string {
   const a = authenticator;
   const groups: string[] = [];
-  for (let i = 0; i + 4 <= Math.min(a.length, 24); i += 4) groups.push(String(((a[i]! << 24) | (a[i + 1]! << 16) | (a[i + 2]! << 8) | a[i + 3]!) >>> 0).padStart(10, "0").slice(-5));
+  for (let i = 0; i + 4 <= Math.min(a.length, 24); i += 4)
+    groups.push(
+      String(((a[i]! << 24) | (a[i + 1]! << 16) | (a[i + 2]! << 8) | a[i + 3]!) >>> 0)
+        .padStart(10, "0")
+        .slice(-5),
+    );
   return groups.join(" ");
 }
 

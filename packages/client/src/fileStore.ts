@@ -82,4 +82,3 @@ function atomicWrite(path: string, data: Uint8Array): void {
   writeFileSync(tmp, data, { mode: 0o600 });
   renameSync(tmp, path);
 }
-

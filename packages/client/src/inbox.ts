@@ -88,7 +88,7 @@ export class Inbox {
         events.push(storeEvent({ type: "error", groupId: gap.groupId, entryId: gap.from, error }));
       }
       const batch: Batch = { touched: new Set(), used: [], joined: false };
-      for (let i = 0; i < q.messages.length; ) {
+      for (let i = 0; i < q.messages.length;) {
         // A run of application messages for groups already at their epoch is decrypted concurrently (the
         // signatures then share both cores); its events keep queue order. Anything else goes one by one.
         const run = this.#applicationRun(q.messages, i);
@@ -181,7 +181,8 @@ export class Inbox {
   async #join(groupId: string, epoch: number, welcome: Uint8Array, batch: Batch): Promise<ClientEvent[]> {
     if (this.ctx.groups.find(groupId)?.isActive === true) return []; // replayed
     const kps: StoredKeyPackage[] = await this.keyPackages.forJoin();
-    const join = (ratchetTree?: Uint8Array) => Group.join(welcome, { provider: this.ctx.provider, keyPackages: kps, config: GROUP_CONFIG, ...(ratchetTree === undefined ? {} : { ratchetTree }) });
+    const join = (ratchetTree?: Uint8Array) =>
+      Group.join(welcome, { provider: this.ctx.provider, keyPackages: kps, config: GROUP_CONFIG, ...(ratchetTree === undefined ? {} : { ratchetTree }) });
     let g: Group;
     try {
       g = await join();

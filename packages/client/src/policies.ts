@@ -22,7 +22,9 @@ const LEAVING = "leaving";
 
 /** Proposals we commit at once: a member's SelfRemove, and the DS's Remove of a revoked device (RFC 9420 §12.1.8.1). */
 const othersLeaving = (g: Group) =>
-  g.pendingProposals.some((p) => !p.own && (p.proposal.proposalType === ProposalType.selfRemove || (p.sender.senderType === SenderType.external && p.proposal.proposalType === ProposalType.remove)));
+  g.pendingProposals.some(
+    (p) => !p.own && (p.proposal.proposalType === ProposalType.selfRemove || (p.sender.senderType === SenderType.external && p.proposal.proposalType === ProposalType.remove)),
+  );
 const ownSelfRemovePending = (g: Group) => g.pendingProposals.some((p) => p.own && p.proposal.proposalType === ProposalType.selfRemove);
 
 export class GroupPolicies {

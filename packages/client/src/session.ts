@@ -70,7 +70,6 @@ interface PendingLink {
   authPrivateKey: string;
 }
 
-
 const enc = new TextEncoder();
 const PENDING_LINK = "pending-link";
 const CHANGES_CURSOR = "device-changes-cursor";

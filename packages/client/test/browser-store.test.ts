@@ -237,7 +237,10 @@ describe("crash safety on IndexedDB: a tab closed at any write of a sync", () =>
       const bob2 = await Client.open({ serverUrl: server().url, store: await open(), provider: webCryptoProvider });
       await alice.send(g, "🍋");
       const after = await bob2.sync();
-      expect(after.filter((e) => e.type === "error"), `died at write ${dieAt}`).toEqual([]);
+      expect(
+        after.filter((e) => e.type === "error"),
+        `died at write ${dieAt}`,
+      ).toEqual([]);
       expect([...firstTexts, ...texts(after)], `died at write ${dieAt}`).toEqual(["🍎", "🍐", "🍊", "🍋"]);
       await bob2.send(g, "🔙");
       expect(texts(await alice.sync()), `died at write ${dieAt}`).toEqual(["🔙"]);

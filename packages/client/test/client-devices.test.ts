@@ -135,7 +135,12 @@ describe("a device from before auth keys and recovery codes (issue 23)", () => {
   it("upgrades in place: binds an auth key (by itself at login, or with upgrade()) and hands over the account's first recovery code once", async () => {
     const dir = mkdtempSync(join(tmpdir(), "conclave-legacy-"));
     const path = join(dir, "ds.sqlite");
-    const app = await createConclaveServer({ store: { engine: "sqlite", path }, domain: "example.com", limits: { rateLimitPerIp: false, rateLimitPerClient: false }, accounts: { nameProof: { kind: "open" }, recoveryCodeCost: 8 } });
+    const app = await createConclaveServer({
+      store: { engine: "sqlite", path },
+      domain: "example.com",
+      limits: { rateLimitPerIp: false, rateLimitPerClient: false },
+      accounts: { nameProof: { kind: "open" }, recoveryCodeCost: 8 },
+    });
     await app.listen({ host: "127.0.0.1", port: 0 });
     try {
       const addr = app.server.address();
@@ -206,7 +211,12 @@ describe("a lying AS", () => {
   it("a device change the transparency log does not prove is reported with inLog: false", async () => {
     const dir = mkdtempSync(join(tmpdir(), "conclave-liar-"));
     const store = await openStore({ engine: "sqlite", path: join(dir, "ds.sqlite") });
-    const app = await createConclaveServer({ store, domain: "example.com", limits: { rateLimitPerIp: false, rateLimitPerClient: false }, accounts: { nameProof: { kind: "open" }, recoveryCodeCost: 8 } });
+    const app = await createConclaveServer({
+      store,
+      domain: "example.com",
+      limits: { rateLimitPerIp: false, rateLimitPerClient: false },
+      accounts: { nameProof: { kind: "open" }, recoveryCodeCost: 8 },
+    });
     await app.listen({ host: "127.0.0.1", port: 0 });
     try {
       const addr = app.server.address();
@@ -216,9 +226,25 @@ describe("a lying AS", () => {
       const [added] = await phone.deviceChanges();
       expect(added!.inLog).toBe(true);
       // The server lists a "ghost" device added by the phone, pointing at a leaf that is something else.
-      await store.accountSecurity.addDeviceEvent({ user: "liz", device: "ghost", kind: "added", signatureKey: fromBase64Url(added!.signatureKey), actor: "device:phone", logIndex: added!.logIndex, createdAt: added!.at });
+      await store.accountSecurity.addDeviceEvent({
+        user: "liz",
+        device: "ghost",
+        kind: "added",
+        signatureKey: fromBase64Url(added!.signatureKey),
+        actor: "device:phone",
+        logIndex: added!.logIndex,
+        createdAt: added!.at,
+      });
       // And one pointing past the end of the log.
-      await store.accountSecurity.addDeviceEvent({ user: "liz", device: "ghost2", kind: "added", signatureKey: fromBase64Url(added!.signatureKey), actor: "device:phone", logIndex: 10_000, createdAt: added!.at });
+      await store.accountSecurity.addDeviceEvent({
+        user: "liz",
+        device: "ghost2",
+        kind: "added",
+        signatureKey: fromBase64Url(added!.signatureKey),
+        actor: "device:phone",
+        logIndex: 10_000,
+        createdAt: added!.at,
+      });
       expect((await phone.deviceChanges()).map((e) => [e.device, e.inLog])).toEqual([
         ["ghost", false],
         ["ghost2", false],
@@ -229,7 +255,15 @@ describe("a lying AS", () => {
       expect([first.consistent, first.unlisted]).toEqual([true, []]);
       // The AS logs a device for liz but does not list it: only the audit catches that.
       const as = app.conclave.as;
-      const hidden = encode(bindingLeafCodec, { timestamp: Date.now(), identity: "liz@example.com#hidden", cipherSuite: 1, signatureKey: new Uint8Array(32).fill(7), credentialType: DEVICE_ADDED_LEAF_TYPE, credentialHash: new Uint8Array(32), notAfter: 0 });
+      const hidden = encode(bindingLeafCodec, {
+        timestamp: Date.now(),
+        identity: "liz@example.com#hidden",
+        cipherSuite: 1,
+        signatureKey: new Uint8Array(32).fill(7),
+        credentialType: DEVICE_ADDED_LEAF_TYPE,
+        credentialHash: new Uint8Array(32),
+        notAfter: 0,
+      });
       const { index } = await store.transaction((tx) => as.log.append(tx, hidden, Date.now()));
       await registerOther(`http://127.0.0.1:${addr.port}`); // more leaves after it, of someone else
       const second = await phone.auditDevices();

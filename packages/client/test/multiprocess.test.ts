@@ -91,7 +91,10 @@ describe("clients in separate processes against `conclave serve`", () => {
     expect(await alice.call("addUser", { groupId: g1, user: user("bob") })).toEqual([id("bob", "phone")]);
     expect(await alice.call("addUser", { groupId: g1, user: user("carol") })).toEqual([id("carol", "pc")]);
     const [bobJoin, carolJoin] = await Promise.all([sync(bobPhone), sync(carol)]);
-    expect(bobJoin.map((e) => [e.type, e.epoch])).toEqual([["joined", 1], ["membership", 2]]);
+    expect(bobJoin.map((e) => [e.type, e.epoch])).toEqual([
+      ["joined", 1],
+      ["membership", 2],
+    ]);
     expect(carolJoin).toMatchObject([{ type: "joined", epoch: 2, members: [id("alice", "laptop"), id("bob", "phone"), id("carol", "pc")] }]);
     await converged(g1, [alice, bobPhone, carol], 2);
 
@@ -157,8 +160,13 @@ describe("clients in separate processes against `conclave serve`", () => {
     const added = await bobPhone.call<Record<string, string[]>>("addOwnDevices");
     expect(added).toEqual({ [g1]: [id("bob", "laptop")], [g2]: [id("bob", "laptop")] });
     const joined = await sync(bobLaptop);
-    expect(joined.map((e) => [e.type, e.groupId]).sort()).toEqual([["joined", g1], ["joined", g2]].sort());
-    expect(((await bobLaptop.call<{ groups: string[] }>("whoami")).groups).sort()).toEqual([g1, g2].sort());
+    expect(joined.map((e) => [e.type, e.groupId]).sort()).toEqual(
+      [
+        ["joined", g1],
+        ["joined", g2],
+      ].sort(),
+    );
+    expect((await bobLaptop.call<{ groups: string[] }>("whoami")).groups.sort()).toEqual([g1, g2].sort());
     await Promise.all([sync(alice), sync(carol)]);
     await converged(g1, [alice, bobPhone, carol, bobLaptop], 6);
     await converged(g2, [carol, bobPhone, bobLaptop], 2);

@@ -5,7 +5,6 @@ import { fromHex, toHex } from "../src/codec/bytes.js";
 import { MlsError } from "../src/errors.js";
 import { errorCode as code } from "./support/errors.js";
 
-
 describe("varint (RFC 9420 §2.1.2)", () => {
   it("decodes the RFC's examples", () => {
     expect(new Reader(fromHex("9d7f3e7d")).varint()).toBe(494878333);

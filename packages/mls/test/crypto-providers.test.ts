@@ -25,12 +25,10 @@ const pairs = providers.flatMap((a) => providers.filter((b) => b !== a).map((b):
 
 const bytes = (max: number) => fc.uint8Array({ minLength: 0, maxLength: max });
 
-
-
 function flipBit(b: Uint8Array, bit: number): Uint8Array {
   const out = b.slice();
   const i = Math.floor(bit / 8) % out.length;
-  out[i]! ^= 1 << bit % 8;
+  out[i]! ^= 1 << (bit % 8);
   return out;
 }
 
@@ -49,7 +47,11 @@ describe("providers", () => {
   });
 
   it("NIST group orders in the node provider match @noble/curves", () => {
-    for (const [name, curve] of [["P-256", p256], ["P-384", p384], ["P-521", p521]] as const) {
+    for (const [name, curve] of [
+      ["P-256", p256],
+      ["P-384", p384],
+      ["P-521", p521],
+    ] as const) {
       const c = NIST_CURVES[name];
       expect(BigInt("0x" + toHex(c.order))).toBe(curve.Point.Fn.ORDER);
       expect(c.n).toBe(curve.Point.Fn.BYTES);
@@ -88,18 +90,24 @@ for (const id of CIPHER_SUITE_IDS) {
 
     it("AEAD: identical ciphertexts, and each opens the other's", async () => {
       await fc.assert(
-        fc.asyncProperty(fc.uint8Array({ minLength: node.params.nk, maxLength: node.params.nk }), fc.uint8Array({ minLength: 12, maxLength: 12 }), bytes(64), bytes(2000), async (key, nonce, aad, pt) => {
-          const a = await node.aeadSeal(key, nonce, aad, pt);
-          const b = await web.aeadSeal(key, nonce, aad, pt);
-          expect(toHex(a)).toBe(toHex(b));
-          expect(a.length).toBe(pt.length + 16);
-          expect(toHex(await web.aeadOpen(key, nonce, aad, a))).toBe(toHex(pt));
-          expect(toHex(await node.aeadOpen(key, nonce, aad, b))).toBe(toHex(pt));
-          // The node provider's synchronous forms (used on the message path) are the same functions.
-          expect(toHex(node.aeadSealNow!(key, nonce, aad, pt))).toBe(toHex(a));
-          expect(toHex(node.aeadOpenNow!(key, nonce, aad, b))).toBe(toHex(pt));
-          expect(syncCodeOf(() => node.aeadOpenNow!(key, nonce, aad, flipBit(a, 3)))).toBe("CRYPTO_DECRYPT_FAILED");
-        }),
+        fc.asyncProperty(
+          fc.uint8Array({ minLength: node.params.nk, maxLength: node.params.nk }),
+          fc.uint8Array({ minLength: 12, maxLength: 12 }),
+          bytes(64),
+          bytes(2000),
+          async (key, nonce, aad, pt) => {
+            const a = await node.aeadSeal(key, nonce, aad, pt);
+            const b = await web.aeadSeal(key, nonce, aad, pt);
+            expect(toHex(a)).toBe(toHex(b));
+            expect(a.length).toBe(pt.length + 16);
+            expect(toHex(await web.aeadOpen(key, nonce, aad, a))).toBe(toHex(pt));
+            expect(toHex(await node.aeadOpen(key, nonce, aad, b))).toBe(toHex(pt));
+            // The node provider's synchronous forms (used on the message path) are the same functions.
+            expect(toHex(node.aeadSealNow!(key, nonce, aad, pt))).toBe(toHex(a));
+            expect(toHex(node.aeadOpenNow!(key, nonce, aad, b))).toBe(toHex(pt));
+            expect(syncCodeOf(() => node.aeadOpenNow!(key, nonce, aad, flipBit(a, 3)))).toBe("CRYPTO_DECRYPT_FAILED");
+          },
+        ),
         { numRuns: 30 },
       );
       expect(web.aeadSealNow).toBeUndefined();
@@ -259,9 +267,7 @@ for (const id of CIPHER_SUITE_IDS) {
         expect(await codeOf(s.hpkeOpen(other.privateKey, ct.kemOutput, info, new Uint8Array(0), ct.ciphertext))).toBe("CRYPTO_DECRYPT_FAILED");
         // A flipped bit in the KEM output: still a point on a Montgomery curve (so the AEAD fails), off the curve for NIST.
         const tampered = flipBit(ct.kemOutput, 8 * 5 + 2);
-        expect(await codeOf(s.hpkeOpen(kp.privateKey, tampered, info, new Uint8Array(0), ct.ciphertext))).toBe(
-          isX(s) ? "CRYPTO_DECRYPT_FAILED" : "CRYPTO_INVALID_KEY",
-        );
+        expect(await codeOf(s.hpkeOpen(kp.privateKey, tampered, info, new Uint8Array(0), ct.ciphertext))).toBe(isX(s) ? "CRYPTO_DECRYPT_FAILED" : "CRYPTO_INVALID_KEY");
         expect(await codeOf(s.hpkeOpen(kp.privateKey, ct.kemOutput.subarray(1), info, new Uint8Array(0), ct.ciphertext))).toBe("CRYPTO_INVALID_KEY");
         expect(await codeOf(s.hpkeExportReceiver(kp.privateKey, ct.kemOutput.subarray(1), info, new Uint8Array(0), 32))).toBe("CRYPTO_INVALID_KEY");
         expect(await codeOf(s.hpkeOpen(kp.privateKey, new Uint8Array(nenc), info, new Uint8Array(0), ct.ciphertext))).toBe("CRYPTO_INVALID_KEY");
@@ -290,7 +296,6 @@ for (const id of CIPHER_SUITE_IDS) {
           expect(await codeOf(s.hpkePublicKey(new Uint8Array(nsk)))).toBe("CRYPTO_INVALID_KEY");
         }
       });
-
     }
     for (const p of providers) {
       const s = p.suite(id);

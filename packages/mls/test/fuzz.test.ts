@@ -271,9 +271,19 @@ add("externalSenderCodec", { signatureKey: new Uint8Array(32).fill(3), credentia
 add("externalSendersCodec", [{ signatureKey: new Uint8Array(32).fill(3), credential: basic }]);
 add("componentOperationLabelCodec", { baseLabel: messages.COMPONENT_BASE_LABEL, componentId: 4, label: "sign" });
 add("componentDataCodec", { componentId: 4, data: new Uint8Array(0) });
-add("appDataDictionaryCodec", { componentData: [{ componentId: 1, data: fromHex("0004") }, { componentId: 4, data: new Uint8Array(0) }] });
+add("appDataDictionaryCodec", {
+  componentData: [
+    { componentId: 1, data: fromHex("0004") },
+    { componentId: 4, data: new Uint8Array(0) },
+  ],
+});
 add("messageRangeCodec", { sender: 1, firstGeneration: 2, lastGeneration: 9 });
-add("appAckCodec", { receivedRanges: [{ sender: 1, firstGeneration: 2, lastGeneration: 9 }, { sender: 3, firstGeneration: 0, lastGeneration: 0 }] });
+add("appAckCodec", {
+  receivedRanges: [
+    { sender: 1, firstGeneration: 2, lastGeneration: 9 },
+    { sender: 3, firstGeneration: 0, lastGeneration: 0 },
+  ],
+});
 {
   // The vectors' trees have a single leaf, so parent nodes are made here.
   const parent = { encryptionKey: new Uint8Array(32).fill(4), parentHash: new Uint8Array(32).fill(5), unmergedLeaves: [1, 3, 0x01020304] };
@@ -288,7 +298,13 @@ add("appAckCodec", { receivedRanges: [{ sender: 1, firstGeneration: 2, lastGener
   add("parentHashInputCodec", { encryptionKey: parent.encryptionKey, parentHash: parent.parentHash, originalSiblingTreeHash: hashes.leftHash });
   const leaf = seeds.get("leafNodeCodec")?.[0];
   if (leaf !== undefined) {
-    add("ratchetTreeCodec", [{ nodeType: NodeType.leaf, leafNode: decode(messages.leafNodeCodec, leaf) }, { nodeType: NodeType.parent, parentNode: parent }, undefined, undefined, { nodeType: NodeType.leaf, leafNode: decode(messages.leafNodeCodec, leaf) }]);
+    add("ratchetTreeCodec", [
+      { nodeType: NodeType.leaf, leafNode: decode(messages.leafNodeCodec, leaf) },
+      { nodeType: NodeType.parent, parentNode: parent },
+      undefined,
+      undefined,
+      { nodeType: NodeType.leaf, leafNode: decode(messages.leafNodeCodec, leaf) },
+    ]);
   }
 }
 add("privateMessageContentCodec(1)", { contentType: ContentType.application, applicationData: fromHex("68"), auth: { signature: fromHex("99") }, paddingLength: 0 });

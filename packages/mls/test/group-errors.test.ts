@@ -44,7 +44,7 @@ const gce = (extensionTypes: number[]): Proposal => ({
 });
 
 beforeAll(async () => {
-  [alice, bob, charlie, dave] = await Promise.all(["alice", "bob", "charlie", "dave"].map((n) => makeClient(provider, 1, n))) as [Client, Client, Client, Client];
+  [alice, bob, charlie, dave] = (await Promise.all(["alice", "bob", "charlie", "dave"].map((n) => makeClient(provider, 1, n)))) as [Client, Client, Client, Client];
   [a, b] = await freshGroup();
   kd = await keyPackageFor(dave);
 });
@@ -53,7 +53,7 @@ beforeAll(async () => {
 function invalidLists(): { name: string; proposals: () => Proposal[]; code: MlsErrorCode }[] {
   const add = (kp: KeyPackage): Proposal => ({ proposalType: ProposalType.add, keyPackage: kp });
   const remove = (l: number): Proposal => ({ proposalType: ProposalType.remove, removed: leafIndex(l) });
-  const ownLeaf = (): LeafNode => ({ ...a.member(a.ownLeafIndex)!.leafNode, leafNodeSource: LeafNodeSource.update } as LeafNode);
+  const ownLeaf = (): LeafNode => ({ ...a.member(a.ownLeafIndex)!.leafNode, leafNodeSource: LeafNodeSource.update }) as LeafNode;
   const oneNonce = suite.randomBytes(32);
   return [
     { name: "two Adds of the same client", proposals: () => [add(kd.keyPackage), add(kd.keyPackage)], code: "PROPOSAL_DUPLICATE_ADD" },
@@ -62,7 +62,14 @@ function invalidLists(): { name: string; proposals: () => Proposal[]; code: MlsE
     { name: "a Remove of the committer", proposals: () => [remove(0)], code: "PROPOSAL_REMOVE_COMMITTER" },
     { name: "two Removes of one leaf", proposals: () => [remove(1), remove(1)], code: "PROPOSAL_DUPLICATE_UPDATE_OR_REMOVE" },
     { name: "an Update by the committer", proposals: () => [{ proposalType: ProposalType.update, leafNode: ownLeaf() }], code: "PROPOSAL_UPDATE_BY_COMMITTER" },
-    { name: "the same PSK twice", proposals: () => [{ proposalType: ProposalType.psk, psk: psk(oneNonce) }, { proposalType: ProposalType.psk, psk: psk(oneNonce) }], code: "PROPOSAL_DUPLICATE_PSK" },
+    {
+      name: "the same PSK twice",
+      proposals: () => [
+        { proposalType: ProposalType.psk, psk: psk(oneNonce) },
+        { proposalType: ProposalType.psk, psk: psk(oneNonce) },
+      ],
+      code: "PROPOSAL_DUPLICATE_PSK",
+    },
     { name: "a PSK nonce of the wrong length", proposals: () => [{ proposalType: ProposalType.psk, psk: psk(new Uint8Array(5)) }], code: "PROPOSAL_PSK_INVALID_NONCE" },
     {
       name: "a reinit resumption PSK",
@@ -71,7 +78,11 @@ function invalidLists(): { name: string; proposals: () => Proposal[]; code: MlsE
       ],
       code: "PROPOSAL_PSK_INVALID_USAGE",
     },
-    { name: "an unknown PSK", proposals: () => [{ proposalType: ProposalType.psk, psk: { pskType: PskType.external, pskId: utf8("nope"), pskNonce: suite.randomBytes(32) } }], code: "PROPOSAL_PSK_NOT_FOUND" },
+    {
+      name: "an unknown PSK",
+      proposals: () => [{ proposalType: ProposalType.psk, psk: { pskType: PskType.external, pskId: utf8("nope"), pskNonce: suite.randomBytes(32) } }],
+      code: "PROPOSAL_PSK_NOT_FOUND",
+    },
     { name: "two GroupContextExtensions", proposals: () => [gce([]), gce([])], code: "PROPOSAL_MULTIPLE_GROUP_CONTEXT_EXTENSIONS" },
     { name: "required capabilities nobody has", proposals: () => [gce([0xff01])], code: "PROPOSAL_UNSUPPORTED_CAPABILITIES" },
     {
@@ -142,7 +153,11 @@ describe("§12.1 on receipt of a proposal", () => {
       proposal: () => ({ proposalType: ProposalType.add, keyPackage: { ...kd.keyPackage, signature: kd.keyPackage.signature.map((x, i) => (i === 0 ? x ^ 1 : x)) } }),
       code: "KEY_PACKAGE_INVALID_SIGNATURE",
     },
-    { name: "Add of a KeyPackage for another suite", proposal: () => ({ proposalType: ProposalType.add, keyPackage: { ...kd.keyPackage, cipherSuite: 3 } }), code: "KEY_PACKAGE_CIPHER_SUITE_MISMATCH" },
+    {
+      name: "Add of a KeyPackage for another suite",
+      proposal: () => ({ proposalType: ProposalType.add, keyPackage: { ...kd.keyPackage, cipherSuite: 3 } }),
+      code: "KEY_PACKAGE_CIPHER_SUITE_MISMATCH",
+    },
     {
       name: "Update reusing the current encryption key",
       proposal: () => ({ proposalType: ProposalType.update, leafNode: { ...a.member(a.ownLeafIndex)!.leafNode, leafNodeSource: LeafNodeSource.update } as LeafNode }),

@@ -67,7 +67,10 @@ describe("§12.2 external commit lists", () => {
   it("a member commit may not carry an ExternalInit even by reference", async () => {
     const { state } = deserializeGroupState(g.serialize(), provider, resolveConfig(undefined));
     await expectCode(
-      () => validateProposalList({ suite, tree: state.tree, groupContext: state.groupContext, committer: { kind: "member", leafIndex: leafIndex(0) } }, [{ proposal: externalInit, sender: member, ref: new Uint8Array(32) }]),
+      () =>
+        validateProposalList({ suite, tree: state.tree, groupContext: state.groupContext, committer: { kind: "member", leafIndex: leafIndex(0) } }, [
+          { proposal: externalInit, sender: member, ref: new Uint8Array(32) },
+        ]),
       "PROPOSAL_EXTERNAL_INIT_NOT_ALLOWED",
     );
   });

@@ -140,9 +140,7 @@ describe("Group scenarios", () => {
     const props = [
       await a.proposeAdd(ke.message),
       await b.proposePreSharedKey(b.externalPskId(pskId)),
-      await c.proposeGroupContextExtensions([
-        makeExtension(ExtensionType.requiredCapabilities, requiredCapabilitiesCodec, { extensionTypes: [], proposalTypes: [], credentialTypes: [1] }),
-      ]),
+      await c.proposeGroupContextExtensions([makeExtension(ExtensionType.requiredCapabilities, requiredCapabilitiesCodec, { extensionTypes: [], proposalTypes: [], credentialTypes: [1] })]),
       await b.proposeRemove(c.ownLeafIndex),
     ];
     for (const p of props) {

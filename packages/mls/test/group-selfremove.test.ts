@@ -23,9 +23,7 @@ async function threeMembers(carolCaps = true): Promise<Group[]> {
   const kc = await keyPackageFor(c!, carolCaps ? SR : undefined);
   const pending = await alice.createCommit({ add: [kb.message, kc.message] });
   alice.mergePendingCommit();
-  const joined = await Promise.all(
-    [kb, kc].map((k) => Group.join(pending.welcome!, { provider, keyPackages: [k], config: baseConfig })),
-  );
+  const joined = await Promise.all([kb, kc].map((k) => Group.join(pending.welcome!, { provider, keyPackages: [k], config: baseConfig })));
   return [alice, ...joined];
 }
 
@@ -113,7 +111,12 @@ describe("SelfRemove", () => {
     await alice!.processMessage(rm.message);
     const both = await forge(provider, alice!, {
       contentType: ContentType.commit,
-      commit: { proposals: [{ type: 2, reference: sr.ref }, { type: 2, reference: rm.ref }] },
+      commit: {
+        proposals: [
+          { type: 2, reference: sr.ref },
+          { type: 2, reference: rm.ref },
+        ],
+      },
     });
     await expectCode(carol!.processMessage(both.message), "PROPOSAL_DUPLICATE_UPDATE_OR_REMOVE");
     // Bob commits his own SelfRemove: he cannot remove himself by his own commit.

@@ -91,15 +91,18 @@ export async function forge(
 ): Promise<{ message: Uint8Array; ref: Uint8Array }> {
   const { state } = deserializeGroupState(sender.serialize(), provider, resolveConfig(undefined));
   const wf = wireFormat === "public" ? WireFormat.publicMessage : WireFormat.privateMessage;
-  const content =
-    body.contentType === ContentType.commit
-      ? { contentType: body.contentType, commit: body.commit }
-      : { contentType: body.contentType, proposal: body.proposal };
+  const content = body.contentType === ContentType.commit ? { contentType: body.contentType, commit: body.commit } : { contentType: body.contentType, proposal: body.proposal };
   let ac = await signFramedContent(
     state.suite,
     state.signaturePrivateKey,
     wf,
-    { groupId: state.groupContext.groupId, epoch: state.groupContext.epoch, sender: { senderType: SenderType.member, leafIndex: sender.ownLeafIndex }, authenticatedData: new Uint8Array(0), ...content },
+    {
+      groupId: state.groupContext.groupId,
+      epoch: state.groupContext.epoch,
+      sender: { senderType: SenderType.member, leafIndex: sender.ownLeafIndex },
+      authenticatedData: new Uint8Array(0),
+      ...content,
+    },
     state.groupContextBytes,
   );
   if (body.contentType === ContentType.commit) ac = withConfirmationTag(ac, body.confirmationTag ?? new Uint8Array(state.suite.params.nh));

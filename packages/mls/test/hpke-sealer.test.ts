@@ -6,17 +6,7 @@
  * welcome.json.
  */
 import { describe, expect, it } from "vitest";
-import {
-  Aes128Gcm,
-  Aes256Gcm,
-  CipherSuite as HpkeSuite,
-  DhkemP256HkdfSha256,
-  DhkemP384HkdfSha384,
-  DhkemP521HkdfSha512,
-  HkdfSha256,
-  HkdfSha384,
-  HkdfSha512,
-} from "@hpke/core";
+import { Aes128Gcm, Aes256Gcm, CipherSuite as HpkeSuite, DhkemP256HkdfSha256, DhkemP384HkdfSha384, DhkemP521HkdfSha512, HkdfSha256, HkdfSha384, HkdfSha512 } from "@hpke/core";
 import type { AeadInterface, KdfInterface, KemInterface } from "@hpke/core";
 import { DhkemX25519HkdfSha256 } from "@hpke/dhkem-x25519";
 import { DhkemX448HkdfSha512 } from "@hpke/dhkem-x448";
@@ -82,7 +72,16 @@ describe.each(CIPHER_SUITE_IDS.map((id) => [id, CIPHER_SUITES[id]] as const))("s
 
       // The node provider's HPKE with its KEM replaced by @hpke/core's encapsulation under that ephemeral key.
       const kemResult = await encapsulated();
-      const node = nodeHpke(params, { encap: () => kemResult, decap: () => { throw new Error("unused"); } }, nodeAead(params.aead, params.nk, params.nn));
+      const node = nodeHpke(
+        params,
+        {
+          encap: () => kemResult,
+          decap: () => {
+            throw new Error("unused");
+          },
+        },
+        nodeAead(params.aead, params.nk, params.nn),
+      );
       const viaNode = node.sealer(info)(pkR, aad, plaintext);
       expect(toHex(viaNode.kemOutput)).toBe(toHex(new Uint8Array(expected.enc)));
       expect(toHex(viaNode.ciphertext)).toBe(toHex(new Uint8Array(expected.ct)));

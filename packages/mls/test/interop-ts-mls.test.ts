@@ -123,7 +123,12 @@ async function ourClient(suiteId: number, name: string): Promise<{ identity: Awa
   return { identity: c.identity, kp: () => createKeyPackage({ suite: c.suite, identity: c.identity, lifetime: LIFETIME }) };
 }
 
-function ourGroup(suiteId: number, identity: Awaited<ReturnType<typeof makeClient>>["identity"], handshake: "private" | "public" = "private", extra: Partial<GroupConfig> = {}): Promise<Group> {
+function ourGroup(
+  suiteId: number,
+  identity: Awaited<ReturnType<typeof makeClient>>["identity"],
+  handshake: "private" | "public" = "private",
+  extra: Partial<GroupConfig> = {},
+): Promise<Group> {
   return Group.create({ provider, cipherSuite: suiteId as 1, identity, lifetime: LIFETIME, config: { ...config, handshakeWireFormat: handshake, ...extra } });
 }
 
@@ -401,7 +406,12 @@ for (const suiteId of [1, 3]) {
         epoch += 1n;
         await expectInSync(members, epoch);
         const speaker = members[rand(members.length)]!;
-        await talk(speaker, members.filter((m) => m !== speaker), `step ${step}`, 1);
+        await talk(
+          speaker,
+          members.filter((m) => m !== speaker),
+          `step ${step}`,
+          1,
+        );
       }
     });
 
@@ -443,7 +453,10 @@ for (const suiteId of [1, 3]) {
         const kp = await (await ourClient(suiteId, name)).kp();
         const p = await a.createCommit({ add: [kp.message], path });
         a.mergePendingCommit();
-        await deliver(p.commit, others.map((g) => ({ ours: g })));
+        await deliver(
+          p.commit,
+          others.map((g) => ({ ours: g })),
+        );
         others.push(await Group.join(p.welcome!, { provider, keyPackages: [kp], config }));
       };
       await addOurs("bob", "always");
@@ -453,7 +466,10 @@ for (const suiteId of [1, 3]) {
       const erin = others[3]!;
       const upd = await erin.createCommit(); // sets the root (only), leaving node 3's unmerged [3]
       erin.mergePendingCommit();
-      await deliver(upd.commit, [a, ...others.slice(0, 3)].map((g) => ({ ours: g })));
+      await deliver(
+        upd.commit,
+        [a, ...others.slice(0, 3)].map((g) => ({ ours: g })),
+      );
 
       // Alice adds, without a path, one of theirs (leaf 5) and one of ours (leaf 6): the root lists [5, 6].
       const tKp = await theirKeyPackage(suiteId, "tess");
@@ -461,9 +477,15 @@ for (const suiteId of [1, 3]) {
       const p = await a.createCommit({ add: [tKp.message, uKp.message], path: "whenRequired" });
       expect(p.added.map((m) => m.leafIndex as number)).toEqual([5, 6]);
       a.mergePendingCommit();
-      await deliver(p.commit, others.map((g) => ({ ours: g })));
+      await deliver(
+        p.commit,
+        others.map((g) => ({ ours: g })),
+      );
       const u = await Group.join(p.welcome!, { provider, keyPackages: [uKp], config });
-      await expectInSync([a, ...others, u].map((g) => ({ ours: g })), 6n);
+      await expectInSync(
+        [a, ...others, u].map((g) => ({ ours: g })),
+        6n,
+      );
       await expect(TsMember.join(suiteId, p.welcome!, tKp)).rejects.toThrow("non-blank intermediate node must list leaf node in its unmerged_leaves");
     });
 

@@ -173,8 +173,7 @@ describe.skipIf(!haveVectors).each(providers.map((p) => [p.name, p] as const))("
           ? { contentType: ContentType.proposal, proposal: decode(proposalCodec, hex(raw)) }
           : { contentType: ContentType.commit, commit: decode(commitCodec, hex(raw)) };
     const content: FramedContent = { groupId: e.ctx.groupId, epoch: e.ctx.epoch, sender: SENDER, authenticatedData, ...body };
-    const tagged = (ac: EncodedAuthenticatedContent) =>
-      kind === "commit" ? withConfirmationTag(ac, confirmationTag ?? cs.randomBytes(cs.params.nh)) : ac;
+    const tagged = (ac: EncodedAuthenticatedContent) => (kind === "commit" ? withConfirmationTag(ac, confirmationTag ?? cs.randomBytes(cs.params.nh)) : ac);
 
     // Protect as a PublicMessage with signature_priv; it verifies with signature_pub. Application data must be refused.
     const signedPub = tagged(await signFramedContent(cs, e.sigPriv, WireFormat.publicMessage, content, e.ctx.groupContext));
@@ -239,11 +238,25 @@ function syntheticEpoch(cs: CipherSuite, epoch = 7n) {
 }
 
 function app(ctx: FramingContext, leaf: number, data: Uint8Array, authenticatedData = new Uint8Array(0)): FramedContent {
-  return { groupId: ctx.groupId, epoch: ctx.epoch, sender: { senderType: SenderType.member, leafIndex: leafIndex(leaf) }, authenticatedData, contentType: ContentType.application, applicationData: data };
+  return {
+    groupId: ctx.groupId,
+    epoch: ctx.epoch,
+    sender: { senderType: SenderType.member, leafIndex: leafIndex(leaf) },
+    authenticatedData,
+    contentType: ContentType.application,
+    applicationData: data,
+  };
 }
 
 function removeProposal(ctx: FramingContext, sender: Sender, removed = 3): FramedContent {
-  return { groupId: ctx.groupId, epoch: ctx.epoch, sender, authenticatedData: new Uint8Array(0), contentType: ContentType.proposal, proposal: { proposalType: ProposalType.remove, removed: leafIndex(removed) } };
+  return {
+    groupId: ctx.groupId,
+    epoch: ctx.epoch,
+    sender,
+    authenticatedData: new Uint8Array(0),
+    contentType: ContentType.proposal,
+    proposal: { proposalType: ProposalType.remove, removed: leafIndex(removed) },
+  };
 }
 
 /**
@@ -346,7 +359,12 @@ describe.each([1, 2])("message protection behaviour, cipher suite %i", (suiteId)
 
   it("pads the plaintext to the policy's multiple and strips it on receipt", async () => {
     const e = syntheticEpoch(cs);
-    for (const [len, multiple] of [[1, 64], [1000, 256], [5, 1], [0, 32]] as const) {
+    for (const [len, multiple] of [
+      [1, 64],
+      [1000, 256],
+      [5, 1],
+      [0, 32],
+    ] as const) {
       const sealed = await sealApp(e.priv(), 1, data.subarray(0, len), { kind: "padToMultiple", multiple });
       const m = decode(mlsMessageCodec, sealed);
       if (m.wireFormat !== WireFormat.privateMessage) throw new Error("unreachable");
@@ -415,14 +433,25 @@ describe.each([1, 2])("message protection behaviour, cipher suite %i", (suiteId)
     const otherGroup = { ...e.priv(), groupId: new Uint8Array([9]) };
     expect(await codeOf(unprotectPrivateMessage(otherGroup, sealed, lookup))).toBe("MESSAGE_WRONG_GROUP");
 
-    const ac = await signFramedContent(cs, (await signer(1)).privateKey, WireFormat.publicMessage, removeProposal(e.ctx, { senderType: SenderType.member, leafIndex: leafIndex(1) }), e.ctx.groupContext);
+    const ac = await signFramedContent(
+      cs,
+      (await signer(1)).privateKey,
+      WireFormat.publicMessage,
+      removeProposal(e.ctx, { senderType: SenderType.member, leafIndex: leafIndex(1) }),
+      e.ctx.groupContext,
+    );
     const pub = protectPublicMessage(e.pub, ac);
     expect(await codeOf(unprotectPublicMessage({ ...other.pub }, pub, lookup))).toBe("MESSAGE_WRONG_EPOCH");
     expect(await codeOf(unprotectPublicMessage({ ...e.pub, groupId: new Uint8Array([9]) }, pub, lookup))).toBe("MESSAGE_WRONG_GROUP");
     expect(await codeOf(() => protectPublicMessage(other.pub, ac))).toBe("MESSAGE_WRONG_EPOCH");
-    expect(await codeOf(protectPrivateMessage({ ...e.priv(), groupId: new Uint8Array([9]) }, await signFramedContent(cs, (await signer(1)).privateKey, WireFormat.privateMessage, app(e.ctx, 1, data), e.ctx.groupContext)))).toBe(
-      "MESSAGE_WRONG_GROUP",
-    );
+    expect(
+      await codeOf(
+        protectPrivateMessage(
+          { ...e.priv(), groupId: new Uint8Array([9]) },
+          await signFramedContent(cs, (await signer(1)).privateKey, WireFormat.privateMessage, app(e.ctx, 1, data), e.ctx.groupContext),
+        ),
+      ),
+    ).toBe("MESSAGE_WRONG_GROUP");
   });
 
   it("checks the membership tag (MESSAGE_INVALID_MEMBERSHIP_TAG) before the signature (MESSAGE_INVALID_SIGNATURE)", async () => {
@@ -448,9 +477,7 @@ describe.each([1, 2])("message protection behaviour, cipher suite %i", (suiteId)
     expect(await codeOf(unprotectPublicMessage(e.pub, protectPublicMessage(e.pub, other), lookup))).toBe("MESSAGE_INVALID_SIGNATURE");
     // Signed for the private wire format, sent as public: the TBS differs.
     const wrongWf = await signFramedContent(cs, (await signer(1)).privateKey, WireFormat.privateMessage, removeProposal(e.ctx, member), e.ctx.groupContext);
-    expect(await codeOf(unprotectPublicMessage(e.pub, protectPublicMessage(e.pub, { ...wrongWf, wireFormat: WireFormat.publicMessage }), lookup))).toBe(
-      "MESSAGE_INVALID_SIGNATURE",
-    );
+    expect(await codeOf(unprotectPublicMessage(e.pub, protectPublicMessage(e.pub, { ...wrongWf, wireFormat: WireFormat.publicMessage }), lookup))).toBe("MESSAGE_INVALID_SIGNATURE");
     // Signed over another GroupContext.
     const otherCtx = syntheticEpoch(cs, 7n);
     const otherGc = createFramingContext(cs, { ...decode(groupContextCodec, otherCtx.ctx.groupContext), treeHash: new Uint8Array(cs.params.nh) });
@@ -505,10 +532,19 @@ describe.each([1, 2])("message protection behaviour, cipher suite %i", (suiteId)
     const update = await signFramedContent(cs, ext.privateKey, WireFormat.publicMessage, removeProposal(e.ctx, external), undefined);
     const asCommit = { ...update.content, contentType: ContentType.commit, commit: { proposals: [] } } as FramedContent;
     expect(await codeOf(signFramedContent(cs, ext.privateKey, WireFormat.publicMessage, asCommit, undefined))).toBe("MESSAGE_INVALID_SENDER");
-    const forgedBytes = encode(mlsMessageCodec, { wireFormat: WireFormat.publicMessage, publicMessage: { content: asCommit, auth: { signature: update.auth.signature, confirmationTag: new Uint8Array(32) } } });
+    const forgedBytes = encode(mlsMessageCodec, {
+      wireFormat: WireFormat.publicMessage,
+      publicMessage: { content: asCommit, auth: { signature: update.auth.signature, confirmationTag: new Uint8Array(32) } },
+    });
     expect(await codeOf(unprotectPublicMessage(e.ctx, forgedBytes, extLookup))).toBe("MESSAGE_INVALID_SENDER");
     // A member sender needs the membership key.
-    const m = await signFramedContent(cs, (await signer(1)).privateKey, WireFormat.publicMessage, removeProposal(e.ctx, { senderType: SenderType.member, leafIndex: leafIndex(1) }), e.ctx.groupContext);
+    const m = await signFramedContent(
+      cs,
+      (await signer(1)).privateKey,
+      WireFormat.publicMessage,
+      removeProposal(e.ctx, { senderType: SenderType.member, leafIndex: leafIndex(1) }),
+      e.ctx.groupContext,
+    );
     expect(await codeOf(() => protectPublicMessage(e.ctx, m))).toBe("INVALID_ARGUMENT");
     // new_member_proposal: an Add, verified with the key in the Add's KeyPackage.
     if (haveVectors) {
@@ -541,7 +577,14 @@ describe.each([1, 2])("message protection behaviour, cipher suite %i", (suiteId)
   it("commits: the confirmation tag rides in auth; withConfirmationTag keeps the signed bytes", async () => {
     const e = syntheticEpoch(cs);
     const kp = await signer(0);
-    const commit: FramedContent = { groupId: e.ctx.groupId, epoch: e.ctx.epoch, sender: { senderType: SenderType.member, leafIndex: leafIndex(0) }, authenticatedData: new Uint8Array(0), contentType: ContentType.commit, commit: { proposals: [] } };
+    const commit: FramedContent = {
+      groupId: e.ctx.groupId,
+      epoch: e.ctx.epoch,
+      sender: { senderType: SenderType.member, leafIndex: leafIndex(0) },
+      authenticatedData: new Uint8Array(0),
+      contentType: ContentType.commit,
+      commit: { proposals: [] },
+    };
     const signed = await signFramedContent(cs, kp.privateKey, WireFormat.privateMessage, commit, e.ctx.groupContext);
     // Without the tag a commit cannot be framed.
     expect(await codeOf(protectPrivateMessage(e.priv(), signed))).toBe("ENCODE_INVALID");
@@ -551,16 +594,34 @@ describe.each([1, 2])("message protection behaviour, cipher suite %i", (suiteId)
     const got = await unprotectPrivateMessage(e.priv(), await protectPrivateMessage(e.priv(), full, { padding: { kind: "padToMultiple", multiple: 32 } }), lookup);
     expect(toHex(got.auth.confirmationTag!)).toBe(toHex(tag));
     expect(toHex(confirmedTranscriptHashInputOf(got))).toBe(toHex(confirmedTranscriptHashInputBytes(got)));
-    const proposal = await signFramedContent(cs, kp.privateKey, WireFormat.privateMessage, removeProposal(e.ctx, { senderType: SenderType.member, leafIndex: leafIndex(0) }), e.ctx.groupContext);
+    const proposal = await signFramedContent(
+      cs,
+      kp.privateKey,
+      WireFormat.privateMessage,
+      removeProposal(e.ctx, { senderType: SenderType.member, leafIndex: leafIndex(0) }),
+      e.ctx.groupContext,
+    );
     expect(await codeOf(() => withConfirmationTag(proposal, tag))).toBe("INVALID_ARGUMENT");
   });
 
   it("protect refuses content signed for the other wire format", async () => {
     const e = syntheticEpoch(cs);
     const kp = await signer(1);
-    const pubSigned = await signFramedContent(cs, kp.privateKey, WireFormat.publicMessage, removeProposal(e.ctx, { senderType: SenderType.member, leafIndex: leafIndex(1) }), e.ctx.groupContext);
+    const pubSigned = await signFramedContent(
+      cs,
+      kp.privateKey,
+      WireFormat.publicMessage,
+      removeProposal(e.ctx, { senderType: SenderType.member, leafIndex: leafIndex(1) }),
+      e.ctx.groupContext,
+    );
     expect(await codeOf(protectPrivateMessage(e.priv(), pubSigned))).toBe("INVALID_ARGUMENT");
-    const privSigned = await signFramedContent(cs, kp.privateKey, WireFormat.privateMessage, removeProposal(e.ctx, { senderType: SenderType.member, leafIndex: leafIndex(1) }), e.ctx.groupContext);
+    const privSigned = await signFramedContent(
+      cs,
+      kp.privateKey,
+      WireFormat.privateMessage,
+      removeProposal(e.ctx, { senderType: SenderType.member, leafIndex: leafIndex(1) }),
+      e.ctx.groupContext,
+    );
     expect(await codeOf(() => protectPublicMessage(e.pub, privSigned))).toBe("INVALID_ARGUMENT");
     // Wrong decoder for the wire format, and garbage.
     const sealed = await protectPrivateMessage(e.priv(), privSigned);

@@ -59,7 +59,6 @@ import { leafIndex } from "../src/tree/treeMath.js";
 import { haveVectors, loadVectors, VectorTally } from "./support/vectors.js";
 import { errorCode as errCode } from "./support/errors.js";
 
-
 interface MessagesCase {
   mls_welcome: string;
   mls_group_info: string;
@@ -196,12 +195,7 @@ const groupContext = {
 };
 
 function content(senderType: SenderType, body: Pick<FramedContent, "contentType"> & Record<string, unknown>): FramedContent {
-  const sender =
-    senderType === SenderType.member
-      ? { senderType, leafIndex: leafIndex(3) }
-      : senderType === SenderType.external
-        ? { senderType, senderIndex: 1 }
-        : { senderType };
+  const sender = senderType === SenderType.member ? { senderType, leafIndex: leafIndex(3) } : senderType === SenderType.external ? { senderType, senderIndex: 1 } : { senderType };
   return { groupId: fromHex("0102"), epoch: 7n, sender, authenticatedData: fromHex("ad"), ...body } as FramedContent;
 }
 

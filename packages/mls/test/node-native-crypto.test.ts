@@ -57,9 +57,7 @@ describe("node provider: AES-GCM in the native addon", () => {
     const zeroNonce = new Uint8Array(12);
     const none = new Uint8Array(0);
     expect(Buffer.from(suite.aeadSealNow!(zeroKey, zeroNonce, none, none)).toString("hex")).toBe("58e2fccefa7e3061367f1d57a4e7455a");
-    expect(Buffer.from(suite.aeadSealNow!(zeroKey, zeroNonce, none, new Uint8Array(16))).toString("hex")).toBe(
-      "0388dace60b6a392f328c2b971b2fe78" + "ab6e47d42cec13bdf53a67b21257bddf",
-    );
+    expect(Buffer.from(suite.aeadSealNow!(zeroKey, zeroNonce, none, new Uint8Array(16))).toString("hex")).toBe("0388dace60b6a392f328c2b971b2fe78" + "ab6e47d42cec13bdf53a67b21257bddf");
   });
 
   for (const { id, bits } of SUITES) {
@@ -212,7 +210,12 @@ describe("node provider: HKDF-SHA-256 on a PRK in the native addon", () => {
       const suite = nodeCryptoProvider.suite(id);
       const secret = bytes(32);
       const e = suite.kdfExpander(secret);
-      for (const [label, context, length] of [["key", bytes(16), 16], ["nonce", bytes(0), 12], ["secret", bytes(40), 32], ["exporter", bytes(70), 64]] as const) {
+      for (const [label, context, length] of [
+        ["key", bytes(16), 16],
+        ["nonce", bytes(0), 12],
+        ["secret", bytes(40), 32],
+        ["exporter", bytes(70), 64],
+      ] as const) {
         expect(Buffer.from(e.expandWithLabel(label, context, length)).equals(Buffer.from(suite.expandWithLabel(secret, label, context, length)))).toBe(true);
       }
       e.destroy();

@@ -106,7 +106,9 @@ describe("node provider: signatures shared with a worker thread", () => {
     const sig = nodeSign(null, msg, privateKey);
     const bad = Uint8Array.from(sig);
     bad[0]! ^= 1;
-    const answers = await Promise.all(Array.from({ length: 5000 }, (_, i) => queue.request(() => ({ kind: "verify", algorithm: null, key: publicKey, message: msg, signature: i % 2 === 0 ? sig : bad }))));
+    const answers = await Promise.all(
+      Array.from({ length: 5000 }, (_, i) => queue.request(() => ({ kind: "verify", algorithm: null, key: publicKey, message: msg, signature: i % 2 === 0 ? sig : bad }))),
+    );
     expect(answers.filter((a) => a === true).length).toBe(2500);
     answers.forEach((a, i) => expect(a).toBe(i % 2 === 0));
   });
@@ -156,7 +158,7 @@ describe("node provider: signatures shared with a worker thread", () => {
     const busyBefore = worker.stats().workerBusyMs;
     const batch = Array.from({ length: 100 }, (_, i) => verify(0, i % 7 === 0 ? 1 : 0));
     const nap = new Int32Array(new SharedArrayBuffer(4));
-    for (const deadline = Date.now() + 10_000; worker.stats().workerBusyMs === busyBefore && Date.now() < deadline; ) Atomics.wait(nap, 0, 0, 1);
+    for (const deadline = Date.now() + 10_000; worker.stats().workerBusyMs === busyBefore && Date.now() < deadline;) Atomics.wait(nap, 0, 0, 1);
     expect(worker.stats().workerBusyMs).toBeGreaterThan(busyBefore);
     (await Promise.all(batch)).forEach((ok, i) => expect(ok).toBe(i % 7 !== 0));
     await worker.close();
@@ -176,9 +178,11 @@ describe("node provider: signatures shared with a worker thread", () => {
         // Past the spin: the worker is asleep when the batch comes.
         await new Promise((r) => setTimeout(r, 20));
         const busyBefore = worker.stats().workerBusyMs;
-        const answers = Promise.all(Array.from({ length: 50 }, (_, i) => queue.request(() => ({ kind: "verify", algorithm: null, key: publicKey, message: msg, signature: i % 3 === 0 ? bad : sig }))));
+        const answers = Promise.all(
+          Array.from({ length: 50 }, (_, i) => queue.request(() => ({ kind: "verify", algorithm: null, key: publicKey, message: msg, signature: i % 3 === 0 ? bad : sig }))),
+        );
         // This thread blocks, so it takes nothing: only a worker that woke can spend time on the batch.
-        for (const deadline = Date.now() + 10_000; worker.stats().workerBusyMs === busyBefore && Date.now() < deadline; ) Atomics.wait(nap, 0, 0, 1);
+        for (const deadline = Date.now() + 10_000; worker.stats().workerBusyMs === busyBefore && Date.now() < deadline;) Atomics.wait(nap, 0, 0, 1);
         expect([batch, worker.stats().workerBusyMs > busyBefore]).toEqual([batch, true]);
         (await answers).forEach((ok, i) => expect([batch, i, ok]).toEqual([batch, i, i % 3 !== 0]));
       }

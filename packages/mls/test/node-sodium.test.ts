@@ -129,7 +129,14 @@ describe("node provider: Ed25519 on libsodium", () => {
 
   it("ChaCha20-Poly1305 (suite 3): the same ciphertexts as node:crypto, empty plaintext and AAD included; a forged tag is CRYPTO_DECRYPT_FAILED", async () => {
     const s3 = nodeCryptoProvider.suite(3);
-    for (const [ptLen, aadLen] of [[0, 0], [0, 20], [12, 0], [12, 43], [1092, 43], [5000, 7]] as const) {
+    for (const [ptLen, aadLen] of [
+      [0, 0],
+      [0, 20],
+      [12, 0],
+      [12, 43],
+      [1092, 43],
+      [5000, 7],
+    ] as const) {
       const key = new Uint8Array(randomBytes(32));
       const nonce = new Uint8Array(randomBytes(12));
       const aad = new Uint8Array(randomBytes(aadLen));

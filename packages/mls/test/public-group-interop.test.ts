@@ -11,14 +11,7 @@ import { bytesEqual, utf8 } from "../src/codec/bytes.js";
 import { decode, encode } from "../src/codec/tls.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
 import { createKeyPackage, Group, lifetimeFrom, type GroupConfig } from "../src/group/index.js";
-import {
-  membershipProofCodec,
-  membershipProofTreeHash,
-  partialTreeViewCodec,
-  PublicGroup,
-  verifyMembershipProof,
-  type PublicProcessed,
-} from "../src/group/public/index.js";
+import { membershipProofCodec, membershipProofTreeHash, partialTreeViewCodec, PublicGroup, verifyMembershipProof, type PublicProcessed } from "../src/group/public/index.js";
 import { groupContextCodec } from "../src/messages/groupContext.js";
 import { nodeEncryptionKey } from "../src/tree/privateTreeKeys.js";
 import { PublicRatchetTree } from "../src/tree/ratchetTree.js";

@@ -282,7 +282,11 @@ describe("PublicGroup refuses what a non-member can catch, and stays as it was",
     const remove = (l: number) => ({ type: 1 as const, proposal: { proposalType: ProposalType.remove, removed: leafIndex(l) } });
     await expectRefused(pg, pg.processMessage((await forge(provider, b, { contentType: ContentType.commit, commit: { proposals: [remove(7)] } })).message), "PROPOSAL_REMOVE_BLANK_LEAF");
     await expectRefused(pg, pg.processMessage((await forge(provider, b, { contentType: ContentType.commit, commit: { proposals: [remove(1)] } })).message), "PROPOSAL_REMOVE_COMMITTER");
-    await expectRefused(pg, pg.processMessage((await forge(provider, b, { contentType: ContentType.commit, commit: { proposals: [remove(2), remove(2)] } })).message), "PROPOSAL_DUPLICATE_UPDATE_OR_REMOVE");
+    await expectRefused(
+      pg,
+      pg.processMessage((await forge(provider, b, { contentType: ContentType.commit, commit: { proposals: [remove(2), remove(2)] } })).message),
+      "PROPOSAL_DUPLICATE_UPDATE_OR_REMOVE",
+    );
     // A forged proposal (an Update from a member whose leaf signature is not its own) is refused on receipt, not cached.
     const badUpdate = await forge(provider, b, { contentType: ContentType.proposal, proposal: { proposalType: ProposalType.update, leafNode: a.members[0]!.leafNode } });
     await expectRefused(pg, pg.processMessage(badUpdate.message), "LEAF_NODE_INVALID_SOURCE");
@@ -295,7 +299,10 @@ describe("PublicGroup refuses what a non-member can catch, and stays as it was",
     if (real.wireFormat !== WireFormat.publicMessage) throw new Error("public commit expected");
     for (const leaf of [3, 9]) {
       const pm = real.publicMessage;
-      const relabelled = encode(mlsMessageCodec, { wireFormat: WireFormat.publicMessage, publicMessage: { ...pm, content: { ...pm.content, sender: { senderType: SenderType.member, leafIndex: leafIndex(leaf) } } } });
+      const relabelled = encode(mlsMessageCodec, {
+        wireFormat: WireFormat.publicMessage,
+        publicMessage: { ...pm, content: { ...pm.content, sender: { senderType: SenderType.member, leafIndex: leafIndex(leaf) } } },
+      });
       await expectRefused(pg, pg.processMessage(relabelled), "MESSAGE_INVALID_SENDER");
     }
   });
@@ -326,7 +333,7 @@ describe("PublicGroup refuses what a non-member can catch, and stays as it was",
     if (real.wireFormat !== WireFormat.publicMessage || real.publicMessage.content.contentType !== ContentType.commit) throw new Error("public commit expected");
     const path = real.publicMessage.content.commit.path!;
     // Another public key on the path: the committer's leaf no longer carries the path's parent hash.
-    const nodes = path.nodes.map((n, i) => (i === 0 ? { ...n, encryptionKey: (pg.members()[2]!.leafNode.encryptionKey.slice().fill(9)) } : n));
+    const nodes = path.nodes.map((n, i) => (i === 0 ? { ...n, encryptionKey: pg.members()[2]!.leafNode.encryptionKey.slice().fill(9) } : n));
     const bad = await forge(provider, b, { contentType: ContentType.commit, commit: { proposals: [], path: { leafNode: path.leafNode, nodes } } });
     await expectRefused(pg, pg.processMessage(bad.message), "TREE_INVALID_PARENT_HASH");
   });

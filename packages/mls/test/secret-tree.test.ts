@@ -20,7 +20,6 @@ interface SecretTreeVector {
 
 const providers: CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
 
-
 describe.skipIf(!haveVectors).each(providers.map((p) => [p.name, p] as const))("secret-tree.json (RFC 9420 §9, §6.3.2) with the %s provider", (name, provider) => {
   const tally = new VectorTally(`secret-tree.json [${name}]`);
   afterAll(() => tally.report());

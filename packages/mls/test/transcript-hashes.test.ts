@@ -1,10 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  confirmedTranscriptHash,
-  encodeConfirmedTranscriptHashInput,
-  interimTranscriptHash,
-  nextTranscriptHashes,
-} from "../src/schedule/transcriptHash.js";
+import { confirmedTranscriptHash, encodeConfirmedTranscriptHashInput, interimTranscriptHash, nextTranscriptHashes } from "../src/schedule/transcriptHash.js";
 import { confirmationTag, verifyConfirmationTag } from "../src/schedule/keySchedule.js";
 import { Reader } from "../src/codec/tls.js";
 import { concatBytes, toHex } from "../src/codec/bytes.js";

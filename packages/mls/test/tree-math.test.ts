@@ -53,10 +53,22 @@ describe.skipIf(!haveVectors)("tree-math.json (RFC 9420 Appendix C)", () => {
     expect(v.left.length).toBe(v.n_nodes);
     for (let i = 0; i < v.n_nodes; i++) {
       const x = nodeIndex(i);
-      expect(orNull(() => left(x)), `left(${i})`).toBe(v.left[i]);
-      expect(orNull(() => right(x)), `right(${i})`).toBe(v.right[i]);
-      expect(orNull(() => parent(x, v.n_leaves)), `parent(${i})`).toBe(v.parent[i]);
-      expect(orNull(() => sibling(x, v.n_leaves)), `sibling(${i})`).toBe(v.sibling[i]);
+      expect(
+        orNull(() => left(x)),
+        `left(${i})`,
+      ).toBe(v.left[i]);
+      expect(
+        orNull(() => right(x)),
+        `right(${i})`,
+      ).toBe(v.right[i]);
+      expect(
+        orNull(() => parent(x, v.n_leaves)),
+        `parent(${i})`,
+      ).toBe(v.parent[i]);
+      expect(
+        orNull(() => sibling(x, v.n_leaves)),
+        `sibling(${i})`,
+      ).toBe(v.sibling[i]);
     }
     tally.pass();
   });
@@ -84,15 +96,18 @@ const fullTree = fc.integer({ min: 0, max: 12 }).map((k) => 2 ** k);
 describe("tree math properties", () => {
   it("directPath and copath follow parent/sibling from the node to the root", () => {
     fc.assert(
-      fc.property(fullTree.chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 0, max: nodeWidth(n) - 1 }))), ([n, i]) => {
-        const x = nodeIndex(i);
-        const dp = directPath(x, n);
-        expect(dp).toEqual(refDirectPath(i, n));
-        // Appendix C: copath = siblings of [x, ...directPath minus the root].
-        const below = dp.length === 0 ? [] : [x, ...dp.slice(0, -1)];
-        expect(copath(x, n)).toEqual(below.map((y) => sibling(y, n)));
-        expect(dp.length).toBe(Math.log2(n) - level(x));
-      }),
+      fc.property(
+        fullTree.chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 0, max: nodeWidth(n) - 1 }))),
+        ([n, i]) => {
+          const x = nodeIndex(i);
+          const dp = directPath(x, n);
+          expect(dp).toEqual(refDirectPath(i, n));
+          // Appendix C: copath = siblings of [x, ...directPath minus the root].
+          const below = dp.length === 0 ? [] : [x, ...dp.slice(0, -1)];
+          expect(copath(x, n)).toEqual(below.map((y) => sibling(y, n)));
+          expect(dp.length).toBe(Math.log2(n) - level(x));
+        },
+      ),
     );
   });
 

@@ -30,7 +30,6 @@ interface TreeValidationVector {
 const providers: CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
 const vectors = haveVectors ? loadVectors<TreeValidationVector[]>("tree-validation") : [];
 
-
 describe.skipIf(!haveVectors).each(providers.map((p) => [p.name, p] as const))("tree-validation.json (RFC 9420 §4.1.1, §7.8, §7.9.2, §12.4.3.1) with the %s provider", (name, provider) => {
   const tally = new VectorTally(`tree-validation.json [${name}]`);
   afterAll(() => tally.report());
@@ -80,7 +79,9 @@ describe.skipIf(!haveVectors)("tree validation failures", () => {
   // Pick vector trees with the features each test needs (suite 1 keeps them fast).
   const suite1 = vectors.filter((v) => v.cipher_suite === 1);
   const decoded = suite1.map((v) => ({ v, tree: PublicRatchetTree.decode(nodeCryptoProvider.suite(1), hex(v.tree)) }));
-  const withUnmerged = decoded.find(({ tree }) => tree.members().length > 0 && Array.from({ length: tree.nodeCount }, (_, x) => tree.parentNode(x as NodeIndex)).some((p) => (p?.unmergedLeaves.length ?? 0) > 0))!;
+  const withUnmerged = decoded.find(
+    ({ tree }) => tree.members().length > 0 && Array.from({ length: tree.nodeCount }, (_, x) => tree.parentNode(x as NodeIndex)).some((p) => (p?.unmergedLeaves.length ?? 0) > 0),
+  )!;
   const withCommitLeaf = decoded.find(({ tree }) => tree.members().some((m) => m.leafNode.leafNodeSource === LeafNodeSource.commit) && tree.nodeCount >= 7)!;
   const opts = (v: TreeValidationVector): TreeValidationOptions => ({ groupId: hex(v.group_id) });
 
@@ -126,9 +127,7 @@ describe.skipIf(!haveVectors)("tree validation failures", () => {
     const alone = (l: LeafNode) => PublicRatchetTree.fromNodes(tree.suite, [{ nodeType: NodeType.leaf, leafNode: l }]);
     await validateRatchetTree(alone(leaf0), opts(v));
     expect(await codeOf(validateRatchetTree(alone({ ...leaf0, signature: flip(leaf0.signature) }), opts(v)))).toBe("TREE_INVALID_LEAF_SIGNATURE");
-    expect(await codeOf(validateRatchetTree(alone({ ...leaf0, extensions: [{ extensionType: 1, extensionData: new Uint8Array(1) }] }), opts(v)))).toBe(
-      "TREE_INVALID_LEAF_SIGNATURE",
-    );
+    expect(await codeOf(validateRatchetTree(alone({ ...leaf0, extensions: [{ extensionType: 1, extensionData: new Uint8Array(1) }] }), opts(v)))).toBe("TREE_INVALID_LEAF_SIGNATURE");
   });
 
   it("TREE_DUPLICATE_KEY when two nodes share an encryption key or two leaves a signature key", async () => {
@@ -189,7 +188,9 @@ describe.skipIf(!haveVectors)("tree validation failures", () => {
     expect(await codeOf(validateRatchetTree(tree, { ...opts(v), groupContextExtensions: required({ extensionTypes: [0xff00] }) }))).toBe("LEAF_NODE_INVALID_CAPABILITIES");
     expect(await codeOf(validateRatchetTree(tree, { ...opts(v), groupContextExtensions: required({ proposalTypes: [0xff00] }) }))).toBe("LEAF_NODE_INVALID_CAPABILITIES");
     expect(await codeOf(validateRatchetTree(tree, { ...opts(v), groupContextExtensions: required({ credentialTypes: [0xff00] }) }))).toBe("LEAF_NODE_INVALID_CAPABILITIES");
-    expect(await codeOf(validateRatchetTree(tree, { ...opts(v), groupContextExtensions: [{ extensionType: 0xff01, extensionData: new Uint8Array(0) }] }))).toBe("LEAF_NODE_INVALID_CAPABILITIES");
+    expect(await codeOf(validateRatchetTree(tree, { ...opts(v), groupContextExtensions: [{ extensionType: 0xff01, extensionData: new Uint8Array(0) }] }))).toBe(
+      "LEAF_NODE_INVALID_CAPABILITIES",
+    );
   });
 
   it("LEAF_NODE_INVALID_CREDENTIAL when the application rejects a credential", async () => {

@@ -41,7 +41,6 @@ interface TreeKemVector {
 const providers: CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
 const vectors = haveVectors ? loadVectors<TreeKemVector[]>("treekem") : [];
 
-
 /**
  * Both providers check every vector value. Creating a fresh UpdatePath and
  * having everyone process it is done for every sender with the node provider;
@@ -76,7 +75,11 @@ describe.skipIf(!haveVectors).each(providers.map((p) => [p.name, p] as const))("
       privates.set(lp.index, keys);
       signers.set(lp.index, hex(lp.signature_priv));
     }
-    const receivers = (sender: number) => tree.members().map((m) => m.leafIndex).filter((j) => j !== sender);
+    const receivers = (sender: number) =>
+      tree
+        .members()
+        .map((m) => m.leafIndex)
+        .filter((j) => j !== sender);
 
     // Every receiver decrypts from the same merged tree (decryption does not change it), so
     // each path is merged (signature, parent hashes) once rather than once per receiver.
@@ -252,12 +255,18 @@ describe("TreeKEM in simulated groups", () => {
     const swapped = path.nodes.map((n, i, all) => ({ ...n, encryptionKey: all[(i + 1) % all.length]!.encryptionKey }));
     expect(await codeOf(run({ ...path, nodes: swapped }))).toBe("TREE_INVALID_PARENT_HASH");
     // A re-signed leaf with a wrong parent hash.
-    const badLeaf = await signLeafNode(suite, g.members.get(2)!.signaturePrivateKey, { ...path.leafNode, parentHash: new Uint8Array(32) } as LeafNode, { groupId: g.groupId, leafIndex: sender });
+    const badLeaf = await signLeafNode(suite, g.members.get(2)!.signaturePrivateKey, { ...path.leafNode, parentHash: new Uint8Array(32) } as LeafNode, {
+      groupId: g.groupId,
+      leafIndex: sender,
+    });
     expect(await codeOf(run({ ...path, leafNode: badLeaf }))).toBe("TREE_INVALID_PARENT_HASH");
     // A leaf whose signature does not verify.
     expect(await codeOf(run({ ...path, leafNode: { ...path.leafNode, signature: new Uint8Array(64) } }))).toBe("TREE_INVALID_LEAF_SIGNATURE");
     // A leaf that is not a commit leaf.
-    const updLeaf = await signLeafNode(suite, g.members.get(2)!.signaturePrivateKey, { ...path.leafNode, leafNodeSource: LeafNodeSource.update } as LeafNode, { groupId: g.groupId, leafIndex: sender });
+    const updLeaf = await signLeafNode(suite, g.members.get(2)!.signaturePrivateKey, { ...path.leafNode, leafNodeSource: LeafNodeSource.update } as LeafNode, {
+      groupId: g.groupId,
+      leafIndex: sender,
+    });
     expect(await codeOf(run({ ...path, leafNode: updLeaf }))).toBe("LEAF_NODE_INVALID_SOURCE");
     // Reusing a key already in the tree.
     const reused = path.nodes.map((n, i) => (i === 0 ? { ...n, encryptionKey: base.leafNode(leafIndex(5))!.encryptionKey } : n));

@@ -23,16 +23,7 @@ import { welcomeCodec, type Welcome } from "../src/messages/welcome.js";
 import { confirmationTag, deriveEpochSecretsFromJoiner } from "../src/schedule/keySchedule.js";
 import { derivePskSecret } from "../src/schedule/pskSecret.js";
 import { leafIndex } from "../src/tree/treeMath.js";
-import {
-  createWelcome,
-  decodeGroupInfo,
-  decryptGroupSecrets,
-  joinWelcome,
-  signGroupInfo,
-  verifyGroupInfoSignature,
-  welcomeRecipient,
-  type JoinedWelcome,
-} from "../src/welcome/index.js";
+import { createWelcome, decodeGroupInfo, decryptGroupSecrets, joinWelcome, signGroupInfo, verifyGroupInfoSignature, welcomeRecipient, type JoinedWelcome } from "../src/welcome/index.js";
 import { haveVectors, hex, loadVectors, VectorTally } from "./support/vectors.js";
 import { codeOf } from "./support/errors.js";
 
@@ -45,7 +36,6 @@ interface WelcomeVector {
 }
 
 const providers: CryptoProvider[] = [nodeCryptoProvider, webCryptoProvider];
-
 
 /** The vector's KeyPackage (and its encoding without the MLSMessage header) and Welcome. */
 function parse(v: WelcomeVector): { keyPackage: KeyPackage; keyPackageBytes: Uint8Array; welcome: Welcome } {
@@ -84,7 +74,12 @@ describe.skipIf(!haveVectors).each(providers.map((p) => [p.name, p] as const))("
     expect(toHex(joined.pskSecret)).toBe("00".repeat(cs.params.nh));
 
     // The signer found by lookup instead of given.
-    const viaLookup = await joinWelcome(cs, { welcome, keyPackageRef: ref, initPrivateKey: initPriv, signerPublicKey: async (g) => (g.signer === gi.signer ? hex(v.signer_pub) : undefined) });
+    const viaLookup = await joinWelcome(cs, {
+      welcome,
+      keyPackageRef: ref,
+      initPrivateKey: initPriv,
+      signerPublicKey: async (g) => (g.signer === gi.signer ? hex(v.signer_pub) : undefined),
+    });
     expect(toHex(viaLookup.epochSecrets.epochAuthenticator)).toBe(toHex(joined.epochSecrets.epochAuthenticator));
 
     // Committer's side: the same GroupInfo and joiner_secret give the vector's encrypted_group_info.
@@ -116,7 +111,13 @@ async function fixture(cs: CipherSuite, opts: { psks?: PreSharedKeyId[]; psk?: U
   const refs = [cs.randomBytes(cs.params.nh), cs.randomBytes(cs.params.nh)];
   const joinerSecret = cs.randomBytes(cs.params.nh);
   const psks = opts.psks ?? [];
-  const pskSecret = psks.length === 0 ? undefined : derivePskSecret(cs, psks.map((id, i) => ({ id, psk: opts.psk![i]! })));
+  const pskSecret =
+    psks.length === 0
+      ? undefined
+      : derivePskSecret(
+          cs,
+          psks.map((id, i) => ({ id, psk: opts.psk![i]! })),
+        );
   const groupContext = {
     version: 1 as const,
     cipherSuite: cs.id,
@@ -204,9 +205,9 @@ describe.each([1, 2, 5])("Welcome behaviour, cipher suite %i", (suiteId) => {
     expect(await verifyGroupInfoSignature(cs, f.signer.publicKey, decoded)).toBe(true);
 
     const bad = await fixture(cs, { badTag: true });
-    expect(
-      await codeOf(joinWelcome(cs, { welcome: bad.welcome, keyPackageRef: bad.refs[0]!, initPrivateKey: bad.members[0]!.privateKey, signerPublicKey: bad.signer.publicKey })),
-    ).toBe("MESSAGE_INVALID_CONFIRMATION_TAG");
+    expect(await codeOf(joinWelcome(cs, { welcome: bad.welcome, keyPackageRef: bad.refs[0]!, initPrivateKey: bad.members[0]!.privateKey, signerPublicKey: bad.signer.publicKey }))).toBe(
+      "MESSAGE_INVALID_CONFIRMATION_TAG",
+    );
   });
 
   it("PSKs: the joiner needs every listed PSK (PSK_INVALID) with the right value, and at most one reinit/branch PSK", async () => {
@@ -232,11 +233,23 @@ describe.each([1, 2, 5])("Welcome behaviour, cipher suite %i", (suiteId) => {
     ).toBe("WELCOME_INVALID");
     // One branch PSK is fine at epoch 1, not at another epoch.
     const branchOk = await fixture(cs, { psks: [resumption(ResumptionPskUsage.branch)], psk: [values[0]!], epoch: 1n });
-    await joinWelcome(cs, { welcome: branchOk.welcome, keyPackageRef: branchOk.refs[0]!, initPrivateKey: branchOk.members[0]!.privateKey, signerPublicKey: branchOk.signer.publicKey, psks: () => values[0] });
+    await joinWelcome(cs, {
+      welcome: branchOk.welcome,
+      keyPackageRef: branchOk.refs[0]!,
+      initPrivateKey: branchOk.members[0]!.privateKey,
+      signerPublicKey: branchOk.signer.publicKey,
+      psks: () => values[0],
+    });
     const branchLate = await fixture(cs, { psks: [resumption(ResumptionPskUsage.branch)], psk: [values[0]!], epoch: 4n });
     expect(
       await codeOf(
-        joinWelcome(cs, { welcome: branchLate.welcome, keyPackageRef: branchLate.refs[0]!, initPrivateKey: branchLate.members[0]!.privateKey, signerPublicKey: branchLate.signer.publicKey, psks: () => values[0] }),
+        joinWelcome(cs, {
+          welcome: branchLate.welcome,
+          keyPackageRef: branchLate.refs[0]!,
+          initPrivateKey: branchLate.members[0]!.privateKey,
+          signerPublicKey: branchLate.signer.publicKey,
+          psks: () => values[0],
+        }),
       ),
     ).toBe("WELCOME_INVALID");
   });

@@ -8,7 +8,16 @@ export { clientOf, intParam, type ConclaveContext, type RouteModule } from "./ht
 export { RouteRegistry, type RouteSpec, type RouteHandler } from "./http/registry.js";
 export { buildOpenApi } from "./http/openapi.js";
 export { toErrorResponse, RateLimitError } from "./http/errors.js";
-export { TokenBucketLimiter, RateLimiter, MemoryBucketStore, FailoverBucketStore, type TokenBucketConfig, type BucketStore, type TakeResult, type FailoverOptions } from "./http/rateLimit.js";
+export {
+  TokenBucketLimiter,
+  RateLimiter,
+  MemoryBucketStore,
+  FailoverBucketStore,
+  type TokenBucketConfig,
+  type BucketStore,
+  type TakeResult,
+  type FailoverOptions,
+} from "./http/rateLimit.js";
 export * from "./http/rateLimitStores/index.js";
 export * from "./observability/index.js";
 export { AuthenticationService, type AuthenticationServiceOptions } from "./as/service.js";

@@ -65,7 +65,15 @@ const metrics = metricsOptionsFromEnv();
 const observability = { log: logOptionsFrom(logLevelFlag()), rateLimitStore: rateLimitStoreFromEnv(store), ...(metrics === undefined ? {} : { metrics }) };
 // Invites for user names (the default name proof), as `conclave serve --admin-token`.
 const adminToken = process.env.CONCLAVE_ADMIN_TOKEN;
-const app = await createConclaveServer({ store, ds: { retention: retentionFromEnv() }, domain: process.env.CONCLAVE_DOMAIN ?? "localhost", ...observability, ...(webAppRoot === undefined ? {} : { webAppRoot }), ...(adminToken ? { accounts: { adminToken } } : {}), ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }) }).catch(exitOnKeyError);
+const app = await createConclaveServer({
+  store,
+  ds: { retention: retentionFromEnv() },
+  domain: process.env.CONCLAVE_DOMAIN ?? "localhost",
+  ...observability,
+  ...(webAppRoot === undefined ? {} : { webAppRoot }),
+  ...(adminToken ? { accounts: { adminToken } } : {}),
+  ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }),
+}).catch(exitOnKeyError);
 if (keyEncryptionKey === undefined) app.log.warn("no CONCLAVE_KEK or CONCLAVE_KEY_FILE: the AS private keys are stored in the database in the clear");
 const host = process.env.CONCLAVE_HOST ?? "127.0.0.1";
 const port = Number(process.env.CONCLAVE_PORT ?? 7300);

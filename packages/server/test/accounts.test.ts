@@ -99,10 +99,13 @@ describe.each(ENGINES)("accounts: proof of a name, limits, expiry [$name]", (eng
       try {
         expect((await create(swept, "drowsy", { kind: "invite", token: await invite(swept) })).status).toBe(201);
         swept.clock.advance(1001);
-        await vi.waitFor(async () => {
-          const r = await create(swept, "drowsy", { kind: "invite", token: await invite(swept) });
-          expect(r.status).toBe(201);
-        }, { timeout: 10_000, interval: 50 });
+        await vi.waitFor(
+          async () => {
+            const r = await create(swept, "drowsy", { kind: "invite", token: await invite(swept) });
+            expect(r.status).toBe(201);
+          },
+          { timeout: 10_000, interval: 50 },
+        );
       } finally {
         await swept.close();
       }
@@ -127,7 +130,12 @@ describe.each(ENGINES)("accounts: proof of a name, limits, expiry [$name]", (eng
         expect([prefix.status, errorCode(prefix)]).toEqual([429, "RATE_LIMITED"]);
         // Another network is unaffected; IPv6 is grouped by /48.
         expect((await from("198.51.100.1", "ip-f")).status).toBe(201);
-        for (const [ip, user] of [["2001:db8:1:1::1", "v6-a"], ["2001:db8:1:2::1", "v6-b"], ["2001:db8:1:3::1", "v6-c"]] as const) expect((await from(ip, user)).status).toBe(201);
+        for (const [ip, user] of [
+          ["2001:db8:1:1::1", "v6-a"],
+          ["2001:db8:1:2::1", "v6-b"],
+          ["2001:db8:1:3::1", "v6-c"],
+        ] as const)
+          expect((await from(ip, user)).status).toBe(201);
         const v6 = await from("2001:db8:1:4::1", "v6-d");
         expect([v6.status, errorCode(v6)]).toEqual([429, "RATE_LIMITED"]);
         // The refused attempts claimed nothing and spent no invite.
@@ -147,7 +155,13 @@ describe.each(ENGINES)("accounts: proof of a name, limits, expiry [$name]", (eng
         accounts: { creationPerIp: { capacity: 2, refillPerSecond: 1 / 3600 }, creationPerPrefix: false as const },
       };
       const a = await startServer(engine, options);
-      const b = await createConclaveServer({ store: a.t.store, clock: a.clock.fn, domain: "example.com", ...options, accounts: { recoveryCodeCost: 8, sweepIntervalMs: 0, ...options.accounts } });
+      const b = await createConclaveServer({
+        store: a.t.store,
+        clock: a.clock.fn,
+        domain: "example.com",
+        ...options,
+        accounts: { recoveryCodeCost: 8, sweepIntervalMs: 0, ...options.accounts },
+      });
       await b.listen({ host: "127.0.0.1", port: 0 });
       try {
         const addr = b.server.address();

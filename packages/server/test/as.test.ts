@@ -170,7 +170,13 @@ describe.each(ENGINES)("Authentication Service [$name]", (engine) => {
       const after = (await s.request<SignedTreeHeadJson>("GET", "/v1/transparency/tree-head")).body;
       const afterHead = await verifySignedTreeHead(suite1, logKey, after);
       const cons = await s.request<ConsistencyProofResponse>("GET", `/v1/transparency/consistency?first=${before.treeSize}&second=${after.treeSize}`);
-      const consCheck = { first: before.treeSize, second: after.treeSize, firstRoot: fromBase64Url(before.rootHash), secondRoot: afterHead!.rootHash, proof: cons.body.proof.map((p) => fromBase64Url(p)) };
+      const consCheck = {
+        first: before.treeSize,
+        second: after.treeSize,
+        firstRoot: fromBase64Url(before.rootHash),
+        secondRoot: afterHead!.rootHash,
+        proof: cons.body.proof.map((p) => fromBase64Url(p)),
+      };
       expect(verifyConsistency(sha256, consCheck)).toBe(true);
       expect(verifyConsistency(sha256, { ...consCheck, firstRoot: fromBase64Url(treeHead.rootHash) })).toBe(false);
       // old heads stay available by size
@@ -228,9 +234,22 @@ describe.each(ENGINES)("Authentication Service [$name]", (engine) => {
 
       // an impostor CA with the same name issuing for alice's key and identity
       const impostor = await CertificateAuthority.create("example.com", s.clock.now);
-      const fake = await impostor.issue({ identity: "alice@example.com#phone", signatureAlgorithm: "Ed25519", signatureKey: alicePhone.keys.publicKey, notBefore: s.clock.now - 1000, notAfter: s.clock.now + DAY });
+      const fake = await impostor.issue({
+        identity: "alice@example.com#phone",
+        signatureAlgorithm: "Ed25519",
+        signatureKey: alicePhone.keys.publicKey,
+        notBefore: s.clock.now - 1000,
+        notAfter: s.clock.now + DAY,
+      });
       const asCred = (certificates: Uint8Array[]) => toBase64Url(encode(credentialCodec, { credentialType: 2, certificates }));
-      for (const chain of [[fake.der], [fake.der, impostor.rootCertificate], [cred.certificates[0]!, impostor.rootCertificate], [fromBase64Url(keys.caCertificate)], [new Uint8Array([0x30, 0x03, 1, 2, 3])], []]) {
+      for (const chain of [
+        [fake.der],
+        [fake.der, impostor.rootCertificate],
+        [cred.certificates[0]!, impostor.rootCertificate],
+        [fromBase64Url(keys.caCertificate)],
+        [new Uint8Array([0x30, 0x03, 1, 2, 3])],
+        [],
+      ]) {
         const v = await validate(mallory, { ...p, credential: asCred(chain) });
         expect(v.status).toBe(200);
         expect(v.body.failure, `chain of ${chain.length}`).toBe("untrusted_chain");
@@ -329,7 +348,15 @@ describe.each(ENGINES)("Authentication Service [$name]", (engine) => {
       expect(indices).toEqual(Array.from({ length: 8 }, (_, i) => before.treeSize + i));
       const after = (await s.request<SignedTreeHeadJson>("GET", "/v1/transparency/tree-head")).body;
       const cons = await s.request<ConsistencyProofResponse>("GET", `/v1/transparency/consistency?first=${before.treeSize}&second=${after.treeSize}`);
-      expect(verifyConsistency(sha256, { first: before.treeSize, second: after.treeSize, firstRoot: fromBase64Url(before.rootHash), secondRoot: fromBase64Url(after.rootHash), proof: cons.body.proof.map((p) => fromBase64Url(p)) })).toBe(true);
+      expect(
+        verifyConsistency(sha256, {
+          first: before.treeSize,
+          second: after.treeSize,
+          firstRoot: fromBase64Url(before.rootHash),
+          secondRoot: fromBase64Url(after.rootHash),
+          proof: cons.body.proof.map((p) => fromBase64Url(p)),
+        }),
+      ).toBe(true);
     });
 
     it("keeps its CA and log key across a restart on the same store", async () => {

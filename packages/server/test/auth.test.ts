@@ -72,11 +72,23 @@ describe.each(ENGINES)("client registration and deniable authentication [$name]"
       const other = await crypto.suite(1).signatureGenerateKeyPair();
       const sign = (nonce: string, keys = good.d.keys) => signChallenge(nonce, AuthPurpose.register, { ...good.d, keys });
       const attempts: [string, string, (c: Awaited<ReturnType<typeof challenge>>) => Promise<Record<string, string>>][] = [
-        ["signed by another key than the one registered", "AUTH_SIGNATURE_INVALID", async (c) => ({ ...(await answer(c, AuthPurpose.register, good.d)), signature: await sign(c.nonce, { ...good.d.keys, privateKey: other.privateKey }) })],
+        [
+          "signed by another key than the one registered",
+          "AUTH_SIGNATURE_INVALID",
+          async (c) => ({ ...(await answer(c, AuthPurpose.register, good.d)), signature: await sign(c.nonce, { ...good.d.keys, privateKey: other.privateKey }) }),
+        ],
         ["a login answer is not a registration", "AUTH_MAC_INVALID", async (c) => ({ ...(await answer(c, AuthPurpose.login, good.d)), signature: await sign(c.nonce) })],
         ["an answer for another deployment", "AUTH_MAC_INVALID", async (c) => ({ ...(await answer(c, AuthPurpose.register, good.d, "evil.example")), signature: await sign(c.nonce) })],
-        ["an answer made with another auth key", "AUTH_MAC_INVALID", async (c) => ({ ...(await answer(c, AuthPurpose.register, { ...good.d, authKey: await x25519GenerateKeyPair() })), signature: await sign(c.nonce) })],
-        ["a signature over another nonce", "AUTH_SIGNATURE_INVALID", async (c) => ({ ...(await answer(c, AuthPurpose.register, good.d)), signature: await sign(toBase64Url(new Uint8Array(32))) })],
+        [
+          "an answer made with another auth key",
+          "AUTH_MAC_INVALID",
+          async (c) => ({ ...(await answer(c, AuthPurpose.register, { ...good.d, authKey: await x25519GenerateKeyPair() })), signature: await sign(c.nonce) }),
+        ],
+        [
+          "a signature over another nonce",
+          "AUTH_SIGNATURE_INVALID",
+          async (c) => ({ ...(await answer(c, AuthPurpose.register, good.d)), signature: await sign(toBase64Url(new Uint8Array(32))) }),
+        ],
       ];
       for (const [why, code2, make] of attempts) {
         r = await s.request("POST", "/v1/clients", { json: { ...good.body, ...(await make(await challenge(s))) } });
@@ -214,7 +226,13 @@ describe.each(ENGINES)("client registration and deniable authentication [$name]"
 
     it("a second server process on the same database answers the first one's challenges with the same static key", async () => {
       const d = await registerDevice(s, "twin", "phone");
-      const other = await createConclaveServer({ store: s.t.store, clock: s.clock.fn, domain: "example.com", limits: { rateLimitPerIp: false, rateLimitPerClient: false }, accounts: { sweepIntervalMs: 0 } });
+      const other = await createConclaveServer({
+        store: s.t.store,
+        clock: s.clock.fn,
+        domain: "example.com",
+        limits: { rateLimitPerIp: false, rateLimitPerClient: false },
+        accounts: { sweepIntervalMs: 0 },
+      });
       await other.listen({ host: "127.0.0.1", port: 0 });
       try {
         const addr = other.server.address();

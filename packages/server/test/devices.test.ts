@@ -42,7 +42,13 @@ describe.each(ENGINES)("devices approved by devices [$name]", (engine) => {
       authKey: next.authKey.publicKey,
       approver: approver.device,
     });
-    return { device: tweak.device ?? next.device, cipherSuite: next.cipherSuite, signatureKey: toBase64Url(next.keys.publicKey), authKey: toBase64Url(next.authKey.publicKey), signature: toBase64Url(signature) };
+    return {
+      device: tweak.device ?? next.device,
+      cipherSuite: next.cipherSuite,
+      signatureKey: toBase64Url(next.keys.publicKey),
+      authKey: toBase64Url(next.authKey.publicKey),
+      signature: toBase64Url(signature),
+    };
   }
   const approve = (user: string, token: string, json: unknown) => s.request("POST", `/v1/users/${user}/device-approvals`, { token, json });
   const changes = (user: string, token: string, after = 0) => s.request<DeviceChangesResponse>("GET", `/v1/users/${user}/device-changes?after=${after}`, { token });

@@ -58,7 +58,12 @@ describe.each(ENGINES)("DS refuses what no member may do [$name]", (engine) => {
       refused(await s.request("GET", groupPath(g, "/tree"), { token: x.token }), 403, "GROUP_CLOSED");
       // Even with the GroupInfo (leaked by a member), the DS refuses the join.
       const leaked = (await info(b, g)).body;
-      const ext = await Group.joinExternal(fromBase64Url(leaked.groupInfo), { provider: crypto, identity: identityOf(x), ratchetTree: fromBase64Url(leaked.ratchetTree), config: MLS_CONFIG });
+      const ext = await Group.joinExternal(fromBase64Url(leaked.groupInfo), {
+        provider: crypto,
+        identity: identityOf(x),
+        ratchetTree: fromBase64Url(leaked.ratchetTree),
+        config: MLS_CONFIG,
+      });
       refused(await postBundle(s, x, g, { commit: ext.commit, groupInfo: ext.groupInfo }), 403, "GROUP_CLOSED");
       // A corrupted external commit from the outsider changes nothing either.
       refused(await postBundle(s, x, g, { commit: externalCommitMessage(g, members[0]!.group.epoch), groupInfo: ext.groupInfo }), 400, "MESSAGE_INVALID_SENDER");

@@ -43,10 +43,16 @@ describe.each(cases)("DS survives SIGKILL [$name]", ({ name, available }) => {
     const g = alice!.group.groupId;
 
     const post = (i: number) =>
-      s.request("POST", `/v1/groups/${toBase64Url(g)}/messages`, { token: a.token, headers: { "content-type": "message/mls" }, body: Buffer.from(applicationMessage(g, 1n, new Uint8Array([i >> 8, i & 255]))) }).then(
-        (r) => (r.status === 202 ? i : -1),
-        () => -1,
-      );
+      s
+        .request("POST", `/v1/groups/${toBase64Url(g)}/messages`, {
+          token: a.token,
+          headers: { "content-type": "message/mls" },
+          body: Buffer.from(applicationMessage(g, 1n, new Uint8Array([i >> 8, i & 255]))),
+        })
+        .then(
+          (r) => (r.status === 202 ? i : -1),
+          () => -1,
+        );
     for (let i = 0; i < 20; i++) expect(await post(i)).toBe(i);
     // bob acknowledges the Welcome and the first 10 messages.
     const before = await queueOf(s, b);

@@ -120,7 +120,11 @@ describe.each(ENGINES)("DS KeyPackage directory [$name]", (engine) => {
       const posingAs = (identity: string) =>
         createKeyPackage({
           suite: crypto.suite(1),
-          identity: { credential: { credentialType: CredentialType.basic, identity: utf8(identity) }, signaturePrivateKey: mallory.keys.privateKey, signaturePublicKey: mallory.keys.publicKey },
+          identity: {
+            credential: { credentialType: CredentialType.basic, identity: utf8(identity) },
+            signaturePrivateKey: mallory.keys.privateKey,
+            signaturePublicKey: mallory.keys.publicKey,
+          },
           lifetime: { notBefore: 1_700_000_000n, notAfter: 2_300_000_000n },
         });
       for (const identity of ["kp-victim@example.com#phone", "kp-mallory@example.com#phone", "kp-mallory@evil.example#pc", "kp-mallory#pc", ""]) {
@@ -133,7 +137,10 @@ describe.each(ENGINES)("DS KeyPackage directory [$name]", (engine) => {
     });
 
     it("limits claims per claimer and per target: past either, the last-resort KeyPackage is served and the supply survives", async () => {
-      const limited = await startServer(engine, { ...NO_RATE_LIMITS, ds: { keyPackageClaims: { perClaimer: { capacity: 3, refillPerSecond: 1 / 3600 }, perTarget: { capacity: 5, refillPerSecond: 1 / 3600 } } } });
+      const limited = await startServer(engine, {
+        ...NO_RATE_LIMITS,
+        ds: { keyPackageClaims: { perClaimer: { capacity: 3, refillPerSecond: 1 / 3600 }, perTarget: { capacity: 5, refillPerSecond: 1 / 3600 } } },
+      });
       try {
         const target = await registerDevice(limited, "kp-target", "phone");
         const kps = await Promise.all(Array.from({ length: 10 }, () => keyPackageOf(target)));

@@ -279,7 +279,13 @@ describe("DS public state: the attacks of issue 17 fail by code and change nothi
     // The same commit posted by Bob himself: the new leaf is not his registered key.
     await openDs.ds.refused(openDs.bob, steal2.commit, steal2.groupInfo, "SENDER_MISMATCH", 403);
     // The MLS rule holds on its own too: a resync of another identity's leaf.
-    const evil = await Group.joinExternal(rm.groupInfo, { provider, identity: eve.client.identity, removeLeaf: b.ownLeafIndex, capabilities: caps, config: { ...config, sameIdentity: () => true } });
+    const evil = await Group.joinExternal(rm.groupInfo, {
+      provider,
+      identity: eve.client.identity,
+      removeLeaf: b.ownLeafIndex,
+      capabilities: caps,
+      config: { ...config, sameIdentity: () => true },
+    });
     await ds.refused(eve, evil.commit, evil.groupInfo, "EXTERNAL_COMMIT_RESYNC_IDENTITY", 400);
   });
 
@@ -290,7 +296,12 @@ describe("DS public state: the attacks of issue 17 fail by code and change nothi
     // The DS proposal path (it is its own external sender) goes through the PublicGroup directly; here a
     // client relays an external_senders proposal that would open the group.
     const open = await createExternalProposal(
-      { suite: provider.suite(1), groupId: a.groupId, epoch: a.epoch, proposal: { proposalType: ProposalType.groupContextExtensions, extensions: [senders, groupPolicyExtension({ externalJoin: "open" })] } },
+      {
+        suite: provider.suite(1),
+        groupId: a.groupId,
+        epoch: a.epoch,
+        proposal: { proposalType: ProposalType.groupContextExtensions, extensions: [senders, groupPolicyExtension({ externalJoin: "open" })] },
+      },
       { senderIndex: 0, signaturePrivateKey: dsKeys.identity.signaturePrivateKey },
     );
     await ds.refused(bob, open.message, undefined, "SENDER_MISMATCH", 403);

@@ -207,7 +207,13 @@ describe.skipIf(!POSTGRES.available)("DS cross-process fan-out through PostgreSQ
   beforeAll(async () => {
     for (let i = 0; i < 2; i++) {
       const store = await createPostgresStore({ connectionString: PG_URL, schema, maxConnections: 4 });
-      const app = await createConclaveServer({ store, domain: "example.com", limits: NO_RATE_LIMITS.limits, ds: { postgresNotify: { connectionString: PG_URL, channel: schema } }, accounts: { ...TEST_ACCOUNTS, adminToken: CHILD_ADMIN_TOKEN } });
+      const app = await createConclaveServer({
+        store,
+        domain: "example.com",
+        limits: NO_RATE_LIMITS.limits,
+        ds: { postgresNotify: { connectionString: PG_URL, channel: schema } },
+        accounts: { ...TEST_ACCOUNTS, adminToken: CHILD_ADMIN_TOKEN },
+      });
       await app.listen({ host: "127.0.0.1", port: 0 });
       const addr = app.server.address();
       if (addr === null || typeof addr === "string") throw new Error("no address");
@@ -224,7 +230,11 @@ describe.skipIf(!POSTGRES.available)("DS cross-process fan-out through PostgreSQ
 
   it("delivers a message accepted by one process to a client streaming from the other", async () => {
     // registerDevice needs a RunningServer-shaped object: talk to process A.
-    const sA = { url: urls[0]!, request: (method: string, path: string, opts: { json?: unknown; token?: string } = {}) => req(urls[0]!, method, path, opts.token ?? "", opts.json !== undefined ? { json: opts.json } : {}) } as unknown as RunningServer;
+    const sA = {
+      url: urls[0]!,
+      request: (method: string, path: string, opts: { json?: unknown; token?: string } = {}) =>
+        req(urls[0]!, method, path, opts.token ?? "", opts.json !== undefined ? { json: opts.json } : {}),
+    } as unknown as RunningServer;
     const a = await registerDevice(sA, "xp-alice", "d");
     const b = await registerDevice(sA, "xp-bob", "d");
     const g = await twoMemberGroup(sA, a, b);
@@ -234,7 +244,12 @@ describe.skipIf(!POSTGRES.available)("DS cross-process fan-out through PostgreSQ
       expect((await req(urls[0]!, "POST", `/v1/groups/${toBase64Url(g)}/messages`, a.token, { mls: applicationMessage(g, 1n, new Uint8Array([i])) })).status).toBe(202);
     }
     await streamB.waitFor(() => streamB.messages().length === 6, 5000);
-    expect(streamB.messages().slice(1).map((e) => unb64(e.message).at(-1))).toEqual([0, 1, 2, 3, 4]);
+    expect(
+      streamB
+        .messages()
+        .slice(1)
+        .map((e) => unb64(e.message).at(-1)),
+    ).toEqual([0, 1, 2, 3, 4]);
 
     // The LISTEN connections die (failover, idle kill): the notifiers reconnect and
     // wake their streams, so a message accepted meanwhile still arrives.

@@ -13,11 +13,18 @@ import { ContentType, CredentialType, encode, mlsMessageCodec, SenderType, utf8,
 import { createKeyPackage, type KeyPackageBundle } from "../../mls/src/group/keyPackage.js";
 import { crypto, type Device, type RunningServer } from "./support/server.js";
 
-export async function keyPackageOf(d: Device, opts: { lastResort?: boolean; suite?: number; notBefore?: bigint; notAfter?: bigint; capabilities?: Partial<Capabilities> } = {}): Promise<KeyPackageBundle> {
+export async function keyPackageOf(
+  d: Device,
+  opts: { lastResort?: boolean; suite?: number; notBefore?: bigint; notAfter?: bigint; capabilities?: Partial<Capabilities> } = {},
+): Promise<KeyPackageBundle> {
   const suite = crypto.suite(opts.suite ?? d.cipherSuite);
   return createKeyPackage({
     suite,
-    identity: { credential: { credentialType: CredentialType.basic, identity: utf8(`${d.user}@example.com#${d.device}`) }, signaturePrivateKey: d.keys.privateKey, signaturePublicKey: d.keys.publicKey },
+    identity: {
+      credential: { credentialType: CredentialType.basic, identity: utf8(`${d.user}@example.com#${d.device}`) },
+      signaturePrivateKey: d.keys.privateKey,
+      signaturePublicKey: d.keys.publicKey,
+    },
     // Valid from 2023 to 2043 (the test clock says 2030) unless the test wants it expired.
     lifetime: { notBefore: opts.notBefore ?? 1_700_000_000n, notAfter: opts.notAfter ?? 2_300_000_000n },
     ...(opts.lastResort === true ? { lastResort: true } : {}),
@@ -35,7 +42,14 @@ export function commitMessage(groupId: Uint8Array, epoch: bigint, leaf = 0, salt
   return encode(mlsMessageCodec, {
     wireFormat: WireFormat.publicMessage,
     publicMessage: {
-      content: { groupId, epoch, sender: { senderType: SenderType.member, leafIndex: leaf as LeafIndex }, authenticatedData: new Uint8Array([salt & 0xff]), contentType: ContentType.commit, commit: { proposals: [] } },
+      content: {
+        groupId,
+        epoch,
+        sender: { senderType: SenderType.member, leafIndex: leaf as LeafIndex },
+        authenticatedData: new Uint8Array([salt & 0xff]),
+        contentType: ContentType.commit,
+        commit: { proposals: [] },
+      },
       auth: { signature: filler(64), confirmationTag: filler(32) },
       membershipTag: filler(32),
     },

@@ -41,7 +41,12 @@ describe.each(ENGINES)("HTTP skeleton [$name]", (engine) => {
     });
 
     it("answers unknown routes and methods with a JSON 404", async () => {
-      for (const [method, path] of [["GET", "/v1/nope"], ["GET", "/"], ["PUT", "/v1/health"], ["DELETE", "/v1/accounts"]] as const) {
+      for (const [method, path] of [
+        ["GET", "/v1/nope"],
+        ["GET", "/"],
+        ["PUT", "/v1/health"],
+        ["DELETE", "/v1/accounts"],
+      ] as const) {
         const r = await s.request<ErrorBody>(method, path);
         expect(r.status, `${method} ${path}`).toBe(404);
         expect(r.headers.get("content-type")).toMatch(/^application\/json/);
@@ -117,7 +122,11 @@ describe.each(ENGINES)("HTTP skeleton [$name]", (engine) => {
     });
 
     it("serves an OpenAPI 3.1 document listing exactly the registered routes", async () => {
-      const r = await s.request<{ openapi: string; paths: Record<string, Record<string, { operationId: string; security: unknown[]; requestBody?: unknown; responses: Record<string, unknown> }>>; components: Record<string, unknown> }>("GET", "/v1/openapi.json");
+      const r = await s.request<{
+        openapi: string;
+        paths: Record<string, Record<string, { operationId: string; security: unknown[]; requestBody?: unknown; responses: Record<string, unknown> }>>;
+        components: Record<string, unknown>;
+      }>("GET", "/v1/openapi.json");
       expect(r.status).toBe(200);
       expect(r.body.openapi).toBe("3.1.0");
       const documented = Object.entries(r.body.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));

@@ -225,7 +225,9 @@ describe.each(ENGINES)("in-place upgrade of accounts and devices from before iss
       expect((await login(s, { ...laptop, authKey: laptopKey, token: "" })).status).toBe(201);
 
       // The old account secret adds nothing (the old request shape), the recovery code does.
-      const withSecret = await s.request("POST", "/v1/clients", { json: { ...(await registration(s, "olga", "tablet", { kind: "recovery", recoveryCode })).body, authorization: undefined, accountSecret: "secret of olga" } });
+      const withSecret = await s.request("POST", "/v1/clients", {
+        json: { ...(await registration(s, "olga", "tablet", { kind: "recovery", recoveryCode })).body, authorization: undefined, accountSecret: "secret of olga" },
+      });
       expect(withSecret.status).toBe(400);
       const tablet = await registerDevice(s, "olga", "tablet", 1, recoveryCode);
       expect((await login(s, tablet)).status).toBe(201);

@@ -130,7 +130,9 @@ describe.each(ENGINES)("metrics after real traffic [$name]", (engine) => {
     const refused = statuses.filter((x) => x === 429).length;
     expect(refused).toBe(10);
     const after = await scrape(s);
-    expect((sample(after, "conclave_rate_limit_rejections_total", { limiter: "client" }) ?? 0) - (sample(before, "conclave_rate_limit_rejections_total", { limiter: "client" }) ?? 0)).toBe(refused);
+    expect((sample(after, "conclave_rate_limit_rejections_total", { limiter: "client" }) ?? 0) - (sample(before, "conclave_rate_limit_rejections_total", { limiter: "client" }) ?? 0)).toBe(
+      refused,
+    );
     expect(sample(after, "conclave_http_errors_total", { code: "RATE_LIMITED", status: "429" })).toBeGreaterThanOrEqual(refused);
   });
 });

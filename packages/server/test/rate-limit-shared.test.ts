@@ -64,7 +64,11 @@ afterAll(async () => {
 /** The shared stores' common contract, each store opened twice as two processes would. */
 const SHARED_STORES = [
   { name: "RedisBucketStore", available: REDIS_AVAILABLE, open: (): BucketStore => RedisBucketStore.open({ url: REDIS_URL, keyPrefix: redisPrefix }) },
-  { name: "PostgresBucketStore", available: POSTGRES_AVAILABLE, open: (): BucketStore => PostgresBucketStore.open({ connectionString: PG_URL, schema: storeSchema, maxConnections: 4, sweepEveryMs: 0 }) },
+  {
+    name: "PostgresBucketStore",
+    available: POSTGRES_AVAILABLE,
+    open: (): BucketStore => PostgresBucketStore.open({ connectionString: PG_URL, schema: storeSchema, maxConnections: 4, sweepEveryMs: 0 }),
+  },
 ];
 
 describe.each(SHARED_STORES)("$name", ({ available, open }) => {
@@ -174,7 +178,10 @@ describe("two server processes", () => {
 
   it("control: with per-process memory buckets (two SQLite processes) each process grants the full limit", async () => {
     const rl = JSON.stringify({ perIp: SLOW });
-    const [a, b] = await Promise.all([start({ CONCLAVE_STORE: `sqlite:${join(dir, "a.sqlite")}`, CONCLAVE_RL: rl }), start({ CONCLAVE_STORE: `sqlite:${join(dir, "b.sqlite")}`, CONCLAVE_RL: rl })]);
+    const [a, b] = await Promise.all([
+      start({ CONCLAVE_STORE: `sqlite:${join(dir, "a.sqlite")}`, CONCLAVE_RL: rl }),
+      start({ CONCLAVE_STORE: `sqlite:${join(dir, "b.sqlite")}`, CONCLAVE_RL: rl }),
+    ]);
     expect([a.kind, b.kind]).toEqual(["memory", "memory"]);
     const statuses = await hammer([a.url, b.url], 60);
     expect(count(statuses, 200)).toBe(2 * SLOW.capacity);

@@ -29,7 +29,11 @@ describe("robustness against arbitrary input", () => {
         fc.constantFrom(...routes),
         fc.dictionary(fc.constantFrom("user", "device", "credentialId"), pathSegment),
         fc.dictionary(fc.constantFrom("treeSize", "start", "end", "leafIndex", "first", "second", "x"), queryValue),
-        fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.record({ type: fc.constantFrom("basic", "x509", "other") }), fc.record({ user: fc.string(), device: fc.string(), cipherSuite: fc.integer(), signatureKey: fc.string(), accountSecret: fc.string(), nonce: fc.string(), signature: fc.string() })),
+        fc.oneof(
+          fc.jsonValue({ maxDepth: 3 }),
+          fc.record({ type: fc.constantFrom("basic", "x509", "other") }),
+          fc.record({ user: fc.string(), device: fc.string(), cipherSuite: fc.integer(), signatureKey: fc.string(), accountSecret: fc.string(), nonce: fc.string(), signature: fc.string() }),
+        ),
         fc.boolean(),
         async (route, params, query, json, authenticated) => {
           const path = route.path.replace(/:([A-Za-z]+)/g, (_, k: string) => encodeURIComponent(params[k] ?? "x"));

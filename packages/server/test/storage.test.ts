@@ -5,14 +5,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CipherSuiteId } from "@conclave/mls";
 import BetterSqlite3 from "better-sqlite3";
-import {
-  createPostgresStore,
-  createSqliteStore,
-  StoreMisuseError,
-  type ClientId,
-  type NewClient,
-  type Store,
-} from "../src/storage/index.js";
+import { createPostgresStore, createSqliteStore, StoreMisuseError, type ClientId, type NewClient, type Store } from "../src/storage/index.js";
 import { dropSchema, ENGINES, freshSchemaName, PG_URL, POSTGRES_AVAILABLE, type TestStore } from "./support/engines.js";
 
 const key = (n: number, len = 32): Uint8Array => new Uint8Array(len).fill(n);
@@ -248,7 +241,14 @@ describe("SQLite file engine", () => {
     try {
       expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
       const applied = raw.prepare("select name from conclave_migrations order by name").all() as { name: string }[];
-      expect(applied.map((r) => r.name)).toEqual(["0001_as_foundation", "0002_delivery_service", "0003_store_once_delivery", "0004_account_security", "0005_public_group_state", "0006_retire_account_secrets"]);
+      expect(applied.map((r) => r.name)).toEqual([
+        "0001_as_foundation",
+        "0002_delivery_service",
+        "0003_store_once_delivery",
+        "0004_account_security",
+        "0005_public_group_state",
+        "0006_retire_account_secrets",
+      ]);
     } finally {
       raw.close();
     }

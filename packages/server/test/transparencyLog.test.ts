@@ -1,12 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  encodeTreeHeadTBS,
-  hashLeaf,
-  isApiError,
-  merkleRoot,
-  verifyConsistency,
-  verifyInclusion,
-} from "@conclave/api";
+import { encodeTreeHeadTBS, hashLeaf, isApiError, merkleRoot, verifyConsistency, verifyInclusion } from "@conclave/api";
 import { sha256 } from "../src/crypto.js";
 import { TransparencyLog } from "../src/as/transparencyLog.js";
 import type { Store } from "../src/storage/index.js";
@@ -122,14 +115,17 @@ describe.each(ENGINES)("transparency log [$name]", (engine) => {
     });
 
     it("keeps the tree consistent under concurrent appends", async () => {
-      const results = await Promise.all(
-        Array.from({ length: 8 }, (_, i) => store.transaction((tx) => log.append(tx, leafBytes(1000 + i), 2000))),
-      );
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.transaction((tx) => log.append(tx, leafBytes(1000 + i), 2000))));
       expect(results.map((r) => r.index).sort((a, b) => a - b)).toEqual(Array.from({ length: 8 }, (_, i) => N + i));
       const leaves = await log.leaves(store, 0, N + 8);
       const head = await log.treeHead(store);
       expect(head.treeSize).toBe(N + 8);
-      expect(head.rootHash).toEqual(merkleRoot(sha256, leaves.map((l) => hashLeaf(sha256, l.leaf))));
+      expect(head.rootHash).toEqual(
+        merkleRoot(
+          sha256,
+          leaves.map((l) => hashLeaf(sha256, l.leaf)),
+        ),
+      );
       const proof = await log.consistencyProof(store, N, N + 8);
       expect(verifyConsistency(sha256, { first: N, second: N + 8, firstRoot: roots[N]!, secondRoot: head.rootHash, proof })).toBe(true);
     });

@@ -63,7 +63,11 @@ async function registered(page: Page, user: string, device: string): Promise<voi
   try {
     await page.getByTestId("me").waitFor(WAIT);
   } catch (e) {
-    const why = await page.getByTestId("onboarding-error").or(page.getByTestId("link-status")).textContent().catch(() => "?");
+    const why = await page
+      .getByTestId("onboarding-error")
+      .or(page.getByTestId("link-status"))
+      .textContent()
+      .catch(() => "?");
     throw new Error(`registration of ${user} (${device}) did not finish: ${why}`, { cause: e });
   }
 }
@@ -124,7 +128,12 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the CLI; 
     onTestFailed(async () => {
       for (const [i, ctx] of contexts.entries()) {
         for (const [j, page] of ctx.pages().entries()) {
-          const said = await page.getByTestId("toast").or(page.getByTestId("onboarding-error")).first().textContent({ timeout: 1000 }).catch(() => "");
+          const said = await page
+            .getByTestId("toast")
+            .or(page.getByTestId("onboarding-error"))
+            .first()
+            .textContent({ timeout: 1000 })
+            .catch(() => "");
           console.error(`[failure] context ${i + 1} page ${j + 1}: ${said ?? ""}`);
           await page.screenshot({ path: join(artifacts, `failure-context${i + 1}-page${j + 1}.png`) }).catch(() => undefined);
         }
@@ -169,7 +178,12 @@ browserSuite("EmojisOnly in Chromium (alice, bob in browsers; carol on the CLI; 
     await sendEmojis(bob, "👍🏽 🔥");
     await sees(alice, "bob", "👍🏽 🔥");
     const carolGot = await cli.listenUntil((ls) => ls.filter((l) => l.startsWith(`${groupId} `) && l.includes(": ")).length >= 2);
-    expect(carolGot.filter((l) => l.includes(": ")).map((l) => l.slice(l.indexOf(": ") + 2)).sort()).toEqual(["👍🏽 🔥", "🎉"].sort());
+    expect(
+      carolGot
+        .filter((l) => l.includes(": "))
+        .map((l) => l.slice(l.indexOf(": ") + 2))
+        .sort(),
+    ).toEqual(["👍🏽 🔥", "🎉"].sort());
     expect(await cli.run("send", groupId, "🌮")).toMatch(/sent/);
     await sees(alice, "carol", "🌮");
     await sees(bob, "carol", "🌮");

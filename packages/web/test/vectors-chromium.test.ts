@@ -44,7 +44,10 @@ browserSuite("mlswg vectors in Chromium with the web provider", () => {
     const bad = structuredClone(cases.slice(0, 1));
     const out = bad[0]!.expand_with_label.out;
     bad[0]!.expand_with_label.out = (out[0] === "0" ? "1" : "0") + out.slice(1);
-    const r = await page.evaluate(([c]) => (globalThis as unknown as { runVectorFile: (f: string, p: string, c: unknown[]) => Promise<FileResult> }).runVectorFile("crypto-basics", "web", c), [bad] as const);
+    const r = await page.evaluate(
+      ([c]) => (globalThis as unknown as { runVectorFile: (f: string, p: string, c: unknown[]) => Promise<FileResult> }).runVectorFile("crypto-basics", "web", c),
+      [bad] as const,
+    );
     expect(r.passed).toBe(0);
     expect(r.failures).toHaveLength(1);
     expect(r.failures[0]).toMatch(/expand_with_label/);
@@ -54,10 +57,11 @@ browserSuite("mlswg vectors in Chromium with the web provider", () => {
     for (const provider of PROVIDERS) {
       it(`${file}.json [${provider}]: every case, every cipher suite, byte for byte`, async () => {
         const cases = loadVectors(file);
-        const r = await page.evaluate(
-          ([f, p, c]) => (globalThis as unknown as { runVectorFile: (f: string, p: string, c: unknown[]) => Promise<FileResult> }).runVectorFile(f, p, c),
-          [file, provider, cases] as const,
-        );
+        const r = await page.evaluate(([f, p, c]) => (globalThis as unknown as { runVectorFile: (f: string, p: string, c: unknown[]) => Promise<FileResult> }).runVectorFile(f, p, c), [
+          file,
+          provider,
+          cases,
+        ] as const);
         expect(r.failures).toEqual([]);
         expect(r.cases).toBe(cases.length);
         expect(r.passed).toBe(cases.length);

@@ -112,7 +112,8 @@ describe("the checkout's bundle: built by the server when missing or stale (http
   it("the build's stamp lists what it read; current until an input changes, goes or the outputs do", () => {
     const dist = built.outDir;
     const stamp = stampOf(dist);
-    for (const p of ["packages/web/src/app/main.ts", "packages/client/src/browser/index.ts", "packages/web/public/index.html", "packages/web/src/build/build.ts"]) expect(stamp.inputs).toContain(p);
+    for (const p of ["packages/web/src/app/main.ts", "packages/client/src/browser/index.ts", "packages/web/public/index.html", "packages/web/src/build/build.ts"])
+      expect(stamp.inputs).toContain(p);
     expect(stamp.inputs.some((p) => p.startsWith("packages/mls/src/"))).toBe(true);
     expect(webBuildState(dist, repoRoot)).toBe("current");
     // An input modified after the build started (here: the build dated before it).
@@ -169,7 +170,9 @@ console.log("built");
   }, 60_000);
 
   it("a failing build does not stop the server: it warns, once for servers starting together, and leaves no lock", async () => {
-    const { web, runs } = fakeCheckout(`import { appendFileSync } from "node:fs";\nappendFileSync("runs", "x");\nawait new Promise((r) => setTimeout(r, 400));\nthrow new Error("syntax error in the app");\n`);
+    const { web, runs } = fakeCheckout(
+      `import { appendFileSync } from "node:fs";\nappendFileSync("runs", "x");\nawait new Promise((r) => setTimeout(r, 400));\nthrow new Error("syntax error in the app");\n`,
+    );
     warnings.length = 0;
     await Promise.all([1, 2].map(() => ensureCheckoutWebBuild(web, log)));
     expect(runs()).toBe(1);

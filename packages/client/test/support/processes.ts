@@ -48,7 +48,10 @@ export interface ServerProcess {
 
 /** `conclave serve` on a fresh SQLite file, port chosen by the OS. */
 export async function startServerProcess(db: string): Promise<ServerProcess> {
-  const p = spawn(process.execPath, [BIN, "serve", "--db", db, "--port", "0", "--domain", "mp.example", "--no-rate-limit", "--open-registration"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const p = spawn(process.execPath, [BIN, "serve", "--db", db, "--port", "0", "--domain", "mp.example", "--no-rate-limit", "--open-registration"], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const m = await firstLine(p, /listening on (http:\/\/\S+)\/v1/, 60_000, "conclave serve");
   return { url: m[1]!, stop: () => stop(p, "SIGTERM") };
 }

@@ -59,13 +59,125 @@ export interface CipherSuiteParams {
 
 /** The parameters of each cipher suite (RFC 9420 §17.1): algorithms, IANA ids and lengths. */
 export const CIPHER_SUITES: Readonly<Record<CipherSuiteId, CipherSuiteParams>> = {
-  1: { id: 1, name: "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519", kem: "DHKEM-X25519", kemId: 0x0020, kdfId: 0x0001, aeadId: 0x0001, hash: "SHA-256", aead: "AES-128-GCM", signature: "Ed25519", nh: 32, nk: 16, nn: 12, nenc: 32, npk: 32, nsk: 32 },
-  2: { id: 2, name: "MLS_128_DHKEMP256_AES128GCM_SHA256_P256", kem: "DHKEM-P256", kemId: 0x0010, kdfId: 0x0001, aeadId: 0x0001, hash: "SHA-256", aead: "AES-128-GCM", signature: "ECDSA-P256-SHA256", nh: 32, nk: 16, nn: 12, nenc: 65, npk: 65, nsk: 32 },
-  3: { id: 3, name: "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519", kem: "DHKEM-X25519", kemId: 0x0020, kdfId: 0x0001, aeadId: 0x0003, hash: "SHA-256", aead: "ChaCha20-Poly1305", signature: "Ed25519", nh: 32, nk: 32, nn: 12, nenc: 32, npk: 32, nsk: 32 },
-  4: { id: 4, name: "MLS_256_DHKEMX448_AES256GCM_SHA512_Ed448", kem: "DHKEM-X448", kemId: 0x0021, kdfId: 0x0003, aeadId: 0x0002, hash: "SHA-512", aead: "AES-256-GCM", signature: "Ed448", nh: 64, nk: 32, nn: 12, nenc: 56, npk: 56, nsk: 56 },
-  5: { id: 5, name: "MLS_256_DHKEMP521_AES256GCM_SHA512_P521", kem: "DHKEM-P521", kemId: 0x0012, kdfId: 0x0003, aeadId: 0x0002, hash: "SHA-512", aead: "AES-256-GCM", signature: "ECDSA-P521-SHA512", nh: 64, nk: 32, nn: 12, nenc: 133, npk: 133, nsk: 66 },
-  6: { id: 6, name: "MLS_256_DHKEMX448_CHACHA20POLY1305_SHA512_Ed448", kem: "DHKEM-X448", kemId: 0x0021, kdfId: 0x0003, aeadId: 0x0003, hash: "SHA-512", aead: "ChaCha20-Poly1305", signature: "Ed448", nh: 64, nk: 32, nn: 12, nenc: 56, npk: 56, nsk: 56 },
-  7: { id: 7, name: "MLS_256_DHKEMP384_AES256GCM_SHA384_P384", kem: "DHKEM-P384", kemId: 0x0011, kdfId: 0x0002, aeadId: 0x0002, hash: "SHA-384", aead: "AES-256-GCM", signature: "ECDSA-P384-SHA384", nh: 48, nk: 32, nn: 12, nenc: 97, npk: 97, nsk: 48 },
+  1: {
+    id: 1,
+    name: "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519",
+    kem: "DHKEM-X25519",
+    kemId: 0x0020,
+    kdfId: 0x0001,
+    aeadId: 0x0001,
+    hash: "SHA-256",
+    aead: "AES-128-GCM",
+    signature: "Ed25519",
+    nh: 32,
+    nk: 16,
+    nn: 12,
+    nenc: 32,
+    npk: 32,
+    nsk: 32,
+  },
+  2: {
+    id: 2,
+    name: "MLS_128_DHKEMP256_AES128GCM_SHA256_P256",
+    kem: "DHKEM-P256",
+    kemId: 0x0010,
+    kdfId: 0x0001,
+    aeadId: 0x0001,
+    hash: "SHA-256",
+    aead: "AES-128-GCM",
+    signature: "ECDSA-P256-SHA256",
+    nh: 32,
+    nk: 16,
+    nn: 12,
+    nenc: 65,
+    npk: 65,
+    nsk: 32,
+  },
+  3: {
+    id: 3,
+    name: "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519",
+    kem: "DHKEM-X25519",
+    kemId: 0x0020,
+    kdfId: 0x0001,
+    aeadId: 0x0003,
+    hash: "SHA-256",
+    aead: "ChaCha20-Poly1305",
+    signature: "Ed25519",
+    nh: 32,
+    nk: 32,
+    nn: 12,
+    nenc: 32,
+    npk: 32,
+    nsk: 32,
+  },
+  4: {
+    id: 4,
+    name: "MLS_256_DHKEMX448_AES256GCM_SHA512_Ed448",
+    kem: "DHKEM-X448",
+    kemId: 0x0021,
+    kdfId: 0x0003,
+    aeadId: 0x0002,
+    hash: "SHA-512",
+    aead: "AES-256-GCM",
+    signature: "Ed448",
+    nh: 64,
+    nk: 32,
+    nn: 12,
+    nenc: 56,
+    npk: 56,
+    nsk: 56,
+  },
+  5: {
+    id: 5,
+    name: "MLS_256_DHKEMP521_AES256GCM_SHA512_P521",
+    kem: "DHKEM-P521",
+    kemId: 0x0012,
+    kdfId: 0x0003,
+    aeadId: 0x0002,
+    hash: "SHA-512",
+    aead: "AES-256-GCM",
+    signature: "ECDSA-P521-SHA512",
+    nh: 64,
+    nk: 32,
+    nn: 12,
+    nenc: 133,
+    npk: 133,
+    nsk: 66,
+  },
+  6: {
+    id: 6,
+    name: "MLS_256_DHKEMX448_CHACHA20POLY1305_SHA512_Ed448",
+    kem: "DHKEM-X448",
+    kemId: 0x0021,
+    kdfId: 0x0003,
+    aeadId: 0x0003,
+    hash: "SHA-512",
+    aead: "ChaCha20-Poly1305",
+    signature: "Ed448",
+    nh: 64,
+    nk: 32,
+    nn: 12,
+    nenc: 56,
+    npk: 56,
+    nsk: 56,
+  },
+  7: {
+    id: 7,
+    name: "MLS_256_DHKEMP384_AES256GCM_SHA384_P384",
+    kem: "DHKEM-P384",
+    kemId: 0x0011,
+    kdfId: 0x0002,
+    aeadId: 0x0002,
+    hash: "SHA-384",
+    aead: "AES-256-GCM",
+    signature: "ECDSA-P384-SHA384",
+    nh: 48,
+    nk: 32,
+    nn: 12,
+    nenc: 97,
+    npk: 97,
+    nsk: 48,
+  },
 };
 
 /** Whether `n` is one of the cipher suites this library implements (1-7). */
@@ -297,8 +409,7 @@ class Sha256Expander implements KdfExpander {
 /** Adds the RFC 9420 labelled constructions to a provider's primitives. */
 export function buildCipherSuite(p: CryptoPrimitives): CipherSuite {
   const nh = p.params.nh;
-  const expandWithLabel = (secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array =>
-    p.kdfExpand(secret, kdfLabel(label, context, length), length);
+  const expandWithLabel = (secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array => p.kdfExpand(secret, kdfLabel(label, context, length), length);
   const kdfExpander =
     p.params.hash === "SHA-256"
       ? (prk: Uint8Array): KdfExpander => new Sha256Expander(p.hkdfSha256Prk?.(prk) ?? new PreparedHmacSha256(prk))
@@ -336,8 +447,7 @@ export function buildCipherSuite(p: CryptoPrimitives): CipherSuite {
       const aad = new Uint8Array(0);
       return (publicKey, plaintext) => seal(publicKey, aad, plaintext);
     },
-    decryptWithLabel: (privateKey, label, context, kemOutput, ciphertext) =>
-      p.hpkeOpen(privateKey, kemOutput, labelled(label, context), new Uint8Array(0), ciphertext),
+    decryptWithLabel: (privateKey, label, context, kemOutput, ciphertext) => p.hpkeOpen(privateKey, kemOutput, labelled(label, context), new Uint8Array(0), ciphertext),
   };
 }
 

@@ -91,7 +91,14 @@ export async function signFramedContent(
     throw new MlsError("INVALID_ARGUMENT", `wire format ${wireFormat as number} carries no FramedContent`);
   }
   checkSenderAndContent(content);
-  const { signContent, contentBytes } = framedContentSignContent(wireFormat, content.sender, (w) => framedContentCodec.encode(w, content), groupContext, framedContentSizeHint(content), lend);
+  const { signContent, contentBytes } = framedContentSignContent(
+    wireFormat,
+    content.sender,
+    (w) => framedContentCodec.encode(w, content),
+    groupContext,
+    framedContentSizeHint(content),
+    lend,
+  );
   const signature = await suite.sign(signaturePrivateKey, signContent);
   const auth = confirmationTag === undefined ? { signature } : { signature, confirmationTag };
   return { wireFormat, content, contentBytes, auth };
@@ -168,13 +175,7 @@ export function requireValidMembershipTag(suite: CipherSuite, membershipKey: Uin
 }
 
 /** RFC 9420 §17.4 "External" column: proposal types an external sender may send. */
-const EXTERNAL_SENDER_PROPOSALS = new Set<number>([
-  ProposalType.add,
-  ProposalType.remove,
-  ProposalType.psk,
-  ProposalType.reinit,
-  ProposalType.groupContextExtensions,
-]);
+const EXTERNAL_SENDER_PROPOSALS = new Set<number>([ProposalType.add, ProposalType.remove, ProposalType.psk, ProposalType.reinit, ProposalType.groupContextExtensions]);
 
 /**
  * §6.1: which content a sender type may carry. external: a proposal of a type

@@ -16,15 +16,7 @@ import { asDecodeError, decode, encode, Reader, returnScratch, Writer } from "..
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { ContentType, contentTypeCodec, ProtocolVersion, SenderType, WireFormat, type ContentType as ContentTypeValue } from "../messages/enums.js";
-import {
-  framedContentAuthDataCodec,
-  framedContentCodec,
-  readContentBody,
-  type FramedContent,
-  type FramedContentAuthData,
-  type FramedContentBody,
-  type Sender,
-} from "../messages/framing.js";
+import { framedContentAuthDataCodec, framedContentCodec, readContentBody, type FramedContent, type FramedContentAuthData, type FramedContentBody, type Sender } from "../messages/framing.js";
 import { senderDataCodec, type PrivateMessage } from "../messages/privateMessage.js";
 import type { RatchetKey, RatchetType, SecretTree } from "../schedule/secretTree.js";
 import { senderDataKeyAndNonce } from "../schedule/senderData.js";
@@ -239,11 +231,7 @@ function fromStruct(m: PrivateMessage): ParsedPrivateMessage {
  * signature (MESSAGE_INVALID_SIGNATURE). The ratchet key is deleted once the
  * content decrypts (§9.2), not before, so a forged message cannot burn it.
  */
-export async function unprotectPrivateMessage(
-  ctx: PrivateMessageContext,
-  message: Uint8Array | PrivateMessage,
-  signatureKey: SignatureKeyLookup,
-): Promise<UnprotectedPrivateMessage> {
+export async function unprotectPrivateMessage(ctx: PrivateMessageContext, message: Uint8Array | PrivateMessage, signatureKey: SignatureKeyLookup): Promise<UnprotectedPrivateMessage> {
   const m = message instanceof Uint8Array ? parsePrivateMessage(message) : fromStruct(message);
   checkGroupAndEpoch(ctx, m.groupId, m.epoch);
   const suite = ctx.suite;

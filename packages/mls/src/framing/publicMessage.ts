@@ -116,11 +116,7 @@ export function protectPublicMessage(ctx: PublicMessageContext, ac: EncodedAuthe
  * (MESSAGE_INVALID_MEMBERSHIP_TAG), signature (MESSAGE_INVALID_SIGNATURE).
  * The confirmation tag of a commit is checked by whoever derives the new epoch.
  */
-export async function unprotectPublicMessage(
-  ctx: PublicMessageContext,
-  message: Uint8Array | PublicMessage,
-  signatureKey: SignatureKeyLookup,
-): Promise<EncodedAuthenticatedContent> {
+export async function unprotectPublicMessage(ctx: PublicMessageContext, message: Uint8Array | PublicMessage, signatureKey: SignatureKeyLookup): Promise<EncodedAuthenticatedContent> {
   const { content, auth, membershipTag, contentBytes, authBytes } = publicMessageParts(message);
   checkGroupAndEpoch(ctx, content);
   rejectApplication(content);

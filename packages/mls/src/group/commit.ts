@@ -246,7 +246,10 @@ export async function createCommit(
   const pending = options.includePendingProposals === false ? [] : selectPendingProposals(state, config, byValue);
   const list = [...pending, ...byValue];
 
-  validateProposalList({ suite, tree: state.tree, groupContext: state.groupContext, committer: { kind: "member", leafIndex: me }, ...(config.sameClient ? { sameClient: config.sameClient } : {}) }, list);
+  validateProposalList(
+    { suite, tree: state.tree, groupContext: state.groupContext, committer: { kind: "member", leafIndex: me }, ...(config.sameClient ? { sameClient: config.sameClient } : {}) },
+    list,
+  );
   // The KeyPackage and leaf signature checks run while the path and the Welcome are encrypted; they are
   // awaited before our handshake ratchet moves and before anything is returned.
   const applied = startApplyingProposals(applyOptionsFor(state, config), list);
@@ -306,11 +309,26 @@ export async function createCommit(
       suite,
       state.signaturePrivateKey,
       wireFormat === "private" ? WireFormat.privateMessage : WireFormat.publicMessage,
-      { groupId: state.groupContext.groupId, epoch: state.groupContext.epoch, sender: self, authenticatedData: options.authenticatedData ?? new Uint8Array(0), contentType: ContentType.commit, commit },
+      {
+        groupId: state.groupContext.groupId,
+        epoch: state.groupContext.epoch,
+        sender: self,
+        authenticatedData: options.authenticatedData ?? new Uint8Array(0),
+        contentType: ContentType.commit,
+        commit,
+      },
       state.groupContextBytes,
     );
     const pskSecret = derivePskSecret(suite, pskEntries);
-    out = runCommitSchedule({ suite, interimTranscriptHash: state.interimTranscriptHash, initSecret: state.keys.initSecret, provisional: provisionalContext, content: signed, commitSecret, pskSecret });
+    out = runCommitSchedule({
+      suite,
+      interimTranscriptHash: state.interimTranscriptHash,
+      initSecret: state.keys.initSecret,
+      provisional: provisionalContext,
+      content: signed,
+      commitSecret,
+      pskSecret,
+    });
     const content = withConfirmationTag(signed, out.confirmationTag);
     const treeBytes = (options.ratchetTreeExtension ?? config.ratchetTreeExtension ?? true) ? tree.encode() : undefined;
     const extensions = await groupInfoExtensions({ ...state, keys: { ...state.keys, externalSecret: out.secrets.externalSecret } }, treeBytes, {
@@ -331,9 +349,7 @@ export async function createCommit(
     zeroize(pskSecret);
     await applied.checks;
     const message =
-      wireFormat === "public"
-        ? protectPublicMessage(publicMessageContext(state), content)
-        : await protectPrivateMessage(privateMessageContext(state), content, { padding: config.padding });
+      wireFormat === "public" ? protectPublicMessage(publicMessageContext(state), content) : await protectPrivateMessage(privateMessageContext(state), content, { padding: config.padding });
     const next = epochStateAfterCommit(
       suite,
       out,

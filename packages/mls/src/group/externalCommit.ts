@@ -140,4 +140,3 @@ export async function createExternalCommit(groupInfoMessage: Uint8Array, opts: E
     for (const s of created.pathSecrets.values()) zeroize(s);
   }
 }
-

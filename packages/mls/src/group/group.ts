@@ -135,7 +135,10 @@ export class Group {
    * `WELCOME_MISSING_RATCHET_TREE`, `GROUP_INFO_INVALID_SIGNATURE`, `INVALID_ARGUMENT` (not an MLSMessage(GroupInfo)),
    * a `TREE_*` or `LEAF_NODE_*` code for an invalid tree, `DECODE_*` for malformed bytes.
    */
-  static async joinExternal(groupInfo: Uint8Array, opts: ExternalJoinOptions & { readonly config?: Partial<GroupConfig> }): Promise<{ group: Group; commit: Uint8Array; groupInfo: Uint8Array }> {
+  static async joinExternal(
+    groupInfo: Uint8Array,
+    opts: ExternalJoinOptions & { readonly config?: Partial<GroupConfig> },
+  ): Promise<{ group: Group; commit: Uint8Array; groupInfo: Uint8Array }> {
     const config = resolveConfig(opts.config);
     const out = await createExternalCommit(groupInfo, opts, config);
     return { group: new Group(out.state, config), commit: out.commit, groupInfo: out.groupInfo };
@@ -290,7 +293,13 @@ export class Group {
 
   /** A resumption PSK id (usage application) of an epoch of this group we still keep. */
   resumptionPskId(epoch: bigint): PreSharedKeyId {
-    return { pskType: PskType.resumption, usage: ResumptionPskUsage.application, pskGroupId: this.groupId, pskEpoch: epoch, pskNonce: this.#state.suite.randomBytes(this.#state.suite.params.nh) };
+    return {
+      pskType: PskType.resumption,
+      usage: ResumptionPskUsage.application,
+      pskGroupId: this.groupId,
+      pskEpoch: epoch,
+      pskNonce: this.#state.suite.randomBytes(this.#state.suite.params.nh),
+    };
   }
 
   /**
@@ -318,7 +327,13 @@ export class Group {
     return sendProposal(
       this.#state,
       this.#config,
-      { proposalType: ProposalType.reinit, groupId: params.groupId ?? suite.randomBytes(suite.params.nh), version: ProtocolVersion.mls10, cipherSuite: params.cipherSuite, extensions: [...(params.extensions ?? [])] },
+      {
+        proposalType: ProposalType.reinit,
+        groupId: params.groupId ?? suite.randomBytes(suite.params.nh),
+        version: ProtocolVersion.mls10,
+        cipherSuite: params.cipherSuite,
+        extensions: [...(params.extensions ?? [])],
+      },
       options,
     );
   }
@@ -494,4 +509,3 @@ function publicPending(p: PendingCommitState): PendingCommitInfo {
   const { next: _next, ...fields } = Object.getOwnPropertyDescriptors(p);
   return Object.defineProperties({}, fields) as PendingCommitInfo;
 }
-

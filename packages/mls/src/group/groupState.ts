@@ -141,10 +141,7 @@ export function newEpochState(input: NewEpochInput, config: GroupConfig): GroupS
   zeroize(secrets.encryptionSecret);
   const keys = keepEpochKeys(secrets);
   const epoch = input.groupContext.epoch;
-  const resumptionPsks = [{ epoch, psk: keys.resumptionPsk }, ...(input.previous?.resumptionPsks ?? []).filter((r) => r.epoch < epoch)].slice(
-    0,
-    config.resumptionPskEpochs,
-  );
+  const resumptionPsks = [{ epoch, psk: keys.resumptionPsk }, ...(input.previous?.resumptionPsks ?? []).filter((r) => r.epoch < epoch)].slice(0, config.resumptionPskEpochs);
   return {
     suite,
     groupContext: input.groupContext,

@@ -55,9 +55,7 @@ export async function validateJoinedTree(tree: PublicRatchetTree, gc: GroupConte
     treeHash: gc.treeHash,
     groupContextExtensions: gc.extensions,
     ...(config.maxLifetime === undefined ? {} : { maxLifetime: config.maxLifetime }),
-    ...(validator === undefined
-      ? {}
-      : { validateCredential: (c, k, leafIndex) => Promise.resolve(validator(c, k, { kind: "tree", groupId: gc.groupId, leafIndex })).catch(() => false) }),
+    ...(validator === undefined ? {} : { validateCredential: (c, k, leafIndex) => Promise.resolve(validator(c, k, { kind: "tree", groupId: gc.groupId, leafIndex })).catch(() => false) }),
   });
 }
 

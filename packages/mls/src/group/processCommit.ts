@@ -244,9 +244,7 @@ export function commitPathValidation(
       groupContextExtensions: applied.extensions,
       credentialTypesInUse: inUse,
       credentialTypesSupportedByAll: supportedByAll,
-      ...(validator === undefined
-        ? {}
-        : { validateCredential: (c, k) => Promise.resolve(validator(c, k, { kind: "commit", groupId, leafIndex: committer })).catch(() => false) }),
+      ...(validator === undefined ? {} : { validateCredential: (c, k) => Promise.resolve(validator(c, k, { kind: "commit", groupId, leafIndex: committer })).catch(() => false) }),
     },
   };
 }

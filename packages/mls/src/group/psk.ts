@@ -29,7 +29,10 @@ export function resolvePsks(lookup: PskLookup, ids: readonly PreSharedKeyId[]): 
   return ids.map((id) => {
     const psk = lookup(id);
     if (psk === undefined) {
-      throw new MlsError("PROPOSAL_PSK_NOT_FOUND", id.pskType === PskType.external ? "an external PSK named by the commit is not available" : `resumption PSK of epoch ${id.pskEpoch} is not available`);
+      throw new MlsError(
+        "PROPOSAL_PSK_NOT_FOUND",
+        id.pskType === PskType.external ? "an external PSK named by the commit is not available" : `resumption PSK of epoch ${id.pskEpoch} is not available`,
+      );
     }
     return { id, psk };
   });

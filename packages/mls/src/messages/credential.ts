@@ -4,9 +4,7 @@ import { MlsError } from "../errors.js";
 import { CredentialType } from "./enums.js";
 
 /** A Credential (RFC 9420 §5.3): basic (an identity) or x509 (a certificate chain), or another type's opaque bytes. */
-export type Credential =
-  | { credentialType: typeof CredentialType.basic; identity: Uint8Array }
-  | { credentialType: typeof CredentialType.x509; certificates: Uint8Array[] };
+export type Credential = { credentialType: typeof CredentialType.basic; identity: Uint8Array } | { credentialType: typeof CredentialType.x509; certificates: Uint8Array[] };
 
 const certificates = vector(opaque); // Certificate is struct { opaque cert_data<V>; }
 

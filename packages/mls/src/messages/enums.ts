@@ -118,5 +118,5 @@ export type CredentialTypeValue = number;
 
 /** RFC 9420 §13.5: GREASE values (0x0A0A, 0x1A1A, ... 0xEAEA) for extensible registries. */
 export function isGrease(value: number): boolean {
-  return (value & 0x0f0f) === 0x0a0a && (value >> 12) === ((value >> 4) & 0x0f);
+  return (value & 0x0f0f) === 0x0a0a && value >> 12 === ((value >> 4) & 0x0f);
 }

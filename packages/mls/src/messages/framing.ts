@@ -153,10 +153,7 @@ function readAuth(r: Reader, contentType: ContentType): FramedContentAuthData {
 }
 
 const authCodecs = new Map<ContentType, Codec<FramedContentAuthData>>(
-  ([ContentType.application, ContentType.proposal, ContentType.commit] as const).map((t) => [
-    t,
-    { encode: (w, a) => writeAuth(w, a, t), decode: (r) => readAuth(r, t) },
-  ]),
+  ([ContentType.application, ContentType.proposal, ContentType.commit] as const).map((t) => [t, { encode: (w, a) => writeAuth(w, a, t), decode: (r) => readAuth(r, t) }]),
 );
 
 /** FramedContentAuthData's shape depends on the enclosing content_type, so its codec is chosen by it. */

@@ -72,9 +72,7 @@ function makeContentCodec(contentType: ContentType): Codec<PrivateMessageContent
   };
 }
 
-const contentCodecs = new Map<ContentType, Codec<PrivateMessageContent>>(
-  ([ContentType.application, ContentType.proposal, ContentType.commit] as const).map((t) => [t, makeContentCodec(t)]),
-);
+const contentCodecs = new Map<ContentType, Codec<PrivateMessageContent>>(([ContentType.application, ContentType.proposal, ContentType.commit] as const).map((t) => [t, makeContentCodec(t)]));
 
 /**
  * PrivateMessageContent has no content_type of its own (it comes from

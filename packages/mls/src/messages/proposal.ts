@@ -8,14 +8,7 @@
 import type { Codec, Reader, Writer } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 import type { LeafIndex } from "../tree/treeMath.js";
-import {
-  AppDataUpdateOperation,
-  appDataUpdateOperationCodec,
-  ProposalOrRefType,
-  ProposalType,
-  protocolVersionCodec,
-  type ProtocolVersion,
-} from "./enums.js";
+import { AppDataUpdateOperation, appDataUpdateOperationCodec, ProposalOrRefType, ProposalType, protocolVersionCodec, type ProtocolVersion } from "./enums.js";
 import { extensionsCodec, type Extension } from "./extension.js";
 import { keyPackageCodec, type KeyPackage } from "./keyPackage.js";
 import { leafNodeCodec, type LeafNode } from "./leafNode.js";
@@ -116,9 +109,7 @@ export const appEphemeralCodec: Codec<AppEphemeral> = {
 };
 
 // draft-ietf-mls-extensions §"Updating Application Data in the GroupContext"
-export type AppDataUpdate =
-  | { componentId: number; op: typeof AppDataUpdateOperation.update; update: Uint8Array }
-  | { componentId: number; op: typeof AppDataUpdateOperation.remove };
+export type AppDataUpdate = { componentId: number; op: typeof AppDataUpdateOperation.update; update: Uint8Array } | { componentId: number; op: typeof AppDataUpdateOperation.remove };
 export const appDataUpdateCodec: Codec<AppDataUpdate> = {
   encode(w, p) {
     w.u16(p.componentId);

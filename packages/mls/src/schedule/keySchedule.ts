@@ -85,12 +85,7 @@ export function welcomeKeyAndNonce(cs: CipherSuite, welcomeSecret: Uint8Array): 
  * The rest of the schedule from the joiner_secret: what a new member runs after
  * decrypting GroupSecrets (§12.4.3.1), and the second half of {@link deriveEpochSecrets}.
  */
-export function deriveEpochSecretsFromJoiner(
-  cs: CipherSuite,
-  joinerSecret: Uint8Array,
-  pskSecret: Uint8Array | undefined,
-  groupContext: Uint8Array,
-): EpochSecrets {
+export function deriveEpochSecretsFromJoiner(cs: CipherSuite, joinerSecret: Uint8Array, pskSecret: Uint8Array | undefined, groupContext: Uint8Array): EpochSecrets {
   const member = memberSecret(cs, joinerSecret, pskSecret);
   const welcomeSecret = cs.deriveSecret(member, "welcome");
   const epochSecret = cs.expandWithLabel(member, "epoch", groupContext, cs.params.nh);

@@ -108,7 +108,11 @@ export class PrivateTreeKeys {
     const entries: [NodeIndex, KeyPair][] = [];
     for (const [x, kp] of this.#keys) entries.push([x, copy(kp)]);
     const leaf = this.#keys.get((2 * this.leafIndex) as NodeIndex)!;
-    return new PrivateTreeKeys(this.leafIndex, copy(leaf), entries.filter(([x]) => x !== 2 * this.leafIndex));
+    return new PrivateTreeKeys(
+      this.leafIndex,
+      copy(leaf),
+      entries.filter(([x]) => x !== 2 * this.leafIndex),
+    );
   }
 
   /**
@@ -138,7 +142,7 @@ export class PrivateTreeKeys {
     const onPath = new Set<number>([2 * this.leafIndex]);
     if (this.leafIndex >= tree.leafCount) throw new MlsError("TREE_INVALID_STRUCTURE", `leaf ${this.leafIndex} is outside the tree`);
     const r = root(tree.leafCount);
-    for (let x = 2 * this.leafIndex; x !== r; ) {
+    for (let x = 2 * this.leafIndex; x !== r;) {
       x = parentUnbounded(x as NodeIndex);
       onPath.add(x);
     }

@@ -45,7 +45,6 @@ export interface FilteredPathStep {
   copathChild: NodeIndex;
 }
 
-
 const parentOf = (x: number): number => parentUnbounded(x as NodeIndex);
 
 /** How many unpacked leaves a tree keeps (#node). */

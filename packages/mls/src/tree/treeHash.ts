@@ -80,12 +80,7 @@ export function subtreeLeafRange(x: NodeIndex): [number, number] {
  * original_sibling_tree_hash). Subtrees holding none of `removed` reuse the
  * cached hash, so the cost is O(|removed| log n) hashes.
  */
-export function treeHashWithoutLeaves(
-  src: TreeHashSource,
-  x: NodeIndex,
-  removed: ReadonlySet<number>,
-  cache: HashCache,
-): Uint8Array {
+export function treeHashWithoutLeaves(src: TreeHashSource, x: NodeIndex, removed: ReadonlySet<number>, cache: HashCache): Uint8Array {
   const [lo, hi] = subtreeLeafRange(x);
   let touched = false;
   for (const l of removed) {

@@ -131,14 +131,16 @@ export async function createUpdatePath(opts: CreateUpdatePathOptions): Promise<C
   const nodes: UpdatePathNode[] = await Promise.all(
     steps.map(async (step, i): Promise<UpdatePathNode> => {
       const targets = recipients(tree, step.copathChild, excluded);
-      const encryptedPathSecret: HpkeCiphertext[] = await Promise.all(
-        targets.map((x) => suite.encryptWithLabel(recipientKey(tree, x), UPDATE_PATH_NODE, context, pathSecrets[i]!)),
-      );
+      const encryptedPathSecret: HpkeCiphertext[] = await Promise.all(targets.map((x) => suite.encryptWithLabel(recipientKey(tree, x), UPDATE_PATH_NODE, context, pathSecrets[i]!)));
       return { encryptionKey: publicKeys[i]!, encryptedPathSecret };
     }),
   );
 
-  const privateKeys = new PrivateTreeKeys(leafIndex, leafKeys, steps.map((s, i): [NodeIndex, KeyPair] => [s.node, nodeKeys[i]!]));
+  const privateKeys = new PrivateTreeKeys(
+    leafIndex,
+    leafKeys,
+    steps.map((s, i): [NodeIndex, KeyPair] => [s.node, nodeKeys[i]!]),
+  );
   const secrets = new Map<NodeIndex, Uint8Array>();
   steps.forEach((s, i) => secrets.set(s.node, pathSecrets[i]!));
   return { updatePath: { leafNode, nodes }, commitSecret, groupContext, privateKeys, pathSecrets: secrets };

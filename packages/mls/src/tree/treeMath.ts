@@ -72,7 +72,7 @@ export function nodeWidth(leafCount: number): number {
 /** The root of a tree with n leaves. */
 export function root(leafCount: number): NodeIndex {
   if (!Number.isInteger(leafCount) || leafCount < 1 || leafCount > MAX_LEAVES) invalid(`invalid leaf count ${leafCount}`);
-  return ((2 ** log2(nodeWidth(leafCount))) - 1) as NodeIndex;
+  return (2 ** log2(nodeWidth(leafCount)) - 1) as NodeIndex;
 }
 
 /** The left child of a parent node. */

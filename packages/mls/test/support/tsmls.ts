@@ -220,7 +220,12 @@ export class TsMember {
             {
               proposalType: "group_context_extensions",
               groupContextExtensions: {
-                extensions: [{ extensionType: "required_capabilities", extensionData: encodeRequiredCapabilities({ extensionTypes: [], proposalTypes: [], credentialTypes: [...opts.requireCredentials] }) }],
+                extensions: [
+                  {
+                    extensionType: "required_capabilities",
+                    extensionData: encodeRequiredCapabilities({ extensionTypes: [], proposalTypes: [], credentialTypes: [...opts.requireCredentials] }),
+                  },
+                ],
               },
             } satisfies Proposal,
           ]),

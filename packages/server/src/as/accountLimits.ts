@@ -20,7 +20,10 @@ export function networkPrefix(ip: string): string {
   const h = head === "" ? [] : head.split(":");
   const t = ip.includes("::") ? (tail === "" ? [] : tail.split(":")) : [];
   const groups = ip.includes("::") ? [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t] : h;
-  return `${groups.slice(0, 3).map((g) => parseInt(g, 16).toString(16)).join(":")}::/48`;
+  return `${groups
+    .slice(0, 3)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(":")}::/48`;
 }
 
 function refuse(what: string, retryAfterMs: number): RateLimitError {
@@ -47,7 +50,10 @@ export class AccountLimits {
 
   /** Takes one account creation for `ip`; throws RATE_LIMITED when its address or prefix is spent. */
   async creation(ip: string): Promise<void> {
-    for (const [config, key] of [[this.perIp, `ip:${ip}`], [this.perPrefix, `prefix:${networkPrefix(ip)}`]] as const) {
+    for (const [config, key] of [
+      [this.perIp, `ip:${ip}`],
+      [this.perPrefix, `prefix:${networkPrefix(ip)}`],
+    ] as const) {
       if (config === false) continue;
       const r = await this.buckets.take(`as:create:${key}`, config);
       if (!r.ok) throw refuse("account creations from this network", r.retryAfterMs);

@@ -60,7 +60,12 @@ export class DeviceManager {
     const signature = fromBase64Url(req.signature, "signature");
     let ok: boolean;
     try {
-      ok = await verifyDeviceApproval(this.d.crypto.suite(caller.cipherSuite), caller.signatureKey, { domain: this.d.domain, user, device: req.device, cipherSuite, signatureKey, authKey, approver: caller.device }, signature);
+      ok = await verifyDeviceApproval(
+        this.d.crypto.suite(caller.cipherSuite),
+        caller.signatureKey,
+        { domain: this.d.domain, user, device: req.device, cipherSuite, signatureKey, authKey, approver: caller.device },
+        signature,
+      );
     } catch (e) {
       if (isMlsError(e)) ok = false;
       else throw e;
@@ -98,7 +103,13 @@ export class DeviceManager {
   }
 
   /** The client, all its credentials and tokens, atomically; logged and listed as a device change. */
-  private async revoke(tx: StoreTx, user: string, device: string, actor: string, by: AuthenticatedClient["id"] | null): Promise<RevokeClientResponse & { first: boolean; record: ClientRecord }> {
+  private async revoke(
+    tx: StoreTx,
+    user: string,
+    device: string,
+    actor: string,
+    by: AuthenticatedClient["id"] | null,
+  ): Promise<RevokeClientResponse & { first: boolean; record: ClientRecord }> {
     const now = this.d.clock();
     const target = await tx.clients.getByName(user, device);
     if (target === undefined) throw new ApiError("CLIENT_NOT_FOUND", `no client ${device} of ${user}`);

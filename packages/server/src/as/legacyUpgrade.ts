@@ -16,13 +16,7 @@
  * After that the device logs in with the handshake only, and this route
  * answers 409 AUTH_KEY_BOUND for it.
  */
-import {
-  ApiError,
-  AuthPurpose,
-  formatClientIdentity,
-  type UpgradeClientRequest,
-  type UpgradeClientResponse,
-} from "@conclave/api";
+import { ApiError, AuthPurpose, formatClientIdentity, type UpgradeClientRequest, type UpgradeClientResponse } from "@conclave/api";
 import type { Clock } from "../crypto.js";
 import type { ClientAuth } from "../auth/clientAuth.js";
 import type { ClientRecord, Store } from "../storage/store.js";

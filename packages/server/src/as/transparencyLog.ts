@@ -41,7 +41,12 @@ export class TransparencyLog {
       return h;
     });
     const size = index + 1;
-    const rootHash = await withStoredNodes(sha256, (keys) => tx.transparency.getNodes(keys), (h, node) => subtreeHash(h, node, 0, size), created);
+    const rootHash = await withStoredNodes(
+      sha256,
+      (keys) => tx.transparency.getNodes(keys),
+      (h, node) => subtreeHash(h, node, 0, size),
+      created,
+    );
     await tx.transparency.putLeaf({ index, leaf, appendedAt: now });
     await tx.transparency.putNodes(created);
     await tx.transparency.setSize(size);
@@ -71,10 +76,14 @@ export class TransparencyLog {
     const size = await r.transparency.size();
     if (!(treeSize >= 1 && treeSize <= size)) throw new ApiError("TREE_SIZE_INVALID", `tree size ${treeSize} not in 1..${size}`);
     if (!(leafIndex >= 0 && leafIndex < treeSize)) throw new ApiError("TREE_SIZE_INVALID", `leaf index ${leafIndex} not in 0..${treeSize - 1}`);
-    return withStoredNodes(sha256, (keys) => r.transparency.getNodes(keys), (h, node) => ({
-      leafHash: node(0, leafIndex),
-      proof: inclusionPath(h, node, leafIndex, 0, treeSize),
-    }));
+    return withStoredNodes(
+      sha256,
+      (keys) => r.transparency.getNodes(keys),
+      (h, node) => ({
+        leafHash: node(0, leafIndex),
+        proof: inclusionPath(h, node, leafIndex, 0, treeSize),
+      }),
+    );
   }
 
   /** The proof that the tree of size `second` extends the one of size `first`. */
@@ -83,7 +92,11 @@ export class TransparencyLog {
     if (!(second <= size)) throw new ApiError("TREE_SIZE_INVALID", `tree size ${second} exceeds the log size ${size}`);
     if (!(first >= 0 && first <= second)) throw new ApiError("TREE_SIZE_INVALID", `first size ${first} not in 0..${second}`);
     if (first === 0 || first === second) return [];
-    return withStoredNodes(sha256, (keys) => r.transparency.getNodes(keys), (h, node) => consistencyPath(h, node, first, second));
+    return withStoredNodes(
+      sha256,
+      (keys) => r.transparency.getNodes(keys),
+      (h, node) => consistencyPath(h, node, first, second),
+    );
   }
 
   async leaves(r: LogReader, start: number, end: number): Promise<LogLeafRecord[]> {

@@ -20,9 +20,7 @@ export interface DsSender extends DsSigningKey {
 export class DsExternalSenders {
   readonly #keys = new Map<CipherSuiteId, Promise<DsSender>>();
 
-  constructor(
-    private readonly o: { readonly store: Store; readonly crypto: CryptoProvider; readonly clock: Clock; readonly domain: string; readonly keyEncryptionKey?: Uint8Array },
-  ) {}
+  constructor(private readonly o: { readonly store: Store; readonly crypto: CryptoProvider; readonly clock: Clock; readonly domain: string; readonly keyEncryptionKey?: Uint8Array }) {}
 
   /** The DS's key for `suite`, created on first use (first writer wins across processes). */
   forSuite(suite: CipherSuiteId): Promise<DsSender> {

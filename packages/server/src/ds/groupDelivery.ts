@@ -90,7 +90,11 @@ export class GroupDelivery {
   async create(client: AuthenticatedClient, req: CreateGroupRequest): Promise<GroupResponse> {
     const groupId = groupIdParam(req.groupId);
     const ctx = this.#state.context(this.o.store, client, groupId);
-    const { state, group } = await createPublicState(fromBase64Url(req.groupInfo, "groupInfo"), req.ratchetTree === undefined ? undefined : fromBase64Url(req.ratchetTree, "ratchetTree"), ctx);
+    const { state, group } = await createPublicState(
+      fromBase64Url(req.groupInfo, "groupInfo"),
+      req.ratchetTree === undefined ? undefined : fromBase64Url(req.ratchetTree, "ratchetTree"),
+      ctx,
+    );
     if (group.epoch !== 0n || group.members().length !== 1) throw new ApiError("INVALID_ROSTER_CHANGE", "a new group starts at epoch 0 with its creator as its only member");
     const initial = { publicState: this.#state.sealed(groupId, state), groupInfo: group.groupInfo! };
     const created = await this.o.store.transaction((tx) => tx.groups.create(groupId, client.id, this.o.clock(), initial));
@@ -192,7 +196,16 @@ export class GroupDelivery {
         if (r === undefined) return false;
         await tx.groups.setPublicState(groupId, { publicState: this.#state.sealed(groupId, r.group.serialize()) });
         // The log names a client as sender; the proposal's subject stands in for the DS (it reads nothing more: it is revoked).
-        await tx.groups.append({ groupId, seq, kind: "handshake", epoch: g.epoch, contentType: ContentType.proposal, senderClientId: revoked.id, message: r.message, createdAt: this.o.clock() });
+        await tx.groups.append({
+          groupId,
+          seq,
+          kind: "handshake",
+          epoch: g.epoch,
+          contentType: ContentType.proposal,
+          senderClientId: revoked.id,
+          message: r.message,
+          createdAt: this.o.clock(),
+        });
         return true;
       });
       if (done) {

@@ -54,7 +54,13 @@ async function notifierFor(options: DeliveryServiceOptions, store: StoreConfig |
 export async function installDeliveryService(app: FastifyInstance, ctx: ConclaveContext, options: DeliveryServiceOptions = {}, storeConfig?: StoreConfig): Promise<DsServices> {
   const notifier = await notifierFor(options, storeConfig);
   const queues = new QueueDelivery(ctx.store);
-  const senders = new DsExternalSenders({ store: ctx.store, crypto: ctx.crypto, clock: ctx.clock, domain: ctx.domain, ...(options.keyEncryptionKey === undefined ? {} : { keyEncryptionKey: options.keyEncryptionKey }) });
+  const senders = new DsExternalSenders({
+    store: ctx.store,
+    crypto: ctx.crypto,
+    clock: ctx.clock,
+    domain: ctx.domain,
+    ...(options.keyEncryptionKey === undefined ? {} : { keyEncryptionKey: options.keyEncryptionKey }),
+  });
   const ds: DsServices = {
     keyPackages: new KeyPackageDirectory(ctx.store, ctx.crypto, ctx.clock, ctx.domain, options.keyPackageClaims),
     groups: new GroupDelivery({

@@ -11,7 +11,18 @@
  * instead of an ordinary one, so nobody can drain a user's supply.
  */
 import { ApiError, fromBase64Url, formatClientIdentity, toBase64Url, type ClaimKeyPackagesResponse, type KeyPackageCountsResponse, type KeyPackageInfo } from "@conclave/api";
-import { bytesEqual, CredentialType, isLastResortKeyPackage, LeafNodeSource, keyPackageTbsBytes, makeKeyPackageRef, MlsError, type CipherSuite, type Credential, type CryptoProvider } from "@conclave/mls";
+import {
+  bytesEqual,
+  CredentialType,
+  isLastResortKeyPackage,
+  LeafNodeSource,
+  keyPackageTbsBytes,
+  makeKeyPackageRef,
+  MlsError,
+  type CipherSuite,
+  type Credential,
+  type CryptoProvider,
+} from "@conclave/mls";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
 import { certificateIdentities } from "../as/ca.js";
 import type { Clock } from "../crypto.js";

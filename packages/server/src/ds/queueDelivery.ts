@@ -90,7 +90,15 @@ export class QueueDelivery {
     }
     // After the group logs (see above): a Welcome committed meanwhile is sent now, its group's messages next time.
     const direct = full() ? [] : await this.store.queues.fetch(client, from.direct, limit - groupEntries.length);
-    const entries: QueueEntryJson[] = direct.map((e) => ({ source: "direct", seq: e.id, kind: e.kind, groupId: toBase64Url(e.groupId), epoch: e.epoch, message: toBase64Url(e.message), createdAt: e.createdAt }));
+    const entries: QueueEntryJson[] = direct.map((e) => ({
+      source: "direct",
+      seq: e.id,
+      kind: e.kind,
+      groupId: toBase64Url(e.groupId),
+      epoch: e.epoch,
+      message: toBase64Url(e.message),
+      createdAt: e.createdAt,
+    }));
     if (direct.length > 0) from.direct = direct[direct.length - 1]!.id;
     if (direct.length === limit - groupEntries.length && direct.length > 0) more = true;
     entries.push(...groupEntries);

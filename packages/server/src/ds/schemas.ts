@@ -19,12 +19,22 @@ export const claimParams = object({ user: userName });
 export const claimResponse = object({
   keyPackages: {
     type: "array",
-    items: object({ identity: { type: "string" }, device: { type: "string" }, cipherSuite, ref: keyPackageRef, keyPackage: mlsMessage("MLSMessage(KeyPackage)"), lastResort: { type: "boolean" } }),
+    items: object({
+      identity: { type: "string" },
+      device: { type: "string" },
+      cipherSuite,
+      ref: keyPackageRef,
+      keyPackage: mlsMessage("MLSMessage(KeyPackage)"),
+      lastResort: { type: "boolean" },
+    }),
   },
   missing: { type: "array", items: object({ device: { type: "string" }, cipherSuite }) },
 });
 
-export const createGroupRequest = object({ groupId, groupInfo: mlsMessage("MLSMessage(GroupInfo) of epoch 0"), ratchetTree: mlsMessage("the one-leaf ratchet tree") }, ["groupId", "groupInfo"]);
+export const createGroupRequest = object({ groupId, groupInfo: mlsMessage("MLSMessage(GroupInfo) of epoch 0"), ratchetTree: mlsMessage("the one-leaf ratchet tree") }, [
+  "groupId",
+  "groupInfo",
+]);
 export const groupParams = object({ groupId });
 export const groupResponse = object({ groupId, epoch, members: { type: "array", items: { type: "string" } } });
 export const commitBundleRequest = object(
@@ -43,11 +53,28 @@ export const handshakesResponse = object({
   more: { type: "boolean" },
 });
 export const groupInfoResponse = object({ groupId, epoch, groupInfo: mlsMessage("MLSMessage(GroupInfo)"), ratchetTree: b64u(16_000_000, "ratchet tree") });
-export const groupTreeQuery = object({ view: { type: "string", enum: ["full", "partial"] }, leaf: queryInteger("leaf index (partial view; default: yours)"), epoch: queryInteger("an earlier epoch whose Welcome carried no tree") }, []);
-export const groupTreeResponse = object({ groupId, epoch, treeHash: b64u(128, "tree hash"), kind: { type: "string", enum: ["full", "partial"] }, tree: b64u(16_000_000, "tree or partial view") });
+export const groupTreeQuery = object(
+  {
+    view: { type: "string", enum: ["full", "partial"] },
+    leaf: queryInteger("leaf index (partial view; default: yours)"),
+    epoch: queryInteger("an earlier epoch whose Welcome carried no tree"),
+  },
+  [],
+);
+export const groupTreeResponse = object({
+  groupId,
+  epoch,
+  treeHash: b64u(128, "tree hash"),
+  kind: { type: "string", enum: ["full", "partial"] },
+  tree: b64u(16_000_000, "tree or partial view"),
+});
 
 export const externalSenderQuery = object({ cipherSuite: queryInteger("cipher suite (default: yours)") }, []);
-export const externalSenderResponse = object({ cipherSuite, signatureKey: b64u(200, "the DS's signature public key"), extension: b64u(2000, "extension_data of external_senders holding the DS's entry") });
+export const externalSenderResponse = object({
+  cipherSuite,
+  signatureKey: b64u(200, "the DS's signature public key"),
+  extension: b64u(2000, "extension_data of external_senders holding the DS's entry"),
+});
 export const queueQuery = object({ limit: queryInteger("page size") }, []);
 export const queueEntry = object({
   source: { type: "string", enum: ["group", "direct"] },

@@ -58,7 +58,10 @@ function operation(spec: RouteSpec): JsonSchema {
   for (const [status, schema] of Object.entries(spec.responses)) {
     responses[status] =
       schema === null
-        ? { description: spec.responseContentType !== undefined ? "binary body" : "no content", ...(spec.responseContentType !== undefined ? { content: { [spec.responseContentType]: { schema: { type: "string", format: "binary" } } } } : {}) }
+        ? {
+            description: spec.responseContentType !== undefined ? "binary body" : "no content",
+            ...(spec.responseContentType !== undefined ? { content: { [spec.responseContentType]: { schema: { type: "string", format: "binary" } } } } : {}),
+          }
         : { description: "success", content: { "application/json": { schema } } };
   }
   Object.assign(responses, errorResponses(spec));

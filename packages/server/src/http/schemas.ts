@@ -88,7 +88,7 @@ export const signedTreeHead = object({
   treeSize: count("number of leaves"),
   timestamp: time("signing time"),
   rootHash: b64u(64, "Merkle tree root hash"),
-  signature: b64u(256, "SignWithLabel(log_key, \"Conclave tree head\", TreeHeadTBS)"),
+  signature: b64u(256, 'SignWithLabel(log_key, "Conclave tree head", TreeHeadTBS)'),
 });
 
 const hashList: JsonSchema = { type: "array", items: b64u(64, "node hash"), maxItems: 128 };

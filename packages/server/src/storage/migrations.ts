@@ -25,10 +25,7 @@ function columnTypes(engine: StorageEngine): ColumnTypes {
 /** An auto-increment primary key column in each dialect. */
 function autoIdColumn(engine: StorageEngine) {
   const t = columnTypes(engine);
-  return [
-    t.autoId,
-    (c: import("kysely").ColumnDefinitionBuilder) => (engine === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey()),
-  ] as const;
+  return [t.autoId, (c: import("kysely").ColumnDefinitionBuilder) => (engine === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey())] as const;
 }
 
 function asFoundation(engine: StorageEngine): Migration {
@@ -103,7 +100,10 @@ function asFoundation(engine: StorageEngine): Migration {
         .addColumn("id", "integer", (c) => c.primaryKey().check(sql`id = 1`))
         .addColumn("tree_size", "bigint", (c) => c.notNull())
         .execute();
-      await db.insertInto("log_state" as never).values({ id: 1, tree_size: 0 } as never).execute();
+      await db
+        .insertInto("log_state" as never)
+        .values({ id: 1, tree_size: 0 } as never)
+        .execute();
 
       await db.schema
         .createTable("log_leaves")
@@ -239,9 +239,18 @@ function storeOnceDelivery(engine: StorageEngine): Migration {
         select group_id, row_number() over (partition by group_id order by id), 'handshake', epoch, content_type, sender_client_id, message, created_at
         from group_messages`.execute(db);
 
-      await db.schema.alterTable("groups").addColumn("next_seq", "bigint", (c) => c.notNull().defaultTo(1)).execute();
-      await db.schema.alterTable("groups").addColumn("first_seq", "bigint", (c) => c.notNull().defaultTo(1)).execute();
-      await db.schema.alterTable("groups").addColumn("member_count", "bigint", (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable("groups")
+        .addColumn("next_seq", "bigint", (c) => c.notNull().defaultTo(1))
+        .execute();
+      await db.schema
+        .alterTable("groups")
+        .addColumn("first_seq", "bigint", (c) => c.notNull().defaultTo(1))
+        .execute();
+      await db.schema
+        .alterTable("groups")
+        .addColumn("member_count", "bigint", (c) => c.notNull().defaultTo(0))
+        .execute();
       await sql`update groups set
         next_seq = coalesce((select max(seq) from group_log l where l.group_id = groups.group_id), 0) + 1,
         member_count = (select count(*) from group_members m where m.group_id = groups.group_id)`.execute(db);

@@ -115,9 +115,7 @@ export interface AccountRepository {
   get(user: string): Promise<AccountRecord | undefined>;
 }
 
-export type CreateClientResult =
-  | { readonly ok: true; readonly client: ClientRecord }
-  | { readonly ok: false; readonly conflict: "device" | "signature_key" };
+export type CreateClientResult = { readonly ok: true; readonly client: ClientRecord } | { readonly ok: false; readonly conflict: "device" | "signature_key" };
 
 export interface ClientRepository {
   /** Inserts unless (user, device) or the signature key already exists. */

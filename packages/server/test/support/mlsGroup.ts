@@ -48,7 +48,11 @@ export function identityOf(d: Device): SigningIdentity {
 export const groupPath = (groupId: Uint8Array, rest = ""): string => `/v1/groups/${toBase64Url(groupId)}${rest}`;
 
 /** A one-member group registered with the DS from its epoch-0 GroupInfo. */
-export async function createGroup(s: RunningServer, d: Device, options: { extensions?: Parameters<typeof Group.create>[0]["extensions"]; config?: Partial<GroupConfig> } = {}): Promise<Member> {
+export async function createGroup(
+  s: RunningServer,
+  d: Device,
+  options: { extensions?: Parameters<typeof Group.create>[0]["extensions"]; config?: Partial<GroupConfig> } = {},
+): Promise<Member> {
   const group = await Group.create({
     provider: crypto,
     cipherSuite: d.cipherSuite,

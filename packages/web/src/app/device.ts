@@ -61,7 +61,10 @@ export class Device {
    */
   static async enrol(e: Enrolment): Promise<{ device: Device; recoveryCode: string }> {
     return Device.#fresh(e.passphrase, async (device) => {
-      const opts = e.kind === "recover" ? { recoveryCode: e.recoveryCode } : { proof: e.invite === undefined || e.invite === "" ? ({ kind: "none" } as const) : ({ kind: "invite", token: e.invite } as const) };
+      const opts =
+        e.kind === "recover"
+          ? { recoveryCode: e.recoveryCode }
+          : { proof: e.invite === undefined || e.invite === "" ? ({ kind: "none" } as const) : ({ kind: "invite", token: e.invite } as const) };
       const { recoveryCode } = await device.client.register(e.user, e.device, opts);
       device.#remember(e.device);
       return { device, recoveryCode };

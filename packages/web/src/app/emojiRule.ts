@@ -17,7 +17,8 @@ const PICTOGRAPH = /^(?:\p{Emoji_Presentation}|\p{Extended_Pictographic}\uFE0F)$
 const SPACE = /^\s+$/u;
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
-export type EmojiVerdict = { readonly ok: true; readonly emojis: readonly string[] } | { readonly ok: false; readonly reason: "empty" | "not-emoji" | "too-long"; readonly offending?: string };
+export type EmojiVerdict =
+  { readonly ok: true; readonly emojis: readonly string[] } | { readonly ok: false; readonly reason: "empty" | "not-emoji" | "too-long"; readonly offending?: string };
 
 /** Splits `text` into user-perceived characters and checks each is an emoji. */
 export function checkEmojiOnly(text: string): EmojiVerdict {
@@ -35,8 +36,44 @@ export const isEmojiOnly = (text: string): boolean => checkEmojiOnly(text).ok;
 
 /** The composer's palette: a few rows a person reaches for. */
 export const PALETTE: readonly string[] = [
-  "😀", "😂", "🥹", "😍", "😎", "🤔", "😴", "😭", "😡", "🤯",
-  "👍", "👎", "👏", "🙏", "💪", "👋", "🤝", "✌️", "🫶", "👀",
-  "❤️", "🔥", "✨", "🎉", "💯", "✅", "❌", "⭐", "🌈", "☕",
-  "🍕", "🌮", "🍣", "🍺", "🎂", "🐶", "🐱", "🐙", "🦄", "🚀",
+  "😀",
+  "😂",
+  "🥹",
+  "😍",
+  "😎",
+  "🤔",
+  "😴",
+  "😭",
+  "😡",
+  "🤯",
+  "👍",
+  "👎",
+  "👏",
+  "🙏",
+  "💪",
+  "👋",
+  "🤝",
+  "✌️",
+  "🫶",
+  "👀",
+  "❤️",
+  "🔥",
+  "✨",
+  "🎉",
+  "💯",
+  "✅",
+  "❌",
+  "⭐",
+  "🌈",
+  "☕",
+  "🍕",
+  "🌮",
+  "🍣",
+  "🍺",
+  "🎂",
+  "🐶",
+  "🐱",
+  "🐙",
+  "🦄",
+  "🚀",
 ];

@@ -101,7 +101,8 @@ export async function buildWebApp(outDir: string = join(webDir, "dist")): Promis
 /** The budget lines and whether both hold. */
 export function report(b: WebBuild): { lines: string[]; ok: boolean } {
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
-  const row = (name: string, s: BundleSize, budget: number) => `${name.padEnd(22)} ${kb(s.bytes).padStart(10)} min ${kb(s.gzipBytes).padStart(9)} gzip  (budget ${kb(budget)} gzip)${s.gzipBytes > budget ? "  OVER BUDGET" : ""}`;
+  const row = (name: string, s: BundleSize, budget: number) =>
+    `${name.padEnd(22)} ${kb(s.bytes).padStart(10)} min ${kb(s.gzipBytes).padStart(9)} gzip  (budget ${kb(budget)} gzip)${s.gzipBytes > budget ? "  OVER BUDGET" : ""}`;
   const lines = [row("EmojisOnly app.js", b.app, BUDGET.appGzipBytes), row("SDK (client, browser)", b.sdk, BUDGET.sdkGzipBytes)];
   return { lines, ok: b.app.gzipBytes <= BUDGET.appGzipBytes && b.sdk.gzipBytes <= BUDGET.sdkGzipBytes };
 }

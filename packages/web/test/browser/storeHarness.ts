@@ -21,10 +21,12 @@ async function roundTrip(): Promise<{ values: (string | null)[]; keys: string[] 
   await a.put("cursor", enc.encode("9"));
   a.close();
   const b = await IndexedDbStore.open("rt", "pw-rt"); // a new handle: what a reload gets
-  const values = await Promise.all(["group:a", "group:b", "cursor"].map(async (k) => {
-    const v = await b.get(k);
-    return v === undefined ? null : dec.decode(v);
-  }));
+  const values = await Promise.all(
+    ["group:a", "group:b", "cursor"].map(async (k) => {
+      const v = await b.get(k);
+      return v === undefined ? null : dec.decode(v);
+    }),
+  );
   const keys = (await b.keys("")).sort();
   b.close();
   return { values, keys };
@@ -58,7 +60,10 @@ async function bigBatch(): Promise<{ written: number; read: number; allEqual: bo
 /** A batch whose second write throws inside the transaction leaves every record as it was. */
 async function failedBatch(): Promise<{ error: string; a: string | null; b: string | null }> {
   const s = await IndexedDbStore.open("fb", "pw", FAST);
-  await s.putMany([["a", enc.encode("a1")], ["b", enc.encode("b1")]]);
+  await s.putMany([
+    ["a", enc.encode("a1")],
+    ["b", enc.encode("b1")],
+  ]);
   const put = IDBObjectStore.prototype.put;
   let n = 0;
   IDBObjectStore.prototype.put = function (this: IDBObjectStore, ...args: Parameters<typeof put>) {
@@ -67,7 +72,10 @@ async function failedBatch(): Promise<{ error: string; a: string | null; b: stri
   };
   let error = "none";
   try {
-    await s.putMany([["a", enc.encode("a2")], ["b", enc.encode("b2")]]);
+    await s.putMany([
+      ["a", enc.encode("a2")],
+      ["b", enc.encode("b2")],
+    ]);
   } catch (e) {
     error = (e as Error).message;
   } finally {

@@ -22,12 +22,7 @@ function info(openssl: string, n: number, bitmask: number, orderHex: string): Ni
 export const NIST_CURVES: Readonly<Record<NistCurve, NistCurveInfo>> = {
   "P-256": info("prime256v1", 32, 0xff, "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"),
   "P-384": info("secp384r1", 48, 0xff, "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973"),
-  "P-521": info(
-    "secp521r1",
-    66,
-    0x01,
-    "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409",
-  ),
+  "P-521": info("secp521r1", 66, 0x01, "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409"),
 };
 
 /** A private scalar is valid when it is n bytes and 0 < sk < order. */

@@ -94,7 +94,12 @@ function sodiumEd25519(lib: Sodium): NodeSignature {
       // As on node:crypto: a 32-byte string that is not a curve point fails in verify (false).
       if (pk.length !== 32) throw invalidKey("Ed25519 public key must be 32 bytes");
       if (signature.length !== 64) return false;
-      return verifyJob(SODIUM_ED25519, publicKeys.get(pk, (copy) => copy), message, signature);
+      return verifyJob(
+        SODIUM_ED25519,
+        publicKeys.get(pk, (copy) => copy),
+        message,
+        signature,
+      );
     },
     generateKeyPair() {
       const sk = randomBytes(32);
@@ -154,4 +159,3 @@ export function nodeSignature(alg: SignatureAlgorithm): NodeSignature {
       return ecdsa("P-521", "sha512");
   }
 }
-

@@ -41,8 +41,7 @@ export function webAead(alg: AeadAlgorithm, nk: number, nn: number): WebAead {
       },
     };
   }
-  const importKey = (key: Uint8Array, usage: KeyUsage): Promise<CryptoKey> =>
-    subtle().importKey("raw", buf(key), { name: "AES-GCM" }, false, [usage]);
+  const importKey = (key: Uint8Array, usage: KeyUsage): Promise<CryptoKey> => subtle().importKey("raw", buf(key), { name: "AES-GCM" }, false, [usage]);
   return {
     seal: async (key, nonce, aad, plaintext) => {
       check(key, nonce);

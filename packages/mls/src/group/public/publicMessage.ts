@@ -50,6 +50,11 @@ export async function verifyPublicMessage(state: PublicGroupState, message: Uint
   }
   const ac: EncodedAuthenticatedContent = { wireFormat: WireFormat.publicMessage, content, contentBytes, auth };
   const { tbm, tbsLength } = authenticatedContentTbm(ac, state.groupContextBytes, authBytes);
-  await requireValidSignature(state.suite, signerKey(content, (s) => senderSignatureKey(state, s)), tbm.subarray(0, tbsLength), auth.signature);
+  await requireValidSignature(
+    state.suite,
+    signerKey(content, (s) => senderSignatureKey(state, s)),
+    tbm.subarray(0, tbsLength),
+    auth.signature,
+  );
   return ac;
 }

@@ -124,7 +124,10 @@ export interface PartialTreeView {
 export const partialTreeViewCodec: Codec<PartialTreeView> = {
   encode(w, v) {
     membershipProofCodec.encode(w, v.proof);
-    vector(vector(indexedNodeCodec)).encode(w, v.copathResolutions.map((r) => [...r]));
+    vector(vector(indexedNodeCodec)).encode(
+      w,
+      v.copathResolutions.map((r) => [...r]),
+    );
     w.lengthPrefixed((inner) => {
       for (const l of v.leaves) {
         inner.u32(l.leafIndex);
@@ -155,4 +158,3 @@ export function partialTreeView(tree: PublicRatchetTree, leaf: LeafIndex): Parti
   }
   return { proof, copathResolutions, leaves: tree.members() };
 }
-

@@ -19,10 +19,7 @@ export { PostgresBucketStore, type PostgresBucketStoreOptions } from "./postgres
 export { RedisBucketStore, type RedisBucketStoreOptions } from "./redis.js";
 
 /** Where the rate limiter keeps its token buckets: in memory (one process), Redis or PostgreSQL (shared by processes). */
-export type RateLimitStoreConfig =
-  | { readonly kind: "memory" }
-  | ({ readonly kind: "redis" } & RedisBucketStoreOptions)
-  | ({ readonly kind: "postgres" } & PostgresBucketStoreOptions);
+export type RateLimitStoreConfig = { readonly kind: "memory" } | ({ readonly kind: "redis" } & RedisBucketStoreOptions) | ({ readonly kind: "postgres" } & PostgresBucketStoreOptions);
 
 /** The config a server uses when none is given: `store` is its StoreConfig, or undefined when it was handed an open Store. */
 export function defaultRateLimitStore(store: StoreConfig | undefined): RateLimitStoreConfig {

@@ -34,7 +34,16 @@ export function accountRoutes(ctx: ConclaveContext): void {
   const tags = ["accounts"];
 
   routes.define<CreateAccountRequest>(
-    { method: "POST", url: ROUTES.createAccount.path, operationId: "createAccount", summary: "Claim a user name with a proof; returns its recovery code (once)", tags, auth: false, body: A.createAccountRequest, responses: { 201: A.createAccountResponse } },
+    {
+      method: "POST",
+      url: ROUTES.createAccount.path,
+      operationId: "createAccount",
+      summary: "Claim a user name with a proof; returns its recovery code (once)",
+      tags,
+      auth: false,
+      body: A.createAccountRequest,
+      responses: { 201: A.createAccountResponse },
+    },
     async (req, reply): Promise<CreateAccountResponse> => {
       const body = await as.registrar.createAccount(req.body.user, req.body.proof, req.ip);
       void reply.code(201);
@@ -43,7 +52,15 @@ export function accountRoutes(ctx: ConclaveContext): void {
   );
 
   routes.define(
-    { method: "POST", url: ROUTES.createInvite.path, operationId: "createInvite", summary: "A single-use invite token (Authorization: Bearer <admin token>)", tags, auth: false, responses: { 201: A.createInviteResponse } },
+    {
+      method: "POST",
+      url: ROUTES.createInvite.path,
+      operationId: "createInvite",
+      summary: "A single-use invite token (Authorization: Bearer <admin token>)",
+      tags,
+      auth: false,
+      responses: { 201: A.createInviteResponse },
+    },
     async (req, reply): Promise<CreateInviteResponse> => {
       const admin = as.accountOptions.adminToken;
       const given = /^Bearer (.{1,512})$/.exec(req.headers.authorization ?? "")?.[1];
@@ -58,7 +75,15 @@ export function accountRoutes(ctx: ConclaveContext): void {
   );
 
   routes.define(
-    { method: "POST", url: ROUTES.createChallenge.path, operationId: "createChallenge", summary: "A fresh single-use challenge for the deniable handshake (see @conclave/api auth.ts)", tags, auth: false, responses: { 201: A.challengeResponse } },
+    {
+      method: "POST",
+      url: ROUTES.createChallenge.path,
+      operationId: "createChallenge",
+      summary: "A fresh single-use challenge for the deniable handshake (see @conclave/api auth.ts)",
+      tags,
+      auth: false,
+      responses: { 201: A.challengeResponse },
+    },
     async (_req, reply): Promise<ChallengeResponse> => {
       const c = await as.auth.createChallenge();
       void reply.code(201);
@@ -67,7 +92,16 @@ export function accountRoutes(ctx: ConclaveContext): void {
   );
 
   routes.define<RegisterClientRequest>(
-    { method: "POST", url: ROUTES.registerClient.path, operationId: "registerClient", summary: "Register a device: proof of its keys and the recovery code or an approval by a device of the account", tags, auth: false, body: A.registerClientRequest, responses: { 201: S.tokenResponse } },
+    {
+      method: "POST",
+      url: ROUTES.registerClient.path,
+      operationId: "registerClient",
+      summary: "Register a device: proof of its keys and the recovery code or an approval by a device of the account",
+      tags,
+      auth: false,
+      body: A.registerClientRequest,
+      responses: { 201: S.tokenResponse },
+    },
     async (req, reply): Promise<TokenResponse> => {
       const body = await as.registrar.registerClient(req.body);
       void reply.code(201);
@@ -76,7 +110,16 @@ export function accountRoutes(ctx: ConclaveContext): void {
   );
 
   routes.define<LoginRequest>(
-    { method: "POST", url: ROUTES.login.path, operationId: "login", summary: "A bearer token for a registered client, against the handshake", tags, auth: false, body: A.loginRequest, responses: { 201: S.tokenResponse } },
+    {
+      method: "POST",
+      url: ROUTES.login.path,
+      operationId: "login",
+      summary: "A bearer token for a registered client, against the handshake",
+      tags,
+      auth: false,
+      body: A.loginRequest,
+      responses: { 201: S.tokenResponse },
+    },
     async (req, reply): Promise<TokenResponse> => {
       const body = await as.registrar.login(req.body);
       void reply.code(201);
@@ -85,7 +128,16 @@ export function accountRoutes(ctx: ConclaveContext): void {
   );
 
   routes.define<UpgradeClientRequest>(
-    { method: "POST", url: ROUTES.upgradeClient.path, operationId: "upgradeClient", summary: "A device registered before auth keys binds one, once (as/legacyUpgrade.ts)", tags, auth: false, body: A.upgradeClientRequest, responses: { 201: A.upgradeClientResponse } },
+    {
+      method: "POST",
+      url: ROUTES.upgradeClient.path,
+      operationId: "upgradeClient",
+      summary: "A device registered before auth keys binds one, once (as/legacyUpgrade.ts)",
+      tags,
+      auth: false,
+      body: A.upgradeClientRequest,
+      responses: { 201: A.upgradeClientResponse },
+    },
     async (req, reply): Promise<UpgradeClientResponse> => {
       const body = await as.legacy.upgrade(req.body);
       void reply.code(201);
@@ -107,22 +159,60 @@ export function accountRoutes(ctx: ConclaveContext): void {
   );
 
   routes.define<unknown, unknown, { user: string }>(
-    { method: "GET", url: ROUTES.listUserClients.path, operationId: "listUserClients", summary: "All clients (devices) of a user, revoked ones included", tags, auth: true, params: S.userParams, responses: { 200: S.listClientsResponse } },
+    {
+      method: "GET",
+      url: ROUTES.listUserClients.path,
+      operationId: "listUserClients",
+      summary: "All clients (devices) of a user, revoked ones included",
+      tags,
+      auth: true,
+      params: S.userParams,
+      responses: { 200: S.listClientsResponse },
+    },
     async (req): Promise<ListClientsResponse> => ({ clients: await as.registrar.listClients(req.params.user) }),
   );
 
   routes.define<unknown, unknown, { user: string; device: string }>(
-    { method: "POST", url: ROUTES.revokeClient.path, operationId: "revokeClient", summary: "Revoke another device of your account with its credentials and tokens", tags, auth: true, params: S.userDeviceParams, responses: { 200: S.revokeClientResponse } },
+    {
+      method: "POST",
+      url: ROUTES.revokeClient.path,
+      operationId: "revokeClient",
+      summary: "Revoke another device of your account with its credentials and tokens",
+      tags,
+      auth: true,
+      params: S.userDeviceParams,
+      responses: { 200: S.revokeClientResponse },
+    },
     async (req): Promise<RevokeClientResponse> => as.devices.revokeByDevice(clientOf(req), req.params.user, req.params.device),
   );
 
   routes.define<RecoveryRevokeRequest, unknown, { user: string; device: string }>(
-    { method: "POST", url: ROUTES.revokeWithRecovery.path, operationId: "revokeWithRecovery", summary: "Revoke a device of an account with its recovery code", tags, auth: false, params: S.userDeviceParams, body: A.recoveryRevokeRequest, responses: { 200: S.revokeClientResponse } },
+    {
+      method: "POST",
+      url: ROUTES.revokeWithRecovery.path,
+      operationId: "revokeWithRecovery",
+      summary: "Revoke a device of an account with its recovery code",
+      tags,
+      auth: false,
+      params: S.userDeviceParams,
+      body: A.recoveryRevokeRequest,
+      responses: { 200: S.revokeClientResponse },
+    },
     async (req): Promise<RevokeClientResponse> => as.devices.revokeWithRecovery(req.params.user, req.params.device, req.body.recoveryCode),
   );
 
   routes.define<DeviceApprovalRequest, unknown, { user: string }>(
-    { method: "POST", url: ROUTES.approveDevice.path, operationId: "approveDevice", summary: "Approve a new device of your account (signed by this device)", tags, auth: true, params: S.userParams, body: A.deviceApprovalRequest, responses: { 201: A.deviceApprovalResponse } },
+    {
+      method: "POST",
+      url: ROUTES.approveDevice.path,
+      operationId: "approveDevice",
+      summary: "Approve a new device of your account (signed by this device)",
+      tags,
+      auth: true,
+      params: S.userParams,
+      body: A.deviceApprovalRequest,
+      responses: { 201: A.deviceApprovalResponse },
+    },
     async (req, reply): Promise<DeviceApprovalResponse> => {
       const body = await as.devices.approve(clientOf(req), req.params.user, req.body);
       void reply.code(201);
@@ -131,12 +221,31 @@ export function accountRoutes(ctx: ConclaveContext): void {
   );
 
   routes.define<unknown, { after?: string }, { user: string }>(
-    { method: "GET", url: ROUTES.deviceChanges.path, operationId: "deviceChanges", summary: "Devices added to and revoked from your account, after a cursor", tags, auth: true, params: S.userParams, querystring: A.deviceChangesQuery, responses: { 200: A.deviceChangesResponse } },
+    {
+      method: "GET",
+      url: ROUTES.deviceChanges.path,
+      operationId: "deviceChanges",
+      summary: "Devices added to and revoked from your account, after a cursor",
+      tags,
+      auth: true,
+      params: S.userParams,
+      querystring: A.deviceChangesQuery,
+      responses: { 200: A.deviceChangesResponse },
+    },
     async (req): Promise<DeviceChangesResponse> => ({ changes: await as.devices.changes(clientOf(req), req.params.user, intParam(req.query.after, 0)) }),
   );
 
   routes.define<unknown, unknown, { user: string }>(
-    { method: "POST", url: ROUTES.rotateRecoveryCode.path, operationId: "rotateRecoveryCode", summary: "Replace your account's recovery code (the old one stops working)", tags, auth: true, params: S.userParams, responses: { 201: A.rotateRecoveryCodeResponse } },
+    {
+      method: "POST",
+      url: ROUTES.rotateRecoveryCode.path,
+      operationId: "rotateRecoveryCode",
+      summary: "Replace your account's recovery code (the old one stops working)",
+      tags,
+      auth: true,
+      params: S.userParams,
+      responses: { 201: A.rotateRecoveryCodeResponse },
+    },
     async (req, reply): Promise<RotateRecoveryCodeResponse> => {
       const body = await as.devices.rotateRecoveryCode(clientOf(req), req.params.user);
       void reply.code(201);

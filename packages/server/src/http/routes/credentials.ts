@@ -20,7 +20,15 @@ export function credentialRoutes(ctx: ConclaveContext): void {
   const tags = ["as"];
 
   routes.define(
-    { method: "GET", url: ROUTES.asKeys.path, operationId: "asKeys", summary: "The AS root certificate and transparency log key, for clients to pin", tags, auth: false, responses: { 200: S.asKeysResponse } },
+    {
+      method: "GET",
+      url: ROUTES.asKeys.path,
+      operationId: "asKeys",
+      summary: "The AS root certificate and transparency log key, for clients to pin",
+      tags,
+      auth: false,
+      responses: { 200: S.asKeysResponse },
+    },
     async (): Promise<AsKeysResponse> => as.publicKeys(),
   );
 
@@ -43,27 +51,72 @@ export function credentialRoutes(ctx: ConclaveContext): void {
   );
 
   routes.define(
-    { method: "GET", url: ROUTES.listCredentials.path, operationId: "listCredentials", summary: "Every credential issued to your user's clients", tags, auth: true, responses: { 200: S.listCredentialsResponse } },
+    {
+      method: "GET",
+      url: ROUTES.listCredentials.path,
+      operationId: "listCredentials",
+      summary: "Every credential issued to your user's clients",
+      tags,
+      auth: true,
+      responses: { 200: S.listCredentialsResponse },
+    },
     async (req): Promise<ListCredentialsResponse> => ({ credentials: await as.credentials.listForUser(clientOf(req)) }),
   );
 
   routes.define<unknown, unknown, { credentialId: string }>(
-    { method: "GET", url: ROUTES.credentialStatus.path, operationId: "credentialStatus", summary: "Valid, expired or revoked", tags, auth: false, params: S.credentialParams, responses: { 200: S.credentialStatusResponse } },
+    {
+      method: "GET",
+      url: ROUTES.credentialStatus.path,
+      operationId: "credentialStatus",
+      summary: "Valid, expired or revoked",
+      tags,
+      auth: false,
+      params: S.credentialParams,
+      responses: { 200: S.credentialStatusResponse },
+    },
     async (req): Promise<CredentialStatusResponse> => as.credentials.status(req.params.credentialId),
   );
 
   routes.define<RevokeCredentialRequest, unknown, { credentialId: string }>(
-    { method: "POST", url: ROUTES.revokeCredential.path, operationId: "revokeCredential", summary: "Revoke a credential of your own user", tags, auth: true, params: S.credentialParams, body: S.revokeCredentialRequest, responses: { 200: S.credentialStatusResponse } },
+    {
+      method: "POST",
+      url: ROUTES.revokeCredential.path,
+      operationId: "revokeCredential",
+      summary: "Revoke a credential of your own user",
+      tags,
+      auth: true,
+      params: S.credentialParams,
+      body: S.revokeCredentialRequest,
+      responses: { 200: S.credentialStatusResponse },
+    },
     async (req): Promise<CredentialStatusResponse> => as.credentials.revoke(clientOf(req), req.params.credentialId, req.body.reason ?? "unspecified"),
   );
 
   routes.define<ValidateCredentialRequest>(
-    { method: "POST", url: ROUTES.validateCredential.path, operationId: "validateCredential", summary: "Validate a credential and signature key against a reference identifier (RFC 9420 §5.3.1)", tags, auth: true, body: S.validateRequest, responses: { 200: S.validationResult } },
+    {
+      method: "POST",
+      url: ROUTES.validateCredential.path,
+      operationId: "validateCredential",
+      summary: "Validate a credential and signature key against a reference identifier (RFC 9420 §5.3.1)",
+      tags,
+      auth: true,
+      body: S.validateRequest,
+      responses: { 200: S.validationResult },
+    },
     async (req): Promise<ValidationResult> => as.validator.validate(req.body, req.body.reference),
   );
 
   routes.define<SameClientRequest>(
-    { method: "POST", url: ROUTES.sameClient.path, operationId: "sameClient", summary: "Do two credentials represent the same client?", tags, auth: true, body: S.sameClientRequest, responses: { 200: S.sameClientResponse } },
+    {
+      method: "POST",
+      url: ROUTES.sameClient.path,
+      operationId: "sameClient",
+      summary: "Do two credentials represent the same client?",
+      tags,
+      auth: true,
+      body: S.sameClientRequest,
+      responses: { 200: S.sameClientResponse },
+    },
     async (req): Promise<SameClientResponse> => as.validator.sameClient(req.body.a, req.body.b),
   );
 }

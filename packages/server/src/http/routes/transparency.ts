@@ -1,14 +1,5 @@
 /** The transparency log, read-only and public: tree heads, leaves, proofs. */
-import {
-  ApiError,
-  decodeBindingLeaf,
-  ROUTES,
-  toBase64Url,
-  type ConsistencyProofResponse,
-  type InclusionProofResponse,
-  type LeavesResponse,
-  type SignedTreeHeadJson,
-} from "@conclave/api";
+import { ApiError, decodeBindingLeaf, ROUTES, toBase64Url, type ConsistencyProofResponse, type InclusionProofResponse, type LeavesResponse, type SignedTreeHeadJson } from "@conclave/api";
 import { treeHeadJson } from "../../as/json.js";
 import { intParam, type ConclaveContext } from "../context.js";
 import * as S from "../schemas.js";
@@ -18,7 +9,16 @@ export function transparencyRoutes(ctx: ConclaveContext): void {
   const tags = ["transparency"];
 
   routes.define<unknown, { treeSize?: string }>(
-    { method: "GET", url: ROUTES.treeHead.path, operationId: "treeHead", summary: "The latest signed tree head, or the one of a given size", tags, auth: false, querystring: S.treeHeadQuery, responses: { 200: S.signedTreeHead } },
+    {
+      method: "GET",
+      url: ROUTES.treeHead.path,
+      operationId: "treeHead",
+      summary: "The latest signed tree head, or the one of a given size",
+      tags,
+      auth: false,
+      querystring: S.treeHeadQuery,
+      responses: { 200: S.signedTreeHead },
+    },
     async (req): Promise<SignedTreeHeadJson> => {
       const size = req.query.treeSize === undefined ? undefined : intParam(req.query.treeSize);
       return treeHeadJson(await as.log.treeHead(store, size));
@@ -26,7 +26,16 @@ export function transparencyRoutes(ctx: ConclaveContext): void {
   );
 
   routes.define<unknown, { start: string; end: string }>(
-    { method: "GET", url: ROUTES.leaves.path, operationId: "leaves", summary: `Leaves [start, end) (at most ${limits.maxLeavesPerPage} per call)`, tags, auth: false, querystring: S.leavesQuery, responses: { 200: S.leavesResponse } },
+    {
+      method: "GET",
+      url: ROUTES.leaves.path,
+      operationId: "leaves",
+      summary: `Leaves [start, end) (at most ${limits.maxLeavesPerPage} per call)`,
+      tags,
+      auth: false,
+      querystring: S.leavesQuery,
+      responses: { 200: S.leavesResponse },
+    },
     async (req): Promise<LeavesResponse> => {
       const start = intParam(req.query.start);
       const treeSize = await as.log.size(store);
@@ -48,7 +57,16 @@ export function transparencyRoutes(ctx: ConclaveContext): void {
   );
 
   routes.define<unknown, { leafIndex: string; treeSize: string }>(
-    { method: "GET", url: ROUTES.inclusionProof.path, operationId: "inclusionProof", summary: "Audit path of a leaf in the tree of a given size (RFC 9162 §2.1.3)", tags, auth: false, querystring: S.inclusionQuery, responses: { 200: S.inclusionResponse } },
+    {
+      method: "GET",
+      url: ROUTES.inclusionProof.path,
+      operationId: "inclusionProof",
+      summary: "Audit path of a leaf in the tree of a given size (RFC 9162 §2.1.3)",
+      tags,
+      auth: false,
+      querystring: S.inclusionQuery,
+      responses: { 200: S.inclusionResponse },
+    },
     async (req): Promise<InclusionProofResponse> => {
       const leafIndex = intParam(req.query.leafIndex);
       const treeSize = intParam(req.query.treeSize);
@@ -58,7 +76,16 @@ export function transparencyRoutes(ctx: ConclaveContext): void {
   );
 
   routes.define<unknown, { first: string; second: string }>(
-    { method: "GET", url: ROUTES.consistencyProof.path, operationId: "consistencyProof", summary: "Proof that the tree of size second extends the one of size first (RFC 9162 §2.1.4)", tags, auth: false, querystring: S.consistencyQuery, responses: { 200: S.consistencyResponse } },
+    {
+      method: "GET",
+      url: ROUTES.consistencyProof.path,
+      operationId: "consistencyProof",
+      summary: "Proof that the tree of size second extends the one of size first (RFC 9162 §2.1.4)",
+      tags,
+      auth: false,
+      querystring: S.consistencyQuery,
+      responses: { 200: S.consistencyResponse },
+    },
     async (req): Promise<ConsistencyProofResponse> => {
       const first = intParam(req.query.first);
       const second = intParam(req.query.second);

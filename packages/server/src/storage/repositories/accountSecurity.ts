@@ -103,7 +103,13 @@ export interface AccountSecurityRepository {
    * no longer than needed: the transparency log keeps its hash); returns the
    * approver and the signature, or undefined when there is none.
    */
-  takeApproval(user: string, device: string, signatureKey: Uint8Array, authKey: Uint8Array, now: number): Promise<{ readonly approver: ClientId; readonly signature: Uint8Array } | undefined>;
+  takeApproval(
+    user: string,
+    device: string,
+    signatureKey: Uint8Array,
+    authKey: Uint8Array,
+    now: number,
+  ): Promise<{ readonly approver: ClientId; readonly signature: Uint8Array } | undefined>;
   addDeviceEvent(e: Omit<DeviceEventRecord, "seq">): Promise<number>;
   listDeviceEvents(user: string, after: number, limit: number): Promise<DeviceEventRecord[]>;
   /** Deletes accounts created before `createdBefore` that never got a client; returns their names. */
@@ -188,7 +194,12 @@ export class AccountSecurity implements AccountSecurityRepository {
       .executeTakeFirst();
     if (found === undefined) return undefined;
     // Compare-and-set: of two registrations racing for one approval, one wins.
-    const r = await db.updateTable("device_approvals").set({ used_at: now, signature: new Uint8Array(0) }).where("id", "=", found.id).where("used_at", "is", null).executeTakeFirst();
+    const r = await db
+      .updateTable("device_approvals")
+      .set({ used_at: now, signature: new Uint8Array(0) })
+      .where("id", "=", found.id)
+      .where("used_at", "is", null)
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1 ? { approver: int(found.approver_client_id) as ClientId, signature: bytes(found.signature) } : undefined;
   }
 

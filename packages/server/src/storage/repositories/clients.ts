@@ -60,13 +60,7 @@ export class Clients implements ClientRepository {
   }
 
   async getByName(user: string, device: string): Promise<ClientRecord | undefined> {
-    const r = await this.h
-      .db()
-      .selectFrom("clients")
-      .selectAll()
-      .where("user_name", "=", user)
-      .where("device_id", "=", device)
-      .executeTakeFirst();
+    const r = await this.h.db().selectFrom("clients").selectAll().where("user_name", "=", user).where("device_id", "=", device).executeTakeFirst();
     return r && clientFromRow(r);
   }
 
@@ -76,13 +70,7 @@ export class Clients implements ClientRepository {
   }
 
   async revoke(id: ClientId, at: number): Promise<boolean> {
-    const r = await this.h
-      .db()
-      .updateTable("clients")
-      .set({ revoked_at: at })
-      .where("id", "=", id)
-      .where("revoked_at", "is", null)
-      .executeTakeFirst();
+    const r = await this.h.db().updateTable("clients").set({ revoked_at: at }).where("id", "=", id).where("revoked_at", "is", null).executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
 }

@@ -54,14 +54,7 @@ export class Credentials implements CredentialRepository {
   }
 
   async listByHash(credentialHash: Uint8Array): Promise<CredentialRecord[]> {
-    const rows = await this.h
-      .db()
-      .selectFrom("credentials")
-      .selectAll()
-      .where("credential_hash", "=", credentialHash)
-      .orderBy("issued_at", "desc")
-      .orderBy("id", "desc")
-      .execute();
+    const rows = await this.h.db().selectFrom("credentials").selectAll().where("credential_hash", "=", credentialHash).orderBy("issued_at", "desc").orderBy("id", "desc").execute();
     return rows.map(credentialFromRow);
   }
 

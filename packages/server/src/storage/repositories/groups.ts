@@ -80,7 +80,13 @@ export class Groups implements GroupRepository {
   }
 
   async advanceEpoch(groupId: Uint8Array, from: number): Promise<boolean> {
-    const r = await this.h.db().updateTable("groups").set({ epoch: from + 1 }).where("group_id", "=", groupId).where("epoch", "=", from).executeTakeFirst();
+    const r = await this.h
+      .db()
+      .updateTable("groups")
+      .set({ epoch: from + 1 })
+      .where("group_id", "=", groupId)
+      .where("epoch", "=", from)
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
 

@@ -113,7 +113,11 @@ export class KeyPackages implements KeyPackageRepository {
       .executeTakeFirst();
     if (claimed !== undefined) {
       // Handed out once: only the ref and the owner stay (Welcome routing), not the signed KeyPackage (docs/security.md §2).
-      await db.updateTable("key_packages").set({ key_package: new Uint8Array(0) }).where("id", "=", claimed.id).execute();
+      await db
+        .updateTable("key_packages")
+        .set({ key_package: new Uint8Array(0) })
+        .where("id", "=", claimed.id)
+        .execute();
       return fromRow(claimed);
     }
     const lastResort = await db

@@ -49,7 +49,9 @@ export class Memberships implements MembershipRepository {
   }
 
   private async recount(groupId: Uint8Array): Promise<void> {
-    await sql`update groups set member_count = (select count(*) from group_membership m where m.group_id = ${groupId} and m.left_seq is null) where group_id = ${groupId}`.execute(this.h.db());
+    await sql`update groups set member_count = (select count(*) from group_membership m where m.group_id = ${groupId} and m.left_seq is null) where group_id = ${groupId}`.execute(
+      this.h.db(),
+    );
   }
 
   async groupsOf(clientId: ClientId): Promise<Uint8Array[]> {
@@ -110,7 +112,14 @@ export class Memberships implements MembershipRepository {
       .executeTakeFirst();
     const moved = Number(r.numUpdatedRows) > 0;
     // A removed client that has read its removal is done with the group.
-    if (moved) await db.deleteFrom("group_membership").where("client_id", "=", clientId).where("group_id", "=", groupId).where("left_seq", "is not", null).where("acked_seq", ">=", sql<number>`left_seq`).execute();
+    if (moved)
+      await db
+        .deleteFrom("group_membership")
+        .where("client_id", "=", clientId)
+        .where("group_id", "=", groupId)
+        .where("left_seq", "is not", null)
+        .where("acked_seq", ">=", sql<number>`left_seq`)
+        .execute();
     return moved;
   }
 

@@ -36,7 +36,11 @@ export class Queues implements QueueRepository {
   }
 
   async size(): Promise<number> {
-    const r = await this.h.db().selectFrom("client_queue").select((eb) => eb.fn.countAll<number | string>().as("n")).executeTakeFirstOrThrow();
+    const r = await this.h
+      .db()
+      .selectFrom("client_queue")
+      .select((eb) => eb.fn.countAll<number | string>().as("n"))
+      .executeTakeFirstOrThrow();
     return int(r.n);
   }
 }

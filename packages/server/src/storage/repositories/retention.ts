@@ -15,7 +15,9 @@ export class Retention implements RetentionRepository {
     await sql`update groups set first_seq = coalesce((select min(l.seq) from group_log l where l.group_id = groups.group_id), next_seq)
         where first_seq <> coalesce((select min(l.seq) from group_log l where l.group_id = groups.group_id), next_seq)`.execute(db);
     // A removed client whose removal is no longer in the log has nothing left to read.
-    const gone = await sql`delete from group_membership where left_seq is not null and left_seq < (select g.first_seq from groups g where g.group_id = group_membership.group_id)`.execute(db);
+    const gone = await sql`delete from group_membership where left_seq is not null and left_seq < (select g.first_seq from groups g where g.group_id = group_membership.group_id)`.execute(
+      db,
+    );
     const queued = await db.deleteFrom("client_queue").where("created_at", "<", unreadBefore).executeTakeFirst();
     // A Welcome's tree lives as long as the Welcome may still be unread.
     await db.deleteFrom("group_welcome_trees").where("created_at", "<", unreadBefore).execute();

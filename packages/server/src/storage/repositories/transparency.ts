@@ -27,14 +27,7 @@ export class Transparency implements TransparencyRepository {
   }
 
   async getLeaves(start: number, end: number): Promise<LogLeafRecord[]> {
-    const rows = await this.h
-      .db()
-      .selectFrom("log_leaves")
-      .selectAll()
-      .where("leaf_index", ">=", start)
-      .where("leaf_index", "<", end)
-      .orderBy("leaf_index")
-      .execute();
+    const rows = await this.h.db().selectFrom("log_leaves").selectAll().where("leaf_index", ">=", start).where("leaf_index", "<", end).orderBy("leaf_index").execute();
     return rows.map((r) => ({ index: int(r.leaf_index), leaf: bytes(r.leaf), appendedAt: int(r.appended_at) }));
   }
 

@@ -36,7 +36,12 @@ export class ChatScreen {
         h(
           "aside",
           { class: "sidebar" },
-          h("header", { class: "me" }, h("span", { class: "logo", "aria-hidden": "true" }, "🙊"), h("div", {}, h("strong", { "data-testid": "me" }, c.user), h("small", {}, deviceOf(c.identity)))),
+          h(
+            "header",
+            { class: "me" },
+            h("span", { class: "logo", "aria-hidden": "true" }, "🙊"),
+            h("div", {}, h("strong", { "data-testid": "me" }, c.user), h("small", {}, deviceOf(c.identity))),
+          ),
           recoveryCode === undefined
             ? null
             : h(
@@ -53,7 +58,11 @@ export class ChatScreen {
             "footer",
             {},
             h("button", { class: "ghost", "data-testid": "approve-device", onclick: () => this.#approvePanel.toggleAttribute("hidden") }, "Approve a new device"),
-            h("button", { class: "ghost", "data-testid": "add-own-devices", title: "Add your other devices to every group you are in", onclick: () => void this.#act(() => this.#addOwnDevices()) }, "Bring in my other devices"),
+            h(
+              "button",
+              { class: "ghost", "data-testid": "add-own-devices", title: "Add your other devices to every group you are in", onclick: () => void this.#act(() => this.#addOwnDevices()) },
+              "Bring in my other devices",
+            ),
             h("button", { class: "ghost", "data-testid": "lock", onclick: () => this.lock() }, "Lock"),
           ),
         ),
@@ -111,7 +120,9 @@ export class ChatScreen {
           if (this.#open === ev.groupId) this.#open = this.device.client.groups[0];
           break;
         }
-        const parts = [ev.added.length > 0 ? `added ${ev.added.map(label).join(", ")}` : "", ev.removed.length > 0 ? `removed ${ev.removed.map(label).join(", ")}` : ""].filter((p) => p !== "");
+        const parts = [ev.added.length > 0 ? `added ${ev.added.map(label).join(", ")}` : "", ev.removed.length > 0 ? `removed ${ev.removed.map(label).join(", ")}` : ""].filter(
+          (p) => p !== "",
+        );
         if (parts.length > 0) await hist.append(ev.groupId, { kind: "notice", text: `${label(ev.by)} ${parts.join(" and ")}`, at: Date.now() });
         break;
       }
@@ -272,9 +283,24 @@ export class ChatScreen {
     return h(
       "header",
       { class: "group-header" },
-      h("div", {}, h("h2", { "data-testid": "group-title" }, this.#title(g)), h("p", { class: "safety" }, "Safety number ", h("code", { "data-testid": "safety-number", title: "Equal on every member's screen for this epoch: compare it in person" }, c.safetyNumber(g)), ` · epoch ${c.group(g).epoch}`)),
+      h(
+        "div",
+        {},
+        h("h2", { "data-testid": "group-title" }, this.#title(g)),
+        h(
+          "p",
+          { class: "safety" },
+          "Safety number ",
+          h("code", { "data-testid": "safety-number", title: "Equal on every member's screen for this epoch: compare it in person" }, c.safetyNumber(g)),
+          ` · epoch ${c.group(g).epoch}`,
+        ),
+      ),
       addForm,
-      h("button", { class: "ghost danger", "data-testid": "leave", disabled: this.#leaving.has(g), onclick: () => void this.#act(() => this.#leave(g)) }, this.#leaving.has(g) ? "Leaving…" : "Leave"),
+      h(
+        "button",
+        { class: "ghost danger", "data-testid": "leave", disabled: this.#leaving.has(g), onclick: () => void this.#act(() => this.#leave(g)) },
+        this.#leaving.has(g) ? "Leaving…" : "Leave",
+      ),
     );
   }
 
@@ -299,7 +325,9 @@ export class ChatScreen {
             "li",
             { "data-testid": "member", "data-user": user },
             h("span", {}, h("strong", {}, user === c.user ? `${user} (you)` : user), h("small", {}, devices.join(", "))),
-            user === c.user ? null : h("button", { class: "ghost danger small", "data-testid": "remove-member", title: `Remove ${user}`, onclick: () => void this.#act(() => this.#remove(g, user)) }, "Remove"),
+            user === c.user
+              ? null
+              : h("button", { class: "ghost danger small", "data-testid": "remove-member", title: `Remove ${user}`, onclick: () => void this.#act(() => this.#remove(g, user)) }, "Remove"),
           ),
         ),
       ),
@@ -322,13 +350,7 @@ export class ChatScreen {
       check();
       input.focus();
     };
-    const palette = h(
-      "div",
-      { class: "palette", "data-testid": "palette" },
-      ...PALETTE.map((e) =>
-        h("button", { type: "button", onclick: () => pick(e) }, e),
-      ),
-    );
+    const palette = h("div", { class: "palette", "data-testid": "palette" }, ...PALETTE.map((e) => h("button", { type: "button", onclick: () => pick(e) }, e)));
     const f = h("form", { class: "composer" }, palette, h("div", { class: "row" }, input, send), hint);
     f.addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -349,7 +371,13 @@ const time = (at: number) => new Date(at).toLocaleTimeString([], { hour: "2-digi
 function lineView(l: Line): HTMLElement {
   switch (l.kind) {
     case "message":
-      return h("li", { class: l.own ? "msg own" : "msg", "data-testid": "message", "data-sender": userOf(l.sender) }, l.own ? null : h("span", { class: "from" }, label(l.sender)), h("span", { class: "bubble" }, l.text), h("time", {}, time(l.at)));
+      return h(
+        "li",
+        { class: l.own ? "msg own" : "msg", "data-testid": "message", "data-sender": userOf(l.sender) },
+        l.own ? null : h("span", { class: "from" }, label(l.sender)),
+        h("span", { class: "bubble" }, l.text),
+        h("time", {}, time(l.at)),
+      );
     case "notice":
       return h("li", { class: "notice", "data-testid": "notice" }, l.text);
     case "dropped":

@@ -15,7 +15,11 @@ function field(label: string, input: HTMLInputElement, hint?: string): HTMLEleme
 }
 
 function card(...children: (Node | string | null)[]): HTMLElement {
-  return h("main", { class: "onboarding" }, h("section", { class: "card" }, h("h1", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }, "🙊"), "EmojisOnly"), ...children));
+  return h(
+    "main",
+    { class: "onboarding" },
+    h("section", { class: "card" }, h("h1", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }, "🙊"), "EmojisOnly"), ...children),
+  );
 }
 
 /** A form whose submit button shows progress and whose errors show under it. */
