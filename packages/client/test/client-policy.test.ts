@@ -200,12 +200,13 @@ describe("resync is only for one's own leaf", () => {
       },
       removeLeaf: alice.group(g).ownLeafIndex,
       capabilities: { proposals: [ProposalType.selfRemove] },
-      ...(info.ratchetTree === null ? {} : { ratchetTree: fromBase64Url(info.ratchetTree) }),
+      ratchetTree: fromBase64Url(info.ratchetTree),
       // A malicious client skips its own library's resync check; the DS must not rely on it.
       config: { sameIdentity: () => true },
     });
     const r = bob.transport.request("postCommit", { params: { groupId: g }, token: await bob.token(), json: { commit: toBase64Url(commit), groupInfo: toBase64Url(groupInfo) } });
-    await expect(r).rejects.toSatisfy((e) => isApiError(e, "INVALID_ROSTER_CHANGE"));
+    // The DS's own validation (RFC 9420 §12.4.3.2) refuses it before any policy is consulted.
+    await expect(r).rejects.toSatisfy((e) => isApiError(e, "EXTERNAL_COMMIT_RESYNC_IDENTITY"));
     expect(await roster(alice, g)).toEqual([alice.identity, bob.identity].sort());
   });
 });
