@@ -21,7 +21,6 @@ export const API_ERROR_STATUS = {
   KEY_PACKAGE_KEY_MISMATCH: 400, // an uploaded KeyPackage's leaf signature key is not the uploading client's
   UNEXPECTED_WIRE_FORMAT: 400, // an MLSMessage of the wrong kind for this route (e.g. a Welcome as a commit)
   WRONG_GROUP: 400, // the message's group_id is not the group of the URL
-  UNKNOWN_KEY_PACKAGE: 400, // a Welcome names a KeyPackageRef the DS never stored
   INVALID_ROSTER_CHANGE: 400, // a Welcome that does not match the commit's Adds, or a new group holding others than its creator
   INVALID_AUTH_KEY: 400, // an X25519 authentication key (device or handshake) is malformed or of low order
   KEY_PACKAGE_IDENTITY_MISMATCH: 400, // an uploaded KeyPackage's credential names another client than the uploader
