@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { utf8 } from "../src/codec/bytes.js";
+import { bytesEqual, utf8 } from "../src/codec/bytes.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
 import { MlsError } from "../src/errors.js";
 import { Group } from "../src/group/index.js";
@@ -55,8 +55,11 @@ describe("Group robustness", () => {
       const pending = await a.createCommit();
       await fc.assert(
         fc.asyncProperty(mutation(pending.commit.length), mutation(app.length), async (mc, ma) => {
-          await expectOnlyMlsError(b.processMessage(mc(pending.commit)));
-          await expectOnlyMlsError(b.processMessage(ma(app)));
+          const [commit, message] = [mc(pending.commit), ma(app)];
+          // Two edits of one byte with the same value cancel out: that is the genuine message, not a corrupted one.
+          fc.pre(!bytesEqual(commit, pending.commit) && !bytesEqual(message, app));
+          await expectOnlyMlsError(b.processMessage(commit));
+          await expectOnlyMlsError(b.processMessage(message));
         }),
         { numRuns: 60 },
       );
