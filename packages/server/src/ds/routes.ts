@@ -149,7 +149,7 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
       method: "POST",
       url: DS_ROUTES.postMessage.path,
       operationId: "postMessage",
-      summary: "Send an MLSMessage (application, proposal, or a commit without Welcome) to the group; 409 with currentEpoch when stale",
+      summary: "An application message (PrivateMessage) or a proposal (PublicMessage, validated); 409 with currentEpoch when stale",
       tags: ["ds"],
       auth: true,
       params: S.groupParams,
