@@ -56,6 +56,8 @@ describe.each(ENGINES)("DS refuses what no member may do [$name]", (engine) => {
       const g = members[0]!.group.groupId;
       refused(await info(x, g), 403, "GROUP_CLOSED");
       refused(await s.request("GET", groupPath(g, "/tree"), { token: x.token }), 403, "GROUP_CLOSED");
+      // The trees kept for earlier epochs' Welcomes are for the roster only.
+      refused(await s.request("GET", `${groupPath(g, "/tree")}?epoch=0`, { token: x.token }), 403, "NOT_GROUP_MEMBER");
       // Even with the GroupInfo (leaked by a member), the DS refuses the join.
       const leaked = (await info(b, g)).body;
       const ext = await Group.joinExternal(fromBase64Url(leaked.groupInfo), {
@@ -80,6 +82,9 @@ describe.each(ENGINES)("DS refuses what no member may do [$name]", (engine) => {
       expect((await commit(s, ma!, removal)).status).toBe(202);
       await deliver([mb!], ma!, removal.commit);
       refused(await info(c, g), 403, "GROUP_CLOSED");
+      refused(await s.request("GET", groupPath(g, "/tree"), { token: c.token }), 403, "GROUP_CLOSED");
+      // The tree of the epoch c joined in is still kept (its Welcome's), but no longer for c.
+      refused(await s.request("GET", `${groupPath(g, "/tree")}?epoch=1`, { token: c.token }), 403, "NOT_GROUP_MEMBER");
       // recover() as a removed member: a resync against the current GroupInfo it can no longer get, or the old one.
       const now = (await info(a, g)).body;
       for (const src of [now, gi]) {
