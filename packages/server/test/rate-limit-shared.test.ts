@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createConclaveServer, PostgresBucketStore, RedisBucketStore, type BucketStore, type TokenBucketConfig } from "../src/index.js";
 import { dropSchema, freshSchemaName, PG_URL, POSTGRES_AVAILABLE, SQLITE } from "./support/engines.js";
@@ -114,6 +115,28 @@ describe("shared stores stay bounded", () => {
       expect(ttl).toBeLessThanOrEqual(201);
     } finally {
       r.disconnect();
+      await s.close();
+    }
+  });
+
+  it.skipIf(!POSTGRES_AVAILABLE)("a PostgreSQL take that carries an earlier clock reading never moves the bucket's time back", async () => {
+    // Two takes read clock_timestamp() before either locks the row; the later to lock may carry
+    // the earlier reading. Played here by moving the stored time 60 s ahead of the next take's.
+    const s = PostgresBucketStore.open({ connectionString: PG_URL, schema: storeSchema, table: "rl_clock", sweepEveryMs: 0 });
+    const db = new pg.Client({ connectionString: PG_URL });
+    await db.connect();
+    try {
+      const config = { capacity: 2, refillPerSecond: 1 };
+      expect((await s.take("c", config)).ok).toBe(true);
+      await db.query(`update "${storeSchema}".rl_clock set updated_at = updated_at + 60000 where key = 'c'`);
+      const ahead = Number((await db.query<{ t: number }>(`select updated_at as t from "${storeSchema}".rl_clock where key = 'c'`)).rows[0]!.t);
+      expect((await s.take("c", config)).ok).toBe(true); // the last token; no refill for a negative span
+      const after = Number((await db.query<{ t: number }>(`select updated_at as t from "${storeSchema}".rl_clock where key = 'c'`)).rows[0]!.t);
+      expect(after).toBe(ahead);
+      // Had the time gone back 60 s, this take would refill those 60 s a second time and be granted.
+      expect((await s.take("c", config)).ok).toBe(false);
+    } finally {
+      await db.end();
       await s.close();
     }
   });

@@ -55,11 +55,31 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   pool.on("error", () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
-    if (schema !== "public") await pool.query(`create schema if not exists "${schema}"`);
+    if (schema !== "public") await createSchemaIfMissing(pool, schema);
     await migrateToLatest(db as Kysely<unknown>, "postgres", schema);
   } catch (e) {
     await db.destroy();
     throw e;
   }
   return new KyselyStore("postgres", db, async () => {});
+}
+
+/**
+ * CREATE SCHEMA IF NOT EXISTS is not safe against itself: two processes starting at once (a
+ * store and another process's rate-limit table, say) can both try, and one fails on the
+ * catalog's unique index. Every creator of a schema takes this transaction-scoped advisory lock.
+ */
+export async function createSchemaIfMissing(pool: pg.Pool, schema: string): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query("begin");
+    await c.query("select pg_advisory_xact_lock(hashtext('conclave_create_schema'))");
+    await c.query(`create schema if not exists "${schema}"`);
+    await c.query("commit");
+  } catch (e) {
+    await c.query("rollback").catch(() => undefined);
+    throw e;
+  } finally {
+    c.release();
+  }
 }

@@ -19,6 +19,7 @@
  * serve the ones being accepted.
  */
 import pg from "pg";
+import { createSchemaIfMissing } from "../../storage/postgres.js";
 import type { BucketStore, TakeResult, TokenBucketConfig } from "../rateLimit.js";
 
 /** Options of {@link PostgresBucketStore.open}. */
@@ -55,14 +56,17 @@ export class PostgresBucketStore implements BucketStore {
     // (excluded.updated_at); `refilled` is the stored bucket after refill, before the take.
     const refilled = `least($2::float8, b.tokens + greatest(0, excluded.updated_at - b.updated_at) * $3::float8 / 1000)`;
     const after = `case when ${refilled} >= 1 then ${refilled} - 1 else ${refilled} end`;
+    // Two takes read the clock before either locks the row, so the later one to lock may carry
+    // the earlier time: the bucket's time only moves forward, or that span would refill twice.
+    const now = `greatest(b.updated_at, excluded.updated_at)`;
     this.takeSql = `
       insert into ${table} as b (key, tokens, updated_at, full_at, granted)
       values ($1, $2::float8 - 1, ${NOW_MS}, ${NOW_MS} + 1000 / $3::float8, true)
       on conflict (key) do update set
         granted = ${refilled} >= 1,
         tokens = ${after},
-        full_at = excluded.updated_at + ($2::float8 - ${after}) * 1000 / $3::float8,
-        updated_at = excluded.updated_at
+        full_at = ${now} + ($2::float8 - ${after}) * 1000 / $3::float8,
+        updated_at = ${now}
       returning granted, tokens`;
     this.sweepSql = `delete from ${table} where full_at < ${NOW_MS}`;
   }
@@ -123,11 +127,11 @@ export class PostgresBucketStore implements BucketStore {
  * makes them take turns.
  */
 async function createTable(pool: pg.Pool, schema: string, qualified: string): Promise<void> {
+  await createSchemaIfMissing(pool, schema);
   const c = await pool.connect();
   try {
     await c.query("begin");
     await c.query("select pg_advisory_xact_lock(hashtext('conclave_rate_limit_buckets_ddl'))");
-    await c.query(`create schema if not exists "${schema}"`);
     await c.query(
       `create unlogged table if not exists ${qualified} (key text primary key, tokens float8 not null, updated_at float8 not null, full_at float8 not null, granted boolean not null)`,
     );
