@@ -112,7 +112,3 @@ export async function installDeliveryService(app: FastifyInstance, ctx: Conclave
   }
   return ds;
 }
-
-export { LocalNotifier, PostgresNotifier, type Notifier } from "./notifier.js";
-export { DEFAULT_RETENTION, RetentionJob, retentionFromEnv, type RetentionOptions } from "./retention.js";
-export type { DsServices } from "./routes.js";

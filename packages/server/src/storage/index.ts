@@ -7,7 +7,6 @@ export * from "./store.js";
 export { StoreMisuseError } from "./kyselyStore.js";
 export { createSqliteStore, type SqliteStoreOptions } from "./sqlite.js";
 export { createPostgresStore, type PostgresStoreOptions } from "./postgres.js";
-export { migrations, migrateToLatest } from "./migrations.js";
 
 export type StoreConfig = ({ engine: "sqlite" } & SqliteStoreOptions) | ({ engine: "postgres" } & PostgresStoreOptions);
 
