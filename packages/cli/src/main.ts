@@ -155,7 +155,11 @@ export function parseCommandLine(argv: readonly string[]): ReturnType<typeof par
   return { ...parsed, positionals: parsed.positionals.map(restore) };
 }
 
-/** Runs one command line; returns the exit code. */
+/**
+ * Runs one command line; returns the exit code. Never throws: an error is one line on `out.err`,
+ * `conclave: CODE: message` (the ApiError/MlsError/StoreError code, `USAGE` with exit code 2, `KEY_ENCRYPTION_KEY`
+ * for a wrong or missing KEK), and exit code 1.
+ */
 export async function main(argv: string[], out: Out = stdio): Promise<number> {
   try {
     let parsed;

@@ -16,6 +16,11 @@ export class FileStore implements ClientStore {
   readonly #dir: string;
   readonly #key: Buffer;
 
+  /**
+   * Opens the store in `dir` (created, mode 0700, when missing) and derives its key from `passphrase`.
+   * A wrong passphrase shows at the first {@link FileStore.get} of a record.
+   * @throws Error for an empty passphrase, or when `dir` cannot be created or its salt file read.
+   */
   constructor(dir: string, passphrase: string) {
     if (passphrase.length === 0) throw new Error("FileStore: empty passphrase");
     this.#dir = dir;
@@ -36,6 +41,11 @@ export class FileStore implements ClientStore {
     return join(this.#dir, `${key.replace(/:/g, "~")}.rec`);
   }
 
+  /**
+   * The record `key`, decrypted; undefined when there is none.
+   * @throws StoreError (`STORE_UNREADABLE`): a file that is not a Conclave record, or does not decrypt (wrong
+   * passphrase, corrupted or swapped file); Error for a key with characters outside [A-Za-z0-9._:-].
+   */
   async get(key: string): Promise<Uint8Array | undefined> {
     let data: Buffer;
     try {

@@ -5,6 +5,7 @@
  */
 import { ApiError, ROUTES, routePath, type ErrorBody, type ErrorCode, type RouteName } from "@conclave/api";
 
+/** One request's parts: path parameters, query, a JSON or message/mls body, the bearer token. */
 export interface RequestOptions {
   readonly params?: Record<string, string>;
   readonly query?: Record<string, string | number>;
@@ -14,6 +15,7 @@ export interface RequestOptions {
   readonly token?: string;
 }
 
+/** The Conclave JSON API over fetch: one call per route name of ROUTES (@conclave/api). */
 export class HttpTransport {
   readonly baseUrl: string;
 
@@ -21,6 +23,11 @@ export class HttpTransport {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
   }
 
+  /**
+   * Calls `route` and returns its parsed JSON answer (the caller names the type).
+   * @throws ApiError with the server's `code` for a non-2xx answer (`INTERNAL` / `BAD_REQUEST` when the body
+   * has none), `SERVICE_UNAVAILABLE` when the server cannot be reached.
+   */
   async request<T>(route: RouteName, opts: RequestOptions = {}): Promise<T> {
     const { method } = ROUTES[route];
     let url = this.baseUrl + routePath(route, opts.params);

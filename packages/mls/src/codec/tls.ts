@@ -91,29 +91,33 @@ export class Writer {
     }
   }
 
+  /** Writes a uint8. @throws MlsError `ENCODE_INVALID` (not an integer in 0..0xff). */
   u8(v: number): void {
     if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new MlsError("ENCODE_INVALID", `uint8 out of range: ${v}`);
     this.reserve(1);
     this.buf[this.len++] = v;
   }
 
+  /** Writes a big-endian uint16. @throws MlsError `ENCODE_INVALID` (not an integer in 0..0xffff). */
   u16(v: number): void {
     if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new MlsError("ENCODE_INVALID", `uint16 out of range: ${v}`);
     this.be(v, 2);
   }
 
+  /** Writes a big-endian uint32. @throws MlsError `ENCODE_INVALID` (not an integer in 0..2^32-1). */
   u32(v: number): void {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new MlsError("ENCODE_INVALID", `uint32 out of range: ${v}`);
     this.be(v, 4);
   }
 
+  /** Writes a big-endian uint64. @throws MlsError `ENCODE_INVALID` (not a bigint in 0..2^64-1). */
   u64(v: bigint): void {
     if (typeof v !== "bigint" || v < 0n || v > 0xffffffffffffffffn) throw new MlsError("ENCODE_INVALID", `uint64 out of range: ${v}`);
     this.be(Number(v >> 32n), 4);
     this.be(Number(v & 0xffffffffn), 4);
   }
 
-  /** Minimum-size varint (RFC 9420 §2.1.2). */
+  /** Minimum-size varint (RFC 9420 §2.1.2). @throws MlsError `ENCODE_INVALID` (not an integer in 0..2^30-1). */
   varint(v: number): void {
     if (!Number.isInteger(v) || v < 0 || v > MAX_VARINT) throw new MlsError("ENCODE_INVALID", `varint out of range: ${v}`);
     if (v < 0x40) {
@@ -142,6 +146,7 @@ export class Writer {
   /**
    * Writes a varint length header followed by whatever `body` writes. The body
    * is written once, in place; the header size is fixed up afterwards.
+   * @throws MlsError `ENCODE_INVALID` (a body over 2^30-1 bytes), and whatever `body` throws.
    */
   lengthPrefixed(body: (w: Writer) => void): void {
     const start = this.len;
@@ -269,7 +274,10 @@ export class Reader {
     return (BigInt(hi) << 32n) | BigInt(this.u32());
   }
 
-  /** RFC 9420 §2.1.2: prefix 0b11 is invalid; non-minimal encodings are malformed. */
+  /**
+   * RFC 9420 §2.1.2: prefix 0b11 is invalid; non-minimal encodings are malformed.
+   * @throws MlsError `DECODE_INVALID_VARINT`, `DECODE_TRUNCATED`.
+   */
   varint(): number {
     const first = this.u8();
     const prefix = first >> 6;
@@ -318,6 +326,8 @@ export class Reader {
   /**
    * Reads a varint length header and runs `body` with the reader limited to
    * exactly that many bytes; `body` must consume all of them.
+   * @throws MlsError `DECODE_INVALID_VARINT` / `DECODE_TRUNCATED` (the header), `DECODE_VECTOR_TOO_LONG` (a length past
+   * the end), `DECODE_INVALID` (`body` left bytes unread), and whatever `body` throws.
    */
   lengthPrefixed<T>(body: (r: Reader, end: number) => T): T {
     const n = this.varint();

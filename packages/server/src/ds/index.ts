@@ -17,6 +17,7 @@ import { DEFAULT_RETENTION, RetentionJob, type RetentionOptions } from "./retent
 import { installStream } from "./stream.js";
 import type { StoreConfig } from "../storage/index.js";
 
+/** createConclaveServer's `ds` option: the Delivery Service's epochs, push, retention and limits. */
 export interface DeliveryServiceOptions {
   /** Application messages are accepted for the current epoch and this many past ones (default 2). */
   readonly pastEpochs?: number;

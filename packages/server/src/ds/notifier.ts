@@ -15,6 +15,7 @@ import pg from "pg";
 import { toHex } from "@conclave/mls";
 import type { ClientId } from "../storage/store.js";
 
+/** The callback a {@link Notifier} calls when a topic it was subscribed to has news. */
 export type Wake = () => void;
 
 /** What a stream listens to: a group's log, or one client's direct queue. */
@@ -73,7 +74,9 @@ export class LocalNotifier implements Notifier {
   }
 }
 
+/** Options of {@link PostgresNotifier.connect}. */
 export interface PostgresNotifierOptions {
+  /** e.g. postgres://user@host:5432/db (the notifier holds one connection of its own). */
   readonly connectionString: string;
   /** NOTIFY channel; processes sharing a database schema must use the same one. */
   readonly channel: string;
@@ -95,6 +98,10 @@ export class PostgresNotifier extends LocalNotifier {
     super();
   }
 
+  /**
+   * Connects and LISTENs on `o.channel`; reconnects by itself when the connection drops later.
+   * @throws Error for a channel name outside [a-z_][a-z0-9_]{0,62}, or pg's error when the database cannot be reached.
+   */
   static async connect(o: PostgresNotifierOptions): Promise<PostgresNotifier> {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(o.channel)) throw new Error(`invalid NOTIFY channel ${JSON.stringify(o.channel)}`);
     const n = new PostgresNotifier(o);
