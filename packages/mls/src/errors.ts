@@ -120,11 +120,6 @@ export class MlsError extends Error {
   }
 }
 
-/** Throws an `MlsError` with `code` unless `condition` holds. */
-export function ensure(condition: unknown, code: MlsErrorCode, message: string): asserts condition {
-  if (!condition) throw new MlsError(code, message);
-}
-
 /** True when `e` is an {@link MlsError}, and, when `code` is given, one with that code. */
 export function isMlsError(e: unknown, code?: MlsErrorCode): e is MlsError {
   return e instanceof MlsError && (code === undefined || e.code === code);

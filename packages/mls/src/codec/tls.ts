@@ -8,8 +8,6 @@
  */
 import { MlsError } from "../errors.js";
 
-const textEncoder = new TextEncoder();
-
 /** Largest value a varint length header can carry (RFC 9420 §2.1.2): 2^30 - 1. */
 export const MAX_VARINT = 0x3fffffff;
 
@@ -416,23 +414,6 @@ export const varint: Codec<number> = { encode: (w, v) => w.varint(v), decode: (r
 /** opaque data<V> */
 export const opaque: Codec<Uint8Array> = { encode: (w, v) => w.opaque(v), decode: (r) => r.opaque() };
 
-/** opaque data[n]: fixed length, no header. */
-export function fixedOpaque(n: number): Codec<Uint8Array> {
-  return {
-    encode(w, v) {
-      if (v.length !== n) throw new MlsError("ENCODE_INVALID", `expected ${n} bytes, got ${v.length}`);
-      w.raw(v);
-    },
-    decode: (r) => r.raw(n),
-  };
-}
-
-/** A UTF-8 string carried as opaque<V> (used for labels). */
-export const utf8String: Codec<string> = {
-  encode: (w, v) => w.opaque(textEncoder.encode(v)),
-  decode: (r) => new TextDecoder("utf-8", { fatal: true }).decode(r.opaque()),
-};
-
 /** T items<V>: a varint byte-length header, then the elements back to back. */
 export function vector<T>(item: Codec<T>): Codec<T[]> {
   return {
@@ -508,21 +489,5 @@ export function enumeration<T extends number>(base: Codec<number>, known: readon
       if (!set.has(v)) throw new MlsError("DECODE_UNKNOWN_VALUE", `unknown ${what}: ${v}`);
       return v as T;
     },
-  };
-}
-
-/** A codec that maps between a wire codec and a richer in-memory type. */
-export function mapped<W, T>(base: Codec<W>, to: (w: W) => T, from: (t: T) => W): Codec<T> {
-  return {
-    encode: (w, v) => base.encode(w, from(v)),
-    decode: (r) => to(base.decode(r)),
-  };
-}
-
-/** Codec for a self-referential or later-defined type. */
-export function lazy<T>(get: () => Codec<T>): Codec<T> {
-  return {
-    encode: (w, v) => get().encode(w, v),
-    decode: (r) => get().decode(r),
   };
 }

@@ -37,9 +37,11 @@ function parseInt8(text: string): number {
   return n;
 }
 
+/** pg's built-in parsers; its typings say `any`, and what a parser is stays opaque here. */
+const builtinParser = pg.types.getTypeParser as (oid: number, format?: "text" | "binary") => unknown;
+
 const types: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === INT8_OID && format !== "binary" ? parseInt8 : pg.types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"],
+  getTypeParser: ((oid: number, format?: "text" | "binary") => (oid === INT8_OID && format !== "binary" ? parseInt8 : builtinParser(oid, format))) as pg.CustomTypesConfig["getTypeParser"],
 };
 
 /**
