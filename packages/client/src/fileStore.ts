@@ -19,7 +19,9 @@ export class FileStore implements ClientStore {
   /**
    * Opens the store in `dir` (created, mode 0700, when missing) and derives its key from `passphrase`.
    * A wrong passphrase shows at the first {@link FileStore.get} of a record.
-   * @throws Error for an empty passphrase, or when `dir` cannot be created or its salt file read.
+   * @throws StoreError (`STORE_UNREADABLE`) when `dir` holds records but no salt file: a new salt would
+   * never decrypt them, so none is made (restore the file from a backup); Error for an empty passphrase,
+   * or when `dir` cannot be created or its salt file read.
    */
   constructor(dir: string, passphrase: string) {
     if (passphrase.length === 0) throw new Error("FileStore: empty passphrase");
@@ -28,7 +30,9 @@ export class FileStore implements ClientStore {
     const saltPath = join(dir, "salt");
     let salt: Buffer;
     if (existsSync(saltPath)) salt = readFileSync(saltPath);
-    else {
+    else if (readdirSync(dir).some((f) => f.endsWith(".rec"))) {
+      throw new StoreError(`FileStore: ${saltPath} is missing, so the records in ${dir} cannot be decrypted: restore it from a backup`);
+    } else {
       salt = randomBytes(16);
       atomicWrite(saltPath, salt);
     }
