@@ -28,7 +28,6 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { isApiError } from "@conclave/api";
 import type { Client } from "@conclave/client";
-import { NoServerError, openClient } from "./clientHome.js";
 import { readBody } from "./messageBody.js";
 import { Progress, type ProgressSink } from "./progress.js";
 import { UsageError } from "./usage.js";
@@ -187,6 +186,8 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
     const open = async (saveServer = false) => {
       const pass = process.env.CONCLAVE_PASSPHRASE;
       if (pass === undefined || pass === "") throw new UsageError("set CONCLAVE_PASSPHRASE: the client state is encrypted with it");
+      // Loaded on first use: --help and --version never load the client SDK and the MLS library.
+      const { NoServerError, openClient } = await import("./clientHome.js");
       try {
         return await openClient({ home, ...(o.server !== undefined ? { server: o.server } : {}), saveServer, warn: out.err }, pass);
       } catch (e) {
