@@ -102,9 +102,12 @@ export function statusOf(code: ErrorCode): number {
  * body and status) and by clients decoding an error response.
  */
 export class ApiError extends Error {
+  /** The stable code programs branch on. */
   readonly code: ErrorCode;
+  /** The HTTP status the code is always sent with ({@link statusOf}). */
   readonly status: number;
 
+  /** `message` is for people and may change; `cause`, the error this one wraps. */
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "ApiError";
@@ -112,6 +115,7 @@ export class ApiError extends Error {
     this.status = statusOf(code);
   }
 
+  /** The JSON body of the error response. */
   toBody(): ErrorBody {
     return { error: { code: this.code, message: this.message } };
   }

@@ -92,6 +92,7 @@ const enc = new TextEncoder();
  * {@link StoreError}.
  */
 export class Client {
+  /** The HTTP transport to the server (for calls the Client has no method for). */
   readonly transport: HttpTransport;
   readonly #ctx: ClientContext;
   readonly #session: Session;

@@ -36,6 +36,7 @@ export class MemoryStore implements ClientStore {
 
 /** A store record that cannot be read: wrong passphrase, corrupted or foreign file. */
 export class StoreError extends Error {
+  /** Always "STORE_UNREADABLE": a record that is not one, or does not decrypt (wrong passphrase, corruption). */
   readonly code = "STORE_UNREADABLE";
 }
 

@@ -17,8 +17,10 @@ export interface RequestOptions {
 
 /** The Conclave JSON API over fetch: one call per route name of ROUTES (@conclave/api). */
 export class HttpTransport {
+  /** The server's base URL, without a trailing slash. */
   readonly baseUrl: string;
 
+  /** `baseUrl`: the server, e.g. "https://chat.example.org" (route paths start with /v1). */
   constructor(baseUrl: string) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
   }

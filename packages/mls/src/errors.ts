@@ -113,6 +113,7 @@ export class MlsError extends Error {
   /** Stable, machine-readable reason; see {@link MlsErrorCode}. */
   readonly code: MlsErrorCode;
 
+  /** `cause`: the underlying error, when this one wraps another (e.g. a WebCrypto failure). */
   constructor(code: MlsErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "MlsError";

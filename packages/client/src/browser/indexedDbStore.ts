@@ -146,6 +146,7 @@ export class IndexedDbStore implements ClientStore {
     return all.filter((k): k is string => typeof k === "string" && k.startsWith(prefix));
   }
 
+  /** Closes the database connection (a later call on this store fails). */
   close(): void {
     this.db.close();
   }

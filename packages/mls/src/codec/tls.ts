@@ -57,10 +57,12 @@ export class Writer {
   private high = 0;
   private finished = false;
 
+  /** A writer with room for `initialCapacity` bytes to start with (it grows as needed). */
   constructor(initialCapacity = 256) {
     this.buf = (initialCapacity <= SCRATCH_SIZE ? scratchPool.pop() : undefined) ?? new Uint8Array(Math.max(initialCapacity, SCRATCH_SIZE));
   }
 
+  /** Bytes written so far. */
   get length(): number {
     return this.len;
   }
@@ -224,6 +226,7 @@ export class Reader {
     this.lim = buf.length;
   }
 
+  /** Bytes read so far. */
   get offset(): number {
     return this.pos;
   }
@@ -244,11 +247,13 @@ export class Reader {
     }
   }
 
+  /** Reads a uint8. @throws MlsError `DECODE_TRUNCATED` (no byte left). */
   u8(): number {
     this.need(1);
     return this.buf[this.pos++]!;
   }
 
+  /** Reads a big-endian uint16. @throws MlsError `DECODE_TRUNCATED`. */
   u16(): number {
     this.need(2);
     const b = this.buf;
@@ -257,6 +262,7 @@ export class Reader {
     return (b[p]! << 8) | b[p + 1]!;
   }
 
+  /** Reads a big-endian uint32. @throws MlsError `DECODE_TRUNCATED`. */
   u32(): number {
     this.need(4);
     const b = this.buf;
@@ -265,6 +271,7 @@ export class Reader {
     return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
   }
 
+  /** Reads a big-endian uint64. @throws MlsError `DECODE_TRUNCATED` (and then reads nothing). */
   u64(): bigint {
     // All eight bytes or none, as before: a short input leaves the position where it was.
     this.need(8);

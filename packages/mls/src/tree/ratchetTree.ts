@@ -96,6 +96,7 @@ function decodePackedTree(bytes: Uint8Array): (Entry | undefined)[] {
 
 /** The public part of a ratchet tree (RFC 9420 §4, §7): leaves, parents, hashes; no private keys. */
 export class PublicRatchetTree {
+  /** The cipher suite whose hash the tree hashes use. */
   readonly suite: CipherSuite;
   #leafCount: number;
   #nodes: ChunkedArray<Entry>;
@@ -279,10 +280,12 @@ export class PublicRatchetTree {
     return this.#leafCount;
   }
 
+  /** Nodes in the array representation (RFC 9420 Appendix C), blanks included. */
   get nodeCount(): number {
     return this.#nodes.length;
   }
 
+  /** The root's node index. */
   get root(): NodeIndex {
     return root(this.#leafCount);
   }

@@ -35,7 +35,9 @@ const TOPIC = /^(g[0-9a-f]{2,510}|c[0-9]{1,16})$/;
 export interface Notifier {
   /** Called after a transaction that wrote to these topics committed. */
   publish(topics: readonly Topic[]): Promise<void>;
+  /** Calls `wake` on each publish to `topic` (by any process sharing the notifier); returns the unsubscribe function. */
   subscribe(topic: Topic, wake: Wake): () => void;
+  /** Stops delivering and releases connections. */
   close(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export class LocalNotifier implements Notifier {
     this.wakeLocal(topics);
   }
 
+  /** Wakes this process's subscribers of `topics` (what publish does here; a cross-process notifier calls it on each notification). */
   wakeLocal(topics: Iterable<Topic>): void {
     for (const t of topics) {
       const s = this.subs.get(t);
