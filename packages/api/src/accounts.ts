@@ -38,10 +38,12 @@ import { fromBase64Url, toBase64Url } from "./base64url.js";
 import { ApiError } from "./errors.js";
 import type { B64u, TokenResponse } from "./routes.js";
 
+/** The SignWithLabel label (RFC 9420 §5.1.2) of a device approval: {@link signDeviceApproval}. */
 export const DEVICE_APPROVAL_LABEL = "Conclave device approval";
 
 /** Private-use MLS CredentialType values (RFC 9420 §17.5) marking device changes in the transparency log. */
 export const DEVICE_ADDED_LEAF_TYPE = 0xf0a1;
+/** Private-use CredentialType value (RFC 9420 §17.5) marking a revoked device in the transparency log. */
 export const DEVICE_REVOKED_LEAF_TYPE = 0xf0a2;
 
 export const ACCOUNT_ROUTES = {
@@ -159,6 +161,7 @@ export interface DeviceApprovalRequest {
   signature: B64u;
 }
 
+/** 201 answer to POST /v1/users/:user/device-approvals: the approval waits for the new device to register. */
 export interface DeviceApprovalResponse {
   /** Identity of the approving device. */
   approvedBy: string;
@@ -176,8 +179,10 @@ export interface RotateRecoveryCodeResponse {
   recoveryCode: string;
 }
 
+/** What happened to a device in a {@link DeviceChange}. */
 export type DeviceChangeKind = "added" | "revoked";
 
+/** One entry of an account's device history (GET /v1/users/:user/device-changes), logged in the AS transparency log. */
 export interface DeviceChange {
   /** Cursor: pass the last seen as ?after= */
   seq: number;
@@ -199,6 +204,11 @@ export interface DeviceChangesResponse {
 // ---------------------------------------------------------------------------
 // Approvals and link requests
 
+/**
+ * What an existing device signs to approve a new one (the content of
+ * SignWithLabel(approver_sk, "Conclave device approval", ...), RFC 9420 §5.1.2):
+ * the new device's identity and keys, bound to the AS domain and the approver.
+ */
 export interface DeviceApprovalTBS {
   readonly domain: string;
   readonly user: string;
@@ -209,6 +219,10 @@ export interface DeviceApprovalTBS {
   readonly approver: string;
 }
 
+/**
+ * The TLS encoding (RFC 9420 §2.1) of a {@link DeviceApprovalTBS}: the bytes signed and verified.
+ * @throws MlsError `ENCODE_INVALID` (a field out of range, e.g. a cipher suite id over 0xffff).
+ */
 export function encodeDeviceApprovalTBS(t: DeviceApprovalTBS): Uint8Array {
   const w = new Writer(200 + t.signatureKey.length);
   w.opaque(utf8(t.domain));
@@ -221,10 +235,20 @@ export function encodeDeviceApprovalTBS(t: DeviceApprovalTBS): Uint8Array {
   return w.finish();
 }
 
+/**
+ * Signs a device approval with the approving device's MLS signature key.
+ * @returns the signature, sent base64url-encoded as {@link DeviceApprovalRequest.signature}.
+ * @throws MlsError `CRYPTO_INVALID_KEY` (a private key the suite cannot use), `ENCODE_INVALID` (see {@link encodeDeviceApprovalTBS}).
+ */
 export function signDeviceApproval(suite: CipherSuite, approverPrivateKey: Uint8Array, t: DeviceApprovalTBS): Promise<Uint8Array> {
   return suite.signWithLabel(approverPrivateKey, DEVICE_APPROVAL_LABEL, encodeDeviceApprovalTBS(t));
 }
 
+/**
+ * Checks a device approval's signature against the approving device's signature public key.
+ * @returns false for a signature that does not verify (the server then answers `DEVICE_NOT_APPROVED`).
+ * @throws MlsError `CRYPTO_INVALID_KEY` (a malformed public key), `ENCODE_INVALID` (see {@link encodeDeviceApprovalTBS}).
+ */
 export function verifyDeviceApproval(suite: CipherSuite, approverPublicKey: Uint8Array, t: DeviceApprovalTBS, signature: Uint8Array): Promise<boolean> {
   return suite.verifyWithLabel(approverPublicKey, DEVICE_APPROVAL_LABEL, encodeDeviceApprovalTBS(t), signature);
 }
@@ -256,6 +280,11 @@ const linkRequestCodec: Codec<LinkRequest> = {
   },
 };
 
+/**
+ * A new device's {@link LinkRequest} as base64url: the QR payload an existing device scans
+ * (and {@link decodeLinkRequest} reads back).
+ * @throws MlsError `ENCODE_INVALID` (a field out of range).
+ */
 export function encodeLinkRequest(r: LinkRequest): string {
   const w = new Writer(200);
   linkRequestCodec.encode(w, r);

@@ -63,9 +63,13 @@ import { CIPHER_SUITES, Writer, constantTimeEqual, utf8, zeroize, type CipherSui
 import { ApiError } from "./errors.js";
 import { X25519_KEY_LENGTH, x25519, x25519GenerateKeyPair, type X25519KeyPair } from "./x25519.js";
 
+/** The SignWithLabel label (RFC 9420 §5.1.2) of the registration signature: {@link signAuthChallenge}. */
 export const AUTH_LABEL = "Conclave auth";
+/** The handshake's HKDF salt and the first field of its MAC transcript: {@link encodeHandshakeTranscript}. */
 export const HANDSHAKE_LABEL = "Conclave DS auth v1";
+/** Length of a challenge nonce, bytes; another length is `AUTH_CHALLENGE_INVALID`. */
 export const AUTH_NONCE_LENGTH = 32;
+/** Length of the handshake MAC (HMAC-SHA-256), bytes. */
 export const AUTH_MAC_LENGTH = 32;
 /** The suite whose hash, HKDF and HMAC (SHA-256) the handshake uses: pass `provider.suite(AUTH_HASH_SUITE)`. */
 export const AUTH_HASH_SUITE: CipherSuiteId = 1;
@@ -74,6 +78,11 @@ export const AUTH_HASH_SUITE: CipherSuiteId = 1;
 export const AuthPurpose = { register: 1, login: 2, upgrade: 3 } as const;
 export type AuthPurpose = (typeof AuthPurpose)[keyof typeof AuthPurpose];
 
+/**
+ * Who a registration signature speaks for: the AS domain, the purpose, the
+ * client's name and its keys. Signed together with the server's nonce, so a
+ * signature is good for one server, one purpose and one challenge only.
+ */
 export interface AuthContext {
   readonly domain: string;
   readonly purpose: AuthPurpose;
@@ -101,7 +110,11 @@ function requireNonce(nonce: Uint8Array): void {
   if (nonce.length !== AUTH_NONCE_LENGTH) throw new ApiError("AUTH_CHALLENGE_INVALID", `nonce must be ${AUTH_NONCE_LENGTH} bytes, got ${nonce.length}`);
 }
 
-/** The exact bytes passed as `content` to SignWithLabel / VerifyWithLabel at registration. */
+/**
+ * The exact bytes passed as `content` to SignWithLabel / VerifyWithLabel at registration.
+ * @throws ApiError `AUTH_CHALLENGE_INVALID` (a nonce that is not {@link AUTH_NONCE_LENGTH} bytes);
+ * MlsError `ENCODE_INVALID` (a field out of range, e.g. a cipher suite id over 0xffff).
+ */
 export function encodeAuthContent(nonce: Uint8Array, ctx: AuthContext): Uint8Array {
   requireNonce(nonce);
   const w = new Writer(160 + ctx.signatureKey.length);
@@ -116,16 +129,31 @@ export function encodeAuthContent(nonce: Uint8Array, ctx: AuthContext): Uint8Arr
   return w.finish();
 }
 
-/** Client side: the registration signature. */
+/**
+ * Client side: the registration signature.
+ * @throws ApiError `AUTH_CHALLENGE_INVALID` (see {@link encodeAuthContent}); MlsError `CRYPTO_INVALID_KEY`
+ * (a private key the suite cannot use), `ENCODE_INVALID`.
+ */
 export function signAuthChallenge(suite: CipherSuite, signaturePrivateKey: Uint8Array, nonce: Uint8Array, ctx: AuthContext): Promise<Uint8Array> {
   return suite.signWithLabel(signaturePrivateKey, AUTH_LABEL, encodeAuthContent(nonce, ctx));
 }
 
-/** Server side: true when `signature` is a valid registration signature for `ctx`. */
+/**
+ * Server side: true when `signature` is a valid registration signature for `ctx`.
+ * @throws ApiError `AUTH_CHALLENGE_INVALID` (see {@link encodeAuthContent}); MlsError `CRYPTO_INVALID_KEY`
+ * (a malformed signature public key), `ENCODE_INVALID`.
+ */
 export function verifyAuthChallenge(suite: CipherSuite, nonce: Uint8Array, ctx: AuthContext, signature: Uint8Array): Promise<boolean> {
   return suite.verifyWithLabel(ctx.signatureKey, AUTH_LABEL, encodeAuthContent(nonce, ctx), signature);
 }
 
+/**
+ * The bytes the handshake MAC covers: the label, who logs in and why, the
+ * nonce and all four public keys (server static and ephemeral, client
+ * ephemeral and auth key), so a MAC is bound to one run of the handshake.
+ * @throws ApiError `AUTH_CHALLENGE_INVALID` (a nonce of the wrong length), `INVALID_AUTH_KEY` (a key that is
+ * not 32 bytes); MlsError `ENCODE_INVALID`.
+ */
 export function encodeHandshakeTranscript(t: HandshakeTranscript): Uint8Array {
   requireNonce(t.nonce);
   for (const [what, key] of [
@@ -177,12 +205,17 @@ export interface HandshakeChallenge {
   readonly serverEphemeral: Uint8Array;
 }
 
+/** The client's answer to a handshake challenge: its ephemeral public key and the MAC over the transcript. */
 export interface HandshakeResponse {
   readonly clientEphemeral: Uint8Array;
   readonly mac: Uint8Array;
 }
 
-/** Client side: answers a challenge with the device's auth key pair. */
+/**
+ * Client side: answers a challenge with the device's auth key pair.
+ * @throws ApiError `INVALID_AUTH_KEY` (a server key of the wrong length or of low order, or a malformed
+ * auth key), `AUTH_CHALLENGE_INVALID` (a nonce of the wrong length), `INTERNAL` (a suite whose hash is not SHA-256).
+ */
 export async function answerChallenge(
   suite: CipherSuite,
   challenge: HandshakeChallenge,
@@ -221,7 +254,12 @@ export async function expectedHandshakeMac(suite: CipherSuite, keys: ServerHands
   return handshakeMac(suite, dh, transcript);
 }
 
-/** Server side: constant-time check of a client's MAC. */
+/**
+ * Server side: constant-time check of a client's MAC.
+ * @returns false for a wrong MAC (the server answers `AUTH_MAC_INVALID`).
+ * @throws ApiError `INVALID_AUTH_KEY` (a client key of the wrong length or of low order),
+ * `AUTH_CHALLENGE_INVALID` (a nonce of the wrong length), `INTERNAL` (a suite whose hash is not SHA-256).
+ */
 export async function verifyHandshake(suite: CipherSuite, keys: ServerHandshakeKeys, t: Omit<HandshakeTranscript, "serverKey" | "serverEphemeral">, mac: Uint8Array): Promise<boolean> {
   const expected = await expectedHandshakeMac(suite, keys, t);
   return mac.length === AUTH_MAC_LENGTH && constantTimeEqual(expected, mac);
@@ -232,6 +270,7 @@ export async function verifyHandshake(suite: CipherSuite, keys: ServerHandshakeK
  * client: a complete, valid login transcript for any registered auth key.
  * This is the deniability argument as code: a transcript the server shows a
  * third party is exactly as likely to be this forgery as a real login.
+ * @throws ApiError `INVALID_AUTH_KEY`, `AUTH_CHALLENGE_INVALID`, `INTERNAL`, as {@link verifyHandshake}.
  */
 export async function forgeTranscript(
   suite: CipherSuite,

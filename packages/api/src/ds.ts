@@ -8,6 +8,10 @@ import type { B64u } from "./routes.js";
 import type { ErrorCode } from "./errors.js";
 import type { DeviceChange } from "./accounts.js";
 
+/**
+ * The Delivery Service routes, method and path each (`:name` marks a path parameter).
+ * Their 4xx answers carry an {@link ErrorCode}; the OpenAPI document (GET /v1/openapi.json) lists them per operation.
+ */
 export const DS_ROUTES = {
   uploadKeyPackages: { method: "POST", path: "/v1/key-packages" },
   listKeyPackages: { method: "GET", path: "/v1/key-packages" },
@@ -30,10 +34,12 @@ export const DS_ROUTES = {
 export const DS_STREAM_PATH = "/v1/stream";
 
 // POST /v1/key-packages (bearer)
+/** POST /v1/key-packages (bearer): KeyPackages of the calling client to publish. */
 export interface UploadKeyPackagesRequest {
   /** MLSMessage(KeyPackage) each, signed with the uploading client's signature key. */
   keyPackages: B64u[];
 }
+/** A KeyPackage the DS holds for the calling client. */
 export interface KeyPackageInfo {
   /** KeyPackageRef (RFC 9420 §5.2). */
   ref: B64u;
@@ -41,22 +47,27 @@ export interface KeyPackageInfo {
   lastResort: boolean;
   createdAt: number;
 }
+/** 201 answer to POST /v1/key-packages: the KeyPackages stored. */
 export interface UploadKeyPackagesResponse {
   keyPackages: KeyPackageInfo[];
 }
 // GET /v1/key-packages (bearer)
+/** GET /v1/key-packages (bearer): the calling client's unclaimed KeyPackages. */
 export interface ListKeyPackagesResponse {
   keyPackages: KeyPackageInfo[];
 }
 // GET /v1/key-packages/count (bearer)
+/** GET /v1/key-packages/count (bearer): how many KeyPackages the calling client has left, per cipher suite. */
 export interface KeyPackageCountsResponse {
   /** Per suite: unclaimed ordinary KeyPackages, and whether a last-resort one is there. */
   counts: { cipherSuite: number; count: number; lastResort: boolean }[];
 }
 // POST /v1/users/:user/key-packages/claim (bearer)
+/** POST /v1/users/:user/key-packages/claim (bearer): one KeyPackage per device of :user, in the first of these suites it has. */
 export interface ClaimKeyPackagesRequest {
   cipherSuites: number[];
 }
+/** A claimed KeyPackage (removed from the directory unless it is the device's last-resort one). */
 export interface ClaimedKeyPackage {
   identity: string;
   device: string;
@@ -65,6 +76,7 @@ export interface ClaimedKeyPackage {
   keyPackage: B64u;
   lastResort: boolean;
 }
+/** Answer to a claim: a KeyPackage per device that had one. */
 export interface ClaimKeyPackagesResponse {
   keyPackages: ClaimedKeyPackage[];
   /** Device and suite pairs for which nothing was left. */
@@ -72,6 +84,7 @@ export interface ClaimKeyPackagesResponse {
 }
 
 // POST /v1/groups (bearer)
+/** POST /v1/groups (bearer): registers a new group at epoch 0 with its creator as the only member. */
 export interface CreateGroupRequest {
   groupId: B64u;
   /** MLSMessage(GroupInfo) of epoch 0, signed by the creator: the DS's first public state of the group. */
@@ -79,6 +92,7 @@ export interface CreateGroupRequest {
   /** The one-leaf ratchet tree, when the GroupInfo does not carry it in its ratchet_tree extension. */
   ratchetTree?: B64u;
 }
+/** A group as the DS knows it: epoch and roster (POST /v1/groups, GET /v1/groups/:groupId). */
 export interface GroupResponse {
   groupId: B64u;
   epoch: number;
@@ -87,6 +101,7 @@ export interface GroupResponse {
 }
 
 // POST /v1/groups/:groupId/commits (bearer)
+/** POST /v1/groups/:groupId/commits (bearer, a member): a commit with its Welcome and the new epoch's GroupInfo. */
 export interface CommitBundleRequest {
   /** MLSMessage(PublicMessage) carrying the Commit: the DS validates it against its public state of the group. */
   commit: B64u;
@@ -95,6 +110,7 @@ export interface CommitBundleRequest {
   /** MLSMessage(GroupInfo) of the new epoch, signed by the committer; its tree hash must match the DS's tree after the commit. */
   groupInfo: B64u;
 }
+/** 201 answer to an accepted message or commit (the DS ordered it, RFC 9750 §5.2). */
 export interface AcceptedResponse {
   /** The group's epoch after this message. */
   epoch: number;
@@ -103,6 +119,7 @@ export interface AcceptedResponse {
 }
 
 // GET /v1/groups/:groupId/handshakes?sinceEpoch=N&afterSeq=S&limit=L (bearer, members)
+/** One handshake message (proposal or commit) of a group's log. */
 export interface HandshakeJson {
   /** Position in the group's log. */
   seq: number;
@@ -111,6 +128,7 @@ export interface HandshakeJson {
   sender: string;
   message: B64u;
 }
+/** GET /v1/groups/:groupId/handshakes (bearer, members): a page of the group's handshake log. */
 export interface HandshakesResponse {
   currentEpoch: number;
   messages: HandshakeJson[];
@@ -119,6 +137,7 @@ export interface HandshakesResponse {
 }
 
 // GET /v1/groups/:groupId/group-info (bearer)
+/** GET /v1/groups/:groupId/group-info (bearer): the latest GroupInfo, for external joins (RFC 9420 §12.4.3.2). */
 export interface GroupInfoResponse {
   groupId: B64u;
   epoch: number;
@@ -137,6 +156,7 @@ export interface ExternalSenderResponse {
 }
 
 // GET /v1/groups/:groupId/tree?leaf= (bearer; members, or anyone in an open group)
+/** GET /v1/groups/:groupId/tree (bearer): the group's ratchet tree, or one leaf's partial view of it. */
 export interface GroupTreeResponse {
   groupId: B64u;
   epoch: number;
@@ -148,6 +168,7 @@ export interface GroupTreeResponse {
 }
 
 // GET /v1/queue?limit= (bearer); also the frames of /v1/stream
+/** What a queue entry holds: a proposal or commit, an application message, or a Welcome. */
 export type QueueKindJson = "handshake" | "application" | "welcome";
 /**
  * Where an entry lives (DESIGN: DS delivery). "group": stored once in the group's
@@ -156,6 +177,7 @@ export type QueueKindJson = "handshake" | "application" | "welcome";
  * alone (a Welcome), position `seq` in the client's direct queue.
  */
 export type QueueSourceJson = "group" | "direct";
+/** One message waiting for a client (GET /v1/queue, /v1/stream frames). */
 export interface QueueEntryJson {
   source: QueueSourceJson;
   seq: number;
@@ -181,6 +203,7 @@ export interface QueueGap {
   from: number;
   to: number;
 }
+/** GET /v1/queue (bearer): a page of the calling client's unread messages. */
 export interface QueueResponse {
   messages: QueueEntryJson[];
   /** Acknowledge this after processing the page (it also covers your own messages, which are not sent back). */
@@ -190,7 +213,9 @@ export interface QueueResponse {
   gaps: QueueGap[];
 }
 // POST /v1/queue/ack (bearer)
+/** POST /v1/queue/ack (bearer): acknowledges everything up to this cursor. */
 export type AckRequest = QueueCursor;
+/** Answer to POST /v1/queue/ack. */
 export interface AckResponse {
   /** Entries (direct) and positions (group) newly acknowledged. */
   acknowledged: number;
@@ -211,4 +236,5 @@ export type StreamServerFrame =
   | { type: "device"; change: DeviceChange }
   /** A client frame the DS refused (BAD_REQUEST: not a known frame; RATE_LIMITED: too many); the connection stays open. */
   | { type: "error"; error: { code: ErrorCode; message: string } };
+/** What a client may send on /v1/stream: an acknowledgement (answered with an `acked` frame). */
 export type StreamClientFrame = { type: "ack"; cursor: QueueCursor };

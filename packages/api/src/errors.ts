@@ -73,6 +73,7 @@ export const API_ERROR_STATUS = {
   SERVICE_UNAVAILABLE: 503, // e.g. the storage engine is unreachable
 } as const satisfies Record<string, number>;
 
+/** A code of the API itself (a key of {@link API_ERROR_STATUS}), as opposed to an MLS library code. */
 export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
 
 /** What may appear in `error.code`: an API code or an MLS library code (always 400). */
@@ -86,6 +87,7 @@ export interface ErrorBody {
   };
 }
 
+/** True when `code` is one of the API's own codes (not an MLS library code, nor unknown). */
 export function isApiErrorCode(code: string): code is ApiErrorCode {
   return Object.prototype.hasOwnProperty.call(API_ERROR_STATUS, code);
 }
@@ -100,9 +102,12 @@ export function statusOf(code: ErrorCode): number {
  * body and status) and by clients decoding an error response.
  */
 export class ApiError extends Error {
+  /** The stable code programs branch on. */
   readonly code: ErrorCode;
+  /** The HTTP status the code is always sent with ({@link statusOf}). */
   readonly status: number;
 
+  /** `message` is for people and may change; `cause`, the error this one wraps. */
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "ApiError";
@@ -110,11 +115,13 @@ export class ApiError extends Error {
     this.status = statusOf(code);
   }
 
+  /** The JSON body of the error response. */
   toBody(): ErrorBody {
     return { error: { code: this.code, message: this.message } };
   }
 }
 
+/** True when `e` is an {@link ApiError}, and when `code` is given, one with that code. */
 export function isApiError(e: unknown, code?: ErrorCode): e is ApiError {
   return e instanceof ApiError && (code === undefined || e.code === code);
 }

@@ -227,8 +227,6 @@ export interface SameClientResponse {
 // ---------------------------------------------------------------------------
 // Transparency log (public)
 
-export type { SignedTreeHeadJson } from "./transparency.js";
-
 /** GET /v1/transparency/tree-head[?treeSize=n] -> SignedTreeHeadJson */
 
 /** A BindingLeaf decoded into JSON (times in ms since the Unix epoch). */

@@ -28,7 +28,6 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { isApiError } from "@conclave/api";
 import type { Client } from "@conclave/client";
-import { NoServerError, openClient } from "./clientHome.js";
 import { readBody } from "./messageBody.js";
 import { Progress, type ProgressSink } from "./progress.js";
 import { UsageError } from "./usage.js";
@@ -155,7 +154,11 @@ export function parseCommandLine(argv: readonly string[]): ReturnType<typeof par
   return { ...parsed, positionals: parsed.positionals.map(restore) };
 }
 
-/** Runs one command line; returns the exit code. */
+/**
+ * Runs one command line; returns the exit code. Never throws: an error is one line on `out.err`,
+ * `conclave: CODE: message` (the ApiError/MlsError/StoreError code, `USAGE` with exit code 2, `KEY_ENCRYPTION_KEY`
+ * for a wrong or missing KEK), and exit code 1.
+ */
 export async function main(argv: string[], out: Out = stdio): Promise<number> {
   try {
     let parsed;
@@ -183,6 +186,8 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
     const open = async (saveServer = false) => {
       const pass = process.env.CONCLAVE_PASSPHRASE;
       if (pass === undefined || pass === "") throw new UsageError("set CONCLAVE_PASSPHRASE: the client state is encrypted with it");
+      // Loaded on first use: --help and --version never load the client SDK and the MLS library.
+      const { NoServerError, openClient } = await import("./clientHome.js");
       try {
         return await openClient({ home, ...(o.server !== undefined ? { server: o.server } : {}), saveServer, warn: out.err }, pass);
       } catch (e) {

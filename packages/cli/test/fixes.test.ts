@@ -207,6 +207,18 @@ describe("the key-encryption key and the stream route", () => {
     expect(await startAndStop([SERVER_MAIN], { ...env, CONCLAVE_KEK: KEK_A })).toMatch(/listening on/);
   });
 
+  it("npm run main validates CONCLAVE_PORT like --port, and prints the port it bound", async () => {
+    const env = { CONCLAVE_DB: join(dir, "port", "ds.sqlite"), CONCLAVE_KEK: KEK_A };
+    for (const bad of ["", "http", "70000", "-1"]) {
+      const r = await execNode([SERVER_MAIN], { env: { ...env, CONCLAVE_PORT: bad } });
+      expect([r.code, r.stderr.trim().split("\n")], bad).toEqual([2, [`conclave: USAGE: bad CONCLAVE_PORT ${JSON.stringify(bad)}: expected a number from 0 to 65535`]]);
+    }
+    // Nothing was opened for a bad port: no database, no key file.
+    expect(existsSync(join(dir, "port"))).toBe(false);
+    const out = await startAndStop([SERVER_MAIN], { ...env, CONCLAVE_PORT: "0" });
+    expect(out).toMatch(/listening on http:\/\/127\.0\.0\.1:(?!0\/)[0-9]+\/v1/);
+  });
+
   it("GET /v1/stream without an upgrade answers 426 UPGRADE_REQUIRED with Upgrade: websocket", async () => {
     const r = await fetch(`${server.url}/v1/stream`);
     expect(r.status).toBe(426);

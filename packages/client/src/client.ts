@@ -35,12 +35,17 @@ import { Session } from "./session.js";
 import type { ClientStore } from "./store.js";
 import { HttpTransport } from "./transport.js";
 
+/** Options of {@link Client.open}: only `serverUrl` and `store` are required. */
 export interface ClientOptions {
+  /** Base URL of the Conclave server, e.g. "https://chat.example.org" (the routes add /v1/...). */
   readonly serverUrl: string;
+  /** Where the device's keys, groups and cursors persist (FileStore, IndexedDbStore, MemoryStore). */
   readonly store: ClientStore;
+  /** MLS crypto provider (default: the platform's, node or WebCrypto). */
   readonly provider?: CryptoProvider;
-  /** Upload more KeyPackages when fewer than this many are left on the DS. */
+  /** Upload more KeyPackages when fewer than this many are left on the DS (default 5). */
   readonly keyPackageLowWater?: number;
+  /** How many KeyPackages one upload brings (default 10). */
   readonly keyPackageBatch?: number;
   /**
    * sync() also checks the DS supply at most this often (default 10 minutes):
@@ -72,7 +77,22 @@ export interface ClientOptions {
 
 const enc = new TextEncoder();
 
+/**
+ * One device of a user: its identity with the AS, its KeyPackages on the DS,
+ * its groups and their messages (RFC 9750 §3-§6). Open one with
+ * {@link Client.open}; calls that change state run one at a time.
+ *
+ * Errors: methods reject with {@link ApiError}. Calls that reach the server
+ * carry the server's stable code (see ErrorCode in @conclave/api, and the
+ * OpenAPI document for each route's codes); besides those listed per method,
+ * any of them may reject with `SERVICE_UNAVAILABLE` (server unreachable),
+ * `RATE_LIMITED`, `AUTH_TOKEN_INVALID` or `CLIENT_REVOKED` (this device was
+ * revoked), and with an MlsError code when the server sent MLS data the
+ * library refused. A store that cannot be read or written rejects with
+ * {@link StoreError}.
+ */
 export class Client {
+  /** The HTTP transport to the server (for calls the Client has no method for). */
   readonly transport: HttpTransport;
   readonly #ctx: ClientContext;
   readonly #session: Session;
@@ -123,9 +143,14 @@ export class Client {
     return c;
   }
 
+  /** Whether this store holds a registered device. */
   get registered(): boolean {
     return this.#session.registered;
   }
+  /**
+   * The user name of this device's account.
+   * @throws ApiError `AUTH_REQUIRED` (not registered yet).
+   */
   get user(): string {
     return this.#session.need().user;
   }
@@ -159,6 +184,9 @@ export class Client {
    * in the transparency log), and stocks the DS with KeyPackages. Returns the
    * account's recovery code: show it once, for the user to keep offline.
    * Further devices join by linking (requestLink / approveDevice / completeLink).
+   * @throws ApiError `CLIENT_EXISTS` (this store already holds a device), `INVALID_NAME`, `ACCOUNT_EXISTS`,
+   * `NAME_PROOF_INVALID`, `RECOVERY_CODE_INVALID`, `CLIENT_EXISTS` (the device name is taken), `SIGNATURE_KEY_IN_USE`,
+   * `AUTH_SIGNATURE_INVALID` (the AS's credential or log proof does not check out).
    */
   async register(user: string, device: string, opts: { proof?: NameProof; recoveryCode?: string; cipherSuite?: CipherSuiteId } = {}): Promise<{ recoveryCode: string }> {
     const r = await this.#session.register(user, device, opts);
@@ -171,23 +199,36 @@ export class Client {
     await this.#keyPackages.ensure();
   }
 
-  /** Device linking, on the new device: its QR payload and the short code to compare (session.ts). */
+  /**
+   * Device linking, on the new device: its QR payload and the short code to compare (session.ts).
+   * @throws ApiError `CLIENT_EXISTS` (this store already holds a device).
+   */
   requestLink(user: string, device: string, cipherSuite?: CipherSuiteId): Promise<{ payload: string; code: string }> {
     return this.#session.requestLink(user, device, cipherSuite);
   }
 
-  /** Device linking, on the new device once an existing one approved it: registers, gets its credential and KeyPackages. */
+  /**
+   * Device linking, on the new device once an existing one approved it: registers, gets its credential and KeyPackages.
+   * @throws ApiError `DEVICE_NOT_APPROVED` (no link request pending here, or no valid approval on the server), `CLIENT_EXISTS`.
+   */
   async completeLink(): Promise<void> {
     await this.#session.completeLink();
     await this.#afterRegistration();
   }
 
-  /** Device linking, on an existing device: approves the scanned payload; returns the device name and short code to compare. */
+  /**
+   * Device linking, on an existing device: approves the scanned payload; returns the device name and short code to compare.
+   * @throws ApiError `AUTH_REQUIRED` (not registered), `BAD_REQUEST` (not a link request), `FORBIDDEN` (a request for another user),
+   * `CLIENT_EXISTS` (the device name is taken).
+   */
   approveDevice(payload: string): Promise<{ device: string; code: string; expiresAt: number }> {
     return this.#session.approveDevice(payload);
   }
 
-  /** Revokes another device of this account (its credentials and tokens with it). */
+  /**
+   * Revokes another device of this account (its credentials and tokens with it).
+   * @throws ApiError `AUTH_REQUIRED` (not registered), `CLIENT_NOT_FOUND`.
+   */
   revokeDevice(device: string): Promise<RevokeClientResponse> {
     return this.#session.revokeDevice(device);
   }
@@ -282,16 +323,26 @@ export class Client {
   // ---------------------------------------------------------------------------
   // Groups
 
-  /** The Group object (read-only use: epoch, members, exporter). */
+  /**
+   * The Group object (read-only use: epoch, members, exporter).
+   * @throws ApiError `GROUP_NOT_FOUND` (not a group of this device), `NOT_GROUP_MEMBER` (removed from it).
+   */
   group(groupId: string): Group {
     return this.#groups.get(groupId);
   }
 
+  /**
+   * The client identities ("user@domain#device") of the group's members.
+   * @throws ApiError `GROUP_NOT_FOUND`, `NOT_GROUP_MEMBER`, as {@link Client.group}.
+   */
   members(groupId: string): string[] {
     return this.#groups.get(groupId).members.map(memberIdentity);
   }
 
-  /** Creates a one-member group and registers it with the DS. Returns its id (base64url). */
+  /**
+   * Creates a one-member group and registers it with the DS. Returns its id (base64url).
+   * @throws ApiError `AUTH_REQUIRED` (not registered), `GROUP_EXISTS` (an id collision).
+   */
   createGroup(): Promise<string> {
     return this.#exclusive(async () => {
       // The DS is an external sender of our groups (RFC 9420 §12.1.8.1): it proposes the removal of revoked devices.
@@ -317,6 +368,9 @@ export class Client {
    * Adds every device of `user` (RFC 9750 §3: a user is all its clients) in
    * one commit. Devices already in the group are skipped, so adding a user
    * again brings in their new devices. Returns the identities added.
+   * @throws ApiError `GROUP_NOT_FOUND` / `NOT_GROUP_MEMBER` (not our group), `KEY_PACKAGE_NOT_FOUND` (no device of `user`
+   * has a KeyPackage), `LEAF_NODE_INVALID_CREDENTIAL` (the AS vouches for none of them), `EPOCH_MISMATCH` (gave up after
+   * repeated conflicting commits).
    */
   addUser(groupId: string, user: string): Promise<string[]> {
     return this.#exclusive(async () => {
@@ -368,6 +422,7 @@ export class Client {
    * Device-add flow: brings this user's other devices (e.g. a newly
    * registered laptop) into every group this device is in. Returns, per
    * group, the identities added.
+   * @throws ApiError as {@link Client.addUser}, except `KEY_PACKAGE_NOT_FOUND` (no other device: nothing added).
    */
   async addOwnDevices(): Promise<Record<string, string[]>> {
     const out: Record<string, string[]> = {};
@@ -383,7 +438,10 @@ export class Client {
     return out;
   }
 
-  /** Removes every device of `who`: a user name ("bob") or one client identity ("bob@domain#phone"). */
+  /**
+   * Removes every device of `who`: a user name ("bob") or one client identity ("bob@domain#phone").
+   * @throws ApiError `INVALID_ROSTER_CHANGE` (`who` is not in the group), `GROUP_NOT_FOUND` / `NOT_GROUP_MEMBER`, `EPOCH_MISMATCH`.
+   */
   removeMember(groupId: string, who: string): Promise<string[]> {
     return this.#exclusive(async () => {
       let gone: string[] = [];
@@ -400,7 +458,10 @@ export class Client {
     });
   }
 
-  /** An empty commit with a path: rotates our leaf keys and the group's epoch secrets (RFC 9420 §12.4). */
+  /**
+   * An empty commit with a path: rotates our leaf keys and the group's epoch secrets (RFC 9420 §12.4).
+   * @throws ApiError `GROUP_NOT_FOUND` / `NOT_GROUP_MEMBER`, `EPOCH_MISMATCH`.
+   */
   update(groupId: string): Promise<bigint> {
     return this.#exclusive(async () => {
       await this.#commits.commit(groupId, async (g) => ({ pending: await g.createCommit() }));
@@ -423,6 +484,8 @@ export class Client {
    * Recovery after local state loss (RFC 9750 §6.6): rejoins `groupId` by external commit from the
    * GroupInfo the DS keeps, removing the leaf our lost state occupied (resync, RFC 9420 §12.4.3.2).
    * Messages of the epochs we lost stay unreadable. Returns the new epoch.
+   * @throws ApiError `GROUP_INFO_NOT_FOUND` (the DS has no GroupInfo of the group), `UNEXPECTED_WIRE_FORMAT`, `RESYNC_REFUSED`,
+   * `GROUP_CLOSED`; MlsError codes of a GroupInfo that does not verify (e.g. `GROUP_INFO_INVALID_SIGNATURE`).
    */
   recover(groupId: string): Promise<bigint> {
     return this.#exclusive(async () => {
@@ -432,7 +495,11 @@ export class Client {
     });
   }
 
-  /** Encrypts and sends an application message. */
+  /**
+   * Encrypts and sends an application message.
+   * @throws ApiError `GROUP_NOT_FOUND` / `NOT_GROUP_MEMBER` (also when the epoch the message was retried in removed us),
+   * `PAYLOAD_TOO_LARGE`.
+   */
   send(groupId: string, message: string | Uint8Array): Promise<void> {
     return this.#exclusive(async () => {
       const g = this.#groups.get(groupId);
@@ -460,6 +527,7 @@ export class Client {
    * Fetches the DS queue, processes every entry, persists the state and only
    * then acknowledges; then runs the group policies. Also reports the commits
    * applied while catching up before a retried commit of ours.
+   * @throws ApiError `AUTH_REQUIRED` (not registered). A message that does not process becomes an event, not an error.
    */
   sync(): Promise<ClientEvent[]> {
     return this.#exclusive(async () => {

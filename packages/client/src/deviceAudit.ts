@@ -38,6 +38,7 @@ interface Frontier {
   nodes: { size: number; hash: string }[];
 }
 
+/** What Client.auditDevices() found in the AS transparency log. */
 export interface DeviceAuditResult {
   /** False when the AS served leaves that do not make up its signed tree: nothing else here can be trusted. */
   readonly consistent: boolean;

@@ -24,6 +24,11 @@ export type DeviceChangeEvent = {
   readonly inLog: boolean;
 };
 
+/**
+ * What sync() and events() report, one group each: a decrypted `message`; `joined` (a Welcome brought
+ * us in); `membership` (a commit added, removed or updated members); `error` (a queue entry that did
+ * not process: skipped, never retried; `error` is the ApiError or MlsError); `untrusted` (see below).
+ */
 export type ClientEvent =
   | { readonly type: "message"; readonly groupId: string; readonly sender: string; readonly epoch: bigint; readonly data: Uint8Array; readonly text: string }
   | { readonly type: "joined"; readonly groupId: string; readonly epoch: bigint; readonly members: string[] }

@@ -16,6 +16,13 @@ export class FileStore implements ClientStore {
   readonly #dir: string;
   readonly #key: Buffer;
 
+  /**
+   * Opens the store in `dir` (created, mode 0700, when missing) and derives its key from `passphrase`.
+   * A wrong passphrase shows at the first {@link FileStore.get} of a record.
+   * @throws StoreError (`STORE_UNREADABLE`) when `dir` holds records but no salt file: a new salt would
+   * never decrypt them, so none is made (restore the file from a backup); Error for an empty passphrase,
+   * or when `dir` cannot be created or its salt file read.
+   */
   constructor(dir: string, passphrase: string) {
     if (passphrase.length === 0) throw new Error("FileStore: empty passphrase");
     this.#dir = dir;
@@ -23,7 +30,9 @@ export class FileStore implements ClientStore {
     const saltPath = join(dir, "salt");
     let salt: Buffer;
     if (existsSync(saltPath)) salt = readFileSync(saltPath);
-    else {
+    else if (readdirSync(dir).some((f) => f.endsWith(".rec"))) {
+      throw new StoreError(`FileStore: ${saltPath} is missing, so the records in ${dir} cannot be decrypted: restore it from a backup`);
+    } else {
       salt = randomBytes(16);
       atomicWrite(saltPath, salt);
     }
@@ -36,6 +45,11 @@ export class FileStore implements ClientStore {
     return join(this.#dir, `${key.replace(/:/g, "~")}.rec`);
   }
 
+  /**
+   * The record `key`, decrypted; undefined when there is none.
+   * @throws StoreError (`STORE_UNREADABLE`): a file that is not a Conclave record, or does not decrypt (wrong
+   * passphrase, corrupted or swapped file); Error for a key with characters outside [A-Za-z0-9._:-].
+   */
   async get(key: string): Promise<Uint8Array | undefined> {
     let data: Buffer;
     try {

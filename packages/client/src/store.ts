@@ -7,9 +7,13 @@
  * browser/indexedDbStore.ts in browsers).
  */
 export interface ClientStore {
+  /** The record `key`, or undefined when there is none. Rejects with {@link StoreError} for a record that does not read back. */
   get(key: string): Promise<Uint8Array | undefined>;
+  /** Writes the record `key` (replacing it). */
   put(key: string, value: Uint8Array): Promise<void>;
+  /** Deletes the record `key` (nothing when there is none). */
   delete(key: string): Promise<void>;
+  /** The names of the records starting with `prefix`. */
   keys(prefix: string): Promise<string[]>;
 }
 
@@ -32,6 +36,7 @@ export class MemoryStore implements ClientStore {
 
 /** A store record that cannot be read: wrong passphrase, corrupted or foreign file. */
 export class StoreError extends Error {
+  /** Always "STORE_UNREADABLE": a record that is not one, or does not decrypt (wrong passphrase, corruption). */
   readonly code = "STORE_UNREADABLE";
 }
 

@@ -5,6 +5,7 @@
  */
 import { ApiError, ROUTES, routePath, type ErrorBody, type ErrorCode, type RouteName } from "@conclave/api";
 
+/** One request's parts: path parameters, query, a JSON or message/mls body, the bearer token. */
 export interface RequestOptions {
   readonly params?: Record<string, string>;
   readonly query?: Record<string, string | number>;
@@ -14,13 +15,21 @@ export interface RequestOptions {
   readonly token?: string;
 }
 
+/** The Conclave JSON API over fetch: one call per route name of ROUTES (@conclave/api). */
 export class HttpTransport {
+  /** The server's base URL, without a trailing slash. */
   readonly baseUrl: string;
 
+  /** `baseUrl`: the server, e.g. "https://chat.example.org" (route paths start with /v1). */
   constructor(baseUrl: string) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
   }
 
+  /**
+   * Calls `route` and returns its parsed JSON answer (the caller names the type).
+   * @throws ApiError with the server's `code` for a non-2xx answer (`INTERNAL` / `BAD_REQUEST` when the body
+   * has none), `SERVICE_UNAVAILABLE` when the server cannot be reached.
+   */
   async request<T>(route: RouteName, opts: RequestOptions = {}): Promise<T> {
     const { method } = ROUTES[route];
     let url = this.baseUrl + routePath(route, opts.params);

@@ -113,16 +113,12 @@ export class MlsError extends Error {
   /** Stable, machine-readable reason; see {@link MlsErrorCode}. */
   readonly code: MlsErrorCode;
 
+  /** `cause`: the underlying error, when this one wraps another (e.g. a WebCrypto failure). */
   constructor(code: MlsErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "MlsError";
     this.code = code;
   }
-}
-
-/** Throws an `MlsError` with `code` unless `condition` holds. */
-export function ensure(condition: unknown, code: MlsErrorCode, message: string): asserts condition {
-  if (!condition) throw new MlsError(code, message);
 }
 
 /** True when `e` is an {@link MlsError}, and, when `code` is given, one with that code. */

@@ -1,32 +1,46 @@
 /**
  * @conclave/server — the Conclave Delivery Service and Authentication Service
  * (RFC 9750 §4, §5) over HTTP, on SQLite or PostgreSQL.
+ *
+ * The public surface is what an embedder needs: {@link createConclaveServer}
+ * and its options, the stores it runs on, where rate-limit buckets live,
+ * metrics and logs, and the key-encryption-key helpers. Services, routes and
+ * repositories are internal (issue 20 item 2).
  */
-export { createConclaveServer, ROUTE_MODULES, MLS_MEDIA_TYPE } from "./http/app.js";
+// The server and its options.
+export { createConclaveServer } from "./http/app.js";
 export { DEFAULT_LIMITS, type ConclaveServerOptions, type ServerLimits } from "./http/options.js";
-export { clientOf, intParam, type ConclaveContext, type RouteModule } from "./http/context.js";
-export { RouteRegistry, type RouteSpec, type RouteHandler } from "./http/registry.js";
-export { buildOpenApi } from "./http/openapi.js";
-export { toErrorResponse, RateLimitError } from "./http/errors.js";
-export {
-  TokenBucketLimiter,
-  RateLimiter,
-  MemoryBucketStore,
-  FailoverBucketStore,
-  type TokenBucketConfig,
-  type BucketStore,
-  type TakeResult,
-  type FailoverOptions,
-} from "./http/rateLimit.js";
-export * from "./http/rateLimitStores/index.js";
-export * from "./observability/index.js";
-export { AuthenticationService, type AuthenticationServiceOptions } from "./as/service.js";
-export { ClientAuth, type AuthenticatedClient } from "./auth/clientAuth.js";
-export { TransparencyLog } from "./as/transparencyLog.js";
-export { CertificateAuthority } from "./as/ca.js";
+export type { AccountOptions } from "./as/accountOptions.js";
+export type { NameProofConfig } from "./as/nameProof.js";
+export type { OidcConfig } from "./as/oidc.js";
+export { systemClock, type Clock } from "./crypto.js";
+export { defaultWebAppRoot } from "./http/static.js";
+
+// The key that seals the AS private keys and the stored group state.
 export { KeyWrapError } from "./as/keyWrap.js";
 export { keyEncryptionKeyFromFile, parseKeyEncryptionKey } from "./keyFile.js";
-export { defaultWebAppRoot, registerWebApp } from "./http/static.js";
-export { systemClock, type Clock } from "./crypto.js";
-export * from "./storage/index.js";
-export { installDeliveryService, LocalNotifier, PostgresNotifier, retentionFromEnv, type DeliveryServiceOptions, type Notifier, type DsServices } from "./ds/index.js";
+
+// Storage.
+export { openStore, type StoreConfig } from "./storage/index.js";
+export { createSqliteStore, type SqliteStoreOptions } from "./storage/sqlite.js";
+export { createPostgresStore, type PostgresStoreOptions } from "./storage/postgres.js";
+export type { Store, StorageEngine } from "./storage/store.js";
+
+// The Delivery Service's options.
+export type { DeliveryServiceOptions } from "./ds/index.js";
+export { LocalNotifier, PostgresNotifier, type Notifier, type PostgresNotifierOptions, type Topic, type Wake } from "./ds/notifier.js";
+export { retentionFromEnv, type RetentionOptions } from "./ds/retention.js";
+export type { ClaimLimits } from "./ds/keyPackageDirectory.js";
+export type { HandshakeLimits } from "./ds/publicState/limits.js";
+
+// Rate limits: where the token buckets live.
+export { MemoryBucketStore, FailoverBucketStore, type TokenBucketConfig, type BucketStore, type TakeResult, type FailoverOptions } from "./http/rateLimit.js";
+export { rateLimitStoreFromEnv, type RateLimitStoreConfig, type RateLimitStoreOption } from "./http/rateLimitStores/index.js";
+export { PostgresBucketStore, type PostgresBucketStoreOptions } from "./http/rateLimitStores/postgres.js";
+export { RedisBucketStore, type RedisBucketStoreOptions } from "./http/rateLimitStores/redis.js";
+
+// Observability: Prometheus metrics and secret-free structured logs.
+export { ServerMetrics, type QueueDepthSource, type ServerMetricsOptions } from "./observability/metrics.js";
+export type { MetricsOptions, Observability } from "./observability/install.js";
+export { LOG_LEVELS, parseLogLevel, type LogLevel, type LogOptions } from "./observability/logging.js";
+export { logOptionsFrom, metricsOptionsFromEnv } from "./observability/fromEnv.js";

@@ -34,6 +34,15 @@ function storeFromEnv(): StoreConfig {
   return { engine: "sqlite", path };
 }
 
+/** CONCLAVE_PORT as `conclave serve --port` takes it: digits only, 0..65535 (0: any free port); empty is an error, not port 0. */
+function portFromEnv(raw: string | undefined): number {
+  if (raw === undefined) return 7300;
+  const port = /^[0-9]{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (port >= 0 && port <= 65535) return port;
+  console.error(`conclave: USAGE: bad CONCLAVE_PORT ${JSON.stringify(raw)}: expected a number from 0 to 65535`);
+  process.exit(2);
+}
+
 /** The AS keys are sealed at rest unless no key is configured for PostgreSQL (the log says so). */
 function keyEncryptionKeyFromEnv(store: StoreConfig): Uint8Array | undefined {
   if (process.env.CONCLAVE_KEK) return parseKeyEncryptionKey(process.env.CONCLAVE_KEK);
@@ -51,6 +60,8 @@ function exitOnKeyError(e: unknown): never {
   throw e;
 }
 
+const host = process.env.CONCLAVE_HOST ?? "127.0.0.1";
+const port = portFromEnv(process.env.CONCLAVE_PORT);
 const store = storeFromEnv();
 let keyEncryptionKey: Uint8Array | undefined;
 try {
@@ -75,10 +86,11 @@ const app = await createConclaveServer({
   ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }),
 }).catch(exitOnKeyError);
 if (keyEncryptionKey === undefined) app.log.warn("no CONCLAVE_KEK or CONCLAVE_KEY_FILE: the AS private keys are stored in the database in the clear");
-const host = process.env.CONCLAVE_HOST ?? "127.0.0.1";
-const port = Number(process.env.CONCLAVE_PORT ?? 7300);
 await app.listen({ host, port });
-console.log(`conclave: DS+AS listening on http://${host}:${port}/v1 (${store.engine}${store.engine === "sqlite" ? ` ${store.path}` : ""}); OpenAPI at /v1/openapi.json`);
+const bound = app.server.address();
+// With port 0 the system picked one: print the port actually bound.
+const url = `http://${host}:${typeof bound === "object" && bound !== null ? bound.port : port}`;
+console.log(`conclave: DS+AS listening on ${url}/v1 (${store.engine}${store.engine === "sqlite" ? ` ${store.path}` : ""}); OpenAPI at /v1/openapi.json`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CipherSuiteId } from "@conclave/mls";
 import { QueueDelivery } from "../src/ds/queueDelivery.js";
 import { RetentionJob } from "../src/ds/retention.js";
-import { isQueueDepthSource } from "../src/observability/index.js";
+import { isQueueDepthSource } from "../src/observability/metrics.js";
 import type { LogKind } from "../src/storage/dsStore.js";
 import type { ClientId, Store } from "../src/storage/index.js";
 import { ENGINES, type TestStore } from "./support/engines.js";

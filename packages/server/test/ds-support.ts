@@ -77,7 +77,6 @@ export function welcomeFor(refs: readonly Uint8Array[], cipherSuite = 1): Uint8A
   });
 }
 
-export const b64 = toBase64Url;
 export const unb64 = (s: string): Uint8Array => fromBase64Url(s);
 
 /** One page of the device's queue (from its acknowledged positions). */

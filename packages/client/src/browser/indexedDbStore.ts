@@ -39,6 +39,7 @@ export interface IndexedDbFactory {
   deleteDatabase(name: string): unknown;
 }
 
+/** Options of {@link IndexedDbStore.open}. */
 export interface IndexedDbStoreOptions {
   /** PBKDF2 iterations for a new store (an existing store keeps the count it was created with). */
   readonly iterations?: number;
@@ -49,6 +50,12 @@ export interface IndexedDbStoreOptions {
 /** One write of a batch: a value, or null to delete the record. */
 export type StoreWrite = readonly [key: string, value: Uint8Array | null];
 
+/**
+ * A {@link ClientStore} in IndexedDB (browsers), each record sealed with
+ * AES-256-GCM under a key derived from a passphrase (PBKDF2-HMAC-SHA-256).
+ * Reads of a record that is not one, or that does not decrypt, throw
+ * {@link StoreError} (`code` STORE_UNREADABLE).
+ */
 export class IndexedDbStore implements ClientStore {
   private constructor(
     private readonly db: IDBDatabase,
@@ -57,7 +64,8 @@ export class IndexedDbStore implements ClientStore {
 
   /**
    * Opens (or creates) the store `name` of this origin with `passphrase`.
-   * A wrong passphrase fails here with StoreError (STORE_UNREADABLE).
+   * @throws StoreError (`STORE_UNREADABLE`): a wrong passphrase, or a database that is not a Conclave store;
+   * Error for an empty passphrase or when IndexedDB is not available.
    */
   static async open(name: string, passphrase: string, opts: IndexedDbStoreOptions = {}): Promise<IndexedDbStore> {
     if (passphrase.length === 0) throw new Error("IndexedDbStore: empty passphrase");
@@ -88,6 +96,10 @@ export class IndexedDbStore implements ClientStore {
     await this.#open(CHECK, sealed); // throws StoreError on a wrong passphrase
   }
 
+  /**
+   * The record `key`, decrypted; undefined when there is none.
+   * @throws StoreError (`STORE_UNREADABLE`) for a record that is not one or does not decrypt; Error for a bad key.
+   */
   async get(key: string): Promise<Uint8Array | undefined> {
     checkKey(key);
     const sealed = await request<unknown>(this.db.transaction(RECORDS).objectStore(RECORDS).get(key));
@@ -104,7 +116,10 @@ export class IndexedDbStore implements ClientStore {
     return this.putMany([[key, null]]);
   }
 
-  /** Writes (and deletes) several records in ONE transaction: all of them land, or none. */
+  /**
+   * Writes (and deletes) several records in ONE transaction: all of them land, or none.
+   * @throws Error for a key with characters outside [A-Za-z0-9._:-] (before anything is written), or IndexedDB's error.
+   */
   async putMany(writes: readonly StoreWrite[]): Promise<void> {
     for (const [key] of writes) checkKey(key);
     // Sealed first: an IndexedDB transaction commits itself once its task awaits anything but IndexedDB.
@@ -131,6 +146,7 @@ export class IndexedDbStore implements ClientStore {
     return all.filter((k): k is string => typeof k === "string" && k.startsWith(prefix));
   }
 
+  /** Closes the database connection (a later call on this store fails). */
   close(): void {
     this.db.close();
   }

@@ -8,8 +8,6 @@
  */
 import { MlsError } from "../errors.js";
 
-const textEncoder = new TextEncoder();
-
 /** Largest value a varint length header can carry (RFC 9420 §2.1.2): 2^30 - 1. */
 export const MAX_VARINT = 0x3fffffff;
 
@@ -59,10 +57,12 @@ export class Writer {
   private high = 0;
   private finished = false;
 
+  /** A writer with room for `initialCapacity` bytes to start with (it grows as needed). */
   constructor(initialCapacity = 256) {
     this.buf = (initialCapacity <= SCRATCH_SIZE ? scratchPool.pop() : undefined) ?? new Uint8Array(Math.max(initialCapacity, SCRATCH_SIZE));
   }
 
+  /** Bytes written so far. */
   get length(): number {
     return this.len;
   }
@@ -91,29 +91,33 @@ export class Writer {
     }
   }
 
+  /** Writes a uint8. @throws MlsError `ENCODE_INVALID` (not an integer in 0..0xff). */
   u8(v: number): void {
     if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new MlsError("ENCODE_INVALID", `uint8 out of range: ${v}`);
     this.reserve(1);
     this.buf[this.len++] = v;
   }
 
+  /** Writes a big-endian uint16. @throws MlsError `ENCODE_INVALID` (not an integer in 0..0xffff). */
   u16(v: number): void {
     if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new MlsError("ENCODE_INVALID", `uint16 out of range: ${v}`);
     this.be(v, 2);
   }
 
+  /** Writes a big-endian uint32. @throws MlsError `ENCODE_INVALID` (not an integer in 0..2^32-1). */
   u32(v: number): void {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new MlsError("ENCODE_INVALID", `uint32 out of range: ${v}`);
     this.be(v, 4);
   }
 
+  /** Writes a big-endian uint64. @throws MlsError `ENCODE_INVALID` (not a bigint in 0..2^64-1). */
   u64(v: bigint): void {
     if (typeof v !== "bigint" || v < 0n || v > 0xffffffffffffffffn) throw new MlsError("ENCODE_INVALID", `uint64 out of range: ${v}`);
     this.be(Number(v >> 32n), 4);
     this.be(Number(v & 0xffffffffn), 4);
   }
 
-  /** Minimum-size varint (RFC 9420 §2.1.2). */
+  /** Minimum-size varint (RFC 9420 §2.1.2). @throws MlsError `ENCODE_INVALID` (not an integer in 0..2^30-1). */
   varint(v: number): void {
     if (!Number.isInteger(v) || v < 0 || v > MAX_VARINT) throw new MlsError("ENCODE_INVALID", `varint out of range: ${v}`);
     if (v < 0x40) {
@@ -142,6 +146,7 @@ export class Writer {
   /**
    * Writes a varint length header followed by whatever `body` writes. The body
    * is written once, in place; the header size is fixed up afterwards.
+   * @throws MlsError `ENCODE_INVALID` (a body over 2^30-1 bytes), and whatever `body` throws.
    */
   lengthPrefixed(body: (w: Writer) => void): void {
     const start = this.len;
@@ -221,6 +226,7 @@ export class Reader {
     this.lim = buf.length;
   }
 
+  /** Bytes read so far. */
   get offset(): number {
     return this.pos;
   }
@@ -241,11 +247,13 @@ export class Reader {
     }
   }
 
+  /** Reads a uint8. @throws MlsError `DECODE_TRUNCATED` (no byte left). */
   u8(): number {
     this.need(1);
     return this.buf[this.pos++]!;
   }
 
+  /** Reads a big-endian uint16. @throws MlsError `DECODE_TRUNCATED`. */
   u16(): number {
     this.need(2);
     const b = this.buf;
@@ -254,6 +262,7 @@ export class Reader {
     return (b[p]! << 8) | b[p + 1]!;
   }
 
+  /** Reads a big-endian uint32. @throws MlsError `DECODE_TRUNCATED`. */
   u32(): number {
     this.need(4);
     const b = this.buf;
@@ -262,6 +271,7 @@ export class Reader {
     return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
   }
 
+  /** Reads a big-endian uint64. @throws MlsError `DECODE_TRUNCATED` (and then reads nothing). */
   u64(): bigint {
     // All eight bytes or none, as before: a short input leaves the position where it was.
     this.need(8);
@@ -269,7 +279,10 @@ export class Reader {
     return (BigInt(hi) << 32n) | BigInt(this.u32());
   }
 
-  /** RFC 9420 §2.1.2: prefix 0b11 is invalid; non-minimal encodings are malformed. */
+  /**
+   * RFC 9420 §2.1.2: prefix 0b11 is invalid; non-minimal encodings are malformed.
+   * @throws MlsError `DECODE_INVALID_VARINT`, `DECODE_TRUNCATED`.
+   */
   varint(): number {
     const first = this.u8();
     const prefix = first >> 6;
@@ -318,6 +331,8 @@ export class Reader {
   /**
    * Reads a varint length header and runs `body` with the reader limited to
    * exactly that many bytes; `body` must consume all of them.
+   * @throws MlsError `DECODE_INVALID_VARINT` / `DECODE_TRUNCATED` (the header), `DECODE_VECTOR_TOO_LONG` (a length past
+   * the end), `DECODE_INVALID` (`body` left bytes unread), and whatever `body` throws.
    */
   lengthPrefixed<T>(body: (r: Reader, end: number) => T): T {
     const n = this.varint();
@@ -406,23 +421,6 @@ export const varint: Codec<number> = { encode: (w, v) => w.varint(v), decode: (r
 /** opaque data<V> */
 export const opaque: Codec<Uint8Array> = { encode: (w, v) => w.opaque(v), decode: (r) => r.opaque() };
 
-/** opaque data[n]: fixed length, no header. */
-export function fixedOpaque(n: number): Codec<Uint8Array> {
-  return {
-    encode(w, v) {
-      if (v.length !== n) throw new MlsError("ENCODE_INVALID", `expected ${n} bytes, got ${v.length}`);
-      w.raw(v);
-    },
-    decode: (r) => r.raw(n),
-  };
-}
-
-/** A UTF-8 string carried as opaque<V> (used for labels). */
-export const utf8String: Codec<string> = {
-  encode: (w, v) => w.opaque(textEncoder.encode(v)),
-  decode: (r) => new TextDecoder("utf-8", { fatal: true }).decode(r.opaque()),
-};
-
 /** T items<V>: a varint byte-length header, then the elements back to back. */
 export function vector<T>(item: Codec<T>): Codec<T[]> {
   return {
@@ -498,21 +496,5 @@ export function enumeration<T extends number>(base: Codec<number>, known: readon
       if (!set.has(v)) throw new MlsError("DECODE_UNKNOWN_VALUE", `unknown ${what}: ${v}`);
       return v as T;
     },
-  };
-}
-
-/** A codec that maps between a wire codec and a richer in-memory type. */
-export function mapped<W, T>(base: Codec<W>, to: (w: W) => T, from: (t: T) => W): Codec<T> {
-  return {
-    encode: (w, v) => base.encode(w, from(v)),
-    decode: (r) => to(base.decode(r)),
-  };
-}
-
-/** Codec for a self-referential or later-defined type. */
-export function lazy<T>(get: () => Codec<T>): Codec<T> {
-  return {
-    encode: (w, v) => get().encode(w, v),
-    decode: (r) => get().decode(r),
   };
 }

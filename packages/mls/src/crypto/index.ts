@@ -6,4 +6,3 @@
 export * from "./cipherSuite.js";
 export { nodeCryptoProvider } from "./node/index.js";
 export { createWebCryptoProvider, webCryptoProvider } from "./web/index.js";
-export type { WebCryptoProviderOptions } from "./web/index.js";

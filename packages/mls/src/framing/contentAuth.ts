@@ -51,11 +51,6 @@ function tbsBuffer(wireFormat: number, sender: Sender, contentBytes: Uint8Array,
   return out;
 }
 
-/** The encoded FramedContentTBS (§6.1) of a content about to be sent as `wireFormat`. */
-export function framedContentTbs(wireFormat: FramingWireFormat, sender: Sender, contentBytes: Uint8Array, groupContext: Uint8Array | undefined): Uint8Array {
-  return tbsBuffer(wireFormat, sender, contentBytes, groupContext, 0);
-}
-
 /**
  * AuthenticatedContentTBM (§6.2) in one buffer, the FramedContentTBS being its
  * first `tbsLength` bytes, so a receiver checks the MAC and the signature
@@ -153,11 +148,6 @@ export async function verifyFramedContentSignature(
 ): Promise<boolean> {
   const tbs = tbsBuffer(ac.wireFormat, ac.content.sender, ac.contentBytes, groupContext, 0);
   return suite.verifyWithLabel(signaturePublicKey, FRAMED_CONTENT_TBS_LABEL, tbs, ac.auth.signature);
-}
-
-/** §6.2: membership_tag = MAC(membership_key, AuthenticatedContentTBM). */
-export function computeMembershipTag(suite: CipherSuite, membershipKey: Uint8Array, ac: EncodedAuthenticatedContent, groupContext: Uint8Array): Uint8Array {
-  return suite.mac(membershipKey, authenticatedContentTbm(ac, groupContext).tbm);
 }
 
 /** Verifies a signature over an already-built TBS; MESSAGE_INVALID_SIGNATURE when it does not hold. */

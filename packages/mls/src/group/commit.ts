@@ -36,6 +36,7 @@ import { groupPskLookup, resolvePsks } from "./psk.js";
 import { pskIdBytes, senderLeaf, validateProposalList, type CommittedProposal } from "./proposals.js";
 import type { LeafNodeChanges } from "./send.js";
 
+/** What Group.createCommit puts in the commit (RFC 9420 §12.4): with none given, an empty commit with a path (a key update). */
 export interface CommitOptions {
   /** Proposals to include by value. */
   readonly proposals?: readonly Proposal[];
@@ -47,7 +48,9 @@ export interface CommitOptions {
   readonly includePendingProposals?: boolean;
   /** "always" (default) sends an UpdatePath; "whenRequired" omits it when §12.4 allows. */
   readonly path?: "always" | "whenRequired";
+  /** The FramedContent's authenticated_data (RFC 9420 §6): sent in the clear, covered by the signature. */
   readonly authenticatedData?: Uint8Array;
+  /** PublicMessage or PrivateMessage for this commit (default: the group config's handshakeWireFormat). */
   readonly wireFormat?: HandshakeWireFormat;
   /** Put the ratchet tree in the GroupInfo (Welcome and DS copy). Default true; otherwise joiners need it out of band. */
   readonly ratchetTreeExtension?: boolean;

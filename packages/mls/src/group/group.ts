@@ -163,18 +163,22 @@ export class Group {
   // ---------------------------------------------------------------------------
   // Reading
 
+  /** The group_id (a copy). */
   get groupId(): Uint8Array {
     return this.#state.groupContext.groupId.slice();
   }
 
+  /** The current epoch. */
   get epoch(): bigint {
     return this.#state.groupContext.epoch;
   }
 
+  /** The group's cipher suite. */
   get cipherSuite(): CipherSuiteId {
     return this.#state.suite.id;
   }
 
+  /** Our leaf in the ratchet tree. */
   get ownLeafIndex(): LeafIndex {
     return ownLeaf(this.#state);
   }
@@ -184,18 +188,22 @@ export class Group {
     return this.#state.active;
   }
 
+  /** The current GroupContext (RFC 9420 §8.1). */
   get groupContext(): GroupContext {
     return this.#state.groupContext;
   }
 
+  /** The GroupContext extensions. */
   get extensions(): readonly Extension[] {
     return this.#state.groupContext.extensions;
   }
 
+  /** Every member, in leaf order. */
   get members(): GroupMember[] {
     return this.#state.tree.members().map((m) => ({ leafIndex: m.leafIndex, credential: m.leafNode.credential, signatureKey: m.leafNode.signatureKey, leafNode: m.leafNode }));
   }
 
+  /** The member at `leaf`; undefined for a blank or missing leaf. */
   member(leaf: LeafIndex): GroupMember | undefined {
     const n = this.#state.tree.hasLeaf(leaf) ? this.#state.tree.leafNode(leaf) : undefined;
     return n === undefined ? undefined : { leafIndex: leaf, credential: n.credential, signatureKey: n.signatureKey, leafNode: n };
@@ -234,6 +242,7 @@ export class Group {
     return [...this.#state.proposals.values()].map((c) => ({ ref: c.ref, proposal: c.proposal, sender: c.sender, own: c.own }));
   }
 
+  /** Our own commit sent and not yet merged or cleared, if any. */
   get pendingCommit(): PendingCommitInfo | undefined {
     return this.#pending === undefined ? undefined : publicPending(this.#pending);
   }

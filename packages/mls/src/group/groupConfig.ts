@@ -46,6 +46,7 @@ export interface CommitPolicyInput {
 
 /** RFC 9420 §12.2 "an application may extend the above procedure by additional rules". Return false (or reject) to refuse. */
 export type ProposalAcceptor = (input: ProposalPolicyInput) => boolean | Promise<boolean>;
+/** Like {@link ProposalAcceptor}, for a whole commit (RFC 9420 §12.4.2): return false (or reject) to refuse it. */
 export type CommitAcceptor = (input: CommitPolicyInput) => boolean | Promise<boolean>;
 
 /**
@@ -67,6 +68,12 @@ export type ExternalPskLookup = (pskId: Uint8Array) => Uint8Array | undefined;
 /** "private" sends Proposals and Commits as PrivateMessage, "public" as PublicMessage (RFC 9420 §6). */
 export type HandshakeWireFormat = "private" | "public";
 
+/**
+ * How a Group behaves: retention of past epochs, the secret tree's receiver
+ * policy, padding, wire formats, and the application's validation hooks
+ * (RFC 9420 §7.2, §12.2). Start from {@link DEFAULT_GROUP_CONFIG}; to check
+ * KeyPackage lifetimes (§7.3) give a `clock` (§7.2: applications MUST).
+ */
 export interface GroupConfig {
   /** Past epochs whose secret trees are kept to decrypt late application messages (§9.2, §14). Default 2; 0 keeps none. */
   readonly maxPastEpochs: number;
@@ -92,16 +99,24 @@ export interface GroupConfig {
   readonly maxLifetime?: bigint;
   /** Current time in seconds since the Unix epoch; when given, KeyPackage lifetimes are checked against it (§7.3). */
   readonly clock?: () => bigint;
+  /** RFC 9420 §5.3.1: the application's check of every credential the group meets (default: accept). */
   readonly validateCredential?: CredentialValidator;
+  /** Extra rules for incoming proposals (RFC 9420 §12.2). */
   readonly acceptProposal?: ProposalAcceptor;
+  /** Extra rules for incoming commits (RFC 9420 §12.4.2). */
   readonly acceptCommit?: CommitAcceptor;
+  /** See {@link SameClient}. */
   readonly sameClient?: SameClient;
+  /** See {@link SameIdentity}. */
   readonly sameIdentity?: SameIdentity;
+  /** See {@link ExternalPskLookup}. */
   readonly externalPsks?: ExternalPskLookup;
 }
 
+/** The longest KeyPackage lifetime a group accepts by default, in seconds: 90 days (RFC 9420 §7.2). */
 export const DEFAULT_MAX_LIFETIME = 90n * 24n * 3600n;
 
+/** The config a Group uses when given none: keep 2 past epochs, no padding, PrivateMessage handshakes, no clock. */
 export const DEFAULT_GROUP_CONFIG: GroupConfig = Object.freeze<GroupConfig>({
   maxPastEpochs: 2,
   resumptionPskEpochs: 4,

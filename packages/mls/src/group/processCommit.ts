@@ -60,18 +60,31 @@ const internals = new WeakMap<StagedCommit, StagedCommitState>();
 
 /** A processed commit waiting to be merged (`Group.mergeStagedCommit`) or dropped. */
 export class StagedCommit implements StagedCommitInfo {
+  /** The committer. */
   readonly sender!: Sender;
+  /** The epoch the commit leaves. */
   readonly fromEpoch!: bigint;
+  /** The epoch it starts. */
   readonly epoch!: bigint;
+  /** The proposals it applies, by value and by reference. */
   readonly proposals!: readonly CommittedProposal[];
+  /** Members it adds. */
   readonly added!: readonly AddedMember[];
+  /** Members it removes. */
   readonly removed!: readonly ChangedMember[];
+  /** Members whose leaf it updates. */
   readonly updated!: readonly ChangedMember[];
+  /** The new GroupContext extensions, when it changes them. */
   readonly newExtensions?: readonly Extension[];
+  /** Whether it carries an UpdatePath. */
   readonly pathIncluded!: boolean;
+  /** It removes us: merging it ends our membership. */
   readonly selfRemoved!: boolean;
+  /** The new member of an external commit and its leaf. */
   readonly externalJoiner?: { readonly leafIndex: LeafIndex; readonly leafNode: LeafNode };
+  /** A committed ReInit (§11.2). */
   readonly reinit?: ReInit;
+  /** The commit's authenticated_data. */
   readonly authenticatedData!: Uint8Array;
 
   /** @internal */

@@ -126,13 +126,6 @@ export function isSelfRemoveCapable(tree: PublicRatchetTree): boolean {
   return true;
 }
 
-/** The leaf a proposal removes: a Remove's target or a SelfRemove's sender; undefined for other types. */
-export function removedLeafOf(p: Proposal, sender: Sender): LeafIndex | undefined {
-  if (p.proposalType === ProposalType.remove) return p.removed;
-  if (p.proposalType === ProposalType.selfRemove) return senderLeaf(sender);
-  return undefined;
-}
-
 /** The committer: a member at a leaf, or a new member joining by external commit. */
 export type Committer = { readonly kind: "member"; readonly leafIndex: LeafIndex } | { readonly kind: "external" };
 

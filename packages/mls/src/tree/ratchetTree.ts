@@ -96,6 +96,7 @@ function decodePackedTree(bytes: Uint8Array): (Entry | undefined)[] {
 
 /** The public part of a ratchet tree (RFC 9420 §4, §7): leaves, parents, hashes; no private keys. */
 export class PublicRatchetTree {
+  /** The cipher suite whose hash the tree hashes use. */
   readonly suite: CipherSuite;
   #leafCount: number;
   #nodes: ChunkedArray<Entry>;
@@ -279,10 +280,12 @@ export class PublicRatchetTree {
     return this.#leafCount;
   }
 
+  /** Nodes in the array representation (RFC 9420 Appendix C), blanks included. */
   get nodeCount(): number {
     return this.#nodes.length;
   }
 
+  /** The root's node index. */
   get root(): NodeIndex {
     return root(this.#leafCount);
   }
@@ -407,7 +410,7 @@ export class PublicRatchetTree {
     return computeTreeHash(this, root(this.#leafCount), this.#hashes);
   }
 
-  /** The tree hash of node x; cached until x or a descendant changes. */
+  /** The tree hash of node x; cached until x or a descendant changes. @throws MlsError `INVALID_ARGUMENT` (x outside the tree). */
   nodeTreeHash(x: NodeIndex): Uint8Array {
     if (x >= this.#nodes.length) throw new MlsError("INVALID_ARGUMENT", `node ${x} is outside the tree`);
     return computeTreeHash(this, x, this.#hashes);
@@ -488,7 +491,7 @@ export class PublicRatchetTree {
     this.#set((2 * l) as NodeIndex, leaf === undefined ? undefined : { nodeType: NodeType.leaf, leafNode: leaf });
   }
 
-  /** Sets (or blanks) the parent node at odd index x. */
+  /** Sets (or blanks) the parent node at odd index x. @throws MlsError `INVALID_ARGUMENT` (x not a parent node of this tree). */
   setParentNode(x: NodeIndex, parent: ParentNode | undefined): void {
     if ((x & 1) !== 1 || x >= this.#nodes.length) throw new MlsError("INVALID_ARGUMENT", `node ${x} is not a parent of this tree`);
     this.#set(x, parent === undefined ? undefined : { nodeType: NodeType.parent, parentNode: parent });
@@ -505,7 +508,7 @@ export class PublicRatchetTree {
     }
   }
 
-  /** Doubles the leaf count: a new blank root over the old tree and a blank right subtree (§7.7). */
+  /** Doubles the leaf count: a new blank root over the old tree and a blank right subtree (§7.7). @throws MlsError `TREE_INVALID_STRUCTURE` (past the largest tree supported). */
   extend(): void {
     if (this.#leafCount * 2 > MAX_LEAVES) throw new MlsError("TREE_INVALID_STRUCTURE", "the tree cannot grow further");
     const width = nodeWidth(this.#leafCount * 2);

@@ -3,6 +3,7 @@ import type { TokenBucketConfig } from "../http/rateLimit.js";
 import type { NameProofConfig } from "./nameProof.js";
 import { DEFAULT_RECOVERY_COST } from "./recoveryCode.js";
 
+/** createConclaveServer's `accounts` option: how user names are claimed and devices managed (defaults in resolveAccountOptions). */
 export interface AccountOptions {
   /** What proves the right to a user name (default: admin-made invite tokens). */
   readonly nameProof?: NameProofConfig;

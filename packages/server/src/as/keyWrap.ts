@@ -21,6 +21,7 @@ export const KEK_LENGTH = 32;
 
 /** Misconfiguration of the key-encryption key: the server refuses to start. */
 export class KeyWrapError extends Error {
+  /** Always "KeyWrapError" (entry points match it to print one line). */
   override readonly name = "KeyWrapError";
 }
 

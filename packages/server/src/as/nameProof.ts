@@ -10,6 +10,11 @@ import { randomBytes, sha256 } from "../crypto.js";
 import type { StoreTx } from "../storage/store.js";
 import { OidcVerifier, type OidcConfig } from "./oidc.js";
 
+/**
+ * What proves the right to a user name at account creation: an invite token
+ * made with the admin token (the default), an OpenID Connect ID token, or
+ * nothing ("open": anyone may claim any free name).
+ */
 export type NameProofConfig = { readonly kind: "invite" } | ({ readonly kind: "oidc" } & OidcConfig) | { readonly kind: "open" };
 
 export interface NameProofVerifier {

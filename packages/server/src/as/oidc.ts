@@ -7,7 +7,9 @@
  */
 import { ApiError, fromBase64Url } from "@conclave/api";
 
+/** The OpenID Connect issuer whose ID tokens prove user names (NameProofConfig `{ kind: "oidc" }`). */
 export interface OidcConfig {
+  /** The issuer URL, equal to the tokens' iss claim. */
   readonly issuer: string;
   /** Our client id: must be in the token's aud. */
   readonly audience: string;

@@ -17,6 +17,7 @@ import { DEFAULT_RETENTION, RetentionJob, type RetentionOptions } from "./retent
 import { installStream } from "./stream.js";
 import type { StoreConfig } from "../storage/index.js";
 
+/** createConclaveServer's `ds` option: the Delivery Service's epochs, push, retention and limits. */
 export interface DeliveryServiceOptions {
   /** Application messages are accepted for the current epoch and this many past ones (default 2). */
   readonly pastEpochs?: number;
@@ -112,7 +113,3 @@ export async function installDeliveryService(app: FastifyInstance, ctx: Conclave
   }
   return ds;
 }
-
-export { LocalNotifier, PostgresNotifier, type Notifier } from "./notifier.js";
-export { DEFAULT_RETENTION, RetentionJob, retentionFromEnv, type RetentionOptions } from "./retention.js";
-export type { DsServices } from "./routes.js";

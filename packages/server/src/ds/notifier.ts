@@ -15,6 +15,7 @@ import pg from "pg";
 import { toHex } from "@conclave/mls";
 import type { ClientId } from "../storage/store.js";
 
+/** The callback a {@link Notifier} calls when a topic it was subscribed to has news. */
 export type Wake = () => void;
 
 /** What a stream listens to: a group's log, or one client's direct queue. */
@@ -34,7 +35,9 @@ const TOPIC = /^(g[0-9a-f]{2,510}|c[0-9]{1,16})$/;
 export interface Notifier {
   /** Called after a transaction that wrote to these topics committed. */
   publish(topics: readonly Topic[]): Promise<void>;
+  /** Calls `wake` on each publish to `topic` (by any process sharing the notifier); returns the unsubscribe function. */
   subscribe(topic: Topic, wake: Wake): () => void;
+  /** Stops delivering and releases connections. */
   close(): Promise<void>;
 }
 
@@ -46,6 +49,7 @@ export class LocalNotifier implements Notifier {
     this.wakeLocal(topics);
   }
 
+  /** Wakes this process's subscribers of `topics` (what publish does here; a cross-process notifier calls it on each notification). */
   wakeLocal(topics: Iterable<Topic>): void {
     for (const t of topics) {
       const s = this.subs.get(t);
@@ -73,7 +77,9 @@ export class LocalNotifier implements Notifier {
   }
 }
 
+/** Options of {@link PostgresNotifier.connect}. */
 export interface PostgresNotifierOptions {
+  /** e.g. postgres://user@host:5432/db (the notifier holds one connection of its own). */
   readonly connectionString: string;
   /** NOTIFY channel; processes sharing a database schema must use the same one. */
   readonly channel: string;
@@ -95,6 +101,10 @@ export class PostgresNotifier extends LocalNotifier {
     super();
   }
 
+  /**
+   * Connects and LISTENs on `o.channel`; reconnects by itself when the connection drops later.
+   * @throws Error for a channel name outside [a-z_][a-z0-9_]{0,62}, or pg's error when the database cannot be reached.
+   */
   static async connect(o: PostgresNotifierOptions): Promise<PostgresNotifier> {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(o.channel)) throw new Error(`invalid NOTIFY channel ${JSON.stringify(o.channel)}`);
     const n = new PostgresNotifier(o);

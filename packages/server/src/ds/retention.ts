@@ -9,6 +9,7 @@ import type { Clock } from "../crypto.js";
 import type { RetentionResult } from "../storage/dsStore.js";
 import type { Store } from "../storage/store.js";
 
+/** How long the DS keeps delivered messages (DeliveryServiceOptions.retention). */
 export interface RetentionOptions {
   /** How long a message every reader acknowledged is kept (default 7 days). */
   readonly readMs: number;

@@ -91,5 +91,6 @@ export const queueCursor = object({
 });
 export const queueGap = object({ groupId, from: seq, to: seq });
 export const queueResponse = object({ messages: { type: "array", items: queueEntry }, cursor: queueCursor, more: { type: "boolean" }, gaps: { type: "array", items: queueGap } });
-export const ackRequest = queueCursor;
+/** POST /v1/queue/ack: a cursor as a queue page or a stream `position` frame gave it. */
+export const ackRequest = { ...queueCursor, description: "AckRequest: a QueueCursor from a queue page or a stream position frame" };
 export const ackResponse = object({ acknowledged: { type: "integer", minimum: 0 } });

@@ -22,7 +22,6 @@ import type { DeviceChangeWatch } from "../as/deviceFeed.js";
 import { clientTopic, groupTopic, type Notifier } from "./notifier.js";
 import { emptyPositions, parseCursor, type QueueDelivery, type ReadPositions } from "./queueDelivery.js";
 
-export { DS_STREAM_PATH as STREAM_PATH } from "@conclave/api";
 import { DS_STREAM_PATH } from "@conclave/api";
 
 export interface StreamOptions {

@@ -43,6 +43,17 @@ function isStore(s: ConclaveServerOptions["store"]): s is Store {
   return typeof (s as Store).transaction === "function";
 }
 
+/**
+ * Builds the DS + AS as a fastify app (not yet listening: call `listen`, or
+ * `inject` in tests). Opens and migrates the store when given a
+ * {@link StoreConfig}, loads or creates the AS keys, and registers every
+ * route of the HTTP API (docs/protocol.md, GET /v1/openapi.json).
+ * Closing the app stops its jobs and closes what it opened.
+ * @throws KeyWrapError when the AS keys are sealed and `keyEncryptionKey` is missing, of the wrong length or
+ * not the one they were sealed with; Error when the store cannot be opened or migrated, or the `metrics`
+ * options are unsafe (neither a token nor a listener, a token under 16 characters); RangeError for an
+ * invalid rate-limit bucket or handshake limit.
+ */
 export async function createConclaveServer(options: ConclaveServerOptions): Promise<FastifyInstance> {
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const clock: Clock = options.clock ?? systemClock;

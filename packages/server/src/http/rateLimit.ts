@@ -29,7 +29,12 @@ export type TakeResult = { readonly ok: true } | { readonly ok: false; readonly 
 export interface BucketStore {
   /** "memory", "redis", "postgres", ... (for logs and metrics). */
   readonly kind: string;
+  /**
+   * Refills bucket `key` (created full) by the time since its last take, then takes one token if it holds one.
+   * Rejects when a shared store fails (FailoverBucketStore then limits per process).
+   */
   take(key: string, config: TokenBucketConfig): Promise<TakeResult>;
+  /** Releases the store's connections (or memory); no take after this. */
   close(): Promise<void>;
 }
 
@@ -56,12 +61,14 @@ export class MemoryBucketStore implements BucketStore {
   readonly kind = "memory";
   private readonly buckets = new Map<string, Bucket>();
 
+  /** `clock`: milliseconds since the epoch; `maxKeys`: bound on remembered keys. */
   constructor(
     private readonly clock: Clock,
     /** Bound on remembered keys; full buckets are forgotten first, then the oldest. */
     private readonly maxKeys = 100_000,
   ) {}
 
+  /** {@link BucketStore.take}, synchronously (memory needs no wait). */
   takeNow(key: string, config: TokenBucketConfig): TakeResult {
     const now = this.clock();
     let b = this.buckets.get(key);
@@ -83,6 +90,7 @@ export class MemoryBucketStore implements BucketStore {
     return Promise.resolve(this.takeNow(key, config));
   }
 
+  /** Keys remembered now. */
   get size(): number {
     return this.buckets.size;
   }
@@ -154,6 +162,7 @@ export class FailoverBucketStore implements BucketStore {
   private downUntil = 0;
   private degraded = false;
 
+  /** Takes from `primary`; while it fails or is slower than `o.timeoutMs`, from `fallback` (this process's memory). */
   constructor(
     private readonly primary: BucketStore,
     private readonly fallback: MemoryBucketStore,

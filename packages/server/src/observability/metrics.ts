@@ -51,6 +51,7 @@ export interface ServerMetricsOptions {
 
 /** The server's Prometheus metrics (prom-client registry): requests, latency, errors, DS fan-out, queue depth. */
 export class ServerMetrics {
+  /** The prom-client registry holding these metrics (serve it, or merge it into your own). */
   readonly registry = new Registry();
   private readonly requests: Counter<"method" | "route" | "status">;
   private readonly latency: Histogram<"method" | "route" | "status">;
@@ -62,6 +63,7 @@ export class ServerMetrics {
   private readonly rejections: Counter<"limiter">;
   private readonly degraded: Gauge;
 
+  /** Registers the metrics in a registry of their own (and Node's process metrics when `o.processMetrics`). */
   constructor(o: ServerMetricsOptions = {}) {
     const registers = [this.registry];
     this.requests = new Counter({ name: "conclave_http_requests_total", help: "HTTP requests answered", labelNames: ["method", "route", "status"], registers });
@@ -105,12 +107,14 @@ export class ServerMetrics {
     if (o.processMetrics === true) collectDefaultMetrics({ register: this.registry, prefix: "conclave_" });
   }
 
+  /** One answered request: its route pattern (not the raw URL), status and latency. */
   request(method: string, route: string, status: number, seconds: number): void {
     const labels = { method, route, status: String(status) };
     this.requests.inc(labels);
     this.latency.observe(labels, seconds);
   }
 
+  /** One error answer, by its stable API error code. */
   error(code: string, status: number): void {
     this.errors.inc({ code, status: String(status) });
   }
@@ -122,14 +126,17 @@ export class ServerMetrics {
     if (recipients > 0) this.deliveries.inc(recipients);
   }
 
+  /** Queue entries handed out by one GET /v1/queue. */
   entriesFetched(n: number): void {
     if (n > 0) this.fetched.inc(n);
   }
 
+  /** One request refused by `limiter` ("ip", "client", ...). */
   rateLimited(limiter: string): void {
     this.rejections.inc({ limiter });
   }
 
+  /** Whether the shared rate-limit store is failing (limits per process meanwhile). */
   rateLimitStoreDegraded(degraded: boolean): void {
     this.degraded.set(degraded ? 1 : 0);
   }

@@ -7,8 +7,8 @@ export * from "./store.js";
 export { StoreMisuseError } from "./kyselyStore.js";
 export { createSqliteStore, type SqliteStoreOptions } from "./sqlite.js";
 export { createPostgresStore, type PostgresStoreOptions } from "./postgres.js";
-export { migrations, migrateToLatest } from "./migrations.js";
 
+/** Where createConclaveServer (or {@link openStore}) opens its store: a SQLite file or a PostgreSQL database. */
 export type StoreConfig = ({ engine: "sqlite" } & SqliteStoreOptions) | ({ engine: "postgres" } & PostgresStoreOptions);
 
 /** Opens (and migrates) the configured engine. */

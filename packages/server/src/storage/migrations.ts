@@ -7,6 +7,7 @@
  * Rules: never edit a migration once committed; add the next one with a
  * higher, zero-padded number ("0002_delivery_service", ...).
  */
+import { inspect } from "node:util";
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import type { StorageEngine } from "./store.js";
 import { publicStateMigration } from "./publicStateMigration.js";
@@ -309,7 +310,7 @@ export async function migrateToLatest(db: Kysely<unknown>, engine: StorageEngine
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
-    throw new Error(`storage migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(`storage migration ${failed} failed: ${error instanceof Error ? error.message : inspect(error)}`, { cause: error });
   }
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }

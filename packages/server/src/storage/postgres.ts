@@ -16,6 +16,7 @@ import { migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./store.js";
 
+/** Options of {@link createPostgresStore}. */
 export interface PostgresStoreOptions {
   /** e.g. postgres://user@host:5432/db */
   readonly connectionString: string;
@@ -36,11 +37,18 @@ function parseInt8(text: string): number {
   return n;
 }
 
+/** pg's built-in parsers; its typings say `any`, and what a parser is stays opaque here. */
+const builtinParser = pg.types.getTypeParser as (oid: number, format?: "text" | "binary") => unknown;
+
 const types: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === INT8_OID && format !== "binary" ? parseInt8 : pg.types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"],
+  getTypeParser: ((oid: number, format?: "text" | "binary") => (oid === INT8_OID && format !== "binary" ? parseInt8 : builtinParser(oid, format))) as pg.CustomTypesConfig["getTypeParser"],
 };
 
+/**
+ * Connects a pool to PostgreSQL, creates `schema` if needed and migrates it
+ * to the latest version (concurrent starters wait on the migration lock).
+ * @throws Error for an invalid schema name, when the database cannot be reached, or when a migration fails.
+ */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const schema = options.schema ?? "public";
   if (!SCHEMA_RE.test(schema)) throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}`);

@@ -28,6 +28,7 @@ import { migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./store.js";
 
+/** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
   /** File path, or ":memory:" (the default) for a private in-memory database. */
   readonly path?: string;
@@ -60,6 +61,11 @@ function withStatementCache(db: BetterSqlite3.Database, max = 256): SqliteDataba
   };
 }
 
+/**
+ * Opens (or creates) a SQLite database file in WAL mode, or a private
+ * in-memory one, and migrates it to the latest version.
+ * @throws Error (better-sqlite3's) when the file cannot be opened or is not a database; Error when a migration fails.
+ */
 export async function createSqliteStore(options: SqliteStoreOptions = {}): Promise<Store> {
   const path = options.path ?? ":memory:";
   const raw = new BetterSqlite3(path);

@@ -20,6 +20,7 @@ import type { CipherSuiteId } from "@conclave/mls";
 import type { AccountSecurityRepository } from "./repositories/accountSecurity.js";
 import type { GroupRepository, KeyPackageRepository, MembershipRepository, QueueRepository, RetentionRepository } from "./dsStore.js";
 
+/** The two storage engines. */
 export type StorageEngine = "sqlite" | "postgres";
 
 /** Database id of a registered client (device). */
@@ -200,6 +201,11 @@ export interface StoreTx extends Repositories {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
 }
 
+/**
+ * An open store (from {@link createSqliteStore}, {@link createPostgresStore} or
+ * openStore): pass it to createConclaveServer, which then leaves closing it to
+ * you. Its repositories are the server's own business.
+ */
 export interface Store extends Repositories {
   readonly engine: StorageEngine;
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */

@@ -117,15 +117,19 @@ export class PublicGroup {
     return serializePublicGroupState(this.#state);
   }
 
+  /** The group's cipher suite. */
   get suite(): CipherSuite {
     return this.#state.suite;
   }
+  /** The group_id. */
   get groupId(): Uint8Array {
     return this.#state.groupContext.groupId;
   }
+  /** The current epoch. */
   get epoch(): bigint {
     return this.#state.groupContext.epoch;
   }
+  /** The current GroupContext (RFC 9420 §8.1). */
   get groupContext(): GroupContext {
     return this.#state.groupContext;
   }
@@ -133,12 +137,15 @@ export class PublicGroup {
   get groupContextBytes(): Uint8Array {
     return this.#state.groupContextBytes;
   }
+  /** The ratchet tree's root hash (RFC 9420 §7.8). */
   get treeHash(): Uint8Array {
     return this.#state.groupContext.treeHash;
   }
+  /** RFC 9420 §8.2: the confirmed transcript hash of this epoch. */
   get confirmedTranscriptHash(): Uint8Array {
     return this.#state.groupContext.confirmedTranscriptHash;
   }
+  /** RFC 9420 §8.2: the interim transcript hash the next commit builds on. */
   get interimTranscriptHash(): Uint8Array {
     return this.#state.interimTranscriptHash;
   }

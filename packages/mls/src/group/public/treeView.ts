@@ -84,7 +84,7 @@ export function membershipProofTreeHash(suite: CipherSuite, proof: MembershipPro
   return h;
 }
 
-/** Whether `proof` is valid relative to `treeHash` (draft-ietf-mls-partial). */
+/** Whether `proof` is valid relative to `treeHash` (draft-ietf-mls-partial); a malformed proof is false (never a thrown MlsError). */
 export function verifyMembershipProof(suite: CipherSuite, proof: MembershipProof, treeHash: Uint8Array): boolean {
   try {
     return bytesEqual(membershipProofTreeHash(suite, proof), treeHash);

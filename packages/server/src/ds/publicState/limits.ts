@@ -6,6 +6,7 @@
  */
 import { ApiError } from "@conclave/api";
 
+/** Size limits the DS enforces per group on handshake messages (DeliveryServiceOptions.handshakeLimits). */
 export interface HandshakeLimits {
   /** Largest MLSMessage carrying a proposal (an Add carries a KeyPackage: a few KB with X.509 chains). */
   readonly maxProposalBytes: number;

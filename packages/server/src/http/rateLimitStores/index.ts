@@ -15,9 +15,6 @@ import { FailoverBucketStore, MemoryBucketStore, type BucketStore, type Failover
 import { PostgresBucketStore, type PostgresBucketStoreOptions } from "./postgres.js";
 import { RedisBucketStore, type RedisBucketStoreOptions } from "./redis.js";
 
-export { PostgresBucketStore, type PostgresBucketStoreOptions } from "./postgres.js";
-export { RedisBucketStore, type RedisBucketStoreOptions } from "./redis.js";
-
 /** Where the rate limiter keeps its token buckets: in memory (one process), Redis or PostgreSQL (shared by processes). */
 export type RateLimitStoreConfig = { readonly kind: "memory" } | ({ readonly kind: "redis" } & RedisBucketStoreOptions) | ({ readonly kind: "postgres" } & PostgresBucketStoreOptions);
 

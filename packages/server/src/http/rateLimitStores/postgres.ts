@@ -74,6 +74,7 @@ export class PostgresBucketStore implements BucketStore {
   /**
    * Creates the table in the background: a database that is not there yet fails takes
    * (the server then limits per process) rather than the server's start.
+   * @throws Error for a schema or table name that is not a plain lower-case SQL identifier.
    */
   static open(o: PostgresBucketStoreOptions): PostgresBucketStore {
     const schema = o.schema ?? "public";
@@ -100,6 +101,10 @@ export class PostgresBucketStore implements BucketStore {
     return this.created;
   }
 
+  /**
+   * Takes a token from bucket `key` in one upsert (atomic across processes).
+   * @throws Error (pg's) while the database fails; FailoverBucketStore then limits per process.
+   */
   async take(key: string, config: TokenBucketConfig): Promise<TakeResult> {
     await this.ready();
     const r = await this.pool.query<{ granted: boolean; tokens: number }>(this.takeSql, [key, config.capacity, config.refillPerSecond]);
