@@ -7,7 +7,8 @@
  *   CONCLAVE_RL          JSON { perIp, perClient }: TokenBucketConfig or false
  * Prints "LISTENING <url>" once it accepts connections.
  */
-import { createConclaveServer, openBucketStore, rateLimitStoreFromEnv, systemClock, type StoreConfig } from "../src/index.js";
+import { openBucketStore } from "../src/http/rateLimitStores/index.js";
+import { createConclaveServer, rateLimitStoreFromEnv, systemClock, type StoreConfig } from "../src/index.js";
 import { CHILD_ADMIN_TOKEN } from "./support/child.js";
 import { PG_URL } from "./support/engines.js";
 import { TEST_ACCOUNTS } from "./support/server.js";
