@@ -73,16 +73,16 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 }
 
 /**
- * CREATE SCHEMA IF NOT EXISTS is not safe against itself: two processes starting at once (a
- * store and another process's rate-limit table, say) can both try, and one fails on the
- * catalog's unique index. Every creator of a schema takes this transaction-scoped advisory lock.
+ * CREATE ... IF NOT EXISTS is not safe against itself: two processes starting at once can both
+ * try, and one fails on the catalog's unique index. Runs `statement` in a transaction holding
+ * the advisory lock named `lock`, so creators of the same object take turns.
  */
-export async function createSchemaIfMissing(pool: pg.Pool, schema: string): Promise<void> {
+export async function ddlUnderLock(pool: pg.Pool, lock: string, statement: string): Promise<void> {
   const c = await pool.connect();
   try {
     await c.query("begin");
-    await c.query("select pg_advisory_xact_lock(hashtext('conclave_create_schema'))");
-    await c.query(`create schema if not exists "${schema}"`);
+    await c.query("select pg_advisory_xact_lock(hashtext($1))", [lock]);
+    await c.query(statement);
     await c.query("commit");
   } catch (e) {
     await c.query("rollback").catch(() => undefined);
@@ -90,4 +90,9 @@ export async function createSchemaIfMissing(pool: pg.Pool, schema: string): Prom
   } finally {
     c.release();
   }
+}
+
+/** Every creator of a schema (a store, another process's rate-limit table) takes one lock. */
+export function createSchemaIfMissing(pool: pg.Pool, schema: string): Promise<void> {
+  return ddlUnderLock(pool, "conclave_create_schema", `create schema if not exists "${schema}"`);
 }

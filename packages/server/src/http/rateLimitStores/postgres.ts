@@ -19,7 +19,7 @@
  * serve the ones being accepted.
  */
 import pg from "pg";
-import { createSchemaIfMissing } from "../../storage/postgres.js";
+import { createSchemaIfMissing, ddlUnderLock } from "../../storage/postgres.js";
 import type { BucketStore, TakeResult, TokenBucketConfig } from "../rateLimit.js";
 
 /** Options of {@link PostgresBucketStore.open}. */
@@ -126,25 +126,12 @@ export class PostgresBucketStore implements BucketStore {
   }
 }
 
-/**
- * CREATE ... IF NOT EXISTS is not safe against itself: two processes starting at once can both
- * try to create and one fails on the catalog's unique index. A transaction-scoped advisory lock
- * makes them take turns.
- */
+/** The schema, then the table, each created under its advisory lock (storage/postgres.ts). */
 async function createTable(pool: pg.Pool, schema: string, qualified: string): Promise<void> {
   await createSchemaIfMissing(pool, schema);
-  const c = await pool.connect();
-  try {
-    await c.query("begin");
-    await c.query("select pg_advisory_xact_lock(hashtext('conclave_rate_limit_buckets_ddl'))");
-    await c.query(
-      `create unlogged table if not exists ${qualified} (key text primary key, tokens float8 not null, updated_at float8 not null, full_at float8 not null, granted boolean not null)`,
-    );
-    await c.query("commit");
-  } catch (e) {
-    await c.query("rollback").catch(() => undefined);
-    throw e;
-  } finally {
-    c.release();
-  }
+  await ddlUnderLock(
+    pool,
+    "conclave_rate_limit_buckets_ddl",
+    `create unlogged table if not exists ${qualified} (key text primary key, tokens float8 not null, updated_at float8 not null, full_at float8 not null, granted boolean not null)`,
+  );
 }
