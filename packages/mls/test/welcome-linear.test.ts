@@ -32,22 +32,34 @@ interface Tally {
 /** The node provider with every hashing entry point counted. */
 function instrumented(): { provider: CryptoProvider; tally: Tally; reset(): void } {
   const tally: Tally = { hashed: 0, hpkeInfo: 0, seals: 0, sealers: 0 };
-  const info = (n: number): void => {
+  /** Counts `n` bytes hashed, then gives `result`. */
+  const hashed = <T>(n: number, result: () => T): T => {
     tally.hashed += n;
+    return result();
+  };
+  /** The same for an HPKE info (hashed into info_hash once per call, RFC 9180 §5.1). */
+  const info = <T>(n: number, result: () => T): T => {
     tally.hpkeInfo += n;
+    return hashed(n, result);
   };
   const wrap = (base: CipherSuite): CipherSuite => {
     const p: CryptoPrimitives = {
       ...base,
-      hash: (d) => ((tally.hashed += d.length), base.hash(d)),
-      mac: (k, d) => ((tally.hashed += d.length), base.mac(k, d)),
-      kdfExtract: (s, ikm) => ((tally.hashed += ikm.length), base.kdfExtract(s, ikm)),
-      kdfExpand: (prk, i, l) => ((tally.hashed += i.length), base.kdfExpand(prk, i, l)),
-      hpkeSeal: (pk, i, aad, pt) => (info(i.length), tally.seals++, base.hpkeSeal(pk, i, aad, pt)),
-      hpkeSealer: (i) => (info(i.length), tally.sealers++, base.hpkeSealer(i)),
-      hpkeOpen: (sk, enc, i, aad, ct) => (info(i.length), base.hpkeOpen(sk, enc, i, aad, ct)),
-      sign: (sk, m) => ((tally.hashed += m.length), base.sign(sk, m)),
-      verify: (pk, m, s) => ((tally.hashed += m.length), base.verify(pk, m, s)),
+      hash: (d) => hashed(d.length, () => base.hash(d)),
+      mac: (k, d) => hashed(d.length, () => base.mac(k, d)),
+      kdfExtract: (s, ikm) => hashed(ikm.length, () => base.kdfExtract(s, ikm)),
+      kdfExpand: (prk, i, l) => hashed(i.length, () => base.kdfExpand(prk, i, l)),
+      hpkeSeal(pk, i, aad, pt) {
+        tally.seals++;
+        return info(i.length, () => base.hpkeSeal(pk, i, aad, pt));
+      },
+      hpkeSealer(i) {
+        tally.sealers++;
+        return info(i.length, () => base.hpkeSealer(i));
+      },
+      hpkeOpen: (sk, enc, i, aad, ct) => info(i.length, () => base.hpkeOpen(sk, enc, i, aad, ct)),
+      sign: (sk, m) => hashed(m.length, () => base.sign(sk, m)),
+      verify: (pk, m, s) => hashed(m.length, () => base.verify(pk, m, s)),
     };
     return buildCipherSuite(p);
   };
@@ -56,7 +68,10 @@ function instrumented(): { provider: CryptoProvider; tally: Tally; reset(): void
     name: "counted-node",
     suite(id) {
       let s = suites.get(id);
-      if (s === undefined) suites.set(id, (s = wrap(nodeCryptoProvider.suite(id))));
+      if (s === undefined) {
+        s = wrap(nodeCryptoProvider.suite(id));
+        suites.set(id, s);
+      }
       return s;
     },
   };
@@ -141,8 +156,14 @@ describe("a Welcome with the tree: per-Welcome work, not per-recipient (counted)
     const base = nodeCryptoProvider.suite(1);
     let hashed = 0;
     const hkdf: Hkdf = {
-      kdfExtract: (salt, ikm) => ((hashed += ikm.length), base.kdfExtract(salt, ikm)),
-      kdfExpand: (prk, info, length) => ((hashed += info.length), base.kdfExpand(prk, info, length)),
+      kdfExtract(salt, ikm) {
+        hashed += ikm.length;
+        return base.kdfExtract(salt, ikm);
+      },
+      kdfExpand(prk, info, length) {
+        hashed += info.length;
+        return base.kdfExpand(prk, info, length);
+      },
     };
     const schedule = hpkeBaseSchedule(hpkeLabeledKdf(hkdf, hpkeSuiteId(base.params)), base.params);
     const perRecipient = (infoLength: number): { context: number; recipients: number } => {
