@@ -41,7 +41,7 @@ import { conclaveImpl, conclavePathCost } from "./support/conclaveImpl.js";
 import { coreCryptoImpl } from "./support/coreCryptoImpl.js";
 import { startProfile, stopProfile, summarize, type Profile } from "./support/cpuProfile.js";
 import { measurePrimitives, type PrimitiveCosts } from "./support/primitiveCosts.js";
-import { runScenario, type Figures, type ScenarioHooks } from "./support/scenario.js";
+import { runScenario, type ScenarioHooks } from "./support/scenario.js";
 import type { MlsImpl, TreeDelivery } from "./support/mlsImpl.js";
 import { tsMlsImpl } from "./support/tsMlsImpl.js";
 import { tsMls2Impl } from "./support/tsMls2Impl.js";
