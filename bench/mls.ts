@@ -9,6 +9,7 @@
  *   npm run bench:mls -- --quick      N = 16 and 128 only
  *   npm run bench:mls -- --profile    Conclave only, suite 1, N = 1024, with CPU hot spots per phase
  *   options: --sizes 16,1024  --suites 1,3  --libs conclave,core-crypto,...  --tree out-of-band
+ *            --reps K: every add and path commit timed K times at every size (default: more at small N)
  *   PEER_MAX_N (default 1024): largest N the peers are run at (they take minutes beyond).
  *
  * Libraries (--libs; default all):
@@ -40,7 +41,7 @@ import { conclaveImpl, conclavePathCost } from "./support/conclaveImpl.js";
 import { coreCryptoImpl } from "./support/coreCryptoImpl.js";
 import { startProfile, stopProfile, summarize, type Profile } from "./support/cpuProfile.js";
 import { measurePrimitives, type PrimitiveCosts } from "./support/primitiveCosts.js";
-import { runScenario, type Figures, type ScenarioHooks } from "./support/scenario.js";
+import { runScenario, type ScenarioHooks } from "./support/scenario.js";
 import type { MlsImpl, TreeDelivery } from "./support/mlsImpl.js";
 import { tsMlsImpl } from "./support/tsMlsImpl.js";
 import { tsMls2Impl } from "./support/tsMls2Impl.js";
@@ -63,6 +64,10 @@ const suites = (option("--suites")?.split(",").map(Number) ?? [1]) as CipherSuit
 const libs: readonly Library[] = profileMode ? ["conclave"] : (option("--libs")?.split(",").filter(isLibrary) ?? LIBRARIES);
 const tree: TreeDelivery = option("--tree") === "out-of-band" ? "outOfBand" : "welcome";
 const PEER_MAX_N = Number(process.env.PEER_MAX_N ?? 1024);
+const repsOption = option("--reps");
+const reps = repsOption === undefined ? undefined : Number(repsOption);
+if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1)) throw new Error(`--reps wants a whole number >= 1, not ${repsOption}`);
+const repHooks: Pick<ScenarioHooks<unknown>, "addIterations" | "commitIterations"> = reps === undefined ? {} : { addIterations: reps, commitIterations: reps };
 const CORES = availableParallelism();
 const startedAt = performance.now();
 // A full collection before each measured scenario, and for the memory figure.
@@ -130,7 +135,7 @@ async function scenarioHere(lib: Library, suiteId: CipherSuiteId, n: number, ext
     );
   }
   collectGarbage();
-  const hooks: ScenarioHooks<unknown> = { log: progress, tree, ...extra };
+  const hooks: ScenarioHooks<unknown> = { log: progress, tree, ...repHooks, ...extra };
   if (conclave) {
     hooks.pathCost = conclavePathCost as (g: unknown) => ReturnType<typeof conclavePathCost>;
     hooks.keepState = (g) => (g as Group).serialize();
@@ -156,7 +161,14 @@ async function scenarioHere(lib: Library, suiteId: CipherSuiteId, n: number, ext
  */
 function scenarioIsolated(lib: Library, suiteId: CipherSuiteId, n: number): Promise<ScenarioResult> {
   const env = lib === "conclave-1t" ? { ...process.env, CONCLAVE_SIGNATURE_WORKER: "0" } : process.env;
-  const args = [...process.execArgv, process.argv[1]!, "--child", `${lib}:${suiteId}:${n}`, ...(tree === "outOfBand" ? ["--tree", "out-of-band"] : [])];
+  const args = [
+    ...process.execArgv,
+    process.argv[1]!,
+    "--child",
+    `${lib}:${suiteId}:${n}`,
+    ...(tree === "outOfBand" ? ["--tree", "out-of-band"] : []),
+    ...(reps === undefined ? [] : ["--reps", String(reps)]),
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], env });
     let out = "";

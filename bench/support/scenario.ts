@@ -60,6 +60,8 @@ export interface ScenarioHooks<G> {
   log?(line: string): void;
   /** Path commits per tree shape (default: 8 up to 128 members, 4 up to 1024, 2 beyond). */
   commitIterations?: number;
+  /** Adds of N-1 members, each into a fresh group (default: 15 at 16 members, 7 up to 128, 1 beyond). */
+  addIterations?: number;
   /** Where the tree travels (default: in the Welcome). */
   tree?: TreeDelivery;
   /** Keep the committer's serialized state in the figures. */
@@ -107,7 +109,7 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   const tree = hooks.tree ?? "welcome";
   // Small groups take milliseconds, where the JIT and the collector still swing single runs 3x:
   // more runs there (the same for every library), the median taken.
-  const addIters = n <= 16 ? 15 : n <= 128 ? 7 : 1;
+  const addIters = hooks.addIterations ?? (n <= 16 ? 15 : n <= 128 ? 7 : 1);
   const commitIters = hooks.commitIterations ?? (n <= 128 ? 8 : n <= 1024 ? 4 : 2);
 
   const kps: K[] = [];

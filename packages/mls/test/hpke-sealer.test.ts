@@ -3,7 +3,7 @@
  * EncryptWithLabel to many recipients (RFC 9420 §5.1.3, used by the Welcome):
  * byte for byte against @hpke/core given the same ephemeral key, both ways
  * against every provider's open, and against crypto-basics.json and
- * welcome.json.
+ * welcome.json; the key schedule and sealer against RFC 9180 Appendix A.1.1.
  */
 import { describe, expect, it } from "vitest";
 import { Aes128Gcm, Aes256Gcm, CipherSuite as HpkeSuite, DhkemP256HkdfSha256, DhkemP384HkdfSha384, DhkemP521HkdfSha512, HkdfSha256, HkdfSha384, HkdfSha512 } from "@hpke/core";
@@ -17,6 +17,8 @@ import { CIPHER_SUITE_IDS, CIPHER_SUITES, createWebCryptoProvider, nodeCryptoPro
 import type { CipherSuiteParams, CryptoProvider } from "../src/crypto/index.js";
 import { nodeAead } from "../src/crypto/node/aead.js";
 import { nodeHpke } from "../src/crypto/node/hpke.js";
+import { labeledKdf } from "../src/crypto/node/labeledKdf.js";
+import { hpkeBaseSchedule, hpkeSuiteId } from "../src/crypto/hpkeKeySchedule.js";
 import { webAead } from "../src/crypto/web/aead.js";
 import { sealWithSharedSecret, webHpkeSchedule } from "../src/crypto/web/hpke.js";
 import { webKdf } from "../src/crypto/web/kdf.js";
@@ -166,4 +168,73 @@ describe("EncryptWithLabel to many recipients (crypto-basics.json, welcome.json)
       }
     });
   }
+});
+
+/** RFC 9180 Appendix A.1.1: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM, base mode (MLS suite 1). */
+const A11 = {
+  info: "4f6465206f6e2061204772656369616e2055726e",
+  ikmE: "7268600d403fce431561aef583ee1613527cff655c1343f29812e66706df3234",
+  skEm: "52c4a758a802cd8b936eceea314432798d5baf2d7e9235dc084ab1b9cfa2f736",
+  pkEm: "37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431",
+  ikmR: "6db9df30aa07dd42ee5e8181afdb977e538f5e1fec8a06223f33f7013e525037",
+  skRm: "4612c550263fc8ad58375df3f557aac531d26850903e55a9f23f21d8534e8ac8",
+  pkRm: "3948cfe0ad1ddb695d780e59077195da6c56506b027329794ab02bca80815c4d",
+  sharedSecret: "fe0e18c9f024ce43799ae393c7e8fe8fce9d218875e8227b0187c04e7d2ea1fc",
+  keyScheduleContext: "00725611c9d98c07c03f60095cd32d400d8347d45ed67097bbad50fc56da742d07cb6cffde367bb0565ba28bb02c90744a20f5ef37f30523526106f637abb05449",
+  key: "4531685d41d65f03dc48f6b8302c05b0",
+  baseNonce: "56d890e5accaaf011cff4b7d",
+  exporterSecret: "45ff1c2e220db587171952c0592d5f5ebe103f1561a2614e38f2ffd47e99e3f8",
+  // Encryption sequence number 0.
+  aad: "436f756e742d30",
+  pt: "4265617574792069732074727574682c20747275746820626561757479",
+  ct: "f938558b5d72f1a23810b4be2ab4f84331acc02fc97babc53a52ae8218a355a96d8770ac83d07bea87e13c512a",
+} as const;
+
+describe("RFC 9180 A.1.1: the hand-written base-mode key schedule and prepared sealer", () => {
+  const params = CIPHER_SUITES[1];
+  const node = nodeCryptoProvider.suite(1);
+  const schedules = [
+    ["node labelled KDF", hpkeBaseSchedule(labeledKdf(params.hash, params.nh, hpkeSuiteId(params)), params)],
+    ["plain HKDF (web)", webHpkeSchedule(params, webKdf(params.hash, params.nh))],
+  ] as const;
+
+  for (const [name, schedule] of schedules) {
+    it(`${name}: key_schedule_context, key, base_nonce, exporter_secret`, () => {
+      const context = schedule.context(hex(A11.info));
+      expect(toHex(context)).toBe(A11.keyScheduleContext);
+      const { key, nonce } = schedule.keyAndNonce(hex(A11.sharedSecret), context);
+      expect(toHex(key)).toBe(A11.key);
+      expect(toHex(nonce)).toBe(A11.baseNonce);
+      expect(toHex(schedule.exporterSecret(hex(A11.sharedSecret), context))).toBe(A11.exporterSecret);
+    });
+  }
+
+  it("DeriveKeyPair gives the vector's keys; the prepared sealers give its ciphertext; every provider opens it", async () => {
+    const recipient = await node.hpkeDeriveKeyPair(hex(A11.ikmR));
+    expect([toHex(recipient.privateKey), toHex(recipient.publicKey)]).toEqual([A11.skRm, A11.pkRm]);
+    const ephemeral = await node.hpkeDeriveKeyPair(hex(A11.ikmE));
+    expect([toHex(ephemeral.privateKey), toHex(ephemeral.publicKey)]).toEqual([A11.skEm, A11.pkEm]);
+
+    // The vector's encapsulation, given to the node sealer in place of a fresh one.
+    const viaNode = nodeHpke(
+      params,
+      {
+        encap: () => ({ sharedSecret: hex(A11.sharedSecret), enc: hex(A11.pkEm) }),
+        decap: () => {
+          throw new Error("unused");
+        },
+      },
+      nodeAead(params.aead, params.nk, params.nn),
+    ).sealer(hex(A11.info))(hex(A11.pkRm), hex(A11.aad), hex(A11.pt));
+    expect([toHex(viaNode.kemOutput), toHex(viaNode.ciphertext)]).toEqual([A11.pkEm, A11.ct]);
+
+    const web = webHpkeSchedule(params, webKdf(params.hash, params.nh));
+    const encapsulation = { sharedSecret: hex(A11.sharedSecret), enc: hex(A11.pkEm) };
+    const viaWeb = await sealWithSharedSecret(web, webAead(params.aead, params.nk, params.nn), web.context(hex(A11.info)), encapsulation, hex(A11.aad), hex(A11.pt));
+    expect(toHex(viaWeb.ciphertext)).toBe(A11.ct);
+
+    for (const p of providers) {
+      expect(toHex(await p.suite(1).hpkeOpen(hex(A11.skRm), hex(A11.pkEm), hex(A11.info), hex(A11.aad), hex(A11.ct)))).toBe(A11.pt);
+    }
+  });
 });

@@ -379,6 +379,13 @@ describe("Capabilities decoding shares identical lists", () => {
     expect(b1).toEqual(caps(0x1a1a));
     expect(toHex(encode(capabilitiesCodec, a1))).toBe(toHex(a));
     expect(toHex(encode(capabilitiesCodec, b1))).toBe(toHex(b));
+    // The last encoding seen is matched first, against its own copy: changing the input afterwards fools nothing.
+    const bAgain = b.slice();
+    expect(decode(capabilitiesCodec, bAgain)).toBe(b1);
+    bAgain[bAgain.length - 1]! ^= 1;
+    expect(decode(capabilitiesCodec, bAgain)).toEqual({ ...caps(0x1a1a), credentials: [1, 3] });
+    expect(decode(capabilitiesCodec, b)).toBe(b1);
+    expect(decode(capabilitiesCodec, a)).toBe(a1);
     // Shared, so nobody may change it for the others.
     expect(Object.isFrozen(a1) && Object.isFrozen(a1.cipherSuites)).toBe(true);
     expect(() => a1.cipherSuites.push(7)).toThrow(TypeError);

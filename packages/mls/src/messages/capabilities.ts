@@ -1,5 +1,6 @@
 /** RFC 9420 §7.2: Capabilities. Every list is an extensible registry: unknown
  * values (GREASE, future versions and suites) are kept, never rejected (§13). */
+import { bytesEqual } from "../codec/bytes.js";
 import type { Codec, Reader, Writer } from "../codec/tls.js";
 
 /** A leaf's Capabilities (RFC 9420 §7.2): the versions, suites, extensions, proposals and credentials it supports. */
@@ -58,12 +59,19 @@ export const capabilitiesCodec: Codec<Capabilities> = {
 const SHARED_LIMIT = 64;
 const SHARED_MAX_BYTES = 256;
 const sharedByEncoding = new Map<string, Capabilities>();
+/** The encoding shared last, and its object: a tree's leaves repeat it, checked without building a key. */
+let last: { readonly encoding: Uint8Array; readonly value: Capabilities } | undefined;
 
 function shared(encoding: Uint8Array, decoded: Capabilities): Capabilities {
   if (encoding.length > SHARED_MAX_BYTES) return decoded;
+  if (last !== undefined && bytesEqual(last.encoding, encoding)) return last.value;
   const key = String.fromCharCode(...encoding);
-  const hit = sharedByEncoding.get(key);
-  if (hit !== undefined) return hit;
+  const value = sharedByEncoding.get(key) ?? remember(key, decoded);
+  last = { encoding: encoding.slice(), value };
+  return value;
+}
+
+function remember(key: string, decoded: Capabilities): Capabilities {
   const frozen: Capabilities = Object.freeze({
     versions: Object.freeze(decoded.versions) as number[],
     cipherSuites: Object.freeze(decoded.cipherSuites) as number[],
