@@ -106,6 +106,7 @@ export {
   type IndexedNode,
   type MembershipProof,
   type PartialTreeView,
+  type PendingProposal,
   type PublicCommitInfo,
   type PublicCommitResult,
   type PublicGroupConfig,

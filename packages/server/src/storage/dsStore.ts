@@ -133,6 +133,8 @@ export interface MembershipRepository {
   leave(groupId: Uint8Array, clients: readonly ClientId[], seq: number): Promise<void>;
   /** Groups the client is in now. */
   groupsOf(clientId: ClientId): Promise<Uint8Array[]>;
+  /** Revoked clients still on some group's roster (the revocation sweep's work list), by id. */
+  revokedMembers(): Promise<ClientId[]>;
   /** The client's stays that have something it has not acknowledged, in group order. */
   unread(clientId: ClientId): Promise<MembershipCursor[]>;
   /** Log entries in (after, through], oldest first; entries sent by `reader` come without bytes. */

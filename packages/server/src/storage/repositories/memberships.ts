@@ -59,6 +59,20 @@ export class Memberships implements MembershipRepository {
     return rows.map((r) => bytes(r.group_id));
   }
 
+  async revokedMembers(): Promise<ClientId[]> {
+    const rows = await this.h
+      .db()
+      .selectFrom("group_membership as m")
+      .innerJoin("clients as c", "c.id", "m.client_id")
+      .select("m.client_id")
+      .distinct()
+      .where("m.left_seq", "is", null)
+      .where("c.revoked_at", "is not", null)
+      .orderBy("m.client_id")
+      .execute();
+    return rows.map((r) => int(r.client_id) as ClientId);
+  }
+
   async unread(clientId: ClientId): Promise<MembershipCursor[]> {
     const rows = await this.h
       .db()
