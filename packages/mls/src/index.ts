@@ -96,6 +96,9 @@ export {
   type StagedCommitInfo,
 } from "./group/index.js";
 
+// One PrivateMessage disclosed to the DS (RFC 9750 §5.3, opaque groups).
+export { openDisclosedMessage, type DisclosedMessage, type DisclosedMessageFault } from "./framing/disclosure.js";
+
 // The public view of a group, as a Delivery Service holds and checks it (RFC 9750 §6).
 export {
   PublicGroup,
