@@ -34,7 +34,9 @@ describe("PrivateMessage disclosure", () => {
     const kps = await Promise.all(cs.slice(1).map((x) => keyPackageFor(x)));
     const p = await a.createCommit({ add: kps.map((k) => k.message) });
     a.mergePendingCommit();
-    [b, c] = await Promise.all(kps.map((k) => Group.join(p.welcome!, { provider, keyPackages: [k], config: baseConfig })));
+    const joined = await Promise.all(kps.map((k) => Group.join(p.welcome!, { provider, keyPackages: [k], config: baseConfig })));
+    b = joined[0]!;
+    c = joined[1]!;
   });
   const aliceKey = () => cs[0]!.identity.signaturePublicKey;
 
