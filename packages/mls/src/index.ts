@@ -151,6 +151,7 @@ export { mlsMessageCodec, type MLSMessage } from "./messages/mlsMessage.js";
 export { keyPackageCodec, keyPackageTbsBytes, type KeyPackage } from "./messages/keyPackage.js";
 export { welcomeCodec, type Welcome } from "./messages/welcome.js";
 export { groupInfoCodec, type GroupInfo } from "./messages/groupInfo.js";
+export { verifyGroupInfoSignature } from "./welcome/groupInfoSignature.js";
 export { groupContextCodec, type GroupContext } from "./messages/groupContext.js";
 export { credentialCodec, type Credential } from "./messages/credential.js";
 export { capabilitiesCodec, type Capabilities } from "./messages/capabilities.js";

@@ -17,6 +17,8 @@ import {
   type KeyPackageCountsResponse,
   type ListKeyPackagesResponse,
   type QueueResponse,
+  type ReportCommitRequest,
+  type ReportCommitResponse,
   type UploadKeyPackagesRequest,
   type UploadKeyPackagesResponse,
 } from "@conclave/api";
@@ -181,6 +183,20 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
       void reply.code(202);
       return r;
     },
+  );
+  routes.define<ReportCommitRequest, unknown, { groupId: string }>(
+    {
+      method: "POST",
+      url: DS_ROUTES.reportCommit.path,
+      operationId: "reportCommit",
+      summary: "Opaque groups (RFC 9750 §5.3): report a commit you cannot apply, with the disclosure of that one message; proven, it is dropped",
+      tags: ["ds"],
+      auth: true,
+      params: S.groupParams,
+      body: S.reportCommitRequest,
+      responses: { 200: S.reportCommitResponse },
+    },
+    async (req): Promise<ReportCommitResponse> => ds.groups.report(clientOf(req), req.params.groupId, req.body),
   );
   routes.define<unknown, { sinceEpoch?: string; afterSeq?: string; limit?: string }, { groupId: string }>(
     {
