@@ -193,6 +193,8 @@ export class GroupDelivery {
     if (this.o.senders === undefined) return 0;
     let proposed = 0;
     for (const groupId of await this.o.store.memberships.groupsOf(revoked.id)) {
+      // Opaque and legacy groups have no tree to find the leaf in: skipped before taking a log position.
+      if ((await this.o.store.groups.get(groupId))?.publicState == null) continue;
       const done = await this.o.store.transaction(async (tx) => {
         const { group: g, seq } = await this.reserve(tx, groupId);
         if (g.publicState === null) return false;
