@@ -24,6 +24,7 @@ export const DS_ROUTES = {
   postCommit: { method: "POST", path: "/v1/groups/:groupId/commits" },
   handshakes: { method: "GET", path: "/v1/groups/:groupId/handshakes" },
   reportCommit: { method: "POST", path: "/v1/groups/:groupId/reports" },
+  leaveGroup: { method: "POST", path: "/v1/groups/:groupId/leave" },
   groupInfo: { method: "GET", path: "/v1/groups/:groupId/group-info" },
   groupTree: { method: "GET", path: "/v1/groups/:groupId/tree" },
   externalSender: { method: "GET", path: "/v1/ds/external-sender" },
@@ -115,6 +116,17 @@ export interface CommitBundleRequest {
    * Required for validated groups; optional in opaque ones, where it anchors the epoch's GroupContext for reports.
    */
   groupInfo?: B64u;
+}
+
+// POST /v1/groups/:groupId/leave (bearer, a member of an opaque group)
+/**
+ * The DS cannot see an opaque group's removals: a member removed by a commit (or
+ * leaving by SelfRemove) takes itself off the DS roster once it has seen the commit.
+ */
+export interface LeaveGroupResponse {
+  groupId: B64u;
+  /** The last log position the client still reads. */
+  leftAt: number;
 }
 
 // POST /v1/groups/:groupId/reports (bearer, a member of an opaque group)

@@ -147,6 +147,7 @@ export {
   type ClaimKeyPackagesResponse,
   type ClaimedKeyPackage,
   type CommitBundleRequest,
+  type LeaveGroupResponse,
   type ReportCommitRequest,
   type ReportCommitResponse,
   type CreateGroupRequest,

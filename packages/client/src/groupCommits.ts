@@ -5,7 +5,17 @@
  * on 409, apply the missed handshakes from the DS log, then rebuild the
  * message in the new epoch and send again.
  */
-import { ApiError, fromBase64Url, isApiError, toBase64Url, type AcceptedResponse, type HandshakeJson, type HandshakesResponse, type ReportCommitResponse } from "@conclave/api";
+import {
+  ApiError,
+  fromBase64Url,
+  isApiError,
+  toBase64Url,
+  type AcceptedResponse,
+  type HandshakeJson,
+  type HandshakesResponse,
+  type LeaveGroupResponse,
+  type ReportCommitResponse,
+} from "@conclave/api";
 import { ContentType, isMlsError, type Group, type PendingCommitInfo, type StagedCommit } from "@conclave/mls";
 import type { ClientContext } from "./context.js";
 import { leafIdentity, memberIdentity, type ClientEvent } from "./events.js";
@@ -180,7 +190,10 @@ export class GroupCommits {
     // Disclosed before processing: processing spends the message's key.
     const disclosure = await g.disclosePrivateMessage(bytes).catch(() => undefined);
     try {
-      return await this.#apply(groupId, g, bytes);
+      const ev = await this.#apply(groupId, g, bytes);
+      // Removed: the DS cannot see it in an encrypted commit, so we take ourselves off its roster.
+      if (!g.isActive) await this.ctx.session.call<LeaveGroupResponse>("leaveGroup", { params: { groupId } }).catch(() => undefined);
+      return ev;
     } catch (e) {
       if (!isMlsError(e)) throw e;
       if (disclosure !== undefined && seq !== undefined) await this.#report(groupId, seq, disclosure);

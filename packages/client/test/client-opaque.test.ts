@@ -4,7 +4,8 @@
  * commit of an epoch, and every member applies the first one it can validate.
  * A garbage commit posted first does not stop the group; two members
  * committing in the same epoch end in the same state (the later one applies
- * the first and commits again).
+ * the first and commits again). A member that leaves takes itself off the
+ * DS roster (POST /leave), which cannot see the encrypted removal.
  */
 import { describe, expect, it } from "vitest";
 import { toBase64Url, type GroupResponse } from "@conclave/api";
@@ -81,5 +82,16 @@ describe("opaque groups through the SDK", () => {
     await alice.send(g, "one state");
     expect(texts(await bob.sync())).toEqual(["one state"]);
     expect(texts(await carol.sync())).toEqual(["one state"]);
+
+    // Carol leaves (SelfRemove, committed by Alice): the DS cannot read that commit, so Carol's client
+    // takes itself off the DS roster once it has seen it.
+    await carol.leave(g);
+    await alice.sync();
+    expect((await dsGroup(alice, g)).members).toHaveLength(3);
+    await carol.sync();
+    expect(carol.groups).toEqual([]);
+    expect((await dsGroup(alice, g)).members.sort()).toEqual([alice.identity, bob.identity].sort());
+    await alice.send(g, "two of us");
+    expect(texts(await bob.sync())).toEqual(["two of us"]);
   });
 });

@@ -151,6 +151,19 @@ describe.each(ENGINES)("opaque groups [$name]", (engine) => {
       refused(await report(mc!.device, g, entry!.seq, d), 400, "BAD_REQUEST");
     });
 
+    it("a member takes itself off the roster (POST /leave), only in opaque groups", async () => {
+      const [ma, mb] = await opaqueGroup();
+      const g = ma!.group.groupId;
+      const r = await s.request("POST", groupPath(g, "/leave"), { token: mb!.device.token });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      const roster = await s.request<GroupResponse>("GET", groupPath(g), { token: ma!.device.token });
+      expect(roster.body.members).toHaveLength(2);
+      expect(roster.body.members).not.toContain(`${mb!.device.user}@example.com#d`);
+      refused(await s.request("POST", groupPath(g, "/leave"), { token: mb!.device.token }), 403, "NOT_GROUP_MEMBER");
+      const plain = await createGroup(s, ma!.device);
+      refused(await s.request("POST", groupPath(plain.group.groupId, "/leave"), { token: ma!.device.token }), 400, "BAD_REQUEST");
+    });
+
     it("refuses what an opaque group cannot take", async () => {
       const [ma] = await opaqueGroup();
       const g = ma!.group.groupId;

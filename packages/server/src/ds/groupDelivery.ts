@@ -19,6 +19,7 @@ import {
   type GroupResponse,
   type GroupTreeResponse,
   type HandshakesResponse,
+  type LeaveGroupResponse,
   type ReportCommitRequest,
   type ReportCommitResponse,
   readGroupPolicy,
@@ -299,6 +300,21 @@ export class GroupDelivery {
     const r = await this.#opaque.report(client, g, req);
     await this.wake([groupTopic(groupId)]);
     return r;
+  }
+
+  /**
+   * Opaque groups: the caller leaves the DS roster (it has seen the commit that
+   * removed it, which the DS cannot read). It still reads what is already logged.
+   */
+  async leave(client: AuthenticatedClient, groupIdText: string): Promise<LeaveGroupResponse> {
+    const groupId = groupIdParam(groupIdText);
+    const leftAt = await this.o.store.transaction(async (tx) => {
+      const g = await this.memberGroup(tx, client, groupId);
+      if (g.opaqueSuite === null) throw new ApiError("BAD_REQUEST", "the DS takes members off a validated group's roster from its commits");
+      await tx.memberships.leave(groupId, [client.id], g.nextSeq - 1);
+      return g.nextSeq - 1;
+    });
+    return { groupId: groupIdText, leftAt };
   }
 
   async handshakes(client: AuthenticatedClient, groupIdText: string, sinceEpoch: number, afterSeq: number, limit: number): Promise<HandshakesResponse> {

@@ -119,9 +119,11 @@ export class OpaqueGroups {
     return clients;
   }
 
-  /** A proposal (PrivateMessage) of an opaque group: kept for the members, unread by the DS. */
+  /**
+   * A proposal of an opaque group: kept for the members, unread by the DS. A
+   * PublicMessage is taken too (SelfRemove travels as one, draft-ietf-mls-extensions).
+   */
   async proposal(tx: StoreTx, g: GroupRecord, seq: number, client: AuthenticatedClient, message: Uint8Array, header: FramingHeader): Promise<AcceptedResponse> {
-    if (header.wireFormat !== WireFormat.privateMessage) throw new ApiError("UNEXPECTED_WIRE_FORMAT", "an opaque group's handshakes travel as PrivateMessage");
     if (Number(header.epoch) !== g.epoch) throw new EpochMismatchError(g.epoch, header.epoch);
     await tx.groups.append({ groupId: g.groupId, seq, kind: "handshake", epoch: g.epoch, contentType: ContentType.proposal, senderClientId: client.id, message, createdAt: this.o.clock() });
     return { epoch: g.epoch, delivered: g.memberCount - 1 };

@@ -16,6 +16,7 @@ import {
   type HandshakesResponse,
   type KeyPackageCountsResponse,
   type ListKeyPackagesResponse,
+  type LeaveGroupResponse,
   type QueueResponse,
   type ReportCommitRequest,
   type ReportCommitResponse,
@@ -183,6 +184,19 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
       void reply.code(202);
       return r;
     },
+  );
+  routes.define<unknown, unknown, { groupId: string }>(
+    {
+      method: "POST",
+      url: DS_ROUTES.leaveGroup.path,
+      operationId: "leaveGroup",
+      summary: "Opaque groups: take yourself off the DS roster after the commit that removed you (the DS cannot see it)",
+      tags: ["ds"],
+      auth: true,
+      params: S.groupParams,
+      responses: { 200: S.leaveGroupResponse },
+    },
+    async (req): Promise<LeaveGroupResponse> => ds.groups.leave(clientOf(req), req.params.groupId),
   );
   routes.define<ReportCommitRequest, unknown, { groupId: string }>(
     {

@@ -45,6 +45,7 @@ export const commitBundleRequest = object(
   },
   ["commit"],
 );
+export const leaveGroupResponse = object({ groupId, leftAt: seq });
 export const reportCommitRequest = object({ seq, disclosure: b64u(4096, "Group.disclosePrivateMessage of the reported commit") });
 export const reportCommitResponse = object({ seq, dropped: { type: "boolean", const: true }, epoch });
 export const acceptedResponse = object({ epoch, delivered: { type: "integer", minimum: 0 } });
