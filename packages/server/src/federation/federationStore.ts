@@ -1,0 +1,176 @@
+/**
+ * The federation tables of migration 0008 (storage/federationMigration.ts),
+ * read and written with plain SQL over the store's handle: nonces, pins,
+ * events, and the outbox/inbox of hub-to-follower delivery.
+ */
+import { bytes, handleOf, int, intOrNull, runSql, type Handle } from "../storage/handle.js";
+import type { Store, StoreTx } from "../storage/store.js";
+
+export interface PinRecord {
+  readonly domain: string;
+  readonly signatureKey: Uint8Array;
+  readonly source: "configured" | "first-contact";
+  readonly pinnedAt: number;
+}
+
+export interface EventRecord {
+  readonly id: number;
+  readonly at: number;
+  readonly domain: string;
+  readonly kind: string;
+  readonly detail: string;
+}
+
+export interface OutboxRecord {
+  readonly id: number;
+  readonly peer: string;
+  readonly groupId: Uint8Array;
+  readonly kind: string;
+  readonly body: Uint8Array;
+  readonly attempts: number;
+}
+
+/** Events kept for the admin view (the oldest are dropped beyond this). */
+const MAX_EVENTS_SHOWN = 200;
+
+export class FederationStore {
+  constructor(private readonly store: Store) {}
+
+  private h(tx?: StoreTx): Handle {
+    return handleOf(tx ?? this.store);
+  }
+
+  /** Records a nonce; false when `origin` already used it (a replay). Expired nonces are swept first. */
+  async useNonce(origin: string, nonce: string, expiresAt: number, now: number): Promise<boolean> {
+    await runSql(this.h(), "delete from federation_nonces where expires_at < ?", [now]);
+    const r = await runSql(this.h(), "insert into federation_nonces (origin, nonce, expires_at) values (?, ?, ?) on conflict do nothing", [origin, nonce, expiresAt]);
+    return r.changes === 1;
+  }
+
+  async pin(domain: string): Promise<PinRecord | undefined> {
+    const { rows } = await runSql<{ domain: string; signature_key: Uint8Array; source: string; pinned_at: unknown }>(
+      this.h(),
+      "select domain, signature_key, source, pinned_at from federation_peers where domain = ?",
+      [domain],
+    );
+    const r = rows[0];
+    return r && { domain: r.domain, signatureKey: bytes(r.signature_key), source: r.source === "configured" ? "configured" : "first-contact", pinnedAt: int(r.pinned_at) };
+  }
+
+  async pins(): Promise<PinRecord[]> {
+    const { rows } = await runSql<{ domain: string }>(this.h(), "select domain from federation_peers order by domain", []);
+    const out: PinRecord[] = [];
+    for (const r of rows) {
+      const p = await this.pin(r.domain);
+      if (p !== undefined) out.push(p);
+    }
+    return out;
+  }
+
+  /** Pins `key` for `domain` unless one is pinned already (first writer wins); returns the pin in force. */
+  async pinIfAbsent(p: PinRecord): Promise<PinRecord> {
+    await runSql(this.h(), "insert into federation_peers (domain, signature_key, source, pinned_at) values (?, ?, ?, ?) on conflict do nothing", [
+      p.domain,
+      p.signatureKey,
+      p.source,
+      p.pinnedAt,
+    ]);
+    return (await this.pin(p.domain)) ?? p;
+  }
+
+  async replacePin(p: PinRecord): Promise<void> {
+    await runSql(this.h(), "update federation_peers set signature_key = ?, source = ?, pinned_at = ? where domain = ?", [p.signatureKey, p.source, p.pinnedAt, p.domain]);
+  }
+
+  async event(at: number, domain: string, kind: string, detail: string): Promise<void> {
+    await runSql(this.h(), "insert into federation_events (at, domain, kind, detail) values (?, ?, ?, ?)", [at, domain, kind, detail.slice(0, 500)]);
+  }
+
+  async events(): Promise<EventRecord[]> {
+    const { rows } = await runSql<{ id: unknown; at: unknown; domain: string; kind: string; detail: string }>(
+      this.h(),
+      `select id, at, domain, kind, detail from federation_events order by id desc limit ${MAX_EVENTS_SHOWN}`,
+      [],
+    );
+    return rows.map((r) => ({ id: int(r.id), at: int(r.at), domain: r.domain, kind: r.kind, detail: r.detail }));
+  }
+
+  // --- hub side: the outbox -------------------------------------------------
+
+  async enqueue(tx: StoreTx, peer: string, groupId: Uint8Array, kind: string, body: Uint8Array, now: number): Promise<void> {
+    await runSql(this.h(tx), "insert into federation_outbox (peer, group_id, kind, body, created_at, attempts, next_attempt_at) values (?, ?, ?, ?, ?, 0, ?)", [
+      peer,
+      groupId,
+      kind,
+      body,
+      now,
+      now,
+    ]);
+  }
+
+  /** The oldest undelivered entries for `peer`, in order (delivery stops at the first failure so order holds). */
+  async pending(peer: string, limit: number): Promise<OutboxRecord[]> {
+    const { rows } = await runSql<{ id: unknown; peer: string; group_id: Uint8Array; kind: string; body: Uint8Array; attempts: unknown }>(
+      this.h(),
+      `select id, peer, group_id, kind, body, attempts from federation_outbox where peer = ? and delivered_at is null order by id limit ${Math.max(1, Math.floor(limit))}`,
+      [peer],
+    );
+    return rows.map((r) => ({ id: int(r.id), peer: r.peer, groupId: bytes(r.group_id), kind: r.kind, body: bytes(r.body), attempts: int(r.attempts) }));
+  }
+
+  /** Peers with undelivered entries whose next attempt is due. */
+  async duePeers(now: number): Promise<string[]> {
+    const { rows } = await runSql<{ peer: string }>(this.h(), "select distinct peer from federation_outbox where delivered_at is null and next_attempt_at <= ?", [now]);
+    return rows.map((r) => r.peer);
+  }
+
+  async delivered(id: number, now: number): Promise<void> {
+    await runSql(this.h(), "update federation_outbox set delivered_at = ? where id = ?", [now, id]);
+  }
+
+  async failed(id: number, nextAttemptAt: number): Promise<void> {
+    await runSql(this.h(), "update federation_outbox set attempts = attempts + 1, next_attempt_at = ? where id = ?", [nextAttemptAt, id]);
+  }
+
+  async undelivered(): Promise<number> {
+    const { rows } = await runSql<{ n: unknown }>(this.h(), "select count(*) as n from federation_outbox where delivered_at is null", []);
+    return intOrNull(rows[0]?.n) ?? 0;
+  }
+
+  // --- follower side: the inbox ---------------------------------------------
+
+  /** Records that `origin`'s message `id` was applied; false when it already was (a retried delivery). */
+  async markReceived(tx: StoreTx, origin: string, id: number, now: number): Promise<boolean> {
+    const r = await runSql(this.h(tx), "insert into federation_inbox (origin, message_id, received_at) values (?, ?, ?) on conflict do nothing", [origin, id, now]);
+    return r.changes === 1;
+  }
+
+  // --- groups: hub and participating domains ---------------------------------
+
+  async setHub(tx: StoreTx, groupId: Uint8Array, hub: string, now: number): Promise<void> {
+    await runSql(this.h(tx), "insert into federation_groups (group_id, hub, created_at) values (?, ?, ?) on conflict do nothing", [groupId, hub, now]);
+  }
+
+  async hubOf(groupId: Uint8Array): Promise<string | undefined> {
+    const { rows } = await runSql<{ hub: string }>(this.h(), "select hub from federation_groups where group_id = ?", [groupId]);
+    return rows[0]?.hub;
+  }
+
+  async addDomain(tx: StoreTx, groupId: Uint8Array, domain: string): Promise<void> {
+    await runSql(this.h(tx), "insert into federation_group_domains (group_id, domain) values (?, ?) on conflict do nothing", [groupId, domain]);
+  }
+
+  async removeDomain(tx: StoreTx, groupId: Uint8Array, domain: string): Promise<void> {
+    await runSql(this.h(tx), "delete from federation_group_domains where group_id = ? and domain = ?", [groupId, domain]);
+  }
+
+  async domainsOf(groupId: Uint8Array): Promise<string[]> {
+    const { rows } = await runSql<{ domain: string }>(this.h(), "select domain from federation_group_domains where group_id = ? order by domain", [groupId]);
+    return rows.map((r) => r.domain);
+  }
+
+  async hasDomain(groupId: Uint8Array, domain: string): Promise<boolean> {
+    const { rows } = await runSql<{ domain: string }>(this.h(), "select domain from federation_group_domains where group_id = ? and domain = ?", [groupId, domain]);
+    return rows.length === 1;
+  }
+}
