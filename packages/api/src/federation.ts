@@ -10,6 +10,8 @@
  * timestamp window, and that the nonce was never seen before.
  */
 import { utf8 } from "@conclave/mls";
+import type { PresentedCredential, ValidationResult } from "./routes.js";
+import type { SignedTreeHeadJson } from "./transparency.js";
 
 /** The path of a domain's federation document. */
 export const FEDERATION_WELL_KNOWN_PATH = "/.well-known/conclave-federation";
@@ -42,6 +44,8 @@ export interface FederationDocument {
   readonly endpoint: string;
   /** Base URL of its client API (`/v1`). */
   readonly api: string;
+  /** The domain AS's transparency-log key (raw Ed25519, base64url): pinned with the domain key. */
+  readonly logPublicKey: string;
 }
 
 /** What a request signature covers. */
@@ -113,8 +117,28 @@ export interface FederationAdminResponse {
   readonly events: readonly FederationEventView[];
 }
 
-/** `POST /federation/v1/key-packages/claim`: a home server claims KeyPackages of one of the receiver's users. */
+/** `POST /federation/v1/key-packages/claim`: a home server claims KeyPackages of one of the receiver's users (answer: ClaimKeyPackagesResponse). */
 export interface FederationClaimRequest {
   readonly user: string;
-  readonly cipherSuite: number;
+  readonly cipherSuites: readonly number[];
+}
+
+/** `POST /federation/v1/as/validate`: a credential of the receiver's domain, validated by its AS. */
+export interface FederationValidateRequest {
+  readonly presented: PresentedCredential;
+  readonly reference?: string;
+  /** The size of the receiver's log the asking domain last verified (0: none): the answer proves consistency from it. */
+  readonly knownTreeSize: number;
+}
+
+/** The answer: the AS's verdict, backed by its log when valid. */
+export interface FederationValidateResponse {
+  readonly result: ValidationResult;
+  /** The latest signed tree head of the receiver's log. */
+  readonly treeHead: SignedTreeHeadJson;
+  /** For a valid credential: its BindingLeaf (base64url) and audit path under treeHead. */
+  readonly leaf: string | null;
+  readonly inclusionProof: readonly string[];
+  /** Proof that treeHead extends the tree of knownTreeSize (RFC 9162 §2.1.4). */
+  readonly consistencyProof: readonly string[];
 }

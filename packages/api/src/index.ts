@@ -118,6 +118,8 @@ export {
   type FederationPeerView,
   type FederationPingResponse,
   type FederationSignedFields,
+  type FederationValidateRequest,
+  type FederationValidateResponse,
 } from "./federation.js";
 export {
   API_PREFIX,

@@ -21,6 +21,14 @@ export interface EventRecord {
   readonly detail: string;
 }
 
+export interface LogRecord {
+  readonly domain: string;
+  readonly logKey: Uint8Array;
+  /** The last tree head verified (0 and null: none yet). */
+  readonly treeSize: number;
+  readonly rootHash: Uint8Array | null;
+}
+
 export interface OutboxRecord {
   readonly id: number;
   readonly peer: string;
@@ -93,6 +101,29 @@ export class FederationStore {
       [],
     );
     return rows.map((r) => ({ id: int(r.id), at: int(r.at), domain: r.domain, kind: r.kind, detail: r.detail }));
+  }
+
+  // --- peers' transparency logs ---------------------------------------------
+
+  async log(domain: string): Promise<LogRecord | undefined> {
+    const { rows } = await runSql<{ log_key: Uint8Array; tree_size: unknown; root_hash: Uint8Array | null }>(
+      this.h(),
+      "select log_key, tree_size, root_hash from federation_logs where domain = ?",
+      [domain],
+    );
+    const r = rows[0];
+    return r && { domain, logKey: bytes(r.log_key), treeSize: int(r.tree_size), rootHash: r.root_hash === null ? null : bytes(r.root_hash) };
+  }
+
+  /** Pins `logKey` for `domain` unless one is pinned (first writer wins); returns the record in force. */
+  async pinLogIfAbsent(domain: string, logKey: Uint8Array, now: number): Promise<LogRecord> {
+    await runSql(this.h(), "insert into federation_logs (domain, log_key, tree_size, root_hash, updated_at) values (?, ?, 0, null, ?) on conflict do nothing", [domain, logKey, now]);
+    return (await this.log(domain))!;
+  }
+
+  /** Moves the verified head forward, only from the size it was checked against (a concurrent move loses). */
+  async advanceLog(domain: string, fromSize: number, treeSize: number, rootHash: Uint8Array, now: number): Promise<void> {
+    await runSql(this.h(), "update federation_logs set tree_size = ?, root_hash = ?, updated_at = ? where domain = ? and tree_size = ?", [treeSize, rootHash, now, domain, fromSize]);
   }
 
   // --- hub side: the outbox -------------------------------------------------

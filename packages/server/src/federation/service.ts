@@ -12,6 +12,7 @@ import { FederationStore } from "./federationStore.js";
 import { resolveFederationOptions, type FederationOptions, type ResolvedFederationOptions } from "./options.js";
 import { PeerClient } from "./peerClient.js";
 import { PeerKeys } from "./peerKeys.js";
+import { RemoteIdentity } from "./remoteIdentity.js";
 import { RequestAuth } from "./requestAuth.js";
 
 export interface FederationServiceOptions {
@@ -21,9 +22,14 @@ export interface FederationServiceOptions {
   readonly domain: string;
   readonly keyEncryptionKey?: Uint8Array;
   readonly options: FederationOptions;
+  /** The AS transparency-log key, published with the domain key. */
+  readonly logPublicKey: Uint8Array;
 }
 
 export class FederationService {
+  /** Credentials of other domains, validated by their AS and checked against their logs. */
+  readonly identity: RemoteIdentity;
+
   private constructor(
     readonly domain: string,
     readonly options: ResolvedFederationOptions,
@@ -33,7 +39,11 @@ export class FederationService {
     readonly auth: RequestAuth,
     readonly client: PeerClient,
     readonly clock: Clock,
-  ) {}
+    private readonly logPublicKey: Uint8Array,
+    crypto: CryptoProvider,
+  ) {
+    this.identity = new RemoteIdentity(this, crypto);
+  }
 
   static async create(o: FederationServiceOptions): Promise<FederationService> {
     const options = resolveFederationOptions(o.options);
@@ -43,7 +53,7 @@ export class FederationService {
     await peers.applyConfigured();
     const auth = new RequestAuth(options, o.domain, key, peers, store, o.clock);
     const client = new PeerClient(options, o.domain, key, peers, o.clock);
-    return new FederationService(o.domain, options, key, store, peers, auth, client, o.clock);
+    return new FederationService(o.domain, options, key, store, peers, auth, client, o.clock, o.logPublicKey, o.crypto);
   }
 
   document(): FederationDocument {
@@ -53,6 +63,7 @@ export class FederationService {
       signatureKey: toBase64Url(this.key.publicKey),
       endpoint: `${this.options.publicUrl}/federation/v1`,
       api: `${this.options.publicUrl}/v1`,
+      logPublicKey: toBase64Url(this.logPublicKey),
     };
   }
 

@@ -145,7 +145,7 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
     ds.keyPackages.shareLimits(buckets.store);
   }
   // Federation with other Conclave domains (federation/, docs/federation.md): only when configured.
-  if (options.federation !== undefined) await installFederation(app, ctx, options.federation, options.keyEncryptionKey);
+  if (options.federation !== undefined) await installFederation(app, ctx, ds, options.federation, options.keyEncryptionKey);
   if (options.webAppRoot !== undefined) await registerWebApp(app, options.webAppRoot);
 
   // Unused accounts expire (as/accountExpiry.ts); the sweep stops before the store closes.

@@ -11,6 +11,9 @@
  *   and retried until acknowledged.
  * - federation_inbox: ids a follower already applied, per origin, so a retried
  *   delivery is never applied twice.
+ * - federation_logs: each peer's transparency-log key (pinned like its domain
+ *   key) and the last tree head verified, so every later head must be proven
+ *   consistent with it (RFC 9162 §2.1.4).
  * - federation_groups / federation_group_domains: a group's hub and the domains
  *   with members in it (a domain acts only for groups it has members in).
  */
@@ -37,6 +40,15 @@ export function federationMigration(engine: StorageEngine): Migration {
         .addColumn("signature_key", bytes, (c) => c.notNull())
         .addColumn("source", "text", (c) => c.notNull())
         .addColumn("pinned_at", "bigint", (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable("federation_logs")
+        .addColumn("domain", "text", (c) => c.primaryKey())
+        .addColumn("log_key", bytes, (c) => c.notNull())
+        .addColumn("tree_size", "bigint", (c) => c.notNull())
+        .addColumn("root_hash", bytes)
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
         .execute();
 
       await db.schema

@@ -186,7 +186,7 @@ export async function registration(
     signatureKey: toBase64Url(d.keys.publicKey),
     authKey: toBase64Url(d.authKey.publicKey),
     ...(await answer(c, AuthPurpose.register, d)),
-    signature: await signChallenge(c.nonce, AuthPurpose.register, d),
+    signature: await signChallenge(c.nonce, AuthPurpose.register, d, c.domain),
     authorization,
   };
   return { d, body };
