@@ -21,7 +21,8 @@ import {
   type UploadKeyPackagesResponse,
 } from "@conclave/api";
 import { clientOf, intParam, type ConclaveContext } from "../http/context.js";
-import type { GroupDelivery } from "./groupDelivery.js";
+import type { GroupDelivery, GroupOps } from "./groupDelivery.js";
+import type { Notifier } from "./notifier.js";
 import type { KeyPackageDirectory } from "./keyPackageDirectory.js";
 import type { TreeViewRequest } from "./publicState/index.js";
 import type { QueueDelivery } from "./queueDelivery.js";
@@ -30,8 +31,12 @@ import { claimRemote } from "../federation/remoteKeyPackages.js";
 
 export interface DsServices {
   readonly keyPackages: KeyPackageDirectory;
-  readonly groups: GroupDelivery;
+  /** The group operations: this DS's own (GroupDelivery), routed to a group's hub when federation is on (issue 22). */
+  groups: GroupOps;
+  /** This DS's own groups, whatever the routing. */
+  readonly local: GroupDelivery;
   readonly queues: QueueDelivery;
+  readonly notifier: Notifier;
 }
 
 export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): void {

@@ -170,9 +170,9 @@ export class FederationStore {
 
   // --- follower side: the inbox ---------------------------------------------
 
-  /** Records that `origin`'s message `id` was applied; false when it already was (a retried delivery). */
-  async markReceived(tx: StoreTx, origin: string, id: number, now: number): Promise<boolean> {
-    const r = await runSql(this.h(tx), "insert into federation_inbox (origin, message_id, received_at) values (?, ?, ?) on conflict do nothing", [origin, id, now]);
+  /** Records that `origin`'s delivery `key` was applied; false when it already was (a retried delivery). */
+  async markReceived(tx: StoreTx, origin: string, key: string, now: number): Promise<boolean> {
+    const r = await runSql(this.h(tx), "insert into federation_inbox (origin, delivery_key, received_at) values (?, ?, ?) on conflict do nothing", [origin, key, now]);
     return r.changes === 1;
   }
 

@@ -7,6 +7,10 @@ import { ApiError, isUserName, type FederationClaimRequest, type FederationValid
 import type { DsServices } from "../ds/routes.js";
 import type { ConclaveContext } from "../http/context.js";
 import type { FederationOptions } from "./options.js";
+import { acceptDelivery } from "./followerInbox.js";
+import { FederatedGroups, runGroupAct } from "./groupRouter.js";
+import { HubPusher } from "./hubPush.js";
+import { RemoteMembers } from "./remoteMembers.js";
 import { answerValidate } from "./remoteIdentity.js";
 import { installFederationRoutes, type PeerRoute } from "./routes.js";
 import { FederationService } from "./service.js";
@@ -76,8 +80,19 @@ export async function installFederation(
     logPublicKey: ctx.as.keys.log.publicKey,
     ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }),
   });
-  await installFederationRoutes(app, ctx, fed, identityRoutes(ctx, ds));
+  // Hub and followers (MIMI): stand-ins for remote members, fan-out, and the forwarding of this domain's users' requests.
+  const members = new RemoteMembers(fed, ctx.store);
+  ds.local.resolveRemoteLeavesWith((leaves) => members.resolve(leaves));
+  ds.groups = new FederatedGroups(ds.local, fed, ctx.store);
+  const hubRoutes: PeerRoute[] = [
+    { method: "POST", path: "/groups/act", handler: async ({ peer, body }) => runGroupAct(ds.local, members, peer.domain, body) },
+    { method: "POST", path: "/deliver", handler: async ({ peer, body }) => acceptDelivery(fed, ctx.store, ds.notifier, peer.domain, body) },
+  ];
+  await installFederationRoutes(app, ctx, fed, [...identityRoutes(ctx, ds), ...hubRoutes]);
   app.decorate("conclaveFederation", fed);
+  const pusher = new HubPusher(fed, members, ds.queues, (domain, err) => app.log.warn({ err, domain }, "federation delivery failed: retrying"));
+  pusher.start(fed.options.pushIntervalMs);
+  app.addHook("preClose", async () => pusher.stop());
   return fed;
 }
 

@@ -35,6 +35,8 @@ export interface FederationOptions {
   readonly maxBodyBytes?: number;
   /** Outgoing request timeout in ms (default 5000). */
   readonly timeoutMs?: number;
+  /** How often the hub looks for traffic owed to follower domains, in ms (default 200). */
+  readonly pushIntervalMs?: number;
 }
 
 /** Options with every default applied. */
@@ -49,6 +51,7 @@ export interface ResolvedFederationOptions {
   readonly maxSkewMs: number;
   readonly maxBodyBytes: number;
   readonly timeoutMs: number;
+  readonly pushIntervalMs: number;
 }
 
 const DOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -92,6 +95,7 @@ export function resolveFederationOptions(o: FederationOptions): ResolvedFederati
     maxSkewMs: o.maxSkewMs ?? 5 * 60_000,
     maxBodyBytes: o.maxBodyBytes ?? 1024 * 1024,
     timeoutMs: o.timeoutMs ?? 5000,
+    pushIntervalMs: o.pushIntervalMs ?? 200,
   };
 }
 

@@ -16,6 +16,21 @@ import { readCapped, type PeerKeys } from "./peerKeys.js";
 /** Answers larger than this are refused (a peer cannot make us buffer without bound). */
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
+/** A hub's 409 EPOCH_MISMATCH, passed on with its current epoch. */
+class RelayedEpochMismatch extends ApiError {
+  constructor(
+    readonly currentEpoch: number,
+    message: string,
+  ) {
+    super("EPOCH_MISMATCH", message);
+  }
+
+  override toBody(): ErrorBody {
+    const body = super.toBody();
+    return { error: { ...body.error, currentEpoch: this.currentEpoch } as ErrorBody["error"] };
+  }
+}
+
 export class PeerClient {
   constructor(
     private readonly o: ResolvedFederationOptions,
@@ -68,6 +83,9 @@ export class PeerClient {
     if (!res.ok) {
       const code = (json as Partial<ErrorBody> | undefined)?.error?.code;
       const message = `${peer}: ${String((json as Partial<ErrorBody> | undefined)?.error?.message ?? res.status).slice(0, 300)}`;
+      const currentEpoch = (json as { error?: { currentEpoch?: unknown } } | undefined)?.error?.currentEpoch;
+      // The hub's 409 keeps its epoch: the client catches up from it as from its own DS.
+      if (code === "EPOCH_MISMATCH" && Number.isSafeInteger(currentEpoch)) throw new RelayedEpochMismatch(currentEpoch as number, message);
       if (typeof code === "string" && isApiErrorCode(code) && res.status < 500) throw new ApiError(code, message);
       throw new ApiError("FEDERATION_PEER_ERROR", message);
     }

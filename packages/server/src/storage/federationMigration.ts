@@ -9,8 +9,8 @@
  * - federation_events: pins, key changes (accepted or refused), refused requests.
  * - federation_outbox: what a hub owes a follower domain, delivered in id order
  *   and retried until acknowledged.
- * - federation_inbox: ids a follower already applied, per origin, so a retried
- *   delivery is never applied twice.
+ * - federation_inbox: deliveries a follower already applied, per origin (a hash of
+ *   recipient, source and position), so a retried delivery is never applied twice.
  * - federation_logs: each peer's transparency-log key (pinned like its domain
  *   key) and the last tree head verified, so every later head must be proven
  *   consistent with it (RFC 9162 §2.1.4).
@@ -77,9 +77,9 @@ export function federationMigration(engine: StorageEngine): Migration {
       await db.schema
         .createTable("federation_inbox")
         .addColumn("origin", "text", (c) => c.notNull())
-        .addColumn("message_id", "bigint", (c) => c.notNull())
+        .addColumn("delivery_key", "text", (c) => c.notNull())
         .addColumn("received_at", "bigint", (c) => c.notNull())
-        .addPrimaryKeyConstraint("federation_inbox_pk", ["origin", "message_id"])
+        .addPrimaryKeyConstraint("federation_inbox_pk", ["origin", "delivery_key"])
         .execute();
 
       await db.schema
