@@ -208,10 +208,15 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         const port = parsePort(o.port ?? process.env.CONCLAVE_PORT ?? "7300");
         // Loaded on demand: the server stack is only for these commands (--help stays fast).
         const { serve } = await import("./serve.js");
+        const { federationOptionsFromEnv } = await import("@conclave/server");
+        const host = o.host ?? process.env.CONCLAVE_HOST ?? "127.0.0.1";
+        // Federation from CONCLAVE_PUBLIC_URL / CONCLAVE_FEDERATION_* (docs/federation.md), as for `npm run main`.
+        const federation = federationOptionsFromEnv(process.env, `http://${host}:${port}`);
         const s = await serve({
           db: o.db ?? process.env.CONCLAVE_DB ?? ".conclave/conclave.sqlite",
-          host: o.host ?? process.env.CONCLAVE_HOST ?? "127.0.0.1",
+          host,
           port,
+          ...(federation === undefined ? {} : { federation }),
           domain: o.domain ?? process.env.CONCLAVE_DOMAIN ?? "localhost",
           ...(o["no-rate-limit"] === true ? { rateLimits: false } : {}),
           ...(o["open-registration"] === true ? { openRegistration: true } : {}),

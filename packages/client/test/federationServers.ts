@@ -9,7 +9,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { createConclaveServer, type StoreConfig } from "@conclave/server";
+
+const CHILD = fileURLToPath(new URL("./support/federatedServer.ts", import.meta.url));
+
+/** Starts the server of `spec` in its own process; resolves once it listens. */
+function startChild(spec: unknown): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD, JSON.stringify(spec)], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("LISTENING")) resolve(child);
+    });
+    child.once("exit", (code) => reject(new Error(`federated server exited early: ${code}`)));
+  });
+}
 
 export const PG_URL = process.env.CONCLAVE_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 
@@ -28,7 +45,10 @@ export interface DomainServer {
   readonly domain: string;
   readonly url: string;
   start(): Promise<void>;
+  /** A clean shutdown. */
   stop(): Promise<void>;
+  /** SIGKILL for a server in its own process (`children`); a clean shutdown otherwise. */
+  kill(): Promise<void>;
 }
 
 export interface Federation {
@@ -36,14 +56,18 @@ export interface Federation {
   close(): Promise<void>;
 }
 
-/** Starts one server per domain; `postgres` names the domains whose server runs on PostgreSQL. */
-export async function startFederation(domains: readonly string[], postgres: readonly string[] = []): Promise<Federation> {
+/**
+ * Starts one server per domain; `postgres` names the domains whose server runs on PostgreSQL,
+ * `children` those that run in their own process (so a test can SIGKILL them).
+ */
+export async function startFederation(domains: readonly string[], postgres: readonly string[] = [], children: readonly string[] = []): Promise<Federation> {
   const dir = mkdtempSync(join(tmpdir(), "conclave-fed-"));
   const ports = await Promise.all(domains.map(() => freePort()));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const schemas: string[] = [];
   const servers = domains.map((domain, i): DomainServer => {
     let app: Awaited<ReturnType<typeof createConclaveServer>> | undefined;
+    let child: ChildProcess | undefined;
     let schema: string | undefined;
     const store = (): StoreConfig => {
       if (!postgres.includes(domain)) return { engine: "sqlite", path: join(dir, `${domain}.sqlite`) };
@@ -56,6 +80,10 @@ export async function startFederation(domains: readonly string[], postgres: read
       domain,
       url: urls[i]!,
       async start() {
+        if (children.includes(domain)) {
+          child = await startChild({ domain, port: ports[i]!, url: urls[i]!, store: store(), peers });
+          return;
+        }
         app = await createConclaveServer({
           store: store(),
           domain,
@@ -67,6 +95,19 @@ export async function startFederation(domains: readonly string[], postgres: read
         await app.listen({ host: "127.0.0.1", port: ports[i]! });
       },
       async stop() {
+        await app?.close();
+        app = undefined;
+        await this.kill();
+      },
+      async kill() {
+        const c = child;
+        child = undefined;
+        if (c !== undefined && c.exitCode === null && c.signalCode === null) {
+          await new Promise<void>((resolve) => {
+            c.once("exit", () => resolve());
+            c.kill("SIGKILL");
+          });
+        }
         await app?.close();
         app = undefined;
       },

@@ -31,7 +31,7 @@ export interface DeliveryBatch {
 }
 
 const PAGE = 100;
-const MAX_BACKOFF_MS = 30_000;
+const MAX_BACKOFF_MS = 5_000;
 
 export function deliveryKey(recipient: string, e: QueueEntryJson): string {
   return createHash("sha256").update(`${recipient}\0${e.source}\0${e.groupId}\0${e.seq}`).digest("hex");
