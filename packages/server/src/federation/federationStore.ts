@@ -29,19 +29,21 @@ export interface LogRecord {
   readonly rootHash: Uint8Array | null;
 }
 
-export interface OutboxRecord {
-  readonly id: number;
-  readonly peer: string;
-  readonly groupId: Uint8Array;
-  readonly kind: string;
-  readonly body: Uint8Array;
-  readonly attempts: number;
-}
-
-/** Events kept for the admin view (the oldest are dropped beyond this). */
+/** Events the admin view shows. */
 const MAX_EVENTS_SHOWN = 200;
+/** Events kept (the oldest are dropped beyond this). */
+const MAX_EVENTS_KEPT = 10_000;
+/**
+ * How long a delivery key is remembered. A hub resends only pages it sent but
+ * could not see acknowledged (a crash, a timeout), right when it comes back;
+ * a week covers any outage the hub's retention would not already have ended.
+ */
+const INBOX_KEY_TTL_MS = 7 * 24 * 3600_000;
 
 export class FederationStore {
+  #eventsWritten = 0;
+  #inboxPrunedAt = 0;
+
   constructor(private readonly store: Store) {}
 
   private h(tx?: StoreTx): Handle {
@@ -92,6 +94,10 @@ export class FederationStore {
 
   async event(at: number, domain: string, kind: string, detail: string): Promise<void> {
     await runSql(this.h(), "insert into federation_events (at, domain, kind, detail) values (?, ?, ?, ?)", [at, domain, kind, detail.slice(0, 500)]);
+    // Bounded: every 100 events, keep the newest MAX_EVENTS_KEPT.
+    if (++this.#eventsWritten % 100 === 0) {
+      await runSql(this.h(), `delete from federation_events where id <= (select max(id) from federation_events) - ${MAX_EVENTS_KEPT}`, []);
+    }
   }
 
   async events(): Promise<EventRecord[]> {
@@ -126,57 +132,19 @@ export class FederationStore {
     await runSql(this.h(), "update federation_logs set tree_size = ?, root_hash = ?, updated_at = ? where domain = ? and tree_size = ?", [treeSize, rootHash, now, domain, fromSize]);
   }
 
-  // --- hub side: the outbox -------------------------------------------------
-
-  async enqueue(tx: StoreTx, peer: string, groupId: Uint8Array, kind: string, body: Uint8Array, now: number): Promise<void> {
-    await runSql(this.h(tx), "insert into federation_outbox (peer, group_id, kind, body, created_at, attempts, next_attempt_at) values (?, ?, ?, ?, ?, 0, ?)", [
-      peer,
-      groupId,
-      kind,
-      body,
-      now,
-      now,
-    ]);
-  }
-
-  /** The oldest undelivered entries for `peer`, in order (delivery stops at the first failure so order holds). */
-  async pending(peer: string, limit: number): Promise<OutboxRecord[]> {
-    const { rows } = await runSql<{ id: unknown; peer: string; group_id: Uint8Array; kind: string; body: Uint8Array; attempts: unknown }>(
-      this.h(),
-      `select id, peer, group_id, kind, body, attempts from federation_outbox where peer = ? and delivered_at is null order by id limit ${Math.max(1, Math.floor(limit))}`,
-      [peer],
-    );
-    return rows.map((r) => ({ id: int(r.id), peer: r.peer, groupId: bytes(r.group_id), kind: r.kind, body: bytes(r.body), attempts: int(r.attempts) }));
-  }
-
-  /** Peers with undelivered entries whose next attempt is due. */
-  async duePeers(now: number): Promise<string[]> {
-    const { rows } = await runSql<{ peer: string }>(this.h(), "select distinct peer from federation_outbox where delivered_at is null and next_attempt_at <= ?", [now]);
-    return rows.map((r) => r.peer);
-  }
-
-  async delivered(id: number, now: number): Promise<void> {
-    await runSql(this.h(), "update federation_outbox set delivered_at = ? where id = ?", [now, id]);
-  }
-
-  async failed(id: number, nextAttemptAt: number): Promise<void> {
-    await runSql(this.h(), "update federation_outbox set attempts = attempts + 1, next_attempt_at = ? where id = ?", [nextAttemptAt, id]);
-  }
-
-  async undelivered(): Promise<number> {
-    const { rows } = await runSql<{ n: unknown }>(this.h(), "select count(*) as n from federation_outbox where delivered_at is null", []);
-    return intOrNull(rows[0]?.n) ?? 0;
-  }
-
   // --- follower side: the inbox ---------------------------------------------
 
   /** Records that `origin`'s delivery `key` was applied; false when it already was (a retried delivery). */
   async markReceived(tx: StoreTx, origin: string, key: string, now: number): Promise<boolean> {
+    if (now - this.#inboxPrunedAt > 3600_000) {
+      this.#inboxPrunedAt = now;
+      await runSql(this.h(tx), "delete from federation_inbox where received_at < ?", [now - INBOX_KEY_TTL_MS]);
+    }
     const r = await runSql(this.h(tx), "insert into federation_inbox (origin, delivery_key, received_at) values (?, ?, ?) on conflict do nothing", [origin, key, now]);
     return r.changes === 1;
   }
 
-  // --- groups: hub and participating domains ---------------------------------
+  // --- groups: their hub (as a follower learns it) ----------------------------
 
   async setHub(tx: StoreTx, groupId: Uint8Array, hub: string, now: number): Promise<void> {
     await runSql(this.h(tx), "insert into federation_groups (group_id, hub, created_at) values (?, ?, ?) on conflict do nothing", [groupId, hub, now]);
@@ -185,23 +153,5 @@ export class FederationStore {
   async hubOf(groupId: Uint8Array): Promise<string | undefined> {
     const { rows } = await runSql<{ hub: string }>(this.h(), "select hub from federation_groups where group_id = ?", [groupId]);
     return rows[0]?.hub;
-  }
-
-  async addDomain(tx: StoreTx, groupId: Uint8Array, domain: string): Promise<void> {
-    await runSql(this.h(tx), "insert into federation_group_domains (group_id, domain) values (?, ?) on conflict do nothing", [groupId, domain]);
-  }
-
-  async removeDomain(tx: StoreTx, groupId: Uint8Array, domain: string): Promise<void> {
-    await runSql(this.h(tx), "delete from federation_group_domains where group_id = ? and domain = ?", [groupId, domain]);
-  }
-
-  async domainsOf(groupId: Uint8Array): Promise<string[]> {
-    const { rows } = await runSql<{ domain: string }>(this.h(), "select domain from federation_group_domains where group_id = ? order by domain", [groupId]);
-    return rows.map((r) => r.domain);
-  }
-
-  async hasDomain(groupId: Uint8Array, domain: string): Promise<boolean> {
-    const { rows } = await runSql<{ domain: string }>(this.h(), "select domain from federation_group_domains where group_id = ? and domain = ?", [groupId, domain]);
-    return rows.length === 1;
   }
 }

@@ -20,7 +20,12 @@ import { handleOf, int, runSql } from "../storage/handle.js";
 import type { ClientRecord, Store } from "../storage/store.js";
 import type { FederationService } from "./service.js";
 
+/** Stand-ins created by other processes on the same database are picked up within this time. */
+const STAND_IN_CACHE_MS = 5_000;
+
 export class RemoteMembers {
+  #cache: { at: number; byDomain: Map<string, ClientRecord[]> } | undefined;
+
   constructor(
     private readonly fed: FederationService,
     private readonly store: Store,
@@ -50,10 +55,19 @@ export class RemoteMembers {
       signatureKey,
       now,
     ]);
+    this.#cache = undefined;
   }
 
-  /** Stand-in clients of other domains, by domain. */
+  /** Stand-in clients of other domains, by domain (cached briefly: the pusher asks several times a second). */
   async byDomain(): Promise<Map<string, ClientRecord[]>> {
+    const now = Date.now();
+    if (this.#cache !== undefined && now - this.#cache.at < STAND_IN_CACHE_MS) return this.#cache.byDomain;
+    const byDomain = await this.load();
+    this.#cache = { at: now, byDomain };
+    return byDomain;
+  }
+
+  private async load(): Promise<Map<string, ClientRecord[]>> {
     const { rows } = await runSql<{ id: unknown }>(handleOf(this.store), "select id from clients where user_name like '%@%' and revoked_at is null order by id", []);
     const out = new Map<string, ClientRecord[]>();
     for (const r of rows) {

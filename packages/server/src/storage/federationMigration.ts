@@ -7,15 +7,15 @@
  * - federation_peers: the pinned signing key of each peer domain, how it was
  *   pinned (configured or first contact) and when.
  * - federation_events: pins, key changes (accepted or refused), refused requests.
- * - federation_outbox: what a hub owes a follower domain, delivered in id order
- *   and retried until acknowledged.
+ * - (The hub's outbox is no table of its own: what a member of another domain
+ *   is owed waits in its stand-in client's queue, federation/hubPush.ts.)
  * - federation_inbox: deliveries a follower already applied, per origin (a hash of
  *   recipient, source and position), so a retried delivery is never applied twice.
  * - federation_logs: each peer's transparency-log key (pinned like its domain
  *   key) and the last tree head verified, so every later head must be proven
  *   consistent with it (RFC 9162 §2.1.4).
- * - federation_groups / federation_group_domains: a group's hub and the domains
- *   with members in it (a domain acts only for groups it has members in).
+ * - federation_groups: the hub of each group a follower hears of, so its users'
+ *   requests for that group are forwarded there.
  */
 import { type Kysely, type Migration } from "kysely";
 import type { StorageEngine } from "./store.js";
@@ -61,38 +61,19 @@ export function federationMigration(engine: StorageEngine): Migration {
         .execute();
 
       await db.schema
-        .createTable("federation_outbox")
-        .addColumn("id", autoId, (c) => (engine === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey()))
-        .addColumn("peer", "text", (c) => c.notNull())
-        .addColumn("group_id", bytes, (c) => c.notNull())
-        .addColumn("kind", "text", (c) => c.notNull())
-        .addColumn("body", bytes, (c) => c.notNull())
-        .addColumn("created_at", "bigint", (c) => c.notNull())
-        .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
-        .addColumn("next_attempt_at", "bigint", (c) => c.notNull())
-        .addColumn("delivered_at", "bigint")
-        .execute();
-      await db.schema.createIndex("federation_outbox_peer").on("federation_outbox").columns(["peer", "delivered_at", "id"]).execute();
-
-      await db.schema
         .createTable("federation_inbox")
         .addColumn("origin", "text", (c) => c.notNull())
         .addColumn("delivery_key", "text", (c) => c.notNull())
         .addColumn("received_at", "bigint", (c) => c.notNull())
         .addPrimaryKeyConstraint("federation_inbox_pk", ["origin", "delivery_key"])
         .execute();
+      await db.schema.createIndex("federation_inbox_age").on("federation_inbox").column("received_at").execute();
 
       await db.schema
         .createTable("federation_groups")
         .addColumn("group_id", bytes, (c) => c.primaryKey())
         .addColumn("hub", "text", (c) => c.notNull())
         .addColumn("created_at", "bigint", (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable("federation_group_domains")
-        .addColumn("group_id", bytes, (c) => c.notNull())
-        .addColumn("domain", "text", (c) => c.notNull())
-        .addPrimaryKeyConstraint("federation_group_domains_pk", ["group_id", "domain"])
         .execute();
     },
   };
