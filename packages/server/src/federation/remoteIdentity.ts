@@ -20,6 +20,7 @@ import {
   type FederationValidateRequest,
   type FederationValidateResponse,
   type PresentedCredential,
+  type ValidationFailure,
   type ValidationResult,
 } from "@conclave/api";
 import { bytesEqual, CredentialType, credentialCodec, decode, type CryptoProvider } from "@conclave/mls";
@@ -30,6 +31,16 @@ import type { Store } from "../storage/store.js";
 import type { FederationService } from "./service.js";
 
 const MAX_PROOF = 64;
+const FAILURES: ReadonlySet<string> = new Set<ValidationFailure>([
+  "unknown_credential",
+  "untrusted_chain",
+  "key_mismatch",
+  "suite_mismatch",
+  "reference_mismatch",
+  "revoked",
+  "expired",
+  "not_yet_valid",
+]);
 
 /** The remote side: this AS's verdict on one of its credentials, with the log evidence. */
 export async function answerValidate(as: AuthenticationService, store: Store, req: FederationValidateRequest): Promise<FederationValidateResponse> {
@@ -100,7 +111,18 @@ export class RemoteIdentity {
     await this.fed.store.advanceLog(domain, log.treeSize, head.treeSize, head.rootHash, this.fed.clock());
     const result = answer.result;
     if (typeof result !== "object" || result === null || typeof result.valid !== "boolean") return this.refuse(domain, "proof-invalid", "a malformed verdict");
-    if (!result.valid) return { valid: false, failure: result.failure, identity: result.identity, credentialId: result.credentialId, notAfter: result.notAfter, logIndex: null };
+    if (!result.valid) {
+      // A peer's refusal, passed on with only well-formed fields.
+      const failure = typeof result.failure === "string" && FAILURES.has(result.failure) ? result.failure : "unknown_credential";
+      return {
+        valid: false,
+        failure,
+        identity: typeof result.identity === "string" ? result.identity.slice(0, 400) : null,
+        credentialId: toBase64Url(sha256(fromBase64Url(presented.credential, "credential"))),
+        notAfter: Number.isSafeInteger(result.notAfter) ? result.notAfter : null,
+        logIndex: null,
+      };
+    }
     if (result.identity === null || result.logIndex === null || answer.leaf === null) return this.refuse(domain, "proof-missing", "a valid verdict without its log leaf");
     let identityDomain: string;
     try {
