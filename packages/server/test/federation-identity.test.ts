@@ -4,9 +4,10 @@
  * that domain's AS with its transparency log's proofs, consistency tracked
  * per domain. Real servers of different domains on loopback.
  */
+import { createServer, type Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { toBase64Url, type ClaimKeyPackagesResponse, type IssueCredentialResponse, type ValidationResult } from "@conclave/api";
-import { CredentialType, utf8 } from "@conclave/mls";
+import { credentialCodec, CredentialType, encode, utf8 } from "@conclave/mls";
 import { createKeyPackage } from "../../mls/src/group/keyPackage.js";
 import { runSql, handleOf } from "../src/storage/handle.js";
 import { crypto, errorCode, registerDevice, startServer, type Device, type RunningServer } from "./support/server.js";
@@ -14,9 +15,23 @@ import { SQLITE } from "./support/engines.js";
 import { domains, startDomain } from "./federation/support.js";
 
 const open: RunningServer[] = [];
+const fakes: Server[] = [];
 afterEach(async () => {
   for (const s of open.splice(0)) await s.close().catch(() => {});
+  for (const f of fakes.splice(0)) await new Promise((r) => f.close(r));
 });
+
+/** A hostile b.example: a valid-looking well-known document, then `answer` for every federation request. */
+async function hostilePeer(port: number, answer: (path: string) => { status: number; body: string }): Promise<void> {
+  const keys = await crypto.suite(1).signatureGenerateKeyPair();
+  const doc = { version: 1, domain: "b.example", signatureKey: toBase64Url(keys.publicKey), endpoint: "", api: "", logPublicKey: toBase64Url(keys.publicKey) };
+  const server = createServer((req, res) => {
+    const a = req.url === "/.well-known/conclave-federation" ? { status: 200, body: JSON.stringify(doc) } : answer(req.url ?? "");
+    res.writeHead(a.status, { "content-type": "application/json" }).end(a.body);
+  });
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
+  fakes.push(server);
+}
 
 async function keyPackageFor(d: Device, domain: string) {
   return createKeyPackage({
@@ -105,5 +120,50 @@ describe("federation: remote KeyPackages and identity", () => {
     expect([forked.status, errorCode(forked)]).toEqual([502, "FEDERATION_PEER_ERROR"]);
     const events = await a.request<{ events: { kind: string }[] }>("GET", "/v1/admin/federation", { token: "federation-admin-token" });
     expect(events.body.events.map((e) => e.kind)).toContain("log-inconsistent");
+  });
+
+  it("refuses what a hostile peer answers (wrong user, oversized, not JSON, 5xx, forged tree head) by code", async () => {
+    const ds = await domains(["a.example", "b.example"]);
+    const a = await startDomain(SQLITE, ds[0]!, ds);
+    open.push(a);
+    const alice = await registerDevice(a, "alice", "phone");
+    let mode = "other-user";
+    await hostilePeer(ds[1]!.port, () => {
+      if (mode === "other-user")
+        return {
+          status: 200,
+          body: JSON.stringify({ keyPackages: [{ identity: "mallory@b.example#x", device: "x", cipherSuite: 1, ref: "AA", keyPackage: "AA", lastResort: false }], missing: [] }),
+        };
+      if (mode === "huge") return { status: 200, body: JSON.stringify({ pad: "x".repeat(5 * 1024 * 1024) }) };
+      if (mode === "not-json") return { status: 200, body: "<html>" };
+      if (mode === "crash") return { status: 500, body: "{}" };
+      // A verdict under a tree head the pinned log key did not sign.
+      return {
+        status: 200,
+        body: JSON.stringify({
+          result: { valid: true, failure: null, identity: "bob@b.example#x", credentialId: "AA", notAfter: 1, logIndex: 0 },
+          treeHead: { treeSize: 1, timestamp: 1, rootHash: toBase64Url(new Uint8Array(32)), signature: toBase64Url(new Uint8Array(64)) },
+          leaf: null,
+          inclusionProof: [],
+          consistencyProof: [],
+        }),
+      };
+    });
+    const claim = () => a.request("POST", "/v1/users/bob@b.example/key-packages/claim", { token: alice.token, json: { cipherSuites: [1] } });
+    for (const [m, status, code] of [
+      ["other-user", 502, "FEDERATION_PEER_ERROR"],
+      ["huge", 502, "FEDERATION_PEER_ERROR"],
+      ["not-json", 502, "FEDERATION_PEER_ERROR"],
+      ["crash", 503, "FEDERATION_PEER_UNAVAILABLE"],
+    ] as const) {
+      mode = m;
+      const r = await claim();
+      expect([m, r.status, errorCode(r)]).toEqual([m, status, code]);
+    }
+    mode = "forged-head";
+    const kp = await keyPackageFor(alice, "b.example");
+    const presented = { credential: toBase64Url(encode(credentialCodec, kp.keyPackage.leafNode.credential)), signatureKey: toBase64Url(alice.keys.publicKey), cipherSuite: 1 };
+    const v = await a.request("POST", "/v1/as/validate", { token: alice.token, json: { ...presented, reference: "bob@b.example" } });
+    expect([v.status, errorCode(v)]).toEqual([502, "FEDERATION_PEER_ERROR"]);
   });
 });
