@@ -5,7 +5,7 @@
  * out to the follower domains, which deliver to their users.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { isApiError } from "@conclave/api";
+import { isApiError, toBase64Url } from "@conclave/api";
 import { Client, MemoryStore, type ClientEvent } from "../src/index.js";
 import { startFederation, type Federation } from "./federationServers.js";
 
@@ -60,6 +60,22 @@ describe("federation through the SDK", () => {
     await syncUntil(alice, () => alice.group(g).epoch === 2n);
     expect(Buffer.from(alice.epochAuthenticator(g))).toEqual(Buffer.from(bob.epochAuthenticator(g)));
     expect(alice.safetyNumber(g)).toBe(bob.safetyNumber(g));
+
+    // One commit per epoch across domains: bob's commit for epoch 2, once alice moved the group to 3,
+    // is refused by the hub and relayed by b.example as 409 with the hub's epoch.
+    expect(await alice.update(g)).toBe(3n);
+    const stale = await bob.group(g).createCommit();
+    const r = await fetch(`${b!.url}/v1/groups/${g}/commits`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await bob.token()}`, "content-type": "application/json" },
+      body: JSON.stringify({ commit: toBase64Url(stale.commit), groupInfo: toBase64Url(stale.groupInfo) }),
+    });
+    expect(r.status).toBe(409);
+    expect(await r.json()).toMatchObject({ error: { code: "EPOCH_MISMATCH", currentEpoch: 3 } });
+    bob.group(g).clearPendingCommit();
+    // The SDK catches up from such a 409 and commits again: both end in one epoch.
+    expect(await bob.update(g)).toBe(4n);
+    await syncUntil(alice, () => alice.group(g).epoch === 4n);
 
     expect(await alice.removeMember(g, "bob@b.example")).toEqual(["bob@b.example#laptop"]);
     await syncUntil(bob, (e) => e.some((x) => x.type === "membership" && x.selfRemoved === true));
