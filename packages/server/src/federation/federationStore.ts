@@ -1,9 +1,9 @@
 /**
  * The federation tables of migration 0008 (storage/federationMigration.ts),
  * read and written with plain SQL over the store's handle: nonces, pins,
- * events, and the outbox/inbox of hub-to-follower delivery.
+ * events, peers' logs, the follower's delivery keys and the hubs of its groups.
  */
-import { bytes, handleOf, int, intOrNull, runSql, type Handle } from "../storage/handle.js";
+import { bytes, handleOf, int, runSql, type Handle } from "../storage/handle.js";
 import type { Store, StoreTx } from "../storage/store.js";
 
 export interface PinRecord {
