@@ -33,6 +33,10 @@ export const API_ERROR_STATUS = {
   AUTH_MAC_INVALID: 401, // the authentication handshake MAC does not verify
   RECOVERY_CODE_INVALID: 401, // the recovery code is wrong
   ADMIN_TOKEN_INVALID: 401, // an admin route without the configured admin token
+  FEDERATION_UNSIGNED: 401, // a federation request without its origin, target, timestamp, nonce or signature headers
+  FEDERATION_SIGNATURE_INVALID: 401, // the request signature does not verify with the origin domain's pinned key
+  FEDERATION_REPLAY: 401, // the nonce was already used, or the timestamp is outside the accepted window
+  FEDERATION_WRONG_DOMAIN: 401, // the request was signed for another domain than this one
   // 403: who you are is known, but not allowed
   FORBIDDEN: 403,
   CLIENT_REVOKED: 403, // the client was revoked and may not log in or obtain credentials
@@ -43,6 +47,10 @@ export const API_ERROR_STATUS = {
   RESYNC_REFUSED: 403, // a resync external commit that does not remove exactly the sender's own leaf
   SENDER_MISMATCH: 403, // a handshake signed as a leaf or key that is not the posting client's
   POLICY_CHANGE_REFUSED: 403, // the group's membership policy changed other than by a member's commit, or malformed
+  FEDERATION_DOMAIN_DENIED: 403, // the peer domain is denied, or not on the allow list
+  FEDERATION_KEY_CHANGED: 403, // the peer domain published another key than the pinned one (key changes not accepted)
+  FEDERATION_NOT_PARTICIPANT: 403, // a domain acting for a group in which it has no members
+  FEDERATION_DISABLED: 404, // this server does not federate (or not with that domain's users)
   // 404
   NOT_FOUND: 404, // no such route
   ACCOUNT_NOT_FOUND: 404,
@@ -74,6 +82,8 @@ export const API_ERROR_STATUS = {
   // 5xx
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503, // e.g. the storage engine is unreachable
+  FEDERATION_PEER_ERROR: 502, // the peer domain answered with something this server cannot use
+  FEDERATION_PEER_UNAVAILABLE: 503, // the peer domain (e.g. a group's hub) does not answer: temporary, try again later
 } as const satisfies Record<string, number>;
 
 /** A code of the API itself (a key of {@link API_ERROR_STATUS}), as opposed to an MLS library code. */

@@ -106,6 +106,22 @@ export {
   type TreeHead,
 } from "./transparency.js";
 export {
+  encodeFederationSigned,
+  FEDERATION_HEADERS,
+  FEDERATION_SIGNATURE_LABEL,
+  FEDERATION_VERSION,
+  FEDERATION_WELL_KNOWN_PATH,
+  type FederationAdminResponse,
+  type FederationClaimRequest,
+  type FederationDocument,
+  type FederationEventView,
+  type FederationPeerView,
+  type FederationPingResponse,
+  type FederationSignedFields,
+  type FederationValidateRequest,
+  type FederationValidateResponse,
+} from "./federation.js";
+export {
   API_PREFIX,
   ROUTES,
   routePath,

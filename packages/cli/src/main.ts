@@ -3,7 +3,7 @@
  *
  *   conclave serve [--db FILE] [--host H] [--port P] [--domain D] [--key-file F] [--no-rate-limit] [--log-level L]
  *                  [--open-registration] [--admin-token T]
- *   conclave demo [--server URL]
+ *   conclave demo [--server URL] [--federated]
  *   conclave register <user> <device> --server URL [--invite=T | --recovery-code=C]
  *   conclave devices link <user> <device> --server URL | approve <payload> | complete | revoke <device> | changes
  *   conclave group create | list
@@ -46,6 +46,7 @@ commands:
                                   (POST /v1/admin/invites; also CONCLAVE_ADMIN_TOKEN), or to
                                   whoever asks first with --open-registration (local use)
   demo [--server URL]                                     RFC 9750 §3 walk-through
+  demo --federated                two domains on this machine: a group across them (hub, follower)
   register <user> <device> --server URL [--invite=T | --recovery-code=C]
                                   a new account (prints its recovery code once), or a device
                                   of an account whose devices are all lost
@@ -82,6 +83,7 @@ const OPTIONS = {
   "open-registration": { type: "boolean" },
   "admin-token": { type: "string" },
   once: { type: "boolean" },
+  federated: { type: "boolean" },
   "no-rate-limit": { type: "boolean" },
   "key-file": { type: "string" },
   "log-level": { type: "string" },
@@ -206,10 +208,15 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         const port = parsePort(o.port ?? process.env.CONCLAVE_PORT ?? "7300");
         // Loaded on demand: the server stack is only for these commands (--help stays fast).
         const { serve } = await import("./serve.js");
+        const { federationOptionsFromEnv } = await import("@conclave/server");
+        const host = o.host ?? process.env.CONCLAVE_HOST ?? "127.0.0.1";
+        // Federation from CONCLAVE_PUBLIC_URL / CONCLAVE_FEDERATION_* (docs/federation.md), as for `npm run main`.
+        const federation = federationOptionsFromEnv(process.env, `http://${host}:${port}`);
         const s = await serve({
           db: o.db ?? process.env.CONCLAVE_DB ?? ".conclave/conclave.sqlite",
-          host: o.host ?? process.env.CONCLAVE_HOST ?? "127.0.0.1",
+          host,
           port,
+          ...(federation === undefined ? {} : { federation }),
           domain: o.domain ?? process.env.CONCLAVE_DOMAIN ?? "localhost",
           ...(o["no-rate-limit"] === true ? { rateLimits: false } : {}),
           ...(o["open-registration"] === true ? { openRegistration: true } : {}),
@@ -232,7 +239,12 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         return 0;
       }
       case "demo": {
-        need(rest, 0, "demo [--server URL]");
+        need(rest, 0, "demo [--server URL] [--federated]");
+        if (o.federated === true) {
+          const { runFederatedDemo } = await import("./federatedDemo.js");
+          await runFederatedDemo(out.log, { progress });
+          return 0;
+        }
         const { runDemo } = await import("./demo.js");
         await runDemo(out.log, { ...(o.server !== undefined ? { server: o.server } : {}), progress });
         return 0;

@@ -10,6 +10,7 @@ import {
   metricsOptionsFromEnv,
   rateLimitStoreFromEnv,
   retentionFromEnv,
+  type FederationOptions,
   type StoreConfig,
 } from "@conclave/server";
 
@@ -34,6 +35,8 @@ export interface ServeOptions {
   readonly kek?: string;
   /** Serve the EmojisOnly web app at / (default true when packages/web is there). */
   readonly webApp?: boolean;
+  /** Federation with other Conclave domains (docs/federation.md); none by default. */
+  readonly federation?: FederationOptions;
 }
 
 /** A running server: its base URL and how to stop it. */
@@ -69,6 +72,7 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
     keyEncryptionKey,
     domain: opts.domain,
     ...(webAppRoot === undefined ? {} : { webAppRoot }),
+    ...(opts.federation === undefined ? {} : { federation: opts.federation }),
     ...(opts.rateLimits === false ? { limits: { rateLimitPerIp: false, rateLimitPerClient: false } } : {}),
     accounts: {
       ...(opts.openRegistration === true ? { nameProof: { kind: "open" } } : {}),

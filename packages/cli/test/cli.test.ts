@@ -18,6 +18,16 @@ afterAll(() => {
 });
 
 describe("conclave CLI", () => {
+  it("`conclave demo --federated` runs a group across two domains to the end", async () => {
+    const r = await run(["demo", "--federated"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/alice added bob@b\.demo#phone/);
+    expect(r.stdout).toMatch(/bob received "hello from a\.demo" from alice@a\.demo#laptop/);
+    expect(r.stdout).toMatch(/alice received "hello from b\.demo" from bob@b\.demo#phone/);
+    expect(r.stdout).toMatch(/both at epoch 2/);
+    expect(r.stdout.trimEnd().endsWith("federated demo complete")).toBe(true);
+  });
+
   it("`conclave demo` walks through RFC 9750 §3 to the end", async () => {
     const r = await run(["demo"]);
     expect(r.code, r.stderr).toBe(0);

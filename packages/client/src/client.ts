@@ -448,7 +448,8 @@ export class Client {
   }
 
   /**
-   * Removes every device of `who`: a user name ("bob") or one client identity ("bob@domain#phone").
+   * Removes every device of `who`: a user name ("bob"), a user of a domain ("bob@b.example"), or one client
+   * identity ("bob@domain#phone").
    * @throws ApiError `INVALID_ROSTER_CHANGE` (`who` is not in the group), `GROUP_NOT_FOUND` / `NOT_GROUP_MEMBER`, `EPOCH_MISMATCH`.
    */
   removeMember(groupId: string, who: string): Promise<string[]> {
@@ -457,7 +458,8 @@ export class Client {
       await this.#commits.commit(groupId, async (g) => {
         const targets = g.members.filter((m) => {
           const id = memberIdentity(m);
-          return id !== this.identity && (id === who || id.startsWith(`${who}@`));
+          // "bob" is a user of any domain; "bob@b.example" one user of b.example (federation); else one client.
+          return id !== this.identity && (id === who || id.startsWith(who.includes("@") ? `${who}#` : `${who}@`));
         });
         if (targets.length === 0) throw new ApiError("INVALID_ROSTER_CHANGE", `${who} is not in group ${groupId}`);
         gone = targets.map(memberIdentity);

@@ -91,6 +91,9 @@ export class CredentialValidation {
         .call<ValidationResult>("validateCredential", { json: { credential, signatureKey, cipherSuite, ...(reference !== undefined ? { reference } : {}) } })
         .then(async (v) => {
           if (!v.valid) return v;
+          // Another domain's credential (federation): the home server checked it against that domain's log
+          // (tree head, inclusion, consistency per domain); our own log does not hold it.
+          if (v.identity !== null && !v.identity.includes(`@${this.ctx.session.need().domain}#`)) return v;
           try {
             await this.#proveInLog(v, p.signatureKey);
             return v;

@@ -44,3 +44,6 @@ export { ServerMetrics, type QueueDepthSource, type ServerMetricsOptions } from 
 export type { MetricsOptions, Observability } from "./observability/install.js";
 export { LOG_LEVELS, parseLogLevel, type LogLevel, type LogOptions } from "./observability/logging.js";
 export { logOptionsFrom, metricsOptionsFromEnv } from "./observability/fromEnv.js";
+
+// Federation between Conclave domains (docs/federation.md).
+export { federationOptionsFromEnv, type FederationOptions } from "./federation/options.js";

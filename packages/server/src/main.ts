@@ -14,6 +14,7 @@
  *   CONCLAVE_ADMIN_TOKEN enables POST /v1/admin/invites (user names are claimed with invites)
  *   CONCLAVE_LOG_LEVEL  or --log-level: fatal|error|warn|info|debug|trace|silent (default warn)
  *   CONCLAVE_METRICS_PORT / _HOST / _TOKEN  Prometheus /metrics (observability/fromEnv.ts)
+ *   CONCLAVE_PUBLIC_URL, CONCLAVE_FEDERATION_*  federation with other domains (federation/options.ts)
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -25,6 +26,7 @@ import { defaultWebAppRoot } from "./http/static.js";
 import { keyEncryptionKeyFromFile, parseKeyEncryptionKey } from "./keyFile.js";
 import { KeyWrapError } from "./as/keyWrap.js";
 import type { StoreConfig } from "./storage/index.js";
+import { federationOptionsFromEnv } from "./federation/options.js";
 
 function storeFromEnv(): StoreConfig {
   const pg = process.env.CONCLAVE_PG;
@@ -76,6 +78,8 @@ const metrics = metricsOptionsFromEnv();
 const observability = { log: logOptionsFrom(logLevelFlag()), rateLimitStore: rateLimitStoreFromEnv(store), ...(metrics === undefined ? {} : { metrics }) };
 // Invites for user names (the default name proof), as `conclave serve --admin-token`.
 const adminToken = process.env.CONCLAVE_ADMIN_TOKEN;
+// Federation when CONCLAVE_PUBLIC_URL or CONCLAVE_FEDERATION_PEERS is set (docs/federation.md).
+const federation = federationOptionsFromEnv(process.env, `http://${host}:${port}`);
 const app = await createConclaveServer({
   store,
   ds: { retention: retentionFromEnv() },
@@ -84,6 +88,7 @@ const app = await createConclaveServer({
   ...(webAppRoot === undefined ? {} : { webAppRoot }),
   ...(adminToken ? { accounts: { adminToken } } : {}),
   ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }),
+  ...(federation === undefined ? {} : { federation }),
 }).catch(exitOnKeyError);
 if (keyEncryptionKey === undefined) app.log.warn("no CONCLAVE_KEK or CONCLAVE_KEY_FILE: the AS private keys are stored in the database in the clear");
 await app.listen({ host, port });

@@ -249,6 +249,7 @@ describe("SQLite file engine", () => {
         "0005_public_group_state",
         "0006_retire_account_secrets",
         "0007_opaque_groups",
+        "0008_federation",
       ]);
     } finally {
       raw.close();

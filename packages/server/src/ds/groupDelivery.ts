@@ -8,7 +8,6 @@
  */
 import {
   ApiError,
-  formatClientIdentity,
   fromBase64Url,
   toBase64Url,
   type AcceptedResponse,
@@ -24,7 +23,20 @@ import {
   type ReportCommitResponse,
   readGroupPolicy,
 } from "@conclave/api";
-import { bytesEqual, ContentType, encode, externalSendersCodec, PublicRatchetTree, toHex, WireFormat, type CipherSuiteId, type PublicGroup } from "@conclave/mls";
+import {
+  bytesEqual,
+  ContentType,
+  CredentialType,
+  encode,
+  externalSendersCodec,
+  PublicRatchetTree,
+  toHex,
+  WireFormat,
+  type CipherSuiteId,
+  type Credential,
+  type CredentialContext,
+  type PublicGroup,
+} from "@conclave/mls";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
 import type { Clock } from "../crypto.js";
 import type { GroupRecord, NewQueueEntry } from "../storage/dsStore.js";
@@ -33,10 +45,35 @@ import { EpochMismatchError } from "./errors.js";
 import type { DsExternalSenders } from "./externalSender.js";
 import { logWriterFor } from "./logWriter.js";
 import { OpaqueGroups } from "./opaqueGroups.js";
-import { GroupState, postingClient, type GroupStateOptions, type RosterChange } from "./groupState.js";
+import { GroupState, postingClient, rosterIdentity, type GroupStateOptions, type RosterChange } from "./groupState.js";
 import { readFramingHeader, readWelcome, type FramingHeader } from "./mlsHeader.js";
 import { clientTopic, groupTopic, type Notifier, type Topic } from "./notifier.js";
-import { createPublicState, groupInfoOf, revocationProposal, treeViewOf, validateHandshakeWith, type TreeViewRequest, type ValidatedHandshake } from "./publicState/index.js";
+import {
+  createPublicState,
+  groupInfoOf,
+  loadPublicGroup,
+  revocationProposal,
+  treeViewOf,
+  validateHandshakeWith,
+  type TreeViewRequest,
+  type ValidatedHandshake,
+} from "./publicState/index.js";
+
+/** A leaf credential naming a client of another domain that this server does not know yet (issue 22). */
+export interface UnknownRemoteLeaf {
+  readonly credential: Credential;
+  readonly signatureKey: Uint8Array;
+  readonly suite: CipherSuiteId;
+}
+
+/** Federation's hook: makes the remote clients a handshake brings in known (validated with their AS) before it is checked. */
+export type RemoteLeafResolver = (leaves: readonly UnknownRemoteLeaf[]) => Promise<void>;
+
+/** The group operations the routes call (GroupDelivery here; federation routes a follower's to the group's hub). */
+export type GroupOps = Pick<
+  GroupDelivery,
+  "create" | "get" | "postMessage" | "postCommitBundle" | "handshakes" | "groupInfo" | "tree" | "externalSender" | "revokeClient" | "leave" | "report"
+>;
 
 export interface GroupDeliveryOptions extends GroupStateOptions {
   /** The DS's external-sender keys (revocation reaching groups); absent: the DS proposes nothing. */
@@ -62,17 +99,58 @@ export function groupIdParam(text: string): Uint8Array {
 export class GroupDelivery {
   readonly #state: GroupState;
   readonly #opaque: OpaqueGroups;
+  #remoteLeaves: RemoteLeafResolver | undefined;
 
   constructor(private readonly o: GroupDeliveryOptions) {
     this.#state = new GroupState(o);
     this.#opaque = new OpaqueGroups(o);
   }
 
+  /** Federation (issue 22) sets this: remote leaves are validated with their own AS before the DS checks a handshake. */
+  resolveRemoteLeavesWith(resolver: RemoteLeafResolver): void {
+    this.#remoteLeaves = resolver;
+  }
+
+  /**
+   * A dry run of the handshake's validation outside any transaction, only to
+   * collect the leaves it brings in that name another domain and that no
+   * client here has; the resolver validates them with their AS (a network
+   * call, never made while a group is locked). Any real failure is left to
+   * the validation that follows.
+   */
+  private async prepareRemoteLeaves(client: AuthenticatedClient, groupId: Uint8Array, message: Uint8Array, groupInfo: Uint8Array | undefined): Promise<void> {
+    if (this.#remoteLeaves === undefined) return;
+    const g = await this.o.store.groups.get(groupId);
+    if (g === undefined || g.publicState === null) return;
+    const unknown: { credential: Credential; signatureKey: Uint8Array }[] = [];
+    const base = this.#state.context(this.o.store, client, groupId);
+    const ctx = {
+      ...base,
+      validateCredential: async (credential: Credential, signatureKey: Uint8Array, context: CredentialContext): Promise<boolean> => {
+        const domain = credential.credentialType === CredentialType.basic ? identityDomain(credential.identity) : undefined;
+        if (domain !== undefined && domain !== this.o.domain && (await this.o.store.clients.getBySignatureKey(signatureKey)) === undefined) {
+          unknown.push({ credential, signatureKey });
+          return true;
+        }
+        return base.validateCredential === undefined || (await base.validateCredential(credential, signatureKey, context));
+      },
+    };
+    let suite: CipherSuiteId;
+    try {
+      const before = loadPublicGroup(this.#state.open(groupId, g.publicState), ctx);
+      suite = before.suite.id;
+      await validateHandshakeWith(before, message, groupInfo, ctx);
+    } catch {
+      return; // the validation proper reports it
+    }
+    if (unknown.length > 0) await this.#remoteLeaves(unknown.map((u) => ({ ...u, suite })));
+  }
+
   private async identities(repos: StoreTx | Store, ids: readonly ClientId[]): Promise<string[]> {
     const out: string[] = [];
     for (const id of ids) {
       const c = await repos.clients.get(id);
-      if (c !== undefined) out.push(formatClientIdentity({ user: c.user, domain: this.o.domain, device: c.device }));
+      if (c !== undefined) out.push(rosterIdentity(c, this.o.domain));
     }
     return out;
   }
@@ -156,6 +234,7 @@ export class GroupDelivery {
    * it. Members, and a new member proposing its own Add to an open group.
    */
   private async acceptProposal(client: AuthenticatedClient, groupId: Uint8Array, bytes: Uint8Array): Promise<AcceptedResponse> {
+    await this.prepareRemoteLeaves(client, groupId, bytes, undefined);
     const now = this.o.clock();
     const result = await this.o.store.transaction(async (tx) => {
       const { group: g, seq } = await this.reserve(tx, groupId);
@@ -253,6 +332,7 @@ export class GroupDelivery {
     const groupInfo = fromBase64Url(req.groupInfo, "groupInfo");
     const welcome = req.welcome === undefined ? undefined : fromBase64Url(req.welcome, "welcome");
     const welcomeRefs = welcome === undefined ? [] : readWelcome(welcome).secrets.map((s) => toHex(s.newMember));
+    await this.prepareRemoteLeaves(client, groupId, commit, groupInfo);
     const now = this.o.clock();
     const result = await this.o.store.transaction(async (tx) => {
       const { group: g, seq } = await this.reserve(tx, groupId);
@@ -368,6 +448,13 @@ export class GroupDelivery {
     const v = treeViewOf(group, postingClient(client), req);
     return { groupId: groupIdText, epoch: Number(v.epoch), treeHash: toBase64Url(v.treeHash), kind: v.kind, tree: toBase64Url(v.body) };
   }
+}
+
+/** The domain of a basic credential's "user@domain#device" identity (undefined when it is not one). */
+function identityDomain(identity: Uint8Array): string | undefined {
+  const text = new TextDecoder().decode(identity);
+  const m = /^[^@#]+@([^@#]+)#[^@#]+$/.exec(text);
+  return m?.[1];
 }
 
 /**

@@ -30,6 +30,15 @@ export interface RosterChange {
   readonly welcomeRefs: ReadonlyMap<string, ClientId>;
 }
 
+/**
+ * A roster client's identity: "user@domain#device" for this server's users; a
+ * member of another domain (issue 22) is kept under the user name
+ * "user@their-domain", so its identity is that name and the device.
+ */
+export function rosterIdentity(c: { readonly user: string; readonly device: string }, domain: string): string {
+  return c.user.includes("@") ? `${c.user}#${c.device}` : formatClientIdentity({ user: c.user, domain, device: c.device });
+}
+
 export function postingClient(client: AuthenticatedClient): PostingClient {
   return { clientId: client.identity, signatureKey: client.signatureKey };
 }
@@ -47,7 +56,7 @@ export class GroupState {
       const c = await repos.clients.getBySignatureKey(signatureKey);
       if (c === undefined || c.revokedAt !== null) return false;
       if (credential.credentialType !== CredentialType.basic) return credential.credentialType === CredentialType.x509;
-      return bytesEqual(credential.identity, utf8(formatClientIdentity({ user: c.user, domain: this.o.domain, device: c.device })));
+      return bytesEqual(credential.identity, utf8(rosterIdentity(c, this.o.domain)));
     };
   }
 

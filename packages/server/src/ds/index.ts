@@ -70,20 +70,23 @@ export async function installDeliveryService(app: FastifyInstance, ctx: Conclave
     domain: ctx.domain,
     ...(options.keyEncryptionKey === undefined ? {} : { keyEncryptionKey: options.keyEncryptionKey }),
   });
+  const groups = new GroupDelivery({
+    store: ctx.store,
+    clock: ctx.clock,
+    domain: ctx.domain,
+    notifier,
+    pastEpochs: options.pastEpochs ?? 2,
+    provider: ctx.crypto,
+    seal: new StateSeal(options.keyEncryptionKey),
+    senders,
+    ...(options.handshakeLimits === undefined ? {} : { limits: options.handshakeLimits }),
+  });
   const ds: DsServices = {
     keyPackages: new KeyPackageDirectory(ctx.store, ctx.crypto, ctx.clock, ctx.domain, options.keyPackageClaims),
-    groups: new GroupDelivery({
-      store: ctx.store,
-      clock: ctx.clock,
-      domain: ctx.domain,
-      notifier,
-      pastEpochs: options.pastEpochs ?? 2,
-      provider: ctx.crypto,
-      seal: new StateSeal(options.keyEncryptionKey),
-      senders,
-      ...(options.handshakeLimits === undefined ? {} : { limits: options.handshakeLimits }),
-    }),
+    groups,
+    local: groups,
     queues,
+    notifier,
   };
   deliveryServiceRoutes(ctx, ds);
   installStream({

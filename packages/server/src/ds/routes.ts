@@ -24,16 +24,22 @@ import {
   type UploadKeyPackagesResponse,
 } from "@conclave/api";
 import { clientOf, intParam, type ConclaveContext } from "../http/context.js";
-import type { GroupDelivery } from "./groupDelivery.js";
+import type { GroupDelivery, GroupOps } from "./groupDelivery.js";
+import type { Notifier } from "./notifier.js";
 import type { KeyPackageDirectory } from "./keyPackageDirectory.js";
 import type { TreeViewRequest } from "./publicState/index.js";
 import type { QueueDelivery } from "./queueDelivery.js";
 import * as S from "./schemas.js";
+import { claimRemote } from "../federation/remoteKeyPackages.js";
 
 export interface DsServices {
   readonly keyPackages: KeyPackageDirectory;
-  readonly groups: GroupDelivery;
+  /** The group operations: this DS's own (GroupDelivery), routed to a group's hub when federation is on (issue 22). */
+  groups: GroupOps;
+  /** This DS's own groups, whatever the routing. */
+  readonly local: GroupDelivery;
   readonly queues: QueueDelivery;
+  readonly notifier: Notifier;
 }
 
 export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): void {
@@ -111,8 +117,15 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
       responses: { 200: S.claimResponse },
     },
     async (req): Promise<ClaimKeyPackagesResponse> => {
-      clientOf(req);
-      return ds.keyPackages.claim(req.params.user, req.body.cipherSuites, clientOf(req));
+      const claimer = clientOf(req);
+      const at = req.params.user.indexOf("@");
+      const domain = at < 0 ? ctx.domain : req.params.user.slice(at + 1);
+      const user = at < 0 ? req.params.user : req.params.user.slice(0, at);
+      if (domain === ctx.domain) return ds.keyPackages.claim(user, req.body.cipherSuites, claimer);
+      // Another domain's user: through federation (issue 22), when this server federates.
+      const fed = req.server.conclaveFederation;
+      if (fed === undefined) throw new ApiError("FEDERATION_DISABLED", `this server does not federate: no KeyPackages of ${domain} users`);
+      return claimRemote(fed, domain, user, req.body.cipherSuites);
     },
   );
 

@@ -1,5 +1,6 @@
 /** JSON Schemas of the DS routes (validation, serialisation and OpenAPI from the same objects). */
-import { b64u, cipherSuite, object, queryInteger, userName, type JsonSchema } from "../http/schemas.js";
+import { DOMAIN_PATTERN, USER_NAME_PATTERN } from "@conclave/api";
+import { b64u, cipherSuite, object, queryInteger, type JsonSchema } from "../http/schemas.js";
 
 const mlsMessage = (description: string): JsonSchema => b64u(1_500_000, description);
 const epoch: JsonSchema = { type: "integer", minimum: 0, description: "MLS epoch" };
@@ -15,7 +16,14 @@ export const keyPackageCountsResponse = object({
 });
 export const keyPackageParams = object({ ref: keyPackageRef });
 export const claimRequest = object({ cipherSuites: { type: "array", minItems: 1, maxItems: 8, items: cipherSuite } });
-export const claimParams = object({ user: userName });
+/** A local user name, or `user@domain` of another domain (claimed through federation, issue 22). */
+const claimUser: JsonSchema = {
+  type: "string",
+  pattern: `${USER_NAME_PATTERN.slice(0, -1)}(?:@${DOMAIN_PATTERN.slice(1, -1)})?$`,
+  maxLength: 320,
+  description: "user name, or user@domain of another domain",
+};
+export const claimParams = object({ user: claimUser });
 export const claimResponse = object({
   keyPackages: {
     type: "array",

@@ -32,6 +32,7 @@ import { credentialRoutes } from "./routes/credentials.js";
 import { healthRoutes } from "./routes/health.js";
 import { transparencyRoutes } from "./routes/transparency.js";
 import { registerWebApp } from "./static.js";
+import { installFederation } from "../federation/index.js";
 import type { IncomingMessage } from "node:http";
 
 /** Route modules in registration order. */
@@ -143,6 +144,8 @@ export async function createConclaveServer(options: ConclaveServerOptions): Prom
     as.shareLimits(buckets.store);
     ds.keyPackages.shareLimits(buckets.store);
   }
+  // Federation with other Conclave domains (federation/, docs/federation.md): only when configured.
+  if (options.federation !== undefined) await installFederation(app, ctx, ds, options.federation, options.keyEncryptionKey);
   if (options.webAppRoot !== undefined) await registerWebApp(app, options.webAppRoot);
 
   // Unused accounts expire (as/accountExpiry.ts); the sweep stops before the store closes.

@@ -10,6 +10,7 @@ import type { TokenBucketConfig } from "./rateLimit.js";
 import type { RateLimitStoreOption } from "./rateLimitStores/index.js";
 import type { MetricsOptions } from "../observability/install.js";
 import type { LogOptions } from "../observability/logging.js";
+import type { FederationOptions } from "../federation/options.js";
 
 /** Size, rate and lifetime limits of a server (each has a default in {@link DEFAULT_LIMITS}). */
 export interface ServerLimits {
@@ -80,4 +81,10 @@ export interface ConclaveServerOptions {
    * or { kind: "redis", url }. A store object passed here is the caller's to close.
    */
   readonly rateLimitStore?: RateLimitStoreOption;
+  /**
+   * Federation with other Conclave domains (docs/federation.md): the well-known document,
+   * signed server-to-server requests, remote KeyPackages and credentials, hub and followers.
+   * Absent: this server serves its own domain only.
+   */
+  readonly federation?: FederationOptions;
 }

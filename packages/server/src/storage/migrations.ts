@@ -14,6 +14,7 @@ import { publicStateMigration } from "./publicStateMigration.js";
 import { accountSecurityMigration } from "./accountSecurityMigration.js";
 import { retireAccountSecretsMigration } from "./retireAccountSecretsMigration.js";
 import { opaqueGroupsMigration } from "./opaqueGroupsMigration.js";
+import { federationMigration } from "./federationMigration.js";
 
 interface ColumnTypes {
   bytes: "blob" | "bytea";
@@ -290,6 +291,7 @@ export function migrations(engine: StorageEngine): Record<string, Migration> {
     "0005_public_group_state": publicStateMigration(engine),
     "0006_retire_account_secrets": retireAccountSecretsMigration(),
     "0007_opaque_groups": opaqueGroupsMigration(engine),
+    "0008_federation": federationMigration(engine),
   };
 }
 

@@ -57,13 +57,14 @@ export async function startServer(
   engine: TestEngine,
   options: Partial<Omit<ConclaveServerOptions, "store" | "clock">> = {},
   prepare?: (app: FastifyInstance) => void,
+  port = 0,
 ): Promise<RunningServer> {
   const t = await engine.open();
   const clock = new TestClock();
   const accounts = { ...TEST_ACCOUNTS, ...options.accounts } as const;
   const app = await createConclaveServer({ store: t.store, clock: clock.fn, domain: "example.com", ...options, accounts });
   prepare?.(app);
-  await app.listen({ host: "127.0.0.1", port: 0 });
+  await app.listen({ host: "127.0.0.1", port });
   const address = app.server.address();
   if (address === null || typeof address === "string") throw new Error("no TCP address");
   const url = `http://127.0.0.1:${address.port}`;
@@ -185,7 +186,7 @@ export async function registration(
     signatureKey: toBase64Url(d.keys.publicKey),
     authKey: toBase64Url(d.authKey.publicKey),
     ...(await answer(c, AuthPurpose.register, d)),
-    signature: await signChallenge(c.nonce, AuthPurpose.register, d),
+    signature: await signChallenge(c.nonce, AuthPurpose.register, d, c.domain),
     authorization,
   };
   return { d, body };

@@ -14,6 +14,7 @@ import {
 } from "@conclave/api";
 import { clientOf, type ConclaveContext } from "../context.js";
 import * as S from "../schemas.js";
+import { basicIdentity, domainOfPresented } from "../../federation/remoteIdentity.js";
 
 export function credentialRoutes(ctx: ConclaveContext): void {
   const { routes, as } = ctx;
@@ -103,7 +104,13 @@ export function credentialRoutes(ctx: ConclaveContext): void {
       body: S.validateRequest,
       responses: { 200: S.validationResult },
     },
-    async (req): Promise<ValidationResult> => as.validator.validate(req.body, req.body.reference),
+    async (req): Promise<ValidationResult> => {
+      // A credential of another domain is validated by that domain's AS, with its log's proofs (issue 22).
+      const domain = domainOfPresented(req.body, req.body.reference, basicIdentity);
+      const fed = req.server.conclaveFederation;
+      if (domain === undefined || domain === ctx.domain || fed === undefined) return as.validator.validate(req.body, req.body.reference);
+      return fed.identity.validate(domain, { credential: req.body.credential, signatureKey: req.body.signatureKey, cipherSuite: req.body.cipherSuite }, req.body.reference);
+    },
   );
 
   routes.define<SameClientRequest>(
