@@ -248,6 +248,7 @@ describe("SQLite file engine", () => {
         "0004_account_security",
         "0005_public_group_state",
         "0006_retire_account_secrets",
+        "0009_append_function",
       ]);
     } finally {
       raw.close();
