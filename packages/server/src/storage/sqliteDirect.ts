@@ -75,6 +75,31 @@ export class SqliteDirect {
     return { rows: [], changes: s.run(...parameters).changes };
   }
 
+  /**
+   * Runs `fn` in a transaction of its own (BEGIN IMMEDIATE .. COMMIT, rolled
+   * back when it throws), holding the connection's lock throughout: for the
+   * group commit's batches, whose statements are all direct (`fn` runs them
+   * with {@link runLocked}), without Kysely's transaction machinery.
+   */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    const got = this.lock.tryAcquire();
+    if (got !== true) await got;
+    try {
+      this.runLocked("begin immediate", []);
+      try {
+        const result = await fn();
+        this.runLocked("commit", []);
+        return result;
+      } catch (e) {
+        // SQLite may have rolled back already (some errors end the transaction themselves).
+        if (this.db.inTransaction) this.runLocked("rollback", []);
+        throw e;
+      }
+    } finally {
+      this.lock.release();
+    }
+  }
+
   /** Runs one statement outside any transaction, under the connection's lock. */
   async run<R>(text: string, parameters: readonly unknown[]): Promise<DirectResult<R>> {
     const got = this.lock.tryAcquire();

@@ -6,7 +6,7 @@
 import { APPEND_FUNCTION } from "../appendFunctionMigration.js";
 import { chunk, handleOf, int, runSql, type Handle } from "../handle.js";
 import type { LogEntry } from "../dsStore.js";
-import type { ClientId, StoreTx } from "../store.js";
+import type { ClientId, Store } from "../store.js";
 
 /** What appending to a group's log needs of the group (its lock taken). */
 export interface AppendTarget {
@@ -37,9 +37,23 @@ export interface GroupLogWriterRepository {
   appendMany(groupId: Uint8Array, entries: readonly LogEntry[]): Promise<void>;
 }
 
-/** The group log writer inside a transaction of a KyselyStore. */
-export function groupLogOf(tx: StoreTx): GroupLogWriterRepository {
-  return new GroupLog(handleOf(tx));
+/**
+ * Runs `fn` with the group log writer in a transaction of its own: on SQLite
+ * a direct one (sqliteDirect.ts: BEGIN IMMEDIATE, the statements, COMMIT
+ * under the connection's lock, no Kysely), elsewhere the store's.
+ */
+export function withGroupLog<T>(store: Store, fn: (log: GroupLogWriterRepository) => Promise<T>): Promise<T> {
+  const h = handleOf(store);
+  const direct = h.sqlite?.direct;
+  if (direct === undefined) return store.transaction((tx) => fn(new GroupLog(handleOf(tx))));
+  const inside: Handle = {
+    engine: h.engine,
+    db: () => {
+      throw new Error("storage: the group log's direct transaction has no Kysely handle");
+    },
+    sqlite: { direct, locked: true },
+  };
+  return direct.transaction(() => fn(new GroupLog(inside)));
 }
 
 const COLUMNS = "(group_id, seq, kind, epoch, content_type, sender_client_id, message, created_at)";
