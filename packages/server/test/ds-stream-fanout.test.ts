@@ -97,7 +97,9 @@ describe.each(cases)("DS stream fan-out, many sockets on one group [$name]", ({ 
       sockets.push({ socket: socket(servers[k % 2]!.url, d, true), own: undefined });
       sockets.push({ socket: socket(servers[(k + 1) % 2]!.url, d, false), own: undefined });
     });
-    senders.forEach((d, k) => sockets.push({ socket: socket(servers[k % 2]!.url, d, true), own: k }));
+    senders.forEach((d, k) => {
+      sockets.push({ socket: socket(servers[k % 2]!.url, d, true), own: k });
+    });
     await Promise.all(sockets.map((s) => s.socket.opened));
 
     const accepted: number[] = [];
