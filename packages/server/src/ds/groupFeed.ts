@@ -39,10 +39,11 @@ export interface FeedState {
   readonly more: boolean;
 }
 
-/** Entries read per round at most. */
-const ROUND_LIMIT = 500;
-/** Entries a feed keeps for streams a round or two behind. */
+/** Entries read per round at most (as many as a stream's own page: queueDelivery.ts). */
+const ROUND_LIMIT = 200;
+/** Entries a feed keeps for streams a round or two behind, and their frames' size at most (beyond the newest one). */
 const KEEP = 2048;
+const KEEP_CHARS = 8 * 1024 * 1024;
 
 class Feed {
   subscribers = 0;
@@ -91,8 +92,18 @@ class Feed {
       const entry = { source: "group", seq: e.seq, kind: e.kind, groupId, epoch: e.epoch, message: toBase64Url(e.message), createdAt: e.createdAt };
       entries.push({ seq: e.seq, sender: e.senderClientId, frame: JSON.stringify({ type: "message", entry }) });
     }
-    if (entries.length > KEEP) {
-      entries = entries.slice(entries.length - KEEP);
+    // Bounded in entries and in bytes (older rounds go first; a stream behind them reads the store).
+    let drop = Math.max(0, entries.length - KEEP);
+    let chars = 0;
+    for (let i = entries.length - 1; i >= drop; i--) {
+      chars += entries[i]!.frame.length;
+      if (chars > KEEP_CHARS && i < entries.length - 1) {
+        drop = i + 1;
+        break;
+      }
+    }
+    if (drop > 0) {
+      entries = entries.slice(drop);
       from = entries[0]!.seq - 1;
     }
     return (this.state = { from, seen: last, entries, roster, more });
