@@ -250,6 +250,7 @@ describe("SQLite file engine", () => {
         "0006_retire_account_secrets",
         "0007_opaque_groups",
         "0008_federation",
+        "0009_append_function",
       ]);
     } finally {
       raw.close();

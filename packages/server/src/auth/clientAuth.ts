@@ -31,7 +31,7 @@ import {
 } from "@conclave/api";
 import { isMlsError, zeroize, type CipherSuiteId, type CryptoProvider } from "@conclave/mls";
 import { randomBytes, sha256, type Clock } from "../crypto.js";
-import { tokenClient } from "../storage/repositories/auth.js";
+import { TokenLookups } from "./tokenLookups.js";
 import type { ClientId, ClientRecord, Repositories, Store } from "../storage/store.js";
 
 const EPHEMERAL_LABEL = "Conclave challenge ephemeral";
@@ -79,8 +79,11 @@ const PURGE_INTERVAL_MS = 60_000;
 
 export class ClientAuth {
   private lastPurge = Number.NEGATIVE_INFINITY;
+  private readonly tokens: TokenLookups;
 
-  constructor(private readonly o: ClientAuthOptions) {}
+  constructor(private readonly o: ClientAuthOptions) {
+    this.tokens = new TokenLookups(o.store);
+  }
 
   get domain(): string {
     return this.o.domain;
@@ -180,9 +183,9 @@ export class ClientAuth {
       throw new ApiError("AUTH_TOKEN_INVALID", "unknown bearer token");
     }
     const tokenHash = sha256(raw);
-    // Token and client in one lookup, on every request: nothing is cached, so a logout or a revocation
-    // (by any process sharing the database) refuses the very next request.
-    const found = await tokenClient(this.o.store, tokenHash);
+    // Token and client in one lookup (shared by the requests that arrive together, tokenLookups.ts), on every
+    // request: nothing is cached, so a logout or a revocation (by any process sharing the database) refuses the next request.
+    const found = await this.tokens.lookup(tokenHash);
     if (found === undefined) throw new ApiError("AUTH_TOKEN_INVALID", "unknown bearer token");
     if (found.token.expiresAt <= this.o.clock()) throw new ApiError("AUTH_TOKEN_INVALID", "bearer token expired");
     if (found.client.revokedAt !== null) throw new ApiError("AUTH_TOKEN_INVALID", "the client of this token was revoked");

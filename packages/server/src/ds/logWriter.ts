@@ -16,8 +16,8 @@ import { ApiError, type AcceptedResponse } from "@conclave/api";
 import { toHex } from "@conclave/mls";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
 import type { LogEntry } from "../storage/dsStore.js";
-import { groupLogOf } from "../storage/repositories/groupLog.js";
-import type { ClientId, Store, StoreTx } from "../storage/store.js";
+import { withGroupLog, type GroupLogWriterRepository } from "../storage/repositories/groupLog.js";
+import type { ClientId, Store } from "../storage/store.js";
 import { EpochMismatchError } from "./errors.js";
 import { groupTopic, type Notifier } from "./notifier.js";
 
@@ -81,7 +81,7 @@ export class GroupLogWriter {
   private async write(batch: readonly Pending[]): Promise<void> {
     let outcomes: Outcome[];
     try {
-      outcomes = await this.o.store.transaction((tx) => this.apply(tx, batch));
+      outcomes = await withGroupLog(this.o.store, (log) => this.apply(log, batch));
     } catch (e) {
       // A storage failure: alone, the message gets it; in a batch, each message is retried on its own,
       // so one message's failure is never another's.
@@ -113,7 +113,7 @@ export class GroupLogWriter {
   }
 
   /** Checks and appends every message of the batch; the outcomes in batch order. */
-  private async apply(tx: StoreTx, batch: readonly Pending[]): Promise<Outcome[]> {
+  private async apply(log: GroupLogWriterRepository, batch: readonly Pending[]): Promise<Outcome[]> {
     const outcomes: Outcome[] = new Array<Outcome>(batch.length);
     const byGroup = new Map<string, number[]>();
     batch.forEach((p, i) => {
@@ -122,7 +122,6 @@ export class GroupLogWriter {
       if (list === undefined) byGroup.set(hex, [i]);
       else list.push(i);
     });
-    const log = groupLogOf(tx);
     // A fixed lock order across processes (see the file comment).
     for (const hex of [...byGroup.keys()].sort()) {
       const indexes = byGroup.get(hex)!;

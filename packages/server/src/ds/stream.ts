@@ -12,11 +12,14 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { WebSocketServer, type WebSocket } from "ws";
-import { ApiError } from "@conclave/api";
+import { ApiError, toBase64Url } from "@conclave/api";
 import { RateLimitError, toErrorResponse } from "../http/errors.js";
 import type { RateLimiter } from "../http/rateLimit.js";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
 import { toHex } from "@conclave/mls";
+import { findHandle } from "../storage/handle.js";
+import { GroupFeedReader } from "../storage/repositories/groupFeed.js";
+import { GroupFeeds } from "./groupFeed.js";
 import type { Store } from "../storage/store.js";
 import type { DeviceChangeWatch } from "../as/deviceFeed.js";
 import { clientTopic, groupTopic, type Notifier } from "./notifier.js";
@@ -54,13 +57,21 @@ function rejectUpgrade(socket: Duplex, error: unknown): void {
   socket.end(`HTTP/1.1 ${r.status} Error\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`);
 }
 
-/** One connection's pump: sends what is new after its read positions, coalescing wake-ups. */
+/**
+ * One connection's pump: sends what is new after its read positions, coalescing wake-ups. A wake-up by a
+ * group's topic takes the group's new entries from the process's feed (groupFeed.ts) when it can; anything
+ * else (connecting, a Welcome, a feed that does not cover this stream) reads the store for this client.
+ */
 class StreamSession {
   private running = false;
   private again = false;
   private refreshGroups = true;
+  /** Read the store for everything (not only the feeds of `dirty`). */
+  private full = true;
+  /** Groups whose topic woke the session since its last pump. */
+  private readonly dirty = new Set<string>();
   private readonly positions: ReadPositions = emptyPositions();
-  private readonly groupSubs = new Map<string, () => void>();
+  private readonly groupSubs = new Map<string, { readonly groupId: Uint8Array; readonly release: () => void }>();
   private readonly unsubscribeClient: () => void;
   private readonly devices: DeviceChangeWatch | undefined;
   private devicesDirty = false;
@@ -69,10 +80,12 @@ class StreamSession {
     private readonly ws: WebSocket,
     private readonly client: AuthenticatedClient,
     private readonly o: StreamOptions,
+    private readonly feeds: GroupFeeds | undefined,
   ) {
     this.devices = o.devices?.(client);
     this.unsubscribeClient = o.notifier.subscribe(clientTopic(client.id), () => {
       this.refreshGroups = true;
+      this.full = true;
       this.devicesDirty = this.devices !== undefined;
       this.wake();
     });
@@ -80,7 +93,7 @@ class StreamSession {
 
   close(): void {
     this.unsubscribeClient();
-    for (const u of this.groupSubs.values()) u();
+    for (const g of this.groupSubs.values()) g.release();
     this.groupSubs.clear();
   }
 
@@ -111,11 +124,23 @@ class StreamSession {
     for (const g of await this.o.store.memberships.groupsOf(this.client.id)) {
       const hex = toHex(g);
       now.add(hex);
-      if (!this.groupSubs.has(hex)) this.groupSubs.set(hex, this.o.notifier.subscribe(groupTopic(g), this.wake));
+      if (this.groupSubs.has(hex)) continue;
+      const unsubscribe = this.o.notifier.subscribe(groupTopic(g), () => {
+        this.dirty.add(hex);
+        this.wake();
+      });
+      const closeFeed = this.feeds?.open(g);
+      this.groupSubs.set(hex, {
+        groupId: g,
+        release: () => {
+          unsubscribe();
+          closeFeed?.();
+        },
+      });
     }
-    for (const [hex, unsubscribe] of this.groupSubs) {
+    for (const [hex, sub] of this.groupSubs) {
       if (now.has(hex)) continue;
-      unsubscribe();
+      sub.release();
       this.groupSubs.delete(hex);
     }
   }
@@ -124,18 +149,80 @@ class StreamSession {
     try {
       if (this.refreshGroups) await this.subscribeGroups();
       if (this.devicesDirty && !(await this.pushDeviceChanges())) return;
-      for (;;) {
-        if (this.ws.readyState !== this.ws.OPEN) return;
-        const page = await this.o.queues.fetch(this.client.id, 200, this.positions);
-        for (const entry of page.entries) this.ws.send(JSON.stringify({ type: "message", entry }));
-        if (page.entries.length > 0 || page.cursor.groups.length > 0 || page.gaps.length > 0) {
-          this.ws.send(JSON.stringify({ type: "position", cursor: page.cursor, gaps: page.gaps }));
-        }
-        if (!page.more) return;
+      if (!this.full) {
+        const dirty = [...this.dirty];
+        this.dirty.clear();
+        for (const hex of dirty) if (!(await this.fromFeed(hex))) this.full = true;
       }
+      if (this.full) await this.fromStore();
     } catch {
       // Storage hiccup: the next wake-up (or reconnect) retries from the read positions.
       this.refreshGroups = true;
+      this.full = true;
+    }
+  }
+
+  /** Reads the store for this client until nothing is left; afterwards the feeds' positions count as sent. */
+  private async fromStore(): Promise<void> {
+    this.full = false;
+    this.dirty.clear();
+    // What each feed had read before this read began was committed before it: sent (or not this client's) once it ends.
+    const seen = new Map<string, number>();
+    for (const hex of this.groupSubs.keys()) {
+      const s = this.feeds?.seen(hex);
+      if (s !== undefined) seen.set(hex, s);
+    }
+    for (;;) {
+      if (this.ws.readyState !== this.ws.OPEN) return;
+      const page = await this.o.queues.fetch(this.client.id, 200, this.positions);
+      this.sendAll(page.entries.map((entry) => JSON.stringify({ type: "message", entry })));
+      if (page.entries.length > 0 || page.cursor.groups.length > 0 || page.gaps.length > 0) {
+        this.ws.send(JSON.stringify({ type: "position", cursor: page.cursor, gaps: page.gaps }));
+      }
+      if (!page.more) break;
+    }
+    for (const [hex, s] of seen) if ((this.positions.groups.get(hex) ?? 0) < s) this.positions.groups.set(hex, s);
+  }
+
+  /**
+   * Sends the group's new entries from the process's feed; false when the feed cannot serve this stream
+   * (it does not reach back to the stream's position, or the client's stay does not cover what it holds).
+   */
+  private async fromFeed(hex: string): Promise<boolean> {
+    const sub = this.groupSubs.get(hex);
+    const round = this.feeds?.next(hex);
+    if (sub === undefined || round === undefined) return false;
+    const f = await round;
+    const p = this.positions.groups.get(hex);
+    const joined = f.roster.get(this.client.id);
+    if (p === undefined || p < f.from || joined === undefined || joined > p) return f.seen <= (p ?? -1);
+    if (f.more) {
+      this.dirty.add(hex);
+      this.again = true;
+    }
+    if (f.seen <= p) return true;
+    let i = f.entries.length;
+    while (i > 0 && f.entries[i - 1]!.seq > p) i--;
+    const frames: string[] = [];
+    for (; i < f.entries.length; i++) {
+      const e = f.entries[i]!;
+      if (e.sender !== this.client.id && e.frame !== null) frames.push(e.frame);
+    }
+    this.positions.groups.set(hex, f.seen);
+    frames.push(JSON.stringify({ type: "position", cursor: { direct: this.positions.direct, groups: [{ groupId: toBase64Url(sub.groupId), seq: f.seen }] }, gaps: [] }));
+    this.sendAll(frames);
+    return true;
+  }
+
+  /** Frames in one socket write (the socket corked around their sends). */
+  private sendAll(frames: readonly string[]): void {
+    if (frames.length === 0 || this.ws.readyState !== this.ws.OPEN) return;
+    const socket = (this.ws as unknown as { _socket?: Duplex })._socket;
+    socket?.cork();
+    try {
+      for (const f of frames) this.ws.send(f);
+    } finally {
+      socket?.uncork();
     }
   }
 
@@ -182,6 +269,8 @@ export function installStream(o: StreamOptions): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 });
   const maxPerClient = o.maxStreamsPerClient ?? DEFAULT_MAX_STREAMS_PER_CLIENT;
   const open = new Map<number, number>();
+  // One feed per group for all of this process's streams (groupFeed.ts); none for a Store of another kind.
+  const feeds = findHandle(o.store) === undefined ? undefined : new GroupFeeds(new GroupFeedReader(o.store));
   o.app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => undefined); // a peer resetting mid-handshake must not become an unhandled error
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -208,7 +297,7 @@ export function installStream(o: StreamOptions): void {
         };
         socket.once("close", release);
         wss.handleUpgrade(req, socket, head, (ws) => {
-          const session = new StreamSession(ws, client, o);
+          const session = new StreamSession(ws, client, o, feeds);
           const end = (): void => {
             session.close();
             release();

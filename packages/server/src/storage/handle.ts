@@ -5,6 +5,7 @@
  */
 import { CompiledQuery, type Kysely, type Transaction } from "kysely";
 import type { Database } from "./schema.js";
+import type { SqliteDirect } from "./sqliteDirect.js";
 import type { StorageEngine } from "./store.js";
 
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -12,6 +13,11 @@ export type Db = Kysely<Database> | Transaction<Database>;
 export interface Handle {
   readonly engine: StorageEngine;
   db(): Db;
+  /**
+   * SQLite: the connection's direct statements (sqliteDirect.ts), and whether
+   * this handle's caller holds the connection's lock (a transaction's handle).
+   */
+  readonly sqlite?: { readonly direct: SqliteDirect; readonly locked: boolean };
 }
 
 /** Drivers hand back Buffers (sometimes views into shared pools): give callers their own plain copy. */
@@ -45,6 +51,12 @@ const placeholders = new Map<string, string>();
  * connection (and SQLite's connection lock) as every other query of `h`.
  */
 export async function runSql<R>(h: Handle, text: string, parameters: readonly unknown[]): Promise<{ rows: R[]; changes: number }> {
+  if (h.sqlite !== undefined) {
+    // Prepared better-sqlite3 statements, under the lock Kysely's driver takes too (sqliteDirect.ts).
+    if (h.sqlite.locked) return h.sqlite.direct.runLocked<R>(text, parameters);
+    h.db(); // the misuse check: the root handle inside one of its own transactions throws
+    return h.sqlite.direct.run<R>(text, parameters);
+  }
   let sqlText = text;
   if (h.engine === "postgres") {
     const cached = placeholders.get(text);

@@ -11,6 +11,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { Kysely } from "kysely";
 import type { Database } from "./schema.js";
 import { registerHandle, type Handle } from "./handle.js";
+import type { SqliteDirect } from "./sqliteDirect.js";
 import { Accounts } from "./repositories/accounts.js";
 import { AccountSecurity } from "./repositories/accountSecurity.js";
 import { Auth } from "./repositories/auth.js";
@@ -55,7 +56,7 @@ export class StoreMisuseError extends Error {
 /** The repositories of a KyselyStore are assigned in its constructor (declaration merging types them). */
 export interface KyselyStore extends Repositories {}
 
-/** A Store over a Kysely instance; `onClose` releases the engine (pool, file). */
+/** A Store over a Kysely instance; `onClose` releases the engine (pool, file); `direct`: SQLite's direct statements. */
 export class KyselyStore implements Store {
   private closed = false;
 
@@ -63,9 +64,11 @@ export class KyselyStore implements Store {
     readonly engine: StorageEngine,
     private readonly db: Kysely<Database>,
     private readonly onClose: () => Promise<void>,
+    private readonly direct?: SqliteDirect,
   ) {
     const root: Handle = {
       engine,
+      ...(direct === undefined ? {} : { sqlite: { direct, locked: false } }),
       db: () => {
         if (insideTransaction.getStore() === true) {
           throw new StoreMisuseError("store used inside one of its own transactions: use the `tx` passed to the callback");
@@ -82,7 +85,8 @@ export class KyselyStore implements Store {
       return Promise.reject(new StoreMisuseError("nested store.transaction: call tx.transaction inside a transaction"));
     }
     return this.db.transaction().execute((trx) => {
-      const handle: Handle = { engine: this.engine, db: () => trx };
+      // SQLite: the transaction holds the connection's lock (its driver took it), so direct statements run as they are.
+      const handle: Handle = { engine: this.engine, db: () => trx, ...(this.direct === undefined ? {} : { sqlite: { direct: this.direct, locked: true } }) };
       const tx: StoreTx = { ...repositories(handle), transaction: (inner) => inner(tx) };
       registerHandle(tx, handle);
       return insideTransaction.run(true, () => fn(tx));

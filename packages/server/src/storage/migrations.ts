@@ -15,6 +15,7 @@ import { accountSecurityMigration } from "./accountSecurityMigration.js";
 import { retireAccountSecretsMigration } from "./retireAccountSecretsMigration.js";
 import { opaqueGroupsMigration } from "./opaqueGroupsMigration.js";
 import { federationMigration } from "./federationMigration.js";
+import { appendFunctionMigration } from "./appendFunctionMigration.js";
 
 interface ColumnTypes {
   bytes: "blob" | "bytea";
@@ -292,6 +293,7 @@ export function migrations(engine: StorageEngine): Record<string, Migration> {
     "0006_retire_account_secrets": retireAccountSecretsMigration(),
     "0007_opaque_groups": opaqueGroupsMigration(engine),
     "0008_federation": federationMigration(engine),
+    "0009_append_function": appendFunctionMigration(engine),
   };
 }
 

@@ -9,22 +9,14 @@
  *   so two processes can never both read a value and then race to update it
  *   (a deferred transaction would fail with SQLITE_BUSY at the upgrade).
  * - foreign_keys on; prepared statements cached.
+ * - The hot-path statements run on the connection directly, under the lock
+ *   Kysely's driver takes too (sqliteDirect.ts).
  */
 import BetterSqlite3 from "better-sqlite3";
-import {
-  CompiledQuery,
-  Kysely,
-  SqliteAdapter,
-  SqliteDriver,
-  SqliteIntrospector,
-  SqliteQueryCompiler,
-  type DatabaseConnection,
-  type Dialect,
-  type SqliteDatabase,
-  type SqliteStatement,
-} from "kysely";
+import { Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, type Dialect, type SqliteDatabase, type SqliteStatement } from "kysely";
 import { KyselyStore } from "./kyselyStore.js";
 import { migrateToLatest } from "./migrations.js";
+import { LockedSqliteDriver, SqliteDirect } from "./sqliteDirect.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./store.js";
 
@@ -34,12 +26,6 @@ export interface SqliteStoreOptions {
   readonly path?: string;
   /** How long a write waits for another process's lock, in ms (default 5000). */
   readonly busyTimeoutMs?: number;
-}
-
-class ImmediateSqliteDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
-  }
 }
 
 /** better-sqlite3 compiles a statement on every prepare(); keep the recent ones. */
@@ -79,9 +65,10 @@ export async function createSqliteStore(options: SqliteStoreOptions = {}): Promi
     throw e;
   }
   const database = withStatementCache(raw);
+  const direct = new SqliteDirect(raw);
   const dialect: Dialect = {
     createAdapter: () => new SqliteAdapter(),
-    createDriver: () => new ImmediateSqliteDriver({ database }),
+    createDriver: () => new LockedSqliteDriver({ database }, direct.lock),
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
   };
@@ -92,5 +79,5 @@ export async function createSqliteStore(options: SqliteStoreOptions = {}): Promi
     await db.destroy();
     throw e;
   }
-  return new KyselyStore("sqlite", db, async () => {});
+  return new KyselyStore("sqlite", db, async () => {}, direct);
 }

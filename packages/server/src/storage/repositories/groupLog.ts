@@ -3,9 +3,10 @@
  * message runs (the DS's group commit, ds/logWriter.ts), written as SQL and
  * run without Kysely's query building (handle.ts runSql).
  */
+import { APPEND_FUNCTION } from "../appendFunctionMigration.js";
 import { chunk, handleOf, int, runSql, type Handle } from "../handle.js";
 import type { LogEntry } from "../dsStore.js";
-import type { ClientId, StoreTx } from "../store.js";
+import type { ClientId, Store } from "../store.js";
 
 /** What appending to a group's log needs of the group (its lock taken). */
 export interface AppendTarget {
@@ -36,13 +37,25 @@ export interface GroupLogWriterRepository {
   appendMany(groupId: Uint8Array, entries: readonly LogEntry[]): Promise<void>;
 }
 
-/** The group log writer inside a transaction of a KyselyStore. */
-export function groupLogOf(tx: StoreTx): GroupLogWriterRepository {
-  return new GroupLog(handleOf(tx));
+/**
+ * Runs `fn` with the group log writer in a transaction of its own: on SQLite
+ * a direct one (sqliteDirect.ts: BEGIN IMMEDIATE, the statements, COMMIT
+ * under the connection's lock, no Kysely), elsewhere the store's.
+ */
+export function withGroupLog<T>(store: Store, fn: (log: GroupLogWriterRepository) => Promise<T>): Promise<T> {
+  const h = handleOf(store);
+  const direct = h.sqlite?.direct;
+  if (direct === undefined) return store.transaction((tx) => fn(new GroupLog(handleOf(tx))));
+  const inside: Handle = {
+    engine: h.engine,
+    db: () => {
+      throw new Error("storage: the group log's direct transaction has no Kysely handle");
+    },
+    sqlite: { direct, locked: true },
+  };
+  return direct.transaction(() => fn(new GroupLog(inside)));
 }
 
-/** Rows per multi-row INSERT on PostgreSQL (8 parameters each, well under its 65,535). */
-const PG_INSERT_ROWS = 200;
 const COLUMNS = "(group_id, seq, kind, epoch, content_type, sender_client_id, message, created_at)";
 
 function row(e: LogEntry): unknown[] {
@@ -85,17 +98,24 @@ export class GroupLog implements GroupLogWriterRepository {
     const first = entries[0]!.seq;
     const next = entries[entries.length - 1]!.seq + 1;
     for (let i = 0; i < entries.length; i++) if (entries[i]!.seq !== first + i) throw new Error("storage: appended positions must be consecutive");
-    // Guarded by the position the lock read: a caller that did not lock the group fails here instead of forking the log.
-    const moved = await runSql(this.h, "update groups set next_seq = ? where group_id = ? and next_seq = ?", [next, groupId, first]);
-    if (moved.changes !== 1) throw new Error("storage: the group's next position moved under its lock");
     if (this.h.engine === "sqlite") {
+      // Guarded by the position the lock read: a caller that did not lock the group fails here instead of forking the log.
+      const moved = await runSql(this.h, "update groups set next_seq = ? where group_id = ? and next_seq = ?", [next, groupId, first]);
+      if (moved.changes !== 1) throw new Error("storage: the group's next position moved under its lock");
       // One cached prepared statement per row: cheap on the embedded engine, and no per-count statement texts.
       for (const e of entries) await runSql(this.h, `insert into group_log ${COLUMNS} values (?, ?, ?, ?, ?, ?, ?, ?)`, row(e));
       return;
     }
-    for (const part of chunk(entries, PG_INSERT_ROWS)) {
-      const values = part.map(() => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
-      await runSql(this.h, `insert into group_log ${COLUMNS} values ${values}`, part.flatMap(row));
-    }
+    // PostgreSQL: migration 0009's function moves next_seq (guarded the same way) and inserts the rows, one round trip.
+    await runSql(this.h, `select ${APPEND_FUNCTION}(?, ?, ?, ?, ?, ?, ?, ?)`, [
+      groupId,
+      first,
+      entries.map((e) => e.kind),
+      entries.map((e) => e.epoch),
+      entries.map((e) => e.contentType),
+      entries.map((e) => e.senderClientId),
+      entries.map((e) => Buffer.from(e.message.buffer, e.message.byteOffset, e.message.byteLength)),
+      entries.map((e) => e.createdAt),
+    ]);
   }
 }
