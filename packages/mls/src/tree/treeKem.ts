@@ -128,10 +128,12 @@ export async function createUpdatePath(opts: CreateUpdatePathOptions): Promise<C
   const groupContext: GroupContext = { ...opts.groupContext, treeHash: tree.treeHash() };
   const context = encode(groupContextCodec, groupContext);
   const excluded = excludedNodes(opts.excludedLeaves);
+  // §5.1.3: every encryption of the path shares (label, context): the EncryptContext is encoded and its HPKE info hashed once.
+  const encrypt = suite.encryptorWithLabel(UPDATE_PATH_NODE, context);
   const nodes: UpdatePathNode[] = await Promise.all(
     steps.map(async (step, i): Promise<UpdatePathNode> => {
       const targets = recipients(tree, step.copathChild, excluded);
-      const encryptedPathSecret: HpkeCiphertext[] = await Promise.all(targets.map((x) => suite.encryptWithLabel(recipientKey(tree, x), UPDATE_PATH_NODE, context, pathSecrets[i]!)));
+      const encryptedPathSecret: HpkeCiphertext[] = await Promise.all(targets.map((x) => encrypt(recipientKey(tree, x), pathSecrets[i]!)));
       return { encryptionKey: publicKeys[i]!, encryptedPathSecret };
     }),
   );
