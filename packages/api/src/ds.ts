@@ -23,6 +23,8 @@ export const DS_ROUTES = {
   postMessage: { method: "POST", path: "/v1/groups/:groupId/messages" },
   postCommit: { method: "POST", path: "/v1/groups/:groupId/commits" },
   handshakes: { method: "GET", path: "/v1/groups/:groupId/handshakes" },
+  reportCommit: { method: "POST", path: "/v1/groups/:groupId/reports" },
+  leaveGroup: { method: "POST", path: "/v1/groups/:groupId/leave" },
   groupInfo: { method: "GET", path: "/v1/groups/:groupId/group-info" },
   groupTree: { method: "GET", path: "/v1/groups/:groupId/tree" },
   externalSender: { method: "GET", path: "/v1/ds/external-sender" },
@@ -98,6 +100,8 @@ export interface GroupResponse {
   epoch: number;
   /** Client identities of the DS roster. */
   members: string[];
+  /** "private": an opaque group (RFC 9750 §5.3), whose handshakes the DS cannot read. */
+  handshakes: "public" | "private";
 }
 
 // POST /v1/groups/:groupId/commits (bearer)
@@ -107,8 +111,38 @@ export interface CommitBundleRequest {
   commit: B64u;
   /** MLSMessage(Welcome) naming exactly the KeyPackages the commit adds; it goes to their clients only. */
   welcome?: B64u;
-  /** MLSMessage(GroupInfo) of the new epoch, signed by the committer; its tree hash must match the DS's tree after the commit. */
-  groupInfo: B64u;
+  /**
+   * MLSMessage(GroupInfo) of the new epoch, signed by the committer; its tree hash must match the DS's tree after the commit.
+   * Required for validated groups; optional in opaque ones, where it anchors the epoch's GroupContext for reports.
+   */
+  groupInfo?: B64u;
+}
+
+// POST /v1/groups/:groupId/leave (bearer, a member of an opaque group)
+/**
+ * The DS cannot see an opaque group's removals: a member removed by a commit (or
+ * leaving by SelfRemove) takes itself off the DS roster once it has seen the commit.
+ */
+export interface LeaveGroupResponse {
+  groupId: B64u;
+  /** The last log position the client still reads. */
+  leftAt: number;
+}
+
+// POST /v1/groups/:groupId/reports (bearer, a member of an opaque group)
+/** A commit of an opaque group that the reporting member cannot apply, with the proof (RFC 9750 §5.3). */
+export interface ReportCommitRequest {
+  /** The commit's position in the group's log. */
+  seq: number;
+  /** Group.disclosePrivateMessage of that commit: the keys of that one message and the epoch's GroupContext. */
+  disclosure: B64u;
+}
+/** The report was proven: the commit is dropped from the log (no reader receives it any more). */
+export interface ReportCommitResponse {
+  seq: number;
+  dropped: true;
+  /** The group's epoch after the drop (it steps back when the dropped commit was the only one of its epoch). */
+  epoch: number;
 }
 /** 201 answer to an accepted message or commit (the DS ordered it, RFC 9750 §5.2). */
 export interface AcceptedResponse {

@@ -59,11 +59,14 @@ export const API_ERROR_STATUS = {
   CREDENTIAL_REVOKED: 409, // asked to re-issue a credential that was revoked
   GROUP_EXISTS: 409,
   GROUP_STATE_MISSING: 409, // a group created before the DS kept validated public state: it takes no handshakes
+  OPAQUE_GROUP: 409, // an operation the DS cannot do for a group whose handshakes are encrypted (its tree, GroupInfo, a PublicMessage handshake)
+  REPORT_UNPROVEN: 409, // a report whose disclosed message is a well-formed commit signed by its poster: nothing shows it invalid
   EPOCH_MISMATCH: 409, // a handshake for another epoch than the group's current one; body has error.currentEpoch
   // 413, 414, 415, 429
   PAYLOAD_TOO_LARGE: 413,
   HANDSHAKE_TOO_LARGE: 413, // a proposal or commit over the group's size limit
   TOO_MANY_PROPOSALS: 429, // the epoch already holds the group's maximum of pending proposals
+  REPORT_EVIDENCE_INVALID: 422, // a report whose disclosure does not open the reported message, or is not for its epoch
   URI_TOO_LONG: 414, // a path parameter longer than the router accepts
   UNSUPPORTED_MEDIA_TYPE: 415,
   UPGRADE_REQUIRED: 426, // GET /v1/stream without a WebSocket upgrade (RFC 9110 §15.5.22: answered with Upgrade: websocket)

@@ -34,31 +34,49 @@ export const GROUP_POLICY_EXTENSION_TYPE = 0xf0c1;
 /** Whether clients outside the group may join it by external commit or new-member proposal. */
 export type ExternalJoinPolicy = "closed" | "open";
 
+/**
+ * How the group's handshakes travel: "public" (PublicMessage, validated by the
+ * DS; the default) or "private" (PrivateMessage: an opaque group, RFC 9750 §5.3,
+ * whose commits the DS keeps in arrival order without validating them).
+ */
+export type HandshakePolicy = "public" | "private";
+
 /** A group's membership policy, carried in its GroupContext (extension {@link GROUP_POLICY_EXTENSION_TYPE}). */
 export interface GroupPolicy {
   /** "open": anyone the AS vouches for may join by external commit or new-member proposal. Default "closed". */
   readonly externalJoin: ExternalJoinPolicy;
+  /** Policy version 2: "private" makes the group opaque. Absent: "public" (and the policy encodes as version 1). */
+  readonly handshakes?: HandshakePolicy;
 }
 
 /** The policy of a group without the extension: closed. */
 export const DEFAULT_GROUP_POLICY: GroupPolicy = Object.freeze({ externalJoin: "closed" });
 
 const POLICY_VERSION = 1;
+/** Version 2 adds the handshake wire format (opaque groups). */
+const POLICY_VERSION_HANDSHAKES = 2;
 const EXTERNAL_JOIN: readonly ExternalJoinPolicy[] = ["closed", "open"];
+const HANDSHAKES: readonly HandshakePolicy[] = ["public", "private"];
 
 /** TLS codec of {@link GroupPolicy}; decoding throws a `DECODE_*` MlsError for bytes of an unknown version or value. */
 export const groupPolicyCodec: Codec<GroupPolicy> = {
   encode(w, p) {
-    w.u8(POLICY_VERSION);
+    // Version 1 bytes for every policy version 1 can say, so existing groups keep their exact extension.
+    w.u8(p.handshakes === undefined ? POLICY_VERSION : POLICY_VERSION_HANDSHAKES);
     w.u8(EXTERNAL_JOIN.indexOf(p.externalJoin));
+    if (p.handshakes !== undefined) w.u8(HANDSHAKES.indexOf(p.handshakes));
   },
   decode(r) {
     const version = r.u8();
-    if (version !== POLICY_VERSION) throw new MlsError("DECODE_UNKNOWN_VALUE", `unknown group policy version ${version}`);
+    if (version !== POLICY_VERSION && version !== POLICY_VERSION_HANDSHAKES) throw new MlsError("DECODE_UNKNOWN_VALUE", `unknown group policy version ${version}`);
     const j = r.u8();
     const externalJoin = EXTERNAL_JOIN[j];
     if (externalJoin === undefined) throw new MlsError("DECODE_UNKNOWN_VALUE", `unknown external_join value ${j}`);
-    return { externalJoin };
+    if (version === POLICY_VERSION) return { externalJoin };
+    const h = r.u8();
+    const handshakes = HANDSHAKES[h];
+    if (handshakes === undefined) throw new MlsError("DECODE_UNKNOWN_VALUE", `unknown handshakes value ${h}`);
+    return { externalJoin, handshakes };
   },
 };
 

@@ -17,13 +17,21 @@ describe("group policy extension", () => {
     expect(readGroupPolicy([ext])).toEqual({ externalJoin: "open" });
   });
 
+  it("version 2 adds the handshake wire format (opaque groups)", () => {
+    expect([...encode(groupPolicyCodec, { externalJoin: "closed", handshakes: "private" })]).toEqual([2, 0, 1]);
+    expect([...encode(groupPolicyCodec, { externalJoin: "open", handshakes: "public" })]).toEqual([2, 1, 0]);
+    expect(decode(groupPolicyCodec, new Uint8Array([2, 1, 1]))).toEqual({ externalJoin: "open", handshakes: "private" });
+    // Version 1 bytes still mean what they meant: public handshakes.
+    expect(readGroupPolicy([groupPolicyExtension({ externalJoin: "closed" })]).handshakes).toBeUndefined();
+  });
+
   it("defaults to closed when absent", () => {
     expect(DEFAULT_GROUP_POLICY.externalJoin).toBe("closed");
     expect(readGroupPolicy([])).toEqual({ externalJoin: "closed" });
   });
 
   it("refuses unknown versions, values and trailing bytes", () => {
-    for (const bad of [[2, 0], [1, 2], [1, 0, 0], [1]]) {
+    for (const bad of [[3, 0], [2, 0], [2, 0, 2], [1, 2], [1, 0, 0], [2, 0, 1, 0], [1]]) {
       const ext: Extension = { extensionType: GROUP_POLICY_EXTENSION_TYPE, extensionData: new Uint8Array(bad) };
       let err: unknown;
       try {

@@ -11,11 +11,13 @@ import {
   DEVICE_ADDED_LEAF_TYPE,
   DEVICE_REVOKED_LEAF_TYPE,
   fromBase64Url,
+  groupPolicyExtension,
   isApiError,
   toBase64Url,
   type ClaimKeyPackagesResponse,
   type ExternalSenderResponse,
   type GroupResponse,
+  type HandshakePolicy,
   type NameProof,
   type RevokeClientResponse,
 } from "@conclave/api";
@@ -25,7 +27,7 @@ import type { ClientContext } from "./context.js";
 import { CredentialValidation } from "./credentialValidation.js";
 import { auditDevices, type DeviceAuditResult } from "./deviceAudit.js";
 import { memberIdentity, safetyNumber, type ClientEvent, type DeviceChangeEvent } from "./events.js";
-import { GROUP_CONFIG, GroupBook, LEAF_CAPABILITIES } from "./groupBook.js";
+import { GROUP_CONFIG, GroupBook, LEAF_CAPABILITIES, OPAQUE_GROUP_CONFIG } from "./groupBook.js";
 import { GroupCommits } from "./groupCommits.js";
 import { Inbox } from "./inbox.js";
 import { KeyPackageSupply } from "./keyPackageSupply.js";
@@ -341,19 +343,26 @@ export class Client {
 
   /**
    * Creates a one-member group and registers it with the DS. Returns its id (base64url).
+   * With `handshakes: "private"` the group is opaque (RFC 9750 §5.3): its handshakes are
+   * encrypted, the DS keeps every commit of an epoch, and members apply the first valid one
+   * and report the others (docs/security.md says what this mode can and cannot prevent).
    * @throws ApiError `AUTH_REQUIRED` (not registered), `GROUP_EXISTS` (an id collision).
    */
-  createGroup(): Promise<string> {
+  createGroup(options: { readonly handshakes?: HandshakePolicy } = {}): Promise<string> {
     return this.#exclusive(async () => {
       // The DS is an external sender of our groups (RFC 9420 §12.1.8.1): it proposes the removal of revoked devices.
       const ds = await this.#session.call<ExternalSenderResponse>("externalSender", { query: { cipherSuite: String(this.#session.cipherSuite) } });
+      const opaque = options.handshakes === "private";
       const g = await Group.create({
         provider: this.#ctx.provider,
         cipherSuite: this.#session.cipherSuite,
         identity: this.#session.signing(),
         capabilities: LEAF_CAPABILITIES,
-        extensions: [{ extensionType: ExtensionType.externalSenders, extensionData: fromBase64Url(ds.extension) }],
-        config: GROUP_CONFIG,
+        extensions: [
+          { extensionType: ExtensionType.externalSenders, extensionData: fromBase64Url(ds.extension) },
+          ...(opaque ? [groupPolicyExtension({ externalJoin: "closed", handshakes: "private" })] : []),
+        ],
+        config: opaque ? OPAQUE_GROUP_CONFIG : GROUP_CONFIG,
       });
       const groupId = toBase64Url(g.groupId);
       // The DS starts its public state of the group from this GroupInfo (issue 17).

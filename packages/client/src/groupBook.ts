@@ -2,7 +2,7 @@
  * The groups this device holds, kept in memory and written through to the
  * store (one record per group: the serialized Group, pending commit included).
  */
-import { ApiError } from "@conclave/api";
+import { ApiError, GROUP_POLICY_EXTENSION_TYPE, readGroupPolicy } from "@conclave/api";
 import { Group, ProposalType, type CryptoProvider, type GroupConfig } from "@conclave/mls";
 import type { ClientStore } from "./store.js";
 
@@ -14,8 +14,31 @@ import type { ClientStore } from "./store.js";
  * joiners take it from the DS and check it against the Welcome's tree hash.
  */
 export const GROUP_CONFIG: Partial<GroupConfig> = { clock: () => BigInt(Math.floor(Date.now() / 1000)), handshakeWireFormat: "public", ratchetTreeExtension: false };
-/** Our leaves list SelfRemove (draft-ietf-mls-extensions) so our groups are self-remove-capable and `leave` works. */
-export const LEAF_CAPABILITIES = { proposals: [ProposalType.selfRemove] };
+/**
+ * Opaque groups (RFC 9750 §5.3, policy handshakes "private"): handshakes travel
+ * as PrivateMessage, and the Welcome carries the tree (the DS cannot serve it).
+ */
+export const OPAQUE_GROUP_CONFIG: Partial<GroupConfig> = { ...GROUP_CONFIG, handshakeWireFormat: "private", ratchetTreeExtension: true };
+
+/** Whether the group's policy asks for encrypted handshakes. */
+export function isOpaque(g: Group): boolean {
+  try {
+    return readGroupPolicy(g.extensions).handshakes === "private";
+  } catch {
+    return false;
+  }
+}
+
+/** The group with the config its policy calls for (the config is not part of the serialized state). */
+export function withGroupConfig(g: Group, provider: CryptoProvider): Group {
+  return isOpaque(g) ? Group.deserialize(g.serialize(), provider, OPAQUE_GROUP_CONFIG) : g;
+}
+
+/**
+ * Our leaves list SelfRemove (draft-ietf-mls-extensions) so our groups are self-remove-capable and `leave` works,
+ * and Conclave's policy extension so we can be in groups that carry one.
+ */
+export const LEAF_CAPABILITIES = { proposals: [ProposalType.selfRemove], extensions: [GROUP_POLICY_EXTENSION_TYPE] };
 
 const PREFIX = "group:";
 
@@ -30,7 +53,7 @@ export class GroupBook {
   async load(): Promise<void> {
     for (const key of await this.store.keys(PREFIX)) {
       const bytes = await this.store.get(key);
-      if (bytes !== undefined) this.#groups.set(key.slice(PREFIX.length), Group.deserialize(bytes, this.provider, GROUP_CONFIG));
+      if (bytes !== undefined) this.#groups.set(key.slice(PREFIX.length), withGroupConfig(Group.deserialize(bytes, this.provider, GROUP_CONFIG), this.provider));
     }
   }
 

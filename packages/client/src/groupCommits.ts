@@ -5,10 +5,21 @@
  * on 409, apply the missed handshakes from the DS log, then rebuild the
  * message in the new epoch and send again.
  */
-import { ApiError, fromBase64Url, isApiError, toBase64Url, type AcceptedResponse, type HandshakeJson, type HandshakesResponse } from "@conclave/api";
-import { ContentType, type Group, type PendingCommitInfo } from "@conclave/mls";
+import {
+  ApiError,
+  fromBase64Url,
+  isApiError,
+  toBase64Url,
+  type AcceptedResponse,
+  type HandshakeJson,
+  type HandshakesResponse,
+  type LeaveGroupResponse,
+  type ReportCommitResponse,
+} from "@conclave/api";
+import { ContentType, isMlsError, type Group, type PendingCommitInfo, type StagedCommit } from "@conclave/mls";
 import type { ClientContext } from "./context.js";
 import { leafIdentity, memberIdentity, type ClientEvent } from "./events.js";
+import { isOpaque } from "./groupBook.js";
 
 /** How many 409s in a row we absorb before giving up on one operation. */
 export const MAX_CONFLICTS = 5;
@@ -72,6 +83,11 @@ export class GroupCommits {
             g.clearPendingCommit();
             throw e;
           }
+        }
+        // Opaque groups: the DS kept our commit, but an earlier valid one of the epoch wins (RFC 9750 §5.3).
+        if (isOpaque(g) && (await this.#lostRace(groupId, g, pending.commit))) {
+          await this.ctx.groups.save(groupId, g);
+          throw new ApiError("EPOCH_MISMATCH", "another commit of this epoch came first");
         }
         g.mergePendingCommit();
         await this.ctx.groups.save(groupId, g);
@@ -156,7 +172,7 @@ export class GroupCommits {
     const events: ClientEvent[] = [];
     for await (const h of this.#handshakeLog(groupId, g.epoch)) {
       if (BigInt(h.epoch) !== g.epoch || !g.isActive) continue;
-      const ev = await this.processHandshake(groupId, g, fromBase64Url(h.message));
+      const ev = await this.processHandshake(groupId, g, fromBase64Url(h.message), h.seq);
       if (ev !== undefined) events.push(ev);
     }
     // The inbox persists through its journal, with the events.
@@ -164,11 +180,73 @@ export class GroupCommits {
     return events;
   }
 
-  /** Processes a proposal or commit of the group; a commit is merged and reported as a membership event. */
-  async processHandshake(groupId: string, g: Group, bytes: Uint8Array): Promise<ClientEvent | undefined> {
+  /**
+   * Processes a proposal or commit of the group; a commit is merged and reported as a membership event.
+   * In an opaque group (RFC 9750 §5.3) the DS keeps every commit of an epoch: one we cannot apply is
+   * skipped (the next of the epoch may be the valid one) and reported to the DS with its disclosure.
+   */
+  async processHandshake(groupId: string, g: Group, bytes: Uint8Array, seq?: number): Promise<ClientEvent | undefined> {
+    if (!isOpaque(g)) return this.#apply(groupId, g, bytes);
+    // Disclosed before processing: processing spends the message's key.
+    const disclosure = await g.disclosePrivateMessage(bytes).catch(() => undefined);
+    try {
+      const ev = await this.#apply(groupId, g, bytes);
+      // Removed: the DS cannot see it in an encrypted commit, so we take ourselves off its roster.
+      if (!g.isActive) await this.ctx.session.call<LeaveGroupResponse>("leaveGroup", { params: { groupId } }).catch(() => undefined);
+      return ev;
+    } catch (e) {
+      if (!isMlsError(e)) throw e;
+      if (disclosure !== undefined && seq !== undefined) await this.#report(groupId, seq, disclosure);
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether a commit of this epoch that we can apply precedes ours in the DS log;
+   * if so it is applied (our pending commit is dropped) and reported as missed.
+   */
+  async #lostRace(groupId: string, g: Group, ours: Uint8Array): Promise<boolean> {
+    const mine = toBase64Url(ours);
+    for await (const h of this.#handshakeLog(groupId, g.epoch)) {
+      if (BigInt(h.epoch) !== g.epoch || h.contentType !== ContentType.commit) continue;
+      if (h.message === mine) return false;
+      const bytes = fromBase64Url(h.message);
+      const disclosure = await g.disclosePrivateMessage(bytes).catch(() => undefined);
+      let r;
+      try {
+        r = await g.processMessage(bytes);
+      } catch (e) {
+        if (!isMlsError(e)) throw e;
+        if (disclosure !== undefined) await this.#report(groupId, h.seq, disclosure);
+        continue;
+      }
+      if (r.kind !== "commit") continue;
+      g.clearPendingCommit();
+      const ev = this.#merged(groupId, g, r.staged);
+      this.#missed.push(ev);
+      return true;
+    }
+    return false;
+  }
+
+  /** Reports a commit we could not apply; the DS drops it when the disclosure proves it invalid. */
+  async #report(groupId: string, seq: number, disclosure: Uint8Array): Promise<void> {
+    try {
+      await this.ctx.session.call<ReportCommitResponse>("reportCommit", { params: { groupId }, json: { seq, disclosure: toBase64Url(disclosure) } });
+    } catch (e) {
+      // Unprovable (a well-formed, correctly signed commit we still cannot apply) or not a commit: skipping it is all we can do.
+      if (!isApiError(e)) throw e;
+    }
+  }
+
+  async #apply(groupId: string, g: Group, bytes: Uint8Array): Promise<ClientEvent | undefined> {
     const r = await g.processMessage(bytes);
     if (r.kind !== "commit") return undefined;
-    const s = r.staged;
+    return this.#merged(groupId, g, r.staged);
+  }
+
+  /** Merges a staged commit and describes it as a membership event. */
+  #merged(groupId: string, g: Group, s: StagedCommit): ClientEvent {
     const before = new Map(g.members.map((m) => [m.leafIndex as number, memberIdentity(m)]));
     const by = s.sender.senderType === 1 ? (before.get(s.sender.leafIndex as number) ?? "?") : "external";
     const removed = s.removed.map((x) => before.get(x.leafIndex as number) ?? `leaf ${x.leafIndex}`);

@@ -17,7 +17,7 @@ import { fromBase64Url, toBase64Url, type GroupTreeResponse, type QueueCursor, t
 import { Group, isMlsError } from "@conclave/mls";
 import type { ClientContext } from "./context.js";
 import { loadEvent, memberIdentity, storeEvent, type ClientEvent, type StoredEvent } from "./events.js";
-import { GROUP_CONFIG, GroupBook } from "./groupBook.js";
+import { GROUP_CONFIG, GroupBook, withGroupConfig } from "./groupBook.js";
 import type { GroupCommits } from "./groupCommits.js";
 import type { KeyPackageSupply, StoredKeyPackage } from "./keyPackageSupply.js";
 import type { GroupPolicies } from "./policies.js";
@@ -166,7 +166,7 @@ export class Inbox {
     if (e.kind === "handshake") {
       // Already applied while catching up.
       if (epoch < g.epoch || !g.isActive) return out;
-      const ev = await this.commits.processHandshake(e.groupId, g, bytes);
+      const ev = await this.commits.processHandshake(e.groupId, g, bytes, e.seq);
       return ev === undefined ? out : [...out, ev];
     }
     if (!g.isActive) return out;
@@ -193,6 +193,7 @@ export class Inbox {
       const t = await this.ctx.session.call<GroupTreeResponse>("groupTree", { params: { groupId }, query: { epoch } });
       g = await join(fromBase64Url(t.tree));
     }
+    g = withGroupConfig(g, this.ctx.provider);
     this.ctx.groups.adopt(groupId, g);
     batch.touched.add(groupId);
     batch.joined = true;

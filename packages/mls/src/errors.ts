@@ -37,6 +37,8 @@ export type MlsErrorCode =
   | "WELCOME_NO_MATCHING_KEY_PACKAGE"
   | "WELCOME_INVALID"
   | "GROUP_INFO_INVALID_SIGNATURE"
+  // a disclosed PrivateMessage (framing/disclosure.ts) whose keys do not open it
+  | "DISCLOSURE_INVALID"
   // a GroupInfo that disagrees with the epoch a non-member (the DS) computed (RFC 9420 §12.4.3)
   | "GROUP_INFO_MISMATCH"
   // ratchet tree and TreeKEM (RFC 9420 §7, §12.4.2, §12.4.3.1)

@@ -96,6 +96,9 @@ export {
   type StagedCommitInfo,
 } from "./group/index.js";
 
+// One PrivateMessage disclosed to the DS (RFC 9750 §5.3, opaque groups).
+export { openDisclosedMessage, type DisclosedMessage, type DisclosedMessageFault } from "./framing/disclosure.js";
+
 // The public view of a group, as a Delivery Service holds and checks it (RFC 9750 §6).
 export {
   PublicGroup,
@@ -106,6 +109,7 @@ export {
   type IndexedNode,
   type MembershipProof,
   type PartialTreeView,
+  type PendingProposal,
   type PublicCommitInfo,
   type PublicCommitResult,
   type PublicGroupConfig,
@@ -147,6 +151,7 @@ export { mlsMessageCodec, type MLSMessage } from "./messages/mlsMessage.js";
 export { keyPackageCodec, keyPackageTbsBytes, type KeyPackage } from "./messages/keyPackage.js";
 export { welcomeCodec, type Welcome } from "./messages/welcome.js";
 export { groupInfoCodec, type GroupInfo } from "./messages/groupInfo.js";
+export { verifyGroupInfoSignature } from "./welcome/groupInfoSignature.js";
 export { groupContextCodec, type GroupContext } from "./messages/groupContext.js";
 export { credentialCodec, type Credential } from "./messages/credential.js";
 export { capabilitiesCodec, type Capabilities } from "./messages/capabilities.js";

@@ -45,7 +45,7 @@ describe.each(ENGINES)("DS groups, ordering and fan-out [$name]", (engine) => {
       refused(await s.request("GET", groupPath(g), { token: a!.token }), 404, "GROUP_NOT_FOUND");
       const r = await s.request<GroupResponse>("POST", "/v1/groups", { token: a!.token, json: { groupId: toBase64Url(g), groupInfo: gi } });
       expect(r.status).toBe(201);
-      expect(r.body).toEqual({ groupId: toBase64Url(g), epoch: 0, members: [id(a!)] });
+      expect(r.body).toEqual({ groupId: toBase64Url(g), epoch: 0, members: [id(a!)], handshakes: "public" });
       refused(await s.request("POST", "/v1/groups", { token: a!.token, json: { groupId: toBase64Url(g), groupInfo: gi } }), 409, "GROUP_EXISTS");
       refused(await s.request("GET", groupPath(new TextEncoder().encode(`none-${Math.random()}`)), { token: a!.token }), 404, "GROUP_NOT_FOUND");
     });

@@ -248,6 +248,7 @@ describe("SQLite file engine", () => {
         "0004_account_security",
         "0005_public_group_state",
         "0006_retire_account_secrets",
+        "0007_opaque_groups",
       ]);
     } finally {
       raw.close();

@@ -75,7 +75,7 @@ function seal(suite: CipherSuite, key: Uint8Array, nonce: Uint8Array, aad: Uint8
   return suite.aeadSealNow !== undefined ? suite.aeadSealNow(key, nonce, aad, plaintext) : suite.aeadSeal(key, nonce, aad, plaintext);
 }
 
-function open(suite: CipherSuite, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | Promise<Uint8Array> {
+export function openAead(suite: CipherSuite, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | Promise<Uint8Array> {
   return suite.aeadOpenNow !== undefined ? suite.aeadOpenNow(key, nonce, aad, ciphertext) : suite.aeadOpen(key, nonce, aad, ciphertext);
 }
 
@@ -91,12 +91,12 @@ function paddingLength(policy: PaddingPolicy, unpadded: number): number {
 }
 
 /** §6.3.1: handshake messages use the handshake ratchet, application messages the application ratchet. */
-function ratchetFor(contentType: ContentTypeValue): RatchetType {
+export function ratchetFor(contentType: ContentTypeValue): RatchetType {
   return contentType === ContentType.application ? "application" : "handshake";
 }
 
 /** §6.3.1: the nonce actually used is the ratchet nonce with the reuse guard XORed into its first four bytes (in place). */
-function applyReuseGuard(nonce: Uint8Array, guard: Uint8Array): void {
+export function applyReuseGuard(nonce: Uint8Array, guard: Uint8Array): void {
   for (let i = 0; i < REUSE_GUARD_LENGTH; i++) nonce[i] = nonce[i]! ^ guard[i]!;
 }
 
@@ -111,7 +111,7 @@ function encodeContentAad(groupId: Uint8Array, epoch: bigint, contentType: Conte
   return { aad: w.finish(), senderDataAadLength };
 }
 
-function checkGroupAndEpoch(ctx: FramingContext, groupId: Uint8Array, epoch: bigint): void {
+export function checkGroupAndEpoch(ctx: FramingContext, groupId: Uint8Array, epoch: bigint): void {
   if (!bytesEqual(groupId, ctx.groupId)) throw new MlsError("MESSAGE_WRONG_GROUP", "message is for another group");
   if (epoch !== ctx.epoch) throw new MlsError("MESSAGE_WRONG_EPOCH", `message is for epoch ${epoch}, not ${ctx.epoch}`);
 }
@@ -243,7 +243,7 @@ function encodePrivateMessage(aad: Uint8Array, encryptedSenderData: Uint8Array, 
   return w.finish();
 }
 
-interface ParsedPrivateMessage {
+export interface ParsedPrivateMessage {
   groupId: Uint8Array;
   epoch: bigint;
   contentType: ContentTypeValue;
@@ -255,7 +255,7 @@ interface ParsedPrivateMessage {
 }
 
 /** Decodes an MLSMessage(PrivateMessage), keeping the AAD bytes as they arrived. */
-function parsePrivateMessage(bytes: Uint8Array): ParsedPrivateMessage {
+export function parsePrivateMessage(bytes: Uint8Array): ParsedPrivateMessage {
   const r = new Reader(bytes);
   try {
     if (r.u16() !== ProtocolVersion.mls10) throw new MlsError("DECODE_UNKNOWN_VALUE", "unknown protocol version");
@@ -303,7 +303,7 @@ export async function unprotectPrivateMessage(ctx: PrivateMessageContext, messag
   const sd = senderDataKeyAndNonce(suite, ctx.senderDataSecret, m.ciphertext);
   let senderDataBytes: Uint8Array;
   try {
-    const opened = open(suite, sd.key, sd.nonce, m.aad.subarray(0, m.senderDataAadLength), m.encryptedSenderData);
+    const opened = openAead(suite, sd.key, sd.nonce, m.aad.subarray(0, m.senderDataAadLength), m.encryptedSenderData);
     senderDataBytes = opened instanceof Uint8Array ? opened : await opened;
   } finally {
     zeroize(sd.key);
@@ -325,7 +325,7 @@ export async function unprotectPrivateMessage(ctx: PrivateMessageContext, messag
   applyReuseGuard(nonce, senderData.reuseGuard);
   let plaintext: Uint8Array;
   try {
-    const opened = open(suite, k.key, nonce, m.aad, m.ciphertext);
+    const opened = openAead(suite, k.key, nonce, m.aad, m.ciphertext);
     plaintext = opened instanceof Uint8Array ? opened : await opened;
   } catch (e) {
     tree.releaseKey(leaf, type, generation);
@@ -375,7 +375,7 @@ class ReceivedApplicationContent implements UnprotectedPrivateMessage {
  * the FramedContent, encoded inside the SignContent its signature covers
  * (§6.1: a member's FramedContentTBS includes the GroupContext).
  */
-function readPrivateMessageContent(
+export function readPrivateMessageContent(
   m: ParsedPrivateMessage,
   sender: Sender & { leafIndex: number },
   plaintext: Uint8Array,

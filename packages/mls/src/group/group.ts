@@ -26,11 +26,12 @@ import type { Proposal, ReInit } from "../messages/proposal.js";
 import type { PreSharedKeyId } from "../messages/psk.js";
 import { mlsExporter } from "../schedule/keySchedule.js";
 import type { LeafIndex } from "../tree/treeMath.js";
+import { disclosePrivateMessage } from "../framing/disclosure.js";
 import { createCommit, createGroupInfoMessage, toKeyPackage, type CommitOptions, type PendingCommitInfo, type PendingCommitState } from "./commit.js";
 import { createGroupState, type CreateGroupOptions } from "./create.js";
 import { createExternalCommit, type ExternalJoinOptions } from "./externalCommit.js";
 import { resolveConfig, type GroupConfig } from "./groupConfig.js";
-import { destroyPastEpoch, destroyUnusedState, ownLeaf, requireActive, retirePrevious, type GroupState } from "./groupState.js";
+import { destroyPastEpoch, destroyUnusedState, ownLeaf, privateMessageContext, requireActive, retirePrevious, type GroupState } from "./groupState.js";
 import { joinFromWelcome, type JoinKeyPackage } from "./join.js";
 import { forgetStagedCommit, stagedCommitState, type StagedCommit } from "./processCommit.js";
 import { branchGroup, reinitGroup, type BranchOptions, type ResumeOptions } from "./resumption.js";
@@ -235,6 +236,22 @@ export class Group {
   groupInfo(options?: { ratchetTree?: boolean; externalPub?: boolean }): Promise<Uint8Array> {
     requireActive(this.#state);
     return createGroupInfoMessage(this.#state, options);
+  }
+
+  /**
+   * The keys of one PrivateMessage of this epoch, for a non-member to open it
+   * (RFC 9750 §5.3: reporting a commit of an opaque group that cannot be
+   * applied): its SenderData key and nonce, its ratchet generation's key and
+   * nonce and the epoch's GroupContext, nothing that opens any other message
+   * (framing/disclosure.ts; the DS opens it with {@link openDisclosedMessage}).
+   * The message can still be processed afterwards.
+   * @throws MlsError `GROUP_INACTIVE`, `MESSAGE_WRONG_GROUP`, `MESSAGE_WRONG_EPOCH` (only the current epoch's messages),
+   * `INVALID_ARGUMENT` (not a PrivateMessage), `CRYPTO_DECRYPT_FAILED` (it does not open with this epoch's keys),
+   * `MESSAGE_INVALID_SENDER`, `SECRET_TREE_GENERATION_CONSUMED` (its key is already spent), `SECRET_TREE_TOO_FAR_AHEAD`, `DECODE_*`.
+   */
+  disclosePrivateMessage(message: Uint8Array): Promise<Uint8Array> {
+    requireActive(this.#state);
+    return disclosePrivateMessage(privateMessageContext(this.#state), message);
   }
 
   /** Proposals received or sent in this epoch, not yet committed. */

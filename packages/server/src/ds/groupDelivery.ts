@@ -19,6 +19,10 @@ import {
   type GroupResponse,
   type GroupTreeResponse,
   type HandshakesResponse,
+  type LeaveGroupResponse,
+  type ReportCommitRequest,
+  type ReportCommitResponse,
+  readGroupPolicy,
 } from "@conclave/api";
 import { bytesEqual, ContentType, encode, externalSendersCodec, PublicRatchetTree, toHex, WireFormat, type CipherSuiteId, type PublicGroup } from "@conclave/mls";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
@@ -28,8 +32,9 @@ import type { ClientId, ClientRecord, Store, StoreTx } from "../storage/store.js
 import { EpochMismatchError } from "./errors.js";
 import type { DsExternalSenders } from "./externalSender.js";
 import { logWriterFor } from "./logWriter.js";
+import { OpaqueGroups } from "./opaqueGroups.js";
 import { GroupState, postingClient, type GroupStateOptions, type RosterChange } from "./groupState.js";
-import { readFramingHeader, readWelcome } from "./mlsHeader.js";
+import { readFramingHeader, readWelcome, type FramingHeader } from "./mlsHeader.js";
 import { clientTopic, groupTopic, type Notifier, type Topic } from "./notifier.js";
 import { createPublicState, groupInfoOf, revocationProposal, treeViewOf, validateHandshakeWith, type TreeViewRequest, type ValidatedHandshake } from "./publicState/index.js";
 
@@ -56,9 +61,11 @@ export function groupIdParam(text: string): Uint8Array {
 
 export class GroupDelivery {
   readonly #state: GroupState;
+  readonly #opaque: OpaqueGroups;
 
   constructor(private readonly o: GroupDeliveryOptions) {
     this.#state = new GroupState(o);
+    this.#opaque = new OpaqueGroups(o);
   }
 
   private async identities(repos: StoreTx | Store, ids: readonly ClientId[]): Promise<string[]> {
@@ -96,10 +103,12 @@ export class GroupDelivery {
       ctx,
     );
     if (group.epoch !== 0n || group.members().length !== 1) throw new ApiError("INVALID_ROSTER_CHANGE", "a new group starts at epoch 0 with its creator as its only member");
-    const initial = { publicState: this.#state.sealed(groupId, state), groupInfo: group.groupInfo! };
+    // Issue 17 item 5: a policy asking for encrypted handshakes makes an opaque group; the DS keeps its first GroupInfo only.
+    const opaque = readGroupPolicy(group.groupContext.extensions).handshakes === "private";
+    const initial = opaque ? { groupInfo: group.groupInfo!, opaqueSuite: group.suite.id } : { publicState: this.#state.sealed(groupId, state), groupInfo: group.groupInfo! };
     const created = await this.o.store.transaction((tx) => tx.groups.create(groupId, client.id, this.o.clock(), initial));
     if (!created) throw new ApiError("GROUP_EXISTS", "a group with this id exists");
-    return { groupId: toBase64Url(groupId), epoch: 0, members: [client.identity] };
+    return { groupId: toBase64Url(groupId), epoch: 0, members: [client.identity], handshakes: opaque ? "private" : "public" };
   }
 
   private async memberGroup(repos: StoreTx | Store, client: AuthenticatedClient, groupId: Uint8Array): Promise<GroupRecord> {
@@ -123,7 +132,8 @@ export class GroupDelivery {
   async get(client: AuthenticatedClient, groupIdText: string): Promise<GroupResponse> {
     const groupId = groupIdParam(groupIdText);
     const g = await this.memberGroup(this.o.store, client, groupId);
-    return { groupId: groupIdText, epoch: g.epoch, members: await this.identities(this.o.store, await this.o.store.memberships.members(groupId)) };
+    const members = await this.identities(this.o.store, await this.o.store.memberships.members(groupId));
+    return { groupId: groupIdText, epoch: g.epoch, members, handshakes: g.opaqueSuite === null ? "public" : "private" };
   }
 
   /** A single MLS message: an application message (PrivateMessage) or a proposal (PublicMessage, validated). */
@@ -149,6 +159,10 @@ export class GroupDelivery {
     const now = this.o.clock();
     const result = await this.o.store.transaction(async (tx) => {
       const { group: g, seq } = await this.reserve(tx, groupId);
+      if (g.opaqueSuite !== null) {
+        await this.requireMember(tx, client, groupId);
+        return this.#opaque.proposal(tx, g, seq, client, bytes, readFramingHeader(bytes));
+      }
       const v = await this.validate(tx, g, client, bytes, undefined);
       await tx.groups.setPublicState(groupId, { publicState: this.#state.sealed(groupId, v.newState) });
       await tx.groups.append({ groupId, seq, kind: "handshake", epoch: g.epoch, contentType: ContentType.proposal, senderClientId: client.id, message: bytes, createdAt: now });
@@ -180,6 +194,8 @@ export class GroupDelivery {
     if (this.o.senders === undefined) return 0;
     let proposed = 0;
     for (const groupId of await this.o.store.memberships.groupsOf(revoked.id)) {
+      // Opaque and legacy groups have no tree to find the leaf in: skipped before taking a log position.
+      if ((await this.o.store.groups.get(groupId))?.publicState == null) continue;
       const done = await this.o.store.transaction(async (tx) => {
         const { group: g, seq } = await this.reserve(tx, groupId);
         if (g.publicState === null) return false;
@@ -232,6 +248,8 @@ export class GroupDelivery {
     const header = readFramingHeader(commit);
     if (!bytesEqual(header.groupId, groupId)) throw new ApiError("WRONG_GROUP", "the commit's group_id is not this group");
     if (header.contentType !== ContentType.commit) throw new ApiError("UNEXPECTED_WIRE_FORMAT", "the bundle's commit message does not carry a Commit");
+    if ((await this.o.store.groups.get(groupId))?.opaqueSuite != null) return this.opaqueCommit(client, groupId, commit, header, req);
+    if (req.groupInfo === undefined) throw new ApiError("BAD_REQUEST", "a commit of a validated group comes with the GroupInfo of the epoch it starts");
     const groupInfo = fromBase64Url(req.groupInfo, "groupInfo");
     const welcome = req.welcome === undefined ? undefined : fromBase64Url(req.welcome, "welcome");
     const welcomeRefs = welcome === undefined ? [] : readWelcome(welcome).secrets.map((s) => toHex(s.newMember));
@@ -261,6 +279,44 @@ export class GroupDelivery {
     return { epoch: result.epoch, delivered: result.delivered };
   }
 
+  private async opaqueCommit(client: AuthenticatedClient, groupId: Uint8Array, commit: Uint8Array, header: FramingHeader, req: CommitBundleRequest): Promise<AcceptedResponse> {
+    const result = await this.o.store.transaction(async (tx) => {
+      const { group: g, seq } = await this.reserve(tx, groupId);
+      await this.requireMember(tx, client, groupId);
+      return this.#opaque.commit(tx, g, seq, client, commit, header, req);
+    });
+    await this.wake([groupTopic(groupId), ...result.woken.map(clientTopic)]);
+    return { epoch: result.epoch, delivered: result.delivered };
+  }
+
+  /**
+   * A member's report of an opaque group's commit it cannot apply, with the
+   * disclosure of that message (RFC 9750 §5.3, opaqueGroups.ts).
+   */
+  async report(client: AuthenticatedClient, groupIdText: string, req: ReportCommitRequest): Promise<ReportCommitResponse> {
+    const groupId = groupIdParam(groupIdText);
+    const g = await this.memberGroup(this.o.store, client, groupId);
+    if (g.opaqueSuite === null) throw new ApiError("BAD_REQUEST", "the DS validates this group's commits itself: there is nothing to report");
+    const r = await this.#opaque.report(client, g, req);
+    await this.wake([groupTopic(groupId)]);
+    return r;
+  }
+
+  /**
+   * Opaque groups: the caller leaves the DS roster (it has seen the commit that
+   * removed it, which the DS cannot read). It still reads what is already logged.
+   */
+  async leave(client: AuthenticatedClient, groupIdText: string): Promise<LeaveGroupResponse> {
+    const groupId = groupIdParam(groupIdText);
+    const leftAt = await this.o.store.transaction(async (tx) => {
+      const g = await this.memberGroup(tx, client, groupId);
+      if (g.opaqueSuite === null) throw new ApiError("BAD_REQUEST", "the DS takes members off a validated group's roster from its commits");
+      await tx.memberships.leave(groupId, [client.id], g.nextSeq - 1);
+      return g.nextSeq - 1;
+    });
+    return { groupId: groupIdText, leftAt };
+  }
+
   async handshakes(client: AuthenticatedClient, groupIdText: string, sinceEpoch: number, afterSeq: number, limit: number): Promise<HandshakesResponse> {
     const groupId = groupIdParam(groupIdText);
     const g = await this.memberGroup(this.o.store, client, groupId);
@@ -284,6 +340,7 @@ export class GroupDelivery {
     const groupId = groupIdParam(groupIdText);
     const g = await this.o.store.groups.get(groupId);
     if (g === undefined) throw new ApiError("GROUP_NOT_FOUND", "no such group");
+    if (g.opaqueSuite !== null) throw new ApiError("OPAQUE_GROUP", "the DS cannot read an opaque group's tree or GroupInfo");
     return this.#state.load(this.o.store, g, client);
   }
 

@@ -14,6 +14,7 @@ import { DsExternalSenders } from "./externalSender.js";
 import { QueueDelivery } from "./queueDelivery.js";
 import { deliveryServiceRoutes, type DsServices } from "./routes.js";
 import { DEFAULT_RETENTION, RetentionJob, type RetentionOptions } from "./retention.js";
+import { RevocationSweep, revocationSweepPeriod } from "./revocationSweep.js";
 import { installStream } from "./stream.js";
 import type { StoreConfig } from "../storage/index.js";
 
@@ -35,6 +36,12 @@ export interface DeliveryServiceOptions {
   readonly keyPackageClaims?: ClaimLimits;
   /** Size limits of handshake messages and pending proposals per group (publicState/limits.ts). */
   readonly handshakeLimits?: Partial<HandshakeLimits>;
+  /**
+   * How often the revocation sweep (revocationSweep.ts) re-proposes the removal of revoked
+   * devices still in groups, in ms (default 5 minutes; it also runs at start-up); false: never.
+   * A RangeError at start-up for anything but a whole number in 1..86400000 or false.
+   */
+  readonly revocationSweepMs?: number | false;
   /** Seals the stored public group state at rest (the server's KEK; set by createConclaveServer). */
   readonly keyEncryptionKey?: Uint8Array;
 }
@@ -53,6 +60,7 @@ async function notifierFor(options: DeliveryServiceOptions, store: StoreConfig |
 
 /** `storeConfig`: the store the server opened itself, if it did (its PostgreSQL carries the push between processes). */
 export async function installDeliveryService(app: FastifyInstance, ctx: ConclaveContext, options: DeliveryServiceOptions = {}, storeConfig?: StoreConfig): Promise<DsServices> {
+  const sweepMs = revocationSweepPeriod(options.revocationSweepMs);
   const notifier = await notifierFor(options, storeConfig);
   const queues = new QueueDelivery(ctx.store);
   const senders = new DsExternalSenders({
@@ -104,6 +112,12 @@ export async function installDeliveryService(app: FastifyInstance, ctx: Conclave
     stopDevicePush();
     stopRevocation();
   });
+  if (sweepMs !== false) {
+    const sweep = new RevocationSweep(ctx.store, ds.groups, sweepMs, (err) => app.log.error({ err }, "revocation sweep failed"));
+    // First pass once the server is ready (a revocation whose fan-out a crash cut short), then periodically.
+    app.addHook("onReady", async () => sweep.start());
+    app.addHook("preClose", async () => sweep.stop());
+  }
   if (options.notifier === undefined) app.addHook("onClose", async () => notifier.close());
   if (options.retention !== false) {
     const job = new RetentionJob(ctx.store, ctx.clock, { ...DEFAULT_RETENTION, ...options.retention }, (err) => app.log.error({ err }, "retention pass failed"));

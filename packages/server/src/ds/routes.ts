@@ -16,7 +16,10 @@ import {
   type HandshakesResponse,
   type KeyPackageCountsResponse,
   type ListKeyPackagesResponse,
+  type LeaveGroupResponse,
   type QueueResponse,
+  type ReportCommitRequest,
+  type ReportCommitResponse,
   type UploadKeyPackagesRequest,
   type UploadKeyPackagesResponse,
 } from "@conclave/api";
@@ -181,6 +184,33 @@ export function deliveryServiceRoutes(ctx: ConclaveContext, ds: DsServices): voi
       void reply.code(202);
       return r;
     },
+  );
+  routes.define<unknown, unknown, { groupId: string }>(
+    {
+      method: "POST",
+      url: DS_ROUTES.leaveGroup.path,
+      operationId: "leaveGroup",
+      summary: "Opaque groups: take yourself off the DS roster after the commit that removed you (the DS cannot see it)",
+      tags: ["ds"],
+      auth: true,
+      params: S.groupParams,
+      responses: { 200: S.leaveGroupResponse },
+    },
+    async (req): Promise<LeaveGroupResponse> => ds.groups.leave(clientOf(req), req.params.groupId),
+  );
+  routes.define<ReportCommitRequest, unknown, { groupId: string }>(
+    {
+      method: "POST",
+      url: DS_ROUTES.reportCommit.path,
+      operationId: "reportCommit",
+      summary: "Opaque groups (RFC 9750 §5.3): report a commit you cannot apply, with the disclosure of that one message; proven, it is dropped",
+      tags: ["ds"],
+      auth: true,
+      params: S.groupParams,
+      body: S.reportCommitRequest,
+      responses: { 200: S.reportCommitResponse },
+    },
+    async (req): Promise<ReportCommitResponse> => ds.groups.report(clientOf(req), req.params.groupId, req.body),
   );
   routes.define<unknown, { sinceEpoch?: string; afterSeq?: string; limit?: string }, { groupId: string }>(
     {

@@ -36,15 +36,18 @@ export const createGroupRequest = object({ groupId, groupInfo: mlsMessage("MLSMe
   "groupInfo",
 ]);
 export const groupParams = object({ groupId });
-export const groupResponse = object({ groupId, epoch, members: { type: "array", items: { type: "string" } } });
+export const groupResponse = object({ groupId, epoch, members: { type: "array", items: { type: "string" } }, handshakes: { type: "string", enum: ["public", "private"] } });
 export const commitBundleRequest = object(
   {
     commit: mlsMessage("MLSMessage carrying the Commit"),
     welcome: mlsMessage("MLSMessage(Welcome)"),
-    groupInfo: mlsMessage("MLSMessage(GroupInfo) of the new epoch, signed by the committer"),
+    groupInfo: mlsMessage("MLSMessage(GroupInfo) of the new epoch, signed by the committer (required unless the group is opaque)"),
   },
-  ["commit", "groupInfo"],
+  ["commit"],
 );
+export const leaveGroupResponse = object({ groupId, leftAt: seq });
+export const reportCommitRequest = object({ seq, disclosure: b64u(4096, "Group.disclosePrivateMessage of the reported commit") });
+export const reportCommitResponse = object({ seq, dropped: { type: "boolean", const: true }, epoch });
 export const acceptedResponse = object({ epoch, delivered: { type: "integer", minimum: 0 } });
 export const handshakesQuery = object({ sinceEpoch: queryInteger("first epoch"), afterSeq: queryInteger("continue after this log position"), limit: queryInteger("page size") }, []);
 export const handshakesResponse = object({

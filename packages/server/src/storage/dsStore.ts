@@ -57,6 +57,8 @@ export interface GroupRecord {
   readonly groupInfo: Uint8Array | null;
   /** The stored public state (ds/publicState, sealed at rest when the server has a KEK); null for a group from before it. */
   readonly publicState: Uint8Array | null;
+  /** The cipher suite of an opaque group (encrypted handshakes, RFC 9750 §5.3); null when the DS validates the group. */
+  readonly opaqueSuite: number | null;
   /** The position the next accepted message takes. */
   readonly nextSeq: number;
   /** The oldest position retention kept (everything before it is gone). */
@@ -67,6 +69,13 @@ export interface GroupRecord {
 export interface PublicStateUpdate {
   readonly publicState: Uint8Array;
   readonly groupInfo?: Uint8Array;
+}
+
+/** A new group's first state: a validated group's public state, or an opaque group's suite (and its epoch-0 GroupInfo either way). */
+export interface NewGroupState {
+  readonly publicState?: Uint8Array;
+  readonly groupInfo?: Uint8Array;
+  readonly opaqueSuite?: number;
 }
 
 export type LogKind = "handshake" | "application";
@@ -81,11 +90,13 @@ export interface LogEntry {
   readonly senderClientId: ClientId;
   readonly message: Uint8Array;
   readonly createdAt: number;
+  /** Opaque groups: the GroupInfo a commit came with (signed by its poster). */
+  readonly groupInfo?: Uint8Array;
 }
 
 export interface GroupRepository {
   /** Creates the group at epoch 0 with `creator` as its only member and its first public state; false when the id is taken. */
-  create(groupId: Uint8Array, creator: ClientId, now: number, initial?: PublicStateUpdate): Promise<boolean>;
+  create(groupId: Uint8Array, creator: ClientId, now: number, initial?: NewGroupState): Promise<boolean>;
   get(groupId: Uint8Array): Promise<GroupRecord | undefined>;
   /**
    * Locks the group until the transaction ends and takes the next log position
@@ -103,8 +114,18 @@ export interface GroupRepository {
   welcomeTree(groupId: Uint8Array, epoch: number): Promise<Uint8Array | undefined>;
   /** Writes the message at the position `reserve` gave. */
   append(entry: LogEntry): Promise<void>;
-  /** Handshake messages of epochs >= `sinceEpoch` after position `afterSeq`, in log order. */
+  /** Handshake messages of epochs >= `sinceEpoch` after position `afterSeq`, in log order (dropped commits left out). */
   handshakes(groupId: Uint8Array, sinceEpoch: number, afterSeq: number, limit: number): Promise<LogEntry[]>;
+  /** The entry at `seq` with when it was dropped (null: it stands), if retention kept it. */
+  entry(groupId: Uint8Array, seq: number): Promise<(LogEntry & { readonly droppedAt: number | null }) | undefined>;
+  /** Opaque groups: marks the commit at `seq` dropped (no reader gets it any more). */
+  drop(groupId: Uint8Array, seq: number, now: number): Promise<void>;
+  /** Opaque groups: the commits of `epoch` still standing. */
+  standingCommits(groupId: Uint8Array, epoch: number): Promise<number>;
+  /** Opaque groups: sets the epoch back (after the only standing commit of the previous one was dropped). */
+  setEpoch(groupId: Uint8Array, epoch: number): Promise<void>;
+  /** Opaque groups: the GroupInfo of `epoch` (> 0) its first standing commit came with, if any. */
+  commitGroupInfo(groupId: Uint8Array, epoch: number): Promise<Uint8Array | undefined>;
 }
 
 /** A client's stay in a group as its reader sees it (group_membership joined with groups). */
@@ -133,6 +154,8 @@ export interface MembershipRepository {
   leave(groupId: Uint8Array, clients: readonly ClientId[], seq: number): Promise<void>;
   /** Groups the client is in now. */
   groupsOf(clientId: ClientId): Promise<Uint8Array[]>;
+  /** Revoked clients still on some group's roster (the revocation sweep's work list), by id. */
+  revokedMembers(): Promise<ClientId[]>;
   /** The client's stays that have something it has not acknowledged, in group order. */
   unread(clientId: ClientId): Promise<MembershipCursor[]>;
   /** Log entries in (after, through], oldest first; entries sent by `reader` come without bytes. */

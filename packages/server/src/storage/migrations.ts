@@ -13,6 +13,7 @@ import type { StorageEngine } from "./store.js";
 import { publicStateMigration } from "./publicStateMigration.js";
 import { accountSecurityMigration } from "./accountSecurityMigration.js";
 import { retireAccountSecretsMigration } from "./retireAccountSecretsMigration.js";
+import { opaqueGroupsMigration } from "./opaqueGroupsMigration.js";
 
 interface ColumnTypes {
   bytes: "blob" | "bytea";
@@ -288,6 +289,7 @@ export function migrations(engine: StorageEngine): Record<string, Migration> {
     "0003_store_once_delivery": storeOnceDelivery(engine),
     "0005_public_group_state": publicStateMigration(engine),
     "0006_retire_account_secrets": retireAccountSecretsMigration(),
+    "0007_opaque_groups": opaqueGroupsMigration(engine),
   };
 }
 

@@ -128,6 +128,8 @@ export interface GroupsTable {
   ratchet_tree: Uint8Array | null;
   /** The DS's validated public state (ds/publicState), sealed when the server has a KEK; null before migration 0005. */
   public_state: Uint8Array | null;
+  /** The cipher suite of an opaque group (encrypted handshakes, migration 0007); null for a validated group. */
+  opaque_suite: number | null;
   next_seq: number;
   first_seq: number;
   /** Clients on the roster now. */
@@ -167,6 +169,10 @@ export interface GroupLogTable {
   sender_client_id: number;
   message: Uint8Array;
   created_at: number;
+  /** When a member proved this commit of an opaque group invalid (migration 0007): no reader gets it any more. */
+  dropped_at: number | null;
+  /** The GroupInfo an opaque group's commit came with (migration 0007). */
+  group_info: Uint8Array | null;
 }
 
 /** Entries for one client alone (Welcomes); rows go when the client acknowledges them. */

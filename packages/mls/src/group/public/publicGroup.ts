@@ -45,6 +45,14 @@ export interface PublicProposalResult {
   readonly state: PublicGroup;
 }
 
+/** A proposal cached in the current epoch ({@link PublicGroup.pendingProposals}). */
+export interface PendingProposal {
+  /** ProposalRef (§5.2). */
+  readonly ref: Uint8Array;
+  readonly proposal: Proposal;
+  readonly sender: Sender;
+}
+
 /** What {@link PublicGroup.processMessage} returns for a commit: the next state and what changed. */
 export interface PublicCommitResult extends PublicCommitInfo {
   readonly kind: "commit";
@@ -236,6 +244,15 @@ export class PublicGroup {
   /** The ReInit committed into this epoch, if any: the group continues as a new one (§11.2). */
   get reinit(): ReInit | undefined {
     return this.#state.reinit;
+  }
+
+  /**
+   * The proposals cached in this epoch, in arrival order, with their refs and
+   * senders: what the next commit may reference (§12.4). A DS reads them to
+   * avoid proposing what is already pending.
+   */
+  pendingProposals(): PendingProposal[] {
+    return [...this.#state.proposals.values()].map((p) => ({ ref: p.ref.slice(), proposal: p.proposal, sender: p.sender }));
   }
 
   /** Hex ProposalRefs cached in this epoch (for logs and tests). */

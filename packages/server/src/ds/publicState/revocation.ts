@@ -5,7 +5,7 @@
  * PublicGroup like any other, so members can commit it by reference.
  */
 import { ApiError } from "@conclave/api";
-import { bytesEqual, createExternalProposal, ExtensionType, externalSendersCodec, ProposalType, readExtension, type PublicGroup } from "@conclave/mls";
+import { bytesEqual, createExternalProposal, ExtensionType, externalSendersCodec, ProposalType, readExtension, SenderType, type LeafIndex, type PublicGroup } from "@conclave/mls";
 
 export interface DsSigningKey {
   readonly signaturePublicKey: Uint8Array;
@@ -22,7 +22,9 @@ export interface RevocationProposal {
 
 /**
  * A Remove proposal from the DS for the leaf holding `revokedSignatureKey`,
- * or undefined when no leaf holds it. FORBIDDEN when the DS is not among the
+ * or undefined when no leaf holds it or when the DS's Remove of that leaf is
+ * already pending in this epoch (so a repeated revocation or the sweep,
+ * revocationSweep.ts, never sends it twice). FORBIDDEN when the DS is not among the
  * group's external_senders (the group did not give it that power).
  */
 export async function revocationProposal(group: PublicGroup, revokedSignatureKey: Uint8Array, ds: DsSigningKey): Promise<RevocationProposal | undefined> {
@@ -31,10 +33,18 @@ export async function revocationProposal(group: PublicGroup, revokedSignatureKey
   const senders = readExtension(group.groupContext.extensions, ExtensionType.externalSenders, externalSendersCodec) ?? [];
   const senderIndex = senders.findIndex((s) => bytesEqual(s.signatureKey, ds.signaturePublicKey));
   if (senderIndex < 0) throw new ApiError("FORBIDDEN", "the DS is not an external sender of this group");
+  if (removalPending(group, leaf, senderIndex)) return undefined;
   const { message, ref } = await createExternalProposal(
     { suite: group.suite, groupId: group.groupId, epoch: group.epoch, proposal: { proposalType: ProposalType.remove, removed: leaf } },
     { senderIndex, signaturePrivateKey: ds.signaturePrivateKey },
   );
   const r = await group.processMessage(message);
   return { message, proposalRef: ref, group: r.state };
+}
+
+/** Whether the DS (external sender `senderIndex`) already proposed removing `leaf` in this epoch. */
+function removalPending(group: PublicGroup, leaf: LeafIndex, senderIndex: number): boolean {
+  return group
+    .pendingProposals()
+    .some((p) => p.sender.senderType === SenderType.external && p.sender.senderIndex === senderIndex && p.proposal.proposalType === ProposalType.remove && p.proposal.removed === leaf);
 }

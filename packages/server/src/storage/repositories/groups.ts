@@ -1,7 +1,8 @@
 /** DS groups: epoch (strong ordering, RFC 9750 §5.2), GroupInfo, and the group's log of accepted messages. */
 import { sql } from "kysely";
+import { ContentType } from "@conclave/mls";
 import { bytes, int, type Handle } from "../handle.js";
-import type { GroupRecord, GroupRepository, LogEntry, LogKind, PublicStateUpdate } from "../dsStore.js";
+import type { GroupRecord, GroupRepository, LogEntry, LogKind, NewGroupState, PublicStateUpdate } from "../dsStore.js";
 import type { GroupLogTable, GroupsTable } from "../schema.js";
 import type { ClientId } from "../store.js";
 
@@ -13,6 +14,7 @@ function groupFromRow(r: GroupsTable): GroupRecord {
     createdAt: int(r.created_at),
     groupInfo: r.group_info === null ? null : bytes(r.group_info),
     publicState: r.public_state === null ? null : bytes(r.public_state),
+    opaqueSuite: r.opaque_suite === null || r.opaque_suite === undefined ? null : int(r.opaque_suite),
     nextSeq: int(r.next_seq),
     firstSeq: int(r.first_seq),
     memberCount: int(r.member_count),
@@ -20,7 +22,7 @@ function groupFromRow(r: GroupsTable): GroupRecord {
 }
 
 /** A group_log row as the repositories hand it out; the message bytes are the caller's (readers may get none). */
-export function logEntryFromRow(r: Omit<GroupLogTable, "message">): Omit<LogEntry, "message"> {
+export function logEntryFromRow(r: Omit<GroupLogTable, "message" | "dropped_at" | "group_info">): Omit<LogEntry, "message"> {
   return {
     groupId: bytes(r.group_id),
     seq: int(r.seq),
@@ -35,7 +37,7 @@ export function logEntryFromRow(r: Omit<GroupLogTable, "message">): Omit<LogEntr
 export class Groups implements GroupRepository {
   constructor(private readonly h: Handle) {}
 
-  async create(groupId: Uint8Array, creator: ClientId, now: number, initial?: PublicStateUpdate): Promise<boolean> {
+  async create(groupId: Uint8Array, creator: ClientId, now: number, initial?: NewGroupState): Promise<boolean> {
     const db = this.h.db();
     const row = await db
       .insertInto("groups")
@@ -47,6 +49,7 @@ export class Groups implements GroupRepository {
         group_info: initial?.groupInfo ?? null,
         ratchet_tree: null,
         public_state: initial?.publicState ?? null,
+        opaque_suite: initial?.opaqueSuite ?? null,
         next_seq: 1,
         first_seq: 1,
         member_count: 1,
@@ -113,7 +116,18 @@ export class Groups implements GroupRepository {
     await this.h
       .db()
       .insertInto("group_log")
-      .values({ group_id: e.groupId, seq: e.seq, kind: e.kind, epoch: e.epoch, content_type: e.contentType, sender_client_id: e.senderClientId, message: e.message, created_at: e.createdAt })
+      .values({
+        group_id: e.groupId,
+        seq: e.seq,
+        kind: e.kind,
+        epoch: e.epoch,
+        content_type: e.contentType,
+        sender_client_id: e.senderClientId,
+        message: e.message,
+        created_at: e.createdAt,
+        dropped_at: null,
+        group_info: e.groupInfo ?? null,
+      })
       .execute();
   }
 
@@ -126,9 +140,53 @@ export class Groups implements GroupRepository {
       .where("seq", ">", afterSeq)
       .where("kind", "=", "handshake")
       .where("epoch", ">=", sinceEpoch)
+      .where("dropped_at", "is", null)
       .orderBy("seq")
       .limit(limit)
       .execute();
     return rows.map((r) => ({ ...logEntryFromRow(r), message: bytes(r.message) }));
+  }
+
+  async entry(groupId: Uint8Array, seq: number): Promise<(LogEntry & { droppedAt: number | null }) | undefined> {
+    const r = await this.h.db().selectFrom("group_log").selectAll().where("group_id", "=", groupId).where("seq", "=", seq).executeTakeFirst();
+    return r && { ...logEntryFromRow(r), message: bytes(r.message), droppedAt: r.dropped_at === null ? null : int(r.dropped_at) };
+  }
+
+  async drop(groupId: Uint8Array, seq: number, now: number): Promise<void> {
+    await this.h.db().updateTable("group_log").set({ dropped_at: now }).where("group_id", "=", groupId).where("seq", "=", seq).where("dropped_at", "is", null).execute();
+  }
+
+  async standingCommits(groupId: Uint8Array, epoch: number): Promise<number> {
+    const r = await this.h
+      .db()
+      .selectFrom("group_log")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .where("group_id", "=", groupId)
+      .where("epoch", "=", epoch)
+      .where("kind", "=", "handshake")
+      .where("content_type", "=", ContentType.commit)
+      .where("dropped_at", "is", null)
+      .executeTakeFirstOrThrow();
+    return int(r.n);
+  }
+
+  async setEpoch(groupId: Uint8Array, epoch: number): Promise<void> {
+    await this.h.db().updateTable("groups").set({ epoch }).where("group_id", "=", groupId).execute();
+  }
+
+  async commitGroupInfo(groupId: Uint8Array, epoch: number): Promise<Uint8Array | undefined> {
+    const r = await this.h
+      .db()
+      .selectFrom("group_log")
+      .select("group_info")
+      .where("group_id", "=", groupId)
+      .where("epoch", "=", epoch - 1)
+      .where("kind", "=", "handshake")
+      .where("content_type", "=", ContentType.commit)
+      .where("dropped_at", "is", null)
+      .orderBy("seq")
+      .limit(1)
+      .executeTakeFirst();
+    return r?.group_info === null || r === undefined ? undefined : bytes(r.group_info);
   }
 }

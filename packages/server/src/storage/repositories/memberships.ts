@@ -59,6 +59,20 @@ export class Memberships implements MembershipRepository {
     return rows.map((r) => bytes(r.group_id));
   }
 
+  async revokedMembers(): Promise<ClientId[]> {
+    const rows = await this.h
+      .db()
+      .selectFrom("group_membership as m")
+      .innerJoin("clients as c", "c.id", "m.client_id")
+      .select("m.client_id")
+      .distinct()
+      .where("m.left_seq", "is", null)
+      .where("c.revoked_at", "is not", null)
+      .orderBy("m.client_id")
+      .execute();
+    return rows.map((r) => int(r.client_id) as ClientId);
+  }
+
   async unread(clientId: ClientId): Promise<MembershipCursor[]> {
     const rows = await this.h
       .db()
@@ -85,8 +99,8 @@ export class Memberships implements MembershipRepository {
       .db()
       .selectFrom("group_log")
       .select(["group_id", "seq", "kind", "epoch", "content_type", "sender_client_id", "created_at"])
-      // A sender does not get its own messages back; their positions still count for its cursor.
-      .select(sql<Uint8Array | null>`case when sender_client_id = ${reader} then null else message end`.as("message"))
+      // A sender does not get its own messages back, nor anyone a dropped commit; their positions still count for cursors.
+      .select(sql<Uint8Array | null>`case when sender_client_id = ${reader} or dropped_at is not null then null else message end`.as("message"))
       .where("group_id", "=", groupId)
       .where("seq", ">", after)
       .where("seq", "<=", through)
