@@ -409,7 +409,21 @@ class Sha256Expander implements KdfExpander {
 /** Adds the RFC 9420 labelled constructions to a provider's primitives. */
 export function buildCipherSuite(p: CryptoPrimitives): CipherSuite {
   const nh = p.params.nh;
-  const expandWithLabel = (secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array => p.kdfExpand(secret, kdfLabel(label, context, length), length);
+  const viaKdfLabel = (secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array => p.kdfExpand(secret, kdfLabel(label, context, length), length);
+  const prkOf = p.params.hash === "SHA-256" ? p.hkdfSha256Prk?.bind(p) : undefined;
+  // With a one-call HMAC (the native addon), a one-block expansion takes the cached KDFLabel head, the context's
+  // header and the context as three parts: no KDFLabel is encoded per call (~25 per commit: key schedule, path secrets).
+  const expandWithLabel =
+    prkOf === undefined
+      ? viaKdfLabel
+      : (secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array => {
+          const header = SHORT_HEADERS[context.length];
+          if (header === undefined || length > 32) return viaKdfLabel(secret, label, context, length);
+          const h = prkOf(secret);
+          const out = h.expandParts(kdfLabelHead(label, length), header, context, length);
+          h.destroy();
+          return out;
+        };
   const kdfExpander =
     p.params.hash === "SHA-256"
       ? (prk: Uint8Array): KdfExpander => new Sha256Expander(p.hkdfSha256Prk?.(prk) ?? new PreparedHmacSha256(prk))

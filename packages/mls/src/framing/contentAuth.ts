@@ -132,13 +132,6 @@ export function framedContentSignContent(
   return { signContent, contentBytes: signContent.subarray(end - contentLength, end) };
 }
 
-/** §6.1: VerifyWithLabel over a SignContent from {@link framedContentSignContent}; MESSAGE_INVALID_SIGNATURE when it does not hold. */
-export async function requireValidSignContent(suite: CipherSuite, key: Uint8Array, signContent: Uint8Array, signature: Uint8Array): Promise<void> {
-  if (!(await suite.verify(key, signContent, signature))) {
-    throw new MlsError("MESSAGE_INVALID_SIGNATURE", "FramedContent signature does not verify");
-  }
-}
-
 /** §6.1: VerifyWithLabel(signature_key, "FramedContentTBS", FramedContentTBS, signature). */
 export async function verifyFramedContentSignature(
   suite: CipherSuite,

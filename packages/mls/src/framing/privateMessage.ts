@@ -21,7 +21,7 @@ import { senderDataCodec, type PrivateMessage } from "../messages/privateMessage
 import type { RatchetKey, RatchetType, SecretTree } from "../schedule/secretTree.js";
 import { senderDataKeyAndNonce } from "../schedule/senderData.js";
 import { leafIndex, type LeafIndex } from "../tree/treeMath.js";
-import { framedContentSignContent, requireValidSignContent, type SignatureKeyLookup } from "./contentAuth.js";
+import { framedContentSignContent, type SignatureKeyLookup } from "./contentAuth.js";
 import { framedContentBodyOffset, type EncodedAuthenticatedContent, type FramingContext } from "./context.js";
 
 /** The epoch's FramingContext plus the secrets a PrivateMessage is keyed by (§6.3, §9). */
@@ -122,7 +122,22 @@ export function checkGroupAndEpoch(ctx: FramingContext, groupId: Uint8Array, epo
  * MLSMessage(PrivateMessage). Takes the next generation of the sender's
  * ratchet; the key and nonce are zeroized once used.
  */
-export async function protectPrivateMessage(ctx: PrivateMessageContext, ac: EncodedAuthenticatedContent, options: ProtectPrivateOptions = {}): Promise<Uint8Array> {
+export function protectPrivateMessage(ctx: PrivateMessageContext, ac: EncodedAuthenticatedContent, options: ProtectPrivateOptions = {}): Promise<Uint8Array> {
+  try {
+    const out = protectPrivateMessageNow(ctx, ac, options);
+    return out instanceof Uint8Array ? Promise.resolve(out) : out;
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/**
+ * {@link protectPrivateMessage}, computed in this synchronous run where the
+ * provider's AEAD is synchronous (a promise otherwise): a message sent alone
+ * then takes no promise hop between its signature and its bytes. Throws
+ * (rather than rejects) what protectPrivateMessage rejects with.
+ */
+export function protectPrivateMessageNow(ctx: PrivateMessageContext, ac: EncodedAuthenticatedContent, options: ProtectPrivateOptions = {}): Uint8Array | Promise<Uint8Array> {
   const { content } = ac;
   if (ac.wireFormat !== WireFormat.privateMessage) throw new MlsError("INVALID_ARGUMENT", "content was signed for another wire format");
   // §6.3.2: only a member has a SenderData.
@@ -141,36 +156,84 @@ export async function protectPrivateMessage(ctx: PrivateMessageContext, ac: Enco
   // Lent scratch: the plaintext lives only until sealed, and is zeroed then.
   const plaintext = pw.lend();
 
-  const { aad, senderDataAadLength } = encodeContentAad(content.groupId, content.epoch, content.contentType, content.authenticatedData);
+  const head = encodeContentAad(content.groupId, content.epoch, content.contentType, content.authenticatedData);
   const reuseGuard = suite.randomBytes(REUSE_GUARD_LENGTH);
   const k = options.key ?? reservePrivateMessageKey(ctx, leaf, content.contentType);
-  let ciphertext: Uint8Array;
-  try {
-    applyReuseGuard(k.nonce, reuseGuard);
-    const sealed = seal(suite, k.key, k.nonce, aad, plaintext);
-    ciphertext = sealed instanceof Uint8Array ? sealed : await sealed;
-  } finally {
-    zeroize(k.key);
-    zeroize(k.nonce);
-    returnScratch(plaintext);
-  }
+  const sealed = sealThenWipe(suite, k.key, k.nonce, head.aad, plaintext, reuseGuard);
+  const generation = k.generation;
+  return sealed instanceof Uint8Array
+    ? sealSenderData(ctx, head, leaf, generation, reuseGuard, sealed)
+    : sealed.then((ciphertext) => sealSenderData(ctx, head, leaf, generation, reuseGuard, ciphertext));
+}
 
-  // §6.3.2: SenderData under a key and nonce from the ciphertext sample.
-  const senderData = new Uint8Array(12);
-  const view = new DataView(senderData.buffer);
-  view.setUint32(0, leaf);
-  view.setUint32(4, k.generation);
-  senderData.set(reuseGuard, 8);
-  const sd = senderDataKeyAndNonce(suite, ctx.senderDataSecret, ciphertext);
-  let encryptedSenderData: Uint8Array;
+/**
+ * Seals with the ratchet key and nonce (the reuse guard XORed in), then
+ * zeroizes both and gives the lent plaintext back, whether sealing succeeds,
+ * throws or rejects.
+ */
+function sealThenWipe(suite: CipherSuite, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, reuseGuard: Uint8Array): Uint8Array | Promise<Uint8Array> {
+  const wipe = (): void => {
+    zeroize(key);
+    zeroize(nonce);
+    returnScratch(plaintext);
+  };
+  let sealed: Uint8Array | Promise<Uint8Array>;
   try {
-    const sealed = seal(suite, sd.key, sd.nonce, aad.subarray(0, senderDataAadLength), senderData);
-    encryptedSenderData = sealed instanceof Uint8Array ? sealed : await sealed;
-  } finally {
+    applyReuseGuard(nonce, reuseGuard);
+    sealed = seal(suite, key, nonce, aad, plaintext);
+  } catch (e) {
+    wipe();
+    throw e;
+  }
+  if (sealed instanceof Uint8Array) {
+    wipe();
+    return sealed;
+  }
+  return sealed.finally(wipe);
+}
+
+/** §6.3.2: SenderData under a key and nonce from the ciphertext sample, then the whole PrivateMessage. */
+function sealSenderData(
+  ctx: PrivateMessageContext,
+  head: { aad: Uint8Array; senderDataAadLength: number },
+  leaf: LeafIndex,
+  generation: number,
+  reuseGuard: Uint8Array,
+  ciphertext: Uint8Array,
+): Uint8Array | Promise<Uint8Array> {
+  // SenderData = uint32 leaf_index, uint32 generation, opaque reuse_guard[4]
+  const senderData = new Uint8Array(12);
+  writeU32(senderData, 0, leaf);
+  writeU32(senderData, 4, generation);
+  senderData.set(reuseGuard, 8);
+  const suite = ctx.suite;
+  const sd = senderDataKeyAndNonce(suite, ctx.senderDataSecret, ciphertext);
+  const wipe = (): void => {
     zeroize(sd.key);
     zeroize(sd.nonce);
+  };
+  let sealed: Uint8Array | Promise<Uint8Array>;
+  try {
+    sealed = seal(suite, sd.key, sd.nonce, head.aad.subarray(0, head.senderDataAadLength), senderData);
+  } catch (e) {
+    wipe();
+    throw e;
   }
+  if (sealed instanceof Uint8Array) {
+    wipe();
+    return encodePrivateMessage(head.aad, sealed, ciphertext);
+  }
+  return sealed.finally(wipe).then((encryptedSenderData) => encodePrivateMessage(head.aad, encryptedSenderData, ciphertext));
+}
 
+function writeU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v >>> 24;
+  out[at + 1] = (v >>> 16) & 0xff;
+  out[at + 2] = (v >>> 8) & 0xff;
+  out[at + 3] = v & 0xff;
+}
+
+function encodePrivateMessage(aad: Uint8Array, encryptedSenderData: Uint8Array, ciphertext: Uint8Array): Uint8Array {
   const w = new Writer(4 + aad.length + encryptedSenderData.length + ciphertext.length + 8);
   w.u16(ProtocolVersion.mls10);
   w.u16(WireFormat.privateMessage);
@@ -278,11 +341,14 @@ export async function unprotectPrivateMessage(ctx: PrivateMessageContext, messag
   // Application content is not kept as bytes: its SignContent is lent scratch, given back once verified.
   const lend = m.contentType === ContentType.application;
   const { signContent, contentBytes, content, auth } = readPrivateMessageContent(m, sender, plaintext, ctx.groupContext, lend);
+  let valid: boolean;
   try {
-    await requireValidSignContent(suite, key, signContent, auth.signature);
+    // §6.1 VerifyWithLabel, awaited here rather than through another async function: one promise hop fewer per message.
+    valid = await suite.verify(key, signContent, auth.signature);
   } finally {
     if (lend) returnScratch(signContent);
   }
+  if (!valid) throw new MlsError("MESSAGE_INVALID_SIGNATURE", "FramedContent signature does not verify");
   return lend ? new ReceivedApplicationContent(content, auth, leaf, generation) : { wireFormat: WireFormat.privateMessage, content, contentBytes, auth, senderLeaf: leaf, generation };
 }
 

@@ -468,19 +468,28 @@ export class Group {
    * for an invalid commit (§12.4.2), `PROPOSAL_REJECTED_BY_POLICY` / `COMMIT_REJECTED_BY_POLICY` (the config's acceptors),
    * `GROUP_INACTIVE`, `DECODE_*` for malformed bytes.
    */
-  async processMessage(bytes: Uint8Array): Promise<ProcessedMessage> {
+  processMessage(bytes: Uint8Array): Promise<ProcessedMessage> {
+    // Not an async function: returning receiveMessage's promise from one would cost three more microtask hops per message.
+    try {
+      return this.#processMessage(bytes);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #processMessage(bytes: Uint8Array): Promise<ProcessedMessage> {
     const pending = this.#pending;
     if (pending !== undefined && bytesEqual(bytes, pending.commit)) {
       const info = this.mergePendingCommit();
-      return { kind: "ownCommit", epoch: info.epoch, alreadyMerged: false, commit: info };
+      return Promise.resolve({ kind: "ownCommit", epoch: info.epoch, alreadyMerged: false, commit: info });
     }
     const last = this.#lastMerged;
     if (last !== undefined && last.epoch === this.epoch && bytesEqual(bytes, last.commit)) {
-      return { kind: "ownCommit", epoch: last.epoch, alreadyMerged: true, commit: last };
+      return Promise.resolve({ kind: "ownCommit", epoch: last.epoch, alreadyMerged: true, commit: last });
     }
     for (const c of this.#state.proposals.values()) {
       if (c.own && c.message !== undefined && bytesEqual(bytes, c.message)) {
-        return { kind: "proposal", ref: c.ref, proposal: c.proposal, sender: c.sender, authenticatedData: readEnvelope(bytes).authenticatedData };
+        return Promise.resolve({ kind: "proposal", ref: c.ref, proposal: c.proposal, sender: c.sender, authenticatedData: readEnvelope(bytes).authenticatedData });
       }
     }
     return receiveMessage(this.#state, this.#config, bytes);

@@ -9,7 +9,7 @@ import { returnScratch } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 import { signFramedContent } from "../framing/contentAuth.js";
 import { authenticatedContentBytes, type EncodedAuthenticatedContent, type FramingWireFormat } from "../framing/context.js";
-import { protectPrivateMessage, reservePrivateMessageKey } from "../framing/privateMessage.js";
+import { protectPrivateMessageNow, reservePrivateMessageKey } from "../framing/privateMessage.js";
 import { protectPublicMessage } from "../framing/publicMessage.js";
 import { ContentType, LeafNodeSource, ProposalType, SenderType, WireFormat } from "../messages/enums.js";
 import type { Extension } from "../messages/extension.js";
@@ -72,7 +72,9 @@ async function signAndEncrypt(
   }
   signed?.(content);
   try {
-    return await protectPrivateMessage(ctx, content, { padding: config.padding, key });
+    // Synchronous with the node provider: no promise hop between the signature and the message bytes.
+    const out = protectPrivateMessageNow(ctx, content, { padding: config.padding, key });
+    return out instanceof Uint8Array ? out : await out;
   } finally {
     if (lend) returnScratch(content.contentBytes);
   }
@@ -155,10 +157,15 @@ export async function sendUpdate(state: GroupState, config: GroupConfig, changes
  * member that has seen proposals in this epoch must commit before sending
  * application data (GROUP_UNCOMMITTED_PROPOSALS), unless its commit is pending.
  */
-export async function encryptApplication(state: GroupState, config: GroupConfig, data: Uint8Array, authenticatedData: Uint8Array, commitPending: boolean): Promise<Uint8Array> {
-  requireCanSend(state);
-  if (state.proposals.size > 0 && !commitPending) {
-    throw new MlsError("GROUP_UNCOMMITTED_PROPOSALS", "proposals were received in this epoch: commit them before sending application data");
+export function encryptApplication(state: GroupState, config: GroupConfig, data: Uint8Array, authenticatedData: Uint8Array, commitPending: boolean): Promise<Uint8Array> {
+  // Not an async function: returning signAndEncrypt's promise from one would cost three more microtask hops per message.
+  try {
+    requireCanSend(state);
+    if (state.proposals.size > 0 && !commitPending) {
+      throw new MlsError("GROUP_UNCOMMITTED_PROPOSALS", "proposals were received in this epoch: commit them before sending application data");
+    }
+  } catch (e) {
+    return Promise.reject(e);
   }
   return signAndEncrypt(state, config, { contentType: ContentType.application, applicationData: data }, authenticatedData, true);
 }

@@ -9,7 +9,7 @@
  */
 import { bytesEqual, toHex, zeroize } from "../codec/bytes.js";
 import { encode } from "../codec/tls.js";
-import type { HpkeCiphertext, KeyPair } from "../crypto/cipherSuite.js";
+import type { HpkeCiphertext, KeyPair, LabelledEncryptor } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { LeafNodeSource } from "../messages/enums.js";
 import { groupContextCodec, type GroupContext } from "../messages/groupContext.js";
@@ -128,10 +128,17 @@ export async function createUpdatePath(opts: CreateUpdatePathOptions): Promise<C
   const groupContext: GroupContext = { ...opts.groupContext, treeHash: tree.treeHash() };
   const context = encode(groupContextCodec, groupContext);
   const excluded = excludedNodes(opts.excludedLeaves);
+  // §5.1.3: every encryption of the path shares (label, context): the EncryptContext is encoded and its HPKE info
+  // hashed once, when the first recipient needs it (a path to new members only encrypts to no one).
+  let encryptor: LabelledEncryptor | undefined;
+  const encrypt = (publicKey: Uint8Array, pathSecret: Uint8Array): Promise<HpkeCiphertext> => {
+    encryptor ??= suite.encryptorWithLabel(UPDATE_PATH_NODE, context);
+    return encryptor(publicKey, pathSecret);
+  };
   const nodes: UpdatePathNode[] = await Promise.all(
     steps.map(async (step, i): Promise<UpdatePathNode> => {
       const targets = recipients(tree, step.copathChild, excluded);
-      const encryptedPathSecret: HpkeCiphertext[] = await Promise.all(targets.map((x) => suite.encryptWithLabel(recipientKey(tree, x), UPDATE_PATH_NODE, context, pathSecrets[i]!)));
+      const encryptedPathSecret: HpkeCiphertext[] = await Promise.all(targets.map((x) => encrypt(recipientKey(tree, x), pathSecrets[i]!)));
       return { encryptionKey: publicKeys[i]!, encryptedPathSecret };
     }),
   );

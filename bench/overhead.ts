@@ -1,0 +1,45 @@
+/**
+ * A fixed amount of Conclave work for counting instructions, not timing: on a
+ * shared machine wall-clock figures move with other processes' load, while
+ * the instructions one message or commit executes do not. Run it twice under
+ * callgrind with different counts and divide the difference by the extra
+ * work (start-up, group set-up and warm-up cancel out):
+ *
+ *   npx esbuild bench/overhead.ts --bundle --platform=node --format=esm \
+ *     --conditions=@conclave/source --packages=external --outfile=node_modules/.overhead/run.mjs
+ *   CONCLAVE_SIGNATURE_WORKER=0 K=0   W=1500 valgrind --tool=callgrind node node_modules/.overhead/run.mjs
+ *   CONCLAVE_SIGNATURE_WORKER=0 K=250 W=1500 valgrind --tool=callgrind node node_modules/.overhead/run.mjs
+ *
+ * N members (default 16), suite 1; leaf 0 makes WC warm-up path commits that
+ * leaf 1 processes, then W warm-up 1 KiB messages, then the counted K messages
+ * (encrypt + decrypt) and C path commits (commit + process). The bundle sits
+ * under node_modules so the native modules resolve. docs/benchmarks.md has the method and figures.
+ */
+import { conclaveImpl } from "./support/conclaveImpl.js";
+
+const count = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+const N = count("N", 16);
+const K = count("K", 0);
+const C = count("C", 0);
+const W = count("W", 200);
+const WC = count("WC", 3);
+
+const impl = conclaveImpl(1);
+const creator = await impl.create();
+const keyPackages = [];
+for (let i = 1; i < N; i++) keyPackages.push(await impl.keyPackage(i));
+const { welcome } = await impl.add(creator, keyPackages, "welcome");
+const receiver = await impl.join(welcome, keyPackages[0]!, undefined);
+const data = new Uint8Array(1024).fill(7);
+for (let i = 0; i < WC; i++) await impl.process(receiver, await impl.commit(creator));
+for (let i = 0; i < W; i++) await impl.decrypt(receiver, await impl.encrypt(creator, data));
+
+const cpu = process.cpuUsage();
+for (let i = 0; i < K; i++) {
+  const got = await impl.decrypt(receiver, await impl.encrypt(creator, data));
+  if (got.length !== data.length) throw new Error("wrong plaintext");
+}
+for (let i = 0; i < C; i++) await impl.process(receiver, await impl.commit(creator));
+const used = process.cpuUsage(cpu);
+console.log(`N=${N} K=${K} C=${C}: ${(used.user / 1000).toFixed(1)} ms of user CPU`);
+process.exit(0);
