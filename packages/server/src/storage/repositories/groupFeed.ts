@@ -4,23 +4,17 @@
  * and the current roster that says who may have them. Hand-written
  * statements (handle.ts runSql): they run on every push round.
  */
-import type { LogEntry, LogKind } from "../dsStore.js";
+import type { LogEntry } from "../dsStore.js";
 import { bytes, handleOf, int, runSql } from "../handle.js";
+import type { GroupLogTable } from "../schema.js";
+import { logEntryFromRow } from "./groups.js";
 import type { ClientId, Store } from "../store.js";
 
 /** A current member's stay: it reads the log's entries after `joinedSeq`. */
 export type CurrentRoster = ReadonlyMap<ClientId, number>;
 
-interface LogRow {
-  seq: unknown;
-  kind: string;
-  epoch: unknown;
-  content_type: unknown;
-  sender_client_id: unknown;
-  message: Uint8Array;
-  created_at: unknown;
-  dropped: unknown;
-}
+/** What the feed selects of a log row: the row (but the opaque group's GroupInfo) and whether it was dropped. */
+type LogRow = Omit<GroupLogTable, "dropped_at" | "group_info"> & { dropped: unknown };
 
 /** A log entry as the feed reads it; `dropped`: an opaque group's commit a member proved invalid (nobody receives it). */
 export type FeedLogEntry = LogEntry & { readonly dropped: boolean };
@@ -38,20 +32,10 @@ export class GroupFeedReader {
   async entriesAfter(groupId: Uint8Array, after: number, limit: number): Promise<FeedLogEntry[]> {
     const { rows } = await runSql<LogRow>(
       handleOf(this.store),
-      "select seq, kind, epoch, content_type, sender_client_id, message, created_at, case when dropped_at is null then 0 else 1 end as dropped from group_log where group_id = ? and seq > ? order by seq limit ?",
+      "select group_id, seq, kind, epoch, content_type, sender_client_id, message, created_at, case when dropped_at is null then 0 else 1 end as dropped from group_log where group_id = ? and seq > ? order by seq limit ?",
       [groupId, after, limit],
     );
-    return rows.map((r) => ({
-      groupId,
-      seq: int(r.seq),
-      kind: r.kind as LogKind,
-      epoch: int(r.epoch),
-      contentType: int(r.content_type),
-      senderClientId: int(r.sender_client_id) as ClientId,
-      message: bytes(r.message),
-      createdAt: int(r.created_at),
-      dropped: int(r.dropped) !== 0,
-    }));
+    return rows.map((r) => ({ ...logEntryFromRow(r), message: bytes(r.message), dropped: int(r.dropped) !== 0 }));
   }
 
   /** The members whose stay has not ended, with the position each joined at. */
