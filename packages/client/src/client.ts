@@ -556,11 +556,14 @@ export class Client {
   async *events(opts: { signal?: AbortSignal; pollMs?: number } = {}): AsyncGenerator<ClientEvent> {
     const pollMs = opts.pollMs ?? 1000;
     let wake: (() => void) | undefined;
+    // A frame that arrives while a sync runs finds no waiter: remembered, the next wait ends at once.
+    let woken = false;
     let ws: { close(): void } | undefined;
     try {
       // #platform: `ws` with a header on Node, the browser's WebSocket with ?token= in browsers.
       ws = await openStream(this.transport.wsUrl("/v1/stream"), await this.token(), (frame) => {
         if (isDeviceFrame(frame)) this.#devicesDue = true;
+        woken = true;
         wake?.();
       });
     } catch {
@@ -570,9 +573,10 @@ export class Client {
     opts.signal?.addEventListener("abort", onAbort);
     try {
       while (opts.signal?.aborted !== true) {
+        woken = false;
         for (const ev of await this.sync()) yield ev;
         await new Promise<void>((resolve) => {
-          if (opts.signal?.aborted === true) return resolve(); // aborted while syncing: its wake found no waiter
+          if (opts.signal?.aborted === true || woken) return resolve(); // aborted or woken while syncing: its wake found no waiter
           const t = setTimeout(resolve, pollMs);
           wake = () => {
             clearTimeout(t);
