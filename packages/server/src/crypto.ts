@@ -3,14 +3,17 @@
  * MLS signatures (client authentication, tree-head signing) go through a
  * CryptoProvider so they are exactly what the MLS library computes.
  */
-import { createHash, randomFillSync } from "node:crypto";
+import { createHash, hash, randomFillSync } from "node:crypto";
 import type { CryptoProvider } from "@conclave/mls";
 import { nodeCryptoProvider } from "@conclave/mls/node";
 
 export const defaultCryptoProvider: CryptoProvider = nodeCryptoProvider;
 
+// crypto.hash (Node ≥ 20.12) is one native call, without a Hash object, update and digest: every request hashes its token.
+const oneShot = typeof hash === "function";
+
 export function sha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(data).digest());
+  return new Uint8Array(oneShot ? hash("sha256", data, "buffer") : createHash("sha256").update(data).digest());
 }
 
 export function randomBytes(length: number): Uint8Array {

@@ -38,7 +38,10 @@ export interface ApplicationMessage {
   readonly createdAt: number;
 }
 
-interface Pending extends ApplicationMessage {
+/** A queued message, kept as given (not copied), with its group id's hex computed once. */
+interface Pending {
+  readonly m: ApplicationMessage;
+  readonly hex: string;
   readonly resolve: (r: AcceptedResponse) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -57,7 +60,7 @@ export class GroupLogWriter {
   /** Resolves once the message is committed to its group's log (or rejects with why it was refused). */
   append(m: ApplicationMessage): Promise<AcceptedResponse> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ ...m, resolve, reject });
+      this.queue.push({ m, hex: toHex(m.groupId), resolve, reject });
       if (!this.running) {
         this.running = true;
         // After the I/O phase that brought this request: the requests read with it join the batch.
@@ -94,7 +97,7 @@ export class GroupLogWriter {
     }
     const woken = new Map<string, Uint8Array>();
     batch.forEach((p, i) => {
-      if ("ok" in outcomes[i]!) woken.set(toHex(p.groupId), p.groupId);
+      if ("ok" in outcomes[i]!) woken.set(p.hex, p.m.groupId);
     });
     if (woken.size > 0) {
       try {
@@ -117,29 +120,29 @@ export class GroupLogWriter {
     const outcomes: Outcome[] = new Array<Outcome>(batch.length);
     const byGroup = new Map<string, number[]>();
     batch.forEach((p, i) => {
-      const hex = toHex(p.groupId);
-      const list = byGroup.get(hex);
-      if (list === undefined) byGroup.set(hex, [i]);
+      const list = byGroup.get(p.hex);
+      if (list === undefined) byGroup.set(p.hex, [i]);
       else list.push(i);
     });
     // A fixed lock order across processes (see the file comment).
     for (const hex of [...byGroup.keys()].sort()) {
       const indexes = byGroup.get(hex)!;
-      const groupId = batch[indexes[0]!]!.groupId;
+      const groupId = batch[indexes[0]!]!.m.groupId;
       const g = await log.lockForAppend(groupId);
       if (g === undefined) {
         for (const i of indexes) outcomes[i] = { error: new ApiError("GROUP_NOT_FOUND", "no such group") };
         continue;
       }
       // The roster as of the lock: a removal committed before it refuses the removed member's messages.
-      const members = await log.currentMembers(groupId, [...new Set(indexes.map((i) => batch[i]!.client.id))]);
+      const members = await log.currentMembers(groupId, [...new Set(indexes.map((i) => batch[i]!.m.client.id))]);
       const entries: LogEntry[] = [];
       const oldest = g.epoch - this.o.pastEpochs;
+      const current = BigInt(g.epoch);
       for (const i of indexes) {
-        const p = batch[i]!;
+        const p = batch[i]!.m;
         if (!members.has(p.client.id as ClientId)) {
           outcomes[i] = { error: new ApiError("NOT_GROUP_MEMBER", "you are not in this group's roster") };
-        } else if (p.epoch > BigInt(g.epoch) || Number(p.epoch) < oldest) {
+        } else if (p.epoch > current || Number(p.epoch) < oldest) {
           outcomes[i] = { error: new EpochMismatchError(g.epoch, p.epoch) };
         } else {
           const seq = g.nextSeq + entries.length;

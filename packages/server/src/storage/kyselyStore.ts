@@ -45,6 +45,25 @@ function repositories(h: Handle): Repositories {
 
 /** Marks the async context of a running transaction callback. */
 const insideTransaction = new AsyncLocalStorage<true>();
+/** Transaction callbacks running now (of every KyselyStore of the process). */
+let running = 0;
+
+/**
+ * Runs a transaction's callback marked as inside it. Once none runs, the mark
+ * is switched off (`disable`, re-enabled by the next `run`): while on, Node 20
+ * puts a hook on every promise of the process, which the hot path (direct
+ * SQLite statements, no store transaction) would otherwise pay on every request
+ * for ever after the first transaction. A continuation a callback left behind
+ * that outlives every transaction is then no longer marked, and may use the store.
+ */
+async function runInside<T>(fn: () => Promise<T>): Promise<T> {
+  running++;
+  try {
+    return await insideTransaction.run(true, fn);
+  } finally {
+    if (--running === 0) insideTransaction.disable();
+  }
+}
 
 export class StoreMisuseError extends Error {
   constructor(message: string) {
@@ -89,7 +108,7 @@ export class KyselyStore implements Store {
       const handle: Handle = { engine: this.engine, db: () => trx, ...(this.direct === undefined ? {} : { sqlite: { direct: this.direct, locked: true } }) };
       const tx: StoreTx = { ...repositories(handle), transaction: (inner) => inner(tx) };
       registerHandle(tx, handle);
-      return insideTransaction.run(true, () => fn(tx));
+      return runInside(() => fn(tx));
     });
   }
 

@@ -58,6 +58,23 @@ export function withGroupLog<T>(store: Store, fn: (log: GroupLogWriterRepository
 
 const COLUMNS = "(group_id, seq, kind, epoch, content_type, sender_client_id, message, created_at)";
 
+/** Rows per SQLite insert statement at most (a power of two). */
+const MAX_ROWS_PER_INSERT = 32;
+
+/** The largest power of two that is at most `remaining` and {@link MAX_ROWS_PER_INSERT}. */
+function rowsPerInsert(remaining: number): number {
+  let n = MAX_ROWS_PER_INSERT;
+  while (n > remaining) n >>= 1;
+  return n;
+}
+
+const insertTexts = new Map<number, string>();
+function insertText(rows: number): string {
+  let t = insertTexts.get(rows);
+  if (t === undefined) insertTexts.set(rows, (t = `insert into group_log ${COLUMNS} values ${Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`));
+  return t;
+}
+
 function row(e: LogEntry): unknown[] {
   return [e.groupId, e.seq, e.kind, e.epoch, e.contentType, e.senderClientId, e.message, e.createdAt];
 }
@@ -102,8 +119,15 @@ export class GroupLog implements GroupLogWriterRepository {
       // Guarded by the position the lock read: a caller that did not lock the group fails here instead of forking the log.
       const moved = await runSql(this.h, "update groups set next_seq = ? where group_id = ? and next_seq = ?", [next, groupId, first]);
       if (moved.changes !== 1) throw new Error("storage: the group's next position moved under its lock");
-      // One cached prepared statement per row: cheap on the embedded engine, and no per-count statement texts.
-      for (const e of entries) await runSql(this.h, `insert into group_log ${COLUMNS} values (?, ?, ?, ?, ?, ?, ?, ?)`, row(e));
+      // Several rows per statement (one native call and one step for up to 32 rows), in power-of-two chunks so
+      // only six statement texts are ever prepared.
+      for (let i = 0; i < entries.length;) {
+        const n = rowsPerInsert(entries.length - i);
+        const parameters: unknown[] = [];
+        for (let k = i; k < i + n; k++) parameters.push(...row(entries[k]!));
+        await runSql(this.h, insertText(n), parameters);
+        i += n;
+      }
       return;
     }
     // PostgreSQL: migration 0009's function moves next_seq (guarded the same way) and inserts the rows, one round trip.
