@@ -63,48 +63,86 @@ export class FederatedGroups implements GroupOps {
     return this.fed.client.request<T>(hub, "POST", "/federation/v1/groups/act", req);
   }
 
+  /** Runs `local` when the group is this server's, else forwards `act()` to its hub (built only then: a message's base64). */
+  private async route<T>(client: AuthenticatedClient, groupId: string, local: () => Promise<T>, act: () => GroupAct): Promise<T> {
+    const hub = await this.hubOf(groupId);
+    return hub === undefined ? local() : this.forward(hub, client, groupId, act());
+  }
+
   create(client: AuthenticatedClient, req: CreateGroupRequest): Promise<GroupResponse> {
     return this.local.create(client, req);
   }
 
-  async get(client: AuthenticatedClient, groupId: string): Promise<GroupResponse> {
-    const hub = await this.hubOf(groupId);
-    return hub === undefined ? this.local.get(client, groupId) : this.forward(hub, client, groupId, { op: "get" });
+  get(client: AuthenticatedClient, groupId: string): Promise<GroupResponse> {
+    return this.route(
+      client,
+      groupId,
+      () => this.local.get(client, groupId),
+      () => ({ op: "get" }),
+    );
   }
 
-  async postMessage(client: AuthenticatedClient, groupId: string, bytes: Uint8Array): Promise<AcceptedResponse> {
-    const hub = await this.hubOf(groupId);
-    return hub === undefined ? this.local.postMessage(client, groupId, bytes) : this.forward(hub, client, groupId, { op: "message", message: toBase64Url(bytes) });
+  postMessage(client: AuthenticatedClient, groupId: string, bytes: Uint8Array): Promise<AcceptedResponse> {
+    return this.route(
+      client,
+      groupId,
+      () => this.local.postMessage(client, groupId, bytes),
+      () => ({ op: "message", message: toBase64Url(bytes) }),
+    );
   }
 
-  async postCommitBundle(client: AuthenticatedClient, groupId: string, req: CommitBundleRequest): Promise<AcceptedResponse> {
-    const hub = await this.hubOf(groupId);
-    return hub === undefined ? this.local.postCommitBundle(client, groupId, req) : this.forward(hub, client, groupId, { op: "commit", bundle: req });
+  postCommitBundle(client: AuthenticatedClient, groupId: string, req: CommitBundleRequest): Promise<AcceptedResponse> {
+    return this.route(
+      client,
+      groupId,
+      () => this.local.postCommitBundle(client, groupId, req),
+      () => ({ op: "commit", bundle: req }),
+    );
   }
 
-  async handshakes(client: AuthenticatedClient, groupId: string, sinceEpoch: number, afterSeq: number, limit: number): Promise<HandshakesResponse> {
-    const hub = await this.hubOf(groupId);
-    return hub === undefined ? this.local.handshakes(client, groupId, sinceEpoch, afterSeq, limit) : this.forward(hub, client, groupId, { op: "handshakes", sinceEpoch, afterSeq, limit });
+  handshakes(client: AuthenticatedClient, groupId: string, sinceEpoch: number, afterSeq: number, limit: number): Promise<HandshakesResponse> {
+    return this.route(
+      client,
+      groupId,
+      () => this.local.handshakes(client, groupId, sinceEpoch, afterSeq, limit),
+      () => ({ op: "handshakes", sinceEpoch, afterSeq, limit }),
+    );
   }
 
-  async groupInfo(client: AuthenticatedClient, groupId: string): Promise<GroupInfoResponse> {
-    const hub = await this.hubOf(groupId);
-    return hub === undefined ? this.local.groupInfo(client, groupId) : this.forward(hub, client, groupId, { op: "groupInfo" });
+  groupInfo(client: AuthenticatedClient, groupId: string): Promise<GroupInfoResponse> {
+    return this.route(
+      client,
+      groupId,
+      () => this.local.groupInfo(client, groupId),
+      () => ({ op: "groupInfo" }),
+    );
   }
 
-  async tree(client: AuthenticatedClient, groupId: string, view: TreeViewRequest, epoch?: number): Promise<GroupTreeResponse> {
-    const hub = await this.hubOf(groupId);
-    return hub === undefined ? this.local.tree(client, groupId, view, epoch) : this.forward(hub, client, groupId, { op: "tree", view, ...(epoch === undefined ? {} : { epoch }) });
+  tree(client: AuthenticatedClient, groupId: string, view: TreeViewRequest, epoch?: number): Promise<GroupTreeResponse> {
+    return this.route(
+      client,
+      groupId,
+      () => this.local.tree(client, groupId, view, epoch),
+      () => ({ op: "tree", view, ...(epoch === undefined ? {} : { epoch }) }),
+    );
   }
 
-  async leave(client: AuthenticatedClient, groupId: string): Promise<LeaveGroupResponse> {
-    const hub = await this.hubOf(groupId);
-    return hub === undefined ? this.local.leave(client, groupId) : this.forward(hub, client, groupId, { op: "leave" });
+  leave(client: AuthenticatedClient, groupId: string): Promise<LeaveGroupResponse> {
+    return this.route(
+      client,
+      groupId,
+      () => this.local.leave(client, groupId),
+      () => ({ op: "leave" }),
+    );
   }
 
-  async report(client: AuthenticatedClient, groupId: string, report: ReportCommitRequest): Promise<ReportCommitResponse> {
-    const hub = await this.hubOf(groupId);
-    return hub === undefined ? this.local.report(client, groupId, report) : this.forward(hub, client, groupId, { op: "report", report });
+  report(client: AuthenticatedClient, groupId: string, report: ReportCommitRequest): Promise<ReportCommitResponse> {
+    return this.route(
+      client,
+      groupId,
+      () => this.local.report(client, groupId, report),
+      () => ({ op: "report", report }),
+    );
   }
 
   externalSender(suite: number): Promise<ExternalSenderResponse> {
