@@ -53,9 +53,12 @@ const isRate = (m: Metric): boolean => m === "messagesPerSecond" || m === "messa
 
 /** The least time the primitives an operation needs take (ms; msgs/s for messages), and what they are. */
 export function floorOf(key: Metric, n: number, p: PrimitiveCosts, f: Figures, cores: number): { value: number; what: string } | undefined {
+  // A path commit signs twice: the new LeafNode in the UpdatePath (RFC 9420 §7.5, leaf_node_source
+  // commit) and the FramedContent (§6.1); its receiver verifies both (§7.3, §6.1).
   const path = (c: PathCost | undefined) =>
-    c === undefined ? undefined : { value: (c.pathNodes + 1) * p.deriveKeyPair + c.encryptions * p.hpkeSeal + p.sign, what: `${c.pathNodes + 1} derive+${c.encryptions} seal+sign` };
-  const processing = (c: PathCost | undefined) => (c === undefined ? undefined : { value: p.hpkeOpen + c.pathNodes * p.deriveKeyPair + p.verify, what: `open+${c.pathNodes} derive+verify` });
+    c === undefined ? undefined : { value: (c.pathNodes + 1) * p.deriveKeyPair + c.encryptions * p.hpkeSeal + 2 * p.sign, what: `${c.pathNodes + 1} derive+${c.encryptions} seal+2 sign` };
+  const processing = (c: PathCost | undefined) =>
+    c === undefined ? undefined : { value: p.hpkeOpen + c.pathNodes * p.deriveKeyPair + 2 * p.verify, what: `open+${c.pathNodes} derive+2 verify` };
   // Content AEAD (seal+open), sender-data AEAD (seal+open), sign, verify, 3 KDF steps on each side (key, nonce, next secret).
   const messageMs = p.aead1k + p.aeadSmall + p.sign + p.verify + 6 * p.expandWithLabel;
   switch (key) {

@@ -58,7 +58,7 @@ export interface ScenarioHooks<G> {
   /** Wraps a timed phase (used for CPU profiling). */
   phase?(name: Phase, run: () => Promise<void>): Promise<void>;
   log?(line: string): void;
-  /** Path commits per tree shape (default: 8 up to 128 members, 4 up to 1024, 2 beyond). */
+  /** Path commits per tree shape (default: blank tree 8 up to 128 members, 4 up to 1024, 2 beyond; filled tree 16). */
   commitIterations?: number;
   /** Adds of N-1 members, each into a fresh group (default: 15 at 16 members, 7 up to 128, 1 beyond). */
   addIterations?: number;
@@ -111,6 +111,9 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   // more runs there (the same for every library), the median taken.
   const addIters = hooks.addIterations ?? (n <= 16 ? 15 : n <= 128 ? 7 : 1);
   const commitIters = hooks.commitIterations ?? (n <= 128 ? 8 : n <= 1024 ? 4 : 2);
+  // A filled-tree commit costs every library a few path nodes at any N: more of them, for a median
+  // that a single slow one (a collection, a tier-up) cannot move.
+  const fullCommitIters = hooks.commitIterations ?? 16;
 
   const kps: K[] = [];
   for (let i = 1; i < n; i++) kps.push(await impl.keyPackage(i));
@@ -147,11 +150,11 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   log(`${impl.name} N=${n}: join ${median(joinTimes).toFixed(1)} ms (${joinTimes.length} joins)`);
 
   // 3. Path commits in the blank tree left by the add; the fillers keep up (not timed).
-  const pathCommits = async (shape: "Blank" | "Full", others: readonly G[]) => {
+  const pathCommits = async (shape: "Blank" | "Full", others: readonly G[], iterations: number) => {
     const cost = hooks.pathCost?.(creator);
     const commits: number[] = [];
     const processes: number[] = [];
-    for (let i = 0; i < commitIters; i++) {
+    for (let i = 0; i < iterations; i++) {
       let c: Uint8Array = new Uint8Array(0);
       await phase(`commit${shape}`, async () => {
         commits.push(await timed(async () => (c = await impl.commit(creator))));
@@ -167,6 +170,7 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   const blank = await pathCommits(
     "Blank",
     fillers.map((l) => joined.get(l)!),
+    commitIters,
   );
 
   // 4. Fill leaf 0's copath (not timed).
@@ -179,7 +183,7 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   log(`${impl.name} N=${n}: copath filled by ${fillers.length} commits`);
 
   // 5. Path commits in the filled tree.
-  const full = await pathCommits("Full", []);
+  const full = await pathCommits("Full", [], fullCommitIters);
 
   // 6. Application messages and state size.
   const { perSecond, inFlightPerSecond } = await messages(impl, creator, b, phase);
