@@ -6,6 +6,7 @@
  * stood alone). A report whose disclosure does not open the commit, or that
  * swaps in another GroupContext, is refused (REPORT_EVIDENCE_INVALID); one
  * about a well-formed commit signed by its poster proves nothing (REPORT_UNPROVEN).
+ * Only the roster reports: a stranger or a member who left gets NOT_GROUP_MEMBER.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupPolicyExtension, toBase64Url, type GroupResponse, type HandshakesResponse, type ReportCommitResponse } from "@conclave/api";
@@ -149,6 +150,27 @@ describe.each(ENGINES)("opaque groups [$name]", (engine) => {
       expect(again.status, JSON.stringify(again.body)).toBe(202);
       // Nobody reports their own commit.
       refused(await report(mc!.device, g, entry!.seq, d), 400, "BAD_REQUEST");
+    });
+
+    it("refuses reports from outside the roster (a stranger, a member who left), and the commit stands", async () => {
+      const [ma, mb, mc] = await opaqueGroup();
+      const g = ma!.group.groupId;
+      // A provably bad commit: the evidence itself would carry the report.
+      const forged = await forgedCommit(mc!.group);
+      expect((await postCommit(mc!.device, g, forged)).status).toBe(202);
+      const [entry] = await commitsOf(ma!.device, g, 1);
+      const proof = await mb!.group.disclosePrivateMessage(forged);
+      expect((await s.request("POST", groupPath(g, "/leave"), { token: mb!.device.token })).status).toBe(200);
+      const stranger = await device("x");
+      refused(await report(stranger, g, entry!.seq, proof), 403, "NOT_GROUP_MEMBER");
+      refused(await report(mb!.device, g, entry!.seq, proof), 403, "NOT_GROUP_MEMBER");
+      // Nor does a stranger learn which positions hold commits.
+      refused(await report(stranger, g, entry!.seq + 99, proof), 403, "NOT_GROUP_MEMBER");
+      // Nothing dropped, the epoch unmoved; the same evidence from a member is proven.
+      expect((await commitsOf(ma!.device, g, 1)).map((m) => m.seq)).toEqual([entry!.seq]);
+      expect(await dsEpoch(ma!.device, g)).toBe(2);
+      const ok = await report(ma!.device, g, entry!.seq, await ma!.group.disclosePrivateMessage(forged));
+      expect([ok.status, ok.body]).toEqual([200, { seq: entry!.seq, dropped: true, epoch: 1 }]);
     });
 
     it("a member takes itself off the roster (POST /leave), only in opaque groups", async () => {
