@@ -9,8 +9,8 @@
  * Only the roster reports: a stranger or a member who left gets NOT_GROUP_MEMBER.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { groupPolicyExtension, toBase64Url, type GroupResponse, type HandshakesResponse, type ReportCommitResponse } from "@conclave/api";
-import { ContentType, Group, SenderType, WireFormat, type GroupConfig } from "@conclave/mls";
+import { toBase64Url, type GroupResponse, type HandshakesResponse, type ReportCommitResponse } from "@conclave/api";
+import { ContentType, Group, SenderType, WireFormat } from "@conclave/mls";
 import { signFramedContent } from "../../mls/src/framing/contentAuth.js";
 import { withConfirmationTag } from "../../mls/src/framing/context.js";
 import { protectPrivateMessage } from "../../mls/src/framing/privateMessage.js";
@@ -19,11 +19,8 @@ import { privateMessageContext } from "../../mls/src/group/groupState.js";
 import { deserializeGroupState } from "../../mls/src/group/serialize.js";
 import { commitMessage, NO_RATE_LIMITS, unb64, uploadKeyPackages } from "./ds-support.js";
 import { ENGINES } from "./support/engines.js";
-import { createGroup, groupPath, MLS_CONFIG, memberKeyPackage, postBundle, postMessage, type Member } from "./support/mlsGroup.js";
+import { createGroup, groupPath, memberKeyPackage, OPAQUE_CONFIG, opaqueGroupOptions, postBundle, postMessage, type Member } from "./support/mlsGroup.js";
 import { crypto, errorCode, registerDevice, startServer, type Device, type Reply, type RunningServer } from "./support/server.js";
-
-/** Encrypted handshakes; the Welcome carries the tree (the DS has none to give). */
-const OPAQUE: Partial<GroupConfig> = { ...MLS_CONFIG, handshakeWireFormat: "private", ratchetTreeExtension: true };
 
 /** A commit signed with a key that is not its sender's, encrypted with the sender's real ratchet: provably bad once disclosed. */
 async function forgedCommit(sender: Group): Promise<Uint8Array> {
@@ -72,7 +69,7 @@ describe.each(ENGINES)("opaque groups [$name]", (engine) => {
   /** a, b, c in an opaque group at epoch 1 (a added b and c). */
   async function opaqueGroup(): Promise<Member[]> {
     const [a, b, c] = await Promise.all([device("a"), device("b"), device("c")]);
-    const first = await createGroup(s, a, { extensions: [groupPolicyExtension({ externalJoin: "closed", handshakes: "private" })], config: OPAQUE });
+    const first = await createGroup(s, a, opaqueGroupOptions());
     const kps = [];
     for (const d of [b, c]) {
       const kp = await memberKeyPackage(d);
@@ -83,7 +80,7 @@ describe.each(ENGINES)("opaque groups [$name]", (engine) => {
     const r = await postBundle(s, a, first.group.groupId, add);
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     first.group.mergePendingCommit();
-    const joined = await Promise.all(kps.map((k) => Group.join(add.welcome!, { provider: crypto, keyPackages: [k], config: OPAQUE })));
+    const joined = await Promise.all(kps.map((k) => Group.join(add.welcome!, { provider: crypto, keyPackages: [k], config: OPAQUE_CONFIG })));
     return [first, { device: b, group: joined[0]! }, { device: c, group: joined[1]! }];
   }
 

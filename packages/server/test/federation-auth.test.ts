@@ -3,23 +3,14 @@
  * different domains on loopback. Every refusal is played against the real
  * server and asserted by code.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FEDERATION_WELL_KNOWN_PATH, fromBase64Url, toBase64Url, type FederationAdminResponse, type FederationDocument, type FederationPingResponse } from "@conclave/api";
 import type { KeyPair } from "@conclave/mls";
 import { crypto, errorCode, type RunningServer } from "./support/server.js";
 import { ENGINES, type TestEngine } from "./support/engines.js";
-import { ADMIN, domains, signedHeaders, startDomain } from "./federation/support.js";
+import { ADMIN, domains, serversClosedAfterEach, signedHeaders, startDomain } from "./federation/support.js";
 
-const open: RunningServer[] = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.close().catch(() => {});
-});
-
-async function up(...s: Promise<RunningServer>[]): Promise<RunningServer[]> {
-  const started = await Promise.all(s);
-  open.push(...started);
-  return started;
-}
+const servers = serversClosedAfterEach();
 
 async function admin(s: RunningServer): Promise<FederationAdminResponse> {
   const r = await s.request<FederationAdminResponse>("GET", "/v1/admin/federation", { token: ADMIN });
@@ -31,7 +22,7 @@ async function admin(s: RunningServer): Promise<FederationAdminResponse> {
 async function withPlayedPeer(engine: TestEngine, extra: Record<string, unknown> = {}): Promise<{ b: RunningServer; keys: KeyPair; now: () => number }> {
   const keys = await crypto.suite(1).signatureGenerateKeyPair();
   const [dB, dC] = await domains(["b.example", "c.example"]);
-  const [b] = await up(startDomain(engine, dB!, [dB!, dC!], { pinned: { "c.example": keys.publicKey }, ...extra }));
+  const [b] = await servers.up(startDomain(engine, dB!, [dB!, dC!], { pinned: { "c.example": keys.publicKey }, ...extra }));
   return { b: b!, keys, now: () => b!.clock.now };
 }
 
@@ -57,7 +48,7 @@ describe.each(ENGINES)("federation: server-to-server authentication [$name]", (e
   describe.skipIf(!engine.available)("", () => {
     it("publishes the domain key and pins a peer's key on first contact", async () => {
       const ds = await domains(["a.example", "b.example"]);
-      const [a, b] = await up(startDomain(engine, ds[0]!, ds), startDomain(engine, ds[1]!, ds));
+      const [a, b] = await servers.up(startDomain(engine, ds[0]!, ds), startDomain(engine, ds[1]!, ds));
       const doc = (await a!.request<FederationDocument>("GET", FEDERATION_WELL_KNOWN_PATH)).body;
       expect(doc.domain).toBe("a.example");
       expect(fromBase64Url(doc.signatureKey).length).toBe(32);
@@ -121,7 +112,7 @@ describe.each(ENGINES)("federation: server-to-server authentication [$name]", (e
       const denied = await withPlayedPeer(engine, { deny: ["c.example"] });
       const r1 = await ping(denied.b, denied.keys);
       expect([r1.status, errorCode(r1)]).toEqual([403, "FEDERATION_DOMAIN_DENIED"]);
-      await Promise.all(open.splice(0).map((s) => s.close()));
+      await servers.closeAll();
       const allowOnly = await withPlayedPeer(engine, { allow: ["a.example"] });
       const r2 = await ping(allowOnly.b, allowOnly.keys);
       expect([r2.status, errorCode(r2)]).toEqual([403, "FEDERATION_DOMAIN_DENIED"]);
@@ -131,12 +122,11 @@ describe.each(ENGINES)("federation: server-to-server authentication [$name]", (e
     it("refuses a changed peer key unless key changes are accepted, with an event either way", async () => {
       for (const accept of [false, true]) {
         const ds = await domains(["a.example", "b.example"]);
-        const [a1, b] = await up(startDomain(engine, ds[0]!, ds), startDomain(engine, ds[1]!, ds, { acceptKeyChanges: accept }));
+        const [a1, b] = await servers.up(startDomain(engine, ds[0]!, ds), startDomain(engine, ds[1]!, ds, { acceptKeyChanges: accept }));
         await a1!.app.conclaveFederation!.client.request("b.example", "POST", "/federation/v1/ping", {});
         // a.example comes back on a fresh database: a new domain key at the same URL.
-        await a1!.close();
-        open.splice(open.indexOf(a1!), 1);
-        const [a2] = await up(startDomain(engine, ds[0]!, ds));
+        await servers.close(a1!);
+        const [a2] = await servers.up(startDomain(engine, ds[0]!, ds));
         b!.clock.advance(60_000);
         a2!.clock.advance(60_000);
         const again = a2!.app.conclaveFederation!.client.request("b.example", "POST", "/federation/v1/ping", {});
@@ -146,13 +136,13 @@ describe.each(ENGINES)("federation: server-to-server authentication [$name]", (e
         expect(view.events.map((e) => e.kind)).toContain(accept ? "key-changed" : "key-change-refused");
         const pinned = view.peers.find((p) => p.domain === "a.example")!.signatureKey;
         expect(pinned === toBase64Url(a2!.app.conclaveFederation!.key.publicKey)).toBe(accept);
-        await Promise.all(open.splice(0).map((s) => s.close()));
+        await servers.closeAll();
       }
     });
 
     it("a peer that does not answer is a temporary error", async () => {
       const ds = await domains(["a.example", "b.example"]);
-      const [a] = await up(startDomain(engine, ds[0]!, ds));
+      const [a] = await servers.up(startDomain(engine, ds[0]!, ds));
       await expect(a!.app.conclaveFederation!.client.request("b.example", "POST", "/federation/v1/ping", {})).rejects.toMatchObject({ code: "FEDERATION_PEER_UNAVAILABLE", status: 503 });
     });
   });

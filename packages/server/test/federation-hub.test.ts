@@ -4,25 +4,21 @@
  * its own users and only in groups where they are members, and may deliver
  * only for groups it is the hub of. Each refusal asserted by code.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { toBase64Url } from "@conclave/api";
 import type { KeyPair } from "@conclave/mls";
 import { crypto, errorCode, registerDevice, type RunningServer } from "./support/server.js";
 import { ENGINES, type TestEngine } from "./support/engines.js";
 import { createGroup } from "./support/mlsGroup.js";
-import { domains, signedHeaders, startDomain } from "./federation/support.js";
+import { domains, serversClosedAfterEach, signedHeaders, startDomain } from "./federation/support.js";
 
-const open: RunningServer[] = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.close().catch(() => {});
-});
+const servers = serversClosedAfterEach();
 
 async function setup(engine: TestEngine): Promise<{ a: RunningServer; keys: KeyPair }> {
   const keys = await crypto.suite(1).signatureGenerateKeyPair();
   // The hub is example.com: the MLS test helpers issue identities of that domain.
   const [dA, dB] = await domains(["example.com", "b.example"]);
-  const a = await startDomain(engine, dA!, [dA!, dB!], { pinned: { "b.example": keys.publicKey } });
-  open.push(a);
+  const a = (await servers.up(startDomain(engine, dA!, [dA!, dB!], { pinned: { "b.example": keys.publicKey } })))[0]!;
   return { a, keys };
 }
 

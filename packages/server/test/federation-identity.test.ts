@@ -7,17 +7,16 @@
 import { createServer, type Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { toBase64Url, type ClaimKeyPackagesResponse, type IssueCredentialResponse, type ValidationResult } from "@conclave/api";
-import { credentialCodec, CredentialType, encode, utf8 } from "@conclave/mls";
-import { createKeyPackage } from "../../mls/src/group/keyPackage.js";
+import { credentialCodec, encode } from "@conclave/mls";
+import { keyPackageOf } from "./ds-support.js";
 import { runSql, handleOf } from "../src/storage/handle.js";
 import { crypto, errorCode, registerDevice, startServer, type Device, type RunningServer } from "./support/server.js";
 import { ENGINES, type TestEngine } from "./support/engines.js";
-import { domains, startDomain } from "./federation/support.js";
+import { domains, serversClosedAfterEach, startDomain } from "./federation/support.js";
 
-const open: RunningServer[] = [];
+const servers = serversClosedAfterEach();
 const fakes: Server[] = [];
 afterEach(async () => {
-  for (const s of open.splice(0)) await s.close().catch(() => {});
   for (const f of fakes.splice(0)) await new Promise((r) => f.close(r));
 });
 
@@ -33,23 +32,9 @@ async function hostilePeer(port: number, answer: (path: string) => { status: num
   fakes.push(server);
 }
 
-async function keyPackageFor(d: Device, domain: string) {
-  return createKeyPackage({
-    suite: crypto.suite(1),
-    identity: {
-      credential: { credentialType: CredentialType.basic, identity: utf8(`${d.user}@${domain}#${d.device}`) },
-      signaturePrivateKey: d.keys.privateKey,
-      signaturePublicKey: d.keys.publicKey,
-    },
-    lifetime: { notBefore: 1_700_000_000n, notAfter: 2_300_000_000n },
-  });
-}
-
 async function twoDomains(engine: TestEngine): Promise<[RunningServer, RunningServer]> {
   const ds = await domains(["a.example", "b.example"]);
-  const started = await Promise.all([startDomain(engine, ds[0]!, ds), startDomain(engine, ds[1]!, ds)]);
-  open.push(...started);
-  return started as [RunningServer, RunningServer];
+  return (await servers.up(startDomain(engine, ds[0]!, ds), startDomain(engine, ds[1]!, ds))) as [RunningServer, RunningServer];
 }
 
 async function issue(s: RunningServer, d: Device): Promise<IssueCredentialResponse> {
@@ -64,7 +49,7 @@ describe.each(ENGINES)("federation: remote KeyPackages and identity [$name]", (e
       const [a, b] = await twoDomains(engine);
       const alice = await registerDevice(a, "alice", "phone");
       const bob = await registerDevice(b, "bob", "laptop");
-      const kp = await keyPackageFor(bob, "b.example");
+      const kp = await keyPackageOf(bob, { domain: "b.example" });
       const up = await b.request("POST", "/v1/key-packages", { token: bob.token, json: { keyPackages: [toBase64Url(kp.message)] } });
       expect(up.status).toBe(201);
 
@@ -83,8 +68,7 @@ describe.each(ENGINES)("federation: remote KeyPackages and identity [$name]", (e
     });
 
     it("a server that does not federate says so", async () => {
-      const s = await startServer(engine, { domain: "a.example" });
-      open.push(s);
+      const s = (await servers.up(startServer(engine, { domain: "a.example" })))[0]!;
       const alice = await registerDevice(s, "alice", "phone");
       const r = await s.request("POST", "/v1/users/bob@b.example/key-packages/claim", { token: alice.token, json: { cipherSuites: [1] } });
       expect([r.status, errorCode(r)]).toEqual([404, "FEDERATION_DISABLED"]);
@@ -125,8 +109,7 @@ describe.each(ENGINES)("federation: remote KeyPackages and identity [$name]", (e
 
     it("refuses what a hostile peer answers (wrong user, oversized, not JSON, 5xx, forged tree head) by code", async () => {
       const ds = await domains(["a.example", "b.example"]);
-      const a = await startDomain(engine, ds[0]!, ds);
-      open.push(a);
+      const a = (await servers.up(startDomain(engine, ds[0]!, ds)))[0]!;
       const alice = await registerDevice(a, "alice", "phone");
       let mode = "other-user";
       await hostilePeer(ds[1]!.port, () => {
@@ -162,7 +145,7 @@ describe.each(ENGINES)("federation: remote KeyPackages and identity [$name]", (e
         expect([m, r.status, errorCode(r)]).toEqual([m, status, code]);
       }
       mode = "forged-head";
-      const kp = await keyPackageFor(alice, "b.example");
+      const kp = await keyPackageOf(alice, { domain: "b.example" });
       const presented = { credential: toBase64Url(encode(credentialCodec, kp.keyPackage.leafNode.credential)), signatureKey: toBase64Url(alice.keys.publicKey), cipherSuite: 1 };
       const v = await a.request("POST", "/v1/as/validate", { token: alice.token, json: { ...presented, reference: "bob@b.example" } });
       expect([v.status, errorCode(v)]).toEqual([502, "FEDERATION_PEER_ERROR"]);

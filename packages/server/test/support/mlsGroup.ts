@@ -6,7 +6,7 @@
  * PrivateMessages. Tests that play an attacker start from these.
  */
 import { expect } from "vitest";
-import { fromBase64Url, GROUP_POLICY_EXTENSION_TYPE, toBase64Url, type AcceptedResponse, type GroupTreeResponse } from "@conclave/api";
+import { fromBase64Url, GROUP_POLICY_EXTENSION_TYPE, groupPolicyExtension, toBase64Url, type AcceptedResponse, type GroupTreeResponse } from "@conclave/api";
 import { CredentialType, Group, utf8, type GroupConfig, type PendingCommitInfo, type SigningIdentity } from "@conclave/mls";
 import { keyPackageOf, uploadKeyPackages } from "../ds-support.js";
 import { crypto, type Device, type Reply, type RunningServer } from "./server.js";
@@ -14,6 +14,12 @@ import { crypto, type Device, type Reply, type RunningServer } from "./server.js
 /** The test server's clock starts at 2030-01-01; KeyPackages live 60 days around it (under the 90-day maximum). */
 const NOW = BigInt(Date.UTC(2030, 0, 1) / 1000);
 export const MLS_CONFIG: Partial<GroupConfig> = { handshakeWireFormat: "public", ratchetTreeExtension: false, clock: () => NOW };
+
+/** Opaque groups (RFC 9750 §5.3): encrypted handshakes; the Welcome carries the tree (the DS has none to give). */
+export const OPAQUE_CONFIG: Partial<GroupConfig> = { ...MLS_CONFIG, handshakeWireFormat: "private", ratchetTreeExtension: true };
+
+/** The creation options of an opaque group: its policy says so, and its members use {@link OPAQUE_CONFIG}. */
+export const opaqueGroupOptions = () => ({ extensions: [groupPolicyExtension({ externalJoin: "closed", handshakes: "private" })], config: OPAQUE_CONFIG });
 
 /**
  * The MLS config for members of `s`: a server with a TestClock runs at 2030-01-01
@@ -26,11 +32,11 @@ export function mlsConfigFor(s: RunningServer): Partial<GroupConfig> {
 }
 
 /**
- * A KeyPackage of `d` whose lifetime both the DS and the members accept (at `now`,
- * seconds; the test clock's by default), able to join groups carrying Conclave's policy extension.
+ * A KeyPackage of `d` (a user of `domain`) whose lifetime both the DS and the members accept
+ * (at `now`, seconds; the test clock's by default), able to join groups carrying Conclave's policy extension.
  */
-export const memberKeyPackage = (d: Device, now = NOW) =>
-  keyPackageOf(d, { notBefore: now - 86_400n, notAfter: now + 59n * 86_400n, capabilities: { extensions: [GROUP_POLICY_EXTENSION_TYPE] } });
+export const memberKeyPackage = (d: Device, now = NOW, domain = "example.com") =>
+  keyPackageOf(d, { notBefore: now - 86_400n, notAfter: now + 59n * 86_400n, capabilities: { extensions: [GROUP_POLICY_EXTENSION_TYPE] }, domain });
 
 export interface Member {
   readonly device: Device;
