@@ -9,7 +9,7 @@
  * Only the roster reports: a stranger or a member who left gets NOT_GROUP_MEMBER.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toBase64Url, type GroupResponse, type HandshakesResponse, type ReportCommitResponse } from "@conclave/api";
+import { toBase64Url, type GroupResponse, type ReportCommitResponse } from "@conclave/api";
 import { ContentType, Group, SenderType, WireFormat } from "@conclave/mls";
 import { signFramedContent } from "../../mls/src/framing/contentAuth.js";
 import { withConfirmationTag } from "../../mls/src/framing/context.js";
@@ -19,7 +19,7 @@ import { privateMessageContext } from "../../mls/src/group/groupState.js";
 import { deserializeGroupState } from "../../mls/src/group/serialize.js";
 import { commitMessage, NO_RATE_LIMITS, unb64, uploadKeyPackages } from "./ds-support.js";
 import { ENGINES } from "./support/engines.js";
-import { createGroup, groupPath, memberKeyPackage, OPAQUE_CONFIG, opaqueGroupOptions, postBundle, postMessage, type Member } from "./support/mlsGroup.js";
+import { commitsOf as epochCommits, createGroup, groupPath, memberKeyPackage, OPAQUE_CONFIG, opaqueGroupOptions, postBundle, postMessage, type Member } from "./support/mlsGroup.js";
 import { crypto, errorCode, registerDevice, startServer, type Device, type Reply, type RunningServer } from "./support/server.js";
 
 /** A commit signed with a key that is not its sender's, encrypted with the sender's real ratchet: provably bad once disclosed. */
@@ -59,11 +59,7 @@ describe.each(ENGINES)("opaque groups [$name]", (engine) => {
     s.request<ReportCommitResponse>("POST", groupPath(g, "/reports"), { token: d.token, json: { seq, disclosure: toBase64Url(disclosure) } });
   const postCommit = (d: Device, g: Uint8Array, commit: Uint8Array, groupInfo?: Uint8Array) =>
     s.request("POST", groupPath(g, "/commits"), { token: d.token, json: { commit: toBase64Url(commit), ...(groupInfo === undefined ? {} : { groupInfo: toBase64Url(groupInfo) }) } });
-  async function commitsOf(d: Device, g: Uint8Array, epoch: number) {
-    const r = await s.request<HandshakesResponse>("GET", `${groupPath(g, "/handshakes")}?sinceEpoch=${epoch}&afterSeq=0&limit=100`, { token: d.token });
-    expect(r.status).toBe(200);
-    return r.body.messages.filter((m) => m.epoch === epoch && m.contentType === ContentType.commit);
-  }
+  const commitsOf = (d: Device, g: Uint8Array, epoch: number) => epochCommits(s, d, g, epoch);
   const dsEpoch = async (d: Device, g: Uint8Array) => (await s.request<GroupResponse>("GET", groupPath(g), { token: d.token })).body.epoch;
 
   /** a, b, c in an opaque group at epoch 1 (a added b and c). */

@@ -6,8 +6,17 @@
  * PrivateMessages. Tests that play an attacker start from these.
  */
 import { expect } from "vitest";
-import { fromBase64Url, GROUP_POLICY_EXTENSION_TYPE, groupPolicyExtension, toBase64Url, type AcceptedResponse, type GroupTreeResponse } from "@conclave/api";
-import { CredentialType, Group, utf8, type GroupConfig, type PendingCommitInfo, type SigningIdentity } from "@conclave/mls";
+import {
+  fromBase64Url,
+  GROUP_POLICY_EXTENSION_TYPE,
+  groupPolicyExtension,
+  toBase64Url,
+  type AcceptedResponse,
+  type GroupTreeResponse,
+  type HandshakeJson,
+  type HandshakesResponse,
+} from "@conclave/api";
+import { ContentType, CredentialType, Group, utf8, type GroupConfig, type PendingCommitInfo, type SigningIdentity } from "@conclave/mls";
 import { keyPackageOf, uploadKeyPackages } from "../ds-support.js";
 import { crypto, type Device, type Reply, type RunningServer } from "./server.js";
 
@@ -69,6 +78,13 @@ export async function createGroup(
   const r = await s.request("POST", "/v1/groups", { token: d.token, json: { groupId: toBase64Url(group.groupId), groupInfo: toBase64Url(await group.groupInfo({ ratchetTree: true })) } });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return { device: d, group };
+}
+
+/** The standing (not dropped) commits of `epoch` in an opaque group's handshake log, in arrival order. */
+export async function commitsOf(s: RunningServer, d: Device, groupId: Uint8Array, epoch: number): Promise<HandshakeJson[]> {
+  const r = await s.request<HandshakesResponse>("GET", `${groupPath(groupId, "/handshakes")}?sinceEpoch=${epoch}&afterSeq=0&limit=100`, { token: d.token });
+  expect(r.status).toBe(200);
+  return r.body.messages.filter((m) => m.epoch === epoch && m.contentType === ContentType.commit);
 }
 
 /** POST /commits with the pending commit's bundle (no merge). */
