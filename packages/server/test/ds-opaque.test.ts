@@ -6,10 +6,11 @@
  * stood alone). A report whose disclosure does not open the commit, or that
  * swaps in another GroupContext, is refused (REPORT_EVIDENCE_INVALID); one
  * about a well-formed commit signed by its poster proves nothing (REPORT_UNPROVEN).
+ * Only the roster reports: a stranger or a member who left gets NOT_GROUP_MEMBER.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { groupPolicyExtension, toBase64Url, type GroupResponse, type HandshakesResponse, type ReportCommitResponse } from "@conclave/api";
-import { ContentType, Group, SenderType, WireFormat, type GroupConfig } from "@conclave/mls";
+import { toBase64Url, type GroupResponse, type ReportCommitResponse } from "@conclave/api";
+import { ContentType, Group, SenderType, WireFormat } from "@conclave/mls";
 import { signFramedContent } from "../../mls/src/framing/contentAuth.js";
 import { withConfirmationTag } from "../../mls/src/framing/context.js";
 import { protectPrivateMessage } from "../../mls/src/framing/privateMessage.js";
@@ -18,11 +19,8 @@ import { privateMessageContext } from "../../mls/src/group/groupState.js";
 import { deserializeGroupState } from "../../mls/src/group/serialize.js";
 import { commitMessage, NO_RATE_LIMITS, unb64, uploadKeyPackages } from "./ds-support.js";
 import { ENGINES } from "./support/engines.js";
-import { createGroup, groupPath, MLS_CONFIG, memberKeyPackage, postBundle, postMessage, type Member } from "./support/mlsGroup.js";
+import { commitsOf as epochCommits, createGroup, groupPath, memberKeyPackage, OPAQUE_CONFIG, opaqueGroupOptions, postBundle, postMessage, type Member } from "./support/mlsGroup.js";
 import { crypto, errorCode, registerDevice, startServer, type Device, type Reply, type RunningServer } from "./support/server.js";
-
-/** Encrypted handshakes; the Welcome carries the tree (the DS has none to give). */
-const OPAQUE: Partial<GroupConfig> = { ...MLS_CONFIG, handshakeWireFormat: "private", ratchetTreeExtension: true };
 
 /** A commit signed with a key that is not its sender's, encrypted with the sender's real ratchet: provably bad once disclosed. */
 async function forgedCommit(sender: Group): Promise<Uint8Array> {
@@ -61,17 +59,13 @@ describe.each(ENGINES)("opaque groups [$name]", (engine) => {
     s.request<ReportCommitResponse>("POST", groupPath(g, "/reports"), { token: d.token, json: { seq, disclosure: toBase64Url(disclosure) } });
   const postCommit = (d: Device, g: Uint8Array, commit: Uint8Array, groupInfo?: Uint8Array) =>
     s.request("POST", groupPath(g, "/commits"), { token: d.token, json: { commit: toBase64Url(commit), ...(groupInfo === undefined ? {} : { groupInfo: toBase64Url(groupInfo) }) } });
-  async function commitsOf(d: Device, g: Uint8Array, epoch: number) {
-    const r = await s.request<HandshakesResponse>("GET", `${groupPath(g, "/handshakes")}?sinceEpoch=${epoch}&afterSeq=0&limit=100`, { token: d.token });
-    expect(r.status).toBe(200);
-    return r.body.messages.filter((m) => m.epoch === epoch && m.contentType === ContentType.commit);
-  }
+  const commitsOf = (d: Device, g: Uint8Array, epoch: number) => epochCommits(s, d, g, epoch);
   const dsEpoch = async (d: Device, g: Uint8Array) => (await s.request<GroupResponse>("GET", groupPath(g), { token: d.token })).body.epoch;
 
   /** a, b, c in an opaque group at epoch 1 (a added b and c). */
   async function opaqueGroup(): Promise<Member[]> {
     const [a, b, c] = await Promise.all([device("a"), device("b"), device("c")]);
-    const first = await createGroup(s, a, { extensions: [groupPolicyExtension({ externalJoin: "closed", handshakes: "private" })], config: OPAQUE });
+    const first = await createGroup(s, a, opaqueGroupOptions());
     const kps = [];
     for (const d of [b, c]) {
       const kp = await memberKeyPackage(d);
@@ -82,7 +76,7 @@ describe.each(ENGINES)("opaque groups [$name]", (engine) => {
     const r = await postBundle(s, a, first.group.groupId, add);
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     first.group.mergePendingCommit();
-    const joined = await Promise.all(kps.map((k) => Group.join(add.welcome!, { provider: crypto, keyPackages: [k], config: OPAQUE })));
+    const joined = await Promise.all(kps.map((k) => Group.join(add.welcome!, { provider: crypto, keyPackages: [k], config: OPAQUE_CONFIG })));
     return [first, { device: b, group: joined[0]! }, { device: c, group: joined[1]! }];
   }
 
@@ -149,6 +143,27 @@ describe.each(ENGINES)("opaque groups [$name]", (engine) => {
       expect(again.status, JSON.stringify(again.body)).toBe(202);
       // Nobody reports their own commit.
       refused(await report(mc!.device, g, entry!.seq, d), 400, "BAD_REQUEST");
+    });
+
+    it("refuses reports from outside the roster (a stranger, a member who left), and the commit stands", async () => {
+      const [ma, mb, mc] = await opaqueGroup();
+      const g = ma!.group.groupId;
+      // A provably bad commit: the evidence itself would carry the report.
+      const forged = await forgedCommit(mc!.group);
+      expect((await postCommit(mc!.device, g, forged)).status).toBe(202);
+      const [entry] = await commitsOf(ma!.device, g, 1);
+      const proof = await mb!.group.disclosePrivateMessage(forged);
+      expect((await s.request("POST", groupPath(g, "/leave"), { token: mb!.device.token })).status).toBe(200);
+      const stranger = await device("x");
+      refused(await report(stranger, g, entry!.seq, proof), 403, "NOT_GROUP_MEMBER");
+      refused(await report(mb!.device, g, entry!.seq, proof), 403, "NOT_GROUP_MEMBER");
+      // Nor does a stranger learn which positions hold commits.
+      refused(await report(stranger, g, entry!.seq + 99, proof), 403, "NOT_GROUP_MEMBER");
+      // Nothing dropped, the epoch unmoved; the same evidence from a member is proven.
+      expect((await commitsOf(ma!.device, g, 1)).map((m) => m.seq)).toEqual([entry!.seq]);
+      expect(await dsEpoch(ma!.device, g)).toBe(2);
+      const ok = await report(ma!.device, g, entry!.seq, await ma!.group.disclosePrivateMessage(forged));
+      expect([ok.status, ok.body]).toEqual([200, { seq: entry!.seq, dropped: true, epoch: 1 }]);
     });
 
     it("a member takes itself off the roster (POST /leave), only in opaque groups", async () => {

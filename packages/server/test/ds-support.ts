@@ -15,13 +15,13 @@ import { crypto, type Device, type RunningServer } from "./support/server.js";
 
 export async function keyPackageOf(
   d: Device,
-  opts: { lastResort?: boolean; suite?: number; notBefore?: bigint; notAfter?: bigint; capabilities?: Partial<Capabilities> } = {},
+  opts: { lastResort?: boolean; suite?: number; notBefore?: bigint; notAfter?: bigint; capabilities?: Partial<Capabilities>; domain?: string } = {},
 ): Promise<KeyPackageBundle> {
   const suite = crypto.suite(opts.suite ?? d.cipherSuite);
   return createKeyPackage({
     suite,
     identity: {
-      credential: { credentialType: CredentialType.basic, identity: utf8(`${d.user}@example.com#${d.device}`) },
+      credential: { credentialType: CredentialType.basic, identity: utf8(`${d.user}@${opts.domain ?? "example.com"}#${d.device}`) },
       signaturePrivateKey: d.keys.privateKey,
       signaturePublicKey: d.keys.publicKey,
     },

@@ -10,7 +10,6 @@ import type { FederationOptions } from "./options.js";
 import { acceptDelivery } from "./followerInbox.js";
 import { FederatedGroups, runGroupAct } from "./groupRouter.js";
 import { HubPusher } from "./hubPush.js";
-import { RemoteMembers } from "./remoteMembers.js";
 import { answerValidate } from "./remoteIdentity.js";
 import { installFederationRoutes, type PeerRoute } from "./routes.js";
 import { FederationService } from "./service.js";
@@ -81,7 +80,7 @@ export async function installFederation(
     ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }),
   });
   // Hub and followers (MIMI): stand-ins for remote members, fan-out, and the forwarding of this domain's users' requests.
-  const members = new RemoteMembers(fed, ctx.store);
+  const members = fed.members;
   ds.local.resolveRemoteLeavesWith((leaves) => members.resolve(leaves));
   ds.groups = new FederatedGroups(ds.local, fed, ctx.store);
   const hubRoutes: PeerRoute[] = [

@@ -34,7 +34,7 @@ export async function claimRemote(fed: FederationService, domain: string, user: 
       throw new ApiError("FEDERATION_PEER_ERROR", `${domain} answered a KeyPackage of ${String(kp.identity).slice(0, 100)} for ${user}@${domain}`);
     }
   }
-  return {
+  const claimed: ClaimKeyPackagesResponse = {
     keyPackages: answer.keyPackages.map((k) => ({
       identity: k.identity,
       device: k.device,
@@ -45,4 +45,7 @@ export async function claimRemote(fed: FederationService, domain: string, user: 
     })),
     missing: answer.missing.map((m) => ({ device: String(m.device), cipherSuite: Number(m.cipherSuite) })),
   };
+  // Should the claimer add them to an opaque group hubbed here, its Welcome names them by ref only.
+  await fed.members.rememberClaimed(claimed.keyPackages);
+  return claimed;
 }

@@ -10,12 +10,19 @@
  *
  * A stand-in is created only after the member's own domain's AS validated the
  * credential, with its log's proofs (remoteIdentity.ts).
+ *
+ * An opaque group's Welcome names only KeyPackage refs (RFC 9420 §12.4.3.1),
+ * whose owners the DS adds to the roster (opaqueGroups.ts); the remote
+ * KeyPackages a client here claims are therefore remembered as claimed
+ * KeyPackages of their stand-ins, so a remote member can join an opaque group
+ * hubbed here.
  */
 import { randomBytes } from "node:crypto";
-import { ApiError, parseClientIdentity, toBase64Url } from "@conclave/api";
-import { constantTimeEqual, credentialCodec, encode, type CipherSuiteId } from "@conclave/mls";
+import { ApiError, fromBase64Url, parseClientIdentity, toBase64Url, type ClaimedKeyPackage } from "@conclave/api";
+import { constantTimeEqual, credentialCodec, encode, makeKeyPackageRef, MlsError, type CipherSuite, type CipherSuiteId, type CryptoProvider } from "@conclave/mls";
 import type { AuthenticatedClient } from "../auth/clientAuth.js";
 import type { UnknownRemoteLeaf } from "../ds/groupDelivery.js";
+import { readKeyPackage } from "../ds/mlsHeader.js";
 import { handleOf, int, runSql } from "../storage/handle.js";
 import type { ClientRecord, Store } from "../storage/store.js";
 import type { FederationService } from "./service.js";
@@ -29,6 +36,7 @@ export class RemoteMembers {
   constructor(
     private readonly fed: FederationService,
     private readonly store: Store,
+    private readonly crypto: CryptoProvider,
   ) {}
 
   /** Validates each leaf with its domain's AS and keeps a stand-in for those it vouches for. */
@@ -42,6 +50,47 @@ export class RemoteMembers {
       // Not vouched for: no stand-in, so the DS's own validation refuses the leaf.
       if (verdict.valid) await this.standIn(`${id.user}@${id.domain}`, id.device, leaf.suite, leaf.signatureKey);
     }
+  }
+
+  /**
+   * Remembers remote KeyPackages a client here claimed (claimRemote) as claimed
+   * KeyPackages of their owners' stand-ins, for opaque Welcomes to name. Best
+   * effort: one whose AS does not vouch for it (or cannot be asked now) is not
+   * remembered, and an opaque Welcome naming it is refused (INVALID_ROSTER_CHANGE).
+   */
+  async rememberClaimed(claimed: readonly ClaimedKeyPackage[]): Promise<void> {
+    for (const k of claimed) {
+      try {
+        await this.rememberOne(k);
+      } catch (e) {
+        // Not remembered (an unreadable KeyPackage, an AS that does not answer): only an opaque group's Welcome needs it.
+        if (!(e instanceof ApiError || e instanceof MlsError)) throw e;
+      }
+    }
+  }
+
+  private async rememberOne(k: ClaimedKeyPackage): Promise<void> {
+    const message = fromBase64Url(k.keyPackage, "keyPackage");
+    const kp = readKeyPackage(message);
+    const suite = kp.cipherSuite as CipherSuiteId;
+    let cs: CipherSuite;
+    try {
+      cs = this.crypto.suite(suite);
+    } catch {
+      return; // a suite this server does not run: no group here can use it
+    }
+    await this.resolve([{ credential: kp.leafNode.credential, signatureKey: kp.leafNode.signatureKey, suite }]);
+    // The stand-in its AS vouched for, and the one the answer named.
+    const owner = await this.store.clients.getBySignatureKey(kp.leafNode.signatureKey);
+    if (owner === undefined || `${owner.user}#${owner.device}` !== k.identity) return;
+    // MLSMessage header: version (2) + wire_format (2); the ref hashes the KeyPackage itself (RFC 9420 §5.2).
+    const ref = makeKeyPackageRef(cs, message.subarray(4));
+    const now = this.fed.clock();
+    await runSql(
+      handleOf(this.store),
+      "insert into key_packages (ref, client_id, cipher_suite, last_resort, key_package, created_at, claimed_at) values (?, ?, ?, 0, ?, ?, ?) on conflict do nothing",
+      [ref, owner.id, suite, new Uint8Array(0), now, now],
+    );
   }
 
   private async standIn(user: string, device: string, suite: CipherSuiteId, signatureKey: Uint8Array): Promise<void> {

@@ -13,6 +13,7 @@ import { resolveFederationOptions, type FederationOptions, type ResolvedFederati
 import { PeerClient } from "./peerClient.js";
 import { PeerKeys } from "./peerKeys.js";
 import { RemoteIdentity } from "./remoteIdentity.js";
+import { RemoteMembers } from "./remoteMembers.js";
 import { RequestAuth } from "./requestAuth.js";
 
 export interface FederationServiceOptions {
@@ -29,6 +30,8 @@ export interface FederationServiceOptions {
 export class FederationService {
   /** Credentials of other domains, validated by their AS and checked against their logs. */
   readonly identity: RemoteIdentity;
+  /** Other domains' members of groups hubbed here, as local stand-ins. */
+  readonly members: RemoteMembers;
 
   private constructor(
     readonly domain: string,
@@ -41,8 +44,10 @@ export class FederationService {
     readonly clock: Clock,
     private readonly logPublicKey: Uint8Array,
     crypto: CryptoProvider,
+    serverStore: Store,
   ) {
     this.identity = new RemoteIdentity(this, crypto);
+    this.members = new RemoteMembers(this, serverStore, crypto);
   }
 
   static async create(o: FederationServiceOptions): Promise<FederationService> {
@@ -53,7 +58,7 @@ export class FederationService {
     await peers.applyConfigured();
     const auth = new RequestAuth(options, o.domain, key, peers, store, o.clock);
     const client = new PeerClient(options, o.domain, key, peers, o.clock);
-    return new FederationService(o.domain, options, key, store, peers, auth, client, o.clock, o.logPublicKey, o.crypto);
+    return new FederationService(o.domain, options, key, store, peers, auth, client, o.clock, o.logPublicKey, o.crypto, o.store);
   }
 
   document(): FederationDocument {

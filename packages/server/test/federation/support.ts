@@ -3,6 +3,7 @@
  * each configured with the others' URLs (ports reserved before any starts).
  */
 import { createServer } from "node:net";
+import { afterEach } from "vitest";
 import { randomBytes } from "node:crypto";
 import { encodeFederationSigned, FEDERATION_HEADERS, toBase64Url } from "@conclave/api";
 import type { KeyPair } from "@conclave/mls";
@@ -12,6 +13,37 @@ import { crypto, startServer, type RunningServer } from "../support/server.js";
 import type { TestEngine } from "../support/engines.js";
 
 export const ADMIN = "federation-admin-token";
+
+/** The servers a test file starts: each closed (and its store disposed) at the end of its test, or earlier on demand. */
+export interface Servers {
+  /** Waits for the servers to start and tracks them. */
+  up(...starting: Promise<RunningServer>[]): Promise<RunningServer[]>;
+  /** Closes one tracked server now. */
+  close(s: RunningServer): Promise<void>;
+  /** Closes every tracked server now. */
+  closeAll(): Promise<void>;
+}
+
+/** {@link Servers}, registered to close after each test of the calling file. */
+export function serversClosedAfterEach(): Servers {
+  const open: RunningServer[] = [];
+  const servers: Servers = {
+    async up(...starting) {
+      const started = await Promise.all(starting);
+      open.push(...started);
+      return started;
+    },
+    async close(s) {
+      open.splice(open.indexOf(s), 1);
+      await s.close();
+    },
+    async closeAll() {
+      for (const s of open.splice(0)) await s.close().catch(() => {});
+    },
+  };
+  afterEach(() => servers.closeAll());
+  return servers;
+}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

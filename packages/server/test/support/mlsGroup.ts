@@ -6,14 +6,29 @@
  * PrivateMessages. Tests that play an attacker start from these.
  */
 import { expect } from "vitest";
-import { fromBase64Url, GROUP_POLICY_EXTENSION_TYPE, toBase64Url, type AcceptedResponse, type GroupTreeResponse } from "@conclave/api";
-import { CredentialType, Group, utf8, type GroupConfig, type PendingCommitInfo, type SigningIdentity } from "@conclave/mls";
+import {
+  fromBase64Url,
+  GROUP_POLICY_EXTENSION_TYPE,
+  groupPolicyExtension,
+  toBase64Url,
+  type AcceptedResponse,
+  type GroupTreeResponse,
+  type HandshakeJson,
+  type HandshakesResponse,
+} from "@conclave/api";
+import { ContentType, CredentialType, Group, utf8, type GroupConfig, type PendingCommitInfo, type SigningIdentity } from "@conclave/mls";
 import { keyPackageOf, uploadKeyPackages } from "../ds-support.js";
 import { crypto, type Device, type Reply, type RunningServer } from "./server.js";
 
 /** The test server's clock starts at 2030-01-01; KeyPackages live 60 days around it (under the 90-day maximum). */
 const NOW = BigInt(Date.UTC(2030, 0, 1) / 1000);
 export const MLS_CONFIG: Partial<GroupConfig> = { handshakeWireFormat: "public", ratchetTreeExtension: false, clock: () => NOW };
+
+/** Opaque groups (RFC 9750 §5.3): encrypted handshakes; the Welcome carries the tree (the DS has none to give). */
+export const OPAQUE_CONFIG: Partial<GroupConfig> = { ...MLS_CONFIG, handshakeWireFormat: "private", ratchetTreeExtension: true };
+
+/** The creation options of an opaque group: its policy says so, and its members use {@link OPAQUE_CONFIG}. */
+export const opaqueGroupOptions = () => ({ extensions: [groupPolicyExtension({ externalJoin: "closed", handshakes: "private" })], config: OPAQUE_CONFIG });
 
 /**
  * The MLS config for members of `s`: a server with a TestClock runs at 2030-01-01
@@ -26,11 +41,11 @@ export function mlsConfigFor(s: RunningServer): Partial<GroupConfig> {
 }
 
 /**
- * A KeyPackage of `d` whose lifetime both the DS and the members accept (at `now`,
- * seconds; the test clock's by default), able to join groups carrying Conclave's policy extension.
+ * A KeyPackage of `d` (a user of `domain`) whose lifetime both the DS and the members accept
+ * (at `now`, seconds; the test clock's by default), able to join groups carrying Conclave's policy extension.
  */
-export const memberKeyPackage = (d: Device, now = NOW) =>
-  keyPackageOf(d, { notBefore: now - 86_400n, notAfter: now + 59n * 86_400n, capabilities: { extensions: [GROUP_POLICY_EXTENSION_TYPE] } });
+export const memberKeyPackage = (d: Device, now = NOW, domain = "example.com") =>
+  keyPackageOf(d, { notBefore: now - 86_400n, notAfter: now + 59n * 86_400n, capabilities: { extensions: [GROUP_POLICY_EXTENSION_TYPE] }, domain });
 
 export interface Member {
   readonly device: Device;
@@ -63,6 +78,13 @@ export async function createGroup(
   const r = await s.request("POST", "/v1/groups", { token: d.token, json: { groupId: toBase64Url(group.groupId), groupInfo: toBase64Url(await group.groupInfo({ ratchetTree: true })) } });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return { device: d, group };
+}
+
+/** The standing (not dropped) commits of `epoch` in an opaque group's handshake log, in arrival order. */
+export async function commitsOf(s: RunningServer, d: Device, groupId: Uint8Array, epoch: number): Promise<HandshakeJson[]> {
+  const r = await s.request<HandshakesResponse>("GET", `${groupPath(groupId, "/handshakes")}?sinceEpoch=${epoch}&afterSeq=0&limit=100`, { token: d.token });
+  expect(r.status).toBe(200);
+  return r.body.messages.filter((m) => m.epoch === epoch && m.contentType === ContentType.commit);
 }
 
 /** POST /commits with the pending commit's bundle (no merge). */
