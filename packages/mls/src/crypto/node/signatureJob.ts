@@ -72,7 +72,8 @@ export function runInline(job: SignatureJob): Uint8Array | boolean {
     const key = job.key as Uint8Array;
     const message = unshared(job.message);
     if (job.kind === "verify") return sodium!.crypto_sign_verify_detached(unshared(job.signature), message, key) === true;
-    const signature = new Uint8Array(64);
+    // Off the JS heap from the start: libsodium writes it there (V8 would move a 64-byte array, copying it).
+    const signature = new Uint8Array(new ArrayBuffer(64));
     sodium!.crypto_sign_detached(signature, message, key);
     return signature;
   }
