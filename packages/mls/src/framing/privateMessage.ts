@@ -81,6 +81,15 @@ export function openAead(suite: CipherSuite, key: Uint8Array, nonce: Uint8Array,
 }
 
 const REUSE_GUARD_LENGTH = 4;
+
+/**
+ * Scratch for values that live within one synchronous run (with a
+ * synchronous AEAD) and are zeroed before it ends: the SenderData sealed or
+ * opened, and the receiver's content nonce. Off the JS heap from the start, so
+ * native code reads them without V8 moving them there first.
+ */
+const senderDataScratch = new Uint8Array(new ArrayBuffer(SENDER_DATA_LENGTH));
+const nonceScratch = new Uint8Array(new ArrayBuffer(12));
 /** A 1 MiB block is already far beyond any sensible padding scheme. */
 const MAX_PADDING_MULTIPLE = 1 << 20;
 
@@ -196,8 +205,8 @@ function sealInPlace(ctx: PrivateMessageContext, seal: SealNow, content: FramedC
     zeroize(k.nonce);
     returnScratch(plaintext);
   }
-  // §6.3.2: SenderData = uint32 leaf_index, uint32 generation, opaque reuse_guard[4]
-  const senderData = new Uint8Array(SENDER_DATA_LENGTH);
+  // §6.3.2: SenderData = uint32 leaf_index, uint32 generation, opaque reuse_guard[4], in scratch for this run.
+  const senderData = senderDataScratch;
   writeU32(senderData, 0, leaf);
   writeU32(senderData, 4, k.generation);
   senderData.set(reuseGuard, 8);
@@ -207,6 +216,7 @@ function sealInPlace(ctx: PrivateMessageContext, seal: SealNow, content: FramedC
   } finally {
     zeroize(sd.key);
     zeroize(sd.nonce);
+    senderData.fill(0);
   }
   return m.bytes;
 }
@@ -322,6 +332,15 @@ export function parsePrivateMessage(bytes: Uint8Array): ParsedPrivateMessage {
   }
 }
 
+/** {@link parsePrivateMessage}, or undefined for bytes it would reject (for a caller that reports that later, in its own order). */
+export function tryParsePrivateMessage(bytes: Uint8Array): ParsedPrivateMessage | undefined {
+  try {
+    return parsePrivateMessage(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 function fromStruct(m: PrivateMessage): ParsedPrivateMessage {
   const { aad, senderDataAadLength } = encodeContentAad(m.groupId, m.epoch, m.contentType, m.authenticatedData);
   return { ...m, aad, senderDataAadLength };
@@ -329,7 +348,9 @@ function fromStruct(m: PrivateMessage): ParsedPrivateMessage {
 
 /**
  * §6.3: decrypts and verifies a PrivateMessage of this epoch. `message` is
- * the encoded MLSMessage (preferred) or a decoded PrivateMessage.
+ * the encoded MLSMessage (preferred), the same already parsed
+ * ({@link parsePrivateMessage}: its AAD views are used as they are), or a
+ * decoded PrivateMessage.
  *
  * Order and errors: group/epoch (MESSAGE_WRONG_GROUP / MESSAGE_WRONG_EPOCH);
  * SenderData decryption (CRYPTO_DECRYPT_FAILED); the sender must be a
@@ -339,8 +360,12 @@ function fromStruct(m: PrivateMessage): ParsedPrivateMessage {
  * signature (MESSAGE_INVALID_SIGNATURE). The ratchet key is deleted once the
  * content decrypts (§9.2), not before, so a forged message cannot burn it.
  */
-export async function unprotectPrivateMessage(ctx: PrivateMessageContext, message: Uint8Array | PrivateMessage, signatureKey: SignatureKeyLookup): Promise<UnprotectedPrivateMessage> {
-  const m = message instanceof Uint8Array ? parsePrivateMessage(message) : fromStruct(message);
+export async function unprotectPrivateMessage(
+  ctx: PrivateMessageContext,
+  message: Uint8Array | PrivateMessage | ParsedPrivateMessage,
+  signatureKey: SignatureKeyLookup,
+): Promise<UnprotectedPrivateMessage> {
+  const m = message instanceof Uint8Array ? parsePrivateMessage(message) : "aad" in message ? message : fromStruct(message);
   checkGroupAndEpoch(ctx, m.groupId, m.epoch);
   const suite = ctx.suite;
 
@@ -410,15 +435,6 @@ export async function unprotectPrivateMessage(ctx: PrivateMessageContext, messag
   if (!valid) throw new MlsError("MESSAGE_INVALID_SIGNATURE", "FramedContent signature does not verify");
   return lend ? new ReceivedApplicationContent(content, auth, leaf, generation) : { wireFormat: WireFormat.privateMessage, content, contentBytes, auth, senderLeaf: leaf, generation };
 }
-
-/**
- * Scratch for values that live within one synchronous run of a receiver
- * (with a synchronous AEAD) and are zeroed before it ends: the opened
- * SenderData and the content nonce. Off the JS heap from the start, so
- * native code reads them without V8 moving them there first.
- */
-const senderDataScratch = new Uint8Array(new ArrayBuffer(SENDER_DATA_LENGTH));
-const nonceScratch = new Uint8Array(new ArrayBuffer(12));
 
 /** §6.3.2: SenderData opened into scratch and read at once (the scratch zeroed, whether it opens or not). */
 function openSenderDataNow(openNow: OpenNow, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, encrypted: Uint8Array): SenderData {
