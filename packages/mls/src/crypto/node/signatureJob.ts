@@ -4,7 +4,6 @@
  * runs: inline, or through the worker thread (signatureWorker.ts).
  */
 import { sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
-import { settle } from "../settle.js";
 import { asBytes } from "./kdf.js";
 import { sodium, SODIUM_ED25519, unshared } from "./sodium.js";
 
@@ -88,5 +87,10 @@ export function runInline(job: SignatureJob): Uint8Array | boolean {
 
 /** A job computed on this thread, as a settled promise (its error as a rejection). */
 export function settleInline(job: SignatureJob): Promise<Uint8Array | boolean> {
-  return settle(() => runInline(job));
+  // settle() without its closure: this runs for every signature made or checked on this thread.
+  try {
+    return Promise.resolve(runInline(job));
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
