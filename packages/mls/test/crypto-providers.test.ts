@@ -106,6 +106,18 @@ for (const id of CIPHER_SUITE_IDS) {
             expect(toHex(node.aeadSealNow!(key, nonce, aad, pt))).toBe(toHex(a));
             expect(toHex(node.aeadOpenNow!(key, nonce, aad, b))).toBe(toHex(pt));
             expect(syncCodeOf(() => node.aeadOpenNow!(key, nonce, aad, flipBit(a, 3)))).toBe("CRYPTO_DECRYPT_FAILED");
+            // With out: the same bytes, written into a view of a larger array (as a PrivateMessage is sealed in place).
+            const room = new Uint8Array(pt.length + 16 + 8);
+            const into = room.subarray(5, 5 + pt.length + 16);
+            expect(node.aeadSealNow!(key, nonce, aad, pt, into)).toBe(into);
+            expect(toHex(into)).toBe(toHex(a));
+            expect(room[4]).toBe(0);
+            const opened = new Uint8Array(pt.length);
+            expect(node.aeadOpenNow!(key, nonce, aad, a, opened)).toBe(opened);
+            expect(toHex(opened)).toBe(toHex(pt));
+            expect(syncCodeOf(() => node.aeadOpenNow!(key, nonce, aad, flipBit(a, 3), opened))).toBe("CRYPTO_DECRYPT_FAILED");
+            expect(opened.every((x) => x === 0)).toBe(true);
+            expect(syncCodeOf(() => node.aeadSealNow!(key, nonce, aad, pt, new Uint8Array(pt.length)))).toBe("CRYPTO_INVALID_LENGTH");
           },
         ),
         { numRuns: 30 },

@@ -17,6 +17,7 @@
  */
 import { Writer } from "../codec/tls.js";
 import { utf8 } from "../codec/bytes.js";
+import { MlsError } from "../errors.js";
 import { PreparedHmacSha256, type HkdfSha256Prk } from "./hmacSha256.js";
 
 /** The seven cipher suites of RFC 9420 §17.1. */
@@ -226,9 +227,14 @@ export interface CryptoPrimitives {
    * processed together, each reaches its signature check in one synchronous
    * run instead of waiting a turn per awaited step behind all the others: the
    * signature worker then starts on the first message, not after the last.
+   * aeadSealNow with `out` (plaintext.length + 16 bytes, not overlapping the
+   * inputs) writes the ciphertext there and returns `out`: a PrivateMessage is
+   * then sealed in place in the bytes sent (CRYPTO_INVALID_LENGTH otherwise).
+   * aeadOpenNow with `out` (ciphertext.length - 16 bytes) likewise writes the
+   * plaintext there, zeroed when authentication fails.
    */
-  readonly aeadSealNow?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array) => Uint8Array;
-  readonly aeadOpenNow?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => Uint8Array;
+  readonly aeadSealNow?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out?: Uint8Array) => Uint8Array;
+  readonly aeadOpenNow?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, out?: Uint8Array) => Uint8Array;
   /**
    * An HMAC-SHA-256 PRK for several HKDF-Expand calls, for a provider with a
    * faster one than crypto/hmacSha256.ts (SHA-256 suites; the node provider's
@@ -276,9 +282,14 @@ export interface CryptoPrimitives {
  * caller's to wipe.
  */
 export interface KdfExpander {
-  expand(info: Uint8Array, length: number): Uint8Array;
-  /** RFC 9420 §8: ExpandWithLabel(PRK, Label, Context, Length). */
-  expandWithLabel(label: string, context: Uint8Array, length: number): Uint8Array;
+  /**
+   * HKDF-Expand(PRK, info, length); into `out` (`length` bytes) when given,
+   * which is returned: outputs used together can then share one buffer.
+   * @throws MlsError CRYPTO_INVALID_LENGTH (a length out of range, or an `out` of another length).
+   */
+  expand(info: Uint8Array, length: number, out?: Uint8Array): Uint8Array;
+  /** RFC 9420 §8: ExpandWithLabel(PRK, Label, Context, Length); `out` as for expand. */
+  expandWithLabel(label: string, context: Uint8Array, length: number, out?: Uint8Array): Uint8Array;
   destroy(): void;
 }
 
@@ -391,19 +402,28 @@ class Sha256Expander implements KdfExpander {
     this.#h = h;
   }
 
-  expand(info: Uint8Array, length: number): Uint8Array {
-    return this.#h.expand(info, length);
+  expand(info: Uint8Array, length: number, out?: Uint8Array): Uint8Array {
+    return this.#h.expand(info, length, out);
   }
 
-  expandWithLabel(label: string, context: Uint8Array, length: number): Uint8Array {
+  expandWithLabel(label: string, context: Uint8Array, length: number, out?: Uint8Array): Uint8Array {
     const header = SHORT_HEADERS[context.length];
-    if (header === undefined || length > 32) return this.#h.expand(kdfLabel(label, context, length), length);
-    return this.#h.expandParts(kdfLabelHead(label, length), header, context, length);
+    if (header === undefined || length > 32) return this.#h.expand(kdfLabel(label, context, length), length, out);
+    return this.#h.expandParts(kdfLabelHead(label, length), header, context, length, out);
   }
 
   destroy(): void {
     this.#h.destroy();
   }
+}
+
+/** A derived secret moved into `out` (the copy wiped) when one is given. */
+function into(derived: Uint8Array, out: Uint8Array | undefined): Uint8Array {
+  if (out === undefined) return derived;
+  if (out.length !== derived.length) throw new MlsError("CRYPTO_INVALID_LENGTH", `output must be ${derived.length} bytes, got ${out.length}`);
+  out.set(derived);
+  derived.fill(0);
+  return out;
 }
 
 /** Adds the RFC 9420 labelled constructions to a provider's primitives. */
@@ -428,8 +448,8 @@ export function buildCipherSuite(p: CryptoPrimitives): CipherSuite {
     p.params.hash === "SHA-256"
       ? (prk: Uint8Array): KdfExpander => new Sha256Expander(p.hkdfSha256Prk?.(prk) ?? new PreparedHmacSha256(prk))
       : (prk: Uint8Array): KdfExpander => ({
-          expand: (info, length) => p.kdfExpand(prk, info, length),
-          expandWithLabel: (label, context, length) => expandWithLabel(prk, label, context, length),
+          expand: (info, length, out) => into(p.kdfExpand(prk, info, length), out),
+          expandWithLabel: (label, context, length, out) => into(expandWithLabel(prk, label, context, length), out),
           destroy: () => undefined,
         });
   const generationContext = (generation: number): Uint8Array => {

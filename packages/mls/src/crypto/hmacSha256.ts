@@ -146,12 +146,27 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
  * one keeps the PRK by reference and makes each expansion one call.
  */
 export interface HkdfSha256Prk {
-  /** RFC 5869 §2.3 HKDF-Expand with this key as PRK. */
-  expand(info: Uint8Array, length: number): Uint8Array;
-  /** HKDF-Expand for one block (`length` ≤ 32) with info given in three parts (info = a || b || c). */
-  expandParts(a: Uint8Array, b: Uint8Array, c: Uint8Array, length: number): Uint8Array;
+  /**
+   * RFC 5869 §2.3 HKDF-Expand with this key as PRK; into `out` (`length`
+   * bytes) when given, which is returned, so several outputs can share one
+   * buffer. @throws MlsError CRYPTO_INVALID_LENGTH (a length out of range, or an `out` of another length).
+   */
+  expand(info: Uint8Array, length: number, out?: Uint8Array): Uint8Array;
+  /** HKDF-Expand for one block (`length` ≤ 32) with info given in three parts (info = a || b || c); `out` as for expand. */
+  expandParts(a: Uint8Array, b: Uint8Array, c: Uint8Array, length: number, out?: Uint8Array): Uint8Array;
   /** Zeroes whatever was derived from the key (states as good as the key) and lets go of it; the caller owns and wipes the PRK itself. */
   destroy(): void;
+}
+
+/**
+ * Where an expansion of `length` bytes goes: `out` when given (it must have
+ * exactly that length), a new array otherwise.
+ * @throws MlsError CRYPTO_INVALID_LENGTH for an `out` of another length.
+ */
+export function outputOf(length: number, out: Uint8Array | undefined): Uint8Array {
+  if (out === undefined) return new Uint8Array(length);
+  if (out.length !== length) throw new MlsError("CRYPTO_INVALID_LENGTH", `HKDF-Expand output must be ${length} bytes, got ${out.length}`);
+  return out;
 }
 
 /** An HMAC-SHA-256 key with its inner and outer states computed (RFC 2104 §2). */
@@ -190,16 +205,16 @@ export class PreparedHmacSha256 implements HkdfSha256Prk {
   }
 
   /** RFC 5869 §2.3 HKDF-Expand with this key as PRK: T(i) = HMAC(PRK, T(i-1) | info | i), L ≤ 255 * 32. */
-  expand(info: Uint8Array, length: number): Uint8Array {
+  expand(info: Uint8Array, length: number, into?: Uint8Array): Uint8Array {
     if (!Number.isInteger(length) || length < 0 || length > 255 * HASH) throw new MlsError("CRYPTO_INVALID_LENGTH", `HKDF-Expand length ${length} out of range`);
-    const out = new Uint8Array(length);
+    const out = outputOf(length, into);
     // The common case in MLS: one block, T(1) = HMAC(PRK, info | 0x01).
     if (length <= HASH) {
       this.#mac([info, ONE], out, 0, length);
       return out;
     }
     const counter = new Uint8Array(1);
-    let previous = new Uint8Array(0);
+    let previous: Uint8Array = new Uint8Array(0);
     for (let i = 1, o = 0; o < length; i++, o += HASH) {
       counter[0] = i;
       this.#mac([previous, info, counter], out, o, Math.min(HASH, length - o));
@@ -209,9 +224,9 @@ export class PreparedHmacSha256 implements HkdfSha256Prk {
   }
 
   /** HKDF-Expand for one block (`length` ≤ 32) with info given in three parts (info = a || b || c). */
-  expandParts(a: Uint8Array, b: Uint8Array, c: Uint8Array, length: number): Uint8Array {
+  expandParts(a: Uint8Array, b: Uint8Array, c: Uint8Array, length: number, into?: Uint8Array): Uint8Array {
     if (!Number.isInteger(length) || length < 0 || length > HASH) throw new MlsError("CRYPTO_INVALID_LENGTH", `single-block HKDF-Expand length ${length} out of range`);
-    const out = new Uint8Array(length);
+    const out = outputOf(length, into);
     this.#mac([a, b, c, ONE], out, 0, length);
     return out;
   }

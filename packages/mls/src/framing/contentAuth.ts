@@ -82,6 +82,28 @@ export async function signFramedContent(
   confirmationTag?: Uint8Array,
   lend = false,
 ): Promise<EncodedAuthenticatedContent> {
+  const { contentBytes, signature } = startSigningFramedContent(suite, signaturePrivateKey, wireFormat, content, groupContext, lend);
+  const auth = confirmationTag === undefined ? { signature: await signature } : { signature: await signature, confirmationTag };
+  return { wireFormat, content, contentBytes, auth };
+}
+
+/**
+ * {@link signFramedContent} up to the signature, which it returns under way
+ * with the encoded content: a caller that goes on once it is made (a
+ * PrivateMessage sealed in the run the signature resolves in) then takes one
+ * promise hop, not one per async function. With `lend`, `contentBytes` is a
+ * view of lent scratch that the caller gives back with returnScratch() once
+ * the signature has settled.
+ * @throws MlsError INVALID_ARGUMENT (no GroupContext for a member sender), MESSAGE_INVALID_SENDER, ENCODE_INVALID.
+ */
+export function startSigningFramedContent(
+  suite: CipherSuite,
+  signaturePrivateKey: Uint8Array,
+  wireFormat: FramingWireFormat,
+  content: FramedContent,
+  groupContext: Uint8Array | undefined,
+  lend: boolean,
+): { contentBytes: Uint8Array; signature: Promise<Uint8Array> } {
   if (wireFormat !== WireFormat.publicMessage && wireFormat !== WireFormat.privateMessage) {
     throw new MlsError("INVALID_ARGUMENT", `wire format ${wireFormat as number} carries no FramedContent`);
   }
@@ -94,9 +116,7 @@ export async function signFramedContent(
     framedContentSizeHint(content),
     lend,
   );
-  const signature = await suite.sign(signaturePrivateKey, signContent);
-  const auth = confirmationTag === undefined ? { signature } : { signature, confirmationTag };
-  return { wireFormat, content, contentBytes, auth };
+  return { contentBytes, signature: suite.sign(signaturePrivateKey, signContent) };
 }
 
 /**

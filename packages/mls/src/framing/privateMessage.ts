@@ -17,12 +17,13 @@ import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { ContentType, contentTypeCodec, ProtocolVersion, SenderType, WireFormat, type ContentType as ContentTypeValue } from "../messages/enums.js";
 import { framedContentAuthDataCodec, framedContentCodec, readContentBody, type FramedContent, type FramedContentAuthData, type FramedContentBody, type Sender } from "../messages/framing.js";
-import { senderDataCodec, type PrivateMessage } from "../messages/privateMessage.js";
+import { senderDataCodec, type PrivateMessage, type SenderData } from "../messages/privateMessage.js";
 import type { RatchetKey, RatchetType, SecretTree } from "../schedule/secretTree.js";
 import { senderDataKeyAndNonce } from "../schedule/senderData.js";
 import { leafIndex, type LeafIndex } from "../tree/treeMath.js";
 import { framedContentSignContent, type SignatureKeyLookup } from "./contentAuth.js";
 import { framedContentBodyOffset, type EncodedAuthenticatedContent, type FramingContext } from "./context.js";
+import { AEAD_TAG_LENGTH, layoutPrivateMessage, SENDER_DATA_LENGTH, type PrivateMessageLayout } from "./privateMessageLayout.js";
 
 /** The epoch's FramingContext plus the secrets a PrivateMessage is keyed by (§6.3, §9). */
 export interface PrivateMessageContext extends FramingContext {
@@ -80,6 +81,15 @@ export function openAead(suite: CipherSuite, key: Uint8Array, nonce: Uint8Array,
 }
 
 const REUSE_GUARD_LENGTH = 4;
+
+/**
+ * Scratch for values that live within one synchronous run (with a
+ * synchronous AEAD) and are zeroed before it ends: the SenderData sealed or
+ * opened, and the receiver's content nonce. Off the JS heap from the start, so
+ * native code reads them without V8 moving them there first.
+ */
+const senderDataScratch = new Uint8Array(new ArrayBuffer(SENDER_DATA_LENGTH));
+const nonceScratch = new Uint8Array(new ArrayBuffer(12));
 /** A 1 MiB block is already far beyond any sensible padding scheme. */
 const MAX_PADDING_MULTIPLE = 1 << 20;
 
@@ -156,14 +166,59 @@ export function protectPrivateMessageNow(ctx: PrivateMessageContext, ac: Encoded
   // Lent scratch: the plaintext lives only until sealed, and is zeroed then.
   const plaintext = pw.lend();
 
-  const head = encodeContentAad(content.groupId, content.epoch, content.contentType, content.authenticatedData);
   const reuseGuard = suite.randomBytes(REUSE_GUARD_LENGTH);
   const k = options.key ?? reservePrivateMessageKey(ctx, leaf, content.contentType);
+  if (suite.aeadSealNow !== undefined) return sealInPlace(ctx, suite.aeadSealNow, content, leaf, k, plaintext, reuseGuard);
+  let head: { aad: Uint8Array; senderDataAadLength: number };
+  try {
+    head = encodeContentAad(content.groupId, content.epoch, content.contentType, content.authenticatedData);
+  } catch (e) {
+    zeroize(k.key);
+    zeroize(k.nonce);
+    returnScratch(plaintext);
+    throw e;
+  }
   const sealed = sealThenWipe(suite, k.key, k.nonce, head.aad, plaintext, reuseGuard);
   const generation = k.generation;
   return sealed instanceof Uint8Array
     ? sealSenderData(ctx, head, leaf, generation, reuseGuard, sealed)
     : sealed.then((ciphertext) => sealSenderData(ctx, head, leaf, generation, reuseGuard, ciphertext));
+}
+
+type SealNow = NonNullable<CipherSuite["aeadSealNow"]>;
+
+/**
+ * §6.3 with a synchronous AEAD that seals into a given array: the
+ * MLSMessage is allocated once, its AADs are views of its head, and the
+ * content and then the SenderData are sealed into their places. The ratchet
+ * key and nonce, the lent plaintext and the sender-data key and nonce are
+ * wiped whether sealing succeeds or throws.
+ */
+function sealInPlace(ctx: PrivateMessageContext, seal: SealNow, content: FramedContent, leaf: LeafIndex, k: RatchetKey, plaintext: Uint8Array, reuseGuard: Uint8Array): Uint8Array {
+  let m: PrivateMessageLayout;
+  try {
+    m = layoutPrivateMessage(content.groupId, content.epoch, content.contentType, content.authenticatedData, plaintext.length + AEAD_TAG_LENGTH);
+    applyReuseGuard(k.nonce, reuseGuard);
+    seal(k.key, k.nonce, m.bytes.subarray(4, m.contentAadEnd), plaintext, m.bytes.subarray(m.ciphertextAt));
+  } finally {
+    zeroize(k.key);
+    zeroize(k.nonce);
+    returnScratch(plaintext);
+  }
+  // §6.3.2: SenderData = uint32 leaf_index, uint32 generation, opaque reuse_guard[4], in scratch for this run.
+  const senderData = senderDataScratch;
+  writeU32(senderData, 0, leaf);
+  writeU32(senderData, 4, k.generation);
+  senderData.set(reuseGuard, 8);
+  const sd = senderDataKeyAndNonce(ctx.suite, ctx.senderDataSecret, m.bytes.subarray(m.ciphertextAt));
+  try {
+    seal(sd.key, sd.nonce, m.bytes.subarray(4, m.senderDataAadEnd), senderData, m.bytes.subarray(m.encryptedSenderDataAt, m.encryptedSenderDataAt + SENDER_DATA_LENGTH + AEAD_TAG_LENGTH));
+  } finally {
+    zeroize(sd.key);
+    zeroize(sd.nonce);
+    senderData.fill(0);
+  }
+  return m.bytes;
 }
 
 /**
@@ -277,6 +332,15 @@ export function parsePrivateMessage(bytes: Uint8Array): ParsedPrivateMessage {
   }
 }
 
+/** {@link parsePrivateMessage}, or undefined for bytes it would reject (for a caller that reports that later, in its own order). */
+export function tryParsePrivateMessage(bytes: Uint8Array): ParsedPrivateMessage | undefined {
+  try {
+    return parsePrivateMessage(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 function fromStruct(m: PrivateMessage): ParsedPrivateMessage {
   const { aad, senderDataAadLength } = encodeContentAad(m.groupId, m.epoch, m.contentType, m.authenticatedData);
   return { ...m, aad, senderDataAadLength };
@@ -284,7 +348,9 @@ function fromStruct(m: PrivateMessage): ParsedPrivateMessage {
 
 /**
  * §6.3: decrypts and verifies a PrivateMessage of this epoch. `message` is
- * the encoded MLSMessage (preferred) or a decoded PrivateMessage.
+ * the encoded MLSMessage (preferred), the same already parsed
+ * ({@link parsePrivateMessage}: its AAD views are used as they are), or a
+ * decoded PrivateMessage.
  *
  * Order and errors: group/epoch (MESSAGE_WRONG_GROUP / MESSAGE_WRONG_EPOCH);
  * SenderData decryption (CRYPTO_DECRYPT_FAILED); the sender must be a
@@ -294,22 +360,38 @@ function fromStruct(m: PrivateMessage): ParsedPrivateMessage {
  * signature (MESSAGE_INVALID_SIGNATURE). The ratchet key is deleted once the
  * content decrypts (§9.2), not before, so a forged message cannot burn it.
  */
-export async function unprotectPrivateMessage(ctx: PrivateMessageContext, message: Uint8Array | PrivateMessage, signatureKey: SignatureKeyLookup): Promise<UnprotectedPrivateMessage> {
-  const m = message instanceof Uint8Array ? parsePrivateMessage(message) : fromStruct(message);
+export async function unprotectPrivateMessage(
+  ctx: PrivateMessageContext,
+  message: Uint8Array | PrivateMessage | ParsedPrivateMessage,
+  signatureKey: SignatureKeyLookup,
+): Promise<UnprotectedPrivateMessage> {
+  const m = message instanceof Uint8Array ? parsePrivateMessage(message) : "aad" in message ? message : fromStruct(message);
   checkGroupAndEpoch(ctx, m.groupId, m.epoch);
   const suite = ctx.suite;
 
   // §6.3.2: SenderData
+  const openNow = suite.aeadOpenNow;
   const sd = senderDataKeyAndNonce(suite, ctx.senderDataSecret, m.ciphertext);
-  let senderDataBytes: Uint8Array;
-  try {
-    const opened = openAead(suite, sd.key, sd.nonce, m.aad.subarray(0, m.senderDataAadLength), m.encryptedSenderData);
-    senderDataBytes = opened instanceof Uint8Array ? opened : await opened;
-  } finally {
-    zeroize(sd.key);
-    zeroize(sd.nonce);
+  const sdAad = m.aad.subarray(0, m.senderDataAadLength);
+  let senderData: SenderData;
+  if (openNow !== undefined && m.encryptedSenderData.length === SENDER_DATA_LENGTH + AEAD_TAG_LENGTH) {
+    try {
+      senderData = openSenderDataNow(openNow, sd.key, sd.nonce, sdAad, m.encryptedSenderData);
+    } finally {
+      zeroize(sd.key);
+      zeroize(sd.nonce);
+    }
+  } else {
+    let senderDataBytes: Uint8Array;
+    try {
+      const opened = openAead(suite, sd.key, sd.nonce, sdAad, m.encryptedSenderData);
+      senderDataBytes = opened instanceof Uint8Array ? opened : await opened;
+    } finally {
+      zeroize(sd.key);
+      zeroize(sd.nonce);
+    }
+    senderData = decode(senderDataCodec, senderDataBytes);
   }
-  const senderData = decode(senderDataCodec, senderDataBytes);
   const tree = ctx.secretTree;
   if (senderData.leafIndex >= tree.leafCount) throw new MlsError("MESSAGE_INVALID_SENDER", `sender leaf ${senderData.leafIndex} is outside the tree`);
   const leaf = senderData.leafIndex as LeafIndex;
@@ -321,7 +403,9 @@ export async function unprotectPrivateMessage(ctx: PrivateMessageContext, messag
   const type = ratchetFor(m.contentType);
   const generation = senderData.generation;
   const k = tree.keyForGeneration(leaf, type, generation, false);
-  const nonce = k.nonce.slice();
+  // With a synchronous AEAD the nonce is used and wiped within this run: scratch will do.
+  const nonce = openNow !== undefined && k.nonce.length === nonceScratch.length ? nonceScratch : new Uint8Array(k.nonce.length);
+  nonce.set(k.nonce);
   applyReuseGuard(nonce, senderData.reuseGuard);
   let plaintext: Uint8Array;
   try {
@@ -351,6 +435,22 @@ export async function unprotectPrivateMessage(ctx: PrivateMessageContext, messag
   if (!valid) throw new MlsError("MESSAGE_INVALID_SIGNATURE", "FramedContent signature does not verify");
   return lend ? new ReceivedApplicationContent(content, auth, leaf, generation) : { wireFormat: WireFormat.privateMessage, content, contentBytes, auth, senderLeaf: leaf, generation };
 }
+
+/** §6.3.2: SenderData opened into scratch and read at once (the scratch zeroed, whether it opens or not). */
+function openSenderDataNow(openNow: OpenNow, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, encrypted: Uint8Array): SenderData {
+  const s = senderDataScratch;
+  try {
+    openNow(key, nonce, aad, encrypted, s);
+    // SenderData = uint32 leaf_index, uint32 generation, opaque reuse_guard[4]
+    const leafIndex = ((s[0]! << 24) | (s[1]! << 16) | (s[2]! << 8) | s[3]!) >>> 0;
+    const generation = ((s[4]! << 24) | (s[5]! << 16) | (s[6]! << 8) | s[7]!) >>> 0;
+    return { leafIndex: leafIndex as LeafIndex, generation, reuseGuard: s.slice(8, 12) };
+  } finally {
+    s.fill(0);
+  }
+}
+
+type OpenNow = NonNullable<CipherSuite["aeadOpenNow"]>;
 
 /** An application message received: its FramedContent's bytes are encoded again only if asked for (nothing in this library asks). */
 class ReceivedApplicationContent implements UnprotectedPrivateMessage {
@@ -387,10 +487,16 @@ export function readPrivateMessageContent(
   let bodyEnd: number;
   let auth: FramedContentAuthData;
   try {
-    // Application data is handed over as a view of the decrypted plaintext (ours alone), not copied again.
-    body = m.contentType === ContentType.application ? { contentType: m.contentType, applicationData: r.opaqueView() } : readContentBody(r, m.contentType);
-    bodyEnd = r.offset;
-    auth = framedContentAuthDataCodec(m.contentType).decode(r);
+    if (m.contentType === ContentType.application) {
+      // Application data and its signature are handed over as views of the decrypted plaintext (ours alone), not copied again.
+      body = { contentType: m.contentType, applicationData: r.opaqueView() };
+      bodyEnd = r.offset;
+      auth = { signature: r.opaqueView() };
+    } else {
+      body = readContentBody(r, m.contentType);
+      bodyEnd = r.offset;
+      auth = framedContentAuthDataCodec(m.contentType).decode(r);
+    }
   } catch (e) {
     throw asDecodeError(e);
   }

@@ -9,7 +9,7 @@ import { bytesEqual } from "../codec/bytes.js";
 import { asDecodeError, Reader } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 import { authenticatedContentBytes, type EncodedAuthenticatedContent } from "../framing/context.js";
-import { unprotectPrivateMessage } from "../framing/privateMessage.js";
+import { tryParsePrivateMessage, unprotectPrivateMessage, type ParsedPrivateMessage } from "../framing/privateMessage.js";
 import { decodePublicMessage, unprotectPublicMessage } from "../framing/publicMessage.js";
 import { ContentType, LeafNodeSource, ProposalType, ProtocolVersion, SenderType, WireFormat } from "../messages/enums.js";
 import type { Sender } from "../messages/framing.js";
@@ -62,10 +62,25 @@ export interface Envelope {
   readonly authenticatedData: Uint8Array;
   /** Members only send PrivateMessages; a PublicMessage may come from outside the group. */
   readonly fromMember: boolean;
+  /** A well-formed PrivateMessage, parsed once here for unprotecting (undefined otherwise: unprotecting then reports what is wrong). */
+  readonly privateMessage?: ParsedPrivateMessage;
 }
 
 /** The header of an MLSMessage carrying a PublicMessage or PrivateMessage (DECODE_* when malformed). */
 export function readEnvelope(bytes: Uint8Array): Envelope {
+  // The usual case, a well-formed PrivateMessage, is decoded in one pass; anything else is read field by field below.
+  const p = bytes.length > 3 && bytes[3] === WireFormat.privateMessage ? tryParsePrivateMessage(bytes) : undefined;
+  if (p !== undefined) {
+    return {
+      wireFormat: WireFormat.privateMessage,
+      groupId: p.groupId,
+      epoch: p.epoch,
+      contentType: p.contentType,
+      authenticatedData: p.authenticatedData,
+      fromMember: true,
+      privateMessage: p,
+    };
+  }
   const r = new Reader(bytes);
   try {
     if (r.u16() !== ProtocolVersion.mls10) throw new MlsError("DECODE_UNKNOWN_VALUE", "unknown protocol version");
@@ -91,7 +106,7 @@ export function readEnvelope(bytes: Uint8Array): Envelope {
 async function receiveLate(state: GroupState, env: Envelope, bytes: Uint8Array): Promise<ReceivedApplicationMessage> {
   const past = state.pastEpochs.find((p) => p.epoch === env.epoch);
   if (past === undefined) throw new MlsError("GROUP_EPOCH_EXPIRED", `epoch ${env.epoch} is outside the retention window`);
-  const ac = await unprotectPrivateMessage(pastPrivateMessageContext(state.suite, past), bytes, (s) =>
+  const ac = await unprotectPrivateMessage(pastPrivateMessageContext(state.suite, past), env.privateMessage ?? bytes, (s) =>
     s.senderType === SenderType.member ? past.signatureKeys.get(s.leafIndex) : undefined,
   );
   return applicationResult(ac, env.epoch);
@@ -125,7 +140,7 @@ export async function receiveMessage(state: GroupState, config: GroupConfig, byt
   const ac =
     env.wireFormat === WireFormat.publicMessage
       ? await unprotectPublicMessage(publicMessageContext(state), bytes, lookup)
-      : await unprotectPrivateMessage(privateMessageContext(state), bytes, lookup);
+      : await unprotectPrivateMessage(privateMessageContext(state), env.privateMessage ?? bytes, lookup);
   switch (ac.content.contentType) {
     case ContentType.application:
       return applicationResult(ac, current);

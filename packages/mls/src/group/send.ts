@@ -7,13 +7,13 @@
 import { zeroize } from "../codec/bytes.js";
 import { returnScratch } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
-import { signFramedContent } from "../framing/contentAuth.js";
+import { signFramedContent, startSigningFramedContent } from "../framing/contentAuth.js";
 import { authenticatedContentBytes, type EncodedAuthenticatedContent, type FramingWireFormat } from "../framing/context.js";
 import { protectPrivateMessageNow, reservePrivateMessageKey } from "../framing/privateMessage.js";
 import { protectPublicMessage } from "../framing/publicMessage.js";
 import { ContentType, LeafNodeSource, ProposalType, SenderType, WireFormat } from "../messages/enums.js";
 import type { Extension } from "../messages/extension.js";
-import type { FramedContentBody } from "../messages/framing.js";
+import type { FramedContent, FramedContentBody } from "../messages/framing.js";
 import type { Capabilities } from "../messages/capabilities.js";
 import type { Proposal } from "../messages/proposal.js";
 import { makeProposalRef } from "../messages/refs.js";
@@ -33,51 +33,43 @@ export async function signAndProtect(
   wireFormat: HandshakeWireFormat,
 ): Promise<{ message: Uint8Array; content: EncodedAuthenticatedContent }> {
   if (wireFormat === "public") {
-    const content = await signOwn(state, WireFormat.publicMessage, body, authenticatedData, false);
+    const content = await signOwn(state, WireFormat.publicMessage, body, authenticatedData);
     return { message: protectPublicMessage(publicMessageContext(state), content), content };
   }
   let content: EncodedAuthenticatedContent | undefined;
-  const message = await signAndEncrypt(state, config, body, authenticatedData, false, (c) => (content = c));
+  const message = await signAndEncrypt(state, config, body, authenticatedData, (c) => (content = c));
   return { message, content: content! };
 }
 
-function signOwn(state: GroupState, wireFormat: FramingWireFormat, body: FramedContentBody, authenticatedData: Uint8Array, lend: boolean): Promise<EncodedAuthenticatedContent> {
+function signOwn(state: GroupState, wireFormat: FramingWireFormat, body: FramedContentBody, authenticatedData: Uint8Array): Promise<EncodedAuthenticatedContent> {
   const content = { groupId: state.groupContext.groupId, epoch: state.groupContext.epoch, sender: { senderType: SenderType.member, leafIndex: ownLeaf(state) }, authenticatedData, ...body };
-  return signFramedContent(state.suite, state.signaturePrivateKey, wireFormat, content, state.groupContextBytes, undefined, lend);
+  return signFramedContent(state.suite, state.signaturePrivateKey, wireFormat, content, state.groupContextBytes);
 }
 
 /**
  * §6.3 for our own content: the PrivateMessage. The ratchet key is reserved
  * before signing, so messages sent concurrently take generations in call
- * order. With `lend` (content not kept: application data) the SignContent is
- * lent scratch, given back once sealed; otherwise `signed` sees the content.
+ * order; `signed` sees the content once signed.
  */
 async function signAndEncrypt(
   state: GroupState,
   config: GroupConfig,
   body: FramedContentBody,
   authenticatedData: Uint8Array,
-  lend: boolean,
-  signed?: (content: EncodedAuthenticatedContent) => void,
+  signed: (content: EncodedAuthenticatedContent) => void,
 ): Promise<Uint8Array> {
   const ctx = privateMessageContext(state);
   const key = reservePrivateMessageKey(ctx, ownLeaf(state), body.contentType);
   let content: EncodedAuthenticatedContent;
   try {
-    content = await signOwn(state, WireFormat.privateMessage, body, authenticatedData, lend);
+    content = await signOwn(state, WireFormat.privateMessage, body, authenticatedData);
   } catch (e) {
     zeroize(key.key);
     zeroize(key.nonce);
     throw e;
   }
-  signed?.(content);
-  try {
-    // Synchronous with the node provider: no promise hop between the signature and the message bytes.
-    const out = protectPrivateMessageNow(ctx, content, { padding: config.padding, key });
-    return out instanceof Uint8Array ? out : await out;
-  } finally {
-    if (lend) returnScratch(content.contentBytes);
-  }
+  signed(content);
+  return protectPrivateMessageNow(ctx, content, { padding: config.padding, key });
 }
 
 /** Options of the `propose*` methods of {@link Group}. */
@@ -167,5 +159,59 @@ export function encryptApplication(state: GroupState, config: GroupConfig, data:
   } catch (e) {
     return Promise.reject(e);
   }
-  return signAndEncrypt(state, config, { contentType: ContentType.application, applicationData: data }, authenticatedData, true);
+  return signAndEncryptApplication(state, config, data, authenticatedData);
+}
+
+/**
+ * {@link signAndEncrypt} for application data, as one promise chain: the
+ * message is sealed in the run its signature resolves in, with no async
+ * function in between (one promise hop instead of three per message). The
+ * SignContent is lent scratch, given back once the signature has settled;
+ * the reserved ratchet key is wiped on every path.
+ */
+function signAndEncryptApplication(state: GroupState, config: GroupConfig, data: Uint8Array, authenticatedData: Uint8Array): Promise<Uint8Array> {
+  const ctx = privateMessageContext(state);
+  const leaf = ownLeaf(state);
+  const key = reservePrivateMessageKey(ctx, leaf, ContentType.application);
+  const content: FramedContent = {
+    groupId: state.groupContext.groupId,
+    epoch: state.groupContext.epoch,
+    sender: { senderType: SenderType.member, leafIndex: leaf },
+    authenticatedData,
+    contentType: ContentType.application,
+    applicationData: data,
+  };
+  let started: { contentBytes: Uint8Array; signature: Promise<Uint8Array> };
+  try {
+    started = startSigningFramedContent(state.suite, state.signaturePrivateKey, WireFormat.privateMessage, content, state.groupContextBytes, true);
+  } catch (e) {
+    zeroize(key.key);
+    zeroize(key.nonce);
+    return Promise.reject(e);
+  }
+  const { contentBytes } = started;
+  return started.signature.then(
+    (signature) => {
+      let out: Uint8Array | Promise<Uint8Array>;
+      try {
+        out = protectPrivateMessageNow(ctx, { wireFormat: WireFormat.privateMessage, content, contentBytes, auth: { signature } }, { padding: config.padding, key });
+      } catch (e) {
+        zeroize(key.key);
+        zeroize(key.nonce);
+        returnScratch(contentBytes);
+        throw e;
+      }
+      if (out instanceof Uint8Array) {
+        returnScratch(contentBytes);
+        return out;
+      }
+      return out.finally(() => returnScratch(contentBytes));
+    },
+    (e: unknown) => {
+      zeroize(key.key);
+      zeroize(key.nonce);
+      returnScratch(contentBytes);
+      throw e;
+    },
+  );
 }

@@ -117,16 +117,20 @@ class TreeKdf {
    */
   generation(secret: Uint8Array, generation: number, withKey: boolean): { key: RatchetKey | undefined; next: Uint8Array | undefined } {
     const e = this.cs.kdfExpander(secret);
+    const { nk, nn, nh } = this;
+    // The three outputs share one ArrayBuffer: one allocation instead of three, made off the JS heap at
+    // once (a small typed array handed to native code is otherwise moved there, with a copy, on first use).
+    const buf = new ArrayBuffer((withKey ? nk + nn : 0) + nh);
     let key: RatchetKey | undefined;
     if (withKey) {
       this.keyView.setUint32(this.keyInfo.length - 4, generation);
       this.nonceView.setUint32(this.nonceInfo.length - 4, generation);
-      key = { generation, key: e.expand(this.keyInfo, this.nk), nonce: e.expand(this.nonceInfo, this.nn) };
+      key = { generation, key: e.expand(this.keyInfo, nk, new Uint8Array(buf, 0, nk)), nonce: e.expand(this.nonceInfo, nn, new Uint8Array(buf, nk, nn)) };
     }
     let next: Uint8Array | undefined;
     if (generation !== MAX_GENERATION) {
       this.secretView.setUint32(this.secretInfo.length - 4, generation);
-      next = e.expand(this.secretInfo, this.nh);
+      next = e.expand(this.secretInfo, nh, new Uint8Array(buf, withKey ? nk + nn : 0, nh));
     }
     e.destroy();
     return { key, next };

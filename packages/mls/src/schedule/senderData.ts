@@ -12,8 +12,11 @@ import type { CipherSuite } from "../crypto/cipherSuite.js";
  */
 export function senderDataKeyAndNonce(cs: CipherSuite, senderDataSecret: Uint8Array, ciphertext: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
   const sample = ciphertext.length > cs.params.nh ? ciphertext.subarray(0, cs.params.nh) : ciphertext;
+  const { nk, nn } = cs.params;
   const e = cs.kdfExpander(senderDataSecret);
-  const out = { key: e.expandWithLabel("key", sample, cs.params.nk), nonce: e.expandWithLabel("nonce", sample, cs.params.nn) };
+  // One off-heap buffer for both (see secretTree.ts: TreeKdf.generation).
+  const buf = new ArrayBuffer(nk + nn);
+  const out = { key: e.expandWithLabel("key", sample, nk, new Uint8Array(buf, 0, nk)), nonce: e.expandWithLabel("nonce", sample, nn, new Uint8Array(buf, nk, nn)) };
   e.destroy();
   return out;
 }

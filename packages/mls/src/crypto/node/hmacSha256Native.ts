@@ -11,7 +11,7 @@
  * wipe it.
  */
 import { MlsError } from "../../errors.js";
-import type { HkdfSha256Prk } from "../hmacSha256.js";
+import { outputOf, type HkdfSha256Prk } from "../hmacSha256.js";
 import type { NodeKdf } from "./kdf.js";
 import type { NativeCrypto } from "./nativeCrypto.js";
 
@@ -53,12 +53,12 @@ class NativeHmacSha256Key implements HkdfSha256Prk {
     this.#key = key;
   }
 
-  expand(info: Uint8Array, length: number): Uint8Array {
-    return nativeHkdfSha256Expand(this.#lib, this.#live(), info, EMPTY, EMPTY, new Uint8Array(checkedLength(length, 255 * HASH)));
+  expand(info: Uint8Array, length: number, into?: Uint8Array): Uint8Array {
+    return nativeHkdfSha256Expand(this.#lib, this.#live(), info, EMPTY, EMPTY, outputOf(checkedLength(length, 255 * HASH), into));
   }
 
-  expandParts(a: Uint8Array, b: Uint8Array, c: Uint8Array, length: number): Uint8Array {
-    const out = new Uint8Array(checkedLength(length, HASH));
+  expandParts(a: Uint8Array, b: Uint8Array, c: Uint8Array, length: number, into?: Uint8Array): Uint8Array {
+    const out = outputOf(checkedLength(length, HASH), into);
     this.#lib.hmacSha256(this.#live(), a, b, c, ONE, out);
     return out;
   }

@@ -4,7 +4,6 @@
  * runs: inline, or through the worker thread (signatureWorker.ts).
  */
 import { sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
-import { settle } from "../settle.js";
 import { asBytes } from "./kdf.js";
 import { sodium, SODIUM_ED25519, unshared } from "./sodium.js";
 
@@ -72,7 +71,8 @@ export function runInline(job: SignatureJob): Uint8Array | boolean {
     const key = job.key as Uint8Array;
     const message = unshared(job.message);
     if (job.kind === "verify") return sodium!.crypto_sign_verify_detached(unshared(job.signature), message, key) === true;
-    const signature = new Uint8Array(64);
+    // Off the JS heap from the start: libsodium writes it there (V8 would move a 64-byte array, copying it).
+    const signature = new Uint8Array(new ArrayBuffer(64));
     sodium!.crypto_sign_detached(signature, message, key);
     return signature;
   }
@@ -87,5 +87,10 @@ export function runInline(job: SignatureJob): Uint8Array | boolean {
 
 /** A job computed on this thread, as a settled promise (its error as a rejection). */
 export function settleInline(job: SignatureJob): Promise<Uint8Array | boolean> {
-  return settle(() => runInline(job));
+  // settle() without its closure: this runs for every signature made or checked on this thread.
+  try {
+    return Promise.resolve(runInline(job));
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
