@@ -6,17 +6,28 @@
  * members). Chunks are copied on write, as ChunkedArray's are, so a tree's
  * clone per commit stays O(n / 256).
  *
+ * A chunk the tree does not fill (every chunk of a tree under 128 leaves) is
+ * kept loose instead: one small array per hash, never written in place, so
+ * copying the chunk copies pointers. A small group's commit otherwise copied
+ * an 8 KB off-heap chunk per tree clone, and each off-heap allocation costs
+ * more than the hashes it holds.
+ *
  * `get` returns a copy: a caller may keep a hash (the tree hash goes into the
- * GroupContext) while the tree changes and the chunk is written in place.
+ * GroupContext) while the tree changes and a packed chunk is written in place.
  */
 const SHIFT = 8;
 const CHUNK = 1 << SHIFT;
 const MASK = CHUNK - 1;
 
-interface Chunk {
+interface Packed {
   readonly bytes: Uint8Array;
   readonly present: Uint8Array;
 }
+
+/** Hashes of a chunk the tree does not fill, each its own array (never written in place). */
+type Loose = (Uint8Array | undefined)[];
+
+type Chunk = Packed | Loose;
 
 export class PackedHashes {
   readonly #nh: number;
@@ -44,20 +55,27 @@ export class PackedHashes {
       this.#chunks.length = chunks;
       this.#owned.length = chunks;
       // Entries past the end in the last chunk are cleared, so growing again reads them absent.
-      if ((n & MASK) !== 0 && this.#chunks[chunks - 1] !== undefined) this.#writable(chunks - 1).present.fill(0, n & MASK);
+      if ((n & MASK) !== 0 && this.#chunks[chunks - 1] !== undefined) {
+        const last = this.#writable(chunks - 1);
+        if (Array.isArray(last)) last.length = Math.min(last.length, n & MASK);
+        else last.present.fill(0, n & MASK);
+      }
     }
     this.#length = n;
   }
 
   has(i: number): boolean {
     const c = this.#chunks[i >> SHIFT];
-    return c !== undefined && c.present[i & MASK] === 1;
+    if (c === undefined) return false;
+    return Array.isArray(c) ? c[i & MASK] !== undefined : c.present[i & MASK] === 1;
   }
 
   get(i: number): Uint8Array | undefined {
     const c = this.#chunks[i >> SHIFT];
     const j = i & MASK;
-    if (c === undefined || c.present[j] === 0) return undefined;
+    if (c === undefined) return undefined;
+    if (Array.isArray(c)) return c[j]?.slice();
+    if (c.present[j] === 0) return undefined;
     return c.bytes.slice(j * this.#nh, (j + 1) * this.#nh);
   }
 
@@ -66,10 +84,16 @@ export class PackedHashes {
     if (!Number.isInteger(i) || i < 0 || i >= this.#length) throw new RangeError(`index ${i} outside 0..${this.#length - 1}`);
     if (hash !== undefined && hash.length !== this.#nh) throw new RangeError(`a hash is ${this.#nh} bytes, not ${hash.length}`);
     const c = i >> SHIFT;
-    if (hash === undefined && this.#chunks[c] === undefined) return;
-    const chunk = this.#writable(c);
     const j = i & MASK;
-    if (hash === undefined) chunk.present[j] = 0;
+    if (hash === undefined && !this.has(i)) return;
+    const chunk = this.#writable(c);
+    if (Array.isArray(chunk)) {
+      if (hash === undefined) chunk[j] = undefined;
+      else {
+        while (chunk.length < j) chunk.push(undefined);
+        chunk[j] = hash.slice();
+      }
+    } else if (hash === undefined) chunk.present[j] = 0;
     else {
       chunk.bytes.set(hash, j * this.#nh);
       chunk.present[j] = 1;
@@ -86,17 +110,30 @@ export class PackedHashes {
     return c;
   }
 
+  /** Chunk c, owned by this array; a loose chunk is packed once the array's length fills it. */
   #writable(c: number): Chunk {
-    let chunk = this.#chunks[c];
-    if (chunk === undefined) {
-      chunk = { bytes: new Uint8Array(CHUNK * this.#nh), present: new Uint8Array(CHUNK) };
-      this.#chunks[c] = chunk;
-      this.#owned[c] = true;
-    } else if (!this.#owned[c]) {
-      chunk = { bytes: chunk.bytes.slice(), present: chunk.present.slice() };
-      this.#chunks[c] = chunk;
+    const chunk = this.#chunks[c];
+    const owned = this.#owned[c] === true;
+    const fills = this.#length - (c << SHIFT) >= CHUNK;
+    let next: Chunk;
+    if (chunk === undefined) next = fills ? { bytes: new Uint8Array(CHUNK * this.#nh), present: new Uint8Array(CHUNK) } : [];
+    else if (Array.isArray(chunk)) next = fills ? this.#pack(chunk) : owned ? chunk : chunk.slice();
+    else next = owned ? chunk : { bytes: chunk.bytes.slice(), present: chunk.present.slice() };
+    if (next !== chunk) {
+      this.#chunks[c] = next;
       this.#owned[c] = true;
     }
-    return chunk;
+    return next;
+  }
+
+  #pack(loose: Loose): Packed {
+    const packed = { bytes: new Uint8Array(CHUNK * this.#nh), present: new Uint8Array(CHUNK) };
+    for (let j = 0; j < loose.length; j++) {
+      const h = loose[j];
+      if (h === undefined) continue;
+      packed.bytes.set(h, j * this.#nh);
+      packed.present[j] = 1;
+    }
+    return packed;
   }
 }
