@@ -12,18 +12,47 @@
  * just misses. A long chain is flattened into one layer, and the layers are
  * folded into a fresh base when they grow, keeping each change O(1)
  * amortised. The base, which holds every key of the group, is a compact
- * KeyTable; the few additions since are Maps by hex.
+ * KeyTable; the few additions since are Maps by the same seeded 32-bit key
+ * hash, each hash naming every node set with it (a collision costs a
+ * comparison, never a wrong answer).
  */
-import { bytesEqual, toHex } from "../codec/bytes.js";
+import { bytesEqual } from "../codec/bytes.js";
 import { NodeType } from "../messages/enums.js";
 import type { Node } from "../messages/ratchetTreeNodes.js";
-import { KeyTable } from "./keyTable.js";
+import { hashKey, KeyTable } from "./keyTable.js";
 import type { LeafIndex, NodeIndex } from "./treeMath.js";
 
-/** Encryption keys of nodes and signature keys of leaves, by hex. */
+/** The indices set under one key hash, oldest first (one number in the common case). */
+type Slot = number | number[];
+
+/** Encryption keys of nodes (to node indices) and signature keys of leaves (to leaf indices), by key hash. */
 interface KeyMaps {
-  readonly encryption: Map<string, NodeIndex>;
-  readonly signature: Map<string, LeafIndex>;
+  readonly encryption: Map<number, Slot>;
+  readonly signature: Map<number, Slot>;
+}
+
+/** Adds index x under hash h; a slot array is created here, so arrays of frozen layers are never written. */
+function put(m: Map<number, Slot>, h: number, x: number): void {
+  const had = m.get(h);
+  if (had === undefined || had === x) m.set(h, x);
+  else if (typeof had === "number") m.set(h, [had, x]);
+  else if (had[had.length - 1] !== x) had.push(x);
+}
+
+/** The newest index under hash h for which `holds` is true. */
+function findIn(m: Map<number, Slot>, h: number, holds: (x: number) => boolean): number | undefined {
+  const slot = m.get(h);
+  if (slot === undefined) return undefined;
+  if (typeof slot === "number") return holds(slot) ? slot : undefined;
+  for (let i = slot.length - 1; i >= 0; i--) if (holds(slot[i]!)) return slot[i];
+  return undefined;
+}
+
+function putAll(to: Map<number, Slot>, from: Map<number, Slot>): void {
+  for (const [h, slot] of from) {
+    if (typeof slot === "number") put(to, h, slot);
+    else for (const x of slot) put(to, h, x);
+  }
 }
 
 /** The same, built once: encryption key -> node, signature key -> leaf. */
@@ -52,16 +81,28 @@ const newLayer = (below: Layer | undefined): Layer => ({
 /** Layers deeper than this are flattened into one on the next clone (lookups walk the chain). */
 const MAX_DEPTH = 8;
 
-/** The chain's entries in one layer, newer entries over older ones. */
-function flatten(top: Layer): Layer {
+/** Entries of the layers top..stop (stop excluded) merged into one above `stop`, newer entries over older ones. */
+function merge(top: Layer, stop: Layer | undefined): Layer {
   const chain: Layer[] = [];
-  for (let l: Layer | undefined = top; l !== undefined; l = l.below) chain.push(l);
-  const out = newLayer(undefined);
+  for (let l: Layer | undefined = top; l !== stop; l = l!.below) chain.push(l!);
+  const out = newLayer(stop);
   for (let i = chain.length - 1; i >= 0; i--) {
-    for (const [k, v] of chain[i]!.encryption) out.encryption.set(k, v);
-    for (const [k, v] of chain[i]!.signature) out.signature.set(k, v);
+    putAll(out.encryption, chain[i]!.encryption);
+    putAll(out.signature, chain[i]!.signature);
   }
   return out;
+}
+
+/**
+ * A chain of at most two layers with the same entries: the bottom layer is
+ * kept when it outweighs the rest (those are merged above it), so a large
+ * layer is copied again only once the others have grown to half its size.
+ */
+function flatten(top: Layer): Layer {
+  let bottom = top;
+  while (bottom.below !== undefined) bottom = bottom.below;
+  const rest = top.sizeBelow + top.encryption.size - bottom.encryption.size;
+  return bottom !== top && bottom.encryption.size > 2 * rest ? merge(top, bottom) : merge(top, undefined);
 }
 
 /** The nodes of the tree the index serves, read at lookup time. */
@@ -78,10 +119,10 @@ function signatureKeyOf(n: Node | undefined): Uint8Array | undefined {
 
 function index(keys: KeyMaps, x: NodeIndex, n: Node): void {
   if (n.nodeType === NodeType.leaf) {
-    keys.encryption.set(toHex(n.leafNode.encryptionKey), x);
-    keys.signature.set(toHex(n.leafNode.signatureKey), (x / 2) as LeafIndex);
+    put(keys.encryption, hashKey(n.leafNode.encryptionKey), x);
+    put(keys.signature, hashKey(n.leafNode.signatureKey), x / 2);
   } else {
-    keys.encryption.set(toHex(n.parentNode.encryptionKey), x);
+    put(keys.encryption, hashKey(n.parentNode.encryptionKey), x);
   }
 }
 
@@ -114,7 +155,7 @@ export class KeyIndex {
    */
   fork(): KeyIndex | undefined {
     let shared = this.top;
-    if (shared.sizeBelow + shared.encryption.size > Math.max(64, this.base.encryption.size >> 3)) return undefined;
+    if (shared.sizeBelow + shared.encryption.size > Math.max(256, this.base.encryption.size >> 1)) return undefined;
     if (shared.encryption.size === 0 && shared.signature.size === 0) {
       // Nothing to freeze: this tree keeps writing its empty top layer, the clone starts above the layers below it.
       return new KeyIndex(this.base, newLayer(shared.below));
@@ -131,24 +172,24 @@ export class KeyIndex {
 
   /** The node holding this encryption key, as `nodeAt` reads now. */
   findNode(encryptionKey: Uint8Array, nodeAt: NodeAt): NodeIndex | undefined {
-    const hex = toHex(encryptionKey);
-    const holds = (x: NodeIndex | undefined): x is NodeIndex => x !== undefined && sameKey(encryptionKeyOf(nodeAt(x)), encryptionKey);
+    const h = hashKey(encryptionKey);
+    const holds = (x: number): boolean => sameKey(encryptionKeyOf(nodeAt(x as NodeIndex)), encryptionKey);
     for (let l: Layer | undefined = this.top; l !== undefined; l = l.below) {
-      const a = l.encryption.get(hex);
-      if (holds(a)) return a;
+      const a = findIn(l.encryption, h, holds);
+      if (a !== undefined) return a as NodeIndex;
     }
-    return this.base.encryption.find(encryptionKey, (x) => holds(x as NodeIndex)) as NodeIndex | undefined;
+    return this.base.encryption.find(encryptionKey, holds) as NodeIndex | undefined;
   }
 
   /** The leaf holding this signature key, as `nodeAt` reads now. */
   findLeaf(signatureKey: Uint8Array, nodeAt: NodeAt): LeafIndex | undefined {
-    const hex = toHex(signatureKey);
-    const holds = (l: LeafIndex | undefined): l is LeafIndex => l !== undefined && sameKey(signatureKeyOf(nodeAt((2 * l) as NodeIndex)), signatureKey);
+    const h = hashKey(signatureKey);
+    const holds = (l: number): boolean => sameKey(signatureKeyOf(nodeAt((2 * l) as NodeIndex)), signatureKey);
     for (let l: Layer | undefined = this.top; l !== undefined; l = l.below) {
-      const a = l.signature.get(hex);
-      if (holds(a)) return a;
+      const a = findIn(l.signature, h, holds);
+      if (a !== undefined) return a as LeafIndex;
     }
-    return this.base.signature.find(signatureKey, (l) => holds(l as LeafIndex)) as LeafIndex | undefined;
+    return this.base.signature.find(signatureKey, holds) as LeafIndex | undefined;
   }
 }
 
