@@ -19,9 +19,15 @@ const SHIFT = 8;
 const CHUNK = 1 << SHIFT;
 const MASK = CHUNK - 1;
 
+/** One allocation: the hashes, then a presence byte per node (a copy is one off-heap allocation, not two). */
 interface Packed {
   readonly bytes: Uint8Array;
   readonly present: Uint8Array;
+}
+
+function newPacked(nh: number, from?: Uint8Array): Packed {
+  const bytes = from === undefined ? new Uint8Array(CHUNK * (nh + 1)) : from.slice();
+  return { bytes, present: bytes.subarray(CHUNK * nh) };
 }
 
 /** Hashes of a chunk the tree does not fill, each its own array (never written in place). */
@@ -116,9 +122,9 @@ export class PackedHashes {
     const owned = this.#owned[c] === true;
     const fills = this.#length - (c << SHIFT) >= CHUNK;
     let next: Chunk;
-    if (chunk === undefined) next = fills ? { bytes: new Uint8Array(CHUNK * this.#nh), present: new Uint8Array(CHUNK) } : [];
+    if (chunk === undefined) next = fills ? newPacked(this.#nh) : [];
     else if (Array.isArray(chunk)) next = fills ? this.#pack(chunk) : owned ? chunk : chunk.slice();
-    else next = owned ? chunk : { bytes: chunk.bytes.slice(), present: chunk.present.slice() };
+    else next = owned ? chunk : newPacked(this.#nh, chunk.bytes);
     if (next !== chunk) {
       this.#chunks[c] = next;
       this.#owned[c] = true;
@@ -127,7 +133,7 @@ export class PackedHashes {
   }
 
   #pack(loose: Loose): Packed {
-    const packed = { bytes: new Uint8Array(CHUNK * this.#nh), present: new Uint8Array(CHUNK) };
+    const packed = newPacked(this.#nh);
     for (let j = 0; j < loose.length; j++) {
       const h = loose[j];
       if (h === undefined) continue;
