@@ -74,16 +74,19 @@ export function epochStateAfterCommit(
   member: Pick<NewEpochInput, "tree" | "privateKeys" | "signaturePrivateKey" | "previous" | "reinit">,
   config: GroupConfig,
 ): GroupState {
-  return newEpochState(
-    {
-      ...member,
-      suite,
-      groupContext: out.groupContext,
-      groupContextBytes: out.groupContextBytes,
-      secrets: out.secrets,
-      interimTranscriptHash: nextInterimTranscriptHash(suite, out),
-      confirmationTag: out.confirmationTag,
-    },
-    config,
-  );
+  // Fields spelled out rather than spread: this runs on every commit on both sides.
+  const input: NewEpochInput = {
+    suite,
+    groupContext: out.groupContext,
+    groupContextBytes: out.groupContextBytes,
+    tree: member.tree,
+    privateKeys: member.privateKeys,
+    signaturePrivateKey: member.signaturePrivateKey,
+    secrets: out.secrets,
+    interimTranscriptHash: nextInterimTranscriptHash(suite, out),
+    confirmationTag: out.confirmationTag,
+    ...(member.previous === undefined ? {} : { previous: member.previous }),
+    ...(member.reinit === undefined ? {} : { reinit: member.reinit }),
+  };
+  return newEpochState(input, config);
 }

@@ -243,12 +243,22 @@ function contextsOf(state: GroupState): { pub?: PublicMessageContext; priv?: Pri
 
 export function publicMessageContext(state: GroupState): PublicMessageContext {
   const c = contextsOf(state);
-  return (c.pub ??= { ...framingContext(state), membershipKey: state.keys.membershipKey });
+  const gc = state.groupContext;
+  return (c.pub ??= { suite: state.suite, groupContext: state.groupContextBytes, groupId: gc.groupId, epoch: gc.epoch, membershipKey: state.keys.membershipKey });
 }
 
 export function privateMessageContext(state: GroupState): PrivateMessageContext {
   const c = contextsOf(state);
-  return (c.priv ??= { ...framingContext(state), senderDataSecret: state.keys.senderDataSecret, secretTree: state.secretTree });
+  const gc = state.groupContext;
+  // framingContext's fields spelled out (no spread: one object per epoch, with a stable shape).
+  return (c.priv ??= {
+    suite: state.suite,
+    groupContext: state.groupContextBytes,
+    groupId: gc.groupId,
+    epoch: gc.epoch,
+    senderDataSecret: state.keys.senderDataSecret,
+    secretTree: state.secretTree,
+  });
 }
 
 export function pastPrivateMessageContext(suite: CipherSuite, past: PastEpoch): PrivateMessageContext {
