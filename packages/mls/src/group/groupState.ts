@@ -27,8 +27,8 @@ import type { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafIndex } from "../tree/treeMath.js";
 import type { GroupConfig } from "./groupConfig.js";
 
-/** The epoch secrets a member keeps while the epoch is current (§8). joiner/welcome/epoch/encryption secrets are gone by then. */
-export type EpochKeys = Omit<EpochSecrets, "joinerSecret" | "welcomeSecret" | "encryptionSecret">;
+/** The epoch secrets a member keeps while the epoch is current (§8). joiner/epoch/encryption secrets are gone by then (welcome_secret is never kept). */
+export type EpochKeys = Omit<EpochSecrets, "joinerSecret" | "encryptionSecret">;
 
 /** A proposal received (or sent) in the current epoch, kept until a commit covers it or the epoch ends (§12.1). */
 export interface CachedProposal {
@@ -97,7 +97,6 @@ export function ownLeaf(state: GroupState): LeafIndex {
 /** The parts of EpochSecrets a member keeps; the rest is zeroized here (§9.2). */
 export function keepEpochKeys(secrets: EpochSecrets): EpochKeys {
   zeroize(secrets.joinerSecret);
-  zeroize(secrets.welcomeSecret);
   return {
     senderDataSecret: secrets.senderDataSecret,
     exporterSecret: secrets.exporterSecret,
@@ -117,7 +116,7 @@ export interface NewEpochInput {
   readonly tree: PublicRatchetTree;
   readonly privateKeys: PrivateTreeKeys;
   readonly signaturePrivateKey: Uint8Array;
-  /** The epoch's secrets; encryption_secret goes into the secret tree and is zeroized, joiner/welcome secrets are zeroized. */
+  /** The epoch's secrets; encryption_secret goes into the secret tree and is zeroized, the joiner secret is zeroized. */
   readonly secrets: EpochSecrets;
   readonly interimTranscriptHash: Uint8Array;
   readonly confirmationTag: Uint8Array;
