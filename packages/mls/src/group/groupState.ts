@@ -10,7 +10,7 @@
 import { toHex, zeroize } from "../codec/bytes.js";
 import type { CipherSuite, KeyPair } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
-import { createFramingContext, type FramingContext } from "../framing/context.js";
+import { createFramingContext } from "../framing/context.js";
 import type { PrivateMessageContext } from "../framing/privateMessage.js";
 import type { PublicMessageContext } from "../framing/publicMessage.js";
 import { SenderType } from "../messages/enums.js";
@@ -223,11 +223,6 @@ export function destroyUnusedState(state: GroupState, keepPrivateKeysOf?: GroupS
   if (keepPrivateKeysOf === undefined || keepPrivateKeysOf.privateKeys !== state.privateKeys) state.privateKeys.destroy();
 }
 
-/** The message-protection context of the current epoch (§6). */
-export function framingContext(state: GroupState): FramingContext {
-  return { suite: state.suite, groupContext: state.groupContextBytes, groupId: state.groupContext.groupId, epoch: state.groupContext.epoch };
-}
-
 /** The contexts depend only on the epoch's (immutable) state: built once per state, not per message. */
 const contexts = new WeakMap<GroupState, { pub?: PublicMessageContext; priv?: PrivateMessageContext }>();
 
@@ -249,7 +244,7 @@ export function publicMessageContext(state: GroupState): PublicMessageContext {
 export function privateMessageContext(state: GroupState): PrivateMessageContext {
   const c = contextsOf(state);
   const gc = state.groupContext;
-  // framingContext's fields spelled out (no spread: one object per epoch, with a stable shape).
+  // The message-protection context of the epoch (§6), fields spelled out: no spread, a stable shape.
   return (c.priv ??= {
     suite: state.suite,
     groupContext: state.groupContextBytes,
