@@ -12,12 +12,20 @@
  * an 8 KB off-heap chunk per tree clone, and each off-heap allocation costs
  * more than the hashes it holds.
  *
+ * Writes to a packed chunk this array shares with a copy go to a small
+ * overlay first (one Map per array, copied with it), folded into the chunks
+ * once it holds 64 entries: a commit's path changes ~2 log2(n) entries spread
+ * over a few chunks, and copying a chunk (8 KB, off-heap) for each was most
+ * of a large group's tree clone cost.
+ *
  * `get` returns a copy: a caller may keep a hash (the tree hash goes into the
  * GroupContext) while the tree changes and a packed chunk is written in place.
  */
 const SHIFT = 8;
 const CHUNK = 1 << SHIFT;
 const MASK = CHUNK - 1;
+/** Overlay entries that trigger a fold (see the class comment). */
+const OVERLAY_LIMIT = 64;
 
 /** One allocation: the hashes, then a presence byte per node (a copy is one off-heap allocation, not two). */
 interface Packed {
@@ -40,6 +48,8 @@ export class PackedHashes {
   #chunks: (Chunk | undefined)[] = [];
   #owned: boolean[] = [];
   #length = 0;
+  /** Entries written over shared packed chunks (undefined: cleared), newer than the chunks. */
+  #overlay = new Map<number, Uint8Array | undefined>();
 
   constructor(nh: number, length = 0) {
     this.#nh = nh;
@@ -58,6 +68,7 @@ export class PackedHashes {
       this.#owned.push(true);
     }
     if (n < this.#length) {
+      for (const i of [...this.#overlay.keys()]) if (i >= n) this.#overlay.delete(i);
       this.#chunks.length = chunks;
       this.#owned.length = chunks;
       // Entries past the end in the last chunk are cleared, so growing again reads them absent.
@@ -71,12 +82,14 @@ export class PackedHashes {
   }
 
   has(i: number): boolean {
+    if (this.#overlay.size > 0 && this.#overlay.has(i)) return this.#overlay.get(i) !== undefined;
     const c = this.#chunks[i >> SHIFT];
     if (c === undefined) return false;
     return Array.isArray(c) ? c[i & MASK] !== undefined : c.present[i & MASK] === 1;
   }
 
   get(i: number): Uint8Array | undefined {
+    if (this.#overlay.size > 0 && this.#overlay.has(i)) return this.#overlay.get(i)?.slice();
     const c = this.#chunks[i >> SHIFT];
     const j = i & MASK;
     if (c === undefined) return undefined;
@@ -92,6 +105,24 @@ export class PackedHashes {
     const c = i >> SHIFT;
     const j = i & MASK;
     if (hash === undefined && !this.has(i)) return;
+    const shared = this.#chunks[c];
+    if (shared !== undefined && !Array.isArray(shared) && !this.#owned[c]) {
+      this.#overlay.set(i, hash?.slice());
+      if (this.#overlay.size >= OVERLAY_LIMIT) this.#fold();
+      return;
+    }
+    this.#overlay.delete(i);
+    this.#write(c, j, hash);
+  }
+
+  /** Writes the overlay into the (now owned) chunks. */
+  #fold(): void {
+    const entries = [...this.#overlay];
+    this.#overlay.clear();
+    for (const [i, hash] of entries) this.#write(i >> SHIFT, i & MASK, hash);
+  }
+
+  #write(c: number, j: number, hash: Uint8Array | undefined): void {
     const chunk = this.#writable(c);
     if (Array.isArray(chunk)) {
       if (hash === undefined) chunk[j] = undefined;
@@ -112,6 +143,7 @@ export class PackedHashes {
     c.#chunks = this.#chunks.slice();
     c.#owned = new Array<boolean>(this.#chunks.length).fill(false);
     c.#length = this.#length;
+    if (this.#overlay.size > 0) c.#overlay = new Map(this.#overlay);
     this.#owned.fill(false);
     return c;
   }
