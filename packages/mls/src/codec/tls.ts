@@ -191,6 +191,24 @@ export class Writer {
     return out;
   }
 
+  /**
+   * Runs `use` on the bytes written, in place in the scratch buffer (no
+   * copy), then ends the Writer and takes the buffer back, zeroed: for bytes
+   * consumed synchronously and dropped (hashed or MACed). `use` must not keep
+   * the view. Returns what `use` returns; rethrows what it throws.
+   */
+  consume<R>(use: (bytes: Uint8Array) => R): R {
+    const buf = this.end();
+    const used = this.used;
+    const len = this.len;
+    this.len = 0;
+    try {
+      return use(buf.subarray(0, len));
+    } finally {
+      releaseScratch(buf, used);
+    }
+  }
+
   /** How far the scratch buffer was written (what releasing it must zero). */
   private get used(): number {
     return Math.max(this.high, this.len);

@@ -5,10 +5,12 @@
  */
 import { encode } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
-import { confirmedTranscriptHashInputOf, type EncodedAuthenticatedContent } from "../framing/context.js";
+import { MlsError } from "../errors.js";
+import { ContentType } from "../messages/enums.js";
+import type { EncodedAuthenticatedContent } from "../framing/context.js";
 import { groupContextCodec, type GroupContext } from "../messages/groupContext.js";
 import { confirmationTag, deriveEpochSecrets, type EpochSecrets } from "../schedule/keySchedule.js";
-import { confirmedTranscriptHash, interimTranscriptHash } from "../schedule/transcriptHash.js";
+import { confirmedTranscriptHashOf, interimTranscriptHash } from "../schedule/transcriptHash.js";
 import type { GroupConfig } from "./groupConfig.js";
 import { newEpochState, type GroupState, type NewEpochInput } from "./groupState.js";
 
@@ -54,7 +56,9 @@ export function runCommitSchedule(input: CommitScheduleInput): CommitScheduleOut
  * set) and the commit: public data only, so a non-member (the DS) computes it too.
  */
 export function confirmedGroupContext(suite: CipherSuite, interimBefore: Uint8Array, provisional: GroupContext, content: EncodedAuthenticatedContent): GroupContext {
-  const confirmed = confirmedTranscriptHash(suite, interimBefore, confirmedTranscriptHashInputOf(content));
+  if (content.content.contentType !== ContentType.commit) throw new MlsError("INVALID_ARGUMENT", "ConfirmedTranscriptHashInput is defined for commits only");
+  // §8.2: ConfirmedTranscriptHashInput = wire_format, the FramedContent, the signature.
+  const confirmed = confirmedTranscriptHashOf(suite, interimBefore, content.wireFormat, content.contentBytes, content.auth.signature);
   return { ...provisional, confirmedTranscriptHash: confirmed };
 }
 
@@ -70,16 +74,19 @@ export function epochStateAfterCommit(
   member: Pick<NewEpochInput, "tree" | "privateKeys" | "signaturePrivateKey" | "previous" | "reinit">,
   config: GroupConfig,
 ): GroupState {
-  return newEpochState(
-    {
-      ...member,
-      suite,
-      groupContext: out.groupContext,
-      groupContextBytes: out.groupContextBytes,
-      secrets: out.secrets,
-      interimTranscriptHash: nextInterimTranscriptHash(suite, out),
-      confirmationTag: out.confirmationTag,
-    },
-    config,
-  );
+  // Fields spelled out rather than spread: this runs on every commit on both sides.
+  const input: NewEpochInput = {
+    suite,
+    groupContext: out.groupContext,
+    groupContextBytes: out.groupContextBytes,
+    tree: member.tree,
+    privateKeys: member.privateKeys,
+    signaturePrivateKey: member.signaturePrivateKey,
+    secrets: out.secrets,
+    interimTranscriptHash: nextInterimTranscriptHash(suite, out),
+    confirmationTag: out.confirmationTag,
+    ...(member.previous === undefined ? {} : { previous: member.previous }),
+    ...(member.reinit === undefined ? {} : { reinit: member.reinit }),
+  };
+  return newEpochState(input, config);
 }

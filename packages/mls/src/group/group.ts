@@ -539,8 +539,28 @@ export class Group {
   }
 }
 
-/** The pending commit without its next state; `ratchetTree` is copied as the getter it is, so it stays unencoded until read. */
+/** The public view of each pending commit, built once: createCommit and the merge hand out the same one. */
+const publicViews = new WeakMap<PendingCommitState, PendingCommitInfo>();
+
+/**
+ * The pending commit without its next state. `ratchetTree` stays a getter
+ * reading the pending commit's, so the tree is encoded only when first read.
+ */
 function publicPending(p: PendingCommitState): PendingCommitInfo {
-  const { next: _next, ...fields } = Object.getOwnPropertyDescriptors(p);
-  return Object.defineProperties({}, fields) as PendingCommitInfo;
+  let view = publicViews.get(p);
+  if (view === undefined) {
+    const fields = {
+      commit: p.commit,
+      ...(p.welcome === undefined ? {} : { welcome: p.welcome }),
+      groupInfo: p.groupInfo,
+      epoch: p.epoch,
+      proposals: p.proposals,
+      added: p.added,
+      removed: p.removed,
+      updated: p.updated,
+    };
+    view = Object.defineProperty(fields, "ratchetTree", { enumerable: true, get: () => p.ratchetTree }) as PendingCommitInfo;
+    publicViews.set(p, view);
+  }
+  return view;
 }

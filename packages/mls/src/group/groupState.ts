@@ -10,7 +10,7 @@
 import { toHex, zeroize } from "../codec/bytes.js";
 import type { CipherSuite, KeyPair } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
-import { createFramingContext, type FramingContext } from "../framing/context.js";
+import { createFramingContext } from "../framing/context.js";
 import type { PrivateMessageContext } from "../framing/privateMessage.js";
 import type { PublicMessageContext } from "../framing/publicMessage.js";
 import { SenderType } from "../messages/enums.js";
@@ -27,8 +27,8 @@ import type { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafIndex } from "../tree/treeMath.js";
 import type { GroupConfig } from "./groupConfig.js";
 
-/** The epoch secrets a member keeps while the epoch is current (§8). joiner/welcome/epoch/encryption secrets are gone by then. */
-export type EpochKeys = Omit<EpochSecrets, "joinerSecret" | "welcomeSecret" | "encryptionSecret">;
+/** The epoch secrets a member keeps while the epoch is current (§8). joiner/epoch/encryption secrets are gone by then (welcome_secret is never kept). */
+export type EpochKeys = Omit<EpochSecrets, "joinerSecret" | "encryptionSecret">;
 
 /** A proposal received (or sent) in the current epoch, kept until a commit covers it or the epoch ends (§12.1). */
 export interface CachedProposal {
@@ -97,7 +97,6 @@ export function ownLeaf(state: GroupState): LeafIndex {
 /** The parts of EpochSecrets a member keeps; the rest is zeroized here (§9.2). */
 export function keepEpochKeys(secrets: EpochSecrets): EpochKeys {
   zeroize(secrets.joinerSecret);
-  zeroize(secrets.welcomeSecret);
   return {
     senderDataSecret: secrets.senderDataSecret,
     exporterSecret: secrets.exporterSecret,
@@ -117,7 +116,7 @@ export interface NewEpochInput {
   readonly tree: PublicRatchetTree;
   readonly privateKeys: PrivateTreeKeys;
   readonly signaturePrivateKey: Uint8Array;
-  /** The epoch's secrets; encryption_secret goes into the secret tree and is zeroized, joiner/welcome secrets are zeroized. */
+  /** The epoch's secrets; encryption_secret goes into the secret tree and is zeroized, the joiner secret is zeroized. */
   readonly secrets: EpochSecrets;
   readonly interimTranscriptHash: Uint8Array;
   readonly confirmationTag: Uint8Array;
@@ -224,11 +223,6 @@ export function destroyUnusedState(state: GroupState, keepPrivateKeysOf?: GroupS
   if (keepPrivateKeysOf === undefined || keepPrivateKeysOf.privateKeys !== state.privateKeys) state.privateKeys.destroy();
 }
 
-/** The message-protection context of the current epoch (§6). */
-export function framingContext(state: GroupState): FramingContext {
-  return { suite: state.suite, groupContext: state.groupContextBytes, groupId: state.groupContext.groupId, epoch: state.groupContext.epoch };
-}
-
 /** The contexts depend only on the epoch's (immutable) state: built once per state, not per message. */
 const contexts = new WeakMap<GroupState, { pub?: PublicMessageContext; priv?: PrivateMessageContext }>();
 
@@ -243,12 +237,22 @@ function contextsOf(state: GroupState): { pub?: PublicMessageContext; priv?: Pri
 
 export function publicMessageContext(state: GroupState): PublicMessageContext {
   const c = contextsOf(state);
-  return (c.pub ??= { ...framingContext(state), membershipKey: state.keys.membershipKey });
+  const gc = state.groupContext;
+  return (c.pub ??= { suite: state.suite, groupContext: state.groupContextBytes, groupId: gc.groupId, epoch: gc.epoch, membershipKey: state.keys.membershipKey });
 }
 
 export function privateMessageContext(state: GroupState): PrivateMessageContext {
   const c = contextsOf(state);
-  return (c.priv ??= { ...framingContext(state), senderDataSecret: state.keys.senderDataSecret, secretTree: state.secretTree });
+  const gc = state.groupContext;
+  // The message-protection context of the epoch (§6), fields spelled out: no spread, a stable shape.
+  return (c.priv ??= {
+    suite: state.suite,
+    groupContext: state.groupContextBytes,
+    groupId: gc.groupId,
+    epoch: gc.epoch,
+    senderDataSecret: state.keys.senderDataSecret,
+    secretTree: state.secretTree,
+  });
 }
 
 export function pastPrivateMessageContext(suite: CipherSuite, past: PastEpoch): PrivateMessageContext {

@@ -48,7 +48,12 @@ export const groupInfoCodec: Codec<GroupInfo> = {
 
 /** The bytes SignWithLabel(., "GroupInfoTBS", .) covers (a GroupInfo's signature, if present, is ignored). */
 export function groupInfoTbsBytes(g: GroupInfoTBS): Uint8Array {
+  return groupInfoTbsWriter(g).finish();
+}
+
+/** {@link groupInfoTbsBytes} left in its Writer, to sign or verify in place (Writer.consume). */
+export function groupInfoTbsWriter(g: GroupInfoTBS): Writer {
   const w = new Writer(1024);
   writeTbs(w, g);
-  return w.finish();
+  return w;
 }

@@ -147,6 +147,11 @@ export interface LeafNodeGroupContext {
  * `group` is required for update and commit leaves and ignored for key_package leaves.
  */
 export function leafNodeTbsBytes(leaf: UnsignedLeafNode, group?: LeafNodeGroupContext): Uint8Array {
+  return leafNodeTbsWriter(leaf, group).finish();
+}
+
+/** {@link leafNodeTbsBytes} left in its Writer, to sign or verify in place (Writer.consume). */
+export function leafNodeTbsWriter(leaf: UnsignedLeafNode, group?: LeafNodeGroupContext): Writer {
   const w = new Writer(512);
   writeUnsigned(w, leaf);
   if (leaf.leafNodeSource !== LeafNodeSource.keyPackage) {
@@ -156,5 +161,5 @@ export function leafNodeTbsBytes(leaf: UnsignedLeafNode, group?: LeafNodeGroupCo
     w.opaque(group.groupId);
     w.u32(group.leafIndex);
   }
-  return w.finish();
+  return w;
 }

@@ -82,20 +82,30 @@ export const treeHashInputCodec: Codec<TreeHashInput> = {
   },
 };
 
-/** TreeHashInput bytes of a leaf (hash them for the leaf's tree hash). */
-export function leafTreeHashInputBytes(leafIndex: LeafIndex, leafNode: LeafNode | undefined): Uint8Array {
+/** A Writer holding the TreeHashInput of a leaf (§7.8): hash it in place with Writer.consume. */
+export function leafTreeHashInputWriter(leafIndex: LeafIndex, leafNode: LeafNode | undefined): Writer {
   const w = new Writer(leafNode === undefined ? 8 : 512);
   w.u8(NodeType.leaf);
   writeLeafInput(w, { leafIndex, leafNode });
-  return w.finish();
+  return w;
+}
+
+/** TreeHashInput bytes of a leaf (hash them for the leaf's tree hash). */
+export function leafTreeHashInputBytes(leafIndex: LeafIndex, leafNode: LeafNode | undefined): Uint8Array {
+  return leafTreeHashInputWriter(leafIndex, leafNode).finish();
+}
+
+/** A Writer holding the TreeHashInput of a parent (§7.8): hash it in place with Writer.consume. */
+export function parentTreeHashInputWriter(parentNode: ParentNode | undefined, leftHash: Uint8Array, rightHash: Uint8Array): Writer {
+  const w = new Writer(256);
+  w.u8(NodeType.parent);
+  writeParentInput(w, { parentNode, leftHash, rightHash });
+  return w;
 }
 
 /** TreeHashInput bytes of a parent (hash them for the parent's tree hash). */
 export function parentTreeHashInputBytes(parentNode: ParentNode | undefined, leftHash: Uint8Array, rightHash: Uint8Array): Uint8Array {
-  const w = new Writer(256);
-  w.u8(NodeType.parent);
-  writeParentInput(w, { parentNode, leftHash, rightHash });
-  return w.finish();
+  return parentTreeHashInputWriter(parentNode, leftHash, rightHash).finish();
 }
 
 export interface ParentHashInput {
@@ -117,9 +127,9 @@ export const parentHashInputCodec: Codec<ParentHashInput> = {
   },
 };
 
-/** ParentHashInput bytes (hash them for the parent hash, §7.9). */
-export function parentHashInputBytes(v: ParentHashInput): Uint8Array {
+/** A Writer holding a ParentHashInput (§7.9): hash it in place with Writer.consume. */
+export function parentHashInputWriter(v: ParentHashInput): Writer {
   const w = new Writer(v.encryptionKey.length + v.parentHash.length + v.originalSiblingTreeHash.length + 12);
   parentHashInputCodec.encode(w, v);
-  return w.finish();
+  return w;
 }

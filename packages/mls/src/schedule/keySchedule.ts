@@ -16,12 +16,15 @@ import type { CipherSuite, KeyPair } from "../crypto/cipherSuite.js";
 import { constantTimeEqual, utf8, zeroize } from "../codec/bytes.js";
 import { MlsError } from "../errors.js";
 
-/** The secrets of one epoch (§8, table "Epoch-Derived Secrets"), plus the joiner/welcome secrets and the next init_secret. */
+/**
+ * The secrets of one epoch (§8, table "Epoch-Derived Secrets"), plus the
+ * joiner secret and the next init_secret. welcome_secret is not here: only a
+ * Welcome's sender and its joiners need it, and they derive it from the
+ * joiner secret ({@link deriveWelcomeSecret}), so an epoch change does not.
+ */
 export interface EpochSecrets {
   /** Goes to new members in GroupSecrets (§12.4.3.1). */
   readonly joinerSecret: Uint8Array;
-  /** Keys the Welcome's GroupInfo encryption (§12.4.3.1). */
-  readonly welcomeSecret: Uint8Array;
   readonly senderDataSecret: Uint8Array;
   /** The root of the secret tree (§9). */
   readonly encryptionSecret: Uint8Array;
@@ -87,13 +90,11 @@ export function welcomeKeyAndNonce(cs: CipherSuite, welcomeSecret: Uint8Array): 
  */
 export function deriveEpochSecretsFromJoiner(cs: CipherSuite, joinerSecret: Uint8Array, pskSecret: Uint8Array | undefined, groupContext: Uint8Array): EpochSecrets {
   const member = memberSecret(cs, joinerSecret, pskSecret);
-  const welcomeSecret = cs.deriveSecret(member, "welcome");
   const epochSecret = cs.expandWithLabel(member, "epoch", groupContext, cs.params.nh);
   zeroize(member);
   // §8 table "Epoch-Derived Secrets"
   const secrets: EpochSecrets = {
     joinerSecret,
-    welcomeSecret,
     senderDataSecret: cs.deriveSecret(epochSecret, "sender data"),
     encryptionSecret: cs.deriveSecret(epochSecret, "encryption"),
     exporterSecret: cs.deriveSecret(epochSecret, "exporter"),

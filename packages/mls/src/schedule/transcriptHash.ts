@@ -30,12 +30,27 @@ export function confirmedTranscriptHash(cs: CipherSuite, interimTranscriptHashBe
   return cs.hash(buf);
 }
 
+/**
+ * confirmed_transcript_hash_[n] from interim_transcript_hash_[n-1] and the
+ * pieces of the ConfirmedTranscriptHashInput (see
+ * encodeConfirmedTranscriptHashInput), hashed where they are written: no
+ * copy of the commit's encoding is made.
+ */
+export function confirmedTranscriptHashOf(cs: CipherSuite, interimTranscriptHashBefore: Uint8Array, wireFormat: number, framedContent: Uint8Array, signature: Uint8Array): Uint8Array {
+  const w = new Writer(interimTranscriptHashBefore.length + 2 + framedContent.length + signature.length + 4);
+  w.raw(interimTranscriptHashBefore);
+  w.u16(wireFormat);
+  w.raw(framedContent);
+  w.opaque(signature);
+  return w.consume((b) => cs.hash(b));
+}
+
 /** interim_transcript_hash_[n] = Hash(confirmed_transcript_hash_[n] || struct { MAC confirmation_tag; }). */
 export function interimTranscriptHash(cs: CipherSuite, confirmedTranscriptHash: Uint8Array, confirmationTag: Uint8Array): Uint8Array {
   const w = new Writer(confirmedTranscriptHash.length + confirmationTag.length + 4);
   w.raw(confirmedTranscriptHash);
   w.opaque(confirmationTag); // MAC is opaque<V> (§6.1)
-  return cs.hash(w.finish());
+  return w.consume((b) => cs.hash(b));
 }
 
 /** Both hashes of the epoch a Commit creates, the interim one needing the Commit's confirmation tag. */

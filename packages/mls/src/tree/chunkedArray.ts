@@ -9,13 +9,14 @@
  * copied pointer passes the old-generation write barrier. Here a copy shares
  * the chunks and copies only the list of them; the first write to a shared
  * chunk copies that chunk (256 entries), and a commit writes to about log2(n)
- * of them.
+ * of them. A chunk holds no more entries than the array reaches into it, so
+ * a small group's tree copies its ~31 entries on a write, not 256.
  */
 const SHIFT = 8;
 const CHUNK = 1 << SHIFT;
 const MASK = CHUNK - 1;
 
-const blankChunk = <T>(): (T | undefined)[] => new Array<T | undefined>(CHUNK).fill(undefined);
+const blankChunk = <T>(size: number): (T | undefined)[] => new Array<T | undefined>(size).fill(undefined);
 
 export class ChunkedArray<T> {
   #chunks: (T | undefined)[][] = [];
@@ -46,14 +47,14 @@ export class ChunkedArray<T> {
   set length(n: number) {
     const chunks = (n + MASK) >> SHIFT;
     while (this.#chunks.length < chunks) {
-      this.#chunks.push(blankChunk<T>());
+      this.#chunks.push(blankChunk<T>(Math.min(CHUNK, n - (this.#chunks.length << SHIFT))));
       this.#owned.push(true);
     }
     if (n < this.#length) {
       this.#chunks.length = chunks;
       this.#owned.length = chunks;
       // Entries past the end in the last chunk are cleared, so growing again reads undefined there.
-      if ((n & MASK) !== 0) this.#writable(chunks - 1).fill(undefined, n & MASK);
+      if ((n & MASK) !== 0 && (n & MASK) < this.#chunks[chunks - 1]!.length) this.#writable(chunks - 1, 0).fill(undefined, n & MASK);
     }
     this.#length = n;
   }
@@ -65,7 +66,7 @@ export class ChunkedArray<T> {
 
   set(i: number, value: T | undefined): void {
     if (!Number.isInteger(i) || i < 0 || i >= this.#length) throw new RangeError(`index ${i} outside 0..${this.#length - 1}`);
-    this.#writable(i >> SHIFT)[i & MASK] = value;
+    this.#writable(i >> SHIFT, i & MASK)[i & MASK] = value;
   }
 
   /** An independent copy: O(length / 256); both copy a chunk before their first write to it. */
@@ -85,12 +86,17 @@ export class ChunkedArray<T> {
     return out;
   }
 
-  #writable(c: number): (T | undefined)[] {
+  /** Chunk c, owned by this array, with room for entry j and every entry up to the array's length in it. */
+  #writable(c: number, j: number): (T | undefined)[] {
     let chunk = this.#chunks[c]!;
     if (!this.#owned[c]) {
       chunk = chunk.slice();
       this.#chunks[c] = chunk;
       this.#owned[c] = true;
+    }
+    if (j >= chunk.length) {
+      const size = Math.max(j + 1, Math.min(CHUNK, this.#length - (c << SHIFT)));
+      while (chunk.length < size) chunk.push(undefined);
     }
     return chunk;
   }

@@ -2,25 +2,57 @@
  * Key lookup over a ratchet tree: which node holds an encryption key, which
  * leaf a signature key (§7.3 uniqueness checks, §12.2 "already a member").
  *
- * Layered so that a tree clone (one per commit) costs O(changes) instead of
+ * Layered so that a tree clone (one per commit) costs O(1) instead of
  * copying maps of every key in the group: `base` is shared between a tree and
- * its clones and never written once built; `added` holds the keys set since,
- * per tree. Entries are never removed when a node changes: every hit is checked
- * against the node it names, so a stale entry just misses. `added` is folded
- * into a fresh base when it grows, keeping each change O(1) amortised. The
- * base, which holds every key of the group, is a compact KeyTable; the few
- * additions since are Maps by hex.
+ * its clones and never written once built; the keys set since sit in a chain
+ * of small layers, newest first, of which a tree writes only its own top one
+ * and shares the rest with the trees it was cloned from or into (a clone
+ * freezes the top layer for both). Entries are never removed when a node
+ * changes: every hit is checked against the node it names, so a stale entry
+ * just misses. A long chain is flattened into one layer, and the layers are
+ * folded into a fresh base when they grow, keeping each change O(1)
+ * amortised. The base, which holds every key of the group, is a compact
+ * KeyTable; the few additions since are Maps by the same seeded 32-bit key
+ * hash, each hash naming every node set with it (a collision costs a
+ * comparison, never a wrong answer).
  */
-import { bytesEqual, toHex } from "../codec/bytes.js";
+import { bytesEqual } from "../codec/bytes.js";
 import { NodeType } from "../messages/enums.js";
 import type { Node } from "../messages/ratchetTreeNodes.js";
-import { KeyTable } from "./keyTable.js";
+import { hashKey, KeyTable } from "./keyTable.js";
 import type { LeafIndex, NodeIndex } from "./treeMath.js";
 
-/** Encryption keys of nodes and signature keys of leaves, by hex. */
+/** The indices set under one key hash, oldest first (one number in the common case). */
+type Slot = number | number[];
+
+/** Encryption keys of nodes (to node indices) and signature keys of leaves (to leaf indices), by key hash. */
 interface KeyMaps {
-  readonly encryption: Map<string, NodeIndex>;
-  readonly signature: Map<string, LeafIndex>;
+  readonly encryption: Map<number, Slot>;
+  readonly signature: Map<number, Slot>;
+}
+
+/** Adds index x under hash h; a slot array is created here, so arrays of frozen layers are never written. */
+function put(m: Map<number, Slot>, h: number, x: number): void {
+  const had = m.get(h);
+  if (had === undefined || had === x) m.set(h, x);
+  else if (typeof had === "number") m.set(h, [had, x]);
+  else if (had[had.length - 1] !== x) had.push(x);
+}
+
+/** The newest index under hash h for which `holds` is true. */
+function findIn(m: Map<number, Slot>, h: number, holds: (x: number) => boolean): number | undefined {
+  const slot = m.get(h);
+  if (slot === undefined) return undefined;
+  if (typeof slot === "number") return holds(slot) ? slot : undefined;
+  for (let i = slot.length - 1; i >= 0; i--) if (holds(slot[i]!)) return slot[i];
+  return undefined;
+}
+
+function putAll(to: Map<number, Slot>, from: Map<number, Slot>): void {
+  for (const [h, slot] of from) {
+    if (typeof slot === "number") put(to, h, slot);
+    else for (const x of slot) put(to, h, x);
+  }
 }
 
 /** The same, built once: encryption key -> node, signature key -> leaf. */
@@ -29,7 +61,49 @@ interface KeyTables {
   readonly signature: KeyTable;
 }
 
-const newKeyMaps = (): KeyMaps => ({ encryption: new Map(), signature: new Map() });
+/** Keys set in one stretch of a tree's history; frozen once a clone shares it. */
+interface Layer extends KeyMaps {
+  /** The older layers, shared. */
+  readonly below: Layer | undefined;
+  readonly depth: number;
+  /** Encryption entries here and below (repeats counted). */
+  readonly sizeBelow: number;
+}
+
+const newLayer = (below: Layer | undefined): Layer => ({
+  encryption: new Map(),
+  signature: new Map(),
+  below,
+  depth: below === undefined ? 0 : below.depth + 1,
+  sizeBelow: below === undefined ? 0 : below.sizeBelow + below.encryption.size,
+});
+
+/** Layers deeper than this are flattened into one on the next clone (lookups walk the chain). */
+const MAX_DEPTH = 8;
+
+/** Entries of the layers top..stop (stop excluded) merged into one above `stop`, newer entries over older ones. */
+function merge(top: Layer, stop: Layer | undefined): Layer {
+  const chain: Layer[] = [];
+  for (let l: Layer | undefined = top; l !== stop; l = l!.below) chain.push(l!);
+  const out = newLayer(stop);
+  for (let i = chain.length - 1; i >= 0; i--) {
+    putAll(out.encryption, chain[i]!.encryption);
+    putAll(out.signature, chain[i]!.signature);
+  }
+  return out;
+}
+
+/**
+ * A chain of at most two layers with the same entries: the bottom layer is
+ * kept when it outweighs the rest (those are merged above it), so a large
+ * layer is copied again only once the others have grown to half its size.
+ */
+function flatten(top: Layer): Layer {
+  let bottom = top;
+  while (bottom.below !== undefined) bottom = bottom.below;
+  const rest = top.sizeBelow + top.encryption.size - bottom.encryption.size;
+  return bottom !== top && bottom.encryption.size > 2 * rest ? merge(top, bottom) : merge(top, undefined);
+}
 
 /** The nodes of the tree the index serves, read at lookup time. */
 export type NodeAt = (x: NodeIndex) => Node | undefined;
@@ -45,17 +119,18 @@ function signatureKeyOf(n: Node | undefined): Uint8Array | undefined {
 
 function index(keys: KeyMaps, x: NodeIndex, n: Node): void {
   if (n.nodeType === NodeType.leaf) {
-    keys.encryption.set(toHex(n.leafNode.encryptionKey), x);
-    keys.signature.set(toHex(n.leafNode.signatureKey), (x / 2) as LeafIndex);
+    put(keys.encryption, hashKey(n.leafNode.encryptionKey), x);
+    put(keys.signature, hashKey(n.leafNode.signatureKey), x / 2);
   } else {
-    keys.encryption.set(toHex(n.parentNode.encryptionKey), x);
+    put(keys.encryption, hashKey(n.parentNode.encryptionKey), x);
   }
 }
 
 export class KeyIndex {
   private constructor(
     private readonly base: KeyTables,
-    private readonly added: KeyMaps,
+    /** This tree's own layer: the only one it writes. */
+    private top: Layer,
   ) {}
 
   /** An index of every non-blank node in `nodes`. */
@@ -69,40 +144,52 @@ export class KeyIndex {
       const s = signatureKeyOf(n);
       if (s !== undefined) signature.push([s, i / 2]);
     }
-    return new KeyIndex({ encryption: KeyTable.build(encryption), signature: KeyTable.build(signature) }, newKeyMaps());
+    return new KeyIndex({ encryption: KeyTable.build(encryption), signature: KeyTable.build(signature) }, newLayer(undefined));
   }
 
   /**
-   * The index for a clone of the tree: the same base, its own copy of the
-   * additions. Returns undefined when the additions have grown to a sizeable
-   * share of the base: the caller then rebuilds (folds) the index.
+   * The index for a clone of the tree: the same base and layers, and a new
+   * top layer for each of the two trees. Returns undefined when the additions
+   * have grown to a sizeable share of the base: the caller then rebuilds
+   * (folds) the index.
    */
   fork(): KeyIndex | undefined {
-    if (this.added.encryption.size > Math.max(64, this.base.encryption.size >> 3)) return undefined;
-    return new KeyIndex(this.base, { encryption: new Map(this.added.encryption), signature: new Map(this.added.signature) });
+    let shared = this.top;
+    if (shared.sizeBelow + shared.encryption.size > Math.max(256, this.base.encryption.size >> 1)) return undefined;
+    if (shared.encryption.size === 0 && shared.signature.size === 0) {
+      // Nothing to freeze: this tree keeps writing its empty top layer, the clone starts above the layers below it.
+      return new KeyIndex(this.base, newLayer(shared.below));
+    }
+    if (shared.depth >= MAX_DEPTH) shared = flatten(shared);
+    this.top = newLayer(shared);
+    return new KeyIndex(this.base, newLayer(shared));
   }
 
   /** Node x now holds n; the entries of what it held before go stale. */
   noteSet(x: NodeIndex, n: Node | undefined): void {
-    if (n !== undefined) index(this.added, x, n);
+    if (n !== undefined) index(this.top, x, n);
   }
 
   /** The node holding this encryption key, as `nodeAt` reads now. */
   findNode(encryptionKey: Uint8Array, nodeAt: NodeAt): NodeIndex | undefined {
-    const hex = toHex(encryptionKey);
-    const holds = (x: NodeIndex | undefined): x is NodeIndex => x !== undefined && sameKey(encryptionKeyOf(nodeAt(x)), encryptionKey);
-    const a = this.added.encryption.get(hex);
-    if (holds(a)) return a;
-    return this.base.encryption.find(encryptionKey, (x) => holds(x as NodeIndex)) as NodeIndex | undefined;
+    const h = hashKey(encryptionKey);
+    const holds = (x: number): boolean => sameKey(encryptionKeyOf(nodeAt(x as NodeIndex)), encryptionKey);
+    for (let l: Layer | undefined = this.top; l !== undefined; l = l.below) {
+      const a = findIn(l.encryption, h, holds);
+      if (a !== undefined) return a as NodeIndex;
+    }
+    return this.base.encryption.find(encryptionKey, holds) as NodeIndex | undefined;
   }
 
   /** The leaf holding this signature key, as `nodeAt` reads now. */
   findLeaf(signatureKey: Uint8Array, nodeAt: NodeAt): LeafIndex | undefined {
-    const hex = toHex(signatureKey);
-    const holds = (l: LeafIndex | undefined): l is LeafIndex => l !== undefined && sameKey(signatureKeyOf(nodeAt((2 * l) as NodeIndex)), signatureKey);
-    const a = this.added.signature.get(hex);
-    if (holds(a)) return a;
-    return this.base.signature.find(signatureKey, (l) => holds(l as LeafIndex)) as LeafIndex | undefined;
+    const h = hashKey(signatureKey);
+    const holds = (l: number): boolean => sameKey(signatureKeyOf(nodeAt((2 * l) as NodeIndex)), signatureKey);
+    for (let l: Layer | undefined = this.top; l !== undefined; l = l.below) {
+      const a = findIn(l.signature, h, holds);
+      if (a !== undefined) return a as LeafIndex;
+    }
+    return this.base.signature.find(signatureKey, holds) as LeafIndex | undefined;
   }
 }
 

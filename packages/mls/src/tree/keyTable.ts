@@ -10,8 +10,8 @@
  */
 const SEED = globalThis.crypto.getRandomValues(new Uint32Array(1))[0]!;
 
-/** FNV-1a over the key with a random offset basis. */
-function hashKey(key: Uint8Array): number {
+/** FNV-1a over the key with a random offset basis (per process). */
+export function hashKey(key: Uint8Array): number {
   let h = SEED ^ 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
   return h | 0;

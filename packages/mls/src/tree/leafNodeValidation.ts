@@ -3,13 +3,14 @@
  * client runs on a LeafNode from a KeyPackage, an Update, a Commit's
  * UpdatePath, or a ratchet tree it joins with.
  */
+import { returnScratch } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import type { Credential } from "../messages/credential.js";
 import { ExtensionType, isDefaultExtensionType, isDefaultProposalType, LeafNodeSource } from "../messages/enums.js";
 import { readExtension, type Extension } from "../messages/extension.js";
 import { requiredCapabilitiesCodec, type RequiredCapabilities } from "../messages/extensionPayloads.js";
-import { leafNodeTbsBytes, type LeafNode, type LeafNodeGroupContext, type UnsignedLeafNode } from "../messages/leafNode.js";
+import { leafNodeTbsWriter, type LeafNode, type LeafNodeGroupContext, type UnsignedLeafNode } from "../messages/leafNode.js";
 import type { PublicRatchetTree } from "./ratchetTree.js";
 import type { LeafIndex } from "./treeMath.js";
 
@@ -21,14 +22,22 @@ function groupContextFor(leaf: UnsignedLeafNode, group: LeafNodeGroupContext | u
 
 /** Signs `leaf` (§7.2): SignWithLabel(sk, "LeafNodeTBS", LeafNodeTBS). `group` is needed for update and commit leaves. */
 export async function signLeafNode(suite: CipherSuite, signaturePrivateKey: Uint8Array, leaf: UnsignedLeafNode, group?: LeafNodeGroupContext): Promise<LeafNode> {
-  const signature = await suite.signWithLabel(signaturePrivateKey, LEAF_NODE_TBS, leafNodeTbsBytes(leaf, groupContextFor(leaf, group)));
+  // The TBS is signed where it was written (lent scratch, no copy), and handed back once signed.
+  const tbs = leafNodeTbsWriter(leaf, groupContextFor(leaf, group)).lend();
+  let signature: Uint8Array;
+  try {
+    signature = await suite.signWithLabel(signaturePrivateKey, LEAF_NODE_TBS, tbs);
+  } finally {
+    returnScratch(tbs);
+  }
   return { ...leaf, signature } as LeafNode;
 }
 
 /** Whether `leaf.signature` verifies under `leaf.signatureKey`; false (never a throw) for a malformed key. */
 export async function verifyLeafNodeSignature(suite: CipherSuite, leaf: LeafNode, group?: LeafNodeGroupContext): Promise<boolean> {
   try {
-    return await suite.verifyWithLabel(leaf.signatureKey, LEAF_NODE_TBS, leafNodeTbsBytes(leaf, groupContextFor(leaf, group)), leaf.signature);
+    // A copy, not lent scratch: a joiner verifies every leaf at once, and each loan would hold a 4 KB buffer.
+    return await suite.verifyWithLabel(leaf.signatureKey, LEAF_NODE_TBS, leafNodeTbsWriter(leaf, groupContextFor(leaf, group)).finish(), leaf.signature);
   } catch (e) {
     if (e instanceof MlsError && e.code !== "INVALID_ARGUMENT") return false;
     throw e;

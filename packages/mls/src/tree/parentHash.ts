@@ -7,7 +7,7 @@ import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { LeafNodeSource, NodeType } from "../messages/enums.js";
 import type { ParentNode } from "../messages/ratchetTreeNodes.js";
-import { parentHashInputBytes } from "../messages/treeHashInput.js";
+import { parentHashInputWriter } from "../messages/treeHashInput.js";
 import type { FilteredPathStep, PublicRatchetTree } from "./ratchetTree.js";
 import { subtreeLeafRange, treeHashWithoutLeaves } from "./treeHash.js";
 import { left, right, type NodeIndex } from "./treeMath.js";
@@ -16,7 +16,7 @@ const EMPTY = new Uint8Array(0);
 
 /** Hash of ParentHashInput (§7.9): the parent hash of a node P with copath child S. */
 export function parentHash(suite: CipherSuite, encryptionKey: Uint8Array, parentHashOfP: Uint8Array, originalSiblingTreeHash: Uint8Array): Uint8Array {
-  return suite.hash(parentHashInputBytes({ encryptionKey, parentHash: parentHashOfP, originalSiblingTreeHash }));
+  return parentHashInputWriter({ encryptionKey, parentHash: parentHashOfP, originalSiblingTreeHash }).consume((b) => suite.hash(b));
 }
 
 /** The parent_hash fields of the nodes of a new path and of its leaf. */

@@ -106,8 +106,13 @@ export class PublicRatchetTree {
   #credentials: CredentialTally | undefined;
   /** Encoded Node (§12.4.3.3) of each node, filled on first encode: a commit re-sends the tree with only its path changed. */
   #encoded: ChunkedArray<Uint8Array>;
-  /** Recently unpacked leaves (see #node). */
-  readonly #unpacked = new Map<number, { from: Uint8Array; node: Node }>();
+  /**
+   * Recently unpacked leaves (see #node), shared with the tree's clones: an
+   * entry is used only while the node still holds the bytes it came from, so
+   * a tree never reads a leaf another tree changed, and a commit's new tree
+   * does not decode again the leaves the old one just read.
+   */
+  #unpacked = new Map<number, { from: Uint8Array; node: Node }>();
   /** No leaf below this index is blank (a lower bound for leftmostBlankLeaf). */
   #blankHint = 0;
 
@@ -266,6 +271,7 @@ export class PublicRatchetTree {
     const caches = { hashes: this.#hashes.copy(), resolutions: this.#resolutions.copy(), encoded: this.#encoded.copy() };
     const copy = new PublicRatchetTree(this.suite, this.#leafCount, this.#nodes.copy(), caches, keys);
     copy.#blankHint = this.#blankHint;
+    copy.#unpacked = this.#unpacked;
     // The tally is built here if it was not yet: a commit clones the tree before it asks the old
     // one, so a clone taken without it would build it again from every member once per epoch.
     copy.#credentials = this.#credentialTally().copy();
@@ -467,7 +473,8 @@ export class PublicRatchetTree {
     if (stored === n) return;
     this.#keys?.noteSet(x, n);
     if (this.#credentials !== undefined && (x & 1) === 0) {
-      const old = unpack(stored);
+      // Through the small cache: the leaf a commit replaces was just read (its sender's).
+      const old = this.#node(x);
       if (old?.nodeType === NodeType.leaf) this.#credentials.remove(old.leafNode);
       if (n?.nodeType === NodeType.leaf) this.#credentials.add(n.leafNode);
     }

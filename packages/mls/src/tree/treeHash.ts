@@ -10,7 +10,8 @@
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { NodeType } from "../messages/enums.js";
 import type { Node, ParentNode } from "../messages/ratchetTreeNodes.js";
-import { leafTreeHashInputBytes, parentTreeHashInputBytes } from "../messages/treeHashInput.js";
+import { Writer } from "../codec/tls.js";
+import { leafTreeHashInputWriter, parentTreeHashInputWriter } from "../messages/treeHashInput.js";
 import { left, level, right, type LeafIndex, type NodeIndex } from "./treeMath.js";
 
 /** What hashing needs to read from a tree. */
@@ -24,19 +25,22 @@ export interface TreeHashSource {
 
 /**
  * TreeHashInput of a leaf from its encoded Node (node_type || LeafNode):
- * node_type || uint32 leaf_index || optional<LeafNode> present || LeafNode (§7.8).
+ * node_type || uint32 leaf_index || optional<LeafNode> present || LeafNode (§7.8),
+ * in a Writer to hash in place.
  */
-function packedLeafHashInput(leafIndex: number, packed: Uint8Array): Uint8Array {
-  const out = new Uint8Array(packed.length + 5);
-  out[0] = NodeType.leaf;
-  out[1] = leafIndex >>> 24;
-  out[2] = (leafIndex >>> 16) & 0xff;
-  out[3] = (leafIndex >>> 8) & 0xff;
-  out[4] = leafIndex & 0xff;
-  out[5] = 1;
-  out.set(packed.subarray(1), 6);
-  return out;
+function packedLeafHashInput(leafIndex: number, packed: Uint8Array): Writer {
+  const w = new Writer(packed.length + 5);
+  w.u8(NodeType.leaf);
+  w.u32(leafIndex);
+  w.u8(1);
+  w.raw(packed.subarray(1));
+  return w;
 }
+
+const hashWith =
+  (src: TreeHashSource) =>
+  (bytes: Uint8Array): Uint8Array =>
+    src.suite.hash(bytes);
 
 /** The tree's per-node hash cache (a ChunkedArray in PublicRatchetTree). */
 export interface HashCache {
@@ -51,18 +55,18 @@ export function computeTreeHash(src: TreeHashSource, x: NodeIndex, cache: HashCa
   let h: Uint8Array;
   if ((x & 1) === 0) {
     const packed = src.packedNode?.(x);
-    if (packed !== undefined) h = src.suite.hash(packedLeafHashInput(x >>> 1, packed));
+    if (packed !== undefined) h = packedLeafHashInput(x >>> 1, packed).consume(hashWith(src));
     else {
       const n = src.node(x);
       const leaf = n !== undefined && n.nodeType === NodeType.leaf ? n.leafNode : undefined;
-      h = src.suite.hash(leafTreeHashInputBytes((x >>> 1) as LeafIndex, leaf));
+      h = leafTreeHashInputWriter((x >>> 1) as LeafIndex, leaf).consume(hashWith(src));
     }
   } else {
     const l = computeTreeHash(src, left(x), cache);
     const r = computeTreeHash(src, right(x), cache);
     const n = src.node(x);
     const p = n !== undefined && n.nodeType === NodeType.parent ? n.parentNode : undefined;
-    h = src.suite.hash(parentTreeHashInputBytes(p, l, r));
+    h = parentTreeHashInputWriter(p, l, r).consume(hashWith(src));
   }
   cache.set(x, h);
   return h;
@@ -90,7 +94,7 @@ export function treeHashWithoutLeaves(src: TreeHashSource, x: NodeIndex, removed
     }
   }
   if (!touched) return computeTreeHash(src, x, cache);
-  if ((x & 1) === 0) return src.suite.hash(leafTreeHashInputBytes((x >>> 1) as LeafIndex, undefined));
+  if ((x & 1) === 0) return leafTreeHashInputWriter((x >>> 1) as LeafIndex, undefined).consume(hashWith(src));
   const l = treeHashWithoutLeaves(src, left(x), removed, cache);
   const r = treeHashWithoutLeaves(src, right(x), removed, cache);
   const n = src.node(x);
@@ -101,5 +105,5 @@ export function treeHashWithoutLeaves(src: TreeHashSource, x: NodeIndex, removed
       p = { encryptionKey: p.encryptionKey, parentHash: p.parentHash, unmergedLeaves: p.unmergedLeaves.filter((u) => !removed.has(u)) };
     }
   }
-  return src.suite.hash(parentTreeHashInputBytes(p, l, r));
+  return parentTreeHashInputWriter(p, l, r).consume(hashWith(src));
 }

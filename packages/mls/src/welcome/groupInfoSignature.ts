@@ -4,12 +4,12 @@
  * and the decoding of a GroupInfo that keeps the signed bytes and the encoded
  * GroupContext as received, so neither is re-encoded after decryption.
  */
-import { asDecodeError, Reader } from "../codec/tls.js";
+import { asDecodeError, Reader, returnScratch } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { extensionsCodec } from "../messages/extension.js";
 import { groupContextCodec } from "../messages/groupContext.js";
-import { groupInfoTbsBytes, type GroupInfo, type GroupInfoTBS } from "../messages/groupInfo.js";
+import { groupInfoTbsBytes, groupInfoTbsWriter, type GroupInfo, type GroupInfoTBS } from "../messages/groupInfo.js";
 import type { LeafIndex } from "../tree/treeMath.js";
 
 export const GROUP_INFO_TBS_LABEL = "GroupInfoTBS";
@@ -47,7 +47,14 @@ export function decodeGroupInfo(bytes: Uint8Array): DecodedGroupInfo {
 
 /** Signs a GroupInfoTBS with the signer's key (§12.4.3). */
 export async function signGroupInfo(suite: CipherSuite, signaturePrivateKey: Uint8Array, tbs: GroupInfoTBS): Promise<GroupInfo> {
-  const signature = await suite.signWithLabel(signaturePrivateKey, GROUP_INFO_TBS_LABEL, groupInfoTbsBytes(tbs));
+  // The TBS is signed where it was written (lent scratch, no copy), and handed back once signed.
+  const bytes = groupInfoTbsWriter(tbs).lend();
+  let signature: Uint8Array;
+  try {
+    signature = await suite.signWithLabel(signaturePrivateKey, GROUP_INFO_TBS_LABEL, bytes);
+  } finally {
+    returnScratch(bytes);
+  }
   return { groupContext: tbs.groupContext, extensions: tbs.extensions, confirmationTag: tbs.confirmationTag, signer: tbs.signer, signature };
 }
 

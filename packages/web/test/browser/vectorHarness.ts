@@ -96,7 +96,7 @@ async function keySchedule(p: CryptoProvider, c: Case, v: Json): Promise<void> {
     const s = deriveEpochSecrets(cs, { initSecret, commitSecret: hex(e.commit_secret), pskSecret: hex(e.psk_secret), groupContext });
     const fields: [Uint8Array, string][] = [
       [s.joinerSecret, "joiner_secret"],
-      [s.welcomeSecret, "welcome_secret"],
+      [deriveWelcomeSecret(cs, s.joinerSecret, hex(e.psk_secret)), "welcome_secret"],
       [s.initSecret, "init_secret"],
       [s.senderDataSecret, "sender_data_secret"],
       [s.encryptionSecret, "encryption_secret"],
