@@ -29,6 +29,9 @@ export async function startProfile(): Promise<void> {
   await session.post("Profiler.start");
 }
 
+/** Library code: its sources (under tsx), or the bundle `npm run bench:mls` runs, which holds them. */
+const isOurs = (url: string): boolean => url.includes("/packages/") || url.endsWith("/.bench/mls.mjs");
+
 function shortUrl(url: string): string {
   const i = url.indexOf("/packages/");
   if (i >= 0) return url.slice(i + 1);
@@ -67,7 +70,7 @@ function addProfile(profile: Profile, self: Map<string, number>, perFile: Map<st
     if (n === undefined) continue;
     // Only work done for the MLS library counts (and GC): the inspector's own start/stop work and idle time do not.
     let ours = n.callFrame.functionName === "(garbage collector)";
-    for (let a: ProfileNode | undefined = n; a !== undefined && !ours; a = byId.get(parentOf.get(a.id) ?? -1)) ours = a.callFrame.url.includes("/packages/");
+    for (let a: ProfileNode | undefined = n; a !== undefined && !ours; a = byId.get(parentOf.get(a.id) ?? -1)) ours = isOurs(a.callFrame.url);
     if (!ours) continue;
     total += dt;
     const f = shortUrl(n.callFrame.url);
@@ -75,7 +78,7 @@ function addProfile(profile: Profile, self: Map<string, number>, perFile: Map<st
     // Inclusive time of our own functions (each counted once per sample, recursion aside).
     const seen = new Set<string>();
     for (let a: ProfileNode | undefined = n; a !== undefined; a = byId.get(parentOf.get(a.id) ?? -1)) {
-      if (!a.callFrame.url.includes("/packages/")) continue;
+      if (!isOurs(a.callFrame.url)) continue;
       const k = keyOf(a);
       if (!seen.has(k)) {
         seen.add(k);
