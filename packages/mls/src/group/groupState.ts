@@ -53,7 +53,7 @@ export interface PastEpoch {
   readonly signatureKeys: SignatureKeysByLeaf;
 }
 
-/** Leaf index -> signature key of a past epoch's members (a Map once restored from storage). */
+/** Leaf index -> signature key of a past epoch's members (a PackedSignatureKeys once restored from storage). */
 export interface SignatureKeysByLeaf extends Iterable<[number, Uint8Array]> {
   get(leaf: number): Uint8Array | undefined;
 }

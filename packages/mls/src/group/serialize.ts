@@ -25,6 +25,7 @@ import type { LeafIndex, NodeIndex } from "../tree/treeMath.js";
 import type { AddedMember, ChangedMember } from "./applyProposals.js";
 import { withRatchetTree, type PendingCommitState } from "./commit.js";
 import type { GroupConfig } from "./groupConfig.js";
+import { PackedSignatureKeys } from "./packedSignatureKeys.js";
 import { refKey, type CachedProposal, type EpochKeys, type GroupState, type PastEpoch, type ResumptionPsk } from "./groupState.js";
 import type { CommittedProposal } from "./proposals.js";
 
@@ -159,8 +160,8 @@ function readState(r: Reader, suite: CipherSuite, config: GroupConfig, pastEpoch
       const groupContext = v.opaque();
       const senderDataSecret = v.opaque();
       const secretTree = SecretTree.importState(suite, v.opaque(), treeOptions);
-      const signatureKeys = new Map<number, Uint8Array>();
-      for (const [l, k] of readList(v, (x): [number, Uint8Array] => [x.u32(), x.opaque()])) signatureKeys.set(l, k);
+      // Views of the input for as long as they are copied into one buffer.
+      const signatureKeys = new PackedSignatureKeys(readList(v, (x): [number, Uint8Array] => [x.u32(), x.opaqueView()]));
       return { epoch, groupContext, senderDataSecret, secretTree, signatureKeys };
     });
   const state: GroupState = {
