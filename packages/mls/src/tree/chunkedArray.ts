@@ -16,8 +16,6 @@ const SHIFT = 8;
 const CHUNK = 1 << SHIFT;
 const MASK = CHUNK - 1;
 
-const blankChunk = <T>(size: number): (T | undefined)[] => new Array<T | undefined>(size).fill(undefined);
-
 export class ChunkedArray<T> {
   #chunks: (T | undefined)[][] = [];
   /** Whether this array alone holds chunk i (it may then write it in place). */
@@ -31,10 +29,8 @@ export class ChunkedArray<T> {
   static from<T>(items: readonly (T | undefined)[]): ChunkedArray<T> {
     const a = new ChunkedArray<T>(items.length);
     for (let c = 0; c < a.#chunks.length; c++) {
-      const chunk = a.#chunks[c]!;
       const base = c << SHIFT;
-      const end = Math.min(CHUNK, items.length - base);
-      for (let i = 0; i < end; i++) chunk[i] = items[base + i];
+      a.#chunks[c] = items.slice(base, Math.min(base + CHUNK, items.length));
     }
     return a;
   }
@@ -47,7 +43,9 @@ export class ChunkedArray<T> {
   set length(n: number) {
     const chunks = (n + MASK) >> SHIFT;
     while (this.#chunks.length < chunks) {
-      this.#chunks.push(blankChunk<T>(Math.min(CHUNK, n - (this.#chunks.length << SHIFT))));
+      // Empty until written (#writable grows it): a cache the tree fills only along a few paths
+      // (resolutions, encodings) would otherwise hold 2 KB of undefined per chunk.
+      this.#chunks.push([]);
       this.#owned.push(true);
     }
     if (n < this.#length) {
