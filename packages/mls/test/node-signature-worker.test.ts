@@ -11,6 +11,8 @@ import { CIPHER_SUITE_IDS, nodeCryptoProvider } from "../src/crypto/index.js";
 import { MlsError } from "../src/errors.js";
 import { SignatureQueue } from "../src/crypto/node/signatureQueue.js";
 import { SignatureWorker } from "../src/crypto/node/signatureWorker.js";
+import { nodeEd25519Backend } from "../src/crypto/node/index.js";
+import { SODIUM_ED25519 } from "../src/crypto/node/sodium.js";
 import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from "node:crypto";
 import { execFile } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -161,6 +163,27 @@ describe("node provider: signatures shared with a worker thread", () => {
     for (const deadline = Date.now() + 10_000; worker.stats().workerBusyMs === busyBefore && Date.now() < deadline;) Atomics.wait(nap, 0, 0, 1);
     expect(worker.stats().workerBusyMs).toBeGreaterThan(busyBefore);
     (await Promise.all(batch)).forEach((ok, i) => expect(ok).toBe(i % 7 !== 0));
+    await worker.close();
+  });
+
+  it("libsodium verifications carry their public keys in the shared ring: no key goes to the worker, answers unchanged", async () => {
+    if (nodeEd25519Backend() !== "libsodium") return;
+    const worker = new SignatureWorker();
+    const queue = new SignatureQueue(worker);
+    const suite = nodeCryptoProvider.suite(1);
+    const pairs = await Promise.all(Array.from({ length: 16 }, () => suite.signatureGenerateKeyPair()));
+    const msgs = Array.from({ length: 600 }, (_, i) => new Uint8Array(100 + (i % 300)).fill(i & 0xff));
+    const sigs = await Promise.all(msgs.map((m, i) => suite.sign(pairs[i % 16]!.privateKey, m)));
+    // A fresh key array per request (as a decoded tree gives), every seventh under another member's key.
+    const answers = await Promise.all(
+      msgs.map((m, i) =>
+        queue.request(() => ({ kind: "verify", algorithm: SODIUM_ED25519, key: pairs[(i % 7 === 0 ? i + 1 : i) % 16]!.publicKey.slice(), message: m, signature: sigs[i]! })),
+      ),
+    );
+    answers.forEach((ok, i) => expect([i, ok]).toEqual([i, i % 7 !== 0]));
+    const s = worker.stats();
+    expect(s.workerKeys).toBe(0);
+    expect(s.byWorker + s.byThisThread + s.duplicated).toBe(600);
     await worker.close();
   });
 

@@ -72,12 +72,13 @@ function eddsa(crv: "Ed25519" | "Ed448", keyLength: number, signatureLength: num
 
 /**
  * Ed25519 on libsodium (sodium.ts): the same keys, signatures and answers as
- * on node:crypto (bar the adversarial keys sodium.ts names). Parsed keys are
- * the provider's own copies, which the worker is given once each.
+ * on node:crypto (bar the adversarial keys sodium.ts names). Expanded secret
+ * keys are the provider's own copies, which the worker is given once each. A
+ * public key needs no parsing: its bytes are used as given (copied to the
+ * worker with the message, as the message is), with no cache to look up.
  */
 function sodiumEd25519(lib: Sodium): NodeSignature {
   const secretKeys = new ParsedKeyCache<{ secretKey: Uint8Array; publicKey: Uint8Array }>();
-  const publicKeys = new ParsedKeyCache<Uint8Array>();
   const expand = (seed: Uint8Array): { secretKey: Uint8Array; publicKey: Uint8Array } => {
     if (seed.length !== 32) throw invalidKey("Ed25519 private key must be 32 bytes");
     return secretKeys.get(seed, (raw) => {
@@ -94,12 +95,7 @@ function sodiumEd25519(lib: Sodium): NodeSignature {
       // As on node:crypto: a 32-byte string that is not a curve point fails in verify (false).
       if (pk.length !== 32) throw invalidKey("Ed25519 public key must be 32 bytes");
       if (signature.length !== 64) return false;
-      return verifyJob(
-        SODIUM_ED25519,
-        publicKeys.get(pk, (copy) => copy),
-        message,
-        signature,
-      );
+      return verifyJob(SODIUM_ED25519, pk, message, signature);
     },
     generateKeyPair() {
       const sk = randomBytes(32);

@@ -9,8 +9,9 @@ import { sodium, SODIUM_ED25519, unshared } from "./sodium.js";
 
 /**
  * A key as node:crypto's sign/verify take it (ECDSA with its signature
- * encoding), or raw bytes for libsodium (a 64-byte secret key, a 32-byte
- * public key: the provider's own copies, never changed once made).
+ * encoding), or raw bytes for libsodium: a 64-byte secret key (the provider's
+ * own copy, never changed once made) or a 32-byte public key (the caller's,
+ * read when the job runs or is queued, as its message is).
  */
 export type SignatureKey = KeyObject | { readonly key: KeyObject; readonly dsaEncoding: "der" } | Uint8Array;
 
@@ -70,7 +71,8 @@ export function runInline(job: SignatureJob): Uint8Array | boolean {
   if (job.algorithm === SODIUM_ED25519) {
     const key = job.key as Uint8Array;
     const message = unshared(job.message);
-    if (job.kind === "verify") return sodium!.crypto_sign_verify_detached(unshared(job.signature), message, key) === true;
+    // A public key is the caller's array (a secret key is the provider's own copy).
+    if (job.kind === "verify") return sodium!.crypto_sign_verify_detached(unshared(job.signature), message, unshared(key)) === true;
     // Off the JS heap from the start: libsodium writes it there (V8 would move a 64-byte array, copying it).
     const signature = new Uint8Array(new ArrayBuffer(64));
     sodium!.crypto_sign_detached(signature, message, key);

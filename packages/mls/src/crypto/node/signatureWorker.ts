@@ -19,12 +19,16 @@
  *   shared memory; results of the worker come back through shared memory too.
  *
  * Keys are parsed on this thread first (so a malformed key throws exactly as
- * the inline path does) and cloned to the worker once per KeyObject. This
- * thread decides which keys the worker keeps (the most recently used, up to a
+ * the inline path does). A libsodium public key is 32 raw bytes: it travels
+ * in the shared ring with its message and signature, as they do (a joiner
+ * verifies under a key per member, each seen once: cloning each through a
+ * port cost more than the verification it moved). Other keys (KeyObjects,
+ * libsodium secret keys) are cloned to the worker once each. This thread
+ * decides which of those the worker keeps (the most recently used, up to a
  * limit) and tells it which to drop, so a key in use is never missing there:
- * a joiner imports a key per member, and a worker that forgot keys by itself
- * left the group's own hot keys to this thread after a few big joins. If the
- * worker cannot start or dies, its requests are computed here.
+ * a worker that forgot keys by itself left the group's own hot keys to this
+ * thread after a few big joins. If the worker cannot start or dies, its
+ * requests are computed here.
  */
 import type { KeyObject } from "node:crypto";
 import { availableParallelism } from "node:os";
@@ -53,19 +57,26 @@ const DATA_SIZE = 4 * 1024 * 1024;
 // Request header words, per slot.
 const H_KIND = 0; // 0 sign, 1 verify
 const H_ALGORITHM = 1; // index in ALGORITHMS
-const H_KEY = 2; // key id
-const H_OFFSET = 3; // message, then signature, in the data ring
+const H_KEY = 2; // key id, or RING_KEY
+const H_OFFSET = 3; // message, then signature, then (RING_KEY) the public key, in the data ring
 const H_MESSAGE = 4;
 const H_SIGNATURE = 5;
 const HEADER_WORDS = 6;
 const ALGORITHMS = [null, "sha256", "sha384", "sha512", SODIUM_ED25519] as const;
+const SODIUM = ALGORITHMS.indexOf(SODIUM_ED25519);
+/** H_KEY of a libsodium verification: its 32-byte public key follows the signature in the data ring. */
+const RING_KEY = -1;
 
 // ctl words: requests published (the next index), requests the worker finished (which ones go to
-// a separate log), and a word that stays 0 for the worker to nap on.
+// a separate log), and whether the worker (this thread) may be asleep on PUBLISHED (FINISHED).
+// Each side sets its word before it waits and the other reads it after publishing (sequentially
+// consistent both), so a wake-up is never lost, and no notify (a lock and a syscall for a sleeper)
+// is made while the other side is awake.
 const PUBLISHED = 0;
 const FINISHED = 1;
-const NAP = 2;
-const CTL_WORDS = 3;
+const WORKER_SLEEPING = 2;
+const MAIN_WAITING = 3;
+const CTL_WORDS = 4;
 /** Keys the worker keeps by default (the most recently used). */
 const WORKER_KEY_LIMIT = 4096;
 /**
@@ -78,6 +89,9 @@ const WORKER_KEY_LIMIT = 4096;
  * and nothing while idle.
  */
 const WORKER_SPIN_MICROSECONDS = 500;
+
+/** Requests this thread takes per microtask turn at most, when many are left (see #help). */
+const HELP_BATCH = 8;
 
 /**
  * The worker: plain JavaScript (it runs from a string, so it needs no build
@@ -93,7 +107,7 @@ const crypto = require("node:crypto");
 const { port, ctl, status, headers, data, lengths, results, finishedLog, busy, sodiumPath, spinMs } = workerData;
 const sodium = sodiumPath === undefined ? undefined : require(sodiumPath);
 const ALGORITHMS = ${JSON.stringify(ALGORITHMS)};
-const SODIUM = ALGORITHMS.indexOf(${JSON.stringify(SODIUM_ED25519)});
+const SODIUM = ${SODIUM};
 const keys = new Map();
 let local = new Uint8Array(16384);
 let newestKey = -1;
@@ -122,11 +136,17 @@ for (;;) {
     // Look again for a while before sleeping (see WORKER_SPIN_MICROSECONDS).
     const until = performance.now() + spinMs;
     while ((published = Atomics.load(ctl, ${PUBLISHED})) === cursor && performance.now() < until);
-    if (cursor === published) { Atomics.wait(ctl, ${PUBLISHED}, published); continue; }
+    if (cursor === published) {
+      Atomics.store(ctl, ${WORKER_SLEEPING}, 1);
+      Atomics.wait(ctl, ${PUBLISHED}, published);
+      Atomics.store(ctl, ${WORKER_SLEEPING}, 0);
+      continue;
+    }
   }
   const slot = cursor & ${MASK};
   const h = slot * ${HEADER_WORDS};
-  const key = keyFor(headers[h + ${H_KEY}]);
+  const keyId = headers[h + ${H_KEY}];
+  const key = keyId === ${RING_KEY} ? null : keyFor(keyId);
   // A key that did not come (cannot happen while the port works): leave the request to the main thread.
   if (key !== undefined && Atomics.compareExchange(status, slot, ${PENDING}, ${CLAIMED_WORKER}) === ${PENDING}) {
     const started = performance.now();
@@ -137,20 +157,21 @@ for (;;) {
       const a = headers[h + ${H_ALGORITHM}];
       if (a === SODIUM) {
         // sodium-native reads only plain ArrayBuffers (given shared memory, it answers undefined): the
-        // message and signature are copied to this thread's own buffer first.
-        if (local.length < ml + 64) local = new Uint8Array(Math.max(ml + 64, 2 * local.length));
-        local.set(message);
+        // message, signature and a key from the ring are copied to this thread's own buffer first.
+        const n = ml + 96;
+        if (local.length < n) local = new Uint8Array(Math.max(n, 2 * local.length));
         const m = local.subarray(0, ml), sig = local.subarray(ml, ml + 64);
         if (headers[h + ${H_KIND}] === 0) {
+          local.set(message);
           sodium.crypto_sign_detached(sig, m, key);
           results.set(sig, slot * ${RESULT_SIZE});
           lengths[slot] = 64;
           state = ${DONE_OK};
         } else {
-          sig.set(data.subarray(off + ml, off + ml + 64));
-          if (sodium.crypto_sign_verify_detached(sig, m, key) === true) state = ${DONE_OK};
+          local.set(data.subarray(off, off + n));
+          if (sodium.crypto_sign_verify_detached(sig, m, key === null ? local.subarray(ml + 64, n) : key) === true) state = ${DONE_OK};
         }
-        local.fill(0, 0, ml + 64);
+        local.fill(0, 0, n);
       } else if (headers[h + ${H_KIND}] === 0) {
         const s = crypto.sign(ALGORITHMS[a], message, key);
         if (s.length <= ${RESULT_SIZE}) { results.set(s, slot * ${RESULT_SIZE}); lengths[slot] = s.length; state = ${DONE_OK}; }
@@ -161,7 +182,7 @@ for (;;) {
     const f = Atomics.load(ctl, ${FINISHED});
     finishedLog[f & ${MASK}] = cursor;
     Atomics.store(ctl, ${FINISHED}, (f + 1) | 0);
-    Atomics.notify(ctl, ${FINISHED});
+    if (Atomics.load(ctl, ${MAIN_WAITING}) !== 0) Atomics.notify(ctl, ${FINISHED});
   }
   cursor = (cursor + 1) | 0;
 }
@@ -171,14 +192,20 @@ for (;;) {
 class Ticket {
   /** Answered here while the worker still has it: its slot and bytes stay reserved until the worker lets go. */
   answered = false;
+  readonly promise: Promise<Uint8Array | boolean>;
+  resolve!: (v: Uint8Array | boolean) => void;
+  reject!: (e: unknown) => void;
   constructor(
     readonly job: SignatureJob,
     /** Where its bytes are in the data ring (zeroed once it is answered). */
     readonly offset: number,
     readonly length: number,
-    readonly resolve: (v: Uint8Array | boolean) => void,
-    readonly reject: (e: unknown) => void,
-  ) {}
+  ) {
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
 }
 
 export class SignatureWorker {
@@ -250,30 +277,40 @@ export class SignatureWorker {
 
   submit<J extends SignatureJob>(job: J): Promise<Outcome<J>>;
   submit(job: SignatureJob): Promise<Uint8Array | boolean> {
-    const length = job.message.length + (job.kind === "verify" ? job.signature.length : 0);
+    const message = job.message;
+    const verify = job.kind === "verify";
+    const signatureLength = verify ? job.signature.length : 0;
+    const algorithm = ALGORITHMS.indexOf(job.algorithm as (typeof ALGORITHMS)[number]);
+    // A libsodium verification's public key (32 bytes, checked by the caller) goes in the ring.
+    const ringKey = verify && algorithm === SODIUM;
+    const length = message.length + signatureLength + (ringKey ? 32 : 0);
     const offset = this.#dead || this.#tickets[this.#next & MASK] !== undefined || !this.#start() ? -1 : this.#allocate(length);
     if (offset < 0) return settleInline(job);
-    return new Promise<Uint8Array | boolean>((resolve, reject) => {
-      const index = this.#next;
-      const slot = index & MASK;
-      this.#next = (index + 1) | 0;
-      this.#data.set(job.message, offset);
-      if (job.kind === "verify") this.#data.set(job.signature, offset + job.message.length);
-      const h = slot * HEADER_WORDS;
-      this.#headers[h + H_KIND] = job.kind === "sign" ? 0 : 1;
-      this.#headers[h + H_ALGORITHM] = ALGORITHMS.indexOf(job.algorithm as (typeof ALGORITHMS)[number]);
-      this.#headers[h + H_KEY] = this.#keyId(job.key);
-      this.#headers[h + H_OFFSET] = offset;
-      this.#headers[h + H_MESSAGE] = job.message.length;
-      this.#headers[h + H_SIGNATURE] = job.kind === "verify" ? job.signature.length : 0;
-      Atomics.store(this.#status, slot, PENDING);
-      this.#tickets[slot] = new Ticket(job, offset, length, resolve, reject);
-      this.#stealable.push(index);
-      if (this.#outstanding++ === 0) this.#worker!.ref();
-      Atomics.store(this.#ctl, PUBLISHED, this.#next);
-      Atomics.notify(this.#ctl, PUBLISHED);
-      this.#scheduleHelp();
-    });
+    const index = this.#next;
+    const slot = index & MASK;
+    this.#next = (index + 1) | 0;
+    const data = this.#data;
+    data.set(message, offset);
+    if (verify) data.set(job.signature, offset + message.length);
+    if (ringKey) data.set(job.key as Uint8Array, offset + message.length + signatureLength);
+    const headers = this.#headers;
+    const h = slot * HEADER_WORDS;
+    headers[h + H_KIND] = verify ? 1 : 0;
+    headers[h + H_ALGORITHM] = algorithm;
+    headers[h + H_KEY] = ringKey ? RING_KEY : this.#keyId(job.key);
+    headers[h + H_OFFSET] = offset;
+    headers[h + H_MESSAGE] = message.length;
+    headers[h + H_SIGNATURE] = signatureLength;
+    Atomics.store(this.#status, slot, PENDING);
+    const ticket = new Ticket(job, offset, length);
+    this.#tickets[slot] = ticket;
+    this.#stealable.push(index);
+    if (this.#outstanding++ === 0) this.#worker!.ref();
+    const ctl = this.#ctl;
+    Atomics.store(ctl, PUBLISHED, this.#next);
+    if (Atomics.load(ctl, WORKER_SLEEPING) !== 0) Atomics.notify(ctl, PUBLISHED);
+    if (!this.#helpScheduled && !this.#helping) this.#scheduleHelp();
+    return ticket.promise;
   }
 
   /**
@@ -380,10 +417,15 @@ export class SignatureWorker {
     try {
       for (;;) {
         this.#collect();
-        const slot = this.#steal();
+        let slot = this.#steal();
         if (slot !== undefined) {
-          this.#byHere++;
-          this.#answerHere(slot);
+          // A burst (a join's leaves) is taken a few at a time: its continuations need no turn in between.
+          let more = Math.min(HELP_BATCH, this.#stealable.length >> 3);
+          while (slot !== undefined) {
+            this.#byHere++;
+            this.#answerHere(slot);
+            slot = more-- > 0 ? this.#steal() : undefined;
+          }
         } else if (!this.#duplicateWorkersJob()) break;
         await Promise.resolve();
       }
@@ -425,14 +467,17 @@ export class SignatureWorker {
   /** Nothing left to take: sleep until the worker finishes something (without blocking this thread). */
   #awaitWorker(): void {
     if (this.#outstanding === 0 || this.#waiting || this.#dead) return;
+    Atomics.store(this.#ctl, MAIN_WAITING, 1);
     const w = waitAsync(this.#ctl, FINISHED, this.#finishedSeen);
     if (!w.async || typeof w.value === "string") {
+      Atomics.store(this.#ctl, MAIN_WAITING, 0);
       this.#scheduleHelp();
       return;
     }
     this.#waiting = true;
     void w.value.then(() => {
       this.#waiting = false;
+      Atomics.store(this.#ctl, MAIN_WAITING, 0);
       this.#collect();
       // Requests the worker left (a key that never came) are still there to take.
       if (this.#stealable.length > 0) this.#scheduleHelp();
