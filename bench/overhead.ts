@@ -12,10 +12,15 @@
  *
  * N members (default 16), suite 1; leaf 0 makes WC warm-up path commits that
  * leaf 1 processes, then W warm-up 1 KiB messages, then the counted K messages
- * (encrypt + decrypt) and C path commits (commit + process). The bundle sits
+ * (encrypt + decrypt) and C path commits (commit + process). By default leaf
+ * 0's copath is blank after the add, so each path encrypts to N-1 leaves; with
+ * FILL=1 the members at leaves 2, 4, 8, ... first commit, largest leaf first,
+ * as in bench/support/scenario.ts, so the copath is fully populated and each
+ * path encrypts to log2(N) nodes (the filled-tree commit). The bundle sits
  * under node_modules so the native modules resolve. docs/benchmarks.md has the method and figures.
  */
 import { conclaveImpl } from "./support/conclaveImpl.js";
+import { fillerLeaves } from "./support/scenario.js";
 
 const count = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const N = count("N", 16);
@@ -23,6 +28,7 @@ const K = count("K", 0);
 const C = count("C", 0);
 const W = count("W", 200);
 const WC = count("WC", 3);
+const FILL = count("FILL", 0) !== 0;
 
 const impl = conclaveImpl(1);
 const creator = await impl.create();
@@ -30,6 +36,15 @@ const keyPackages = [];
 for (let i = 1; i < N; i++) keyPackages.push(await impl.keyPackage(i));
 const { welcome } = await impl.add(creator, keyPackages, "welcome");
 const receiver = await impl.join(welcome, keyPackages[0]!, undefined);
+if (FILL) {
+  // Each filler's path fills the subtree that is one of leaf 0's copath nodes.
+  const fillers = [];
+  for (const leaf of fillerLeaves(N)) fillers.push(await impl.join(welcome, keyPackages[leaf - 1]!, undefined));
+  while (fillers.length > 0) {
+    const c = await impl.commit(fillers.shift()!);
+    for (const m of [creator, receiver, ...fillers]) await impl.process(m, c);
+  }
+}
 const data = new Uint8Array(1024).fill(7);
 for (let i = 0; i < WC; i++) await impl.process(receiver, await impl.commit(creator));
 for (let i = 0; i < W; i++) await impl.decrypt(receiver, await impl.encrypt(creator, data));

@@ -313,15 +313,22 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
   let commitSecret: Uint8Array;
   let provisionalContext: GroupContext;
   if (commit.path !== undefined) {
-    const out = await applyUpdatePath({
-      tree,
-      sender: committer,
-      updatePath: commit.path,
-      groupContext: provisional,
-      privateKeys: keys,
-      ...commitPathValidation(state, config, applied, committer),
-    });
-    keys.destroy();
+    let out;
+    try {
+      // keys is this commit's own copy (keysAfterProposals): the path keys go into it in place.
+      out = await applyUpdatePath({
+        tree,
+        sender: committer,
+        updatePath: commit.path,
+        groupContext: provisional,
+        privateKeys: keys,
+        updateKeysInPlace: true,
+        ...commitPathValidation(state, config, applied, committer),
+      });
+    } catch (e) {
+      keys.destroy();
+      throw e;
+    }
     keys = out.privateKeys;
     commitSecret = out.commitSecret;
     zeroize(out.pathSecret);

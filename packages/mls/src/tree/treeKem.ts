@@ -225,8 +225,13 @@ export interface DecryptUpdatePathOptions {
   updatePath: UpdatePath;
   /** The provisional GroupContext, tree hash of the merged tree included. */
   groupContext: GroupContext;
-  /** The receiver's keys before this commit (left untouched). */
+  /** The receiver's keys before this commit (left untouched unless `updateKeysInPlace`). */
   privateKeys: PrivateTreeKeys;
+  /**
+   * The caller owns `privateKeys` (a copy made for this commit): once every check has passed they are
+   * pruned and given the new path keys in place, which saves cloning them again. Default false.
+   */
+  updateKeysInPlace?: boolean;
   excludedLeaves?: readonly LeafIndex[];
   /** The filtered path mergeUpdatePath returned (recomputed when absent). */
   steps?: readonly FilteredPathStep[];
@@ -287,7 +292,8 @@ export async function decryptUpdatePath(opts: DecryptUpdatePathOptions): Promise
   }
   for (let m = 1; m < secrets.length; m++) zeroize(secrets[m]);
 
-  const next = privateKeys.clone();
+  // §7.5: keys of nodes the path replaced are dropped (and zeroized) by prune.
+  const next = opts.updateKeysInPlace === true ? privateKeys : privateKeys.clone();
   next.prune(tree);
   for (let k = 0; k < pairs.length; k++) next.set(steps[i + k]!.node, pairs[k]!);
   return { commitSecret, pathSecret, node: ancestor, privateKeys: next };
@@ -297,6 +303,8 @@ export interface ApplyUpdatePathOptions extends Omit<MergeUpdatePathOptions, "gr
   /** The provisional GroupContext (its group id is the one leaf signatures cover). */
   groupContext: ProvisionalGroupContext;
   privateKeys: PrivateTreeKeys;
+  /** See DecryptUpdatePathOptions.updateKeysInPlace. */
+  updateKeysInPlace?: boolean;
 }
 
 export interface AppliedUpdatePath extends DecryptedUpdatePath {
