@@ -254,6 +254,14 @@ export class Reader {
     return this.buf.subarray(start, this.pos);
   }
 
+  /**
+   * The bytes read since offset `start`, for a decoded value to keep: a view
+   * in a `views` Reader (its input is a private copy), a copy otherwise.
+   */
+  keepSince(start: number): Uint8Array {
+    return this.views ? this.buf.subarray(start, this.pos) : this.buf.slice(start, this.pos);
+  }
+
   /** Bytes left before the current limit (the end of the enclosing vector or input). */
   get remaining(): number {
     return this.lim - this.pos;

@@ -206,10 +206,11 @@ export function startApplyingProposals(opts: ApplyOptions, list: readonly Commit
 
   // 4. Adds, in list order (§12.1.1).
   const added: AddedMember[] = [];
+  const keyPackageRequirements = { ...requirements, now: opts.now, maxLifetime: opts.maxLifetime };
   for (const { proposal: p, verified } of list) {
     if (p.proposalType !== ProposalType.add) continue;
     const kp = p.keyPackage;
-    checkKeyPackageContents(suite, kp, { ...requirements, now: opts.now, maxLifetime: opts.maxLifetime });
+    checkKeyPackageContents(suite, kp, keyPackageRequirements, required);
     checkLeafNodeKeysUnique(tree, kp.leafNode, undefined);
     if (verified !== true) {
       later(checkCredential(opts.validateCredential, kp.leafNode.credential, kp.leafNode.signatureKey, { kind: "add", groupId }));

@@ -5,7 +5,7 @@
  * merged once the DS has accepted the commit.
  */
 import { bytesEqual, zeroize } from "../codec/bytes.js";
-import { decode, encode } from "../codec/tls.js";
+import { decodePacked, encode } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 import { withConfirmationTag } from "../framing/context.js";
 import { protectPrivateMessage } from "../framing/privateMessage.js";
@@ -83,7 +83,8 @@ export interface PendingCommitState extends PendingCommitInfo {
 /** Decodes KeyPackage bytes: an MLSMessage(KeyPackage) (or the KeyPackage itself already decoded). */
 export function toKeyPackage(kp: KeyPackage | Uint8Array): KeyPackage {
   if (!(kp instanceof Uint8Array)) return kp;
-  const m = decode(mlsMessageCodec, kp);
+  // Every field a view of one private copy: a KeyPackage is a dozen small fields, and its encoding is kept (keyPackageCodec).
+  const m = decodePacked(mlsMessageCodec, kp);
   if (m.wireFormat !== WireFormat.keyPackage) throw new MlsError("INVALID_ARGUMENT", `expected an MLSMessage(KeyPackage), got wire format ${m.wireFormat}`);
   return m.keyPackage;
 }

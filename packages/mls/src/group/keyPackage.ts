@@ -11,11 +11,11 @@ import { lastResortKeyPackageExtension } from "../messages/components.js";
 import type { Credential } from "../messages/credential.js";
 import { ExtensionType, isDefaultExtensionType, LeafNodeSource, ProtocolVersion, WireFormat } from "../messages/enums.js";
 import type { Extension } from "../messages/extension.js";
-import { keyPackageTbsBytes, type KeyPackage, type KeyPackageTBS } from "../messages/keyPackage.js";
+import { keyPackageTbsBytes, keyPackageTbsView, type KeyPackage, type KeyPackageTBS } from "../messages/keyPackage.js";
 import type { KeyPackageLeafNode, Lifetime, UnsignedLeafNode } from "../messages/leafNode.js";
 import { mlsMessageCodec } from "../messages/mlsMessage.js";
 import { makeKeyPackageRef } from "../messages/refs.js";
-import { checkLeafNodeContents, signLeafNode, verifyLeafNodeSignature, type LeafNodeGroupRequirements } from "../tree/leafNodeValidation.js";
+import { checkLeafNodeContents, requiredCapabilitiesOf, signLeafNode, verifyLeafNodeSignature, type LeafNodeGroupRequirements } from "../tree/leafNodeValidation.js";
 import type { CredentialValidator } from "./groupConfig.js";
 
 export const KEY_PACKAGE_TBS_LABEL = "KeyPackageTBS";
@@ -156,17 +156,27 @@ export async function checkCredential(
  * suite, the leaf's contents for a key_package source, init_key distinct
  * from the encryption key, KeyPackage extensions listed in capabilities.
  */
-export function checkKeyPackageContents(suite: CipherSuite, kp: KeyPackage, opts: KeyPackageValidationOptions = {}): void {
+export function checkKeyPackageContents(
+  suite: CipherSuite,
+  kp: KeyPackage,
+  opts: KeyPackageValidationOptions = {},
+  /** required_capabilities of opts.groupContextExtensions, for a caller checking many KeyPackages. */
+  required = requiredCapabilitiesOf(opts.groupContextExtensions),
+): void {
   if (kp.version !== ProtocolVersion.mls10) throw new MlsError("KEY_PACKAGE_VERSION_MISMATCH", `KeyPackage version ${kp.version as number} is not mls10`);
   if (kp.cipherSuite !== suite.id) throw new MlsError("KEY_PACKAGE_CIPHER_SUITE_MISMATCH", `KeyPackage is for cipher suite ${kp.cipherSuite}, not ${suite.id}`);
-  checkLeafNodeContents(kp.leafNode, {
-    groupContextExtensions: opts.groupContextExtensions,
-    credentialTypesInUse: opts.credentialTypesInUse,
-    credentialTypesSupportedByAll: opts.credentialTypesSupportedByAll,
-    now: opts.now,
-    maxLifetime: opts.maxLifetime,
-    expectedSource: LeafNodeSource.keyPackage,
-  });
+  checkLeafNodeContents(
+    kp.leafNode,
+    {
+      groupContextExtensions: opts.groupContextExtensions,
+      credentialTypesInUse: opts.credentialTypesInUse,
+      credentialTypesSupportedByAll: opts.credentialTypesSupportedByAll,
+      now: opts.now,
+      maxLifetime: opts.maxLifetime,
+      expectedSource: LeafNodeSource.keyPackage,
+    },
+    required,
+  );
   if (bytesEqual(kp.initKey, kp.leafNode.encryptionKey)) {
     throw new MlsError("KEY_PACKAGE_INIT_KEY_REUSED", "init_key equals leaf_node.encryption_key");
   }
@@ -182,7 +192,7 @@ export function checkKeyPackageContents(suite: CipherSuite, kp: KeyPackage, opts
 export async function verifyKeyPackageSignatures(suite: CipherSuite, kp: KeyPackage): Promise<void> {
   const [leafOk, kpOk] = await Promise.all([
     verifyLeafNodeSignature(suite, kp.leafNode),
-    suite.verifyWithLabel(kp.leafNode.signatureKey, KEY_PACKAGE_TBS_LABEL, keyPackageTbsBytes(kp), kp.signature).catch(() => false),
+    suite.verifyWithLabel(kp.leafNode.signatureKey, KEY_PACKAGE_TBS_LABEL, keyPackageTbsView(kp), kp.signature).catch(() => false),
   ]);
   if (!leafOk) throw new MlsError("TREE_INVALID_LEAF_SIGNATURE", "the KeyPackage's leaf node signature does not verify");
   if (!kpOk) throw new MlsError("KEY_PACKAGE_INVALID_SIGNATURE", "the KeyPackage signature does not verify");

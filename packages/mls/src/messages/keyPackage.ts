@@ -2,7 +2,7 @@
 import { Writer, type Codec, type Reader } from "../codec/tls.js";
 import { protocolVersionCodec, type ProtocolVersion } from "./enums.js";
 import { extensionsCodec, type Extension } from "./extension.js";
-import { leafNodeCodec, type LeafNode } from "./leafNode.js";
+import { leafNodeCodec, rememberLeafNodeBytes, type LeafNode } from "./leafNode.js";
 
 export interface KeyPackageTBS {
   version: ProtocolVersion;
@@ -35,17 +35,60 @@ function readTbs(r: Reader): KeyPackageTBS {
 
 export const keyPackageTbsCodec: Codec<KeyPackageTBS> = { encode: writeTbs, decode: readTbs };
 
+/**
+ * The encodings of decoded KeyPackages, views of the bytes they came from.
+ * Our encoding is canonical (minimal varints, decoded values only), so
+ * re-encoding a decoded KeyPackage gives these bytes: a commit that adds
+ * hundreds of members copies them (into the Commit, for KeyPackageRefs, for
+ * the signature checks) instead of encoding each KeyPackage again.
+ * A decoded KeyPackage is a value: it is never changed after decoding.
+ */
+const keyPackageWire = new WeakMap<KeyPackageTBS, Uint8Array>();
+
+/** @internal The encoding of a KeyPackage decoded from the wire (read only); undefined for one built here. */
+export function keyPackageBytesOf(k: KeyPackageTBS): Uint8Array | undefined {
+  return keyPackageWire.get(k);
+}
+
 /** TLS codec of {@link KeyPackage}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const keyPackageCodec: Codec<KeyPackage> = {
   encode(w, k) {
+    const wire = keyPackageWire.get(k);
+    if (wire !== undefined) {
+      w.raw(wire);
+      return;
+    }
     writeTbs(w, k);
     w.opaque(k.signature);
   },
   decode(r) {
-    const t = readTbs(r);
-    return { version: t.version, cipherSuite: t.cipherSuite, initKey: t.initKey, leafNode: t.leafNode, extensions: t.extensions, signature: r.opaque() };
+    const start = r.offset;
+    const version = protocolVersionCodec.decode(r);
+    const cipherSuite = r.u16();
+    const initKey = r.opaque();
+    const leafStart = r.offset;
+    const leafNode = leafNodeCodec.decode(r);
+    const leafEnd = r.offset;
+    const extensions = extensionsCodec.decode(r);
+    const kp: KeyPackage = { version, cipherSuite, initKey, leafNode, extensions, signature: r.opaque() };
+    const bytes = r.keepSince(start);
+    keyPackageWire.set(kp, bytes);
+    rememberLeafNodeBytes(leafNode, bytes.subarray(leafStart - start, leafEnd - start));
+    return kp;
   },
 };
+
+/**
+ * @internal The bytes SignWithLabel(., "KeyPackageTBS", .) covers, for
+ * reading only: a view of the received bytes when `k` was decoded (its
+ * encoding without the signature, the last field), else encoded.
+ */
+export function keyPackageTbsView(k: KeyPackage): Uint8Array {
+  const wire = keyPackageWire.get(k);
+  if (wire === undefined) return keyPackageTbsBytes(k);
+  const n = k.signature.length;
+  return wire.subarray(0, wire.length - n - (n < 0x40 ? 1 : n < 0x4000 ? 2 : 4));
+}
 
 /** The bytes SignWithLabel(., "KeyPackageTBS", .) covers (a KeyPackage's signature, if present, is ignored). */
 export function keyPackageTbsBytes(k: KeyPackageTBS): Uint8Array {

@@ -98,9 +98,46 @@ function readUnsigned(r: Reader): UnsignedLeafNode {
   }
 }
 
+/**
+ * The encodings of LeafNodes decoded from a KeyPackage (keyPackageCodec
+ * records them), views of the bytes they came from. Our encoding is
+ * canonical (minimal varints, decoded values only), so these are the bytes
+ * encoding the leaf would give: encoding it, or its LeafNodeTBS, copies them
+ * instead. A decoded leaf is a value: it is never changed after decoding.
+ */
+const leafNodeWire = new WeakMap<LeafNode, Uint8Array>();
+
+/** @internal Records `bytes` as the encoding of the just decoded `leaf`. */
+export function rememberLeafNodeBytes(leaf: LeafNode, bytes: Uint8Array): void {
+  leafNodeWire.set(leaf, bytes);
+}
+
+/** Length of the varint header of an opaque<V> of `n` bytes (RFC 9420 §2.1.2). */
+function opaqueHeaderLength(n: number): number {
+  return n < 0x40 ? 1 : n < 0x4000 ? 2 : 4;
+}
+
+/**
+ * @internal The LeafNodeTBS of a key_package leaf decoded from the wire, as a
+ * view of the bytes it came from (read only): its encoding without the
+ * signature, the last field. Undefined for any other leaf.
+ */
+export function keyPackageLeafTbsView(leaf: UnsignedLeafNode & { signature?: Uint8Array }): Uint8Array | undefined {
+  if (leaf.leafNodeSource !== LeafNodeSource.keyPackage || leaf.signature === undefined) return undefined;
+  const bytes = leafNodeWire.get(leaf as LeafNode);
+  if (bytes === undefined) return undefined;
+  const n = leaf.signature.length;
+  return bytes.subarray(0, bytes.length - n - opaqueHeaderLength(n));
+}
+
 /** TLS codec of {@link LeafNode}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const leafNodeCodec: Codec<LeafNode> = {
   encode(w, n) {
+    const wire = leafNodeWire.get(n);
+    if (wire !== undefined) {
+      w.raw(wire);
+      return;
+    }
     writeUnsigned(w, n);
     w.opaque(n.signature);
   },
@@ -153,6 +190,11 @@ export function leafNodeTbsBytes(leaf: UnsignedLeafNode, group?: LeafNodeGroupCo
 /** {@link leafNodeTbsBytes} left in its Writer, to sign or verify in place (Writer.consume). */
 export function leafNodeTbsWriter(leaf: UnsignedLeafNode, group?: LeafNodeGroupContext): Writer {
   const w = new Writer(512);
+  const tbs = keyPackageLeafTbsView(leaf);
+  if (tbs !== undefined) {
+    w.raw(tbs);
+    return w;
+  }
   writeUnsigned(w, leaf);
   if (leaf.leafNodeSource !== LeafNodeSource.keyPackage) {
     if (group === undefined) {

@@ -2,7 +2,7 @@
 import { encode } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { authenticatedContentCodec, type AuthenticatedContent } from "./framing.js";
-import { keyPackageCodec, type KeyPackage } from "./keyPackage.js";
+import { keyPackageBytesOf, keyPackageCodec, type KeyPackage } from "./keyPackage.js";
 
 export const KEY_PACKAGE_REF_LABEL = "MLS 1.0 KeyPackage Reference";
 export const PROPOSAL_REF_LABEL = "MLS 1.0 Proposal Reference";
@@ -13,7 +13,7 @@ export const PROPOSAL_REF_LABEL = "MLS 1.0 Proposal Reference";
  * canonical, so re-encoding gives the same bytes, but it costs time).
  */
 export function makeKeyPackageRef(suite: Pick<CipherSuite, "refHash">, keyPackage: KeyPackage | Uint8Array): Uint8Array {
-  const bytes = keyPackage instanceof Uint8Array ? keyPackage : encode(keyPackageCodec, keyPackage);
+  const bytes = keyPackage instanceof Uint8Array ? keyPackage : (keyPackageBytesOf(keyPackage) ?? encode(keyPackageCodec, keyPackage));
   return suite.refHash(KEY_PACKAGE_REF_LABEL, bytes);
 }
 

@@ -3,14 +3,14 @@
  * client runs on a LeafNode from a KeyPackage, an Update, a Commit's
  * UpdatePath, or a ratchet tree it joins with.
  */
-import { returnScratch } from "../codec/tls.js";
+import { returnScratch, Writer } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import type { Credential } from "../messages/credential.js";
 import { ExtensionType, isDefaultExtensionType, isDefaultProposalType, LeafNodeSource } from "../messages/enums.js";
 import { readExtension, type Extension } from "../messages/extension.js";
 import { requiredCapabilitiesCodec, type RequiredCapabilities } from "../messages/extensionPayloads.js";
-import { leafNodeTbsWriter, type LeafNode, type LeafNodeGroupContext, type UnsignedLeafNode } from "../messages/leafNode.js";
+import { keyPackageLeafTbsView, leafNodeTbsWriter, type LeafNode, type LeafNodeGroupContext, type UnsignedLeafNode } from "../messages/leafNode.js";
 import type { PublicRatchetTree } from "./ratchetTree.js";
 import type { LeafIndex } from "./treeMath.js";
 
@@ -33,11 +33,34 @@ export async function signLeafNode(suite: CipherSuite, signaturePrivateKey: Uint
   return { ...leaf, signature } as LeafNode;
 }
 
-/** Whether `leaf.signature` verifies under `leaf.signatureKey`; false (never a throw) for a malformed key. */
-export async function verifyLeafNodeSignature(suite: CipherSuite, leaf: LeafNode, group?: LeafNodeGroupContext): Promise<boolean> {
+/**
+ * LeafNodeTBS (§7.2) from the leaf's encoding: the encoding without the
+ * signature (the last field, an opaque<V> with a minimal varint header),
+ * then the group id and leaf index for an update or commit leaf.
+ */
+function tbsFromEncoding(leaf: LeafNode, encoding: Uint8Array, group: LeafNodeGroupContext | undefined): Uint8Array {
+  const n = leaf.signature.length;
+  const unsigned = encoding.subarray(0, encoding.length - n - (n < 0x40 ? 1 : n < 0x4000 ? 2 : 4));
+  if (leaf.leafNodeSource === LeafNodeSource.keyPackage) return unsigned;
+  if (group === undefined) throw new MlsError("INVALID_ARGUMENT", "LeafNodeTBS of an update/commit leaf needs the group id and leaf index");
+  const w = new Writer(unsigned.length + group.groupId.length + 8);
+  w.raw(unsigned);
+  w.opaque(group.groupId);
+  w.u32(group.leafIndex);
+  return w.finish();
+}
+
+/**
+ * Whether `leaf.signature` verifies under `leaf.signatureKey`; false (never a throw) for a malformed key.
+ * `encoding`: the leaf's encoding when the caller holds the bytes it was decoded from (the TBS is cut from them).
+ */
+export async function verifyLeafNodeSignature(suite: CipherSuite, leaf: LeafNode, group?: LeafNodeGroupContext, encoding?: Uint8Array): Promise<boolean> {
   try {
-    // A copy, not lent scratch: a joiner verifies every leaf at once, and each loan would hold a 4 KB buffer.
-    return await suite.verifyWithLabel(leaf.signatureKey, LEAF_NODE_TBS, leafNodeTbsWriter(leaf, groupContextFor(leaf, group)).finish(), leaf.signature);
+    // From the bytes the leaf came with when known (a tree's packed leaf, a KeyPackage's leaf); else a copy,
+    // not lent scratch: a joiner verifies every leaf at once, and each loan would hold a 4 KB buffer.
+    const g = groupContextFor(leaf, group);
+    const tbs = encoding !== undefined ? tbsFromEncoding(leaf, encoding, g) : (keyPackageLeafTbsView(leaf) ?? leafNodeTbsWriter(leaf, g).finish());
+    return await suite.verifyWithLabel(leaf.signatureKey, LEAF_NODE_TBS, tbs, leaf.signature);
   } catch (e) {
     if (e instanceof MlsError && e.code !== "INVALID_ARGUMENT") return false;
     throw e;

@@ -435,6 +435,21 @@ export class PublicRatchetTree {
     return this.#keys;
   }
 
+  /**
+   * @internal Builds the key index and credential tally (when not built yet)
+   * from `members`, this tree's members as members() just gave them, rather
+   * than decoding every leaf again: a joiner reads them all to validate the tree.
+   */
+  indexMembers(members: readonly Member[]): void {
+    if (this.#keys === undefined) {
+      const nodes = new Array<Node | undefined>(this.#nodes.length);
+      for (const m of members) nodes[2 * m.leafIndex] = { nodeType: NodeType.leaf, leafNode: m.leafNode };
+      for (let x = 1; x < nodes.length; x += 2) nodes[x] = this.#nodes.get(x) as Node | undefined; // parents are never packed
+      this.#keys = KeyIndex.build(nodes);
+    }
+    this.#credentials ??= CredentialTally.of(members.map((m) => m.leafNode));
+  }
+
   /** The leaf whose LeafNode has this signature key. */
   findLeafBySignatureKey(signatureKey: Uint8Array): LeafIndex | undefined {
     return this.#keyIndex().findLeaf(signatureKey, (x) => this.#node(x));

@@ -5,14 +5,14 @@
  * Cheap structural checks run first, then parent hashes, then every leaf
  * signature at once (Promise.all), the expensive part.
  */
-import { bytesEqual, toHex } from "../codec/bytes.js";
+import { bytesEqual } from "../codec/bytes.js";
 import { MlsError } from "../errors.js";
 import type { Credential } from "../messages/credential.js";
-import { NodeType } from "../messages/enums.js";
 import type { Extension } from "../messages/extension.js";
 import { checkLeafNodeContents, requiredCapabilitiesOf, verifyLeafNodeSignature } from "./leafNodeValidation.js";
 import { verifyParentHashes } from "./parentHash.js";
-import type { PublicRatchetTree } from "./ratchetTree.js";
+import { hashKey } from "./keyTable.js";
+import type { Member, PublicRatchetTree } from "./ratchetTree.js";
 import { subtreeLeafRange } from "./treeHash.js";
 import { parentUnbounded, type LeafIndex, type NodeIndex } from "./treeMath.js";
 
@@ -56,23 +56,42 @@ export function verifyUnmergedLeaves(tree: PublicRatchetTree): void {
   }
 }
 
-/** §7.3, §12.4.3.1: encryption keys unique over all nodes, signature keys unique over all leaves. */
-export function verifyKeysUnique(tree: PublicRatchetTree): void {
-  const enc = new Set<string>();
-  const sig = new Set<string>();
-  const width = tree.nodeCount;
-  for (let x = 0; x < width; x++) {
-    const n = tree.node(x as NodeIndex);
-    if (n === undefined) continue;
-    const key = n.nodeType === NodeType.leaf ? n.leafNode.encryptionKey : n.parentNode.encryptionKey;
-    const h = toHex(key);
-    if (enc.has(h)) throw new MlsError("TREE_DUPLICATE_KEY", `node ${x} repeats an encryption key`);
-    enc.add(h);
-    if (n.nodeType === NodeType.leaf) {
-      const s = toHex(n.leafNode.signatureKey);
-      if (sig.has(s)) throw new MlsError("TREE_DUPLICATE_KEY", `leaf ${x / 2} repeats a signature key`);
-      sig.add(s);
+/** A set of keys by a seeded hash of each (keyTable.ts): a collision costs a comparison, not a wrong answer. */
+class KeySet {
+  readonly #byHash = new Map<number, Uint8Array | Uint8Array[]>();
+
+  /** Adds `key`; false when it was there already. */
+  add(key: Uint8Array): boolean {
+    const h = hashKey(key);
+    const had = this.#byHash.get(h);
+    if (had === undefined) {
+      this.#byHash.set(h, key);
+      return true;
     }
+    const list = had instanceof Uint8Array ? [had] : had;
+    if (list.some((k) => bytesEqual(k, key))) return false;
+    list.push(key);
+    this.#byHash.set(h, list);
+    return true;
+  }
+}
+
+/**
+ * §7.3, §12.4.3.1: encryption keys unique over all nodes, signature keys
+ * unique over all leaves. `members` are the tree's members when the caller
+ * has read them already (every leaf is decoded to read them).
+ */
+export function verifyKeysUnique(tree: PublicRatchetTree, members: readonly Member[] = tree.members()): void {
+  const enc = new KeySet();
+  const sig = new KeySet();
+  for (const m of members) {
+    if (!enc.add(m.leafNode.encryptionKey)) throw new MlsError("TREE_DUPLICATE_KEY", `node ${2 * m.leafIndex} repeats an encryption key`);
+    if (!sig.add(m.leafNode.signatureKey)) throw new MlsError("TREE_DUPLICATE_KEY", `leaf ${m.leafIndex} repeats a signature key`);
+  }
+  const width = tree.nodeCount;
+  for (let x = 1; x < width; x += 2) {
+    const p = tree.parentNode(x as NodeIndex);
+    if (p !== undefined && !enc.add(p.encryptionKey)) throw new MlsError("TREE_DUPLICATE_KEY", `node ${x} repeats an encryption key`);
   }
 }
 
@@ -89,8 +108,12 @@ export async function validateRatchetTree(tree: PublicRatchetTree, opts: TreeVal
   }
   const members = tree.members();
   if (members.length === 0) throw new MlsError("TREE_INVALID_STRUCTURE", "the tree has no members");
+  // Each leaf's encoding, read with it: its signature is checked over those bytes rather than a re-encoding.
+  const encodings = members.map((m) => tree.packedNode((2 * m.leafIndex) as NodeIndex));
   verifyUnmergedLeaves(tree);
-  verifyKeysUnique(tree);
+  verifyKeysUnique(tree, members);
+  // The members are decoded now: the tree's key index and credential tally are built from them, not by decoding again.
+  tree.indexMembers(members);
 
   // §7.3: every member's credential type is supported by every member.
   const inUse = new Set<number>();
@@ -116,7 +139,7 @@ export async function validateRatchetTree(tree: PublicRatchetTree, opts: TreeVal
   }
 
   const groupId = opts.groupId;
-  const valid = await Promise.all(members.map((m) => verifyLeafNodeSignature(tree.suite, m.leafNode, { groupId, leafIndex: m.leafIndex })));
+  const valid = await Promise.all(members.map((m, i) => verifyLeafNodeSignature(tree.suite, m.leafNode, { groupId, leafIndex: m.leafIndex }, encodings[i]?.subarray(1))));
   const bad = valid.indexOf(false);
   if (bad >= 0) throw new MlsError("TREE_INVALID_LEAF_SIGNATURE", `leaf ${members[bad]!.leafIndex}: the leaf node's signature does not verify`);
 }
