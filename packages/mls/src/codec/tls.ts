@@ -11,6 +11,19 @@ import { MlsError } from "../errors.js";
 /** Largest value a varint length header can carry (RFC 9420 §2.1.2): 2^30 - 1. */
 export const MAX_VARINT = 0x3fffffff;
 
+/** Bytes of the minimum-size varint header (RFC 9420 §2.1.2) of `n`, in 0..MAX_VARINT. */
+export function varintLength(n: number): number {
+  return n < 0x40 ? 1 : n < 0x4000 ? 2 : 4;
+}
+
+/**
+ * A view of `encoding` without its last field, an opaque<V> of `n` bytes: a
+ * signed struct's encoding is its TBS followed by the signature (§6.1, §7.2, §10).
+ */
+export function withoutTrailingOpaque(encoding: Uint8Array, n: number): Uint8Array {
+  return encoding.subarray(0, encoding.length - n - varintLength(n));
+}
+
 /**
  * Writers start in a scratch buffer taken from this pool and return it from
  * finish(), zeroed, since it may have held secrets. Nearly every encoding is
@@ -157,7 +170,7 @@ export class Writer {
     if (this.len > this.high) this.high = this.len;
     const bodyLen = this.len - start - 4;
     if (bodyLen > MAX_VARINT) throw new MlsError("ENCODE_INVALID", `vector too long: ${bodyLen} bytes`);
-    const headerLen = bodyLen < 0x40 ? 1 : bodyLen < 0x4000 ? 2 : 4;
+    const headerLen = varintLength(bodyLen);
     if (headerLen !== 4) this.buf.copyWithin(start + headerLen, start + 4, this.len);
     this.len = start;
     this.varint(bodyLen);

@@ -7,7 +7,7 @@
  * PrivateMessage (group_id, epoch, content_type, authenticated_data), and
  * SenderDataAAD (§6.3.2) its first three fields.
  */
-import { MAX_VARINT } from "../codec/tls.js";
+import { MAX_VARINT, varintLength } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 import { ProtocolVersion, WireFormat, type ContentType } from "../messages/enums.js";
 import { writeU16 } from "./context.js";
@@ -34,7 +34,7 @@ export interface PrivateMessageLayout {
 
 function varintSize(n: number): number {
   if (!Number.isInteger(n) || n < 0 || n > MAX_VARINT) throw new MlsError("ENCODE_INVALID", `varint out of range: ${n}`);
-  return n < 0x40 ? 1 : n < 0x4000 ? 2 : 4;
+  return varintLength(n);
 }
 
 /** Minimum-size varint (§2.1.2) of `n` (already checked by varintSize) at `at`; the offset past it. */

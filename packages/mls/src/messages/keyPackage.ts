@@ -1,5 +1,5 @@
 /** RFC 9420 §10: KeyPackage and KeyPackageTBS. */
-import { Writer, type Codec, type Reader } from "../codec/tls.js";
+import { withoutTrailingOpaque, Writer, type Codec, type Reader } from "../codec/tls.js";
 import { protocolVersionCodec, type ProtocolVersion } from "./enums.js";
 import { extensionsCodec, type Extension } from "./extension.js";
 import { leafNodeCodec, rememberLeafNodeBytes, type LeafNode } from "./leafNode.js";
@@ -86,8 +86,7 @@ export const keyPackageCodec: Codec<KeyPackage> = {
 export function keyPackageTbsView(k: KeyPackage): Uint8Array {
   const wire = keyPackageWire.get(k);
   if (wire === undefined) return keyPackageTbsBytes(k);
-  const n = k.signature.length;
-  return wire.subarray(0, wire.length - n - (n < 0x40 ? 1 : n < 0x4000 ? 2 : 4));
+  return withoutTrailingOpaque(wire, k.signature.length);
 }
 
 /** The bytes SignWithLabel(., "KeyPackageTBS", .) covers (a KeyPackage's signature, if present, is ignored). */

@@ -1,5 +1,5 @@
 /** RFC 9420 §7.2: Lifetime, LeafNode and LeafNodeTBS (what a leaf's signature covers). */
-import { Writer, type Codec, type Reader } from "../codec/tls.js";
+import { withoutTrailingOpaque, Writer, type Codec, type Reader } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 import type { LeafIndex } from "../tree/treeMath.js";
 import { capabilitiesCodec, type Capabilities } from "./capabilities.js";
@@ -112,11 +112,6 @@ export function rememberLeafNodeBytes(leaf: LeafNode, bytes: Uint8Array): void {
   leafNodeWire.set(leaf, bytes);
 }
 
-/** Length of the varint header of an opaque<V> of `n` bytes (RFC 9420 §2.1.2). */
-function opaqueHeaderLength(n: number): number {
-  return n < 0x40 ? 1 : n < 0x4000 ? 2 : 4;
-}
-
 /**
  * @internal The LeafNodeTBS of a key_package leaf decoded from the wire, as a
  * view of the bytes it came from (read only): its encoding without the
@@ -126,8 +121,7 @@ export function keyPackageLeafTbsView(leaf: UnsignedLeafNode & { signature?: Uin
   if (leaf.leafNodeSource !== LeafNodeSource.keyPackage || leaf.signature === undefined) return undefined;
   const bytes = leafNodeWire.get(leaf as LeafNode);
   if (bytes === undefined) return undefined;
-  const n = leaf.signature.length;
-  return bytes.subarray(0, bytes.length - n - opaqueHeaderLength(n));
+  return withoutTrailingOpaque(bytes, leaf.signature.length);
 }
 
 /** TLS codec of {@link LeafNode}. Decoding throws a `DECODE_*` MlsError for malformed bytes. */

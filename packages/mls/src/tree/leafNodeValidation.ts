@@ -3,7 +3,7 @@
  * client runs on a LeafNode from a KeyPackage, an Update, a Commit's
  * UpdatePath, or a ratchet tree it joins with.
  */
-import { returnScratch, Writer } from "../codec/tls.js";
+import { returnScratch, withoutTrailingOpaque, Writer } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import type { Credential } from "../messages/credential.js";
@@ -39,8 +39,7 @@ export async function signLeafNode(suite: CipherSuite, signaturePrivateKey: Uint
  * then the group id and leaf index for an update or commit leaf.
  */
 function tbsFromEncoding(leaf: LeafNode, encoding: Uint8Array, group: LeafNodeGroupContext | undefined): Uint8Array {
-  const n = leaf.signature.length;
-  const unsigned = encoding.subarray(0, encoding.length - n - (n < 0x40 ? 1 : n < 0x4000 ? 2 : 4));
+  const unsigned = withoutTrailingOpaque(encoding, leaf.signature.length);
   if (leaf.leafNodeSource === LeafNodeSource.keyPackage) return unsigned;
   if (group === undefined) throw new MlsError("INVALID_ARGUMENT", "LeafNodeTBS of an update/commit leaf needs the group id and leaf index");
   const w = new Writer(unsigned.length + group.groupId.length + 8);
