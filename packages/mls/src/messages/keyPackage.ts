@@ -25,15 +25,21 @@ function writeTbs(w: Writer, k: KeyPackageTBS): void {
   extensionsCodec.encode(w, k.extensions);
 }
 
-function readTbs(r: Reader): KeyPackageTBS {
+/** `leafRange`, when given, receives where the leaf node's bytes start and end in `r`. */
+function readTbs(r: Reader, leafRange?: [number, number]): KeyPackageTBS {
   const version = protocolVersionCodec.decode(r);
   const cipherSuite = r.u16();
   const initKey = r.opaque();
+  const leafStart = r.offset;
   const leafNode = leafNodeCodec.decode(r);
+  if (leafRange !== undefined) {
+    leafRange[0] = leafStart;
+    leafRange[1] = r.offset;
+  }
   return { version, cipherSuite, initKey, leafNode, extensions: extensionsCodec.decode(r) };
 }
 
-export const keyPackageTbsCodec: Codec<KeyPackageTBS> = { encode: writeTbs, decode: readTbs };
+export const keyPackageTbsCodec: Codec<KeyPackageTBS> = { encode: writeTbs, decode: (r) => readTbs(r) };
 
 /**
  * The encodings of decoded KeyPackages, views of the bytes they came from.
@@ -63,17 +69,12 @@ export const keyPackageCodec: Codec<KeyPackage> = {
   },
   decode(r) {
     const start = r.offset;
-    const version = protocolVersionCodec.decode(r);
-    const cipherSuite = r.u16();
-    const initKey = r.opaque();
-    const leafStart = r.offset;
-    const leafNode = leafNodeCodec.decode(r);
-    const leafEnd = r.offset;
-    const extensions = extensionsCodec.decode(r);
-    const kp: KeyPackage = { version, cipherSuite, initKey, leafNode, extensions, signature: r.opaque() };
+    const leaf: [number, number] = [0, 0];
+    const t = readTbs(r, leaf);
+    const kp: KeyPackage = { version: t.version, cipherSuite: t.cipherSuite, initKey: t.initKey, leafNode: t.leafNode, extensions: t.extensions, signature: r.opaque() };
     const bytes = r.keepSince(start);
     keyPackageWire.set(kp, bytes);
-    rememberLeafNodeBytes(leafNode, bytes.subarray(leafStart - start, leafEnd - start));
+    rememberLeafNodeBytes(t.leafNode, bytes.subarray(leaf[0] - start, leaf[1] - start));
     return kp;
   },
 };
