@@ -73,7 +73,7 @@ export class GroupCommits {
             json: {
               commit: toBase64Url(pending.commit),
               ...(pending.welcome !== undefined ? { welcome: toBase64Url(pending.welcome) } : {}),
-              groupInfo: toBase64Url(pending.groupInfo),
+              groupInfo: toBase64Url(await pending.groupInfo()),
             },
           });
         } catch (e) {

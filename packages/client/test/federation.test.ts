@@ -68,7 +68,7 @@ describe("federation through the SDK", () => {
     const r = await fetch(`${b!.url}/v1/groups/${g}/commits`, {
       method: "POST",
       headers: { authorization: `Bearer ${await bob.token()}`, "content-type": "application/json" },
-      body: JSON.stringify({ commit: toBase64Url(stale.commit), groupInfo: toBase64Url(stale.groupInfo) }),
+      body: JSON.stringify({ commit: toBase64Url(stale.commit), groupInfo: toBase64Url(await stale.groupInfo()) }),
     });
     expect(r.status).toBe(409);
     expect(await r.json()).toMatchObject({ error: { code: "EPOCH_MISMATCH", currentEpoch: 3 } });

@@ -98,6 +98,8 @@ export type MlsErrorCode =
   | "GROUP_INACTIVE"
   | "GROUP_EPOCH_EXPIRED"
   | "GROUP_STATE_INVALID"
+  // a pending commit's GroupInfo asked for after the group left that commit's epoch
+  | "GROUP_INFO_UNAVAILABLE"
   | "MESSAGE_WIRE_FORMAT_REJECTED"
   | "GROUP_REINITIALIZED"
   | "WELCOME_REINIT_MISMATCH"

@@ -101,7 +101,7 @@ describe("Group scenarios", () => {
     expect({ ...p1 }.ratchetTree).toEqual(epoch1);
     expect(restored.ratchetTree).toEqual(epoch1);
     // In the GroupInfo (the default): the same bytes as its ratchet_tree extension.
-    const gi = decode(mlsMessageCodec, p2.groupInfo);
+    const gi = decode(mlsMessageCodec, await p2.groupInfo());
     if (gi.wireFormat !== WireFormat.groupInfo) throw new Error("expected a GroupInfo");
     expect(gi.groupInfo.extensions.find((e) => e.extensionType === ExtensionType.ratchetTree)?.extensionData).toEqual(p2.ratchetTree);
     expect(p2.ratchetTree).toEqual(a.ratchetTree());

@@ -53,7 +53,7 @@ describe("PublicGroup follows a ts-mls group", () => {
 
     // Our member commits (PublicMessage); ts-mls and the DS both follow.
     const p = await b.createCommit();
-    r = commitOf(await pg.processMessage(p.commit, { groupInfo: p.groupInfo }));
+    r = commitOf(await pg.processMessage(p.commit, { groupInfo: await p.groupInfo() }));
     pg = r.state;
     b.mergePendingCommit();
     await ts.receive(p.commit);
@@ -93,10 +93,10 @@ describe("tree views for group metadata assistance", () => {
     let pg = await PublicGroup.fromGroupInfo(provider, await a.groupInfo(), { config: { clock: () => NOW } });
     const kps = await Promise.all(cs.slice(1).map((c) => createKeyPackage({ suite: c.suite, identity: c.identity, lifetime: LIFETIME })));
     const p = await a.createCommit({ add: kps.map((k) => k.message) });
-    pg = commitOf(await pg.processMessage(p.commit, { groupInfo: p.groupInfo })).state;
+    pg = commitOf(await pg.processMessage(p.commit, { groupInfo: await p.groupInfo() })).state;
     a.mergePendingCommit();
     const rm = await a.createCommit({ remove: [leafIndex(3)] });
-    pg = commitOf(await pg.processMessage(rm.commit, { groupInfo: rm.groupInfo })).state;
+    pg = commitOf(await pg.processMessage(rm.commit, { groupInfo: await rm.groupInfo() })).state;
     a.mergePendingCommit();
     const suite = provider.suite(1);
     const full = PublicRatchetTree.decode(suite, pg.ratchetTree());

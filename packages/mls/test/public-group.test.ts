@@ -43,7 +43,7 @@ function asCommit(r: PublicProcessed): PublicCommitResult {
 
 /** The DS validates `p` (with its GroupInfo), then members merge. Returns the new public view. */
 async function accept(pg: PublicGroup, committer: Group, p: PendingCommitInfo, others: readonly Group[]): Promise<{ pg: PublicGroup; r: PublicCommitResult }> {
-  const r = asCommit(await pg.processMessage(p.commit, { groupInfo: p.groupInfo }));
+  const r = asCommit(await pg.processMessage(p.commit, { groupInfo: await p.groupInfo() }));
   expect(r.groupInfoAccepted).toBe(true);
   await deliverCommit(committer, p.commit, others);
   return { pg: r.state, r };
@@ -115,7 +115,7 @@ describe("PublicGroup tracks every epoch", () => {
     expectTracks(pg, [a, b, d]);
 
     // The GroupInfo the DS now holds is the one the committer signed for this epoch.
-    expect(bytesEqual(pg.groupInfo!, rm.groupInfo)).toBe(true);
+    expect(bytesEqual(pg.groupInfo!, await rm.groupInfo())).toBe(true);
   });
 
   it("external joins and a resync, from the GroupInfo the DS holds", async () => {
@@ -202,7 +202,7 @@ describe("PublicGroup tracks every epoch", () => {
     pg = (await pg.processMessage(reinit.message)).state;
     for (const g of [a, c]) await g.processMessage(reinit.message);
     const p = await a.createCommit();
-    const r = asCommit(await pg.processMessage(p.commit, { groupInfo: p.groupInfo }));
+    const r = asCommit(await pg.processMessage(p.commit, { groupInfo: await p.groupInfo() }));
     expect(r.reinit?.cipherSuite).toBe(3);
     await deliverCommit(a, p.commit, [b, c]);
     pg = PublicGroup.deserialize(r.state.serialize(), provider, { clock });
@@ -225,11 +225,11 @@ describe("PublicGroup tracks every epoch", () => {
     });
     const [mallory] = await clients("mallory");
     const p = await a.createCommit({ add: [(await keyPackageFor(mallory!)).message] });
-    await expectRefused(strict, strict.processMessage(p.commit, { groupInfo: p.groupInfo }), "LEAF_NODE_INVALID_CREDENTIAL");
+    await expectRefused(strict, strict.processMessage(p.commit, { groupInfo: await p.groupInfo() }), "LEAF_NODE_INVALID_CREDENTIAL");
     expect(seen).toContain("add:mallory");
     a.clearPendingCommit();
     const ok = await b.createCommit();
-    const r = asCommit(await strict.processMessage(ok.commit, { groupInfo: ok.groupInfo }));
+    const r = asCommit(await strict.processMessage(ok.commit, { groupInfo: await ok.groupInfo() }));
     expect(seen).toContain("commit:bob");
     await deliverCommit(b, ok.commit, [a, c]);
     expectTracks(r.state, [a, b, c]);
@@ -244,11 +244,11 @@ describe("PublicGroup refuses what a non-member can catch, and stays as it was",
     // Inside the signature: the message ends with signature, confirmation tag and membership tag (1 + 32 bytes each here).
     const i = forged.length - 66 - 20;
     forged[i] = forged[i]! ^ 1;
-    await expectRefused(pg, pg.processMessage(forged, { groupInfo: p.groupInfo }), "MESSAGE_INVALID_SIGNATURE");
+    await expectRefused(pg, pg.processMessage(forged, { groupInfo: await p.groupInfo() }), "MESSAGE_INVALID_SIGNATURE");
 
     ({ pg } = await accept(pg, b, p, [a, c]));
     // The same commit again is for an epoch that is over.
-    await expectRefused(pg, pg.processMessage(p.commit, { groupInfo: p.groupInfo }), "MESSAGE_WRONG_EPOCH");
+    await expectRefused(pg, pg.processMessage(p.commit, { groupInfo: await p.groupInfo() }), "MESSAGE_WRONG_EPOCH");
 
     const [zoe] = await clients("zoe");
     const other = await Group.create({ provider, cipherSuite: 1, identity: zoe!.identity, config });
@@ -316,7 +316,7 @@ describe("PublicGroup refuses what a non-member can catch, and stays as it was",
       const bad = p.commit.slice();
       bad[i] = bad[i]! ^ 0x5a;
       try {
-        await pg.processMessage(bad, { groupInfo: p.groupInfo });
+        await pg.processMessage(bad, { groupInfo: await p.groupInfo() });
         expect(i, `byte ${i} changed and the commit was still accepted`).toBeGreaterThanOrEqual(tagStart);
         accepted++;
       } catch (e) {
@@ -340,14 +340,15 @@ describe("PublicGroup refuses what a non-member can catch, and stays as it was",
 
   it("a GroupInfo whose tree hash disagrees, or signed by someone else", async () => {
     const { a, b, pg } = await aliceBobCharlie();
-    const first = await b.createCommit();
+    // Asked while pending: a dropped commit's GroupInfo is not signed afterwards.
+    const firstGroupInfo = await (await b.createCommit()).groupInfo();
     b.clearPendingCommit();
     const second = await b.createCommit();
     // The first commit's GroupInfo describes another tree (other path keys).
-    await expectRefused(pg, pg.processMessage(second.commit, { groupInfo: first.groupInfo }), "GROUP_INFO_MISMATCH");
+    await expectRefused(pg, pg.processMessage(second.commit, { groupInfo: firstGroupInfo }), "GROUP_INFO_MISMATCH");
     // Alice's GroupInfo of the current epoch is not for the next one.
     await expectRefused(pg, pg.processMessage(second.commit, { groupInfo: await a.groupInfo() }), "GROUP_INFO_MISMATCH");
-    const r = asCommit(await pg.processMessage(second.commit, { groupInfo: second.groupInfo }));
+    const r = asCommit(await pg.processMessage(second.commit, { groupInfo: await second.groupInfo() }));
     expect(r.epoch).toBe(2n);
   });
 
@@ -370,8 +371,8 @@ describe("PublicGroup refuses what a non-member can catch, and stays as it was",
     await expectCode(PublicGroup.fromGroupInfo(provider, gi, { ratchetTree: other.ratchetTree() }), "GROUP_INFO_INVALID_SIGNATURE");
     // The next epoch's GroupInfo with this epoch's tree: the signer's key is the same, the tree hash is not.
     const next = await b.createCommit({ ratchetTreeExtension: false });
-    await expectCode(PublicGroup.fromGroupInfo(provider, next.groupInfo, { ratchetTree: pg.ratchetTree() }), "TREE_INVALID_TREE_HASH");
-    expect((await PublicGroup.fromGroupInfo(provider, next.groupInfo, { ratchetTree: next.ratchetTree })).epoch).toBe(2n);
+    await expectCode(PublicGroup.fromGroupInfo(provider, await next.groupInfo(), { ratchetTree: pg.ratchetTree() }), "TREE_INVALID_TREE_HASH");
+    expect((await PublicGroup.fromGroupInfo(provider, await next.groupInfo(), { ratchetTree: next.ratchetTree })).epoch).toBe(2n);
     // A stored state whose tree was altered no longer matches its tree hash; a truncated one does not decode.
     const stored = Buffer.from(pg.serialize());
     const at = stored.indexOf(Buffer.from(pg.members()[1]!.leafNode.signatureKey));

@@ -131,7 +131,7 @@ describe.each(ENGINES)("DS refuses what no member may do [$name]", (engine) => {
       const [ma, mb] = members;
       const g = ma!.group.groupId;
       const epoch = ma!.group.epoch;
-      const gi = (await ma!.group.createCommit()).groupInfo;
+      const gi = await (await ma!.group.createCommit()).groupInfo();
       ma!.group.clearPendingCommit();
       // An application message relabelled as a commit (PrivateMessage with content type commit).
       const asCommit = encode(mlsMessageCodec, {

@@ -67,7 +67,7 @@ describe.each(ENGINES)("DS groups, ordering and fan-out [$name]", (engine) => {
       const gi = await groupInfo(b!, g);
       expect(gi.status).toBe(200);
       expect(gi.body.epoch).toBe(1);
-      expect(bytesEqual(unb64(gi.body.groupInfo), add.pending.groupInfo)).toBe(true);
+      expect(bytesEqual(unb64(gi.body.groupInfo), await add.pending.groupInfo())).toBe(true);
       expect(bytesEqual(unb64(gi.body.ratchetTree), ma.group.ratchetTree())).toBe(true);
       refused(await groupInfo(c!, g), 403, "GROUP_CLOSED");
 
@@ -98,7 +98,7 @@ describe.each(ENGINES)("DS groups, ordering and fan-out [$name]", (engine) => {
       expect((await queueOf(s, a!)).map((e) => e.epoch)).toEqual([1, 2]);
       // The GroupInfo is the one c's commit came with; a, no longer a member, cannot read it.
       const gi3 = await groupInfo(b!, g);
-      expect([gi3.body.epoch, bytesEqual(unb64(gi3.body.groupInfo), removal.pending.groupInfo)]).toEqual([3, true]);
+      expect([gi3.body.epoch, bytesEqual(unb64(gi3.body.groupInfo), await removal.pending.groupInfo())]).toEqual([3, true]);
       refused(await groupInfo(a!, g), 403, "GROUP_CLOSED");
       refused(await post(a!, g, applicationMessage(g, 3n, new Uint8Array([1]))), 403, "NOT_GROUP_MEMBER");
     });
@@ -173,7 +173,8 @@ describe.each(ENGINES)("DS groups, ordering and fan-out [$name]", (engine) => {
       const qbBefore = await queueOf(s, b!);
       const proposal = (await ma.group.proposeUpdate()).message; // a valid proposal, never posted as is
       const otherProposal = (await other.group.proposeUpdate()).message;
-      const next = await ma.group.createCommit(); // a valid commit of epoch 2, never posted as is
+      const pendingNext = await ma.group.createCommit(); // a valid commit of epoch 2, never posted as is
+      const next = { commit: pendingNext.commit, groupInfo: await pendingNext.groupInfo() }; // asked before the commit is dropped
       ma.group.clearPendingCommit();
       const json = (body: Record<string, unknown>) => s.request("POST", groupPath(g, "/commits"), { token: a!.token, json: body });
 

@@ -79,8 +79,8 @@ class Ds {
     return err as ApiError;
   }
 
-  commit(by: Member, p: PendingCommitInfo): Promise<ValidatedHandshake> {
-    return this.post(by, p.commit, p.groupInfo);
+  async commit(by: Member, p: PendingCommitInfo): Promise<ValidatedHandshake> {
+    return this.post(by, p.commit, await p.groupInfo());
   }
 }
 
@@ -152,7 +152,7 @@ describe("DS public state: the group's life", () => {
     b.mergePendingCommit();
     await deliver(rm.commit, [a]);
     dsTracks(ds, a, alice);
-    expect(bytesEqual(groupInfoOf(out.group, alice.poster), rm.groupInfo)).toBe(true);
+    expect(bytesEqual(groupInfoOf(out.group, alice.poster), await rm.groupInfo())).toBe(true);
   });
 
   it("a resync in a closed group: only the client itself, removing its own leaf", async () => {
@@ -189,7 +189,7 @@ describe("DS public state: the group's life", () => {
     expect(() => treeView(ds.state, provider, dave.poster, { kind: "full" })).toThrow(ApiError);
     const partial = treeView(ds.state, provider, alice.poster, { kind: "partial" });
     const pv = decode(partialTreeViewCodec, partial.body);
-    const gi = decode(mlsMessageCodec, p.groupInfo);
+    const gi = decode(mlsMessageCodec, await p.groupInfo());
     if (gi.wireFormat !== WireFormat.groupInfo) throw new Error("GroupInfo expected");
     expect(pv.proof.leafIndex).toBe(0);
     expect(verifyMembershipProof(provider.suite(1), pv.proof, gi.groupInfo.groupContext.treeHash)).toBe(true);
@@ -204,11 +204,11 @@ describe("DS public state: the attacks of issue 17 fail by code and change nothi
     const forged = p.commit.slice();
     const i = forged.length - 66 - 20;
     forged[i] = forged[i]! ^ 1;
-    await ds.refused(bob, forged, p.groupInfo, "MESSAGE_INVALID_SIGNATURE", 400);
+    await ds.refused(bob, forged, await p.groupInfo(), "MESSAGE_INVALID_SIGNATURE", 400);
     await ds.commit(bob, p);
     b.mergePendingCommit();
     await deliver(p.commit, [a, c]);
-    const e = await ds.refused(bob, p.commit, p.groupInfo, "EPOCH_MISMATCH", 409);
+    const e = await ds.refused(bob, p.commit, await p.groupInfo(), "EPOCH_MISMATCH", 409);
     expect((e.toBody().error as { currentEpoch?: number }).currentEpoch).toBe(2);
 
     const app = await a.encryptApplicationMessage(utf8("hi"));
@@ -232,22 +232,22 @@ describe("DS public state: the attacks of issue 17 fail by code and change nothi
     await ds.refused(bob, unknown.message, anyGi, "PROPOSAL_UNKNOWN_REFERENCE");
     const empty = await forge(provider, b, { contentType: ContentType.commit, commit: { proposals: [] } });
     await ds.refused(bob, empty.message, anyGi, "COMMIT_MISSING_PATH");
-    const first = await b.createCommit();
+    const firstGroupInfo = await (await b.createCommit()).groupInfo(); // asked before the commit is dropped
     b.clearPendingCommit();
     const second = await b.createCommit();
     await ds.refused(bob, second.commit, undefined, "BAD_REQUEST");
-    await ds.refused(bob, second.commit, first.groupInfo, "GROUP_INFO_MISMATCH");
+    await ds.refused(bob, second.commit, firstGroupInfo, "GROUP_INFO_MISMATCH");
     await ds.commit(bob, second);
   });
 
   it("a member posting another member's message, a credential the AS refuses", async () => {
     const { alice, bob, a, ds } = await setup();
     const p = await a.createCommit();
-    await ds.refused(bob, p.commit, p.groupInfo, "SENDER_MISMATCH", 403);
+    await ds.refused(bob, p.commit, await p.groupInfo(), "SENDER_MISMATCH", 403);
     a.clearPendingCommit();
     const mallory = await member("mallory");
     const add = await a.createCommit({ add: [(await keyPackageFor(mallory.client, caps)).message] });
-    await ds.refused(alice, add.commit, add.groupInfo, "LEAF_NODE_INVALID_CREDENTIAL", 400);
+    await ds.refused(alice, add.commit, await add.groupInfo(), "LEAF_NODE_INVALID_CREDENTIAL", 400);
   });
 
   it("external joins: closed group, removed member, someone else's leaf, someone else's key", async () => {
@@ -265,13 +265,13 @@ describe("DS public state: the attacks of issue 17 fail by code and change nothi
     await ds.commit(alice, rm);
     a.mergePendingCommit();
     await deliver(rm.commit, [b]);
-    const back = await Group.joinExternal(rm.groupInfo, { provider, identity: charlie.client.identity, capabilities: caps, config });
+    const back = await Group.joinExternal(await rm.groupInfo(), { provider, identity: charlie.client.identity, capabilities: caps, config });
     await ds.refused(charlie, back.commit, back.groupInfo, "GROUP_CLOSED", 403);
 
     // A second device of Bob (same credential, its own registered key, not in the group) "resyncs" by
     // removing Bob's leaf: MLS lets the same identity do it, the DS does not (not on the roster).
     const bob2 = await member("bob2", "bob");
-    const steal = await Group.joinExternal(rm.groupInfo, { provider, identity: bob2.client.identity, removeLeaf: b.ownLeafIndex, capabilities: caps, config });
+    const steal = await Group.joinExternal(await rm.groupInfo(), { provider, identity: bob2.client.identity, removeLeaf: b.ownLeafIndex, capabilities: caps, config });
     await ds.refused(bob2, steal.commit, steal.groupInfo, "GROUP_CLOSED", 403);
     const openDs = await setup({ externalJoin: "open" });
     const steal2 = await Group.joinExternal(await openDs.a.groupInfo(), { provider, identity: bob2.client.identity, removeLeaf: openDs.b.ownLeafIndex, capabilities: caps, config });
@@ -279,7 +279,7 @@ describe("DS public state: the attacks of issue 17 fail by code and change nothi
     // The same commit posted by Bob himself: the new leaf is not his registered key.
     await openDs.ds.refused(openDs.bob, steal2.commit, steal2.groupInfo, "SENDER_MISMATCH", 403);
     // The MLS rule holds on its own too: a resync of another identity's leaf.
-    const evil = await Group.joinExternal(rm.groupInfo, {
+    const evil = await Group.joinExternal(await rm.groupInfo(), {
       provider,
       identity: eve.client.identity,
       removeLeaf: b.ownLeafIndex,
@@ -310,7 +310,7 @@ describe("DS public state: the attacks of issue 17 fail by code and change nothi
     ds.state = cached.state.serialize();
     await b.processMessage(open.message);
     const p = await b.createCommit();
-    await ds.refused(bob, p.commit, p.groupInfo, "POLICY_CHANGE_REFUSED", 403);
+    await ds.refused(bob, p.commit, await p.groupInfo(), "POLICY_CHANGE_REFUSED", 403);
   });
 
   it("size limits: an oversized proposal or commit, too many proposals in an epoch", async () => {

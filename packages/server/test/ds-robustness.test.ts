@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { toBase64Url, type GroupResponse } from "@conclave/api";
-import type { PendingCommitInfo } from "@conclave/mls";
 import { ENGINES } from "./support/engines.js";
 import { errorCode, registerDevice, startServer, type Device, type Reply, type RunningServer } from "./support/server.js";
 import { NO_RATE_LIMITS, queueOf } from "./ds-support.js";
-import { createGroup, groupPath, memberKeyPackage, postBundle, postMessage, type Member } from "./support/mlsGroup.js";
+import { createGroup, groupPath, memberKeyPackage, postBundle, postMessage, type CommitBundle, type Member } from "./support/mlsGroup.js";
 
 describe.each(ENGINES)("DS robustness against mutated MLS bytes [$name]", (engine) => {
   let s: RunningServer;
@@ -27,10 +26,11 @@ describe.each(ENGINES)("DS robustness against mutated MLS bytes [$name]", (engin
   });
 
   /** A commit bundle of alice's, made and dropped (the group stays where it is). */
-  async function pendingCommit(add?: Uint8Array): Promise<PendingCommitInfo> {
+  async function pendingCommit(add?: Uint8Array): Promise<CommitBundle & { readonly groupInfo: Uint8Array }> {
     const p = await alice.group.createCommit(add === undefined ? {} : { add: [add] });
+    const groupInfo = await p.groupInfo(); // asked before the commit is dropped, when it can no longer be signed
     alice.group.clearPendingCommit();
-    return p;
+    return { commit: p.commit, groupInfo, ...(p.welcome === undefined ? {} : { welcome: p.welcome }) };
   }
 
   describe.skipIf(!engine.available)("", () => {

@@ -16,6 +16,7 @@ import { ContentType, ExtensionType, ProposalOrRefType, ProposalType, SenderType
 import { makeExtension, type Extension } from "../messages/extension.js";
 import { externalPubCodec } from "../messages/extensionPayloads.js";
 import type { GroupContext } from "../messages/groupContext.js";
+import type { GroupInfo } from "../messages/groupInfo.js";
 import type { KeyPackage } from "../messages/keyPackage.js";
 import type { LeafNode } from "../messages/leafNode.js";
 import { mlsMessageCodec } from "../messages/mlsMessage.js";
@@ -66,8 +67,15 @@ export interface PendingCommitInfo extends CommitChanges {
   readonly commit: Uint8Array;
   /** MLSMessage(Welcome) for the added members, when there are any. */
   readonly welcome?: Uint8Array;
-  /** MLSMessage(GroupInfo) of the new epoch, for the DS to hand to external joiners. */
-  readonly groupInfo: Uint8Array;
+  /**
+   * MLSMessage(GroupInfo) of the new epoch, for the DS to hand to external joiners.
+   * Signed when first asked, unless the Welcome already needed it: a commit
+   * without new members needs no GroupInfo (RFC 9420 §12.4.3), and signing one
+   * is a signature, an external key pair and the tree's encoding.
+   * @throws MlsError `GROUP_INFO_UNAVAILABLE` once the group has moved past the
+   * commit's epoch, or the commit was dropped (use `Group.groupInfo()` then).
+   */
+  groupInfo(): Promise<Uint8Array>;
   /**
    * The new epoch's ratchet tree (ratchet_tree extension encoding), for joiners
    * when it is not in the GroupInfo; then encoded when first read.
@@ -76,8 +84,23 @@ export interface PendingCommitInfo extends CommitChanges {
   readonly epoch: bigint;
 }
 
-export interface PendingCommitState extends PendingCommitInfo {
+export interface PendingCommitState extends Omit<PendingCommitInfo, "groupInfo"> {
   readonly next: GroupState;
+  readonly groupInfo: GroupInfoSlot;
+}
+
+/** A pending commit's GroupInfo: how to make it, and once made, the signed GroupInfo and (once asked) its MLSMessage. */
+export interface GroupInfoSlot {
+  readonly ratchetTree: boolean;
+  readonly externalPub: boolean;
+  signed?: GroupInfo;
+  bytes?: Uint8Array;
+}
+
+/** The MLSMessage(GroupInfo) of a slot already signed, encoded once. */
+export function groupInfoSlotBytes(slot: GroupInfoSlot): Uint8Array | undefined {
+  if (slot.bytes === undefined && slot.signed !== undefined) slot.bytes = encode(mlsMessageCodec, { wireFormat: WireFormat.groupInfo, groupInfo: slot.signed });
+  return slot.bytes;
 }
 
 /** Decodes KeyPackage bytes: an MLSMessage(KeyPackage) (or the KeyPackage itself already decoded). */
@@ -334,13 +357,15 @@ export async function createCommit(
       pskSecret,
     });
     const content = withConfirmationTag(signed, out.confirmationTag);
-    const treeBytes = (options.ratchetTreeExtension ?? config.ratchetTreeExtension ?? true) ? tree.encode() : undefined;
-    const extensions = await groupInfoExtensions({ ...state, keys: { ...state.keys, externalSecret: out.secrets.externalSecret } }, treeBytes, {
-      externalPub: options.externalPub ?? true,
-    });
-    const groupInfo = await signGroupInfo(suite, state.signaturePrivateKey, { groupContext: out.groupContext, extensions, confirmationTag: out.confirmationTag, signer: me });
+    const groupInfoSlot: GroupInfoSlot = { ratchetTree: options.ratchetTreeExtension ?? config.ratchetTreeExtension ?? true, externalPub: options.externalPub ?? true };
+    let treeBytes: Uint8Array | undefined;
     let welcome: Uint8Array | undefined;
     if (applied.added.length > 0) {
+      // §12.4.3.1: the Welcome carries the GroupInfo, so it is signed now.
+      treeBytes = groupInfoSlot.ratchetTree ? tree.encode() : undefined;
+      const extensions = await groupInfoExtensions({ ...state, keys: { ...state.keys, externalSecret: out.secrets.externalSecret } }, treeBytes, groupInfoSlot);
+      const groupInfo = await signGroupInfo(suite, state.signaturePrivateKey, { groupContext: out.groupContext, extensions, confirmationTag: out.confirmationTag, signer: me });
+      groupInfoSlot.signed = groupInfo;
       const w = await createWelcome(suite, {
         groupInfo,
         joinerSecret: out.secrets.joinerSecret,
@@ -365,7 +390,7 @@ export async function createCommit(
       {
         commit: message,
         ...(welcome === undefined ? {} : { welcome }),
-        groupInfo: encode(mlsMessageCodec, { wireFormat: WireFormat.groupInfo, groupInfo }),
+        groupInfo: groupInfoSlot,
         epoch: out.groupContext.epoch,
         proposals: list,
         added: applied.added,

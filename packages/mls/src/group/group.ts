@@ -27,7 +27,7 @@ import type { PreSharedKeyId } from "../messages/psk.js";
 import { mlsExporter } from "../schedule/keySchedule.js";
 import type { LeafIndex } from "../tree/treeMath.js";
 import { disclosePrivateMessage } from "../framing/disclosure.js";
-import { createCommit, createGroupInfoMessage, toKeyPackage, type CommitOptions, type PendingCommitInfo, type PendingCommitState } from "./commit.js";
+import { createCommit, createGroupInfoMessage, groupInfoSlotBytes, toKeyPackage, type CommitOptions, type PendingCommitInfo, type PendingCommitState } from "./commit.js";
 import { createGroupState, type CreateGroupOptions } from "./create.js";
 import { createExternalCommit, type ExternalJoinOptions } from "./externalCommit.js";
 import { resolveConfig, type GroupConfig } from "./groupConfig.js";
@@ -86,6 +86,7 @@ export class Group {
   #pending: PendingCommitState | undefined;
   /** The last of our commits merged, so its echo from the DS is recognised (not kept across serialisation). */
   #lastMerged: PendingCommitInfo | undefined;
+  #destroyed = false;
 
   private constructor(state: GroupState, config: GroupConfig, pending?: PendingCommitState) {
     this.#state = state;
@@ -261,7 +262,7 @@ export class Group {
 
   /** Our own commit sent and not yet merged or cleared, if any. */
   get pendingCommit(): PendingCommitInfo | undefined {
-    return this.#pending === undefined ? undefined : publicPending(this.#pending);
+    return this.#pending === undefined ? undefined : this.#publicPending(this.#pending);
   }
 
   // ---------------------------------------------------------------------------
@@ -382,7 +383,8 @@ export class Group {
   async reinitialize(opts: ResumeOptions & { readonly config?: Partial<GroupConfig> }): Promise<{ group: Group; pending: PendingCommitInfo }> {
     const config = opts.config === undefined ? this.#config : resolveConfig(opts.config);
     const { state, pending } = await reinitGroup(this.#state, opts, config);
-    return { group: new Group(state, config, pending), pending: publicPending(pending) };
+    const group = new Group(state, config, pending);
+    return { group, pending: group.#publicPending(pending) };
   }
 
   /**
@@ -393,7 +395,8 @@ export class Group {
     requireActive(this.#state);
     const config = opts.config === undefined ? this.#config : resolveConfig(opts.config);
     const { state, pending } = await branchGroup(this.#state, opts, config);
-    return { group: new Group(state, config, pending), pending: publicPending(pending) };
+    const group = new Group(state, config, pending);
+    return { group, pending: group.#publicPending(pending) };
   }
 
   // ---------------------------------------------------------------------------
@@ -410,7 +413,7 @@ export class Group {
     if (this.#pending !== undefined) throw new MlsError("GROUP_PENDING_COMMIT", "a commit is already pending: merge or clear it first");
     const pending = await createCommit(this.#state, this.#config, options);
     this.#pending = pending;
-    return publicPending(pending);
+    return this.#publicPending(pending);
   }
 
   /** Enters the epoch of our pending commit (the DS accepted it). @throws MlsError `GROUP_NO_PENDING_COMMIT`. */
@@ -419,7 +422,7 @@ export class Group {
     if (pending === undefined) throw new MlsError("GROUP_NO_PENDING_COMMIT", "no commit is pending");
     this.#pending = undefined;
     this.#advance(pending.next);
-    const info = publicPending(pending);
+    const info = this.#publicPending(pending);
     this.#lastMerged = info;
     return info;
   }
@@ -530,6 +533,7 @@ export class Group {
 
   /** Deletes every secret this group holds; the object is unusable afterwards. */
   destroy(): void {
+    this.#destroyed = true;
     if (this.#pending !== undefined) destroyUnusedState(this.#pending.next);
     this.#pending = undefined;
     const s = this.#state;
@@ -537,30 +541,41 @@ export class Group {
     for (const r of s.resumptionPsks) zeroize(r.psk);
     destroyUnusedState(s);
   }
-}
 
-/** The public view of each pending commit, built once: createCommit and the merge hand out the same one. */
-const publicViews = new WeakMap<PendingCommitState, PendingCommitInfo>();
-
-/**
- * The pending commit without its next state. `ratchetTree` stays a getter
- * reading the pending commit's, so the tree is encoded only when first read.
- */
-function publicPending(p: PendingCommitState): PendingCommitInfo {
-  let view = publicViews.get(p);
-  if (view === undefined) {
-    const fields = {
-      commit: p.commit,
-      ...(p.welcome === undefined ? {} : { welcome: p.welcome }),
-      groupInfo: p.groupInfo,
-      epoch: p.epoch,
-      proposals: p.proposals,
-      added: p.added,
-      removed: p.removed,
-      updated: p.updated,
-    };
-    view = Object.defineProperty(fields, "ratchetTree", { enumerable: true, get: () => p.ratchetTree }) as PendingCommitInfo;
-    publicViews.set(p, view);
+  /** The public view of a pending commit of this group, built once: createCommit and the merge hand out the same one. */
+  #publicPending(p: PendingCommitState): PendingCommitInfo {
+    let view = publicViews.get(p);
+    if (view === undefined) {
+      const fields = {
+        commit: p.commit,
+        ...(p.welcome === undefined ? {} : { welcome: p.welcome }),
+        groupInfo: () => this.#pendingGroupInfo(p),
+        epoch: p.epoch,
+        proposals: p.proposals,
+        added: p.added,
+        removed: p.removed,
+        updated: p.updated,
+      };
+      // `ratchetTree` stays a getter reading the pending commit's, so the tree is encoded only when first read.
+      view = Object.defineProperty(fields, "ratchetTree", { enumerable: true, get: () => p.ratchetTree }) as PendingCommitInfo;
+      publicViews.set(p, view);
+    }
+    return view;
   }
-  return view;
+
+  /** A pending commit's GroupInfo, signed when first asked while that commit is pending or its epoch is ours (RFC 9420 §12.4.3). */
+  async #pendingGroupInfo(p: PendingCommitState): Promise<Uint8Array> {
+    const ready = groupInfoSlotBytes(p.groupInfo);
+    if (ready !== undefined) return ready;
+    // The epoch's state, while its secrets (external_secret) are still held.
+    const state = this.#destroyed ? undefined : this.#pending === p ? p.next : this.#state.keys === p.next.keys ? this.#state : undefined;
+    if (state === undefined) throw new MlsError("GROUP_INFO_UNAVAILABLE", "the commit was dropped or its epoch is over: ask the group for its current GroupInfo");
+    requireActive(state);
+    const bytes = await createGroupInfoMessage(state, p.groupInfo);
+    p.groupInfo.bytes ??= bytes;
+    return p.groupInfo.bytes;
+  }
 }
+
+/** The public view of each pending commit, built once. */
+const publicViews = new WeakMap<PendingCommitState, PendingCommitInfo>();

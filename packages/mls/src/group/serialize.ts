@@ -23,14 +23,14 @@ import { PrivateTreeKeys } from "../tree/privateTreeKeys.js";
 import { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafIndex, NodeIndex } from "../tree/treeMath.js";
 import type { AddedMember, ChangedMember } from "./applyProposals.js";
-import { withRatchetTree, type PendingCommitState } from "./commit.js";
+import { groupInfoSlotBytes, withRatchetTree, type GroupInfoSlot, type PendingCommitState } from "./commit.js";
 import type { GroupConfig } from "./groupConfig.js";
 import { PackedSignatureKeys } from "./packedSignatureKeys.js";
 import { refKey, type CachedProposal, type EpochKeys, type GroupState, type PastEpoch, type ResumptionPsk } from "./groupState.js";
 import type { CommittedProposal } from "./proposals.js";
 
 const MAGIC = utf8("MLSG");
-const VERSION = 1;
+const VERSION = 2;
 
 function writeList<T>(w: Writer, items: Iterable<T>, each: (w: Writer, item: T) => void): void {
   w.lengthPrefixed((v) => {
@@ -212,7 +212,9 @@ function readChanged(r: Reader): ChangedMember {
 function writePending(w: Writer, p: PendingCommitState): void {
   w.opaque(p.commit);
   writeOptional(w, p.welcome, (x, m) => x.opaque(m));
-  w.opaque(p.groupInfo);
+  // Version 2: the GroupInfo only once signed, then how to sign it (version 1 always held it signed).
+  writeOptional(w, groupInfoSlotBytes(p.groupInfo), (x, m) => x.opaque(m));
+  w.u8((p.groupInfo.ratchetTree ? 1 : 0) | (p.groupInfo.externalPub ? 2 : 0));
   w.opaque(p.ratchetTree);
   w.u64(p.epoch);
   writeList(w, p.proposals, writeCommitted);
@@ -225,10 +227,17 @@ function writePending(w: Writer, p: PendingCommitState): void {
   writeState(w, p.next, false);
 }
 
-function readPending(r: Reader, suite: CipherSuite, config: GroupConfig, current: GroupState): PendingCommitState {
+function readPending(r: Reader, version: number, suite: CipherSuite, config: GroupConfig, current: GroupState): PendingCommitState {
   const commit = r.opaque();
   const welcome = readOptional(r, (x) => x.opaque());
-  const groupInfo = r.opaque();
+  let groupInfo: GroupInfoSlot;
+  if (version === 1) groupInfo = { ratchetTree: true, externalPub: true, bytes: r.opaque() };
+  else {
+    const bytes = readOptional(r, (x) => x.opaque());
+    const flags = r.u8();
+    if (flags > 3) throw new MlsError("GROUP_STATE_INVALID", "unknown GroupInfo flags");
+    groupInfo = { ratchetTree: (flags & 1) !== 0, externalPub: (flags & 2) !== 0, ...(bytes === undefined ? {} : { bytes }) };
+  }
   const ratchetTree = r.opaque();
   const epoch = r.u64();
   const proposals = readList(r, readCommitted);
@@ -260,10 +269,10 @@ export function deserializeGroupState(bytes: Uint8Array, provider: CryptoProvide
     const magic = r.raw(4);
     if (magic.some((b, i) => b !== MAGIC[i])) throw new MlsError("GROUP_STATE_INVALID", "not a serialized group");
     const version = r.u8();
-    if (version !== VERSION) throw new MlsError("GROUP_STATE_INVALID", `unknown group state version ${version}`);
+    if (version !== VERSION && version !== 1) throw new MlsError("GROUP_STATE_INVALID", `unknown group state version ${version}`);
     const suite = provider.suite(r.u16());
     const state = readState(r, suite, config, undefined);
-    const pending = readOptional(r, (x) => readPending(x, suite, config, state));
+    const pending = readOptional(r, (x) => readPending(x, version, suite, config, state));
     r.expectEnd();
     return pending === undefined ? { state } : { state, pending };
   } catch (e) {

@@ -88,10 +88,18 @@ export async function commitsOf(s: RunningServer, d: Device, groupId: Uint8Array
 }
 
 /** POST /commits with the pending commit's bundle (no merge). */
-export function postBundle(s: RunningServer, by: Device, groupId: Uint8Array, p: Pick<PendingCommitInfo, "commit" | "groupInfo" | "welcome">, extra: Record<string, unknown> = {}) {
+/** A commit with its GroupInfo: a pending commit of ours (GroupInfo signed when asked) or an external commit. */
+export interface CommitBundle {
+  readonly commit: Uint8Array;
+  readonly welcome?: Uint8Array;
+  readonly groupInfo: Uint8Array | (() => Promise<Uint8Array>);
+}
+
+export async function postBundle(s: RunningServer, by: Device, groupId: Uint8Array, p: CommitBundle, extra: Record<string, unknown> = {}) {
+  const groupInfo = p.groupInfo instanceof Uint8Array ? p.groupInfo : await p.groupInfo();
   return s.request<AcceptedResponse>("POST", groupPath(groupId, "/commits"), {
     token: by.token,
-    json: { commit: toBase64Url(p.commit), groupInfo: toBase64Url(p.groupInfo), ...(p.welcome === undefined ? {} : { welcome: toBase64Url(p.welcome) }), ...extra },
+    json: { commit: toBase64Url(p.commit), groupInfo: toBase64Url(groupInfo), ...(p.welcome === undefined ? {} : { welcome: toBase64Url(p.welcome) }), ...extra },
   });
 }
 
