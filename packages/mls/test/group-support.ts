@@ -7,6 +7,7 @@
 import { expect } from "vitest";
 import { utf8 } from "../src/codec/bytes.js";
 import type { CipherSuite, CryptoProvider } from "../src/crypto/cipherSuite.js";
+import { nodeCryptoProvider } from "../src/crypto/node/index.js";
 import { MlsError, type MlsErrorCode } from "../src/errors.js";
 import { signFramedContent } from "../src/framing/contentAuth.js";
 import { authenticatedContentBytes, withConfirmationTag } from "../src/framing/context.js";
@@ -46,6 +47,22 @@ export function keyPackageFor(c: Client, capabilities?: Partial<Capabilities>): 
 }
 
 export const baseConfig: Partial<GroupConfig> = { clock };
+
+/** The node provider with each suite rebuilt by `wrap` (once per suite), to count or observe what the library asks of it. */
+export function wrappedNodeProvider(name: string, wrap: (base: CipherSuite) => CipherSuite): CryptoProvider {
+  const suites = new Map<number, CipherSuite>();
+  return {
+    name,
+    suite(id) {
+      let s = suites.get(id);
+      if (s === undefined) {
+        s = wrap(nodeCryptoProvider.suite(id));
+        suites.set(id, s);
+      }
+      return s;
+    },
+  };
+}
 
 /** Asserts that `p` rejects with an MlsError of `code`. */
 export async function expectCode(p: Promise<unknown> | (() => unknown), code: MlsErrorCode): Promise<void> {

@@ -15,30 +15,20 @@ import { ExtensionType, WireFormat } from "../src/messages/enums.js";
 import type { GroupInfo } from "../src/messages/groupInfo.js";
 import { mlsMessageCodec } from "../src/messages/mlsMessage.js";
 import { verifyGroupInfoSignature } from "../src/welcome/groupInfoSignature.js";
-import { baseConfig, expectCode, expectInSync, keyPackageFor, makeClient } from "./group-support.js";
+import { baseConfig, expectCode, expectInSync, keyPackageFor, makeClient, wrappedNodeProvider } from "./group-support.js";
 
 /** The node provider, counting signatures made. */
 function countingSigns(): { provider: CryptoProvider; signs: () => number } {
   let signs = 0;
-  const suites = new Map<number, CipherSuite>();
-  const provider: CryptoProvider = {
-    name: "sign-counting-node",
-    suite(id) {
-      let s = suites.get(id);
-      if (s === undefined) {
-        const base = nodeCryptoProvider.suite(id);
-        s = buildCipherSuite({
-          ...base,
-          sign: (sk, m) => {
-            signs++;
-            return base.sign(sk, m);
-          },
-        });
-        suites.set(id, s);
-      }
-      return s;
-    },
-  };
+  const provider = wrappedNodeProvider("sign-counting-node", (base) =>
+    buildCipherSuite({
+      ...base,
+      sign: (sk, m) => {
+        signs++;
+        return base.sign(sk, m);
+      },
+    }),
+  );
   return { provider, signs: () => signs };
 }
 

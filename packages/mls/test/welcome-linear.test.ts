@@ -15,7 +15,7 @@ import { mlsMessageCodec } from "../src/messages/mlsMessage.js";
 import { decode } from "../src/codec/tls.js";
 import { WELCOME_LABEL } from "../src/welcome/welcome.js";
 import { hpkeBaseSchedule, hpkeLabeledKdf, hpkeSuiteId, type Hkdf } from "../src/crypto/hpkeKeySchedule.js";
-import { baseConfig, keyPackageFor, makeClient } from "./group-support.js";
+import { baseConfig, keyPackageFor, makeClient, wrappedNodeProvider } from "./group-support.js";
 
 /** What passed through the provider's hashing since the last reset. */
 interface Tally {
@@ -63,18 +63,7 @@ function instrumented(): { provider: CryptoProvider; tally: Tally; reset(): void
     };
     return buildCipherSuite(p);
   };
-  const suites = new Map<number, CipherSuite>();
-  const provider: CryptoProvider = {
-    name: "counted-node",
-    suite(id) {
-      let s = suites.get(id);
-      if (s === undefined) {
-        s = wrap(nodeCryptoProvider.suite(id));
-        suites.set(id, s);
-      }
-      return s;
-    },
-  };
+  const provider = wrappedNodeProvider("counted-node", wrap);
   return { provider, tally, reset: () => Object.assign(tally, { hashed: 0, hpkeInfo: 0, seals: 0, sealers: 0 }) };
 }
 
