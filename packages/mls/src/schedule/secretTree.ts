@@ -137,6 +137,21 @@ class TreeKdf {
   }
 }
 
+/**
+ * One TreeKdf per suite: its KDFLabels depend on the suite only, and a secret
+ * tree is made for every epoch on each side. Sharing the generation labels is
+ * safe: each is written and used within one synchronous generation() call.
+ */
+const treeKdfs = new WeakMap<CipherSuite, TreeKdf>();
+function treeKdfFor(cs: CipherSuite): TreeKdf {
+  let kdf = treeKdfs.get(cs);
+  if (kdf === undefined) {
+    kdf = new TreeKdf(cs);
+    treeKdfs.set(cs, kdf);
+  }
+  return kdf;
+}
+
 function newRatchet(secret: Uint8Array | undefined): HashRatchet {
   return { secret, next: 0, kept: new Map(), inUse: new Map() };
 }
@@ -181,7 +196,7 @@ export class SecretTree {
     if (encryptionSecret.length !== cs.params.nh) {
       throw new MlsError("INVALID_ARGUMENT", `encryption_secret must be ${cs.params.nh} bytes, got ${encryptionSecret.length}`);
     }
-    this.kdf = new TreeKdf(cs);
+    this.kdf = treeKdfFor(cs);
     this.leafCount = leafCount;
     this.rootNode = root(leafCount);
     this.maxForwardDistance = checkPolicy(options.maxForwardDistance ?? DEFAULT_MAX_FORWARD_DISTANCE, "maxForwardDistance");
