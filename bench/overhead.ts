@@ -69,14 +69,16 @@ const step = IF > 0 ? round : message;
 for (let i = 0; i < W; i++) await step();
 
 const sched = threadTimes().map;
+const busy = nodeSignatureStats()?.workerBusyMs ?? 0;
 const cpu = process.cpuUsage();
 const start = performance.now();
 for (let i = 0; i < K; i++) await step();
 const ms = performance.now() - start;
 const threads = threadTimes(sched).lines;
+const workerBusy = (nodeSignatureStats()?.workerBusyMs ?? 0) - busy;
 for (let i = 0; i < C; i++) await impl.process(receiver, await impl.commit(creator));
 const used = process.cpuUsage(cpu);
-console.log(`N=${N} K=${K} C=${C} IF=${IF}: ${(used.user / 1000).toFixed(1)} ms of user CPU, ${ms.toFixed(1)} ms`, nodeSignatureStats());
+console.log(`N=${N} K=${K} C=${C} IF=${IF}: ${(used.user / 1000).toFixed(1)} ms of user CPU, ${ms.toFixed(1)} ms, worker on requests ${workerBusy.toFixed(1)} ms`, nodeSignatureStats());
 if (threads.length > 0) console.log(`threads (ms running, ms runnable but waiting for a core): ${threads.join("; ")}`);
 process.exit(0);
 
