@@ -16,9 +16,15 @@
  * 0's copath is blank after the add, so each path encrypts to N-1 leaves; with
  * FILL=1 the members at leaves 2, 4, 8, ... first commit, largest leaf first,
  * as in bench/support/scenario.ts, so the copath is fully populated and each
- * path encrypts to log2(N) nodes (the filled-tree commit). The bundle sits
+ * path encrypts to log2(N) nodes (the filled-tree commit). With IF=64 the
+ * warm-up and counted messages go IF in flight, as in bench/support/scenario.ts
+ * (a batch encrypted while the previous one is decrypted): K then counts
+ * rounds of IF messages; `--separate-threads=yes` splits this thread's
+ * instructions from the signature worker's. The bundle sits
  * under node_modules so the native modules resolve. docs/benchmarks.md has the method and figures.
  */
+import { readdirSync, readFileSync } from "node:fs";
+import { nodeSignatureStats } from "../packages/mls/src/crypto/node/index.js";
 import { conclaveImpl } from "./support/conclaveImpl.js";
 import { fillerLeaves } from "./support/scenario.js";
 
@@ -29,6 +35,7 @@ const C = count("C", 0);
 const W = count("W", 200);
 const WC = count("WC", 3);
 const FILL = count("FILL", 0) !== 0;
+const IF = count("IF", 0);
 
 const impl = conclaveImpl(1);
 const creator = await impl.create();
@@ -47,14 +54,58 @@ if (FILL) {
 }
 const data = new Uint8Array(1024).fill(7);
 for (let i = 0; i < WC; i++) await impl.process(receiver, await impl.commit(creator));
-for (let i = 0; i < W; i++) await impl.decrypt(receiver, await impl.encrypt(creator, data));
-
-const cpu = process.cpuUsage();
-for (let i = 0; i < K; i++) {
+const batch = Array.from({ length: IF }, () => data);
+let inFlight = await Promise.all(batch.map((d) => impl.encrypt(creator, d)));
+const round = async (): Promise<void> => {
+  const [next, got] = await Promise.all([Promise.all(batch.map((d) => impl.encrypt(creator, d))), Promise.all(inFlight.map((m) => impl.decrypt(receiver, m)))]);
+  if (got.some((x) => x.length !== data.length)) throw new Error("wrong plaintext");
+  inFlight = next;
+};
+const message = async (): Promise<void> => {
   const got = await impl.decrypt(receiver, await impl.encrypt(creator, data));
   if (got.length !== data.length) throw new Error("wrong plaintext");
-}
+};
+const step = IF > 0 ? round : message;
+for (let i = 0; i < W; i++) await step();
+
+const sched = threadTimes().map;
+const busy = nodeSignatureStats()?.workerBusyMs ?? 0;
+const cpu = process.cpuUsage();
+const start = performance.now();
+for (let i = 0; i < K; i++) await step();
+const ms = performance.now() - start;
+const threads = threadTimes(sched).lines;
+const workerBusy = (nodeSignatureStats()?.workerBusyMs ?? 0) - busy;
 for (let i = 0; i < C; i++) await impl.process(receiver, await impl.commit(creator));
 const used = process.cpuUsage(cpu);
-console.log(`N=${N} K=${K} C=${C}: ${(used.user / 1000).toFixed(1)} ms of user CPU`);
+console.log(`N=${N} K=${K} C=${C} IF=${IF}: ${(used.user / 1000).toFixed(1)} ms of user CPU, ${ms.toFixed(1)} ms, worker on requests ${workerBusy.toFixed(1)} ms`, nodeSignatureStats());
+if (threads.length > 0) console.log(`threads (ms running, ms runnable but waiting for a core): ${threads.join("; ")}`);
 process.exit(0);
+
+/**
+ * Per thread (Linux): ms on a core and ms waiting for one since `since`, for
+ * threads that ran over 1 ms; with a busy machine's cores shared, the rest of
+ * the wall clock is the time a thread itself left idle.
+ */
+function threadTimes(since?: Map<string, number[]>): { lines: string[]; map: Map<string, number[]> } {
+  const now = new Map<string, number[]>();
+  const out: string[] = [];
+  let tids: string[];
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    return { lines: out, map: now };
+  }
+  for (const tid of tids) {
+    try {
+      const [run, wait] = readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8").split(" ").map(Number);
+      const name = readFileSync(`/proc/self/task/${tid}/comm`, "utf8").trim();
+      now.set(tid, [run! / 1e6, wait! / 1e6]);
+      const before = since?.get(tid) ?? [0, 0];
+      if (since !== undefined && run! / 1e6 - before[0]! > 1) out.push(`${name}/${tid} ${(run! / 1e6 - before[0]!).toFixed(0)} + ${(wait! / 1e6 - before[1]!).toFixed(0)}`);
+    } catch {
+      // a thread that ended
+    }
+  }
+  return { lines: out, map: now };
+}

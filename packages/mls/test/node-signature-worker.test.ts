@@ -13,7 +13,7 @@ import { SignatureQueue } from "../src/crypto/node/signatureQueue.js";
 import { SignatureWorker } from "../src/crypto/node/signatureWorker.js";
 import { nodeEd25519Backend } from "../src/crypto/node/index.js";
 import { SODIUM_ED25519 } from "../src/crypto/node/sodium.js";
-import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from "node:crypto";
 import { execFile } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -130,6 +130,35 @@ describe("node provider: signatures shared with a worker thread", () => {
           sigs.forEach((sig, i) => expect(Buffer.from(sig as Uint8Array).equals(nodeSign(null, msgs[i]!, privateKey))).toBe(true));
         }),
       );
+      if (wave >= 2) await waves[wave - 2];
+    }
+    await Promise.all(waves);
+  });
+
+  it("messages at every byte alignment, across ring wraps, are signed and verified as inline", async () => {
+    // The ring places each message at its own alignment modulo 8 (and the worker copies it out alike): views at
+    // offsets 0-7 of one buffer, in waves that keep the ring wrapping, must sign and verify exactly as alone.
+    const suite = nodeCryptoProvider.suite(1);
+    const { privateKey, publicKey } = await suite.signatureGenerateKeyPair();
+    const jwk = { kty: "OKP", crv: "Ed25519", x: Buffer.from(publicKey).toString("base64url") };
+    const pk = createPublicKey({ key: jwk, format: "jwk" });
+    const waves: Promise<void>[] = [];
+    for (let wave = 0; wave < 10; wave++) {
+      const msgs = Array.from({ length: 48 }, (_, i) => {
+        const skew = (i + wave) & 7;
+        const length = 30_000 + ((i * 389 + wave * 7) % 3000);
+        const backing = new Uint8Array(length + 8);
+        for (let j = 0; j < backing.length; j++) backing[j] = (j * 31 + i + wave) & 0xff;
+        return backing.subarray(skew, skew + length);
+      });
+      const sigs = await Promise.all(msgs.map((m) => suite.sign(privateKey, m)));
+      sigs.forEach((sig, i) => expect([i, nodeVerify(null, msgs[i]!, pk, sig)]).toEqual([i, true]));
+      const checks = msgs.map((m, i) => {
+        const sig = sigs[i]!.slice();
+        if (i % 3 === 0) sig[i % 64]! ^= 1;
+        return suite.verify(publicKey, m, sig);
+      });
+      waves.push(Promise.all(checks).then((oks) => oks.forEach((ok, i) => expect([i, ok]).toEqual([i, i % 3 !== 0]))));
       if (wave >= 2) await waves[wave - 2];
     }
     await Promise.all(waves);

@@ -154,28 +154,30 @@ for (;;) {
     try {
       const off = headers[h + ${H_OFFSET}], ml = headers[h + ${H_MESSAGE}];
       const message = data.subarray(off, off + ml);
-      const a = headers[h + ${H_ALGORITHM}];
-      if (a === SODIUM) {
+      const algorithm = headers[h + ${H_ALGORITHM}];
+      if (algorithm === SODIUM) {
         // sodium-native reads only plain ArrayBuffers (given shared memory, it answers undefined): the
         // message, signature and a key from the ring are copied to this thread's own buffer first.
-        const n = ml + 96;
+        // Copied to the same offset modulo 8 as in the ring: a copy out of shared memory goes word by
+        // word only between equally aligned addresses (byte by byte otherwise).
+        const a = off & 7, n = a + ml + 96;
         if (local.length < n) local = new Uint8Array(Math.max(n, 2 * local.length));
-        const m = local.subarray(0, ml), sig = local.subarray(ml, ml + 64);
+        const m = local.subarray(a, a + ml), sig = local.subarray(a + ml, a + ml + 64);
         if (headers[h + ${H_KIND}] === 0) {
-          local.set(message);
+          m.set(message);
           sodium.crypto_sign_detached(sig, m, key);
           results.set(sig, slot * ${RESULT_SIZE});
           lengths[slot] = 64;
           state = ${DONE_OK};
         } else {
-          local.set(data.subarray(off, off + n));
-          if (sodium.crypto_sign_verify_detached(sig, m, key === null ? local.subarray(ml + 64, n) : key) === true) state = ${DONE_OK};
+          local.set(data.subarray(off, off + n - a), a);
+          if (sodium.crypto_sign_verify_detached(sig, m, key === null ? local.subarray(a + ml + 64, n) : key) === true) state = ${DONE_OK};
         }
         local.fill(0, 0, n);
       } else if (headers[h + ${H_KIND}] === 0) {
-        const s = crypto.sign(ALGORITHMS[a], message, key);
+        const s = crypto.sign(ALGORITHMS[algorithm], message, key);
         if (s.length <= ${RESULT_SIZE}) { results.set(s, slot * ${RESULT_SIZE}); lengths[slot] = s.length; state = ${DONE_OK}; }
-      } else if (crypto.verify(ALGORITHMS[a], message, key, data.subarray(off + ml, off + ml + headers[h + ${H_SIGNATURE}]))) state = ${DONE_OK};
+      } else if (crypto.verify(ALGORITHMS[algorithm], message, key, data.subarray(off + ml, off + ml + headers[h + ${H_SIGNATURE}]))) state = ${DONE_OK};
     } catch {}
     busy[0] += performance.now() - started;
     Atomics.store(status, slot, state);
@@ -231,6 +233,8 @@ export class SignatureWorker {
   /** The oldest index that may still be unanswered: its bytes are where the data ring's free space ends. */
   #oldest = 0;
   #dataHead = 0;
+  /** Zeroes to wipe the data ring with (see #wipe). */
+  #zeros = new Uint8Array(new ArrayBuffer(4096));
   #finishedSeen = 0;
   #outstanding = 0;
   #helpScheduled = false;
@@ -284,7 +288,7 @@ export class SignatureWorker {
     // A libsodium verification's public key (32 bytes, checked by the caller) goes in the ring.
     const ringKey = verify && algorithm === SODIUM;
     const length = message.length + signatureLength + (ringKey ? 32 : 0);
-    const offset = this.#dead || this.#tickets[this.#next & MASK] !== undefined || !this.#start() ? -1 : this.#allocate(length);
+    const offset = this.#dead || this.#tickets[this.#next & MASK] !== undefined || !this.#start() ? -1 : this.#allocate(length, message.byteOffset);
     if (offset < 0) return settleInline(job);
     const index = this.#next;
     const slot = index & MASK;
@@ -344,23 +348,31 @@ export class SignatureWorker {
     return id;
   }
 
-  /** Room for `length` bytes in the data ring, after everything still unanswered; -1 when there is none. */
-  #allocate(length: number): number {
+  /**
+   * Room for `length` bytes in the data ring, after everything still
+   * unanswered, at an offset equal to `align` modulo 8; -1 when there is none.
+   * Copies to and from shared memory (and zeroing it) go word by word only
+   * between addresses aligned alike, byte by byte otherwise: a message keeps
+   * its own alignment in the ring.
+   */
+  #allocate(length: number, align: number): number {
     while (this.#oldest !== this.#next && this.#tickets[this.#oldest & MASK] === undefined) this.#oldest = (this.#oldest + 1) | 0;
     if (this.#oldest === this.#next) this.#dataHead = 0;
     if (length > DATA_SIZE / 4) return -1;
-    let at = this.#dataHead;
+    const head = this.#dataHead;
+    const skew = align & 7;
+    let at = head + ((skew - head) & 7);
     if (this.#oldest !== this.#next) {
       // Bytes in use run from the oldest request's offset to the head, possibly wrapping. The head never
       // catches up with that offset from behind (strict <), so head >= tail always means "not wrapped".
       const tail = this.#tickets[this.#oldest & MASK]!.offset;
-      if (at >= tail) {
+      if (head >= tail) {
         if (at + length > DATA_SIZE) {
-          if (length >= tail) return -1;
-          at = 0;
+          if (skew + length >= tail) return -1;
+          at = skew;
         }
       } else if (at + length >= tail) return -1;
-    } else if (at + length > DATA_SIZE) at = 0;
+    } else if (at + length > DATA_SIZE) at = skew;
     this.#dataHead = at + length;
     return at;
   }
@@ -501,6 +513,16 @@ export class SignatureWorker {
     }
   }
 
+  /**
+   * Zeroes ring bytes: by copying zeroes aligned as they are (word by word),
+   * as fill on shared memory stores byte by byte.
+   */
+  #wipe(offset: number, length: number): void {
+    const skew = offset & 7;
+    if (this.#zeros.length < skew + length) this.#zeros = new Uint8Array(new ArrayBuffer(Math.max(skew + length, 2 * this.#zeros.length)));
+    this.#data.set(this.#zeros.subarray(skew, skew + length), offset);
+  }
+
   #answerHere(slot: number): void {
     const ticket = this.#take(slot);
     if (ticket !== undefined && !ticket.answered) this.#compute(ticket);
@@ -519,7 +541,7 @@ export class SignatureWorker {
     if (ticket === undefined) return undefined;
     this.#tickets[slot] = undefined;
     // What was signed may be secret (an application message's FramedContentTBS holds its plaintext).
-    this.#data.fill(0, ticket.offset, ticket.offset + ticket.length);
+    this.#wipe(ticket.offset, ticket.length);
     if (--this.#outstanding === 0) this.#worker?.unref();
     return ticket;
   }
