@@ -60,7 +60,7 @@ export function floorOf(key: Metric, n: number, p: PrimitiveCosts, f: Figures, c
   const processing = (c: PathCost | undefined) =>
     c === undefined ? undefined : { value: p.hpkeOpen + c.pathNodes * p.deriveKeyPair + 2 * p.verify, what: `open+${c.pathNodes} derive+2 verify` };
   // Content AEAD (seal+open), sender-data AEAD (seal+open), sign, verify, 3 KDF steps on each side (key, nonce, next secret).
-  const messageMs = p.aead1k + p.aeadSmall + p.sign + p.verify + 6 * p.expandWithLabel;
+  const messageMs = p.aead1k + p.aeadSmall + p.signMessage + p.verifyMessage + 6 * p.expandWithLabel;
   switch (key) {
     case "add":
       // One HPKE seal per new member; each KeyPackage: KeyPackage + LeafNode signature checks; commit + GroupInfo signatures.
