@@ -209,11 +209,13 @@ export async function createWelcome(suite: CipherSuite, input: CreateWelcomeInpu
   // The EncryptContext (with the whole encrypted GroupInfo) is the same for every new member:
   // encoded and hashed once, not once per member, so an add stays linear in the group size.
   const seal = suite.encryptorWithLabel(WELCOME_LABEL, encryptedGroupInfo);
+  // One list for every member's GroupSecrets: each is only encoded, never kept.
+  const pskList = [...psks];
   const secrets = await Promise.all(
     input.recipients.map(async (r): Promise<EncryptedGroupSecrets> => {
       const gs: GroupSecrets = {
         joinerSecret: input.joinerSecret,
-        psks: [...psks],
+        psks: pskList,
         ...(r.pathSecret === undefined ? {} : { pathSecret: { pathSecret: r.pathSecret } }),
       };
       const plaintext = encode(groupSecretsCodec, gs);
