@@ -22,6 +22,12 @@
  * rounds of IF messages; `--separate-threads=yes` splits this thread's
  * instructions from the signature worker's. The bundle sits
  * under node_modules so the native modules resolve. docs/benchmarks.md has the method and figures.
+ *
+ * ADD=1 counts one add instead, as bench/support/scenario.ts times it at N
+ * (N-1 KeyPackages, the tree in the Welcome, no path), after a warm-up add
+ * at WN members (default 8, the bench's warm-up size), so the add runs as
+ * cold as in the bench; ADD=0 makes the same KeyPackages without the add.
+ * With the signature worker, --separate-threads=yes splits the count by thread.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { nodeSignatureStats } from "../packages/mls/src/crypto/node/index.js";
@@ -38,6 +44,25 @@ const FILL = count("FILL", 0) !== 0;
 const IF = count("IF", 0);
 
 const impl = conclaveImpl(1);
+if (process.env.ADD !== undefined) await countAdd(count("ADD", 0) !== 0, count("WN", 8));
+
+/** ADD mode (see above): ends the process. */
+async function countAdd(add: boolean, warmUpSize: number): Promise<never> {
+  const made = async (n: number) => {
+    const kps = [];
+    for (let i = 1; i < n; i++) kps.push(await impl.keyPackage(i));
+    return kps;
+  };
+  await impl.add(await impl.create(), await made(warmUpSize), "welcome");
+  const kps = await made(N);
+  const g = await impl.create();
+  const cpu = process.cpuUsage();
+  if (add) await impl.add(g, kps, "welcome");
+  const used = process.cpuUsage(cpu);
+  console.log(`N=${N} ADD=${add ? 1 : 0}: ${((used.user + used.system) / 1000).toFixed(1)} ms of CPU (all threads)`);
+  process.exit(0);
+}
+
 const creator = await impl.create();
 const keyPackages = [];
 for (let i = 1; i < N; i++) keyPackages.push(await impl.keyPackage(i));

@@ -323,14 +323,17 @@ export class Reader {
    * @throws MlsError `DECODE_INVALID_VARINT`, `DECODE_TRUNCATED`.
    */
   varint(): number {
-    const first = this.u8();
+    // u8() written out, with a one-byte fast path: nearly every length header is one byte.
+    if (this.pos >= this.lim) this.need(1);
+    const first = this.buf[this.pos++]!;
     const prefix = first >> 6;
+    if (prefix === 0) return first;
     if (prefix === 3) throw new MlsError("DECODE_INVALID_VARINT", "varint prefix 0b11 is invalid");
     let v = first & 0x3f;
     const length = 1 << prefix;
     this.need(length - 1);
     for (let i = 1; i < length; i++) v = v * 256 + this.buf[this.pos++]!;
-    if (prefix >= 1 && v < 2 ** (8 * (length / 2) - 2)) {
+    if (v < 2 ** (8 * (length / 2) - 2)) {
       throw new MlsError("DECODE_INVALID_VARINT", "varint does not use the minimum encoding");
     }
     return v;
@@ -346,7 +349,11 @@ export class Reader {
 
   /** opaque data<V>. */
   opaque(): Uint8Array {
-    return this.raw(this.vectorLength());
+    const n = this.vectorLength();
+    // raw(n) written out: vectorLength has checked the n bytes are there (one call less per field decoded).
+    const p = this.pos;
+    this.pos = p + n;
+    return this.views ? this.buf.subarray(p, p + n) : this.buf.slice(p, p + n);
   }
 
   /**

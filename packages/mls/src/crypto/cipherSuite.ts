@@ -360,8 +360,21 @@ export function writeLabelled(w: Writer, label: string, content: (w: Writer) => 
 
 function labelled(label: string, content: Uint8Array): Uint8Array {
   const w = new Writer(content.length + label.length + 16);
-  writeLabelled(w, label, (v) => v.raw(content));
+  // writeLabelled's encoding, the content already in one piece: no closure per signature or encryption.
+  w.opaque(mlsLabel(label));
+  w.opaque(content);
   return w.finish();
+}
+
+/** A RefHash label (§5.2, it carries its own "MLS 1.0 " prefix) as bytes, kept like mlsLabel's. */
+const refLabelCache = new Map<string, Uint8Array>();
+function refLabel(label: string): Uint8Array {
+  let b = refLabelCache.get(label);
+  if (b === undefined) {
+    b = utf8(label);
+    if (refLabelCache.size < LABEL_CACHE_LIMIT) refLabelCache.set(label, b);
+  }
+  return b;
 }
 
 /** RFC 9420 §8: struct { uint16 length; opaque label<V>; opaque context<V>; } KDFLabel (a new array the caller owns). */
@@ -469,7 +482,7 @@ export function buildCipherSuite(p: CryptoPrimitives): CipherSuite {
     refHash(label, value) {
       // RFC 9420 §5.2: struct { opaque label<V>; opaque value<V>; } RefHashInput (no "MLS 1.0 " prefix added here: the label already carries it)
       const w = new Writer(value.length + label.length + 16);
-      w.opaque(utf8(label));
+      w.opaque(refLabel(label));
       w.opaque(value);
       return p.hash(w.finish());
     },

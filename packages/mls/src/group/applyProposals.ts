@@ -24,7 +24,7 @@ import { checkLeafNodeContents, checkLeafNodeKeysUnique, requiredCapabilitiesOf,
 import type { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafIndex } from "../tree/treeMath.js";
 import { nowOf, type CredentialValidator, type GroupConfig } from "./groupConfig.js";
-import { checkCredential, checkKeyPackageContents, verifyKeyPackageSignatures } from "./keyPackage.js";
+import { checkCredential, checkKeyPackageFields, keyPackageLeafOptions, verifyKeyPackageSignatures } from "./keyPackage.js";
 import { isPathRequired, type CommittedProposal } from "./proposals.js";
 
 /** A member a commit added: its KeyPackage and the leaf it got. */
@@ -206,14 +206,16 @@ export function startApplyingProposals(opts: ApplyOptions, list: readonly Commit
 
   // 4. Adds, in list order (§12.1.1).
   const added: AddedMember[] = [];
-  const keyPackageRequirements = { ...requirements, now: opts.now, maxLifetime: opts.maxLifetime };
+  // Built once for all the Adds: a commit may add thousands of members.
+  const leafOptions = keyPackageLeafOptions({ ...requirements, credentialTypesInUse: [...inUse], now: opts.now, maxLifetime: opts.maxLifetime });
+  const validateCredential = opts.validateCredential;
   for (const { proposal: p, verified } of list) {
     if (p.proposalType !== ProposalType.add) continue;
     const kp = p.keyPackage;
-    checkKeyPackageContents(suite, kp, keyPackageRequirements, required);
+    checkKeyPackageFields(suite, kp, leafOptions, required);
     checkLeafNodeKeysUnique(tree, kp.leafNode, undefined);
     if (verified !== true) {
-      later(checkCredential(opts.validateCredential, kp.leafNode.credential, kp.leafNode.signatureKey, { kind: "add", groupId }));
+      if (validateCredential !== undefined) later(checkCredential(validateCredential, kp.leafNode.credential, kp.leafNode.signatureKey, { kind: "add", groupId }));
       later(verifyKeyPackageSignatures(suite, kp));
     }
     added.push({ leafIndex: tree.addLeaf(kp.leafNode), keyPackage: kp });

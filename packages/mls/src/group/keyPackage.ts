@@ -15,7 +15,15 @@ import { keyPackageTbsBytes, keyPackageTbsView, type KeyPackage, type KeyPackage
 import type { KeyPackageLeafNode, Lifetime, UnsignedLeafNode } from "../messages/leafNode.js";
 import { mlsMessageCodec } from "../messages/mlsMessage.js";
 import { makeKeyPackageRef } from "../messages/refs.js";
-import { checkLeafNodeContents, requiredCapabilitiesOf, signLeafNode, verifyLeafNodeSignature, type LeafNodeGroupRequirements } from "../tree/leafNodeValidation.js";
+import type { RequiredCapabilities } from "../messages/extensionPayloads.js";
+import {
+  checkLeafNodeContents,
+  requiredCapabilitiesOf,
+  signLeafNode,
+  verifyLeafNodeSignature,
+  type LeafNodeGroupRequirements,
+  type LeafNodeValidationOptions,
+} from "../tree/leafNodeValidation.js";
 import type { CredentialValidator } from "./groupConfig.js";
 
 export const KEY_PACKAGE_TBS_LABEL = "KeyPackageTBS";
@@ -163,27 +171,35 @@ export function checkKeyPackageContents(
   /** required_capabilities of opts.groupContextExtensions, for a caller checking many KeyPackages. */
   required = requiredCapabilitiesOf(opts.groupContextExtensions),
 ): void {
+  checkKeyPackageFields(suite, kp, keyPackageLeafOptions(opts), required);
+}
+
+/** @internal The options {@link checkKeyPackageFields} checks a KeyPackage's leaf with, built once for many KeyPackages. */
+export function keyPackageLeafOptions(opts: KeyPackageValidationOptions): LeafNodeValidationOptions {
+  return {
+    groupContextExtensions: opts.groupContextExtensions,
+    credentialTypesInUse: opts.credentialTypesInUse,
+    credentialTypesSupportedByAll: opts.credentialTypesSupportedByAll,
+    now: opts.now,
+    maxLifetime: opts.maxLifetime,
+    expectedSource: LeafNodeSource.keyPackage,
+  };
+}
+
+/** @internal {@link checkKeyPackageContents} with the leaf's options from {@link keyPackageLeafOptions}. */
+export function checkKeyPackageFields(suite: CipherSuite, kp: KeyPackage, leafOptions: LeafNodeValidationOptions, required: RequiredCapabilities | undefined): void {
   if (kp.version !== ProtocolVersion.mls10) throw new MlsError("KEY_PACKAGE_VERSION_MISMATCH", `KeyPackage version ${kp.version as number} is not mls10`);
   if (kp.cipherSuite !== suite.id) throw new MlsError("KEY_PACKAGE_CIPHER_SUITE_MISMATCH", `KeyPackage is for cipher suite ${kp.cipherSuite}, not ${suite.id}`);
-  checkLeafNodeContents(
-    kp.leafNode,
-    {
-      groupContextExtensions: opts.groupContextExtensions,
-      credentialTypesInUse: opts.credentialTypesInUse,
-      credentialTypesSupportedByAll: opts.credentialTypesSupportedByAll,
-      now: opts.now,
-      maxLifetime: opts.maxLifetime,
-      expectedSource: LeafNodeSource.keyPackage,
-    },
-    required,
-  );
+  checkLeafNodeContents(kp.leafNode, leafOptions, required);
   if (bytesEqual(kp.initKey, kp.leafNode.encryptionKey)) {
     throw new MlsError("KEY_PACKAGE_INIT_KEY_REUSED", "init_key equals leaf_node.encryption_key");
   }
   // §10: "Extensions included in the extensions or leaf_node.extensions fields MUST be included in the leaf_node.capabilities field."
-  for (const e of kp.extensions) {
-    if (!isDefaultExtensionType(e.extensionType) && !kp.leafNode.capabilities.extensions.includes(e.extensionType)) {
-      throw new MlsError("KEY_PACKAGE_INVALID_EXTENSION", `KeyPackage extension ${e.extensionType} is not listed in the leaf's capabilities`);
+  const extensions = kp.extensions;
+  for (let i = 0; i < extensions.length; i++) {
+    const type = extensions[i]!.extensionType;
+    if (!isDefaultExtensionType(type) && !kp.leafNode.capabilities.extensions.includes(type)) {
+      throw new MlsError("KEY_PACKAGE_INVALID_EXTENSION", `KeyPackage extension ${type} is not listed in the leaf's capabilities`);
     }
   }
 }

@@ -5,15 +5,17 @@
  * uniqueness, required capabilities after a GroupContextExtensions) run while
  * the list is applied: see applyProposals.ts.
  */
-import { bytesEqual, toHex } from "../codec/bytes.js";
+import { bytesEqual } from "../codec/bytes.js";
 import { encode } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { isDefaultProposalType, ProposalType, PskType, ResumptionPskUsage, SenderType } from "../messages/enums.js";
 import type { Sender } from "../messages/framing.js";
 import type { GroupContext } from "../messages/groupContext.js";
+import type { LeafNode } from "../messages/leafNode.js";
 import type { Proposal } from "../messages/proposal.js";
 import { preSharedKeyIdCodec, type PreSharedKeyId } from "../messages/psk.js";
+import { hashKey } from "../tree/keyTable.js";
 import type { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafIndex } from "../tree/treeMath.js";
 import type { SameClient } from "./groupConfig.js";
@@ -223,16 +225,25 @@ function validateMemberCommitList(ctx: ProposalListContext, committer: LeafIndex
 
 /** §12.2: no two Adds for the same client, and no Add for a client already in the group unless it is removed too. */
 function checkAdds(ctx: ProposalListContext, list: readonly CommittedProposal[], removed: ReadonlySet<number>): void {
-  const adds = list.flatMap((c) => (c.proposal.proposalType === ProposalType.add ? [c.proposal.keyPackage.leafNode] : []));
+  const adds: LeafNode[] = [];
+  for (const c of list) if (c.proposal.proposalType === ProposalType.add) adds.push(c.proposal.keyPackage.leafNode);
   if (adds.length === 0) return;
   const same = ctx.sameClient;
   if (same === undefined) {
-    // Default identity is the signature key: a set finds repeats in O(n).
-    const seen = new Set<string>();
+    // Default identity is the signature key: a map by key hash finds repeats in O(n) (a collision costs a comparison).
+    const seen = new Map<number, Uint8Array | Uint8Array[]>();
     for (const leaf of adds) {
-      const k = toHex(leaf.signatureKey);
-      if (seen.has(k)) throw new MlsError("PROPOSAL_DUPLICATE_ADD", "two Add proposals are for the same client");
-      seen.add(k);
+      const key = leaf.signatureKey;
+      const h = hashKey(key);
+      const had = seen.get(h);
+      if (had === undefined) {
+        seen.set(h, key);
+        continue;
+      }
+      const keys = had instanceof Uint8Array ? [had] : had;
+      for (const k of keys) if (bytesEqual(k, key)) throw new MlsError("PROPOSAL_DUPLICATE_ADD", "two Add proposals are for the same client");
+      keys.push(key);
+      seen.set(h, keys);
     }
   } else {
     for (let i = 0; i < adds.length; i++) {

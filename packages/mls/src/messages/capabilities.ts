@@ -19,12 +19,15 @@ function writeU16s(w: Writer, values: readonly number[]): void {
   for (const v of values) w.u16(v);
 }
 
+/** The body of a uint16 values<V>; one function for every list, not a closure per list (a tree decodes five per leaf). */
+function readU16Body(r: Reader, end: number): number[] {
+  const out: number[] = [];
+  while (r.offset < end) out.push(r.u16());
+  return out;
+}
+
 function readU16s(r: Reader): number[] {
-  return r.lengthPrefixed((inner, end) => {
-    const out: number[] = [];
-    while (inner.offset < end) out.push(inner.u16());
-    return out;
-  });
+  return r.lengthPrefixed(readU16Body);
 }
 
 /** uint16 values<V>: the shape of every list in Capabilities and RequiredCapabilities. */

@@ -2,7 +2,7 @@
  * are decoded by the modules that understand them (extensionPayloads.ts,
  * ratchetTreeNodes.ts, components.ts); unknown types, GREASE included, stay
  * opaque here so they round-trip byte for byte. */
-import { decode, encode, type Codec } from "../codec/tls.js";
+import { decode, encode, type Codec, type Reader } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 
 /** An Extension (RFC 9420 §13): a type and its encoded payload. */
@@ -31,20 +31,24 @@ export const extensionsCodec: Codec<Extension[]> = {
     });
   },
   decode(r) {
-    return r.lengthPrefixed((inner, end) => {
-      const list: Extension[] = [];
-      while (inner.offset < end) {
-        const e = extensionCodec.decode(inner);
-        // Lists are short: a scan beats allocating a Set for every leaf of a large tree.
-        for (const seen of list) {
-          if (seen.extensionType === e.extensionType) throw new MlsError("DECODE_INVALID", `duplicate extension type ${e.extensionType}`);
-        }
-        list.push(e);
-      }
-      return list;
-    });
+    return r.lengthPrefixed(readExtensionsBody);
   },
 };
+
+/** The body of Extension extensions<V> (one function, not a closure per list: a tree decodes two per leaf). */
+function readExtensionsBody(r: Reader, end: number): Extension[] {
+  const list: Extension[] = [];
+  while (r.offset < end) {
+    const extensionType = r.u16();
+    const extensionData = r.opaque();
+    // Lists are short: a scan beats allocating a Set for every leaf of a large tree.
+    for (let i = 0; i < list.length; i++) {
+      if (list[i]!.extensionType === extensionType) throw new MlsError("DECODE_INVALID", `duplicate extension type ${extensionType}`);
+    }
+    list.push({ extensionType, extensionData });
+  }
+  return list;
+}
 
 /** The first extension of `type` in `extensions`, or undefined. */
 export function findExtension(extensions: readonly Extension[], type: number): Extension | undefined {

@@ -25,21 +25,15 @@ function writeTbs(w: Writer, k: KeyPackageTBS): void {
   extensionsCodec.encode(w, k.extensions);
 }
 
-/** `leafRange`, when given, receives where the leaf node's bytes start and end in `r`. */
-function readTbs(r: Reader, leafRange?: [number, number]): KeyPackageTBS {
+function readTbs(r: Reader): KeyPackageTBS {
   const version = protocolVersionCodec.decode(r);
   const cipherSuite = r.u16();
   const initKey = r.opaque();
-  const leafStart = r.offset;
   const leafNode = leafNodeCodec.decode(r);
-  if (leafRange !== undefined) {
-    leafRange[0] = leafStart;
-    leafRange[1] = r.offset;
-  }
   return { version, cipherSuite, initKey, leafNode, extensions: extensionsCodec.decode(r) };
 }
 
-export const keyPackageTbsCodec: Codec<KeyPackageTBS> = { encode: writeTbs, decode: (r) => readTbs(r) };
+export const keyPackageTbsCodec: Codec<KeyPackageTBS> = { encode: writeTbs, decode: readTbs };
 
 /**
  * The encodings of decoded KeyPackages, views of the bytes they came from.
@@ -68,13 +62,19 @@ export const keyPackageCodec: Codec<KeyPackage> = {
     w.opaque(k.signature);
   },
   decode(r) {
+    // readTbs inline, noting where the leaf node's bytes start and end (a commit adding many members decodes one per member).
     const start = r.offset;
-    const leaf: [number, number] = [0, 0];
-    const t = readTbs(r, leaf);
-    const kp: KeyPackage = { version: t.version, cipherSuite: t.cipherSuite, initKey: t.initKey, leafNode: t.leafNode, extensions: t.extensions, signature: r.opaque() };
+    const version = protocolVersionCodec.decode(r);
+    const cipherSuite = r.u16();
+    const initKey = r.opaque();
+    const leafStart = r.offset - start;
+    const leafNode = leafNodeCodec.decode(r);
+    const leafEnd = r.offset - start;
+    const extensions = extensionsCodec.decode(r);
+    const kp: KeyPackage = { version, cipherSuite, initKey, leafNode, extensions, signature: r.opaque() };
     const bytes = r.keepSince(start);
     keyPackageWire.set(kp, bytes);
-    rememberLeafNodeBytes(t.leafNode, bytes.subarray(leaf[0] - start, leaf[1] - start));
+    rememberLeafNodeBytes(leafNode, bytes.subarray(leafStart, leafEnd));
     return kp;
   },
 };

@@ -73,6 +73,16 @@ function writeUnsigned(w: Writer, n: UnsignedLeafNode): void {
 }
 
 function readUnsigned(r: Reader): UnsignedLeafNode {
+  return readLeaf(r, false);
+}
+
+/**
+ * A LeafNode, with its signature when `signed` (read into the object literal,
+ * not added after it: one object shape, no transition, per decoded leaf).
+ */
+function readLeaf(r: Reader, signed: true): LeafNode;
+function readLeaf(r: Reader, signed: false): UnsignedLeafNode;
+function readLeaf(r: Reader, signed: boolean): UnsignedLeafNode | LeafNode {
   const encryptionKey = r.opaque();
   const signatureKey = r.opaque();
   const credential = credentialCodec.decode(r);
@@ -82,15 +92,18 @@ function readUnsigned(r: Reader): UnsignedLeafNode {
     case LeafNodeSource.keyPackage: {
       const lifetime = lifetimeCodec.decode(r);
       const extensions = extensionsCodec.decode(r);
+      if (signed) return { encryptionKey, signatureKey, credential, capabilities, leafNodeSource: source, lifetime, extensions, signature: r.opaque() };
       return { encryptionKey, signatureKey, credential, capabilities, leafNodeSource: source, lifetime, extensions };
     }
     case LeafNodeSource.update: {
       const extensions = extensionsCodec.decode(r);
+      if (signed) return { encryptionKey, signatureKey, credential, capabilities, leafNodeSource: source, extensions, signature: r.opaque() };
       return { encryptionKey, signatureKey, credential, capabilities, leafNodeSource: source, extensions };
     }
     case LeafNodeSource.commit: {
       const parentHash = r.opaque();
       const extensions = extensionsCodec.decode(r);
+      if (signed) return { encryptionKey, signatureKey, credential, capabilities, leafNodeSource: source, parentHash, extensions, signature: r.opaque() };
       return { encryptionKey, signatureKey, credential, capabilities, leafNodeSource: source, parentHash, extensions };
     }
     default:
@@ -136,9 +149,7 @@ export const leafNodeCodec: Codec<LeafNode> = {
     w.opaque(n.signature);
   },
   decode(r) {
-    const n = readUnsigned(r) as LeafNode;
-    n.signature = r.opaque();
-    return n;
+    return readLeaf(r, true);
   },
 };
 

@@ -23,12 +23,17 @@ export interface ParentNodeHashInput {
 }
 
 function writeLeafInput(w: Writer, v: LeafNodeHashInput): void {
-  w.u32(v.leafIndex);
-  if (v.leafNode === undefined) {
+  writeLeafFields(w, v.leafIndex, v.leafNode);
+}
+
+/** LeafNodeHashInput from its fields (a tree hash writes one per leaf: no struct object for each). */
+function writeLeafFields(w: Writer, leafIndex: LeafIndex, leafNode: LeafNode | undefined): void {
+  w.u32(leafIndex);
+  if (leafNode === undefined) {
     w.u8(0);
   } else {
     w.u8(1);
-    leafNodeCodec.encode(w, v.leafNode);
+    leafNodeCodec.encode(w, leafNode);
   }
 }
 
@@ -44,14 +49,19 @@ function readLeafInput(r: Reader): LeafNodeHashInput {
 }
 
 function writeParentInput(w: Writer, v: ParentNodeHashInput): void {
-  if (v.parentNode === undefined) {
+  writeParentFields(w, v.parentNode, v.leftHash, v.rightHash);
+}
+
+/** ParentNodeHashInput from its fields (one per parent of a tree hash: no struct object for each). */
+function writeParentFields(w: Writer, parentNode: ParentNode | undefined, leftHash: Uint8Array, rightHash: Uint8Array): void {
+  if (parentNode === undefined) {
     w.u8(0);
   } else {
     w.u8(1);
-    parentNodeCodec.encode(w, v.parentNode);
+    parentNodeCodec.encode(w, parentNode);
   }
-  w.opaque(v.leftHash);
-  w.opaque(v.rightHash);
+  w.opaque(leftHash);
+  w.opaque(rightHash);
 }
 
 function readParentInput(r: Reader): ParentNodeHashInput {
@@ -86,7 +96,7 @@ export const treeHashInputCodec: Codec<TreeHashInput> = {
 export function leafTreeHashInputWriter(leafIndex: LeafIndex, leafNode: LeafNode | undefined): Writer {
   const w = new Writer(leafNode === undefined ? 8 : 512);
   w.u8(NodeType.leaf);
-  writeLeafInput(w, { leafIndex, leafNode });
+  writeLeafFields(w, leafIndex, leafNode);
   return w;
 }
 
@@ -99,7 +109,7 @@ export function leafTreeHashInputBytes(leafIndex: LeafIndex, leafNode: LeafNode 
 export function parentTreeHashInputWriter(parentNode: ParentNode | undefined, leftHash: Uint8Array, rightHash: Uint8Array): Writer {
   const w = new Writer(256);
   w.u8(NodeType.parent);
-  writeParentInput(w, { parentNode, leftHash, rightHash });
+  writeParentFields(w, parentNode, leftHash, rightHash);
   return w;
 }
 

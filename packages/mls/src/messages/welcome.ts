@@ -31,7 +31,9 @@ export const groupSecretsCodec: Codec<GroupSecrets> = {
       w.u8(1);
       w.opaque(g.pathSecret.pathSecret);
     }
-    pskList.encode(w, g.psks);
+    // No PSKs (nearly every Welcome): the empty vector's one-byte header, without a closure per new member.
+    if (g.psks.length === 0) w.varint(0);
+    else pskList.encode(w, g.psks);
   },
   decode(r) {
     const joinerSecret = r.opaque();

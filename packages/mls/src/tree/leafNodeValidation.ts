@@ -121,9 +121,12 @@ export function checkLeafNodeContents(leaf: LeafNode, opts: LeafNodeValidationOp
   }
   const caps = leaf.capabilities;
   // §7.2: non-default extensions in the leaf and its credential type must be in its capabilities.
-  for (const e of leaf.extensions) {
-    if (!isDefaultExtensionType(e.extensionType) && !caps.extensions.includes(e.extensionType)) {
-      throw new MlsError("LEAF_NODE_INVALID_CAPABILITIES", `extension ${e.extensionType} is not listed in the leaf's capabilities`);
+  // (Indexed loops here: this runs once per new member, mostly before the optimizing compiler has seen it.)
+  const extensions = leaf.extensions;
+  for (let i = 0; i < extensions.length; i++) {
+    const type = extensions[i]!.extensionType;
+    if (!isDefaultExtensionType(type) && !caps.extensions.includes(type)) {
+      throw new MlsError("LEAF_NODE_INVALID_CAPABILITIES", `extension ${type} is not listed in the leaf's capabilities`);
     }
   }
   if (!caps.credentials.includes(leaf.credential.credentialType)) {
@@ -141,16 +144,32 @@ export function checkLeafNodeContents(leaf: LeafNode, opts: LeafNodeValidationOp
       if (!caps.credentials.includes(t)) throw new MlsError("LEAF_NODE_INVALID_CAPABILITIES", `required credential type ${t} is not supported`);
     }
   }
-  for (const e of opts.groupContextExtensions ?? []) {
-    if (!isDefaultExtensionType(e.extensionType) && !caps.extensions.includes(e.extensionType)) {
-      throw new MlsError("LEAF_NODE_INVALID_CAPABILITIES", `group context extension ${e.extensionType} is not supported`);
+  const groupExtensions = opts.groupContextExtensions;
+  if (groupExtensions !== undefined) {
+    for (let i = 0; i < groupExtensions.length; i++) {
+      const type = groupExtensions[i]!.extensionType;
+      if (!isDefaultExtensionType(type) && !caps.extensions.includes(type)) {
+        throw new MlsError("LEAF_NODE_INVALID_CAPABILITIES", `group context extension ${type} is not supported`);
+      }
     }
   }
-  for (const t of opts.credentialTypesInUse ?? []) {
-    if (!caps.credentials.includes(t)) throw new MlsError("LEAF_NODE_INVALID_CAPABILITIES", `credential type ${t} used in the group is not supported`);
-  }
+  const inUse = opts.credentialTypesInUse;
+  if (inUse !== undefined) checkCredentialTypesInUse(caps.credentials, inUse);
   if (opts.credentialTypesSupportedByAll !== undefined && !opts.credentialTypesSupportedByAll.has(leaf.credential.credentialType)) {
     throw new MlsError("LEAF_NODE_INVALID_CAPABILITIES", `credential type ${leaf.credential.credentialType} is not supported by every member`);
+  }
+}
+
+function checkCredentialTypesInUse(supported: readonly number[], inUse: Iterable<number>): void {
+  if (Array.isArray(inUse)) {
+    const types = inUse as readonly number[];
+    for (let i = 0; i < types.length; i++) {
+      if (!supported.includes(types[i]!)) throw new MlsError("LEAF_NODE_INVALID_CAPABILITIES", `credential type ${types[i]} used in the group is not supported`);
+    }
+    return;
+  }
+  for (const t of inUse) {
+    if (!supported.includes(t)) throw new MlsError("LEAF_NODE_INVALID_CAPABILITIES", `credential type ${t} used in the group is not supported`);
   }
 }
 

@@ -113,6 +113,8 @@ export class PublicRatchetTree {
    * does not decode again the leaves the old one just read.
    */
   #unpacked = new Map<number, { from: Uint8Array; node: Node }>();
+  /** #node as a function, made once per tree: key lookups (several per new member) pass it to the key index. */
+  readonly #nodeAt = (x: number): Node | undefined => this.#node(x);
   /** No leaf below this index is blank (a lower bound for leftmostBlankLeaf). */
   #blankHint = 0;
 
@@ -452,7 +454,7 @@ export class PublicRatchetTree {
 
   /** The leaf whose LeafNode has this signature key. */
   findLeafBySignatureKey(signatureKey: Uint8Array): LeafIndex | undefined {
-    return this.#keyIndex().findLeaf(signatureKey, (x) => this.#node(x));
+    return this.#keyIndex().findLeaf(signatureKey, this.#nodeAt);
   }
 
   /** The leaf whose LeafNode has this encryption key. */
@@ -463,7 +465,7 @@ export class PublicRatchetTree {
 
   /** The node (leaf or parent) holding this encryption key. */
   findNodeByEncryptionKey(encryptionKey: Uint8Array): NodeIndex | undefined {
-    return this.#keyIndex().findNode(encryptionKey, (x) => this.#node(x));
+    return this.#keyIndex().findNode(encryptionKey, this.#nodeAt);
   }
 
   /** Credential types in use and supported by every member (§7.3), kept up to date as leaves change. */

@@ -14,7 +14,7 @@
  */
 import { bytesEqual, zeroize } from "../codec/bytes.js";
 import { decode, encode } from "../codec/tls.js";
-import type { CipherSuite } from "../crypto/cipherSuite.js";
+import type { CipherSuite, HpkeCiphertext } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { PskType, ResumptionPskUsage } from "../messages/enums.js";
 import { groupInfoCodec, type GroupInfo } from "../messages/groupInfo.js";
@@ -209,21 +209,31 @@ export async function createWelcome(suite: CipherSuite, input: CreateWelcomeInpu
   // The EncryptContext (with the whole encrypted GroupInfo) is the same for every new member:
   // encoded and hashed once, not once per member, so an add stays linear in the group size.
   const seal = suite.encryptorWithLabel(WELCOME_LABEL, encryptedGroupInfo);
-  const secrets = await Promise.all(
-    input.recipients.map(async (r): Promise<EncryptedGroupSecrets> => {
-      const gs: GroupSecrets = {
-        joinerSecret: input.joinerSecret,
-        psks: [...psks],
-        ...(r.pathSecret === undefined ? {} : { pathSecret: { pathSecret: r.pathSecret } }),
-      };
-      const plaintext = encode(groupSecretsCodec, gs);
-      try {
-        const encryptedGroupSecrets = await seal(r.initKey, plaintext);
-        return { newMember: r.keyPackageRef, encryptedGroupSecrets };
-      } finally {
+  // One list for every member's GroupSecrets: each is only encoded, never kept.
+  const pskList = [...psks];
+  const joinerSecret = input.joinerSecret;
+  // A plain function, not an async one: it runs once per new member, mostly before it is optimized.
+  const sealFor = (r: WelcomeRecipient): Promise<EncryptedGroupSecrets> => {
+    const gs: GroupSecrets = r.pathSecret === undefined ? { joinerSecret, psks: pskList } : { joinerSecret, psks: pskList, pathSecret: { pathSecret: r.pathSecret } };
+    const plaintext = encode(groupSecretsCodec, gs);
+    let sealed: Promise<HpkeCiphertext>;
+    try {
+      sealed = seal(r.initKey, plaintext);
+    } catch (e) {
+      zeroize(plaintext);
+      return Promise.reject(e);
+    }
+    return sealed.then(
+      (encryptedGroupSecrets) => {
         zeroize(plaintext);
-      }
-    }),
-  );
+        return { newMember: r.keyPackageRef, encryptedGroupSecrets };
+      },
+      (e: unknown) => {
+        zeroize(plaintext);
+        throw e;
+      },
+    );
+  };
+  const secrets = await Promise.all(input.recipients.map(sealFor));
   return { cipherSuite: suite.id, secrets, encryptedGroupInfo };
 }
