@@ -28,6 +28,11 @@
  * at WN members (default 8, the bench's warm-up size), so the add runs as
  * cold as in the bench; ADD=0 makes the same KeyPackages without the add.
  * With the signature worker, --separate-threads=yes splits the count by thread.
+ *
+ * Single-thread counts repeat to within ~0.01% under `node --predictable`
+ * (no concurrent compilation or marking) and move by 5-10% without it; it
+ * shrinks the GC's share, so use it to compare two versions of the code, not
+ * to size the GC.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { nodeSignatureStats } from "../packages/mls/src/crypto/node/index.js";
