@@ -15,7 +15,7 @@ import type { GroupContext } from "../messages/groupContext.js";
 import type { LeafNode } from "../messages/leafNode.js";
 import type { Proposal } from "../messages/proposal.js";
 import { preSharedKeyIdCodec, type PreSharedKeyId } from "../messages/psk.js";
-import { hashKey } from "../tree/keyTable.js";
+import { KeySet } from "../tree/keyTable.js";
 import type { PublicRatchetTree } from "../tree/ratchetTree.js";
 import type { LeafIndex } from "../tree/treeMath.js";
 import type { SameClient } from "./groupConfig.js";
@@ -230,21 +230,9 @@ function checkAdds(ctx: ProposalListContext, list: readonly CommittedProposal[],
   if (adds.length === 0) return;
   const same = ctx.sameClient;
   if (same === undefined) {
-    // Default identity is the signature key: a map by key hash finds repeats in O(n) (a collision costs a comparison).
-    const seen = new Map<number, Uint8Array | Uint8Array[]>();
-    for (const leaf of adds) {
-      const key = leaf.signatureKey;
-      const h = hashKey(key);
-      const had = seen.get(h);
-      if (had === undefined) {
-        seen.set(h, key);
-        continue;
-      }
-      const keys = had instanceof Uint8Array ? [had] : had;
-      for (const k of keys) if (bytesEqual(k, key)) throw new MlsError("PROPOSAL_DUPLICATE_ADD", "two Add proposals are for the same client");
-      keys.push(key);
-      seen.set(h, keys);
-    }
+    // Default identity is the signature key: a set by key hash finds repeats in O(n).
+    const seen = new KeySet();
+    for (const leaf of adds) if (!seen.add(leaf.signatureKey)) throw new MlsError("PROPOSAL_DUPLICATE_ADD", "two Add proposals are for the same client");
   } else {
     for (let i = 0; i < adds.length; i++) {
       for (let j = 0; j < i; j++) {

@@ -8,6 +8,8 @@
  * never a wrong answer. The hash is seeded per process from the CSPRNG, so
  * keys chosen to collide (members pick their own keys) cannot be aimed at it.
  */
+import { bytesEqual } from "../codec/bytes.js";
+
 const SEED = globalThis.crypto.getRandomValues(new Uint32Array(1))[0]!;
 
 /** FNV-1a over the key with a random offset basis (per process). */
@@ -15,6 +17,26 @@ export function hashKey(key: Uint8Array): number {
   let h = SEED ^ 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
   return h | 0;
+}
+
+/** A set of keys by a seeded hash of each, filled one key at a time: a collision costs a comparison, not a wrong answer. */
+export class KeySet {
+  readonly #byHash = new Map<number, Uint8Array | Uint8Array[]>();
+
+  /** Adds `key`; false when it was there already. */
+  add(key: Uint8Array): boolean {
+    const h = hashKey(key);
+    const had = this.#byHash.get(h);
+    if (had === undefined) {
+      this.#byHash.set(h, key);
+      return true;
+    }
+    const list = had instanceof Uint8Array ? [had] : had;
+    if (list.some((k) => bytesEqual(k, key))) return false;
+    list.push(key);
+    this.#byHash.set(h, list);
+    return true;
+  }
 }
 
 export class KeyTable {

@@ -11,7 +11,7 @@ import type { Credential } from "../messages/credential.js";
 import type { Extension } from "../messages/extension.js";
 import { checkLeafNodeContents, requiredCapabilitiesOf, verifyLeafNodeSignature } from "./leafNodeValidation.js";
 import { verifyParentHashes } from "./parentHash.js";
-import { hashKey } from "./keyTable.js";
+import { KeySet } from "./keyTable.js";
 import type { Member, PublicRatchetTree } from "./ratchetTree.js";
 import { subtreeLeafRange } from "./treeHash.js";
 import { parentUnbounded, type LeafIndex, type NodeIndex } from "./treeMath.js";
@@ -53,26 +53,6 @@ export function verifyUnmergedLeaves(tree: PublicRatchetTree): void {
         if (q !== undefined && !q.unmergedLeaves.includes(u)) fail(`is missing from node ${y}`);
       }
     }
-  }
-}
-
-/** A set of keys by a seeded hash of each (keyTable.ts): a collision costs a comparison, not a wrong answer. */
-class KeySet {
-  readonly #byHash = new Map<number, Uint8Array | Uint8Array[]>();
-
-  /** Adds `key`; false when it was there already. */
-  add(key: Uint8Array): boolean {
-    const h = hashKey(key);
-    const had = this.#byHash.get(h);
-    if (had === undefined) {
-      this.#byHash.set(h, key);
-      return true;
-    }
-    const list = had instanceof Uint8Array ? [had] : had;
-    if (list.some((k) => bytesEqual(k, key))) return false;
-    list.push(key);
-    this.#byHash.set(h, list);
-    return true;
   }
 }
 
