@@ -339,10 +339,15 @@ const MLS_PREFIX = "MLS 1.0 ";
 const labelCache = new Map<string, Uint8Array>();
 const LABEL_CACHE_LIMIT = 64;
 function mlsLabel(label: string): Uint8Array {
-  let b = labelCache.get(label);
+  return cachedLabel(labelCache, label, MLS_PREFIX);
+}
+
+/** `prefix` + `label` as bytes, kept in `cache` while it holds fewer than LABEL_CACHE_LIMIT. */
+function cachedLabel(cache: Map<string, Uint8Array>, label: string, prefix: string): Uint8Array {
+  let b = cache.get(label);
   if (b === undefined) {
-    b = utf8(MLS_PREFIX + label);
-    if (labelCache.size < LABEL_CACHE_LIMIT) labelCache.set(label, b);
+    b = utf8(prefix + label);
+    if (cache.size < LABEL_CACHE_LIMIT) cache.set(label, b);
   }
   return b;
 }
@@ -369,12 +374,7 @@ function labelled(label: string, content: Uint8Array): Uint8Array {
 /** A RefHash label (§5.2, it carries its own "MLS 1.0 " prefix) as bytes, kept like mlsLabel's. */
 const refLabelCache = new Map<string, Uint8Array>();
 function refLabel(label: string): Uint8Array {
-  let b = refLabelCache.get(label);
-  if (b === undefined) {
-    b = utf8(label);
-    if (refLabelCache.size < LABEL_CACHE_LIMIT) refLabelCache.set(label, b);
-  }
-  return b;
+  return cachedLabel(refLabelCache, label, "");
 }
 
 /** RFC 9420 §8: struct { uint16 length; opaque label<V>; opaque context<V>; } KDFLabel (a new array the caller owns). */
