@@ -160,16 +160,11 @@ export function checkLeafNodeContents(leaf: LeafNode, opts: LeafNodeValidationOp
   }
 }
 
+/** An array is read by index (a commit's Adds pass one: see keyPackageLeafOptions); any other iterable is copied first. */
 function checkCredentialTypesInUse(supported: readonly number[], inUse: Iterable<number>): void {
-  if (Array.isArray(inUse)) {
-    const types = inUse as readonly number[];
-    for (let i = 0; i < types.length; i++) {
-      if (!supported.includes(types[i]!)) throw new MlsError("LEAF_NODE_INVALID_CAPABILITIES", `credential type ${types[i]} used in the group is not supported`);
-    }
-    return;
-  }
-  for (const t of inUse) {
-    if (!supported.includes(t)) throw new MlsError("LEAF_NODE_INVALID_CAPABILITIES", `credential type ${t} used in the group is not supported`);
+  const types: readonly number[] = Array.isArray(inUse) ? inUse : [...inUse];
+  for (let i = 0; i < types.length; i++) {
+    if (!supported.includes(types[i]!)) throw new MlsError("LEAF_NODE_INVALID_CAPABILITIES", `credential type ${types[i]} used in the group is not supported`);
   }
 }
 
