@@ -25,12 +25,29 @@ function writeTbs(w: Writer, k: KeyPackageTBS): void {
   extensionsCodec.encode(w, k.extensions);
 }
 
-function readTbs(r: Reader): KeyPackageTBS {
+/** Where the leaf node of the KeyPackage readFields read last lies, from its start (keyPackageCodec.decode reads it at once). */
+let lastLeafStart = 0;
+let lastLeafEnd = 0;
+
+/** A KeyPackage's fields, with its signature when `signed` (in the object literal: one object, one shape, per decode). */
+function readFields(r: Reader, signed: true): KeyPackage;
+function readFields(r: Reader, signed: false): KeyPackageTBS;
+function readFields(r: Reader, signed: boolean): KeyPackageTBS | KeyPackage {
+  const start = r.offset;
   const version = protocolVersionCodec.decode(r);
   const cipherSuite = r.u16();
   const initKey = r.opaque();
+  const leafStart = r.offset - start;
   const leafNode = leafNodeCodec.decode(r);
-  return { version, cipherSuite, initKey, leafNode, extensions: extensionsCodec.decode(r) };
+  lastLeafStart = leafStart;
+  lastLeafEnd = r.offset - start;
+  const extensions = extensionsCodec.decode(r);
+  if (signed) return { version, cipherSuite, initKey, leafNode, extensions, signature: r.opaque() };
+  return { version, cipherSuite, initKey, leafNode, extensions };
+}
+
+function readTbs(r: Reader): KeyPackageTBS {
+  return readFields(r, false);
 }
 
 export const keyPackageTbsCodec: Codec<KeyPackageTBS> = { encode: writeTbs, decode: readTbs };
@@ -62,19 +79,11 @@ export const keyPackageCodec: Codec<KeyPackage> = {
     w.opaque(k.signature);
   },
   decode(r) {
-    // readTbs inline, noting where the leaf node's bytes start and end (a commit adding many members decodes one per member).
     const start = r.offset;
-    const version = protocolVersionCodec.decode(r);
-    const cipherSuite = r.u16();
-    const initKey = r.opaque();
-    const leafStart = r.offset - start;
-    const leafNode = leafNodeCodec.decode(r);
-    const leafEnd = r.offset - start;
-    const extensions = extensionsCodec.decode(r);
-    const kp: KeyPackage = { version, cipherSuite, initKey, leafNode, extensions, signature: r.opaque() };
+    const kp = readFields(r, true);
     const bytes = r.keepSince(start);
     keyPackageWire.set(kp, bytes);
-    rememberLeafNodeBytes(leafNode, bytes.subarray(leafStart, leafEnd));
+    rememberLeafNodeBytes(kp.leafNode, bytes.subarray(lastLeafStart, lastLeafEnd));
     return kp;
   },
 };
