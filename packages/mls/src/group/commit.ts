@@ -6,6 +6,7 @@
  */
 import { bytesEqual, zeroize } from "../codec/bytes.js";
 import { decodePacked, encode } from "../codec/tls.js";
+import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
 import { withConfirmationTag } from "../framing/context.js";
 import { protectPrivateMessage } from "../framing/privateMessage.js";
@@ -225,27 +226,40 @@ export function withRatchetTree<T extends object>(o: T, tree: PublicRatchetTree 
   return Object.defineProperty(o, "ratchetTree", { enumerable: true, get: () => (bytes ??= (tree as PublicRatchetTree).encode()) }) as T & { readonly ratchetTree: Uint8Array };
 }
 
-/** §12.4.3: the GroupInfo extensions we publish: the tree (§12.4.3.3) when given, and external_pub (§12.4.3.2). */
-async function groupInfoExtensions(state: GroupState, treeBytes: Uint8Array | undefined, options: { externalPub: boolean }): Promise<Extension[]> {
-  const out: Extension[] = [];
-  if (treeBytes !== undefined) out.push({ extensionType: ExtensionType.ratchetTree, extensionData: treeBytes });
-  if (options.externalPub) {
-    const kp = await deriveExternalKeyPair(state.suite, state.keys.externalSecret);
+/** What an epoch's GroupInfo is made of (§12.4.3): its GroupContext and confirmation tag, our leaf, and the secret external_pub comes from. */
+interface EpochForGroupInfo {
+  readonly groupContext: GroupContext;
+  readonly confirmationTag: Uint8Array;
+  readonly externalSecret: Uint8Array;
+  readonly signer: LeafIndex;
+}
+
+/**
+ * §12.4.3: the signed GroupInfo of an epoch, with the extensions we publish:
+ * the tree (§12.4.3.3) when given, and external_pub (§12.4.3.2) when asked.
+ */
+async function signEpochGroupInfo(
+  suite: CipherSuite,
+  signaturePrivateKey: Uint8Array,
+  epoch: EpochForGroupInfo,
+  treeBytes: Uint8Array | undefined,
+  externalPub: boolean,
+): Promise<GroupInfo> {
+  const extensions: Extension[] = [];
+  if (treeBytes !== undefined) extensions.push({ extensionType: ExtensionType.ratchetTree, extensionData: treeBytes });
+  if (externalPub) {
+    const kp = await deriveExternalKeyPair(suite, epoch.externalSecret);
     zeroize(kp.privateKey);
-    out.push(makeExtension(ExtensionType.externalPub, externalPubCodec, { externalPub: kp.publicKey }));
+    extensions.push(makeExtension(ExtensionType.externalPub, externalPubCodec, { externalPub: kp.publicKey }));
   }
-  return out;
+  return signGroupInfo(suite, signaturePrivateKey, { groupContext: epoch.groupContext, extensions, confirmationTag: epoch.confirmationTag, signer: epoch.signer });
 }
 
 /** The signed GroupInfo of `state`'s epoch as an MLSMessage (§12.4.3). */
 export async function createGroupInfoMessage(state: GroupState, options: { ratchetTree?: boolean; externalPub?: boolean } = {}): Promise<Uint8Array> {
-  const extensions = await groupInfoExtensions(state, (options.ratchetTree ?? true) ? state.tree.encode() : undefined, { externalPub: options.externalPub ?? true });
-  const groupInfo = await signGroupInfo(state.suite, state.signaturePrivateKey, {
-    groupContext: state.groupContext,
-    extensions,
-    confirmationTag: state.confirmationTag,
-    signer: ownLeaf(state),
-  });
+  const epoch = { groupContext: state.groupContext, confirmationTag: state.confirmationTag, externalSecret: state.keys.externalSecret, signer: ownLeaf(state) };
+  const treeBytes = (options.ratchetTree ?? true) ? state.tree.encode() : undefined;
+  const groupInfo = await signEpochGroupInfo(state.suite, state.signaturePrivateKey, epoch, treeBytes, options.externalPub ?? true);
   return encode(mlsMessageCodec, { wireFormat: WireFormat.groupInfo, groupInfo });
 }
 
@@ -363,8 +377,8 @@ export async function createCommit(
     if (applied.added.length > 0) {
       // §12.4.3.1: the Welcome carries the GroupInfo, so it is signed now.
       treeBytes = groupInfoSlot.ratchetTree ? tree.encode() : undefined;
-      const extensions = await groupInfoExtensions({ ...state, keys: { ...state.keys, externalSecret: out.secrets.externalSecret } }, treeBytes, groupInfoSlot);
-      const groupInfo = await signGroupInfo(suite, state.signaturePrivateKey, { groupContext: out.groupContext, extensions, confirmationTag: out.confirmationTag, signer: me });
+      const epoch = { groupContext: out.groupContext, confirmationTag: out.confirmationTag, externalSecret: out.secrets.externalSecret, signer: me };
+      const groupInfo = await signEpochGroupInfo(suite, state.signaturePrivateKey, epoch, treeBytes, groupInfoSlot.externalPub);
       groupInfoSlot.signed = groupInfo;
       const w = await createWelcome(suite, {
         groupInfo,
