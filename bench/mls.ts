@@ -41,7 +41,7 @@ import { Group } from "../packages/mls/src/group/index.js";
 import { conclaveImpl, conclavePathCost } from "./support/conclaveImpl.js";
 import { coreCryptoImpl } from "./support/coreCryptoImpl.js";
 import { startProfile, stopProfile, summarize, type Profile } from "./support/cpuProfile.js";
-import { measurePrimitives, type PrimitiveCosts } from "./support/primitiveCosts.js";
+import { at, measurePrimitives, type PrimitiveCosts } from "./support/primitiveCosts.js";
 import { runScenario, type Figures, type ScenarioHooks } from "./support/scenario.js";
 import type { MlsImpl, TreeDelivery } from "./support/mlsImpl.js";
 import { tsMlsImpl } from "./support/tsMlsImpl.js";
@@ -151,7 +151,7 @@ async function scenarioHere(lib: Library, suiteId: CipherSuiteId, n: number, ext
   if (lib === "conclave") {
     primitives = await measurePrimitives(nodeCryptoProvider.suite(suiteId));
     progress(
-      `suite ${suiteId} primitives (ms): derive ${primitives.deriveKeyPair.toFixed(4)}, seal ${primitives.hpkeSeal.toFixed(4)}, open ${primitives.hpkeOpen.toFixed(4)}, sign ${primitives.sign.toFixed(4)}, verify ${primitives.verify.toFixed(4)}, aead1k ${primitives.aead1k.toFixed(4)}`,
+      `suite ${suiteId} primitives (ms): derive ${primitives.deriveKeyPair.toFixed(4)}, seal ${primitives.hpkeSeal.toFixed(4)}, open ${primitives.hpkeOpen.toFixed(4)}, kdf ${primitives.kdf.toFixed(4)}, sign ${at(primitives.sign, 256).toFixed(4)}, verify ${at(primitives.verify, 256).toFixed(4)} (256 B), aead seal ${at(primitives.aeadSeal, 1024).toFixed(4)}, hash ${at(primitives.hash, 64).toFixed(4)} (1 KiB, 64 B)`,
     );
   }
   // The collection comes before the warm-up, not between it and the timed run: a forced full GC

@@ -36,7 +36,7 @@ export function conclaveImpl(suiteId: CipherSuiteId): MlsImpl<Group, KeyPackageB
       const p = await g.createCommit({ add: kps.map((k) => k.message), path: "whenRequired", ratchetTreeExtension: inWelcome, externalPub: false });
       g.mergePendingCommit();
       if (p.welcome === undefined) throw new Error("no Welcome");
-      return inWelcome ? { welcome: p.welcome } : { welcome: p.welcome, ratchetTree: p.ratchetTree };
+      return inWelcome ? { welcome: p.welcome, commit: p.commit } : { welcome: p.welcome, ratchetTree: p.ratchetTree, commit: p.commit };
     },
     join(welcome, kp, ratchetTree) {
       return Group.join(welcome, { provider, keyPackages: [kp], ...(ratchetTree === undefined ? {} : { ratchetTree }), config });

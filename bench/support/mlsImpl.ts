@@ -22,9 +22,10 @@ export interface MlsImpl<G, K> {
   create(): Promise<G>;
   /**
    * One commit adding every KeyPackage (no path unless the library requires one), merged; the
-   * Welcome carries the tree when `tree` is "welcome", else the tree's bytes are returned.
+   * Welcome carries the tree when `tree` is "welcome", else the tree's bytes are returned; the
+   * commit message too, where the adapter has it (its size prices the crypto floor).
    */
-  add(g: G, kps: readonly K[], tree: TreeDelivery): Promise<{ welcome: Uint8Array; ratchetTree?: Uint8Array }>;
+  add(g: G, kps: readonly K[], tree: TreeDelivery): Promise<{ welcome: Uint8Array; ratchetTree?: Uint8Array; commit?: Uint8Array }>;
   /** Joins from the Welcome (with the tree out of band when given); the tree is fully validated. */
   join(welcome: Uint8Array, kp: K, ratchetTree: Uint8Array | undefined): Promise<G>;
   /** A commit with an UpdatePath (empty, or removing the members at leaves `remove`), created and merged; returns the commit message. */

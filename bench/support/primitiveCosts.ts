@@ -1,36 +1,38 @@
 /**
  * Cost of each crypto primitive an MLS operation cannot avoid, measured in
- * the same run with Conclave's node provider (the fastest we have), so the
- * benchmark can print the floor an operation could reach if everything but
- * the public-key and symmetric crypto were free.
+ * the same run with Conclave's node provider (the fastest we have: libsodium,
+ * the native SHA-256 addon, OpenSSL), so the benchmark can print the floor an
+ * operation could reach if everything but the crypto were free
+ * (bench/support/cryptoFloor.ts says which primitives each operation needs).
  */
 import type { CipherSuite } from "../../packages/mls/src/crypto/cipherSuite.js";
 
-/**
- * What a member signs for a 1 KiB application message in the bench's groups (suite 1): the
- * SignContent (RFC 9420 §5.1.2) "MLS 1.0 FramedContentTBS" (25 bytes with its length) and the
- * FramedContentTBS (§6.1, 2 bytes of length): version, wire format, group id (32 + 1), epoch,
- * sender, authenticated data, content type, the 1,024 bytes (+ 2), 1,078 bytes in all, and
- * the GroupContext (112 bytes with no extensions). Four times the 256 bytes other signatures
- * are priced at; Ed25519 hashes all of it twice to sign and once to verify.
- */
-const MESSAGE_TBS_BYTES = 25 + 2 + 1078 + 112;
+/** Milliseconds for an input of `bytes`: fixed + perByte x bytes, from two measured sizes. */
+export interface Linear {
+  readonly fixed: number;
+  readonly perByte: number;
+}
+
+export const at = (l: Linear, bytes: number): number => l.fixed + l.perByte * bytes;
 
 export interface PrimitiveCosts {
   /** Milliseconds per operation. */
   readonly deriveKeyPair: number;
+  /**
+   * HPKE SealBase of a path secret to one of several recipients under the same info (its
+   * info_hash computed once beforehand, as for a commit's or a Welcome's recipients), and
+   * OpenBase under a short info.
+   */
   readonly hpkeSeal: number;
   readonly hpkeOpen: number;
-  readonly sign: number;
-  readonly verify: number;
-  /** Sign and verify over what a 1 KiB application message signs (its FramedContentTBS, RFC 9420 §6.1). */
-  readonly signMessage: number;
-  readonly verifyMessage: number;
-  /** Seal + open of 1 KiB. */
-  readonly aead1k: number;
-  /** Seal + open of a sender-data sized payload (12 bytes). */
-  readonly aeadSmall: number;
-  readonly expandWithLabel: number;
+  /** One HKDF step with an Nh-byte output and a short info: ExpandWithLabel, DeriveSecret, Extract. */
+  readonly kdf: number;
+  readonly sign: Linear;
+  readonly verify: Linear;
+  readonly aeadSeal: Linear;
+  readonly aeadOpen: Linear;
+  readonly hash: Linear;
+  readonly mac: Linear;
 }
 
 /** Milliseconds per call: the best of several short rounds, so a burst of load from other processes does not inflate the floor. */
@@ -51,33 +53,62 @@ async function perOp(run: () => unknown, ms: number): Promise<number> {
   return best;
 }
 
+/** The small size is where the fixed cost dominates; 16 KiB gives the per-byte rate. */
+const SMALL = 64;
+const LARGE = 16384;
+
+async function linear(make: (bytes: number) => Promise<() => unknown>, ms: number): Promise<Linear> {
+  const small = await perOp(await make(SMALL), ms / 2);
+  const large = await perOp(await make(LARGE), ms / 2);
+  const perByte = Math.max(0, (large - small) / (LARGE - SMALL));
+  return { fixed: Math.max(0, small - perByte * SMALL), perByte };
+}
+
 export async function measurePrimitives(s: CipherSuite, ms = 150): Promise<PrimitiveCosts> {
   const ikm = s.randomBytes(s.params.nh);
   const hpke = await s.hpkeGenerateKeyPair();
   const info = s.randomBytes(64);
-  const pt = s.randomBytes(s.params.nh + 16); // a path secret-sized plaintext
+  const pt = s.randomBytes(s.params.nh + 1); // a path secret, as the UpdatePathNode carries it
   const none = new Uint8Array(0);
   const ct = await s.hpkeSeal(hpke.publicKey, info, none, pt);
+  const sealer = s.hpkeSealer(info);
   const sig = await s.signatureGenerateKeyPair();
-  const msg = s.randomBytes(256);
-  const signature = await s.sign(sig.privateKey, msg);
-  const framed = s.randomBytes(MESSAGE_TBS_BYTES);
-  const framedSignature = await s.sign(sig.privateKey, framed);
   const key = s.randomBytes(s.params.nk);
   const nonce = s.randomBytes(s.params.nn);
-  const k1 = s.randomBytes(1024);
-  const small = s.randomBytes(12);
-  const secret = s.randomBytes(s.params.nh);
+  const prk = s.randomBytes(s.params.nh);
+  const kdfInfo = s.randomBytes(24); // a KDFLabel: length, "MLS 1.0 " + label, empty context
   return {
     deriveKeyPair: await perOp(() => s.hpkeDeriveKeyPair(ikm), ms),
-    hpkeSeal: await perOp(() => s.hpkeSeal(hpke.publicKey, info, none, pt), ms),
+    hpkeSeal: await perOp(() => sealer(hpke.publicKey, none, pt), ms),
     hpkeOpen: await perOp(() => s.hpkeOpen(hpke.privateKey, ct.kemOutput, info, none, ct.ciphertext), ms),
-    sign: await perOp(() => s.sign(sig.privateKey, msg), ms),
-    verify: await perOp(() => s.verify(sig.publicKey, msg, signature), ms),
-    signMessage: await perOp(() => s.sign(sig.privateKey, framed), ms),
-    verifyMessage: await perOp(() => s.verify(sig.publicKey, framed, framedSignature), ms),
-    aead1k: await perOp(async () => s.aeadOpen(key, nonce, none, await s.aeadSeal(key, nonce, none, k1)), ms),
-    aeadSmall: await perOp(async () => s.aeadOpen(key, nonce, none, await s.aeadSeal(key, nonce, none, small)), ms),
-    expandWithLabel: await perOp(() => s.expandWithLabel(secret, "key", none, s.params.nk), ms),
+    kdf: await perOp(() => s.kdfExpand(prk, kdfInfo, s.params.nh), ms),
+    sign: await linear(async (n) => {
+      const m = s.randomBytes(n);
+      return () => s.sign(sig.privateKey, m);
+    }, ms),
+    verify: await linear(async (n) => {
+      const m = s.randomBytes(n);
+      const signature = await s.sign(sig.privateKey, m);
+      return () => s.verify(sig.publicKey, m, signature);
+    }, ms),
+    // The synchronous AEAD where the provider has it (the message path uses it), else the async one.
+    aeadSeal: await linear(async (n) => {
+      const m = s.randomBytes(n);
+      const sealNow = s.aeadSealNow;
+      return sealNow === undefined ? () => s.aeadSeal(key, nonce, none, m) : () => sealNow(key, nonce, none, m);
+    }, ms),
+    aeadOpen: await linear(async (n) => {
+      const c = await s.aeadSeal(key, nonce, none, s.randomBytes(n));
+      const openNow = s.aeadOpenNow;
+      return openNow === undefined ? () => s.aeadOpen(key, nonce, none, c) : () => openNow(key, nonce, none, c);
+    }, ms),
+    hash: await linear(async (n) => {
+      const m = s.randomBytes(n);
+      return () => s.hash(m);
+    }, ms),
+    mac: await linear(async (n) => {
+      const m = s.randomBytes(n);
+      return () => s.mac(prk, m);
+    }, ms),
   };
 }

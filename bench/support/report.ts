@@ -5,7 +5,8 @@
  * Markdown table for docs/benchmarks.md.
  */
 import type { PrimitiveCosts } from "./primitiveCosts.js";
-import type { Figures, PathCost } from "./scenario.js";
+import { floorOf } from "./cryptoFloor.js";
+import type { Figures, Metric } from "./scenario.js";
 import type { TreeDelivery } from "./mlsImpl.js";
 
 export type Library = "conclave" | "conclave-1t" | "core-crypto" | "ts-mls-2" | "ts-mls";
@@ -37,7 +38,6 @@ export interface Row {
   notes: string[];
 }
 
-type Metric = "add" | "join" | "commitBlank" | "processBlank" | "commitFull" | "processFull" | "messagesPerSecond" | "messagesInFlightPerSecond";
 type Unit = "ms" | "/s";
 const METRICS: readonly { key: Metric; label: string; unit: Unit }[] = [
   { key: "add", label: "add N-1 members (1 commit)", unit: "ms" },
@@ -50,38 +50,6 @@ const METRICS: readonly { key: Metric; label: string; unit: Unit }[] = [
   { key: "messagesInFlightPerSecond", label: "1 KiB msgs, 64 in flight", unit: "/s" },
 ];
 const isRate = (m: Metric): boolean => m === "messagesPerSecond" || m === "messagesInFlightPerSecond";
-
-/** The least time the primitives an operation needs take (ms; msgs/s for messages), and what they are. */
-export function floorOf(key: Metric, n: number, p: PrimitiveCosts, f: Figures, cores: number): { value: number; what: string } | undefined {
-  // A path commit signs twice: the new LeafNode in the UpdatePath (RFC 9420 §7.5, leaf_node_source
-  // commit) and the FramedContent (§6.1); its receiver verifies both (§7.3, §6.1).
-  const path = (c: PathCost | undefined) =>
-    c === undefined ? undefined : { value: (c.pathNodes + 1) * p.deriveKeyPair + c.encryptions * p.hpkeSeal + 2 * p.sign, what: `${c.pathNodes + 1} derive+${c.encryptions} seal+2 sign` };
-  const processing = (c: PathCost | undefined) =>
-    c === undefined ? undefined : { value: p.hpkeOpen + c.pathNodes * p.deriveKeyPair + 2 * p.verify, what: `open+${c.pathNodes} derive+2 verify` };
-  // Content AEAD (seal+open), sender-data AEAD (seal+open), sign, verify, 3 KDF steps on each side (key, nonce, next secret).
-  const messageMs = p.aead1k + p.aeadSmall + p.signMessage + p.verifyMessage + 6 * p.expandWithLabel;
-  switch (key) {
-    case "add":
-      // One HPKE seal per new member; each KeyPackage: KeyPackage + LeafNode signature checks; commit + GroupInfo signatures.
-      return { value: (n - 1) * (p.hpkeSeal + 2 * p.verify) + 2 * p.sign, what: `${n - 1}x(seal+2 verify)+2 sign` };
-    case "join":
-      // GroupSecrets open, every leaf signature (tree validation), GroupInfo signature. No path secret: the add had no path.
-      return { value: p.hpkeOpen + (n + 1) * p.verify, what: `open+${n + 1} verify` };
-    case "commitBlank":
-      return path(f.blankCost);
-    case "commitFull":
-      return path(f.fullCost);
-    case "processBlank":
-      return processing(f.blankCost);
-    case "processFull":
-      return processing(f.fullCost);
-    case "messagesPerSecond":
-      return { value: 1000 / messageMs, what: "2 AEAD+sign+verify+6 KDF" };
-    case "messagesInFlightPerSecond":
-      return { value: (1000 * cores) / messageMs, what: `the same on ${cores} cores` };
-  }
-}
 
 /** >1: Conclave better (peer time / Conclave time; Conclave msgs / peer msgs). */
 function advantage(key: Metric, conclave: number, peer: number): number {
@@ -165,7 +133,7 @@ export function printReport(rows: readonly Row[], opts: { cores: number; tree: T
   console.log("Conclave: signatures shared with its worker thread; Conclave 1 thread: CONCLAVE_SIGNATURE_WORKER=0. Peers run on one thread (core-crypto: WASM).");
   console.log("in flight: 64 messages encrypted while the previous 64 are decrypted (concurrent calls in Conclave; one after another in the peers, whose calls on a member cannot overlap)");
   console.log(
-    "vs best peer > 1: Conclave better. vs floor: Conclave / floor (time) or Conclave / floor (rate); the floor is the public-key/AEAD/KDF work priced with Conclave's provider, single thread (in flight: on every core)",
+    "vs best peer > 1: Conclave better. vs floor: Conclave / floor (time) or Conclave / floor (rate); the floor is the crypto RFC 9420 requires (public-key, AEAD, KDF, MAC, hash) priced with Conclave's provider, single thread (in flight: on every core)",
   );
   for (const row of rows) {
     const cells = cellsOf(row, opts.cores);

@@ -25,7 +25,12 @@ export interface PathCost {
   readonly encryptions: number;
   /** Nodes of the filtered direct path (one DeriveKeyPair each, plus one for the leaf). */
   readonly pathNodes: number;
+  /** Bytes of the commit message, as sent (filled in by the scenario). */
+  readonly commitBytes?: number;
 }
+
+/** The figures the report prints, one per operation. */
+export type Metric = "add" | "join" | "commitBlank" | "processBlank" | "commitFull" | "processFull" | "messagesPerSecond" | "messagesInFlightPerSecond";
 
 export type Phase = "add" | "join" | "commitBlank" | "processBlank" | "commitFull" | "processFull" | "messages" | "messagesInFlight";
 
@@ -45,6 +50,8 @@ export interface Figures {
   stateBytes?: number;
   /** Bytes of the Welcome of the add. */
   welcomeBytes: number;
+  /** Bytes of the add's commit message, where the implementation returns it. */
+  addCommitBytes?: number;
   /** Leaf 0's path cost before a blank-tree and a filled-tree commit (from the implementation that can tell). */
   blankCost?: PathCost;
   fullCost?: PathCost;
@@ -122,7 +129,7 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   // 1. Add N-1 members in one commit.
   const addTimes: number[] = [];
   let a: G | undefined;
-  let added: { welcome: Uint8Array; ratchetTree?: Uint8Array } = { welcome: new Uint8Array(0) };
+  let added: { welcome: Uint8Array; ratchetTree?: Uint8Array; commit?: Uint8Array } = { welcome: new Uint8Array(0) };
   await phase("add", async () => {
     for (let i = 0; i < addIters; i++) {
       const g = await impl.create();
@@ -154,8 +161,8 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
     const cost = hooks.pathCost?.(creator);
     const commits: number[] = [];
     const processes: number[] = [];
+    let c: Uint8Array = new Uint8Array(0);
     for (let i = 0; i < iterations; i++) {
-      let c: Uint8Array = new Uint8Array(0);
       await phase(`commit${shape}`, async () => {
         commits.push(await timed(async () => (c = await impl.commit(creator))));
       });
@@ -165,7 +172,7 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
       for (const m of others) await impl.process(m, c);
     }
     log(`${impl.name} N=${n}: ${shape.toLowerCase()}-tree commit ${median(commits).toFixed(1)} ms, process ${median(processes).toFixed(1)} ms`);
-    return { commit: median(commits), process: median(processes), cost };
+    return { commit: median(commits), process: median(processes), cost: cost === undefined ? undefined : { ...cost, commitBytes: c.length } };
   };
   const blank = await pathCommits(
     "Blank",
@@ -199,6 +206,7 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
     messagesPerSecond: perSecond,
     messagesInFlightPerSecond: inFlightPerSecond,
     welcomeBytes: added.welcome.length,
+    ...(added.commit === undefined ? {} : { addCommitBytes: added.commit.length }),
     ...(stateBytes === undefined ? {} : { stateBytes }),
     ...(blank.cost === undefined ? {} : { blankCost: blank.cost }),
     ...(full.cost === undefined ? {} : { fullCost: full.cost }),

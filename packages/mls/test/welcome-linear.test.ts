@@ -9,73 +9,24 @@
  * shapes apart (per-recipient EncryptWithLabel grows quadratically).
  */
 import { describe, expect, it } from "vitest";
-import { buildCipherSuite, nodeCryptoProvider, type CipherSuite, type CryptoPrimitives, type CryptoProvider } from "../src/crypto/index.js";
+import { nodeCryptoProvider } from "../src/crypto/index.js";
 import { Group, type KeyPackageBundle } from "../src/group/index.js";
 import { mlsMessageCodec } from "../src/messages/mlsMessage.js";
 import { decode } from "../src/codec/tls.js";
 import { WELCOME_LABEL } from "../src/welcome/welcome.js";
 import { hpkeBaseSchedule, hpkeLabeledKdf, hpkeSuiteId, type Hkdf } from "../src/crypto/hpkeKeySchedule.js";
-import { baseConfig, keyPackageFor, makeClient, wrappedNodeProvider } from "./group-support.js";
-
-/** What passed through the provider's hashing since the last reset. */
-interface Tally {
-  /** Bytes fed to a hash: hash, MAC, HKDF, HPKE's info_hash (the info of each seal/sealer/open), signed and verified messages. */
-  hashed: number;
-  /** Bytes of HPKE info hashed (a Welcome's EncryptContext each time). */
-  hpkeInfo: number;
-  /** Single-shot hpkeSeal calls (each hashes its info again). */
-  seals: number;
-  /** Prepared sealers made (info hashed once for all their recipients). */
-  sealers: number;
-}
-
-/** The node provider with every hashing entry point counted. */
-function instrumented(): { provider: CryptoProvider; tally: Tally; reset(): void } {
-  const tally: Tally = { hashed: 0, hpkeInfo: 0, seals: 0, sealers: 0 };
-  /** Counts `n` bytes hashed, then gives `result`. */
-  const hashed = <T>(n: number, result: () => T): T => {
-    tally.hashed += n;
-    return result();
-  };
-  /** The same for an HPKE info (hashed into info_hash once per call, RFC 9180 §5.1). */
-  const info = <T>(n: number, result: () => T): T => {
-    tally.hpkeInfo += n;
-    return hashed(n, result);
-  };
-  const wrap = (base: CipherSuite): CipherSuite => {
-    const p: CryptoPrimitives = {
-      ...base,
-      hash: (d) => hashed(d.length, () => base.hash(d)),
-      mac: (k, d) => hashed(d.length, () => base.mac(k, d)),
-      kdfExtract: (s, ikm) => hashed(ikm.length, () => base.kdfExtract(s, ikm)),
-      kdfExpand: (prk, i, l) => hashed(i.length, () => base.kdfExpand(prk, i, l)),
-      hpkeSeal(pk, i, aad, pt) {
-        tally.seals++;
-        return info(i.length, () => base.hpkeSeal(pk, i, aad, pt));
-      },
-      hpkeSealer(i) {
-        tally.sealers++;
-        return info(i.length, () => base.hpkeSealer(i));
-      },
-      hpkeOpen: (sk, enc, i, aad, ct) => info(i.length, () => base.hpkeOpen(sk, enc, i, aad, ct)),
-      sign: (sk, m) => hashed(m.length, () => base.sign(sk, m)),
-      verify: (pk, m, s) => hashed(m.length, () => base.verify(pk, m, s)),
-    };
-    return buildCipherSuite(p);
-  };
-  const provider = wrappedNodeProvider("counted-node", wrap);
-  return { provider, tally, reset: () => Object.assign(tally, { hashed: 0, hpkeInfo: 0, seals: 0, sealers: 0 }) };
-}
+import { baseConfig, keyPackageFor, makeClient } from "./group-support.js";
+import { countingProvider, type CryptoTally } from "./support/countingProvider.js";
 
 interface AddCount {
-  add: Tally;
-  join: Tally;
+  add: CryptoTally;
+  join: CryptoTally;
   encryptedGroupInfoLength: number;
 }
 
 /** A group of `n`: one commit adds n-1 members (tree in the Welcome); the add, then one join, counted. */
 async function countAdd(n: number): Promise<AddCount> {
-  const { provider, tally, reset } = instrumented();
+  const { provider, tally, reset } = countingProvider();
   const clients = await Promise.all(Array.from({ length: n }, (_, i) => makeClient(provider, 1, `m${i}`)));
   const creator = await Group.create({ provider, cipherSuite: 1, identity: clients[0]!.identity, config: baseConfig });
   const bundles: KeyPackageBundle[] = await Promise.all(clients.slice(1).map((c) => keyPackageFor(c)));
@@ -102,7 +53,7 @@ describe("a Welcome with the tree: per-Welcome work, not per-recipient (counted)
     for (const c of [small, large]) {
       // One prepared sealer for all the new members, no single-shot seal re-hashing the context.
       expect(c.add.sealers).toBe(1);
-      expect(c.add.seals).toBe(0);
+      expect(c.add.singleShotSeals).toBe(0);
       // The context hashed once: the encrypted GroupInfo plus the label and a few length bytes.
       expect(c.add.hpkeInfo).toBeGreaterThan(c.encryptedGroupInfoLength);
       expect(c.add.hpkeInfo).toBeLessThan(c.encryptedGroupInfoLength + 64);
@@ -119,7 +70,7 @@ describe("a Welcome with the tree: per-Welcome work, not per-recipient (counted)
   }, 60_000);
 
   it("control: EncryptWithLabel once per recipient hashes the context each time (quadratic), the encryptor once", async () => {
-    const { provider, tally, reset } = instrumented();
+    const { provider, tally, reset } = countingProvider();
     const suite = provider.suite(1);
     const perRecipient = async (n: number, prepared: boolean): Promise<number> => {
       const keys = await Promise.all(Array.from({ length: n }, () => nodeCryptoProvider.suite(1).hpkeGenerateKeyPair()));
