@@ -9,10 +9,9 @@
 import { describe, expect, it } from "vitest";
 import { add, join, messagePair, pathCommit, processCommit, type Floor, type Primitive } from "../../bench/support/cryptoFloor.js";
 import type { PrimitiveCosts } from "../../bench/support/primitiveCosts.js";
-import { fillerLeaves, type PathCost } from "../../bench/support/scenario.js";
+import { conclavePathCost } from "../../bench/support/conclaveImpl.js";
+import { fillerLeaves } from "../../bench/support/scenario.js";
 import { Group, type KeyPackageBundle } from "../../packages/mls/src/group/index.js";
-import { leafIndex } from "../../packages/mls/src/tree/treeMath.js";
-import { PublicRatchetTree } from "../../packages/mls/src/tree/ratchetTree.js";
 import { baseConfig, keyPackageFor, makeClient } from "../../packages/mls/test/group-support.js";
 import { countingProvider, type CryptoTally } from "../../packages/mls/test/support/countingProvider.js";
 
@@ -45,18 +44,9 @@ function expectWithin(name: string, floor: Floor, t: CryptoTally): void {
   }
 }
 
-function pathCostOf(g: Group, suite: ReturnType<ReturnType<typeof countingProvider>["provider"]["suite"]>): PathCost {
-  const tree = PublicRatchetTree.decode(suite, g.ratchetTree());
-  let encryptions = 0;
-  const steps = tree.filteredPath(leafIndex(0));
-  for (const s of steps) encryptions += tree.resolution(s.copathChild).length;
-  return { encryptions, pathNodes: steps.length };
-}
-
 describe("bench crypto floor: never more than Conclave does (counted at 16 members)", () => {
   it("add, join, path commits in a blank and a filled tree, their processing, a message", async () => {
     const { provider, reset, take } = countingProvider();
-    const suite = provider.suite(1);
     const config = { ...baseConfig, handshakeWireFormat: "private" as const };
     const clients = await Promise.all(Array.from({ length: N }, (_, i) => makeClient(provider, 1, `member-${i}`)));
     const creator = await Group.create({ provider, cipherSuite: 1, identity: clients[0]!.identity, config });
@@ -76,7 +66,7 @@ describe("bench crypto floor: never more than Conclave does (counted at 16 membe
     for (const l of fillerLeaves(N)) fillers.set(l, await Group.join(added.welcome!, { provider, keyPackages: [bundles[l - 1]!], config }));
 
     const pathCommitCounted = async (shape: string) => {
-      const cost = pathCostOf(creator, suite);
+      const cost = conclavePathCost(creator);
       reset();
       const p = await creator.createCommit({ path: "always", ratchetTreeExtension: false, externalPub: false });
       const commitTally = take();
@@ -108,7 +98,7 @@ describe("bench crypto floor: never more than Conclave does (counted at 16 membe
         m.mergeStagedCommit(r.staged);
       }
     }
-    expect(pathCostOf(creator, suite).encryptions).toBe(Math.log2(N));
+    expect(conclavePathCost(creator).encryptions).toBe(Math.log2(N));
     await pathCommitCounted("filled-tree");
 
     reset();
