@@ -23,7 +23,8 @@
  * the ratchet tree travels inside the Welcome (every peer's default; `--tree out-of-band`
  * passes it separately, which core-crypto and ts-mls 2.0 cannot do). Handshakes use each
  * library's default wire format; no external_pub in the GroupInfo where it can be left out.
- * Each (library, suite, N) runs in a fresh child process, after an untimed 8-member warm-up run;
+ * Each (library, suite, N) runs in a fresh child process, after an untimed 8-member warm-up run
+ * (32 path commits of each tree shape); Conclave's crypto floor is priced just before each step;
  * up to 128 members the scenario runs twice and each operation keeps its better figure.
  *
  * Memory (Conclave): leaf 0's state at the end of the scenario is serialized, every other
@@ -42,7 +43,7 @@ import { conclaveImpl, conclavePathCost } from "./support/conclaveImpl.js";
 import { coreCryptoImpl } from "./support/coreCryptoImpl.js";
 import { startProfile, stopProfile, summarize, type Profile } from "./support/cpuProfile.js";
 import { at, measurePrimitives, type PrimitiveCosts } from "./support/primitiveCosts.js";
-import { runScenario, type Figures, type ScenarioHooks } from "./support/scenario.js";
+import { runScenario, type Figures, type Metric, type ScenarioHooks } from "./support/scenario.js";
 import type { MlsImpl, TreeDelivery } from "./support/mlsImpl.js";
 import { tsMlsImpl } from "./support/tsMlsImpl.js";
 import { tsMls2Impl } from "./support/tsMls2Impl.js";
@@ -128,15 +129,31 @@ async function liveStateHeap(bytes: Uint8Array): Promise<number> {
  * group it creates may be slower in the second: the better of the two is each one's steady state.
  */
 const timedRuns = (n: number): number => (n <= 128 ? 2 : 1);
+/**
+ * Path commits of each tree shape in the untimed 8-member warm-up run. A JavaScript library's
+ * commit keeps getting faster for its first ~50 commits while the JIT settles (Conclave at 16
+ * members: medians of 16 consecutive commits ~1.15 ms for the first 48, ~0.7 ms from then on), and
+ * the timed filled-tree commits came right at the end of that: 2 warm-up commits of each shape left
+ * them there, and the same code read 1.4x-1.9x its floor from run to run.
+ */
+const WARM_UP_COMMITS = 32;
+/** Milliseconds spent pricing each primitive before each step (10 primitives: ~1.5 s a step, as the first pricing). */
+const PRICE_MS = 150;
 
-const TIMES: readonly (keyof Figures)[] = ["add", "join", "commitBlank", "processBlank", "commitFull", "processFull"];
-const RATES: readonly (keyof Figures)[] = ["messagesPerSecond", "messagesInFlightPerSecond"];
+const TIMES = ["add", "join", "commitBlank", "processBlank", "commitFull", "processFull"] as const satisfies readonly Metric[];
+const RATES = ["messagesPerSecond", "messagesInFlightPerSecond"] as const satisfies readonly Metric[];
 
 /** `b` with each time the lesser and each rate the greater of `a`'s and `b`'s. */
 function better(a: Figures, b: Figures): Figures {
-  const out: Figures = { ...b };
-  for (const k of TIMES) (out[k] as number) = Math.min(a[k] as number, b[k] as number);
-  for (const k of RATES) (out[k] as number) = Math.max(a[k] as number, b[k] as number);
+  const out: Figures = { ...b, prices: { ...b.prices } };
+  const keep = (k: (typeof TIMES)[number] | (typeof RATES)[number], fromA: boolean) => {
+    if (!fromA) return;
+    (out[k] as number) = a[k] as number;
+    // The floor priced just before the figure kept.
+    if (a.prices?.[k] !== undefined) out.prices![k] = a.prices[k];
+  };
+  for (const k of TIMES) keep(k, a[k] < b[k]);
+  for (const k of RATES) keep(k, a[k] > b[k]);
   return out;
 }
 
@@ -157,8 +174,9 @@ async function scenarioHere(lib: Library, suiteId: CipherSuiteId, n: number, ext
   // The collection comes before the warm-up, not between it and the timed run: a forced full GC
   // shrinks the heap, and the operations right after it paid for growing it again.
   collectGarbage();
-  await runScenario(impl, 8, { commitIterations: 2, tree });
+  await runScenario(impl, 8, { commitIterations: WARM_UP_COMMITS, tree });
   const hooks: ScenarioHooks<unknown> = { log: progress, tree, ...repHooks, ...extra };
+  if (lib === "conclave") hooks.price = () => measurePrimitives(nodeCryptoProvider.suite(suiteId), PRICE_MS);
   if (conclave) {
     hooks.pathCost = conclavePathCost as (g: unknown) => ReturnType<typeof conclavePathCost>;
     hooks.keepState = (g) => (g as Group).serialize();

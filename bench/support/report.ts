@@ -110,7 +110,7 @@ function cellsOf(row: Row, cores: number): Cell[] {
         if (cell.bestPeer === undefined || ratio < cell.bestPeer.ratio) cell.bestPeer = { lib, value: pv, ratio };
       }
       if (conclave?.primitives !== undefined) {
-        const f = floorOf(metric.key, row.n, conclave.primitives, conclave.figures, cores);
+        const f = floorOf(metric.key, row.n, conclave.figures.prices?.[metric.key] ?? conclave.primitives, conclave.figures, cores);
         if (f !== undefined) cell.floor = { ...f, ratio: cv / f.value };
       }
     }

@@ -13,12 +13,13 @@
  *    one of leaf 0's copath nodes, so leaf 0's copath ends up fully populated
  *    ("filled tree": log2(N) encryptions per path, the RFC's good case).
  * 5. Leaf 0 makes empty commits with a path (timed), leaf 1 processes them (timed).
- * 6. 1 KiB application messages from leaf 0 to leaf 1 (per second, over 1 s after a 300 ms warm-up):
+ * 6. 1 KiB application messages from leaf 0 to leaf 1, the only members still alive (per second, over 1 s after a 300 ms warm-up):
  *    one at a time, then 64 in flight (a batch is encrypted while the previous one is decrypted, as
  *    for a busy client sending and receiving; concurrent calls where the library allows them,
  *    else one after another); state size.
  */
 import type { MlsImpl, TreeDelivery } from "./mlsImpl.js";
+import type { PrimitiveCosts } from "./primitiveCosts.js";
 
 export interface PathCost {
   /** HPKE encryptions (size of the copath resolution). */
@@ -31,6 +32,18 @@ export interface PathCost {
 
 /** The figures the report prints, one per operation. */
 export type Metric = "add" | "join" | "commitBlank" | "processBlank" | "commitFull" | "processFull" | "messagesPerSecond" | "messagesInFlightPerSecond";
+
+/** The steps whose crypto floor is priced just before they run (see ScenarioHooks.price). */
+export type PricedStep = "add" | "join" | "commitBlank" | "commitFull" | "messages";
+
+/** Which figures each priced step's floor applies to. */
+const PRICED_METRICS: Readonly<Record<PricedStep, readonly Metric[]>> = {
+  add: ["add"],
+  join: ["join"],
+  commitBlank: ["commitBlank", "processBlank"],
+  commitFull: ["commitFull", "processFull"],
+  messages: ["messagesPerSecond", "messagesInFlightPerSecond"],
+};
 
 export type Phase = "add" | "join" | "commitBlank" | "processBlank" | "commitFull" | "processFull" | "messages" | "messagesInFlight";
 
@@ -57,6 +70,8 @@ export interface Figures {
   fullCost?: PathCost;
   /** The committer's state at the end, serialized, for a memory measurement after the scenario. */
   finalState?: Uint8Array;
+  /** The primitives' prices measured just before each figure's step, where the run priced them. */
+  prices?: Partial<Record<Metric, PrimitiveCosts>>;
 }
 
 export interface ScenarioHooks<G> {
@@ -73,6 +88,11 @@ export interface ScenarioHooks<G> {
   tree?: TreeDelivery;
   /** Keep the committer's serialized state in the figures. */
   keepState?: (g: G) => Uint8Array;
+  /**
+   * Prices the crypto primitives just before a step, so that each floor is measured seconds from
+   * the operation it bounds, not minutes (a shared machine's speed drifts in between).
+   */
+  price?(step: PricedStep): Promise<PrimitiveCosts>;
 }
 
 /** Messages in flight for the second throughput figure. */
@@ -121,6 +141,12 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   // A filled-tree commit costs every library a few path nodes at any N: more of them, for a median
   // that a single slow one (a collection, a tier-up) cannot move.
   const fullCommitIters = hooks.commitIterations ?? 16;
+  const prices: Partial<Record<Metric, PrimitiveCosts>> = {};
+  const price = async (step: PricedStep) => {
+    if (hooks.price === undefined) return;
+    const p = await hooks.price(step);
+    for (const m of PRICED_METRICS[step]) prices[m] = p;
+  };
 
   const kps: K[] = [];
   for (let i = 1; i < n; i++) kps.push(await impl.keyPackage(i));
@@ -128,6 +154,7 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
 
   // 1. Add N-1 members in one commit.
   const addTimes: number[] = [];
+  await price("add");
   let a: G | undefined;
   let added: { welcome: Uint8Array; ratchetTree?: Uint8Array; commit?: Uint8Array } = { welcome: new Uint8Array(0) };
   await phase("add", async () => {
@@ -146,6 +173,7 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   const extras = extraJoiners(n, n <= 16 ? 12 : n <= 128 ? 6 : 0, fillers);
   const joined = new Map<number, G>();
   const joinTimes: number[] = [];
+  await price("join");
   await phase("join", async () => {
     for (const leaf of [...extras, 1, ...fillers]) {
       let g: G | undefined;
@@ -159,6 +187,7 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   // 3. Path commits in the blank tree left by the add; the fillers keep up (not timed).
   const pathCommits = async (shape: "Blank" | "Full", others: readonly G[], iterations: number) => {
     const cost = hooks.pathCost?.(creator);
+    await price(`commit${shape}`);
     const commits: number[] = [];
     const processes: number[] = [];
     let c: Uint8Array = new Uint8Array(0);
@@ -192,7 +221,15 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
   // 5. Path commits in the filled tree.
   const full = await pathCommits("Full", [], fullCommitIters);
 
-  // 6. Application messages and state size.
+  // 6. Application messages and state size. Only the two members that exchange them stay alive: the
+  // fillers, the KeyPackages and the Welcome were the bench's scaffolding (each member of a real group
+  // lives in its own process), and a heap holding them makes every collection during the messages cost more.
+  const welcomeBytes = added.welcome.length;
+  const addCommitBytes = added.commit?.length;
+  joined.clear();
+  kps.length = 0;
+  added = { welcome: new Uint8Array(0) };
+  await price("messages");
   const { perSecond, inFlightPerSecond } = await messages(impl, creator, b, phase);
   const stateBytes = impl.stateSize?.(creator);
 
@@ -205,12 +242,13 @@ export async function runScenario<G, K>(impl: MlsImpl<G, K>, n: number, hooks: S
     processFull: full.process,
     messagesPerSecond: perSecond,
     messagesInFlightPerSecond: inFlightPerSecond,
-    welcomeBytes: added.welcome.length,
-    ...(added.commit === undefined ? {} : { addCommitBytes: added.commit.length }),
+    welcomeBytes,
+    ...(addCommitBytes === undefined ? {} : { addCommitBytes }),
     ...(stateBytes === undefined ? {} : { stateBytes }),
     ...(blank.cost === undefined ? {} : { blankCost: blank.cost }),
     ...(full.cost === undefined ? {} : { fullCost: full.cost }),
     ...(hooks.keepState === undefined ? {} : { finalState: hooks.keepState(creator) }),
+    ...(hooks.price === undefined ? {} : { prices }),
   };
 }
 
