@@ -314,8 +314,20 @@ export interface AppliedUpdatePath extends DecryptedUpdatePath {
 
 /** mergeUpdatePath then decryptUpdatePath, with the provisional GroupContext's tree hash filled in. */
 export async function applyUpdatePath(opts: ApplyUpdatePathOptions): Promise<AppliedUpdatePath> {
-  const steps = await mergeUpdatePath({ ...opts, groupId: opts.groupContext.groupId });
-  const groupContext: GroupContext = { ...opts.groupContext, treeHash: opts.tree.treeHash() };
-  const out = await decryptUpdatePath({ ...opts, groupContext, steps });
-  return { ...out, groupContext };
+  // Options are built field by field, not spread from opts: adding a field to a spread copy of a
+  // many-field object missed V8's inline cache on every commit (a runtime call each, ~120k instructions).
+  const { tree, sender, updatePath, excludedLeaves } = opts;
+  const gc = opts.groupContext;
+  const steps = await mergeUpdatePath({ tree, sender, updatePath, groupId: gc.groupId, excludedLeaves, leafNodeValidation: opts.leafNodeValidation });
+  const groupContext: GroupContext = {
+    version: gc.version,
+    cipherSuite: gc.cipherSuite,
+    groupId: gc.groupId,
+    epoch: gc.epoch,
+    treeHash: tree.treeHash(),
+    confirmedTranscriptHash: gc.confirmedTranscriptHash,
+    extensions: gc.extensions,
+  };
+  const out = await decryptUpdatePath({ tree, sender, updatePath, groupContext, privateKeys: opts.privateKeys, updateKeysInPlace: opts.updateKeysInPlace, excludedLeaves, steps });
+  return { commitSecret: out.commitSecret, pathSecret: out.pathSecret, node: out.node, privateKeys: out.privateKeys, groupContext };
 }
