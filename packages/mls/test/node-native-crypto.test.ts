@@ -286,6 +286,13 @@ describe("node provider: one-shot HMAC-SHA-256 and SHA-256 in the native addon",
       for (const length of [0, 12, 16, 32, 33, 64, 255 * 32]) same(native.kdfExpand(key, data, length), openssl.kdfExpand(key, data, length));
     }
     expect(() => native.kdfExpand(bytes(32), none, 255 * 32 + 1)).toThrow(expect.objectContaining({ code: "CRYPTO_INVALID_LENGTH" }));
+    // Each hash is its own array: a later hash (through the shared scratch) leaves an earlier one as it was.
+    const [short, long] = [bytes(10), bytes(200)];
+    const first = native.hash(short);
+    const second = native.hash(long);
+    same(first, openssl.hash(short));
+    same(second, openssl.hash(long));
+    expect(first.buffer).not.toBe(second.buffer);
   });
 
   it("gives HPKE's LabeledExtract and LabeledExpand (RFC 9180 §4) the bytes node:crypto gives, for the KEM's and the suite's ids", () => {
