@@ -302,7 +302,15 @@ describe("node provider: one-shot HMAC-SHA-256 and SHA-256 in the native addon",
       for (const saltLength of [0, 32, 80]) {
         const salt = bytes(saltLength);
         const ikm = bytes(32);
-        expect(Buffer.from(native.extract(salt, "eae_prk", ikm)).equals(Buffer.from(openssl.extract(salt, "eae_prk", ikm)))).toBe(true);
+        const prk = openssl.extract(salt, "eae_prk", ikm);
+        expect(Buffer.from(native.extract(salt, "eae_prk", ikm)).equals(Buffer.from(prk))).toBe(true);
+        // Into a given array (DHKEM's PRK scratch): the same bytes, in that array.
+        for (const kdf of [native, openssl]) {
+          const into = new Uint8Array(new ArrayBuffer(32));
+          expect(kdf.extract(salt, "eae_prk", ikm, into)).toBe(into);
+          expect(Buffer.from(into).equals(Buffer.from(prk))).toBe(true);
+          expect(() => kdf.extract(salt, "eae_prk", ikm, new Uint8Array(31))).toThrow(expect.objectContaining({ code: "CRYPTO_INVALID_LENGTH" }));
+        }
         for (const length of [0, 12, 16, 32, 33, 100]) {
           const info = bytes(length % 40);
           expect(Buffer.from(native.expand(salt, "shared_secret", info, length)).equals(Buffer.from(openssl.expand(salt, "shared_secret", info, length))), `L=${length}`).toBe(true);
