@@ -23,6 +23,9 @@
  * instructions from the signature worker's. The bundle sits
  * under node_modules so the native modules resolve. docs/benchmarks.md has the method and figures.
  *
+ * PROCESS=0 leaves the C commits unprocessed (leaf 1 falls behind): the
+ * commit side alone, for splitting a commit + process count.
+ *
  * ADD=1 counts one add instead, as bench/support/scenario.ts times it at N
  * (N-1 KeyPackages, the tree in the Welcome, no path), after a warm-up add
  * at WN members (default 8, the bench's warm-up size), so the add runs as
@@ -47,6 +50,7 @@ const W = count("W", 200);
 const WC = count("WC", 3);
 const FILL = count("FILL", 0) !== 0;
 const IF = count("IF", 0);
+const PROCESS = count("PROCESS", 1) !== 0;
 
 const impl = conclaveImpl(1);
 if (process.env.ADD !== undefined) await countAdd(count("ADD", 0) !== 0, count("WN", 8));
@@ -106,7 +110,10 @@ for (let i = 0; i < K; i++) await step();
 const ms = performance.now() - start;
 const threads = threadTimes(sched).lines;
 const workerBusy = (nodeSignatureStats()?.workerBusyMs ?? 0) - busy;
-for (let i = 0; i < C; i++) await impl.process(receiver, await impl.commit(creator));
+for (let i = 0; i < C; i++) {
+  const c = await impl.commit(creator);
+  if (PROCESS) await impl.process(receiver, c);
+}
 const used = process.cpuUsage(cpu);
 console.log(`N=${N} K=${K} C=${C} IF=${IF}: ${(used.user / 1000).toFixed(1)} ms of user CPU, ${ms.toFixed(1)} ms, worker on requests ${workerBusy.toFixed(1)} ms`, nodeSignatureStats());
 if (threads.length > 0) console.log(`threads (ms running, ms runnable but waiting for a core): ${threads.join("; ")}`);

@@ -264,8 +264,8 @@ describe("node provider: one-shot HMAC-SHA-256 and SHA-256 in the native addon",
     }
   });
 
-  it("computes node:crypto's SHA-256 for inputs of 0 to 200 bytes", () => {
-    for (const length of [0, 1, 55, 56, 63, 64, 65, 119, 120, 200]) {
+  it("computes node:crypto's SHA-256 for inputs of 0 to 5000 bytes", () => {
+    for (const length of [0, 1, 55, 56, 63, 64, 65, 119, 120, 200, 1000, 5000]) {
       const data = bytes(length);
       const out = new Uint8Array(32);
       lib.sha256(data, out);
@@ -286,6 +286,13 @@ describe("node provider: one-shot HMAC-SHA-256 and SHA-256 in the native addon",
       for (const length of [0, 12, 16, 32, 33, 64, 255 * 32]) same(native.kdfExpand(key, data, length), openssl.kdfExpand(key, data, length));
     }
     expect(() => native.kdfExpand(bytes(32), none, 255 * 32 + 1)).toThrow(expect.objectContaining({ code: "CRYPTO_INVALID_LENGTH" }));
+    // Each hash is its own array: a later hash (through the shared scratch) leaves an earlier one as it was.
+    const [short, long] = [bytes(10), bytes(200)];
+    const first = native.hash(short);
+    const second = native.hash(long);
+    same(first, openssl.hash(short));
+    same(second, openssl.hash(long));
+    expect(first.buffer).not.toBe(second.buffer);
   });
 
   it("gives HPKE's LabeledExtract and LabeledExpand (RFC 9180 §4) the bytes node:crypto gives, for the KEM's and the suite's ids", () => {
@@ -295,7 +302,15 @@ describe("node provider: one-shot HMAC-SHA-256 and SHA-256 in the native addon",
       for (const saltLength of [0, 32, 80]) {
         const salt = bytes(saltLength);
         const ikm = bytes(32);
-        expect(Buffer.from(native.extract(salt, "eae_prk", ikm)).equals(Buffer.from(openssl.extract(salt, "eae_prk", ikm)))).toBe(true);
+        const prk = openssl.extract(salt, "eae_prk", ikm);
+        expect(Buffer.from(native.extract(salt, "eae_prk", ikm)).equals(Buffer.from(prk))).toBe(true);
+        // Into a given array (DHKEM's PRK scratch): the same bytes, in that array.
+        for (const kdf of [native, openssl]) {
+          const into = new Uint8Array(new ArrayBuffer(32));
+          expect(kdf.extract(salt, "eae_prk", ikm, into)).toBe(into);
+          expect(Buffer.from(into).equals(Buffer.from(prk))).toBe(true);
+          expect(() => kdf.extract(salt, "eae_prk", ikm, new Uint8Array(31))).toThrow(expect.objectContaining({ code: "CRYPTO_INVALID_LENGTH" }));
+        }
         for (const length of [0, 12, 16, 32, 33, 100]) {
           const info = bytes(length % 40);
           expect(Buffer.from(native.expand(salt, "shared_secret", info, length)).equals(Buffer.from(openssl.expand(salt, "shared_secret", info, length))), `L=${length}`).toBe(true);

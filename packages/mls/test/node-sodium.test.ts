@@ -110,6 +110,8 @@ describe("node provider: Ed25519 on libsodium", () => {
       const pkA = group.publicKey(a);
       expect(Buffer.from(pkA).equals(okpRawPublicKey(okpPrivateKeyObject("X25519", a, 32)))).toBe(true);
       const pkB = group.publicKey(b);
+      // Each public key is its own array: computing pkB left pkA as it was.
+      expect(Buffer.from(pkA).equals(okpRawPublicKey(okpPrivateKeyObject("X25519", a, 32)))).toBe(true);
       const openssl = diffieHellman({ privateKey: okpPrivateKeyObject("X25519", a, 32), publicKey: okpPublicKeyObject("X25519", pkB) });
       expect(Buffer.from(group.dh(a, pkB)).equals(openssl)).toBe(true);
       expect(Buffer.from(group.dh(b, pkA)).equals(openssl)).toBe(true);

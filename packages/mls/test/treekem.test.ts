@@ -271,6 +271,11 @@ describe("TreeKEM in simulated groups", () => {
     // Reusing a key already in the tree.
     const reused = path.nodes.map((n, i) => (i === 0 ? { ...n, encryptionKey: base.leafNode(leafIndex(5))!.encryptionKey } : n));
     expect(await codeOf(run({ ...path, nodes: reused }))).toBe("TREE_DUPLICATE_KEY");
+    // A key repeated within the path: a node with the new leaf's key, two nodes with one key (copies, not the same array).
+    const leafKeyAgain = path.nodes.map((n, i) => (i === 1 ? { ...n, encryptionKey: path.leafNode.encryptionKey.slice() } : n));
+    expect(await codeOf(run({ ...path, nodes: leafKeyAgain }))).toBe("TREE_DUPLICATE_KEY");
+    const nodeKeyTwice = path.nodes.map((n, i, all) => (i === 1 ? { ...n, encryptionKey: all[0]!.encryptionKey.slice() } : n));
+    expect(await codeOf(run({ ...path, nodes: nodeKeyTwice }))).toBe("TREE_DUPLICATE_KEY");
     // Ciphertext under another context: decryption fails.
     const otherCtx = { ...g.context(), epoch: 99n };
     expect(await codeOf(applyUpdatePath({ tree: base.clone(), sender, updatePath: path, groupContext: otherCtx, privateKeys: receiver.keys }))).toBe("CRYPTO_DECRYPT_FAILED");

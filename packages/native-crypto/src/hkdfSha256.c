@@ -32,11 +32,25 @@ size_t hmac_sha256_state_size(void) { return 2 * sizeof(SHA256_CTX); }
 /* A state as hmac_sha256_prepare leaves it: exactly one block hashed, nothing buffered. */
 static int prepared(const SHA256_CTX *c) { return c->num == 0 && c->md_len == SHA256_DIGEST_LENGTH && c->Nl == BLOCK * 8 && c->Nh == 0; }
 
+/*
+ * md = SHA-256(data) on the SHA256_CTX functions: OpenSSL 3's one-shot
+ * SHA256() goes through EVP_Q_digest, which looks the algorithm up by name on
+ * every call (locks, a hash table, a context allocated and freed): more than
+ * the compression of a one- or two-block input, which tree hashes mostly are.
+ */
+static void sha256_once(const bytes data, unsigned char md[HASH]) {
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data.data, data.length);
+  SHA256_Final(md, &ctx);
+  OPENSSL_cleanse(&ctx, sizeof ctx);
+}
+
 /* ctx[0], ctx[1]: SHA-256 after one block of (key ^ ipad), (key ^ opad); RFC 2104 §2. */
 static void hmac_keyed(const bytes key, SHA256_CTX ctx[2]) {
   unsigned char pad[BLOCK] = {0};
   /* Keys longer than a block are hashed first (RFC 2104 §2). */
-  if (key.length > BLOCK) SHA256(key.data, key.length, pad);
+  if (key.length > BLOCK) sha256_once(key, pad);
   else if (key.length > 0) memcpy(pad, key.data, key.length);
   for (int i = 0; i < BLOCK; i++) pad[i] ^= 0x36;
   SHA256_Init(&ctx[0]);
@@ -131,6 +145,6 @@ napi_value sha256(napi_env env, napi_callback_info info) {
   const bytes data = args[0], out = args[1];
   if (out.length != HASH) return fail(env, "SHA-256 output must be 32 bytes");
   if (overlap(out, data)) return fail(env, "output overlaps the input");
-  SHA256(data.data, data.length, out.data);
+  sha256_once(data, out.data);
   return NULL;
 }

@@ -412,10 +412,11 @@ export async function createCommit(
       config,
     );
     stateBuilt = true;
+    // welcome listed even when undefined: a conditional spread made V8 define each later field by a runtime call.
     return withRatchetTree(
       {
         commit: message,
-        ...(welcome === undefined ? {} : { welcome }),
+        welcome,
         groupInfo: groupInfoSlot,
         epoch: out.groupContext.epoch,
         proposals: list,

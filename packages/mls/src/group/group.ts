@@ -546,16 +546,10 @@ export class Group {
   #publicPending(p: PendingCommitState): PendingCommitInfo {
     let view = publicViews.get(p);
     if (view === undefined) {
-      const fields = {
-        commit: p.commit,
-        ...(p.welcome === undefined ? {} : { welcome: p.welcome }),
-        groupInfo: () => this.#pendingGroupInfo(p),
-        epoch: p.epoch,
-        proposals: p.proposals,
-        added: p.added,
-        removed: p.removed,
-        updated: p.updated,
-      };
+      const groupInfo = (): Promise<Uint8Array> => this.#pendingGroupInfo(p);
+      // Two literals rather than a conditional spread of welcome (V8 then defined each later field by a runtime call).
+      const { commit, welcome, epoch, proposals, added, removed, updated } = p;
+      const fields = welcome === undefined ? { commit, groupInfo, epoch, proposals, added, removed, updated } : { commit, welcome, groupInfo, epoch, proposals, added, removed, updated };
       // `ratchetTree` stays a getter reading the pending commit's, so the tree is encoded only when first read.
       view = Object.defineProperty(fields, "ratchetTree", { enumerable: true, get: () => p.ratchetTree }) as PendingCommitInfo;
       publicViews.set(p, view);

@@ -58,6 +58,9 @@ export interface StagedCommitState {
 
 const internals = new WeakMap<StagedCommit, StagedCommitState>();
 
+/** A StagedCommit's fields but selfRemoved. */
+type StagedFields = Omit<StagedCommitInfo, "selfRemoved">;
+
 /** A processed commit waiting to be merged (`Group.mergeStagedCommit`) or dropped. */
 export class StagedCommit implements StagedCommitInfo {
   /** The committer. */
@@ -88,8 +91,9 @@ export class StagedCommit implements StagedCommitInfo {
   readonly authenticatedData!: Uint8Array;
 
   /** @internal */
-  constructor(info: StagedCommitInfo, state: StagedCommitState) {
+  constructor(info: StagedFields, selfRemoved: boolean, state: StagedCommitState) {
     Object.assign(this, info);
+    this.selfRemoved = selfRemoved;
     internals.set(this, state);
   }
 }
@@ -286,25 +290,27 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
   const lookup = groupPskLookup(config, state.groupContext.groupId, state.resumptionPsks);
   const pskEntries = resolvePsks(lookup, applied.psks);
 
-  const base = {
+  // The optional fields are listed, undefined when absent, as the StagedCommit fields they fill are: conditional
+  // spreads in the literal defined each later field through a V8 runtime call.
+  const base: StagedFields = {
     sender,
-    ...(joiner === undefined ? {} : { externalJoiner: joiner }),
+    externalJoiner: joiner,
     fromEpoch: state.groupContext.epoch,
     epoch: state.groupContext.epoch + 1n,
     proposals: list,
     added: applied.added,
     removed: applied.removed,
     updated: applied.updated,
-    ...(applied.extensionsChanged ? { newExtensions: applied.extensions } : {}),
+    newExtensions: applied.extensionsChanged ? applied.extensions : undefined,
     pathIncluded: commit.path !== undefined,
-    ...(applied.reinit === undefined ? {} : { reinit: applied.reinit }),
+    reinit: applied.reinit,
     authenticatedData: content.authenticatedData,
   };
   if (applied.removed.some((r) => r.leafIndex === me)) {
     // §12.4.2: "clients need to be prepared to receive a valid Commit message that removes them". We cannot
     // decrypt the path (our leaf is gone), so the new epoch is not derived.
     await applied.checks;
-    return new StagedCommit({ ...base, selfRemoved: true }, { base: state });
+    return new StagedCommit(base, true, { base: state });
   }
 
   const provisional = provisionalGroupContext(state.groupContext, applied.extensions);
@@ -372,5 +378,5 @@ export async function stageCommit(state: GroupState, config: GroupConfig, ac: En
     { tree, privateKeys: keys, signaturePrivateKey: state.signaturePrivateKey, previous: state, ...(applied.reinit === undefined ? {} : { reinit: applied.reinit }) },
     config,
   );
-  return new StagedCommit({ ...base, selfRemoved: false }, { base: state, next });
+  return new StagedCommit(base, false, { base: state, next });
 }

@@ -7,7 +7,7 @@
  * change it in place: clone the tree first if the commit may be dropped.
  * Private keys come back as a new PrivateTreeKeys; the old one is untouched.
  */
-import { bytesEqual, toHex, zeroize } from "../codec/bytes.js";
+import { bytesEqual, zeroize } from "../codec/bytes.js";
 import { encode } from "../codec/tls.js";
 import type { HpkeCiphertext, KeyPair, LabelledEncryptor } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
@@ -17,6 +17,7 @@ import type { LeafNode, LeafNodeBase, UnsignedLeafNode } from "../messages/leafN
 import type { UpdatePath, UpdatePathNode } from "../messages/updatePath.js";
 import { signLeafNode, validateLeafNode, type LeafNodeValidationOptions } from "./leafNodeValidation.js";
 import { pathParentHashes } from "./parentHash.js";
+import { KeySet } from "./keyTable.js";
 import { deriveNodeKeyPair, nextPathSecret, nodeEncryptionKey, PrivateTreeKeys } from "./privateTreeKeys.js";
 import type { FilteredPathStep, PublicRatchetTree } from "./ratchetTree.js";
 import { commonAncestor, type LeafIndex, type NodeIndex } from "./treeMath.js";
@@ -195,7 +196,9 @@ export async function mergeUpdatePath(opts: MergeUpdatePathOptions): Promise<Fil
     throw new MlsError("UPDATE_PATH_INVALID", `UpdatePath has ${updatePath.nodes.length} nodes, the filtered direct path ${steps.length}`);
   }
   const excluded = excludedNodes(opts.excludedLeaves);
-  const seen = new Set<string>([toHex(leaf.encryptionKey)]);
+  // Keys by a seeded hash (no hex string per key): a collision costs a comparison.
+  const seen = new KeySet();
+  seen.add(leaf.encryptionKey);
   for (let i = 0; i < steps.length; i++) {
     const node = updatePath.nodes[i]!;
     const want = recipients(tree, steps[i]!.copathChild, excluded).length;
@@ -203,11 +206,9 @@ export async function mergeUpdatePath(opts: MergeUpdatePathOptions): Promise<Fil
       throw new MlsError("UPDATE_PATH_INVALID", `UpdatePath node ${i} has ${node.encryptedPathSecret.length} ciphertexts, its copath resolution ${want} nodes`);
     }
     // §12.4.2: none of the path's public keys may already be in the tree.
-    const h = toHex(node.encryptionKey);
-    if (seen.has(h) || tree.findNodeByEncryptionKey(node.encryptionKey) !== undefined) {
+    if (!seen.add(node.encryptionKey) || tree.findNodeByEncryptionKey(node.encryptionKey) !== undefined) {
       throw new MlsError("TREE_DUPLICATE_KEY", `UpdatePath node ${i} repeats an encryption key`);
     }
-    seen.add(h);
   }
   const keys = updatePath.nodes.map((n) => n.encryptionKey);
   const { nodeParentHashes, leafParentHash } = pathParentHashes(tree, steps, keys);
@@ -314,8 +315,20 @@ export interface AppliedUpdatePath extends DecryptedUpdatePath {
 
 /** mergeUpdatePath then decryptUpdatePath, with the provisional GroupContext's tree hash filled in. */
 export async function applyUpdatePath(opts: ApplyUpdatePathOptions): Promise<AppliedUpdatePath> {
-  const steps = await mergeUpdatePath({ ...opts, groupId: opts.groupContext.groupId });
-  const groupContext: GroupContext = { ...opts.groupContext, treeHash: opts.tree.treeHash() };
-  const out = await decryptUpdatePath({ ...opts, groupContext, steps });
-  return { ...out, groupContext };
+  // Options are built field by field, not spread from opts: adding a field to a spread copy of a
+  // many-field object missed V8's inline cache on every commit (a runtime call each, ~120k instructions).
+  const { tree, sender, updatePath, excludedLeaves } = opts;
+  const gc = opts.groupContext;
+  const steps = await mergeUpdatePath({ tree, sender, updatePath, groupId: gc.groupId, excludedLeaves, leafNodeValidation: opts.leafNodeValidation });
+  const groupContext: GroupContext = {
+    version: gc.version,
+    cipherSuite: gc.cipherSuite,
+    groupId: gc.groupId,
+    epoch: gc.epoch,
+    treeHash: tree.treeHash(),
+    confirmedTranscriptHash: gc.confirmedTranscriptHash,
+    extensions: gc.extensions,
+  };
+  const out = await decryptUpdatePath({ tree, sender, updatePath, groupContext, privateKeys: opts.privateKeys, updateKeysInPlace: opts.updateKeysInPlace, excludedLeaves, steps });
+  return { commitSecret: out.commitSecret, pathSecret: out.pathSecret, node: out.node, privateKeys: out.privateKeys, groupContext };
 }

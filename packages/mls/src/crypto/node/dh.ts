@@ -93,11 +93,14 @@ function okpGroup(crv: "X25519" | "X448", n: number): DhGroup {
  */
 function sodiumX25519(lib: Sodium): DhGroup {
   const n = 32;
+  // Public keys are computed into this off-heap array and copied out: a fresh 32-byte array sits on V8's
+  // heap, and the addon reading its address first moved it off (an ArrayBuffer allocated, the bytes
+  // copied), which cost more than the copy. The key is public: nothing to wipe.
+  const pkOut = new Uint8Array(new ArrayBuffer(n));
   const publicKey = (sk: Uint8Array): Uint8Array => {
     if (sk.length !== n) throw invalidKey(`X25519 private key must be ${n} bytes`);
-    const pk = new Uint8Array(n);
-    lib.crypto_scalarmult_base(pk, unshared(sk));
-    return pk;
+    lib.crypto_scalarmult_base(pkOut, unshared(sk));
+    return pkOut.slice();
   };
   const agree = (sk: Uint8Array, pk: Uint8Array): Uint8Array => {
     if (sk.length !== n) throw invalidKey(`X25519 private key must be ${n} bytes`);

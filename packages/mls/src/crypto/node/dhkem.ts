@@ -37,17 +37,21 @@ export function dhkem(alg: KemAlgorithm): Kem {
   const group: DhGroup = dhGroup(alg);
   // suite_id = "KEM" || I2OSP(kem_id, 2)
   const kdf: LabeledKdf = labeledKdf(hash, nsecret, Uint8Array.of(0x4b, 0x45, 0x4d, id >> 8, id & 0xff));
+  // The PRKs below live for one synchronous expansion and are wiped after it: they go in this off-heap
+  // array rather than a fresh one, which V8 keeps on its heap and moves off (an ArrayBuffer allocated, the
+  // bytes copied) when the native HMAC first reads it. Nothing here awaits, so uses cannot overlap.
+  const prkScratch = new Uint8Array(new ArrayBuffer(kdf.nh));
 
   // RFC 9180 §4.1 ExtractAndExpand
   const extractAndExpand = (dh: Uint8Array, kemContext: Uint8Array): Uint8Array => {
-    const prk = kdf.extract(EMPTY, "eae_prk", dh);
+    const prk = kdf.extract(EMPTY, "eae_prk", dh, prkScratch);
     const secret = kdf.expand(prk, "shared_secret", kemContext, nsecret);
     zeroize(prk);
     return secret;
   };
 
   const deriveKeyPair = (ikm: Uint8Array): { privateKey: Uint8Array; publicKey: Uint8Array } => {
-    const prk = kdf.extract(EMPTY, "dkp_prk", ikm);
+    const prk = kdf.extract(EMPTY, "dkp_prk", ikm, prkScratch);
     try {
       if (group.bitmask === undefined) {
         // X25519 / X448: sk = LabeledExpand(dkp_prk, "sk", "", Nsk), used unclamped.

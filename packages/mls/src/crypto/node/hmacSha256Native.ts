@@ -84,6 +84,11 @@ export function nativeHkdfSha256Prk(lib: NativeCrypto): (key: Uint8Array) => Hkd
  * schedule's extractions and derivations, tree hashes, refs.
  */
 export function nativeSha256Kdf(lib: NativeCrypto): NodeKdf {
+  // The addon writes each hash here, and it is copied into a small array of the caller's: V8 keeps arrays
+  // of up to 64 bytes on its heap, and moving a fresh one off it (an ArrayBuffer allocated, the bytes copied)
+  // the first time native code is handed it cost more than the hash of a one-block input. Hashes in MLS
+  // are of public data, but the scratch is wiped anyway: the provider's hash() may be given anything.
+  const hashOut = new Uint8Array(new ArrayBuffer(HASH));
   const mac = (key: Uint8Array, data: Uint8Array): Uint8Array => {
     const out = new Uint8Array(HASH);
     lib.hmacSha256(key, data, EMPTY, EMPTY, EMPTY, out);
@@ -91,8 +96,9 @@ export function nativeSha256Kdf(lib: NativeCrypto): NodeKdf {
   };
   return {
     hash(data) {
-      const out = new Uint8Array(HASH);
-      lib.sha256(data, out);
+      lib.sha256(data, hashOut);
+      const out = hashOut.slice();
+      hashOut.fill(0);
       return out;
     },
     mac,

@@ -7,13 +7,15 @@ import { createHmac } from "node:crypto";
 import type { HashAlgorithm } from "../cipherSuite.js";
 import { utf8 } from "../../codec/bytes.js";
 import { MlsError } from "../../errors.js";
+import { outputOf } from "../hmacSha256.js";
 import { asBytes, NODE_HASH } from "./kdf.js";
 import { nativeHkdfSha256Expand } from "./hmacSha256Native.js";
 import { nativeSha256For, type NativeCrypto } from "./nativeCrypto.js";
 
 export interface LabeledKdf {
   readonly nh: number;
-  extract(salt: Uint8Array, label: string, ikm: Uint8Array): Uint8Array;
+  /** LabeledExtract; into `into` (Nh bytes) when given, a new array otherwise. */
+  extract(salt: Uint8Array, label: string, ikm: Uint8Array, into?: Uint8Array): Uint8Array;
   expand(prk: Uint8Array, label: string, info: Uint8Array, length: number): Uint8Array;
 }
 
@@ -40,10 +42,15 @@ export function opensslLabeledKdf(hash: HashAlgorithm, nh: number, suiteId: Uint
   const zeroSalt = new Uint8Array(nh);
   return {
     nh,
-    extract(salt, l, ikm) {
+    extract(salt, l, ikm, into) {
+      const out = into === undefined ? undefined : outputOf(nh, into);
       // labeled_ikm = "HPKE-v1" || suite_id || label || ikm; an empty salt is Nh zeros (RFC 5869 §2.2).
       const h = createHmac(alg, salt.length === 0 ? zeroSalt : salt);
-      return asBytes(h.update(HPKE_V1).update(suiteId).update(label(l)).update(ikm).digest());
+      const prk = asBytes(h.update(HPKE_V1).update(suiteId).update(label(l)).update(ikm).digest());
+      if (out === undefined) return prk;
+      out.set(prk);
+      prk.fill(0);
+      return out;
     },
     expand(prk, l, info, length) {
       checkLength(length, nh);
@@ -93,9 +100,9 @@ export function nativeLabeledKdf(lib: NativeCrypto, suiteId: Uint8Array): Labele
   };
   return {
     nh,
-    extract(salt, l, ikm) {
+    extract(salt, l, ikm, into) {
       // An empty salt is Nh zeros: the same HMAC key once padded to a block.
-      const out = new Uint8Array(nh);
+      const out = outputOf(nh, into);
       lib.hmacSha256(salt, prefix, label(l), ikm, EMPTY, out);
       return out;
     },
