@@ -19,21 +19,23 @@ import { at, type PrimitiveCosts } from "./primitiveCosts.js";
  * messages' own sizes vary much; these small structures are priced per byte like the rest, so
  * an error of a few bytes moves the floor by well under 0.1%.
  */
+/** A LeafNode (§7.2) as it sits in the tree (keys, credential, capabilities, source, signature), a KeyPackage (§10), an Ed25519 signature with its length. */
+const LEAF_NODE = 170;
+const KEY_PACKAGE = 276;
+const SIGNATURE = 65;
 const SIZE = {
   /** GroupContext (§8.1): version, suite, group id (32 + 1), epoch, tree hash, transcript hash, no extensions. */
   groupContext: 2 + 2 + 33 + 8 + 33 + 33 + 1,
-  /** A LeafNode (§7.2) as it sits in the tree: keys, credential, capabilities, source, signature. */
-  leafNode: 170,
-  /** LeafNodeTBS: the LeafNode without its signature (65); a commit's leaf adds group id and leaf index. */
-  leafNodeTbs: 170 - 65,
-  commitLeafNodeTbs: 170 - 65 + 33 + 4,
+  /** LeafNodeTBS: the LeafNode without its signature; a commit's leaf adds group id and leaf index. */
+  leafNodeTbs: LEAF_NODE - SIGNATURE,
+  commitLeafNodeTbs: LEAF_NODE - SIGNATURE + 33 + 4,
   /** KeyPackage (§10) and KeyPackageTBS (without its signature). */
-  keyPackage: 276,
-  keyPackageTbs: 276 - 65,
+  keyPackage: KEY_PACKAGE,
+  keyPackageTbs: KEY_PACKAGE - SIGNATURE,
   /** ParentHashInput (§7.9): encryption key, parent hash, original sibling tree hash. */
   parentHashInput: 33 + 33 + 33,
   /** TreeHashInput (§7.8) of a leaf, of a parent with a key, of a blank parent. */
-  leafHashInput: 1 + 4 + 1 + 170,
+  leafHashInput: 1 + 4 + 1 + LEAF_NODE,
   parentHashTreeInput: 1 + 1 + (33 + 33 + 1) + 33 + 33,
   blankParentHashInput: 1 + 1 + 33 + 33,
   /** The interim transcript hash input (§8.2): confirmed transcript hash and confirmation tag. */
@@ -43,7 +45,7 @@ const SIZE = {
   /** SenderData (§6.3.2): leaf index, generation, reuse guard. */
   senderData: 12,
   /** A 1 KiB application message's PrivateMessageContent (§6.3.1): the data and its signature. */
-  messageContent: 1024 + 2 + 65,
+  messageContent: 1024 + 2 + SIGNATURE,
   /** What a 1 KiB application message signs: SignContent (§5.1.2) of its FramedContentTBS (§6.1), with the GroupContext. */
   messageTbs: 25 + 2 + 1078 + 112,
 };
@@ -92,51 +94,50 @@ class Tally {
 
 const depthOf = (n: number) => Math.ceil(Math.log2(n));
 
+/**
+ * What both sides of a path commit hash and MAC alike: the parent hashes along the path (§7.9,
+ * computed by the committer, verified by the receiver), the tree hash of the leaf and its direct
+ * path (§7.8), the confirmed transcript hash over the commit and the interim one (§8.2), the
+ * confirmation tag (§6.1).
+ */
+function pathCommitHashes(t: Tally, p: PrimitiveCosts, c: PathCost, depth: number, bytes: number): Tally {
+  return t
+    .add("hash", c.pathNodes, at(p.hash, SIZE.parentHashInput))
+    .add("hash", 1, at(p.hash, SIZE.leafHashInput))
+    .add("hash", depth, at(p.hash, SIZE.parentHashTreeInput))
+    .add("hash", 1, at(p.hash, bytes))
+    .add("hash", 1, at(p.hash, SIZE.interimInput))
+    .add("MAC", 1, at(p.mac, 32));
+}
+
 /** Leaf 0's commit with an UpdatePath and no proposals (§12.4.2), as a PrivateMessage of `bytes`. */
 export function pathCommit(p: PrimitiveCosts, n: number, c: PathCost, bytes: number): Floor {
   const depth = depthOf(n);
-  return (
-    new Tally()
-      .add("derive", c.pathNodes + 1, p.deriveKeyPair) // §7.4: the leaf's and each path node's key pair
-      .add("seal", c.encryptions, p.hpkeSeal) // §7.6: a path secret to each copath resolution node
-      .add("sign", 1, at(p.sign, SIZE.commitLeafNodeTbs)) // §7.5: the new LeafNode
-      .add("sign", 1, at(p.sign, bytes + SIZE.groupContext)) // §6.1: the FramedContent
-      // §7.4: a path secret and a node secret per path node, the leaf's node secret, the commit secret;
-      // then the key schedule and the PrivateMessage's keys.
-      .add("KDF", 2 * c.pathNodes + 2 + KEY_SCHEDULE_KDF + handshakeKdf(depth), p.kdf)
-      .add("hash", c.pathNodes, at(p.hash, SIZE.parentHashInput)) // §7.9: parent hashes along the path
-      .add("hash", 1, at(p.hash, SIZE.leafHashInput)) // §7.8: the tree hash of the leaf and its direct path
-      .add("hash", depth, at(p.hash, SIZE.parentHashTreeInput))
-      .add("hash", 1, at(p.hash, bytes)) // §8.2: the confirmed transcript hash over the commit
-      .add("hash", 1, at(p.hash, SIZE.interimInput)) // and the interim one
-      .add("MAC", 1, at(p.mac, 32)) // §6.1: the confirmation tag
-      .add("AEAD", 1, at(p.aeadSeal, bytes)) // §6.3: the PrivateMessage and its sender data
-      .add("AEAD", 1, at(p.aeadSeal, SIZE.senderData))
-      .floor()
-  );
+  const t = new Tally()
+    .add("derive", c.pathNodes + 1, p.deriveKeyPair) // §7.4: the leaf's and each path node's key pair
+    .add("seal", c.encryptions, p.hpkeSeal) // §7.6: a path secret to each copath resolution node
+    .add("sign", 1, at(p.sign, SIZE.commitLeafNodeTbs)) // §7.5: the new LeafNode
+    .add("sign", 1, at(p.sign, bytes + SIZE.groupContext)) // §6.1: the FramedContent
+    // §7.4: a path secret and a node secret per path node, the leaf's node secret, the commit secret;
+    // then the key schedule and the PrivateMessage's keys.
+    .add("KDF", 2 * c.pathNodes + 2 + KEY_SCHEDULE_KDF + handshakeKdf(depth), p.kdf);
+  return pathCommitHashes(t, p, c, depth, bytes)
+    .add("AEAD", 1, at(p.aeadSeal, bytes)) // §6.3: the PrivateMessage and its sender data
+    .add("AEAD", 1, at(p.aeadSeal, SIZE.senderData))
+    .floor();
 }
 
 /** Leaf 1 processing that commit: it decrypts the path secret of its common ancestor with leaf 0 and derives the rest (§12.4.2). */
 export function processCommit(p: PrimitiveCosts, n: number, c: PathCost, bytes: number): Floor {
   const depth = depthOf(n);
-  return (
-    new Tally()
-      .add("open", 1, p.hpkeOpen)
-      .add("derive", c.pathNodes, p.deriveKeyPair) // §7.6: each path node's key pair, checked against the UpdatePath
-      .add("verify", 1, at(p.verify, SIZE.commitLeafNodeTbs))
-      .add("verify", 1, at(p.verify, bytes + SIZE.groupContext))
-      // Node secrets, the path secrets above the first, the commit secret; key schedule; message keys.
-      .add("KDF", 2 * c.pathNodes + KEY_SCHEDULE_KDF + handshakeKdf(depth), p.kdf)
-      .add("hash", c.pathNodes, at(p.hash, SIZE.parentHashInput)) // §7.9.2: the parent-hash chain verified
-      .add("hash", 1, at(p.hash, SIZE.leafHashInput))
-      .add("hash", depth, at(p.hash, SIZE.parentHashTreeInput))
-      .add("hash", 1, at(p.hash, bytes))
-      .add("hash", 1, at(p.hash, SIZE.interimInput))
-      .add("MAC", 1, at(p.mac, 32))
-      .add("AEAD", 1, at(p.aeadOpen, bytes))
-      .add("AEAD", 1, at(p.aeadOpen, SIZE.senderData))
-      .floor()
-  );
+  const t = new Tally()
+    .add("open", 1, p.hpkeOpen)
+    .add("derive", c.pathNodes, p.deriveKeyPair) // §7.6: each path node's key pair, checked against the UpdatePath
+    .add("verify", 1, at(p.verify, SIZE.commitLeafNodeTbs))
+    .add("verify", 1, at(p.verify, bytes + SIZE.groupContext))
+    // Node secrets, the path secrets above the first, the commit secret; key schedule; message keys.
+    .add("KDF", 2 * c.pathNodes + KEY_SCHEDULE_KDF + handshakeKdf(depth), p.kdf);
+  return pathCommitHashes(t, p, c, depth, bytes).add("AEAD", 1, at(p.aeadOpen, bytes)).add("AEAD", 1, at(p.aeadOpen, SIZE.senderData)).floor();
 }
 
 /** The encrypted GroupInfo's size in a Welcome of `welcomeBytes` to n-1 new members (the rest is their EncryptedGroupSecrets). */
