@@ -42,7 +42,7 @@ import { Group } from "../packages/mls/src/group/index.js";
 import { conclaveImpl, conclavePathCost } from "./support/conclaveImpl.js";
 import { coreCryptoImpl } from "./support/coreCryptoImpl.js";
 import { startProfile, stopProfile, summarize, type Profile } from "./support/cpuProfile.js";
-import { at, measurePrimitives, type PrimitiveCosts } from "./support/primitiveCosts.js";
+import { at, measurePrimitives } from "./support/primitiveCosts.js";
 import { runScenario, type Figures, type Metric, type ScenarioHooks } from "./support/scenario.js";
 import type { MlsImpl, TreeDelivery } from "./support/mlsImpl.js";
 import { tsMlsImpl } from "./support/tsMlsImpl.js";
@@ -137,7 +137,7 @@ const timedRuns = (n: number): number => (n <= 128 ? 2 : 1);
  * them there, and the same code read 1.4x-1.9x its floor from run to run.
  */
 const WARM_UP_COMMITS = 32;
-/** Milliseconds spent pricing each primitive before each step (10 primitives: ~1.5 s a step, as the first pricing). */
+/** Milliseconds spent pricing each primitive before each step (10 primitives: ~1.5 s a step). */
 const PRICE_MS = 150;
 
 const TIMES = ["add", "join", "commitBlank", "processBlank", "commitFull", "processFull"] as const satisfies readonly Metric[];
@@ -146,37 +146,37 @@ const RATES = ["messagesPerSecond", "messagesInFlightPerSecond"] as const satisf
 /** `b` with each time the lesser and each rate the greater of `a`'s and `b`'s. */
 function better(a: Figures, b: Figures): Figures {
   const out: Figures = { ...b, prices: { ...b.prices } };
-  const keep = (k: (typeof TIMES)[number] | (typeof RATES)[number], fromA: boolean) => {
-    if (!fromA) return;
+  // a's figure, with the floor priced just before it.
+  const fromA = (k: Metric) => {
     (out[k] as number) = a[k] as number;
-    // The floor priced just before the figure kept.
     if (a.prices?.[k] !== undefined) out.prices![k] = a.prices[k];
   };
-  for (const k of TIMES) keep(k, a[k] < b[k]);
-  for (const k of RATES) keep(k, a[k] > b[k]);
+  for (const k of TIMES) if (a[k] < b[k]) fromA(k);
+  for (const k of RATES) if (a[k] > b[k]) fromA(k);
   return out;
 }
 
 /**
- * One library at one size in this process: the primitives priced (Conclave), a
- * full GC, an untimed warm-up run, the scenario (twice up to 128 members).
+ * One library at one size in this process: a full GC, an untimed warm-up run,
+ * the scenario (twice up to 128 members; Conclave's primitives priced before each step).
  */
 async function scenarioHere(lib: Library, suiteId: CipherSuiteId, n: number, extra: Pick<ScenarioHooks<unknown>, "commitIterations" | "phase"> = {}): Promise<ScenarioResult> {
   const impl = await implFor(lib, suiteId);
   const conclave = lib === "conclave" || lib === "conclave-1t";
-  let primitives: PrimitiveCosts | undefined;
-  if (lib === "conclave") {
-    primitives = await measurePrimitives(nodeCryptoProvider.suite(suiteId));
-    progress(
-      `suite ${suiteId} primitives (ms): derive ${primitives.deriveKeyPair.toFixed(4)}, seal ${primitives.hpkeSeal.toFixed(4)}, open ${primitives.hpkeOpen.toFixed(4)}, kdf ${primitives.kdf.toFixed(4)}, sign ${at(primitives.sign, 256).toFixed(4)}, verify ${at(primitives.verify, 256).toFixed(4)} (256 B), aead seal ${at(primitives.aeadSeal, 1024).toFixed(4)}, hash ${at(primitives.hash, 64).toFixed(4)} (1 KiB, 64 B)`,
-    );
-  }
   // The collection comes before the warm-up, not between it and the timed run: a forced full GC
   // shrinks the heap, and the operations right after it paid for growing it again.
   collectGarbage();
   await runScenario(impl, 8, { commitIterations: WARM_UP_COMMITS, tree });
   const hooks: ScenarioHooks<unknown> = { log: progress, tree, ...repHooks, ...extra };
-  if (lib === "conclave") hooks.price = () => measurePrimitives(nodeCryptoProvider.suite(suiteId), PRICE_MS);
+  if (lib === "conclave") {
+    hooks.price = async (step) => {
+      const p = await measurePrimitives(nodeCryptoProvider.suite(suiteId), PRICE_MS);
+      progress(
+        `suite ${suiteId} N=${n} ${step}: primitives (ms): derive ${p.deriveKeyPair.toFixed(4)}, seal ${p.hpkeSeal.toFixed(4)}, open ${p.hpkeOpen.toFixed(4)}, kdf ${p.kdf.toFixed(4)}, sign ${at(p.sign, 256).toFixed(4)}, verify ${at(p.verify, 256).toFixed(4)} (256 B), aead seal ${at(p.aeadSeal, 1024).toFixed(4)}, hash ${at(p.hash, 64).toFixed(4)} (1 KiB, 64 B)`,
+      );
+      return p;
+    };
+  }
   if (conclave) {
     hooks.pathCost = conclavePathCost as (g: unknown) => ReturnType<typeof conclavePathCost>;
     hooks.keepState = (g) => (g as Group).serialize();
@@ -189,7 +189,6 @@ async function scenarioHere(lib: Library, suiteId: CipherSuiteId, n: number, ext
   return {
     name: impl.name,
     figures,
-    ...(primitives === undefined ? {} : { primitives }),
     ...(memory === undefined ? {} : { memory }),
     ...(conclave ? { worker: nodeSignatureStats() !== undefined } : {}),
   };

@@ -4,7 +4,6 @@
  * the issue's targets met or missed; then memory, add linearity, and one
  * Markdown table for docs/benchmarks.md.
  */
-import type { PrimitiveCosts } from "./primitiveCosts.js";
 import { floorOf } from "./cryptoFloor.js";
 import type { Figures, Metric } from "./scenario.js";
 import type { TreeDelivery } from "./mlsImpl.js";
@@ -23,8 +22,6 @@ const COLUMNS: readonly { lib: Library; title: string }[] = [
 export interface ScenarioResult {
   name: string;
   figures: Figures;
-  /** Priced just before the scenario (Conclave runs). */
-  primitives?: PrimitiveCosts;
   /** Conclave: the heap a restored, used state holds, and its serialized size. */
   memory?: { heapBytes: number; serializedBytes: number };
   /** Conclave: whether the signature worker thread was in use. */
@@ -109,8 +106,11 @@ function cellsOf(row: Row, cores: number): Cell[] {
         const ratio = advantage(metric.key, cv, pv);
         if (cell.bestPeer === undefined || ratio < cell.bestPeer.ratio) cell.bestPeer = { lib, value: pv, ratio };
       }
-      if (conclave?.primitives !== undefined) {
-        const f = floorOf(metric.key, row.n, conclave.figures.prices?.[metric.key] ?? conclave.primitives, conclave.figures, cores);
+      // Priced just before the step of this figure (Conclave runs).
+      const figures = conclave?.figures;
+      const prices = figures?.prices?.[metric.key];
+      if (figures !== undefined && prices !== undefined) {
+        const f = floorOf(metric.key, row.n, prices, figures, cores);
         if (f !== undefined) cell.floor = { ...f, ratio: cv / f.value };
       }
     }
