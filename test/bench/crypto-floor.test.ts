@@ -12,7 +12,7 @@ import type { PrimitiveCosts } from "../../bench/support/primitiveCosts.js";
 import { conclavePathCost } from "../../bench/support/conclaveImpl.js";
 import { fillerLeaves } from "../../bench/support/scenario.js";
 import { Group, type KeyPackageBundle } from "../../packages/mls/src/group/index.js";
-import { baseConfig, keyPackageFor, makeClient } from "../../packages/mls/test/group-support.js";
+import { baseConfig, deliverCommit, keyPackageFor, makeClient, processAndMerge } from "../../packages/mls/test/group-support.js";
 import { countingProvider, type CryptoTally } from "../../packages/mls/test/support/countingProvider.js";
 
 const N = 16;
@@ -73,30 +73,19 @@ describe("bench crypto floor: never more than Conclave does (counted at 16 membe
       creator.mergePendingCommit();
       expectWithin(`${shape} commit`, pathCommit(ZERO, N, cost, p.commit.length), commitTally);
       reset();
-      const r = await b.processMessage(p.commit);
-      if (r.kind !== "commit") throw new Error(`expected a commit, got ${r.kind}`);
-      b.mergeStagedCommit(r.staged);
+      await processAndMerge(b, p.commit);
       expectWithin(`${shape} process`, processCommit(ZERO, N, cost, p.commit.length), take());
       return p.commit;
     };
 
     const blank = await pathCommitCounted("blank-tree");
-    for (const f of fillers.values()) {
-      const r = await f.processMessage(blank);
-      if (r.kind !== "commit") throw new Error("expected a commit");
-      f.mergeStagedCommit(r.staged);
-    }
+    for (const f of fillers.values()) await processAndMerge(f, blank);
     // Fill leaf 0's copath, largest filler first (bench/support/scenario.ts).
     const pending = [...fillers.keys()];
     while (pending.length > 0) {
       const f = fillers.get(pending.shift()!)!;
       const p = await f.createCommit({ path: "always", ratchetTreeExtension: false, externalPub: false });
-      f.mergePendingCommit();
-      for (const m of [creator, b, ...pending.map((l) => fillers.get(l)!)]) {
-        const r = await m.processMessage(p.commit);
-        if (r.kind !== "commit") throw new Error("expected a commit");
-        m.mergeStagedCommit(r.staged);
-      }
+      await deliverCommit(f, p.commit, [creator, b, ...pending.map((l) => fillers.get(l)!)]);
     }
     expect(conclavePathCost(creator).encryptions).toBe(Math.log2(N));
     await pathCommitCounted("filled-tree");

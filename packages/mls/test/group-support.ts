@@ -13,7 +13,7 @@ import { signFramedContent } from "../src/framing/contentAuth.js";
 import { authenticatedContentBytes, withConfirmationTag } from "../src/framing/context.js";
 import { protectPrivateMessage } from "../src/framing/privateMessage.js";
 import { protectPublicMessage } from "../src/framing/publicMessage.js";
-import { createKeyPackage, Group, lifetimeFrom, type GroupConfig, type KeyPackageBundle, type SigningIdentity } from "../src/group/index.js";
+import { createKeyPackage, Group, lifetimeFrom, type GroupConfig, type KeyPackageBundle, type SigningIdentity, type StagedCommit } from "../src/group/index.js";
 import { privateMessageContext, publicMessageContext } from "../src/group/groupState.js";
 import { deserializeGroupState } from "../src/group/serialize.js";
 import { resolveConfig } from "../src/group/groupConfig.js";
@@ -88,13 +88,21 @@ export function expectInSync(groups: readonly Group[]): void {
   }
 }
 
+/** Another member's commit as `g` stages it (not merged). */
+export async function stagedOf(g: Group, commit: Uint8Array): Promise<StagedCommit> {
+  const r = await g.processMessage(commit);
+  if (r.kind !== "commit") throw new Error(`expected a commit, got ${r.kind}`);
+  return r.staged;
+}
+
+/** Another member's commit, processed and merged by `g`. */
+export async function processAndMerge(g: Group, commit: Uint8Array): Promise<void> {
+  g.mergeStagedCommit(await stagedOf(g, commit));
+}
+
 /** Sends a commit from `committer` to `others` and merges everywhere (the DS accepted it). */
 export async function deliverCommit(committer: Group, commit: Uint8Array, others: readonly Group[]): Promise<void> {
-  for (const g of others) {
-    const r = await g.processMessage(commit);
-    if (r.kind !== "commit") throw new Error(`expected a commit, got ${r.kind}`);
-    g.mergeStagedCommit(r.staged);
-  }
+  for (const g of others) await processAndMerge(g, commit);
   const own = await committer.processMessage(commit);
   expect(own.kind).toBe("ownCommit");
 }

@@ -15,7 +15,7 @@ import { ExtensionType, WireFormat } from "../src/messages/enums.js";
 import type { GroupInfo } from "../src/messages/groupInfo.js";
 import { mlsMessageCodec } from "../src/messages/mlsMessage.js";
 import { verifyGroupInfoSignature } from "../src/welcome/groupInfoSignature.js";
-import { baseConfig, expectCode, expectInSync, keyPackageFor, makeClient, wrappedNodeProvider } from "./group-support.js";
+import { baseConfig, expectCode, expectInSync, keyPackageFor, makeClient, stagedOf, wrappedNodeProvider } from "./group-support.js";
 
 /** The node provider, counting signatures made. */
 function countingSigns(): { provider: CryptoProvider; signs: () => number } {
@@ -160,13 +160,6 @@ describe("a pending commit's GroupInfo", () => {
     expect(() => Group.deserialize(bad, nodeCryptoProvider, baseConfig)).toThrow(expect.objectContaining({ code: "GROUP_STATE_INVALID" }));
   });
 });
-
-/** The commit staged by `g`. */
-async function stagedOf(g: Group, commit: Uint8Array) {
-  const r = await g.processMessage(commit);
-  if (r.kind !== "commit") throw new Error(`expected a commit, got ${r.kind}`);
-  return r.staged;
-}
 
 /** The offset just past the only occurrence of `needle` in `haystack`. */
 function indexAfter(haystack: Uint8Array, needle: Uint8Array): number {
