@@ -264,11 +264,6 @@ export async function createGroupInfoMessage(state: GroupState, options: { ratch
 }
 
 /**
- * §12.4.1: builds a commit over the selected proposals, its Welcome and the
- * new epoch's GroupInfo, and the next epoch's state. Only the current
- * epoch's handshake ratchet moves (the commit is encrypted with it).
- */
-/**
  * The proposals a commit carries by value, in the order of the options. Built by pushes, not by
  * spreading `(options.x ?? []).map(...)`: those empty literals and their copies gave createCommit
  * arrays of changing maps, and V8 threw its optimized code away four times in 1,500 commits (each
@@ -283,6 +278,12 @@ function proposalsByValue(options: CommitOptions, self: CommittedProposal["sende
 }
 const NONE: readonly never[] = [];
 
+/**
+ * §12.4.1: builds a commit over the selected proposals, its Welcome (with the
+ * new epoch's GroupInfo, otherwise signed when first asked for), and the next
+ * epoch's state. Only the current epoch's handshake ratchet moves (the commit
+ * is encrypted with it).
+ */
 export async function createCommit(
   state: GroupState,
   config: GroupConfig,
