@@ -86,6 +86,8 @@ export class Group {
   #pending: PendingCommitState | undefined;
   /** The last of our commits merged, so its echo from the DS is recognised (not kept across serialisation). */
   #lastMerged: PendingCommitInfo | undefined;
+  /** The newest pending commit's public view (see #publicPending). */
+  #pendingView: { readonly of: PendingCommitState; readonly view: PendingCommitInfo } | undefined;
   #destroyed = false;
 
   private constructor(state: GroupState, config: GroupConfig, pending?: PendingCommitState) {
@@ -542,9 +544,13 @@ export class Group {
     destroyUnusedState(s);
   }
 
-  /** The public view of a pending commit of this group, built once: createCommit and the merge hand out the same one. */
+  /**
+   * The public view of a pending commit of this group, built once: createCommit and the merge hand out the same one.
+   * Held here for the newest pending commit only (the only one either can ask for), not in a WeakMap: V8's young-generation
+   * collector keeps a WeakMap's entries alive, and each commit's whole next state was promoted to the old generation with it.
+   */
   #publicPending(p: PendingCommitState): PendingCommitInfo {
-    let view = publicViews.get(p);
+    let view = this.#pendingView?.of === p ? this.#pendingView.view : undefined;
     if (view === undefined) {
       const groupInfo = (): Promise<Uint8Array> => this.#pendingGroupInfo(p);
       // Two literals rather than a conditional spread of welcome (V8 then defined each later field by a runtime call).
@@ -552,7 +558,7 @@ export class Group {
       const fields = welcome === undefined ? { commit, groupInfo, epoch, proposals, added, removed, updated } : { commit, welcome, groupInfo, epoch, proposals, added, removed, updated };
       // `ratchetTree` stays a getter reading the pending commit's, so the tree is encoded only when first read.
       view = Object.defineProperty(fields, "ratchetTree", { enumerable: true, get: () => p.ratchetTree }) as PendingCommitInfo;
-      publicViews.set(p, view);
+      this.#pendingView = { of: p, view };
     }
     return view;
   }
@@ -570,6 +576,3 @@ export class Group {
     return p.groupInfo.bytes;
   }
 }
-
-/** The public view of each pending commit, built once. */
-const publicViews = new WeakMap<PendingCommitState, PendingCommitInfo>();

@@ -56,7 +56,9 @@ export interface StagedCommitState {
   readonly next?: GroupState;
 }
 
-const internals = new WeakMap<StagedCommit, StagedCommitState>();
+/** Reads and forgets a StagedCommit's internals (set by its class's static block). */
+let internalsOf!: (staged: StagedCommit) => StagedCommitState | undefined;
+let forgetInternals!: (staged: StagedCommit) => void;
 
 /** A StagedCommit's fields but selfRemoved. */
 type StagedFields = Omit<StagedCommitInfo, "selfRemoved">;
@@ -90,25 +92,38 @@ export class StagedCommit implements StagedCommitInfo {
   /** The commit's authenticated_data. */
   readonly authenticatedData!: Uint8Array;
 
+  /**
+   * Not part of the public API. A private field, not a WeakMap: V8's young-generation collector keeps a WeakMap's
+   * entries alive, and every processed commit's next state was promoted to the old generation with it.
+   */
+  #internals: StagedCommitState | undefined;
+
+  static {
+    internalsOf = (staged) => (#internals in staged ? staged.#internals : undefined);
+    forgetInternals = (staged) => {
+      if (#internals in staged) staged.#internals = undefined;
+    };
+  }
+
   /** @internal */
   constructor(info: StagedFields, selfRemoved: boolean, state: StagedCommitState) {
     Object.assign(this, info);
     this.selfRemoved = selfRemoved;
-    internals.set(this, state);
+    this.#internals = state;
   }
 }
 
 /** The internal state of a StagedCommit made by this module. */
 export function stagedCommitState(staged: StagedCommit): StagedCommitState {
-  const s = internals.get(staged);
+  const s = internalsOf(staged);
   if (s === undefined) throw new MlsError("GROUP_STALE_STAGED_COMMIT", "not a live StagedCommit (discarded, or not made by this library)");
   return s;
 }
 
 /** Forgets a staged commit (after it was discarded): it can no longer be merged. */
 export function forgetStagedCommit(staged: StagedCommit): StagedCommitState | undefined {
-  const s = internals.get(staged);
-  internals.delete(staged);
+  const s = internalsOf(staged);
+  forgetInternals(staged);
   return s;
 }
 
