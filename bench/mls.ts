@@ -131,12 +131,13 @@ async function liveStateHeap(bytes: Uint8Array): Promise<number> {
 const timedRuns = (n: number): number => (n <= 128 ? 2 : 1);
 /**
  * Path commits of each tree shape in the untimed 8-member warm-up run. A JavaScript library's
- * commit keeps getting faster for its first ~50 commits while the JIT settles (Conclave at 16
- * members: medians of 16 consecutive commits ~1.15 ms for the first 48, ~0.7 ms from then on), and
- * the timed filled-tree commits came right at the end of that: 2 warm-up commits of each shape left
- * them there, and the same code read 1.4x-1.9x its floor from run to run.
+ * commit keeps getting faster for its first few hundred commits while the JIT settles: Conclave at
+ * 16 members, filled tree, commit + process in a loop, medians of 25 consecutive commits ~1.0 ms up
+ * to the 250th, ~0.6 ms from the 275th, ~0.55 ms from the 400th (TurboFan was still optimizing
+ * functions of the commit 700 commits in). With 32 warm-up commits of each shape the timed commits
+ * fell inside that curve (1.66x its floor where 300 gave 1.39x, two interleaved pairs of runs).
  */
-const WARM_UP_COMMITS = 32;
+const WARM_UP_COMMITS = 300;
 /** Milliseconds spent pricing each primitive before each step (10 primitives: ~1.5 s a step). */
 const PRICE_MS = 150;
 
