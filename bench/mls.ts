@@ -43,6 +43,8 @@ import { conclaveImpl, conclavePathCost } from "./support/conclaveImpl.js";
 import { coreCryptoImpl } from "./support/coreCryptoImpl.js";
 import { startProfile, stopProfile, summarize, type Profile } from "./support/cpuProfile.js";
 import { at, measurePrimitives } from "./support/primitiveCosts.js";
+import { measureAllCores } from "./support/allCores.js";
+import { MESSAGE_TBS_BYTES } from "./support/cryptoFloor.js";
 import { runScenario, type Figures, type Metric, type ScenarioHooks } from "./support/scenario.js";
 import type { MlsImpl, TreeDelivery } from "./support/mlsImpl.js";
 import { tsMlsImpl } from "./support/tsMlsImpl.js";
@@ -171,9 +173,10 @@ async function scenarioHere(lib: Library, suiteId: CipherSuiteId, n: number, ext
   const hooks: ScenarioHooks<unknown> = { log: progress, tree, ...repHooks, ...extra };
   if (lib === "conclave") {
     hooks.price = async (step) => {
-      const p = await measurePrimitives(nodeCryptoProvider.suite(suiteId), PRICE_MS);
+      const priced = await measurePrimitives(nodeCryptoProvider.suite(suiteId), PRICE_MS);
+      const p = step === "messages" ? { ...priced, allCores: await measureAllCores(MESSAGE_TBS_BYTES) } : priced;
       progress(
-        `suite ${suiteId} N=${n} ${step}: primitives (ms): derive ${p.deriveKeyPair.toFixed(4)}, seal ${p.hpkeSeal.toFixed(4)}, open ${p.hpkeOpen.toFixed(4)}, kdf ${p.kdf.toFixed(4)}, sign ${at(p.sign, 256).toFixed(4)}, verify ${at(p.verify, 256).toFixed(4)} (256 B), aead seal ${at(p.aeadSeal, 1024).toFixed(4)}, hash ${at(p.hash, 64).toFixed(4)} (1 KiB, 64 B)`,
+        `suite ${suiteId} N=${n} ${step}: primitives (ms): derive ${p.deriveKeyPair.toFixed(4)}, seal ${p.hpkeSeal.toFixed(4)}, open ${p.hpkeOpen.toFixed(4)}, kdf ${p.kdf.toFixed(4)}, sign ${at(p.sign, 256).toFixed(4)}, verify ${at(p.verify, 256).toFixed(4)} (256 B), aead seal ${at(p.aeadSeal, 1024).toFixed(4)}, hash ${at(p.hash, 64).toFixed(4)} (1 KiB, 64 B)${p.allCores === undefined ? "" : `; all cores at once ${p.allCores.verifiesPerMs.toFixed(1)} verifications/ms`}`,
       );
       return p;
     };

@@ -190,6 +190,9 @@ export function join(p: PrimitiveCosts, n: number, welcomeBytes: number): Floor 
   );
 }
 
+/** Bytes of a 1 KiB application message's FramedContentTBS, which its sender signs. */
+export const MESSAGE_TBS_BYTES = SIZE.messageTbs;
+
 /** One 1 KiB application message, encrypted by one member and decrypted by another (§6.3), in ms. */
 export function messagePair(p: PrimitiveCosts): Floor {
   return new Tally()
@@ -223,7 +226,11 @@ export function floorOf(key: Metric, n: number, p: PrimitiveCosts, f: Figures, c
       const m = messagePair(p);
       return { value: 1000 / m.value, what: m.what };
     }
-    case "messagesInFlightPerSecond":
-      return { value: (1000 * cores) / messagePair(p).value, what: `the same on ${cores} cores` };
+    case "messagesInFlightPerSecond": {
+      // The cores' worth in units of the core the primitives were priced on (allCores.ts); else each a whole one.
+      const worth = p.allCores === undefined ? cores : p.allCores.verifiesPerMs * at(p.verify, p.allCores.bytes);
+      const what = p.allCores === undefined ? `the same on ${cores} cores` : `the same on ${cores} cores (${worth.toFixed(2)} cores' worth)`;
+      return { value: (1000 * worth) / messagePair(p).value, what };
+    }
   }
 }

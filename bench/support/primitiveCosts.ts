@@ -6,6 +6,7 @@
  * (bench/support/cryptoFloor.ts says which primitives each operation needs).
  */
 import type { CipherSuite } from "../../packages/mls/src/crypto/cipherSuite.js";
+import type { AllCores } from "./allCores.js";
 
 /** Milliseconds for an input of `bytes`: fixed + perByte x bytes, from two measured sizes. */
 export interface Linear {
@@ -33,6 +34,8 @@ export interface PrimitiveCosts {
   readonly aeadOpen: Linear;
   readonly hash: Linear;
   readonly mac: Linear;
+  /** What every core verifies at once (allCores.ts), where the step needs it: the in-flight messages' floor. */
+  readonly allCores?: AllCores;
 }
 
 /** Milliseconds per call: the best of several short rounds, so a burst of load from other processes does not inflate the floor. */

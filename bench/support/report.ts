@@ -133,7 +133,7 @@ export function printReport(rows: readonly Row[], opts: { cores: number; tree: T
   console.log("Conclave: signatures shared with its worker thread; Conclave 1 thread: CONCLAVE_SIGNATURE_WORKER=0. Peers run on one thread (core-crypto: WASM).");
   console.log("in flight: 64 messages encrypted while the previous 64 are decrypted (concurrent calls in Conclave; one after another in the peers, whose calls on a member cannot overlap)");
   console.log(
-    "vs best peer > 1: Conclave better. vs floor: Conclave / floor (time) or Conclave / floor (rate); the floor is the crypto RFC 9420 requires (public-key, AEAD, KDF, MAC, hash) priced with Conclave's provider, single thread (in flight: on every core)",
+    "vs best peer > 1: Conclave better. vs floor: Conclave / floor (time) or Conclave / floor (rate); the floor is the crypto RFC 9420 requires (public-key, AEAD, KDF, MAC, hash) priced with Conclave's provider, single thread (in flight: spread over every core, at what the cores verify together, measured)",
   );
   for (const row of rows) {
     const cells = cellsOf(row, opts.cores);
