@@ -115,3 +115,28 @@ export async function measurePrimitives(s: CipherSuite, ms = 150): Promise<Primi
     }, ms),
   };
 }
+
+/** Each price the least of its measurements (a linear one's fixed and per-byte parts each): a floor priced several times. */
+export function bestCosts(ps: readonly PrimitiveCosts[]): PrimitiveCosts {
+  if (ps.length === 0) throw new Error("no prices");
+  const one = (k: "deriveKeyPair" | "hpkeSeal" | "hpkeOpen" | "kdf") => Math.min(...ps.map((p) => p[k]));
+  const line = (k: "sign" | "verify" | "aeadSeal" | "aeadOpen" | "hash" | "mac"): Linear => ({
+    fixed: Math.min(...ps.map((p) => p[k].fixed)),
+    perByte: Math.min(...ps.map((p) => p[k].perByte)),
+  });
+  const cores = ps.flatMap((p) => (p.allCores === undefined ? [] : [p.allCores]));
+  const best = {
+    deriveKeyPair: one("deriveKeyPair"),
+    hpkeSeal: one("hpkeSeal"),
+    hpkeOpen: one("hpkeOpen"),
+    kdf: one("kdf"),
+    sign: line("sign"),
+    verify: line("verify"),
+    aeadSeal: line("aeadSeal"),
+    aeadOpen: line("aeadOpen"),
+    hash: line("hash"),
+    mac: line("mac"),
+  };
+  // The cores' best total rate, in the same units as the (least) verification price.
+  return cores.length === 0 ? best : { ...best, allCores: cores.reduce((a, b) => (b.verifiesPerMs > a.verifiesPerMs ? b : a)) };
+}
