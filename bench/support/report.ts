@@ -129,7 +129,9 @@ export function printReport(rows: readonly Row[], opts: { cores: number; tree: T
   const missed: string[] = [];
   const met = { n: 0 };
   const markdown: string[][] = [];
-  console.log(`\nMLS operations, same run, medians; the ratchet tree ${opts.tree === "welcome" ? "inside the Welcome" : "passed out of band"}; ${opts.cores} cores`);
+  console.log(
+    `\nMLS operations, same run, best of three rounds (medians within each); the ratchet tree ${opts.tree === "welcome" ? "inside the Welcome" : "passed out of band"}; ${opts.cores} cores`,
+  );
   console.log("Conclave: signatures shared with its worker thread; Conclave 1 thread: CONCLAVE_SIGNATURE_WORKER=0. Peers run on one thread (core-crypto: WASM).");
   console.log("in flight: 64 messages encrypted while the previous 64 are decrypted (concurrent calls in Conclave; one after another in the peers, whose calls on a member cannot overlap)");
   console.log(
