@@ -24,7 +24,8 @@
  * passes it separately, which core-crypto and ts-mls 2.0 cannot do). Handshakes use each
  * library's default wire format; no external_pub in the GroupInfo where it can be left out.
  * Each (library, suite, N) runs in a fresh child process, after an untimed 8-member warm-up run
- * (32 path commits of each tree shape); Conclave's crypto floor is priced just before each step;
+ * (300 path commits of each tree shape); each step runs in three rounds (scenario.ts), Conclave's
+ * crypto floor priced just before each round;
  * up to 128 members the scenario runs twice and each operation keeps its better figure.
  *
  * Memory (Conclave): leaf 0's state at the end of the scenario is serialized, every other
@@ -140,7 +141,7 @@ const timedRuns = (n: number): number => (n <= 128 ? 2 : 1);
  * fell inside that curve (1.66x its floor where 300 gave 1.39x, two interleaved pairs of runs).
  */
 const WARM_UP_COMMITS = 300;
-/** Milliseconds spent pricing each primitive before each step (10 primitives: ~1.5 s a step). */
+/** Milliseconds spent pricing each primitive before each round of a step (10 primitives: ~1.5 s a round). */
 const PRICE_MS = 150;
 
 const TIMES = ["add", "join", "commitBlank", "processBlank", "commitFull", "processFull"] as const satisfies readonly Metric[];
@@ -161,7 +162,7 @@ function better(a: Figures, b: Figures): Figures {
 
 /**
  * One library at one size in this process: a full GC, an untimed warm-up run,
- * the scenario (twice up to 128 members; Conclave's primitives priced before each step).
+ * the scenario (twice up to 128 members; Conclave's primitives priced before each round of each step).
  */
 async function scenarioHere(lib: Library, suiteId: CipherSuiteId, n: number, extra: Pick<ScenarioHooks<unknown>, "commitIterations" | "phase"> = {}): Promise<ScenarioResult> {
   const impl = await implFor(lib, suiteId);
