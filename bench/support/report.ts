@@ -5,7 +5,7 @@
  * Markdown table for docs/benchmarks.md.
  */
 import { floorOf } from "./cryptoFloor.js";
-import type { Figures, Metric } from "./scenario.js";
+import { ROUNDS, type Figures, type Metric } from "./scenario.js";
 import type { TreeDelivery } from "./mlsImpl.js";
 
 export type Library = "conclave" | "conclave-1t" | "core-crypto" | "ts-mls-2" | "ts-mls";
@@ -130,7 +130,7 @@ export function printReport(rows: readonly Row[], opts: { cores: number; tree: T
   const met = { n: 0 };
   const markdown: string[][] = [];
   console.log(
-    `\nMLS operations, same run, best of three rounds (medians within each); the ratchet tree ${opts.tree === "welcome" ? "inside the Welcome" : "passed out of band"}; ${opts.cores} cores`,
+    `\nMLS operations, same run, best of ${ROUNDS} rounds (medians within each); the ratchet tree ${opts.tree === "welcome" ? "inside the Welcome" : "passed out of band"}; ${opts.cores} cores`,
   );
   console.log("Conclave: signatures shared with its worker thread; Conclave 1 thread: CONCLAVE_SIGNATURE_WORKER=0. Peers run on one thread (core-crypto: WASM).");
   console.log("in flight: 64 messages encrypted while the previous 64 are decrypted (concurrent calls in Conclave; one after another in the peers, whose calls on a member cannot overlap)");
