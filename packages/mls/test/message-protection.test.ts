@@ -29,6 +29,7 @@ import {
   type PrivateMessageContext,
   type PublicMessageContext,
   type SignatureKeyLookup,
+  type UnprotectedPrivateMessage,
 } from "../src/framing/index.js";
 import { commitCodec } from "../src/messages/commit.js";
 import { ContentType, ProposalType, ProtocolVersion, SenderType, WireFormat } from "../src/messages/enums.js";
@@ -504,6 +505,57 @@ describe.each([1, 2])("message protection behaviour, cipher suite %i", (suiteId)
     // Only members send PrivateMessages.
     const ext = await signFramedContent(cs, stranger.privateKey, WireFormat.privateMessage, removeProposal(e.ctx, { senderType: SenderType.external, senderIndex: 0 }), undefined);
     expect(await codeOf(protectPrivateMessage(ctx, ext))).toBe("MESSAGE_INVALID_SENDER");
+  });
+
+  it("sent bytes, received plaintexts and keys are carved from separate shared buffers; a rejected plaintext is wiped", async () => {
+    const e = syntheticEpoch(cs);
+    const sender = e.priv();
+    const receiver = e.priv();
+    const contains = (hay: Uint8Array, needle: Uint8Array) => toHex(hay).includes(toHex(needle));
+    const dataOf = (r: UnprotectedPrivateMessage) => (r.content.contentType === ContentType.application ? r.content.applicationData : new Uint8Array(0));
+    // Two messages sent and received in a row, each pair from one buffer (not across the end of one).
+    let sent: Uint8Array[] = [];
+    let received: UnprotectedPrivateMessage[] = [];
+    for (let i = 0; i < 40 && (sent.length === 0 || sent[1]!.buffer !== sent[0]!.buffer || dataOf(received[1]!).buffer !== dataOf(received[0]!).buffer); i++) {
+      sent = [await sealApp(sender, 1), await sealApp(sender, 1)];
+      received = [await unprotectPrivateMessage(receiver, sent[0]!, lookup), await unprotectPrivateMessage(receiver, sent[1]!, lookup)];
+    }
+    const views = received.map(dataOf);
+    expect(views.map(toHex)).toEqual([toHex(data), toHex(data)]);
+    expect(sent[1]!.buffer).toBe(sent[0]!.buffer);
+    expect(views[1]!.buffer).toBe(views[0]!.buffer);
+    expect(views[0]!.buffer).not.toBe(sent[0]!.buffer);
+    // The buffer behind the bytes sent holds no plaintext and no key (all are public bytes).
+    const sentSlab = new Uint8Array(sent[0]!.buffer);
+    const reference = e.priv().secretTree;
+    const k0 = reference.keyForGeneration(leafIndex(1), "application", received[0]!.generation);
+    const k1 = reference.keyForGeneration(leafIndex(1), "application", received[1]!.generation);
+    for (const secret of [data.subarray(0, 64), k0.key, k0.nonce, k1.key, k1.nonce]) expect(contains(sentSlab, secret)).toBe(false);
+    expect(contains(new Uint8Array(views[0]!.buffer), k1.key)).toBe(false);
+    // A buffer given away to another thread is cloned, not moved: the slab stays (node provider: untransferable).
+    const moved = structuredClone(sent[0]!, { transfer: [sent[0]!.buffer as ArrayBuffer] });
+    expect(toHex(moved)).toBe(toHex(sent[0]!));
+    expect(sent[0]!.length).toBeGreaterThan(0);
+
+    // Make room, so that the next plaintexts are carved one after the other from the same buffer.
+    let before = received[1]!;
+    while (before.auth.signature.byteOffset > 8192 || before.auth.signature.byteOffset === 0) before = await unprotectPrivateMessage(receiver, await sealApp(sender, 1), lookup);
+    // A member's message signed by a stranger: it decrypts, then its signature fails.
+    const stranger = await cs.signatureGenerateKeyPair();
+    const marked = new Uint8Array(600).fill(0xab);
+    const forged = await protectPrivateMessage(sender, await signFramedContent(cs, stranger.privateKey, WireFormat.privateMessage, app(sender, 1, marked), sender.groupContext));
+    expect(await codeOf(unprotectPrivateMessage(receiver, forged, lookup))).toBe("MESSAGE_INVALID_SIGNATURE");
+    const after = await unprotectPrivateMessage(receiver, await sealApp(sender, 1), lookup);
+    const afterData = dataOf(after);
+    expect(afterData.buffer).toBe(before.auth.signature.buffer);
+    // Between the last valid plaintext and the next one lay the forged one's: zero now.
+    const gap = new Uint8Array(
+      afterData.buffer,
+      before.auth.signature.byteOffset + before.auth.signature.length,
+      afterData.byteOffset - 2 - (before.auth.signature.byteOffset + before.auth.signature.length),
+    );
+    expect(gap.length).toBeGreaterThan(marked.length);
+    expect(gap.every((b) => b === 0)).toBe(true);
   });
 
   it("never carries application data in a PublicMessage (RFC 9420 §6)", async () => {

@@ -122,6 +122,56 @@ describe("secret tree behaviour", () => {
     expect(toHex(tree.keyForGeneration(L(1), "handshake", 0).key)).toBe(reference(1, 4, "handshake", 0).key);
   });
 
+  it("openWith consumes a key when the decryption returns and keeps it when it throws", () => {
+    const tree = new SecretTree(cs, root, 4);
+    const boom = new MlsError("CRYPTO_DECRYPT_FAILED", "forged");
+    // A forged message for generation 2: the key is derived, kept for the real message, in its own buffer.
+    let seen: Uint8Array | undefined;
+    expect(
+      errorCode(() =>
+        tree.openWith(L(1), "application", 2, (k) => {
+          seen = k.key;
+          throw boom;
+        }),
+      ),
+    ).toBe("CRYPTO_DECRYPT_FAILED");
+    expect(seen!.every((b) => b === 0)).toBe(true); // the transient copy is wiped
+    const kept = tree.keyForGeneration(L(1), "application", 2, false);
+    expect(toHex(kept.key)).toBe(reference(1, 4, "application", 2).key);
+    expect(kept.key.buffer.byteLength).toBe(cs.params.nk + cs.params.nn);
+    tree.releaseKey(L(1), "application", 2);
+    // The real message: opened with the kept key, which is then gone.
+    expect(tree.openWith(L(1), "application", 2, (k) => toHex(k.nonce))).toBe(reference(1, 4, "application", 2).nonce);
+    expect(errorCode(() => tree.openWith(L(1), "application", 2, () => 0))).toBe("SECRET_TREE_GENERATION_CONSUMED");
+    // In order: consumed, and the key handed to `open` wiped after it returns.
+    let inOrder: Uint8Array | undefined;
+    expect(
+      tree.openWith(L(1), "application", 3, (k) => {
+        inOrder = k.key;
+        return toHex(k.key);
+      }),
+    ).toBe(reference(1, 4, "application", 3).key);
+    expect(inOrder!.every((b) => b === 0)).toBe(true);
+    expect(errorCode(() => tree.keyForGeneration(L(1), "application", 3))).toBe("SECRET_TREE_GENERATION_CONSUMED");
+    // Skipped generations 0 and 1 stay for late messages; the same errors as keyForGeneration.
+    expect(tree.openWith(L(1), "application", 0, (k) => toHex(k.key))).toBe(reference(1, 4, "application", 0).key);
+    expect(errorCode(() => tree.openWith(L(1), "application", 4 + tree.maxForwardDistance + 1, () => 0))).toBe("SECRET_TREE_TOO_FAR_AHEAD");
+    expect(errorCode(() => tree.openWith(L(1), "application", -1, () => 0))).toBe("INVALID_ARGUMENT");
+    expect(errorCode(() => tree.openWith(L(9), "application", 0, () => 0))).toBe("SECRET_TREE_INVALID_LEAF");
+  });
+
+  it("a key given back after a failed decryption moves to a buffer of its own", () => {
+    const tree = new SecretTree(cs, root, 4);
+    const held = tree.keyForGeneration(L(2), "handshake", 0, false);
+    // Used at once, it is carved from a buffer shared with other keys (codec/byteSlab.ts).
+    expect(held.key.buffer.byteLength).toBeGreaterThan(cs.params.nk + cs.params.nn);
+    tree.releaseKey(L(2), "handshake", 0);
+    expect(held.key.every((b) => b === 0)).toBe(true);
+    const later = tree.keyForGeneration(L(2), "handshake", 0);
+    expect(toHex(later.key)).toBe(reference(2, 4, "handshake", 0).key);
+    expect(later.key.buffer.byteLength).toBe(cs.params.nk + cs.params.nn);
+  });
+
   it("keeps skipped keys only within the out-of-order window", () => {
     const tree = new SecretTree(cs, root, 2, { outOfOrderWindow: 3 });
     tree.keyForGeneration(L(0), "application", 10);

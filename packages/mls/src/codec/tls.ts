@@ -333,7 +333,8 @@ export class Reader {
     const length = 1 << prefix;
     this.need(length - 1);
     for (let i = 1; i < length; i++) v = v * 256 + this.buf[this.pos++]!;
-    if (v < 2 ** (8 * (length / 2) - 2)) {
+    // The least value that needs this length (2^6, 2^14), written out: `**` here is a call to pow.
+    if (v < (length === 2 ? 0x40 : 0x4000)) {
       throw new MlsError("DECODE_INVALID_VARINT", "varint does not use the minimum encoding");
     }
     return v;

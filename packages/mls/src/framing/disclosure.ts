@@ -10,7 +10,7 @@
  * ciphertext with them (AEAD: only the keys it was sealed with open it) and
  * checks the content's signature against the key of the client that posted it.
  */
-import { bytesEqual } from "../codec/bytes.js";
+import { bytesEqual, zeroize } from "../codec/bytes.js";
 import { asDecodeError, decode, encode, opaque, struct, type Codec } from "../codec/tls.js";
 import type { CipherSuite, CryptoProvider } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
@@ -20,16 +20,8 @@ import { groupContextCodec, type GroupContext } from "../messages/groupContext.j
 import { senderDataCodec, type SenderData } from "../messages/privateMessage.js";
 import { senderDataKeyAndNonce } from "../schedule/senderData.js";
 import type { LeafIndex } from "../tree/treeMath.js";
-import {
-  applyReuseGuard,
-  checkGroupAndEpoch,
-  openAead,
-  parsePrivateMessage,
-  ratchetFor,
-  readPrivateMessageContent,
-  type ParsedPrivateMessage,
-  type PrivateMessageContext,
-} from "./privateMessage.js";
+import { applyReuseGuard, checkGroupAndEpoch, openAead, ratchetFor, type PrivateMessageContext } from "./privateMessage.js";
+import { parsePrivateMessage, readPrivateMessageContent, type ParsedPrivateMessage } from "./privateMessageOpen.js";
 
 /** The key material that opens one PrivateMessage, and nothing else. */
 interface MessageDisclosure {
@@ -64,19 +56,25 @@ export async function disclosePrivateMessage(ctx: PrivateMessageContext, message
   checkGroupAndEpoch(ctx, m.groupId, m.epoch);
   const suite = ctx.suite;
   const sd = senderDataKeyAndNonce(suite, ctx.senderDataSecret, m.ciphertext);
-  const senderData = decode(senderDataCodec, await opened(openAead(suite, sd.key, sd.nonce, m.aad.subarray(0, m.senderDataAadLength), m.encryptedSenderData)));
-  if (senderData.leafIndex >= ctx.secretTree.leafCount) throw new MlsError("MESSAGE_INVALID_SENDER", `sender leaf ${senderData.leafIndex} is outside the tree`);
-  const leaf = senderData.leafIndex as LeafIndex;
-  const type = ratchetFor(m.contentType);
-  const k = ctx.secretTree.keyForGeneration(leaf, type, senderData.generation, false);
   try {
-    const disclosure = { groupContext: ctx.groupContext, senderDataKey: sd.key, senderDataNonce: sd.nonce, contentKey: k.key.slice(), contentNonce: k.nonce.slice() };
-    // Only a disclosure that opens the message is worth sending (CRYPTO_DECRYPT_FAILED otherwise).
-    await openContent(suite, m, disclosure, senderData);
-    return encode(messageDisclosureCodec, disclosure);
+    const senderData = decode(senderDataCodec, await opened(openAead(suite, sd.key, sd.nonce, m.aad.subarray(0, m.senderDataAadLength), m.encryptedSenderData)));
+    if (senderData.leafIndex >= ctx.secretTree.leafCount) throw new MlsError("MESSAGE_INVALID_SENDER", `sender leaf ${senderData.leafIndex} is outside the tree`);
+    const leaf = senderData.leafIndex as LeafIndex;
+    const type = ratchetFor(m.contentType);
+    const k = ctx.secretTree.keyForGeneration(leaf, type, senderData.generation, false);
+    try {
+      const disclosure = { groupContext: ctx.groupContext, senderDataKey: sd.key, senderDataNonce: sd.nonce, contentKey: k.key.slice(), contentNonce: k.nonce.slice() };
+      // Only a disclosure that opens the message is worth sending (CRYPTO_DECRYPT_FAILED otherwise).
+      await openContent(suite, m, disclosure, senderData);
+      return encode(messageDisclosureCodec, disclosure);
+    } finally {
+      // Not consumed: the key stays for processing the message itself (§9.2).
+      ctx.secretTree.releaseKey(leaf, type, senderData.generation);
+    }
   } finally {
-    // Not consumed: the key stays for processing the message itself (§9.2).
-    ctx.secretTree.releaseKey(leaf, type, senderData.generation);
+    // The disclosure holds copies; these share a buffer with other messages' keys (codec/byteSlab.ts).
+    zeroize(sd.key);
+    zeroize(sd.nonce);
   }
 }
 

@@ -3,3 +3,4 @@ export * from "./context.js";
 export * from "./contentAuth.js";
 export * from "./publicMessage.js";
 export * from "./privateMessage.js";
+export * from "./privateMessageOpen.js";

@@ -7,6 +7,7 @@
  * PrivateMessage (group_id, epoch, content_type, authenticated_data), and
  * SenderDataAAD (§6.3.2) its first three fields.
  */
+import { ByteSlab } from "../codec/byteSlab.js";
 import { MAX_VARINT, varintLength } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 import { ProtocolVersion, WireFormat, type ContentType } from "../messages/enums.js";
@@ -31,6 +32,9 @@ export interface PrivateMessageLayout {
   /** Where the ciphertext's bytes go: from here to the end. */
   readonly ciphertextAt: number;
 }
+
+/** The bytes sent: public, carved from shared buffers (codec/byteSlab.ts), 16 KiB each, a message over 4 KiB in its own. */
+const messageSlab = new ByteSlab(16384, 4096);
 
 function varintSize(n: number): number {
   if (!Number.isInteger(n) || n < 0 || n > MAX_VARINT) throw new MlsError("ENCODE_INVALID", `varint out of range: ${n}`);
@@ -72,7 +76,8 @@ function putU64(out: Uint8Array, at: number, v: bigint): number {
 
 /**
  * Allocates the MLSMessage(PrivateMessage) for a ciphertext of
- * `ciphertextLength` bytes and writes its plain fields. Throws
+ * `ciphertextLength` bytes (a view of a shared buffer: codec/byteSlab.ts)
+ * and writes its plain fields. Throws
  * ENCODE_INVALID for a field out of range, as the codec would.
  */
 export function layoutPrivateMessage(groupId: Uint8Array, epoch: bigint, contentType: ContentType, authenticatedData: Uint8Array, ciphertextLength: number): PrivateMessageLayout {
@@ -86,7 +91,7 @@ export function layoutPrivateMessage(groupId: Uint8Array, epoch: bigint, content
     (varintSize(encryptedSenderDataLength) + encryptedSenderDataLength) +
     (varintSize(ciphertextLength) + ciphertextLength);
   if (contentType < 1 || contentType > 3) throw new MlsError("ENCODE_INVALID", `unknown ContentType ${contentType}`);
-  const bytes = new Uint8Array(size);
+  const bytes = messageSlab.take(size);
   writeU16(bytes, 0, ProtocolVersion.mls10);
   writeU16(bytes, 2, WireFormat.privateMessage);
   let at = putOpaque(bytes, 4, groupId);

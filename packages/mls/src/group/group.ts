@@ -502,6 +502,8 @@ export class Group {
 
   /**
    * §15: encrypts application data for the group (always a PrivateMessage).
+   * The bytes are a view of a buffer shared with other messages sent (public
+   * bytes only): send the view, or slice() it, never its `buffer`.
    * @throws MlsError `GROUP_UNCOMMITTED_PROPOSALS` (proposals received in this epoch must be committed first),
    * `GROUP_INACTIVE`, `GROUP_REINITIALIZED`.
    */

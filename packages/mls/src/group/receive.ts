@@ -9,7 +9,7 @@ import { bytesEqual } from "../codec/bytes.js";
 import { asDecodeError, Reader } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 import { authenticatedContentBytes, type EncodedAuthenticatedContent } from "../framing/context.js";
-import { tryParsePrivateMessage, unprotectPrivateMessage, type ParsedPrivateMessage } from "../framing/privateMessage.js";
+import { tryParsePrivateMessage, unprotectPrivateMessage, type ParsedPrivateMessage } from "../framing/privateMessageOpen.js";
 import { decodePublicMessage, unprotectPublicMessage } from "../framing/publicMessage.js";
 import { ContentType, LeafNodeSource, ProposalType, ProtocolVersion, SenderType, WireFormat } from "../messages/enums.js";
 import type { Sender } from "../messages/framing.js";
@@ -30,6 +30,12 @@ export interface ReceivedApplicationMessage {
   readonly sender: LeafIndex;
   /** The epoch the message was sent in (a past epoch for a late message). */
   readonly epoch: bigint;
+  /**
+   * A view of a buffer shared with other plaintexts received (the node
+   * provider's synchronous AEAD decrypts into shared buffers): read it through
+   * the view (byteOffset, byteLength), and copy it with slice() to keep it
+   * apart; never pass on its `buffer`.
+   */
   readonly data: Uint8Array;
   readonly authenticatedData: Uint8Array;
 }

@@ -15,23 +15,22 @@
  * The reuse_guard XOR (§6.3.1) is applied by framing, not here.
  *
  * Hot path: every ratchet step is three HKDF-Expand calls. The KDFLabel
- * structs (§8) for those calls are built once per tree and only the 4-byte
- * generation is patched per call, so a step allocates nothing but its outputs.
+ * structs (§8) for those calls are built once per suite (treeKdf.ts) and only the 4-byte
+ * generation is patched per call; the next ratchet secret is written over
+ * the old one and a key used at once is carved from a shared buffer, so a
+ * step allocates no ArrayBuffer.
  */
-import { kdfLabel, type CipherSuite } from "../crypto/cipherSuite.js";
+import type { CipherSuite } from "../crypto/cipherSuite.js";
+import { ByteSlab } from "../codec/byteSlab.js";
 import { Reader, Writer, asDecodeError } from "../codec/tls.js";
-import { utf8, zeroize } from "../codec/bytes.js";
+import { zeroize } from "../codec/bytes.js";
 import { MlsError } from "../errors.js";
 import { left, right, root, type LeafIndex, type NodeIndex } from "../tree/treeMath.js";
+import { MAX_GENERATION, treeKdfFor, type RatchetKey, type TreeKdf } from "./treeKdf.js";
+
+export type { RatchetKey } from "./treeKdf.js";
 
 export type RatchetType = "handshake" | "application";
-
-/** One key/nonce pair of a sender ratchet (§9.1). */
-export interface RatchetKey {
-  readonly generation: number;
-  readonly key: Uint8Array;
-  readonly nonce: Uint8Array;
-}
 
 /** Receiver policy (DESIGN: policy is configuration). */
 export interface SecretTreeOptions {
@@ -43,8 +42,6 @@ export interface SecretTreeOptions {
 
 export const DEFAULT_MAX_FORWARD_DISTANCE = 1000;
 export const DEFAULT_OUT_OF_ORDER_WINDOW = 32;
-
-const MAX_GENERATION = 0xffffffff;
 
 interface HashRatchet {
   /** ratchet_secret_[next]; undefined once generation 2^32 - 1 has been used. */
@@ -66,92 +63,6 @@ interface LeafRatchets {
   readonly application: HashRatchet;
 }
 
-/** Precomputed KDFLabels for one suite: DeriveTreeSecret's "key"/"nonce"/"secret" and the tree/leaf expansions. */
-class TreeKdf {
-  private readonly keyInfo: Uint8Array;
-  private readonly nonceInfo: Uint8Array;
-  private readonly secretInfo: Uint8Array;
-  private readonly keyView: DataView;
-  private readonly nonceView: DataView;
-  private readonly secretView: DataView;
-  readonly leftInfo: Uint8Array;
-  readonly rightInfo: Uint8Array;
-  readonly handshakeInfo: Uint8Array;
-  readonly applicationInfo: Uint8Array;
-  readonly nh: number;
-  readonly nk: number;
-  readonly nn: number;
-
-  constructor(readonly cs: CipherSuite) {
-    const { nh, nk, nn } = cs.params;
-    this.nh = nh;
-    this.nk = nk;
-    this.nn = nn;
-    // §9.1: DeriveTreeSecret(Secret, Label, Generation, Length) = ExpandWithLabel(Secret, Label, uint32 Generation, Length)
-    // The generation is written into the last 4 bytes (the context) of these KDFLabels before each use.
-    this.keyInfo = kdfLabel("key", new Uint8Array(4), nk);
-    this.nonceInfo = kdfLabel("nonce", new Uint8Array(4), nn);
-    this.secretInfo = kdfLabel("secret", new Uint8Array(4), nh);
-    this.keyView = new DataView(this.keyInfo.buffer, this.keyInfo.byteOffset, this.keyInfo.byteLength);
-    this.nonceView = new DataView(this.nonceInfo.buffer, this.nonceInfo.byteOffset, this.nonceInfo.byteLength);
-    this.secretView = new DataView(this.secretInfo.buffer, this.secretInfo.byteOffset, this.secretInfo.byteLength);
-    // §9: children of a tree node, and the two ratchet roots of a leaf.
-    this.leftInfo = kdfLabel("tree", utf8("left"), nh);
-    this.rightInfo = kdfLabel("tree", utf8("right"), nh);
-    this.handshakeInfo = kdfLabel("handshake", new Uint8Array(0), nh);
-    this.applicationInfo = kdfLabel("application", new Uint8Array(0), nh);
-  }
-
-  /** The two expansions of one secret (a tree node's children, a leaf's two ratchets), prepared once. */
-  expandPair(secret: Uint8Array, first: Uint8Array, second: Uint8Array): [Uint8Array, Uint8Array] {
-    const e = this.cs.kdfExpander(secret);
-    const out: [Uint8Array, Uint8Array] = [e.expand(first, this.nh), e.expand(second, this.nh)];
-    e.destroy();
-    return out;
-  }
-
-  /**
-   * One generation of a hash ratchet (§9.1) from its secret, prepared once:
-   * the key and nonce (when wanted) and the next ratchet secret (none after
-   * the last generation).
-   */
-  generation(secret: Uint8Array, generation: number, withKey: boolean): { key: RatchetKey | undefined; next: Uint8Array | undefined } {
-    const e = this.cs.kdfExpander(secret);
-    const { nk, nn, nh } = this;
-    // The three outputs share one ArrayBuffer: one allocation instead of three, made off the JS heap at
-    // once (a small typed array handed to native code is otherwise moved there, with a copy, on first use).
-    const buf = new ArrayBuffer((withKey ? nk + nn : 0) + nh);
-    let key: RatchetKey | undefined;
-    if (withKey) {
-      this.keyView.setUint32(this.keyInfo.length - 4, generation);
-      this.nonceView.setUint32(this.nonceInfo.length - 4, generation);
-      key = { generation, key: e.expand(this.keyInfo, nk, new Uint8Array(buf, 0, nk)), nonce: e.expand(this.nonceInfo, nn, new Uint8Array(buf, nk, nn)) };
-    }
-    let next: Uint8Array | undefined;
-    if (generation !== MAX_GENERATION) {
-      this.secretView.setUint32(this.secretInfo.length - 4, generation);
-      next = e.expand(this.secretInfo, nh, new Uint8Array(buf, withKey ? nk + nn : 0, nh));
-    }
-    e.destroy();
-    return { key, next };
-  }
-}
-
-/**
- * One TreeKdf per suite: its KDFLabels depend on the suite only, and a secret
- * tree is made for every epoch on each side. Sharing the generation labels is
- * safe: each is written and used within one synchronous generation() call.
- */
-const treeKdfs = new WeakMap<CipherSuite, TreeKdf>();
-function treeKdfFor(cs: CipherSuite): TreeKdf {
-  let kdf = treeKdfs.get(cs);
-  if (kdf === undefined) {
-    kdf = new TreeKdf(cs);
-    treeKdfs.set(cs, kdf);
-  }
-  return kdf;
-}
-
 function newRatchet(secret: Uint8Array | undefined): HashRatchet {
   return { secret, next: 0, kept: new Map(), inUse: new Map() };
 }
@@ -168,6 +79,24 @@ function unholdKey(r: HashRatchet, generation: number): boolean {
   if (n <= 1) r.inUse.delete(generation);
   else r.inUse.set(generation, n - 1);
   return true;
+}
+
+/**
+ * Where a ratchet step puts its key and nonce: nowhere (a generation skipped
+ * beyond the out-of-order window); carved from a shared buffer, for a key
+ * used at once (sent with, or opening the message that named it); or a
+ * buffer of its own, for a key kept for a late message.
+ */
+type KeyHome = "none" | "transient" | "own";
+
+/** Keys used at once (codec/byteSlab.ts): 2 KiB slabs hold ~50 of them. */
+const transientKeys = new ByteSlab(2048, 128);
+
+function ownCopy(k: RatchetKey, length: number): RatchetKey {
+  const buf = new Uint8Array(new ArrayBuffer(length));
+  buf.set(k.key);
+  buf.set(k.nonce, k.key.length);
+  return { generation: k.generation, key: buf.subarray(0, k.key.length), nonce: buf.subarray(k.key.length) };
 }
 
 function zeroizeKey(k: RatchetKey): void {
@@ -211,7 +140,7 @@ export class SecretTree {
   nextKey(leaf: LeafIndex, type: RatchetType): RatchetKey {
     const r = this.ratchet(leaf, type);
     if (r.secret === undefined) throw noSecretLeft(leaf, type);
-    return this.step(r, true)!;
+    return this.step(r, "transient")!;
   }
 
   /**
@@ -228,19 +157,75 @@ export class SecretTree {
    * for a leaf outside the tree.
    */
   keyForGeneration(leaf: LeafIndex, type: RatchetType, generation: number, consume = true): RatchetKey {
-    if (!Number.isInteger(generation) || generation < 0 || generation > MAX_GENERATION) {
-      throw new MlsError("INVALID_ARGUMENT", `invalid generation ${generation}`);
-    }
-    const r = this.ratchet(leaf, type);
+    const r = this.receiving(leaf, type, generation);
     if (generation < r.next) {
-      const k = r.kept.get(generation);
-      if (k === undefined) {
-        throw new MlsError("SECRET_TREE_GENERATION_CONSUMED", `${type} key ${generation} of leaf ${leaf} was already used or is outside the out-of-order window`);
-      }
+      const k = this.kept(r, leaf, type, generation);
       if (consume) r.kept.delete(generation);
       else holdKey(r, generation);
       return k;
     }
+    const k = this.advanceTo(r, leaf, type, generation);
+    if (!consume) {
+      r.kept.set(generation, k);
+      holdKey(r, generation);
+    }
+    return k;
+  }
+
+  /**
+   * Receiver side, for a decryption made synchronously: runs `open` with the
+   * key and nonce of `generation` (as {@link keyForGeneration} finds them,
+   * with its errors). If `open` returns, the key is consumed: deleted and
+   * zeroized (§9.2). If it throws, the key stays for the real message. A key
+   * derived now is never stored on the way, as keyForGeneration with
+   * `consume = false` stores and then deletes it.
+   */
+  openWith<T>(leaf: LeafIndex, type: RatchetType, generation: number, open: (k: RatchetKey) => T): T {
+    const r = this.receiving(leaf, type, generation);
+    if (generation < r.next) {
+      const k = this.kept(r, leaf, type, generation);
+      const out = open(k);
+      r.kept.delete(generation);
+      zeroizeKey(k);
+      return out;
+    }
+    const k = this.advanceTo(r, leaf, type, generation);
+    let out: T;
+    try {
+      out = open(k);
+    } catch (e) {
+      // Newest of the kept keys, so their order (oldest first) holds.
+      r.kept.set(generation, ownCopy(k, this.kdf.nk + this.kdf.nn));
+      zeroizeKey(k);
+      throw e;
+    }
+    zeroizeKey(k);
+    return out;
+  }
+
+  /** The ratchet a receiver takes `generation` from (INVALID_ARGUMENT for a generation out of range). */
+  private receiving(leaf: LeafIndex, type: RatchetType, generation: number): HashRatchet {
+    if (!Number.isInteger(generation) || generation < 0 || generation > MAX_GENERATION) {
+      throw new MlsError("INVALID_ARGUMENT", `invalid generation ${generation}`);
+    }
+    return this.ratchet(leaf, type);
+  }
+
+  /** The kept key of a generation behind the ratchet, or SECRET_TREE_GENERATION_CONSUMED. */
+  private kept(r: HashRatchet, leaf: LeafIndex, type: RatchetType, generation: number): RatchetKey {
+    const k = r.kept.get(generation);
+    if (k === undefined) {
+      throw new MlsError("SECRET_TREE_GENERATION_CONSUMED", `${type} key ${generation} of leaf ${leaf} was already used or is outside the out-of-order window`);
+    }
+    return k;
+  }
+
+  /**
+   * Moves the ratchet to `generation` (at or past it), keeping the keys
+   * skipped within the out-of-order window, and returns that generation's key
+   * (transient, not stored).
+   */
+  private advanceTo(r: HashRatchet, leaf: LeafIndex, type: RatchetType, generation: number): RatchetKey {
     if (r.secret === undefined) throw noSecretLeft(leaf, type);
     if (generation - r.next > this.maxForwardDistance) {
       throw new MlsError("SECRET_TREE_TOO_FAR_AHEAD", `${type} generation ${generation} of leaf ${leaf} is ${generation - r.next} ahead (max ${this.maxForwardDistance})`);
@@ -248,14 +233,10 @@ export class SecretTree {
     // Keys we step over are only worth deriving if they will stay in the window.
     const keepFrom = generation - this.outOfOrderWindow;
     while (r.next < generation) {
-      const skipped = this.step(r, r.next >= keepFrom);
+      const skipped = this.step(r, r.next >= keepFrom ? "own" : "none");
       if (skipped !== undefined) r.kept.set(skipped.generation, skipped);
     }
-    const k = this.step(r, true)!;
-    if (!consume) {
-      r.kept.set(generation, k);
-      holdKey(r, generation);
-    }
+    const k = this.step(r, "transient")!;
     this.evict(r);
     return k;
   }
@@ -278,7 +259,14 @@ export class SecretTree {
    */
   releaseKey(leaf: LeafIndex, type: RatchetType, generation: number): void {
     const r = this.ratchet(leaf, type);
-    if (unholdKey(r, generation)) this.evict(r);
+    if (!unholdKey(r, generation)) return;
+    // Kept for later now: into a buffer of its own, off the transient slab (once no one else holds it).
+    const k = r.kept.get(generation);
+    if (k !== undefined && !r.inUse.has(generation)) {
+      r.kept.set(generation, ownCopy(k, this.kdf.nk + this.kdf.nn));
+      zeroizeKey(k);
+    }
+    this.evict(r);
   }
 
   /** Zeroizes every secret the tree still holds (end of the epoch's retention); later calls throw SECRET_TREE_GENERATION_CONSUMED. */
@@ -343,15 +331,15 @@ export class SecretTree {
   }
 
   /**
-   * Moves the ratchet past generation `next`, returning its key and nonce when
-   * wanted: ratchet_secret_[j+1] = DeriveTreeSecret(ratchet_secret_[j], "secret", j, Nh);
-   * the old secret is deleted.
+   * Moves the ratchet past generation `next`, returning its key and nonce
+   * where `home` says: ratchet_secret_[j+1] = DeriveTreeSecret(ratchet_secret_[j], "secret", j, Nh),
+   * written over the old secret.
    */
-  private step(r: HashRatchet, withKey: boolean): RatchetKey | undefined {
-    const old = r.secret!;
-    const { key, next } = this.kdf.generation(old, r.next, withKey);
-    r.secret = next;
-    zeroize(old);
+  private step(r: HashRatchet, home: KeyHome): RatchetKey | undefined {
+    const { nk, nn } = this.kdf;
+    const keyOut = home === "none" ? undefined : home === "transient" ? transientKeys.take(nk + nn) : new Uint8Array(new ArrayBuffer(nk + nn));
+    const key = this.kdf.generation(r.secret!, r.next, keyOut);
+    if (r.next === MAX_GENERATION) r.secret = undefined;
     r.next++;
     return key;
   }

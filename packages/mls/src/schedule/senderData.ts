@@ -3,7 +3,11 @@
  * sender_data_secret and a sample of the PrivateMessage ciphertext, so each
  * message's SenderData gets its own key.
  */
+import { ByteSlab } from "../codec/byteSlab.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
+
+/** Keys and nonces used at once and zeroized: 2 KiB slabs hold ~50 pairs. */
+const senderDataKeys = new ByteSlab(2048, 128);
 
 /**
  * ciphertext_sample = ciphertext[0..KDF.Nh-1] (the whole ciphertext when shorter);
@@ -14,9 +18,9 @@ export function senderDataKeyAndNonce(cs: CipherSuite, senderDataSecret: Uint8Ar
   const sample = ciphertext.length > cs.params.nh ? ciphertext.subarray(0, cs.params.nh) : ciphertext;
   const { nk, nn } = cs.params;
   const e = cs.kdfExpander(senderDataSecret);
-  // One off-heap buffer for both (see secretTree.ts: TreeKdf.generation).
-  const buf = new ArrayBuffer(nk + nn);
-  const out = { key: e.expandWithLabel("key", sample, nk, new Uint8Array(buf, 0, nk)), nonce: e.expandWithLabel("nonce", sample, nn, new Uint8Array(buf, nk, nn)) };
+  // Both carved from a shared buffer (codec/byteSlab.ts): the callers use them at once and zeroize them.
+  const buf = senderDataKeys.take(nk + nn);
+  const out = { key: e.expandWithLabel("key", sample, nk, buf.subarray(0, nk)), nonce: e.expandWithLabel("nonce", sample, nn, buf.subarray(nk)) };
   e.destroy();
   return out;
 }

@@ -21,8 +21,13 @@ import { sodium } from "./sodium.js";
 import { nativeCrypto, nativeSha256For } from "./nativeCrypto.js";
 import { nativeHkdfSha256Prk } from "./hmacSha256Native.js";
 import { settle } from "../settle.js";
+import { markAsUntransferable } from "node:worker_threads";
+import { setSlabPreparer } from "../../codec/byteSlab.js";
 
 const PROVIDER = "node";
+
+/** The message path's shared buffers (codec/byteSlab.ts) stay on their thread, as Node's Buffer pool does. */
+setSlabPreparer(markAsUntransferable);
 
 /**
  * One worker for every suite: it is the second core that is shared, not a
