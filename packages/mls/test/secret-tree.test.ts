@@ -7,7 +7,7 @@ import { leafIndex } from "../src/tree/treeMath.js";
 import type { CipherSuite, CryptoProvider } from "../src/crypto/cipherSuite.js";
 import { nodeCryptoProvider } from "../src/crypto/node/index.js";
 import { webCryptoProvider } from "../src/crypto/web/index.js";
-import { MlsError, type MlsErrorCode } from "../src/errors.js";
+import { MlsError } from "../src/errors.js";
 import { haveVectors, hex, loadVectors, VectorTally } from "./support/vectors.js";
 import { errorCode } from "./support/errors.js";
 

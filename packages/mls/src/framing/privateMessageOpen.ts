@@ -7,10 +7,10 @@
  */
 import { ByteSlab } from "../codec/byteSlab.js";
 import { zeroize } from "../codec/bytes.js";
-import { asDecodeError, decode, encode, Reader, returnScratch, Writer } from "../codec/tls.js";
+import { asDecodeError, decode, encode, Reader, returnScratch, type Writer } from "../codec/tls.js";
 import type { CipherSuite } from "../crypto/cipherSuite.js";
 import { MlsError } from "../errors.js";
-import { ContentType, contentTypeCodec, ProtocolVersion, SenderType, WireFormat, type ContentType as ContentTypeValue } from "../messages/enums.js";
+import { ContentType, contentTypeCodec, SenderType, WireFormat, type ContentType as ContentTypeValue } from "../messages/enums.js";
 import { framedContentAuthDataCodec, framedContentCodec, readContentBody, type FramedContent, type FramedContentAuthData, type FramedContentBody, type Sender } from "../messages/framing.js";
 import { senderDataCodec, type PrivateMessage, type SenderData } from "../messages/privateMessage.js";
 import type { RatchetKey, RatchetType, SecretTree } from "../schedule/secretTree.js";
@@ -20,6 +20,7 @@ import { framedContentSignContent, type SignatureKeyLookup } from "./contentAuth
 import type { EncodedAuthenticatedContent } from "./context.js";
 import { AEAD_TAG_LENGTH, SENDER_DATA_LENGTH } from "./privateMessageLayout.js";
 import { applyReuseGuard, checkGroupAndEpoch, encodeContentAad, openAead, ratchetFor, type PrivateMessageContext } from "./privateMessage.js";
+import { readMlsMessageHead } from "../messages/mlsMessage.js";
 
 /** What a receiver learns from a PrivateMessage: the verified content, who sent it and with which ratchet generation. */
 export interface UnprotectedPrivateMessage extends EncodedAuthenticatedContent {
@@ -56,8 +57,7 @@ export interface ParsedPrivateMessage {
 export function parsePrivateMessage(bytes: Uint8Array): ParsedPrivateMessage {
   const r = new Reader(bytes);
   try {
-    if (r.u16() !== ProtocolVersion.mls10) throw new MlsError("DECODE_UNKNOWN_VALUE", "unknown protocol version");
-    const wf = r.u16();
+    const wf = readMlsMessageHead(r);
     if (wf !== WireFormat.privateMessage) throw new MlsError("INVALID_ARGUMENT", `expected a PrivateMessage, got wire format ${wf}`);
     const groupId = r.opaque();
     const epoch = r.u64();

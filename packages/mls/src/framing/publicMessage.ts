@@ -13,6 +13,7 @@ import { ContentType, ProtocolVersion, SenderType, WireFormat } from "../message
 import { framedContentAuthDataCodec, framedContentCodec, type FramedContent, type FramedContentAuthData, type PublicMessage } from "../messages/framing.js";
 import { authenticatedContentTbm, checkSenderAndContent, requireValidMembershipTag, requireValidSignature, signerKey, type SignatureKeyLookup } from "./contentAuth.js";
 import { encodeAuthData, encodeFramedContent, type EncodedAuthenticatedContent, type FramingContext } from "./context.js";
+import { readMlsMessageHead } from "../messages/mlsMessage.js";
 
 /** The epoch's FramingContext plus the membership key, which only member senders need (§6.2). */
 export interface PublicMessageContext extends FramingContext {
@@ -30,8 +31,7 @@ export interface ReceivedPublicMessage {
 export function decodePublicMessage(mlsMessage: Uint8Array): ReceivedPublicMessage {
   const r = new Reader(mlsMessage);
   try {
-    if (r.u16() !== ProtocolVersion.mls10) throw new MlsError("DECODE_UNKNOWN_VALUE", "unknown protocol version");
-    const wf = r.u16();
+    const wf = readMlsMessageHead(r);
     if (wf !== WireFormat.publicMessage) throw new MlsError("INVALID_ARGUMENT", `expected a PublicMessage, got wire format ${wf}`);
     const contentStart = r.offset;
     const content = framedContentCodec.decode(r);

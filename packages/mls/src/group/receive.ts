@@ -11,7 +11,7 @@ import { MlsError } from "../errors.js";
 import { authenticatedContentBytes, type EncodedAuthenticatedContent } from "../framing/context.js";
 import { tryParsePrivateMessage, unprotectPrivateMessage, type ParsedPrivateMessage } from "../framing/privateMessageOpen.js";
 import { decodePublicMessage, unprotectPublicMessage } from "../framing/publicMessage.js";
-import { ContentType, LeafNodeSource, ProposalType, ProtocolVersion, SenderType, WireFormat } from "../messages/enums.js";
+import { ContentType, LeafNodeSource, ProposalType, SenderType, WireFormat } from "../messages/enums.js";
 import type { Sender } from "../messages/framing.js";
 import type { Proposal } from "../messages/proposal.js";
 import { makeProposalRef } from "../messages/refs.js";
@@ -23,6 +23,7 @@ import { pastPrivateMessageContext, privateMessageContext, publicMessageContext,
 import { checkCredential, validateKeyPackage } from "./keyPackage.js";
 import { stageCommit, type StagedCommit } from "./processCommit.js";
 import { checkProposalSync } from "./proposals.js";
+import { readMlsMessageHead } from "../messages/mlsMessage.js";
 
 /** What {@link Group.processMessage} returns for application data. */
 export interface ReceivedApplicationMessage {
@@ -89,8 +90,7 @@ export function readEnvelope(bytes: Uint8Array): Envelope {
   }
   const r = new Reader(bytes);
   try {
-    if (r.u16() !== ProtocolVersion.mls10) throw new MlsError("DECODE_UNKNOWN_VALUE", "unknown protocol version");
-    const wireFormat = r.u16();
+    const wireFormat = readMlsMessageHead(r);
     if (wireFormat === WireFormat.privateMessage) {
       const groupId = r.opaque();
       const epoch = r.u64();

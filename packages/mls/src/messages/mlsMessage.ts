@@ -1,5 +1,5 @@
 /** RFC 9420 §6: MLSMessage, the envelope every MLS message travels in. */
-import type { Codec } from "../codec/tls.js";
+import type { Codec, Reader } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 import { protocolVersionCodec, ProtocolVersion, WireFormat } from "./enums.js";
 import { groupInfoCodec, type GroupInfo } from "./groupInfo.js";
@@ -18,6 +18,16 @@ export type MLSMessage =
   | { wireFormat: typeof WireFormat.welcome; welcome: Welcome }
   | { wireFormat: typeof WireFormat.groupInfo; groupInfo: GroupInfo }
   | { wireFormat: typeof WireFormat.keyPackage; keyPackage: KeyPackage };
+
+/**
+ * The head of an MLSMessage (§6) read in place: the version, which must be
+ * mls10 (DECODE_UNKNOWN_VALUE otherwise), then the wire format, returned
+ * unchecked for the caller to dispatch on.
+ */
+export function readMlsMessageHead(r: Reader): number {
+  if (r.u16() !== ProtocolVersion.mls10) throw new MlsError("DECODE_UNKNOWN_VALUE", "unknown protocol version");
+  return r.u16();
+}
 
 /** TLS codec of MLSMessage (RFC 9420 §6): version, wire format and the message. Decoding throws a `DECODE_*` MlsError for malformed bytes. */
 export const mlsMessageCodec: Codec<MLSMessage> = {
