@@ -13,6 +13,7 @@ import { MlsError } from "../errors.js";
 import { ContentType, contentTypeCodec, SenderType, WireFormat, type ContentType as ContentTypeValue } from "../messages/enums.js";
 import { framedContentAuthDataCodec, framedContentCodec, readContentBody, type FramedContent, type FramedContentAuthData, type FramedContentBody, type Sender } from "../messages/framing.js";
 import { senderDataCodec, type PrivateMessage, type SenderData } from "../messages/privateMessage.js";
+import { readMlsMessageHead } from "../messages/mlsMessage.js";
 import type { RatchetKey, RatchetType, SecretTree } from "../schedule/secretTree.js";
 import { senderDataKeyAndNonce } from "../schedule/senderData.js";
 import type { LeafIndex } from "../tree/treeMath.js";
@@ -20,7 +21,6 @@ import { framedContentSignContent, type SignatureKeyLookup } from "./contentAuth
 import type { EncodedAuthenticatedContent } from "./context.js";
 import { AEAD_TAG_LENGTH, SENDER_DATA_LENGTH } from "./privateMessageLayout.js";
 import { applyReuseGuard, checkGroupAndEpoch, encodeContentAad, openAead, ratchetFor, type PrivateMessageContext } from "./privateMessage.js";
-import { readMlsMessageHead } from "../messages/mlsMessage.js";
 
 /** What a receiver learns from a PrivateMessage: the verified content, who sent it and with which ratchet generation. */
 export interface UnprotectedPrivateMessage extends EncodedAuthenticatedContent {

@@ -11,9 +11,9 @@ import { asDecodeError, Reader, Writer } from "../codec/tls.js";
 import { MlsError } from "../errors.js";
 import { ContentType, ProtocolVersion, SenderType, WireFormat } from "../messages/enums.js";
 import { framedContentAuthDataCodec, framedContentCodec, type FramedContent, type FramedContentAuthData, type PublicMessage } from "../messages/framing.js";
+import { readMlsMessageHead } from "../messages/mlsMessage.js";
 import { authenticatedContentTbm, checkSenderAndContent, requireValidMembershipTag, requireValidSignature, signerKey, type SignatureKeyLookup } from "./contentAuth.js";
 import { encodeAuthData, encodeFramedContent, type EncodedAuthenticatedContent, type FramingContext } from "./context.js";
-import { readMlsMessageHead } from "../messages/mlsMessage.js";
 
 /** The epoch's FramingContext plus the membership key, which only member senders need (§6.2). */
 export interface PublicMessageContext extends FramingContext {

@@ -15,6 +15,7 @@ import { ContentType, LeafNodeSource, ProposalType, SenderType, WireFormat } fro
 import type { Sender } from "../messages/framing.js";
 import type { Proposal } from "../messages/proposal.js";
 import { makeProposalRef } from "../messages/refs.js";
+import { readMlsMessageHead } from "../messages/mlsMessage.js";
 import { checkLeafNodeContents, checkLeafNodeKeysUnique, verifyLeafNodeSignature } from "../tree/leafNodeValidation.js";
 import type { LeafIndex } from "../tree/treeMath.js";
 import { checkExtensionsSupported } from "./applyProposals.js";
@@ -23,7 +24,6 @@ import { pastPrivateMessageContext, privateMessageContext, publicMessageContext,
 import { checkCredential, validateKeyPackage } from "./keyPackage.js";
 import { stageCommit, type StagedCommit } from "./processCommit.js";
 import { checkProposalSync } from "./proposals.js";
-import { readMlsMessageHead } from "../messages/mlsMessage.js";
 
 /** What {@link Group.processMessage} returns for application data. */
 export interface ReceivedApplicationMessage {

@@ -92,11 +92,13 @@ type KeyHome = "none" | "transient" | "own";
 /** Keys used at once (codec/byteSlab.ts): 2 KiB slabs hold ~50 of them. */
 const transientKeys = new ByteSlab(2048, 128);
 
-function ownCopy(k: RatchetKey, length: number): RatchetKey {
-  const buf = new Uint8Array(new ArrayBuffer(length));
+/** Keeps `k` for a late message in a buffer of its own, and wipes the transient copy (so no kept key holds a slab alive). */
+function keepOwnCopy(r: HashRatchet, k: RatchetKey): void {
+  const buf = new Uint8Array(new ArrayBuffer(k.key.length + k.nonce.length));
   buf.set(k.key);
   buf.set(k.nonce, k.key.length);
-  return { generation: k.generation, key: buf.subarray(0, k.key.length), nonce: buf.subarray(k.key.length) };
+  r.kept.set(k.generation, { generation: k.generation, key: buf.subarray(0, k.key.length), nonce: buf.subarray(k.key.length) });
+  zeroizeKey(k);
 }
 
 function zeroizeKey(k: RatchetKey): void {
@@ -195,8 +197,7 @@ export class SecretTree {
       out = open(k);
     } catch (e) {
       // Newest of the kept keys, so their order (oldest first) holds.
-      r.kept.set(generation, ownCopy(k, this.kdf.nk + this.kdf.nn));
-      zeroizeKey(k);
+      keepOwnCopy(r, k);
       throw e;
     }
     zeroizeKey(k);
@@ -262,10 +263,7 @@ export class SecretTree {
     if (!unholdKey(r, generation)) return;
     // Kept for later now: into a buffer of its own, off the transient slab (once no one else holds it).
     const k = r.kept.get(generation);
-    if (k !== undefined && !r.inUse.has(generation)) {
-      r.kept.set(generation, ownCopy(k, this.kdf.nk + this.kdf.nn));
-      zeroizeKey(k);
-    }
+    if (k !== undefined && !r.inUse.has(generation)) keepOwnCopy(r, k);
     this.evict(r);
   }
 
